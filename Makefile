@@ -1,0 +1,30 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   installs trajscope into .venv and opens the bundled demo run
+#   make test   installs the test extras into .venv and runs the tests
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test bench clean
+
+$(BIN)/trajscope: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test-installed: $(BIN)/trajscope
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(BIN)/trajscope
+	$(BIN)/trajscope open demo_data/runs/calc-divide.jsonl --replay 4
+
+test: $(VENV)/.test-installed
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/trajscope
+	$(BIN)/trajscope bench open
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,202 @@
+"""Events and the append-only run log (DESIGN section 2).
+
+Events are plain dicts (one orjson object per line) with a ``type``, a ``ts`` and a
+``run``.  ``RunLog`` appends them; ``read_events`` reads a log back, skipping and
+counting damaged lines; ``LogFollower`` picks up what another process appends.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+EVENT_TYPES = frozenset(
+    {
+        "run_started",
+        "node_added",
+        "node_started",
+        "node_executed",
+        "node_scored",
+        "node_status",
+        "branch_requested",
+        "summary_written",
+        "submitted",
+        "run_finished",
+    }
+)
+
+# Events after which the log is fsync'd: a crash loses at most the node in flight.
+SYNC_TYPES = frozenset({"node_executed", "node_status", "submitted", "run_finished"})
+
+
+def make_event(type_: str, run: str, ts: float | None = None, **fields) -> dict:
+    """Build an event dict with its envelope fields."""
+    return {"type": type_, "ts": time.time() if ts is None else ts, "run": run, **fields}
+
+
+@dataclass
+class ReadCounts:
+    """What a reader had to leave out: damaged lines and events of unknown type."""
+
+    damaged: int = 0
+    unknown: int = 0
+
+
+def parse_line(line: bytes, counts: ReadCounts) -> dict | None:
+    """Parse one log line; damaged or unknown lines are counted and give None."""
+    line = line.strip()
+    if not line:
+        return None
+    try:
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        counts.damaged += 1
+        return None
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        counts.damaged += 1
+        return None
+    if event["type"] not in EVENT_TYPES:
+        counts.unknown += 1
+        return None
+    return event
+
+
+def parse_lines(data: bytes, counts: ReadCounts) -> list[dict]:
+    """Parse a block of complete lines."""
+    events = []
+    for line in data.split(b"\n"):
+        event = parse_line(line, counts)
+        if event is not None:
+            events.append(event)
+    return events
+
+
+def read_events(path: str | Path, counts: ReadCounts | None = None) -> list[dict]:
+    """Read a whole run log. Damaged and unknown lines are skipped and counted."""
+    counts = counts if counts is not None else ReadCounts()
+    with open(path, "rb") as fh:
+        return parse_lines(fh.read(), counts)
+
+
+class RunLog:
+    """Append-only JSONL writer for one run; fsync'd at node completions."""
+
+    def __init__(self, path: str | Path, run: str | None = None) -> None:
+        self.path = Path(path)
+        self.run = run or self.path.stem
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "ab")
+        self._lock = threading.Lock()
+
+    def append(self, event: dict, sync: bool | None = None) -> None:
+        """Append one event (a missing ``ts`` or ``run`` is filled in)."""
+        event.setdefault("ts", time.time())
+        event.setdefault("run", self.run)
+        data = orjson.dumps(event) + b"\n"
+        with self._lock:
+            self._fh.write(data)
+            self._fh.flush()
+            if sync or (sync is None and event.get("type") in SYNC_TYPES):
+                os.fsync(self._fh.fileno())
+
+    def extend(self, events: Iterable[dict]) -> None:
+        """Append many events with a single fsync at the end."""
+        with self._lock:
+            for event in events:
+                event.setdefault("ts", time.time())
+                event.setdefault("run", self.run)
+                self._fh.write(orjson.dumps(event) + b"\n")
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._fh.closed:
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+                self._fh.close()
+
+    def __enter__(self) -> RunLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_events(path: str | Path, events: Iterable[dict]) -> None:
+    """Write a complete run log to ``path`` (replacing it) atomically."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        for event in events:
+            fh.write(orjson.dumps(event) + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class LogFollower:
+    """Reads what is appended to a run log since the last call.
+
+    A line is only parsed once its newline has arrived, so a writer caught halfway
+    through a line is never mistaken for damage.
+    """
+
+    def __init__(self, path: str | Path, offset: int = 0) -> None:
+        self.path = Path(path)
+        self.offset = offset
+        self.counts = ReadCounts()
+        self._partial = b""
+
+    def poll(self) -> list[dict]:
+        """Return the complete new events since the previous poll."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return []
+        if size < self.offset:  # truncated or replaced: start over
+            self.offset, self._partial = 0, b""
+        if size == self.offset:
+            return []
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
+            data = fh.read(size - self.offset)
+        self.offset += len(data)
+        data = self._partial + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self._partial = data
+            return []
+        self._partial = data[cut + 1 :]
+        return parse_lines(data[:cut], self.counts)
+
+    def follow(self, stop: threading.Event, debounce_ms: int = 50) -> Iterator[list[dict]]:
+        """Yield batches of new events until ``stop`` is set (watchfiles, else polling)."""
+        batch = self.poll()
+        if batch:
+            yield batch
+        try:
+            from watchfiles import watch
+
+            target = self.path.parent
+            for changes in watch(
+                target, stop_event=stop, debounce=debounce_ms, step=10, rust_timeout=200,
+                yield_on_timeout=True, recursive=False,
+            ):
+                if not changes or any(Path(p).name == self.path.name for _, p in changes):
+                    batch = self.poll()
+                    if batch:
+                        yield batch
+        except (OSError, RuntimeError):
+            # inotify exhausted or unsupported file system: fall back to polling.
+            while not stop.is_set():
+                batch = self.poll()
+                if batch:
+                    yield batch
+                stop.wait(debounce_ms / 1000)

@@ -1,0 +1,93 @@
+"""Importers: any supported trajectory file becomes run-log events.
+
+Formats are detected by content, never by file name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from engine.events import ReadCounts, parse_lines
+from engine.formats import dars, mini_swe_agent, swe_agent
+
+
+class FormatError(Exception):
+    """A file trajscope cannot read; the message is one sentence for the user."""
+
+
+@dataclass
+class Loaded:
+    """Events read or converted from a file, and what had to be skipped."""
+
+    events: list[dict]
+    format: str
+    counts: ReadCounts = field(default_factory=ReadCounts)
+
+
+def _run_name(path: Path) -> str:
+    name = path.name
+    for suffix in (".traj.json", ".traj", ".prev.root", ".root", ".jsonl", ".json"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)] or name
+    return path.stem
+
+
+def convert_data(data: object, name: str) -> tuple[list[dict], str]:
+    """Events from an already-parsed JSON document."""
+    if dars.looks_like_tree(data):
+        return dars.convert_tree(data, name), "dars"
+    if dars.looks_like_evaluation(data):
+        return dars.convert_evaluation(data, name), "dars-evaluation"
+    if mini_swe_agent.looks_like(data):
+        return mini_swe_agent.convert(data, name), "mini-swe-agent"
+    if swe_agent.looks_like(data):
+        return swe_agent.convert(data, name), "swe-agent"
+    raise FormatError("it is JSON but not a format trajscope knows "
+                      "(a run log, SWE-agent .traj, mini-swe-agent or DARS file)")
+
+
+def load(path: str | Path) -> Loaded:
+    """Read a run log, or convert a trajectory file, into events."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError:
+        raise FormatError(f"{path} is a directory, not a file") from None
+    except FileNotFoundError:
+        raise FormatError(f"{path} does not exist") from None
+    except OSError as exc:
+        raise FormatError(f"{path} cannot be read: {exc.strerror or exc}") from None
+    if not raw.strip():
+        raise FormatError(f"{path} is empty")
+    if b"\x00" in raw[:8192]:
+        raise FormatError(f"{path} is a binary file, not a trajectory or run log")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("type"), str) and "run" in data:
+        data = None  # a run log of one line
+    if data is None:
+        counts = ReadCounts()
+        events = parse_lines(raw, counts)
+        if events and any(e["type"] == "run_started" or e["type"] == "node_added" for e in events):
+            return Loaded(events, "runlog", counts)
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FormatError(f"{path} is a binary file, not a trajectory or run log") from None
+        stripped = raw.lstrip()
+        if stripped[:1] in (b"{", b"["):
+            raise FormatError(f"{path} is truncated or invalid JSON")
+        raise FormatError(f"{path} is not JSON: trajscope reads run logs, SWE-agent, "
+                          "mini-swe-agent and DARS files")
+    try:
+        events, fmt = convert_data(data, _run_name(path))
+    except FormatError as exc:
+        raise FormatError(f"{path}: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise FormatError(f"{path} looks like a known format but is damaged ({type(exc).__name__}: {exc})") from None
+    return Loaded(events, fmt)

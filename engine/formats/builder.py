@@ -1,0 +1,100 @@
+"""Builds the event list of an imported run, one turn at a time."""
+
+from __future__ import annotations
+
+import re
+
+from engine.events import make_event
+
+_DIFF_FILE = re.compile(r"^diff --git ", re.MULTILINE)
+
+
+def diff_stat(patch: str | None) -> str | None:
+    """``N files, +A -D`` for a unified diff."""
+    if not patch or "\n+++ " not in patch and not patch.startswith("+++ "):
+        return None
+    files = len(_DIFF_FILE.findall(patch)) or 1
+    added = removed = 0
+    for line in patch.splitlines():
+        if line.startswith("+") and not line.startswith("+++"):
+            added += 1
+        elif line.startswith("-") and not line.startswith("---"):
+            removed += 1
+    return f"{files} file{'s' if files != 1 else ''}, +{added} -{removed}"
+
+
+def extract_patch(text: str | None) -> str | None:
+    """The unified diff inside an observation (what agents print on submit)."""
+    if not text:
+        return None
+    start = text.find("diff --git")
+    if start < 0:
+        return None
+    return text[start:].replace("\r\n", "\n").strip("\n") + "\n"
+
+
+class RunBuilder:
+    """Accumulates the events of one imported run with sequential node ids.
+
+    Imported timestamps are synthetic (one second a turn from ``t0``), so a replay
+    of an imported file still has a sensible pace.
+    """
+
+    def __init__(self, run: str, task: dict, source: str, t0: float = 0.0) -> None:
+        self.run = run
+        self.events: list[dict] = []
+        self._next = 1
+        self._ts = t0
+        self._emit("run_started", task=task, config={"source_format": source})
+
+    def _emit(self, type_: str, **fields) -> dict:
+        event = make_event(type_, self.run, ts=round(self._ts, 3), **fields)
+        self.events.append(event)
+        return event
+
+    def turn(
+        self,
+        parent: str | None,
+        action: dict,
+        *,
+        thought: str = "",
+        observation: str | None = None,
+        exit_code: int | None = None,
+        duration_s: float | None = None,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+        cost: float = 0.0,
+        candidates: list | None = None,
+        critic: dict | None = None,
+        kind: str | None = None,
+    ) -> str:
+        """Add one executed turn; returns its id."""
+        node_id = str(self._next)
+        self._next += 1
+        self._ts += 1.0
+        fields = dict(id=node_id, parent=parent, action=action, thought=thought,
+                      proposer="import", tokens_in=tokens_in, tokens_out=tokens_out, cost=cost)
+        if kind:
+            fields["kind"] = kind
+        if candidates:
+            fields["candidates"] = candidates
+        if critic:
+            fields["critic"] = critic
+        self._emit("node_added", **fields)
+        if observation is not None:
+            self._emit("node_executed", id=node_id, observation=observation, exit_code=exit_code,
+                       duration_s=duration_s, state_ref=None, diff_stat=None)
+        return node_id
+
+    def submit(self, node_id: str, patch: str | None, verified: dict | None = None) -> None:
+        self._emit("submitted", id=node_id, patch=patch or "", verified=verified)
+
+    def status(self, node_id: str, status: str, reason: str) -> None:
+        self._emit("node_status", id=node_id, status=status, by="engine", reason=reason)
+
+    def finish(self, reason: str | None, totals: dict | None = None) -> list[dict]:
+        fields = {"reason": reason or "finished"}
+        if totals:
+            fields["totals"] = totals
+        self._emit("run_finished", **fields)
+        return self.events

@@ -1,0 +1,96 @@
+"""DARS-Agent files: ``.root`` search trees and ``overall_evaluation_results.json``.
+
+A ``.root`` tree holds one chat message per node.  A trajectory turn is an
+assistant message plus the observation (user message) that follows it; branches
+hang off observations.  Where DARS took a branch, the new assistant node carries
+the sampled ``expansion_candidates`` and the critic's prompt and answer.
+"""
+
+from __future__ import annotations
+
+import re
+
+from engine.actions import action_from_command
+from engine.formats.builder import RunBuilder, extract_patch
+
+_RESOLVED = re.compile(r"Instances resolved:\s*(\d+)")
+
+
+def looks_like_tree(data: object) -> bool:
+    root = data.get("root") if isinstance(data, dict) else None
+    return isinstance(root, dict) and "role" in root and "children" in root
+
+
+def looks_like_evaluation(data: object) -> bool:
+    return (isinstance(data, list) and bool(data) and all(
+        isinstance(e, dict) and "run_id" in e and "content" in e and "output" in e for e in data))
+
+
+def _candidate_text(candidate: object) -> str:
+    if isinstance(candidate, list):
+        return "\n".join(map(str, candidate))
+    return str(candidate)
+
+
+def _problem_statement(root: dict) -> str:
+    stack = [root]
+    while stack:
+        message = stack.pop()
+        if message.get("role") == "user" and not message.get("is_demo"):
+            return str(message.get("content") or "")
+        if message.get("role") == "assistant":
+            continue
+        stack.extend(reversed(message.get("children") or []))
+    return ""
+
+
+def convert_tree(data: dict, name: str) -> list[dict]:
+    root = data["root"]
+    builder = RunBuilder(name, {"instance_id": name, "problem_statement": _problem_statement(root)},
+                         "dars")
+    # (message, parent turn id): walk messages, emitting a turn at each assistant one.
+    stack: list[tuple[dict, str | None]] = [(root, None)]
+    while stack:
+        message, parent = stack.pop()
+        children = [c for c in message.get("children") or [] if isinstance(c, dict)]
+        if message.get("role") != "assistant":
+            stack.extend((c, parent) for c in reversed(children))
+            continue
+        observations = [c for c in children if c.get("role") != "assistant"]
+        observation = observations[0] if observations else None
+        critic = None
+        if message.get("critic_prompt") or message.get("critic_response"):
+            critic = {"prompt": message.get("critic_prompt"), "response": message.get("critic_response"),
+                      "expansion_prompt": message.get("expansion_prompt")}
+        candidates = [{"text": _candidate_text(c)} for c in message.get("expansion_candidates") or []]
+        command = str(message.get("action") or "").strip()
+        node = builder.turn(
+            parent,
+            action_from_command(command),
+            thought=str(message.get("thought") or message.get("content") or ""),
+            observation=str(observation.get("content") or "") if observation else None,
+            candidates=candidates or None,
+            critic=critic,
+        )
+        if message.get("is_terminal") and command.split()[:1] == ["submit"] and observation:
+            builder.submit(node, extract_patch(str(observation.get("content") or "")))
+        # Later turns hang off the observation(s); take them in file order.
+        later = [g for o in observations for g in (o.get("children") or []) if isinstance(g, dict)]
+        later += [c for c in children if c.get("role") == "assistant"]
+        stack.extend((g, node) for g in reversed(later))
+    return builder.finish(None)
+
+
+def convert_evaluation(data: list, name: str) -> list[dict]:
+    """Each evaluated patch becomes a submitted node under the root, with its verdict."""
+    builder = RunBuilder(name, {"instance_id": name, "problem_statement": ""}, "dars-evaluation")
+    for entry in data:
+        found = _RESOLVED.search(str(entry.get("output") or ""))
+        resolved = bool(found and int(found.group(1)) > 0)
+        patch = str(entry.get("content") or "")
+        node = builder.turn(None, action_from_command("submit"),
+                            thought=f"evaluation {entry.get('run_id')}: {entry.get('status')}",
+                            observation=str(entry.get("output") or ""), kind="submit")
+        builder.submit(node, extract_patch(patch) or patch,
+                       {"resolved": resolved, "run_id": entry.get("run_id")})
+    return builder.finish("evaluated")

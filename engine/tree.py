@@ -1,0 +1,385 @@
+"""The trajectory tree, only ever built by folding events (DESIGN section 2).
+
+``Tree.apply`` folds one event; ``Tree.fold`` folds a whole log.  The structure is a
+``networkx.DiGraph`` (the truth); ``Node`` objects hold what is known about each turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from engine.actions import classify, short_action
+
+ROOT = "root"
+STATUSES = ("pending", "running", "done", "failed", "pruned", "promoted", "submitted")
+
+
+@dataclass(slots=True)
+class Node:
+    """One agent turn (or the root, which stands for the task)."""
+
+    id: str
+    parent: str | None
+    depth: int
+    kind: str
+    action: dict | None = None
+    thought: str = ""
+    observation: str = ""
+    exit_code: int | None = None
+    status: str = "pending"
+    status_by: str = ""
+    status_reason: str = ""
+    scores: dict[str, float] = field(default_factory=dict)
+    rationales: dict[str, str] = field(default_factory=dict)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    duration_s: float | None = None
+    state_ref: str | None = None
+    diff_stat: str | None = None
+    patch: str | None = None
+    verified: dict | None = None
+    proposer: str = "policy"
+    candidates: list | None = None
+    critic: dict | None = None
+    summary: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def score(self) -> float | None:
+        """The mean over scorers, or None before any scorer has spoken."""
+        if not self.scores:
+            return None
+        return sum(self.scores.values()) / len(self.scores)
+
+    @property
+    def resolved(self) -> bool | None:
+        """Whether a verified submission resolved the task (None if not verified)."""
+        if not self.verified:
+            return None
+        if "resolved" in self.verified:
+            return bool(self.verified["resolved"])
+        return not self.verified.get("failed") and bool(self.verified.get("passed"))
+
+    def short(self, width: int = 60) -> str:
+        return short_action(self.action, width)
+
+
+@dataclass
+class FoldCounts:
+    """Events the fold could not use (a reference to a node it does not know)."""
+
+    dangling: int = 0
+    duplicate: int = 0
+
+
+class Tree:
+    """The state of one run, folded from its events."""
+
+    def __init__(self) -> None:
+        self.graph = nx.DiGraph()
+        self.nodes: dict[str, Node] = {}
+        self.run: str = ""
+        self.task: dict = {}
+        self.config: dict = {}
+        self.finished: str | None = None
+        self.totals: dict = {}
+        self.started_ts: float | None = None
+        self.last_ts: float | None = None
+        self.counts = FoldCounts()
+        # Kept up to date by the fold so the status bar never walks the tree.
+        self.max_depth = 0
+        self.n_leaves = 0
+        self.n_branch_points = 0
+        self.status_counts: dict[str, int] = {}
+        self.tokens_in = 0
+        self.tokens_out = 0
+        self.cost = 0.0
+        self._add_root()
+
+    def _add_root(self) -> None:
+        self.nodes[ROOT] = Node(id=ROOT, parent=None, depth=0, kind="task", status="done",
+                                proposer="task")
+        self.graph.add_node(ROOT)
+
+    # -- folding -------------------------------------------------------------
+    @classmethod
+    def fold(cls, events: Iterable[dict]) -> Tree:
+        tree = cls()
+        for event in events:
+            tree.apply(event)
+        return tree
+
+    def apply(self, event: dict) -> str | None:
+        """Fold one event in; returns the id of the node it touched, if any."""
+        handler = _HANDLERS.get(event.get("type"))
+        if handler is None:
+            return None
+        ts = event.get("ts")
+        if isinstance(ts, (int, float)):
+            self.last_ts = ts
+            if self.started_ts is None:
+                self.started_ts = ts
+        return handler(self, event)
+
+    def _node(self, event: dict, key: str = "id") -> Node | None:
+        node = self.nodes.get(str(event.get(key)))
+        if node is None:
+            self.counts.dangling += 1
+        return node
+
+    def _run_started(self, e: dict) -> str:
+        self.run = str(e.get("run") or "")
+        self.task = e.get("task") or {}
+        self.config = e.get("config") or {}
+        root = self.nodes[ROOT]
+        root.observation = str(self.task.get("problem_statement") or "")
+        root.action = {"tool": "task", "args": {}, "raw": self.title}
+        return ROOT
+
+    def _node_added(self, e: dict) -> str | None:
+        node_id = str(e.get("id"))
+        if node_id in self.nodes:
+            self.counts.duplicate += 1
+            return None
+        parent_id = e.get("parent")
+        parent_id = ROOT if parent_id is None else str(parent_id)
+        parent = self.nodes.get(parent_id)
+        if parent is None:
+            self.counts.dangling += 1
+            return None
+        action = e.get("action")
+        node = Node(
+            id=node_id,
+            parent=parent_id,
+            depth=parent.depth + 1,
+            kind=e.get("kind") or classify(action),
+            action=action,
+            thought=e.get("thought") or "",
+            proposer=e.get("proposer") or "policy",
+            candidates=e.get("candidates"),
+            critic=e.get("critic"),
+            tokens_in=int(e.get("tokens_in") or 0),
+            tokens_out=int(e.get("tokens_out") or 0),
+            cost=float(e.get("cost") or 0.0),
+        )
+        for key in ("prompt_ref", "teacher_action"):
+            if e.get(key) is not None:
+                node.extra[key] = e[key]
+        self.nodes[node_id] = node
+        siblings = len(self.graph.succ[parent_id])
+        self.graph.add_edge(parent_id, node_id)
+        self.n_leaves += 1
+        if siblings == 0 and parent_id != ROOT:
+            self.n_leaves -= 1
+        elif siblings == 1:
+            self.n_branch_points += 1
+        self.max_depth = max(self.max_depth, node.depth)
+        self._count_status(None, node.status)
+        self.tokens_in += node.tokens_in
+        self.tokens_out += node.tokens_out
+        self.cost += node.cost
+        return node_id
+
+    def _count_status(self, old: str | None, new: str) -> None:
+        counts = self.status_counts
+        if old is not None:
+            counts[old] -= 1
+        counts[new] = counts.get(new, 0) + 1
+
+    def _set_status(self, node: Node, status: str) -> None:
+        if node.id != ROOT and node.status != status:
+            self._count_status(node.status, status)
+        node.status = status
+
+    def _node_started(self, e: dict) -> str | None:
+        node = self._node(e)
+        if node is None:
+            return None
+        self._set_status(node, "running")
+        return node.id
+
+    def _node_executed(self, e: dict) -> str | None:
+        node = self._node(e)
+        if node is None:
+            return None
+        node.observation = e.get("observation") or ""
+        node.exit_code = e.get("exit_code")
+        node.duration_s = e.get("duration_s")
+        node.state_ref = e.get("state_ref")
+        node.diff_stat = e.get("diff_stat")
+        if e.get("patch") is not None:
+            node.patch = e["patch"]
+        if node.status in ("pending", "running"):
+            self._set_status(node, "done")
+        return node.id
+
+    def _node_scored(self, e: dict) -> str | None:
+        node = self._node(e)
+        if node is None:
+            return None
+        scorer = str(e.get("scorer") or "score")
+        try:
+            node.scores[scorer] = min(1.0, max(0.0, float(e.get("score"))))
+        except (TypeError, ValueError):
+            self.counts.dangling += 1
+            return None
+        if e.get("rationale"):
+            node.rationales[scorer] = e["rationale"]
+        return node.id
+
+    def _node_status(self, e: dict) -> str | None:
+        node = self._node(e)
+        status = e.get("status")
+        if node is None or status not in STATUSES:
+            return None
+        self._set_status(node, status)
+        node.status_by = e.get("by") or ""
+        node.status_reason = e.get("reason") or ""
+        return node.id
+
+    def _branch_requested(self, e: dict) -> str | None:
+        node = self._node(e, "parent")
+        if node is None:
+            return None
+        node.extra.setdefault("branch_requests", []).append(
+            {k: e.get(k) for k in ("n", "hint", "by")}
+        )
+        return node.id
+
+    def _summary_written(self, e: dict) -> str | None:
+        node = self._node(e)
+        if node is None:
+            return None
+        node.summary = e.get("summary")
+        return node.id
+
+    def _submitted(self, e: dict) -> str | None:
+        node = self._node(e)
+        if node is None:
+            return None
+        node.patch = e.get("patch")
+        node.verified = e.get("verified")
+        self._set_status(node, "submitted")
+        return node.id
+
+    def _run_finished(self, e: dict) -> str | None:
+        self.finished = str(e.get("reason") or "finished")
+        if isinstance(e.get("totals"), dict):
+            self.totals = e["totals"]
+        return None
+
+    # -- queries --------------------------------------------------------------
+    @property
+    def title(self) -> str:
+        task = self.task
+        return str(task.get("instance_id") or task.get("title") or self.run or "run")
+
+    def __len__(self) -> int:
+        """Number of turns (the root is not one)."""
+        return len(self.nodes) - 1
+
+    def children(self, node_id: str) -> list[str]:
+        return list(self.graph.succ[node_id])
+
+    def n_children(self, node_id: str) -> int:
+        return len(self.graph.succ[node_id])
+
+    def path(self, node_id: str) -> list[Node]:
+        """Nodes from the root's first child down to ``node_id``."""
+        out = []
+        node = self.nodes.get(node_id)
+        while node is not None and node.id != ROOT:
+            out.append(node)
+            node = self.nodes.get(node.parent)
+        return out[::-1]
+
+    def preorder(self, start: str = ROOT) -> Iterator[str]:
+        """Depth-first order, children in the order they were added."""
+        stack = [start]
+        succ = self.graph.succ
+        while stack:
+            node_id = stack.pop()
+            yield node_id
+            stack.extend(reversed(list(succ[node_id])))
+
+    def leaves(self) -> list[str]:
+        succ = self.graph.succ
+        return [n for n in self.nodes if n != ROOT and not succ[n]]
+
+    def best_leaf(self) -> str | None:
+        """The leaf with the highest score (ties to the shallower one)."""
+        best, best_key = None, None
+        for leaf in self.leaves():
+            score = self.nodes[leaf].score
+            if score is None:
+                continue
+            key = (score, -self.nodes[leaf].depth)
+            if best_key is None or key > best_key:
+                best, best_key = leaf, key
+        return best
+
+    def search(self, query: str, nodes: list[Node] | None = None) -> list[str]:
+        """Ids of nodes whose action, thought or observation contains ``query``.
+
+        In tree order, or in the order of ``nodes`` (a snapshot a worker thread can
+        walk while the fold goes on).
+        """
+        needle = query.casefold()
+        if not needle:
+            return []
+        if nodes is None:
+            nodes = [self.nodes[n] for n in self.preorder()]
+        hits = []
+        for node in nodes:
+            raw = (node.action or {}).get("raw") or ""
+            if (needle in raw.casefold() or needle in node.thought.casefold()
+                    or needle in node.observation.casefold()):
+                hits.append(node.id)
+        return hits
+
+    def stats(self) -> dict:
+        """Counts for ``trajscope stats`` and the status bar (cheap: kept by the fold)."""
+        # Some formats only know run totals; never report less than them.
+        tokens_in = max(self.tokens_in, int(self.totals.get("tokens_in") or 0))
+        tokens_out = max(self.tokens_out, int(self.totals.get("tokens_out") or 0))
+        cost = max(self.cost, float(self.totals.get("cost") or 0.0))
+        status = self.status_counts
+        resolved = 0
+        if status.get("submitted"):
+            resolved = sum(1 for n in self.nodes.values() if n.status == "submitted" and n.resolved)
+        return {
+            "run": self.run,
+            "task": self.title,
+            "nodes": len(self),
+            "leaves": self.n_leaves,
+            "max_depth": self.max_depth,
+            "branch_points": self.n_branch_points,
+            "submissions": status.get("submitted", 0),
+            "resolved": resolved,
+            "pruned": status.get("pruned", 0),
+            "failed": status.get("failed", 0),
+            "running": status.get("running", 0),
+            "tokens_in": tokens_in,
+            "tokens_out": tokens_out,
+            "tokens": tokens_in + tokens_out,
+            "cost": round(cost, 6),
+            "finished": self.finished,
+        }
+
+
+_HANDLERS = {
+    "run_started": Tree._run_started,
+    "node_added": Tree._node_added,
+    "node_started": Tree._node_started,
+    "node_executed": Tree._node_executed,
+    "node_scored": Tree._node_scored,
+    "node_status": Tree._node_status,
+    "branch_requested": Tree._branch_requested,
+    "summary_written": Tree._summary_written,
+    "submitted": Tree._submitted,
+    "run_finished": Tree._run_finished,
+}
