@@ -98,6 +98,7 @@ class Tree:
         self.tokens_in = 0
         self.tokens_out = 0
         self.cost = 0.0
+        self._submitted: set[str] = set()
         self._add_root()
 
     def _add_root(self) -> None:
@@ -264,6 +265,7 @@ class Tree:
         node.patch = e.get("patch")
         node.verified = e.get("verified")
         self._set_status(node, "submitted")
+        self._submitted.add(node.id)
         return node.id
 
     def _run_finished(self, e: dict) -> str | None:
@@ -348,9 +350,8 @@ class Tree:
         tokens_out = max(self.tokens_out, int(self.totals.get("tokens_out") or 0))
         cost = max(self.cost, float(self.totals.get("cost") or 0.0))
         status = self.status_counts
-        resolved = 0
-        if status.get("submitted"):
-            resolved = sum(1 for n in self.nodes.values() if n.status == "submitted" and n.resolved)
+        resolved = sum(1 for n in map(self.nodes.__getitem__, self._submitted)
+                       if n.status == "submitted" and n.resolved)
         return {
             "run": self.run,
             "task": self.title,

@@ -1,0 +1,1 @@
+"""trajscope's terminal UI (Textual) and its command line."""

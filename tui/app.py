@@ -1,0 +1,45 @@
+"""The Textual application: stylesheet, bindings, commands and themes — nothing else."""
+
+from __future__ import annotations
+
+import os
+
+from textual.app import App
+from textual.binding import Binding
+
+from themes import DOMAIN_DEFAULTS, STYLESHEET, THEMES
+from tui.bridge import Source
+from tui.commands import BindingCommands
+from tui.screens.explorer import ExplorerScreen
+
+
+class TrajscopeApp(App[None]):
+    """Watch and steer tree search over coding-agent trajectories."""
+
+    CSS_PATH = STYLESHEET
+    TITLE = "trajscope"
+    COMMANDS = App.COMMANDS | {BindingCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("t", "cycle_theme", "Theme", id="app.theme"),
+        Binding("ctrl+p", "command_palette", "Commands", id="app.palette"),
+    ]
+
+    def __init__(self, source: Source, theme: str | None = None) -> None:
+        super().__init__()
+        self.source = source
+        for theme_obj in THEMES:
+            self.register_theme(theme_obj)
+        self.theme = theme or os.environ.get("TRAJSCOPE_THEME") or THEMES[0].name
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(DOMAIN_DEFAULTS)
+
+    def on_mount(self) -> None:
+        self.push_screen(ExplorerScreen(self.source))
+
+    def action_cycle_theme(self) -> None:
+        names = [t.name for t in THEMES]
+        index = names.index(self.theme) + 1 if self.theme in names else 0
+        self.theme = names[index % len(names)]
+        self.notify(f"theme: {self.theme}", timeout=1.5)

@@ -1,0 +1,95 @@
+"""Engine events to the UI: workers fill an ``EventPump``; a UI timer drains it in batches.
+
+Producers (a follower thread, a replay thread and, later, a live search) never touch
+widgets; the screen folds each batch on the UI thread every 50-100 ms.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from engine.events import LogFollower, ReadCounts
+from engine.formats import FormatError, load
+from engine.tree import Tree
+
+DRAIN_INTERVAL_S = 0.075
+MAX_BATCH = 5000  # events folded per tick, so one burst cannot stall a keypress
+
+
+class EventPump:
+    """A thread-safe queue of events waiting to be folded on the UI thread."""
+
+    def __init__(self) -> None:
+        self._queue: deque[dict] = deque()
+        self.stop = threading.Event()
+        self.counts = ReadCounts()
+
+    def put(self, events: list[dict]) -> None:
+        self._queue.extend(events)
+
+    def drain(self, limit: int = MAX_BATCH) -> list[dict]:
+        queue = self._queue
+        n = min(limit, len(queue))
+        return [queue.popleft() for _ in range(n)]
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+
+def load_tree(path: Path) -> tuple[Tree, ReadCounts, str]:
+    """Read or convert a file and fold it (in a worker thread)."""
+    loaded = load(path)
+    return Tree.fold(loaded.events), loaded.counts, loaded.format
+
+
+def start_follow(path: Path, pump: EventPump) -> tuple[Tree, LogFollower]:
+    """Fold what a run log holds now; the follower then feeds the pump with what is appended."""
+    follower = LogFollower(path)
+    events = follower.poll()
+    if not events and follower.counts.damaged > 0:
+        raise FormatError(f"{path} is not a run log; --follow reads run logs only")
+    return Tree.fold(events), follower
+
+
+def run_follow(follower: LogFollower, pump: EventPump) -> None:
+    for batch in follower.follow(pump.stop):
+        pump.put(batch)
+    pump.counts = follower.counts
+
+
+def run_replay(events: list[dict], pump: EventPump, speed: float, max_gap_s: float = 1.0) -> None:
+    """Feed recorded events at ``speed`` times their recorded pace (long pauses capped)."""
+    speed = max(speed, 1e-3)
+    previous = None
+    for event in events:
+        if pump.stop.is_set():
+            return
+        ts = event.get("ts")
+        if isinstance(ts, (int, float)) and previous is not None:
+            gap = min(max(ts - previous, 0.0), max_gap_s) / speed
+            if gap > 0 and pump.stop.wait(gap):
+                return
+        if isinstance(ts, (int, float)):
+            previous = ts
+        pump.put([event])
+        time.sleep(0)
+
+
+class Source:
+    """What the explorer shows: a file, and whether to follow or replay it."""
+
+    def __init__(self, path: str | Path, follow: bool = False, replay: float | None = None) -> None:
+        self.path = Path(path)
+        self.follow = follow
+        self.replay = replay
+
+    @property
+    def mode(self) -> str:
+        if self.follow:
+            return "following"
+        if self.replay:
+            return f"replay ×{self.replay:g}"
+        return ""

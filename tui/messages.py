@@ -1,0 +1,34 @@
+"""Messages that workers post to the UI thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from engine.events import ReadCounts
+from engine.tree import Tree
+
+
+@dataclass
+class TreeLoaded(Message):
+    """A loader worker folded a file into a tree."""
+
+    tree: Tree
+    counts: ReadCounts
+    source_format: str
+
+
+@dataclass
+class LoadFailed(Message):
+    """A loader worker could not read its file; ``reason`` is one sentence."""
+
+    reason: str
+
+
+@dataclass
+class SearchFinished(Message):
+    """A search worker found the nodes matching ``query``."""
+
+    query: str
+    hits: list[str]

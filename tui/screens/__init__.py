@@ -1,0 +1,1 @@
+"""Screens: explorer, help, observation."""

@@ -1,0 +1,223 @@
+"""The explorer: the action tree on the left, the node detail on the right."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Tree
+
+from engine.formats import FormatError, load
+from engine.tree import ROOT
+from engine.tree import Tree as Model
+from tui.bridge import DRAIN_INTERVAL_S, EventPump, Source, load_tree, run_follow, run_replay, start_follow
+from tui.messages import LoadFailed, SearchFinished, TreeLoaded
+from tui.screens.help import HelpScreen, binding_rows
+from tui.screens.observation import ObservationScreen
+from tui.widgets.action_tree import ActionTree
+from tui.widgets.node_detail import NodeDetail
+from tui.widgets.prompt_bar import PromptBar
+from tui.widgets.status_bar import StatusBar
+
+
+class ExplorerScreen(Screen[None]):
+    """Browse a run: navigate, search, jump to a node or the best leaf, follow or replay."""
+
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", id="explorer.help"),
+        Binding("slash", "search", "Search", id="explorer.search"),
+        Binding("n", "next_match(1)", "Next match", id="explorer.next_match"),
+        Binding("N", "next_match(-1)", "Previous match", id="explorer.previous_match"),
+        Binding("g", "goto", "Go to node", id="explorer.goto"),
+        Binding("b", "best_leaf", "Best leaf", id="explorer.best_leaf"),
+        Binding("left_square_bracket", "branch(-1)", "Previous branch", id="explorer.previous_branch"),
+        Binding("right_square_bracket", "branch(1)", "Next branch", id="explorer.next_branch"),
+        Binding("o", "observation", "Full observation", id="explorer.observation"),
+        Binding("enter", "toggle_fold", "Fold / unfold", show=False, id="explorer.fold"),
+    ]
+
+    def __init__(self, source: Source) -> None:
+        super().__init__()
+        self.source = source
+        self.model: Model | None = None
+        self.pump = EventPump()
+        self.skipped = 0
+        self.matches: list[str] = []
+        self.match_index = -1
+        self.feed_done = False
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="panes"):
+            yield ActionTree(id="tree")
+            yield NodeDetail(id="detail")
+        yield PromptBar(id="prompt")
+        yield StatusBar("loading…", id="status")
+        yield Footer()
+
+    @property
+    def tree(self) -> ActionTree:
+        return self.query_one(ActionTree)
+
+    def on_mount(self) -> None:
+        self.tree.loading = True
+        self._load()
+
+    def on_unmount(self) -> None:
+        self.pump.stop.set()
+
+    # -- loading and the live feed ------------------------------------------------
+    @work(thread=True, exit_on_error=False, group="feed", description="load the run")
+    def _load(self) -> None:
+        source = self.source
+        try:
+            if source.follow:
+                tree, follower = start_follow(source.path, self.pump)
+                self.post_message(TreeLoaded(tree, follower.counts, "runlog"))
+                run_follow(follower, self.pump)
+            elif source.replay:
+                loaded = load(source.path)
+                self.post_message(TreeLoaded(Model(), loaded.counts, loaded.format))
+                run_replay(loaded.events, self.pump, source.replay)
+                self.feed_done = True
+            else:
+                tree, counts, fmt = load_tree(source.path)
+                self.post_message(TreeLoaded(tree, counts, fmt))
+        except FormatError as exc:
+            self.post_message(LoadFailed(str(exc)))
+        except OSError as exc:
+            self.post_message(LoadFailed(f"{source.path} cannot be read: {exc.strerror or exc}"))
+
+    @on(TreeLoaded)
+    def _loaded(self, message: TreeLoaded) -> None:
+        self.model = message.tree
+        self.skipped = message.counts.damaged + message.counts.unknown
+        tree = self.tree
+        tree.loading = False
+        tree.attach(self.model)
+        tree.focus()
+        self.app.sub_title = f"{self.model.title} · {message.source_format}"
+        self._update_status()
+        self._show_cursor()
+        if self.skipped:
+            self.notify(f"{self.skipped} damaged or unknown line(s) were skipped", severity="warning")
+        if self.source.follow or self.source.replay:
+            self.set_interval(DRAIN_INTERVAL_S, self._drain, name="drain")
+
+    @on(LoadFailed)
+    def _failed(self, message: LoadFailed) -> None:
+        self.app.exit(return_code=2, message=message.reason)
+
+    def _drain(self) -> None:
+        events = self.pump.drain()
+        if not events or self.model is None:
+            return
+        model, tree = self.model, self.tree
+        changed: set[str] = set()
+        for event in events:
+            node_id = model.apply(event)
+            if node_id is None:
+                continue
+            if event["type"] == "node_added":
+                tree.node_added(node_id)
+            else:
+                changed.add(node_id)
+        for node_id in changed:
+            tree.refresh_node(node_id)
+        if ROOT in changed:
+            self.app.sub_title = model.title
+        if tree.cursor_id in changed or tree.cursor_node is None:
+            self._show_cursor()
+        self._update_status()
+
+    def _update_status(self) -> None:
+        if self.model is None:
+            return
+        mode = self.source.mode
+        if self.source.replay and self.feed_done and not len(self.pump):
+            mode = "replay finished"
+        skipped = self.skipped + self.pump.counts.damaged + self.pump.counts.unknown
+        self.query_one(StatusBar).show(self.model.stats(), mode, skipped)
+
+    # -- the detail pane ---------------------------------------------------------
+    @on(Tree.NodeHighlighted)
+    def _highlighted(self, event: Tree.NodeHighlighted) -> None:
+        self._show_cursor()
+
+    def _show_cursor(self) -> None:
+        if self.model is None:
+            return
+        node_id = self.tree.cursor_id
+        self.query_one(NodeDetail).show(self.model.nodes.get(node_id) if node_id else None)
+
+    # -- actions -----------------------------------------------------------------
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(binding_rows(self)))
+
+    def action_toggle_fold(self) -> None:
+        node = self.tree.cursor_node
+        if node is not None and node.allow_expand:
+            node.toggle()
+
+    def action_search(self) -> None:
+        self.query_one(PromptBar).ask("search", "search actions, thoughts and observations")
+
+    def action_goto(self) -> None:
+        self.query_one(PromptBar).ask("goto", "go to node id")
+
+    @on(PromptBar.Answered)
+    def _answered(self, message: PromptBar.Answered) -> None:
+        if self.model is None:
+            return
+        if message.mode == "goto":
+            node_id = message.value.lstrip("#")
+            if not self.tree.reveal(node_id):
+                self.notify(f"There is no node #{node_id}.", severity="error")
+        elif message.mode == "search":
+            self._search(message.value, list(self.model.nodes.values()))
+
+    @work(thread=True, exit_on_error=False, group="search", exclusive=True, description="search")
+    def _search(self, query: str, nodes: list) -> None:
+        self.post_message(SearchFinished(query, self.model.search(query, nodes)))
+
+    @on(SearchFinished)
+    def _searched(self, message: SearchFinished) -> None:
+        self.matches = [m for m in message.hits if m != ROOT] or message.hits
+        self.match_index = -1
+        if not self.matches:
+            self.notify(f"No node mentions “{message.query}”.", severity="warning")
+            return
+        self.notify(f"{len(self.matches)} node(s) mention “{message.query}” — n / N to step")
+        self.action_next_match(1)
+
+    def action_next_match(self, step: int) -> None:
+        if not self.matches:
+            self.notify("No search yet: press / to search.", severity="warning")
+            return
+        self.match_index = (self.match_index + step) % len(self.matches)
+        self.tree.reveal(self.matches[self.match_index])
+        self.app.sub_title = f"match {self.match_index + 1} of {len(self.matches)}"
+
+    def action_best_leaf(self) -> None:
+        best = self.model.best_leaf() if self.model else None
+        if best is None:
+            self.notify("No leaf has a score yet.", severity="warning")
+        else:
+            self.tree.reveal(best)
+
+    def action_branch(self, step: int) -> None:
+        node_id = self.tree.cursor_id
+        target = self.tree.sibling_branch(node_id, step) if node_id and self.model else None
+        if target is None:
+            self.notify("No other branch that way.", severity="information")
+        else:
+            self.tree.reveal(target)
+
+    def action_observation(self) -> None:
+        node_id = self.tree.cursor_id
+        node = self.model.nodes.get(node_id) if self.model and node_id else None
+        if node is None or not node.observation:
+            self.notify("This node has no observation.", severity="warning")
+            return
+        self.app.push_screen(ObservationScreen(node.id, node.observation))

@@ -1,0 +1,57 @@
+"""The key help, generated from the bindings that are live, so it never drifts."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+def binding_rows(screen, with_actions: bool = False) -> list[tuple]:
+    """(keys, description[, action]) for the bindings of a screen, its tree and the app."""
+    rows: list[tuple] = []
+    seen: set[str] = set()
+    sources = [screen.app, screen]
+    sources += [w for w in screen.query("ActionTree")]
+    for source in sources:
+        for binding in getattr(source, "BINDINGS", []):
+            if not isinstance(binding, Binding) or not binding.description:
+                continue
+            if binding.action in seen:
+                continue
+            seen.add(binding.action)
+            keys = ", ".join(source.app.get_key_display(Binding(k.strip(), binding.action))
+                             for k in binding.key.split(","))
+            if source is screen.app:
+                action = f"app.{binding.action}"
+            elif source is screen:
+                action = binding.action
+            else:
+                action = f"focused.{binding.action}"
+            rows.append((keys, binding.description, action) if with_actions
+                        else (keys, binding.description))
+    return rows
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key, with what it does."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close help", id="help.close")]
+
+    def __init__(self, rows: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, expand=True, show_header=True, header_style="bold")
+        table.add_column("key", no_wrap=True, ratio=1)
+        table.add_column("what it does", ratio=3)
+        for keys, description in self.rows:
+            table.add_row(keys, description)
+        with VerticalScroll(id="help-body") as body:
+            body.border_title = "trajscope — keys"
+            body.border_subtitle = "esc to close"
+            yield Static(table)

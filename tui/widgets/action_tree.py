@@ -1,0 +1,295 @@
+"""The action tree: a lazy Textual view of the engine's tree.
+
+The engine's graph is the truth; TreeNodes exist only for nodes inside expanded
+containers.  Chains are drawn flat: a node's only child is shown below it at the
+same indent, and indentation grows only where the search branched.
+
+- a *head* is the root or a node whose parent has two or more children;
+- a head's view children are its chain (the only child, its only child, ...);
+- a node with two or more children shows the heads of its branches inside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from engine.tree import ROOT
+from engine.tree import Tree as Model
+from tui.widgets.node_label import build_label
+
+CHUNK = 250
+AUTO_EXPAND_BELOW = 600  # small trees open fully expanded
+
+
+class ActionTree(Tree[str]):
+    """The left pane: one line per agent turn."""
+
+    COMPONENT_CLASSES = {
+        "action-tree--id", "action-tree--kind", "action-tree--critical", "action-tree--muted",
+        "action-tree--reward-high", "action-tree--reward-mid", "action-tree--reward-low",
+        "action-tree--pending", "action-tree--running", "action-tree--failed",
+        "action-tree--pruned", "action-tree--promoted", "action-tree--submitted",
+    }
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="tree.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="tree.up"),
+        Binding("h,left", "fold_or_parent", "Fold / parent", show=False, id="tree.left"),
+        Binding("l,right", "unfold_or_child", "Unfold / child", show=False, id="tree.right"),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("loading…", data=ROOT, **kwargs)
+        self.guide_depth = 2
+        self.model: Model | None = None
+        self._tnodes: dict[str, TreeNode[str]] = {}
+        self._vparent: dict[str, str] = {}
+        self._populated: set[str] = set()
+        self._styles: dict[str, Style] = {}
+
+    # -- labels -------------------------------------------------------------
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(
+                f"action-tree--{name}", partial=True)
+        return style
+
+    def label_for(self, node_id: str) -> Text:
+        assert self.model is not None
+        return build_label(self.model.nodes[node_id], self._style)
+
+    def get_label_width(self, node: TreeNode[str]) -> int:
+        # The default renders every label on each rebuild; the label is already a Text.
+        return node._label.cell_len + (2 if node._allow_expand else 0)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        if self._styles:
+            self._styles.clear()
+            self.relabel_all()
+
+    def relabel_all(self) -> None:
+        for node_id, tnode in self._tnodes.items():
+            tnode.set_label(self.label_for(node_id))
+
+    def refresh_node(self, node_id: str) -> None:
+        """A node's score or status changed: relabel it if it is on screen."""
+        tnode = self._tnodes.get(node_id)
+        if tnode is not None:
+            tnode.set_label(self.label_for(node_id))
+
+    # -- the view rules -------------------------------------------------------
+    def _is_head(self, node_id: str) -> bool:
+        model = self.model
+        return node_id == ROOT or model.n_children(model.nodes[node_id].parent) >= 2
+
+    def view_children(self, node_id: str) -> list[str]:
+        model = self.model
+        children = model.children(node_id)
+        if len(children) >= 2:
+            return children
+        if len(children) == 1 and self._is_head(node_id):
+            chain = [children[0]]
+            succ = model.graph.succ
+            while len(succ[chain[-1]]) == 1:
+                chain.append(next(iter(succ[chain[-1]])))
+            return chain
+        return []
+
+    def _has_view_children(self, node_id: str) -> bool:
+        n = self.model.n_children(node_id)
+        return n >= 2 or (n == 1 and self._is_head(node_id))
+
+    def view_parent(self, node_id: str) -> str:
+        """The node whose TreeNode holds ``node_id``'s line."""
+        known = self._vparent.get(node_id)
+        if known is not None:
+            return known
+        model = self.model
+        parent = model.nodes[node_id].parent
+        while not (model.n_children(parent) >= 2 or self._is_head(parent)):
+            parent = model.nodes[parent].parent
+        return parent
+
+    # -- building -----------------------------------------------------------
+    def attach(self, model: Model) -> None:
+        """Show a freshly folded tree."""
+        self.model = model
+        self.clear()
+        self._tnodes = {ROOT: self.root}
+        self._vparent.clear()
+        self._populated.clear()
+        self.root.data = ROOT
+        self.root.set_label(self.label_for(ROOT))
+        if len(model) < AUTO_EXPAND_BELOW:
+            self._expand_everything()
+        else:
+            self._populate_sync(ROOT, limit=CHUNK)
+            self.root.expand()
+            if len(self.view_children(ROOT)) > CHUNK:
+                self.run_worker(self._populate_rest(ROOT), group="populate")
+        self.move_cursor_to_line(0) if self.last_line >= 0 else None
+
+    def _expand_everything(self) -> None:
+        stack = [ROOT]
+        while stack:
+            node_id = stack.pop()
+            self._populate_sync(node_id)
+            self._tnodes[node_id].expand()
+            stack.extend(c for c in self.view_children(node_id) if self._has_view_children(c))
+
+    def _materialize(self, node_id: str, container: str, before: TreeNode | None = None) -> TreeNode[str]:
+        has_children = self._has_view_children(node_id)
+        parent = self._tnodes[container]
+        tnode = parent.add(self.label_for(node_id), data=node_id, allow_expand=has_children,
+                           before=before)
+        self._tnodes[node_id] = tnode
+        self._vparent[node_id] = container
+        if not has_children:
+            # Nothing to load: whatever arrives later shows at once.
+            self._populated.add(node_id)
+            tnode._expanded = True
+        return tnode
+
+    def _populate_sync(self, node_id: str, limit: int | None = None) -> None:
+        missing = [c for c in self.view_children(node_id) if c not in self._tnodes]
+        for child in missing[:limit]:
+            self._materialize(child, node_id)
+        if limit is None or len(missing) <= limit:
+            self._populated.add(node_id)
+
+    async def _populate_rest(self, node_id: str) -> None:
+        """Adds a large container's lines in chunks, yielding to the event loop between."""
+        while node_id not in self._populated and node_id in self._tnodes:
+            missing = [c for c in self.view_children(node_id) if c not in self._tnodes]
+            for child in missing[:CHUNK]:
+                self._materialize(child, node_id)
+            if len(missing) <= CHUNK:
+                self._populated.add(node_id)
+            await asyncio.sleep(0)
+
+    def _on_tree_node_expanded(self, event: Tree.NodeExpanded[str]) -> None:
+        node_id = event.node.data
+        if node_id is None or node_id in self._populated or self.model is None:
+            return
+        self._populate_sync(node_id, limit=CHUNK)
+        if node_id not in self._populated:
+            self.run_worker(self._populate_rest(node_id), group="populate")
+
+    def _drop(self, tnode: TreeNode[str]) -> None:
+        """Remove a TreeNode and forget it and everything under it."""
+        stack = [tnode]
+        while stack:
+            current = stack.pop()
+            self._tnodes.pop(current.data, None)
+            self._vparent.pop(current.data, None)
+            self._populated.discard(current.data)
+            stack.extend(current.children)
+        tnode.remove()
+
+    # -- live growth ----------------------------------------------------------
+    def node_added(self, node_id: str) -> None:
+        """Reflect a node the fold has just added."""
+        model = self.model
+        parent = model.nodes[node_id].parent
+        siblings = model.n_children(parent)
+        if siblings == 2:
+            self._branch_formed(parent)
+            return
+        if siblings == 1:
+            container = parent if self._is_head(parent) else self._vparent.get(parent)
+            if container is None:
+                return
+            ptnode = self._tnodes.get(parent)
+            if ptnode is not None and container == parent and not ptnode.allow_expand:
+                ptnode.allow_expand = True
+        else:
+            container = parent
+        if container in self._populated and container in self._tnodes:
+            self._materialize(node_id, container)
+
+    def _branch_formed(self, parent: str) -> None:
+        """``parent`` got its second child: its first child's chain becomes a branch."""
+        first = self.model.children(parent)[0]
+        ftnode = self._tnodes.get(first)
+        if ftnode is not None:
+            siblings = ftnode.parent.children
+            for tnode in list(siblings[siblings.index(ftnode):]):
+                self._drop(tnode)
+        ptnode = self._tnodes.get(parent)
+        if ptnode is None:
+            return
+        ptnode.allow_expand = True
+        self._populated.discard(parent)
+        ptnode.expand()
+        self._populate_sync(parent)
+        for head in self.view_children(parent):
+            if self._has_view_children(head) and head == first and ftnode is not None:
+                self._populate_sync(head)
+                self._tnodes[head].expand()
+
+    # -- navigation -------------------------------------------------------------
+    def reveal(self, node_id: str) -> bool:
+        """Materialize and expand what is needed to show ``node_id``, and put the cursor on it."""
+        if self.model is None or node_id not in self.model.nodes:
+            return False
+        chain = [node_id]
+        while chain[-1] != ROOT:
+            chain.append(self.view_parent(chain[-1]))
+        for container in reversed(chain[1:]):
+            if container not in self._populated:
+                self._populate_sync(container)
+            self._tnodes[container].expand()
+        self.select_id(node_id)
+        return True
+
+    def select_id(self, node_id: str) -> None:
+        tnode = self._tnodes[node_id]
+        _ = self.last_line  # rebuild the line index so the node's line is current
+        self.move_cursor(tnode)
+        self.scroll_to_node(tnode, animate=False)
+
+    @property
+    def cursor_id(self) -> str | None:
+        node = self.cursor_node
+        return node.data if node is not None else None
+
+    def action_fold_or_parent(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.allow_expand and node.is_expanded:
+            node.collapse()
+        elif node.parent is not None:
+            self.move_cursor(node.parent)
+
+    def action_unfold_or_child(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.allow_expand and not node.is_expanded:
+            node.expand()
+        elif node.children:
+            _ = self.last_line
+            self.move_cursor(node.children[0])
+
+    def sibling_branch(self, node_id: str, step: int) -> str | None:
+        """The head of the previous/next branch beside the branch ``node_id`` is on."""
+        model = self.model
+        current = node_id
+        while current != ROOT:
+            parent = model.nodes[current].parent
+            siblings = model.children(parent)
+            if len(siblings) >= 2:
+                index = siblings.index(current) + step
+                if 0 <= index < len(siblings):
+                    return siblings[index]
+                return None
+            current = parent
+        return None

@@ -1,0 +1,139 @@
+"""The right pane: everything known about the node under the cursor."""
+
+from __future__ import annotations
+
+import orjson
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from engine.tree import ROOT, Node
+from tui.widgets.text_clean import clean_text, preview
+
+CANDIDATE_CHARS = 800
+CRITIC_CHARS = 1500
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+def _cut(text: str, limit: int) -> str:
+    text = clean_text(text)
+    return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters)"
+
+
+class NodeDetail(VerticalScroll):
+    """Thought, action, observation, diff, scores and the candidates of one node."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-header")
+        yield Static(id="detail-meta")
+        for name in ("thought", "action", "observation", "diff", "candidates", "critic"):
+            yield Static(name.capitalize(), classes="section-title", id=f"title-{name}")
+            yield Static(id=f"detail-{name}")
+        yield Static(classes="truncated-note", id="detail-truncated")
+
+    def _set(self, name: str, renderable, shown: bool = True) -> None:
+        self.query_one(f"#detail-{name}", Static).update(renderable if shown else "")
+        self.query_one(f"#detail-{name}").display = shown
+        title = self.query(f"#title-{name}")
+        if title:
+            title.first().display = shown
+
+    def show(self, node: Node | None) -> None:
+        if node is None:
+            self._set("header", "No node selected")
+            for name in ("meta", "thought", "action", "observation", "diff", "candidates", "critic"):
+                self._set(name, "", False)
+            self._set("truncated", "", False)
+            return
+        dark = self.app.current_theme.dark
+        syntax_theme = "ansi_dark" if dark else "ansi_light"
+        header = self.query_one("#detail-header", Static)
+        if node.id == ROOT:
+            header.update(Text(f"Task {node.action['raw'] if node.action else ''}"))
+        else:
+            header.update(Text(f"#{node.id} {node.kind} · depth {node.depth} · {node.status}"))
+        header.set_classes(f"status-{node.status}")
+        self._set("meta", Text(self._meta(node)), node.id != ROOT)
+        self._set("thought", Text(clean_text(node.thought)), bool(node.thought.strip()))
+        self._set("action", self._action(node, syntax_theme), node.id != ROOT and bool(node.action))
+        text, left_out = preview(node.observation)
+        self._set("observation", Text(text), bool(text.strip()))
+        self.query_one("#title-observation", Static).update(
+            "Issue" if node.id == ROOT else "Observation")
+        note = ""
+        if left_out:
+            note = (f"… {_size(left_out)} more of the observation "
+                    f"({_size(len(node.observation))} in all) — press o to see all of it")
+        self._set("truncated", note, bool(note))
+        if node.patch:
+            self._set("diff", Syntax(node.patch, "diff", theme=syntax_theme, word_wrap=True))
+        else:
+            self._set("diff", "", False)
+        self._set("candidates", self._candidates(node), bool(node.candidates))
+        self._set("critic", self._critic(node), bool(node.critic))
+        self.scroll_home(animate=False)
+
+    def _meta(self, node: Node) -> str:
+        parts = [f"proposer {node.proposer}"]
+        if node.exit_code is not None:
+            parts.append(f"exit {node.exit_code}")
+        if node.duration_s is not None:
+            parts.append(f"{node.duration_s:.2f} s")
+        if node.tokens_in or node.tokens_out:
+            parts.append(f"tokens {node.tokens_in}→{node.tokens_out}")
+        if node.cost:
+            parts.append(f"${node.cost:.4f}")
+        if node.diff_stat:
+            parts.append(node.diff_stat)
+        lines = [" · ".join(parts)]
+        if node.scores:
+            lines.append("scores " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(node.scores.items())))
+            for scorer, why in sorted(node.rationales.items()):
+                lines.append(f"  {scorer}: {why}")
+        if node.status_reason or node.status_by:
+            lines.append(f"{node.status} by {node.status_by or 'engine'}: {node.status_reason}")
+        if node.verified:
+            verdict = "resolved" if node.resolved else "not resolved"
+            passed, failed = node.verified.get("passed"), node.verified.get("failed")
+            detail = f" ({len(passed or [])} passed, {len(failed or [])} failed)" if passed is not None else ""
+            lines.append(f"verified: {verdict}{detail}")
+        return "\n".join(lines)
+
+    def _action(self, node: Node, theme: str):
+        action = node.action or {}
+        args = action.get("args") or {}
+        tool = action.get("tool")
+        if tool == "bash" or set(args) <= {"command"}:
+            code = str(args.get("command") or action.get("raw") or "")
+            return Syntax(code, "bash", theme=theme, word_wrap=True)
+        return Syntax(f"{tool} " + orjson.dumps(args, option=orjson.OPT_INDENT_2).decode(),
+                      "json", theme=theme, word_wrap=True)
+
+    def _candidates(self, node: Node) -> Text:
+        text = Text()
+        for i, candidate in enumerate(node.candidates or [], 1):
+            body = candidate.get("text") if isinstance(candidate, dict) else str(candidate)
+            why = candidate.get("why") if isinstance(candidate, dict) else None
+            text.append(f"candidate {i}" + (f" — {why}" if why else "") + "\n", style="bold")
+            text.append(_cut(str(body or ""), CANDIDATE_CHARS) + "\n\n")
+        return text
+
+    def _critic(self, node: Node) -> Text:
+        critic = node.critic or {}
+        text = Text()
+        if critic.get("response"):
+            text.append("critic's answer\n", style="bold")
+            text.append(_cut(str(critic["response"]), CRITIC_CHARS) + "\n\n")
+        if critic.get("prompt"):
+            text.append("critic's prompt\n", style="bold")
+            text.append(_cut(str(critic["prompt"]), CRITIC_CHARS) + "\n")
+        return text

@@ -1,0 +1,31 @@
+"""The bottom line: size of the tree, submissions, tokens, cost and what the feed is doing."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+
+def _tokens(n: int) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else str(n)
+
+
+class StatusBar(Static):
+    """One line of counts, updated from ``Tree.stats()`` (cheap: kept by the fold)."""
+
+    def show(self, stats: dict, mode: str = "", skipped: int = 0) -> None:
+        parts = [
+            f"nodes {stats['nodes']:,}",
+            f"depth {stats['max_depth']}",
+            f"branches {stats['branch_points']}",
+            f"submissions {stats['submissions']}"
+            + (f" ({stats['resolved']} resolved)" if stats.get("resolved") else ""),
+            f"tokens {_tokens(stats['tokens'])}",
+            f"cost ${stats['cost']:.2f}" if stats["cost"] >= 1 else f"cost ${stats['cost']:.4f}",
+        ]
+        if stats.get("pruned"):
+            parts.insert(3, f"pruned {stats['pruned']}")
+        if skipped:
+            parts.append(f"skipped lines {skipped}")
+        if mode:
+            parts.append(mode)
+        self.update(" · ".join(parts))
