@@ -313,11 +313,12 @@ class Tree:
         return [n for n in self.nodes if n != ROOT and not succ[n]]
 
     def best_leaf(self) -> str | None:
-        """The leaf with the highest score (ties to the shallower one)."""
+        """The live leaf with the highest score (ties to the shallower one); pruned and
+        failed leaves do not count."""
         best, best_key = None, None
         for leaf in self.leaves():
             score = self.nodes[leaf].score
-            if score is None:
+            if score is None or self.nodes[leaf].status in ("pruned", "failed"):
                 continue
             key = (score, -self.nodes[leaf].depth)
             if best_key is None or key > best_key:

@@ -1,0 +1,74 @@
+"""The command line, run as a user runs it: a subprocess of the installed entry point."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import DEMO_RUN, REAL_FILES
+from tests.unit.test_formats import independent_counts
+
+
+def trajscope(*args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "tui.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.name)
+def test_convert_then_stats_json(tmp_path, path):
+    out = tmp_path / "run.jsonl"
+    result = trajscope("convert", path, "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert out.exists()
+    stats = json.loads(trajscope("stats", out, "--json").stdout)
+    direct = json.loads(trajscope("stats", path, "--json").stdout)
+    expected = independent_counts(path)
+    assert {k: stats[k] for k in expected} == expected
+    assert stats["format"] == "runlog"
+    assert {k: direct[k] for k in expected} == expected
+
+
+def test_stats_table_and_json_on_the_demo_run():
+    result = trajscope("stats", DEMO_RUN)
+    assert result.returncode == 0 and "branch points" in result.stdout
+    stats = json.loads(trajscope("stats", DEMO_RUN, "--json").stdout)
+    assert stats["nodes"] == 15 and stats["submissions"] == 2 and stats["resolved"] == 1
+
+
+BAD_INPUTS = [
+    (b"", "is empty"),
+    (b'{"trajectory": [{"action": "ls"', "truncated or invalid JSON"),
+    (b'{"some": "other tool"}', "not a format trajscope knows"),
+    (bytes(range(256)) * 4, "binary file"),
+]
+# `open` checks the cheap cases before the screen switches; the others fail inside the
+# app's loader, which tests/functional/test_explorer.py covers.
+CASES = [(c, m, cmd) for c, m in BAD_INPUTS for cmd in ("stats", "convert")] + [
+    (c, m, "open") for c, m in BAD_INPUTS if m in ("is empty", "binary file")]
+
+
+@pytest.mark.parametrize("content,message,command", CASES)
+def test_unreadable_input_is_one_sentence_and_exit_2(tmp_path, content, message, command):
+    path = tmp_path / "input"
+    path.write_bytes(content)
+    extra = ["-o", tmp_path / "out.jsonl"] if command == "convert" else []
+    result = trajscope(command, path, *extra)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_file_and_directory(tmp_path):
+    result = trajscope("stats", tmp_path / "nope.jsonl")
+    assert result.returncode == 2 and "does not exist" in result.stderr
+    result = trajscope("open", tmp_path)
+    assert result.returncode == 2 and "is a directory" in result.stderr
+
+
+def test_damaged_lines_in_a_run_log_are_skipped_and_reported(tmp_path):
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(DEMO_RUN.read_bytes() + b"{half a line\n\x00\x01garbage\n")
+    stats = json.loads(trajscope("stats", path, "--json").stdout)
+    assert stats["nodes"] == 15 and stats["skipped_lines"] == 2

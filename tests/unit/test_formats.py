@@ -1,0 +1,186 @@
+"""Importers: each real fixture, and the older layouts built from them."""
+
+import json
+
+import pytest
+
+from engine.formats import FormatError, load
+from engine.tree import ROOT, Tree
+from tests.conftest import REAL, REAL_FILES
+
+
+def independent_counts(path) -> dict:
+    """Counts taken straight from the raw file, without the importers."""
+    data = json.loads(path.read_text())
+    if path.suffix == ".root":
+        turns = branch_points = submissions = 0
+
+        def walk(message, turn_children):
+            nonlocal turns, branch_points, submissions
+            kids = message.get("children") or []
+            if message["role"] == "assistant":
+                turns += 1
+                below = sum(1 for o in kids for g in o.get("children") or [] if g["role"] == "assistant")
+                branch_points += below > 1
+                submissions += bool(message.get("is_terminal") and message["action"].strip() == "submit")
+            for kid in kids:
+                walk(kid, None)
+
+        walk(data["root"], None)
+        return {"nodes": turns, "branch_points": branch_points, "submissions": submissions}
+    if isinstance(data, list) and data and "run_id" in data[0]:
+        return {"nodes": len(data), "branch_points": 1, "submissions": len(data)}
+    if isinstance(data, list):  # mini-swe-agent bare list
+        assistant = [m for m in data if m["role"] == "assistant"]
+        submitted = "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT" in assistant[-1]["content"]
+        return {"nodes": len(assistant), "branch_points": 0, "submissions": int(submitted)}
+    if "trajectory" in data:
+        return {"nodes": len(data["trajectory"]), "branch_points": 0,
+                "submissions": int(bool(data["info"].get("submission")))}
+    actions = [m for m in data["history"] if m.get("role") == "assistant" and "action" in m]
+    return {"nodes": len(actions), "branch_points": 0,
+            "submissions": int(actions[-1]["action"].strip() == "submit")}
+
+
+@pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.name)
+def test_real_fixture_counts_match_the_raw_file(path):
+    stats = Tree.fold(load(path).events).stats()
+    expected = independent_counts(path)
+    assert {k: stats[k] for k in expected} == expected
+
+
+def test_formats_are_detected_by_content_not_name(tmp_path):
+    source = REAL / "dars" / "edit.prev.root"
+    renamed = tmp_path / "whatever.txt"
+    renamed.write_bytes(source.read_bytes())
+    assert load(renamed).format == "dars"
+
+
+def test_swe_agent_current_layout_keeps_actions_patch_and_exit_status():
+    loaded = load(REAL / "swe-agent" / "marshmallow-1867.function_calling_replace.traj")
+    tree = Tree.fold(loaded.events)
+    assert loaded.format == "swe-agent"
+    assert tree.title == "marshmallow-code__marshmallow-1867"
+    assert "TimeDelta serialization precision" in tree.nodes[ROOT].observation
+    first = tree.nodes["1"]
+    assert first.kind == "create" and first.action["raw"] == "create reproduce.py"
+    last = tree.nodes[str(len(tree))]
+    assert last.kind == "submit" and last.status == "submitted"
+    assert last.patch.startswith("diff --git a/src/marshmallow/fields.py")
+    assert tree.finished == "submitted"
+    assert tree.stats()["cost"] == 0
+
+
+def test_swe_agent_history_only_demo_uses_tool_calls():
+    tree = Tree.fold(load(REAL / "swe-agent" / "function_calling_simple.traj").events)
+    kinds = [tree.nodes[str(i)].kind for i in range(1, len(tree) + 1)]
+    assert kinds == ["search", "view", "edit", "run", "submit"]
+    assert tree.nodes["1"].action["args"] == {"file_name": "missing_colon.py"}
+    assert "missing_colon.py" in tree.nodes["5"].patch
+
+
+def older_swe_agent(tmp_path):
+    data = json.loads((REAL / "swe-agent" / "marshmallow-1867.function_calling_replace.traj").read_text())
+    for step in data["trajectory"]:
+        step["messages"] = [{"role": "assistant", "content": step["response"]}]
+        step["state"] = json.dumps(step["state"])
+    data["info"]["model_stats"] = {"total_cost": 1.25, "tokens_sent": 1000, "tokens_received": 200}
+    return data
+
+
+def test_swe_agent_older_layout(tmp_path):
+    path = tmp_path / "old.traj"
+    path.write_text(json.dumps(older_swe_agent(tmp_path)))
+    events = load(path).events
+    tree = Tree.fold(events)
+    assert len(tree) == 11
+    stats = tree.stats()
+    assert stats["cost"] == 1.25 and stats["tokens"] == 1200
+    executed = [e for e in events if e["type"] == "node_executed"]
+    assert executed[0]["state"] == {"open_file": "/testbed/reproduce.py", "working_dir": "/testbed"}
+
+
+def test_swe_agent_retry_attempts_branch_from_the_root(tmp_path):
+    attempt = older_swe_agent(tmp_path)
+    second = json.loads(json.dumps(attempt))
+    second["trajectory"] = second["trajectory"][:4]
+    second["info"] = {"exit_status": "exit_cost", "model_stats": {"instance_cost": 0.5}}
+    path = tmp_path / "retry.traj"
+    path.write_text(json.dumps({"attempts": [attempt, second], "info": {"exit_status": "submitted"}}))
+    tree = Tree.fold(load(path).events)
+    assert len(tree.children(ROOT)) == 2
+    stats = tree.stats()
+    assert stats["nodes"] == 15 and stats["branch_points"] == 1 and stats["submissions"] == 1
+    assert stats["cost"] == pytest.approx(1.75)
+
+
+def test_mini_swe_agent_bare_list():
+    tree = Tree.fold(load(REAL / "mini-swe-agent" / "github_issue.traj.json").events)
+    first = tree.nodes["1"]
+    assert first.action["raw"].startswith("cat /Users/fuchur")
+    assert first.exit_code == 1 and "No such file" in first.observation
+    last = tree.nodes["10"]
+    assert last.kind == "submit" and last.status == "submitted"
+    assert last.patch.startswith("diff --git a/tests/missing_colon.py")
+
+
+def test_mini_swe_agent_1_1_dict(tmp_path):
+    messages = json.loads((REAL / "mini-swe-agent" / "github_issue.traj.json").read_text())
+    for m in messages:
+        if m["role"] == "assistant":
+            m["extra"] = {"response": {"usage": {"prompt_tokens": 100, "completion_tokens": 10}}, "cost": 0.01}
+    data = {"info": {"exit_status": "Submitted", "submission": "diff --git a/x b/x\n",
+                     "model_stats": {"instance_cost": 0.1, "api_calls": 10}},
+            "messages": messages, "trajectory_format": "mini-swe-agent-1.1"}
+    path = tmp_path / "run.traj.json"
+    path.write_text(json.dumps(data))
+    loaded = load(path)
+    tree = Tree.fold(loaded.events)
+    assert loaded.format == "mini-swe-agent"
+    stats = tree.stats()
+    assert stats["nodes"] == 10 and stats["tokens"] == 1100
+    assert stats["cost"] == pytest.approx(0.1)
+    assert tree.nodes["10"].patch == "diff --git a/x b/x\n"
+    assert tree.finished == "Submitted"
+
+
+def test_dars_branch_keeps_candidates_and_critic():
+    tree = Tree.fold(load(REAL / "dars" / "edit.prev.root").events)
+    branch_point = next(n for n in tree.nodes if tree.n_children(n) > 1)
+    assert tree.nodes[branch_point].action["raw"] == "python test_fits_replace.py"
+    original, expanded = tree.children(branch_point)
+    assert tree.nodes[original].candidates is None
+    node = tree.nodes[expanded]
+    assert node.kind == "edit" and len(node.candidates) == 3
+    assert node.critic["prompt"].startswith("You are an AI system tasked with selecting")
+    assert node.critic["response"].startswith("DISCUSSION")
+    assert "Possible bug in io.fits" in tree.nodes[ROOT].observation
+
+
+def test_dars_evaluation_results_are_verified_submissions():
+    tree = Tree.fold(load(REAL / "dars" / "overall_evaluation_results.json").events)
+    stats = tree.stats()
+    assert stats["submissions"] == 12 and stats["resolved"] == 6
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "is empty"),
+    (b"   \n", "is empty"),
+    (b'{"trajectory": [', "truncated or invalid JSON"),
+    (b'{"hello": "world"}', "not a format trajscope knows"),
+    (b"\x7fELF\x02\x01\x00\x00binary", "binary file"),
+    (b"just some words\n", "is not JSON"),
+])
+def test_unreadable_files_give_one_clear_sentence(tmp_path, content, message):
+    path = tmp_path / "bad"
+    path.write_bytes(content)
+    with pytest.raises(FormatError, match=message) as info:
+        load(path)
+    assert "\n" not in str(info.value)
+
+
+def test_damaged_known_format_is_a_clear_error(tmp_path):
+    path = tmp_path / "bad.root"
+    path.write_text(json.dumps({"root": {"role": "system", "children": [{"role": "assistant", "children": 5}]}}))
+    with pytest.raises(FormatError, match="damaged"):
+        load(path)
