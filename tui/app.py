@@ -28,6 +28,7 @@ class TrajscopeApp(App[None]):
     def __init__(self, source: Source, theme: str | None = None) -> None:
         super().__init__()
         self.source = source
+        self.load_error: str | None = None  # set when the source cannot be read
         for theme_obj in THEMES:
             self.register_theme(theme_obj)
         self.theme = theme or os.environ.get("TRAJSCOPE_THEME") or THEMES[0].name

@@ -44,7 +44,7 @@ def cmd_open(args: argparse.Namespace) -> int:
     app = TrajscopeApp(Source(path, follow=args.follow, replay=args.replay), theme=args.theme)
     app.run()
     if app.return_code:
-        raise UserError(str(app._exit_renderables[0]) if app._exit_renderables else "could not open the run")
+        raise UserError(app.load_error or "the run could not be opened")
     return 0
 
 

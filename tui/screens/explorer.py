@@ -107,7 +107,8 @@ class ExplorerScreen(Screen[None]):
 
     @on(LoadFailed)
     def _failed(self, message: LoadFailed) -> None:
-        self.app.exit(return_code=2, message=message.reason)
+        self.app.load_error = message.reason
+        self.app.exit(return_code=2)
 
     def _drain(self) -> None:
         events = self.pump.drain()

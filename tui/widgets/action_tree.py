@@ -51,6 +51,7 @@ class ActionTree(Tree[str]):
         self._vparent: dict[str, str] = {}
         self._populated: set[str] = set()
         self._styles: dict[str, Style] = {}
+        self._reexpand: set[str] = set()  # expanded before a rebuild; expanded again after
 
     # -- labels -------------------------------------------------------------
     def _style(self, name: str) -> Style:
@@ -155,6 +156,10 @@ class ActionTree(Tree[str]):
             # Nothing to load: whatever arrives later shows at once.
             self._populated.add(node_id)
             tnode._expanded = True
+        elif node_id in self._reexpand:
+            self._reexpand.discard(node_id)
+            self._populate_sync(node_id)
+            tnode.expand()
         return tnode
 
     def _populate_sync(self, node_id: str, limit: int | None = None) -> None:
@@ -187,6 +192,8 @@ class ActionTree(Tree[str]):
         stack = [tnode]
         while stack:
             current = stack.pop()
+            if current.allow_expand and current.is_expanded:
+                self._reexpand.add(current.data)
             self._tnodes.pop(current.data, None)
             self._vparent.pop(current.data, None)
             self._populated.discard(current.data)
@@ -222,17 +229,15 @@ class ActionTree(Tree[str]):
             siblings = ftnode.parent.children
             for tnode in list(siblings[siblings.index(ftnode):]):
                 self._drop(tnode)
+        if ftnode is not None:
+            self._reexpand.add(first)  # the chain the user could see stays in view
         ptnode = self._tnodes.get(parent)
-        if ptnode is None:
-            return
-        ptnode.allow_expand = True
-        self._populated.discard(parent)
-        ptnode.expand()
-        self._populate_sync(parent)
-        for head in self.view_children(parent):
-            if self._has_view_children(head) and head == first and ftnode is not None:
-                self._populate_sync(head)
-                self._tnodes[head].expand()
+        if ptnode is not None:
+            ptnode.allow_expand = True
+            self._populated.discard(parent)
+            ptnode.expand()
+            self._populate_sync(parent)
+        self._reexpand.clear()
 
     # -- navigation -------------------------------------------------------------
     def reveal(self, node_id: str) -> bool:

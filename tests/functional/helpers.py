@@ -1,0 +1,31 @@
+"""Helpers for Pilot tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tui.widgets.action_tree import ActionTree
+
+
+def visible_ids(tree: ActionTree) -> list[str]:
+    """Node ids in the order their lines are drawn."""
+    out = []
+
+    def walk(node):
+        out.append(node.data)
+        if node.is_expanded:
+            for child in node.children:
+                walk(child)
+
+    walk(tree.root)
+    return out
+
+
+async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)
+    await asyncio.sleep(0)
