@@ -8,7 +8,6 @@ seven kinds; the critical ones are where DARS branches.
 from __future__ import annotations
 
 import re
-import shlex
 
 KINDS = ("view", "search", "run", "edit", "append", "create", "submit")
 CRITICAL_KINDS = frozenset({"edit", "append", "create", "submit"})
@@ -74,10 +73,7 @@ def classify(action: dict | None) -> str:
         return "submit"
     if bash_writes(command):
         return "edit"
-    try:
-        words = shlex.split(command, posix=True)
-    except ValueError:
-        words = command.split()
+    words = command.split(None, 2)  # shlex is ten times slower and only the head matters
     head = words[0] if words else ""
     if head in ("cat", "head", "tail", "less", "nl") and len(words) > 1:
         return "view"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from engine.actions import classify, short_action
+from engine.events import paused_gc
 
 ROOT = "root"
 STATUSES = ("pending", "running", "done", "failed", "pruned", "promoted", "submitted")
@@ -110,8 +111,9 @@ class Tree:
     @classmethod
     def fold(cls, events: Iterable[dict]) -> Tree:
         tree = cls()
-        for event in events:
-            tree.apply(event)
+        with paused_gc():
+            for event in events:
+                tree.apply(event)
         return tree
 
     def apply(self, event: dict) -> str | None:

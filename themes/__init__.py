@@ -23,6 +23,7 @@ DOMAIN_DEFAULTS = {
     "node-failed": "#ff5370",
     "node-submitted": "#82aaff",
     "kind-critical": "#ffcb6b",
+    "node-id": "#7f8c98",
 }
 
 DARK = Theme(
@@ -64,6 +65,7 @@ LIGHT = Theme(
         "node-failed": "#cf222e",
         "node-submitted": "#2457b5",
         "kind-critical": "#a15c00",
+        "node-id": "#6e7781",
     },
 )
 

@@ -135,7 +135,18 @@ class ActionTree(Tree[str]):
             self.root.expand()
             if len(self.view_children(ROOT)) > CHUNK:
                 self.run_worker(self._populate_rest(ROOT), group="populate")
+            self._open_first_path()
         self.move_cursor_to_line(0) if self.last_line >= 0 else None
+
+    def _open_first_path(self) -> None:
+        """Opens the first branch downwards, about a screenful of lines and no more."""
+        node_id = ROOT
+        while len(self._tnodes) < CHUNK:
+            node_id = next((c for c in self.view_children(node_id) if self._has_view_children(c)), None)
+            if node_id is None or node_id not in self._tnodes:
+                return
+            self._populate_sync(node_id, limit=CHUNK)
+            self._tnodes[node_id].expand()
 
     def _expand_everything(self) -> None:
         stack = [ROOT]

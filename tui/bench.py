@@ -1,0 +1,241 @@
+"""``trajscope bench open``: parse + fold + first paint and memory, follow-mode keep-up and
+keypress latency. Each measurement runs in a fresh subprocess so memory figures are its own.
+
+Method: *first paint* is the time from creating the app to the first frame the compositor
+produces after the folded tree is attached (``App._display`` is wrapped to timestamp frames;
+headless, so no terminal I/O is included).  *Keypress latency* is the time from posting a
+key event to the first frame after the cursor moved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from engine.events import read_events, write_events
+from engine.synthetic import synthetic_events
+from engine.tree import Tree
+
+SIZE = (140, 40)
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class FrameClock:
+    """Timestamps every frame the app composes."""
+
+    def __init__(self, app) -> None:
+        self.frames: list[float] = []
+        original = app._display
+
+        def display(screen, renderable):
+            if renderable is not None:
+                self.frames.append(time.perf_counter())
+            return original(screen, renderable)
+
+        app._display = display
+
+    def first_after(self, t: float) -> float | None:
+        return next((f for f in self.frames if f >= t), None)
+
+
+async def _wait(predicate, timeout: float) -> None:
+    deadline = time.perf_counter() + timeout
+    while not predicate():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("benchmark condition not met in time")
+        await asyncio.sleep(0.002)
+
+
+async def _first_paint(path: Path) -> dict:
+    from tui.app import TrajscopeApp
+    from tui.bridge import Source
+
+    start = time.perf_counter()
+    app = TrajscopeApp(Source(path))
+    clock = FrameClock(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await _wait(lambda: getattr(app.screen, "model", None) is not None
+                    and not app.screen.tree.loading, 120)
+        attached = time.perf_counter()
+        await _wait(lambda: clock.first_after(attached) is not None, 30)
+        painted = clock.first_after(attached)
+        await pilot.pause()
+        tnodes = len(app.screen.tree._tnodes)
+        nodes = len(app.screen.model)
+    return {"first_paint_s": round(painted - start, 3), "tree_nodes_built": tnodes, "nodes": nodes}
+
+
+def measure_open(n: int | None, path: str | None = None) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        if path is None:
+            target = Path(tmp) / f"synthetic-{n}.jsonl"
+            write_events(target, synthetic_events(n, seed=1))
+        else:
+            target = Path(path)
+        t0 = time.perf_counter()
+        if path is None:
+            events = read_events(target)
+        else:
+            from engine.formats import load
+
+            events = load(target).events
+        t1 = time.perf_counter()
+        Tree.fold(events)
+        t2 = time.perf_counter()
+        del events
+        result = {"file": Path(path).name if path else f"synthetic {n:,} nodes", "bytes": target.stat().st_size,
+                  "parse_s": round(t1 - t0, 3), "fold_s": round(t2 - t1, 3)}
+        result.update(asyncio.run(_first_paint(target)))
+    result["peak_rss_mb"] = round(_rss_mb(), 1)
+    return result
+
+
+async def _follow(rate: int, seconds: float) -> dict:
+    from textual import events as tevents
+
+    from tui.app import TrajscopeApp
+    from tui.bridge import Source
+
+    initial, extra = 1000, int(rate * seconds)
+    all_events = list(synthetic_events(initial + extra, seed=2))
+    cut = next(i for i, e in enumerate(all_events)
+               if e["type"] == "node_added" and e["id"] == str(initial + 1))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "live.jsonl"
+        write_events(path, all_events[:cut])
+        rest = all_events[cut:]
+        app = TrajscopeApp(Source(path, follow=True))
+        clock = FrameClock(app)
+        lags: list[int] = []
+        written = [initial]
+        done = threading.Event()
+
+        def writer() -> None:
+            import orjson
+
+            per_tick = max(1, rate // 100)  # a chunk every 10 ms
+            with open(path, "ab") as fh:
+                start, i, sent = time.perf_counter(), 0, 0
+                while i < len(rest):
+                    chunk = []
+                    while i < len(rest) and sent < per_tick:
+                        chunk.append(rest[i])
+                        sent += rest[i]["type"] == "node_added"
+                        i += 1
+                    fh.write(b"".join(orjson.dumps(e) + b"\n" for e in chunk))
+                    fh.flush()
+                    written[0] += sent
+                    sent = 0
+                    due = start + (written[0] - initial) / rate
+                    time.sleep(max(0.0, due - time.perf_counter()))
+            done.set()
+
+        latencies: list[float] = []
+        async with app.run_test(size=SIZE) as pilot:
+            await _wait(lambda: getattr(app.screen, "model", None) is not None
+                        and not app.screen.tree.loading, 60)
+            tree = app.screen.tree
+            thread = threading.Thread(target=writer, daemon=True)
+            t_start = time.perf_counter()
+            thread.start()
+            key = "j"
+            while not done.is_set():
+                before = tree.cursor_line
+                t0 = time.perf_counter()
+                app.post_message(tevents.Key(key, key))
+                await _wait(lambda: tree.cursor_line != before, 10)
+                moved = time.perf_counter()
+                await _wait(lambda: clock.first_after(moved) is not None, 10)
+                moved_frame = clock.first_after(moved)
+                latencies.append(moved_frame - t0)
+                lags.append(written[0] - len(app.screen.model))
+                key = "k" if key == "j" else "j"
+                await asyncio.sleep(0.1)
+            write_s = time.perf_counter() - t_start
+            t_done = time.perf_counter()
+            await _wait(lambda: len(app.screen.model) >= initial + extra, 60)
+            catch_up = time.perf_counter() - t_done
+            thread.join()
+    latencies.sort()
+    p95 = latencies[int(0.95 * (len(latencies) - 1))]
+    return {
+        "rate_nodes_per_s": rate, "events_per_node": 3, "seconds": round(write_s, 2),
+        "achieved_nodes_per_s": round(extra / write_s),
+        "keypresses": len(latencies),
+        "key_latency_p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "key_latency_p95_ms": round(p95 * 1000, 1),
+        "key_latency_max_ms": round(latencies[-1] * 1000, 1),
+        "max_lag_nodes": max(lags), "catch_up_after_writer_s": round(catch_up, 3),
+        "peak_rss_mb": round(_rss_mb(), 1),
+    }
+
+
+def _child(mode: str, *args: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "tui.bench", mode, *args], capture_output=True,
+                         text=True, cwd=REPO)
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark {mode} failed: {out.stderr.strip().splitlines()[-1:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def largest_real_fixture() -> Path | None:
+    files = [p for p in (REPO / "tests" / "fixtures" / "real").rglob("*")
+             if p.is_file() and p.name != "SOURCES.md"]
+    return max(files, key=lambda p: p.stat().st_size) if files else None
+
+
+def run_bench(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=True)
+    results: dict = {"open": [], "follow": None}
+    for n in args.sizes:
+        console.print(f"open: synthetic log of {n:,} nodes…")
+        results["open"].append(_child("open", str(n)))
+    fixture = largest_real_fixture()
+    if fixture is not None:
+        console.print(f"open: largest real fixture {fixture.name}…")
+        results["open"].append(_child("real", str(fixture)))
+    console.print(f"follow: {args.follow_rate:,} appended nodes a second with keypresses…")
+    results["follow"] = _child("follow", str(args.follow_rate), "5")
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    table = Table(title="trajscope bench open")
+    for column in ("file", "bytes", "parse_s", "fold_s", "first_paint_s", "tree_nodes_built", "peak_rss_mb"):
+        table.add_column(column)
+    columns = [str(c.header) for c in table.columns]
+    for row in results["open"]:
+        table.add_row(*(f"{row[c]:,}" if isinstance(row[c], int) else str(row[c]) for c in columns))
+    Console().print(table)
+    follow = Table(title="follow mode")
+    follow.add_column("measure")
+    follow.add_column("value")
+    for key, value in results["follow"].items():
+        follow.add_row(key, str(value))
+    Console().print(follow)
+    return 0
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    if mode == "open":
+        result = measure_open(int(sys.argv[2]))
+    elif mode == "real":
+        result = measure_open(None, sys.argv[2])
+    else:
+        result = asyncio.run(_follow(int(sys.argv[2]), float(sys.argv[3])))
+    print(json.dumps(result))
