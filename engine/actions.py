@@ -94,6 +94,8 @@ def short_action(action: dict | None, width: int = 60) -> str:
     args = action.get("args") or {}
     if tool == "bash" or "command" in args and len(args) == 1:
         text = str(args.get("command") or action.get("raw") or "")
+    elif "pattern" in args:
+        text = f"{tool} {args['pattern']!r} in {args.get('path') or '.'}"
     elif "path" in args:
         text = f"{tool} {args['path']}"
     else:

@@ -26,7 +26,7 @@ def score_class(score: float) -> str:
     return "reward-high" if score >= 0.66 else "reward-mid" if score >= 0.33 else "reward-low"
 
 
-def build_label(node: Node, style: Callable[[str], Style], action_width: int = 46) -> Text:
+def build_label(node: Node, style: Callable[[str], Style], action_width: int = 34) -> Text:
     """The label; ``style(name)`` gives the theme's style for a component name."""
     if node.id == ROOT:
         return Text.assemble(("task ", style("muted")), (node.action["raw"] if node.action else "run",
