@@ -168,15 +168,18 @@ class LogFollower:
         self.offset = offset
         self.counts = ReadCounts()
         self._partial = b""
+        self._inode: int | None = None
 
     def poll(self) -> list[dict]:
         """Return the complete new events since the previous poll."""
         try:
-            size = self.path.stat().st_size
+            stat = self.path.stat()
         except FileNotFoundError:
             return []
-        if size < self.offset:  # truncated or replaced: start over
-            self.offset, self._partial = 0, b""
+        size = stat.st_size
+        if size < self.offset or (self._inode is not None and stat.st_ino != self._inode):
+            self.offset, self._partial = 0, b""  # truncated or replaced: start over
+        self._inode = stat.st_ino
         if size == self.offset:
             return []
         with open(self.path, "rb") as fh:

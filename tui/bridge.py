@@ -45,7 +45,7 @@ def load_tree(path: Path) -> tuple[Tree, ReadCounts, str]:
     return Tree.fold(loaded.events), loaded.counts, loaded.format
 
 
-def start_follow(path: Path, pump: EventPump) -> tuple[Tree, LogFollower]:
+def start_follow(path: Path) -> tuple[Tree, LogFollower]:
     """Fold what a run log holds now; the follower then feeds the pump with what is appended."""
     follower = LogFollower(path)
     events = follower.poll()
@@ -55,9 +55,9 @@ def start_follow(path: Path, pump: EventPump) -> tuple[Tree, LogFollower]:
 
 
 def run_follow(follower: LogFollower, pump: EventPump) -> None:
+    pump.counts = follower.counts  # the same object: the status bar sees skips as they happen
     for batch in follower.follow(pump.stop):
         pump.put(batch)
-    pump.counts = follower.counts
 
 
 def run_replay(events: list[dict], pump: EventPump, speed: float, max_gap_s: float = 1.0) -> None:

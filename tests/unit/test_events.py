@@ -2,7 +2,7 @@ import threading
 
 import orjson
 
-from engine.events import LogFollower, ReadCounts, RunLog, make_event, read_events
+from engine.events import LogFollower, ReadCounts, RunLog, make_event, read_events, write_events
 
 
 def test_runlog_round_trip(tmp_path):
@@ -45,13 +45,16 @@ def test_follower_waits_for_complete_lines(tmp_path):
     assert follower.counts.damaged == 0
 
 
-def test_follower_restarts_when_the_file_is_replaced(tmp_path):
+def test_follower_restarts_when_the_file_is_replaced_or_truncated(tmp_path):
     path = tmp_path / "run.jsonl"
-    path.write_bytes(orjson.dumps(make_event("node_added", "r", id="1", parent=None)) + b"\n" * 3)
+    line = orjson.dumps(make_event("node_added", "r", id="1", parent=None)) + b"\n"
+    path.write_bytes(line * 3)
     follower = LogFollower(path)
-    assert len(follower.poll()) == 1
-    path.write_bytes(orjson.dumps(make_event("node_added", "r", id="9", parent=None)) + b"\n")
-    assert [e["id"] for e in follower.poll()] == ["9"]
+    assert len(follower.poll()) == 3
+    write_events(path, [make_event("node_added", "r", id="9", parent=None)] * 5)  # atomic replace
+    assert [e["id"] for e in follower.poll()] == ["9"] * 5
+    path.write_bytes(line.replace(b'"1"', b'"7"'))  # truncated in place, shorter
+    assert [e["id"] for e in follower.poll()] == ["7"]
 
 
 def test_follow_yields_appended_events_until_stopped(tmp_path):

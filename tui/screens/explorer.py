@@ -9,6 +9,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Tree
 
+from engine.events import ReadCounts
 from engine.formats import FormatError, load
 from engine.tree import ROOT
 from engine.tree import Tree as Model
@@ -73,8 +74,8 @@ class ExplorerScreen(Screen[None]):
         source = self.source
         try:
             if source.follow:
-                tree, follower = start_follow(source.path, self.pump)
-                self.post_message(TreeLoaded(tree, follower.counts, "runlog"))
+                tree, follower = start_follow(source.path)
+                self.post_message(TreeLoaded(tree, ReadCounts(), "runlog"))
                 run_follow(follower, self.pump)
             elif source.replay:
                 loaded = load(source.path)
