@@ -109,11 +109,14 @@ class RunLog:
         self._fh = open(self.path, "ab")
         self._lock = threading.Lock()
 
-    def append(self, event: dict, sync: bool | None = None) -> None:
-        """Append one event (a missing ``ts`` or ``run`` is filled in)."""
+    def _encode(self, event: dict) -> bytes:
         event.setdefault("ts", time.time())
         event.setdefault("run", self.run)
-        data = orjson.dumps(event) + b"\n"
+        return orjson.dumps(event) + b"\n"
+
+    def append(self, event: dict, sync: bool | None = None) -> None:
+        """Append one event (a missing ``ts`` or ``run`` is filled in)."""
+        data = self._encode(event)
         with self._lock:
             self._fh.write(data)
             self._fh.flush()
@@ -124,9 +127,7 @@ class RunLog:
         """Append many events with a single fsync at the end."""
         with self._lock:
             for event in events:
-                event.setdefault("ts", time.time())
-                event.setdefault("run", self.run)
-                self._fh.write(orjson.dumps(event) + b"\n")
+                self._fh.write(self._encode(event))
             self._fh.flush()
             os.fsync(self._fh.fileno())
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from engine.events import write_events
-from engine.formats import FormatError, load
+from engine.formats import FormatError, check_head, load
 from engine.tree import Tree
 
 
@@ -33,11 +33,7 @@ def cmd_open(args: argparse.Namespace) -> int:
     if not args.follow:
         # Fail before the screen switches when the file is plainly unreadable.
         with open(path, "rb") as fh:
-            head = fh.read(8192)
-        if not head.strip():
-            raise UserError(f"{path} is empty")
-        if b"\x00" in head:
-            raise UserError(f"{path} is a binary file, not a trajectory or run log")
+            check_head(path, fh.read(8192))
     from tui.app import TrajscopeApp
     from tui.bridge import Source
 

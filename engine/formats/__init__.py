@@ -49,6 +49,14 @@ def convert_data(data: object, name: str) -> tuple[list[dict], str]:
                       "(a run log, SWE-agent .traj, mini-swe-agent or DARS file)")
 
 
+def check_head(path: Path, head: bytes) -> None:
+    """Refuse an empty or binary file from its first bytes (cheap, before any parsing)."""
+    if not head.strip():
+        raise FormatError(f"{path} is empty")
+    if b"\x00" in head[:8192]:
+        raise FormatError(f"{path} is a binary file, not a trajectory or run log")
+
+
 def load(path: str | Path) -> Loaded:
     """Read a run log, or convert a trajectory file, into events."""
     path = Path(path)
@@ -60,10 +68,7 @@ def load(path: str | Path) -> Loaded:
         raise FormatError(f"{path} does not exist") from None
     except OSError as exc:
         raise FormatError(f"{path} cannot be read: {exc.strerror or exc}") from None
-    if not raw.strip():
-        raise FormatError(f"{path} is empty")
-    if b"\x00" in raw[:8192]:
-        raise FormatError(f"{path} is a binary file, not a trajectory or run log")
+    check_head(path, raw)
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
