@@ -196,10 +196,38 @@ def largest_real_fixture() -> Path | None:
     return max(files, key=lambda p: p.stat().st_size) if files else None
 
 
+def run_sandbox_bench(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from engine.sandbox import bench
+
+    console = Console(stderr=True)
+    results = bench.run(args.kinds, args.repeat, lambda line: console.print(line))
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    table = Table(title="sandbox operations (median / p95 ms)")
+    for column in ("sandbox", "true", "snapshot", "restore", "fork", "replay 20 actions", "restore 20",
+                   "restore vs replay"):
+        table.add_column(column, justify="right")
+    for r in results:
+        if "skipped" in r:
+            table.add_row(r["kind"], f"skipped: {r['skipped']}", *[""] * 6)
+            continue
+        cells = [f"{r[k]['median_ms']:.0f} / {r[k]['p95_ms']:.0f}"
+                 for k in ("true", "snapshot", "restore", "fork", "replay_20", "restore_20")]
+        table.add_row(r["kind"], *cells, f"{r['restore_speedup']}×")
+    Console().print(table)
+    return 0
+
+
 def run_bench(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    if args.suite == "sandbox":
+        return run_sandbox_bench(args)
     console = Console(stderr=True)
     results: dict = {"open": [], "follow": None}
     for n in args.sizes:

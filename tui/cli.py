@@ -9,6 +9,8 @@ from pathlib import Path
 
 from engine.events import write_events
 from engine.formats import FormatError, check_head, load
+from engine.sandbox.base import SandboxError
+from engine.tasks import TaskError
 from engine.tree import Tree
 
 
@@ -83,6 +85,72 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
+def _read_patch(args: argparse.Namespace, task) -> str:
+    if args.gold:
+        if args.patch:
+            raise UserError("--gold and --patch cannot be used together")
+        if task.gold_patch is None:
+            raise UserError(f"{task.instance_id} has no reference fix (gold.patch)")
+        return task.gold_patch
+    if not args.patch:
+        return ""
+    if args.patch == "-":
+        return sys.stdin.read()
+    path = Path(args.patch)
+    _check_readable(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not a text patch") from None
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from engine.tasks import load_task, verify
+
+    task = load_task(args.task, args.instance)
+    patch = _read_patch(args, task)
+    result = verify(task, patch, sandbox=args.sandbox, timeout=args.timeout)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0 if result.resolved else 1
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"{task.instance_id} ({args.sandbox} sandbox, {result.duration_s:.1f} s)")
+    table.add_column("test")
+    table.add_column("kind")
+    table.add_column("result")
+    for kind, tests in (("FAIL_TO_PASS", result.fail_to_pass), ("PASS_TO_PASS", result.pass_to_pass)):
+        for test, ok in tests.items():
+            table.add_row(test, kind, "[green]pass[/]" if ok else "[red]fail[/]")
+    if result.fail_to_pass or result.pass_to_pass:
+        console.print(table)
+    if result.error:
+        console.print(f"[red]{result.error}[/]")
+    console.print("[bold green]RESOLVED[/]" if result.resolved else "[bold red]NOT RESOLVED[/]")
+    return 0 if result.resolved else 1
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    if args.action == "build-image":
+        from engine.sandbox.image import build_image
+
+        build_image(args.tag, method=args.method, force=args.force, mirror=args.mirror,
+                    say=lambda line: print(f"trajscope: {line}", file=sys.stderr))
+        return 0
+    from engine.sandbox import docker as docker_sandbox
+    from engine.sandbox import local
+
+    reaped = local.reap_leftovers()
+    available, why = docker_sandbox.docker_available()
+    if available:
+        reaped += docker_sandbox.reap_leftovers()
+    print(f"removed {reaped} leftover sandbox{'es' if reaped != 1 else ''}"
+          + ("" if available else f" (Docker skipped: {why})"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trajscope", description="Watch and steer tree search over coding-agent trajectories.")
@@ -105,10 +173,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
 
+    p = sub.add_parser("verify", help="apply a patch and the hidden tests in a fresh sandbox; resolved or not")
+    p.add_argument("task", help="a task directory, or a SWE-bench JSON/JSONL file with --instance")
+    p.add_argument("--instance", metavar="ID", help="the instance of a SWE-bench file")
+    p.add_argument("--patch", metavar="FILE", help="the patch to verify ('-' reads standard input); none by default")
+    p.add_argument("--gold", action="store_true", help="verify the task's reference fix")
+    p.add_argument("--sandbox", choices=["local", "docker"], default="local")
+    p.add_argument("--timeout", type=float, default=600, help="seconds the tests may run")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("sandbox", help="build the base Docker image, or remove leftover sandboxes")
+    p.add_argument("action", choices=["build-image", "clean"])
+    p.add_argument("--tag", default="trajscope/base:1")
+    p.add_argument("--method", choices=["auto", "dockerfile", "debootstrap"], default="auto")
+    p.add_argument("--mirror", help="Debian mirror for debootstrap")
+    p.add_argument("--force", action="store_true", help="rebuild even when the image is there")
+    p.set_defaults(func=cmd_sandbox)
+
     p = sub.add_parser("bench", help="performance benchmarks")
-    p.add_argument("suite", choices=["open"])
+    p.add_argument("suite", choices=["open", "sandbox"])
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     p.add_argument("--follow-rate", type=int, default=2000, help="node events a second in the follow test")
+    p.add_argument("--kinds", nargs="+", choices=["local", "docker"], default=["local", "docker"],
+                   help="sandboxes the sandbox suite measures")
+    p.add_argument("--repeat", type=int, default=20, help="repetitions of each sandbox operation")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
     return parser
@@ -118,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UserError, FormatError) as exc:
+    except (UserError, FormatError, TaskError, SandboxError) as exc:
         print(f"trajscope: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

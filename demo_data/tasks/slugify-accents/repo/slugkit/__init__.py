@@ -1,0 +1,3 @@
+from slugkit.slug import slugify, unique_slug
+
+__all__ = ["slugify", "unique_slug"]

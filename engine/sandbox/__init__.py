@@ -1,0 +1,14 @@
+"""Sandboxes: where agent actions really run (DESIGN section 3)."""
+
+from engine.sandbox.base import (
+    DEFAULT_TIMEOUT,
+    OUTPUT_CAP,
+    ExecResult,
+    PathOutsideRepo,
+    Sandbox,
+    SandboxError,
+    StateRef,
+)
+
+__all__ = ["DEFAULT_TIMEOUT", "OUTPUT_CAP", "ExecResult", "PathOutsideRepo", "Sandbox",
+           "SandboxError", "StateRef"]

@@ -1,0 +1,172 @@
+"""The Sandbox protocol (DESIGN section 3) and what every sandbox shares.
+
+A sandbox holds one working copy of a task's repository. Commands run in it,
+the editor tools read and write files in it, and its state is saved and
+restored as git commits in a *snapshot store*: a bare git repository kept
+outside the working tree (so the agent's own ``git`` never sees it) and
+shared by every sandbox forked from the same root, so a state saved in one
+sandbox can be restored in another. A state reference is the id of a commit
+whose tree is the working tree at that moment; identical states get the same
+reference. Ignored files (``.gitignore`` and build outputs such as
+``__pycache__``) are neither saved nor deleted.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+StateRef = str
+"""A commit id in the snapshot store."""
+
+OUTPUT_CAP = 10_000
+"""Characters of command output the model sees; head and tail are kept."""
+
+DEFAULT_TIMEOUT = 120.0
+
+
+class SandboxError(Exception):
+    """A sandbox operation failed; the message is one sentence for the user."""
+
+
+class PathOutsideRepo(SandboxError):
+    """An editor operation named a path outside the repository."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExecResult:
+    output: str  # stdout and stderr interleaved, capped to OUTPUT_CAP (head and tail)
+    exit_code: int  # -1 when the command was killed at its timeout
+    duration: float  # seconds
+    timed_out: bool = False
+    truncated: bool = False
+    output_path: str | None = None  # the full output on the host, when it was capped
+    output_size: int = 0  # characters before capping
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+@runtime_checkable
+class Sandbox(Protocol):
+    kind: str  # "docker" or "local"
+    repo: str  # the repository root as commands see it
+
+    def run(self, command: str, timeout: float = DEFAULT_TIMEOUT) -> ExecResult: ...
+    def read(self, path: str) -> str: ...
+    def write(self, path: str, text: str) -> None: ...
+    def snapshot(self) -> StateRef: ...
+    def restore(self, ref: StateRef) -> None: ...
+    def fork(self, ref: StateRef) -> "Sandbox": ...
+    def diff(self) -> str: ...
+    def close(self) -> None: ...
+
+
+def cap_output(text: str, cap: int = OUTPUT_CAP) -> tuple[str, bool]:
+    """``text`` cut to ``cap`` characters, keeping its head and tail around a marker."""
+    if len(text) <= cap:
+        return text, False
+    head = cap * 2 // 5
+    tail = cap - head
+    omitted = len(text) - head - tail
+    marker = f"\n[... {omitted:,} characters omitted; the full output is saved ...]\n"
+    return text[:head] + marker + text[-tail:], True
+
+
+def repo_path(path: str, repo: str) -> str:
+    """``path`` as an absolute path inside ``repo``, or PathOutsideRepo.
+
+    Relative paths are taken from the repository root; absolute paths are
+    accepted when they lie inside it. This is lexical; sandboxes also check
+    the resolved path so that symbolic links cannot lead out.
+    """
+    if not isinstance(path, str) or not path.strip() or "\x00" in path:
+        raise PathOutsideRepo(f"invalid path {path!r}")
+    path = path.strip()
+    joined = posixpath.normpath(path if path.startswith("/") else posixpath.join(repo, path))
+    if joined != repo and not joined.startswith(repo.rstrip("/") + "/"):
+        raise PathOutsideRepo(f"{path} is outside the repository ({repo})")
+    return joined
+
+
+# --- the snapshot store, as shell scripts both sandboxes run ------------------------
+
+_EXCLUDES = ("__pycache__/", "*.py[cod]", ".pytest_cache/", "*.egg-info/", ".mypy_cache/",
+             ".ruff_cache/", ".tox/", ".nox/", ".coverage")
+
+_BASE_REF = "refs/trajscope/base"
+
+
+class GitStore:
+    """Shell scripts over the snapshot store at ``store`` for the work tree ``repo``.
+
+    Every script sets the git environment itself, so it can run through any
+    shell the sandbox offers (a local process or ``docker exec``).
+    """
+
+    def __init__(self, store: str, repo: str, index: str):
+        self.store, self.repo, self.index = store, repo, index
+
+    def _prelude(self) -> str:
+        q = shlex.quote
+        return (
+            "set -e\n"
+            f"export GIT_DIR={q(self.store)} GIT_WORK_TREE={q(self.repo)} GIT_INDEX_FILE={q(self.index)}\n"
+            "export GIT_CONFIG_NOSYSTEM=1 HOME=${HOME:-/tmp} LC_ALL=C\n"
+            "g() { git -c user.name=trajscope -c user.email=trajscope@localhost "
+            "-c safe.directory='*' -c core.autocrlf=false -c core.fsmonitor=false "
+            "-c gc.auto=0 -c advice.detachedHead=false \"$@\"; }\n"
+            f"cd {q(self.repo)}\n"
+        )
+
+    def init(self) -> str:
+        """Create the store (when new) and save the base state; prints its ref."""
+        q = shlex.quote
+        excludes = "\n".join(_EXCLUDES)
+        return (
+            f"if [ ! -f {q(self.store)}/HEAD ]; then\n"
+            f"  git init -q --bare {q(self.store)}\n"
+            f"  printf '%s\\n' {q(excludes)} > {q(self.store)}/info/exclude\n"
+            "fi\n"
+            + self._prelude()
+            + "g add -A\nT=$(g write-tree)\n"
+            f"C=$(g rev-parse -q --verify {_BASE_REF} || true)\n"
+            f"if [ -z \"$C\" ]; then C=$(g commit-tree -m base \"$T\"); g update-ref {_BASE_REF} \"$C\"; fi\n"
+            "echo \"$C\"\n"
+        )
+
+    def snapshot(self) -> str:
+        """Commit the work tree (once per distinct tree); prints the ref."""
+        return (
+            self._prelude()
+            + "g add -A\nT=$(g write-tree)\n"
+            "C=$(g rev-parse -q --verify refs/trajscope/trees/$T || true)\n"
+            f"if [ -z \"$C\" ]; then C=$(g commit-tree -p {_BASE_REF} -m snapshot \"$T\"); "
+            "g update-ref refs/trajscope/trees/$T \"$C\"; fi\n"
+            "echo \"$C\"\n"
+        )
+
+    def restore(self, ref: StateRef) -> str:
+        """Make the work tree equal to ``ref``; ignored files are left alone."""
+        _check_ref(ref)
+        return (
+            self._prelude()
+            + f"g cat-file -e {ref}^{{tree}} 2>/dev/null || {{ echo 'unknown state {ref}' >&2; exit 3; }}\n"
+            "g add -A\nOLD=$(g write-tree)\n"
+            f"g read-tree --reset -u \"$OLD\" {ref}^{{tree}}\n"
+        )
+
+    def diff(self) -> str:
+        """The unified diff of the work tree against the base state."""
+        return (
+            self._prelude()
+            + f"g add -A\ng diff --cached --no-color --no-ext-diff --no-renames --binary {_BASE_REF}\n"
+        )
+
+
+def _check_ref(ref: str) -> None:
+    if not isinstance(ref, str) or not (4 <= len(ref) <= 64) or any(c not in "0123456789abcdef" for c in ref):
+        raise SandboxError(f"not a state reference: {ref!r}")

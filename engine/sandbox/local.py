@@ -1,0 +1,443 @@
+"""LocalSandbox: the embedded default; needs no daemon (DESIGN section 3).
+
+The repository is copied into a temporary directory. Every command runs in its
+own process group (and, where bubblewrap works, its own PID and network
+namespaces over a read-only view of the system), is killed with its children
+at its timeout, and is bounded by resource limits: address space for memory
+hogs and a process count for fork bombs. The kernel never applies a process
+limit to root, so when trajscope runs as root the commands go into a cgroup
+with a pids limit (which also lets every process of a command be killed), or,
+where no cgroup can be made, run as an unprivileged user of their own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from engine.sandbox.base import (
+    DEFAULT_TIMEOUT,
+    OUTPUT_CAP,
+    ExecResult,
+    GitStore,
+    PathOutsideRepo,
+    SandboxError,
+    StateRef,
+    cap_output,
+    repo_path,
+)
+
+_UID_BASE = 61000  # unprivileged users for commands when trajscope runs as root
+_uid_counter = itertools.count()
+_bwrap_lock = threading.Lock()
+_bwrap_state: dict[bool, tuple[bool, str]] = {}
+
+
+def bwrap_status(as_other_user: bool = False) -> tuple[bool, str]:
+    """(usable, why not) for bubblewrap, probed once per process and mode."""
+    if os.environ.get("TRAJSCOPE_BWRAP", "1") == "0":
+        return False, "bubblewrap is turned off (TRAJSCOPE_BWRAP=0)"
+    with _bwrap_lock:
+        if as_other_user not in _bwrap_state:
+            _bwrap_state[as_other_user] = _probe_bwrap(as_other_user)
+        return _bwrap_state[as_other_user]  # type: ignore[return-value]
+
+
+def _probe_bwrap(as_other_user: bool) -> tuple[bool, str]:
+    exe = shutil.which("bwrap")
+    if not exe:
+        return False, "bubblewrap (bwrap) is not installed"
+    uid = _UID_BASE + 999 if as_other_user else None
+    caps = ["--cap-drop", "ALL"] if os.geteuid() == 0 and uid is None else []
+    try:
+        proc = subprocess.run([exe, *_bwrap_flags("/"), *caps, "true"], capture_output=True, timeout=10,
+                              preexec_fn=(lambda: _drop_to(uid)) if uid else None)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"bubblewrap does not start ({exc})"
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip().splitlines()
+        return False, f"bubblewrap does not work here ({err[-1] if err else proc.returncode})"
+    return True, ""
+
+
+def _bwrap_flags(chdir: str) -> list[str]:
+    flags = ["--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc",
+             "--unshare-uts", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+             "--tmpfs", "/tmp"]
+    # A Python installed under /tmp (a virtual environment in a fresh clone) stays visible.
+    for keep in dict.fromkeys([sys.prefix, sys.base_prefix]):
+        if keep == "/tmp" or keep.startswith("/tmp/"):
+            flags += ["--ro-bind", keep, keep]
+    return [*flags, "--chdir", chdir]
+
+
+def _drop_to(uid: int | None) -> None:
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+
+
+def _pids_cgroup(name: str, limit: int) -> Path | None:
+    """A fresh pids cgroup holding at most ``limit`` processes, or None."""
+    for parent in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
+        if not (parent / "cgroup.procs").exists():
+            continue
+        group = parent / "trajscope" / name
+        try:
+            group.mkdir(parents=True, exist_ok=True)
+            (group / "pids.max").write_text(str(limit))
+            return group
+        except OSError:
+            shutil.rmtree(group, ignore_errors=True)
+    return None
+
+
+def _reap_cgroups(tmp: Path) -> int:
+    """Remove the cgroups of local sandboxes whose directory is gone (a killed run)."""
+    reaped = 0
+    for parent in (Path("/sys/fs/cgroup/pids/trajscope"), Path("/sys/fs/cgroup/trajscope")):
+        if not parent.is_dir():
+            continue
+        for group in parent.iterdir():
+            root_name = group.name.rsplit("-sb", 1)[0]
+            if group.is_dir() and root_name.startswith("trajscope-") and not (tmp / root_name).exists():
+                _empty_cgroup(group)
+                reaped += 1
+    return reaped
+
+
+def reap_leftovers(base_dir: str | None = None) -> int:
+    """Remove what local sandboxes of dead processes left: directories and cgroups."""
+    tmp = Path(base_dir or tempfile.gettempdir())
+    reaped = 0
+    for root in tmp.glob("trajscope-*"):
+        try:
+            owner = int((root / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        if not _alive(owner):
+            shutil.rmtree(root, ignore_errors=True)
+            reaped += 1
+    if os.geteuid() == 0:
+        reaped += _reap_cgroups(tmp)
+    return reaped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _empty_cgroup(group: Path) -> None:
+    for _ in range(50):
+        try:
+            pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
+        except OSError:
+            return
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.01)
+    try:
+        group.rmdir()
+    except OSError:
+        pass
+
+
+def _count_processes(uid: int) -> int:
+    n = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    n += 1
+            except OSError:
+                pass
+    return n
+
+
+class _Shared:
+    """What a root sandbox and its forks share: the directory and the snapshot store."""
+
+    def __init__(self, base_dir: str | None):
+        reap_leftovers(base_dir)
+        self.root = Path(tempfile.mkdtemp(prefix="trajscope-", dir=base_dir))
+        self.root.chmod(0o755)
+        (self.root / "owner.pid").write_text(str(os.getpid()))
+        self.store = self.root / "store.git"
+        self.counter = itertools.count()
+        self.lock = threading.Lock()
+        self.open = 0
+        self.base: StateRef | None = None
+
+    def acquire(self) -> int:
+        with self.lock:
+            self.open += 1
+            return next(self.counter)
+
+    def release(self) -> None:
+        with self.lock:
+            self.open -= 1
+            last = self.open == 0
+        if last:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+class LocalSandbox:
+    """A working copy in a temporary directory; commands in process groups."""
+
+    kind = "local"
+
+    def __init__(self, source: str | os.PathLike | None, *, base_dir: str | None = None,
+                 memory_mb: int = 4096, max_processes: int = 256, output_cap: int = OUTPUT_CAP,
+                 isolate: bool | None = None, output_dir: str | os.PathLike | None = None, _shared: _Shared | None = None, _ref: StateRef | None = None):
+        self.memory_mb, self.max_processes, self.output_cap = memory_mb, max_processes, output_cap
+        self._shared = _shared or _Shared(base_dir)
+        self._n = self._shared.acquire()
+        self._closed = False
+        self._groups: set[int] = set()
+        self._runs = itertools.count()
+        self.dir = self._shared.root / f"sb{self._n}"
+        self.repo = str(self.dir / "repo")
+        self._home = self.dir / "home"
+        self._outputs = Path(output_dir) if output_dir else self.dir / "outputs"
+        self._output_prefix = f"sb{self._n}-" if output_dir else ""
+        self._uid: int | None = None
+        self._cgroup: Path | None = None
+        if os.geteuid() == 0:
+            self._cgroup = _pids_cgroup(f"{self._shared.root.name}-sb{self._n}", max_processes)
+            if self._cgroup is None:
+                self._uid = _UID_BASE + next(_uid_counter) % 900
+        usable, why = bwrap_status(self._uid is not None)
+        self.isolated = usable if isolate is None else (isolate and usable)
+        if isolate and not usable:
+            self.close()
+            raise SandboxError(f"isolation was asked for but {why}")
+        self.notice = "" if self.isolated else (
+            f"local sandbox is NOT isolated: {why or 'isolation is turned off'}; commands run "
+            f"with the network and can reach files outside the repository")
+        self._git = GitStore(str(self._shared.store), self.repo, str(self.dir / "index"))
+        try:
+            self._home.mkdir(parents=True)
+            self._outputs.mkdir(parents=True, exist_ok=True)
+            if _shared is None:
+                if source is None or not Path(source).is_dir():
+                    raise SandboxError(f"repository {source} is not a directory")
+                shutil.copytree(source, self.repo, symlinks=True)
+                self._chown(Path(self.repo))
+                self._shared.base = self._git_script(self._git.init()).strip()
+            else:
+                Path(self.repo).mkdir()
+                self.restore(_ref or self._shared.base)
+        except BaseException:
+            self.close()
+            raise
+        self._limit_nproc = self._process_limit()
+
+    # -- commands -------------------------------------------------------------------
+
+    def _process_limit(self) -> int | None:
+        if self._cgroup is not None:
+            return None  # the cgroup's pids.max is the limit
+        uid = self._uid if self._uid is not None else os.getuid()
+        return self.max_processes + _count_processes(uid)
+
+    def _env(self) -> dict[str, str]:
+        path = os.pathsep.join(dict.fromkeys([os.path.dirname(sys.executable),
+                                              *os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)]))
+        return {"PATH": path, "HOME": str(self._home), "TMPDIR": str(self._home), "LANG": "C.UTF-8",
+                "TERM": "dumb", "PAGER": "cat", "GIT_PAGER": "cat", "PYTHONDONTWRITEBYTECODE": "1",
+                "PYTHONUNBUFFERED": "1", "PIP_NO_INPUT": "1", "NO_COLOR": "1"}
+
+    def _preexec(self) -> None:
+        mem = self.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        if self._limit_nproc is not None:
+            hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+            soft = self._limit_nproc if hard == resource.RLIM_INFINITY else min(self._limit_nproc, hard)
+            resource.setrlimit(resource.RLIMIT_NPROC, (soft, soft))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if self._cgroup is not None:
+            with open(self._cgroup / "cgroup.procs", "w") as procs:
+                procs.write(str(os.getpid()))
+        _drop_to(self._uid)
+
+    def _argv(self, command: str) -> list[str]:
+        shell = ["bash", "-c", command]
+        if not self.isolated:
+            return shell
+        caps = ["--cap-drop", "ALL"] if os.geteuid() == 0 and self._uid is None else []
+        return ["bwrap", *_bwrap_flags(self.repo), *caps, "--bind", str(self.dir), str(self.dir), *shell]
+
+    def run(self, command: str, timeout: float = DEFAULT_TIMEOUT) -> ExecResult:
+        self._check_open()
+        out_path = self._outputs / f"{self._output_prefix}{next(self._runs)}.log"
+        started = time.perf_counter()
+        timed_out = False
+        with open(out_path, "wb") as out:
+            try:
+                proc = subprocess.Popen(self._argv(command), cwd=self.repo, env=self._env(),
+                                        stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                        start_new_session=True, preexec_fn=self._preexec)
+            except OSError as exc:
+                raise SandboxError(f"cannot start a command: {exc}") from exc
+            self._groups.add(proc.pid)
+            try:
+                code = proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _kill_group(proc.pid)
+                proc.wait()
+                code = -1
+            finally:
+                _kill_group(proc.pid)  # what the command left running in the background
+                self._groups.discard(proc.pid)
+                if timed_out and self._cgroup is not None:
+                    _kill_cgroup_members(self._cgroup)
+        duration = time.perf_counter() - started
+        raw = out_path.read_bytes()
+        text = raw.decode("utf-8", errors="replace")
+        if timed_out:
+            text += f"\n[command timed out after {timeout:g} s and was killed]"
+        shown, truncated = cap_output(text, self.output_cap)
+        if not truncated:
+            out_path.unlink()
+        return ExecResult(shown, code, duration, timed_out, truncated,
+                          str(out_path) if truncated else None, len(text))
+
+    def _git_script(self, script: str, timeout: float = 120) -> str:
+        proc = subprocess.run(["bash", "-c", script], capture_output=True, timeout=timeout,
+                              env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self._home)})
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace").strip().splitlines()
+            raise SandboxError(f"snapshot store: {err[-1] if err else 'git failed'}")
+        return proc.stdout.decode("utf-8", errors="replace")
+
+    # -- editor -----------------------------------------------------------------------
+
+    def _resolve(self, path: str) -> Path:
+        target = repo_path(path, self.repo)
+        real = os.path.realpath(target)
+        repo_real = os.path.realpath(self.repo)
+        if real != repo_real and not real.startswith(repo_real + os.sep):
+            raise PathOutsideRepo(f"{path} leads outside the repository")
+        return Path(target)
+
+    def read(self, path: str) -> str:
+        self._check_open()
+        target = self._resolve(path)
+        try:
+            return target.read_bytes().decode("utf-8", errors="replace")
+        except IsADirectoryError:
+            raise SandboxError(f"{path} is a directory") from None
+        except FileNotFoundError:
+            raise SandboxError(f"{path} does not exist") from None
+
+    def write(self, path: str, text: str) -> None:
+        self._check_open()
+        target = self._resolve(path)
+        if target.is_dir():
+            raise SandboxError(f"{path} is a directory")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        self._chown(target)
+
+    # -- state ------------------------------------------------------------------------
+
+    def snapshot(self) -> StateRef:
+        self._check_open()
+        return self._git_script(self._git.snapshot()).strip()
+
+    def restore(self, ref: StateRef) -> None:
+        self._check_open()
+        self._git_script(self._git.restore(ref))
+        self._chown(Path(self.repo))
+
+    def fork(self, ref: StateRef) -> "LocalSandbox":
+        self._check_open()
+        return LocalSandbox(None, memory_mb=self.memory_mb, max_processes=self.max_processes,
+                            output_cap=self.output_cap, isolate=self.isolated,
+                            output_dir=self._outputs if self._output_prefix else None,
+                            _shared=self._shared, _ref=ref)
+
+    def diff(self) -> str:
+        self._check_open()
+        return self._git_script(self._git.diff())
+
+    @property
+    def base(self) -> StateRef:
+        return self._shared.base or ""
+
+    def _chown(self, top: Path) -> None:
+        if self._uid is None:
+            return
+        for where in (top, self._home, self.dir):
+            if not where.exists():
+                continue
+            if where.is_dir() and where == top:
+                for dirpath, dirnames, filenames in os.walk(where):
+                    for name in (*dirnames, *filenames):
+                        os.lchown(os.path.join(dirpath, name), self._uid, self._uid)
+            os.lchown(where, self._uid, self._uid)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SandboxError("the sandbox is closed")
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for pgid in list(self._groups):
+            _kill_group(pgid)
+        if self._cgroup is not None:
+            _empty_cgroup(self._cgroup)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self._shared.release()
+
+    def __enter__(self) -> "LocalSandbox":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<LocalSandbox {self.repo} isolated={self.isolated}>"
+
+
+def _kill_cgroup_members(group: Path) -> None:
+    try:
+        pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
+    except OSError:
+        return
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

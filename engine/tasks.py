@@ -1,0 +1,256 @@
+"""Tasks shaped like SWE-bench instances, their loaders, and verification of a patch.
+
+A task is either an instance of a SWE-bench JSON/JSONL file (its code lives in
+the instance's Docker image, at ``/testbed``) or a *task directory*:
+``task.json`` with the SWE-bench fields plus ``repo/`` holding the code at its
+base state; an optional ``gold.patch`` next to them is the reference fix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.sandbox.base import Sandbox
+
+REQUIRED = ("instance_id", "problem_statement", "FAIL_TO_PASS", "PASS_TO_PASS", "test_patch")
+DEFAULT_TEST_COMMAND = "python3 -m pytest -rA -p no:cacheprovider"
+TEST_TIMEOUT = 600.0
+
+
+class TaskError(Exception):
+    """A task cannot be loaded or verified; the message is one sentence for the user."""
+
+
+@dataclass(slots=True)
+class Task:
+    instance_id: str
+    problem_statement: str
+    repo: str = ""  # the project's name, "owner/name"
+    base_commit: str = ""
+    test_patch: str = ""
+    FAIL_TO_PASS: list[str] = field(default_factory=list)
+    PASS_TO_PASS: list[str] = field(default_factory=list)
+    test_command: str = DEFAULT_TEST_COMMAND
+    image: str = ""  # Docker image; empty means trajscope's base image
+    repo_dir: Path | None = None  # the code at its base state, for task directories
+    workdir: str = "/repo"  # where the code is in a container
+    gold_patch: str | None = None
+    path: Path | None = None
+
+    def open_sandbox(self, kind: str = "local", **options) -> Sandbox:
+        """A fresh sandbox holding this task's code at its base state."""
+        if kind == "local":
+            from engine.sandbox.local import LocalSandbox
+
+            if self.repo_dir is None:
+                raise TaskError(f"{self.instance_id} has its code only in a Docker image; use --sandbox docker")
+            return LocalSandbox(self.repo_dir, **options)
+        if kind == "docker":
+            from engine.sandbox.docker import BASE_IMAGE, DockerSandbox
+
+            return DockerSandbox(self.image or BASE_IMAGE, self.repo_dir, repo=self.workdir, **options)
+        raise TaskError(f"unknown sandbox {kind!r}: use docker or local")
+
+    def to_json(self) -> dict:
+        return {"instance_id": self.instance_id, "problem_statement": self.problem_statement,
+                "repo": self.repo, "base_commit": self.base_commit, "test_patch": self.test_patch,
+                "FAIL_TO_PASS": self.FAIL_TO_PASS, "PASS_TO_PASS": self.PASS_TO_PASS,
+                "test_command": self.test_command, "image": self.image}
+
+
+def _tests(value, where: str, name: str) -> list[str]:
+    if isinstance(value, str):  # SWE-bench stores these lists as JSON text
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise TaskError(f"{where}: {name} is not a list of test names") from None
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise TaskError(f"{where}: {name} is not a list of test names")
+    return value
+
+
+def _task_from(data: dict, where: str, **extra) -> Task:
+    if not isinstance(data, dict):
+        raise TaskError(f"{where}: a task must be a JSON object")
+    missing = [k for k in REQUIRED if k not in data]
+    if missing:
+        raise TaskError(f"{where} lacks {', '.join(missing)}")
+    return Task(
+        instance_id=str(data["instance_id"]),
+        problem_statement=str(data["problem_statement"]),
+        repo=str(data.get("repo") or ""),
+        base_commit=str(data.get("base_commit") or ""),
+        test_patch=str(data["test_patch"] or ""),
+        FAIL_TO_PASS=_tests(data["FAIL_TO_PASS"], where, "FAIL_TO_PASS"),
+        PASS_TO_PASS=_tests(data["PASS_TO_PASS"], where, "PASS_TO_PASS"),
+        test_command=str(data.get("test_command") or DEFAULT_TEST_COMMAND),
+        image=str(data.get("image") or ""),
+        **extra,
+    )
+
+
+def load_task_dir(path: str | Path) -> Task:
+    path = Path(path)
+    spec = path / "task.json"
+    if not spec.is_file():
+        raise TaskError(f"{path} is not a task directory (no task.json)")
+    try:
+        data = json.loads(spec.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TaskError(f"{spec} is not valid JSON ({exc})") from None
+    repo = path / "repo"
+    if not repo.is_dir():
+        raise TaskError(f"{path} has no repo/ directory with the code")
+    gold = path / "gold.patch"
+    return _task_from(data, str(spec), repo_dir=repo, path=path,
+                      gold_patch=gold.read_text(encoding="utf-8") if gold.is_file() else None)
+
+
+def swebench_image(instance_id: str) -> str:
+    """The name SWE-bench gives the evaluation image of an instance."""
+    return f"swebench/sweb.eval.x86_64.{instance_id.replace('__', '_1776_')}:latest".lower()
+
+
+def load_swebench(path: str | Path, instance_id: str | None = None) -> list[Task]:
+    """The instances of a SWE-bench JSON or JSONL file (one, when ``instance_id`` is given)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TaskError(f"cannot read {path} ({exc})") from None
+    try:
+        rows = json.loads(text)
+        rows = rows if isinstance(rows, list) else [rows]
+    except ValueError:
+        try:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError:
+            raise TaskError(f"{path} is neither JSON nor JSON lines") from None
+    tasks = []
+    for i, row in enumerate(rows):
+        if instance_id is not None and isinstance(row, dict) and row.get("instance_id") != instance_id:
+            continue
+        task = _task_from(row, f"{path} (instance {i + 1})", workdir="/testbed", path=path)
+        task.image = task.image or swebench_image(task.instance_id)
+        tasks.append(task)
+    if instance_id is not None and not tasks:
+        raise TaskError(f"{path} has no instance {instance_id}")
+    return tasks
+
+
+def load_task(spec: str | Path, instance_id: str | None = None) -> Task:
+    """A task directory, or one instance of a SWE-bench file."""
+    spec = Path(spec)
+    if spec.is_dir():
+        return load_task_dir(spec)
+    if not spec.exists():
+        raise TaskError(f"{spec} does not exist")
+    tasks = load_swebench(spec, instance_id)
+    if len(tasks) > 1:
+        raise TaskError(f"{spec} holds {len(tasks)} instances; name one with --instance")
+    return tasks[0]
+
+
+# --- verification ------------------------------------------------------------------
+
+_RESULT = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS|SKIPPED)\s+(.+?)(?:\s+-\s.*)?$")
+
+
+def parse_test_log(log: str) -> dict[str, str]:
+    """Test id -> outcome, from pytest's ``-rA`` summary lines."""
+    outcomes: dict[str, str] = {}
+    for line in log.splitlines():
+        m = _RESULT.match(line.strip())
+        if m:
+            outcomes[m.group(2).strip()] = m.group(1)
+    return outcomes
+
+
+@dataclass(slots=True)
+class VerifyResult:
+    instance_id: str
+    patch_applied: bool
+    fail_to_pass: dict[str, bool] = field(default_factory=dict)
+    pass_to_pass: dict[str, bool] = field(default_factory=dict)
+    error: str = ""
+    log: str = ""
+    duration_s: float = 0.0
+    sandbox: str = ""
+
+    @property
+    def resolved(self) -> bool:
+        return (self.patch_applied and not self.error and all(self.fail_to_pass.values())
+                and all(self.pass_to_pass.values()))
+
+    def verified(self) -> dict:
+        """The ``verified`` field of a ``submitted`` event."""
+        both = {**self.fail_to_pass, **self.pass_to_pass}
+        return {"passed": [t for t, ok in both.items() if ok], "failed": [t for t, ok in both.items() if not ok],
+                "resolved": self.resolved}
+
+    def to_json(self) -> dict:
+        def split(tests: dict[str, bool]) -> dict:
+            return {"success": [t for t, ok in tests.items() if ok], "failure": [t for t, ok in tests.items() if not ok]}
+
+        return {"instance_id": self.instance_id, "resolved": self.resolved, "patch_applied": self.patch_applied,
+                "FAIL_TO_PASS": split(self.fail_to_pass), "PASS_TO_PASS": split(self.pass_to_pass),
+                "error": self.error or None, "duration_s": round(self.duration_s, 3), "sandbox": self.sandbox}
+
+
+_PATCH_FILE = ".trajscope-apply.diff"
+
+
+def apply_patch(sandbox: Sandbox, patch: str, what: str = "the patch") -> None:
+    """Apply a unified diff in the sandbox's repository, or raise TaskError saying why not."""
+    if not patch.strip():
+        return
+    if not patch.endswith("\n"):
+        patch += "\n"
+    sandbox.write(_PATCH_FILE, patch)
+    try:
+        attempts = (f"git apply --verbose --whitespace=nowarn {_PATCH_FILE}",
+                    f"patch --batch --forward --fuzz=5 -p1 -i {_PATCH_FILE}")
+        reasons = []
+        for command in attempts:
+            result = sandbox.run(command, timeout=60)
+            if result.ok:
+                return
+            lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
+            reasons.append(lines[-1] if lines else f"exit code {result.exit_code}")
+        raise TaskError(f"{what} does not apply: {reasons[0]}")
+    finally:
+        sandbox.run(f"rm -f {_PATCH_FILE}", timeout=30)
+
+
+def verify(task: Task, patch: str, sandbox: str = "local", timeout: float = TEST_TIMEOUT,
+           **options) -> VerifyResult:
+    """Apply ``patch`` and the task's test patch in a fresh sandbox and run its tests."""
+    started = time.perf_counter()
+    result = VerifyResult(task.instance_id, patch_applied=False, sandbox=sandbox)
+    with task.open_sandbox(sandbox, **options) as box:
+        try:
+            apply_patch(box, patch)
+            result.patch_applied = True
+            apply_patch(box, task.test_patch, "the task's test patch")
+        except TaskError as exc:
+            result.error = str(exc)
+        if not result.error:
+            run = box.run(task.test_command, timeout=timeout)
+            result.log = run.output
+            if run.truncated and run.output_path:
+                result.log = Path(run.output_path).read_text(encoding="utf-8", errors="replace")
+            if run.timed_out:
+                result.error = f"the tests timed out after {timeout:g} s"
+            outcomes = parse_test_log(result.log)
+            if not outcomes and not result.error:
+                result.error = "the test command reported no test results (is it pytest with -rA?)"
+            passed = {"PASSED", "XFAIL"}
+            result.fail_to_pass = {t: outcomes.get(t) in passed for t in task.FAIL_TO_PASS}
+            result.pass_to_pass = {t: outcomes.get(t) in passed for t in task.PASS_TO_PASS}
+    result.duration_s = time.perf_counter() - started
+    return result
+
