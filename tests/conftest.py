@@ -19,3 +19,28 @@ REAL_FILES = sorted(p for p in REAL.rglob("*") if p.is_file() and p.name != "SOU
 @pytest.fixture
 def demo_run() -> Path:
     return DEMO_RUN
+
+
+DEMO_TASKS = sorted(p for p in (ROOT / "demo_data" / "tasks").iterdir() if (p / "task.json").is_file())
+
+
+def docker_or_skip() -> None:
+    """Docker tests run against a real engine. In CI they must run: no engine is a failure."""
+    from engine.sandbox.docker import docker_available
+    from engine.sandbox.image import image_exists
+
+    ok, why = docker_available()
+    if ok and not image_exists():
+        ok, why = False, "the base image trajscope/base:1 is missing (trajscope sandbox build-image)"
+    if ok:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but Docker cannot be used: {why}")
+    pytest.skip(f"no Docker here: {why}")
+
+
+@pytest.fixture(params=["local", "docker"])
+def sandbox_kind(request) -> str:
+    if request.param == "docker":
+        docker_or_skip()
+    return request.param

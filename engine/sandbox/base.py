@@ -134,7 +134,8 @@ class GitStore:
             + self._prelude()
             + "g add -A\nT=$(g write-tree)\n"
             f"C=$(g rev-parse -q --verify {_BASE_REF} || true)\n"
-            f"if [ -z \"$C\" ]; then C=$(g commit-tree -m base \"$T\"); g update-ref {_BASE_REF} \"$C\"; fi\n"
+            f"if [ -z \"$C\" ]; then C=$(g commit-tree -m base \"$T\"); g update-ref {_BASE_REF} \"$C\"; "
+            "g update-ref refs/trajscope/trees/$T \"$C\"; fi\n"
             "echo \"$C\"\n"
         )
 

@@ -1,0 +1,267 @@
+"""The Sandbox protocol, one suite for both sandboxes (the Docker half against a real engine)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.sandbox import ExecResult, PathOutsideRepo, Sandbox, SandboxError
+from engine.sandbox.base import cap_output, repo_path
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    repo = tmp_path / "src"
+    (repo / "pkg").mkdir(parents=True)
+    (repo / "pkg" / "mod.py").write_text("def f():\n    return 1\n")
+    (repo / "README.md").write_text("# demo\n")
+    (repo / ".gitignore").write_text("build/\n")
+    return repo
+
+
+def open_box(kind: str, source: Path, **options) -> Sandbox:
+    if kind == "local":
+        from engine.sandbox.local import LocalSandbox
+
+        return LocalSandbox(source, **options)
+    from engine.sandbox.docker import DockerSandbox
+
+    return DockerSandbox(source=source, **options)
+
+
+@pytest.fixture
+def box(sandbox_kind: str, source: Path):
+    sandbox = open_box(sandbox_kind, source)
+    yield sandbox
+    sandbox.close()
+
+
+def test_is_a_sandbox(box):
+    assert isinstance(box, Sandbox)
+
+
+def test_run_in_repo_root(box):
+    result = box.run("pwd; ls pkg; echo err >&2; exit 3")
+    assert isinstance(result, ExecResult)
+    assert result.exit_code == 3 and not result.ok
+    lines = result.output.split()
+    assert lines[0] == box.repo and "mod.py" in lines and "err" in lines
+    assert not result.timed_out and result.duration > 0
+
+
+def test_read_write(box):
+    assert box.read("pkg/mod.py").startswith("def f():")
+    box.write("pkg/sub/new.py", "x = 'é'\n")
+    assert box.read(f"{box.repo}/pkg/sub/new.py") == "x = 'é'\n"
+    assert box.run("cat pkg/sub/new.py").output == "x = 'é'\n"
+    with pytest.raises(SandboxError, match="does not exist"):
+        box.read("missing.py")
+    with pytest.raises(SandboxError, match="directory"):
+        box.read("pkg")
+
+
+@pytest.mark.parametrize("path", ["../outside.txt", "/etc/passwd", "pkg/../../x", ""])
+def test_path_escape_refused(box, path):
+    with pytest.raises(PathOutsideRepo):
+        box.read(path)
+    with pytest.raises(PathOutsideRepo):
+        box.write(path, "no")
+
+
+def test_symlink_escape_refused(box):
+    box.run("ln -s /etc leak && ln -s /etc/hostname leakfile")
+    with pytest.raises(PathOutsideRepo):
+        box.read("leakfile")
+    with pytest.raises(PathOutsideRepo):
+        box.write("leak/owned", "no")
+
+
+def test_snapshot_restore(box):
+    base = box.snapshot()
+    assert base == box.base  # nothing changed yet: the same state, the same ref
+    box.write("pkg/mod.py", "def f():\n    return 2\n")
+    edited = box.snapshot()
+    assert edited != base
+    assert box.snapshot() == edited  # a read-only step adds no new state
+    box.write("extra.txt", "later\n")
+    box.run("mkdir -p build && echo artefact > build/out.bin")
+    box.restore(edited)
+    assert box.read("pkg/mod.py").endswith("return 2\n")
+    assert "extra.txt" not in box.run("ls").output.split()
+    assert box.read("build/out.bin") == "artefact\n"  # ignored build output survives
+    box.restore(base)
+    assert box.read("pkg/mod.py").endswith("return 1\n")
+    with pytest.raises(SandboxError):
+        box.restore("0" * 40)
+
+
+def test_fork(box):
+    box.write("pkg/mod.py", "def f():\n    return 3\n")
+    ref = box.snapshot()
+    child = box.fork(ref)
+    try:
+        assert child.read("pkg/mod.py").endswith("return 3\n")
+        child.write("pkg/mod.py", "def f():\n    return 4\n")
+        assert box.read("pkg/mod.py").endswith("return 3\n")  # independent work trees
+        other = child.snapshot()
+        box.restore(other)  # states saved in one sandbox restore in another
+        assert box.read("pkg/mod.py").endswith("return 4\n")
+    finally:
+        child.close()
+
+
+def test_diff_against_base_round_trips(box, source, tmp_path):
+    assert box.diff() == ""
+    box.write("pkg/mod.py", "def f():\n    return 5\n")
+    box.write("pkg/added.py", "NEW = True\n")
+    box.run("python3 -c 'import pkg.mod' && ls pkg/__pycache__ >/dev/null 2>&1; true")
+    box.run("mkdir -p pkg/__pycache__ && echo x > pkg/__pycache__/junk.pyc")
+    patch = box.diff()
+    assert "+    return 5" in patch and "pkg/added.py" in patch
+    assert "__pycache__" not in patch
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(source), str(copy)], check=True)
+    subprocess.run(["git", "apply", "-"], input=patch.encode(), cwd=copy, check=True)
+    assert (copy / "pkg" / "added.py").read_text() == "NEW = True\n"
+
+
+def test_timeout_kills_command_and_children(box):
+    started = time.perf_counter()
+    result = box.run("(sleep 3; touch late.txt) & sleep 30", timeout=1)
+    assert result.timed_out and result.exit_code == -1
+    assert "timed out" in result.output
+    assert time.perf_counter() - started < 10
+    time.sleep(3.5)
+    assert "late.txt" not in box.run("ls").output.split()
+
+
+def test_output_capped_head_and_tail_kept(box):
+    result = box.run("python3 -c \"print('HEAD'); print('x' * 60000); print('TAIL')\"")
+    assert result.truncated and len(result.output) < 11_000
+    assert result.output.startswith("HEAD") and result.output.rstrip().endswith("TAIL")
+    assert "characters omitted" in result.output
+    full = Path(result.output_path).read_text()
+    assert len(full) > 60000 and full.rstrip().endswith("TAIL")
+
+
+def test_no_network(box):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    try:
+        if box.kind == "local" and not box.isolated:
+            assert "NOT isolated" in box.notice  # said plainly where isolation is missing
+            pytest.skip(f"this machine cannot isolate the local sandbox: {box.notice}")
+        result = box.run(f"python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3)\"",
+                         timeout=20)
+        assert result.exit_code != 0
+        assert not accepted
+    finally:
+        server.close()
+
+
+def test_fork_bomb_contained(sandbox_kind, source):
+    box = open_box(sandbox_kind, source, max_processes=64)
+    try:
+        result = box.run(":(){ :|:& };:; sleep 2; echo done", timeout=15)
+        assert result.exit_code == 0 or result.timed_out
+        assert box.run("echo still alive").output.strip() == "still alive"
+    finally:
+        box.close()
+
+
+def test_memory_hog_contained(sandbox_kind, source):
+    box = open_box(sandbox_kind, source, memory_mb=512)
+    try:
+        result = box.run("python3 -c \"x = bytearray(2 * 1024 ** 3); print('allocated')\"", timeout=60)
+        assert result.exit_code != 0 and "allocated" not in result.output
+        assert box.run("echo still alive").output.strip() == "still alive"
+    finally:
+        box.close()
+
+
+def test_close_removes_everything(sandbox_kind, source):
+    box = open_box(sandbox_kind, source)
+    child = box.fork(box.snapshot())
+    if sandbox_kind == "local":
+        where = [Path(box.dir), Path(child.dir)]
+        root = Path(box.dir).parent
+    else:
+        names = [box.container.name, child.container.name]
+    child.close()
+    box.close()
+    box.close()  # closing twice is harmless
+    if sandbox_kind == "local":
+        assert not any(p.exists() for p in where) and not root.exists()
+    else:
+        from engine.sandbox.docker import LABEL, client
+
+        left = [c.name for c in client().containers.list(all=True, filters={"label": LABEL})]
+        assert not set(names) & set(left)
+    with pytest.raises(SandboxError):
+        box.run("true")
+
+
+_CRASHER = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {root!r})
+    kind, source = sys.argv[1], sys.argv[2]
+    if kind == "local":
+        from engine.sandbox.local import LocalSandbox
+        box = LocalSandbox(source)
+        print(box.dir, flush=True)
+    else:
+        from engine.sandbox.docker import DockerSandbox
+        box = DockerSandbox(source=source)
+        print(box.container.name, flush=True)
+    time.sleep(600)
+""")
+
+
+def test_leftovers_of_a_killed_run_are_reaped(sandbox_kind, source, tmp_path):
+    script = tmp_path / "crash.py"
+    script.write_text(_CRASHER.format(root=str(ROOT)))
+    proc = subprocess.Popen([sys.executable, str(script), sandbox_kind, str(source)], stdout=subprocess.PIPE,
+                            text=True)
+    left = proc.stdout.readline().strip()
+    assert left
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    if sandbox_kind == "local":
+        from engine.sandbox.local import reap_leftovers
+
+        assert Path(left).exists()
+        assert reap_leftovers() >= 1
+        assert not Path(left).exists()
+    else:
+        from engine.sandbox.docker import LABEL, client, reap_leftovers
+
+        def names():
+            return {c.name for c in client().containers.list(all=True, filters={"label": LABEL})}
+
+        assert left in names()
+        assert reap_leftovers() >= 1
+        assert left not in names()
+
+
+def test_cap_output_and_repo_path():
+    text, cut = cap_output("a" * 100 + "b" * 100, cap=50)
+    assert cut and text.startswith("a" * 20) and text.endswith("b" * 30)
+    assert cap_output("short", cap=50) == ("short", False)
+    assert repo_path("x/../y.py", "/repo") == "/repo/y.py"
+    assert repo_path("/repo/a.py", "/repo") == "/repo/a.py"
+    with pytest.raises(PathOutsideRepo):
+        repo_path("/repository/a.py", "/repo")
