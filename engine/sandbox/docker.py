@@ -104,7 +104,10 @@ def reap_leftovers(c=None) -> int:
             _remove_container(container)
             reaped += 1
     for volume in c.volumes.list(filters={"label": LABEL}):
-        if _dead_owner((volume.attrs.get("Labels") or {}).get(OWNER, ""), host):
+        labels = volume.attrs.get("Labels") or {}
+        if _dead_owner(labels.get(OWNER, ""), host):
+            for outputs in Path(tempfile.gettempdir()).glob(f"trajscope-docker-{labels.get(SESSION, '?')}-*"):
+                shutil.rmtree(outputs, ignore_errors=True)
             try:
                 volume.remove(force=True)
                 reaped += 1

@@ -252,9 +252,12 @@ def test_leftovers_of_a_killed_run_are_reaped(sandbox_kind, source, tmp_path):
         def names():
             return {c.name for c in client().containers.list(all=True, filters={"label": LABEL})}
 
+        session = left.split("-")[1]
         assert left in names()
+        assert list(Path("/tmp").glob(f"trajscope-docker-{session}-*"))
         assert reap_leftovers() >= 1
         assert left not in names()
+        assert not list(Path("/tmp").glob(f"trajscope-docker-{session}-*"))  # its output directory too
 
 
 def test_cap_output_and_repo_path():
