@@ -13,8 +13,10 @@ reference. Ignored files (``.gitignore`` and build outputs such as
 
 from __future__ import annotations
 
+import itertools
 import posixpath
 import shlex
+import threading
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -63,6 +65,28 @@ class Sandbox(Protocol):
     def fork(self, ref: StateRef) -> "Sandbox": ...
     def diff(self) -> str: ...
     def close(self) -> None: ...
+
+
+class SharedState:
+    """Counts the sandboxes that share a snapshot store: a root sandbox and its forks."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.open = 0
+        self.counter = itertools.count()
+        self.base: StateRef | None = None
+
+    def acquire(self) -> int:
+        """Count one more sandbox; returns its number."""
+        with self.lock:
+            self.open += 1
+            return next(self.counter)
+
+    def release(self) -> bool:
+        """Count one sandbox fewer; True when it was the last."""
+        with self.lock:
+            self.open -= 1
+            return self.open == 0
 
 
 def cap_output(text: str, cap: int = OUTPUT_CAP) -> tuple[str, bool]:

@@ -35,10 +35,12 @@ from engine.sandbox.base import (
     GitStore,
     PathOutsideRepo,
     SandboxError,
+    SharedState,
     StateRef,
     cap_output,
     repo_path,
 )
+from engine.sandbox.confine import alive
 
 LABEL = "trajscope.sandbox"
 OWNER = "trajscope.owner"
@@ -118,15 +120,7 @@ def reap_leftovers(c=None) -> int:
 
 def _dead_owner(owner: str, host: str) -> bool:
     name, _, pid = owner.rpartition(":")
-    if name != host or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return name == host and pid.isdigit() and not alive(int(pid))
 
 
 def _remove_container(container) -> None:
@@ -145,31 +139,33 @@ def _close_all() -> None:
             pass
 
 
-class _Session:
+def _raise_for(code: int, out: bytes, path: str, verb: str) -> None:
+    """The editor scripts' exit codes as errors: 3 outside, 4 missing, 5 a directory."""
+    if code == 3:
+        raise PathOutsideRepo(f"{path} leads outside the repository")
+    if code == 4:
+        raise SandboxError(f"{path} does not exist")
+    if code == 5:
+        raise SandboxError(f"{path} is a directory")
+    if code != 0:
+        raise SandboxError(f"could not {verb} {path}: {out.decode(errors='replace').strip()}")
+
+
+class _Session(SharedState):
     """The volume that holds the snapshot store, shared by a root sandbox and its forks."""
 
     def __init__(self, c, image: str, output_dir: str | os.PathLike | None):
+        super().__init__()
         self.id = uuid.uuid4().hex[:12]
         self.image = image
         self.labels = {LABEL: "1", OWNER: _owner(), SESSION: self.id}
         self.volume = c.volumes.create(name=f"trajscope-{self.id}", labels=self.labels)
-        self.lock = threading.Lock()
-        self.open = 0
-        self.counter = itertools.count()
-        self.base: StateRef | None = None
         self.own_outputs = output_dir is None
         self.outputs = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix=f"trajscope-docker-{self.id}-"))
         self.outputs.mkdir(parents=True, exist_ok=True)
 
-    def acquire(self) -> int:
-        with self.lock:
-            self.open += 1
-            return next(self.counter)
-
-    def release(self) -> None:
-        with self.lock:
-            self.open -= 1
-            last = self.open == 0
+    def release(self) -> bool:
+        last = super().release()
         if last:
             try:
                 self.volume.remove(force=True)
@@ -177,6 +173,7 @@ class _Session:
                 pass
             if self.own_outputs:
                 shutil.rmtree(self.outputs, ignore_errors=True)
+        return last
 
 
 class DockerSandbox:
@@ -336,14 +333,7 @@ class DockerSandbox:
     def read(self, path: str) -> str:
         code, out = self._exec(self._checked(path) + (
             "[ -d \"$t\" ] && exit 5\n[ -e \"$t\" ] || exit 4\nexec cat -- \"$t\"\n"))
-        if code == 3:
-            raise PathOutsideRepo(f"{path} leads outside the repository")
-        if code == 4:
-            raise SandboxError(f"{path} does not exist")
-        if code == 5:
-            raise SandboxError(f"{path} is a directory")
-        if code != 0:
-            raise SandboxError(f"could not read {path}: {out.decode(errors='replace').strip()}")
+        _raise_for(code, out, path, "read")
         return out.decode("utf-8", errors="replace")
 
     def write(self, path: str, text: str) -> None:
@@ -362,12 +352,7 @@ class DockerSandbox:
             f"src=/tmp/ts-in/{n}.in\n"
             "[ -d \"$t\" ] && { rm -f \"$src\"; exit 5; }\n"
             "mkdir -p -- \"$(dirname -- \"$t\")\" && cat \"$src\" > \"$t\"; rc=$?; rm -f \"$src\"; exit $rc\n"))
-        if code == 3:
-            raise PathOutsideRepo(f"{path} leads outside the repository")
-        if code == 5:
-            raise SandboxError(f"{path} is a directory")
-        if code != 0:
-            raise SandboxError(f"could not write {path}: {out.decode(errors='replace').strip()}")
+        _raise_for(code, out, path, "write")
 
     # -- state ------------------------------------------------------------------------
 

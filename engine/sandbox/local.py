@@ -4,10 +4,8 @@ The repository is copied into a temporary directory. Every command runs in its
 own process group (and, where bubblewrap works, its own PID and network
 namespaces over a read-only view of the system), is killed with its children
 at its timeout, and is bounded by resource limits: address space for memory
-hogs and a process count for fork bombs. The kernel never applies a process
-limit to root, so when trajscope runs as root the commands go into a cgroup
-with a pids limit (which also lets every process of a command be killed), or,
-where no cgroup can be made, run as an unprivileged user of their own.
+hogs and a process count for fork bombs (see ``confine`` for how root confines
+them).
 """
 
 from __future__ import annotations
@@ -16,11 +14,9 @@ import itertools
 import os
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -31,90 +27,24 @@ from engine.sandbox.base import (
     GitStore,
     PathOutsideRepo,
     SandboxError,
+    SharedState,
     StateRef,
     cap_output,
     repo_path,
 )
-
-_UID_BASE = 61000  # unprivileged users for commands when trajscope runs as root
-_uid_counter = itertools.count()
-_bwrap_lock = threading.Lock()
-_bwrap_state: dict[bool, tuple[bool, str]] = {}
-
-
-def bwrap_status(as_other_user: bool = False) -> tuple[bool, str]:
-    """(usable, why not) for bubblewrap, probed once per process and mode."""
-    if os.environ.get("TRAJSCOPE_BWRAP", "1") == "0":
-        return False, "bubblewrap is turned off (TRAJSCOPE_BWRAP=0)"
-    with _bwrap_lock:
-        if as_other_user not in _bwrap_state:
-            _bwrap_state[as_other_user] = _probe_bwrap(as_other_user)
-        return _bwrap_state[as_other_user]  # type: ignore[return-value]
-
-
-def _probe_bwrap(as_other_user: bool) -> tuple[bool, str]:
-    exe = shutil.which("bwrap")
-    if not exe:
-        return False, "bubblewrap (bwrap) is not installed"
-    uid = _UID_BASE + 999 if as_other_user else None
-    caps = ["--cap-drop", "ALL"] if os.geteuid() == 0 and uid is None else []
-    try:
-        proc = subprocess.run([exe, *_bwrap_flags("/"), *caps, "true"], capture_output=True, timeout=10,
-                              preexec_fn=(lambda: _drop_to(uid)) if uid else None)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, f"bubblewrap does not start ({exc})"
-    if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
-        return False, f"bubblewrap does not work here ({err[-1] if err else proc.returncode})"
-    return True, ""
-
-
-def _bwrap_flags(chdir: str) -> list[str]:
-    flags = ["--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc",
-             "--unshare-uts", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-             "--tmpfs", "/tmp"]
-    # A Python installed under /tmp (a virtual environment in a fresh clone) stays visible.
-    for keep in dict.fromkeys([sys.prefix, sys.base_prefix]):
-        if keep == "/tmp" or keep.startswith("/tmp/"):
-            flags += ["--ro-bind", keep, keep]
-    return [*flags, "--chdir", chdir]
-
-
-def _drop_to(uid: int | None) -> None:
-    if uid is not None:
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-
-
-def _pids_cgroup(name: str, limit: int) -> Path | None:
-    """A fresh pids cgroup holding at most ``limit`` processes, or None."""
-    for parent in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
-        if not (parent / "cgroup.procs").exists():
-            continue
-        group = parent / "trajscope" / name
-        try:
-            group.mkdir(parents=True, exist_ok=True)
-            (group / "pids.max").write_text(str(limit))
-            return group
-        except OSError:
-            shutil.rmtree(group, ignore_errors=True)
-    return None
-
-
-def _reap_cgroups(tmp: Path) -> int:
-    """Remove the cgroups of local sandboxes whose directory is gone (a killed run)."""
-    reaped = 0
-    for parent in (Path("/sys/fs/cgroup/pids/trajscope"), Path("/sys/fs/cgroup/trajscope")):
-        if not parent.is_dir():
-            continue
-        for group in parent.iterdir():
-            root_name = group.name.rsplit("-sb", 1)[0]
-            if group.is_dir() and root_name.startswith("trajscope-") and not (tmp / root_name).exists():
-                _empty_cgroup(group)
-                reaped += 1
-    return reaped
-
+from engine.sandbox.confine import (
+    UID_BASE,
+    alive,
+    bwrap_flags,
+    bwrap_status,
+    count_processes,
+    drop_to,
+    empty_cgroup,
+    kill_cgroup_members,
+    kill_group,
+    pids_cgroup,
+    reap_cgroups,
+)
 
 def reap_leftovers(base_dir: str | None = None) -> int:
     """Remove what local sandboxes of dead processes left: directories and cgroups."""
@@ -125,81 +55,34 @@ def reap_leftovers(base_dir: str | None = None) -> int:
             owner = int((root / "owner.pid").read_text())
         except (OSError, ValueError):
             continue
-        if not _alive(owner):
+        if not alive(owner):
             shutil.rmtree(root, ignore_errors=True)
             reaped += 1
     if os.geteuid() == 0:
-        reaped += _reap_cgroups(tmp)
+        reaped += reap_cgroups(tmp)
     return reaped
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+
+_uid_counter = itertools.count()
 
 
-def _empty_cgroup(group: Path) -> None:
-    for _ in range(50):
-        try:
-            pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
-        except OSError:
-            return
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.01)
-    try:
-        group.rmdir()
-    except OSError:
-        pass
-
-
-def _count_processes(uid: int) -> int:
-    n = 0
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                if entry.stat().st_uid == uid:
-                    n += 1
-            except OSError:
-                pass
-    return n
-
-
-class _Shared:
+class _Shared(SharedState):
     """What a root sandbox and its forks share: the directory and the snapshot store."""
 
     def __init__(self, base_dir: str | None):
+        super().__init__()
         reap_leftovers(base_dir)
         self.root = Path(tempfile.mkdtemp(prefix="trajscope-", dir=base_dir))
         self.root.chmod(0o755)
         (self.root / "owner.pid").write_text(str(os.getpid()))
         self.store = self.root / "store.git"
-        self.counter = itertools.count()
-        self.lock = threading.Lock()
-        self.open = 0
-        self.base: StateRef | None = None
 
-    def acquire(self) -> int:
-        with self.lock:
-            self.open += 1
-            return next(self.counter)
-
-    def release(self) -> None:
-        with self.lock:
-            self.open -= 1
-            last = self.open == 0
+    def release(self) -> bool:
+        last = super().release()
         if last:
             shutil.rmtree(self.root, ignore_errors=True)
+        return last
 
 
 class LocalSandbox:
@@ -224,9 +107,9 @@ class LocalSandbox:
         self._uid: int | None = None
         self._cgroup: Path | None = None
         if os.geteuid() == 0:
-            self._cgroup = _pids_cgroup(f"{self._shared.root.name}-sb{self._n}", max_processes)
+            self._cgroup = pids_cgroup(f"{self._shared.root.name}-sb{self._n}", max_processes)
             if self._cgroup is None:
-                self._uid = _UID_BASE + next(_uid_counter) % 900
+                self._uid = UID_BASE + next(_uid_counter) % 900
         usable, why = bwrap_status(self._uid is not None)
         self.isolated = usable if isolate is None else (isolate and usable)
         if isolate and not usable:
@@ -259,7 +142,7 @@ class LocalSandbox:
         if self._cgroup is not None:
             return None  # the cgroup's pids.max is the limit
         uid = self._uid if self._uid is not None else os.getuid()
-        return self.max_processes + _count_processes(uid)
+        return self.max_processes + count_processes(uid)
 
     def _env(self) -> dict[str, str]:
         path = os.pathsep.join(dict.fromkeys([os.path.dirname(sys.executable),
@@ -279,14 +162,14 @@ class LocalSandbox:
         if self._cgroup is not None:
             with open(self._cgroup / "cgroup.procs", "w") as procs:
                 procs.write(str(os.getpid()))
-        _drop_to(self._uid)
+        drop_to(self._uid)
 
     def _argv(self, command: str) -> list[str]:
         shell = ["bash", "-c", command]
         if not self.isolated:
             return shell
         caps = ["--cap-drop", "ALL"] if os.geteuid() == 0 and self._uid is None else []
-        return ["bwrap", *_bwrap_flags(self.repo), *caps, "--bind", str(self.dir), str(self.dir), *shell]
+        return ["bwrap", *bwrap_flags(self.repo), *caps, "--bind", str(self.dir), str(self.dir), *shell]
 
     def run(self, command: str, timeout: float = DEFAULT_TIMEOUT) -> ExecResult:
         self._check_open()
@@ -305,14 +188,14 @@ class LocalSandbox:
                 code = proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
-                _kill_group(proc.pid)
+                kill_group(proc.pid)
                 proc.wait()
                 code = -1
             finally:
-                _kill_group(proc.pid)  # what the command left running in the background
+                kill_group(proc.pid)  # what the command left running in the background
                 self._groups.discard(proc.pid)
                 if timed_out and self._cgroup is not None:
-                    _kill_cgroup_members(self._cgroup)
+                    kill_cgroup_members(self._cgroup)
         duration = time.perf_counter() - started
         raw = out_path.read_bytes()
         text = raw.decode("utf-8", errors="replace")
@@ -408,9 +291,9 @@ class LocalSandbox:
             return
         self._closed = True
         for pgid in list(self._groups):
-            _kill_group(pgid)
+            kill_group(pgid)
         if self._cgroup is not None:
-            _empty_cgroup(self._cgroup)
+            empty_cgroup(self._cgroup)
         shutil.rmtree(self.dir, ignore_errors=True)
         self._shared.release()
 
@@ -422,22 +305,3 @@ class LocalSandbox:
 
     def __repr__(self) -> str:
         return f"<LocalSandbox {self.repo} isolated={self.isolated}>"
-
-
-def _kill_cgroup_members(group: Path) -> None:
-    try:
-        pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
-    except OSError:
-        return
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
