@@ -169,7 +169,7 @@ class Tree:
             tokens_out=int(e.get("tokens_out") or 0),
             cost=float(e.get("cost") or 0.0),
         )
-        for key in ("prompt_ref", "teacher_action"):
+        for key in ("prompt_ref", "teacher_action", "actor", "model"):
             if e.get(key) is not None:
                 node.extra[key] = e[key]
         self.nodes[node_id] = node

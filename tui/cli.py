@@ -10,6 +10,7 @@ from pathlib import Path
 
 from engine.events import write_events
 from engine.formats import FormatError, check_head, load
+from engine.policy.base import PolicyError
 from engine.sandbox.base import SandboxError
 from engine.tasks import TaskError
 from engine.tree import Tree
@@ -152,6 +153,29 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from tui.run_cmd import cmd_run as run
+
+    return run(args)
+
+
+def add_policy_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="demo",
+                   help="a litellm model string (openai/..., anthropic/..., ollama/..., hosted_vllm/...), "
+                        "or demo for the demo policy (the default)")
+    p.add_argument("--api-base", metavar="URL", help="the model server, e.g. http://localhost:8000/v1")
+    p.add_argument("--api-key", metavar="KEY", help="the API key (default: the provider's environment variable)")
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--tool-mode", choices=["auto", "tools", "text"], default="auto",
+                   help="function calling, or the text format (one fenced bash block a turn)")
+    p.add_argument("--teacher", metavar="MODEL", help="DAgger: a teacher model mixed with --model (the student)")
+    p.add_argument("--beta", type=float, default=0.5, help="DAgger: the chance the teacher acts at a turn")
+    p.add_argument("--sandbox", choices=["auto", "docker", "local"], default="auto",
+                   help="auto: Docker when a daemon and the image are there, else local")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--timeout", type=float, default=120, help="seconds one command may run")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trajscope", description="Watch and steer tree search over coding-agent trajectories.")
@@ -173,6 +197,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("run", help="one linear rollout of an agent on a task, verified at the end")
+    p.add_argument("task", help="a task directory, or a SWE-bench JSON/JSONL file with --instance")
+    p.add_argument("--instance", metavar="ID", help="the instance of a SWE-bench file")
+    add_policy_options(p)
+    p.add_argument("--max-steps", type=int, default=30)
+    p.add_argument("--out", metavar="RUN.jsonl", help="the run log (default: runs/<instance>-<time>.jsonl)")
+    p.add_argument("--headless", action="store_true", help="print progress and a JSON result instead of the viewer")
+    p.add_argument("--theme", choices=["trajscope-dark", "trajscope-light"])
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("verify", help="apply a patch and the hidden tests in a fresh sandbox; resolved or not")
     p.add_argument("task", help="a task directory, or a SWE-bench JSON/JSONL file with --instance")
@@ -210,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         return args.func(args)
-    except (UserError, FormatError, TaskError, SandboxError) as exc:
+    except (UserError, FormatError, TaskError, SandboxError, PolicyError) as exc:
         print(f"trajscope: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

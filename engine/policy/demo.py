@@ -1,0 +1,191 @@
+"""The demo policy: plausible agent behaviour with no model, no network and no key.
+
+For a task with a reference fix (``gold.patch``) and, optionally, a plausible
+wrong one (``wrong.patch``), it builds a *bank* of actions: looking at the files
+the fix touches, searching for the functions it changes, running the tests, the
+hunks of the right and of the wrong fix as ``str_replace`` edits, undoing a
+wrong fix, and submitting. At each turn it reads the path so far to find its
+stage (explore, edit, test, revise, submit) and draws from what fits with a
+seeded random generator, so some paths resolve the task and some do not, and
+searching pays. Shown everywhere as "demo policy".
+
+The same bank and stage logic drive the scripted model of the test server
+(``tests/fake_llm``), which plays them through real tool calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from engine.actions import Action
+from engine.policy.base import Context, PolicyError, Proposal, Step
+
+NAME = "demo policy"
+EDIT_TOOLS = ("str_replace", "insert", "create")
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@ ?(.*)$")
+_SYMBOL = re.compile(r"\b(?:def|class)\s+([A-Za-z_]\w*)")
+
+
+def patch_edits(patch: str) -> list[Action]:
+    """The hunks of a unified diff as editor actions (``str_replace``, or ``create`` for new files)."""
+    edits: list[Action] = []
+    path, new_file, old, new = None, False, [], []
+
+    def flush():
+        if path is None or not (old or new):
+            return
+        if new_file:
+            edits.append(Action("create", {"path": path, "content": "".join(new)}))
+        else:
+            edits.append(Action("str_replace", {"path": path, "old": "".join(old), "new": "".join(new)}))
+
+    for line in patch.splitlines(keepends=True):
+        if line.startswith("--- "):
+            flush()
+            path, old, new = None, [], []
+            new_file = line[4:].strip() == "/dev/null"
+        elif line.startswith("+++ "):
+            path = line[4:].strip().removeprefix("b/")
+        elif _HUNK.match(line):
+            if not new_file:
+                flush()
+                old, new = [], []
+        elif path is not None and line[:1] in (" ", "-", "+"):
+            body = line[1:]
+            if line[0] != "+":
+                old.append(body)
+            if line[0] != "-":
+                new.append(body)
+        elif line.startswith("\\") and (old or new):  # "\ No newline at end of file"
+            for part in (old, new):
+                if part and part[-1].endswith("\n"):
+                    part[-1] = part[-1][:-1]
+    flush()
+    return edits
+
+
+def undo(edit: Action) -> Action:
+    """The edit that takes ``edit`` back."""
+    args = edit.args
+    if edit.tool == "create":
+        return Action("bash", {"command": f"rm -f {shlex.quote(args['path'])}"})
+    return Action("str_replace", {"path": args["path"], "old": args["new"], "new": args["old"]})
+
+
+@dataclass
+class Bank:
+    """What the demo policy can do on one task."""
+
+    gold: list[Action]
+    wrong: list[Action]
+    explore: list[tuple[str, Action]]  # (thought, action)
+    test: Action
+    files: list[str] = field(default_factory=list)
+
+    @classmethod
+    def for_task(cls, task) -> Bank:
+        gold_text = getattr(task, "gold_patch", None)
+        if not gold_text:
+            raise PolicyError(f"the demo policy needs a reference fix (gold.patch) for {task.instance_id}")
+        wrong_text = ""
+        if getattr(task, "path", None) is not None and (task.path / "wrong.patch").is_file():
+            wrong_text = (task.path / "wrong.patch").read_text(encoding="utf-8")
+        gold, wrong = patch_edits(gold_text), patch_edits(wrong_text)
+        files = list(dict.fromkeys(e.args["path"] for e in gold))
+        symbols = list(dict.fromkeys(_SYMBOL.findall(gold_text)))
+        visible = re.sub(r"\s-rA\b", " -q", task.test_command)
+        explore = [("Let me see how the repository is laid out.", Action("view", {"path": "."}))]
+        explore += [(f"The issue points at {f}; let me read it.", Action("view", {"path": f})) for f in files]
+        explore += [(f"Where is {s} defined and used?", Action("search", {"pattern": rf"\b{s}\b"}))
+                    for s in symbols[:3]]
+        explore.append(("Let me reproduce the problem from the issue with the existing tests.",
+                        Action("bash", {"command": visible})))
+        return cls(gold, wrong, explore, Action("bash", {"command": visible}), files)
+
+    def difficulty(self, task) -> float:
+        """The chance that a first fix is the right one: a fixed property of each task."""
+        digest = hashlib.sha256(task.instance_id.encode()).digest()
+        return 0.2 + 0.55 * digest[0] / 255
+
+
+def _same(a: Action, b: Action) -> bool:
+    return a.tool == b.tool and a.args == b.args
+
+
+def next_action(bank: Bank, steps: list[Step], rng: random.Random, p_right: float) -> tuple[str, Action]:
+    """The demo policy's next (thought, action) after ``steps``."""
+    edits = [s.action for s in steps if s.action.tool in EDIT_TOOLS or
+             (s.action.tool == "bash" and s.action.raw.startswith("rm -f "))]
+    done = [a for a in edits]
+    plan: list[Action] | None = None
+    wrong_started = bool(bank.wrong) and any(_same(a, bank.wrong[0]) for a in done)
+    reverted = wrong_started and all(any(_same(a, undo(w)) for a in done) for w in bank.wrong)
+    if any(_same(a, bank.gold[0]) for a in done):
+        plan = bank.gold
+    elif wrong_started and not reverted:
+        plan = bank.wrong
+    last_edit = max((i for i, s in enumerate(steps) if s.action in edits), default=-1)
+    tests_after = [s for s in steps[last_edit + 1:] if _same(s.action, bank.test)]
+
+    if plan is None:  # nothing (left) applied: explore, then choose a fix
+        explored = [s for s in steps if s.action.tool in ("view", "search") or _same(s.action, bank.test)]
+        if not reverted and (len(explored) < 2 or (len(explored) < len(bank.explore) and rng.random() < 0.35)):
+            seen = [s.action for s in steps]
+            fresh = [(t, a) for t, a in bank.explore if not any(_same(a, b) for b in seen)]
+            if fresh:
+                return fresh[0] if len(explored) == 0 else rng.choice(fresh)
+        if steps and rng.random() < 0.04:
+            return "I think the code is fine as it is; submitting.", Action("submit")
+        right = rng.random() < p_right or not bank.wrong
+        chosen = bank.gold if right else bank.wrong
+        return (f"I see the problem in {chosen[0].args['path']}; let me fix it there.", chosen[0])
+
+    pending = [e for e in plan if not any(_same(e, a) for a in done)]
+    if pending:
+        return f"The same change is needed further down in {pending[0].args['path']}.", pending[0]
+    if not tests_after:
+        if rng.random() < 0.75:
+            return "Let me run the tests to check the fix.", bank.test
+        return "That should fix the issue; submitting.", Action("submit")
+    last = tests_after[-1]
+    if last.exit_code not in (0, None) and plan is bank.wrong and rng.random() < 0.6:
+        back = [undo(e) for e in reversed(bank.wrong) if not any(_same(undo(e), a) for a in done)]
+        return "The tests fail; my change was wrong. Let me undo it and look again.", back[0]
+    if last.exit_code not in (0, None):
+        return "Some tests still fail, but I believe the fix addresses the issue; submitting.", Action("submit")
+    return "The tests pass; submitting the fix.", Action("submit")
+
+
+class DemoPolicy:
+    """Draws plausible actions from a task's bank; deterministic for a seed and a path."""
+
+    name = NAME
+
+    def __init__(self, seed: int = 0, p_right: float | None = None):
+        self.seed, self.p_right = seed, p_right
+        self._banks: dict[str, Bank] = {}
+        self._draws = 0
+
+    def bank(self, task) -> Bank:
+        if task.instance_id not in self._banks:
+            self._banks[task.instance_id] = Bank.for_task(task)
+        return self._banks[task.instance_id]
+
+    def propose(self, context: Context, n: int = 1, temperature: float | None = None) -> list[Proposal]:
+        bank = self.bank(context.task)
+        p_right = self.p_right if self.p_right is not None else bank.difficulty(context.task)
+        if context.hint:  # a person's hint makes the right fix likelier
+            p_right = min(1.0, p_right + 0.4)
+        proposals = []
+        for _ in range(n):
+            self._draws += 1
+            seed = context.seed if context.seed is not None else self.seed
+            rng = random.Random(f"{seed}|{context.task.instance_id}|{context.key()}|{self._draws}")
+            thought, action = next_action(bank, context.steps, rng, p_right)
+            proposals.append(Proposal(Action(action.tool, dict(action.args)), thought, proposer="policy",
+                                      model=NAME))
+        return proposals

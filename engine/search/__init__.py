@@ -1,0 +1,1 @@
+"""Search strategies over agent trajectories (DESIGN section 5)."""

@@ -1,0 +1,171 @@
+"""A rollout: from a node, propose, execute, snapshot, repeat until submit (DESIGN section 5).
+
+``Recorder`` is the one way a search changes the tree: it appends each event to
+the run log and folds it into the live ``Tree`` under one lock, so the log and
+the tree never disagree. ``rollout`` is the loop every strategy builds on;
+``run_linear`` is the simplest search: one rollout from the task's base state.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engine.actions import Action, execute
+from engine.events import RunLog, make_event
+from engine.policy.base import Context, Policy, PolicyError, Step
+from engine.sandbox.base import Sandbox, SandboxError
+from engine.tasks import Task, TaskError, verify
+from engine.tree import ROOT, Tree
+
+
+class Recorder:
+    """Appends events to a run log and folds them into a tree, thread-safely."""
+
+    def __init__(self, log: RunLog | None, tree: Tree | None = None, run: str | None = None):
+        self.log, self.tree = log, tree if tree is not None else Tree()
+        self.run = run or (log.run if log is not None else "run")
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1 + sum(1 for n in self.tree.nodes if n != ROOT))
+        self.listeners: list[Callable[[dict], None]] = []
+
+    def new_id(self) -> str:
+        with self._lock:
+            while True:
+                node_id = f"n{next(self._ids)}"
+                if node_id not in self.tree.nodes:
+                    return node_id
+
+    def emit(self, type_: str, **fields) -> dict:
+        event = make_event(type_, self.run, **fields)
+        with self._lock:
+            if self.log is not None:
+                self.log.append(event)
+            self.tree.apply(event)
+        for listener in self.listeners:
+            listener(event)
+        return event
+
+
+def path_steps(tree: Tree, node_id: str | None) -> list[Step]:
+    """The path from the task to ``node_id`` as a policy sees it."""
+    if node_id is None or node_id == ROOT:
+        return []
+    return [Step(Action.from_dict(n.action or {}), n.thought, n.observation, n.exit_code)
+            for n in tree.path(node_id) if n.id != ROOT]
+
+
+def diff_stat(patch: str) -> str:
+    """``2 files, +5 -3`` for a unified diff."""
+    files = sum(1 for line in patch.splitlines() if line.startswith("diff --git "))
+    plus = sum(1 for line in patch.splitlines() if line.startswith("+") and not line.startswith("+++"))
+    minus = sum(1 for line in patch.splitlines() if line.startswith("-") and not line.startswith("---"))
+    return f"{files} file{'s' if files != 1 else ''}, +{plus} -{minus}" if patch.strip() else ""
+
+
+@dataclass
+class RolloutResult:
+    reason: str  # submitted, max_steps, policy_error, sandbox_error, stopped
+    last: str | None  # the last node added
+    steps: int = 0
+    submitted: str | None = None
+    patch: str = ""
+    resolved: bool | None = None
+    error: str = ""
+
+
+def rollout(task: Task, policy: Policy, sandbox: Sandbox, recorder: Recorder, parent: str | None = None,
+            max_steps: int = 30, timeout: float = 120.0, verify_sandbox: str | None = None,
+            stop: threading.Event | None = None, seed: int | None = None,
+            on_node: Callable[[object], None] | None = None) -> RolloutResult:
+    """Grow one path below ``parent`` (the task when None); the sandbox must hold parent's state."""
+    tree = recorder.tree
+    result = RolloutResult("max_steps", parent)
+    prev_ref = tree.nodes[parent].state_ref if parent not in (None, ROOT) else None
+    depth = tree.nodes[parent].depth if parent not in (None, ROOT) else 0
+    while depth < max_steps:
+        if stop is not None and stop.is_set():
+            result.reason = "stopped"
+            return result
+        context = Context(task, path_steps(tree, parent), seed=seed)
+        node_id = recorder.new_id()
+        try:
+            proposal = policy.propose(context, 1)[0]
+        except PolicyError as exc:
+            recorder.emit("node_added", id=node_id, parent=parent, action=None, proposer="policy")
+            recorder.emit("node_status", id=node_id, status="failed", by="engine", reason=str(exc))
+            result.reason, result.last, result.error = "policy_error", node_id, str(exc)
+            if on_node is not None:
+                on_node(tree.nodes[node_id])
+            return result
+        recorder.emit("node_added", id=node_id, parent=parent, **proposal.event_fields())
+        recorder.emit("node_started", id=node_id)
+        try:
+            obs = execute(proposal.action, sandbox, timeout=timeout)
+            ref = sandbox.snapshot()
+            patch = sandbox.diff() if ref != prev_ref else None
+        except SandboxError as exc:
+            recorder.emit("node_status", id=node_id, status="failed", by="engine", reason=f"sandbox: {exc}")
+            result.reason, result.last, result.error = "sandbox_error", node_id, str(exc)
+            if on_node is not None:
+                on_node(tree.nodes[node_id])
+            return result
+        fields = {"observation": obs.text, "exit_code": obs.exit_code, "duration_s": round(obs.duration, 4),
+                  "state_ref": ref}
+        if patch is not None:
+            fields |= {"patch": patch, "diff_stat": diff_stat(patch)}
+        recorder.emit("node_executed", id=node_id, **fields)
+        result.steps += 1
+        result.last, parent, prev_ref, depth = node_id, node_id, ref, depth + 1
+        if on_node is not None:
+            on_node(tree.nodes[node_id])
+        if proposal.action.tool == "submit":
+            result.reason, result.submitted = "submitted", node_id
+            result.patch = sandbox.diff()
+            submit(task, recorder, node_id, result.patch, verify_sandbox or sandbox.kind, timeout=max(timeout, 600))
+            result.resolved = (tree.nodes[node_id].verified or {}).get("resolved")
+            return result
+    return result
+
+
+def submit(task: Task, recorder: Recorder, node_id: str, patch: str, sandbox_kind: str,
+           timeout: float = 600.0) -> dict:
+    """Verify ``patch`` in a fresh sandbox and record the ``submitted`` event."""
+    try:
+        outcome = verify(task, patch, sandbox=sandbox_kind, timeout=timeout)
+        verified = outcome.verified() | {"duration_s": round(outcome.duration_s, 3)}
+        if outcome.error:
+            verified["error"] = outcome.error
+    except (TaskError, SandboxError) as exc:
+        verified = {"passed": [], "failed": [], "resolved": False, "error": str(exc)}
+    return recorder.emit("submitted", id=node_id, patch=patch, verified=verified)
+
+
+def run_linear(task: Task, policy: Policy, log: RunLog, sandbox_kind: str = "local", max_steps: int = 30,
+               timeout: float = 120.0, seed: int | None = None, stop: threading.Event | None = None,
+               on_node: Callable[[object], None] | None = None, config: dict | None = None,
+               **sandbox_options) -> tuple[RolloutResult, Tree]:
+    """One rollout of ``policy`` on ``task`` in a fresh sandbox, recorded in ``log``."""
+    recorder = Recorder(log)
+    started = time.perf_counter()
+    recorder.emit("run_started", task=task.to_json(), config={
+        "strategy": "linear", "policy": policy.name, "sandbox": sandbox_kind, "max_steps": max_steps,
+        "seed": seed, **(config or {})})
+    reason = "error"
+    try:
+        with task.open_sandbox(sandbox_kind, **sandbox_options) as sandbox:
+            result = rollout(task, policy, sandbox, recorder, None, max_steps, timeout,
+                             stop=stop, seed=seed, on_node=on_node)
+        reason = result.reason
+    except KeyboardInterrupt:
+        reason = "interrupted"
+        raise
+    finally:
+        tree = recorder.tree
+        recorder.emit("run_finished", reason=reason, totals={
+            "tokens_in": tree.tokens_in, "tokens_out": tree.tokens_out, "cost": tree.cost,
+            "wall_s": round(time.perf_counter() - started, 3)})
+    return result, recorder.tree

@@ -1,0 +1,198 @@
+"""The fake model server: ``/v1/chat/completions`` with tool calls, ``n``, ``usage`` and faults.
+
+A *script* is a callable ``(request: dict, index: int) -> dict`` that returns one
+choice's reply: ``{"tool": name, "args": {...}, "thought": str}`` for a tool call,
+or ``{"text": str}`` for plain content. ``index`` counts the choices of the
+request (0..n-1). Faults are consumed one per request, in order: an HTTP status
+(429, 500, 503, 401) answers with that error; ``"hang"`` waits ``hang_s`` before
+answering, so a client with a shorter timeout gives up.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import re
+import shlex
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from engine.actions import Action, parse_text
+from engine.policy.base import Step
+from engine.policy.demo import Bank, next_action
+
+
+def reply(tool: str | None = None, thought: str = "", text: str | None = None, **args) -> dict:
+    """One scripted reply: a tool call, or plain text."""
+    return {"text": text} if tool is None else {"tool": tool, "args": args, "thought": thought}
+
+
+def turn(request: dict) -> int:
+    """How many turns the conversation has had: the assistant messages so far."""
+    return sum(1 for m in request["messages"] if m.get("role") == "assistant")
+
+
+class Scripted:
+    """Replies from a list, by turn; the last reply repeats when the list runs out."""
+
+    def __init__(self, replies: list[dict]):
+        self.replies = replies
+
+    def __call__(self, request: dict, index: int) -> dict:
+        return self.replies[min(turn(request), len(self.replies) - 1)]
+
+
+_EXIT = re.compile(r"^\(exit code (-?\d+)\)\n")
+
+
+def as_bash(action: Action) -> str:
+    """A shell command that does what an editor action does (for the text format)."""
+    a = action.args
+    if action.tool == "bash":
+        return a["command"]
+    if action.tool == "view":
+        return f"nl -ba {shlex.quote(a['path'])}" if a["path"] != "." else "ls -R"
+    if action.tool == "search":
+        return f"grep -rnE {shlex.quote(a['pattern'])} ."
+    if action.tool == "submit":
+        return "submit"
+    if action.tool == "create":
+        code = f"open({a['path']!r}, 'w').write({a['content']!r})"
+        return f"python3 -c {shlex.quote(code)}"
+    code = (f"import pathlib; p = pathlib.Path({a['path']!r}); s = p.read_text(); "
+            f"assert s.count({a['old']!r}) == 1, 'old text not unique'; p.write_text(s.replace({a['old']!r}, {a['new']!r}))")
+    return f"python3 -c {shlex.quote(code)}"
+
+
+class Solver:
+    """Plays the demo policy's bank for a task through tool calls (or the text format).
+
+    ``wrong_rate`` is the chance that a first fix is the wrong one; draws are seeded
+    by ``seed``, the conversation so far and the choice index, so ``n`` choices differ.
+    """
+
+    def __init__(self, task, wrong_rate: float = 0.0, seed: int = 0, mode: str = "tools"):
+        self.task, self.wrong_rate, self.seed, self.mode = task, wrong_rate, seed, mode
+        self.bank = Bank.for_task(task)
+        self._count = itertools.count()
+        self._bash = {}
+
+    def steps(self, request: dict) -> list[Step]:
+        steps: list[Step] = []
+        for m in request["messages"]:
+            if m.get("role") == "assistant":
+                if m.get("tool_calls"):
+                    call = m["tool_calls"][0]["function"]
+                    args = json.loads(call["arguments"] or "{}")
+                    steps.append(Step(Action(call["name"], args)))
+                else:
+                    try:
+                        _, action = parse_text(m.get("content") or "")
+                    except ValueError:
+                        continue
+                    steps.append(Step(self._bash.get(action.raw, action)))
+            elif m.get("role") in ("tool", "user") and steps and steps[-1].exit_code is None:
+                content = m.get("content") or ""
+                found = _EXIT.match(content)
+                steps[-1].observation = content
+                steps[-1].exit_code = int(found.group(1)) if found else 0
+        return steps
+
+    def __call__(self, request: dict, index: int) -> dict:
+        steps = self.steps(request)
+        key = "|".join(f"{s.action.tool}{s.action.args}" for s in steps)
+        rng = random.Random(f"{self.seed}|{key}|{index}|{next(self._count)}")
+        thought, action = next_action(self.bank, steps, rng, 1.0 - self.wrong_rate)
+        if self.mode == "text":
+            command = as_bash(action)
+            self._bash[command] = action
+            return {"text": f"{thought}\n\n```bash\n{command}\n```"}
+        return {"tool": action.tool, "args": action.args, "thought": thought}
+
+
+class FakeLLM:
+    """The server; use as a context manager. ``url`` is the ``api_base`` for litellm."""
+
+    def __init__(self, script, faults: list | None = None, hang_s: float = 3.0, delay_s: float = 0.0,
+                 ignore_n: bool = False, reject_tools: bool = False):
+        self.script, self.faults, self.hang_s, self.delay_s = script, list(faults or []), hang_s, delay_s
+        self.ignore_n, self.reject_tools = ignore_n, reject_tools
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        self._ids = itertools.count(1)
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def setup(self):
+                super().setup()  # answers go out at once, not after a delayed ACK
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                status, payload = server.handle(self.path, body)
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (a hang)
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> FakeLLM:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def handle(self, path: str, body: dict) -> tuple[int, dict]:
+        with self.lock:
+            self.requests.append(body)
+            fault = self.faults.pop(0) if self.faults else None
+        if not path.rstrip("/").endswith("/chat/completions"):
+            return 404, {"error": {"message": f"no route {path}", "type": "not_found"}}
+        if fault == "hang":
+            time.sleep(self.hang_s)
+        elif isinstance(fault, int):
+            kind = {429: "rate_limit_exceeded", 401: "invalid_api_key"}.get(fault, "server_error")
+            return fault, {"error": {"message": f"injected {fault}", "type": kind, "code": kind}}
+        if self.reject_tools and body.get("tools"):
+            return 400, {"error": {"message": "this model does not support tools", "type": "invalid_request_error"}}
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        prompt_chars = sum(len(json.dumps(m)) for m in body.get("messages", []))
+        choices = []
+        completion = 0
+        for index in range(1 if self.ignore_n else int(body.get("n") or 1)):
+            out = self.script(body, index)
+            message: dict = {"role": "assistant", "content": out.get("text", out.get("thought") or None)}
+            if "tool" in out:
+                message["tool_calls"] = [{"id": f"call_{next(self._ids)}", "type": "function", "function": {
+                    "name": out["tool"], "arguments": json.dumps(out.get("args") or {})}}]
+            completion += len(json.dumps(message)) // 4 + 1
+            choices.append({"index": index, "message": message,
+                            "finish_reason": "tool_calls" if "tool" in out else "stop"})
+        return 200, {"id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion", "created": int(time.time()),
+                     "model": body.get("model", "fake"), "choices": choices,
+                     "usage": {"prompt_tokens": prompt_chars // 4 + 1, "completion_tokens": completion,
+                               "total_tokens": prompt_chars // 4 + 1 + completion}}

@@ -1,0 +1,114 @@
+"""``trajscope run``: one linear rollout, headless with progress or followed live in the viewer."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+
+def default_out(instance_id: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{instance_id.replace('/', '_')}-{stamp}.jsonl"
+
+
+def pick_sandbox(choice: str, task) -> str:
+    """``auto``: Docker when a daemon answers and the image is there, else local."""
+    if choice != "auto":
+        return choice
+    if task.repo_dir is None:
+        return "docker"
+    from engine.sandbox import docker as docker_sandbox
+
+    available, _ = docker_sandbox.docker_available()
+    if available:
+        from engine.sandbox.image import image_exists
+
+        if image_exists(task.image or docker_sandbox.BASE_IMAGE):
+            return "docker"
+    return "local"
+
+
+def result_json(task, result, tree, out: Path, wall_s: float) -> dict:
+    node = tree.nodes.get(result.submitted) if result.submitted else None
+    verified = (node.verified or {}) if node else {}
+    return {"instance_id": task.instance_id, "reason": result.reason, "steps": result.steps,
+            "submitted": result.submitted, "resolved": bool(verified.get("resolved")),
+            "verified": verified or None, "patch": result.patch, "error": result.error or None,
+            "tokens_in": tree.tokens_in, "tokens_out": tree.tokens_out, "cost": round(tree.cost, 6),
+            "wall_s": round(wall_s, 3), "log": str(out)}
+
+
+def cmd_run(args) -> int:
+    from engine.events import RunLog
+    from engine.policy.factory import make_policy
+    from engine.search.rollout import run_linear
+    from engine.tasks import load_task
+    from tui.cli import UserError
+
+    task = load_task(args.task, args.instance)
+    policy = make_policy(args.model, api_base=args.api_base, api_key=args.api_key,
+                         temperature=args.temperature, tool_mode=args.tool_mode, seed=args.seed,
+                         teacher=args.teacher, beta=args.beta)
+    sandbox = pick_sandbox(args.sandbox, task)
+    out = Path(args.out) if args.out else default_out(task.instance_id)
+    if out.exists() and out.stat().st_size:
+        raise UserError(f"{out} already exists; choose another --out")
+    if args.max_steps < 1:
+        raise UserError("--max-steps must be at least 1")
+    stop = threading.Event()
+    outcome: dict = {}
+
+    def work(on_node=None):
+        started = time.perf_counter()
+        with RunLog(out) as log:
+            try:
+                result, tree = run_linear(task, policy, log, sandbox, max_steps=args.max_steps,
+                                          timeout=args.timeout, seed=args.seed, stop=stop, on_node=on_node,
+                                          config={"model": args.model, "teacher": args.teacher})
+                outcome["result"] = result_json(task, result, tree, out, time.perf_counter() - started)
+            except Exception as exc:  # shown to the user; the log keeps what was recorded
+                outcome["error"] = exc
+
+    if args.headless:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        console.print(f"[bold]{task.instance_id}[/] with {policy.name}, {sandbox} sandbox, log {out}")
+        work(on_node=lambda node: _print_node(console, node))
+    else:
+        from tui.app import TrajscopeApp
+        from tui.bridge import Source
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.touch()
+        thread = threading.Thread(target=work, name="trajscope-run", daemon=True)
+        thread.start()
+        app = TrajscopeApp(Source(out, follow=True), theme=getattr(args, "theme", None))
+        app.run()
+        stop.set()
+        thread.join(timeout=args.timeout + 5)
+        if "result" not in outcome and "error" not in outcome:
+            print(f"trajscope: stopped; the run log so far is {out}", file=sys.stderr)
+            return 130
+    if "error" in outcome:
+        raise outcome["error"]
+    print(json.dumps(outcome["result"], indent=2))
+    return 0 if outcome["result"]["resolved"] else 1
+
+
+def _print_node(console, node) -> None:
+    from engine.actions import short_action
+
+    tokens = f"{node.tokens_in}+{node.tokens_out} tokens" if node.tokens_in or node.tokens_out else ""
+    colour = "green" if node.exit_code == 0 else "red"
+    if node.status == "failed":
+        console.print(f"{node.depth:>3} [red]failed: {node.status_reason}[/]")
+        return
+    width = max(20, console.width - 48)
+    console.print(f"{node.depth:>3} [cyan]{node.kind:<6}[/] {short_action(node.action, width):<{width}} "
+                  f"[{colour}]exit {node.exit_code}[/] {node.duration_s or 0:5.2f} s {tokens}", no_wrap=True)
+    if node.kind == "submit":
+        console.print("    verifying the submitted patch with the hidden tests in a fresh sandbox…")
