@@ -228,6 +228,10 @@ def run_bench(args) -> int:
 
     if args.suite == "sandbox":
         return run_sandbox_bench(args)
+    if args.suite == "policy":
+        from tui.bench_policy import run_policy_bench
+
+        return run_policy_bench(args)
     console = Console(stderr=True)
     results: dict = {"open": [], "follow": None}
     for n in args.sizes:

@@ -14,10 +14,7 @@ from engine.policy.base import PolicyError
 from engine.sandbox.base import SandboxError
 from engine.tasks import TaskError
 from engine.tree import Tree
-
-
-class UserError(Exception):
-    """Something the user can fix; printed as one sentence, exit code 2."""
+from tui.errors import UserError
 
 
 def _check_readable(path: Path) -> None:
@@ -227,12 +224,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sandbox)
 
     p = sub.add_parser("bench", help="performance benchmarks")
-    p.add_argument("suite", choices=["open", "sandbox"])
+    p.add_argument("suite", choices=["open", "sandbox", "policy"])
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     p.add_argument("--follow-rate", type=int, default=2000, help="node events a second in the follow test")
     p.add_argument("--kinds", nargs="+", choices=["local", "docker"], default=["local", "docker"],
                    help="sandboxes the sandbox suite measures")
     p.add_argument("--repeat", type=int, default=20, help="repetitions of each sandbox operation")
+    p.add_argument("--seeds", type=int, default=20, help="policy suite: seeds (runs) per task")
+    p.add_argument("--sandbox", choices=["local", "docker"], default="local", help="policy suite: the sandbox")
+    p.add_argument("--workers", type=int, default=2, help="policy suite: runs at once")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
     return parser

@@ -46,7 +46,7 @@ def cmd_run(args) -> int:
     from engine.policy.factory import make_policy
     from engine.search.rollout import run_linear
     from engine.tasks import load_task
-    from tui.cli import UserError
+    from tui.errors import UserError
 
     task = load_task(args.task, args.instance)
     policy = make_policy(args.model, api_base=args.api_base, api_key=args.api_key,
@@ -89,7 +89,7 @@ def cmd_run(args) -> int:
         app = TrajscopeApp(Source(out, follow=True), theme=getattr(args, "theme", None))
         app.run()
         stop.set()
-        thread.join(timeout=args.timeout + 5)
+        thread.join(timeout=10)  # the step in flight; the exit handlers remove the sandbox
         if "result" not in outcome and "error" not in outcome:
             print(f"trajscope: stopped; the run log so far is {out}", file=sys.stderr)
             return 130

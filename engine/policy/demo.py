@@ -109,53 +109,65 @@ class Bank:
     def difficulty(self, task) -> float:
         """The chance that a first fix is the right one: a fixed property of each task."""
         digest = hashlib.sha256(task.instance_id.encode()).digest()
-        return 0.2 + 0.55 * digest[0] / 255
+        return 0.1 + 0.5 * digest[0] / 255
 
 
 def _same(a: Action, b: Action) -> bool:
     return a.tool == b.tool and a.args == b.args
 
 
-def next_action(bank: Bank, steps: list[Step], rng: random.Random, p_right: float) -> tuple[str, Action]:
-    """The demo policy's next (thought, action) after ``steps``."""
-    edits = [s.action for s in steps if s.action.tool in EDIT_TOOLS or
-             (s.action.tool == "bash" and s.action.raw.startswith("rm -f "))]
-    done = [a for a in edits]
-    plan: list[Action] | None = None
-    wrong_started = bool(bank.wrong) and any(_same(a, bank.wrong[0]) for a in done)
-    reverted = wrong_started and all(any(_same(a, undo(w)) for a in done) for w in bank.wrong)
-    if any(_same(a, bank.gold[0]) for a in done):
-        plan = bank.gold
-    elif wrong_started and not reverted:
-        plan = bank.wrong
-    last_edit = max((i for i, s in enumerate(steps) if s.action in edits), default=-1)
-    tests_after = [s for s in steps[last_edit + 1:] if _same(s.action, bank.test)]
+def _is_edit(action: Action) -> bool:
+    return action.tool in EDIT_TOOLS or (action.tool == "bash" and action.raw.startswith("rm -f "))
 
-    if plan is None:  # nothing (left) applied: explore, then choose a fix
+
+def _where(action: Action, actions: list[Action]) -> bool:
+    return any(_same(action, a) for a in actions)
+
+
+def next_action(bank: Bank, steps: list[Step], rng: random.Random, p_right: float) -> tuple[str, Action]:
+    """The demo policy's next (thought, action) after ``steps``.
+
+    The current plan is the fix the latest edits belong to: the right one, the wrong
+    one, or the undoing of the wrong one after the tests showed it failing.
+    """
+    undos = [undo(w) for w in reversed(bank.wrong)]
+    plan_name, since = None, 0
+    edits = [s.action for s in steps if _is_edit(s.action)]
+    for i, action in enumerate(edits):
+        name = ("gold" if _where(action, bank.gold) else "wrong" if _where(action, bank.wrong)
+                else "undo" if _where(action, undos) else None)
+        if name is not None and name != plan_name:
+            plan_name, since = name, i
+    plan = {"gold": bank.gold, "wrong": bank.wrong, "undo": undos}.get(plan_name)
+    if plan is not None:
+        pending = [e for e in plan if not _where(e, edits[since:])]
+        if pending:
+            if plan_name == "undo":
+                return "Undoing the rest of my change.", pending[0]
+            return f"The same change is needed further down in {pending[0].args['path']}.", pending[0]
+    if plan_name == "undo":  # the wrong fix is gone: try again, having learnt from the failure
+        if rng.random() < 0.8:
+            return f"Now the right change, in {bank.gold[0].args['path']}.", bank.gold[0]
+        return "I could not find a better fix; submitting what I have.", Action("submit")
+    if plan is None:  # nothing applied yet: explore, then choose a fix
         explored = [s for s in steps if s.action.tool in ("view", "search") or _same(s.action, bank.test)]
-        if not reverted and (len(explored) < 2 or (len(explored) < len(bank.explore) and rng.random() < 0.35)):
-            seen = [s.action for s in steps]
-            fresh = [(t, a) for t, a in bank.explore if not any(_same(a, b) for b in seen)]
+        if len(explored) < 2 or (len(explored) < len(bank.explore) and rng.random() < 0.35):
+            fresh = [(t, a) for t, a in bank.explore if not _where(a, [s.action for s in steps])]
             if fresh:
-                return fresh[0] if len(explored) == 0 else rng.choice(fresh)
+                return fresh[0] if not explored else rng.choice(fresh)
         if steps and rng.random() < 0.04:
             return "I think the code is fine as it is; submitting.", Action("submit")
-        right = rng.random() < p_right or not bank.wrong
-        chosen = bank.gold if right else bank.wrong
-        return (f"I see the problem in {chosen[0].args['path']}; let me fix it there.", chosen[0])
-
-    pending = [e for e in plan if not any(_same(e, a) for a in done)]
-    if pending:
-        return f"The same change is needed further down in {pending[0].args['path']}.", pending[0]
+        chosen = bank.gold if rng.random() < p_right or not bank.wrong else bank.wrong
+        return f"I see the problem in {chosen[0].args['path']}; let me fix it there.", chosen[0]
+    last_edit = max(i for i, s in enumerate(steps) if _is_edit(s.action))
+    tests_after = [s for s in steps[last_edit + 1:] if _same(s.action, bank.test)]
     if not tests_after:
         if rng.random() < 0.75:
             return "Let me run the tests to check the fix.", bank.test
         return "That should fix the issue; submitting.", Action("submit")
-    last = tests_after[-1]
-    if last.exit_code not in (0, None) and plan is bank.wrong and rng.random() < 0.6:
-        back = [undo(e) for e in reversed(bank.wrong) if not any(_same(undo(e), a) for a in done)]
-        return "The tests fail; my change was wrong. Let me undo it and look again.", back[0]
-    if last.exit_code not in (0, None):
+    if tests_after[-1].exit_code not in (0, None):
+        if plan_name == "wrong" and rng.random() < 0.6:
+            return "The tests fail; my change was wrong. Let me undo it and look again.", undos[0]
         return "Some tests still fail, but I believe the fix addresses the issue; submitting.", Action("submit")
     return "The tests pass; submitting the fix.", Action("submit")
 
