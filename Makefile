@@ -2,6 +2,9 @@
 #   make demo   installs trajscope into .venv and opens the bundled demo run
 #   make test   installs the test extras into .venv and runs the tests
 PYTHON ?= python3
+# The torch requirement installed first. Plain "torch" gives GPU users PyPI's CUDA
+# build; CI (and machines without a GPU) can say TORCH=torch==2.13.0 for the CPU wheel.
+TORCH ?= torch
 VENV ?= .venv
 BIN := $(VENV)/bin
 
@@ -10,6 +13,7 @@ BIN := $(VENV)/bin
 $(BIN)/trajscope: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 

@@ -228,6 +228,10 @@ def run_bench(args) -> int:
 
     if args.suite == "sandbox":
         return run_sandbox_bench(args)
+    if args.suite == "prm":
+        from tui.bench_prm import run_prm_bench
+
+        return run_prm_bench(args)
     if args.suite == "policy":
         from tui.bench_policy import run_policy_bench
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 DEMO_TASKS = Path(__file__).resolve().parent.parent / "demo_data" / "tasks"
@@ -18,7 +19,7 @@ def run_policy_bench(args) -> int:
 
     tasks = [load_task_dir(p) for p in sorted(DEMO_TASKS.iterdir()) if (p / "task.json").is_file()]
     console = Console(stderr=True)
-    rows = linear_rates(tasks, lambda seed: DemoPolicy(seed=seed), list(range(args.seeds)),
+    rows = linear_rates(tasks, lambda task, seed: nullcontext(DemoPolicy(seed=seed)), list(range(args.seeds)),
                         sandbox=args.sandbox, workers=args.workers,
                         say=lambda line: console.print(line, highlight=False))
     total = sum(r["resolved"] for r in rows), sum(r["runs"] for r in rows)

@@ -11,6 +11,7 @@ from pathlib import Path
 from engine.events import write_events
 from engine.formats import FormatError, check_head, load
 from engine.policy.base import PolicyError
+from engine.prm.base import ScorerError
 from engine.sandbox.base import SandboxError
 from engine.tasks import TaskError
 from engine.tree import Tree
@@ -156,6 +157,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_prm(args: argparse.Namespace) -> int:
+    from tui.prm_cmd import cmd_prm as prm
+
+    return prm(args)
+
+
 def add_policy_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="demo",
                    help="a litellm model string (openai/..., anthropic/..., ollama/..., hosted_vllm/...), "
@@ -205,6 +212,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--theme", choices=["trajscope-dark", "trajscope-light"])
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser("prm", help="the process reward model: collect labelled steps, train, score a run")
+    p.add_argument("action", choices=["collect", "train", "score"])
+    p.add_argument("run", nargs="?", help="score: the run log to score")
+    p.add_argument("--prm", default="builtin", help="score: builtin, heuristic, rubric:<model> or hf:<dir>")
+    p.add_argument("--out", help="score: write a scored copy here (default: append to the run log); "
+                                 "collect: where the run logs go (default prm-runs/)")
+    p.add_argument("--device", help="cpu, cuda or mps (default: CUDA, else MPS, else CPU)")
+    p.add_argument("--dataset", default=str(Path(__file__).resolve().parent.parent / "demo_data" / "prm" / "steps.jsonl.gz"),
+                   help="collect writes it, train reads it")
+    p.add_argument("--weights", default=str(Path(__file__).resolve().parent.parent / "engine" / "prm" / "weights" / "builtin.pt"),
+                   help="train: where the weights go (default: the ones the package ships)")
+    p.add_argument("--tasks", nargs="+", help="collect: task directories (default: the bundled tasks)")
+    p.add_argument("--demo-seeds", type=int, default=30, help="collect: demo-policy runs per task")
+    p.add_argument("--fake-seeds", type=int, default=10, help="collect: fake-model runs per task and error rate")
+    p.add_argument("--wrong-rates", type=float, nargs="+", default=[0.3, 0.6],
+                   help="collect: the fake models' chances of a wrong fix")
+    p.add_argument("--sandbox", choices=["local", "docker"], default="local")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0, help="train: the seed")
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--held-out", type=int, default=3, help="train: tasks held out for evaluation")
+    p.set_defaults(func=cmd_prm)
+
     p = sub.add_parser("verify", help="apply a patch and the hidden tests in a fresh sandbox; resolved or not")
     p.add_argument("task", help="a task directory, or a SWE-bench JSON/JSONL file with --instance")
     p.add_argument("--instance", metavar="ID", help="the instance of a SWE-bench file")
@@ -224,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sandbox)
 
     p = sub.add_parser("bench", help="performance benchmarks")
-    p.add_argument("suite", choices=["open", "sandbox", "policy"])
+    p.add_argument("suite", choices=["open", "sandbox", "policy", "prm"])
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     p.add_argument("--follow-rate", type=int, default=2000, help="node events a second in the follow test")
     p.add_argument("--kinds", nargs="+", choices=["local", "docker"], default=["local", "docker"],
@@ -233,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=20, help="policy suite: seeds (runs) per task")
     p.add_argument("--sandbox", choices=["local", "docker"], default="local", help="policy suite: the sandbox")
     p.add_argument("--workers", type=int, default=2, help="policy suite: runs at once")
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 256], help="prm suite: batch sizes")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
     return parser
@@ -244,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         return args.func(args)
-    except (UserError, FormatError, TaskError, SandboxError, PolicyError) as exc:
+    except (UserError, FormatError, TaskError, SandboxError, PolicyError, ScorerError) as exc:
         print(f"trajscope: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -27,10 +27,14 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def linear_rates(tasks: list, make_policy: Callable[[int], object], seeds: list[int], sandbox: str = "local",
+def linear_rates(tasks: list, make_policy: Callable[[object, int], object], seeds: list[int], sandbox: str = "local",
                  max_steps: int = 20, workers: int = 2, out_dir: str | Path | None = None,
                  say: Callable[[str], None] = lambda line: None) -> list[dict]:
-    """For each task, how many of ``seeds`` a linear run resolves, with steps and wall time."""
+    """For each task, how many of ``seeds`` a linear run resolves, with steps and wall time.
+
+    ``make_policy(task, seed)`` returns a context manager that gives the policy (so a
+    policy that needs a server can start and stop it around the run).
+    """
     out = Path(out_dir or tempfile.mkdtemp(prefix="trajscope-rates-"))
     out.mkdir(parents=True, exist_ok=True)
 
@@ -39,8 +43,8 @@ def linear_rates(tasks: list, make_policy: Callable[[int], object], seeds: list[
         started = time.perf_counter()
         path = out / f"{task.instance_id}-seed{seed}.jsonl"
         path.unlink(missing_ok=True)
-        with RunLog(path) as log:
-            result, tree = run_linear(task, make_policy(seed), log, sandbox, max_steps=max_steps, seed=seed)
+        with make_policy(task, seed) as policy, RunLog(path) as log:
+            result, tree = run_linear(task, policy, log, sandbox, max_steps=max_steps, seed=seed)
         return task.instance_id, bool(result.resolved), result.steps, time.perf_counter() - started, result.reason
 
     jobs = [(task, seed) for task in tasks for seed in seeds]

@@ -1,4 +1,7 @@
-"""The fake model server: ``/v1/chat/completions`` with tool calls, ``n``, ``usage`` and faults.
+"""A fake model server: ``/v1/chat/completions`` with tool calls, ``n``, ``usage`` and faults.
+
+It stands in for a model in tests, in ``trajscope prm collect`` and in the search
+benchmark; it never reaches a real provider.
 
 A *script* is a callable ``(request: dict, index: int) -> dict`` that returns one
 choice's reply: ``{"tool": name, "args": {...}, "thought": str}`` for a tool call,

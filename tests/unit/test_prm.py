@@ -1,0 +1,185 @@
+"""Scorers: heuristic, builtin (shipped weights, CPU; CUDA when there is one), rubric judge, hf."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from engine.actions import Action
+from engine.events import read_events
+from engine.policy.base import Step
+from engine.prm.base import NEUTRAL, ScorerError, StepContext, evaluate, get_scorer
+from engine.prm.heuristic import HeuristicScorer
+from engine.prm.model import WEIGHTS, BuiltinScorer, load_weights
+from engine.prm.rubric import RubricScorer, parse_judgement
+from engine.tree import Tree
+from tests.conftest import DEMO_RUN
+from tests.fake_llm import FakeLLM, Scripted, reply
+
+ISSUE = "divide(1, 0) raises ZeroDivisionError instead of returning None"
+VIEW = Step(Action("view", {"path": "calc.py"}), "", "1\tdef divide(a, b):\n2\t    return a / b\n", 0)
+EDIT = Step(Action("str_replace", {"path": "calc.py", "old": "return a / b", "new": "return None if b == 0 else a / b"}),
+            "", "Edited calc.py.", 0)
+PASS = Step(Action("bash", {"command": "python -m pytest -q"}), "", "5 passed in 0.02s\n", 0)
+FAIL = Step(Action("bash", {"command": "python -m pytest -q"}), "", "FAILED t.py::x\n1 failed, 4 passed\n", 1)
+SUBMIT = Action("submit", {})
+
+
+def ctx(*path: Step, action: Action = SUBMIT, observation: str | None = "diff", exit_code: int | None = 0):
+    return StepContext(ISSUE, list(path), action, observation, exit_code, "demo__calc-1")
+
+
+def test_heuristic_orders_paths_by_their_evidence():
+    good = ctx(VIEW, EDIT, PASS)
+    failing = ctx(VIEW, EDIT, FAIL)
+    untested = ctx(VIEW, EDIT)
+    empty = ctx(VIEW)
+    (s_good, why), (s_fail, _), (s_untested, why_untested), (s_empty, _) = HeuristicScorer().explain(
+        [good, failing, untested, empty])
+    assert s_good > s_untested > s_fail > s_empty
+    assert "tests pass after the last edit" in why
+    assert "without running the tests" in why_untested
+
+
+def test_heuristic_sees_repeats_and_errors():
+    looping = ctx(VIEW, VIEW, VIEW, action=Action("view", {"path": "calc.py"}), observation=VIEW.observation)
+    broken = ctx(VIEW, action=Action("bash", {"command": "python x.py"}), observation="Traceback (most recent call last):\nNameError", exit_code=1)
+    plain = ctx(action=Action("view", {"path": "calc.py"}), observation=VIEW.observation)
+    s_loop, s_broken, s_plain = HeuristicScorer().score([looping, broken, plain])
+    assert s_loop < s_plain and s_broken < s_plain
+
+
+def test_a_failing_scorer_gives_neutral_scores_with_the_reason():
+    class Broken:
+        name = "broken"
+
+        def score(self, steps):
+            raise RuntimeError("out of memory")
+
+    class Short:
+        name = "short"
+
+        def score(self, steps):
+            return [0.9]
+
+    assert evaluate(Broken(), [ctx(), ctx()]) == [(NEUTRAL, "broken failed: RuntimeError: out of memory")] * 2
+    assert evaluate(Short(), [ctx(), ctx()])[0][0] == NEUTRAL
+    assert evaluate(HeuristicScorer(), []) == []
+
+
+def test_unknown_scorer_names_are_one_sentence():
+    with pytest.raises(ScorerError, match=r"^unknown scorer 'magic': use builtin, heuristic, rubric:<model> or hf:<dir>$"):
+        get_scorer("magic")
+
+
+def test_builtin_loads_the_shipped_weights_offline_and_scores_on_cpu():
+    assert WEIGHTS.stat().st_size < 20 * 1024 * 1024
+    scorer = get_scorer("builtin", device="cpu")
+    assert scorer.device.type == "cpu" and scorer.meta["held_out_tasks"]
+    batch = [ctx(VIEW, EDIT, PASS), ctx(VIEW, EDIT, FAIL), ctx(VIEW, action=Action("view", {"path": "x"})),
+             ctx(VIEW, EDIT, action=Action("bash", {"command": "ls"}), observation=None)]
+    together = scorer.score(batch)
+    alone = [scorer.score([c])[0] for c in batch]
+    assert all(0.0 <= s <= 1.0 for s in together)
+    assert together == pytest.approx(alone, abs=1e-4)  # length bucketing and padding change nothing
+    assert not any(p.requires_grad and p.grad is not None for p in scorer.model.parameters())
+
+
+def test_damaged_or_missing_weights_are_a_clear_error(tmp_path):
+    damaged = tmp_path / "builtin.pt"
+    damaged.write_bytes(WEIGHTS.read_bytes()[:5000])
+    with pytest.raises(ScorerError, match="are damaged or not trajscope weights"):
+        load_weights(damaged)
+    with pytest.raises(ScorerError, match="no PRM weights at"):
+        BuiltinScorer(weights=tmp_path / "none.pt")
+
+
+def test_builtin_on_cuda_matches_cpu():
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU here: the GPU path is measured by `trajscope bench prm` where there is one")
+    batch = [ctx(VIEW, EDIT, PASS), ctx(VIEW, EDIT, FAIL)]
+    gpu = BuiltinScorer(device="cuda")
+    assert gpu.half and next(gpu.model.parameters()).dtype == torch.float16
+    assert gpu.score(batch) == pytest.approx(BuiltinScorer(device="cpu").score(batch), abs=2e-2)
+
+
+@pytest.mark.parametrize("text,score", [
+    ('{"score": 0.8, "rationale": "validated"}', 0.8),
+    ('Sure! ```json\n{"score": 7, "rationale": "ok"}\n```', 0.7),
+    ("Score: 65%", 0.65),
+    ("score = 3/10 because it loops", 0.3),
+])
+def test_judge_answers_are_parsed_defensively(text, score):
+    assert parse_judgement(text)[0] == pytest.approx(score)
+
+
+def test_a_garbage_judge_answer_gives_a_neutral_score_with_the_reason():
+    score, why = parse_judgement("I cannot help with that.")
+    assert score == NEUTRAL and why.startswith("judge answer unreadable")
+
+
+def test_rubric_judge_through_litellm():
+    answers = Scripted([reply(text='{"score": 0.9, "rationale": "ran the tests after the edit"}')])
+    with FakeLLM(answers) as server:
+        judge = RubricScorer("openai/judge", api_base=server.url, backoff=0.01)
+        (score, why), = evaluate(judge, [ctx(VIEW, EDIT, PASS)])
+    assert (score, why) == (0.9, "ran the tests after the edit")
+    prompt = server.requests[0]["messages"][0]["content"]
+    assert ISSUE in prompt and "Memory drift" in prompt and "5 passed" in prompt and "tools" not in server.requests[0]
+    with FakeLLM(answers, faults=[500] * 10) as server:
+        judge = RubricScorer("openai/judge", api_base=server.url, backoff=0.01, max_retries=1)
+        (score, why), = evaluate(judge, [ctx(VIEW)])
+    assert score == NEUTRAL and why.startswith("judge call failed, neutral score: openai/judge failed after 2")
+
+
+def test_hf_checkpoint_scores(tmp_path):
+    transformers = pytest.importorskip("transformers", reason="the hf extra is not installed")
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, **{w: i + 4 for i, w in enumerate(
+        "the issue path step submit tests passed failed edit view".split())}}
+    raw = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    raw.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=raw, pad_token="[PAD]", unk_token="[UNK]",
+                                                     cls_token="[CLS]", sep_token="[SEP]")
+    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=32, num_labels=2,
+                                     max_position_embeddings=512)
+    torch.manual_seed(0)
+    transformers.BertForSequenceClassification(config).save_pretrained(tmp_path / "tiny")
+    tokenizer.save_pretrained(tmp_path / "tiny")
+    scorer = get_scorer(f"hf:{tmp_path / 'tiny'}", device="cpu")
+    scores = scorer.score([ctx(VIEW, EDIT, PASS), ctx(VIEW)])
+    assert len(scores) == 2 and all(0 < s < 1 for s in scores)
+    with pytest.raises(ScorerError, match="is not a transformers checkpoint"):
+        get_scorer(f"hf:{tmp_path / 'nothing'}")
+
+
+def test_prm_score_writes_node_scored_events(tmp_path):
+    from engine.prm.score import score_log
+
+    run = tmp_path / "run.jsonl"
+    shutil.copy(DEMO_RUN, run)
+    before = len(read_events(run))
+    copy = tmp_path / "scored.jsonl"
+    counts = score_log(run, "heuristic", out=copy)
+    assert len(read_events(run)) == before  # the original is left alone
+    scored = [e for e in read_events(copy) if e["type"] == "node_scored" and e["scorer"] == "heuristic"]
+    assert counts["scored"] == len(scored) > 5 and all(0 <= e["score"] <= 1 and e["rationale"] for e in scored)
+    tree = Tree.fold(read_events(copy))
+    assert all("heuristic" in tree.nodes[e["id"]].scores for e in scored)
+    score_log(run, "builtin")
+    assert len(read_events(run)) == before + counts["scored"]
+
+
+def test_prm_score_cli_errors_are_one_line(tmp_path):
+    from tests.e2e.test_cli import trajscope
+
+    shutil.copy(DEMO_RUN, tmp_path / "run.jsonl")
+    proc = trajscope("prm", "score", tmp_path / "run.jsonl", "--prm", "nope")
+    assert proc.returncode == 2 and proc.stderr.startswith("trajscope: unknown scorer 'nope'")
+    proc = trajscope("prm", "score", tmp_path / "run.jsonl", "--prm", "heuristic", "--out", tmp_path / "s.jsonl")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["scored"] > 5
