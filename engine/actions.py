@@ -264,7 +264,7 @@ def _view(sandbox, path: str, start, end) -> Observation:
     except SandboxError as exc:
         if not str(exc).endswith("is a directory"):
             raise
-        listing = sandbox.run(f"find {shlex.quote(target)} -maxdepth 2 -not -path '*/.*' "
+        listing = sandbox.run(f"cd {shlex.quote(target)} && find . -maxdepth 2 -not -path '*/.*' "
                               "-not -name '__pycache__' -not -path '*/__pycache__/*' | sort", timeout=30)
         return Observation(listing.output, listing.exit_code, listing.duration)
     lines = text.splitlines(keepends=True)

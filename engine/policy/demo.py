@@ -85,6 +85,7 @@ class Bank:
     explore: list[tuple[str, Action]]  # (thought, action)
     test: Action
     files: list[str] = field(default_factory=list)
+    repro: Action | None = None  # a script that checks the issue's example
 
     @classmethod
     def for_task(cls, task) -> Bank:
@@ -102,14 +103,29 @@ class Bank:
         explore += [(f"The issue points at {f}; let me read it.", Action("view", {"path": f})) for f in files]
         explore += [(f"Where is {s} defined and used?", Action("search", {"pattern": rf"\b{s}\b"}))
                     for s in symbols[:3]]
-        explore.append(("Let me reproduce the problem from the issue with the existing tests.",
-                        Action("bash", {"command": visible})))
-        return cls(gold, wrong, explore, Action("bash", {"command": visible}), files)
+        repro = reproduction(task)
+        if repro is not None:
+            explore.append(("Let me reproduce the example from the issue.", repro))
+        explore.append(("Let me run the existing tests.", Action("bash", {"command": visible})))
+        return cls(gold, wrong, explore, Action("bash", {"command": visible}), files, repro)
 
     def difficulty(self, task) -> float:
         """The chance that a first fix is the right one: a fixed property of each task."""
         digest = hashlib.sha256(task.instance_id.encode()).digest()
         return 0.1 + 0.5 * digest[0] / 255
+
+
+def reproduction(task) -> Action | None:
+    """A script that runs the issue's example and checks the expected result, as a careful
+    agent writes one. It is taken from the checks of the task's new test file."""
+    added = [line[1:] for line in (task.test_patch or "").splitlines()
+             if line.startswith("+") and not line.startswith("+++")]
+    names = [t.rsplit("::", 1)[-1] for t in task.FAIL_TO_PASS if "[" not in t]
+    if not added or not names:
+        return None
+    calls = "\n".join(f"{name}()" for name in names)
+    script = "\n".join(added) + f"\n\n{calls}\nprint('the example from the issue behaves as expected')\n"
+    return Action("bash", {"command": f"python3 - <<'EOF'\n{script}EOF"})
 
 
 def _same(a: Action, b: Action) -> bool:
@@ -160,16 +176,24 @@ def next_action(bank: Bank, steps: list[Step], rng: random.Random, p_right: floa
         chosen = bank.gold if rng.random() < p_right or not bank.wrong else bank.wrong
         return f"I see the problem in {chosen[0].args['path']}; let me fix it there.", chosen[0]
     last_edit = max(i for i, s in enumerate(steps) if _is_edit(s.action))
-    tests_after = [s for s in steps[last_edit + 1:] if _same(s.action, bank.test)]
-    if not tests_after:
-        if rng.random() < 0.75:
+    checks = [s for s in steps[last_edit + 1:]
+              if _same(s.action, bank.test) or (bank.repro is not None and _same(s.action, bank.repro))]
+    if not checks:
+        draw = rng.random()
+        if bank.repro is not None and draw < 0.4:
+            return "Let me run the example from the issue again.", bank.repro
+        if draw < 0.75:
             return "Let me run the tests to check the fix.", bank.test
         return "That should fix the issue; submitting.", Action("submit")
-    if tests_after[-1].exit_code not in (0, None):
+    if checks[-1].exit_code not in (0, None):
         if plan_name == "wrong" and rng.random() < 0.6:
-            return "The tests fail; my change was wrong. Let me undo it and look again.", undos[0]
-        return "Some tests still fail, but I believe the fix addresses the issue; submitting.", Action("submit")
-    return "The tests pass; submitting the fix.", Action("submit")
+            return "The check fails; my change was wrong. Let me undo it and look again.", undos[0]
+        return "It still fails, but I believe the fix addresses the issue; submitting.", Action("submit")
+    if len(checks) == 1 and rng.random() < 0.3:
+        other = bank.test if _same(checks[0].action, bank.repro or bank.test) and bank.repro else bank.repro
+        if other is not None and not _same(other, checks[0].action):
+            return "That passes; let me also run the other check.", other
+    return "The checks pass; submitting the fix.", Action("submit")
 
 
 class DemoPolicy:

@@ -51,6 +51,7 @@ class TraceFacts:
     edits: int
     last_edit: int  # index, -1 when none
     test_after_edit: tuple[int, int] | None  # (passed, failed) of the last test run after the last edit
+    check_after_edit: int | None  # exit code of the last command run after the last edit (tests or a script)
     tests_before_edit: tuple[int, int] | None
     repeats: int  # steps identical to an earlier one
     errors: int
@@ -62,8 +63,10 @@ def facts(steps: list[Step]) -> TraceFacts:
     kinds = [classify(s.action.to_dict()) for s in steps]
     edit_idx = [i for i, k in enumerate(kinds) if k in EDIT_KINDS and steps[i].exit_code in (0, None)]
     last_edit = edit_idx[-1] if edit_idx else -1
-    after = before = None
+    after = before = check = None
     for i, step in enumerate(steps):
+        if i > last_edit >= 0 and kinds[i] == "run" and step.exit_code is not None:
+            check = step.exit_code
         if is_test_run(step) and step.exit_code is not None:
             summary = test_summary(step.observation) or ((0, 1) if step.exit_code else (1, 0))
             if i > last_edit >= 0:
@@ -77,7 +80,7 @@ def facts(steps: list[Step]) -> TraceFacts:
         seen.add(sig)
     errors = sum(has_error(s) for s in steps if not is_test_run(s))
     last = steps[-1] if steps else None
-    return TraceFacts(len(steps), len(edit_idx), last_edit, after, before, repeats, errors,
+    return TraceFacts(len(steps), len(edit_idx), last_edit, after, check, before, repeats, errors,
                       bool(last and last.exit_code is not None and not is_test_run(last) and has_error(last)),
                       bool(last and kinds[-1] == "submit"))
 

@@ -39,13 +39,18 @@ class HeuristicScorer:
                 add(1.5, f"tests pass after the last edit ({passed} passed)")
             if f.tests_before_edit and f.tests_before_edit[1] == 0 and passed and not failed:
                 add(-0.3, "the tests passed before the edit too, so they may not cover the issue")
+        elif f.check_after_edit is not None:
+            if f.check_after_edit:
+                add(-1.5, f"a check after the last edit fails (exit code {f.check_after_edit})")
+            else:
+                add(1.0, "a check after the last edit passes")
         elif f.edits:
             add(-0.5, "the last edit has not been run")
         if f.submits:
             if not f.edits:
                 add(-2.5, "submits without any change")
-            elif f.test_after_edit is None:
-                add(-1.0, "submits without running the tests after the edit")
+            elif f.test_after_edit is None and f.check_after_edit is None:
+                add(-1.0, "submits without running anything after the edit")
         if f.candidate_error:
             add(-0.7, "the step ended in an error")
         if f.repeats:

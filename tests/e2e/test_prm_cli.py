@@ -1,0 +1,33 @@
+"""`trajscope prm collect` and `prm train` as a user runs them (small, on one task)."""
+
+from __future__ import annotations
+
+import json
+
+from engine.prm import data
+from tests.conftest import DEMO_TASKS
+from tests.e2e.test_cli import trajscope
+
+
+def test_collect_runs_rollouts_and_writes_labelled_steps(tmp_path):
+    dataset = tmp_path / "steps.jsonl.gz"
+    proc = trajscope("prm", "collect", "--tasks", DEMO_TASKS[0], DEMO_TASKS[1], "--demo-seeds", "2",
+                     "--fake-seeds", "1", "--wrong-rates", "0.5", "--out", tmp_path / "runs",
+                     "--dataset", dataset, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["runs"] == 6 and summary["steps"] > 12
+    examples = data.load(dataset)
+    assert len(examples) == summary["steps"]
+    assert {e.context.task_id for e in examples} == {"demo__csvsniff-44", "demo__humandur-23"}
+    assert all(0 <= e.label <= 1 and e.context.issue for e in examples)
+    assert sum(e.final for e in examples) == 6
+    assert len(list((tmp_path / "runs" / "fake-0.5").glob("*.jsonl"))) == 2
+
+    weights = tmp_path / "w.pt"
+    proc = trajscope("prm", "train", "--dataset", dataset, "--weights", weights, "--epochs", "1",
+                     "--held-out", "1", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert len(report["held_out_tasks"]) == 1 and 0 <= report["builtin"]["auroc"] <= 1
+    assert weights.stat().st_size > 1_000_000 and "held-out AUROC" in proc.stderr
