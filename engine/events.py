@@ -30,6 +30,7 @@ EVENT_TYPES = frozenset(
         "summary_written",
         "submitted",
         "run_finished",
+        "command",  # a person's command that changes no node by itself: pause, resume, budget, ...
     }
 )
 

@@ -88,6 +88,7 @@ class Tree:
         self.config: dict = {}
         self.finished: str | None = None
         self.totals: dict = {}
+        self.commands: list[dict] = []  # pause, resume, raise_budget, edit, submit: who asked, when
         self.started_ts: float | None = None
         self.last_ts: float | None = None
         self.counts = FoldCounts()
@@ -169,7 +170,7 @@ class Tree:
             tokens_out=int(e.get("tokens_out") or 0),
             cost=float(e.get("cost") or 0.0),
         )
-        for key in ("prompt_ref", "teacher_action", "actor", "model"):
+        for key in ("prompt_ref", "teacher_action", "actor", "model", "expanded_from", "edited_from"):
             if e.get(key) is not None:
                 node.extra[key] = e[key]
         self.nodes[node_id] = node
@@ -269,6 +270,12 @@ class Tree:
         self._set_status(node, "submitted")
         self._submitted.add(node.id)
         return node.id
+
+    def _command(self, e: dict) -> str | None:
+        self.commands.append({k: v for k, v in e.items() if k not in ("type", "run")})
+        if e.get("name") == "raise_budget" and isinstance(e.get("budget"), dict):
+            self.config = {**self.config, "budget": e["budget"]}
+        return None
 
     def _run_finished(self, e: dict) -> str | None:
         self.finished = str(e.get("reason") or "finished")
@@ -386,4 +393,5 @@ _HANDLERS = {
     "summary_written": Tree._summary_written,
     "submitted": Tree._submitted,
     "run_finished": Tree._run_finished,
+    "command": Tree._command,
 }

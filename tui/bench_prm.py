@@ -14,14 +14,20 @@ import statistics
 import time
 
 
-def measure(scorer, contexts: list, batch: int, repeat: int) -> dict:
+def measure(scorer, contexts: list, batch: int, repeat: int, cold: bool = False) -> dict:
+    """Median time to score ``batch`` steps; ``cold`` empties the tokenizer's cache first
+    (a search re-scores paths whose earlier steps are cached, so warm is the usual case)."""
     import torch
+
+    from engine.prm.model import _segment
 
     items = (contexts * (batch // max(1, len(contexts)) + 1))[:batch]
     scorer.batch_size = max(batch, 1)
     scorer.score(items)  # warm-up
     times = []
     for _ in range(repeat):
+        if cold:
+            _segment.cache_clear()
         if scorer.device.type == "cuda":
             torch.cuda.synchronize()
         started = time.perf_counter()
@@ -30,7 +36,8 @@ def measure(scorer, contexts: list, batch: int, repeat: int) -> dict:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - started)
     t = statistics.median(times)
-    return {"device": scorer.device.type, "batch": batch, "ms_per_batch": round(t * 1000, 2),
+    return {"device": scorer.device.type, "batch": batch, "cache": "cold" if cold else "warm",
+            "ms_per_batch": round(t * 1000, 2),
             "ms_per_step": round(t * 1000 / batch, 3), "steps_per_s": round(batch / t, 1)}
 
 
@@ -56,6 +63,7 @@ def run_prm_bench(args) -> int:
         for batch in args.batches:
             console.print(f"bench prm: {device}, batch {batch}…")
             rows.append(measure(scorer, contexts, batch, args.repeat))
+            rows.append(measure(scorer, contexts, batch, args.repeat, cold=True))
     scorer = BuiltinScorer(device="cpu")
     held = set(scorer.meta.get("held_out_tasks") or [])
     test = [e for e in examples if e.context.task_id in held]
@@ -70,10 +78,10 @@ def run_prm_bench(args) -> int:
         print(json.dumps(result, indent=2))
         return 0
     table = Table(title="trajscope bench prm: builtin throughput (encode + forward)")
-    for column in ("device", "batch", "ms/batch", "ms/step", "steps/s"):
+    for column in ("device", "batch", "tokenizer cache", "ms/batch", "ms/step", "steps/s"):
         table.add_column(column)
     for r in rows:
-        table.add_row(r["device"], str(r["batch"]), str(r["ms_per_batch"]), str(r["ms_per_step"]), f"{r['steps_per_s']:,}")
+        table.add_row(r["device"], str(r["batch"]), r["cache"], str(r["ms_per_batch"]), str(r["ms_per_step"]), f"{r['steps_per_s']:,}")
     Console().print(table)
     q = Table(title=f"held-out tasks: {', '.join(quality['held_out_tasks'])}")
     for column in ("scorer", "AUROC", "pairwise", "steps"):

@@ -157,6 +157,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from tui.search_cmd import cmd_search as search
+
+    return search(args)
+
+
 def cmd_prm(args: argparse.Namespace) -> int:
     from tui.prm_cmd import cmd_prm as prm
 
@@ -211,6 +217,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="print progress and a JSON result instead of the viewer")
     p.add_argument("--theme", choices=["trajscope-dark", "trajscope-light"])
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("search", help="tree search on a task (DARS, PRM pruning, sampling); --headless for a JSON result")
+    p.add_argument("task", help="a task directory, or a SWE-bench JSON/JSONL file with --instance")
+    p.add_argument("--instance", metavar="ID", help="the instance of a SWE-bench file")
+    add_policy_options(p)
+    p.add_argument("--strategy", choices=["dars", "prune", "dars+prune", "sample", "linear"], default="dars")
+    p.add_argument("--prm", default="builtin", help="scorers, comma-separated (builtin, heuristic, rubric:M, hf:DIR), or none")
+    p.add_argument("--device", help="where the PRM runs: cpu, cuda or mps (default: the best there is)")
+    p.add_argument("--workers", type=int, default=1, help="rollouts at once, one sandbox each")
+    p.add_argument("--max-nodes", type=int, default=60, help="node budget")
+    p.add_argument("--max-tokens", type=int, help="token budget")
+    p.add_argument("--max-cost", type=float, help="cost budget in dollars")
+    p.add_argument("--max-time", type=float, help="wall-time budget in seconds")
+    p.add_argument("--max-depth", type=int, default=30, help="steps a rollout may take")
+    p.add_argument("--samples", type=int, default=4, help="sample: independent rollouts")
+    p.add_argument("--k", type=int, default=3, help="dars: candidates per expansion")
+    p.add_argument("--prune-m", type=int, default=3, help="prune: candidates sampled per step")
+    p.add_argument("--prune-b", type=int, default=1, help="prune: candidates kept per step")
+    p.add_argument("--critic", choices=["prm", "llm", "first"], default="prm", help="dars: who picks among candidates")
+    p.add_argument("--out", metavar="RUN.jsonl", help="the run log (default: runs/<instance>-<time>.jsonl)")
+    p.add_argument("--resume", action="store_true", help="go on with the search in --out")
+    p.add_argument("--headless", action="store_true", help="progress bars and a JSON result instead of the viewer")
+    p.add_argument("--theme", choices=["trajscope-dark", "trajscope-light"])
+    p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("prm", help="the process reward model: collect labelled steps, train, score a run")
     p.add_argument("action", choices=["collect", "train", "score"])

@@ -22,7 +22,14 @@ class HeuristicScorer:
     def score(self, steps: list[StepContext]) -> list[float]:
         return [s for s, _ in self.explain(steps)]
 
+    def logit(self, context: StepContext) -> float:
+        return self._signals(context)[0]
+
     def _one(self, context: StepContext) -> tuple[float, str]:
+        logit, why = self._signals(context)
+        return 1 / (1 + math.exp(-logit)), "; ".join(why) or "no signal either way"
+
+    def _signals(self, context: StepContext) -> tuple[float, list[str]]:
         f = facts(context.steps)
         logit, why = 0.0, []
 
@@ -57,5 +64,4 @@ class HeuristicScorer:
             add(-min(1.5, 0.4 * f.repeats), f"{f.repeats} repeated action{'s' if f.repeats > 1 else ''}")
         if f.steps > 15:
             add(-0.05 * (f.steps - 15), f"a long path ({f.steps} steps)")
-        score = 1 / (1 + math.exp(-logit))
-        return score, "; ".join(why) or "no signal either way"
+        return logit, why

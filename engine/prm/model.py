@@ -28,12 +28,14 @@ from torch import nn
 from engine.actions import KINDS, classify
 from engine.prm.base import NEUTRAL, ScorerError, StepContext
 from engine.prm.features import clip, facts, hashed, is_test_run, test_summary, tokens
+from engine.prm.heuristic import HeuristicScorer
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "builtin.pt"
-CONFIG = {"buckets": 1 << 15, "dim": 64, "layers": 2, "heads": 4, "max_steps": 24, "facts": 11}
+CONFIG = {"buckets": 1 << 15, "dim": 64, "layers": 2, "heads": 4, "max_steps": 24, "facts": 12}
 KIND_IDS = {k: i + 2 for i, k in enumerate(KINDS)}  # 0 padding, 1 the issue
 STATUS = {"pad": 0, "issue": 1, "ok": 2, "error": 3, "unrun": 4, "tests_pass": 5, "tests_fail": 6}
 MAX_TOKENS = 800  # hashed ids per segment
+_HEURISTIC = HeuristicScorer()  # its logit is one input: the model learns corrections to it
 
 
 def pick_device(preference: str | None = None) -> torch.device:
@@ -89,7 +91,8 @@ def encode(ctx: StepContext) -> Encoded:
     vector = [float(after is not None and after[1] == 0 and after[0] > 0), float(after is not None and after[1] > 0),
               float(after is None and f.edits > 0), min(f.edits, 5) / 5, min(f.repeats, 5) / 5,
               min(f.errors, 5) / 5, float(f.candidate_error), float(f.submits), min(f.steps, 30) / 30,
-              float(f.check_after_edit == 0), float(f.check_after_edit not in (0, None))]
+              float(f.check_after_edit == 0), float(f.check_after_edit not in (0, None)),
+              _HEURISTIC.logit(ctx) / 4]
     return Encoded(ids, kinds, status, roles, vector)
 
 

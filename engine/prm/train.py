@@ -123,7 +123,7 @@ def train(dataset: Path, weights: Path, seed: int = 0, epochs: int = 12, held_ou
     builtin = evaluate_scores(test_ex, _predict(model, test_enc, dev))
     heuristic = evaluate_scores(test_ex, HeuristicScorer().score([e.context for e in test_ex]))
     report = {"seed": seed, "epochs": epochs, "held_out_tasks": test_tasks, "train_steps": len(train_ex),
-              "builtin": builtin, "heuristic": heuristic, "device": dev.type, "torch": torch.__version__,
+              "builtin": builtin, "heuristic": heuristic, "device": dev.type, "torch": str(torch.__version__),
               "train_s": round(time.perf_counter() - started, 1), "dataset": str(dataset)}
     weights.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu", torch.float16) for k, v in model.state_dict().items()}

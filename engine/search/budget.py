@@ -1,0 +1,52 @@
+"""Search budgets: nodes, tokens, cost and wall time; which limit ended a search."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class Budget:
+    nodes: int | None = 50
+    tokens: int | None = None
+    cost: float | None = None
+    wall_s: float | None = None
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self.started = time.monotonic()
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+
+    def raise_by(self, nodes: int = 0, tokens: int = 0, cost: float = 0.0, wall_s: float = 0.0) -> dict:
+        """Raise the limits (a limit that was off stays off); returns the new limits."""
+        with self._lock:
+            if nodes and self.nodes is not None:
+                self.nodes += nodes
+            if tokens and self.tokens is not None:
+                self.tokens += tokens
+            if cost and self.cost is not None:
+                self.cost += cost
+            if wall_s and self.wall_s is not None:
+                self.wall_s += wall_s
+            return self.to_json()
+
+    def exceeded(self, tree, pending: int = 0) -> str | None:
+        """The limit that is reached, or None. ``pending`` counts nodes already promised to work in flight."""
+        with self._lock:
+            if self.nodes is not None and len(tree) + pending >= self.nodes:
+                return f"node budget ({self.nodes} nodes)"
+            if self.tokens is not None and tree.tokens_in + tree.tokens_out >= self.tokens:
+                return f"token budget ({self.tokens:,} tokens)"
+            if self.cost is not None and tree.cost >= self.cost:
+                return f"cost budget (${self.cost:g})"
+            if self.wall_s is not None and time.monotonic() - self.started >= self.wall_s:
+                return f"time budget ({self.wall_s:g} s)"
+            return None
+
+    def used(self, tree) -> dict:
+        return {"nodes": len(tree), "tokens": tree.tokens_in + tree.tokens_out, "cost": round(tree.cost, 6),
+                "wall_s": round(time.monotonic() - self.started, 2)}

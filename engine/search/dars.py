@@ -1,0 +1,131 @@
+"""DARS: depth-first to a submit, then expand the shallowest pending critical node.
+
+An expansion samples k alternatives to a critical action (edit, append, create,
+submit) at temperature ~0.8 with the *resample prompt*: the identical history
+prefix, the old action verbatim, what followed it (later actions and cut
+observations, the final patch and its test result), what sibling branches did
+with their scores, and the instruction to replace, not continue. A critic picks
+one (the PRM, or the model itself); duplicates of existing siblings are dropped.
+Which nodes may be expanded is configuration: ``limits`` (how often a kind may
+branch along one path) and ``after`` (inside a branch that began at a kind,
+which kinds may branch again).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from string import Template
+
+from engine.actions import CRITICAL_KINDS, short_action
+from engine.sandbox.base import cap_output
+from engine.tree import ROOT, Tree
+
+PROMPTS = Path(__file__).with_name("prompts")
+DEFAULT_LIMITS = {"edit": 1, "append": 1, "create": 1, "submit": 1}
+DEFAULT_AFTER = {"edit": ["submit"], "append": ["append", "submit"], "create": ["edit", "append", "submit"],
+                 "submit": []}
+
+
+@cache
+def template(name: str) -> Template:
+    return Template((PROMPTS / f"{name}.md").read_text(encoding="utf-8").strip())
+
+
+def _branch_heads(tree: Tree, node_id: str) -> list[str]:
+    """The kinds of the expanded nodes whose branches ``node_id`` lies in (nearest last)."""
+    kinds = []
+    for node in tree.path(node_id):
+        origin = node.extra.get("expanded_from")
+        if origin and origin in tree.nodes:
+            kinds.append(tree.nodes[origin].kind)
+    return kinds
+
+
+def expandable(tree: Tree, node_id: str, expansions: dict[str, int], limits: dict, after: dict) -> bool:
+    node = tree.nodes[node_id]
+    if node.kind not in CRITICAL_KINDS or node.exit_code is None or node.status in ("pruned", "failed"):
+        return False
+    if expansions.get(node_id, 0) >= limits.get(node.kind, 0):
+        return False
+    if any(n.status == "pruned" for n in tree.path(node_id)):
+        return False
+    heads = _branch_heads(tree, node_id)
+    if heads and node.kind not in after.get(heads[-1], []):
+        return False
+    return heads.count(node.kind) < limits.get(node.kind, 0)
+
+
+def next_expansion(tree: Tree, expansions: dict[str, int], limits: dict, after: dict) -> str | None:
+    """The shallowest expandable critical node; nodes under a promoted one come first."""
+    promoted = {n for n, node in tree.nodes.items() if node.status == "promoted"}
+
+    def key(node_id: str):
+        path = tree.path(node_id)
+        under = any(n.id in promoted for n in path)
+        return (not under, len(path), int(node_id[1:]) if node_id[1:].isdigit() else 0)
+
+    candidates = [n for n in tree.nodes if n != ROOT and expandable(tree, n, expansions, limits, after)]
+    return min(candidates, key=key) if candidates else None
+
+
+def _outcome_of(tree: Tree, node_id: str) -> tuple[list, str]:
+    """The nodes that followed ``node_id`` on its first branch, and how that branch ended."""
+    followed, current = [], node_id
+    while tree.children(current):
+        current = tree.children(current)[0]
+        followed.append(tree.nodes[current])
+    last = tree.nodes[current]
+    if last.status == "submitted" or last.verified:
+        verified = last.verified or {}
+        failed = verified.get("failed") or []
+        verdict = ("It was submitted and the tests passed." if verified.get("resolved") else
+                   f"It was submitted, and these tests failed: {', '.join(failed[:8]) or 'unknown'}.")
+        patch, _ = cap_output(last.patch or "", 3000)
+        return followed, f"The final patch of that attempt:\n<patch>\n{patch}\n</patch>\n{verdict}"
+    return followed, f"That attempt ended without a submission ({last.status})."
+
+
+def resample_prompt(tree: Tree, node_id: str) -> str:
+    node = tree.nodes[node_id]
+    followed, outcome = _outcome_of(tree, node_id)
+    lines = []
+    for n in followed[:12]:
+        obs, _ = cap_output(n.observation or "", 600)
+        lines.append(f"- {short_action(n.action, 200)} (exit {n.exit_code})\n{obs}")
+    siblings = []
+    for sib in tree.children(node.parent or ROOT):
+        if sib == node_id:
+            continue
+        s = tree.nodes[sib]
+        score = f"{s.score:.2f}" if s.score is not None else "unscored"
+        siblings.append(f"- {short_action(s.action, 200)} (score {score}, {s.status})")
+    sibling_text = ("Other attempts from this point did:\n" + "\n".join(siblings)) if siblings else ""
+    own_obs, _ = cap_output(node.observation or "", 1500)
+    return template("resample").safe_substitute(
+        old_action=f"{(node.action or {}).get('raw') or short_action(node.action, 400)}\n(it showed: {own_obs})",
+        followed="\n".join(lines) or "(nothing: it was the last step)", outcome=outcome, siblings=sibling_text)
+
+
+def critic_prompt(session, parent: str, proposals) -> str:
+    tree = session.tree
+    path = "\n".join(f"- {short_action(n.action, 160)} (exit {n.exit_code})" for n in tree.path(parent)[-8:])
+    options = "\n".join(f"{i + 1}. {p.action.raw or p.action.tool}"[:800] for i, p in enumerate(proposals))
+    return template("critic").safe_substitute(issue=session.task.problem_statement[:3000],
+                                              path=path or "(none yet)", candidates=options)
+
+
+def parse_choice(text: str, n: int) -> int | None:
+    for blob in re.findall(r"\{.*?\}", text or "", re.DOTALL):
+        try:
+            value = int(json.loads(blob).get("choice"))
+        except (ValueError, TypeError, AttributeError):
+            continue
+        if 1 <= value <= n:
+            return value - 1
+    found = re.search(r"\b(\d+)\b", text or "")
+    if found and 1 <= int(found.group(1)) <= n:
+        return int(found.group(1)) - 1
+    return None

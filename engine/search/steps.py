@@ -1,0 +1,114 @@
+"""One step of a search: propose (one or m candidates), record, score, prune, execute.
+
+Shared by every strategy. Pruned candidates stay in the tree as nodes with their
+scores (DESIGN section 5, PRM pruning), never executed.
+"""
+
+from __future__ import annotations
+
+from engine.actions import Action, execute
+from engine.policy.base import Context, PolicyError, Proposal
+from engine.prm.base import contexts, evaluate
+from engine.search.rollout import diff_stat, path_steps
+from engine.tree import ROOT
+
+
+def same_action(a: dict | None, b: dict | None) -> bool:
+    """Two actions that do the same thing (whitespace at the ends of text arguments ignored)."""
+    if not a or not b or a.get("tool") != b.get("tool"):
+        return False
+    norm = lambda args: {k: v.strip() if isinstance(v, str) else v for k, v in (args or {}).items()}  # noqa: E731
+    return norm(a.get("args")) == norm(b.get("args"))
+
+
+def context_for(session, parent: str, hint: str | None = None, instructions: str | None = None) -> Context:
+    with session.recorder_lock:
+        steps = path_steps(session.tree, parent)
+    return Context(session.task, steps, hint=hint, instructions=instructions, seed=session.seed)
+
+
+def propose(session, parent: str, n: int, temperature: float | None, hint: str | None = None,
+            instructions: str | None = None) -> list[Proposal] | None:
+    """``n`` proposals at ``parent``; on PolicyError a failed node records the reason and None returns."""
+    try:
+        return session.policy.propose(context_for(session, parent, hint, instructions), n, temperature)
+    except PolicyError as exc:
+        node_id = session.recorder.new_id()
+        session.emit("node_added", id=node_id, parent=None if parent == ROOT else parent, action=None,
+                     proposer="policy")
+        session.emit("node_status", id=node_id, status="failed", by="engine", reason=str(exc))
+        return None
+
+
+def add(session, parent: str, proposal: Proposal, **extra) -> str:
+    node_id = session.recorder.new_id()
+    session.emit("node_added", id=node_id, parent=None if parent == ROOT else parent,
+                 **proposal.event_fields(), **extra)
+    return node_id
+
+
+def score(session, node_ids: list[str]) -> dict[str, float]:
+    """Score nodes with every scorer of the session; returns the mean score per node."""
+    if not session.scorers or not node_ids:
+        return {}
+    with session.recorder_lock:
+        ctxs = contexts(session.tree, node_ids)
+    totals = {n: [] for n in node_ids}
+    for scorer in session.scorers:
+        for node_id, (value, rationale) in zip(node_ids, evaluate(scorer, ctxs)):
+            fields = {"rationale": rationale} if rationale else {}
+            session.emit("node_scored", id=node_id, scorer=scorer.name, score=round(value, 6), **fields)
+            totals[node_id].append(value)
+    return {n: sum(v) / len(v) for n, v in totals.items()}
+
+
+def run_node(session, box, node_id: str) -> bool:
+    """Execute a recorded node in ``box`` (moved to its parent's state first); False if it failed."""
+    from engine.sandbox.base import SandboxError
+
+    node = session.tree.nodes[node_id]
+    session.emit("node_started", id=node_id)
+    try:
+        session.move_to(box, node.parent)
+        prev = session.state_of(node.parent)
+        obs = execute(Action.from_dict(node.action), box, timeout=session.config.timeout)
+        ref = box.snapshot()
+        patch = box.diff() if ref != prev else None
+    except SandboxError as exc:
+        session.emit("node_status", id=node_id, status="failed", by="engine", reason=f"sandbox: {exc}")
+        box.at = None
+        return False
+    box.at = node_id
+    session.refs[node_id] = ref
+    fields = {"observation": obs.text, "exit_code": obs.exit_code, "duration_s": round(obs.duration, 4),
+              "state_ref": ref}
+    if patch is not None:
+        fields |= {"patch": patch, "diff_stat": diff_stat(patch)}
+    session.emit("node_executed", id=node_id, **fields)
+    score(session, [node_id])
+    return True
+
+
+def step(session, box, parent: str) -> list[str]:
+    """One step below ``parent``: the executed children (several when PRM pruning keeps b > 1)."""
+    cfg = session.config
+    m = cfg.prune_m if cfg.prune_steps else 1
+    proposals = propose(session, parent, m, cfg.temperature if m > 1 else None)
+    if not proposals:
+        return []
+    ids = [add(session, parent, p) for p in proposals]
+    if m > 1:
+        scores = score(session, ids)
+        kept: list[str] = []
+        for node_id in sorted(ids, key=lambda n: -scores.get(n, 0.5)):
+            action = session.tree.nodes[node_id].action
+            duplicate = next((k for k in kept if same_action(session.tree.nodes[k].action, action)), None)
+            if duplicate is None and len(kept) < cfg.prune_b:
+                kept.append(node_id)
+                continue
+            best = scores.get(kept[0], 0.5) if kept else 0.5
+            reason = (f"the same action as {duplicate}" if duplicate else
+                      f"PRM {scores.get(node_id, 0.5):.2f}, below the kept {best:.2f}")
+            session.emit("node_status", id=node_id, status="pruned", by="engine", reason=reason)
+        ids = [n for n in ids if n in kept]
+    return [n for n in ids if run_node(session, box, n)]

@@ -1,0 +1,394 @@
+"""The Session: the tree, the run log, the sandboxes, the policy and the scorers, and the
+command API the UI and the CLI call (DESIGN section 1).
+
+A search runs in worker threads, one sandbox each (forks of one root sandbox,
+sharing its snapshot store). Work is a queue of jobs: roll out from a node,
+expand a node (DARS, or a person's re-sample), run an edited action, verify a
+submission. People's commands may come from any thread at any time; each is an
+event in the run log, and its jobs go to the front of the queue. The strategy
+is asked for more work whenever the queue runs dry; when it has none and no job
+is running, or a budget is reached, the search ends and says why.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.actions import Action
+from engine.events import RunLog, read_events
+from engine.policy.base import Proposal
+from engine.sandbox.base import SandboxError
+from engine.search import dars, steps
+from engine.search.budget import Budget
+from engine.search.rollout import Recorder, path_steps, submit
+from engine.tasks import Task
+from engine.tree import ROOT, Tree
+
+STRATEGIES = ("linear", "sample", "dars", "prune", "dars+prune")
+
+
+@dataclass
+class SearchConfig:
+    strategy: str = "dars"
+    max_depth: int = 30
+    timeout: float = 120.0  # seconds one command may run
+    samples: int = 4  # sample: independent rollouts
+    k: int = 3  # dars: candidates per expansion
+    temperature: float = 0.8  # expansions and pruned steps
+    prune_m: int = 3  # prune: candidates per step
+    prune_b: int = 1  # prune: candidates kept
+    critic: str = "prm"  # dars: prm, llm or first
+    limits: dict = field(default_factory=lambda: dict(dars.DEFAULT_LIMITS))
+    after: dict = field(default_factory=lambda: {k: list(v) for k, v in dars.DEFAULT_AFTER.items()})
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}: use {', '.join(STRATEGIES)}")
+
+    @property
+    def dars(self) -> bool:
+        return self.strategy in ("dars", "dars+prune")
+
+    @property
+    def prune_steps(self) -> bool:
+        return self.strategy in ("prune", "dars+prune")
+
+    def to_json(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(order=True)
+class Job:
+    priority: int
+    seq: int
+    kind: str = field(compare=False)  # rollout, expand, edit, submit
+    node: str = field(compare=False, default=ROOT)
+    n: int = 1
+    hint: str | None = field(compare=False, default=None)
+    action: dict | None = field(compare=False, default=None)
+    by: str = field(compare=False, default="engine")
+
+
+class Session:
+    def __init__(self, task: Task, policy, log_path: str | Path, scorers: list | None = None,
+                 sandbox: str = "local", workers: int = 1, budget: Budget | None = None,
+                 config: SearchConfig | None = None, seed: int = 0, **sandbox_options):
+        self.task, self.policy, self.scorers = task, policy, list(scorers or [])
+        self.sandbox_kind, self.workers, self.seed = sandbox, max(1, workers), seed
+        self.budget, self.config = budget or Budget(), config or SearchConfig()
+        self.sandbox_options = sandbox_options
+        path = Path(log_path)
+        resumed = path.exists() and path.stat().st_size > 0
+        tree = Tree.fold(read_events(path)) if resumed else Tree()
+        self.recorder = Recorder(RunLog(path), tree)
+        self.recorder_lock = self.recorder._lock
+        self.resumed = resumed
+        self.refs: dict[str, str] = {}  # node -> state in this session's snapshot store
+        self.expansions: dict[str, int] = {}
+        for node in tree.nodes.values():
+            origin = node.extra.get("expanded_from")
+            if origin:
+                self.expansions[origin] = self.expansions.get(origin, 0) + 1
+        self.rollouts = sum(1 for n in tree.children(ROOT) if not tree.nodes[n].extra.get("expanded_from"))
+        self._cond = threading.Condition()
+        self._jobs: list[Job] = []
+        self._seq = itertools.count()
+        self._busy = 0
+        self._running = threading.Event()
+        self._running.set()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._root_box = None
+        self.finished: str | None = None
+        self.started = time.monotonic()
+
+    # -- plumbing -----------------------------------------------------------------------
+    @property
+    def tree(self) -> Tree:
+        return self.recorder.tree
+
+    def emit(self, type_: str, **fields) -> dict:
+        return self.recorder.emit(type_, **fields)
+
+    def state_of(self, node_id: str | None) -> str | None:
+        if node_id in (None, ROOT):
+            return self._root_box.base if self._root_box else None
+        return self.refs.get(node_id) or (None if self.resumed else self.tree.nodes[node_id].state_ref)
+
+    def move_to(self, box, node_id: str | None) -> None:
+        """Put ``box`` in the state of ``node_id`` (restore, or replay the path after a resume)."""
+        node_id = node_id or ROOT
+        if getattr(box, "at", None) == node_id:
+            return
+        ref = self.state_of(node_id)
+        if ref is not None:
+            box.restore(ref)
+        else:  # a node from an earlier process: its snapshot store is gone, so replay its path
+            from engine.actions import execute
+
+            box.restore(box.base)
+            for step in path_steps(self.tree, node_id):
+                execute(step.action, box, timeout=self.config.timeout)
+            self.refs[node_id] = box.snapshot()
+        box.at = node_id
+
+    def _push(self, kind: str, node: str = ROOT, priority: int = 1, **fields) -> None:
+        with self._cond:
+            heapq.heappush(self._jobs, Job(priority, next(self._seq), kind, node, **fields))
+            self._cond.notify_all()
+
+    # -- the loop -----------------------------------------------------------------------
+    def start(self) -> None:
+        if not self.resumed:
+            self.emit("run_started", task=self.task.to_json(), config={
+                **self.config.to_json(), "policy": self.policy.name, "sandbox": self.sandbox_kind,
+                "scorers": [s.name for s in self.scorers], "workers": self.workers, "seed": self.seed,
+                "budget": self.budget.to_json()})
+        self._root_box = self.task.open_sandbox(self.sandbox_kind, **self.sandbox_options)
+        self._root_box.at = ROOT
+        for i in range(self.workers):
+            thread = threading.Thread(target=self._worker, args=(i,), name=f"trajscope-worker-{i}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def wait(self, timeout: float | None = None) -> str | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return self.finished
+
+    def close(self, reason: str | None = None) -> None:
+        """Stop the workers, remove the sandboxes and end the log (idempotent)."""
+        self._stop.set()
+        self._running.set()
+        with self._cond:
+            self._cond.notify_all()
+        self.wait(30)
+        if self.finished is None:
+            self.finished = reason or "stopped"
+        if self._root_box is not None:
+            self._root_box.close()
+            self._root_box = None
+        if self.recorder.log is not None and not self.recorder.log._fh.closed:
+            tree = self.tree
+            self.emit("run_finished", reason=self.finished, totals={
+                "tokens_in": tree.tokens_in, "tokens_out": tree.tokens_out, "cost": tree.cost,
+                "wall_s": round(time.monotonic() - self.started, 3)})
+            self.recorder.log.close()
+
+    def _take(self) -> Job | None:
+        with self._cond:
+            while True:
+                if self._stop.is_set():
+                    return None
+                reason = self.budget.exceeded(self.tree)
+                if reason and not (self._jobs and self._jobs[0].priority == 0 and self._jobs[0].kind == "submit"):
+                    self._finish(f"{reason} reached")
+                    return None
+                if self._running.is_set():
+                    if self._jobs:
+                        self._busy += 1
+                        return heapq.heappop(self._jobs)
+                    job = self._plan()
+                    if job is not None:
+                        self._busy += 1
+                        return job
+                    if self._busy == 0:
+                        self._finish("search exhausted: no node left to expand")
+                        return None
+                self._cond.wait(0.2)
+
+    def _finish(self, reason: str) -> None:
+        if self.finished is None:
+            self.finished = reason
+        self._stop.set()
+        self._cond.notify_all()
+
+    def _plan(self) -> Job | None:
+        """The strategy's next job (called with the lock held)."""
+        cfg = self.config
+        wanted = cfg.samples if cfg.strategy == "sample" else 1
+        if self.rollouts < wanted:
+            self.rollouts += 1
+            return Job(1, next(self._seq), "rollout", ROOT)
+        if cfg.dars:
+            node = dars.next_expansion(self.tree, self.expansions, cfg.limits, cfg.after)
+            if node is not None:
+                self.expansions[node] = self.expansions.get(node, 0) + 1
+                return Job(1, next(self._seq), "expand", node, n=cfg.k)
+        return None
+
+    def _worker(self, index: int) -> None:
+        box = None
+        try:
+            while True:
+                job = self._take()
+                if job is None:
+                    return
+                try:
+                    if box is None:
+                        box = self._root_box if index == 0 else self._root_box.fork(self._root_box.base)
+                        box.at = ROOT
+                    getattr(self, f"_do_{job.kind}")(job, box)
+                except SandboxError as exc:
+                    self._finish(f"sandbox failed: {exc}")
+                finally:
+                    with self._cond:
+                        self._busy -= 1
+                        self._cond.notify_all()
+        finally:
+            if box is not None and box is not self._root_box:
+                box.close()
+
+    def _gate(self, node_id: str) -> bool:
+        """Wait while paused; False when the rollout below ``node_id`` must stop."""
+        self._running.wait()
+        if self._stop.is_set() or self.budget.exceeded(self.tree):
+            return False
+        return not any(n.status in ("pruned", "failed") for n in self.tree.path(node_id))
+
+    # -- jobs ---------------------------------------------------------------------------
+    def _after_execute(self, box, node_id: str) -> bool:
+        """Submit when the node submitted; True when the rollout may go on from it."""
+        node = self.tree.nodes[node_id]
+        if node.kind == "submit":
+            submit(self.task, self.recorder, node_id, box.diff(), self.sandbox_kind)
+            return False
+        return node.depth < self.config.max_depth
+
+    def _do_rollout(self, job: Job, box) -> None:
+        parent = job.node
+        while parent == ROOT or self._gate(parent):
+            children = steps.step(self, box, parent)
+            if not children:
+                return
+            for extra in children[1:]:  # PRM pruning may keep several: each goes on in its own job
+                if self._after_execute(box, extra):
+                    self._push("rollout", extra)
+            if not self._after_execute(box, children[0]):
+                return
+            parent = children[0]
+
+    def _do_expand(self, job: Job, box) -> None:
+        tree = self.tree
+        node = tree.nodes[job.node] if job.node != ROOT else None
+        parent = ROOT if node is None else (node.parent or ROOT)
+        instructions = dars.resample_prompt(tree, job.node) if node is not None else None
+        proposals = steps.propose(self, parent, job.n, self.config.temperature, job.hint, instructions)
+        if not proposals:
+            return
+        siblings = [tree.nodes[s].action for s in tree.children(parent)]
+        fresh: list[Proposal] = []
+        for p in proposals:
+            if not any(steps.same_action(p.action.to_dict(), a) for a in siblings + [f.action.to_dict() for f in fresh]):
+                fresh.append(p)
+        if not fresh:
+            self.emit("branch_requested", parent=job.node, n=job.n, hint=job.hint, by=job.by,
+                      result="every candidate repeated an existing sibling")
+            return
+        critic = None
+        if job.by == "human":
+            chosen = fresh
+        else:
+            pick, critic = self._critic(parent, fresh)
+            chosen = [fresh[pick]]
+        others = [{"action": p.action.to_dict(), "thought": p.thought, "why": "the critic preferred another"}
+                  for p in fresh if p not in chosen] + [
+                  {"action": p.action.to_dict(), "thought": p.thought, "why": "repeats an existing sibling"}
+                  for p in proposals if p not in fresh]
+        for p in chosen:
+            extra = {"expanded_from": job.node} if node is not None else {}
+            node_id = steps.add(self, parent, p, candidates=others or None, critic=critic, **extra)
+            if steps.run_node(self, box, node_id) and self._after_execute(box, node_id):
+                self._push("rollout", node_id, priority=job.priority)
+
+    def _critic(self, parent: str, proposals: list[Proposal]) -> tuple[int, dict]:
+        if len(proposals) == 1 or self.config.critic == "first":
+            return 0, {"method": "first"}
+        if self.config.critic == "llm" and hasattr(self.policy, "_request"):
+            prompt = dars.critic_prompt(self, parent, proposals)
+            try:
+                reply = self.policy._request([{"role": "user", "content": prompt}], 1, 0.0)
+                text = reply.choices[0].message.content or ""
+            except Exception as exc:  # the critic is advice: on failure take the first
+                return 0, {"method": "llm", "error": str(exc)}
+            choice = dars.parse_choice(text, len(proposals))
+            return (choice or 0), {"method": "llm", "prompt": prompt, "response": text}
+        if not self.scorers:
+            return 0, {"method": "first"}
+        from engine.prm.base import StepContext, evaluate
+
+        with self.recorder_lock:
+            path = path_steps(self.tree, parent)
+        ctxs = [StepContext(self.task.problem_statement, path, p.action, None, None, self.task.instance_id)
+                for p in proposals]
+        scores = [s for s, _ in evaluate(self.scorers[0], ctxs)]
+        best = max(range(len(scores)), key=lambda i: scores[i])
+        return best, {"method": f"prm:{self.scorers[0].name}", "scores": [round(s, 4) for s in scores]}
+
+    def _do_edit(self, job: Job, box) -> None:
+        node = self.tree.nodes[job.node]
+        action = Action.from_dict(job.action or {})
+        label = action.to_dict() | {"by": "human"}
+        proposal = Proposal(action, "", proposer="human", teacher_action=label)
+        node_id = steps.add(self, node.parent or ROOT, proposal, edited_from=job.node)
+        if steps.run_node(self, box, node_id) and self._after_execute(box, node_id):
+            self._push("rollout", node_id, priority=0)
+
+    def _do_submit(self, job: Job, box) -> None:
+        self.move_to(box, job.node)
+        submit(self.task, self.recorder, job.node, box.diff(), self.sandbox_kind)
+
+    # -- commands (any thread) ---------------------------------------------------------------
+    def pause(self) -> None:
+        self._running.clear()
+        self.emit("command", name="pause", by="human")
+
+    def resume(self) -> None:
+        self.emit("command", name="resume", by="human")
+        self._running.set()
+        with self._cond:
+            self._cond.notify_all()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def _check(self, node_id: str) -> None:
+        if node_id not in self.tree.nodes:
+            raise KeyError(f"no node {node_id!r}")
+
+    def prune(self, node_id: str, reason: str = "pruned by hand") -> None:
+        self._check(node_id)
+        self.emit("node_status", id=node_id, status="pruned", by="human", reason=reason)
+
+    def promote(self, node_id: str) -> None:
+        self._check(node_id)
+        self.emit("node_status", id=node_id, status="promoted", by="human", reason="promoted by hand")
+
+    def resample(self, node_id: str, n: int = 1, hint: str | None = None) -> None:
+        self._check(node_id)
+        self.emit("branch_requested", parent=node_id, n=n, hint=hint, by="human")
+        self._push("expand", node_id, priority=0, n=n, hint=hint, by="human")
+
+    def edit(self, node_id: str, action: dict) -> None:
+        self._check(node_id)
+        if node_id == ROOT:
+            raise KeyError("the task itself has no action to edit")
+        self.emit("command", name="edit", by="human", node=node_id, action=action)
+        self._push("edit", node_id, priority=0, action=action, by="human")
+
+    def submit(self, node_id: str) -> None:
+        self._check(node_id)
+        self.emit("command", name="submit", by="human", node=node_id)
+        self._push("submit", node_id, priority=0, by="human")
+
+    def raise_budget(self, **deltas) -> dict:
+        limits = self.budget.raise_by(**deltas)
+        self.emit("command", name="raise_budget", by="human", budget=limits)
+        return limits

@@ -1,0 +1,185 @@
+"""The Session: strategies through the fake server, DARS rules, budgets, commands from another thread, resume."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from engine.events import read_events
+from engine.policy.llm import LLMPolicy
+from engine.prm.heuristic import HeuristicScorer
+from engine.search import dars
+from engine.search.budget import Budget
+from engine.search.select import normalise, select_prm
+from engine.session import SearchConfig, Session
+from engine.tasks import load_task_dir
+from engine.tree import ROOT, Tree
+from tests.conftest import DEMO_TASKS
+from tests.fake_llm import FakeLLM, Scripted, Solver, reply
+
+TASK = load_task_dir(next(p for p in DEMO_TASKS if p.name == "semver-prerelease"))  # its wrong fix passes the example
+
+
+def search(tmp_path, strategy, server, nodes=40, wait=True, name="run", **config):
+    session = Session(TASK, LLMPolicy("openai/fake", api_base=server.url), tmp_path / f"{name}.jsonl",
+                      scorers=[HeuristicScorer()], budget=Budget(nodes=nodes),
+                      config=SearchConfig(strategy=strategy, **config), seed=1)
+    session.start()
+    if wait:
+        session.wait(120)
+        session.close()
+    return session
+
+
+def test_linear_and_sample(tmp_path):
+    with FakeLLM(Solver(TASK, wrong_rate=0.5, seed=2)) as server:
+        linear = search(tmp_path, "linear", server, name="linear")
+        sample = search(tmp_path, "sample", server, name="sample", samples=3)
+    assert linear.tree.stats()["submissions"] == 1 and len(linear.tree.children(ROOT)) == 1
+    assert len(sample.tree.children(ROOT)) == 3 and sample.tree.stats()["submissions"] == 3
+    assert sample.finished == "search exhausted: no node left to expand"
+    assert Tree.fold(read_events(tmp_path / "sample.jsonl")).stats() == sample.tree.stats()
+
+
+def test_prune_keeps_the_best_b_and_records_the_rest_with_scores(tmp_path):
+    with FakeLLM(Solver(TASK, wrong_rate=0.5, seed=3)) as server:
+        session = search(tmp_path, "prune", server, prune_m=3, prune_b=1)
+    tree = session.tree
+    pruned = [n for n in tree.nodes.values() if n.status == "pruned"]
+    assert pruned and all(n.status_by == "engine" and n.scores and n.exit_code is None for n in pruned)
+    assert all(("below the kept" in n.status_reason) or ("the same action" in n.status_reason) for n in pruned)
+    for parent in tree.nodes:  # exactly one executed child per step
+        executed = [c for c in tree.children(parent) if tree.nodes[c].exit_code is not None]
+        assert len(executed) <= 1
+    assert server.requests[0]["n"] == 3
+
+
+def test_dars_expands_critical_nodes_with_the_resample_prompt(tmp_path):
+    with FakeLLM(Solver(TASK, wrong_rate=0.6, seed=5)) as server:  # a seed whose expansions reach the critic
+        session = search(tmp_path, "dars", server, nodes=60, k=3)
+    tree = session.tree
+    heads = [n for n in tree.nodes.values() if n.extra.get("expanded_from")]
+    assert heads, "DARS expanded nothing"
+    for head in heads:
+        origin = tree.nodes[head.extra["expanded_from"]]
+        assert origin.kind in ("edit", "append", "create", "submit") and head.parent == origin.parent
+        assert head.critic["method"] in ("prm:heuristic", "first")  # first: one fresh candidate only
+    assert any(h.critic["method"] == "prm:heuristic" and len(h.critic["scores"]) > 1 for h in heads)
+    prompts = [r["messages"][-1]["content"] for r in server.requests if r.get("n") == 3]
+    assert prompts and all("<previous_action>" in p and "instead of" in p for p in prompts)
+    assert any("<patch>" in p and "It was submitted" in p for p in prompts)
+    assert all(r["temperature"] == 0.8 for r in server.requests if r.get("n") == 3)
+
+
+def _tree(*nodes):
+    from engine.actions import make_action
+    from engine.events import make_event
+
+    events = []
+    for node_id, parent, tool, origin in nodes:
+        extra = {"expanded_from": origin} if origin else {}
+        events.append(make_event("node_added", "r", id=node_id, parent=parent, action=make_action(tool, {"path": "a", "old": node_id, "new": "x"} if tool == "str_replace" else {}), **extra))
+        events.append(make_event("node_executed", "r", id=node_id, observation="", exit_code=0))
+    return Tree.fold(events)
+
+
+def test_dars_limits_table():
+    tree = _tree(("e1", None, "str_replace", None), ("s1", "e1", "submit", None),
+                 ("e2", None, "str_replace", "e1"), ("s2", "e2", "submit", None), ("e3", "e2", "str_replace", None))
+    limits, after = dars.DEFAULT_LIMITS, dars.DEFAULT_AFTER
+    assert dars.expandable(tree, "e1", {}, limits, after)
+    assert not dars.expandable(tree, "e1", {"e1": 1}, limits, after)  # each kind once
+    assert dars.expandable(tree, "s2", {}, limits, after)  # after an edit branch, submit may branch
+    assert not dars.expandable(tree, "e3", {}, limits, after)  # ... but not another edit
+    assert dars.next_expansion(tree, {}, limits, after) == "e1"  # the shallowest first
+    assert not dars.expandable(tree, "e3", {}, limits, {"edit": ["submit"]})
+    assert dars.expandable(tree, "e3", {}, {**limits, "edit": 2}, {"edit": ["edit", "submit"]})
+
+
+def test_duplicate_candidates_are_not_expanded(tmp_path):
+    same = Scripted([reply("bash", command="ls"), reply("submit")])
+    with FakeLLM(same) as server:
+        session = search(tmp_path, "dars", server, nodes=20)
+    requests = [e for e in read_events(tmp_path / "run.jsonl") if e["type"] == "branch_requested"]
+    assert requests and all("repeated an existing sibling" in e["result"] for e in requests)
+    assert not [n for n in session.tree.nodes.values() if n.extra.get("expanded_from")]
+
+
+def test_the_budget_ends_the_search_and_says_which(tmp_path):
+    with FakeLLM(Solver(TASK, wrong_rate=0.5, seed=5)) as server:
+        session = search(tmp_path, "sample", server, nodes=7, samples=10)
+    assert session.finished == "node budget (7 nodes) reached"
+    assert 7 <= len(session.tree) <= 8
+    assert read_events(tmp_path / "run.jsonl")[-1]["reason"] == "node budget (7 nodes) reached"
+
+
+def test_selection_dedupes_patches_and_prefers_scores():
+    assert normalise("index 1a2b..3c4d 100644\n@@ -1,2 +1,2 @@ x\n-a \n+b\n") == normalise("@@ -7,2 +7,2 @@\n-a\n+b")
+    tree = _tree(("e1", None, "str_replace", None), ("e2", None, "str_replace", None))
+    assert select_prm(tree) == (None, [])
+
+
+def _wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_commands_from_another_thread_while_the_search_runs(tmp_path):
+    with FakeLLM(Solver(TASK, wrong_rate=0.5, seed=6), delay_s=0.05) as server:
+        session = search(tmp_path, "sample", server, nodes=200, wait=False, samples=6)
+        tree = session.tree
+        _wait_for(lambda: len(tree.children(ROOT)) >= 2)
+        threading.Thread(target=session.pause).start()
+        _wait_for(lambda: session.paused)
+        time.sleep(0.6)  # a step in flight may still land; then nothing
+        frozen = len(tree)
+        time.sleep(0.8)
+        assert len(tree) == frozen
+        first = tree.children(ROOT)[0]
+        session.prune(first)
+        session.promote(tree.children(ROOT)[-1])
+        session.resample(ROOT, n=2, hint="look at the prerelease comparison")
+        session.edit(first, {"tool": "bash", "args": {"command": "echo edited"}, "raw": "echo edited"})
+        session.raise_budget(nodes=10)
+        session.resume()
+        _wait_for(lambda: any(n.proposer == "human" for n in tree.nodes.values()))
+        _wait_for(lambda: session.finished is not None, timeout=120)
+        submitted = [n for n in tree.nodes.values() if n.kind == "submit" and n.exit_code is not None]
+        session.submit(submitted[0].id) if submitted else None
+        session.close()
+    events = read_events(tmp_path / "run.jsonl")
+    commands = [e["name"] for e in events if e["type"] == "command"]
+    assert {"pause", "resume", "raise_budget", "edit"} <= set(commands)
+    assert tree.nodes[first].status == "pruned" and tree.nodes[first].status_by == "human"
+    human = [n for n in tree.nodes.values() if n.proposer == "human"]
+    assert human[0].action["args"]["command"] == "echo edited" and human[0].extra["teacher_action"]["by"] == "human"
+    assert human[0].extra["edited_from"] == first and human[0].parent == tree.nodes[first].parent
+    assert any("look at the prerelease comparison" in str(r["messages"]) for r in server.requests)
+    assert session.budget.nodes == 210
+
+
+def test_a_search_reopened_from_its_log_goes_on_without_losing_a_node(tmp_path):
+    with FakeLLM(Solver(TASK, wrong_rate=0.5, seed=7)) as server:
+        first = search(tmp_path, "dars", server, nodes=6)
+        before = {n: (node.action, node.observation) for n, node in first.tree.nodes.items()}
+        again = Session(TASK, LLMPolicy("openai/fake", api_base=server.url), tmp_path / "run.jsonl",
+                        scorers=[HeuristicScorer()], budget=Budget(nodes=30), config=SearchConfig(strategy="dars"))
+        assert again.resumed and len(again.tree) == len(first.tree)
+        again.start()
+        again.wait(120)
+        again.close()
+    tree = Tree.fold(read_events(tmp_path / "run.jsonl"))
+    assert len(tree) > len(before) - 1
+    for node_id, (action, observation) in before.items():
+        assert (tree.nodes[node_id].action, tree.nodes[node_id].observation) == (action, observation)
+    new = [n for n in tree.nodes.values() if n.id not in before and n.exit_code is not None]
+    assert new, "the resumed search added nothing"
+
+
+def test_unknown_strategy_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown strategy 'beam'"):
+        SearchConfig(strategy="beam")

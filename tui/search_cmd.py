@@ -1,0 +1,109 @@
+"""``trajscope search``: a tree search on a task, headless with progress bars or followed in the viewer."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+
+def build_session(args, task, out: Path):
+    from engine.policy.factory import make_policy
+    from engine.prm.base import get_scorer
+    from engine.search.budget import Budget
+    from engine.session import SearchConfig, Session
+    from tui.errors import UserError
+    from tui.run_cmd import pick_sandbox
+
+    try:
+        config = SearchConfig(strategy=args.strategy, max_depth=args.max_depth, timeout=args.timeout,
+                              samples=args.samples, k=args.k, prune_m=args.prune_m, prune_b=args.prune_b,
+                              critic=args.critic)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if min(args.workers, args.samples, args.k, args.prune_m, args.prune_b, args.max_nodes) < 1:
+        raise UserError("--workers, --samples, --k, --prune-m, --prune-b and --max-nodes must be at least 1")
+    scorers = [] if args.prm == "none" else [get_scorer(name, device=args.device) for name in args.prm.split(",")]
+    policy = make_policy(args.model, api_base=args.api_base, api_key=args.api_key, temperature=args.temperature,
+                         tool_mode=args.tool_mode, seed=args.seed, teacher=args.teacher, beta=args.beta)
+    budget = Budget(nodes=args.max_nodes, tokens=args.max_tokens, cost=args.max_cost, wall_s=args.max_time)
+    return Session(task, policy, out, scorers=scorers, sandbox=pick_sandbox(args.sandbox, task),
+                   workers=args.workers, budget=budget, config=config, seed=args.seed)
+
+
+def result_json(session, wall_s: float) -> dict:
+    from engine.search.select import select_prm
+
+    tree = session.tree
+    selected, pool = select_prm(tree)
+    node = tree.nodes.get(selected) if selected else None
+    stats = tree.stats()
+    return {"instance_id": session.task.instance_id, "strategy": session.config.strategy,
+            "finished": session.finished, "selected": selected, "patch": node.patch if node else "",
+            "verified": node.verified if node else None,
+            "resolved": bool(node and (node.verified or {}).get("resolved")),
+            "distinct_patches": len(pool), "nodes": stats["nodes"], "submissions": stats["submissions"],
+            "resolved_submissions": stats["resolved"], "pruned": stats["pruned"], "failed": stats["failed"],
+            "tokens_in": stats["tokens_in"], "tokens_out": stats["tokens_out"], "cost": stats["cost"],
+            "wall_s": round(wall_s, 3), "log": str(session.recorder.log.path)}
+
+
+def cmd_search(args) -> int:
+    from engine.tasks import load_task
+    from tui.errors import UserError
+    from tui.run_cmd import default_out
+
+    task = load_task(args.task, args.instance)
+    out = Path(args.out) if args.out else default_out(task.instance_id)
+    if out.exists() and out.stat().st_size and not args.resume:
+        raise UserError(f"{out} already exists; choose another --out, or --resume to go on with it")
+    session = build_session(args, task, out)
+    started = time.perf_counter()
+    session.start()
+    try:
+        if args.headless:
+            _progress(session)
+        else:
+            from tui.app import TrajscopeApp
+            from tui.bridge import Source
+
+            app = TrajscopeApp(Source(out, follow=True), theme=getattr(args, "theme", None))
+            app.run()
+    except KeyboardInterrupt:
+        session.close("interrupted")
+        raise
+    finally:
+        session.close("stopped by the user")
+    result = result_json(session, time.perf_counter() - started)
+    print(json.dumps(result, indent=2))
+    return 0 if result["resolved"] else 1
+
+
+def _progress(session) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    console.print(f"[bold]{session.task.instance_id}[/]: {session.config.strategy} with {session.policy.name}, "
+                  f"{session.sandbox_kind} sandbox, {session.workers} worker(s), log {session.recorder.log.path}")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                  TimeElapsedColumn(), console=console, transient=False) as progress:
+        limit = session.budget.nodes or 0
+        bar = progress.add_task("nodes", total=limit or None, info="")
+        done = threading.Event()
+
+        def watch():
+            session.wait()
+            done.set()
+
+        threading.Thread(target=watch, daemon=True).start()
+        while not done.wait(0.25):
+            stats = session.tree.stats()
+            best = session.tree.best_leaf()
+            score = session.tree.nodes[best].score if best else None
+            info = (f"submissions {stats['submissions']} · best score {score:.2f} · tokens {stats['tokens']:,}"
+                    f" · ${stats['cost']:.4f}" if score is not None else f"submissions {stats['submissions']}")
+            progress.update(bar, completed=min(stats["nodes"], limit or stats["nodes"]), info=info)
+        progress.update(bar, completed=min(len(session.tree), limit or len(session.tree)))
+    console.print(f"finished: {session.finished}")
