@@ -43,6 +43,7 @@ class SearchConfig:
     prune_m: int = 3  # prune: candidates per step
     prune_b: int = 1  # prune: candidates kept
     critic: str = "prm"  # dars: prm, llm or first
+    refine_rounds: int = 0  # PDR: more rounds of rollouts, each conditioned on the last one's summaries
     limits: dict = field(default_factory=lambda: dict(dars.DEFAULT_LIMITS))
     after: dict = field(default_factory=lambda: {k: list(v) for k, v in dars.DEFAULT_AFTER.items()})
 
@@ -72,6 +73,7 @@ class Job:
     hint: str | None = field(compare=False, default=None)
     action: dict | None = field(compare=False, default=None)
     by: str = field(compare=False, default="engine")
+    instructions: str | None = field(compare=False, default=None)
 
 
 class Session:
@@ -90,6 +92,7 @@ class Session:
         self.resumed = resumed
         self.refs: dict[str, str] = {}  # node -> state in this session's snapshot store
         self.expansions: dict[str, int] = {}
+        self.round, self.refined = 0, set()
         for node in tree.nodes.values():
             origin = node.extra.get("expanded_from")
             if origin:
@@ -149,6 +152,8 @@ class Session:
                 **self.config.to_json(), "policy": self.policy.name, "sandbox": self.sandbox_kind,
                 "scorers": [s.name for s in self.scorers], "workers": self.workers, "seed": self.seed,
                 "budget": self.budget.to_json()})
+        else:
+            steps.pick_up(self)
         self._root_box = self.task.open_sandbox(self.sandbox_kind, **self.sandbox_options)
         self._root_box.at = ROOT
         for i in range(self.workers):
@@ -221,6 +226,18 @@ class Session:
             if node is not None:
                 self.expansions[node] = self.expansions.get(node, 0) + 1
                 return Job(1, next(self._seq), "expand", node, n=cfg.k)
+        if self.round < cfg.refine_rounds and self._busy == 0:
+            from engine.search.refine import distill
+
+            self.round += 1
+            last = [n for n in self.tree.nodes if self.tree.nodes[n].status == "submitted"
+                    and n not in self.refined]
+            self.refined.update(last)
+            note = distill(self.tree, last)
+            self.emit("command", name="refine_round", by="engine", round=self.round, note=note)
+            for _ in range(wanted - 1):
+                self._push("rollout", ROOT, instructions=note)
+            return Job(1, next(self._seq), "rollout", ROOT, instructions=note)
         return None
 
     def _worker(self, index: int) -> None:
@@ -257,19 +274,24 @@ class Session:
         """Submit when the node submitted; True when the rollout may go on from it."""
         node = self.tree.nodes[node_id]
         if node.kind == "submit":
+            from engine.search.select import summarize
+
             submit(self.task, self.recorder, node_id, box.diff(), self.sandbox_kind)
+            with self.recorder_lock:
+                summary = summarize(self.tree, node_id)
+            self.emit("summary_written", id=node_id, summary=summary)
             return False
         return node.depth < self.config.max_depth
 
     def _do_rollout(self, job: Job, box) -> None:
         parent = job.node
         while parent == ROOT or self._gate(parent):
-            children = steps.step(self, box, parent)
+            children = steps.step(self, box, parent, job.instructions)
             if not children:
                 return
             for extra in children[1:]:  # PRM pruning may keep several: each goes on in its own job
                 if self._after_execute(box, extra):
-                    self._push("rollout", extra)
+                    self._push("rollout", extra, instructions=job.instructions)
             if not self._after_execute(box, children[0]):
                 return
             parent = children[0]
@@ -308,28 +330,7 @@ class Session:
                 self._push("rollout", node_id, priority=job.priority)
 
     def _critic(self, parent: str, proposals: list[Proposal]) -> tuple[int, dict]:
-        if len(proposals) == 1 or self.config.critic == "first":
-            return 0, {"method": "first"}
-        if self.config.critic == "llm" and hasattr(self.policy, "_request"):
-            prompt = dars.critic_prompt(self, parent, proposals)
-            try:
-                reply = self.policy._request([{"role": "user", "content": prompt}], 1, 0.0)
-                text = reply.choices[0].message.content or ""
-            except Exception as exc:  # the critic is advice: on failure take the first
-                return 0, {"method": "llm", "error": str(exc)}
-            choice = dars.parse_choice(text, len(proposals))
-            return (choice or 0), {"method": "llm", "prompt": prompt, "response": text}
-        if not self.scorers:
-            return 0, {"method": "first"}
-        from engine.prm.base import StepContext, evaluate
-
-        with self.recorder_lock:
-            path = path_steps(self.tree, parent)
-        ctxs = [StepContext(self.task.problem_statement, path, p.action, None, None, self.task.instance_id)
-                for p in proposals]
-        scores = [s for s, _ in evaluate(self.scorers[0], ctxs)]
-        best = max(range(len(scores)), key=lambda i: scores[i])
-        return best, {"method": f"prm:{self.scorers[0].name}", "scores": [round(s, 4) for s in scores]}
+        return dars.pick(self, parent, proposals)
 
     def _do_edit(self, job: Job, box) -> None:
         node = self.tree.nodes[job.node]

@@ -236,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prune-m", type=int, default=3, help="prune: candidates sampled per step")
     p.add_argument("--prune-b", type=int, default=1, help="prune: candidates kept per step")
     p.add_argument("--critic", choices=["prm", "llm", "first"], default="prm", help="dars: who picks among candidates")
+    p.add_argument("--select", choices=["prm", "judge", "rtv"], default="prm",
+                   help="how the patch is chosen: PRM score, an LLM judge, or recursive tournament voting")
+    p.add_argument("--refine-rounds", type=int, default=0,
+                   help="PDR: more rounds of rollouts, each conditioned on distilled summaries of the last")
+    p.add_argument("--judge", metavar="MODEL", help="the model that judges for --select judge|rtv (default: --model)")
     p.add_argument("--out", metavar="RUN.jsonl", help="the run log (default: runs/<instance>-<time>.jsonl)")
     p.add_argument("--resume", action="store_true", help="go on with the search in --out")
     p.add_argument("--headless", action="store_true", help="progress bars and a JSON result instead of the viewer")

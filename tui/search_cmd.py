@@ -19,7 +19,7 @@ def build_session(args, task, out: Path):
     try:
         config = SearchConfig(strategy=args.strategy, max_depth=args.max_depth, timeout=args.timeout,
                               samples=args.samples, k=args.k, prune_m=args.prune_m, prune_b=args.prune_b,
-                              critic=args.critic)
+                              critic=args.critic, refine_rounds=args.refine_rounds)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     if min(args.workers, args.samples, args.k, args.prune_m, args.prune_b, args.max_nodes) < 1:
@@ -32,17 +32,38 @@ def build_session(args, task, out: Path):
                    workers=args.workers, budget=budget, config=config, seed=args.seed)
 
 
-def result_json(session, wall_s: float) -> dict:
+def selector(args, session):
+    """The selection method: prm, or judge / rtv with an LLM judge (--judge, else --model)."""
+    from engine.search import select
+    from tui.errors import UserError
+
+    if args.select == "prm":
+        return select.select_prm
+    model = args.judge or args.model
+    if model == "demo":
+        raise UserError(f"--select {args.select} needs a model to judge: give --judge provider/model")
+    from engine.policy.llm import LLMPolicy
+
+    judge_policy = LLMPolicy(model, api_base=args.api_base, api_key=args.api_key)
+    judge_policy.check()
+    judge = select.LLMJudge(judge_policy)
+    if args.select == "judge":
+        return lambda tree: select.select_judge(tree, judge)
+    return lambda tree: select.select_rtv(tree, judge, seed=args.seed)
+
+
+def result_json(session, wall_s: float, choose=None, name: str = "prm") -> dict:
     from engine.search.select import select_prm
 
     tree = session.tree
-    selected, pool = select_prm(tree)
+    selected, pool = (choose or select_prm)(tree)
     node = tree.nodes.get(selected) if selected else None
     stats = tree.stats()
     return {"instance_id": session.task.instance_id, "strategy": session.config.strategy,
             "finished": session.finished, "selected": selected, "patch": node.patch if node else "",
             "verified": node.verified if node else None,
             "resolved": bool(node and (node.verified or {}).get("resolved")),
+            "select": name,
             "distinct_patches": len(pool), "nodes": stats["nodes"], "submissions": stats["submissions"],
             "resolved_submissions": stats["resolved"], "pruned": stats["pruned"], "failed": stats["failed"],
             "tokens_in": stats["tokens_in"], "tokens_out": stats["tokens_out"], "cost": stats["cost"],
@@ -59,6 +80,7 @@ def cmd_search(args) -> int:
     if out.exists() and out.stat().st_size and not args.resume:
         raise UserError(f"{out} already exists; choose another --out, or --resume to go on with it")
     session = build_session(args, task, out)
+    choose = selector(args, session)
     started = time.perf_counter()
     session.start()
     try:
@@ -75,7 +97,7 @@ def cmd_search(args) -> int:
         raise
     finally:
         session.close("stopped by the user")
-    result = result_json(session, time.perf_counter() - started)
+    result = result_json(session, time.perf_counter() - started, choose, args.select)
     print(json.dumps(result, indent=2))
     return 0 if result["resolved"] else 1
 

@@ -21,6 +21,7 @@ from string import Template
 
 from engine.actions import CRITICAL_KINDS, short_action
 from engine.sandbox.base import cap_output
+from engine.search.rollout import path_steps
 from engine.tree import ROOT, Tree
 
 PROMPTS = Path(__file__).with_name("prompts")
@@ -129,3 +130,29 @@ def parse_choice(text: str, n: int) -> int | None:
     if found and 1 <= int(found.group(1)) <= n:
         return int(found.group(1)) - 1
     return None
+
+
+def pick(session, parent: str, proposals: list) -> tuple[int, dict]:
+    """The critic: which of ``proposals`` to expand (the PRM's best, the model's choice, or the first)."""
+    if len(proposals) == 1 or session.config.critic == "first":
+        return 0, {"method": "first"}
+    if session.config.critic == "llm" and hasattr(session.policy, "_request"):
+        prompt = critic_prompt(session, parent, proposals)
+        try:
+            reply = session.policy._request([{"role": "user", "content": prompt}], 1, 0.0)
+            text = reply.choices[0].message.content or ""
+        except Exception as exc:  # the critic is advice: on failure take the first
+            return 0, {"method": "llm", "error": str(exc)}
+        choice = parse_choice(text, len(proposals))
+        return (choice or 0), {"method": "llm", "prompt": prompt, "response": text}
+    if not session.scorers:
+        return 0, {"method": "first"}
+    from engine.prm.base import StepContext, evaluate
+
+    with session.recorder_lock:
+        path = path_steps(session.tree, parent)
+    ctxs = [StepContext(session.task.problem_statement, path, p.action, None, None, session.task.instance_id)
+            for p in proposals]
+    scores = [s for s, _ in evaluate(session.scorers[0], ctxs)]
+    best = max(range(len(scores)), key=lambda i: scores[i])
+    return best, {"method": f"prm:{session.scorers[0].name}", "scores": [round(s, 4) for s in scores]}

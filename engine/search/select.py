@@ -62,3 +62,103 @@ def select_prm(tree: Tree) -> tuple[str | None, list[Candidate]]:
         return None, pool
     best = max(pool, key=lambda c: (round(path_score(tree, c.node), 6), -c.depth))
     return best.node, pool
+
+
+# --- summaries, an LLM judge, and recursive tournament voting (RTV) ---------------------------
+
+def summarize(tree: Tree, node_id: str) -> str:
+    """A rollout summary from its trace: the hypothesis, the progress, the failure modes."""
+    from engine.policy.base import Step
+    from engine.prm.features import facts
+
+    path = tree.path(node_id)
+    steps = [Step(_action(n.action), n.thought, n.observation, n.exit_code) for n in path]
+    f = facts(steps)
+    edits = [n for n in path if n.kind in ("edit", "append", "create")]
+    hypothesis = next((n.thought for n in edits if n.thought), "") or "no stated hypothesis"
+    files = sorted({str((n.action or {}).get("args", {}).get("path", "")) for n in edits} - {""})
+    if f.test_after_edit is not None:
+        check = f"tests after the last edit: {f.test_after_edit[0]} passed, {f.test_after_edit[1]} failed"
+    elif f.check_after_edit is not None:
+        check = "a check after the last edit " + ("passed" if f.check_after_edit == 0 else "failed")
+    else:
+        check = "nothing was run after the last edit"
+    failures = [w for w, on in (("repeated actions", f.repeats), ("errors on the way", f.errors),
+                                ("submitted without any change", f.submits and not f.edits)) if on]
+    return (f"Hypothesis: {hypothesis}\nProgress: {len(path)} steps, {len(edits)} edits"
+            f"{' to ' + ', '.join(files) if files else ''}; {check}.\n"
+            f"Failure modes: {', '.join(failures) or 'none seen'}.")
+
+
+def _action(data):
+    from engine.actions import Action
+
+    return Action.from_dict(data or {})
+
+
+JUDGE_PROMPT = """You are choosing the best fix for this issue among candidate attempts.
+
+<issue>
+{issue}
+</issue>
+
+{options}
+
+Which attempt most likely resolves the issue, passing the project's hidden tests?
+Answer with one JSON object: {{"choice": <the attempt's number>, "reason": "<one sentence>"}}"""
+
+
+class LLMJudge:
+    """Picks one of several attempts (summary and patch each) by asking a model; None when unsure."""
+
+    def __init__(self, policy):
+        self.policy = policy
+
+    def __call__(self, issue: str, attempts: list[tuple[str, str]]) -> int | None:
+        from engine.search.dars import parse_choice
+
+        options = "\n\n".join(f"Attempt {i + 1}:\n{summary}\n<patch>\n{patch[:3000]}\n</patch>"
+                              for i, (summary, patch) in enumerate(attempts))
+        try:
+            reply = self.policy._request([{"role": "user", "content": JUDGE_PROMPT.format(
+                issue=issue[:4000], options=options)}], 1, 0.0)
+        except Exception:  # a failed vote is no vote
+            return None
+        return parse_choice(reply.choices[0].message.content or "", len(attempts))
+
+
+def select_judge(tree: Tree, judge) -> tuple[str | None, list[Candidate]]:
+    pool = candidates(tree)
+    if len(pool) <= 1:
+        return (pool[0].node if pool else None), pool
+    issue = str(tree.task.get("problem_statement") or "")
+    choice = judge(issue, [(tree.nodes[c.node].summary or summarize(tree, c.node), c.patch) for c in pool])
+    if choice is None:
+        return select_prm(tree)
+    return pool[choice].node, pool
+
+
+def select_rtv(tree: Tree, judge, group: int = 3, votes: int = 3, seed: int = 0) -> tuple[str | None, list[Candidate]]:
+    """Recursive tournament voting: small groups, several votes each in shuffled order, winners
+    advance until one is left; ties (and groups with no valid vote) go to the shorter trajectory."""
+    import random
+
+    pool = candidates(tree)
+    rng = random.Random(seed)
+    issue = str(tree.task.get("problem_statement") or "")
+    round_ = list(pool)
+    while len(round_) > 1:
+        rng.shuffle(round_)
+        winners = []
+        for start in range(0, len(round_), group):
+            members = round_[start:start + group]
+            tally = {c.node: 0 for c in members}
+            for _ in range(votes if len(members) > 1 else 0):
+                order = members[:]
+                rng.shuffle(order)
+                pick = judge(issue, [(tree.nodes[c.node].summary or summarize(tree, c.node), c.patch) for c in order])
+                if pick is not None:
+                    tally[order[pick].node] += 1
+            winners.append(max(members, key=lambda c: (tally[c.node], -c.depth)))
+        round_ = winners
+    return (round_[0].node if round_ else None), pool

@@ -89,11 +89,11 @@ def run_node(session, box, node_id: str) -> bool:
     return True
 
 
-def step(session, box, parent: str) -> list[str]:
+def step(session, box, parent: str, instructions: str | None = None) -> list[str]:
     """One step below ``parent``: the executed children (several when PRM pruning keeps b > 1)."""
     cfg = session.config
     m = cfg.prune_m if cfg.prune_steps else 1
-    proposals = propose(session, parent, m, cfg.temperature if m > 1 else None)
+    proposals = propose(session, parent, m, cfg.temperature if m > 1 else None, instructions=instructions)
     if not proposals:
         return []
     ids = [add(session, parent, p) for p in proposals]
@@ -112,3 +112,17 @@ def step(session, box, parent: str) -> list[str]:
             session.emit("node_status", id=node_id, status="pruned", by="engine", reason=reason)
         ids = [n for n in ids if n in kept]
     return [n for n in ids if run_node(session, box, n)]
+
+
+def pick_up(session) -> None:
+    """After a crash: steps that never finished are marked failed; unfinished rollouts go on."""
+    tree = session.tree
+    for node in list(tree.nodes.values()):
+        if node.id != ROOT and node.status in ("pending", "running") and node.exit_code is None:
+            session.emit("node_status", id=node.id, status="failed", by="engine",
+                         reason="the search stopped before this step finished")
+    session.emit("command", name="resume_search", by="engine", nodes=len(tree))
+    for leaf in tree.leaves():
+        node = tree.nodes[leaf]
+        if node.status == "done" and node.kind != "submit" and node.depth < session.config.max_depth:
+            session._push("rollout", leaf)

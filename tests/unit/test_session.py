@@ -183,3 +183,17 @@ def test_a_search_reopened_from_its_log_goes_on_without_losing_a_node(tmp_path):
 def test_unknown_strategy_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown strategy 'beam'"):
         SearchConfig(strategy="beam")
+
+
+def test_pdr_rounds_are_conditioned_on_the_last_rounds_summaries(tmp_path):
+    with FakeLLM(Solver(TASK, wrong_rate=0.5, seed=8)) as server:
+        session = search(tmp_path, "sample", server, nodes=80, samples=2, refine_rounds=1)
+    tree = session.tree
+    assert len(tree.children(ROOT)) == 4 and session.finished.startswith("search exhausted")
+    rounds = [c for c in tree.commands if c.get("name") == "refine_round"]
+    assert len(rounds) == 1 and "Attempt 1 (PRM" in rounds[0]["note"] and "Hypothesis:" in rounds[0]["note"]
+    conditioned = [r for r in server.requests if "Earlier attempts at this issue" in str(r["messages"])]
+    first_round = sum(1 for n in tree.preorder() if n != ROOT and tree.path(n)[0].id in tree.children(ROOT)[:2])
+    assert conditioned and len(conditioned) == len(server.requests) - first_round
+    summaries = [n for n in tree.nodes.values() if n.summary]
+    assert len(summaries) == tree.stats()["submissions"]
