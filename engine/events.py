@@ -132,6 +132,10 @@ class RunLog:
             self._fh.flush()
             os.fsync(self._fh.fileno())
 
+    @property
+    def closed(self) -> bool:
+        return self._fh.closed
+
     def close(self) -> None:
         with self._lock:
             if not self._fh.closed:

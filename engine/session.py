@@ -25,6 +25,7 @@ from engine.policy.base import Proposal
 from engine.sandbox.base import SandboxError
 from engine.search import dars, steps
 from engine.search.budget import Budget
+from engine.search.commands import Commands
 from engine.search.rollout import Recorder, path_steps, submit
 from engine.tasks import Task
 from engine.tree import ROOT, Tree
@@ -76,7 +77,7 @@ class Job:
     instructions: str | None = field(compare=False, default=None)
 
 
-class Session:
+class Session(Commands):
     def __init__(self, task: Task, policy, log_path: str | Path, scorers: list | None = None,
                  sandbox: str = "local", workers: int = 1, budget: Budget | None = None,
                  config: SearchConfig | None = None, seed: int = 0, **sandbox_options):
@@ -162,9 +163,17 @@ class Session:
             thread.start()
 
     def wait(self, timeout: float | None = None) -> str | None:
+        """Block until the search has nothing left to do (or is stopped); returns why it ended.
+
+        The workers stay up after that, so a person can still submit a node, re-sample, or
+        raise the budget and let the search go on, until ``close``."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        with self._cond:
+            while not self._stop.is_set() and not (self.finished and self._busy == 0):
+                left = 0.2 if deadline is None else min(0.2, deadline - time.monotonic())
+                if left <= 0:
+                    break
+                self._cond.wait(left)
         return self.finished
 
     def close(self, reason: str | None = None) -> None:
@@ -173,13 +182,14 @@ class Session:
         self._running.set()
         with self._cond:
             self._cond.notify_all()
-        self.wait(30)
+        for thread in self._threads:
+            thread.join(30)
         if self.finished is None:
             self.finished = reason or "stopped"
         if self._root_box is not None:
             self._root_box.close()
             self._root_box = None
-        if self.recorder.log is not None and not self.recorder.log._fh.closed:
+        if self.recorder.log is not None and not self.recorder.log.closed:
             tree = self.tree
             self.emit("run_finished", reason=self.finished, totals={
                 "tokens_in": tree.tokens_in, "tokens_out": tree.tokens_out, "cost": tree.cost,
@@ -188,29 +198,44 @@ class Session:
 
     def _take(self) -> Job | None:
         with self._cond:
-            while True:
-                if self._stop.is_set():
-                    return None
-                reason = self.budget.exceeded(self.tree)
-                if reason and not (self._jobs and self._jobs[0].priority == 0 and self._jobs[0].kind == "submit"):
-                    self._finish(f"{reason} reached")
-                    return None
-                if self._running.is_set():
-                    if self._jobs:
-                        self._busy += 1
-                        return heapq.heappop(self._jobs)
-                    job = self._plan()
-                    if job is not None:
-                        self._busy += 1
-                        return job
-                    if self._busy == 0:
-                        self._finish("search exhausted: no node left to expand")
-                        return None
+            while not self._stop.is_set():
+                job = self._next()
+                if job is not None:
+                    self._busy += 1
+                    self.finished = None
+                    return job
                 self._cond.wait(0.2)
+            return None
 
-    def _finish(self, reason: str) -> None:
+    def _next(self) -> Job | None:
+        """The next job to run, if any (lock held); marks the search ended when there is none."""
+        reason = self.budget.exceeded(self.tree)
+        if reason:  # only verifying a person's submission goes on past the budget
+            for i, job in enumerate(self._jobs):
+                if job.kind == "submit":
+                    self._jobs.pop(i)
+                    heapq.heapify(self._jobs)
+                    return job
+            if self._busy == 0:
+                self._end(f"{reason} reached")
+            return None
+        if not self._running.is_set():
+            return None
+        if self._jobs:
+            return heapq.heappop(self._jobs)
+        job = self._plan()
+        if job is None and self._busy == 0:
+            self._end("search exhausted: no node left to expand")
+        return job
+
+    def _end(self, reason: str) -> None:
         if self.finished is None:
             self.finished = reason
+        self._cond.notify_all()
+
+    def _finish(self, reason: str) -> None:
+        """End for good (a broken sandbox)."""
+        self.finished = reason
         self._stop.set()
         self._cond.notify_all()
 
@@ -344,52 +369,3 @@ class Session:
     def _do_submit(self, job: Job, box) -> None:
         self.move_to(box, job.node)
         submit(self.task, self.recorder, job.node, box.diff(), self.sandbox_kind)
-
-    # -- commands (any thread) ---------------------------------------------------------------
-    def pause(self) -> None:
-        self._running.clear()
-        self.emit("command", name="pause", by="human")
-
-    def resume(self) -> None:
-        self.emit("command", name="resume", by="human")
-        self._running.set()
-        with self._cond:
-            self._cond.notify_all()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    def _check(self, node_id: str) -> None:
-        if node_id not in self.tree.nodes:
-            raise KeyError(f"no node {node_id!r}")
-
-    def prune(self, node_id: str, reason: str = "pruned by hand") -> None:
-        self._check(node_id)
-        self.emit("node_status", id=node_id, status="pruned", by="human", reason=reason)
-
-    def promote(self, node_id: str) -> None:
-        self._check(node_id)
-        self.emit("node_status", id=node_id, status="promoted", by="human", reason="promoted by hand")
-
-    def resample(self, node_id: str, n: int = 1, hint: str | None = None) -> None:
-        self._check(node_id)
-        self.emit("branch_requested", parent=node_id, n=n, hint=hint, by="human")
-        self._push("expand", node_id, priority=0, n=n, hint=hint, by="human")
-
-    def edit(self, node_id: str, action: dict) -> None:
-        self._check(node_id)
-        if node_id == ROOT:
-            raise KeyError("the task itself has no action to edit")
-        self.emit("command", name="edit", by="human", node=node_id, action=action)
-        self._push("edit", node_id, priority=0, action=action, by="human")
-
-    def submit(self, node_id: str) -> None:
-        self._check(node_id)
-        self.emit("command", name="submit", by="human", node=node_id)
-        self._push("submit", node_id, priority=0, by="human")
-
-    def raise_budget(self, **deltas) -> dict:
-        limits = self.budget.raise_by(**deltas)
-        self.emit("command", name="raise_budget", by="human", budget=limits)
-        return limits

@@ -228,6 +228,10 @@ def run_bench(args) -> int:
 
     if args.suite == "sandbox":
         return run_sandbox_bench(args)
+    if args.suite == "search":
+        from tui.bench_search import run_search_bench
+
+        return run_search_bench(args)
     if args.suite == "prm":
         from tui.bench_prm import run_prm_bench
 

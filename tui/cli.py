@@ -289,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sandbox)
 
     p = sub.add_parser("bench", help="performance benchmarks")
-    p.add_argument("suite", choices=["open", "sandbox", "policy", "prm"])
+    p.add_argument("suite", choices=["open", "sandbox", "policy", "prm", "search"])
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     p.add_argument("--follow-rate", type=int, default=2000, help="node events a second in the follow test")
     p.add_argument("--kinds", nargs="+", choices=["local", "docker"], default=["local", "docker"],
@@ -299,6 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sandbox", choices=["local", "docker"], default="local", help="policy suite: the sandbox")
     p.add_argument("--workers", type=int, default=2, help="policy suite: runs at once")
     p.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 256], help="prm suite: batch sizes")
+    p.add_argument("--strategies", nargs="+", default=["linear", "sample", "dars", "prune", "dars+prune"],
+                   choices=["linear", "sample", "dars", "prune", "dars+prune"], help="search suite: strategies")
+    p.add_argument("--wrong-rates", type=float, nargs="+", default=[0.3, 0.5],
+                   help="search suite: the fake model's chances of a wrong fix")
+    p.add_argument("--max-nodes", type=int, default=30, help="search suite: the node budget of every search")
+    p.add_argument("--tasks", nargs="+", help="search suite: only tasks whose id contains one of these")
+    p.add_argument("--out-dir", help="search suite: where the run logs go")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
     return parser

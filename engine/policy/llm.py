@@ -130,7 +130,7 @@ class LLMPolicy:
         return messages
 
     # -- calling ------------------------------------------------------------------------
-    def _request(self, messages: list[dict], n: int, temperature: float):
+    def _request(self, messages: list[dict], n: int, temperature: float, tools: bool | None = None):
         lm = litellm()
         kwargs = {"model": self.model, "messages": messages, "temperature": temperature,
                   "timeout": self.timeout, "num_retries": 0, "max_retries": 0}
@@ -143,7 +143,7 @@ class LLMPolicy:
             kwargs["n"] = n
         if self.max_tokens:
             kwargs["max_tokens"] = self.max_tokens
-        if self.uses_tools:
+        if self.uses_tools if tools is None else tools:
             kwargs["tools"] = TOOLS
         retryable = (lm.RateLimitError, lm.Timeout, lm.APIConnectionError, lm.InternalServerError,
                      lm.ServiceUnavailableError)
@@ -168,6 +168,11 @@ class LLMPolicy:
             except lm.APIError as exc:
                 raise PolicyError(f"{self.model} failed: {_first_line(exc)}") from None
         raise AssertionError("unreachable")
+
+    def ask(self, prompt: str, temperature: float = 0.0) -> str:
+        """One plain question (no tools), the answer's text: for critics, judges and summaries."""
+        response = self._request([{"role": "user", "content": prompt}], 1, temperature, tools=False)
+        return response.choices[0].message.content or ""
 
     def _cost(self, response) -> float:
         try:

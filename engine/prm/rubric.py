@@ -76,8 +76,7 @@ class RubricScorer:
         out = []
         for ctx in steps:
             try:
-                response = self.llm._request([{"role": "user", "content": prompt_for(ctx)}], 1, 0.0)
-                out.append(parse_judgement(response.choices[0].message.content or ""))
+                out.append(parse_judgement(self.llm.ask(prompt_for(ctx))))
             except PolicyError as exc:
                 out.append((NEUTRAL, f"judge call failed, neutral score: {exc}"))
         return out

@@ -136,11 +136,10 @@ def pick(session, parent: str, proposals: list) -> tuple[int, dict]:
     """The critic: which of ``proposals`` to expand (the PRM's best, the model's choice, or the first)."""
     if len(proposals) == 1 or session.config.critic == "first":
         return 0, {"method": "first"}
-    if session.config.critic == "llm" and hasattr(session.policy, "_request"):
+    if session.config.critic == "llm" and hasattr(session.policy, "ask"):
         prompt = critic_prompt(session, parent, proposals)
         try:
-            reply = session.policy._request([{"role": "user", "content": prompt}], 1, 0.0)
-            text = reply.choices[0].message.content or ""
+            text = session.policy.ask(prompt)
         except Exception as exc:  # the critic is advice: on failure take the first
             return 0, {"method": "llm", "error": str(exc)}
         choice = parse_choice(text, len(proposals))

@@ -120,11 +120,10 @@ class LLMJudge:
         options = "\n\n".join(f"Attempt {i + 1}:\n{summary}\n<patch>\n{patch[:3000]}\n</patch>"
                               for i, (summary, patch) in enumerate(attempts))
         try:
-            reply = self.policy._request([{"role": "user", "content": JUDGE_PROMPT.format(
-                issue=issue[:4000], options=options)}], 1, 0.0)
+            text = self.policy.ask(JUDGE_PROMPT.format(issue=issue[:4000], options=options))
         except Exception:  # a failed vote is no vote
             return None
-        return parse_choice(reply.choices[0].message.content or "", len(attempts))
+        return parse_choice(text, len(attempts))
 
 
 def select_judge(tree: Tree, judge) -> tuple[str | None, list[Candidate]]:

@@ -147,10 +147,12 @@ def test_commands_from_another_thread_while_the_search_runs(tmp_path):
         session.raise_budget(nodes=10)
         session.resume()
         _wait_for(lambda: any(n.proposer == "human" for n in tree.nodes.values()))
-        _wait_for(lambda: session.finished is not None, timeout=120)
-        submitted = [n for n in tree.nodes.values() if n.kind == "submit" and n.exit_code is not None]
-        session.submit(submitted[0].id) if submitted else None
+        assert session.wait(120)
+        edit = next(n.id for n in tree.nodes.values() if n.kind == "edit" and n.status == "done")
+        session.submit(edit)  # after the search ended: the workers are still there for people
+        _wait_for(lambda: tree.nodes[edit].status == "submitted")
         session.close()
+    assert tree.nodes[edit].verified is not None and tree.nodes[edit].patch
     events = read_events(tmp_path / "run.jsonl")
     commands = [e["name"] for e in events if e["type"] == "command"]
     assert {"pause", "resume", "raise_budget", "edit"} <= set(commands)
@@ -197,3 +199,23 @@ def test_pdr_rounds_are_conditioned_on_the_last_rounds_summaries(tmp_path):
     assert conditioned and len(conditioned) == len(server.requests) - first_round
     summaries = [n for n in tree.nodes.values() if n.summary]
     assert len(summaries) == tree.stats()["submissions"]
+
+
+def test_the_llm_critic_answer_is_parsed_defensively():
+    assert dars.parse_choice('I pick {"choice": 2, "reason": "it edits the source"}', 3) == 1
+    assert dars.parse_choice("Candidate 3 looks best.", 3) == 2
+    assert dars.parse_choice('{"choice": 9}', 3) is None and dars.parse_choice("none of them", 3) is None
+
+
+def test_dars_with_the_llm_critic_records_its_prompt_and_answer(tmp_path):
+    def script(request, index):
+        if "Candidate next actions" in request["messages"][-1]["content"]:
+            return reply(text='{"choice": 2, "reason": "different"}')
+        return solver(request, index)
+
+    solver = Solver(TASK, wrong_rate=0.6, seed=5)
+    with FakeLLM(script) as server:
+        session = search(tmp_path, "dars", server, nodes=60, k=3, critic="llm")
+    judged = [n for n in session.tree.nodes.values() if n.critic and n.critic.get("method") == "llm"]
+    assert judged and all("Candidate next actions" in n.critic["prompt"] and '"choice": 2' in n.critic["response"]
+                          for n in judged)
