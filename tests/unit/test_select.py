@@ -79,3 +79,20 @@ def test_llm_judge_through_litellm():
     with FakeLLM(Scripted([reply(text="no idea")])) as server:
         judge = LLMJudge(LLMPolicy("openai/judge", api_base=server.url))
         assert select_judge(tree, judge)[0] == "a"  # an unreadable vote falls back to the PRM
+
+
+def test_rtv_through_litellm_votes_in_groups():
+    tree = tree_with([(f"n{i}", 2, f"fix{i}", 0.5, False) for i in range(5)])
+
+    def vote(request, index):  # the fake judge votes for whichever attempt shows fix3, else the first
+        text = request["messages"][0]["content"]
+        attempts = text.split("Attempt ")[1:]
+        pick = next((i + 1 for i, a in enumerate(attempts) if "+fix3" in a), 1)
+        return reply(text=f'{{"choice": {pick}}}')
+
+    with FakeLLM(vote) as server:
+        from engine.policy.llm import LLMPolicy
+
+        winner, _ = select_rtv(tree, LLMJudge(LLMPolicy("openai/judge", api_base=server.url)), group=3, votes=2)
+    assert winner == "n3"
+    assert all("tools" not in r for r in server.requests) and len(server.requests) >= 2 * 2

@@ -219,3 +219,11 @@ def test_dars_with_the_llm_critic_records_its_prompt_and_answer(tmp_path):
     judged = [n for n in session.tree.nodes.values() if n.critic and n.critic.get("method") == "llm"]
     assert judged and all("Candidate next actions" in n.critic["prompt"] and '"choice": 2' in n.critic["response"]
                           for n in judged)
+
+
+def test_dars_with_pruned_steps(tmp_path):
+    with FakeLLM(Solver(TASK, wrong_rate=0.5, seed=5)) as server:
+        session = search(tmp_path, "dars+prune", server, nodes=45, prune_m=3, prune_b=1)
+    tree = session.tree
+    assert any(n.status == "pruned" and n.status_by == "engine" for n in tree.nodes.values())
+    assert tree.stats()["submissions"] >= 1 and session.finished
