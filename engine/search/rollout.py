@@ -102,22 +102,13 @@ def rollout(task: Task, policy: Policy, sandbox: Sandbox, recorder: Recorder, pa
                 on_node(tree.nodes[node_id])
             return result
         recorder.emit("node_added", id=node_id, parent=parent, **proposal.event_fields())
-        recorder.emit("node_started", id=node_id)
-        try:
-            obs = execute(proposal.action, sandbox, timeout=timeout)
-            ref = sandbox.snapshot()
-            patch = sandbox.diff() if ref != prev_ref else None
-        except SandboxError as exc:
-            recorder.emit("node_status", id=node_id, status="failed", by="engine", reason=f"sandbox: {exc}")
-            result.reason, result.last, result.error = "sandbox_error", node_id, str(exc)
+        ref = execute_node(recorder, sandbox, node_id, proposal.action, prev_ref, timeout)
+        if ref is None:
+            result.reason, result.last = "sandbox_error", node_id
+            result.error = tree.nodes[node_id].status_reason
             if on_node is not None:
                 on_node(tree.nodes[node_id])
             return result
-        fields = {"observation": obs.text, "exit_code": obs.exit_code, "duration_s": round(obs.duration, 4),
-                  "state_ref": ref}
-        if patch is not None:
-            fields |= {"patch": patch, "diff_stat": diff_stat(patch)}
-        recorder.emit("node_executed", id=node_id, **fields)
         result.steps += 1
         result.last, parent, prev_ref, depth = node_id, node_id, ref, depth + 1
         if on_node is not None:
@@ -129,6 +120,27 @@ def rollout(task: Task, policy: Policy, sandbox: Sandbox, recorder: Recorder, pa
             result.resolved = (tree.nodes[node_id].verified or {}).get("resolved")
             return result
     return result
+
+
+def execute_node(recorder: Recorder, sandbox: Sandbox, node_id: str, action: Action, prev_ref: str | None,
+                 timeout: float) -> str | None:
+    """Run a recorded node's action and record what it did (``node_started``, ``node_executed``
+    with the patch when the state changed); the new state, or None after a sandbox failure,
+    which marks the node failed with the reason."""
+    recorder.emit("node_started", id=node_id)
+    try:
+        obs = execute(action, sandbox, timeout=timeout)
+        ref = sandbox.snapshot()
+        patch = sandbox.diff() if ref != prev_ref else None
+    except SandboxError as exc:
+        recorder.emit("node_status", id=node_id, status="failed", by="engine", reason=f"sandbox: {exc}")
+        return None
+    fields = {"observation": obs.text, "exit_code": obs.exit_code, "duration_s": round(obs.duration, 4),
+              "state_ref": ref}
+    if patch is not None:
+        fields |= {"patch": patch, "diff_stat": diff_stat(patch)}
+    recorder.emit("node_executed", id=node_id, **fields)
+    return ref
 
 
 def submit(task: Task, recorder: Recorder, node_id: str, patch: str, sandbox_kind: str,

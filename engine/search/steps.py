@@ -6,10 +6,10 @@ scores (DESIGN section 5, PRM pruning), never executed.
 
 from __future__ import annotations
 
-from engine.actions import Action, execute
+from engine.actions import Action
 from engine.policy.base import Context, PolicyError, Proposal
 from engine.prm.base import contexts, evaluate
-from engine.search.rollout import diff_stat, path_steps
+from engine.search.rollout import execute_node, path_steps
 from engine.tree import ROOT
 
 
@@ -67,24 +67,19 @@ def run_node(session, box, node_id: str) -> bool:
     from engine.sandbox.base import SandboxError
 
     node = session.tree.nodes[node_id]
-    session.emit("node_started", id=node_id)
     try:
         session.move_to(box, node.parent)
-        prev = session.state_of(node.parent)
-        obs = execute(Action.from_dict(node.action), box, timeout=session.config.timeout)
-        ref = box.snapshot()
-        patch = box.diff() if ref != prev else None
     except SandboxError as exc:
         session.emit("node_status", id=node_id, status="failed", by="engine", reason=f"sandbox: {exc}")
         box.at = None
         return False
+    ref = execute_node(session.recorder, box, node_id, Action.from_dict(node.action),
+                       session.state_of(node.parent), session.config.timeout)
+    if ref is None:
+        box.at = None
+        return False
     box.at = node_id
     session.refs[node_id] = ref
-    fields = {"observation": obs.text, "exit_code": obs.exit_code, "duration_s": round(obs.duration, 4),
-              "state_ref": ref}
-    if patch is not None:
-        fields |= {"patch": patch, "diff_stat": diff_stat(patch)}
-    session.emit("node_executed", id=node_id, **fields)
     score(session, [node_id])
     return True
 

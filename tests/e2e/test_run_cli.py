@@ -91,16 +91,20 @@ def test_bad_options_are_one_line(tmp_path, args, message):
     assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1
 
 
-def test_the_viewer_follows_a_run_live_and_q_leaves_a_complete_log(tmp_path):
+def _live_run(server, out):
+    """`trajscope run` with the viewer, in a tmux terminal."""
     import sys
 
     from tests.e2e.tmux import Terminal
 
+    return Terminal([sys.executable, "-m", "tui.cli", "run", str(DEMO_TASKS[1]), "--model", "openai/fake-agent",
+                     "--api-base", server.url, "--sandbox", "local", "--out", str(out)])
+
+
+def test_the_viewer_follows_a_run_live_and_q_leaves_a_complete_log(tmp_path):
     task = load_task_dir(DEMO_TASKS[1])
     out = tmp_path / "live.jsonl"
-    with FakeLLM(Solver(task), delay_s=0.4) as server, Terminal(
-            [sys.executable, "-m", "tui.cli", "run", str(DEMO_TASKS[1]), "--model", "openai/fake-agent",
-             "--api-base", server.url, "--sandbox", "local", "--out", str(out)]) as term:
+    with FakeLLM(Solver(task), delay_s=0.4) as server, _live_run(server, out) as term:
         term.wait_for("#n1", timeout=60)
         growing = term.screen()
         screen = term.wait_for("resolved", timeout=90)
@@ -112,15 +116,9 @@ def test_the_viewer_follows_a_run_live_and_q_leaves_a_complete_log(tmp_path):
 
 
 def test_quitting_mid_run_keeps_what_was_recorded(tmp_path):
-    import sys
-
-    from tests.e2e.tmux import Terminal
-
     task = load_task_dir(DEMO_TASKS[1])
     out = tmp_path / "live.jsonl"
-    with FakeLLM(Solver(task), delay_s=1.5) as server, Terminal(
-            [sys.executable, "-m", "tui.cli", "run", str(DEMO_TASKS[1]), "--model", "openai/fake-agent",
-             "--api-base", server.url, "--sandbox", "local", "--out", str(out)]) as term:
+    with FakeLLM(Solver(task), delay_s=1.5) as server, _live_run(server, out) as term:
         term.wait_for("#n1", timeout=60)
         term.press("q")
         screen = term.wait_for("EXIT=", timeout=30)
