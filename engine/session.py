@@ -110,11 +110,21 @@ class Session(Commands):
         self._root_box = None
         self.finished: str | None = None
         self.started = time.monotonic()
+        self.verifying: dict[str, str] = {}  # node -> the phase its verification is in (not logged)
 
     # -- plumbing -----------------------------------------------------------------------
     @property
     def tree(self) -> Tree:
         return self.recorder.tree
+
+    @property
+    def busy(self) -> int:
+        """Workers running a job now."""
+        return self._busy
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
 
     def emit(self, type_: str, **fields) -> dict:
         return self.recorder.emit(type_, **fields)
@@ -219,7 +229,12 @@ class Session(Commands):
             if self._busy == 0:
                 self._end(f"{reason} reached")
             return None
-        if not self._running.is_set():
+        if not self._running.is_set():  # paused: only what a person asked for runs
+            for i, job in enumerate(self._jobs):
+                if job.by == "human":
+                    self._jobs.pop(i)
+                    heapq.heapify(self._jobs)
+                    return job
             return None
         if self._jobs:
             return heapq.heappop(self._jobs)
@@ -287,9 +302,12 @@ class Session(Commands):
             if box is not None and box is not self._root_box:
                 box.close()
 
-    def _gate(self, node_id: str) -> bool:
-        """Wait while paused; False when the rollout below ``node_id`` must stop."""
-        self._running.wait()
+    def _gate(self, node_id: str, instructions: str | None = None) -> bool:
+        """False when the rollout below ``node_id`` must stop. Paused, it goes back on the queue
+        and frees its worker for what a person asks meanwhile; resuming picks it up."""
+        if not self._running.is_set():
+            self._push("rollout", node_id, instructions=instructions)
+            return False
         if self._stop.is_set() or self.budget.exceeded(self.tree):
             return False
         return not any(n.status in ("pruned", "failed") for n in self.tree.path(node_id))
@@ -301,7 +319,7 @@ class Session(Commands):
         if node.kind == "submit":
             from engine.search.select import summarize
 
-            submit(self.task, self.recorder, node_id, box.diff(), self.sandbox_kind)
+            self._verify(node_id, box.diff())
             with self.recorder_lock:
                 summary = summarize(self.tree, node_id)
             self.emit("summary_written", id=node_id, summary=summary)
@@ -310,7 +328,7 @@ class Session(Commands):
 
     def _do_rollout(self, job: Job, box) -> None:
         parent = job.node
-        while parent == ROOT or self._gate(parent):
+        while parent == ROOT or self._gate(parent, job.instructions):
             children = steps.step(self, box, parent, job.instructions)
             if not children:
                 return
@@ -368,4 +386,12 @@ class Session(Commands):
 
     def _do_submit(self, job: Job, box) -> None:
         self.move_to(box, job.node)
-        submit(self.task, self.recorder, job.node, box.diff(), self.sandbox_kind)
+        self._verify(job.node, box.diff())
+
+    def _verify(self, node_id: str, patch: str) -> None:
+        self.verifying[node_id] = "queued"
+        try:
+            submit(self.task, self.recorder, node_id, patch, self.sandbox_kind,
+                   progress=lambda phase: self.verifying.__setitem__(node_id, phase))
+        finally:
+            self.verifying.pop(node_id, None)

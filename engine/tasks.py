@@ -227,18 +227,26 @@ def apply_patch(sandbox: Sandbox, patch: str, what: str = "the patch") -> None:
 
 
 def verify(task: Task, patch: str, sandbox: str = "local", timeout: float = TEST_TIMEOUT,
-           **options) -> VerifyResult:
-    """Apply ``patch`` and the task's test patch in a fresh sandbox and run its tests."""
+           progress=None, **options) -> VerifyResult:
+    """Apply ``patch`` and the task's test patch in a fresh sandbox and run its tests.
+
+    ``progress(phase)``, when given, hears each phase as it begins."""
+    say = progress or (lambda phase: None)
     started = time.perf_counter()
     result = VerifyResult(task.instance_id, patch_applied=False, sandbox=sandbox)
+    say(f"opening a fresh {sandbox} sandbox")
     with task.open_sandbox(sandbox, **options) as box:
         try:
+            say("applying the patch")
             apply_patch(box, patch)
             result.patch_applied = True
+            say("applying the task's tests")
             apply_patch(box, task.test_patch, "the task's test patch")
         except TaskError as exc:
             result.error = str(exc)
         if not result.error:
+            n_tests = len(task.FAIL_TO_PASS) + len(task.PASS_TO_PASS)
+            say(f"running {n_tests} test(s): {task.test_command}")
             run = box.run(task.test_command, timeout=timeout)
             result.log = run.output
             if run.truncated and run.output_path:
@@ -252,5 +260,6 @@ def verify(task: Task, patch: str, sandbox: str = "local", timeout: float = TEST
             result.fail_to_pass = {t: outcomes.get(t) in passed for t in task.FAIL_TO_PASS}
             result.pass_to_pass = {t: outcomes.get(t) in passed for t in task.PASS_TO_PASS}
     result.duration_s = time.perf_counter() - started
+    say("done")
     return result
 

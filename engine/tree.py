@@ -250,7 +250,7 @@ class Tree:
         if node is None:
             return None
         node.extra.setdefault("branch_requests", []).append(
-            {k: e.get(k) for k in ("n", "hint", "by")}
+            {k: e.get(k) for k in ("n", "hint", "by", "result") if k != "result" or e.get(k)}
         )
         return node.id
 
@@ -268,6 +268,7 @@ class Tree:
         node.patch = e.get("patch")
         node.verified = e.get("verified")
         self._set_status(node, "submitted")
+        node.status_by, node.status_reason = e.get("by") or "", ""
         self._submitted.add(node.id)
         return node.id
 

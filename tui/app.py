@@ -37,7 +37,12 @@ class TrajscopeApp(App[None]):
         return dict(DOMAIN_DEFAULTS)
 
     def on_mount(self) -> None:
-        self.push_screen(ExplorerScreen(self.source))
+        if getattr(self.source, "session", None) is not None:
+            from tui.screens.live import LiveScreen
+
+            self.push_screen(LiveScreen(self.source))
+        else:
+            self.push_screen(ExplorerScreen(self.source))
 
     def action_cycle_theme(self) -> None:
         names = [t.name for t in THEMES]

@@ -1,7 +1,9 @@
-"""Engine events to the UI: workers fill an ``EventPump``; a UI timer drains it in batches.
+"""Engine events to the UI, and UI commands to the engine.
 
-Producers (a follower thread, a replay thread and, later, a live search) never touch
-widgets; the screen folds each batch on the UI thread every 50-100 ms.
+Producers (a follower thread, a replay thread, a live Session's workers) never touch
+widgets: they fill an ``EventPump`` and the screen folds each batch on the UI thread
+every 50-100 ms. Commands go the other way through ``SessionBridge``: each runs in a
+thread, so the UI thread never waits on Docker, litellm or torch.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ class EventPump:
 
     def put(self, events: list[dict]) -> None:
         self._queue.extend(events)
+
+    def put_one(self, event: dict) -> None:
+        self._queue.append(event)
 
     def drain(self, limit: int = MAX_BATCH) -> list[dict]:
         queue = self._queue
@@ -93,3 +98,51 @@ class Source:
         if self.replay:
             return f"replay ×{self.replay:g}"
         return ""
+
+
+class LiveSource(Source):
+    """A search running in this process: the explorer subscribes to its Session."""
+
+    def __init__(self, session) -> None:
+        super().__init__(session.recorder.log.path)
+        self.session = session
+
+    @property
+    def mode(self) -> str:
+        session = self.session
+        if session.finished and not session.busy:
+            return f"finished: {session.finished}"
+        return "paused" if session.paused else "searching"
+
+
+def attach_live(session, pump: EventPump) -> Tree:
+    """The tree as it is now; every later event goes to ``pump`` (none missed, none twice)."""
+    return Tree.fold(session.recorder.subscribe(pump.put_one))
+
+
+def detach_live(session, pump: EventPump) -> None:
+    session.recorder.unsubscribe(pump.put_one)
+
+
+class SessionBridge:
+    """Runs Session commands in worker threads and reports failures as notifications."""
+
+    def __init__(self, screen, session) -> None:
+        self.screen, self.session = screen, session
+
+    def call(self, name: str, *args, done: str | None = None, **kwargs) -> None:
+        method = getattr(self.session, name)
+        app = self.screen.app
+
+        def run() -> None:
+            try:
+                method(*args, **kwargs)
+            except (KeyError, ValueError, RuntimeError) as exc:
+                reason = exc.args[0] if exc.args else str(exc)
+                app.call_from_thread(app.notify, f"{name} failed: {reason}", severity="error")
+                return
+            if done:
+                app.call_from_thread(app.notify, done, timeout=2)
+
+        self.screen.run_worker(run, thread=True, exit_on_error=False, group="commands",
+                               description=f"session.{name}")

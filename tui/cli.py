@@ -163,6 +163,22 @@ def cmd_search(args: argparse.Namespace) -> int:
     return search(args)
 
 
+DEMO_TASK = "duration-ms-unit"
+TASKS_DIR = Path(__file__).resolve().parent.parent / "demo_data" / "tasks"
+
+
+def bundled_tasks() -> list[str]:
+    return sorted(p.name for p in TASKS_DIR.iterdir() if p.is_dir()) if TASKS_DIR.is_dir() else []
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tui.search_cmd import cmd_search as search
+
+    if args.task in bundled_tasks():
+        args.task = str(TASKS_DIR / args.task)
+    return search(args)
+
+
 def cmd_prm(args: argparse.Namespace) -> int:
     from tui.prm_cmd import cmd_prm as prm
 
@@ -184,6 +200,28 @@ def add_policy_options(p: argparse.ArgumentParser) -> None:
                    help="auto: Docker when a daemon and the image are there, else local")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=float, default=120, help="seconds one command may run")
+
+
+def add_search_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--strategy", choices=["dars", "prune", "dars+prune", "sample", "linear"], default="dars")
+    p.add_argument("--prm", default="builtin", help="scorers, comma-separated (builtin, heuristic, rubric:M, hf:DIR), or none")
+    p.add_argument("--device", help="where the PRM runs: cpu, cuda or mps (default: the best there is)")
+    p.add_argument("--workers", type=int, default=1, help="rollouts at once, one sandbox each")
+    p.add_argument("--max-nodes", type=int, default=60, help="node budget")
+    p.add_argument("--max-tokens", type=int, help="token budget")
+    p.add_argument("--max-cost", type=float, help="cost budget in dollars")
+    p.add_argument("--max-time", type=float, help="wall-time budget in seconds")
+    p.add_argument("--max-depth", type=int, default=30, help="steps a rollout may take")
+    p.add_argument("--samples", type=int, default=4, help="sample: independent rollouts")
+    p.add_argument("--k", type=int, default=3, help="dars: candidates per expansion")
+    p.add_argument("--prune-m", type=int, default=3, help="prune: candidates sampled per step")
+    p.add_argument("--prune-b", type=int, default=1, help="prune: candidates kept per step")
+    p.add_argument("--critic", choices=["prm", "llm", "first"], default="prm", help="dars: who picks among candidates")
+    p.add_argument("--select", choices=["prm", "judge", "rtv"], default="prm",
+                   help="how the patch is chosen: PRM score, an LLM judge, or recursive tournament voting")
+    p.add_argument("--refine-rounds", type=int, default=0,
+                   help="PDR: more rounds of rollouts, each conditioned on distilled summaries of the last")
+    p.add_argument("--judge", metavar="MODEL", help="the model that judges for --select judge|rtv (default: --model)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -218,29 +256,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--theme", choices=["trajscope-dark", "trajscope-light"])
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser("demo", help="a live search on a bundled task: no API key, no Docker, no network needed")
+    p.add_argument("task", nargs="?", default=DEMO_TASK,
+                   help=f"a bundled task ({', '.join(bundled_tasks())}) or a task directory (default {DEMO_TASK})")
+    add_policy_options(p)
+    add_search_options(p)
+    p.add_argument("--pace", type=float, default=0.25,
+                   help="seconds each demo-policy step takes, so the tree grows at a watchable speed (0: flat out)")
+    p.add_argument("--out", metavar="RUN.jsonl", help="the run log (default: runs/<instance>-<time>.jsonl)")
+    p.add_argument("--headless", action="store_true", help="progress bars and a JSON result instead of the app")
+    p.add_argument("--theme", choices=["trajscope-dark", "trajscope-light"])
+    p.set_defaults(func=cmd_demo, strategy="dars+prune", workers=2, instance=None, resume=False)
+
     p = sub.add_parser("search", help="tree search on a task (DARS, PRM pruning, sampling); --headless for a JSON result")
     p.add_argument("task", help="a task directory, or a SWE-bench JSON/JSONL file with --instance")
     p.add_argument("--instance", metavar="ID", help="the instance of a SWE-bench file")
     add_policy_options(p)
-    p.add_argument("--strategy", choices=["dars", "prune", "dars+prune", "sample", "linear"], default="dars")
-    p.add_argument("--prm", default="builtin", help="scorers, comma-separated (builtin, heuristic, rubric:M, hf:DIR), or none")
-    p.add_argument("--device", help="where the PRM runs: cpu, cuda or mps (default: the best there is)")
-    p.add_argument("--workers", type=int, default=1, help="rollouts at once, one sandbox each")
-    p.add_argument("--max-nodes", type=int, default=60, help="node budget")
-    p.add_argument("--max-tokens", type=int, help="token budget")
-    p.add_argument("--max-cost", type=float, help="cost budget in dollars")
-    p.add_argument("--max-time", type=float, help="wall-time budget in seconds")
-    p.add_argument("--max-depth", type=int, default=30, help="steps a rollout may take")
-    p.add_argument("--samples", type=int, default=4, help="sample: independent rollouts")
-    p.add_argument("--k", type=int, default=3, help="dars: candidates per expansion")
-    p.add_argument("--prune-m", type=int, default=3, help="prune: candidates sampled per step")
-    p.add_argument("--prune-b", type=int, default=1, help="prune: candidates kept per step")
-    p.add_argument("--critic", choices=["prm", "llm", "first"], default="prm", help="dars: who picks among candidates")
-    p.add_argument("--select", choices=["prm", "judge", "rtv"], default="prm",
-                   help="how the patch is chosen: PRM score, an LLM judge, or recursive tournament voting")
-    p.add_argument("--refine-rounds", type=int, default=0,
-                   help="PDR: more rounds of rollouts, each conditioned on distilled summaries of the last")
-    p.add_argument("--judge", metavar="MODEL", help="the model that judges for --select judge|rtv (default: --model)")
+    add_search_options(p)
     p.add_argument("--out", metavar="RUN.jsonl", help="the run log (default: runs/<instance>-<time>.jsonl)")
     p.add_argument("--resume", action="store_true", help="go on with the search in --out")
     p.add_argument("--headless", action="store_true", help="progress bars and a JSON result instead of the viewer")

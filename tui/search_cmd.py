@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from pathlib import Path
@@ -26,7 +27,8 @@ def build_session(args, task, out: Path):
         raise UserError("--workers, --samples, --k, --prune-m, --prune-b and --max-nodes must be at least 1")
     scorers = [] if args.prm == "none" else [get_scorer(name, device=args.device) for name in args.prm.split(",")]
     policy = make_policy(args.model, api_base=args.api_base, api_key=args.api_key, temperature=args.temperature,
-                         tool_mode=args.tool_mode, seed=args.seed, teacher=args.teacher, beta=args.beta)
+                         tool_mode=args.tool_mode, seed=args.seed, teacher=args.teacher, beta=args.beta,
+                         pace=getattr(args, "pace", 0.0))
     budget = Budget(nodes=args.max_nodes, tokens=args.max_tokens, cost=args.max_cost, wall_s=args.max_time)
     return Session(task, policy, out, scorers=scorers, sandbox=pick_sandbox(args.sandbox, task),
                    workers=args.workers, budget=budget, config=config, seed=args.seed)
@@ -88,10 +90,11 @@ def cmd_search(args) -> int:
             _progress(session)
         else:
             from tui.app import TrajscopeApp
-            from tui.bridge import Source
+            from tui.bridge import LiveSource
 
-            app = TrajscopeApp(Source(out, follow=True), theme=getattr(args, "theme", None))
-            app.run()
+            TrajscopeApp(LiveSource(session), theme=getattr(args, "theme", None)).run()
+            print(f"trajscope: closing the search (workers stop, sandboxes are removed); log {out}",
+                  file=sys.stderr)
     except KeyboardInterrupt:
         session.close("interrupted")
         raise

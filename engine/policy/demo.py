@@ -19,6 +19,7 @@ import hashlib
 import random
 import re
 import shlex
+import time
 from dataclasses import dataclass, field
 
 from engine.actions import Action
@@ -201,8 +202,9 @@ class DemoPolicy:
 
     name = NAME
 
-    def __init__(self, seed: int = 0, p_right: float | None = None):
+    def __init__(self, seed: int = 0, p_right: float | None = None, pace: float = 0.0):
         self.seed, self.p_right = seed, p_right
+        self.pace = pace  # seconds each proposal takes, so a live demo grows at a watchable speed
         self._banks: dict[str, Bank] = {}
         self._draws = 0
 
@@ -213,6 +215,8 @@ class DemoPolicy:
 
     def propose(self, context: Context, n: int = 1, temperature: float | None = None) -> list[Proposal]:
         bank = self.bank(context.task)
+        if self.pace > 0:
+            time.sleep(self.pace)
         p_right = self.p_right if self.p_right is not None else bank.difficulty(context.task)
         if context.hint:  # a person's hint makes the right fix likelier
             p_right = min(1.0, p_right + 0.4)

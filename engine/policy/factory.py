@@ -7,9 +7,11 @@ from engine.policy.base import Policy, PolicyError
 
 def make_policy(model: str, api_base: str | None = None, api_key: str | None = None,
                 temperature: float = 0.0, tool_mode: str = "auto", seed: int = 0,
-                teacher: str | None = None, beta: float = 0.5, timeout: float = 120.0) -> Policy:
+                teacher: str | None = None, beta: float = 0.5, timeout: float = 120.0,
+                pace: float = 0.0) -> Policy:
     """``demo`` is the demo policy; anything else is a litellm model string.
 
+    ``pace`` slows the demo policy down to that many seconds a proposal (for live demos).
     With ``teacher``, a DAgger mixture of ``model`` (the student) and ``teacher``.
     Hosted models without an API key fail here, before any work starts.
     """
@@ -17,7 +19,7 @@ def make_policy(model: str, api_base: str | None = None, api_key: str | None = N
         if name == "demo":
             from engine.policy.demo import DemoPolicy
 
-            return DemoPolicy(seed=seed)
+            return DemoPolicy(seed=seed, pace=pace)
         if "/" not in name:
             raise PolicyError(f"{name!r} is not a model string: use provider/model, e.g. openai/gpt-4o, "
                               "or demo for the demo policy")

@@ -34,6 +34,18 @@ class Commands:
         self._check(node_id)
         self.emit("node_status", id=node_id, status="pruned", by="human", reason=reason)
 
+    def unprune(self, node_id: str) -> None:
+        """Undo a prune: the node is live again, and a rollout goes on from it if it was cut short."""
+        self._check(node_id)
+        node = self.tree.nodes[node_id]
+        if node.status != "pruned":
+            raise KeyError(f"node {node_id!r} is not pruned")
+        self.emit("node_status", id=node_id, status="done", by="human", reason="prune undone")
+        tree = self.tree
+        cut_short = not tree.children(node_id) and node.kind != "submit" and node.depth < self.config.max_depth
+        if cut_short and not any(n.status in ("pruned", "failed") for n in tree.path(node_id)):
+            self._push("rollout", node_id, priority=0)
+
     def promote(self, node_id: str) -> None:
         self._check(node_id)
         self.emit("node_status", id=node_id, status="promoted", by="human", reason="promoted by hand")
@@ -53,6 +65,7 @@ class Commands:
     def submit(self, node_id: str) -> None:
         self._check(node_id)
         self.emit("command", name="submit", by="human", node=node_id)
+        self.verifying[node_id] = "queued"
         self._push("submit", node_id, priority=0, by="human")
 
     def raise_budget(self, **deltas) -> dict:

@@ -45,9 +45,23 @@ class Recorder:
             if self.log is not None:
                 self.log.append(event)
             self.tree.apply(event)
-        for listener in self.listeners:
-            listener(event)
+            for listener in self.listeners:  # under the lock: a listener sees every event exactly once
+                listener(event)
         return event
+
+    def subscribe(self, listener: Callable[[dict], None]) -> list[dict]:
+        """Add ``listener``; returns the events already in the log (none is missed or seen twice)."""
+        from engine.events import read_events
+
+        with self._lock:
+            events = list(read_events(self.log.path)) if self.log is not None else []
+            self.listeners.append(listener)
+        return events
+
+    def unsubscribe(self, listener: Callable[[dict], None]) -> None:
+        with self._lock:
+            if listener in self.listeners:
+                self.listeners.remove(listener)
 
 
 def path_steps(tree: Tree, node_id: str | None) -> list[Step]:
@@ -144,10 +158,10 @@ def execute_node(recorder: Recorder, sandbox: Sandbox, node_id: str, action: Act
 
 
 def submit(task: Task, recorder: Recorder, node_id: str, patch: str, sandbox_kind: str,
-           timeout: float = 600.0) -> dict:
+           timeout: float = 600.0, progress: Callable[[str], None] | None = None) -> dict:
     """Verify ``patch`` in a fresh sandbox and record the ``submitted`` event."""
     try:
-        outcome = verify(task, patch, sandbox=sandbox_kind, timeout=timeout)
+        outcome = verify(task, patch, sandbox=sandbox_kind, timeout=timeout, progress=progress)
         verified = outcome.verified() | {"duration_s": round(outcome.duration_s, 3)}
         if outcome.error:
             verified["error"] = outcome.error

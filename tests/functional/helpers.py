@@ -29,3 +29,14 @@ async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
             raise AssertionError("condition not met in time")
         await pilot.pause(0.05)
     await asyncio.sleep(0)
+
+
+def static_text(widget, width: int = 200) -> str:
+    """The plain text a Static shows (its content may be any Rich renderable)."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
+    console.print(widget.content)
+    return console.export_text()

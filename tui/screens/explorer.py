@@ -36,6 +36,8 @@ class ExplorerScreen(Screen[None]):
         Binding("left_square_bracket", "branch(-1)", "Previous branch", id="explorer.previous_branch"),
         Binding("right_square_bracket", "branch(1)", "Next branch", id="explorer.next_branch"),
         Binding("o", "observation", "Full observation", id="explorer.observation"),
+        Binding("c", "compare", "Compare", tooltip="compare two nodes side by side: press c on each",
+                id="explorer.compare"),
         Binding("enter", "toggle_fold", "Fold / unfold", show=False, id="explorer.fold"),
     ]
 
@@ -48,6 +50,7 @@ class ExplorerScreen(Screen[None]):
         self.matches: list[str] = []
         self.match_index = -1
         self.feed_done = False
+        self.compare_first: str | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
@@ -103,7 +106,7 @@ class ExplorerScreen(Screen[None]):
         self._show_cursor()
         if self.skipped:
             self.notify(f"{self.skipped} damaged or unknown line(s) were skipped", severity="warning")
-        if self.source.follow or self.source.replay:
+        if self.source.follow or self.source.replay or getattr(self.source, "session", None):
             self.set_interval(DRAIN_INTERVAL_S, self._drain, name="drain")
 
     @on(LoadFailed)
@@ -117,14 +120,17 @@ class ExplorerScreen(Screen[None]):
             return
         model, tree = self.model, self.tree
         changed: set[str] = set()
+        added: list[str] = []
         for event in events:
             node_id = model.apply(event)
             if node_id is None:
                 continue
             if event["type"] == "node_added":
                 tree.node_added(node_id)
+                added.append(node_id)
             else:
                 changed.add(node_id)
+        self.after_drain(added, changed)
         for node_id in changed:
             tree.refresh_node(node_id)
         if ROOT in changed:
@@ -132,6 +138,9 @@ class ExplorerScreen(Screen[None]):
         if tree.cursor_id in changed or tree.cursor_node is None:
             self._show_cursor()
         self._update_status()
+
+    def after_drain(self, added: list[str], changed: set[str]) -> None:
+        """A batch of events was folded (the live screen follows the frontier from here)."""
 
     def _update_status(self) -> None:
         if self.model is None:
@@ -145,7 +154,11 @@ class ExplorerScreen(Screen[None]):
     # -- the detail pane ---------------------------------------------------------
     @on(Tree.NodeHighlighted)
     def _highlighted(self, event: Tree.NodeHighlighted) -> None:
+        self.cursor_moved(event.node.data)
         self._show_cursor()
+
+    def cursor_moved(self, node_id: str | None) -> None:
+        """The cursor is on ``node_id`` now (the live screen stops following when a person moved it)."""
 
     def _show_cursor(self) -> None:
         if self.model is None:
@@ -156,6 +169,20 @@ class ExplorerScreen(Screen[None]):
     # -- actions -----------------------------------------------------------------
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(binding_rows(self)))
+
+    def action_compare(self) -> None:
+        node_id = self.tree.cursor_id
+        if self.model is None or node_id is None:
+            return
+        first = self.compare_first
+        if first is None or first == node_id or first not in self.model.nodes:
+            self.compare_first = node_id
+            self.notify(f"Compare: #{node_id} marked — move to another node and press c.", timeout=3)
+            return
+        from tui.screens.compare import CompareScreen
+
+        self.compare_first = None
+        self.app.push_screen(CompareScreen(self.model, first, node_id))
 
     def action_toggle_fold(self) -> None:
         node = self.tree.cursor_node

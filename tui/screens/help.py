@@ -17,7 +17,8 @@ def binding_rows(screen, with_actions: bool = False) -> list[tuple]:
     sources = [screen.app, screen]
     sources += [w for w in screen.query("ActionTree")]
     for source in sources:
-        for binding in getattr(source, "BINDINGS", []):
+        inherited = [b for cls in type(source).__mro__ for b in cls.__dict__.get("BINDINGS", [])]
+        for binding in inherited:
             if not isinstance(binding, Binding) or not binding.description:
                 continue
             if binding.action in seen:
@@ -31,8 +32,10 @@ def binding_rows(screen, with_actions: bool = False) -> list[tuple]:
                 action = binding.action
             else:
                 action = f"focused.{binding.action}"
-            rows.append((keys, binding.description, action) if with_actions
-                        else (keys, binding.description))
+            description = binding.description
+            if binding.tooltip:
+                description += f" — {binding.tooltip}"
+            rows.append((keys, description, action) if with_actions else (keys, description))
     return rows
 
 

@@ -52,6 +52,7 @@ class ActionTree(Tree[str]):
         self._populated: set[str] = set()
         self._styles: dict[str, Style] = {}
         self._reexpand: set[str] = set()  # expanded before a rebuild; expanded again after
+        self.frame = 0  # the spinner frame of running nodes
 
     # -- labels -------------------------------------------------------------
     def _style(self, name: str) -> Style:
@@ -63,7 +64,7 @@ class ActionTree(Tree[str]):
 
     def label_for(self, node_id: str) -> Text:
         assert self.model is not None
-        return build_label(self.model.nodes[node_id], self._style)
+        return build_label(self.model.nodes[node_id], self._style, frame=self.frame)
 
     def get_label_width(self, node: TreeNode[str]) -> int:
         # The default renders every label on each rebuild; the label is already a Text.

@@ -15,6 +15,7 @@ STATUS_GLYPHS = {
     "promoted": "★", "submitted": "⇪",
 }
 BAR_CELLS = 5
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 
 def score_bar(score: float) -> str:
@@ -26,14 +27,15 @@ def score_class(score: float) -> str:
     return "reward-high" if score >= 0.66 else "reward-mid" if score >= 0.33 else "reward-low"
 
 
-def build_label(node: Node, style: Callable[[str], Style], action_width: int = 34) -> Text:
-    """The label; ``style(name)`` gives the theme's style for a component name."""
+def build_label(node: Node, style: Callable[[str], Style], action_width: int = 34, frame: int = 0) -> Text:
+    """The label; ``style(name)`` gives the theme's style for a component name; ``frame`` turns
+    the spinner of a running node."""
     if node.id == ROOT:
         return Text.assemble(("task ", style("muted")), (node.action["raw"] if node.action else "run",
                                                         style("kind")))
     text = Text(no_wrap=True, end="")
     status = node.status
-    glyph = STATUS_GLYPHS.get(status, " ")
+    glyph = SPINNER[frame % len(SPINNER)] if status == "running" else STATUS_GLYPHS.get(status, " ")
     text.append(glyph + " ", style(status) if status != "done" else Style())
     text.append(f"#{node.id} ", style("id"))
     text.append(f"{node.kind:<6} ", style("critical" if node.kind in CRITICAL_KINDS else "kind"))
@@ -49,4 +51,6 @@ def build_label(node: Node, style: Callable[[str], Style], action_width: int = 3
         text.append(f"  {word}", style(status))
     if status == "pruned":
         text.stylize(style("pruned"))
+    elif status == "promoted":
+        text.stylize(style("promoted"))
     return text

@@ -12,7 +12,7 @@ def _tokens(n: int) -> str:
 class StatusBar(Static):
     """One line of counts, updated from ``Tree.stats()`` (cheap: kept by the fold)."""
 
-    def show(self, stats: dict, mode: str = "", skipped: int = 0) -> None:
+    def show(self, stats: dict, mode: str = "", skipped: int = 0, extra: list[str] | None = None) -> None:
         parts = [
             f"nodes {stats['nodes']:,}",
             f"depth {stats['max_depth']}",
@@ -28,4 +28,8 @@ class StatusBar(Static):
             parts.append(f"skipped lines {skipped}")
         if mode:
             parts.append(mode)
-        self.update(" · ".join(parts))
+        line = " · ".join(parts)
+        if extra:  # a second line: the live search's budget, workers and scorer
+            line += "\n" + " · ".join(e.strip() for e in extra)
+            self.styles.height = 2
+        self.update(line)

@@ -1,0 +1,271 @@
+"""The live app against a real Session: the fake server's model through litellm, local sandbox.
+
+Each control is pressed as a person would, and its effect is checked in the Session's tree,
+in the run log, and on the screen."""
+
+from __future__ import annotations
+
+import orjson
+
+from engine.events import read_events
+from engine.tree import ROOT
+from tests.functional.helpers import static_text, wait_for
+from tests.functional.live_helpers import SIZE, app_for, attached, fake_session, settled
+from tui.screens.compare import CompareScreen
+from tui.screens.dialogs import EditDialog, ResampleDialog
+from tui.screens.help import HelpScreen
+from tui.screens.submit import SubmitScreen
+
+
+def commands(session, name):
+    return [e for e in read_events(session.recorder.log.path) if e["type"] == "command" and e["name"] == name]
+
+
+def status_text(app) -> str:
+    return static_text(app.screen.query_one("StatusBar"))
+
+
+def node_where(session, predicate):
+    return next(n for n in session.tree.nodes.values() if n.id != ROOT and predicate(n))
+
+
+async def paused_with(pilot, session, at_least: int = 4):
+    await attached(pilot, at_least)
+    await pilot.press("space")
+    await settled(pilot, session)
+
+
+async def test_tree_grows_live_with_budget_workers_and_scorer_in_the_status_bar(tmp_path):
+    with fake_session(tmp_path) as session:
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, 3)
+            first = len(app.screen.model)
+            await wait_for(pilot, lambda: len(app.screen.model) > first + 3, 60)
+            status = status_text(app)
+            assert "budget nodes" in status and "/60" in status
+            assert "workers" in status and "prm heuristic" in status and "following" in status
+            assert app.screen.tree.cursor_id != ROOT  # following the frontier
+            # the UI's tree is the Session's tree, event for event
+            await pilot.press("space")
+            await settled(pilot, session)
+            assert app.screen.model.stats() == session.tree.stats()
+
+
+async def test_space_pauses_and_resumes_and_both_are_recorded(tmp_path):
+    with fake_session(tmp_path) as session:
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await paused_with(pilot, session)
+            assert "paused" in status_text(app)
+            count = len(session.tree)
+            await pilot.pause(0.6)
+            assert len(session.tree) == count  # nothing new starts while paused
+            await pilot.press("space")
+            await wait_for(pilot, lambda: len(session.tree) > count, 30)
+            assert not session.paused
+    assert commands(session, "pause")[0]["by"] == "human" and commands(session, "resume")
+
+
+async def test_prune_then_undo(tmp_path):
+    with fake_session(tmp_path) as session:
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await paused_with(pilot, session)
+            target = node_where(session, lambda n: n.status == "done" and n.depth == 1)
+            app.screen.tree.reveal(target.id)
+            await pilot.press("p")
+            await wait_for(pilot, lambda: app.screen.model.nodes[target.id].status == "pruned")
+            assert session.tree.nodes[target.id].status_by == "human"
+            assert "pruned" in app.screen.tree.label_for(target.id).plain
+            await pilot.press("u")
+            await wait_for(pilot, lambda: app.screen.model.nodes[target.id].status == "done")
+            assert session.tree.nodes[target.id].status_reason == "prune undone"
+            await pilot.press("u")  # nothing left to undo: a warning, no change
+            await pilot.pause(0.2)
+    statuses = [e for e in read_events(session.recorder.log.path)
+                if e["type"] == "node_status" and e["id"] == target.id]
+    assert [(e["status"], e["by"]) for e in statuses] == [("pruned", "human"), ("done", "human")]
+
+
+async def test_promote(tmp_path):
+    with fake_session(tmp_path) as session:
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await paused_with(pilot, session)
+            target = node_where(session, lambda n: n.status == "done")
+            app.screen.tree.reveal(target.id)
+            await pilot.press("P")
+            await wait_for(pilot, lambda: app.screen.model.nodes[target.id].status == "promoted")
+            assert session.tree.nodes[target.id].status_by == "human"
+
+
+async def test_resample_dialog_sends_n_and_the_hint_to_the_model(tmp_path):
+    with fake_session(tmp_path) as session:
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await paused_with(pilot, session)
+            target = node_where(session, lambda n: n.status == "done" and n.depth == 2)
+            before = set(session.tree.children(target.parent))
+            app.screen.tree.reveal(target.id)
+            await pilot.press("r")
+            await wait_for(pilot, lambda: isinstance(app.screen, ResampleDialog))
+            app.screen.query_one("#resample-n").value = "9"
+            await pilot.press("enter")  # out of range: the dialog stays and says why
+            assert isinstance(app.screen, ResampleDialog)
+            assert "1 to 8" in static_text(app.screen.query_one("#dialog-error"))
+            app.screen.query_one("#resample-n").value = "2"
+            await pilot.press(*"check the unit table", "enter")
+            await wait_for(pilot, lambda: not isinstance(app.screen, ResampleDialog))
+            await wait_for(pilot, lambda: len(set(session.tree.children(target.parent)) - before) >= 1, 30)
+    requested = [e for e in read_events(session.recorder.log.path) if e["type"] == "branch_requested"
+                 and e.get("by") == "human"]
+    assert requested[0]["parent"] == target.id and requested[0]["n"] == 2
+    assert requested[0]["hint"] == "check the unit table"
+    asked = [r for r in session.server.requests if "check the unit table" in orjson.dumps(r["messages"]).decode()]
+    assert asked and asked[0].get("n", 1) == 2
+
+
+async def test_edit_runs_the_edited_action_as_a_sibling_with_a_teacher_label(tmp_path):
+    with fake_session(tmp_path) as session:
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await paused_with(pilot, session)
+            target = node_where(session, lambda n: n.status == "done" and n.action["tool"] == "bash")
+            app.screen.tree.reveal(target.id)
+            await pilot.press("e")
+            await wait_for(pilot, lambda: isinstance(app.screen, EditDialog))
+            area = app.screen.query_one("#edit-text")
+            assert area.text == target.action["args"]["command"]
+            area.text = ""
+            await pilot.press("ctrl+s")  # empty: refused, the dialog says why
+            assert "empty" in static_text(app.screen.query_one("#dialog-error"))
+            area.text = "echo edited-by-hand"
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: any(n.extra.get("edited_from") == target.id and n.exit_code is not None
+                                              for n in session.tree.nodes.values()), 30)
+    node = node_where(session, lambda n: n.extra.get("edited_from") == target.id)
+    assert node.parent == target.parent and node.proposer == "human"
+    assert node.action["args"]["command"] == "echo edited-by-hand" and "edited-by-hand" in node.observation
+    assert node.extra["teacher_action"]["by"] == "human"
+
+
+async def test_edit_of_a_tool_action_checks_its_json(tmp_path):
+    with fake_session(tmp_path) as session:
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, 1)
+            await wait_for(pilot, lambda: any(n.action and n.action["tool"] not in ("bash",)
+                                              for n in session.tree.nodes.values() if n.id != ROOT), 60)
+            await pilot.press("space")
+            await settled(pilot, session)
+            target = node_where(session, lambda n: n.action["tool"] != "bash")
+            app.screen.tree.reveal(target.id)
+            await pilot.press("e")
+            await wait_for(pilot, lambda: isinstance(app.screen, EditDialog))
+            app.screen.query_one("#edit-text").text = "{not json"
+            await pilot.press("ctrl+s")
+            assert "not valid JSON" in static_text(app.screen.query_one("#dialog-error"))
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, EditDialog))
+
+
+async def test_submit_screen_verifies_with_progress_and_exports(tmp_path):
+    with fake_session(tmp_path) as session:
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, 1)
+            await wait_for(pilot, lambda: any(n.patch for n in session.tree.nodes.values()), 60)
+            await pilot.press("space")
+            await settled(pilot, session)
+            target = node_where(session, lambda n: n.patch and n.status != "submitted")
+            app.screen.tree.reveal(target.id)
+            await pilot.press("s")
+            await wait_for(pilot, lambda: isinstance(app.screen, SubmitScreen))
+            assert "verif" in static_text(app.screen.query_one("#submit-phase")) or target.id in session.verifying
+            await wait_for(pilot, lambda: session.tree.nodes[target.id].verified is not None, 60)
+            await wait_for(pilot, lambda: "RESOLVED" in static_text(app.screen.query_one("#submit-verdict")))
+            await pilot.press("x", "w")
+            await pilot.pause(0.2)
+    patch_file = tmp_path / f"{TASK_ID}.{target.id}.patch"
+    assert patch_file.read_text() == session.tree.nodes[target.id].patch.rstrip("\n") + "\n"
+    lines = (tmp_path / "predictions.jsonl").read_bytes().splitlines()
+    assert len(lines) == 1
+    prediction = orjson.loads(lines[0])
+    assert list(prediction) == ["instance_id", "model_name_or_path", "model_patch"]
+    assert prediction["instance_id"] == TASK_ID and prediction["model_patch"] == patch_file.read_text()
+    assert commands(session, "submit")[0]["node"] == target.id
+
+
+async def test_compare_two_nodes_side_by_side(tmp_path):
+    with fake_session(tmp_path) as session:
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await paused_with(pilot, session, 5)
+            a, b = [n.id for n in session.tree.nodes.values() if n.id != ROOT][:2]
+            app.screen.tree.reveal(a)
+            await pilot.press("c")
+            app.screen.tree.reveal(b)
+            await pilot.press("c")
+            await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+            left = static_text(app.screen.query_one("#compare-left"))
+            right = static_text(app.screen.query_one("#compare-b-body"))
+            assert f"#{a} " in left and f"#{b} " in right and "path" in left
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, CompareScreen))
+
+
+async def test_plus_raises_the_budget_and_the_search_goes_on(tmp_path):
+    with fake_session(tmp_path, nodes=6) as session:
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, 1)
+            await wait_for(pilot, lambda: session.finished is not None and "node budget" in session.finished, 60)
+            await wait_for(pilot, lambda: "finished: node budget" in status_text(app))
+            await pilot.press("plus")
+            await wait_for(pilot, lambda: session.budget.nodes == 16, 10)
+            await wait_for(pilot, lambda: len(session.tree) > 6, 30)
+    assert commands(session, "raise_budget")[0]["budget"]["nodes"] == 16
+
+
+async def test_follow_and_best_leaf(tmp_path):
+    with fake_session(tmp_path) as session:
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, 3)
+            screen = app.screen
+            assert screen.following
+            await pilot.press("k")  # a person moves the cursor: following stops
+            await wait_for(pilot, lambda: not screen.following)
+            await pilot.press("f")
+            assert screen.following
+            count = len(screen.model)
+            await wait_for(pilot, lambda: len(screen.model) > count, 30)
+            await pilot.pause(0.3)
+            newest = max((n for n in screen.model.nodes if n != ROOT), key=lambda n: int(n[1:]))
+            assert screen.tree.cursor_id in {newest} | screen.running | {screen.auto_cursor}
+            await pilot.press("space")
+            await settled(pilot, session)
+            await pilot.press("b")
+            await pilot.pause(0.1)
+            assert screen.tree.cursor_id == screen.model.best_leaf()
+
+
+async def test_help_and_palette_list_every_control(tmp_path):
+    with fake_session(tmp_path) as session:
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await paused_with(pilot, session, 2)
+            await pilot.press("question_mark")
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+            text = " ".join(d for _, d in app.screen.rows)
+            for word in ("Pause", "Re-sample", "Edit", "Prune", "Undo prune", "Promote", "Submit", "Budget",
+                         "Follow", "Best leaf", "Compare", "Search", "Go to node"):
+                assert word in text, word
+            await pilot.press("escape")
+            await pilot.press("slash")  # space typed into the prompt is a space, not a pause
+            await pilot.press("a", "space", "b")
+            assert app.screen.query_one("PromptBar").value == "a b" and session.paused
+
+
+TASK_ID = "demo__humandur-23"

@@ -1,0 +1,138 @@
+"""Submit a node: its patch, the hidden tests run in a fresh sandbox with progress, the result,
+and exports (the patch file, a SWE-bench predictions line)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, ProgressBar, Static
+
+from engine.formats.export import ExportError, append_prediction, write_patch
+from engine.tree import Tree
+
+POLL_S = 0.1
+
+
+def verdict_text(verified: dict) -> Text:
+    passed, failed = verified.get("passed") or [], verified.get("failed") or []
+    text = Text()
+    if verified.get("resolved"):
+        text.append("✓ RESOLVED", style="bold green")
+    else:
+        text.append("✗ NOT RESOLVED", style="bold red")
+    text.append(f" — {len(passed)} passed, {len(failed)} failed")
+    if verified.get("duration_s") is not None:
+        text.append(f" in {verified['duration_s']:.1f} s")
+    if verified.get("error"):
+        text.append(f"\n{verified['error']}", style="red")
+    for name in failed[:20]:
+        text.append(f"\n  failed: {name}", style="red")
+    if len(failed) > 20:
+        text.append(f"\n  … and {len(failed) - 20} more")
+    return text
+
+
+class SubmitScreen(Screen[None]):
+    """``s`` on a node. With a live search the verification starts at once."""
+
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back to the tree", id="submit.close"),
+        Binding("x", "export_patch", "Export the patch", id="submit.export_patch"),
+        Binding("w", "export_prediction", "Write a SWE-bench predictions line", id="submit.export_prediction"),
+        Binding("v", "verify", "Run the tests again", id="submit.verify"),
+    ]
+
+    def __init__(self, tree: Tree, node_id: str, session=None, export_dir: Path | None = None) -> None:
+        super().__init__()
+        self.model, self.node_id, self.session = tree, node_id, session
+        self.export_dir = export_dir or Path.cwd()
+        self.asked_at: float | None = None
+        self.shown_verdict: dict | None = None
+
+    @property
+    def node(self):
+        return self.model.nodes[self.node_id]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="submit-body"):
+            yield Static(id="submit-header")
+            with VerticalScroll(id="submit-diff") as diff:
+                diff.border_title = "patch"
+                yield Static(id="submit-patch")
+            with Vertical(id="submit-tests") as tests:
+                tests.border_title = "hidden tests, in a fresh sandbox"
+                yield ProgressBar(total=None, show_eta=False, id="submit-progress")
+                yield Static(id="submit-phase")
+                yield Static(id="submit-verdict")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        node = self.node
+        stat = f" — {node.diff_stat}" if node.diff_stat else ""
+        self.query_one("#submit-header", Static).update(
+            Text(f"Submit #{node.id} ({node.kind}: {node.short(60)}){stat}", style="bold"))
+        theme = "ansi_dark" if self.app.current_theme.dark else "ansi_light"
+        self.query_one("#submit-patch", Static).update(
+            Syntax(node.patch, "diff", theme=theme, word_wrap=True) if node.patch
+            else Text("This node changed nothing: submitting it submits an empty patch.", style="yellow"))
+        if node.verified is None and self.session is not None:
+            self.action_verify()
+        self._poll()
+        self.set_interval(POLL_S, self._poll, name="submit-poll")
+
+    def action_verify(self) -> None:
+        if self.session is None:
+            self.notify("This is a recorded run: tests run only in a live search.", severity="warning")
+            return
+        if self.node_id in self.session.verifying:
+            return
+        self.asked_at = time.monotonic()
+        self.shown_verdict = None
+        self.session.verifying[self.node_id] = "queued"
+        self.screen.run_worker(lambda: self.session.submit(self.node_id), thread=True, exit_on_error=False,
+                               group="commands", description="submit")
+
+    def _poll(self) -> None:
+        tree = self.session.tree if self.session is not None else self.model
+        node = tree.nodes[self.node_id]
+        phase = self.session.verifying.get(self.node_id) if self.session is not None else None
+        bar = self.query_one(ProgressBar)
+        if phase is not None:
+            waited = time.monotonic() - (self.asked_at or time.monotonic())
+            bar.display = True
+            self.query_one("#submit-phase", Static).update(f"{phase}… {waited:.1f} s")
+            return
+        bar.display = False
+        if node.verified is None:
+            self.query_one("#submit-phase", Static).update("not verified yet — press v to run the hidden tests")
+            return
+        if node.verified is not self.shown_verdict:
+            self.shown_verdict = node.verified
+            self.query_one("#submit-phase", Static).update("")
+            self.query_one("#submit-verdict", Static).update(verdict_text(node.verified))
+
+    def _stem(self) -> str:
+        return f"{self.model.title}.{self.node_id}"
+
+    def action_export_patch(self) -> None:
+        try:
+            path = write_patch(self.model, self.node_id, self.export_dir / f"{self._stem()}.patch")
+        except (ExportError, OSError) as exc:
+            self.notify(f"Nothing exported: {exc}", severity="error")
+            return
+        self.notify(f"patch written to {path}")
+
+    def action_export_prediction(self) -> None:
+        try:
+            path = append_prediction(self.model, self.node_id, self.export_dir / "predictions.jsonl")
+        except (ExportError, OSError) as exc:
+            self.notify(f"Nothing exported: {exc}", severity="error")
+            return
+        self.notify(f"prediction for {self.model.title} written to {path}")
