@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   installs trajscope into .venv and opens the bundled demo run
+#   make demo   installs trajscope into .venv and starts the live demo search
 #   make test   installs the test extras into .venv and runs the tests
 PYTHON ?= python3
 # The torch requirement installed first. Plain "torch" gives GPU users PyPI's CUDA
@@ -22,7 +22,7 @@ $(VENV)/.test-installed: $(BIN)/trajscope
 	touch $@
 
 demo: $(BIN)/trajscope
-	$(BIN)/trajscope open demo_data/runs/calc-divide.jsonl --replay 4
+	$(BIN)/trajscope demo
 
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest

@@ -50,6 +50,19 @@ class FrameClock:
         return next((f for f in self.frames if f >= t), None)
 
 
+async def key_latency(app, clock: FrameClock, tree, key: str) -> float:
+    """Post a cursor key; seconds until the first frame drawn after the cursor moved."""
+    from textual import events as tevents
+
+    before = tree.cursor_line
+    posted = time.perf_counter()
+    app.post_message(tevents.Key(key, key))
+    await _wait(lambda: tree.cursor_line != before, 10)
+    moved = time.perf_counter()
+    await _wait(lambda: clock.first_after(moved) is not None, 10)
+    return clock.first_after(moved) - posted
+
+
 async def _wait(predicate, timeout: float) -> None:
     deadline = time.perf_counter() + timeout
     while not predicate():
@@ -103,8 +116,6 @@ def measure_open(n: int | None, path: str | None = None) -> dict:
 
 
 async def _follow(rate: int, seconds: float) -> dict:
-    from textual import events as tevents
-
     from tui.app import TrajscopeApp
     from tui.bridge import Source
 
@@ -152,14 +163,7 @@ async def _follow(rate: int, seconds: float) -> dict:
             thread.start()
             key = "j"
             while not done.is_set():
-                before = tree.cursor_line
-                t0 = time.perf_counter()
-                app.post_message(tevents.Key(key, key))
-                await _wait(lambda: tree.cursor_line != before, 10)
-                moved = time.perf_counter()
-                await _wait(lambda: clock.first_after(moved) is not None, 10)
-                moved_frame = clock.first_after(moved)
-                latencies.append(moved_frame - t0)
+                latencies.append(await key_latency(app, clock, tree, key))
                 lags.append(written[0] - len(app.screen.model))
                 key = "k" if key == "j" else "j"
                 await asyncio.sleep(0.1)
@@ -232,6 +236,10 @@ def run_bench(args) -> int:
         from tui.bench_search import run_search_bench
 
         return run_search_bench(args)
+    if args.suite == "ui":
+        from tui.bench_ui import run_ui_bench
+
+        return run_ui_bench(args)
     if args.suite == "prm":
         from tui.bench_prm import run_prm_bench
 

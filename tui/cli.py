@@ -321,8 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sandbox)
 
     p = sub.add_parser("bench", help="performance benchmarks")
-    p.add_argument("suite", choices=["open", "sandbox", "policy", "prm", "search"])
+    p.add_argument("suite", choices=["open", "sandbox", "policy", "prm", "search", "ui"])
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    p.add_argument("--rate", type=float, default=50, help="ui suite: nodes a second the live search produces")
+    p.add_argument("--seconds", type=float, default=15, help="ui suite: how long keys are pressed")
     p.add_argument("--follow-rate", type=int, default=2000, help="node events a second in the follow test")
     p.add_argument("--kinds", nargs="+", choices=["local", "docker"], default=["local", "docker"],
                    help="sandboxes the sandbox suite measures")

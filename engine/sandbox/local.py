@@ -46,6 +46,8 @@ from engine.sandbox.confine import (
     reap_cgroups,
 )
 
+COMMAND_NICE = 10  # CPU priority of sandbox commands, below the UI and the engine
+
 def reap_leftovers(base_dir: str | None = None) -> int:
     """Remove what local sandboxes of dead processes left: directories and cgroups."""
     tmp = Path(base_dir or tempfile.gettempdir())
@@ -152,6 +154,7 @@ class LocalSandbox:
                 "PYTHONUNBUFFERED": "1", "PIP_NO_INPUT": "1", "NO_COLOR": "1"}
 
     def _preexec(self) -> None:
+        os.nice(COMMAND_NICE)  # an agent's command never starves the app that shows it
         mem = self.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
         if self._limit_nproc is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widgets import Static
 
 
@@ -10,7 +11,10 @@ def _tokens(n: int) -> str:
 
 
 class StatusBar(Static):
-    """One line of counts, updated from ``Tree.stats()`` (cheap: kept by the fold)."""
+    """One line of counts, updated from ``Tree.stats()`` (cheap: kept by the fold); a second one
+    in a live search."""
+
+    _shown = ""
 
     def show(self, stats: dict, mode: str = "", skipped: int = 0, extra: list[str] | None = None) -> None:
         parts = [
@@ -31,5 +35,8 @@ class StatusBar(Static):
         line = " · ".join(parts)
         if extra:  # a second line: the live search's budget, workers and scorer
             line += "\n" + " · ".join(e.strip() for e in extra)
-            self.styles.height = 2
-        self.update(line)
+            if not self.has_class("-two-lines"):
+                self.add_class("-two-lines")
+        if line != self._shown:  # a repaint of this line only: its size never changes
+            self._shown = line
+            self.update(Text(line, no_wrap=True, overflow="ellipsis"), layout=False)

@@ -1,0 +1,60 @@
+"""``trajscope demo`` in a real terminal (tmux): the tree grows, a person pauses, prunes,
+re-samples with a hint, submits a node after seeing its tests, exports it, and quits;
+the run log holds all of it."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import orjson
+
+from engine.events import read_events
+from tests.e2e.tmux import Terminal
+
+
+def test_demo_grows_and_a_person_steers_it_to_a_verified_patch(tmp_path):
+    out = tmp_path / "demo.jsonl"
+    command = [sys.executable, "-m", "tui.cli", "demo", "--sandbox", "local", "--pace", "0.3",
+               "--max-nodes", "40", "--out", str(out)]
+    with Terminal(command, width=150, height=45) as term:
+        term.wait_for("#n1", timeout=60)
+        term.wait_for("#n4", timeout=60)  # it grows by itself
+        screen = term.screen()
+        assert "budget nodes" in screen and "prm builtin cpu" in screen, screen
+
+        term.press("Space")
+        term.wait_for("paused", timeout=30)
+        term.press("p")
+        pruned = re.search(r"pruned #(n\d+)", term.wait_for("what grows below it", timeout=20)).group(1)
+
+        term.press("k", "r")
+        term.wait_for("hint to the model", timeout=20)
+        term.press("-l", "look at the unit table")
+        term.press("Enter")
+        resampled = re.search(r"re-sampling 2 at #(n\d+)", term.wait_for("re-sampling 2 at", timeout=20)).group(1)
+
+        term.press("Space")
+        term.wait_for("searching", timeout=20)
+        term.wait_for("submissions 1", timeout=120)  # the engine's first verified submission
+        term.press("b", "s")
+        term.wait_for("hidden tests, in a fresh sandbox", timeout=20)
+        verdict = term.wait_for("RESOLVED", timeout=120)
+        assert "passed" in verdict
+        term.press("w")
+        term.wait_for("prediction for", timeout=20)
+        term.press("Escape")  # alone: ESC followed at once by q would read as alt+q
+        term.wait_for("Re-sample", timeout=20)
+        term.press("q")
+        term.wait_for("EXIT=", timeout=60)
+
+    events = read_events(out)
+    assert events[-1]["type"] == "run_finished"
+    assert any(e["type"] == "node_status" and e["id"] == pruned and e["status"] == "pruned" and e["by"] == "human"
+               for e in events)
+    asked = [e for e in events if e["type"] == "branch_requested" and e.get("by") == "human"]
+    assert asked[0]["parent"] == resampled and asked[0]["hint"] == "look at the unit table"
+    submitted = [e for e in events if e["type"] == "submitted"]
+    assert submitted and all("resolved" in e["verified"] for e in submitted)
+    prediction = orjson.loads((tmp_path / "predictions.jsonl").read_bytes().splitlines()[0])
+    assert set(prediction) == {"instance_id", "model_name_or_path", "model_patch"}
