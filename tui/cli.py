@@ -266,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="RUN.jsonl", help="the run log (default: runs/<instance>-<time>.jsonl)")
     p.add_argument("--headless", action="store_true", help="progress bars and a JSON result instead of the app")
     p.add_argument("--theme", choices=["trajscope-dark", "trajscope-light"])
-    p.set_defaults(func=cmd_demo, strategy="dars+prune", workers=2, instance=None, resume=False)
+    p.set_defaults(func=cmd_demo, strategy="dars+prune", prune_b=2, workers=2, instance=None, resume=False)
 
     p = sub.add_parser("search", help="tree search on a task (DARS, PRM pruning, sampling); --headless for a JSON result")
     p.add_argument("task", help="a task directory, or a SWE-bench JSON/JSONL file with --instance")
