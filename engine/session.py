@@ -154,6 +154,7 @@ class Session(Commands):
     def _push(self, kind: str, node: str = ROOT, priority: int = 1, **fields) -> None:
         with self._cond:
             heapq.heappush(self._jobs, Job(priority, next(self._seq), kind, node, **fields))
+            self.finished = None  # there is work again: wait() waits for it
             self._cond.notify_all()
 
     # -- the loop -----------------------------------------------------------------------
@@ -220,28 +221,29 @@ class Session(Commands):
     def _next(self) -> Job | None:
         """The next job to run, if any (lock held); marks the search ended when there is none."""
         reason = self.budget.exceeded(self.tree)
-        if reason:  # only verifying a person's submission goes on past the budget
-            for i, job in enumerate(self._jobs):
-                if job.kind == "submit":
-                    self._jobs.pop(i)
-                    heapq.heapify(self._jobs)
-                    return job
+        if reason:  # past the budget only what a person asked for runs (not the rollouts it starts)
+            job = self._human_job()
+            if job is not None:
+                return job
             if self._busy == 0:
                 self._end(f"{reason} reached")
             return None
         if not self._running.is_set():  # paused: only what a person asked for runs
-            for i, job in enumerate(self._jobs):
-                if job.by == "human":
-                    self._jobs.pop(i)
-                    heapq.heapify(self._jobs)
-                    return job
-            return None
+            return self._human_job()
         if self._jobs:
             return heapq.heappop(self._jobs)
         job = self._plan()
         if job is None and self._busy == 0:
             self._end("search exhausted: no node left to expand")
         return job
+
+    def _human_job(self) -> Job | None:
+        for i, job in enumerate(self._jobs):
+            if job.by == "human":
+                self._jobs.pop(i)
+                heapq.heapify(self._jobs)
+                return job
+        return None
 
     def _end(self, reason: str) -> None:
         if self.finished is None:
