@@ -279,9 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--theme", choices=["trajscope-dark", "trajscope-light"])
     p.set_defaults(func=cmd_search)
 
+    from tui.analyze_cmd import add_parser as add_analyze
     from tui.export_cmd import add_parser as add_export
 
     add_export(sub)
+    add_analyze(sub)
 
     p = sub.add_parser("prm", help="the process reward model: collect labelled steps, train, score a run")
     p.add_argument("action", choices=["collect", "train", "score"])

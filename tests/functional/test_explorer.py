@@ -264,3 +264,18 @@ async def test_unreadable_file_ends_the_app_with_a_sentence(tmp_path):
         await wait_for(pilot, lambda: app.return_code is not None)
     assert app.return_code == 2
     assert "truncated or invalid JSON" in app.load_error
+
+
+async def test_detail_lists_the_branch_flags_with_their_steps():
+    from tests.functional.helpers import static_text
+
+    app = TrajscopeApp(Source(DEMO_RUN))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        screen.tree.reveal("9")  # submitted with its tests failing
+        await pilot.pause()
+        flags = static_text(screen.query_one("#detail-flags"))
+        assert "overconfidence" in flags and "(#8, #9)" in flags
+        screen.tree.reveal("2")  # a view at the start of the run: nothing to flag
+        await pilot.pause()
+        assert not screen.query_one("#detail-flags").display

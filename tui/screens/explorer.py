@@ -164,7 +164,7 @@ class ExplorerScreen(Screen[None]):
         if self.model is None:
             return
         node_id = self.tree.cursor_id
-        self.query_one(NodeDetail).show(self.model.nodes.get(node_id) if node_id else None)
+        self.query_one(NodeDetail).show(self.model.nodes.get(node_id) if node_id else None, self.model)
 
     # -- actions -----------------------------------------------------------------
     def action_help(self) -> None:

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from engine.tree import ROOT, Node
+from engine.tree import ROOT, Node, Tree
 from tui.widgets.text_clean import clean_text, preview
 
 CANDIDATE_CHARS = 800
@@ -35,7 +35,7 @@ class NodeDetail(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static(id="detail-header")
         yield Static(id="detail-meta")
-        for name in ("thought", "action", "observation", "diff", "candidates", "critic"):
+        for name in ("flags", "thought", "action", "observation", "diff", "candidates", "critic"):
             yield Static(name.capitalize(), classes="section-title", id=f"title-{name}")
             yield Static(id=f"detail-{name}")
         yield Static(classes="truncated-note", id="detail-truncated")
@@ -47,10 +47,10 @@ class NodeDetail(VerticalScroll):
         if title:
             title.first().display = shown
 
-    def show(self, node: Node | None) -> None:
+    def show(self, node: Node | None, tree: Tree | None = None) -> None:
         if node is None:
             self._set("header", "No node selected")
-            for name in ("meta", "thought", "action", "observation", "diff", "candidates", "critic"):
+            for name in ("meta", "flags", "thought", "action", "observation", "diff", "candidates", "critic"):
                 self._set(name, "", False)
             self._set("truncated", "", False)
             return
@@ -63,6 +63,8 @@ class NodeDetail(VerticalScroll):
             header.update(Text(f"#{node.id} {node.kind} · depth {node.depth} · {node.status}"))
         header.set_classes(f"status-{node.status}")
         self._set("meta", Text(self._meta(node)), node.id != ROOT)
+        flags = self._flags(tree, node) if tree is not None and node.id != ROOT else None
+        self._set("flags", flags, bool(flags))
         self._set("thought", Text(clean_text(node.thought)), bool(node.thought.strip()))
         self._set("action", self._action(node, syntax_theme), node.id != ROOT and bool(node.action))
         text, left_out = preview(node.observation)
@@ -81,6 +83,22 @@ class NodeDetail(VerticalScroll):
         self._set("candidates", self._candidates(node), bool(node.candidates))
         self._set("critic", self._critic(node), bool(node.critic))
         self.scroll_home(animate=False)
+
+    def _flags(self, tree: Tree, node: Node) -> Text | None:
+        """The rubric flags of the branch from the task down to this node, with their steps."""
+        from engine.analysis.flags import detect
+
+        try:
+            found = detect(tree, node.id)
+        except (KeyError, ValueError, TypeError):  # an imported node with an unusual action
+            return None
+        if not found:
+            return None
+        text = Text()
+        for i, flag in enumerate(found):
+            text.append(("\n" if i else "") + flag.name.replace("_", " "), style="bold")
+            text.append(f" — {flag.why} (" + ", ".join(f"#{s}" for s in flag.steps) + ")")
+        return text
 
     def _meta(self, node: Node) -> str:
         parts = [f"proposer {node.proposer}"]

@@ -1,0 +1,1 @@
+"""Trace analysis: rubric flags, their statistics, failure clusters."""

@@ -1,0 +1,112 @@
+"""Flag statistics over many runs, and clusters of failed trajectories.
+
+``flag_rates``: how often each flag appears in resolved and in failed trajectories, and
+the ratio (failed rate / resolved rate). ``clusters``: failed trajectories grouped by what
+went wrong: a TF-IDF vector of each one's action kinds, flags and error lines, k-means
+(k-means++ seeding, fixed seed), each cluster labelled by its heaviest terms.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.analysis.flags import FLAGS, detect, outcome, trajectories
+from engine.tree import ROOT, Tree
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z_]{2,}")
+_ERROR_LINE = re.compile(r"^.*(Error|Exception|FAILED|error:|not found|No such file).*$", re.MULTILINE)
+
+
+@dataclass
+class Trajectory:
+    run: str
+    leaf: str
+    outcome: str
+    steps: int
+    flags: dict[str, list[str]]  # flag -> the steps that raised it
+    text: str = field(repr=False, default="")
+
+    def to_json(self) -> dict:
+        return {"run": self.run, "leaf": self.leaf, "outcome": self.outcome, "steps": self.steps,
+                "flags": self.flags}
+
+
+def collect(tree: Tree, run: str) -> list[Trajectory]:
+    out = []
+    for leaf in trajectories(tree):
+        flags = {f.name: f.steps for f in detect(tree, leaf)}
+        path = [n for n in tree.path(leaf) if n.id != ROOT]
+        errors = " ".join(m.group(0)[:120] for n in path for m in _ERROR_LINE.finditer(n.observation or ""))
+        text = " ".join([*(f"kind_{n.kind}" for n in path), *(f"flag_{f}" for f in flags), errors])
+        out.append(Trajectory(run, leaf, outcome(tree, leaf), len(path), flags, text))
+    return out
+
+
+def flag_rates(items: list[Trajectory]) -> dict:
+    groups = {k: [t for t in items if t.outcome == k] for k in ("resolved", "failed", "unknown")}
+    rows = {}
+    for flag in FLAGS:
+        row = {}
+        for key, group in groups.items():
+            hits = sum(flag in t.flags for t in group)
+            row[key] = {"count": hits, "of": len(group), "rate": round(hits / len(group), 3) if group else None}
+        ok, bad = row["resolved"]["rate"], row["failed"]["rate"]
+        row["failed_over_resolved"] = round(bad / ok, 2) if ok and bad is not None else None
+        rows[flag] = row
+    return {"trajectories": {k: len(v) for k, v in groups.items()}, "flags": rows}
+
+
+def _tfidf(texts: list[str]) -> tuple[np.ndarray, list[str]]:
+    docs = [Counter(w.lower() for w in _WORD.findall(t)) for t in texts]
+    df = Counter(w for d in docs for w in d)
+    vocab = sorted(w for w, c in df.items() if c >= 1)
+    index = {w: i for i, w in enumerate(vocab)}
+    matrix = np.zeros((len(docs), len(vocab)))
+    for row, doc in enumerate(docs):
+        for word, tf in doc.items():
+            matrix[row, index[word]] = (1 + math.log(tf)) * math.log((1 + len(docs)) / (1 + df[word]) + 1)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms == 0, 1, norms), vocab
+
+
+def _kmeans(x: np.ndarray, k: int, seed: int, rounds: int = 50) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = [x[rng.integers(len(x))]]
+    for _ in range(1, k):  # k-means++ seeding
+        dist = np.min([((x - c) ** 2).sum(1) for c in centres], axis=0)
+        if dist.sum() == 0:
+            break
+        centres.append(x[rng.choice(len(x), p=dist / dist.sum())])
+    centres = np.array(centres)
+    labels = np.zeros(len(x), dtype=int)
+    for _ in range(rounds):
+        labels = np.argmin(((x[:, None, :] - centres[None]) ** 2).sum(2), axis=1)
+        moved = np.array([x[labels == j].mean(0) if (labels == j).any() else centres[j]
+                          for j in range(len(centres))])
+        if np.allclose(moved, centres):
+            break
+        centres = moved
+    return labels
+
+
+def clusters(items: list[Trajectory], k: int | None = None, seed: int = 0) -> list[dict]:
+    """Failed trajectories grouped by what went wrong; each group with a label and its members."""
+    failed = [t for t in items if t.outcome == "failed"]
+    if not failed:
+        return []
+    k = min(len(failed), k or max(1, round(math.sqrt(len(failed) / 2))))
+    x, vocab = _tfidf([t.text for t in failed])
+    labels = _kmeans(x, k, seed) if k > 1 else np.zeros(len(failed), dtype=int)
+    out = []
+    for j in sorted(set(labels.tolist())):
+        members = [t for t, lab in zip(failed, labels) if lab == j]
+        weight = x[labels == j].mean(0)
+        top = [vocab[i] for i in np.argsort(-weight)[:4] if weight[i] > 0]
+        out.append({"label": ", ".join(w.replace("kind_", "").replace("flag_", "") for w in top),
+                    "size": len(members), "members": [f"{t.run}#{t.leaf}" for t in members]})
+    return sorted(out, key=lambda c: -c["size"])

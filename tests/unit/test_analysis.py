@@ -1,0 +1,129 @@
+"""Rubric flag detectors (each with traces that raise it and traces that do not, including the
+real fixtures), flag statistics on a small known set, failure clusters, and ``trajscope analyze``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from engine.actions import make_action
+from engine.analysis.flags import detect, trajectories
+from engine.analysis.stats import clusters, collect, flag_rates
+from engine.formats import load
+from engine.formats.builder import RunBuilder
+from engine.tree import Tree
+from tests.conftest import DEMO_RUN, REAL
+
+REPO = DEMO_RUN.parent.parent.parent
+VIEW = ("view", {"path": "calc/ops.py"}, "1 def divide(a, b):\n2     return a / b\n", 0)
+SEARCH = ("search", {"pattern": "divide"}, "calc/ops.py:1:def divide(a, b):", 0)
+REPRO = ("bash", {"command": "python repro.py"}, "ZeroDivisionError: division by zero", 1)
+EDIT = ("str_replace", {"path": "calc/ops.py", "old_str": "return a / b", "new_str": "return a / b if b else 0"},
+        "Edited calc/ops.py.", 0)
+BAD_EDIT = ("str_replace", {"path": "calc/ops.py", "old_str": "return a//b", "new_str": "x"},
+            "The text 'return a//b' was not found in calc/ops.py; copy the lines exactly.", 1)
+TESTS_FAIL = ("bash", {"command": "python -m pytest -q"}, "1 failed, 3 passed in 0.1s", 1)
+TESTS_PASS = ("bash", {"command": "python -m pytest -q"}, "4 passed in 0.1s", 0)
+TEST_EDIT = ("str_replace", {"path": "tests/test_ops.py", "old_str": "assert", "new_str": "# assert"},
+             "Edited tests/test_ops.py.", 0)
+SUBMIT = ("submit", {}, "diff --git a/calc/ops.py b/calc/ops.py", 0)
+
+
+def trace(*steps, resolved: bool | None = None) -> tuple[Tree, str]:
+    builder = RunBuilder("t", {"instance_id": "calc-1"}, "test")
+    parent = None
+    for tool, args, observation, code in steps:
+        parent = builder.turn(parent, make_action(tool, args), observation=observation, exit_code=code)
+    if resolved is not None:
+        builder.submit(parent, "diff", {"resolved": resolved, "passed": [], "failed": []})
+    return Tree.fold(builder.finish("done")), parent
+
+
+def names(*steps, **kw) -> dict[str, list[str]]:
+    tree, leaf = trace(*steps, **kw)
+    return {f.name: f.steps for f in detect(tree, leaf)}
+
+
+def test_memory_drift():
+    assert names(VIEW, BAD_EDIT)["memory_drift"] == ["2"]
+    assert names(VIEW, SEARCH, VIEW)["memory_drift"] == ["3"]  # re-read with no change between
+    assert "memory_drift" not in names(VIEW, EDIT, VIEW)  # re-read after an edit of that file
+    assert "memory_drift" not in names(VIEW, SEARCH, EDIT, TESTS_PASS)
+
+
+def test_overconfidence():
+    assert names(VIEW, EDIT, SUBMIT)["overconfidence"] == ["2", "3"]  # the edit never ran
+    assert names(VIEW, EDIT, TESTS_FAIL, SUBMIT)["overconfidence"] == ["3", "4"]
+    assert "overconfidence" not in names(VIEW, EDIT, TESTS_PASS, SUBMIT)
+    assert "overconfidence" not in names(VIEW, EDIT, TESTS_FAIL)  # did not submit
+
+
+def test_strange_behaviour():
+    assert names(VIEW, SEARCH, SEARCH)["strange_behaviour"] == ["3"]  # the same action twice in a row
+    assert names(SEARCH, VIEW, SEARCH, EDIT, SEARCH)["strange_behaviour"] == ["1", "3", "5"]  # three times
+    assert names(VIEW, TEST_EDIT, TESTS_PASS)["strange_behaviour"] == ["2"]  # edited the project's tests
+    assert "strange_behaviour" not in names(VIEW, SEARCH, EDIT, TESTS_PASS, SUBMIT)
+
+
+def test_self_correction_validation_and_planning():
+    fixed = names(SEARCH, VIEW, REPRO, EDIT, TESTS_FAIL, EDIT, TESTS_PASS, SUBMIT)
+    assert fixed["self_correction"] == ["5", "6", "7"]
+    assert fixed["validation"] == ["7"] and fixed["planning"] == ["1", "3"]
+    sloppy = names(EDIT, TESTS_FAIL, SUBMIT)
+    assert not {"self_correction", "validation", "planning"} & set(sloppy)
+
+
+def test_real_fixtures():
+    # mini-swe-agent: it rewrote the file with cat > … and submitted without running it again
+    tree = Tree.fold(load(REAL / "mini-swe-agent" / "github_issue.traj.json").events)
+    [leaf] = trajectories(tree)
+    flags = {f.name: f.steps for f in detect(tree, leaf)}
+    assert flags["overconfidence"] == ["9", "10"] and "memory_drift" not in flags  # a re-read after sed -i
+    assert flags["planning"] == ["1", "2"]
+    # SWE-agent (no exit codes): the reproduction ran after the last edit and printed no error
+    tree = Tree.fold(load(REAL / "swe-agent" / "marshmallow-1867.function_calling_replace.traj").events)
+    [leaf] = trajectories(tree)
+    flags = {f.name: f.steps for f in detect(tree, leaf)}
+    assert flags["validation"] == ["9"] and "overconfidence" not in flags
+    assert flags["planning"] == ["5", "3"]  # the fix came after find_file and the reproduction
+
+
+def known_set():
+    runs = [trace(VIEW, EDIT, SUBMIT, resolved=False), trace(VIEW, BAD_EDIT, EDIT, SUBMIT, resolved=False),
+            trace(VIEW, BAD_EDIT, EDIT, TESTS_PASS, SUBMIT, resolved=True),
+            trace(SEARCH, VIEW, REPRO, EDIT, TESTS_PASS, SUBMIT, resolved=True),
+            trace(VIEW, EDIT, TESTS_FAIL, SUBMIT, resolved=False)]
+    return [t for i, (tree, _) in enumerate(runs) for t in collect(tree, f"run{i}")]
+
+
+def test_flag_rates_on_a_known_set():
+    report = flag_rates(known_set())
+    assert report["trajectories"] == {"resolved": 2, "failed": 3, "unknown": 0}
+    drift, over = report["flags"]["memory_drift"], report["flags"]["overconfidence"]
+    assert (drift["resolved"]["count"], drift["failed"]["count"]) == (1, 1)
+    assert drift["failed_over_resolved"] == round((1 / 3) / (1 / 2), 2)
+    assert (over["resolved"]["count"], over["failed"]["count"]) == (0, 3) and over["failed_over_resolved"] is None
+    assert report["flags"]["validation"]["resolved"]["rate"] == 1.0
+
+
+def test_clusters_group_every_failure_once():
+    groups = clusters(known_set(), k=2)
+    members = sorted(m for g in groups for m in g["members"])
+    assert members == ["run0#3", "run1#4", "run4#4"] and all(g["label"] for g in groups)
+    assert clusters(known_set(), k=2) == groups  # seeded
+
+
+def test_cli_analyze_prints_writes_html_and_json(tmp_path):
+    report = tmp_path / "report.html"
+    cmd = [sys.executable, "-m", "tui.cli", "analyze", str(DEMO_RUN), str(REAL), "--html", str(report)]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert "rubric flags over" in done.stdout and "overconfidence" in done.stdout
+    page = report.read_text()
+    assert "<svg" in page and "Failure clusters" in page and "github_issue.traj.json" in page
+    data = json.loads(subprocess.run(cmd[:-2] + ["--json"], capture_output=True, text=True, cwd=REPO).stdout)
+    assert data["trajectories"]["resolved"] >= 1 and set(data["flags"]) >= {"memory_drift", "planning"}
+    bad = subprocess.run([sys.executable, "-m", "tui.cli", "analyze", str(tmp_path / "missing.jsonl")],
+                         capture_output=True, text=True, cwd=REPO)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

@@ -1,0 +1,132 @@
+"""``trajscope analyze PATH...``: rubric flags, their rates in resolved and failed
+trajectories, and clusters of the failures; rich tables, ``--json``, or an HTML report."""
+
+from __future__ import annotations
+
+import html
+import json
+import sys
+from pathlib import Path
+
+from engine.analysis.flags import FLAGS
+
+
+def analyze(paths: list[str], k: int | None = None, seed: int = 0) -> dict:
+    from engine.analysis.stats import clusters, collect, flag_rates
+    from engine.formats import FormatError, load
+    from engine.tree import Tree
+    from tui.errors import UserError
+
+    items, runs = [], []
+    for raw in paths:
+        path = Path(raw)
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            try:
+                tree = Tree.fold(load(file).events)
+            except FormatError as exc:
+                if path.is_dir():
+                    continue  # a folder may hold other files; a named file must be readable
+                raise UserError(str(exc)) from None
+            except OSError as exc:
+                raise UserError(f"{file} cannot be read: {exc.strerror or exc}") from None
+            found = collect(tree, file.name)
+            runs.append({"file": str(file), "instance": tree.title, "trajectories": len(found)})
+            items.extend(found)
+    if not items:
+        raise UserError("no trajectory found in " + ", ".join(paths))
+    return {"runs": runs, **flag_rates(items), "clusters": clusters(items, k, seed),
+            "per_trajectory": [t.to_json() for t in items]}
+
+
+def _pct(cell: dict) -> str:
+    return "—" if cell["rate"] is None else f"{cell['rate']:.0%} ({cell['count']}/{cell['of']})"
+
+
+def print_tables(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    counts = report["trajectories"]
+    table = Table(title=f"rubric flags over {sum(counts.values())} trajectories in {len(report['runs'])} run(s): "
+                        f"{counts['resolved']} resolved, {counts['failed']} failed, {counts['unknown']} unverified")
+    for column in ("flag", "in resolved", "in failed", "failed / resolved", "in unverified"):
+        table.add_column(column)
+    for flag, row in report["flags"].items():
+        ratio = row["failed_over_resolved"]
+        table.add_row(flag, _pct(row["resolved"]), _pct(row["failed"]), "—" if ratio is None else f"{ratio:g}×",
+                      _pct(row["unknown"]))
+    console.print(table)
+    if report["clusters"]:
+        groups = Table(title="failure clusters")
+        for column in ("size", "label", "members"):
+            groups.add_column(column)
+        for c in report["clusters"]:
+            members = ", ".join(c["members"][:6]) + (f" … +{len(c['members']) - 6}" if len(c["members"]) > 6 else "")
+            groups.add_row(str(c["size"]), c["label"], members)
+        console.print(groups)
+
+
+def _bars(rows: list[tuple[str, list[tuple[float, str]]]], width: int = 560) -> str:
+    """A horizontal bar chart as inline SVG: each row a label and one bar per (value 0..1, colour)."""
+    bar_h, gap, label_w = 12, 10, 150
+    height = sum(len(bars) * bar_h + gap for _, bars in rows) + 10
+    parts, y = [f'<svg width="{width + label_w + 60}" height="{height}" role="img">'], 5
+    for label, bars in rows:
+        parts.append(f'<text x="0" y="{y + bar_h}" font-size="12">{html.escape(label)}</text>')
+        for value, colour in bars:
+            w = max(1, round(value * width))
+            parts.append(f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h - 2}" fill="{colour}"/>')
+            parts.append(f'<text x="{label_w + w + 4}" y="{y + bar_h - 2}" font-size="11">{value:.0%}</text>')
+            y += bar_h
+        y += gap
+    return "".join(parts) + "</svg>"
+
+
+def html_report(report: dict) -> str:
+    counts = report["trajectories"]
+    flag_rows = [(f, [(report["flags"][f]["resolved"]["rate"] or 0, "#3a9d5d"),
+                      (report["flags"][f]["failed"]["rate"] or 0, "#c0392b")]) for f in FLAGS]
+    total = max((c["size"] for c in report["clusters"]), default=1)
+    cluster_rows = [(f"{c['label'][:22]} ({c['size']})", [(c["size"] / total, "#2c6fbb")]) for c in report["clusters"]]
+    rows = "".join(f"<tr><td>{html.escape(f)}</td><td>{_pct(r['resolved'])}</td><td>{_pct(r['failed'])}</td>"
+                   f"<td>{'—' if r['failed_over_resolved'] is None else r['failed_over_resolved']}</td></tr>"
+                   for f, r in report["flags"].items())
+    members = "".join(f"<li><b>{html.escape(c['label'])}</b> ({c['size']}): {html.escape(', '.join(c['members']))}</li>"
+                      for c in report["clusters"])
+    runs = "".join(f"<li>{html.escape(r['file'])} — {html.escape(r['instance'])}, {r['trajectories']} trajectories</li>"
+                   for r in report["runs"])
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>trajscope analyze</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto}}td,th{{padding:2px 10px;text-align:left}}</style>
+</head><body><h1>Trajectory analysis</h1>
+<p>{sum(counts.values())} trajectories: {counts['resolved']} resolved, {counts['failed']} failed,
+{counts['unknown']} unverified.</p>
+<h2>Rubric flags</h2><p>Share of resolved (green) and failed (red) trajectories with each flag.</p>
+{_bars(flag_rows)}
+<table><tr><th>flag</th><th>in resolved</th><th>in failed</th><th>failed / resolved</th></tr>{rows}</table>
+<h2>Failure clusters</h2>{_bars(cluster_rows) if cluster_rows else '<p>No failed trajectory.</p>'}<ul>{members}</ul>
+<h2>Runs</h2><ul>{runs}</ul></body></html>
+"""
+
+
+def cmd_analyze(args) -> int:
+    report = analyze(args.paths, args.clusters, args.seed)
+    if args.html:
+        Path(args.html).write_text(html_report(report), encoding="utf-8")
+        print(f"report written to {args.html}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_tables(report)
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("analyze", help="rubric flags and failure clusters over runs and imported trajectories")
+    p.add_argument("paths", nargs="+", help="run logs, importable files, or folders of them")
+    p.add_argument("--json", action="store_true", help="the whole report as JSON")
+    p.add_argument("--html", metavar="OUT.html", help="also write an HTML report with plots")
+    p.add_argument("--clusters", type=int, metavar="K", help="failure clusters (default: about sqrt(failures / 2))")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_analyze)
