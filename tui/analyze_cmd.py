@@ -11,7 +11,7 @@ from pathlib import Path
 from engine.analysis.flags import FLAGS
 
 
-def analyze(paths: list[str], k: int | None = None, seed: int = 0) -> dict:
+def analyze(paths: list[str], k: int | None = None, seed: int = 0, judge=None) -> dict:
     from engine.analysis.stats import clusters, collect, flag_rates
     from engine.formats import FormatError, load
     from engine.tree import Tree
@@ -30,13 +30,17 @@ def analyze(paths: list[str], k: int | None = None, seed: int = 0) -> dict:
                 raise UserError(str(exc)) from None
             except OSError as exc:
                 raise UserError(f"{file} cannot be read: {exc.strerror or exc}") from None
-            found = collect(tree, file.name)
+            found = collect(tree, file.name, judge)
             runs.append({"file": str(file), "instance": tree.title, "trajectories": len(found)})
             items.extend(found)
     if not items:
         raise UserError("no trajectory found in " + ", ".join(paths))
-    return {"runs": runs, **flag_rates(items), "clusters": clusters(items, k, seed),
-            "per_trajectory": [t.to_json() for t in items]}
+    report = {"runs": runs, **flag_rates(items), "clusters": clusters(items, k, seed),
+              "per_trajectory": [t.to_json() for t in items]}
+    if judge is not None:
+        report["judge"] = {"model": judge.model, **flag_rates(items, "judge"),
+                           "unreadable": sum(t.judged is None for t in items)}
+    return report
 
 
 def _pct(cell: dict) -> str:
@@ -45,11 +49,20 @@ def _pct(cell: dict) -> str:
 
 def print_tables(report: dict) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     console = Console()
+    _flag_table(console, report, "rubric flags (detectors)")
+    if "judge" in report:
+        judged = report["judge"]
+        _flag_table(console, judged, f"rubric flags (judge {judged['model']}, {judged['unreadable']} unreadable)")
+    _cluster_table(console, report)
+
+
+def _flag_table(console, report: dict, what: str) -> None:
+    from rich.table import Table
+
     counts = report["trajectories"]
-    table = Table(title=f"rubric flags over {sum(counts.values())} trajectories in {len(report['runs'])} run(s): "
+    table = Table(title=f"{what} over {sum(counts.values())} trajectories: "
                         f"{counts['resolved']} resolved, {counts['failed']} failed, {counts['unknown']} unverified")
     for column in ("flag", "in resolved", "in failed", "failed / resolved", "in unverified"):
         table.add_column(column)
@@ -58,6 +71,11 @@ def print_tables(report: dict) -> None:
         table.add_row(flag, _pct(row["resolved"]), _pct(row["failed"]), "—" if ratio is None else f"{ratio:g}×",
                       _pct(row["unknown"]))
     console.print(table)
+
+
+def _cluster_table(console, report: dict) -> None:
+    from rich.table import Table
+
     if report["clusters"]:
         groups = Table(title="failure clusters")
         for column in ("size", "label", "members"):
@@ -111,7 +129,13 @@ def html_report(report: dict) -> str:
 
 
 def cmd_analyze(args) -> int:
-    report = analyze(args.paths, args.clusters, args.seed)
+    judge = None
+    if args.judge:
+        from engine.policy.llm import LLMPolicy
+
+        judge = LLMPolicy(args.judge, api_base=args.api_base, api_key=args.api_key)
+        judge.check()
+    report = analyze(args.paths, args.clusters, args.seed, judge)
     if args.html:
         Path(args.html).write_text(html_report(report), encoding="utf-8")
         print(f"report written to {args.html}", file=sys.stderr)
@@ -129,4 +153,7 @@ def add_parser(sub) -> None:
     p.add_argument("--html", metavar="OUT.html", help="also write an HTML report with plots")
     p.add_argument("--clusters", type=int, metavar="K", help="failure clusters (default: about sqrt(failures / 2))")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--judge", metavar="MODEL", help="also tag each trajectory with an LLM judge (a litellm model)")
+    p.add_argument("--api-base", metavar="URL", help="the judge's model server")
+    p.add_argument("--api-key", metavar="KEY", help="the judge's API key")
     p.set_defaults(func=cmd_analyze)

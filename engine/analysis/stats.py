@@ -30,30 +30,45 @@ class Trajectory:
     steps: int
     flags: dict[str, list[str]]  # flag -> the steps that raised it
     text: str = field(repr=False, default="")
+    judged: dict[str, str] | None = None  # flag -> the judge's rationale, with --judge
+    judge_error: str | None = None
 
     def to_json(self) -> dict:
-        return {"run": self.run, "leaf": self.leaf, "outcome": self.outcome, "steps": self.steps,
-                "flags": self.flags}
+        out = {"run": self.run, "leaf": self.leaf, "outcome": self.outcome, "steps": self.steps,
+               "flags": self.flags}
+        if self.judged is not None or self.judge_error:
+            out["judge"] = {"flags": self.judged or {}, "error": self.judge_error}
+        return out
 
 
-def collect(tree: Tree, run: str) -> list[Trajectory]:
+def collect(tree: Tree, run: str, judge=None) -> list[Trajectory]:
+    """The trajectories of a tree with their flags; ``judge`` (an LLMPolicy) also tags each one."""
+    from engine.analysis.judge import judge_flags
+
     out = []
     for leaf in trajectories(tree):
         flags = {f.name: f.steps for f in detect(tree, leaf)}
         path = [n for n in tree.path(leaf) if n.id != ROOT]
         errors = " ".join(m.group(0)[:120] for n in path for m in _ERROR_LINE.finditer(n.observation or ""))
         text = " ".join([*(f"kind_{n.kind}" for n in path), *(f"flag_{f}" for f in flags), errors])
-        out.append(Trajectory(run, leaf, outcome(tree, leaf), len(path), flags, text))
+        item = Trajectory(run, leaf, outcome(tree, leaf), len(path), flags, text)
+        if judge is not None:
+            found, item.judge_error = judge_flags(judge, tree, leaf)
+            item.judged = None if item.judge_error else {f.name: f.why for f in found}
+        out.append(item)
     return out
 
 
-def flag_rates(items: list[Trajectory]) -> dict:
+def flag_rates(items: list[Trajectory], source: str = "detectors") -> dict:
+    """Rates by outcome; ``source`` is ``detectors`` or ``judge`` (trajectories it could not read left out)."""
+    if source == "judge":
+        items = [t for t in items if t.judged is not None]
     groups = {k: [t for t in items if t.outcome == k] for k in ("resolved", "failed", "unknown")}
     rows = {}
     for flag in FLAGS:
         row = {}
         for key, group in groups.items():
-            hits = sum(flag in t.flags for t in group)
+            hits = sum(flag in (t.judged if source == "judge" else t.flags) for t in group)
             row[key] = {"count": hits, "of": len(group), "rate": round(hits / len(group), 3) if group else None}
         ok, bad = row["resolved"]["rate"], row["failed"]["rate"]
         row["failed_over_resolved"] = round(bad / ok, 2) if ok and bad is not None else None

@@ -119,7 +119,7 @@ def test_cli_analyze_prints_writes_html_and_json(tmp_path):
     cmd = [sys.executable, "-m", "tui.cli", "analyze", str(DEMO_RUN), str(REAL), "--html", str(report)]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr
-    assert "rubric flags over" in done.stdout and "overconfidence" in done.stdout
+    assert "rubric flags (detectors)" in done.stdout and "overconfidence" in done.stdout
     page = report.read_text()
     assert "<svg" in page and "Failure clusters" in page and "github_issue.traj.json" in page
     data = json.loads(subprocess.run(cmd[:-2] + ["--json"], capture_output=True, text=True, cwd=REPO).stdout)
@@ -127,3 +127,28 @@ def test_cli_analyze_prints_writes_html_and_json(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "tui.cli", "analyze", str(tmp_path / "missing.jsonl")],
                          capture_output=True, text=True, cwd=REPO)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_llm_judge_tags_with_a_rationale_per_flag_and_survives_garbage():
+    from engine.policy.llm import LLMPolicy
+    from tests.fake_llm import FakeLLM, Scripted, reply
+    from tui.analyze_cmd import analyze
+
+    verdict = {f: {"present": f == "memory_drift", "rationale": f"seen at step 2 ({f})"}
+               for f in ("memory_drift", "overconfidence", "strange_behaviour", "self_correction",
+                         "validation", "planning")}
+    answer = "Here is my verdict:\n" + json.dumps(verdict)
+    with FakeLLM(Scripted([reply(text=answer)])) as server:
+        report = analyze([str(DEMO_RUN)], judge=LLMPolicy("openai/judge", api_base=server.url))
+        prompt = server.requests[0]["messages"][0]["content"]
+    assert "memory_drift:" in prompt and "[#" in prompt  # the rubric text and the numbered trace
+    judged = report["judge"]
+    assert judged["unreadable"] == 0 and judged["flags"]["memory_drift"]["resolved"]["rate"] == 1.0
+    assert judged["flags"]["planning"]["failed"]["count"] == 0
+    first = report["per_trajectory"][0]["judge"]
+    assert first["flags"] == {"memory_drift": "seen at step 2 (memory_drift)"} and first["error"] is None
+    with FakeLLM(Scripted([reply(text="I cannot tell.")])) as server:
+        report = analyze([str(DEMO_RUN)], judge=LLMPolicy("openai/judge", api_base=server.url))
+    assert report["judge"]["unreadable"] == len(report["per_trajectory"])
+    assert "unreadable" in report["per_trajectory"][0]["judge"]["error"]
+    assert report["flags"]["planning"]["resolved"]["count"] >= 1  # the detectors still count
