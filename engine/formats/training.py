@@ -107,8 +107,9 @@ def dagger(tree: Tree) -> list[dict]:
         if node_id == ROOT or not isinstance(label, dict) or not label.get("tool"):
             continue
         parent = node.parent if node.parent not in (None, ROOT) else None
+        student = tree.nodes.get(node.extra.get("edited_from") or node_id) or node  # an edit replaced that one
         records.append({"instance_id": tree.title, "node": node_id, "by": label.get("by") or "teacher",
                         "state": state_messages(tree, parent, policy),
-                        "student_action": action_message(node.action or {}, node.thought) if node.action else None,
+                        "student_action": action_message(student.action, student.thought) if student.action else None,
                         "teacher_action": action_message(label, label.get("thought") or "")})
     return records

@@ -112,3 +112,10 @@ def test_cli_export_errors_are_one_line(tmp_path):
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     done = run_export(REPO / "demo_data" / "runs" / "calc-divide.jsonl", "--format", "patch", "--node", "nope")
     assert done.returncode == 2 and "no node" in done.stderr
+
+
+def test_dagger_student_action_of_an_edit_is_the_replaced_action(curated):
+    _, tree, _, _, edited = curated
+    [record] = [r for r in dagger(tree) if r["by"] == "human"]
+    call = record["student_action"]["tool_calls"][0]["function"]
+    assert orjson.loads(call["arguments"]) == tree.nodes[edited].action["args"]
