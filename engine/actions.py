@@ -284,11 +284,19 @@ def _search(sandbox, pattern: str, path: str | None) -> Observation:
     from engine.sandbox.base import repo_path
 
     target = repo_path(path or ".", sandbox.repo)
-    command = (f"grep -rnIE --exclude-dir=.git --exclude-dir=__pycache__ -e {shlex.quote(pattern)} "
-               f"-- {shlex.quote(target)} | head -n {SEARCH_CAP + 1}")
+    repo = shlex.quote(sandbox.repo.rstrip("/") or "/")
+    # The path is resolved first and must stay in the repository (a link may not lead the
+    # search out of it); grep -r follows no link below it and skips FIFOs and devices.
+    command = (f"t=$(realpath -e -- {shlex.quote(target)}) || exit 2\n"
+               f"r=$(realpath -e -- {repo})\n"
+               "case \"$t/\" in \"$r\"/*) ;; *) echo 'trajscope: the path leads outside the repository'; exit 3;; esac\n"
+               "cd \"$r\" && if [ \"$t\" = \"$r\" ]; then t=.; else t=${t#\"$r\"/}; fi\n"
+               f"grep -rnIE -D skip --exclude-dir=.git --exclude-dir=__pycache__ -e {shlex.quote(pattern)} "
+               f"-- \"$t\" | head -n {SEARCH_CAP + 1}")
     result = sandbox.run(command, timeout=60)
-    prefix = sandbox.repo.rstrip("/") + "/"
-    lines = [line.removeprefix(prefix) for line in result.output.splitlines() if line.strip()]
+    if result.exit_code == 3 and "leads outside" in result.output:
+        raise ActionError(f"{path} leads outside the repository")
+    lines = [line.removeprefix("./") for line in result.output.splitlines() if line.strip()]
     if not lines:
         return Observation(f"no matches for {pattern!r} in {path or 'the repository'}", 1, result.duration)
     text = "\n".join(lines[:SEARCH_CAP]) + "\n"

@@ -123,6 +123,20 @@ _EXCLUDES = ("__pycache__/", "*.py[cod]", ".pytest_cache/", "*.egg-info/", ".myp
 
 _BASE_REF = "refs/trajscope/base"
 
+# The store's attributes come first: every attribute that could make git convert or run
+# something (filters, text and eol conversion, ident, encodings, diff and merge drivers)
+# is unspecified for every path, whatever a .gitattributes in the work tree says.
+_ATTRIBUTES = "* !filter !text !eol !ident !working-tree-encoding !diff !merge !crlf !export-subst"
+
+
+def git_env(home: str, path: str | None = None) -> dict[str, str]:
+    """The whole environment for engine-side git: nothing inherited, a HOME of the engine's."""
+    import os
+
+    return {"PATH": path or os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home,
+            "XDG_CONFIG_HOME": home, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
+            "LC_ALL": "C"}
+
 
 class GitStore:
     """Shell scripts over the snapshot store at ``store`` for the work tree ``repo``.
@@ -136,12 +150,23 @@ class GitStore:
 
     def _prelude(self) -> str:
         q = shlex.quote
+        # The work tree is the agent's: git must take no program, hook, filter or setting
+        # from it or from any config the agent could have written. Only the store's own
+        # config and attributes (written here, out of the agent's reach) and the flags
+        # below count; the caller gives git a HOME of the engine's (see git_env).
         return (
             "set -e\n"
             f"export GIT_DIR={q(self.store)} GIT_WORK_TREE={q(self.repo)} GIT_INDEX_FILE={q(self.index)}\n"
-            "export GIT_CONFIG_NOSYSTEM=1 HOME=${HOME:-/tmp} LC_ALL=C\n"
+            "export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_ATTR_NOSYSTEM=1 "
+            "GIT_TERMINAL_PROMPT=0 GIT_NO_REPLACE_OBJECTS=1 GIT_OPTIONAL_LOCKS=0 LC_ALL=C "
+            "HOME=${HOME:-/tmp}\n"
+            "unset GIT_CONFIG GIT_CONFIG_PARAMETERS GIT_CONFIG_COUNT GIT_EXTERNAL_DIFF GIT_ASKPASS "
+            "GIT_SSH GIT_SSH_COMMAND GIT_EXEC_PATH GIT_TEMPLATE_DIR XDG_CONFIG_HOME\n"
             "g() { git -c user.name=trajscope -c user.email=trajscope@localhost "
             "-c safe.directory='*' -c core.autocrlf=false -c core.fsmonitor=false "
+            "-c core.hooksPath=/dev/null -c core.attributesFile=/dev/null -c core.excludesFile=/dev/null "
+            "-c core.untrackedCache=false -c core.splitIndex=false -c core.symlinks=true "
+            "-c submodule.recurse=false -c core.pager=cat -c protocol.allow=never "
             "-c gc.auto=0 -c advice.detachedHead=false \"$@\"; }\n"
             f"cd {q(self.repo)}\n"
         )
@@ -152,8 +177,10 @@ class GitStore:
         excludes = "\n".join(_EXCLUDES)
         return (
             f"if [ ! -f {q(self.store)}/HEAD ]; then\n"
-            f"  git init -q --bare {q(self.store)}\n"
+            f"  GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null git init -q --bare --template= {q(self.store)}\n"
+            f"  mkdir -p {q(self.store)}/info\n"
             f"  printf '%s\\n' {q(excludes)} > {q(self.store)}/info/exclude\n"
+            f"  printf '%s\\n' {q(_ATTRIBUTES)} > {q(self.store)}/info/attributes\n"
             "fi\n"
             + self._prelude()
             + "g add -A\nT=$(g write-tree)\n"

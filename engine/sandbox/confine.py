@@ -38,7 +38,7 @@ def _probe_bwrap(as_other_user: bool) -> tuple[bool, str]:
     uid = UID_BASE + 999 if as_other_user else None
     caps = ["--cap-drop", "ALL"] if os.geteuid() == 0 and uid is None else []
     try:
-        proc = subprocess.run([exe, *bwrap_flags("/"), *caps, "true"], capture_output=True, timeout=10,
+        proc = subprocess.run([exe, *bwrap_flags("/"), *caps, "bash", "-c", "true"], capture_output=True, timeout=10,
                               preexec_fn=(lambda: drop_to(uid)) if uid else None)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"bubblewrap does not start ({exc})"
@@ -48,14 +48,48 @@ def _probe_bwrap(as_other_user: bool) -> tuple[bool, str]:
     return True, ""
 
 
+# What a sandboxed command sees of the host, read-only: the system's programs and
+# libraries, the few files of /etc that programs need to run (no secrets: no shadow,
+# no ssh keys, no sudoers), and the Python the engine runs with. Everything else
+# (home directories, other projects, the engine's own files) is absent.
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "ssl", "ca-certificates",
+             "ca-certificates.conf", "pki", "localtime", "timezone", "passwd", "group", "nsswitch.conf",
+             "hosts", "host.conf", "os-release", "debian_version", "bash.bashrc", "profile",
+             "inputrc", "mime.types", "terminfo", "magic", "protocols", "services")
+
+
+def python_dirs() -> list[str]:
+    """The directories that make up the Python in use (prefix, base prefix, its paths)."""
+    import sysconfig
+
+    dirs = [sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))]
+    for name in ("stdlib", "platstdlib", "purelib", "platlib", "scripts"):
+        try:
+            dirs.append(sysconfig.get_paths()[name])
+        except KeyError:
+            pass
+    keep: list[str] = []
+    for d in sorted({os.path.realpath(d) for d in dirs if d}, key=len):
+        if d != "/" and not any(d == k or d.startswith(k + "/") for k in keep) \
+                and not any(d == s or d.startswith(s + "/") for s in SYSTEM_DIRS):
+            keep.append(d)
+    return keep
+
+
 def bwrap_flags(chdir: str) -> list[str]:
     flags = ["--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc",
-             "--unshare-uts", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-             "--tmpfs", "/tmp"]
-    # A Python installed under /tmp (a virtual environment in a fresh clone) stays visible.
-    for keep in dict.fromkeys([sys.prefix, sys.base_prefix]):
-        if keep == "/tmp" or keep.startswith("/tmp/"):
-            flags += ["--ro-bind", keep, keep]
+             "--unshare-uts", "--new-session"]
+    for d in SYSTEM_DIRS:
+        if os.path.islink(d):
+            flags += ["--symlink", os.readlink(d), d]
+        elif os.path.isdir(d):
+            flags += ["--ro-bind", d, d]
+    for name in ETC_FILES:
+        flags += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    for d in python_dirs():
+        flags += ["--ro-bind", d, d]
+    flags += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--dir", "/var/tmp"]
     return [*flags, "--chdir", chdir]
 
 
@@ -149,3 +183,48 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def kill_user_processes(uid: int) -> int:
+    """SIGKILL every process of ``uid`` (a sandbox's own user); how many there were."""
+    n = 0
+    for _ in range(20):
+        found = 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                if entry.stat().st_uid == uid:
+                    os.kill(int(entry.name), signal.SIGKILL)
+                    found += 1
+            except (OSError, ValueError):
+                pass
+        n += found
+        if not found:
+            break
+        time.sleep(0.005)
+    return n
+
+
+def protect_engine() -> None:
+    """Make this process's /proc files (environ: API keys) unreadable to its own user's
+    other processes, as a command of a non-isolated sandbox is one (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4: /proc/<pid>/* owned by root, no ptrace
+    except (OSError, AttributeError):
+        pass
+
+
+_WARNED: set[str] = set()
+
+
+def warn_once(message: str) -> None:
+    """One line on stderr, once per process, for what a user must not miss."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        print(f"trajscope: WARNING: {message}", file=sys.stderr, flush=True)

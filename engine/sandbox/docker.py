@@ -6,9 +6,19 @@ label ``trajscope.sandbox`` and its owner's host and process id, so that what a
 crashed or killed run left behind is removed the next time a sandbox starts,
 and what this process made is removed when it exits, Ctrl-C included.
 
-The snapshot store is a bare git repository on a volume shared by the root
-sandbox and its forks, so a fork is a new container of the same image with
-the work tree restored to a ref (no ``docker commit``).
+The snapshot store is a bare git repository on a volume that only a *keeper*
+container of the session writes; the agents' containers see it read-only (as
+the alternate object store of a small store of their own), so a fork is a new
+container of the same image with the work tree restored to a ref (no ``docker
+commit``), and no agent can change or remove a state another branch saved. A
+snapshot sends the new objects to the keeper as a pack, which the keeper
+checks (``index-pack --strict``, every object present) before the state counts.
+
+Every exchange with a container has a deadline and a bound: output streams to
+the engine through the exec's socket (no file in the container is opened on
+the engine's behalf), is kept head and tail (``engine.sandbox.output``), and
+when a command ends or times out every process it left in the container is
+killed. See docs/security.md.
 """
 
 from __future__ import annotations
@@ -29,6 +39,8 @@ import weakref
 from pathlib import Path
 
 from engine.sandbox.base import (
+    _ATTRIBUTES,
+    _EXCLUDES,
     DEFAULT_TIMEOUT,
     OUTPUT_CAP,
     ExecResult,
@@ -37,18 +49,30 @@ from engine.sandbox.base import (
     SandboxError,
     SharedState,
     StateRef,
+    _check_ref,
     cap_output,
     repo_path,
 )
 from engine.sandbox.confine import alive
+from engine.sandbox.output import DRAIN_GRACE, BoundedOutput, save_private
 
 LABEL = "trajscope.sandbox"
 OWNER = "trajscope.owner"
 SESSION = "trajscope.session"
 BASE_IMAGE = "trajscope/base:1"
 STORE_MOUNT = "/ts"
-_FULL_OUTPUT_LIMIT = 4 * 1024 * 1024  # bytes sent back inline; beyond this, head and tail
+KEEPER_STORE = f"{STORE_MOUNT}/store.git"  # the session's store, written by the keeper only
+LOCAL_STORE = "/var/lib/trajscope/store.git"  # each agent container's own, borrowing from it
+LOCAL_INDEX = "/var/lib/trajscope/index"
+HELPER_TIMEOUT = 600.0  # seconds an engine step in a container may take (git on a large tree)
+HELPER_LIMIT = 256 << 20  # bytes an engine step may print (a diff, a file)
+PACK_LIMIT = 1 << 30  # bytes of new objects one snapshot may send to the keeper
+READ_LIMIT = 16 << 20  # bytes the file tools read from one file
+KILL_TIMEOUT = 20.0
 _CLIENT_TIMEOUT = 3600
+# Commits are made with fixed dates, so that the same tree saved in two containers is
+# the same state (the keeper holds it once).
+_FIXED_DATES = "GIT_AUTHOR_DATE='@0 +0000' GIT_COMMITTER_DATE='@0 +0000'"
 
 _live: "weakref.WeakSet[DockerSandbox]" = weakref.WeakSet()
 _client_lock = threading.Lock()
@@ -147,32 +171,258 @@ def _raise_for(code: int, out: bytes, path: str, verb: str) -> None:
         raise SandboxError(f"{path} does not exist")
     if code == 5:
         raise SandboxError(f"{path} is a directory")
+    if code == 6:
+        raise SandboxError(f"{path} is not a regular file")
+    if code == 7:
+        raise SandboxError(f"{path} is larger than {READ_LIMIT:,} bytes; look at it with bash")
     if code != 0:
         raise SandboxError(f"could not {verb} {path}: {out.decode(errors='replace').strip()}")
 
 
-class _Session(SharedState):
-    """The volume that holds the snapshot store, shared by a root sandbox and its forks."""
+# -- talking to a container: every exchange has a deadline and a bound ------------------
 
-    def __init__(self, c, image: str, output_dir: str | os.PathLike | None):
+# Kills every process in the container but its init, the ``sleep`` that keeps it up
+# (pid in $KEEP) and this shell; rounds until none is left (a fork bomb races the kill).
+_KILL_ALL = (
+    "for r in $(seq 40); do n=0\n"
+    "  for p in /proc/[0-9]*; do p=${p#/proc/}\n"
+    "    case \" 1 $$ $KEEP \" in *\" $p \"*) continue;; esac\n"
+    "    read -r _ _ st _ < /proc/$p/stat 2>/dev/null || continue\n"
+    "    [ \"$st\" = Z ] && continue\n"
+    "    kill -9 \"$p\" 2>/dev/null && n=1\n"
+    "  done\n"
+    "  [ $n = 0 ] && exit 0\n"
+    "  sleep 0.05\n"
+    "done\nexit 1\n"
+)
+
+
+class _Sink:
+    """Where an exec's output goes. stdout: a BoundedOutput (a command's output, head and
+    tail), or a bytearray or file that may not pass ``limit`` bytes (``over`` is then
+    set and the rest dropped). stderr: its last 4 KB, for the error message."""
+
+    def __init__(self, out=None, limit: int | None = None, merge: bool = False):
+        self.out = bytearray() if out is None else out
+        self.limit, self.merge = limit, merge
+        self.size = 0
+        self.over = False
+        self.err = BoundedOutput(0, 4096)
+
+    def feed(self, out: bytes | None, err: bytes | None) -> None:
+        if self.merge and err:
+            out, err = (out or b"") + err, None
+        if out and not self.over:
+            self.size += len(out)
+            if self.limit is not None and self.size > self.limit:
+                self.over = True
+            elif isinstance(self.out, BoundedOutput):
+                self.out.feed(out)
+            elif isinstance(self.out, bytearray):
+                self.out += out
+            else:
+                self.out.write(out)
+        if err:
+            self.err.feed(err)
+
+    def error_line(self) -> str:
+        lines = self.err.text().strip().splitlines()
+        return lines[-1] if lines else ""
+
+
+def _stream_exec(api, container, argv: list[str], sink: _Sink, timeout: float,
+                 kill=None, kill_after: bool = False) -> tuple[int | None, bool]:
+    """Run ``argv`` in ``container``, feeding ``sink``; (exit code or None, timed out).
+
+    The output is read in a thread while this one watches the deadline and the exec's
+    state, so neither a command that never ends nor a background process that holds its
+    output open can hold the engine: ``kill`` (which kills what runs in the container)
+    runs at the deadline, and also when the command has ended if ``kill_after``; then
+    the output is read for at most DRAIN_GRACE more seconds."""
+    import docker.errors
+
+    try:
+        ex = api.exec_create(container.id, argv, stdout=True, stderr=True, stdin=False, workdir="/")
+        stream = api.exec_start(ex["Id"], stream=True, demux=True)
+    except docker.errors.DockerException as exc:
+        raise SandboxError(f"the container did not take the command: {_short(exc)}") from None
+    done = threading.Event()
+    lock = threading.Lock()
+    stopped = [False]
+
+    def pump() -> None:
+        try:
+            for out, err in stream:
+                with lock:
+                    if stopped[0]:
+                        break
+                    sink.feed(out, err)
+        except Exception:  # noqa: BLE001 - the stream was closed under us
+            pass
+        finally:
+            done.set()
+
+    threading.Thread(target=pump, name="trajscope-exec", daemon=True).start()
+    deadline = time.monotonic() + timeout
+    timed_out, ended = False, False
+    poll = 0.01
+    while not done.wait(poll):
+        poll = min(poll * 2, 0.25)
+        if time.monotonic() >= deadline:
+            timed_out = True
+            break
+        try:
+            ended = not api.exec_inspect(ex["Id"]).get("Running")
+        except docker.errors.DockerException:
+            ended = True
+        if ended:
+            break
+    if kill is not None and (timed_out or kill_after):
+        kill()
+    done.wait(DRAIN_GRACE)
+    with lock:
+        stopped[0] = True
+    try:
+        stream.close()
+    except Exception:  # noqa: BLE001 - already closed
+        pass
+    if timed_out:
+        return None, True
+    code = None
+    for _ in range(50):  # the exit code is set a moment after the stream ends
+        try:
+            info = api.exec_inspect(ex["Id"])
+        except docker.errors.DockerException:
+            break
+        if not info.get("Running"):
+            code = info.get("ExitCode")
+            break
+        time.sleep(0.02)
+    return code, False
+
+
+def _check(sink: _Sink, code: int | None, timed_out: bool, timeout: float, what: str) -> bytes:
+    if timed_out:
+        raise SandboxError(f"{what} did not finish in {timeout:g} s")
+    if sink.over:
+        raise SandboxError(f"{what} printed more than {sink.limit:,} bytes")
+    if code != 0:
+        raise SandboxError(f"{what}: {sink.error_line() or f'exit code {code}'}")
+    return bytes(sink.out)
+
+
+def _put_dir(container, source: Path, dest: str) -> None:
+    with tempfile.TemporaryFile() as buf:
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            tar.add(str(source), arcname=".")
+        buf.seek(0)
+        if not container.put_archive(dest, buf):
+            raise SandboxError(f"could not copy {source} into the container")
+
+
+def _put_file(container, dest_dir: str, name: str, data, size: int) -> None:
+    """Copy ``size`` bytes of the file object ``data`` to ``dest_dir/name`` in the container."""
+    with tempfile.SpooledTemporaryFile(8 << 20) as buf:
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.size = size
+            info.mode = 0o600
+            info.mtime = int(time.time())
+            tar.addfile(info, data)
+        buf.seek(0)
+        if not container.put_archive(dest_dir, buf):
+            raise SandboxError("could not copy into the container")
+
+
+def _git_env(store: str) -> str:
+    return (f"export GIT_DIR={shlex.quote(store)} GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null "
+            f"GIT_ATTR_NOSYSTEM=1 {_FIXED_DATES} LC_ALL=C\nset -e\n")
+
+
+class _Session(SharedState):
+    """The keeper container and the volume of the snapshot store, shared by a root sandbox
+    and its forks. The keeper runs no command of an agent's, and it alone writes the store."""
+
+    def __init__(self, c, image: str, output_dir: str | os.PathLike | None, repo: str,
+                 source: Path | None, limits: dict):
         super().__init__()
+        import docker.errors
+
         self.id = uuid.uuid4().hex[:12]
-        self.image = image
+        self.image, self.repo, self.client = image, repo, c
         self.labels = {LABEL: "1", OWNER: _owner(), SESSION: self.id}
         self.volume = c.volumes.create(name=f"trajscope-{self.id}", labels=self.labels)
+        self.keeper = None
         self.own_outputs = output_dir is None
         self.outputs = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix=f"trajscope-docker-{self.id}-"))
         self.outputs.mkdir(parents=True, exist_ok=True)
+        self.store_lock = threading.Lock()
+        try:
+            self.keeper = c.containers.run(
+                image, ["sleep", "infinity"], detach=True, init=True, network_mode="none",
+                labels=self.labels, name=f"trajscope-{self.id}-keeper",
+                volumes={self.volume.name: {"bind": STORE_MOUNT, "mode": "rw"}}, **limits)
+            if source is not None:
+                self.sh(f"mkdir -p {shlex.quote(repo)}")
+                _put_dir(self.keeper, source, repo)
+            # The base state is saved from the keeper's own copy of the repository (the
+            # image's, or the source copied in), which no agent has touched.
+            init = GitStore(KEEPER_STORE, repo, "/tmp/trajscope-keeper-index").init()
+            self.base = self.sh(f"export {_FIXED_DATES}\n{init}", timeout=1800).decode().strip()
+            _check_ref(self.base)
+        except docker.errors.DockerException as exc:
+            self.close()
+            raise SandboxError(f"Docker could not start a container from {image}: {_short(exc)}") from None
+        except BaseException:
+            self.close()
+            raise
+
+    def sh(self, script: str, timeout: float = HELPER_TIMEOUT, limit: int = HELPER_LIMIT) -> bytes:
+        """Run an engine script in the keeper; its stdout, or SandboxError."""
+        if self.keeper is None:
+            raise SandboxError("the sandbox is closed")
+        sink = _Sink(limit=limit)
+        code, timed_out = _stream_exec(self.client.api, self.keeper, ["bash", "-c", script], sink, timeout)
+        return _check(sink, code, timed_out, timeout, "the snapshot store")
+
+    def ingest(self, pack, size: int, commit: str) -> None:
+        """Add the objects in ``pack`` (a file of ``size`` bytes) to the store; ``commit``
+        must then be complete there (the commit and every object it reaches)."""
+        name = f"ts-pack-{uuid.uuid4().hex}"
+        index = (f"trap 'rm -f /tmp/{name}' EXIT\n"
+                 f"git -c transfer.fsckObjects=true index-pack --stdin --strict < /tmp/{name} >/dev/null\n"
+                 if size else "")
+        with self.store_lock:
+            if size:
+                _put_file(self.keeper, "/tmp", name, pack, size)
+            self.sh(
+                _git_env(KEEPER_STORE) + index
+                + f"git cat-file -e {commit}^{{tree}} 2>/dev/null || {{ echo 'the state is not complete' >&2; exit 1; }}\n"
+                f"if git rev-list --objects {commit} --not refs/trajscope/base | cut -d' ' -f1 | "
+                "git cat-file --batch-check | grep -q ' missing$'; then echo 'the state is not complete' >&2; exit 1; fi\n"
+                f"git update-ref refs/trajscope/states/{commit} {commit}\n")
+
+    def diff(self, commit: str) -> str:
+        out = self.sh(_git_env(KEEPER_STORE)
+                      + "git -c core.attributesFile=/dev/null diff --no-color --no-ext-diff --no-textconv "
+                      f"--no-renames --binary refs/trajscope/base {commit}\n")
+        return out.decode("utf-8", errors="replace")
+
+    def close(self) -> None:
+        if self.keeper is not None:
+            _remove_container(self.keeper)
+            self.keeper = None
+        try:
+            self.volume.remove(force=True)
+        except Exception:  # noqa: BLE001 - reaped later
+            pass
+        if self.own_outputs:
+            shutil.rmtree(self.outputs, ignore_errors=True)
 
     def release(self) -> bool:
         last = super().release()
         if last:
-            try:
-                self.volume.remove(force=True)
-            except Exception:  # noqa: BLE001 - reaped later
-                pass
-            if self.own_outputs:
-                shutil.rmtree(self.outputs, ignore_errors=True)
+            self.close()
         return last
 
 
@@ -185,7 +435,7 @@ class DockerSandbox:
                  repo: str = "/repo", memory_mb: int = 2048, cpus: float = 2.0, max_processes: int = 256,
                  output_cap: int = OUTPUT_CAP, output_dir: str | os.PathLike | None = None,
                  _session: _Session | None = None, _ref: StateRef | None = None):
-        """``output_dir`` keeps full outputs of capped commands after close (else a temporary one)."""
+        """``output_dir`` keeps the kept output of capped commands after close (else a temporary one)."""
         import docker.errors
 
         global _reaped
@@ -199,6 +449,10 @@ class DockerSandbox:
         self._closed = False
         self._runs = itertools.count()
         self.container = None
+        self._keep_pid = ""
+        self._session = None
+        limits = dict(mem_limit=f"{memory_mb}m", memswap_limit=f"{memory_mb}m", nano_cpus=int(cpus * 1e9),
+                      pids_limit=max_processes)
         if _session is None:
             try:
                 self._client.images.get(image)
@@ -207,29 +461,34 @@ class DockerSandbox:
                 raise SandboxError(f"Docker image {image} is not there{hint}") from None
             if source is not None and not Path(source).is_dir():
                 raise SandboxError(f"repository {source} is not a directory")
-            _session = _Session(self._client, image, output_dir)
+            _session = _Session(self._client, image, output_dir, repo,
+                                Path(source) if source is not None else None, limits)
         self._session = _session
         self._n = _session.acquire()
-        self._git = GitStore(f"{STORE_MOUNT}/store.git", repo, "/tmp/trajscope-index")
+        self._git = GitStore(LOCAL_STORE, repo, LOCAL_INDEX)
         _live.add(self)
         try:
             self.container = self._client.containers.run(
                 image, ["sleep", "infinity"], detach=True, init=True, network_mode="none",
-                mem_limit=f"{memory_mb}m", memswap_limit=f"{memory_mb}m", nano_cpus=int(cpus * 1e9),
-                pids_limit=max_processes, labels=_session.labels,
-                name=f"trajscope-{_session.id}-{self._n}",
-                volumes={_session.volume.name: {"bind": STORE_MOUNT, "mode": "rw"}},
+                labels=_session.labels, name=f"trajscope-{_session.id}-{self._n}",
+                volumes={_session.volume.name: {"bind": STORE_MOUNT, "mode": "ro"}}, **limits,
                 environment={"PAGER": "cat", "GIT_PAGER": "cat", "TERM": "dumb", "LANG": "C.UTF-8",
                              "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PIP_NO_INPUT": "1",
                              "NO_COLOR": "1"},
             )
-            self._sh(f"mkdir -p {shlex.quote(repo)} /tmp/ts-out /tmp/ts-in")
-            if _ref is None and self._session.base is None:
-                if source is not None:
-                    self._put_dir(Path(source), repo)
-                self._session.base = self._sh(self._git.init()).strip()
-            else:
-                self.restore(_ref or self._session.base)
+            self._keep_pid = self._sh("read -r p _ < /proc/1/task/1/children; echo $p").strip()
+            if not self._keep_pid.isdigit():
+                raise SandboxError("the container's keep-alive process is missing")
+            q = shlex.quote
+            self._sh(
+                f"mkdir -p {q(repo)} && git init -q --bare --template= {q(LOCAL_STORE)}\n"
+                f"mkdir -p {q(LOCAL_STORE)}/info {q(LOCAL_STORE)}/objects/info\n"
+                f"printf '%s\\n' {q(KEEPER_STORE + '/objects')} > {q(LOCAL_STORE)}/objects/info/alternates\n"
+                f"printf '%s\\n' {q(chr(10).join(_EXCLUDES))} > {q(LOCAL_STORE)}/info/exclude\n"
+                f"printf '%s\\n' {q(_ATTRIBUTES)} > {q(LOCAL_STORE)}/info/attributes\n")
+            if source is not None and _ref is None and self._n == 0:
+                _put_dir(self.container, Path(source), repo)
+            self.restore(_ref or _session.base)
         except docker.errors.DockerException as exc:
             self.close()
             raise SandboxError(f"Docker could not start a container from {image}: {_short(exc)}") from None
@@ -239,86 +498,68 @@ class DockerSandbox:
 
     # -- low level --------------------------------------------------------------------
 
-    def _exec(self, script: str) -> tuple[int, bytes]:
+    def _check_open(self) -> None:
         if self._closed or self.container is None:
             raise SandboxError("the sandbox is closed")
-        result = self.container.exec_run(["bash", "-c", script], workdir="/", demux=False)
-        return result.exit_code, result.output or b""
 
-    def _sh(self, script: str) -> str:
-        code, out = self._exec(script)
-        if code != 0:
-            lines = out.decode(errors="replace").strip().splitlines()
-            raise SandboxError(f"in the container: {lines[-1] if lines else f'exit code {code}'}")
-        return out.decode("utf-8", errors="replace")
+    def _exec(self, script: str, sink: _Sink, timeout: float = HELPER_TIMEOUT,
+              kill_after: bool = False) -> tuple[int | None, bool]:
+        self._check_open()
+        return _stream_exec(self._client.api, self.container, ["bash", "-c", script], sink, timeout,
+                            kill=self._kill_all, kill_after=kill_after)
 
-    def _put_dir(self, source: Path, dest: str) -> None:
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            tar.add(str(source), arcname=".")
-        if not self.container.put_archive(dest, buf.getvalue()):
-            raise SandboxError(f"could not copy {source} into the container")
+    def _sh(self, script: str, timeout: float = HELPER_TIMEOUT, limit: int = HELPER_LIMIT) -> str:
+        sink = _Sink(limit=limit)
+        code, timed_out = self._exec(script, sink, timeout)
+        return _check(sink, code, timed_out, timeout, "in the container").decode("utf-8", errors="replace")
+
+    def _kill_all(self) -> None:
+        """Kill every process left in the container (the agent's background work, what
+        escaped with setsid or a double fork); if that does not hold, the container goes."""
+        if self.container is None or not self._keep_pid:
+            return
+        sink = _Sink(limit=4096)
+        code, timed_out = _stream_exec(self._client.api, self.container,
+                                       ["bash", "-c", f"KEEP={self._keep_pid}\n{_KILL_ALL}"], sink, KILL_TIMEOUT)
+        if timed_out or code not in (0, None):
+            self.notice = "a process in the container could not be killed; the container was removed"
+            _remove_container(self.container)
 
     # -- commands ---------------------------------------------------------------------
 
     def run(self, command: str, timeout: float = DEFAULT_TIMEOUT) -> ExecResult:
+        """Run ``command``: its output streams to the engine (no file in the container is
+        involved), bounded head and tail; at its end or its deadline every process it
+        left in the container is killed."""
         n = next(self._runs)
-        out = f"/tmp/ts-out/{n}.log"
-        script = (
-            f"cd {shlex.quote(self.repo)} || exit 90\n"
-            f"start=$(date +%s.%N)\n"
-            # timeout leads a process group of its own; what the command leaves running in
-            # the background (a server, a fork bomb) is killed with that group at the end.
-            f"timeout -k 2 {timeout:g} bash -c {shlex.quote(command)} > {out} 2>&1 < /dev/null &\n"
-            "pid=$!\n"
-            "wait $pid 2>/dev/null; rc=$?\n"
-            "for i in 1 2 3 4 5; do kill -KILL -- -$pid 2>/dev/null || break; done\n"
-            "end=$(date +%s.%N)\n"
-            f"size=$(stat -c %s {out})\n"
-            f"if [ \"$size\" -le {_FULL_OUTPUT_LIMIT} ]; then cat {out}; rm -f {out}; fi\n"
-            "printf '\\n\\x00%s %s %s %s' \"$rc\" \"$size\" \"$start\" \"$end\"\n"
-        )
+        out = BoundedOutput()
+        script = (f"cd {shlex.quote(self.repo)} || exit 90\n"
+                  f"exec bash -c {shlex.quote(command)} < /dev/null 2>&1\n")
         started = time.perf_counter()
-        code, raw = self._exec(script)
-        body, sep, trailer = raw.rpartition(b"\n\x00")
-        if not sep or code != 0:
-            raise SandboxError(f"the command could not run in the container (exit {code}): "
-                               f"{raw[-200:].decode(errors='replace').strip()}")
-        rc_s, size_s, t0, t1 = trailer.decode().split()
-        rc, size = int(rc_s), int(size_s)
-        duration = max(0.0, float(t1) - float(t0)) if t0 and t1 else time.perf_counter() - started
-        timed_out = rc in (124, 137) and duration >= timeout * 0.98
-        full_path: Path | None = None
-        if size > _FULL_OUTPUT_LIMIT:
-            full_path = self._fetch(out, n)
-            with open(full_path, "rb") as fh:
-                head = fh.read(self.output_cap * 4)
-                fh.seek(max(0, size - self.output_cap * 4))
-                tail = fh.read()
-            body = head + b"\n" + tail  # the cap below marks the cut
-        text = body.decode("utf-8", errors="replace")
+        code, timed_out = self._exec(script, _Sink(out, merge=True), timeout, kill_after=True)
+        duration = time.perf_counter() - started
+        if self.container is not None:
+            try:
+                self.container.reload()
+                alive = self.container.status == "running"
+            except Exception:  # noqa: BLE001 - removed
+                alive = False
+            if not alive:
+                self._closed = True
+                raise SandboxError("the container stopped during the command (its keep-alive process was killed "
+                                   "or a process could not be killed)")
+        text = out.text()
         if timed_out:
             text += f"\n[command timed out after {timeout:g} s and was killed]"
-        elif rc == 137:
+        elif code == 137:
             text += "\n[the command was killed (signal 9); it may have run out of memory]"
+        elif code is None:
+            code = -1
         shown, truncated = cap_output(text, self.output_cap)
-        if truncated and full_path is None:
-            full_path = self._session.outputs / f"{self._n}-{n}.log"
-            full_path.write_bytes(body)
-        if size > _FULL_OUTPUT_LIMIT:
-            self._exec(f"rm -f {out}")
-        return ExecResult(shown, -1 if timed_out else rc, duration, timed_out, truncated or size > len(body),
-                          str(full_path) if full_path else None, max(size, len(text)))
-
-    def _fetch(self, path: str, n: int) -> Path:
-        dest = self._session.outputs / f"{self._n}-{n}.log"
-        stream, _ = self.container.get_archive(path)
-        buf = io.BytesIO(b"".join(stream))
-        with tarfile.open(fileobj=buf) as tar:
-            member = tar.next()
-            src = tar.extractfile(member) if member else None
-            dest.write_bytes(src.read() if src else b"")
-        return dest
+        saved = None
+        if truncated:
+            saved = str(save_private(self._session.outputs, f"{self._session.id}-{self._n}-{n}.log", out.data()))
+        return ExecResult(shown, -1 if timed_out else code, duration, timed_out, truncated, saved, out.total)
 
     # -- editor -----------------------------------------------------------------------
 
@@ -330,60 +571,86 @@ class DockerSandbox:
             "*) echo 'outside' >&2; exit 3;; esac\n"
         )
 
+    def _editor(self, script: str, path: str, verb: str) -> bytes:
+        sink = _Sink(limit=READ_LIMIT + 1)
+        code, timed_out = self._exec(script, sink)
+        if timed_out:
+            raise SandboxError(f"could not {verb} {path}: no answer in {HELPER_TIMEOUT:g} s")
+        _raise_for(code if code is not None else 1, sink.err.data(), path, verb)
+        return bytes(sink.out)
+
     def read(self, path: str) -> str:
-        code, out = self._exec(self._checked(path) + (
-            "[ -d \"$t\" ] && exit 5\n[ -e \"$t\" ] || exit 4\nexec cat -- \"$t\"\n"))
-        _raise_for(code, out, path, "read")
+        out = self._editor(self._checked(path) + (
+            "[ -d \"$t\" ] && exit 5\n[ -e \"$t\" ] || exit 4\n[ -f \"$t\" ] || exit 6\n"
+            f"[ \"$(stat -c %s -- \"$t\")\" -le {READ_LIMIT} ] || exit 7\n"
+            f"exec head -c {READ_LIMIT} -- \"$t\"\n"), path, "read")
         return out.decode("utf-8", errors="replace")
 
     def write(self, path: str, text: str) -> None:
-        n = next(self._runs)
+        self._check_open()
         data = text.encode("utf-8")
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            info = tarfile.TarInfo(f"{n}.in")
-            info.size = len(data)
-            info.mtime = int(time.time())
-            tar.addfile(info, io.BytesIO(data))
-        if self._closed or self.container is None:
-            raise SandboxError("the sandbox is closed")
-        self.container.put_archive("/tmp/ts-in", buf.getvalue())
-        code, out = self._exec(self._checked(path) + (
-            f"src=/tmp/ts-in/{n}.in\n"
-            "[ -d \"$t\" ] && { rm -f \"$src\"; exit 5; }\n"
-            "mkdir -p -- \"$(dirname -- \"$t\")\" && cat \"$src\" > \"$t\"; rc=$?; rm -f \"$src\"; exit $rc\n"))
-        _raise_for(code, out, path, "write")
+        name = f"ts-in-{uuid.uuid4().hex}"
+        try:
+            _put_file(self.container, "/tmp", name, io.BytesIO(data), len(data))
+        except Exception as exc:  # noqa: BLE001 - docker's or ours: one line
+            raise SandboxError(f"could not write {path}: {_short(exc)}") from None
+        self._editor(self._checked(path) + (
+            f"src=/tmp/{name}\ntrap 'rm -f \"$src\"' EXIT\n"
+            "[ -d \"$t\" ] && exit 5\n[ -e \"$t\" ] && [ ! -f \"$t\" ] && exit 6\n"
+            "mkdir -p -- \"$(dirname -- \"$t\")\" && cat \"$src\" > \"$t\"\n"), path, "write")
 
     # -- state ------------------------------------------------------------------------
 
     def snapshot(self) -> StateRef:
-        return self._sh(self._git.snapshot()).strip()
+        """Commit the work tree in the container's own store and send what is new to the
+        keeper, which checks it; the state counts once the keeper holds all of it."""
+        base = self._session.base
+        script = (self._git._prelude() + f"export {_FIXED_DATES}\n"
+                  "g prune-packed -q 2>/dev/null || true\n"
+                  "g add -A\nT=$(g write-tree)\n"
+                  f"if [ \"$T\" = \"$(g rev-parse {base}^{{tree}})\" ]; then C={base}; "
+                  f"else C=$(g commit-tree -p {base} -m snapshot \"$T\"); fi\n"
+                  "printf '%s\\n' \"$C\"\n"
+                  f"printf '%s\\n^%s\\n' \"$C\" {base} | g pack-objects --revs --local --stdout -q\n")
+        with tempfile.SpooledTemporaryFile(8 << 20) as spool:
+            sink = _Sink(spool, PACK_LIMIT)
+            code, timed_out = self._exec(script, sink)
+            _check(sink, code, timed_out, HELPER_TIMEOUT, "saving the state")
+            spool.seek(0)
+            commit = spool.read(41).decode("ascii", errors="replace").strip()
+            _check_ref(commit)
+            size = sink.size - 41
+            self._session.ingest(spool, size if size > 32 else 0, commit)
+        return commit
 
     def restore(self, ref: StateRef) -> None:
         self._sh(self._git.restore(ref))
 
     def fork(self, ref: StateRef) -> "DockerSandbox":
-        if self._closed:
-            raise SandboxError("the sandbox is closed")
+        self._check_open()
         return DockerSandbox(self.image, repo=self.repo, memory_mb=self.memory_mb, cpus=self.cpus,
                              max_processes=self.max_processes, output_cap=self.output_cap,
                              _session=self._session, _ref=ref)
 
     def diff(self) -> str:
-        return self._sh(self._git.diff())
+        """The work tree against the base, as the keeper computes it from the saved state."""
+        return self._session.diff(self.snapshot())
 
     @property
     def base(self) -> StateRef:
         return self._session.base or ""
 
     def close(self) -> None:
-        if self._closed:
+        if self._closed and self.container is None:
             return
         self._closed = True
         _live.discard(self)
         if self.container is not None:
             _remove_container(self.container)
-        self._session.release()
+            self.container = None
+        if self._session is not None:
+            self._session.release()
+            self._session = None
 
     def __enter__(self) -> "DockerSandbox":
         return self

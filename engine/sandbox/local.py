@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import resource
+import stat
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from engine.sandbox.base import (
     SharedState,
     StateRef,
     cap_output,
+    git_env,
     repo_path,
 )
 from engine.sandbox.confine import (
@@ -42,11 +44,17 @@ from engine.sandbox.confine import (
     empty_cgroup,
     kill_cgroup_members,
     kill_group,
+    kill_user_processes,
     pids_cgroup,
+    protect_engine,
+    warn_once,
     reap_cgroups,
 )
+from engine.sandbox.output import BoundedOutput, OutputTooLarge, collect_output, run_bounded, save_private
 
 COMMAND_NICE = 10  # CPU priority of sandbox commands, below the UI and the engine
+READ_LIMIT = 16 << 20  # bytes the file tools read from one file
+PATCH_LIMIT = 256 << 20  # bytes of diff the snapshot store may print
 
 def reap_leftovers(base_dir: str | None = None) -> int:
     """Remove what local sandboxes of dead processes left: directories and cgroups."""
@@ -78,7 +86,12 @@ class _Shared(SharedState):
         self.root = Path(tempfile.mkdtemp(prefix="trajscope-", dir=base_dir))
         self.root.chmod(0o755)
         (self.root / "owner.pid").write_text(str(os.getpid()))
-        self.store = self.root / "store.git"
+        # What only the engine may touch (the snapshot store, git's home, indexes, saved
+        # outputs) lives in a directory that no sandbox binds and no agent user can enter.
+        self.private = self.root / "engine"
+        self.private.mkdir(mode=0o700)
+        self.store = self.private / "store.git"
+        (self.private / "home").mkdir(mode=0o700)
 
     def release(self) -> bool:
         last = super().release()
@@ -104,8 +117,8 @@ class LocalSandbox:
         self.dir = self._shared.root / f"sb{self._n}"
         self.repo = str(self.dir / "repo")
         self._home = self.dir / "home"
-        self._outputs = Path(output_dir) if output_dir else self.dir / "outputs"
-        self._output_prefix = f"sb{self._n}-" if output_dir else ""
+        self._outputs = Path(output_dir) if output_dir else self._shared.private / "outputs"
+        self._output_prefix = f"sb{self._n}-"
         self._uid: int | None = None
         self._cgroup: Path | None = None
         if os.geteuid() == 0:
@@ -118,12 +131,17 @@ class LocalSandbox:
             self.close()
             raise SandboxError(f"isolation was asked for but {why}")
         self.notice = "" if self.isolated else (
-            f"local sandbox is NOT isolated: {why or 'isolation is turned off'}; commands run "
-            f"with the network and can reach files outside the repository")
-        self._git = GitStore(str(self._shared.store), self.repo, str(self.dir / "index"))
+            f"the local sandbox is NOT isolated ({why or 'isolation is turned off'}): the agent's "
+            f"commands run with the network and can read and change your files as "
+            f"{'user ' + str(self._uid) if self._uid is not None else 'you'}; install bubblewrap "
+            f"or use --sandbox docker")
+        if not self.isolated:
+            warn_once(self.notice)
+            protect_engine()
+        self._git = GitStore(str(self._shared.store), self.repo, str(self._shared.private / f"index{self._n}"))
         try:
             self._home.mkdir(parents=True)
-            self._outputs.mkdir(parents=True, exist_ok=True)
+            self._outputs.mkdir(parents=True, exist_ok=True, mode=0o700)
             if _shared is None:
                 if source is None or not Path(source).is_dir():
                     raise SandboxError(f"repository {source} is not a directory")
@@ -175,77 +193,123 @@ class LocalSandbox:
         return ["bwrap", *bwrap_flags(self.repo), *caps, "--bind", str(self.dir), str(self.dir), *shell]
 
     def run(self, command: str, timeout: float = DEFAULT_TIMEOUT) -> ExecResult:
+        """Run ``command``; its output comes through a pipe (never a file the agent can
+        reach), bounded in memory, read against a deadline even if the command's
+        background processes keep the pipe open."""
         self._check_open()
-        out_path = self._outputs / f"{self._output_prefix}{next(self._runs)}.log"
+        n = next(self._runs)
         started = time.perf_counter()
-        timed_out = False
-        with open(out_path, "wb") as out:
-            try:
-                proc = subprocess.Popen(self._argv(command), cwd=self.repo, env=self._env(),
-                                        stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                        start_new_session=True, preexec_fn=self._preexec)
-            except OSError as exc:
-                raise SandboxError(f"cannot start a command: {exc}") from exc
-            self._groups.add(proc.pid)
-            try:
-                code = proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                kill_group(proc.pid)
-                proc.wait()
-                code = -1
-            finally:
-                kill_group(proc.pid)  # what the command left running in the background
-                self._groups.discard(proc.pid)
-                if timed_out and self._cgroup is not None:
-                    kill_cgroup_members(self._cgroup)
+        read_end, write_end = os.pipe()
+        try:
+            proc = subprocess.Popen(self._argv(command), cwd=self.repo, env=self._env(),
+                                    stdin=subprocess.DEVNULL, stdout=write_end, stderr=write_end,
+                                    start_new_session=True, preexec_fn=self._preexec)
+        except OSError as exc:
+            os.close(read_end)
+            raise SandboxError(f"cannot start a command: {exc}") from exc
+        finally:
+            os.close(write_end)
+        self._groups.add(proc.pid)
+        out = BoundedOutput()
+        try:
+            timed_out = collect_output(read_end, proc, timeout, out, self._kill_leftovers)
+        finally:
+            os.close(read_end)
+            self._groups.discard(proc.pid)
+        code = -1 if timed_out else proc.returncode if proc.returncode is not None else -1
         duration = time.perf_counter() - started
-        raw = out_path.read_bytes()
-        text = raw.decode("utf-8", errors="replace")
+        text = out.text()
         if timed_out:
             text += f"\n[command timed out after {timeout:g} s and was killed]"
         shown, truncated = cap_output(text, self.output_cap)
-        if not truncated:
-            out_path.unlink()
-        return ExecResult(shown, code, duration, timed_out, truncated,
-                          str(out_path) if truncated else None, len(text))
+        saved = None
+        if truncated:
+            saved = str(save_private(self._outputs, f"{self._output_prefix}{n}.log", out.data()))
+        return ExecResult(shown, code, duration, timed_out, truncated, saved, out.total)
 
-    def _git_script(self, script: str, timeout: float = 120) -> str:
-        proc = subprocess.run(["bash", "-c", script], capture_output=True, timeout=timeout,
-                              env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self._home)})
-        if proc.returncode != 0:
-            err = proc.stderr.decode(errors="replace").strip().splitlines()
-            raise SandboxError(f"snapshot store: {err[-1] if err else 'git failed'}")
-        return proc.stdout.decode("utf-8", errors="replace")
+    def _kill_leftovers(self, pgid: int) -> None:
+        """Kill what a command left running: its group, and whatever escaped the group."""
+        kill_group(pgid)
+        if self._cgroup is not None:
+            for _ in range(20):
+                if not kill_cgroup_members(self._cgroup):
+                    break
+                time.sleep(0.005)
+        elif self._uid is not None:
+            kill_user_processes(self._uid)
+
+    def _git_script(self, script: str, timeout: float = 120, limit: int = PATCH_LIMIT) -> str:
+        """Run a snapshot-store script on the host: git with a HOME and config of the
+        engine's (see GitStore), bounded in time and in what it prints."""
+        env = git_env(str(self._shared.private / "home"))
+        try:
+            code, out, err = run_bounded(["bash", "-c", script], env=env, timeout=timeout, limit=limit)
+        except subprocess.TimeoutExpired:
+            raise SandboxError(f"snapshot store: git did not finish in {timeout:g} s") from None
+        except OutputTooLarge:
+            raise SandboxError(f"snapshot store: the change is larger than {limit:,} bytes") from None
+        if code != 0:
+            lines = err.decode(errors="replace").strip().splitlines()
+            raise SandboxError(f"snapshot store: {lines[-1] if lines else 'git failed'}")
+        return out.decode("utf-8", errors="replace")
 
     # -- editor -----------------------------------------------------------------------
 
-    def _resolve(self, path: str) -> Path:
+    def _resolve(self, path: str) -> str:
+        """The real path of ``path``, which must lie inside the repository."""
         target = repo_path(path, self.repo)
         real = os.path.realpath(target)
         repo_real = os.path.realpath(self.repo)
         if real != repo_real and not real.startswith(repo_real + os.sep):
             raise PathOutsideRepo(f"{path} leads outside the repository")
-        return Path(target)
+        return real
 
     def read(self, path: str) -> str:
         self._check_open()
-        target = self._resolve(path)
+        real = self._resolve(path)
+        # No-follow and non-blocking: a link or a FIFO swapped in after the check is
+        # refused, never followed or waited on.
         try:
-            return target.read_bytes().decode("utf-8", errors="replace")
-        except IsADirectoryError:
-            raise SandboxError(f"{path} is a directory") from None
+            fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:
             raise SandboxError(f"{path} does not exist") from None
+        except OSError as exc:
+            raise SandboxError(f"{path} cannot be read ({exc.strerror})") from None
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):
+                raise SandboxError(f"{path} is a directory")
+            if not stat.S_ISREG(st.st_mode):
+                raise SandboxError(f"{path} is not a regular file")
+            if st.st_size > READ_LIMIT:
+                raise SandboxError(f"{path} is larger than {READ_LIMIT:,} bytes; look at it with bash")
+            chunks, size = [], 0
+            while size <= READ_LIMIT and (chunk := os.read(fd, 1 << 20)):
+                chunks.append(chunk)
+                size += len(chunk)
+            return b"".join(chunks)[:READ_LIMIT].decode("utf-8", errors="replace")
+        finally:
+            os.close(fd)
 
     def write(self, path: str, text: str) -> None:
         self._check_open()
-        target = self._resolve(path)
-        if target.is_dir():
+        real = self._resolve(path)
+        if os.path.isdir(real):
             raise SandboxError(f"{path} is a directory")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        self._chown(target)
+        parent = os.path.dirname(real)
+        os.makedirs(parent, exist_ok=True)
+        if os.path.realpath(parent) != parent:
+            raise PathOutsideRepo(f"{path} leads outside the repository")
+        try:
+            fd = os.open(real, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        except OSError as exc:
+            raise SandboxError(f"{path} cannot be written ({exc.strerror})") from None
+        with os.fdopen(fd, "wb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise SandboxError(f"{path} is not a regular file")
+            fh.truncate(0)
+            fh.write(text.encode("utf-8"))
+        self._chown(Path(real))
 
     # -- state ------------------------------------------------------------------------
 
