@@ -385,7 +385,8 @@ def execute(action: Action, sandbox, timeout: float = 120.0) -> Observation:
         obs = Observation(f"error: {exc}", 1)
     except SandboxError as exc:
         message = str(exc)
-        if not message.endswith(("does not exist", "is a directory")):
+        if not message.endswith(("does not exist", "is a directory", "is not a regular file",
+                                 "look at it with bash")) and "cannot be" not in message:
             raise
         obs = Observation(f"error: {message}", 1)
     obs.duration = obs.duration or time.perf_counter() - started

@@ -296,6 +296,8 @@ class LocalSandbox:
         real = self._resolve(path)
         if os.path.isdir(real):
             raise SandboxError(f"{path} is a directory")
+        if os.path.lexists(real) and not stat.S_ISREG(os.lstat(real).st_mode):
+            raise SandboxError(f"{path} is not a regular file")
         parent = os.path.dirname(real)
         os.makedirs(parent, exist_ok=True)
         if os.path.realpath(parent) != parent:
