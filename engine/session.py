@@ -16,6 +16,7 @@ import heapq
 import itertools
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,6 +76,11 @@ class Job:
     action: dict | None = field(compare=False, default=None)
     by: str = field(compare=False, default="engine")
     instructions: str | None = field(compare=False, default=None)
+    delay: float = field(compare=False, default=0.0)  # seconds to wait first (a restart's back-off)
+
+
+RESTARTS = 3
+"""Times a search starts again when every rollout died at its first step."""
 
 
 class Session(Commands):
@@ -103,6 +109,9 @@ class Session(Commands):
         self._jobs: list[Job] = []
         self._seq = itertools.count()
         self._busy = 0
+        self._reserved = 0  # nodes that steps in flight may still add (see reserve)
+        self.restarts = 0  # rollouts started again because every one so far died at its first step
+        self.restart_backoff = 2.0  # seconds before the first restart; doubled for each next one
         self._running = threading.Event()
         self._running.set()
         self._stop = threading.Event()
@@ -150,6 +159,23 @@ class Session(Commands):
                 execute(step.action, box, timeout=self.config.timeout)
             self.refs[node_id] = box.snapshot()
         box.at = node_id
+
+    @contextmanager
+    def reserve(self, n: int, by: str = "engine"):
+        """Claim ``n`` nodes of the node budget for a step about to add them; yields False
+        when the budget cannot give them. With every step claiming before it proposes,
+        a search never passes its node budget by more than one step's nodes less one
+        (``prune_m - 1``), however many workers run; a person's steps are not counted."""
+        with self._cond:
+            ok = by in ("human", "resume") or not self.budget.exceeded(self.tree, pending=self._reserved)
+            if ok:
+                self._reserved += n
+        try:
+            yield ok
+        finally:
+            if ok:
+                with self._cond:
+                    self._reserved -= n
 
     def _push(self, kind: str, node: str = ROOT, priority: int = 1, **fields) -> None:
         with self._cond:
@@ -238,8 +264,10 @@ class Session(Commands):
         return job
 
     def _human_job(self) -> Job | None:
+        """What runs even when paused or past the budget: a person's jobs, and the
+        verification of submissions a resumed search inherited."""
         for i, job in enumerate(self._jobs):
-            if job.by == "human":
+            if job.by in ("human", "resume"):
                 self._jobs.pop(i)
                 heapq.heapify(self._jobs)
                 return job
@@ -263,6 +291,16 @@ class Session(Commands):
         if self.rollouts < wanted:
             self.rollouts += 1
             return Job(1, next(self._seq), "rollout", ROOT)
+        # Every rollout so far died at its first step (a provider error, a broken model
+        # answer): start again, a few times, waiting longer each time, within the budget.
+        if self._busy == 0 and self.restarts < RESTARTS and self.tree.n_children(ROOT) and all(
+                self.tree.nodes[c].status == "failed" for c in self.tree.children(ROOT)):
+            self.restarts += 1
+            self.rollouts += 1
+            self.emit("command", name="restart_search", by="engine", attempt=self.restarts,
+                      reason=self.tree.nodes[self.tree.children(ROOT)[-1]].status_reason[:300])
+            return Job(1, next(self._seq), "rollout", ROOT,
+                       delay=min(30.0, self.restart_backoff * 2 ** (self.restarts - 1)))
         if cfg.dars:
             node = dars.next_expansion(self.tree, self.expansions, cfg.limits, cfg.after)
             if node is not None:
@@ -329,6 +367,8 @@ class Session(Commands):
         return node.depth < self.config.max_depth
 
     def _do_rollout(self, job: Job, box) -> None:
+        if job.delay and self._stop.wait(job.delay):
+            return
         parent = job.node
         while parent == ROOT or self._gate(parent, job.instructions):
             children = steps.step(self, box, parent, job.instructions)
@@ -346,6 +386,13 @@ class Session(Commands):
         node = tree.nodes[job.node] if job.node != ROOT else None
         parent = ROOT if node is None else (node.parent or ROOT)
         instructions = dars.resample_prompt(tree, job.node) if node is not None else None
+        adds = job.n if job.by == "human" else 1  # the critic keeps one candidate
+        with self.reserve(adds, job.by) as ok:  # held until its nodes are in the tree
+            if ok:
+                self._expand(job, box, node, parent, instructions)
+
+    def _expand(self, job: Job, box, node, parent: str, instructions: str | None) -> None:
+        tree = self.tree
         proposals = steps.propose(self, parent, job.n, self.config.temperature, job.hint, instructions)
         if not proposals:
             return

@@ -118,8 +118,10 @@ def swebench_image(instance_id: str) -> str:
 def load_swebench(path: str | Path, instance_id: str | None = None) -> list[Task]:
     """The instances of a SWE-bench JSON or JSONL file (one, when ``instance_id`` is given)."""
     path = Path(path)
+    from engine.events import read_regular
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path).decode("utf-8").removeprefix("\ufeff")
     except (OSError, UnicodeDecodeError) as exc:
         raise TaskError(f"cannot read {path} ({exc})") from None
     try:

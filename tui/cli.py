@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import stat
 import sys
 from pathlib import Path
 
@@ -23,6 +24,8 @@ def _check_readable(path: Path) -> None:
         raise UserError(f"{path} does not exist")
     if path.is_dir():
         raise UserError(f"{path} is a directory, not a file")
+    if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would hang the read, /dev/zero never end
+        raise UserError(f"{path} is not a regular file (a FIFO, a device or a socket)")
 
 
 def cmd_open(args: argparse.Namespace) -> int:
@@ -352,9 +355,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from engine.redact import RedactingStream, register
+
     args = build_parser().parse_args(argv)
+    register(getattr(args, "api_key", None))
     # A terminated trajscope still runs its exit handlers, which remove its sandboxes.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # Every line printed passes the redactor (a provider's error may echo the API key).
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(out), RedactingStream(err)
     try:
         return args.func(args)
     except (UserError, FormatError, TaskError, SandboxError, PolicyError, ScorerError) as exc:
@@ -362,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        sys.stdout, sys.stderr = out, err
 
 
 if __name__ == "__main__":

@@ -8,9 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
-from engine.events import ReadCounts, parse_lines
+from engine.events import BOM, NotRegularFile, ReadCounts, loads, parse_line, parse_lines, read_regular
 from engine.formats import dars, mini_swe_agent, swe_agent
 
 
@@ -50,29 +48,45 @@ def convert_data(data: object, name: str) -> tuple[list[dict], str]:
 
 
 def check_head(path: Path, head: bytes) -> None:
-    """Refuse an empty or binary file from its first bytes (cheap, before any parsing)."""
-    if not head.strip():
+    """Refuse an empty or binary file from its first bytes (cheap, before any parsing).
+
+    A NUL byte alone does not make a file binary: in a run log it damages one line,
+    which is skipped wherever it is; the file is binary when no line of its head reads."""
+    if not head.removeprefix(BOM).strip():
         raise FormatError(f"{path} is empty")
-    if b"\x00" in head[:8192]:
-        raise FormatError(f"{path} is a binary file, not a trajectory or run log")
+    head = head[:8192]
+    if b"\x00" in head:
+        lines = head.split(b"\n")
+        whole = lines[:-1] if len(lines) > 1 else lines
+        if not any(parse_line(line, ReadCounts()) for line in whole):
+            raise FormatError(f"{path} is a binary file, not a trajectory or run log")
+
+
+def read_input(path: Path) -> bytes:
+    """The bytes of an input file, or FormatError: a directory, a FIFO or device, too large."""
+    try:
+        return read_regular(path)
+    except IsADirectoryError:
+        raise FormatError(f"{path} is a directory, not a file") from None
+    except FileNotFoundError:
+        raise FormatError(f"{path} does not exist") from None
+    except NotRegularFile as exc:
+        raise FormatError(str(exc)) from None
+    except OSError as exc:
+        raise FormatError(f"{path} cannot be read: {exc.strerror or exc}") from None
 
 
 def load(path: str | Path) -> Loaded:
     """Read a run log, or convert a trajectory file, into events."""
     path = Path(path)
+    raw = read_input(path)
+    check_head(path, raw[:8192])
     try:
-        raw = path.read_bytes()
-    except IsADirectoryError:
-        raise FormatError(f"{path} is a directory, not a file") from None
-    except FileNotFoundError:
-        raise FormatError(f"{path} does not exist") from None
-    except OSError as exc:
-        raise FormatError(f"{path} cannot be read: {exc.strerror or exc}") from None
-    check_head(path, raw)
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        data = loads(raw) if raw.lstrip(BOM + b" \t\r\n")[:1] in (b"{", b"[") else None
+    except ValueError as exc:
         data = None
+        if "levels deep" in str(exc):
+            raise FormatError(f"{path} is JSON {exc}; trajscope does not read it") from None
     if isinstance(data, dict) and isinstance(data.get("type"), str) and "run" in data:
         data = None  # a run log of one line
     if data is None:
@@ -84,7 +98,7 @@ def load(path: str | Path) -> Loaded:
             raw.decode("utf-8")
         except UnicodeDecodeError:
             raise FormatError(f"{path} is a binary file, not a trajectory or run log") from None
-        stripped = raw.lstrip()
+        stripped = raw.removeprefix(BOM).lstrip()
         if stripped[:1] in (b"{", b"["):
             raise FormatError(f"{path} is truncated or invalid JSON")
         raise FormatError(f"{path} is not JSON: trajscope reads run logs, SWE-agent, "
@@ -93,6 +107,8 @@ def load(path: str | Path) -> Loaded:
         events, fmt = convert_data(data, _run_name(path))
     except FormatError as exc:
         raise FormatError(f"{path}: {exc}") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except RecursionError:
+        raise FormatError(f"{path} looks like a known format but holds values nested too deeply") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise FormatError(f"{path} looks like a known format but is damaged ({type(exc).__name__}: {exc})") from None
     return Loaded(events, fmt)

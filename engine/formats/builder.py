@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from engine.events import make_event
+from engine.events import make_event, shallow
 
 _DIFF_FILE = re.compile(r"^diff --git ", re.MULTILINE)
 
@@ -48,6 +48,8 @@ class RunBuilder:
         self._emit("run_started", task=task, config={"source_format": source})
 
     def _emit(self, type_: str, **fields) -> dict:
+        # Values of the source file go in as they are, but never nested past MAX_DEPTH.
+        fields = {k: shallow(v) if isinstance(v, (dict, list)) else v for k, v in fields.items()}
         event = make_event(type_, self.run, ts=round(self._ts, 3), **fields)
         self.events.append(event)
         return event

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from engine.actions import action_from_command
+from engine.events import text_of
 from engine.formats.builder import RunBuilder, extract_patch
 
 _RESOLVED = re.compile(r"Instances resolved:\s*(\d+)")
@@ -28,8 +29,8 @@ def looks_like_evaluation(data: object) -> bool:
 
 def _candidate_text(candidate: object) -> str:
     if isinstance(candidate, list):
-        return "\n".join(map(str, candidate))
-    return str(candidate)
+        return "\n".join(map(text_of, candidate))
+    return text_of(candidate)
 
 
 def _problem_statement(root: dict) -> str:
@@ -37,7 +38,7 @@ def _problem_statement(root: dict) -> str:
     while stack:
         message = stack.pop()
         if message.get("role") == "user" and not message.get("is_demo"):
-            return str(message.get("content") or "")
+            return text_of(message.get("content") or "")
         if message.get("role") == "assistant":
             continue
         stack.extend(reversed(message.get("children") or []))
@@ -63,17 +64,17 @@ def convert_tree(data: dict, name: str) -> list[dict]:
             critic = {"prompt": message.get("critic_prompt"), "response": message.get("critic_response"),
                       "expansion_prompt": message.get("expansion_prompt")}
         candidates = [{"text": _candidate_text(c)} for c in message.get("expansion_candidates") or []]
-        command = str(message.get("action") or "").strip()
+        command = text_of(message.get("action") or "").strip()
         node = builder.turn(
             parent,
             action_from_command(command),
-            thought=str(message.get("thought") or message.get("content") or ""),
-            observation=str(observation.get("content") or "") if observation else None,
+            thought=text_of(message.get("thought") or message.get("content") or ""),
+            observation=text_of(observation.get("content") or "") if observation else None,
             candidates=candidates or None,
             critic=critic,
         )
         if message.get("is_terminal") and command.split()[:1] == ["submit"] and observation:
-            builder.submit(node, extract_patch(str(observation.get("content") or "")))
+            builder.submit(node, extract_patch(text_of(observation.get("content") or "")))
         # Later turns hang off the observation(s); take them in file order.
         later = [g for o in observations for g in (o.get("children") or []) if isinstance(g, dict)]
         later += [c for c in children if c.get("role") == "assistant"]
@@ -85,12 +86,12 @@ def convert_evaluation(data: list, name: str) -> list[dict]:
     """Each evaluated patch becomes a submitted node under the root, with its verdict."""
     builder = RunBuilder(name, {"instance_id": name, "problem_statement": ""}, "dars-evaluation")
     for entry in data:
-        found = _RESOLVED.search(str(entry.get("output") or ""))
+        found = _RESOLVED.search(text_of(entry.get("output") or ""))
         resolved = bool(found and int(found.group(1)) > 0)
-        patch = str(entry.get("content") or "")
+        patch = text_of(entry.get("content") or "")
         node = builder.turn(None, action_from_command("submit"),
                             thought=f"evaluation {entry.get('run_id')}: {entry.get('status')}",
-                            observation=str(entry.get("output") or ""), kind="submit")
+                            observation=text_of(entry.get("output") or ""), kind="submit")
         builder.submit(node, extract_patch(patch) or patch,
                        {"resolved": resolved, "run_id": entry.get("run_id")})
     return builder.finish("evaluated")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from engine.actions import action_from_command
+from engine.events import text_of
 from engine.formats.builder import RunBuilder, extract_patch
 
 _BLOCK = re.compile(r"```(?:bash|sh|mswea_bash_command)?[ \t]*\n(.*?)\n?```", re.DOTALL)
@@ -21,15 +22,15 @@ def looks_like(data: object) -> bool:
     if _is_message_list(data):
         return True
     return isinstance(data, dict) and (
-        str(data.get("trajectory_format", "")).startswith("mini-swe-agent")
+        text_of(data.get("trajectory_format", "")).startswith("mini-swe-agent")
         or (isinstance(data.get("messages"), list) and isinstance(data.get("info"), dict))
     )
 
 
 def _text(content: object) -> str:
     if isinstance(content, list):
-        return "\n".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
-    return "" if content is None else str(content)
+        return "\n".join(text_of(p.get("text", "")) if isinstance(p, dict) else text_of(p) for p in content)
+    return "" if content is None else text_of(content)
 
 
 def _usage(message: dict) -> tuple[int, int, float]:
@@ -47,8 +48,8 @@ def convert(data: object, name: str) -> list[dict]:
     else:
         messages, info, instance = data, {}, name
     users = [m for m in messages if m.get("role") == "user"]
-    task = {"instance_id": str(instance), "problem_statement": _text(users[0]["content"]) if users else ""}
-    builder = RunBuilder(str(instance), task, "mini-swe-agent")
+    task = {"instance_id": text_of(instance), "problem_statement": _text(users[0]["content"]) if users else ""}
+    builder = RunBuilder(text_of(instance), task, "mini-swe-agent")
     parent = None
     pending: dict | None = None  # the assistant turn waiting for its observation
 

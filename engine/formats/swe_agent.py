@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 
-import orjson
 
 from engine.actions import action_from_command, make_action
+from engine.events import loads, shallow, text_of
 from engine.formats.builder import RunBuilder, extract_patch
 
 
@@ -20,8 +19,8 @@ def looks_like(data: object) -> bool:
 
 def _text(value: object) -> str:
     if isinstance(value, list):  # content as a list of parts
-        return "\n".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in value)
-    return "" if value is None else str(value)
+        return "\n".join(text_of(p.get("text", "")) if isinstance(p, dict) else text_of(p) for p in value)
+    return "" if value is None else text_of(value)
 
 
 def _tool_action(message: dict, command: str) -> dict:
@@ -31,8 +30,8 @@ def _tool_action(message: dict, command: str) -> dict:
         args = fn.get("arguments")
         if isinstance(args, str):
             try:
-                args = orjson.loads(args) if args.strip() else {}
-            except orjson.JSONDecodeError:
+                args = loads(args) if args.strip() else {}
+            except ValueError:
                 args = {"arguments": args}
         if fn.get("name"):
             return make_action(fn["name"], args if isinstance(args, dict) else {}, raw=command or None)
@@ -47,7 +46,7 @@ def _steps_from_trajectory(trajectory: list) -> list[dict]:
         state = step.get("state")
         if isinstance(state, str):  # older files keep the state as a JSON string
             try:
-                state = json.loads(state)
+                state = loads(state)
             except ValueError:
                 state = {"raw": state}
         messages = step.get("query") or step.get("messages") or []
@@ -103,7 +102,7 @@ def _add_attempt(builder: RunBuilder, attempt: dict, parent: str | None) -> str 
                             observation=step["observation"] or "",
                             duration_s=step["duration_s"])
         if step["state"]:
-            builder.events[-1]["state"] = step["state"]
+            builder.events[-1]["state"] = shallow(step["state"])
     if node is not None and node != parent:
         patch = info.get("submission")
         last = steps[-1]
@@ -133,13 +132,13 @@ def convert(data: dict, name: str) -> list[dict]:
     config = data.get("replay_config")
     if isinstance(config, str):
         try:
-            config = json.loads(config)
+            config = loads(config)
         except ValueError:
             config = None
     statement = (config or {}).get("problem_statement") if isinstance(config, dict) else None
     if isinstance(statement, dict):
-        task["instance_id"] = str(statement.get("id") or name)
-        task["problem_statement"] = str(statement.get("text") or task["problem_statement"])
+        task["instance_id"] = text_of(statement.get("id") or name)
+        task["problem_statement"] = text_of(statement.get("text") or task["problem_statement"])
     builder = RunBuilder(name, task, "swe-agent")
     totals: dict = {}
     for attempt in attempts:

@@ -14,7 +14,13 @@ from engine.actions import Action
 
 
 class PolicyError(Exception):
-    """A policy could not propose an action; the message is the reason the node failed."""
+    """A policy could not propose an action; the message is the reason the node failed
+    (a provider's message may echo the key: it is redacted here, where it enters)."""
+
+    def __init__(self, message: str = "", *args):
+        from engine.redact import redact
+
+        super().__init__(redact(str(message)), *args)
 
 
 @dataclass(slots=True)

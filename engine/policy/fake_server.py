@@ -176,9 +176,10 @@ class FakeLLM:
             return 404, {"error": {"message": f"no route {path}", "type": "not_found"}}
         if fault == "hang":
             time.sleep(self.hang_s)
-        elif isinstance(fault, int):
-            kind = {429: "rate_limit_exceeded", 401: "invalid_api_key"}.get(fault, "server_error")
-            return fault, {"error": {"message": f"injected {fault}", "type": kind, "code": kind}}
+        elif isinstance(fault, (int, tuple)):  # a status code, or (code, the provider's message)
+            code, message = fault if isinstance(fault, tuple) else (fault, f"injected {fault}")
+            kind = {429: "rate_limit_exceeded", 401: "invalid_api_key"}.get(code, "server_error")
+            return code, {"error": {"message": message, "type": kind, "code": kind}}
         if self.reject_tools and body.get("tools"):
             return 400, {"error": {"message": "this model does not support tools", "type": "invalid_request_error"}}
         if self.delay_s:

@@ -58,6 +58,9 @@ class LLMPolicy:
         if tool_mode not in ("auto", "tools", "text"):
             raise ValueError("tool_mode is auto, tools or text")
         self.model, self.api_base, self.api_key = model, api_base, api_key
+        from engine.redact import register
+
+        register(api_key)
         self.temperature, self.tool_mode = temperature, tool_mode
         self.max_retries, self.backoff, self.timeout = max_retries, backoff, timeout
         self.format_retries, self.observation_cap, self.max_tokens = format_retries, observation_cap, max_tokens

@@ -88,10 +88,13 @@ def step(session, box, parent: str, instructions: str | None = None) -> list[str
     """One step below ``parent``: the executed children (several when PRM pruning keeps b > 1)."""
     cfg = session.config
     m = cfg.prune_m if cfg.prune_steps else 1
-    proposals = propose(session, parent, m, cfg.temperature if m > 1 else None, instructions=instructions)
-    if not proposals:
-        return []
-    ids = [add(session, parent, p) for p in proposals]
+    with session.reserve(m) as ok:
+        if not ok:
+            return []
+        proposals = propose(session, parent, m, cfg.temperature if m > 1 else None, instructions=instructions)
+        if not proposals:
+            return []
+        ids = [add(session, parent, p) for p in proposals]
     if m > 1:
         scores = score(session, ids)
         kept: list[str] = []
@@ -117,6 +120,11 @@ def pick_up(session) -> None:
             session.emit("node_status", id=node.id, status="failed", by="engine",
                          reason="the search stopped before this step finished")
     session.emit("command", name="resume_search", by="engine", nodes=len(tree))
+    # A submission whose step ran but whose verdict never came: verify it now (it runs
+    # past the budget, as what a person asked for does: the step was already paid for).
+    for node in list(tree.nodes.values()):
+        if node.kind == "submit" and node.status == "done" and node.verified is None:
+            session._push("submit", node.id, priority=0, by="resume")
     for leaf in tree.leaves():
         node = tree.nodes[leaf]
         if node.status == "done" and node.kind != "submit" and node.depth < session.config.max_depth:

@@ -72,3 +72,38 @@ def test_damaged_lines_in_a_run_log_are_skipped_and_reported(tmp_path):
     path.write_bytes(DEMO_RUN.read_bytes() + b"{half a line\n\x00\x01garbage\n")
     stats = json.loads(trajscope("stats", path, "--json").stdout)
     assert stats["nodes"] == 15 and stats["skipped_lines"] == 2
+
+
+@pytest.mark.parametrize("command", ["stats", "convert", "open"])
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero", "/dev/urandom"])
+def test_special_files_are_refused_at_once(tmp_path, command, special):
+    import os
+
+    path = special
+    if special == "fifo":
+        path = tmp_path / "fifo"
+        os.mkfifo(path)
+    extra = ["-o", tmp_path / "out.jsonl"] if command == "convert" else []
+    result = trajscope(command, path, *extra, timeout=30)  # a hang or a memory blow-up fails here
+    assert result.returncode == 2 and "not a regular file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_nul_byte_damages_one_line_wherever_it_is(tmp_path):
+    lines = DEMO_RUN.read_bytes().splitlines(keepends=True)
+    early, late = tmp_path / "early.jsonl", tmp_path / "late.jsonl"
+    early.write_bytes(lines[0] + b"\x00\x01 damaged\n" + b"".join(lines[1:]))
+    late.write_bytes(b"".join(lines) + b"\x00\x01 damaged\n")
+    for path in (early, late):
+        stats = json.loads(trajscope("stats", path, "--json").stdout)
+        assert stats["nodes"] == 15 and stats["skipped_lines"] == 1
+
+
+def test_convert_of_a_too_deep_file_is_one_line_and_leaves_nothing(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_bytes(b'{"trajectory": ' + b"[" * 150_000 + b"]" * 150_000 + b"}")
+    out = tmp_path / "out.jsonl"
+    result = trajscope("convert", path, "-o", out)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert not out.exists() and not list(tmp_path.glob("*.tmp"))
