@@ -194,6 +194,8 @@ class Session(Commands):
             steps.pick_up(self)
         self._root_box = self.task.open_sandbox(self.sandbox_kind, **self.sandbox_options)
         self._root_box.at = ROOT
+        if getattr(self._root_box, "notice", ""):  # in the log, so the app shows it too
+            self.emit("command", name="sandbox_warning", by="engine", text=self._root_box.notice)
         for i in range(self.workers):
             thread = threading.Thread(target=self._worker, args=(i,), name=f"trajscope-worker-{i}", daemon=True)
             self._threads.append(thread)

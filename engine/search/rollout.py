@@ -183,6 +183,8 @@ def run_linear(task: Task, policy: Policy, log: RunLog, sandbox_kind: str = "loc
     reason = "error"
     try:
         with task.open_sandbox(sandbox_kind, **sandbox_options) as sandbox:
+            if getattr(sandbox, "notice", ""):  # in the log, so the app shows it too
+                recorder.emit("command", name="sandbox_warning", by="engine", text=sandbox.notice)
             result = rollout(task, policy, sandbox, recorder, None, max_steps, timeout,
                              stop=stop, seed=seed, on_node=on_node)
         reason = result.reason

@@ -269,3 +269,15 @@ async def test_help_and_palette_list_every_control(tmp_path):
 
 
 TASK_ID = "demo__humandur-23"
+
+
+async def test_a_sandbox_that_is_not_isolated_is_said_in_the_app_and_the_log(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRAJSCOPE_BWRAP", "0")
+    with fake_session(tmp_path, nodes=8) as session:
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, 1)
+            await wait_for(pilot, lambda: any("NOT isolated" in n.message for n in app._notifications), 30)
+            warning = next(n for n in app._notifications if "NOT isolated" in n.message)
+            assert warning.severity == "error"
+        assert commands(session, "sandbox_warning")[0]["text"] == session._root_box.notice

@@ -106,8 +106,19 @@ class ExplorerScreen(Screen[None]):
         self._show_cursor()
         if self.skipped:
             self.notify(f"{self.skipped} damaged or unknown line(s) were skipped", severity="warning")
+        self.tell_sandbox_warning()
         if self.source.follow or self.source.replay or getattr(self.source, "session", None):
             self.set_interval(DRAIN_INTERVAL_S, self._drain, name="drain")
+
+    def tell_sandbox_warning(self) -> None:
+        """Say once, plainly, when the run's sandbox is not isolated (see docs/security.md)."""
+        if getattr(self, "_told_sandbox", False) or self.model is None:
+            return
+        for command in self.model.commands:
+            if command.get("name") == "sandbox_warning":
+                self._told_sandbox = True
+                self.notify(f"WARNING: {command.get('text')}", title="Sandbox", severity="error", timeout=20)
+                return
 
     @on(LoadFailed)
     def _failed(self, message: LoadFailed) -> None:
@@ -131,6 +142,7 @@ class ExplorerScreen(Screen[None]):
             else:
                 changed.add(node_id)
         self.after_drain(added, changed)
+        self.tell_sandbox_warning()
         for node_id in changed:
             tree.refresh_node(node_id)
         if ROOT in changed:
