@@ -339,6 +339,16 @@ def _git_env(store: str) -> str:
             f"GIT_ATTR_NOSYSTEM=1 {_FIXED_DATES} LC_ALL=C\nset -e\n")
 
 
+def _fail_start(thing, image: str, exc: BaseException):
+    """Close what was half started (a session or a sandbox) and say why in one line."""
+    import docker.errors
+
+    thing.close()
+    if isinstance(exc, docker.errors.DockerException):
+        raise SandboxError(f"Docker could not start a container from {image}: {_short(exc)}") from None
+    raise exc
+
+
 class _Session(SharedState):
     """The keeper container and the volume of the snapshot store, shared by a root sandbox
     and its forks. The keeper runs no command of an agent's, and it alone writes the store."""
@@ -346,8 +356,6 @@ class _Session(SharedState):
     def __init__(self, c, image: str, output_dir: str | os.PathLike | None, repo: str,
                  source: Path | None, limits: dict):
         super().__init__()
-        import docker.errors
-
         self.id = uuid.uuid4().hex[:12]
         self.image, self.repo, self.client = image, repo, c
         self.labels = {LABEL: "1", OWNER: _owner(), SESSION: self.id}
@@ -370,12 +378,8 @@ class _Session(SharedState):
             init = GitStore(KEEPER_STORE, repo, "/tmp/trajscope-keeper-index").init()
             self.base = self.sh(f"export {_FIXED_DATES}\n{init}", timeout=1800).decode().strip()
             _check_ref(self.base)
-        except docker.errors.DockerException as exc:
-            self.close()
-            raise SandboxError(f"Docker could not start a container from {image}: {_short(exc)}") from None
-        except BaseException:
-            self.close()
-            raise
+        except BaseException as exc:
+            _fail_start(self, image, exc)
 
     def sh(self, script: str, timeout: float = HELPER_TIMEOUT, limit: int = HELPER_LIMIT) -> bytes:
         """Run an engine script in the keeper; its stdout, or SandboxError."""
@@ -489,12 +493,8 @@ class DockerSandbox:
             if source is not None and _ref is None and self._n == 0:
                 _put_dir(self.container, Path(source), repo)
             self.restore(_ref or _session.base)
-        except docker.errors.DockerException as exc:
-            self.close()
-            raise SandboxError(f"Docker could not start a container from {image}: {_short(exc)}") from None
-        except BaseException:
-            self.close()
-            raise
+        except BaseException as exc:
+            _fail_start(self, image, exc)
 
     # -- low level --------------------------------------------------------------------
 
