@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from engine.analysis.flags import FLAGS, detect, outcome, trajectories
 from engine.tree import ROOT, Tree
@@ -76,52 +74,38 @@ def flag_rates(items: list[Trajectory], source: str = "detectors") -> dict:
     return {"trajectories": {k: len(v) for k, v in groups.items()}, "flags": rows}
 
 
-def _tfidf(texts: list[str]) -> tuple[np.ndarray, list[str]]:
-    docs = [Counter(w.lower() for w in _WORD.findall(t)) for t in texts]
-    df = Counter(w for d in docs for w in d)
-    vocab = sorted(w for w, c in df.items() if c >= 1)
-    index = {w: i for i, w in enumerate(vocab)}
-    matrix = np.zeros((len(docs), len(vocab)))
-    for row, doc in enumerate(docs):
-        for word, tf in doc.items():
-            matrix[row, index[word]] = (1 + math.log(tf)) * math.log((1 + len(docs)) / (1 + df[word]) + 1)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.where(norms == 0, 1, norms), vocab
-
-
-def _kmeans(x: np.ndarray, k: int, seed: int, rounds: int = 50) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    centres = [x[rng.integers(len(x))]]
-    for _ in range(1, k):  # k-means++ seeding
-        dist = np.min([((x - c) ** 2).sum(1) for c in centres], axis=0)
-        if dist.sum() == 0:
-            break
-        centres.append(x[rng.choice(len(x), p=dist / dist.sum())])
-    centres = np.array(centres)
-    labels = np.zeros(len(x), dtype=int)
-    for _ in range(rounds):
-        labels = np.argmin(((x[:, None, :] - centres[None]) ** 2).sum(2), axis=1)
-        moved = np.array([x[labels == j].mean(0) if (labels == j).any() else centres[j]
-                          for j in range(len(centres))])
-        if np.allclose(moved, centres):
-            break
-        centres = moved
-    return labels
-
-
 def clusters(items: list[Trajectory], k: int | None = None, seed: int = 0) -> list[dict]:
-    """Failed trajectories grouped by what went wrong; each group with a label and its members."""
+    """Failed trajectories grouped by what went wrong; each group with a label and its members.
+
+    TF-IDF over each trajectory's text (actions, flags, error words), then k-means with
+    ten restarts (scikit-learn: k-means++ seeding, the best of the restarts kept)."""
+    import numpy as np
+    from sklearn.cluster import KMeans
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     failed = [t for t in items if t.outcome == "failed"]
     if not failed:
         return []
     k = min(len(failed), k or max(1, round(math.sqrt(len(failed) / 2))))
-    x, vocab = _tfidf([t.text for t in failed])
-    labels = _kmeans(x, k, seed) if k > 1 else np.zeros(len(failed), dtype=int)
+    vectorizer = TfidfVectorizer(token_pattern=_WORD.pattern, lowercase=True, sublinear_tf=True)
+    try:
+        x = vectorizer.fit_transform([t.text for t in failed])
+    except ValueError:  # no word at all in any of them: one group
+        x = None
+    if x is None or x.shape[1] == 0:
+        return [{"label": "", "size": len(failed), "members": [f"{t.run}#{t.leaf}" for t in failed]}]
+    vocab = vectorizer.get_feature_names_out()
+    distinct = x.shape[0] if k <= 1 else len({tuple(row.indices) + tuple(row.data) for row in x})
+    k = min(k, distinct)
+    if k > 1:
+        labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(x)
+    else:
+        labels = np.zeros(len(failed), dtype=int)
     out = []
     for j in sorted(set(labels.tolist())):
         members = [t for t, lab in zip(failed, labels) if lab == j]
-        weight = x[labels == j].mean(0)
+        weight = np.asarray(x[labels == j].mean(0)).ravel()
         top = [vocab[i] for i in np.argsort(-weight)[:4] if weight[i] > 0]
         out.append({"label": ", ".join(w.replace("kind_", "").replace("flag_", "") for w in top),
                     "size": len(members), "members": [f"{t.run}#{t.leaf}" for t in members]})
-    return sorted(out, key=lambda c: -c["size"])
+    return sorted(out, key=lambda c: (-c["size"], c["label"]))

@@ -87,9 +87,12 @@ def bwrap_flags(chdir: str) -> list[str]:
             flags += ["--ro-bind", d, d]
     for name in ETC_FILES:
         flags += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    for d in python_dirs():
-        flags += ["--ro-bind", d, d]
+    # The private /tmp first: a Python that lives below /tmp (a venv made there) is then
+    # bound on top of it, not hidden by it.
     flags += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--dir", "/var/tmp"]
+    for d in python_dirs():
+        if d not in ("/tmp", "/var/tmp", "/home", "/root"):  # never a whole shared folder
+            flags += ["--ro-bind", d, d]
     return [*flags, "--chdir", chdir]
 
 

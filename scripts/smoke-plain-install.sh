@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs trajscope WITHOUT any extras into a clean venv and runs every subcommand once
+# on bundled data. Fails on a traceback or an unexpected exit code: what a user who ran
+# `pip install trajscope` meets in the first hour (a missing dependency, an import of an
+# extra at the top of a module). Usage: scripts/smoke-plain-install.sh [VENV]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+venv="${1:-$(mktemp -d /tmp/trajscope-plain-XXXXXX)}"
+work="$(mktemp -d /tmp/trajscope-smoke-XXXXXX)"
+python3 -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --upgrade pip 2>/dev/null
+"$venv/bin/python" -m pip install --quiet "${TORCH:-torch}" || exit 1
+"$venv/bin/python" -m pip install --quiet . || exit 1
+ts="$venv/bin/trajscope"
+task=demo_data/tasks/semver-prerelease
+failed=0
+
+# check EXPECTED_CODES CMD...: run it, fail on a traceback or an exit code not in the list
+check() {
+  local codes="$1"; shift
+  local out rc
+  out="$("$@" 2>&1)"; rc=$?
+  if grep -q "Traceback" <<<"$out" || [[ " $codes " != *" $rc "* ]]; then
+    echo "smoke: FAILED (exit $rc): $*"; tail -20 <<<"$out" | sed 's/^/  /'; failed=1
+  else
+    echo "smoke: ok (exit $rc): ${*#$venv/bin/}"
+  fi
+}
+
+check "0" "$ts" --help
+check "0" "$ts" stats demo_data/runs/calc-divide.jsonl
+check "0" "$ts" stats --json tests/fixtures/real/mini-swe-agent/github_issue.traj.json
+check "0" "$ts" convert tests/fixtures/real/swe-agent/function_calling_simple.traj -o "$work/swe.jsonl"
+check "0" "$ts" convert tests/fixtures/real/dars/none.prev.root -o "$work/dars.jsonl"
+check "0" "$ts" verify "$task" --gold --sandbox local
+check "0 1" "$ts" run "$task" --headless --sandbox local --out "$work/run.jsonl"
+check "0 1" "$ts" search "$task" --headless --sandbox local --max-nodes 12 --out "$work/search.jsonl"
+check "0" "$ts" analyze "$work/search.jsonl" "$work/run.jsonl" tests/fixtures/real --html "$work/report.html"
+for format in patch predictions sft dpo dagger; do
+  check "0" "$ts" export "$work/search.jsonl" --format "$format" -o "$work/export.$format"
+done
+check "0" "$ts" prm score "$work/run.jsonl" --out "$work/scored.jsonl"
+check "0" "$ts" prm score "$work/run.jsonl" --prm heuristic --out "$work/scored-h.jsonl"
+check "2" "$ts" stats /dev/zero
+rm -rf "$work"
+[ -z "${1:-}" ] && rm -rf "$venv"
+exit $failed
