@@ -8,6 +8,7 @@ killed), or, where no cgroup can be made, runs them as an unprivileged user.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -118,15 +119,27 @@ def pids_cgroup(name: str, limit: int) -> Path | None:
     return None
 
 
+def cgroup_name(root_name: str, n: int) -> str:
+    """The cgroup of sandbox ``n`` of this process: it names its owner, so that another
+    trajscope (with another base directory) never takes a live one for a leftover."""
+    return f"{root_name}-p{os.getpid()}-sb{n}"
+
+
 def reap_cgroups(tmp: Path) -> int:
-    """Remove the cgroups of local sandboxes whose directory is gone (a killed run)."""
+    """Remove the cgroups of local sandboxes whose owner is gone (a killed run)."""
     reaped = 0
     for parent in (Path("/sys/fs/cgroup/pids/trajscope"), Path("/sys/fs/cgroup/trajscope")):
         if not parent.is_dir():
             continue
         for group in parent.iterdir():
-            root_name = group.name.rsplit("-sb", 1)[0]
-            if group.is_dir() and root_name.startswith("trajscope-") and not (tmp / root_name).exists():
+            if not group.is_dir() or not group.name.startswith("trajscope-"):
+                continue
+            owner = re.search(r"-p(\d+)-sb\d+$", group.name)
+            if owner is not None:
+                gone = not alive(int(owner.group(1)))
+            else:  # named by an older trajscope: its directory tells
+                gone = not (tmp / group.name.rsplit("-sb", 1)[0]).exists()
+            if gone:
                 empty_cgroup(group)
                 reaped += 1
     return reaped

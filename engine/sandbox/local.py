@@ -35,6 +35,7 @@ from engine.sandbox.base import (
     repo_path,
 )
 from engine.sandbox.confine import (
+    cgroup_name,
     UID_BASE,
     alive,
     bwrap_flags,
@@ -122,7 +123,7 @@ class LocalSandbox:
         self._uid: int | None = None
         self._cgroup: Path | None = None
         if os.geteuid() == 0:
-            self._cgroup = pids_cgroup(f"{self._shared.root.name}-sb{self._n}", max_processes)
+            self._cgroup = pids_cgroup(cgroup_name(self._shared.root.name, self._n), max_processes)
             if self._cgroup is None:
                 self._uid = UID_BASE + next(_uid_counter) % 900
         usable, why = bwrap_status(self._uid is not None)

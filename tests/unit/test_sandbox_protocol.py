@@ -268,3 +268,18 @@ def test_cap_output_and_repo_path():
     assert repo_path("/repo/a.py", "/repo") == "/repo/a.py"
     with pytest.raises(PathOutsideRepo):
         repo_path("/repository/a.py", "/repo")
+
+
+def test_another_base_dir_never_reaps_a_live_sandbox(tmp_path, source):
+    """Two trajscope processes (or sandboxes) with other base directories: the second's
+    clean-up of leftovers must not take the first's live cgroup for one."""
+    from engine.sandbox.local import LocalSandbox
+
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    with LocalSandbox(source, base_dir=str(tmp_path / "one")) as first:
+        with LocalSandbox(source, base_dir=str(tmp_path / "two")) as second:
+            assert second.run("echo two").output == "two\n"
+            assert first.run("echo one").output == "one\n"
+            if first._cgroup is not None:
+                assert first._cgroup.exists()
