@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.sandbox.base import Sandbox
+from engine.sandbox.base import Sandbox, SandboxError
 
 REQUIRED = ("instance_id", "problem_statement", "FAIL_TO_PASS", "PASS_TO_PASS", "test_patch")
 DEFAULT_TEST_COMMAND = "python3 -m pytest -rA -p no:cacheprovider"
@@ -160,16 +161,73 @@ def load_task(spec: str | Path, instance_id: str | None = None) -> Task:
 # --- verification ------------------------------------------------------------------
 
 _RESULT = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS|SKIPPED)\s+(.+?)(?:\s+-\s.*)?$")
+# unittest -v: "test_x (pkg.mod.Class) ... ok", or since Python 3.11 "test_x (pkg.mod.Class.test_x) ... ok";
+# a docstring's first line may sit between the name and " ... ".
+_UNITTEST = re.compile(r"^(\w+) \(([\w.]+)\)(?:\n.*?)? \.\.\. (ok|FAIL|ERROR|skipped.*|expected failure|unexpected success)$",
+                       re.MULTILINE)
+_UNITTEST_OUTCOME = {"ok": "PASSED", "FAIL": "FAILED", "ERROR": "ERROR", "expected failure": "XFAIL",
+                     "unexpected success": "FAILED"}
+
+JUNIT_FILE = ".trajscope-junit.xml"
 
 
 def parse_test_log(log: str) -> dict[str, str]:
-    """Test id -> outcome, from pytest's ``-rA`` summary lines."""
+    """Test id -> outcome, from pytest's ``-rA`` summary lines and unittest's ``-v`` lines."""
     outcomes: dict[str, str] = {}
     for line in log.splitlines():
         m = _RESULT.match(line.strip())
         if m:
             outcomes[m.group(2).strip()] = m.group(1)
+    for m in _UNITTEST.finditer(log):
+        name, where, word = m.groups()
+        outcome = "SKIPPED" if word.startswith("skipped") else _UNITTEST_OUTCOME[word]
+        where = where.removesuffix("." + name)
+        outcomes.setdefault(f"{name} ({where})", outcome)  # SWE-bench's id for unittest tests
+        outcomes.setdefault(f"{where}.{name}", outcome)
     return outcomes
+
+
+def parse_junit(xml: str) -> dict[str, str]:
+    """Test id -> outcome from a pytest JUnit XML report (``junit_family=xunit1``, which
+    names each test's file), with ids as pytest writes them (``path.py::Class::test[param]``)."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return {}
+    outcomes: dict[str, str] = {}
+    for case in root.iter("testcase"):
+        name, classname, file = case.get("name") or "", case.get("classname") or "", case.get("file") or ""
+        if not name:
+            continue
+        if file:
+            module = file.removesuffix(".py").replace("/", ".")
+            rest = classname[len(module) + 1:] if classname.startswith(module + ".") else ""
+            test_id = "::".join([file, *filter(None, rest.split(".")), name])
+        else:
+            test_id = f"{classname}::{name}" if classname else name
+        if case.find("failure") is not None:
+            outcome = "FAILED"
+        elif case.find("error") is not None:
+            outcome = "ERROR"
+        elif (skipped := case.find("skipped")) is not None:
+            outcome = "XFAIL" if (skipped.get("type") or "").endswith("xfail") else "SKIPPED"
+        else:
+            outcome = "PASSED"
+        if outcomes.get(test_id) in (None, "PASSED"):  # a teardown error after a pass counts
+            outcomes[test_id] = outcome
+    return outcomes
+
+
+def with_test_reports(command: str, repo: str) -> str:
+    """``command`` with pytest asked, whatever flags it was given and however it is started
+    (``pytest``, ``python -m pytest``, a script that runs it), for the reports trajscope
+    reads: ``-rA`` summary lines and a JUnit XML file. Other test runners ignore it."""
+    junit = f"{repo.rstrip('/')}/{JUNIT_FILE}"
+    return (f"rm -f {shlex.quote(junit)}\n"
+            f"export PYTEST_ADDOPTS=\"${{PYTEST_ADDOPTS:-}} -rA -o junit_family=xunit1 --junitxml={junit}\"\n"
+            f"{command}")
 
 
 @dataclass(slots=True)
@@ -183,22 +241,36 @@ class VerifyResult:
     duration_s: float = 0.0
     sandbox: str = ""
 
+    unknown: bool = False  # no per-test result could be read: the verdict is an error
+
     @property
     def resolved(self) -> bool:
         return (self.patch_applied and not self.error and all(self.fail_to_pass.values())
                 and all(self.pass_to_pass.values()))
 
+    @property
+    def verdict(self) -> str:
+        """resolved; unresolved (the patch does not apply, or a test failed); or error (the
+        tests could not say: no per-test result was read, with the reason in ``error``)."""
+        if self.resolved:
+            return "resolved"
+        return "error" if self.unknown else "unresolved"
+
     def verified(self) -> dict:
         """The ``verified`` field of a ``submitted`` event."""
         both = {**self.fail_to_pass, **self.pass_to_pass}
-        return {"passed": [t for t, ok in both.items() if ok], "failed": [t for t, ok in both.items() if not ok],
-                "resolved": self.resolved}
+        out = {"passed": [t for t, ok in both.items() if ok], "failed": [t for t, ok in both.items() if not ok],
+               "resolved": self.resolved, "verdict": self.verdict}
+        if self.unknown:
+            out |= {"passed": [], "failed": []}
+        return out
 
     def to_json(self) -> dict:
         def split(tests: dict[str, bool]) -> dict:
             return {"success": [t for t, ok in tests.items() if ok], "failure": [t for t, ok in tests.items() if not ok]}
 
-        return {"instance_id": self.instance_id, "resolved": self.resolved, "patch_applied": self.patch_applied,
+        return {"instance_id": self.instance_id, "resolved": self.resolved, "verdict": self.verdict,
+                "patch_applied": self.patch_applied,
                 "FAIL_TO_PASS": split(self.fail_to_pass), "PASS_TO_PASS": split(self.pass_to_pass),
                 "error": self.error or None, "duration_s": round(self.duration_s, 3), "sandbox": self.sandbox}
 
@@ -246,18 +318,26 @@ def verify(task: Task, patch: str, sandbox: str = "local", timeout: float = TEST
             apply_patch(box, task.test_patch, "the task's test patch")
         except TaskError as exc:
             result.error = str(exc)
+            result.unknown = result.patch_applied  # the task's own tests do not apply: nothing is known
         if not result.error:
             n_tests = len(task.FAIL_TO_PASS) + len(task.PASS_TO_PASS)
             say(f"running {n_tests} test(s): {task.test_command}")
-            run = box.run(task.test_command, timeout=timeout)
+            run = box.run(with_test_reports(task.test_command, box.repo), timeout=timeout)
             result.log = run.output
             if run.truncated and run.output_path:
                 result.log = Path(run.output_path).read_text(encoding="utf-8", errors="replace")
+            outcomes = parse_test_log(result.log)
+            try:
+                outcomes = {**outcomes, **parse_junit(box.read(JUNIT_FILE))}
+            except SandboxError:  # not pytest, or it never got to write its report
+                pass
             if run.timed_out:
                 result.error = f"the tests timed out after {timeout:g} s"
-            outcomes = parse_test_log(result.log)
-            if not outcomes and not result.error:
-                result.error = "the test command reported no test results (is it pytest with -rA?)"
+            if not outcomes:
+                result.unknown = True
+                result.error = result.error or (
+                    f"the test command printed no per-test result (exit code {run.exit_code}); trajscope "
+                    "reads pytest (any flags) and `python -m unittest -v`")
             passed = {"PASSED", "XFAIL"}
             result.fail_to_pass = {t: outcomes.get(t) in passed for t in task.FAIL_TO_PASS}
             result.pass_to_pass = {t: outcomes.get(t) in passed for t in task.PASS_TO_PASS}

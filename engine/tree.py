@@ -57,9 +57,26 @@ class Node:
         return sum(self.scores.values()) / len(self.scores)
 
     @property
-    def resolved(self) -> bool | None:
-        """Whether a verified submission resolved the task (None if not verified)."""
+    def verdict(self) -> str | None:
+        """resolved, unresolved, or error (the tests could not say); None before a verdict."""
         if not self.verified:
+            return None
+        verdict = self.verified.get("verdict")
+        if verdict in ("resolved", "unresolved", "error"):
+            return verdict
+        if self.verified.get("error") and not self.verified.get("passed") and not self.verified.get("failed"):
+            return "error"  # older logs: an error and not one test result
+        return "resolved" if self.resolved else "unresolved"
+
+    @property
+    def resolved(self) -> bool | None:
+        """Whether a verified submission resolved the task (None if not verified, or if
+        its verification ended in an error: then nobody knows)."""
+        if not self.verified:
+            return None
+        verdict = self.verified.get("verdict")
+        if verdict == "error" or (verdict is None and self.verified.get("error")
+                                  and not self.verified.get("passed") and not self.verified.get("failed")):
             return None
         if "resolved" in self.verified:
             return bool(self.verified["resolved"])
@@ -350,6 +367,18 @@ class Tree:
 
     def n_children(self, node_id: str) -> int:
         return len(self.graph.succ[node_id])
+
+    def patch_at(self, node_id: str) -> str:
+        """The patch of the state at ``node_id``: the diff from the base to that state,
+        whatever the node's own action did (a test run below an edit still has the
+        edit's patch). It is recorded on the nodes whose step changed the state (and on
+        submissions), so it is the nearest one on the path up; "" at the base state."""
+        node = self.nodes.get(node_id)
+        while node is not None and node.id != ROOT:
+            if node.patch is not None:
+                return node.patch
+            node = self.nodes.get(node.parent)
+        return ""
 
     def path(self, node_id: str) -> list[Node]:
         """Nodes from the root's first child down to ``node_id``."""

@@ -113,9 +113,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     task = load_task(args.task, args.instance)
     patch = _read_patch(args, task)
     result = verify(task, patch, sandbox=args.sandbox, timeout=args.timeout)
+    code = {"resolved": 0, "unresolved": 1, "error": 3}[result.verdict]
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
-        return 0 if result.resolved else 1
+        return code
     from rich.console import Console
     from rich.table import Table
 
@@ -129,10 +130,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
             table.add_row(test, kind, "[green]pass[/]" if ok else "[red]fail[/]")
     if result.fail_to_pass or result.pass_to_pass:
         console.print(table)
+    if result.verdict == "error":
+        console.print(f"[bold yellow]VERIFICATION ERROR[/]: {result.error}")
+        return code
     if result.error:
         console.print(f"[red]{result.error}[/]")
     console.print("[bold green]RESOLVED[/]" if result.resolved else "[bold red]NOT RESOLVED[/]")
-    return 0 if result.resolved else 1
+    return code
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ def result_json(task, result, tree, out: Path, wall_s: float) -> dict:
     verified = (node.verified or {}) if node else {}
     return {"instance_id": task.instance_id, "reason": result.reason, "steps": result.steps,
             "submitted": result.submitted, "resolved": bool(verified.get("resolved")),
+            "verdict": node.verdict if node else None,
             "verified": verified or None, "patch": result.patch, "error": result.error or None,
             "tokens_in": tree.tokens_in, "tokens_out": tree.tokens_out, "cost": round(tree.cost, 6),
             "wall_s": round(wall_s, 3), "log": str(out)}
@@ -95,8 +96,16 @@ def cmd_run(args) -> int:
             return 130
     if "error" in outcome:
         raise outcome["error"]
-    print(json.dumps(outcome["result"], indent=2))
-    return 0 if outcome["result"]["resolved"] else 1
+    result = outcome["result"]
+    if args.headless:
+        print(json.dumps(result, indent=2))
+    else:  # a person closed the viewer: a few lines for them, the JSON is --headless's
+        verdict = {"resolved": "resolved", "unresolved": "not resolved", "error": "verification error"}
+        what = (f"submitted #{result['submitted']}: {verdict.get(result.get('verdict') or '', 'not verified')}"
+                if result["submitted"] else f"no submission ({result['reason']})")
+        print(f"trajscope: {result['instance_id']}: {what}; {result['steps']} steps, {result['wall_s']:.0f} s\n"
+              f"trajscope: log {out}; reopen it with `trajscope open {out}`", file=sys.stderr)
+    return 0 if result["resolved"] else 1
 
 
 def _print_node(console, node) -> None:

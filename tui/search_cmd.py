@@ -65,6 +65,7 @@ def result_json(session, wall_s: float, choose=None, name: str = "prm") -> dict:
             "finished": session.finished, "selected": selected, "patch": node.patch if node else "",
             "verified": node.verified if node else None,
             "resolved": bool(node and (node.verified or {}).get("resolved")),
+            "verdict": node.verdict if node else None,
             "select": name,
             "distinct_patches": len(pool), "nodes": stats["nodes"], "submissions": stats["submissions"],
             "resolved_submissions": stats["resolved"], "pruned": stats["pruned"], "failed": stats["failed"],
@@ -101,8 +102,27 @@ def cmd_search(args) -> int:
     finally:
         session.close("stopped by the user")
     result = result_json(session, time.perf_counter() - started, choose, args.select)
-    print(json.dumps(result, indent=2))
+    if args.headless:
+        print(json.dumps(result, indent=2))
+    else:  # a person closed the app: a few lines for them, the JSON is --headless's
+        print(summary_lines(result), file=sys.stderr)
     return 0 if result["resolved"] else 1
+
+
+def summary_lines(result: dict) -> str:
+    """What a person reads after quitting the live app: the outcome, the log, how to go on."""
+    verdict = {"resolved": "resolved", "unresolved": "not resolved", "error": "verification error"}
+    selected = result.get("selected")
+    if selected:
+        outcome = f"selected #{selected}: {verdict.get(result.get('verdict') or '', 'not verified')}"
+    else:
+        outcome = "no submission to select"
+    log = result["log"]
+    return (f"trajscope: {result['instance_id']}: {outcome}; {result['submissions']} submission(s), "
+            f"{result['resolved_submissions']} resolved, {result['nodes']} nodes, {result['wall_s']:.0f} s "
+            f"({result['finished'] or 'stopped'})\n"
+            f"trajscope: log {log}; reopen it with `trajscope open {log}`, export the patch with "
+            f"`trajscope export {log} --format patch`")
 
 
 def _progress(session) -> None:

@@ -33,6 +33,15 @@ def _run_name(path: Path) -> str:
     return path.stem
 
 
+# What each importer needs to find a step: said when it finds none in a non-empty file.
+_LOOKS = {
+    "dars": ("DARS tree", "no assistant message under `root`"),
+    "dars-evaluation": ("DARS evaluation", "no evaluated patch"),
+    "mini-swe-agent": ("mini-swe-agent", "no assistant message in `messages`"),
+    "swe-agent": ("SWE-agent", "no step in `trajectory` and no assistant message in `history`"),
+}
+
+
 def convert_data(data: object, name: str) -> tuple[list[dict], str]:
     """Events from an already-parsed JSON document."""
     if dars.looks_like_tree(data):
@@ -105,6 +114,9 @@ def load(path: str | Path) -> Loaded:
                           "mini-swe-agent and DARS files")
     try:
         events, fmt = convert_data(data, _run_name(path))
+        if not any(e.get("type") == "node_added" for e in events):
+            raise FormatError(f"it looks like a {_LOOKS[fmt][0]} file but holds no step to import "
+                              f"({_LOOKS[fmt][1]}); is it another tool's format?")
     except FormatError as exc:
         raise FormatError(f"{path}: {exc}") from None
     except RecursionError:

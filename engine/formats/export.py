@@ -23,9 +23,10 @@ def patch_of(tree: Tree, node_id: str) -> str:
     node = tree.nodes.get(node_id)
     if node is None:
         raise ExportError(f"there is no node {node_id!r}")
-    if not (node.patch or "").strip():
-        raise ExportError(f"node #{node_id} changed nothing: there is no patch to export")
-    return node.patch if node.patch.endswith("\n") else node.patch + "\n"
+    patch = tree.patch_at(node_id)
+    if not patch.strip():
+        raise ExportError(f"the state at node #{node_id} is the base state: there is no patch to export")
+    return patch if patch.endswith("\n") else patch + "\n"
 
 
 def prediction(tree: Tree, node_id: str, model: str | None = None) -> dict:

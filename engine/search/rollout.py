@@ -166,7 +166,7 @@ def submit(task: Task, recorder: Recorder, node_id: str, patch: str, sandbox_kin
         if outcome.error:
             verified["error"] = outcome.error
     except (TaskError, SandboxError) as exc:
-        verified = {"passed": [], "failed": [], "resolved": False, "error": str(exc)}
+        verified = {"passed": [], "failed": [], "resolved": False, "verdict": "error", "error": str(exc)}
     return recorder.emit("submitted", id=node_id, patch=patch, verified=verified)
 
 

@@ -107,3 +107,20 @@ def test_convert_of_a_too_deep_file_is_one_line_and_leaves_nothing(tmp_path):
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
     assert not out.exists() and not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("document", [
+    {"history": [{"id": 1, "source": "user", "action": "message", "message": "fix it"},
+                 {"id": 2, "source": "agent", "action": "run", "args": {"command": "ls"}}]},  # OpenHands-like
+    {"trajectory": [], "info": {}},
+    {"messages": [{"role": "system", "content": "x"}], "info": {}},
+    {"root": {"role": "system", "content": "x", "children": []}},
+])
+def test_a_file_with_nothing_to_import_says_so_instead_of_an_empty_tree(tmp_path, document):
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(document))
+    for command in ("stats", "convert"):
+        extra = ["-o", tmp_path / "out.jsonl"] if command == "convert" else []
+        result = trajscope(command, path, *extra)
+        assert result.returncode == 2 and "holds no step to import" in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1

@@ -46,7 +46,10 @@ def test_demo_grows_and_a_person_steers_it_to_a_verified_patch(tmp_path):
         term.press("Escape")  # alone: ESC followed at once by q would read as alt+q
         term.wait_for("Re-sample", timeout=20)
         term.press("q")
-        term.wait_for("EXIT=", timeout=60)
+        final = term.wait_for("EXIT=", timeout=60)
+    # a short summary for the person who quit, not a page of JSON
+    assert "reopen it with" in final and "trajscope open" in final, final
+    assert '"verified"' not in final and '"passed"' not in final, final
 
     events = read_events(out)
     assert events[-1]["type"] == "run_finished"

@@ -10,7 +10,7 @@ import pytest
 from engine.events import RunLog, make_event, write_events
 from engine.synthetic import synthetic_events
 from tests.conftest import DEMO_RUN, REAL
-from tests.functional.helpers import visible_ids, wait_for
+from tests.functional.helpers import static_text, visible_ids, wait_for
 from tui.app import TrajscopeApp
 from tui.bridge import Source
 from tui.screens.help import HelpScreen
@@ -279,3 +279,46 @@ async def test_detail_lists_the_branch_flags_with_their_steps():
         screen.tree.reveal("2")  # a view at the start of the run: nothing to flag
         await pilot.pause()
         assert not screen.query_one("#detail-flags").display
+
+
+async def test_submit_and_detail_of_a_node_below_an_edit_show_the_state_patch(tmp_path):
+    """#14 runs a script after #13 created it: its own step changed nothing, but its state
+    holds the new file, and that is what submitting or exporting it gives."""
+    from tui.screens.submit import SubmitScreen
+
+    app = TrajscopeApp(Source(DEMO_RUN))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        await pilot.press("g")
+        await press_text(pilot, "14")
+        await pilot.press("enter")
+        assert screen.tree.cursor_id == "14"
+        await pilot.pause()
+        detail = screen.query_one(NodeDetail)
+        assert "repro.py" in static_text(detail.query_one("#detail-diff"))
+        app.push_screen(SubmitScreen(screen.model, "14"))  # what s opens in a live search
+        await wait_for(pilot, lambda: isinstance(app.screen, SubmitScreen))
+        await pilot.pause()
+        shown = static_text(app.screen.query_one("#submit-patch"))
+        assert "repro.py" in shown and "changed nothing" not in shown and "base state" not in shown
+
+
+async def test_an_edit_reads_as_a_diff_and_a_shows_its_raw_json():
+    app = TrajscopeApp(Source(DEMO_RUN))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        await pilot.press("g")
+        await press_text(pilot, "4")
+        await pilot.press("enter")
+        await pilot.pause()
+        action = screen.query_one(NodeDetail).query_one("#detail-action")
+        shown = static_text(action)
+        assert "str_replace calc/ops.py" in shown and '+        raise CalcError("cannot divide by zero")' in shown
+        assert "\\n" not in shown
+        await pilot.press("a")
+        await pilot.pause()
+        raw = static_text(action)
+        assert '"tool": "str_replace"' in raw and '"old": ' in raw and "\\n" in raw
+        await pilot.press("a")
+        await pilot.pause()
+        assert static_text(action) == shown

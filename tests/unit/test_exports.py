@@ -119,3 +119,15 @@ def test_dagger_student_action_of_an_edit_is_the_replaced_action(curated):
     [record] = [r for r in dagger(tree) if r["by"] == "human"]
     call = record["student_action"]["tool_calls"][0]["function"]
     assert orjson.loads(call["arguments"]) == tree.nodes[edited].action["args"]
+
+
+def test_the_patch_of_a_node_is_the_patch_of_its_state(tmp_path):
+    from engine.formats import load
+    from engine.formats.export import patch_of
+    from engine.tree import Tree
+    from tests.conftest import DEMO_RUN
+
+    tree = Tree.fold(load(DEMO_RUN).events)
+    assert tree.nodes["14"].patch is None and tree.nodes["13"].patch  # a run below a create
+    assert patch_of(tree, "14") == patch_of(tree, "13") and "repro.py" in patch_of(tree, "14")
+    assert tree.patch_at("3") == "" and tree.patch_at("root") == ""

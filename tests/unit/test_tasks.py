@@ -105,3 +105,64 @@ def test_task_directory_errors(tmp_path):
         load_task_dir(tmp_path)
     with pytest.raises(TaskError, match="does not exist"):
         load_task(tmp_path / "missing.json")
+
+
+def _with_command(tmp_path, command: str, name: str = "semver-prerelease"):
+    import shutil
+
+    src = next(p for p in DEMO_TASKS if p.name == name)
+    dst = tmp_path / f"{name}-{abs(hash(command))}"
+    shutil.copytree(src, dst)
+    spec = json.loads((dst / "task.json").read_text())
+    spec["test_command"] = command
+    (dst / "task.json").write_text(json.dumps(spec))
+    return load_task_dir(dst)
+
+
+@pytest.mark.parametrize("command", [
+    "python3 -m pytest -q", "python3 -m pytest", "python3 -m pytest -x",
+    "python3 -m pytest tests/test_version.py tests/test_prerelease_numeric.py",
+    "cd tests && PYTHONPATH=.. python3 -m pytest -q", "python3 -m pytest -q -k 'not nothing_matches' tests/",
+])
+def test_verification_does_not_depend_on_pytest_flags(tmp_path, command):
+    task = _with_command(tmp_path, command)
+    gold = verify(task, task.gold_patch)
+    assert gold.resolved and gold.verdict == "resolved", gold.to_json()
+    base = verify(task, "")
+    assert base.verdict == "unresolved" and not any(base.fail_to_pass.values())
+    if "-x" not in command:  # -x stops at the first failure: the rest did not run
+        assert all(base.pass_to_pass.values())
+
+
+def test_a_unittest_task_verifies(tmp_path):
+    repo = tmp_path / "task" / "repo"
+    (repo / "tests").mkdir(parents=True)
+    (repo / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    (repo / "tests" / "__init__.py").write_text("")
+    (repo / "tests" / "test_calc.py").write_text(
+        "import unittest\nfrom calc import add\n\n\nclass TestAdd(unittest.TestCase):\n"
+        "    def test_add(self):\n        self.assertEqual(add(2, 2), 4)\n\n"
+        "    def test_zero(self):\n        \"\"\"Adding zero.\"\"\"\n        self.assertEqual(add(5, 0), 5)\n")
+    (tmp_path / "task" / "task.json").write_text(json.dumps({
+        "instance_id": "demo__calc-1", "problem_statement": "add subtracts",
+        "FAIL_TO_PASS": ["test_add (tests.test_calc.TestAdd)"], "PASS_TO_PASS": ["test_zero (tests.test_calc.TestAdd)"],
+        "test_command": "python3 -m unittest -v", "test_patch": ""}))
+    task = load_task_dir(tmp_path / "task")
+    base = verify(task, "")
+    assert base.verdict == "unresolved" and base.pass_to_pass == {"test_zero (tests.test_calc.TestAdd)": True}
+    fix = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n"
+    assert verify(task, fix).verdict == "resolved"
+
+
+@pytest.mark.parametrize("command", ["true", "echo all good", "python3 -m unittest"])
+def test_no_per_test_result_is_a_verification_error_not_unresolved(tmp_path, command):
+    task = _with_command(tmp_path, command)
+    result = verify(task, task.gold_patch)
+    assert result.verdict == "error" and not result.resolved
+    assert "no per-test result" in result.error and "\n" not in result.error
+    verified = result.verified()
+    assert verified["verdict"] == "error" and not verified["passed"] and not verified["failed"]
+    from engine.tree import Node
+
+    node = Node("n1", "root", 1, "submit", verified=verified | {"error": result.error})
+    assert node.resolved is None and node.verdict == "error"

@@ -35,8 +35,11 @@ def column(tree: Tree, node: Node, shared: int, dark: bool) -> Group:
     if node.score is not None:
         title.append(f" · score {node.score:.2f}")
     if node.verified:
-        title.append(" · resolved" if node.resolved else " · not resolved",
-                     style="bold green" if node.resolved else "bold red")
+        if node.verdict == "error":
+            title.append(" · verification error", style="bold yellow")
+        else:
+            title.append(" · resolved" if node.resolved else " · not resolved",
+                         style="bold green" if node.resolved else "bold red")
     parts.append(title)
     path = Text("\npath\n", style="bold")
     for i, step in enumerate(tree.path(node.id)):
@@ -57,9 +60,10 @@ def column(tree: Tree, node: Node, shared: int, dark: bool) -> Group:
         text, left_out = preview(node.observation, OBSERVATION_CHARS)
         parts.append(Text(f"\nobservation (exit {node.exit_code})", style="bold"))
         parts.append(Text(text + (f"\n… {left_out} more characters" if left_out else "")))
-    parts.append(Text("\ndiff", style="bold"))
-    parts.append(Syntax(node.patch, "diff", theme=syntax_theme, word_wrap=True) if node.patch
-                 else Text("no change to the repository", style="dim"))
+    parts.append(Text("\ndiff (the state here against the base)", style="bold"))
+    patch = tree.patch_at(node.id)
+    parts.append(Syntax(patch, "diff", theme=syntax_theme, word_wrap=True) if patch.strip()
+                 else Text("the base state: nothing on this path changed a file", style="dim"))
     if node.scores:
         scores = Text("\nscores\n", style="bold")
         for scorer, value in sorted(node.scores.items()):

@@ -36,6 +36,8 @@ class ExplorerScreen(Screen[None]):
         Binding("left_square_bracket", "branch(-1)", "Previous branch", id="explorer.previous_branch"),
         Binding("right_square_bracket", "branch(1)", "Next branch", id="explorer.next_branch"),
         Binding("o", "observation", "Full observation", id="explorer.observation"),
+        Binding("a", "raw_action", "Raw action JSON", show=False, tooltip="the action as the raw JSON it was recorded as, "
+                "or as people read it (an edit as a diff)", id="explorer.raw_action"),
         Binding("c", "compare", "Compare", tooltip="compare two nodes side by side: press c on each",
                 id="explorer.compare"),
         Binding("enter", "toggle_fold", "Fold / unfold", show=False, id="explorer.fold"),
@@ -254,6 +256,12 @@ class ExplorerScreen(Screen[None]):
             self.notify("No other branch that way.", severity="information")
         else:
             self.tree.reveal(target)
+
+    def action_raw_action(self) -> None:
+        detail = self.query_one(NodeDetail)
+        detail.raw_action = not detail.raw_action
+        node_id = self.tree.cursor_id
+        detail.show(self.model.nodes.get(node_id) if self.model and node_id else None, self.model)
 
     def action_observation(self) -> None:
         node_id = self.tree.cursor_id

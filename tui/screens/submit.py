@@ -25,6 +25,8 @@ def verdict_text(verified: dict) -> Text:
     text = Text()
     if verified.get("resolved"):
         text.append("✓ RESOLVED", style="bold green")
+    elif verified.get("verdict") == "error":
+        text.append("! VERIFICATION ERROR: the tests could not say", style="bold yellow")
     else:
         text.append("✗ NOT RESOLVED", style="bold red")
     text.append(f" — {len(passed)} passed, {len(failed)} failed")
@@ -79,9 +81,11 @@ class SubmitScreen(Screen[None]):
         self.query_one("#submit-header", Static).update(
             Text(f"Submit #{node.id} ({node.kind}: {node.short(60)}){stat}", style="bold"))
         theme = "ansi_dark" if self.app.current_theme.dark else "ansi_light"
+        patch = self.model.patch_at(self.node_id)
         self.query_one("#submit-patch", Static).update(
-            Syntax(node.patch, "diff", theme=theme, word_wrap=True) if node.patch
-            else Text("This node changed nothing: submitting it submits an empty patch.", style="yellow"))
+            Syntax(patch, "diff", theme=theme, word_wrap=True) if patch.strip()
+            else Text("The state at this node is the base state (nothing on its path changed a file): "
+                      "submitting it submits an empty patch.", style="yellow"))
         if node.verified is None and self.session is not None:
             self.action_verify()
         self._poll()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import orjson
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,6 +9,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from engine.tree import ROOT, Node, Tree
+from tui.widgets.action_view import render_action
 from tui.widgets.text_clean import clean_text, preview
 
 CANDIDATE_CHARS = 800
@@ -76,8 +76,9 @@ class NodeDetail(VerticalScroll):
             note = (f"… {_size(left_out)} more of the observation "
                     f"({_size(len(node.observation))} in all) — press o to see all of it")
         self._set("truncated", note, bool(note))
-        if node.patch:
-            self._set("diff", Syntax(node.patch, "diff", theme=syntax_theme, word_wrap=True))
+        patch = tree.patch_at(node.id) if tree is not None else (node.patch or "")
+        if patch.strip() and node.id != ROOT:
+            self._set("diff", Syntax(patch, "diff", theme=syntax_theme, word_wrap=True))
         else:
             self._set("diff", "", False)
         self._set("candidates", self._candidates(node), bool(node.candidates))
@@ -120,21 +121,19 @@ class NodeDetail(VerticalScroll):
         if node.status_reason or node.status_by:
             lines.append(f"{node.status} by {node.status_by or 'engine'}: {node.status_reason}")
         if node.verified:
-            verdict = "resolved" if node.resolved else "not resolved"
             passed, failed = node.verified.get("passed"), node.verified.get("failed")
-            detail = f" ({len(passed or [])} passed, {len(failed or [])} failed)" if passed is not None else ""
-            lines.append(f"verified: {verdict}{detail}")
+            if node.verdict == "error":
+                lines.append(f"verified: error, the tests could not say: {node.verified.get('error') or 'no result'}")
+            else:
+                verdict = "resolved" if node.resolved else "not resolved"
+                detail = f" ({len(passed or [])} passed, {len(failed or [])} failed)" if passed is not None else ""
+                lines.append(f"verified: {verdict}{detail}")
         return "\n".join(lines)
 
+    raw_action = False  # ``a`` shows the action as raw JSON
+
     def _action(self, node: Node, theme: str):
-        action = node.action or {}
-        args = action.get("args") or {}
-        tool = action.get("tool")
-        if tool == "bash" or set(args) <= {"command"}:
-            code = str(args.get("command") or action.get("raw") or "")
-            return Syntax(code, "bash", theme=theme, word_wrap=True)
-        return Syntax(f"{tool} " + orjson.dumps(args, option=orjson.OPT_INDENT_2).decode(),
-                      "json", theme=theme, word_wrap=True)
+        return render_action(node.action or {}, theme, self.raw_action)
 
     def _candidates(self, node: Node) -> Text:
         text = Text()

@@ -46,8 +46,9 @@ def build_label(node: Node, style: Callable[[str], Style], action_width: int = 3
         text.append(f"{score_bar(score)} {score:.2f}", style(score_class(score)))
     if status in ("failed", "pruned", "promoted", "submitted", "running"):
         word = status
-        if status == "submitted" and node.resolved is not None:
-            word += " ✓ resolved" if node.resolved else " ✗ unresolved"
+        if status == "submitted" and node.verdict is not None:
+            word += {"resolved": " ✓ resolved", "unresolved": " ✗ unresolved",
+                     "error": " ! verification error"}[node.verdict]
         text.append(f"  {word}", style(status))
     if status == "pruned":
         text.stylize(style("pruned"))
