@@ -82,6 +82,12 @@ class Job:
 RESTARTS = 3
 """Times a search starts again when every rollout died at its first step."""
 
+RELAX_ROUNDS = 3
+"""Rounds of relaxed limits after DARS's own (see Session._next_phase)."""
+
+FRESH_ROLLOUTS = 4
+"""Fresh rollouts after the relaxed rounds, while the budget lasts and nothing resolved."""
+
 
 class Session(Commands):
     def __init__(self, task: Task, policy, log_path: str | Path, scorers: list | None = None,
@@ -112,6 +118,8 @@ class Session(Commands):
         self._reserved = 0  # nodes that steps in flight may still add (see reserve)
         self.restarts = 0  # rollouts started again because every one so far died at its first step
         self.restart_backoff = 2.0  # seconds before the first restart; doubled for each next one
+        self.phase = "dars" if self.config.dars else self.config.strategy  # see _next_phase
+        self.relax = self.fresh = 0
         self._running = threading.Event()
         self._running.set()
         self._stop = threading.Event()
@@ -304,10 +312,17 @@ class Session(Commands):
             return Job(1, next(self._seq), "rollout", ROOT,
                        delay=min(30.0, self.restart_backoff * 2 ** (self.restarts - 1)))
         if cfg.dars:
-            node = dars.next_expansion(self.tree, self.expansions, cfg.limits, cfg.after)
-            if node is not None:
-                self.expansions[node] = self.expansions.get(node, 0) + 1
-                return Job(1, next(self._seq), "expand", node, n=cfg.k)
+            while True:
+                node = dars.next_expansion(self.tree, self.expansions, *self._dars_limits())
+                if node is not None:
+                    self.expansions[node] = self.expansions.get(node, 0) + 1
+                    return Job(1, next(self._seq), "expand", node, n=cfg.k)
+                before = (self.relax, self.fresh)
+                job = self._next_phase()
+                if job is not None:
+                    return job
+                if (self.relax, self.fresh) == before:  # no phase left, or not now
+                    break
         if self.round < cfg.refine_rounds and self._busy == 0:
             from engine.search.refine import distill
 
@@ -321,6 +336,53 @@ class Session(Commands):
                 self._push("rollout", ROOT, instructions=note)
             return Job(1, next(self._seq), "rollout", ROOT, instructions=note)
         return None
+
+    # -- DARS beyond its limits ------------------------------------------------------------
+    def _dars_limits(self) -> tuple[dict, dict]:
+        """The expansion limits of the phase: DARS's own, then relaxed round by round (each
+        round allows one more expansion of each kind along a path; from the second on,
+        any critical kind may branch inside any branch)."""
+        cfg = self.config
+        if self.relax == 0:
+            return cfg.limits, cfg.after
+        limits = {kind: n + self.relax for kind, n in cfg.limits.items()}
+        after = cfg.after if self.relax < 2 else {kind: sorted(dars.CRITICAL_KINDS) for kind in cfg.limits}
+        return limits, after
+
+    def _may_go_on(self) -> bool:
+        """Whether DARS goes on past its limits: only when no work is in flight, some
+        rollout got past its first step, and no submission has been verified as resolved
+        (the stopping rule); the budget ends it otherwise (checked before any job is planned)."""
+        tree = self.tree
+        return (self._busy == 0
+                and any(tree.nodes[c].status != "failed" for c in tree.children(ROOT))  # else: restarts
+                and not any(tree.nodes[n].resolved for n in tree.nodes if tree.nodes[n].status == "submitted"))
+
+    def _next_phase(self) -> Job | None:
+        """DARS found nothing to expand: relax its limits (RELAX_ROUNDS rounds), then start
+        fresh rollouts that read what the submissions so far got wrong (FRESH_ROLLOUTS);
+        a rollout job when the phase starts with one, else None (plan again)."""
+        if not self._may_go_on():
+            return None
+        if self.relax < RELAX_ROUNDS:
+            self.relax += 1
+            limits, after = self._dars_limits()
+            self._set_phase(f"relaxed {self.relax}/{RELAX_ROUNDS}", limits=limits)
+            return None
+        if self.fresh < FRESH_ROLLOUTS:
+            from engine.search.refine import distill
+
+            self.fresh += 1
+            self.rollouts += 1
+            submitted = [n for n in self.tree.nodes if self.tree.nodes[n].status == "submitted"]
+            note = distill(self.tree, submitted) if submitted else None
+            self._set_phase(f"fresh rollouts {self.fresh}/{FRESH_ROLLOUTS}")
+            return Job(1, next(self._seq), "rollout", ROOT, instructions=note)
+        return None
+
+    def _set_phase(self, phase: str, **fields) -> None:
+        self.phase = phase
+        self.emit("command", name="search_phase", by="engine", phase=phase, **fields)
 
     def _worker(self, index: int) -> None:
         box = None

@@ -227,3 +227,23 @@ def test_dars_with_pruned_steps(tmp_path):
     tree = session.tree
     assert any(n.status == "pruned" and n.status_by == "engine" for n in tree.nodes.values())
     assert tree.stats()["submissions"] >= 1 and session.finished
+
+
+def test_dars_goes_on_past_its_limits_until_the_budget_when_nothing_resolved(tmp_path):
+    # a model that knows another task's fix: its patches never resolve this one
+    other = load_task_dir(next(p for p in DEMO_TASKS if p.name == "wrap-exact-width"))
+    with FakeLLM(Solver(other, wrong_rate=0.5, seed=3)) as server:
+        session = search(tmp_path, "dars", server, nodes=40)
+    tree = session.tree
+    phases = [e["phase"] for e in read_events(tmp_path / "run.jsonl") if e.get("name") == "search_phase"]
+    assert phases and phases[0] == "relaxed 1/3"  # DARS's own limits first, then relaxed
+    assert session.finished == "node budget (40 nodes) reached", (session.finished, len(tree), phases)
+    assert not any(n.resolved for n in tree.nodes.values())
+
+
+def test_dars_stops_past_its_limits_once_a_submission_resolved(tmp_path):
+    with FakeLLM(Solver(TASK, wrong_rate=0.0, seed=3)) as server:
+        session = search(tmp_path, "dars", server, nodes=200)
+    assert session.finished == "search exhausted: no node left to expand"
+    assert session.relax == 0 and len(session.tree) < 60
+    assert any(n.resolved for n in session.tree.nodes.values())

@@ -131,6 +131,8 @@ class LiveScreen(ExplorerScreen):
             return
         session = self.session
         extra = [self.source.mode, budget_text(session), f"workers {session.busy}/{session.workers} busy", prm_device(session)]
+        if session.phase not in ("dars", session.config.strategy):  # past DARS's own limits
+            extra.insert(2, f"phase {session.phase}")
         if self.following:
             extra.append("following")
         skipped = self.skipped + self.pump.counts.damaged + self.pump.counts.unknown
