@@ -116,17 +116,43 @@ class Bank:
         return 0.1 + 0.5 * digest[0] / 255
 
 
+_CODE_BLOCK = re.compile(r"```(\w*)[^\n]*\n(.*?)```", re.DOTALL)
+
+
 def reproduction(task) -> Action | None:
-    """A script that runs the issue's example and checks the expected result, as a careful
-    agent writes one. It is taken from the checks of the task's new test file."""
-    added = [line[1:] for line in (task.test_patch or "").splitlines()
-             if line.startswith("+") and not line.startswith("+++")]
-    names = [t.rsplit("::", 1)[-1] for t in task.FAIL_TO_PASS if "[" not in t]
-    if not added or not names:
-        return None
-    calls = "\n".join(f"{name}()" for name in names)
-    script = "\n".join(added) + f"\n\n{calls}\nprint('the example from the issue behaves as expected')\n"
-    return Action("bash", {"command": f"python3 - <<'EOF'\n{script}EOF"})
+    """A script that runs the example the issue shows, as a careful agent writes one: the
+    issue's own interpreter session (``>>>`` lines, each expression's value printed), or
+    its Python snippet when that stands alone. Never the hidden tests (they are not the
+    agent's to see). None when the issue shows no runnable example."""
+    import ast
+
+    for lang, body in _CODE_BLOCK.findall(task.problem_statement or ""):
+        lines = body.splitlines()
+        if any(line.startswith(">>> ") for line in lines):
+            statements: list[str] = []
+            for line in lines:
+                if line.startswith(">>> "):
+                    statements.append(line[4:])
+                elif line.startswith("... ") and statements:
+                    statements[-1] += "\n" + line[4:]
+            script = []
+            for statement in statements:
+                try:
+                    ast.parse(statement, mode="eval")
+                    script.append(f"print(repr({statement}))")
+                except SyntaxError:
+                    script.append(statement)
+        elif lang in ("python", "py") and "import " in body:
+            script = [body.rstrip()]
+        else:
+            continue
+        code = "\n".join(script) + "\n"
+        try:
+            ast.parse(code)
+        except SyntaxError:
+            continue
+        return Action("bash", {"command": f"python3 - <<'EOF'\n{code}EOF"})
+    return None
 
 
 def _same(a: Action, b: Action) -> bool:

@@ -142,9 +142,12 @@ class FakeLLM:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 status, payload = server.handle(self.path, body)
+                headers = payload.pop("_headers", {}) if isinstance(payload, dict) else {}
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, str(value))
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
@@ -176,10 +179,11 @@ class FakeLLM:
             return 404, {"error": {"message": f"no route {path}", "type": "not_found"}}
         if fault == "hang":
             time.sleep(self.hang_s)
-        elif isinstance(fault, (int, tuple)):  # a status code, or (code, the provider's message)
-            code, message = fault if isinstance(fault, tuple) else (fault, f"injected {fault}")
+        elif isinstance(fault, (int, tuple)):  # a code, or (code, the provider's message[, headers])
+            code, message, headers = (tuple(fault) + ({},))[:3] if isinstance(fault, tuple) \
+                else (fault, f"injected {fault}", {})
             kind = {429: "rate_limit_exceeded", 401: "invalid_api_key"}.get(code, "server_error")
-            return code, {"error": {"message": message, "type": kind, "code": kind}}
+            return code, {"error": {"message": message, "type": kind, "code": kind}, "_headers": headers}
         if self.reject_tools and body.get("tools"):
             return 400, {"error": {"message": "this model does not support tools", "type": "invalid_request_error"}}
         if self.delay_s:

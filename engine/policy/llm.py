@@ -48,6 +48,46 @@ def _split(total: int, parts: int) -> list[int]:
     return [share + (1 if i < extra else 0) for i in range(parts)]
 
 
+MAX_RETRY_AFTER = 120.0
+"""Seconds the most a provider's Retry-After makes trajscope wait before one retry."""
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """The wait a provider asked for with its answer (``Retry-After`` in seconds or as an
+    HTTP date, or ``retry-after-ms``), at most MAX_RETRY_AFTER; None when it said nothing."""
+    import email.utils
+
+    headers = getattr(exc, "litellm_response_headers", None) or getattr(exc, "headers", None)
+    if headers is None:
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    try:
+        lower = {str(k).lower(): str(v) for k, v in dict(headers).items()}
+    except (TypeError, ValueError):
+        return None
+    wait = None
+    if "retry-after-ms" in lower:
+        try:
+            wait = float(lower["retry-after-ms"]) / 1000
+        except ValueError:
+            pass
+    if wait is None and "retry-after" in lower:
+        value = lower["retry-after"].strip()
+        try:
+            wait = float(value)
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+                wait = when.timestamp() - time.time()
+            except (TypeError, ValueError, IndexError):
+                return None
+    if wait is None or wait != wait:
+        return None
+    return max(0.0, min(MAX_RETRY_AFTER, wait))
+
+
 class LLMPolicy:
     """Proposes actions by asking a model through litellm."""
 
@@ -67,6 +107,7 @@ class LLMPolicy:
         self.name = model
         self._params: list[str] | None = None
         self.calls = 0  # requests sent, retries included
+        self.waited_s = 0.0  # seconds slept between retries
 
     # -- what the provider supports -------------------------------------------------
     def _supported(self) -> list[str]:
@@ -167,7 +208,11 @@ class LLMPolicy:
                 if attempt == self.max_retries:
                     raise PolicyError(f"{self.model} failed after {attempt + 1} attempts: "
                                       f"{type(exc).__name__}: {_first_line(exc)}") from None
-                time.sleep(min(30.0, self.backoff * 2 ** attempt) * (1 + random.random() / 4))
+                wait = retry_after(exc)  # the provider says when: honour it (bounded)
+                if wait is None:
+                    wait = min(30.0, self.backoff * 2 ** attempt) * (1 + random.random() / 4)
+                self.waited_s += wait
+                time.sleep(wait)
             except lm.APIError as exc:
                 raise PolicyError(f"{self.model} failed: {_first_line(exc)}") from None
         raise AssertionError("unreachable")

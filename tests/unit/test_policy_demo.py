@@ -93,3 +93,23 @@ def test_hints_make_the_right_fix_likelier():
         return sum(any(p.args == g.args for g in bank.gold) for p in picks)
 
     assert right("the bug is in the normalisation") > right(None)
+
+
+def test_the_reproduction_is_the_issues_example_not_the_hidden_tests():
+    from engine.policy.demo import reproduction
+    from engine.tasks import load_task_dir
+    from tests.conftest import DEMO_TASKS
+
+    for path in DEMO_TASKS:
+        task = load_task_dir(path)
+        repro = reproduction(task)
+        if repro is None:
+            continue
+        script = repro.args["command"]
+        hidden = [t.rsplit("::", 1)[-1].split("[")[0] for t in task.FAIL_TO_PASS + task.PASS_TO_PASS]
+        assert not any(name in script for name in hidden), (path.name, script)
+        assert "def test_" not in script and "assert " not in script
+        first = script.splitlines()[1]
+        assert first.split("(")[0].removeprefix("print(repr") in task.problem_statement
+    semver = load_task_dir(next(p for p in DEMO_TASKS if p.name == "semver-prerelease"))
+    assert 'compare("2.1.0-alpha.10", "2.1.0-alpha.2")' in reproduction(semver).args["command"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from engine.actions import Action
@@ -122,3 +124,28 @@ def test_long_observations_are_cut_and_hints_are_passed_on():
     assert len(observation) < 2_200 and observation.startswith("line 0\n") and observation.endswith("line 19999\n")
     assert "characters omitted" in observation
     assert messages[-1]["content"] == "A person watching this run suggests: look at calc.py"
+
+
+def test_a_rate_limit_with_retry_after_is_waited_out_as_the_provider_asks():
+    faults = [(429, "slow down", {"Retry-After": "1.5"}), (429, "slow down", {"retry-after-ms": "700"})]
+    with FakeLLM(Scripted([reply("submit")]), faults=faults) as server:
+        p = policy(server, backoff=0.01, max_retries=3)
+        started = time.monotonic()
+        proposal = p.propose(Context(TASK))[0]
+        took = time.monotonic() - started
+    assert proposal.action.tool == "submit" and p.calls == 3
+    assert p.waited_s == pytest.approx(2.2, abs=0.01)  # 1.5 s, then 0.7 s: not the 0.01 s back-off
+    assert took >= 2.2
+
+
+def test_retry_after_is_bounded_and_read_in_every_form():
+    from types import SimpleNamespace
+
+    from engine.policy.llm import MAX_RETRY_AFTER, retry_after
+
+    assert retry_after(SimpleNamespace(litellm_response_headers={"Retry-After": "3"})) == 3
+    assert retry_after(SimpleNamespace(litellm_response_headers={"retry-after": "99999"})) == MAX_RETRY_AFTER
+    assert retry_after(SimpleNamespace(headers={"retry-after-ms": "250"})) == 0.25
+    assert retry_after(SimpleNamespace(response=SimpleNamespace(headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}))) == 0
+    assert retry_after(SimpleNamespace(litellm_response_headers={"Retry-After": "soon"})) is None
+    assert retry_after(Exception("no headers")) is None
