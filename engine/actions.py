@@ -1,4 +1,4 @@
-"""Actions of the agent-computer interface and their kinds (DESIGN section 4).
+"""Actions of the agent-computer interface and their kinds (docs/architecture.md section 4).
 
 An action is stored in events as ``{"tool": str, "args": dict, "raw": str}``.
 Classification maps tools, and the commands of the agents we import, onto the
@@ -108,7 +108,7 @@ def short_action(action: dict | None, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-# --- the seven tools (DESIGN section 4) -------------------------------------------
+# --- the seven tools (docs/architecture.md section 4) -------------------------------------------
 
 
 class ActionError(ValueError):

@@ -1,4 +1,4 @@
-"""Events and the append-only run log (DESIGN section 2).
+"""Events and the append-only run log (docs/architecture.md section 2).
 
 Events are plain dicts (one orjson object per line) with a ``type``, a ``ts`` and a
 ``run``.  ``RunLog`` appends them; ``read_events`` reads a log back, skipping and

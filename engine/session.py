@@ -1,5 +1,5 @@
 """The Session: the tree, the run log, the sandboxes, the policy and the scorers, and the
-command API the UI and the CLI call (DESIGN section 1).
+command API the UI and the CLI call (docs/architecture.md section 1).
 
 A search runs in worker threads, one sandbox each (forks of one root sandbox,
 sharing its snapshot store). Work is a queue of jobs: roll out from a node,

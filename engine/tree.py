@@ -1,4 +1,4 @@
-"""The trajectory tree, only ever built by folding events (DESIGN section 2).
+"""The trajectory tree, only ever built by folding events (docs/architecture.md section 2).
 
 ``Tree.apply`` folds one event; ``Tree.fold`` folds a whole log.  The structure is a
 ``networkx.DiGraph`` (the truth); ``Node`` objects hold what is known about each turn.

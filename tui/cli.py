@@ -1,4 +1,4 @@
-"""The ``trajscope`` command (DESIGN section 8)."""
+"""The ``trajscope`` command (docs/architecture.md section 8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``trajscope export RUN --format patch|predictions|sft|dpo|dagger`` (DESIGN section 7)."""
+"""``trajscope export RUN --format patch|predictions|sft|dpo|dagger`` (docs/architecture.md section 7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rubric flags of a trajectory, detected from the trace alone (DESIGN section 7).
+"""Rubric flags of a trajectory, detected from the trace alone (docs/architecture.md section 7).
 
 After the published analysis of a DSPy coding agent's SWE-bench Lite traces, where an
 LLM judge tagged each trace with rubric flags; here each flag has a deterministic

@@ -1,4 +1,4 @@
-"""Training data from a curated tree (DESIGN section 7): SFT, preference pairs, DAgger records.
+"""Training data from a curated tree (docs/architecture.md section 7): SFT, preference pairs, DAgger records.
 
 Every record's state is the chat a policy would have been sent at that point (the same
 prompts ``LLMPolicy`` uses, with native tool calls), so a record trains exactly the

@@ -1,1 +1,1 @@
-"""Policies: what proposes the agent's next action (DESIGN section 1, ``policy/``)."""
+"""Policies: what proposes the agent's next action (docs/architecture.md section 1, ``policy/``)."""

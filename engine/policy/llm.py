@@ -1,4 +1,4 @@
-"""A policy over any model litellm can call (DESIGN section 4).
+"""A policy over any model litellm can call (docs/architecture.md section 4).
 
 Any model string litellm knows (``openai/...``, ``anthropic/...``,
 ``ollama/...``, ``hosted_vllm/...``) with an optional ``api_base``. Tools go

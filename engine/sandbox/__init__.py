@@ -1,4 +1,4 @@
-"""Sandboxes: where agent actions really run (DESIGN section 3)."""
+"""Sandboxes: where agent actions really run (docs/architecture.md section 3)."""
 
 from engine.sandbox.base import (
     DEFAULT_TIMEOUT,

@@ -1,4 +1,4 @@
-"""The Sandbox protocol (DESIGN section 3) and what every sandbox shares.
+"""The Sandbox protocol (docs/architecture.md section 3) and what every sandbox shares.
 
 A sandbox holds one working copy of a task's repository. Commands run in it,
 the editor tools read and write files in it, and its state is saved and

@@ -1,4 +1,4 @@
-"""DockerSandbox: one container per concurrently running branch (DESIGN section 3).
+"""DockerSandbox: one container per concurrently running branch (docs/architecture.md section 3).
 
 Containers run with no network and with memory, CPU and process limits. Every
 container (and the volume its session's snapshot store lives in) carries the

@@ -1,4 +1,4 @@
-"""LocalSandbox: the embedded default; needs no daemon (DESIGN section 3).
+"""LocalSandbox: the embedded default; needs no daemon (docs/architecture.md section 3).
 
 The repository is copied into a temporary directory. Every command runs in its
 own process group (and, where bubblewrap works, its own PID and network

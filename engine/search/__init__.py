@@ -1,1 +1,1 @@
-"""Search strategies over agent trajectories (DESIGN section 5)."""
+"""Search strategies over agent trajectories (docs/architecture.md section 5)."""

@@ -1,4 +1,4 @@
-"""The command API of a Session: what a person does while a search runs (DESIGN section 7).
+"""The command API of a Session: what a person does while a search runs (docs/architecture.md section 7).
 
 Each command may come from any thread at any time and is recorded as an event;
 work it asks for goes to the front of the Session's queue.

@@ -1,4 +1,4 @@
-"""A rollout: from a node, propose, execute, snapshot, repeat until submit (DESIGN section 5).
+"""A rollout: from a node, propose, execute, snapshot, repeat until submit (docs/architecture.md section 5).
 
 ``Recorder`` is the one way a search changes the tree: it appends each event to
 the run log and folds it into the live ``Tree`` under one lock, so the log and

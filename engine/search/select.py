@@ -1,4 +1,4 @@
-"""Selecting the patch to submit from a searched tree (DESIGN section 5).
+"""Selecting the patch to submit from a searched tree (docs/architecture.md section 5).
 
 Filter (submitted, non-empty, applied), de-duplicate normalised patches, then
 rank by PRM score; ties go to the shorter trajectory. Selection never looks at

@@ -1,7 +1,7 @@
 """One step of a search: propose (one or m candidates), record, score, prune, execute.
 
 Shared by every strategy. Pruned candidates stay in the tree as nodes with their
-scores (DESIGN section 5, PRM pruning), never executed.
+scores (docs/architecture.md section 5, PRM pruning), never executed.
 """
 
 from __future__ import annotations

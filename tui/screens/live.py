@@ -1,6 +1,6 @@
 """The live explorer: the tree of a search running in this process, and the controls to steer it.
 
-Every control is a Session command (DESIGN section 7), run in a worker thread through
+Every control is a Session command (docs/architecture.md section 7), run in a worker thread through
 ``SessionBridge``; what it changes comes back as events, like everything else.
 """
 
