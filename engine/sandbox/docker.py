@@ -183,8 +183,9 @@ def _raise_for(code: int, out: bytes, path: str, verb: str) -> None:
 
 # Kills every process in the container but its init, the ``sleep`` that keeps it up
 # (pid in $KEEP) and this shell; rounds until none is left (a fork bomb races the kill).
+# Bash builtins only, so that an agent that removed coreutils cannot stop it.
 _KILL_ALL = (
-    "for r in $(seq 40); do n=0\n"
+    "for ((r = 0; r < 200; r++)); do n=0\n"
     "  for p in /proc/[0-9]*; do p=${p#/proc/}\n"
     "    case \" 1 $$ $KEEP \" in *\" $p \"*) continue;; esac\n"
     "    read -r _ _ st _ < /proc/$p/stat 2>/dev/null || continue\n"
@@ -192,7 +193,6 @@ _KILL_ALL = (
     "    kill -9 \"$p\" 2>/dev/null && n=1\n"
     "  done\n"
     "  [ $n = 0 ] && exit 0\n"
-    "  sleep 0.05\n"
     "done\nexit 1\n"
 )
 

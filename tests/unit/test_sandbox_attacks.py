@@ -224,3 +224,18 @@ def test_docker_store_is_read_only_to_agents(source):
             fork.close()
         with pytest.raises(SandboxError):
             box.snapshot()  # its own store is gone: this branch fails, the others hold
+
+
+def test_docker_cleanup_does_not_depend_on_the_containers_tools(source):
+    """The agent is root in its container: it may remove coreutils. The engine's kill of
+    leftover processes uses only the shell's builtins."""
+    docker_or_skip()
+    from engine.sandbox.docker import DockerSandbox
+
+    with DockerSandbox(source=source) as box:
+        sleeper = bash(box, "cp /bin/sleep /tmp/nap; rm -f /usr/bin/seq /usr/bin/sleep /usr/bin/kill /bin/kill; "
+                            "(setsid /tmp/nap 301 > /dev/null 2>&1 &); echo ok")
+        assert sleeper.text.strip() == "ok"
+        left = bash(box, "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done").text
+        assert "nap 301" not in left
+        assert box.run("echo still here").output == "still here\n"
