@@ -223,6 +223,15 @@ def run_sandbox_bench(args) -> int:
                  for k in ("true", "snapshot", "restore", "fork", "replay_20", "restore_20")]
         table.add_row(r["kind"], *cells, f"{r['restore_speedup']}×")
     Console().print(table)
+    output = Table(title="a command that prints 1 GiB: what the engine pays")
+    for column in ("sandbox", "wall s", "printed", "kept on disk", "engine memory growth"):
+        output.add_column(column, justify="right")
+    for r in results:
+        if "output_1g" in r:
+            o = r["output_1g"]
+            output.add_row(r["kind"], f"{o['seconds']:.1f}", f"{o['printed_bytes']:,}", f"{o['kept_bytes']:,}",
+                           f"{o['engine_rss_growth_mb']:.0f} MB")
+    Console().print(output)
     return 0
 
 

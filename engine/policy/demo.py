@@ -119,29 +119,39 @@ class Bank:
 _CODE_BLOCK = re.compile(r"```(\w*)[^\n]*\n(.*?)```", re.DOTALL)
 
 
+_EXCEPTION = re.compile(r"^(Traceback|[\w.]*(Error|Exception)\b)")
+
+
 def reproduction(task) -> Action | None:
     """A script that runs the example the issue shows, as a careful agent writes one: the
-    issue's own interpreter session (``>>>`` lines, each expression's value printed), or
-    its Python snippet when that stands alone. Never the hidden tests (they are not the
-    agent's to see). None when the issue shows no runnable example."""
+    issue's own interpreter session (``>>>`` lines), each expression's value printed and
+    checked to differ from the wrong result the issue reports (an error the issue shows
+    simply fails the script); or its Python snippet when that stands alone. Never the
+    hidden tests (they are not the agent's to see). None when the issue shows no
+    runnable example."""
     import ast
 
     for lang, body in _CODE_BLOCK.findall(task.problem_statement or ""):
         lines = body.splitlines()
         if any(line.startswith(">>> ") for line in lines):
-            statements: list[str] = []
+            statements: list[list[str]] = []  # [statement, what the issue shows it printed]
             for line in lines:
                 if line.startswith(">>> "):
-                    statements.append(line[4:])
+                    statements.append([line[4:], ""])
                 elif line.startswith("... ") and statements:
-                    statements[-1] += "\n" + line[4:]
+                    statements[-1][0] += "\n" + line[4:]
+                elif statements and line.strip():
+                    statements[-1][1] += ("\n" if statements[-1][1] else "") + line
             script = []
-            for statement in statements:
+            for statement, shown in statements:
                 try:
                     ast.parse(statement, mode="eval")
-                    script.append(f"print(repr({statement}))")
                 except SyntaxError:
                     script.append(statement)
+                    continue
+                script.append(f"got = {statement}\nprint(repr(got))")
+                if shown and not _EXCEPTION.match(shown):
+                    script.append(f"assert repr(got) != {shown!r}, 'still what the issue reports: ' + {shown!r}")
         elif lang in ("python", "py") and "import " in body:
             script = [body.rstrip()]
         else:

@@ -111,9 +111,46 @@ def measure(kind: str, repeat: int = 20, say: Callable[[str], None] = lambda _: 
         out["replay_20"] = _ms(replays)
         out["restore_20"] = _ms(restores)
         out["restore_speedup"] = round(statistics.median(replays) / statistics.median(restores), 1)
+
+        say(f"{kind}: a command that prints 1 GiB")
+        out["output_1g"] = endless_output(box, 1 << 30)
         return out
     finally:
         box.close()
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def endless_output(box, size: int) -> dict:
+    """What a command that prints ``size`` bytes costs the engine: wall time, the growth of
+    the engine's resident memory at its peak (sampled every 10 ms), and the bytes kept."""
+    import os
+    import threading
+
+    base = _rss_mb()
+    peak = [base]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.01):
+            peak[0] = max(peak[0], _rss_mb())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    t = time.perf_counter()
+    result = box.run(f"head -c {size} /dev/zero | tr '\\0' x", timeout=600)
+    seconds = time.perf_counter() - t
+    done.set()
+    sampler.join()
+    kept = os.path.getsize(result.output_path) if result.output_path else len(result.output)
+    return {"seconds": round(seconds, 2), "printed_bytes": result.output_size, "kept_bytes": kept,
+            "engine_rss_growth_mb": round(peak[0] - base, 1)}
 
 
 def run(kinds: list[str], repeat: int, say: Callable[[str], None]) -> list[dict]:
