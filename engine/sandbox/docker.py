@@ -54,7 +54,7 @@ from engine.sandbox.base import (
     repo_path,
 )
 from engine.sandbox.confine import alive
-from engine.sandbox.output import DRAIN_GRACE, BoundedOutput, save_private
+from engine.sandbox.output import DRAIN_GRACE, BoundedOutput, keep_output
 
 LABEL = "trajscope.sandbox"
 OWNER = "trajscope.owner"
@@ -558,7 +558,7 @@ class DockerSandbox:
         shown, truncated = cap_output(text, self.output_cap)
         saved = None
         if truncated:
-            saved = str(save_private(self._session.outputs, f"{self._session.id}-{self._n}-{n}.log", out.data()))
+            saved = keep_output(self._session.outputs, f"{self._session.id}-{self._n}-{n}.log", out)
         return ExecResult(shown, -1 if timed_out else code, duration, timed_out, truncated, saved, out.total)
 
     # -- editor -----------------------------------------------------------------------

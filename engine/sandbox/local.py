@@ -51,7 +51,7 @@ from engine.sandbox.confine import (
     warn_once,
     reap_cgroups,
 )
-from engine.sandbox.output import BoundedOutput, OutputTooLarge, collect_output, run_bounded, save_private
+from engine.sandbox.output import BoundedOutput, OutputTooLarge, collect_output, keep_output, run_bounded
 
 COMMAND_NICE = 10  # CPU priority of sandbox commands, below the UI and the engine
 READ_LIMIT = 16 << 20  # bytes the file tools read from one file
@@ -225,7 +225,7 @@ class LocalSandbox:
         shown, truncated = cap_output(text, self.output_cap)
         saved = None
         if truncated:
-            saved = str(save_private(self._outputs, f"{self._output_prefix}{n}.log", out.data()))
+            saved = keep_output(self._outputs, f"{self._output_prefix}{n}.log", out)
         return ExecResult(shown, code, duration, timed_out, truncated, saved, out.total)
 
     def _kill_leftovers(self, pgid: int) -> None:

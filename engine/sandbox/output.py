@@ -64,12 +64,29 @@ def save_private(directory: Path, name: str, data: bytes) -> Path:
 
     ``directory`` must be one the agent cannot write; the no-follow, exclusive
     open makes sure nothing planted there is ever opened in its place."""
+    import secrets
+
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = directory / name
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    return path
+    stem, dot, ext = name.rpartition(".")
+    for attempt in range(8):  # something already there (planted or left): another name
+        path = directory / (name if attempt == 0 else f"{stem or ext}-{secrets.token_hex(4)}{dot}{ext if stem else ''}")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return path
+    raise OSError(f"could not create a new file in {directory}")
+
+
+def keep_output(directory: Path, name: str, out: BoundedOutput) -> str | None:
+    """Save what was kept of an output (see save_private); None when the disk refuses
+    (full, read-only): the model's view is still there, the command's result is not lost."""
+    try:
+        return str(save_private(directory, name, out.data()))
+    except OSError:
+        return None
 
 
 DRAIN_GRACE = 2.0

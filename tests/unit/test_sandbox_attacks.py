@@ -239,3 +239,18 @@ def test_docker_cleanup_does_not_depend_on_the_containers_tools(source):
         left = bash(box, "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done").text
         assert "nap 301" not in left
         assert box.run("echo still here").output == "still here\n"
+
+
+def test_a_planted_file_at_an_output_name_is_never_opened(tmp_path):
+    from engine.sandbox.output import BoundedOutput, keep_output
+
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    (outputs / "0.log").symlink_to(victim)
+    out = BoundedOutput()
+    out.feed(b"agent output")
+    saved = keep_output(outputs, "0.log", out)
+    assert saved and Path(saved).name != "0.log" and Path(saved).read_bytes() == b"agent output"
+    assert victim.read_text() == "precious"
