@@ -86,7 +86,8 @@ RELAX_ROUNDS = 3
 """Rounds of relaxed limits after DARS's own (see Session._next_phase)."""
 
 FRESH_ROLLOUTS = 4
-"""Fresh rollouts after the relaxed rounds, while the budget lasts and nothing resolved."""
+"""Fresh rollouts after the relaxed rounds when the search has no budget at all; with one,
+they go on until it is spent or a submission resolved."""
 
 
 class Session(Commands):
@@ -360,8 +361,9 @@ class Session(Commands):
 
     def _next_phase(self) -> Job | None:
         """DARS found nothing to expand: relax its limits (RELAX_ROUNDS rounds), then start
-        fresh rollouts that read what the submissions so far got wrong (FRESH_ROLLOUTS);
-        a rollout job when the phase starts with one, else None (plan again)."""
+        fresh rollouts that read what the submissions so far got wrong (until the budget is
+        spent; FRESH_ROLLOUTS without a budget); a rollout job when the phase starts with
+        one, else None (plan again)."""
         if not self._may_go_on():
             return None
         if self.relax < RELAX_ROUNDS:
@@ -369,14 +371,18 @@ class Session(Commands):
             limits, after = self._dars_limits()
             self._set_phase(f"relaxed {self.relax}/{RELAX_ROUNDS}", limits=limits)
             return None
-        if self.fresh < FRESH_ROLLOUTS:
+        bounded = any(v is not None for v in (self.budget.nodes, self.budget.tokens, self.budget.cost,
+                                               self.budget.wall_s))
+        if self.fresh < FRESH_ROLLOUTS or bounded:  # a budget ends them; without one, a few
+            phase = f"fresh rollouts ({self.fresh + 1})" if bounded else \
+                f"fresh rollouts {self.fresh + 1}/{FRESH_ROLLOUTS}"
             from engine.search.refine import distill
 
             self.fresh += 1
             self.rollouts += 1
             submitted = [n for n in self.tree.nodes if self.tree.nodes[n].status == "submitted"]
             note = distill(self.tree, submitted) if submitted else None
-            self._set_phase(f"fresh rollouts {self.fresh}/{FRESH_ROLLOUTS}")
+            self._set_phase(phase)
             return Job(1, next(self._seq), "rollout", ROOT, instructions=note)
         return None
 
