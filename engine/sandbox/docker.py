@@ -624,7 +624,10 @@ class DockerSandbox:
         return commit
 
     def restore(self, ref: StateRef) -> None:
-        self._sh(self._git.restore(ref))
+        q = shlex.quote(self.repo)
+        # a repository root that a command removed or replaced (a link, a file) is made an
+        # empty directory again before git fills it, so git never walks through a link
+        self._sh(f"if [ -L {q} ] || [ ! -d {q} ]; then rm -f {q}; mkdir -p {q}; fi\n" + self._git.restore(ref))
 
     def fork(self, ref: StateRef) -> "DockerSandbox":
         self._check_open()

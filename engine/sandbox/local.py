@@ -117,6 +117,7 @@ class LocalSandbox:
         self._runs = itertools.count()
         self.dir = self._shared.root / f"sb{self._n}"
         self.repo = str(self.dir / "repo")
+        self._repo_real = os.path.realpath(self.repo)  # fixed now: the root is never re-resolved
         self._home = self.dir / "home"
         self._outputs = Path(output_dir) if output_dir else self._shared.private / "outputs"
         self._output_prefix = f"sb{self._n}-"
@@ -242,6 +243,7 @@ class LocalSandbox:
     def _git_script(self, script: str, timeout: float = 120, limit: int = PATCH_LIMIT) -> str:
         """Run a snapshot-store script on the host: git with a HOME and config of the
         engine's (see GitStore), bounded in time and in what it prints."""
+        self._check_root()
         env = git_env(str(self._shared.private / "home"))
         try:
             code, out, err = run_bounded(["bash", "-c", script], env=env, timeout=timeout, limit=limit)
@@ -256,11 +258,39 @@ class LocalSandbox:
 
     # -- editor -----------------------------------------------------------------------
 
+    def _check_root(self) -> None:
+        """The repository root must still be the directory the engine made: an agent that
+        replaced it by a link (to ``/``) would otherwise steer the engine's file tools, git
+        and chown to any host path. Such a branch's sandbox is unusable; nothing follows."""
+        try:
+            st = os.lstat(self.repo)
+        except FileNotFoundError:
+            raise SandboxError("the repository root was removed by a command") from None
+        if not stat.S_ISDIR(st.st_mode) or os.path.realpath(self.repo) != self._repo_real:
+            raise SandboxError("the repository root was replaced by a link or a file; "
+                               "the engine does not follow it")
+
+    def _repair_root(self) -> None:
+        """Before a restore: a repository root that a command removed or replaced (by a
+        link, a file) is made an empty directory again, without following anything."""
+        try:
+            st = os.lstat(self.repo)
+        except FileNotFoundError:
+            st = None
+        if st is not None and not stat.S_ISDIR(st.st_mode):
+            os.unlink(self.repo)  # the link itself, never its target
+            st = None
+        if st is None:
+            os.mkdir(self.repo, 0o755)
+            if self._uid is not None:
+                os.lchown(self.repo, self._uid, self._uid)
+
     def _resolve(self, path: str) -> str:
         """The real path of ``path``, which must lie inside the repository."""
+        self._check_root()
         target = repo_path(path, self.repo)
         real = os.path.realpath(target)
-        repo_real = os.path.realpath(self.repo)
+        repo_real = self._repo_real
         if real != repo_real and not real.startswith(repo_real + os.sep):
             raise PathOutsideRepo(f"{path} leads outside the repository")
         return real
@@ -322,6 +352,7 @@ class LocalSandbox:
 
     def restore(self, ref: StateRef) -> None:
         self._check_open()
+        self._repair_root()
         self._git_script(self._git.restore(ref))
         self._chown(Path(self.repo))
 
@@ -343,10 +374,11 @@ class LocalSandbox:
     def _chown(self, top: Path) -> None:
         if self._uid is None:
             return
+        self._check_root()
         for where in (top, self._home, self.dir):
             if not where.exists():
                 continue
-            if where.is_dir() and where == top:
+            if where == top and stat.S_ISDIR(os.lstat(where).st_mode):  # never through a link
                 for dirpath, dirnames, filenames in os.walk(where):
                     for name in (*dirnames, *filenames):
                         os.lchown(os.path.join(dirpath, name), self._uid, self._uid)

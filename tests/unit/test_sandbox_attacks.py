@@ -254,3 +254,29 @@ def test_a_planted_file_at_an_output_name_is_never_opened(tmp_path):
     saved = keep_output(outputs, "0.log", out)
     assert saved and Path(saved).name != "0.log" and Path(saved).read_bytes() == b"agent output"
     assert victim.read_text() == "precious"
+
+
+def test_a_repository_root_replaced_by_a_link_steers_nothing(box, kind, tmp_path):
+    """The agent replaces the repository itself with a link to / (or to a host folder):
+    the file tools, git and the engine's chown must not follow it; a restore repairs it."""
+    if kind == "docker":
+        root_target = "/"
+    else:
+        root_target = str(tmp_path)
+    (tmp_path / "host.txt").write_text("host file\n")
+    before = os.stat(tmp_path / "host.txt")
+    base = box.base
+    bash(box, f"cd / && rm -rf {box.repo} && ln -s {root_target} {box.repo}; true")
+    if kind != "docker":
+        with pytest.raises(SandboxError):  # the step fails; nothing of the host is shown
+            execute(Action("view", {"path": "host.txt"}), box)
+        with pytest.raises(SandboxError):
+            box.snapshot()
+        with pytest.raises(SandboxError):
+            box.diff()
+        assert (tmp_path / "host.txt").read_text() == "host file\n"
+        after = os.stat(tmp_path / "host.txt")
+        assert (after.st_uid, after.st_gid) == (before.st_uid, before.st_gid)  # no chown through the link
+    box.restore(base)
+    assert box.read("pkg/mod.py").startswith("def f():")
+    assert box.run("ls pkg").output.split() == ["mod.py"]
