@@ -374,6 +374,13 @@ def write_events(path: str | Path, events: Iterable[dict]) -> None:
         tmp.unlink(missing_ok=True)  # a failed write leaves nothing behind
 
 
+FOLLOW_CHUNK = 64 << 20
+"""Bytes a follower reads at one poll."""
+
+MAX_LINE = 64 << 20
+"""Bytes a followed line may have; a longer one is skipped as damaged, never held."""
+
+
 class LogFollower:
     """Reads what is appended to a run log since the last call.
 
@@ -386,6 +393,7 @@ class LogFollower:
         self.offset = offset
         self.counts = ReadCounts()
         self._partial = b""
+        self._skipping = False
         self._inode: int | None = None
 
     def poll(self) -> list[dict]:
@@ -396,20 +404,31 @@ class LogFollower:
             return []
         size = stat.st_size
         if size < self.offset or (self._inode is not None and stat.st_ino != self._inode):
-            self.offset, self._partial = 0, b""  # truncated or replaced: start over
+            self.offset, self._partial, self._skipping = 0, b"", False  # truncated or replaced: start over
         self._inode = stat.st_ino
         if size == self.offset:
             return []
         with open(self.path, "rb") as fh:
             fh.seek(self.offset)
-            data = fh.read(size - self.offset)
+            data = fh.read(min(size - self.offset, FOLLOW_CHUNK))  # the rest at the next poll
         self.offset += len(data)
+        if self._skipping:  # the rest of a line too long to keep
+            cut = data.find(b"\n")
+            if cut < 0:
+                return []
+            self._skipping, data = False, data[cut + 1:]
         data = self._partial + data
         cut = data.rfind(b"\n")
         if cut < 0:
             self._partial = data
+            if len(data) > MAX_LINE:  # a line without end: counted as damaged, never held
+                self.counts.damaged += 1
+                self._partial, self._skipping = b"", True
             return []
         self._partial = data[cut + 1 :]
+        if len(self._partial) > MAX_LINE:
+            self.counts.damaged += 1
+            self._partial, self._skipping = b"", True
         return parse_lines(data[:cut], self.counts)
 
     def follow(self, stop: threading.Event, debounce_ms: int = 50) -> Iterator[list[dict]]:

@@ -78,3 +78,23 @@ def test_follow_yields_appended_events_until_stopped(tmp_path):
     stop.set()
     assert not thread.is_alive()
     assert seen == [str(i) for i in range(50)]
+
+
+def test_a_follower_never_holds_a_line_without_end(tmp_path, monkeypatch):
+    import engine.events as events
+
+    monkeypatch.setattr(events, "MAX_LINE", 1000)
+    monkeypatch.setattr(events, "FOLLOW_CHUNK", 700)
+    path = tmp_path / "run.jsonl"
+    good = b'{"type":"node_added","ts":1,"run":"r","id":"n1","parent":null}\n'
+    path.write_bytes(good + b"x" * 5000)
+    follower = events.LogFollower(path)
+    seen = []
+    for _ in range(20):
+        seen += follower.poll()
+        assert len(follower._partial) <= 1000 + 700
+    with open(path, "ab") as fh:
+        fh.write(b"\n" + good.replace(b"n1", b"n2"))
+    for _ in range(5):
+        seen += follower.poll()
+    assert [e["id"] for e in seen] == ["n1", "n2"] and follower.counts.damaged == 1
