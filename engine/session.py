@@ -24,14 +24,13 @@ from engine.actions import Action
 from engine.events import RunLog, read_events
 from engine.policy.base import Proposal
 from engine.sandbox.base import SandboxError
-from engine.search import dars, steps
+from engine.search import STRATEGIES, dars, steps
 from engine.search.budget import Budget
 from engine.search.commands import Commands
 from engine.search.rollout import Recorder, path_steps, submit
 from engine.tasks import Task
 from engine.tree import ROOT, Tree
 
-STRATEGIES = ("linear", "sample", "dars", "prune", "dars+prune")
 
 
 @dataclass

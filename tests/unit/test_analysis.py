@@ -132,7 +132,7 @@ def test_cli_analyze_prints_writes_html_and_json(tmp_path):
 def test_llm_judge_tags_with_a_rationale_per_flag_and_survives_garbage():
     from engine.policy.llm import LLMPolicy
     from tests.fake_llm import FakeLLM, Scripted, reply
-    from tui.analyze_cmd import analyze
+    from engine.analysis.report import analyze
 
     verdict = {f: {"present": f == "memory_drift", "rationale": f"seen at step 2 ({f})"}
                for f in ("memory_drift", "overconfidence", "strange_behaviour", "self_correction",

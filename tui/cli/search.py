@@ -8,6 +8,20 @@ import threading
 import time
 from pathlib import Path
 
+from tui.cli.common import (add_out_option, add_policy_options, add_search_options, add_task_arguments,
+                            add_theme_option, default_out, pick_sandbox)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("search", help="tree search on a task (DARS, PRM pruning, sampling); --headless for a JSON result")
+    add_task_arguments(p)
+    add_policy_options(p)
+    add_search_options(p)
+    add_out_option(p)
+    p.add_argument("--resume", action="store_true", help="go on with the search in --out")
+    p.add_argument("--headless", action="store_true", help="progress bars and a JSON result instead of the viewer")
+    add_theme_option(p)
+
 
 def build_session(args, task, out: Path):
     from engine.policy.factory import make_policy
@@ -15,7 +29,6 @@ def build_session(args, task, out: Path):
     from engine.search.budget import Budget
     from engine.session import SearchConfig, Session
     from tui.errors import UserError
-    from tui.run_cmd import pick_sandbox
 
     try:
         config = SearchConfig(strategy=args.strategy, max_depth=args.max_depth, timeout=args.timeout,
@@ -73,10 +86,9 @@ def result_json(session, wall_s: float, choose=None, name: str = "prm") -> dict:
             "wall_s": round(wall_s, 3), "log": str(session.recorder.log.path)}
 
 
-def cmd_search(args) -> int:
+def run(args) -> int:
     from engine.tasks import load_task
     from tui.errors import UserError
-    from tui.run_cmd import default_out
 
     task = load_task(args.task, args.instance)
     out = Path(args.out) if args.out else default_out(task.instance_id)

@@ -10,7 +10,7 @@ import orjson
 FORMATS = ("patch", "predictions", "sft", "dpo", "dagger")
 
 
-def cmd_export(args) -> int:
+def run(args) -> int:
     from engine.formats import FormatError, load
     from engine.formats.export import ExportError, patch_of, prediction
     from engine.formats.training import dagger, dpo, sft
@@ -67,4 +67,3 @@ def add_parser(sub) -> None:
     p.add_argument("--node", help="patch / predictions: the node (default: the PRM's selected submission)")
     p.add_argument("--model", help="predictions: model_name_or_path (default: the run's policy)")
     p.add_argument("-o", "--output", metavar="OUT", help="the file to write (default: standard output)")
-    p.set_defaults(func=cmd_export)

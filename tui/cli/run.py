@@ -8,27 +8,18 @@ import threading
 import time
 from pathlib import Path
 
-
-def default_out(instance_id: str) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{instance_id.replace('/', '_')}-{stamp}.jsonl"
+from tui.cli.common import (add_out_option, add_policy_options, add_task_arguments, add_theme_option,
+                            default_out, pick_sandbox)
 
 
-def pick_sandbox(choice: str, task) -> str:
-    """``auto``: Docker when a daemon answers and the image is there, else local."""
-    if choice != "auto":
-        return choice
-    if task.repo_dir is None:
-        return "docker"
-    from engine.sandbox import docker as docker_sandbox
-
-    available, _ = docker_sandbox.docker_available()
-    if available:
-        from engine.sandbox.image import image_exists
-
-        if image_exists(task.image or docker_sandbox.BASE_IMAGE):
-            return "docker"
-    return "local"
+def add_parser(sub) -> None:
+    p = sub.add_parser("run", help="one linear rollout of an agent on a task, verified at the end")
+    add_task_arguments(p)
+    add_policy_options(p)
+    p.add_argument("--max-steps", type=int, default=30)
+    add_out_option(p)
+    p.add_argument("--headless", action="store_true", help="print progress and a JSON result instead of the viewer")
+    add_theme_option(p)
 
 
 def result_json(task, result, tree, out: Path, wall_s: float) -> dict:
@@ -42,7 +33,7 @@ def result_json(task, result, tree, out: Path, wall_s: float) -> dict:
             "wall_s": round(wall_s, 3), "log": str(out)}
 
 
-def cmd_run(args) -> int:
+def run(args) -> int:
     from engine.events import RunLog
     from engine.policy.factory import make_policy
     from engine.search.rollout import run_linear

@@ -1,21 +1,22 @@
-"""``trajscope analyze PATH...``: rubric flags, their rates in resolved and failed
-trajectories, and clusters of the failures; rich tables, ``--json``, or an HTML report."""
+"""The report of ``trajscope analyze``: rubric flags, their rates in resolved and failed
+trajectories, clusters of the failures, and the same as a self-contained HTML page."""
 
 from __future__ import annotations
 
 import html
-import json
-import sys
 from pathlib import Path
 
 from engine.analysis.flags import FLAGS
+
+
+class AnalysisError(Exception):
+    """Nothing to analyse, or a file that cannot be read; one sentence for the user."""
 
 
 def analyze(paths: list[str], k: int | None = None, seed: int = 0, judge=None) -> dict:
     from engine.analysis.stats import clusters, collect, flag_rates
     from engine.formats import FormatError, load
     from engine.tree import Tree
-    from tui.errors import UserError
 
     items, runs = [], []
     for raw in paths:
@@ -27,14 +28,14 @@ def analyze(paths: list[str], k: int | None = None, seed: int = 0, judge=None) -
             except FormatError as exc:
                 if path.is_dir():
                     continue  # a folder may hold other files; a named file must be readable
-                raise UserError(str(exc)) from None
+                raise AnalysisError(str(exc)) from None
             except OSError as exc:
-                raise UserError(f"{file} cannot be read: {exc.strerror or exc}") from None
+                raise AnalysisError(f"{file} cannot be read: {exc.strerror or exc}") from None
             found = collect(tree, file.name, judge)
             runs.append({"file": str(file), "instance": tree.title, "trajectories": len(found)})
             items.extend(found)
     if not items:
-        raise UserError("no trajectory found in " + ", ".join(paths))
+        raise AnalysisError("no trajectory found in " + ", ".join(paths))
     report = {"runs": runs, **flag_rates(items), "clusters": clusters(items, k, seed),
               "per_trajectory": [t.to_json() for t in items]}
     if judge is not None:
@@ -43,47 +44,8 @@ def analyze(paths: list[str], k: int | None = None, seed: int = 0, judge=None) -
     return report
 
 
-def _pct(cell: dict) -> str:
+def pct(cell: dict) -> str:
     return "—" if cell["rate"] is None else f"{cell['rate']:.0%} ({cell['count']}/{cell['of']})"
-
-
-def print_tables(report: dict) -> None:
-    from rich.console import Console
-
-    console = Console()
-    _flag_table(console, report, "rubric flags (detectors)")
-    if "judge" in report:
-        judged = report["judge"]
-        _flag_table(console, judged, f"rubric flags (judge {judged['model']}, {judged['unreadable']} unreadable)")
-    _cluster_table(console, report)
-
-
-def _flag_table(console, report: dict, what: str) -> None:
-    from rich.table import Table
-
-    counts = report["trajectories"]
-    table = Table(title=f"{what} over {sum(counts.values())} trajectories: "
-                        f"{counts['resolved']} resolved, {counts['failed']} failed, {counts['unknown']} unverified")
-    for column in ("flag", "in resolved", "in failed", "failed / resolved", "in unverified"):
-        table.add_column(column)
-    for flag, row in report["flags"].items():
-        ratio = row["failed_over_resolved"]
-        table.add_row(flag, _pct(row["resolved"]), _pct(row["failed"]), "—" if ratio is None else f"{ratio:g}×",
-                      _pct(row["unknown"]))
-    console.print(table)
-
-
-def _cluster_table(console, report: dict) -> None:
-    from rich.table import Table
-
-    if report["clusters"]:
-        groups = Table(title="failure clusters")
-        for column in ("size", "label", "members"):
-            groups.add_column(column)
-        for c in report["clusters"]:
-            members = ", ".join(c["members"][:6]) + (f" … +{len(c['members']) - 6}" if len(c["members"]) > 6 else "")
-            groups.add_row(str(c["size"]), c["label"], members)
-        console.print(groups)
 
 
 def _bars(rows: list[tuple[str, list[tuple[float, str]]]], width: int = 560) -> str:
@@ -108,7 +70,7 @@ def html_report(report: dict) -> str:
                       (report["flags"][f]["failed"]["rate"] or 0, "#c0392b")]) for f in FLAGS]
     total = max((c["size"] for c in report["clusters"]), default=1)
     cluster_rows = [(f"{c['label'][:22]} ({c['size']})", [(c["size"] / total, "#2c6fbb")]) for c in report["clusters"]]
-    rows = "".join(f"<tr><td>{html.escape(f)}</td><td>{_pct(r['resolved'])}</td><td>{_pct(r['failed'])}</td>"
+    rows = "".join(f"<tr><td>{html.escape(f)}</td><td>{pct(r['resolved'])}</td><td>{pct(r['failed'])}</td>"
                    f"<td>{'—' if r['failed_over_resolved'] is None else r['failed_over_resolved']}</td></tr>"
                    for f, r in report["flags"].items())
     members = "".join(f"<li><b>{html.escape(c['label'])}</b> ({c['size']}): {html.escape(', '.join(c['members']))}</li>"
@@ -128,32 +90,3 @@ def html_report(report: dict) -> str:
 """
 
 
-def cmd_analyze(args) -> int:
-    judge = None
-    if args.judge:
-        from engine.policy.llm import LLMPolicy
-
-        judge = LLMPolicy(args.judge, api_base=args.api_base, api_key=args.api_key)
-        judge.check()
-    report = analyze(args.paths, args.clusters, args.seed, judge)
-    if args.html:
-        Path(args.html).write_text(html_report(report), encoding="utf-8")
-        print(f"report written to {args.html}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print_tables(report)
-    return 0
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser("analyze", help="rubric flags and failure clusters over runs and imported trajectories")
-    p.add_argument("paths", nargs="+", help="run logs, importable files, or folders of them")
-    p.add_argument("--json", action="store_true", help="the whole report as JSON")
-    p.add_argument("--html", metavar="OUT.html", help="also write an HTML report with plots")
-    p.add_argument("--clusters", type=int, metavar="K", help="failure clusters (default: about sqrt(failures / 2))")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--judge", metavar="MODEL", help="also tag each trajectory with an LLM judge (a litellm model)")
-    p.add_argument("--api-base", metavar="URL", help="the judge's model server")
-    p.add_argument("--api-key", metavar="KEY", help="the judge's API key")
-    p.set_defaults(func=cmd_analyze)

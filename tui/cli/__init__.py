@@ -1,0 +1,59 @@
+"""The ``trajscope`` command (docs/architecture.md section 8): one module per command in this
+package, each with ``add_parser(sub)`` and ``run(args)``; ``COMMANDS`` lists them in the
+order ``--help`` shows them, and ``common`` holds what several share."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import signal
+import sys
+
+COMMANDS = ("open", "convert", "stats", "run", "demo", "search", "export", "analyze", "prm", "verify",
+            "sandbox", "bench")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trajscope", description="Watch and steer tree search over coding-agent trajectories.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"tui.cli.{name}")
+        before = set(sub.choices)
+        module.add_parser(sub)
+        for added in set(sub.choices) - before:
+            sub.choices[added].set_defaults(func=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from engine.analysis.report import AnalysisError
+    from engine.formats import FormatError
+    from engine.policy.base import PolicyError
+    from engine.prm.base import ScorerError
+    from engine.redact import RedactingStream, register
+    from engine.sandbox.base import SandboxError
+    from engine.tasks import TaskError
+    from tui.errors import UserError
+
+    args = build_parser().parse_args(argv)
+    register(getattr(args, "api_key", None))
+    # A terminated trajscope still runs its exit handlers, which remove its sandboxes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # Every line printed passes the redactor (a provider's error may echo the API key).
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(out), RedactingStream(err)
+    try:
+        return args.func(args)
+    except (UserError, FormatError, TaskError, SandboxError, PolicyError, ScorerError, AnalysisError) as exc:
+        print(f"trajscope: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `trajscope stats --json RUN | head`: the reader left; not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        return 141
+    finally:
+        sys.stdout, sys.stderr = out, err

@@ -1,0 +1,79 @@
+"""``trajscope analyze PATH...``: rubric flags, their rates in resolved and failed
+trajectories, and clusters of the failures; rich tables, ``--json``, or an HTML report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from engine.analysis.report import analyze, html_report, pct
+
+
+def print_tables(report: dict) -> None:
+    from rich.console import Console
+
+    console = Console()
+    _flag_table(console, report, "rubric flags (detectors)")
+    if "judge" in report:
+        judged = report["judge"]
+        _flag_table(console, judged, f"rubric flags (judge {judged['model']}, {judged['unreadable']} unreadable)")
+    _cluster_table(console, report)
+
+
+def _flag_table(console, report: dict, what: str) -> None:
+    from rich.table import Table
+
+    counts = report["trajectories"]
+    table = Table(title=f"{what} over {sum(counts.values())} trajectories: "
+                        f"{counts['resolved']} resolved, {counts['failed']} failed, {counts['unknown']} unverified")
+    for column in ("flag", "in resolved", "in failed", "failed / resolved", "in unverified"):
+        table.add_column(column)
+    for flag, row in report["flags"].items():
+        ratio = row["failed_over_resolved"]
+        table.add_row(flag, pct(row["resolved"]), pct(row["failed"]), "—" if ratio is None else f"{ratio:g}×",
+                      pct(row["unknown"]))
+    console.print(table)
+
+
+def _cluster_table(console, report: dict) -> None:
+    from rich.table import Table
+
+    if report["clusters"]:
+        groups = Table(title="failure clusters")
+        for column in ("size", "label", "members"):
+            groups.add_column(column)
+        for c in report["clusters"]:
+            members = ", ".join(c["members"][:6]) + (f" … +{len(c['members']) - 6}" if len(c["members"]) > 6 else "")
+            groups.add_row(str(c["size"]), c["label"], members)
+        console.print(groups)
+
+
+def run(args) -> int:
+    judge = None
+    if args.judge:
+        from engine.policy.llm import LLMPolicy
+
+        judge = LLMPolicy(args.judge, api_base=args.api_base, api_key=args.api_key)
+        judge.check()
+    report = analyze(args.paths, args.clusters, args.seed, judge)
+    if args.html:
+        Path(args.html).write_text(html_report(report), encoding="utf-8")
+        print(f"report written to {args.html}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_tables(report)
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("analyze", help="rubric flags and failure clusters over runs and imported trajectories")
+    p.add_argument("paths", nargs="+", help="run logs, importable files, or folders of them")
+    p.add_argument("--json", action="store_true", help="the whole report as JSON")
+    p.add_argument("--html", metavar="OUT.html", help="also write an HTML report with plots")
+    p.add_argument("--clusters", type=int, metavar="K", help="failure clusters (default: about sqrt(failures / 2))")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--judge", metavar="MODEL", help="also tag each trajectory with an LLM judge (a litellm model)")
+    p.add_argument("--api-base", metavar="URL", help="the judge's model server")
+    p.add_argument("--api-key", metavar="KEY", help="the judge's API key")

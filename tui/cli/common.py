@@ -1,0 +1,110 @@
+"""What several commands share: options, the bundled tasks, file checks, sandbox choice."""
+
+from __future__ import annotations
+
+import argparse
+import stat
+import time
+from pathlib import Path
+
+from tui.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[2]
+TASKS_DIR = ROOT / "demo_data" / "tasks"
+DEMO_TASK = "duration-ms-unit"
+THEMES = ("trajscope-dark", "trajscope-light")
+
+
+def is_task_dir(path: Path) -> bool:
+    return (path / "task.json").is_file()
+
+
+def bundled_tasks() -> list[str]:
+    """The names of the bundled task directories."""
+    return sorted(p.name for p in TASKS_DIR.iterdir() if is_task_dir(p)) if TASKS_DIR.is_dir() else []
+
+
+def check_readable(path: Path) -> None:
+    """A regular file, or UserError (a FIFO would hang a read, /dev/zero never end)."""
+    if not path.exists():
+        raise UserError(f"{path} does not exist")
+    if path.is_dir():
+        raise UserError(f"{path} is a directory, not a file")
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise UserError(f"{path} is not a regular file (a FIFO, a device or a socket)")
+
+
+def default_out(instance_id: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{instance_id.replace('/', '_')}-{stamp}.jsonl"
+
+
+def pick_sandbox(choice: str, task) -> str:
+    """``auto``: Docker when a daemon answers and the image is there, else local."""
+    if choice != "auto":
+        return choice
+    if task.repo_dir is None:
+        return "docker"
+    from engine.sandbox import docker as docker_sandbox
+
+    available, _ = docker_sandbox.docker_available()
+    if available:
+        from engine.sandbox.image import image_exists
+
+        if image_exists(task.image or docker_sandbox.BASE_IMAGE):
+            return "docker"
+    return "local"
+
+
+def add_theme_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--theme", choices=THEMES)
+
+
+def add_task_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("task", help="a task directory, or a SWE-bench JSON/JSONL file with --instance")
+    p.add_argument("--instance", metavar="ID", help="the instance of a SWE-bench file")
+
+
+def add_out_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", metavar="RUN.jsonl", help="the run log (default: runs/<instance>-<time>.jsonl)")
+
+
+def add_policy_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="demo",
+                   help="a litellm model string (openai/..., anthropic/..., ollama/..., hosted_vllm/...), "
+                        "or demo for the demo policy (the default)")
+    p.add_argument("--api-base", metavar="URL", help="the model server, e.g. http://localhost:8000/v1")
+    p.add_argument("--api-key", metavar="KEY", help="the API key (default: the provider's environment variable)")
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--tool-mode", choices=["auto", "tools", "text"], default="auto",
+                   help="function calling, or the text format (one fenced bash block a turn)")
+    p.add_argument("--teacher", metavar="MODEL", help="DAgger: a teacher model mixed with --model (the student)")
+    p.add_argument("--beta", type=float, default=0.5, help="DAgger: the chance the teacher acts at a turn")
+    p.add_argument("--sandbox", choices=["auto", "docker", "local"], default="auto",
+                   help="auto: Docker when a daemon and the image are there, else local")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--timeout", type=float, default=120, help="seconds one command may run")
+
+
+def add_search_options(p: argparse.ArgumentParser) -> None:
+    from engine.search import STRATEGIES
+
+    p.add_argument("--strategy", choices=STRATEGIES, default="dars")
+    p.add_argument("--prm", default="builtin", help="scorers, comma-separated (builtin, heuristic, rubric:M, hf:DIR), or none")
+    p.add_argument("--device", help="where the PRM runs: cpu, cuda or mps (default: the best there is)")
+    p.add_argument("--workers", type=int, default=1, help="rollouts at once, one sandbox each")
+    p.add_argument("--max-nodes", type=int, default=60, help="node budget")
+    p.add_argument("--max-tokens", type=int, help="token budget")
+    p.add_argument("--max-cost", type=float, help="cost budget in dollars")
+    p.add_argument("--max-time", type=float, help="wall-time budget in seconds")
+    p.add_argument("--max-depth", type=int, default=30, help="steps a rollout may take")
+    p.add_argument("--samples", type=int, default=4, help="sample: independent rollouts")
+    p.add_argument("--k", type=int, default=3, help="dars: candidates per expansion")
+    p.add_argument("--prune-m", type=int, default=3, help="prune: candidates sampled per step")
+    p.add_argument("--prune-b", type=int, default=1, help="prune: candidates kept per step")
+    p.add_argument("--critic", choices=["prm", "llm", "first"], default="prm", help="dars: who picks among candidates")
+    p.add_argument("--select", choices=["prm", "judge", "rtv"], default="prm",
+                   help="how the patch is chosen: PRM score, an LLM judge, or recursive tournament voting")
+    p.add_argument("--refine-rounds", type=int, default=0,
+                   help="PDR: more rounds of rollouts, each conditioned on distilled summaries of the last")
+    p.add_argument("--judge", metavar="MODEL", help="the model that judges for --select judge|rtv (default: --model)")

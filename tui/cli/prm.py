@@ -1,0 +1,82 @@
+"""``trajscope prm collect|train|score``: the process reward model from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from tui.cli.common import ROOT, TASKS_DIR, is_task_dir
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("prm", help="the process reward model: collect labelled steps, train, score a run")
+    p.add_argument("action", choices=["collect", "train", "score"])
+    p.add_argument("run", nargs="?", help="score: the run log to score")
+    p.add_argument("--prm", default="builtin", help="score: builtin, heuristic, rubric:<model> or hf:<dir>")
+    p.add_argument("--out", help="score: write a scored copy here (default: append to the run log); "
+                                 "collect: where the run logs go (default prm-runs/)")
+    p.add_argument("--device", help="cpu, cuda or mps (default: CUDA, else MPS, else CPU)")
+    p.add_argument("--dataset", default=str(ROOT / "demo_data" / "prm" / "steps.jsonl.gz"),
+                   help="collect writes it, train reads it")
+    p.add_argument("--weights", default=str(ROOT / "engine" / "prm" / "weights" / "builtin.pt"),
+                   help="train: where the weights go (default: the ones the package ships)")
+    p.add_argument("--tasks", nargs="+", help="collect: task directories (default: the bundled tasks)")
+    p.add_argument("--demo-seeds", type=int, default=30, help="collect: demo-policy runs per task")
+    p.add_argument("--fake-seeds", type=int, default=10, help="collect: fake-model runs per task and error rate")
+    p.add_argument("--wrong-rates", type=float, nargs="+", default=[0.3, 0.6],
+                   help="collect: the fake models' chances of a wrong fix")
+    p.add_argument("--sandbox", choices=["local", "docker"], default="local")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0, help="train: the seed")
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--held-out", type=int, default=3, help="train: tasks held out for evaluation")
+
+
+def _say(line: str) -> None:
+    print(f"trajscope: {line}", file=sys.stderr, flush=True)
+
+
+def run(args) -> int:
+    if args.action == "collect":
+        return _collect(args)
+    if args.action == "train":
+        return _train(args)
+    return _score(args)
+
+
+def _collect(args) -> int:
+    from engine.prm.data import collect, examples_from_logs, save
+    from engine.tasks import load_task
+
+    task_dirs = args.tasks or sorted(p for p in TASKS_DIR.iterdir() if is_task_dir(p))
+    tasks = [load_task(p) for p in task_dirs]
+    logs = collect(Path(args.out), tasks, args.demo_seeds, args.fake_seeds, tuple(args.wrong_rates),
+                   sandbox=args.sandbox, workers=args.workers, say=_say)
+    examples = examples_from_logs(logs)
+    save(examples, Path(args.dataset))
+    positives = sum(e.outcome for e in examples)
+    print(json.dumps({"runs": len(logs), "steps": len(examples), "positive_steps": positives,
+                      "dataset": str(args.dataset)}, indent=2))
+    return 0
+
+
+def _train(args) -> int:
+    from engine.prm.train import train
+
+    report = train(Path(args.dataset), Path(args.weights), seed=args.seed, epochs=args.epochs,
+                   held_out=args.held_out, device=args.device, say=_say)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _score(args) -> int:
+    from engine.prm.score import score_log
+
+    if not args.run:
+        from tui.errors import UserError
+
+        raise UserError("prm score needs a run log")
+    counts = score_log(Path(args.run), args.prm, out=Path(args.out) if args.out else None, device=args.device)
+    print(json.dumps(counts, indent=2))
+    return 0
