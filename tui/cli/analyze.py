@@ -7,7 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from engine.analysis.report import analyze, html_report, pct
+
+
+def pct(cell: dict) -> str:
+    from engine.analysis.report import pct as percent
+
+    return percent(cell)
 
 
 def print_tables(report: dict) -> None:
@@ -50,6 +55,8 @@ def _cluster_table(console, report: dict) -> None:
 
 
 def run(args) -> int:
+    from engine.analysis.report import analyze, html_report
+
     judge = None
     if args.judge:
         from engine.policy.llm import LLMPolicy

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.events import write_events
-from engine.formats import load
-from engine.tree import Tree
 from tui.errors import UserError
 
 
@@ -18,6 +15,10 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.events import write_events
+    from engine.formats import load
+    from engine.tree import Tree
+
     loaded = load(args.path)
     out = Path(args.output)
     if out.exists() and out.resolve() == Path(args.path).resolve():

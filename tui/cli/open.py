@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.formats import check_head
 from tui.cli.common import add_theme_option, check_readable
 from tui.errors import UserError
 
@@ -25,6 +24,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--replay SPEED must be a positive number")
     if args.follow and args.replay:
         raise UserError("--follow and --replay cannot be used together")
+    from engine.formats import check_head
+
     if not args.follow:
         # Fail before the screen switches when the file is plainly unreadable.
         with open(path, "rb") as fh:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from engine.formats import load
-from engine.tree import Tree
 
 
 def add_parser(sub) -> None:
@@ -16,6 +14,9 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.formats import load
+    from engine.tree import Tree
+
     loaded = load(args.path)
     tree = Tree.fold(loaded.events)
     stats = tree.stats() | {

@@ -1,4 +1,4 @@
-"""`trajscope bench sandbox`: what sandbox operations cost.
+"""``trajscope bench sandbox``: what sandbox operations cost.
 
 For each kind: the overhead of a command that does nothing (`true`), a
 snapshot after an edit, restoring a state, forking a sandbox at a state, and
@@ -8,6 +8,7 @@ from the base (what DARS does), against restoring it from its snapshot.
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Callable
@@ -153,7 +154,7 @@ def endless_output(box, size: int) -> dict:
             "engine_rss_growth_mb": round(peak[0] - base, 1)}
 
 
-def run(kinds: list[str], repeat: int, say: Callable[[str], None]) -> list[dict]:
+def measure_all(kinds: list[str], repeat: int, say: Callable[[str], None]) -> list[dict]:
     from engine.sandbox.docker import docker_available
 
     results = []
@@ -166,3 +167,43 @@ def run(kinds: list[str], repeat: int, say: Callable[[str], None]) -> list[dict]
                 continue
         results.append(measure(kind, repeat, say))
     return results
+
+
+def add_options(p) -> None:
+    p.add_argument("--kinds", nargs="+", choices=["local", "docker"], default=["local", "docker"],
+                   help="the sandboxes to measure")
+    p.add_argument("--repeat", type=int, default=20, help="repetitions of each sandbox operation")
+    p.add_argument("--json", action="store_true")
+
+
+def run(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=True)
+    results = measure_all(args.kinds, args.repeat, lambda line: console.print(line))
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    table = Table(title="sandbox operations (median / p95 ms)")
+    for column in ("sandbox", "true", "snapshot", "restore", "fork", "replay 20 actions", "restore 20",
+                   "restore vs replay"):
+        table.add_column(column, justify="right")
+    for r in results:
+        if "skipped" in r:
+            table.add_row(r["kind"], f"skipped: {r['skipped']}", *[""] * 6)
+            continue
+        cells = [f"{r[k]['median_ms']:.0f} / {r[k]['p95_ms']:.0f}"
+                 for k in ("true", "snapshot", "restore", "fork", "replay_20", "restore_20")]
+        table.add_row(r["kind"], *cells, f"{r['restore_speedup']}×")
+    Console().print(table)
+    output = Table(title="a command that prints 1 GiB: what the engine pays")
+    for column in ("sandbox", "wall s", "printed", "kept on disk", "engine memory growth"):
+        output.add_column(column, justify="right")
+    for r in results:
+        if "output_1g" in r:
+            o = r["output_1g"]
+            output.add_row(r["kind"], f"{o['seconds']:.1f}", f"{o['printed_bytes']:,}", f"{o['kept_bytes']:,}",
+                           f"{o['engine_rss_growth_mb']:.0f} MB")
+    Console().print(output)
+    return 0

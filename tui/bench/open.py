@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -20,56 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from engine.events import read_events, write_events
-from engine.synthetic import synthetic_events
-from engine.tree import Tree
-
-SIZE = (140, 40)
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class FrameClock:
-    """Timestamps every frame the app composes."""
-
-    def __init__(self, app) -> None:
-        self.frames: list[float] = []
-        original = app._display
-
-        def display(screen, renderable):
-            if renderable is not None:
-                self.frames.append(time.perf_counter())
-            return original(screen, renderable)
-
-        app._display = display
-
-    def first_after(self, t: float) -> float | None:
-        return next((f for f in self.frames if f >= t), None)
-
-
-async def key_latency(app, clock: FrameClock, tree, key: str) -> float:
-    """Post a cursor key; seconds until the first frame drawn after the cursor moved."""
-    from textual import events as tevents
-
-    before = tree.cursor_line
-    posted = time.perf_counter()
-    app.post_message(tevents.Key(key, key))
-    await _wait(lambda: tree.cursor_line != before, 10)
-    moved = time.perf_counter()
-    await _wait(lambda: clock.first_after(moved) is not None, 10)
-    return clock.first_after(moved) - posted
-
-
-async def _wait(predicate, timeout: float) -> None:
-    deadline = time.perf_counter() + timeout
-    while not predicate():
-        if time.perf_counter() > deadline:
-            raise TimeoutError("benchmark condition not met in time")
-        await asyncio.sleep(0.002)
-
+from tui.bench.frames import REPO, SIZE, FrameClock, key_latency, rss_mb, wait
 
 async def _first_paint(path: Path) -> dict:
     from tui.app import TrajscopeApp
@@ -79,10 +29,10 @@ async def _first_paint(path: Path) -> dict:
     app = TrajscopeApp(Source(path))
     clock = FrameClock(app)
     async with app.run_test(size=SIZE) as pilot:
-        await _wait(lambda: getattr(app.screen, "model", None) is not None
+        await wait(lambda: getattr(app.screen, "model", None) is not None
                     and not app.screen.tree.loading, 120)
         attached = time.perf_counter()
-        await _wait(lambda: clock.first_after(attached) is not None, 30)
+        await wait(lambda: clock.first_after(attached) is not None, 30)
         painted = clock.first_after(attached)
         await pilot.pause()
         tnodes = len(app.screen.tree._tnodes)
@@ -91,6 +41,10 @@ async def _first_paint(path: Path) -> dict:
 
 
 def measure_open(n: int | None, path: str | None = None) -> dict:
+    from engine.events import read_events, write_events
+    from engine.synthetic import synthetic_events
+    from engine.tree import Tree
+
     with tempfile.TemporaryDirectory() as tmp:
         if path is None:
             target = Path(tmp) / f"synthetic-{n}.jsonl"
@@ -111,11 +65,13 @@ def measure_open(n: int | None, path: str | None = None) -> dict:
         result = {"file": Path(path).name if path else f"synthetic {n:,} nodes", "bytes": target.stat().st_size,
                   "parse_s": round(t1 - t0, 3), "fold_s": round(t2 - t1, 3)}
         result.update(asyncio.run(_first_paint(target)))
-    result["peak_rss_mb"] = round(_rss_mb(), 1)
+    result["peak_rss_mb"] = round(rss_mb(), 1)
     return result
 
 
 async def _follow(rate: int, seconds: float) -> dict:
+    from engine.events import write_events
+    from engine.synthetic import synthetic_events
     from tui.app import TrajscopeApp
     from tui.bridge import Source
 
@@ -155,7 +111,7 @@ async def _follow(rate: int, seconds: float) -> dict:
 
         latencies: list[float] = []
         async with app.run_test(size=SIZE) as pilot:
-            await _wait(lambda: getattr(app.screen, "model", None) is not None
+            await wait(lambda: getattr(app.screen, "model", None) is not None
                         and not app.screen.tree.loading, 60)
             tree = app.screen.tree
             thread = threading.Thread(target=writer, daemon=True)
@@ -169,7 +125,7 @@ async def _follow(rate: int, seconds: float) -> dict:
                 await asyncio.sleep(0.1)
             write_s = time.perf_counter() - t_start
             t_done = time.perf_counter()
-            await _wait(lambda: len(app.screen.model) >= initial + extra, 60)
+            await wait(lambda: len(app.screen.model) >= initial + extra, 60)
             catch_up = time.perf_counter() - t_done
             thread.join()
     latencies.sort()
@@ -182,12 +138,12 @@ async def _follow(rate: int, seconds: float) -> dict:
         "key_latency_p95_ms": round(p95 * 1000, 1),
         "key_latency_max_ms": round(latencies[-1] * 1000, 1),
         "max_lag_nodes": max(lags), "catch_up_after_writer_s": round(catch_up, 3),
-        "peak_rss_mb": round(_rss_mb(), 1),
+        "peak_rss_mb": round(rss_mb(), 1),
     }
 
 
 def _child(mode: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "tui.bench", mode, *args], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "tui.bench.open", mode, *args], capture_output=True,
                          text=True, cwd=REPO)
     if out.returncode != 0:
         raise RuntimeError(f"benchmark {mode} failed: {out.stderr.strip().splitlines()[-1:]}")
@@ -200,63 +156,16 @@ def largest_real_fixture() -> Path | None:
     return max(files, key=lambda p: p.stat().st_size) if files else None
 
 
-def run_sandbox_bench(args) -> int:
+def add_options(p) -> None:
+    p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000], help="synthetic logs of these many nodes")
+    p.add_argument("--follow-rate", type=int, default=2000, help="node events a second in the follow test")
+    p.add_argument("--json", action="store_true")
+
+
+def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from engine.sandbox import bench
-
-    console = Console(stderr=True)
-    results = bench.run(args.kinds, args.repeat, lambda line: console.print(line))
-    if args.json:
-        print(json.dumps(results, indent=2))
-        return 0
-    table = Table(title="sandbox operations (median / p95 ms)")
-    for column in ("sandbox", "true", "snapshot", "restore", "fork", "replay 20 actions", "restore 20",
-                   "restore vs replay"):
-        table.add_column(column, justify="right")
-    for r in results:
-        if "skipped" in r:
-            table.add_row(r["kind"], f"skipped: {r['skipped']}", *[""] * 6)
-            continue
-        cells = [f"{r[k]['median_ms']:.0f} / {r[k]['p95_ms']:.0f}"
-                 for k in ("true", "snapshot", "restore", "fork", "replay_20", "restore_20")]
-        table.add_row(r["kind"], *cells, f"{r['restore_speedup']}×")
-    Console().print(table)
-    output = Table(title="a command that prints 1 GiB: what the engine pays")
-    for column in ("sandbox", "wall s", "printed", "kept on disk", "engine memory growth"):
-        output.add_column(column, justify="right")
-    for r in results:
-        if "output_1g" in r:
-            o = r["output_1g"]
-            output.add_row(r["kind"], f"{o['seconds']:.1f}", f"{o['printed_bytes']:,}", f"{o['kept_bytes']:,}",
-                           f"{o['engine_rss_growth_mb']:.0f} MB")
-    Console().print(output)
-    return 0
-
-
-def run_bench(args) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
-    if args.suite == "sandbox":
-        return run_sandbox_bench(args)
-    if args.suite == "search":
-        from tui.bench_search import run_search_bench
-
-        return run_search_bench(args)
-    if args.suite == "ui":
-        from tui.bench_ui import run_ui_bench
-
-        return run_ui_bench(args)
-    if args.suite == "prm":
-        from tui.bench_prm import run_prm_bench
-
-        return run_prm_bench(args)
-    if args.suite == "policy":
-        from tui.bench_policy import run_policy_bench
-
-        return run_policy_bench(args)
     console = Console(stderr=True)
     results: dict = {"open": [], "follow": None}
     for n in args.sizes:

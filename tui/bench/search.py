@@ -19,7 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-DEMO_TASKS = Path(__file__).resolve().parent.parent / "demo_data" / "tasks"
+DEMO_TASKS = Path(__file__).resolve().parents[2] / "demo_data" / "tasks"
 
 
 def one_search(task, strategy: str, seed: int, wrong_rate: float, max_nodes: int, out: Path, scorer) -> dict:
@@ -69,7 +69,21 @@ def summarise(rows: list[dict]) -> list[dict]:
     return out
 
 
-def run_search_bench(args) -> int:
+def add_options(p) -> None:
+    from engine.search import STRATEGIES
+
+    p.add_argument("--seeds", type=int, default=20, help="searches (seeds) per task, strategy and rate")
+    p.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
+    p.add_argument("--wrong-rates", type=float, nargs="+", default=[0.3, 0.5],
+                   help="the fake model's chances of a wrong fix")
+    p.add_argument("--max-nodes", type=int, default=30, help="the node budget of every search")
+    p.add_argument("--tasks", nargs="+", help="only tasks whose id contains one of these")
+    p.add_argument("--workers", type=int, default=2, help="searches at once")
+    p.add_argument("--out-dir", help="where the run logs go")
+    p.add_argument("--json", action="store_true")
+
+
+def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 

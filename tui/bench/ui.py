@@ -19,9 +19,9 @@ import threading
 import time
 from pathlib import Path
 
-from tui.bench import SIZE, FrameClock, _rss_mb, _wait, key_latency
+from tui.bench.frames import SIZE, TASKS_DIR, FrameClock, key_latency, rss_mb, wait
 
-TASK = Path(__file__).resolve().parent.parent / "demo_data" / "tasks" / "slugify-accents"
+TASK = TASKS_DIR / "slugify-accents"
 
 
 class Throttled:
@@ -67,7 +67,7 @@ async def measure(rate: float, seconds: float) -> dict:
                 session.start()
                 policy.started = time.monotonic()
                 screen = app.screen
-                await _wait(lambda: getattr(screen, "model", None) is not None and len(screen.model) > 20, 60)
+                await wait(lambda: getattr(screen, "model", None) is not None and len(screen.model) > 20, 60)
                 screen.following = False
                 tree = screen.tree
                 n0, t0 = len(session.tree), time.perf_counter()
@@ -89,11 +89,17 @@ async def measure(rate: float, seconds: float) -> dict:
         "key_to_repaint_p50_ms": round(statistics.median(latencies) * 1000, 1),
         "key_to_repaint_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 1),
         "key_to_repaint_max_ms": round(latencies[-1] * 1000, 1),
-        "max_lag_nodes": max(lags), "peak_rss_mb": round(_rss_mb(), 1),
+        "max_lag_nodes": max(lags), "peak_rss_mb": round(rss_mb(), 1),
     }
 
 
-def run_ui_bench(args) -> int:
+def add_options(p) -> None:
+    p.add_argument("--rate", type=float, default=50, help="nodes a second the live search produces")
+    p.add_argument("--seconds", type=float, default=15, help="how long keys are pressed")
+    p.add_argument("--json", action="store_true")
+
+
+def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 

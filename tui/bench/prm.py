@@ -41,7 +41,13 @@ def measure(scorer, contexts: list, batch: int, repeat: int, cold: bool = False)
             "ms_per_step": round(t * 1000 / batch, 3), "steps_per_s": round(batch / t, 1)}
 
 
-def run_prm_bench(args) -> int:
+def add_options(p) -> None:
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 256], help="batch sizes")
+    p.add_argument("--repeat", type=int, default=20, help="repetitions of each batch")
+    p.add_argument("--json", action="store_true")
+
+
+def run(args) -> int:
     import torch
     from rich.console import Console
     from rich.table import Table

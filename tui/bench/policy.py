@@ -6,10 +6,17 @@ import json
 from contextlib import nullcontext
 from pathlib import Path
 
-DEMO_TASKS = Path(__file__).resolve().parent.parent / "demo_data" / "tasks"
+DEMO_TASKS = Path(__file__).resolve().parents[2] / "demo_data" / "tasks"
 
 
-def run_policy_bench(args) -> int:
+def add_options(p) -> None:
+    p.add_argument("--seeds", type=int, default=20, help="runs (seeds) per task")
+    p.add_argument("--sandbox", choices=["local", "docker"], default="local")
+    p.add_argument("--workers", type=int, default=2, help="runs at once")
+    p.add_argument("--json", action="store_true")
+
+
+def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 

@@ -1,0 +1,31 @@
+"""``trajscope bench SUITE``: the performance benchmarks, one module per suite, each with
+its own options (``add_options``) and ``run(args)``; ``frames`` holds the frame clock the
+suites that drive the app share. Speed and memory targets live here, not in tests."""
+
+from __future__ import annotations
+
+import importlib
+
+SUITES = {
+    "open": "parse, fold, first paint and memory of large logs; follow-mode keep-up",
+    "sandbox": "what sandbox operations cost, and a command that prints 1 GiB",
+    "policy": "the demo policy's resolve rate per task (linear rollouts)",
+    "prm": "scorer speed per batch size and its ranking quality",
+    "search": "strategies side by side at equal node budgets",
+    "ui": "keypress latency in the live app while a search grows",
+}
+
+
+def add_parser(sub) -> None:
+    """``bench`` with one sub-command per suite (``trajscope bench sandbox --kinds local``)."""
+    bench = sub.add_parser("bench", help="performance benchmarks")
+    suites = bench.add_subparsers(dest="suite", required=True, metavar="SUITE")
+    for name, help_text in SUITES.items():
+        module = importlib.import_module(f"tui.bench.{name}")
+        p = suites.add_parser(name, help=help_text)
+        module.add_options(p)
+        p.set_defaults(bench=module.run)
+
+
+def run(args) -> int:
+    return args.bench(args)
