@@ -27,7 +27,8 @@ from engine.sandbox.base import SandboxError
 from engine.search import STRATEGIES, dars, steps
 from engine.search.budget import Budget
 from engine.search.commands import Commands
-from engine.search.rollout import Recorder, path_steps, submit
+from engine.search.rollout import Recorder, submit
+from engine.trace import path_steps
 from engine.tasks import Task
 from engine.tree import ROOT, Tree
 

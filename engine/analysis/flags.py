@@ -22,9 +22,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from engine.policy.base import Step
+from engine.trace import Step
 from engine.prm.features import has_error, is_test_run, signature, test_summary
-from engine.search.rollout import path_steps
+from engine.trace import path_steps
 from engine.tree import ROOT, Node, Tree
 
 FLAGS = ("memory_drift", "overconfidence", "strange_behaviour", "self_correction", "validation", "planning")

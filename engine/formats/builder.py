@@ -2,26 +2,8 @@
 
 from __future__ import annotations
 
-import re
 
 from engine.events import make_event, shallow
-
-_DIFF_FILE = re.compile(r"^diff --git ", re.MULTILINE)
-
-
-def diff_stat(patch: str | None) -> str | None:
-    """``N files, +A -D`` for a unified diff."""
-    if not patch or "\n+++ " not in patch and not patch.startswith("+++ "):
-        return None
-    files = len(_DIFF_FILE.findall(patch)) or 1
-    added = removed = 0
-    for line in patch.splitlines():
-        if line.startswith("+") and not line.startswith("+++"):
-            added += 1
-        elif line.startswith("-") and not line.startswith("---"):
-            removed += 1
-    return f"{files} file{'s' if files != 1 else ''}, +{added} -{removed}"
-
 
 def extract_patch(text: str | None) -> str | None:
     """The unified diff inside an observation (what agents print on submit)."""

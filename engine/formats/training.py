@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 from engine.actions import Action
 from engine.policy.base import Context
-from engine.search.rollout import path_steps
+from engine.trace import path_steps
 from engine.tree import ROOT, Tree
 
 

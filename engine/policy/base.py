@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from engine.actions import Action
+from engine.trace import Step
 
 
 class PolicyError(Exception):
@@ -21,16 +22,6 @@ class PolicyError(Exception):
         from engine.redact import redact
 
         super().__init__(redact(str(message)), *args)
-
-
-@dataclass(slots=True)
-class Step:
-    """One turn of the path so far, as a policy sees it."""
-
-    action: Action
-    thought: str = ""
-    observation: str = ""
-    exit_code: int | None = None
 
 
 @dataclass(slots=True)

@@ -23,7 +23,8 @@ import time
 from dataclasses import dataclass, field
 
 from engine.actions import Action
-from engine.policy.base import Context, PolicyError, Proposal, Step
+from engine.policy.base import Context, PolicyError, Proposal
+from engine.trace import Step
 
 NAME = "demo policy"
 EDIT_TOOLS = ("str_replace", "insert", "create")

@@ -24,7 +24,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from engine.actions import Action, parse_text
-from engine.policy.base import Step
+from engine.trace import Step
 from engine.policy.demo import Bank, next_action
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from engine.actions import Action
-from engine.policy.base import Step
+from engine.trace import Step
 
 NEUTRAL = 0.5
 
@@ -64,7 +64,7 @@ def evaluate(scorer: Scorer, steps: list[StepContext]) -> list[tuple[float, str 
 
 def contexts(tree, node_ids: list[str]) -> list[StepContext]:
     """StepContexts for nodes of a tree (their own observation included when they ran)."""
-    from engine.search.rollout import path_steps
+    from engine.trace import path_steps
 
     issue = str((tree.task or {}).get("problem_statement") or tree.nodes["root"].observation or "")
     task_id = str((tree.task or {}).get("instance_id") or "")
@@ -77,24 +77,3 @@ def contexts(tree, node_ids: list[str]) -> list[StepContext]:
         out.append(StepContext(issue, steps[:-1], last.action, last.observation if ran else None,
                                node.exit_code, task_id))
     return out
-
-
-def get_scorer(name: str, device: str | None = None) -> Scorer:
-    """``builtin``, ``heuristic``, ``rubric:<model>`` or ``hf:<dir>``; ScorerError otherwise."""
-    if name == "builtin":
-        from engine.prm.model import BuiltinScorer
-
-        return BuiltinScorer(device=device)
-    if name == "heuristic":
-        from engine.prm.heuristic import HeuristicScorer
-
-        return HeuristicScorer()
-    if name.startswith("rubric:") and len(name) > 7:
-        from engine.prm.rubric import RubricScorer
-
-        return RubricScorer(name[7:])
-    if name.startswith("hf:") and len(name) > 3:
-        from engine.prm.hf import HFScorer
-
-        return HFScorer(name[3:], device=device)
-    raise ScorerError(f"unknown scorer {name!r}: use builtin, heuristic, rubric:<model> or hf:<dir>")

@@ -12,8 +12,6 @@ from __future__ import annotations
 import gzip
 import random
 from collections import defaultdict
-from collections.abc import Callable
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import orjson
 
 from engine.actions import Action
 from engine.events import read_events
-from engine.policy.base import Step
+from engine.trace import Step
 from engine.prm.base import StepContext, contexts
 from engine.tree import ROOT, Tree
 
@@ -114,31 +112,3 @@ def split_by_task(examples: list[Example], held_out: int, seed: int) -> tuple[li
     test = sorted(random.Random(seed).sample(tasks, held_out))
     return ([e for e in examples if e.context.task_id not in test],
             [e for e in examples if e.context.task_id in test], test)
-
-
-# --- collection ---------------------------------------------------------------------------
-
-@contextmanager
-def _fake_model(task, seed: int, wrong_rate: float):
-    from engine.policy.fake_server import FakeLLM, Solver
-    from engine.policy.llm import LLMPolicy
-
-    with FakeLLM(Solver(task, wrong_rate=wrong_rate, seed=seed)) as server:
-        yield LLMPolicy(f"openai/fake-wrong-{wrong_rate:g}", api_base=server.url)
-
-
-def collect(out_dir: Path, tasks: list, demo_seeds: int, fake_seeds: int, wrong_rates: tuple[float, ...],
-            sandbox: str = "local", workers: int = 2, say: Callable[[str], None] = lambda s: None) -> list[Path]:
-    """Run linear rollouts (demo policy; fake-server models at each wrong-fix rate) and keep their logs."""
-    from engine.policy.demo import DemoPolicy
-    from engine.search.evaluate import linear_rates
-
-    plans: list[tuple[str, Callable, int]] = [("demo", lambda t, s: nullcontext(DemoPolicy(seed=s)), demo_seeds)]
-    for rate in wrong_rates:
-        plans.append((f"fake-{rate:g}", lambda t, s, r=rate: _fake_model(t, s, r), fake_seeds))
-    for name, make, seeds in plans:
-        if seeds:
-            say(f"collecting: {name}, {seeds} seeds on {len(tasks)} tasks")
-            linear_rates(tasks, make, list(range(seeds)), sandbox=sandbox, workers=workers,
-                         out_dir=out_dir / name, say=say)
-    return sorted(out_dir.rglob("*.jsonl"))

@@ -12,7 +12,7 @@ import zlib
 from dataclasses import dataclass
 
 from engine.actions import classify
-from engine.policy.base import Step
+from engine.trace import Step
 
 _SUMMARY = re.compile(r"(\d+) (passed|failed|errors?|error)\b")
 _TEST_COMMAND = re.compile(r"\b(pytest|py\.test|unittest|tox|nox|make\s+test|manage\.py\s+test)\b")

@@ -6,7 +6,8 @@ import shutil
 from pathlib import Path
 
 from engine.events import RunLog, read_events
-from engine.prm.base import contexts, evaluate, get_scorer
+from engine.prm.base import contexts, evaluate
+from engine.prm.registry import get_scorer
 from engine.tree import ROOT, Tree
 
 

@@ -21,7 +21,7 @@ from string import Template
 
 from engine.actions import CRITICAL_KINDS, short_action
 from engine.sandbox.base import cap_output
-from engine.search.rollout import path_steps
+from engine.trace import path_steps
 from engine.tree import ROOT, Tree
 
 PROMPTS = Path(__file__).with_name("prompts")

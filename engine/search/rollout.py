@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from engine.actions import Action, execute
 from engine.events import RunLog, make_event
-from engine.policy.base import Context, Policy, PolicyError, Step
+from engine.policy.base import Context, Policy, PolicyError
+from engine.trace import diff_stat, path_steps
 from engine.sandbox.base import Sandbox, SandboxError
 from engine.tasks import Task, TaskError, verify
 from engine.tree import ROOT, Tree
@@ -62,22 +63,6 @@ class Recorder:
         with self._lock:
             if listener in self.listeners:
                 self.listeners.remove(listener)
-
-
-def path_steps(tree: Tree, node_id: str | None) -> list[Step]:
-    """The path from the task to ``node_id`` as a policy sees it."""
-    if node_id is None or node_id == ROOT:
-        return []
-    return [Step(Action.from_dict(n.action or {}), n.thought, n.observation, n.exit_code)
-            for n in tree.path(node_id) if n.id != ROOT]
-
-
-def diff_stat(patch: str) -> str:
-    """``2 files, +5 -3`` for a unified diff."""
-    files = sum(1 for line in patch.splitlines() if line.startswith("diff --git "))
-    plus = sum(1 for line in patch.splitlines() if line.startswith("+") and not line.startswith("+++"))
-    minus = sum(1 for line in patch.splitlines() if line.startswith("-") and not line.startswith("---"))
-    return f"{files} file{'s' if files != 1 else ''}, +{plus} -{minus}" if patch.strip() else ""
 
 
 @dataclass

@@ -68,7 +68,7 @@ def select_prm(tree: Tree) -> tuple[str | None, list[Candidate]]:
 
 def summarize(tree: Tree, node_id: str) -> str:
     """A rollout summary from its trace: the hypothesis, the progress, the failure modes."""
-    from engine.policy.base import Step
+    from engine.trace import Step
     from engine.prm.features import facts
 
     path = tree.path(node_id)

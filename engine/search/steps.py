@@ -9,7 +9,8 @@ from __future__ import annotations
 from engine.actions import Action
 from engine.policy.base import Context, PolicyError, Proposal
 from engine.prm.base import contexts, evaluate
-from engine.search.rollout import execute_node, path_steps
+from engine.search.rollout import execute_node
+from engine.trace import path_steps
 from engine.tree import ROOT
 
 

@@ -11,7 +11,8 @@ import torch
 from engine.actions import Action
 from engine.events import read_events
 from engine.policy.base import Step
-from engine.prm.base import NEUTRAL, ScorerError, StepContext, evaluate, get_scorer
+from engine.prm.base import NEUTRAL, ScorerError, StepContext, evaluate
+from engine.prm.registry import get_scorer
 from engine.prm.heuristic import HeuristicScorer
 from engine.prm.model import WEIGHTS, BuiltinScorer, load_weights
 from engine.prm.rubric import RubricScorer, parse_judgement

@@ -46,7 +46,8 @@ def run(args) -> int:
 
 
 def _collect(args) -> int:
-    from engine.prm.data import collect, examples_from_logs, save
+    from engine.prm.data import examples_from_logs, save
+    from engine.search.collect import collect
     from engine.tasks import load_task
 
     task_dirs = args.tasks or sorted(p for p in TASKS_DIR.iterdir() if is_task_dir(p))

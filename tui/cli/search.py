@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
 
 def build_session(args, task, out: Path):
     from engine.policy.factory import make_policy
-    from engine.prm.base import get_scorer
+    from engine.prm.registry import get_scorer
     from engine.search.budget import Budget
     from engine.session import SearchConfig, Session
     from tui.errors import UserError
