@@ -25,6 +25,7 @@ demo: $(BIN)/trajscope
 	$(BIN)/trajscope demo
 
 test: $(VENV)/.test-installed
+	cd $(CURDIR) && $(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/trajscope
