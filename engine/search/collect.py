@@ -1,6 +1,6 @@
 """Rollouts whose run logs become the PRM's training data (``trajscope prm collect``).
 
-It runs the search (linear rollouts of the demo policy and of fake-server models at
+It runs the search (linear rollouts of the demo policy and of simulated models at
 several wrong-fix rates), so it lives with the search; ``engine.prm.data`` turns the
 logs into labelled steps without depending on the search."""
 
@@ -12,16 +12,16 @@ from pathlib import Path
 
 @contextmanager
 def _fake_model(task, seed: int, wrong_rate: float):
-    from engine.policy.fake_server import FakeLLM, Solver
+    from engine.policy.simulated import ModelServer, Solver
     from engine.policy.llm import LLMPolicy
 
-    with FakeLLM(Solver(task, wrong_rate=wrong_rate, seed=seed)) as server:
-        yield LLMPolicy(f"openai/fake-wrong-{wrong_rate:g}", api_base=server.url)
+    with ModelServer(Solver(task, wrong_rate=wrong_rate, seed=seed)) as server:
+        yield LLMPolicy(f"openai/simulated-wrong-{wrong_rate:g}", api_base=server.url)
 
 
 def collect(out_dir: Path, tasks: list, demo_seeds: int, fake_seeds: int, wrong_rates: tuple[float, ...],
             sandbox: str = "local", workers: int = 2, say: Callable[[str], None] = lambda s: None) -> list[Path]:
-    """Run linear rollouts (demo policy; fake-server models at each wrong-fix rate) and keep their logs."""
+    """Run linear rollouts (demo policy; simulated models at each wrong-fix rate) and keep their logs."""
     from engine.policy.demo import DemoPolicy
     from engine.search.evaluate import linear_rates
 

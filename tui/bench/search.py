@@ -1,6 +1,6 @@
 """``trajscope bench search``: strategies side by side at equal node budgets.
 
-Every bundled task, with the fake-server model (through litellm, over HTTP) at
+Every bundled task, with the simulated model (through litellm, over HTTP) at
 each wrong-fix rate, over seeds, in the local sandbox: each strategy searches
 with the same node budget and the builtin PRM; the patch is chosen by PRM
 selection (never by the hidden tests), and then verified. Reported per
@@ -23,15 +23,15 @@ DEMO_TASKS = Path(__file__).resolve().parents[2] / "demo_data" / "tasks"
 
 
 def one_search(task, strategy: str, seed: int, wrong_rate: float, max_nodes: int, out: Path, scorer) -> dict:
-    from engine.policy.fake_server import FakeLLM, Solver
+    from engine.policy.simulated import ModelServer, Solver
     from engine.policy.llm import LLMPolicy
     from engine.search.budget import Budget
     from engine.search.select import select_prm
     from engine.session import SearchConfig, Session
 
     started = time.perf_counter()
-    with FakeLLM(Solver(task, wrong_rate=wrong_rate, seed=seed)) as server:
-        policy = LLMPolicy(f"openai/fake-wrong-{wrong_rate:g}", api_base=server.url)
+    with ModelServer(Solver(task, wrong_rate=wrong_rate, seed=seed)) as server:
+        policy = LLMPolicy(f"openai/simulated-wrong-{wrong_rate:g}", api_base=server.url)
         session = Session(task, policy, out, scorers=[scorer], budget=Budget(nodes=max_nodes),
                           config=SearchConfig(strategy=strategy, samples=max_nodes), seed=seed)
         session.start()

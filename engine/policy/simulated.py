@@ -1,14 +1,13 @@
-"""A fake model server: ``/v1/chat/completions`` with tool calls, ``n``, ``usage`` and faults.
-
-It stands in for a model in tests, in ``trajscope prm collect`` and in the search
-benchmark; it never reaches a real provider.
+"""A simulated model: ``Solver`` plays the demo policy's bank for a task as a model would
+(tool calls or the text format, ``n`` choices, a chance of the wrong fix), and
+``ModelServer`` serves any such script at ``/v1/chat/completions`` with ``usage``, so
+the real client (litellm over HTTP) talks to it. ``trajscope prm collect`` and ``trajscope
+bench search`` use it; it never reaches a real provider. The tests' double, with faults,
+is ``tests.fake_llm.FakeLLM``, built on ``ModelServer``.
 
 A *script* is a callable ``(request: dict, index: int) -> dict`` that returns one
-choice's reply: ``{"tool": name, "args": {...}, "thought": str}`` for a tool call,
-or ``{"text": str}`` for plain content. ``index`` counts the choices of the
-request (0..n-1). Faults are consumed one per request, in order: an HTTP status
-(429, 500, 503, 401) answers with that error; ``"hang"`` waits ``hang_s`` before
-answering, so a client with a shorter timeout gives up.
+choice's reply: ``{"tool": name, "args": {...}, "thought": str}`` for a tool call, or
+``{"text": str}`` for plain content. ``index`` counts the choices of the request (0..n-1).
 """
 
 from __future__ import annotations
@@ -26,26 +25,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from engine.actions import Action, parse_text
 from engine.trace import Step
 from engine.policy.demo import Bank, next_action
-
-
-def reply(tool: str | None = None, thought: str = "", text: str | None = None, **args) -> dict:
-    """One scripted reply: a tool call, or plain text."""
-    return {"text": text} if tool is None else {"tool": tool, "args": args, "thought": thought}
-
-
-def turn(request: dict) -> int:
-    """How many turns the conversation has had: the assistant messages so far."""
-    return sum(1 for m in request["messages"] if m.get("role") == "assistant")
-
-
-class Scripted:
-    """Replies from a list, by turn; the last reply repeats when the list runs out."""
-
-    def __init__(self, replies: list[dict]):
-        self.replies = replies
-
-    def __call__(self, request: dict, index: int) -> dict:
-        return self.replies[min(turn(request), len(self.replies) - 1)]
 
 
 _EXIT = re.compile(r"^\(exit code (-?\d+)\)\n")
@@ -116,14 +95,12 @@ class Solver:
         return {"tool": action.tool, "args": action.args, "thought": thought}
 
 
-class FakeLLM:
-    """The server; use as a context manager. ``url`` is the ``api_base`` for litellm."""
+class ModelServer:
+    """An OpenAI-compatible server around ``script``; use as a context manager. ``url`` is
+    the ``api_base`` for litellm. Subclasses may override ``handle`` (the tests add faults)."""
 
-    def __init__(self, script, faults: list | None = None, hang_s: float = 3.0, delay_s: float = 0.0,
-                 ignore_n: bool = False, reject_tools: bool = False):
-        self.script, self.faults, self.hang_s, self.delay_s = script, list(faults or []), hang_s, delay_s
-        self.ignore_n, self.reject_tools = ignore_n, reject_tools
-        self.requests: list[dict] = []
+    def __init__(self, script, delay_s: float = 0.0):
+        self.script, self.delay_s = script, delay_s
         self.lock = threading.Lock()
         self._ids = itertools.count(1)
         server = self
@@ -131,7 +108,7 @@ class FakeLLM:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args):  # keep test output clean
+            def log_message(self, *args):  # keep the output clean
                 pass
 
             def setup(self):
@@ -152,7 +129,7 @@ class FakeLLM:
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):  # the client gave up (a hang)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up
                     pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -163,7 +140,7 @@ class FakeLLM:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
 
-    def __enter__(self) -> FakeLLM:
+    def __enter__(self):
         self.thread.start()
         return self
 
@@ -171,27 +148,20 @@ class FakeLLM:
         self.httpd.shutdown()
         self.httpd.server_close()
 
+    def choices(self, body: dict) -> int:
+        """How many choices to answer with (``n``)."""
+        return int(body.get("n") or 1)
+
     def handle(self, path: str, body: dict) -> tuple[int, dict]:
-        with self.lock:
-            self.requests.append(body)
-            fault = self.faults.pop(0) if self.faults else None
+        """(HTTP status, JSON payload) for one request."""
         if not path.rstrip("/").endswith("/chat/completions"):
             return 404, {"error": {"message": f"no route {path}", "type": "not_found"}}
-        if fault == "hang":
-            time.sleep(self.hang_s)
-        elif isinstance(fault, (int, tuple)):  # a code, or (code, the provider's message[, headers])
-            code, message, headers = (tuple(fault) + ({},))[:3] if isinstance(fault, tuple) \
-                else (fault, f"injected {fault}", {})
-            kind = {429: "rate_limit_exceeded", 401: "invalid_api_key"}.get(code, "server_error")
-            return code, {"error": {"message": message, "type": kind, "code": kind}, "_headers": headers}
-        if self.reject_tools and body.get("tools"):
-            return 400, {"error": {"message": "this model does not support tools", "type": "invalid_request_error"}}
         if self.delay_s:
             time.sleep(self.delay_s)
         prompt_chars = sum(len(json.dumps(m)) for m in body.get("messages", []))
         choices = []
         completion = 0
-        for index in range(1 if self.ignore_n else int(body.get("n") or 1)):
+        for index in range(self.choices(body)):
             out = self.script(body, index)
             message: dict = {"role": "assistant", "content": out.get("text", out.get("thought") or None)}
             if "tool" in out:
@@ -201,6 +171,6 @@ class FakeLLM:
             choices.append({"index": index, "message": message,
                             "finish_reason": "tool_calls" if "tool" in out else "stop"})
         return 200, {"id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion", "created": int(time.time()),
-                     "model": body.get("model", "fake"), "choices": choices,
+                     "model": body.get("model", "simulated"), "choices": choices,
                      "usage": {"prompt_tokens": prompt_chars // 4 + 1, "completion_tokens": completion,
                                "total_tokens": prompt_chars // 4 + 1 + completion}}
