@@ -263,7 +263,7 @@ class Session(Commands):
             if job is not None:
                 return job
             if self._busy == 0:
-                self._end(f"{reason} reached")
+                self._idle(f"{reason} reached")
             return None
         if not self._running.is_set():  # paused: only what a person asked for runs
             return self._human_job()
@@ -271,7 +271,7 @@ class Session(Commands):
             return heapq.heappop(self._jobs)
         job = self._plan()
         if job is None and self._busy == 0:
-            self._end("search exhausted: no node left to expand")
+            self._idle("search exhausted: no node left to expand")
         return job
 
     def _human_job(self) -> Job | None:
@@ -284,13 +284,15 @@ class Session(Commands):
                 return job
         return None
 
-    def _end(self, reason: str) -> None:
+    def _idle(self, reason: str) -> None:
+        """Nothing left to do for now (the budget, no node to expand): the workers stay up for
+        what a person asks next, and wait() returns ``reason``."""
         if self.finished is None:
             self.finished = reason
         self._cond.notify_all()
 
-    def _finish(self, reason: str) -> None:
-        """End for good (a broken sandbox)."""
+    def _abort(self, reason: str) -> None:
+        """Stop for good (a broken sandbox): the workers end, nothing more runs."""
         self.finished = reason
         self._stop.set()
         self._cond.notify_all()
@@ -403,7 +405,7 @@ class Session(Commands):
                         box.at = ROOT
                     getattr(self, f"_do_{job.kind}")(job, box)
                 except SandboxError as exc:
-                    self._finish(f"sandbox failed: {exc}")
+                    self._abort(f"sandbox failed: {exc}")
                 finally:
                     with self._cond:
                         self._busy -= 1
@@ -479,7 +481,7 @@ class Session(Commands):
         if job.by == "human":
             chosen = fresh
         else:
-            pick, critic = self._critic(parent, fresh)
+            pick, critic = dars.pick(self, parent, fresh)
             chosen = [fresh[pick]]
         others = [{"action": p.action.to_dict(), "thought": p.thought, "why": "the critic preferred another"}
                   for p in fresh if p not in chosen] + [
@@ -490,9 +492,6 @@ class Session(Commands):
             node_id = steps.add(self, parent, p, candidates=others or None, critic=critic, **extra)
             if steps.run_node(self, box, node_id) and self._after_execute(box, node_id):
                 self._push("rollout", node_id, priority=job.priority)
-
-    def _critic(self, parent: str, proposals: list[Proposal]) -> tuple[int, dict]:
-        return dars.pick(self, parent, proposals)
 
     def _do_edit(self, job: Job, box) -> None:
         node = self.tree.nodes[job.node]

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from demo_data import task_dirs
+
 os.environ.setdefault("TRAJSCOPE_THEME", "trajscope-dark")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +23,7 @@ def demo_run() -> Path:
     return DEMO_RUN
 
 
-DEMO_TASKS = sorted(p for p in (ROOT / "demo_data" / "tasks").iterdir() if (p / "task.json").is_file())
+DEMO_TASKS = task_dirs()
 
 
 def docker_or_skip() -> None:

@@ -11,6 +11,7 @@ an action in the UI fills the same field.)
 from __future__ import annotations
 
 import random
+import threading
 
 from engine.policy.base import Context, Policy, PolicyError, Proposal
 
@@ -25,11 +26,16 @@ class MixturePolicy:
             raise ValueError("beta must be between 0 and 1")
         self.student, self.teacher, self.beta, self.seed = student, teacher, beta, seed
         self.name = f"mixture of {student.name} (student) and {teacher.name} (teacher), beta {beta:g}"
-        self._turns = 0
+        # How often each path was asked: a draw depends on the seed, the path and that count,
+        # never on how the workers' threads happened to interleave.
+        self._asked: dict[str, int] = {}
+        self._lock = threading.Lock()
 
     def propose(self, context: Context, n: int = 1, temperature: float | None = None) -> list[Proposal]:
-        self._turns += 1
-        rng = random.Random(f"{self.seed}|{context.key()}|{self._turns}")
+        key = context.key()
+        with self._lock:
+            self._asked[key] = asked = self._asked.get(key, 0) + 1
+        rng = random.Random(f"{self.seed}|{key}|{asked}")
         if rng.random() < self.beta:
             proposals = self.teacher.propose(context, n, temperature)
             for p in proposals:

@@ -23,7 +23,7 @@ from engine.trace import Step
 from engine.prm.base import StepContext, contexts
 from engine.tree import ROOT, Tree
 
-DATASET = Path(__file__).resolve().parent.parent.parent / "demo_data" / "prm" / "steps.jsonl.gz"
+DATASET = Path(__file__).resolve().parents[2] / "demo_data" / "prm" / "steps.jsonl.gz"  # demo_data.PRM_STEPS
 OBS_KEEP = 1_500  # characters of each observation a dataset keeps (head and tail)
 
 

@@ -136,7 +136,14 @@ def pick(session, parent: str, proposals: list) -> tuple[int, dict]:
     """The critic: which of ``proposals`` to expand (the PRM's best, the model's choice, or the first)."""
     if len(proposals) == 1 or session.config.critic == "first":
         return 0, {"method": "first"}
-    if session.config.critic == "llm" and hasattr(session.policy, "ask"):
+    if session.config.critic == "llm" and not hasattr(session.policy, "ask"):
+        # said once in the log (and so in the app): the choice falls to the PRM, or the first
+        if not getattr(session, "critic_fallback_said", False):
+            session.critic_fallback_said = True
+            session.emit("command", name="critic_fallback", by="engine",
+                         reason=f"the policy {session.policy.name} cannot answer the critic's question; "
+                                "the PRM picks instead" if session.scorers else "the first candidate is taken")
+    elif session.config.critic == "llm":
         prompt = critic_prompt(session, parent, proposals)
         try:
             text = session.policy.ask(prompt)

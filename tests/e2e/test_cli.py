@@ -1,18 +1,11 @@
 """The command line, run as a user runs it: a subprocess of the installed entry point."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from tests.conftest import DEMO_RUN, REAL_FILES
-from tests.unit.test_formats import independent_counts
-
-
-def trajscope(*args, timeout=60):
-    return subprocess.run([sys.executable, "-m", "tui.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout)
+from tests.support import independent_counts, trajscope
 
 
 @pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.name)

@@ -6,7 +6,7 @@ import json
 
 from engine.prm import data
 from tests.conftest import DEMO_TASKS
-from tests.e2e.test_cli import trajscope
+from tests.support import trajscope
 
 
 def test_collect_runs_rollouts_and_writes_labelled_steps(tmp_path):

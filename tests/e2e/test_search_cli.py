@@ -13,7 +13,7 @@ from engine.events import read_events
 from engine.tasks import load_task_dir
 from engine.tree import Tree
 from tests.conftest import DEMO_TASKS
-from tests.e2e.test_cli import trajscope
+from tests.support import trajscope
 from tests.fake_llm import FakeLLM, Solver
 
 TASK_DIR = next(p for p in DEMO_TASKS if p.name == "semver-prerelease")

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from tests.conftest import DEMO_TASKS, docker_or_skip
-from tests.e2e.test_cli import trajscope
+from tests.support import trajscope
 
 TASK = DEMO_TASKS[0]
 

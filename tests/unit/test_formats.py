@@ -6,40 +6,8 @@ import pytest
 
 from engine.formats import FormatError, load
 from engine.tree import ROOT, Tree
+from tests.support import independent_counts
 from tests.conftest import REAL, REAL_FILES
-
-
-def independent_counts(path) -> dict:
-    """Counts taken straight from the raw file, without the importers."""
-    data = json.loads(path.read_text())
-    if path.suffix == ".root":
-        turns = branch_points = submissions = 0
-
-        def walk(message, turn_children):
-            nonlocal turns, branch_points, submissions
-            kids = message.get("children") or []
-            if message["role"] == "assistant":
-                turns += 1
-                below = sum(1 for o in kids for g in o.get("children") or [] if g["role"] == "assistant")
-                branch_points += below > 1
-                submissions += bool(message.get("is_terminal") and message["action"].strip() == "submit")
-            for kid in kids:
-                walk(kid, None)
-
-        walk(data["root"], None)
-        return {"nodes": turns, "branch_points": branch_points, "submissions": submissions}
-    if isinstance(data, list) and data and "run_id" in data[0]:
-        return {"nodes": len(data), "branch_points": 1, "submissions": len(data)}
-    if isinstance(data, list):  # mini-swe-agent bare list
-        assistant = [m for m in data if m["role"] == "assistant"]
-        submitted = "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT" in assistant[-1]["content"]
-        return {"nodes": len(assistant), "branch_points": 0, "submissions": int(submitted)}
-    if "trajectory" in data:
-        return {"nodes": len(data["trajectory"]), "branch_points": 0,
-                "submissions": int(bool(data["info"].get("submission")))}
-    actions = [m for m in data["history"] if m.get("role") == "assistant" and "action" in m]
-    return {"nodes": len(actions), "branch_points": 0,
-            "submissions": int(actions[-1]["action"].strip() == "submit")}
 
 
 @pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.name)

@@ -17,7 +17,8 @@ from engine.search.budget import Budget
 from engine.session import SearchConfig, Session
 from engine.tree import ROOT, Tree
 from tests.fake_llm import FakeLLM, Solver
-from tests.unit.test_session import TASK, search
+from tests.support import SEMVER as TASK
+from tests.support import search
 
 
 def session_for(tmp_path, server, nodes, name="run", workers=1, **config):

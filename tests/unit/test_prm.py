@@ -177,7 +177,7 @@ def test_prm_score_writes_node_scored_events(tmp_path):
 
 
 def test_prm_score_cli_errors_are_one_line(tmp_path):
-    from tests.e2e.test_cli import trajscope
+    from tests.support import trajscope
 
     shutil.copy(DEMO_RUN, tmp_path / "run.jsonl")
     proc = trajscope("prm", "score", tmp_path / "run.jsonl", "--prm", "nope")

@@ -18,19 +18,9 @@ from engine.tasks import load_task_dir
 from engine.tree import ROOT, Tree
 from tests.conftest import DEMO_TASKS
 from tests.fake_llm import FakeLLM, Scripted, Solver, reply
+from tests.support import SEMVER as TASK
+from tests.support import search
 
-TASK = load_task_dir(next(p for p in DEMO_TASKS if p.name == "semver-prerelease"))  # its wrong fix passes the example
-
-
-def search(tmp_path, strategy, server, nodes=40, wait=True, name="run", **config):
-    session = Session(TASK, LLMPolicy("openai/fake", api_base=server.url), tmp_path / f"{name}.jsonl",
-                      scorers=[HeuristicScorer()], budget=Budget(nodes=nodes),
-                      config=SearchConfig(strategy=strategy, **config), seed=1)
-    session.start()
-    if wait:
-        session.wait(120)
-        session.close()
-    return session
 
 
 def test_linear_and_sample(tmp_path):

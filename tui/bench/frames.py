@@ -9,7 +9,6 @@ from pathlib import Path
 
 SIZE = (140, 40)
 REPO = Path(__file__).resolve().parents[2]
-TASKS_DIR = REPO / "demo_data" / "tasks"
 
 
 def rss_mb() -> float:

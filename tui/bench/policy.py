@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 from contextlib import nullcontext
-from pathlib import Path
 
-DEMO_TASKS = Path(__file__).resolve().parents[2] / "demo_data" / "tasks"
 
 
 def add_options(p) -> None:
@@ -24,7 +22,9 @@ def run(args) -> int:
     from engine.search.evaluate import linear_rates
     from engine.tasks import load_task_dir
 
-    tasks = [load_task_dir(p) for p in sorted(DEMO_TASKS.iterdir()) if (p / "task.json").is_file()]
+    from demo_data import task_dirs
+
+    tasks = [load_task_dir(p) for p in task_dirs()]
     console = Console(stderr=True)
     rows = linear_rates(tasks, lambda task, seed: nullcontext(DemoPolicy(seed=seed)), list(range(args.seeds)),
                         sandbox=args.sandbox, workers=args.workers,

@@ -12,11 +12,11 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
+from demo_data import TASKS
 from engine.tasks import load_task_dir
 
-BENCH_TASK = Path(__file__).resolve().parents[2] / "demo_data" / "tasks" / "semver-prerelease"
+BENCH_TASK = TASKS / "semver-prerelease"
 
 
 def _path_actions(n: int = 20) -> list[tuple[str, str, str]]:

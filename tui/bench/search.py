@@ -19,7 +19,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-DEMO_TASKS = Path(__file__).resolve().parents[2] / "demo_data" / "tasks"
 
 
 def one_search(task, strategy: str, seed: int, wrong_rate: float, max_nodes: int, out: Path, scorer) -> dict:
@@ -91,7 +90,9 @@ def run(args) -> int:
     from engine.tasks import load_task_dir
 
     console = Console(stderr=True)
-    tasks = [load_task_dir(p) for p in sorted(DEMO_TASKS.iterdir()) if (p / "task.json").is_file()]
+    from demo_data import task_dirs
+
+    tasks = [load_task_dir(p) for p in task_dirs()]
     tasks = [t for t in tasks if not args.tasks or any(name in t.instance_id for name in args.tasks)]
     out_dir = Path(args.out_dir or tempfile.mkdtemp(prefix="trajscope-bench-search-"))
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,8 @@ import threading
 import time
 from pathlib import Path
 
-from tui.bench.frames import SIZE, TASKS_DIR, FrameClock, key_latency, rss_mb, wait
+from demo_data import TASKS as TASKS_DIR
+from tui.bench.frames import SIZE, FrameClock, key_latency, rss_mb, wait
 
 TASK = TASKS_DIR / "slugify-accents"
 

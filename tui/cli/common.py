@@ -9,19 +9,16 @@ from pathlib import Path
 
 from tui.errors import UserError
 
+from demo_data import task_dirs
+
 ROOT = Path(__file__).resolve().parents[2]
-TASKS_DIR = ROOT / "demo_data" / "tasks"
 DEMO_TASK = "duration-ms-unit"
 THEMES = ("trajscope-dark", "trajscope-light")
 
 
-def is_task_dir(path: Path) -> bool:
-    return (path / "task.json").is_file()
-
-
 def bundled_tasks() -> list[str]:
     """The names of the bundled task directories."""
-    return sorted(p.name for p in TASKS_DIR.iterdir() if is_task_dir(p)) if TASKS_DIR.is_dir() else []
+    return [p.name for p in task_dirs()]
 
 
 def check_readable(path: Path) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from tui.cli.common import (DEMO_TASK, TASKS_DIR, add_out_option, add_policy_options, add_search_options,
-                            add_theme_option, bundled_tasks)
+from demo_data import TASKS as TASKS_DIR
+from tui.cli.common import (DEMO_TASK, add_out_option, add_policy_options, add_search_options, add_theme_option,
+                            bundled_tasks)
 
 
 def add_parser(sub) -> None:

@@ -6,7 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from tui.cli.common import ROOT, TASKS_DIR, is_task_dir
+from demo_data import PRM_STEPS, task_dirs
+from tui.cli.common import ROOT
 
 
 def add_parser(sub) -> None:
@@ -17,7 +18,7 @@ def add_parser(sub) -> None:
     p.add_argument("--out", help="score: write a scored copy here (default: append to the run log); "
                                  "collect: where the run logs go (default prm-runs/)")
     p.add_argument("--device", help="cpu, cuda or mps (default: CUDA, else MPS, else CPU)")
-    p.add_argument("--dataset", default=str(ROOT / "demo_data" / "prm" / "steps.jsonl.gz"),
+    p.add_argument("--dataset", default=str(PRM_STEPS),
                    help="collect writes it, train reads it")
     p.add_argument("--weights", default=str(ROOT / "engine" / "prm" / "weights" / "builtin.pt"),
                    help="train: where the weights go (default: the ones the package ships)")
@@ -50,8 +51,7 @@ def _collect(args) -> int:
     from engine.search.collect import collect
     from engine.tasks import load_task
 
-    task_dirs = args.tasks or sorted(p for p in TASKS_DIR.iterdir() if is_task_dir(p))
-    tasks = [load_task(p) for p in task_dirs]
+    tasks = [load_task(p) for p in (args.tasks or task_dirs())]
     logs = collect(Path(args.out), tasks, args.demo_seeds, args.fake_seeds, tuple(args.wrong_rates),
                    sandbox=args.sandbox, workers=args.workers, say=_say)
     examples = examples_from_logs(logs)

@@ -23,19 +23,27 @@ from tui.widgets.prompt_bar import PromptBar
 from tui.widgets.status_bar import StatusBar
 
 
+def navigation_bindings(show: bool = True) -> list[Binding]:
+    """The explorer's keys to move around a tree; the live screen keeps them out of its
+    footer (``show=False``) so its controls fit, and they still work there."""
+    return [
+        Binding("slash", "search", "Search", show=show, id="explorer.search"),
+        Binding("n", "next_match(1)", "Next match", show=show, id="explorer.next_match"),
+        Binding("N", "next_match(-1)", "Previous match", show=show, id="explorer.previous_match"),
+        Binding("g", "goto", "Go to node", show=show, id="explorer.goto"),
+        Binding("b", "best_leaf", "Best leaf", show=show, id="explorer.best_leaf"),
+        Binding("left_square_bracket", "branch(-1)", "Previous branch", show=show, id="explorer.previous_branch"),
+        Binding("right_square_bracket", "branch(1)", "Next branch", show=show, id="explorer.next_branch"),
+        Binding("o", "observation", "Full observation", show=show, id="explorer.observation"),
+    ]
+
+
 class ExplorerScreen(Screen[None]):
     """Browse a run: navigate, search, jump to a node or the best leaf, follow or replay."""
 
     BINDINGS = [
         Binding("question_mark", "help", "Help", id="explorer.help"),
-        Binding("slash", "search", "Search", id="explorer.search"),
-        Binding("n", "next_match(1)", "Next match", id="explorer.next_match"),
-        Binding("N", "next_match(-1)", "Previous match", id="explorer.previous_match"),
-        Binding("g", "goto", "Go to node", id="explorer.goto"),
-        Binding("b", "best_leaf", "Best leaf", id="explorer.best_leaf"),
-        Binding("left_square_bracket", "branch(-1)", "Previous branch", id="explorer.previous_branch"),
-        Binding("right_square_bracket", "branch(1)", "Next branch", id="explorer.next_branch"),
-        Binding("o", "observation", "Full observation", id="explorer.observation"),
+        *navigation_bindings(),
         Binding("a", "raw_action", "Raw action JSON", show=False, tooltip="the action as the raw JSON it was recorded as, "
                 "or as people read it (an edit as a diff)", id="explorer.raw_action"),
         Binding("c", "compare", "Compare", tooltip="compare two nodes side by side: press c on each",

@@ -14,7 +14,7 @@ from engine.events import ReadCounts
 from engine.tree import ROOT
 from tui.bridge import LiveSource, SessionBridge, attach_live, detach_live
 from tui.messages import TreeLoaded
-from tui.screens.explorer import ExplorerScreen
+from tui.screens.explorer import ExplorerScreen, navigation_bindings
 from tui.widgets.status_bar import StatusBar
 
 SPIN_S = 0.12
@@ -57,15 +57,7 @@ class LiveScreen(ExplorerScreen):
                 id="live.submit"),
         Binding("plus", "raise_budget", "Budget", tooltip="raise the budget by half", id="live.raise_budget"),
         Binding("f", "follow", "Follow", tooltip="follow the running frontier (on at start)", id="live.follow"),
-        # the explorer's keys stay, out of the footer so the controls above fit
-        Binding("n", "next_match(1)", "Next match", show=False, id="explorer.next_match"),
-        Binding("N", "next_match(-1)", "Previous match", show=False, id="explorer.previous_match"),
-        Binding("g", "goto", "Go to node", show=False, id="explorer.goto"),
-        Binding("left_square_bracket", "branch(-1)", "Previous branch", show=False, id="explorer.previous_branch"),
-        Binding("right_square_bracket", "branch(1)", "Next branch", show=False, id="explorer.next_branch"),
-        Binding("o", "observation", "Full observation", show=False, id="explorer.observation"),
-        Binding("slash", "search", "Search", show=False, id="explorer.search"),
-        Binding("b", "best_leaf", "Best leaf", show=False, id="explorer.best_leaf"),
+        *navigation_bindings(show=False),  # the explorer's keys stay, out of the footer
     ]
 
     def __init__(self, source: LiveSource) -> None:
