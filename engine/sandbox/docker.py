@@ -470,31 +470,57 @@ class DockerSandbox:
         self._session = _session
         self._n = _session.acquire()
         self._git = GitStore(LOCAL_STORE, repo, LOCAL_INDEX)
+        self._limits = limits
+        self._starts = 0
+        self._dead = False  # the container stopped under a command; the next restore replaces it
         _live.add(self)
         try:
-            self.container = self._client.containers.run(
-                image, ["sleep", "infinity"], detach=True, init=True, network_mode="none",
-                labels=_session.labels, name=f"trajscope-{_session.id}-{self._n}",
-                volumes={_session.volume.name: {"bind": STORE_MOUNT, "mode": "ro"}}, **limits,
-                environment={"PAGER": "cat", "GIT_PAGER": "cat", "TERM": "dumb", "LANG": "C.UTF-8",
-                             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PIP_NO_INPUT": "1",
-                             "NO_COLOR": "1"},
-            )
-            self._keep_pid = self._sh("read -r p _ < /proc/1/task/1/children; echo $p").strip()
-            if not self._keep_pid.isdigit():
-                raise SandboxError("the container's keep-alive process is missing")
-            q = shlex.quote
-            self._sh(
-                f"mkdir -p {q(repo)} && git init -q --bare --template= {q(LOCAL_STORE)}\n"
-                f"mkdir -p {q(LOCAL_STORE)}/info {q(LOCAL_STORE)}/objects/info\n"
-                f"printf '%s\\n' {q(KEEPER_STORE + '/objects')} > {q(LOCAL_STORE)}/objects/info/alternates\n"
-                f"printf '%s\\n' {q(chr(10).join(_EXCLUDES))} > {q(LOCAL_STORE)}/info/exclude\n"
-                f"printf '%s\\n' {q(_ATTRIBUTES)} > {q(LOCAL_STORE)}/info/attributes\n")
+            self._start_container()
             if source is not None and _ref is None and self._n == 0:
                 _put_dir(self.container, Path(source), repo)
             self.restore(_ref or _session.base)
         except BaseException as exc:
             _fail_start(self, image, exc)
+
+    def _start_container(self) -> None:
+        """A fresh container of the image for this sandbox, with its own store borrowing
+        from the session's (read-only) store."""
+        session = self._session
+        self._starts += 1
+        suffix = "" if self._starts == 1 else f"-r{self._starts}"
+        self.container = self._client.containers.run(
+            self.image, ["sleep", "infinity"], detach=True, init=True, network_mode="none",
+            labels=session.labels, name=f"trajscope-{session.id}-{self._n}{suffix}",
+            volumes={session.volume.name: {"bind": STORE_MOUNT, "mode": "ro"}}, **self._limits,
+            environment={"PAGER": "cat", "GIT_PAGER": "cat", "TERM": "dumb", "LANG": "C.UTF-8",
+                         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PIP_NO_INPUT": "1",
+                         "NO_COLOR": "1"},
+        )
+        self._dead = False
+        self._keep_pid = ""
+        self._keep_pid = self._sh("read -r p _ < /proc/1/task/1/children; echo $p").strip()
+        if not self._keep_pid.isdigit():
+            raise SandboxError("the container's keep-alive process is missing")
+        q = shlex.quote
+        self._sh(
+            f"mkdir -p {q(self.repo)} && git init -q --bare --template= {q(LOCAL_STORE)}\n"
+            f"mkdir -p {q(LOCAL_STORE)}/info {q(LOCAL_STORE)}/objects/info\n"
+            f"printf '%s\\n' {q(KEEPER_STORE + '/objects')} > {q(LOCAL_STORE)}/objects/info/alternates\n"
+            f"printf '%s\\n' {q(chr(10).join(_EXCLUDES))} > {q(LOCAL_STORE)}/info/exclude\n"
+            f"printf '%s\\n' {q(_ATTRIBUTES)} > {q(LOCAL_STORE)}/info/attributes\n")
+
+    def _replace_dead_container(self) -> None:
+        """A command killed the container (its keep-alive process, or a process that could not
+        be killed): the branch's states are safe in the session's store, so a new container
+        takes its place before the next restore."""
+        import docker.errors
+
+        if self.container is not None:
+            _remove_container(self.container)
+        try:
+            self._start_container()
+        except docker.errors.DockerException as exc:
+            raise SandboxError(f"Docker could not start a new container: {_short(exc)}") from None
 
     # -- low level --------------------------------------------------------------------
 
@@ -523,6 +549,7 @@ class DockerSandbox:
                                        ["bash", "-c", f"KEEP={self._keep_pid}\n{_KILL_ALL}"], sink, KILL_TIMEOUT)
         if timed_out or code not in (0, None):
             self.notice = "a process in the container could not be killed; the container was removed"
+            self._dead = True
             _remove_container(self.container)
 
     # -- commands ---------------------------------------------------------------------
@@ -545,7 +572,7 @@ class DockerSandbox:
             except Exception:  # noqa: BLE001 - removed
                 alive = False
             if not alive:
-                self._closed = True
+                self._dead = True
                 raise SandboxError("the container stopped during the command (its keep-alive process was killed "
                                    "or a process could not be killed)")
         text = out.text()
@@ -624,6 +651,9 @@ class DockerSandbox:
         return commit
 
     def restore(self, ref: StateRef) -> None:
+        self._check_open()
+        if self._dead:
+            self._replace_dead_container()
         q = shlex.quote(self.repo)
         # a repository root that a command removed or replaced (a link, a file) is made an
         # empty directory again before git fills it, so git never walks through a link

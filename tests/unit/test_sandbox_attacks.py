@@ -280,3 +280,19 @@ def test_a_repository_root_replaced_by_a_link_steers_nothing(box, kind, tmp_path
     box.restore(base)
     assert box.read("pkg/mod.py").startswith("def f():")
     assert box.run("ls pkg").output.split() == ["mod.py"]
+
+
+def test_a_killed_docker_container_fails_its_step_and_is_replaced(source):
+    """The agent kills what keeps its container up: that step fails with one sentence; the
+    branch's states are in the session's store, so the next restore brings a new container."""
+    docker_or_skip()
+    from engine.sandbox.docker import DockerSandbox
+
+    with DockerSandbox(source=source) as box:
+        box.write("pkg/mod.py", "def f():\n    return 3\n")
+        state = box.snapshot()
+        with pytest.raises(SandboxError, match="container stopped"):
+            box.run("kill -9 $(cat /proc/1/task/1/children); sleep 5", timeout=20)
+        box.restore(state)
+        assert box.read("pkg/mod.py").endswith("return 3\n")
+        assert box.run("echo alive").output == "alive\n"
