@@ -31,10 +31,10 @@ def path_steps(tree: Tree, node_id: str | None) -> list[Step]:
             for n in tree.path(node_id) if n.id != ROOT]
 
 
-def diff_stat(patch: str | None) -> str | None:
-    """``N files, +A -D`` for a unified diff; None when it is not one (or empty)."""
+def diff_stat(patch: str | None) -> str:
+    """``N files, +A -D`` for a unified diff; "" when it is not one (or empty)."""
     if not patch or "\n+++ " not in patch and not patch.startswith("+++ "):
-        return None
+        return ""
     files = len(_DIFF_FILE.findall(patch)) or 1
     added = removed = 0
     for line in patch.splitlines():

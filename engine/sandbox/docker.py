@@ -182,18 +182,27 @@ def _raise_for(code: int, out: bytes, path: str, verb: str) -> None:
 # -- talking to a container: every exchange has a deadline and a bound ------------------
 
 # Kills every process in the container but its init, the ``sleep`` that keeps it up
-# (pid in $KEEP) and this shell; rounds until none is left (a fork bomb races the kill).
-# Bash builtins only, so that an agent that removed coreutils cannot stop it.
+# (pid in $KEEP) and this shell. A fork bomb races a plain kill, so everything is first
+# stopped (a stopped process cannot fork) until a round finds no process it has not
+# stopped yet, and then killed the same way; a killed process may take a moment to go,
+# so each is signalled once and the rounds end when nothing new appears. Bash builtins
+# only, so that an agent that removed coreutils cannot stop it.
 _KILL_ALL = (
-    "for ((r = 0; r < 200; r++)); do n=0\n"
-    "  for p in /proc/[0-9]*; do p=${p#/proc/}\n"
-    "    case \" 1 $$ $KEEP \" in *\" $p \"*) continue;; esac\n"
-    "    read -r _ _ st _ < /proc/$p/stat 2>/dev/null || continue\n"
-    "    [ \"$st\" = Z ] && continue\n"
-    "    kill -9 \"$p\" 2>/dev/null && n=1\n"
+    "declare -A done\n"
+    "sweep() { local sig=$1 r p st n\n"
+    "  done=()\n"
+    "  for ((r = 0; r < 500; r++)); do n=0\n"
+    "    for p in /proc/[0-9]*; do p=${p#/proc/}\n"
+    "      case \" 1 $$ $KEEP \" in *\" $p \"*) continue;; esac\n"
+    "      [ -n \"${done[$p]}\" ] && continue\n"
+    "      read -r _ _ st _ < /proc/$p/stat 2>/dev/null || continue\n"
+    "      [ \"$st\" = Z ] && continue\n"
+    "      kill -$sig \"$p\" 2>/dev/null; done[$p]=1; n=1\n"
+    "    done\n"
+    "    [ $n = 0 ] && return 0\n"
     "  done\n"
-    "  [ $n = 0 ] && exit 0\n"
-    "done\nexit 1\n"
+    "  return 1; }\n"
+    "sweep STOP; sweep KILL\n"
 )
 
 
@@ -542,11 +551,15 @@ class DockerSandbox:
     def _kill_all(self) -> None:
         """Kill every process left in the container (the agent's background work, what
         escaped with setsid or a double fork); if that does not hold, the container goes."""
-        if self.container is None or not self._keep_pid:
+        if self.container is None or not self._keep_pid or self._dead:
             return
         sink = _Sink(limit=4096)
-        code, timed_out = _stream_exec(self._client.api, self.container,
-                                       ["bash", "-c", f"KEEP={self._keep_pid}\n{_KILL_ALL}"], sink, KILL_TIMEOUT)
+        try:
+            code, timed_out = _stream_exec(self._client.api, self.container,
+                                           ["bash", "-c", f"KEEP={self._keep_pid}\n{_KILL_ALL}"], sink, KILL_TIMEOUT)
+        except SandboxError:  # the container is gone or stopping: nothing left to kill in it
+            self._dead = True
+            return
         if timed_out or code not in (0, None):
             self.notice = "a process in the container could not be killed; the container was removed"
             self._dead = True
@@ -568,7 +581,7 @@ class DockerSandbox:
         if self.container is not None:
             try:
                 self.container.reload()
-                alive = self.container.status == "running"
+                alive = not self._dead and self.container.status == "running"
             except Exception:  # noqa: BLE001 - removed
                 alive = False
             if not alive:
