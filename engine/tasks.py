@@ -119,7 +119,7 @@ def swebench_image(instance_id: str) -> str:
 def load_swebench(path: str | Path, instance_id: str | None = None) -> list[Task]:
     """The instances of a SWE-bench JSON or JSONL file (one, when ``instance_id`` is given)."""
     path = Path(path)
-    from engine.events import read_regular
+    from engine.jsonio import read_regular
 
     try:
         text = read_regular(path).decode("utf-8").removeprefix("\ufeff")

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.events import BOM, NotRegularFile, ReadCounts, loads, parse_line, parse_lines, read_regular
+from engine.events import ReadCounts, parse_line, parse_lines
+from engine.jsonio import BOM, NotRegularFile, loads, read_regular
 from engine.formats import dars, mini_swe_agent, swe_agent
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from engine.actions import action_from_command
-from engine.events import text_of
+from engine.jsonio import text_of
 from engine.formats.builder import RunBuilder, extract_patch
 
 _RESOLVED = re.compile(r"Instances resolved:\s*(\d+)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from engine.actions import action_from_command
-from engine.events import text_of
+from engine.jsonio import text_of
 from engine.formats.builder import RunBuilder, extract_patch
 
 _BLOCK = re.compile(r"```(?:bash|sh|mswea_bash_command)?[ \t]*\n(.*?)\n?```", re.DOTALL)

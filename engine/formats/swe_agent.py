@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 from engine.actions import action_from_command, make_action
-from engine.events import loads, shallow, text_of
+from engine.jsonio import loads, shallow, text_of
 from engine.formats.builder import RunBuilder, extract_patch
 
 

@@ -30,7 +30,6 @@ import itertools
 import os
 import shlex
 import socket
-import tarfile
 import tempfile
 import threading
 import time
@@ -54,7 +53,8 @@ from engine.sandbox.base import (
     repo_path,
 )
 from engine.sandbox.confine import alive
-from engine.sandbox.output import DRAIN_GRACE, BoundedOutput, keep_output
+from engine.sandbox.container import KILL_ALL, Sink, check_exec, put_dir, put_file, short_error, stream_exec
+from engine.sandbox.output import BoundedOutput, keep_output
 
 LABEL = "trajscope.sandbox"
 OWNER = "trajscope.owner"
@@ -100,7 +100,7 @@ def client():
         except docker.errors.DockerException as exc:
             host = os.environ.get("DOCKER_HOST", "the local socket")
             raise SandboxError(
-                f"Docker is not reachable at {host} ({_short(exc)}); start the daemon or use --sandbox local"
+                f"Docker is not reachable at {host} ({short_error(exc)}); start the daemon or use --sandbox local"
             ) from None
         _clients["c"] = c
         return c
@@ -112,12 +112,6 @@ def docker_available() -> tuple[bool, str]:
     except SandboxError as exc:
         return False, str(exc)
     return True, ""
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = text[-1] if text else type(exc).__name__
-    return line if len(line) < 160 else line[:157] + "..."
 
 
 def reap_leftovers(c=None) -> int:
@@ -179,170 +173,6 @@ def _raise_for(code: int, out: bytes, path: str, verb: str) -> None:
         raise SandboxError(f"could not {verb} {path}: {out.decode(errors='replace').strip()}")
 
 
-# -- talking to a container: every exchange has a deadline and a bound ------------------
-
-# Kills every process in the container but its init, the ``sleep`` that keeps it up
-# (pid in $KEEP) and this shell. A fork bomb races a plain kill, so everything is first
-# stopped (a stopped process cannot fork) until a round finds no process it has not
-# stopped yet, and then killed the same way; a killed process may take a moment to go,
-# so each is signalled once and the rounds end when nothing new appears. Bash builtins
-# only, so that an agent that removed coreutils cannot stop it.
-_KILL_ALL = (
-    "declare -A done\n"
-    "sweep() { local sig=$1 r p st n\n"
-    "  done=()\n"
-    "  for ((r = 0; r < 500; r++)); do n=0\n"
-    "    for p in /proc/[0-9]*; do p=${p#/proc/}\n"
-    "      case \" 1 $$ $KEEP \" in *\" $p \"*) continue;; esac\n"
-    "      [ -n \"${done[$p]}\" ] && continue\n"
-    "      read -r _ _ st _ < /proc/$p/stat 2>/dev/null || continue\n"
-    "      [ \"$st\" = Z ] && continue\n"
-    "      kill -$sig \"$p\" 2>/dev/null; done[$p]=1; n=1\n"
-    "    done\n"
-    "    [ $n = 0 ] && return 0\n"
-    "  done\n"
-    "  return 1; }\n"
-    "sweep STOP; sweep KILL\n"
-)
-
-
-class _Sink:
-    """Where an exec's output goes. stdout: a BoundedOutput (a command's output, head and
-    tail), or a bytearray or file that may not pass ``limit`` bytes (``over`` is then
-    set and the rest dropped). stderr: its last 4 KB, for the error message."""
-
-    def __init__(self, out=None, limit: int | None = None, merge: bool = False):
-        self.out = bytearray() if out is None else out
-        self.limit, self.merge = limit, merge
-        self.size = 0
-        self.over = False
-        self.err = BoundedOutput(0, 4096)
-
-    def feed(self, out: bytes | None, err: bytes | None) -> None:
-        if self.merge and err:
-            out, err = (out or b"") + err, None
-        if out and not self.over:
-            self.size += len(out)
-            if self.limit is not None and self.size > self.limit:
-                self.over = True
-            elif isinstance(self.out, BoundedOutput):
-                self.out.feed(out)
-            elif isinstance(self.out, bytearray):
-                self.out += out
-            else:
-                self.out.write(out)
-        if err:
-            self.err.feed(err)
-
-    def error_line(self) -> str:
-        lines = self.err.text().strip().splitlines()
-        return lines[-1] if lines else ""
-
-
-def _stream_exec(api, container, argv: list[str], sink: _Sink, timeout: float,
-                 kill=None, kill_after: bool = False) -> tuple[int | None, bool]:
-    """Run ``argv`` in ``container``, feeding ``sink``; (exit code or None, timed out).
-
-    The output is read in a thread while this one watches the deadline and the exec's
-    state, so neither a command that never ends nor a background process that holds its
-    output open can hold the engine: ``kill`` (which kills what runs in the container)
-    runs at the deadline, and also when the command has ended if ``kill_after``; then
-    the output is read for at most DRAIN_GRACE more seconds."""
-    import docker.errors
-
-    try:
-        ex = api.exec_create(container.id, argv, stdout=True, stderr=True, stdin=False, workdir="/")
-        stream = api.exec_start(ex["Id"], stream=True, demux=True)
-    except docker.errors.DockerException as exc:
-        raise SandboxError(f"the container did not take the command: {_short(exc)}") from None
-    done = threading.Event()
-    lock = threading.Lock()
-    stopped = [False]
-
-    def pump() -> None:
-        try:
-            for out, err in stream:
-                with lock:
-                    if stopped[0]:
-                        break
-                    sink.feed(out, err)
-        except Exception:  # noqa: BLE001 - the stream was closed under us
-            pass
-        finally:
-            done.set()
-
-    threading.Thread(target=pump, name="trajscope-exec", daemon=True).start()
-    deadline = time.monotonic() + timeout
-    timed_out, ended = False, False
-    poll = 0.01
-    while not done.wait(poll):
-        poll = min(poll * 2, 0.25)
-        if time.monotonic() >= deadline:
-            timed_out = True
-            break
-        try:
-            ended = not api.exec_inspect(ex["Id"]).get("Running")
-        except docker.errors.DockerException:
-            ended = True
-        if ended:
-            break
-    if kill is not None and (timed_out or kill_after):
-        kill()
-    done.wait(DRAIN_GRACE)
-    with lock:
-        stopped[0] = True
-    try:
-        stream.close()
-    except Exception:  # noqa: BLE001 - already closed
-        pass
-    if timed_out:
-        return None, True
-    code = None
-    for _ in range(50):  # the exit code is set a moment after the stream ends
-        try:
-            info = api.exec_inspect(ex["Id"])
-        except docker.errors.DockerException:
-            break
-        if not info.get("Running"):
-            code = info.get("ExitCode")
-            break
-        time.sleep(0.02)
-    return code, False
-
-
-def _check(sink: _Sink, code: int | None, timed_out: bool, timeout: float, what: str) -> bytes:
-    if timed_out:
-        raise SandboxError(f"{what} did not finish in {timeout:g} s")
-    if sink.over:
-        raise SandboxError(f"{what} printed more than {sink.limit:,} bytes")
-    if code != 0:
-        raise SandboxError(f"{what}: {sink.error_line() or f'exit code {code}'}")
-    return bytes(sink.out)
-
-
-def _put_dir(container, source: Path, dest: str) -> None:
-    with tempfile.TemporaryFile() as buf:
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            tar.add(str(source), arcname=".")
-        buf.seek(0)
-        if not container.put_archive(dest, buf):
-            raise SandboxError(f"could not copy {source} into the container")
-
-
-def _put_file(container, dest_dir: str, name: str, data, size: int) -> None:
-    """Copy ``size`` bytes of the file object ``data`` to ``dest_dir/name`` in the container."""
-    with tempfile.SpooledTemporaryFile(8 << 20) as buf:
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            info = tarfile.TarInfo(name)
-            info.size = size
-            info.mode = 0o600
-            info.mtime = int(time.time())
-            tar.addfile(info, data)
-        buf.seek(0)
-        if not container.put_archive(dest_dir, buf):
-            raise SandboxError("could not copy into the container")
-
-
 def _git_env(store: str) -> str:
     return (f"export GIT_DIR={shlex.quote(store)} GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null "
             f"GIT_ATTR_NOSYSTEM=1 {_FIXED_DATES} LC_ALL=C\nset -e\n")
@@ -354,7 +184,7 @@ def _fail_start(thing, image: str, exc: BaseException):
 
     thing.close()
     if isinstance(exc, docker.errors.DockerException):
-        raise SandboxError(f"Docker could not start a container from {image}: {_short(exc)}") from None
+        raise SandboxError(f"Docker could not start a container from {image}: {short_error(exc)}") from None
     raise exc
 
 
@@ -381,7 +211,7 @@ class _Session(SharedState):
                 volumes={self.volume.name: {"bind": STORE_MOUNT, "mode": "rw"}}, **limits)
             if source is not None:
                 self.sh(f"mkdir -p {shlex.quote(repo)}")
-                _put_dir(self.keeper, source, repo)
+                put_dir(self.keeper, source, repo)
             # The base state is saved from the keeper's own copy of the repository (the
             # image's, or the source copied in), which no agent has touched.
             init = GitStore(KEEPER_STORE, repo, "/tmp/trajscope-keeper-index").init()
@@ -394,9 +224,9 @@ class _Session(SharedState):
         """Run an engine script in the keeper; its stdout, or SandboxError."""
         if self.keeper is None:
             raise SandboxError("the sandbox is closed")
-        sink = _Sink(limit=limit)
-        code, timed_out = _stream_exec(self.client.api, self.keeper, ["bash", "-c", script], sink, timeout)
-        return _check(sink, code, timed_out, timeout, "the snapshot store")
+        sink = Sink(limit=limit)
+        code, timed_out = stream_exec(self.client.api, self.keeper, ["bash", "-c", script], sink, timeout)
+        return check_exec(sink, code, timed_out, timeout, "the snapshot store")
 
     def ingest(self, pack, size: int, commit: str) -> None:
         """Add the objects in ``pack`` (a file of ``size`` bytes) to the store; ``commit``
@@ -407,7 +237,7 @@ class _Session(SharedState):
                  if size else "")
         with self.store_lock:
             if size:
-                _put_file(self.keeper, "/tmp", name, pack, size)
+                put_file(self.keeper, "/tmp", name, pack, size)
             self.sh(
                 _git_env(KEEPER_STORE) + index
                 + f"git cat-file -e {commit}^{{tree}} 2>/dev/null || {{ echo 'the state is not complete' >&2; exit 1; }}\n"
@@ -486,7 +316,7 @@ class DockerSandbox:
         try:
             self._start_container()
             if source is not None and _ref is None and self._n == 0:
-                _put_dir(self.container, Path(source), repo)
+                put_dir(self.container, Path(source), repo)
             self.restore(_ref or _session.base)
         except BaseException as exc:
             _fail_start(self, image, exc)
@@ -529,7 +359,7 @@ class DockerSandbox:
         try:
             self._start_container()
         except docker.errors.DockerException as exc:
-            raise SandboxError(f"Docker could not start a new container: {_short(exc)}") from None
+            raise SandboxError(f"Docker could not start a new container: {short_error(exc)}") from None
 
     # -- low level --------------------------------------------------------------------
 
@@ -537,26 +367,26 @@ class DockerSandbox:
         if self._closed or self.container is None:
             raise SandboxError("the sandbox is closed")
 
-    def _exec(self, script: str, sink: _Sink, timeout: float = HELPER_TIMEOUT,
+    def _exec(self, script: str, sink: Sink, timeout: float = HELPER_TIMEOUT,
               kill_after: bool = False) -> tuple[int | None, bool]:
         self._check_open()
-        return _stream_exec(self._client.api, self.container, ["bash", "-c", script], sink, timeout,
+        return stream_exec(self._client.api, self.container, ["bash", "-c", script], sink, timeout,
                             kill=self._kill_all, kill_after=kill_after)
 
     def _sh(self, script: str, timeout: float = HELPER_TIMEOUT, limit: int = HELPER_LIMIT) -> str:
-        sink = _Sink(limit=limit)
+        sink = Sink(limit=limit)
         code, timed_out = self._exec(script, sink, timeout)
-        return _check(sink, code, timed_out, timeout, "in the container").decode("utf-8", errors="replace")
+        return check_exec(sink, code, timed_out, timeout, "in the container").decode("utf-8", errors="replace")
 
     def _kill_all(self) -> None:
         """Kill every process left in the container (the agent's background work, what
         escaped with setsid or a double fork); if that does not hold, the container goes."""
         if self.container is None or not self._keep_pid or self._dead:
             return
-        sink = _Sink(limit=4096)
+        sink = Sink(limit=4096)
         try:
-            code, timed_out = _stream_exec(self._client.api, self.container,
-                                           ["bash", "-c", f"KEEP={self._keep_pid}\n{_KILL_ALL}"], sink, KILL_TIMEOUT)
+            code, timed_out = stream_exec(self._client.api, self.container,
+                                           ["bash", "-c", f"KEEP={self._keep_pid}\n{KILL_ALL}"], sink, KILL_TIMEOUT)
         except SandboxError:  # the container is gone or stopping: nothing left to kill in it
             self._dead = True
             return
@@ -576,7 +406,7 @@ class DockerSandbox:
         script = (f"cd {shlex.quote(self.repo)} || exit 90\n"
                   f"exec bash -c {shlex.quote(command)} < /dev/null 2>&1\n")
         started = time.perf_counter()
-        code, timed_out = self._exec(script, _Sink(out, merge=True), timeout, kill_after=True)
+        code, timed_out = self._exec(script, Sink(out, merge=True), timeout, kill_after=True)
         duration = time.perf_counter() - started
         if self.container is not None:
             try:
@@ -612,7 +442,7 @@ class DockerSandbox:
         )
 
     def _editor(self, script: str, path: str, verb: str) -> bytes:
-        sink = _Sink(limit=READ_LIMIT + 1)
+        sink = Sink(limit=READ_LIMIT + 1)
         code, timed_out = self._exec(script, sink)
         if timed_out:
             raise SandboxError(f"could not {verb} {path}: no answer in {HELPER_TIMEOUT:g} s")
@@ -631,9 +461,9 @@ class DockerSandbox:
         data = text.encode("utf-8")
         name = f"ts-in-{uuid.uuid4().hex}"
         try:
-            _put_file(self.container, "/tmp", name, io.BytesIO(data), len(data))
+            put_file(self.container, "/tmp", name, io.BytesIO(data), len(data))
         except Exception as exc:  # noqa: BLE001 - docker's or ours: one line
-            raise SandboxError(f"could not write {path}: {_short(exc)}") from None
+            raise SandboxError(f"could not write {path}: {short_error(exc)}") from None
         self._editor(self._checked(path) + (
             f"src=/tmp/{name}\ntrap 'rm -f \"$src\"' EXIT\n"
             "[ -d \"$t\" ] && exit 5\n[ -e \"$t\" ] && [ ! -f \"$t\" ] && exit 6\n"
@@ -653,9 +483,9 @@ class DockerSandbox:
                   "printf '%s\\n' \"$C\"\n"
                   f"printf '%s\\n^%s\\n' \"$C\" {base} | g pack-objects --revs --local --stdout -q\n")
         with tempfile.SpooledTemporaryFile(8 << 20) as spool:
-            sink = _Sink(spool, PACK_LIMIT)
+            sink = Sink(spool, PACK_LIMIT)
             code, timed_out = self._exec(script, sink)
-            _check(sink, code, timed_out, HELPER_TIMEOUT, "saving the state")
+            check_exec(sink, code, timed_out, HELPER_TIMEOUT, "saving the state")
             spool.seek(0)
             commit = spool.read(41).decode("ascii", errors="replace").strip()
             _check_ref(commit)

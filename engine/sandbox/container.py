@@ -1,0 +1,185 @@
+"""Talking to a container (docs/security.md): every exchange has a deadline and a bound.
+
+``stream_exec`` runs a command through the low-level exec API, reads its output in a
+thread into a bounded sink while watching the deadline and the exec's state, and kills
+what is left in the container (``KILL_ALL``) at the deadline or when asked; ``put_dir`` and
+``put_file`` copy into a container through temporary files, never whole in memory."""
+
+from __future__ import annotations
+
+import tarfile
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from engine.sandbox.base import SandboxError
+from engine.sandbox.output import DRAIN_GRACE, BoundedOutput
+
+
+def short_error(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[-1] if text else type(exc).__name__
+    return line if len(line) < 160 else line[:157] + "..."
+
+
+# Kills every process in the container but its init, the ``sleep`` that keeps it up
+# (pid in $KEEP) and this shell. A fork bomb races a plain kill, so everything is first
+# stopped (a stopped process cannot fork) until a round finds no process it has not
+# stopped yet, and then killed the same way; a killed process may take a moment to go,
+# so each is signalled once and the rounds end when nothing new appears. Bash builtins
+# only, so that an agent that removed coreutils cannot stop it.
+KILL_ALL = (
+    "declare -A done\n"
+    "sweep() { local sig=$1 r p st n\n"
+    "  done=()\n"
+    "  for ((r = 0; r < 500; r++)); do n=0\n"
+    "    for p in /proc/[0-9]*; do p=${p#/proc/}\n"
+    "      case \" 1 $$ $KEEP \" in *\" $p \"*) continue;; esac\n"
+    "      [ -n \"${done[$p]}\" ] && continue\n"
+    "      read -r _ _ st _ < /proc/$p/stat 2>/dev/null || continue\n"
+    "      [ \"$st\" = Z ] && continue\n"
+    "      kill -$sig \"$p\" 2>/dev/null; done[$p]=1; n=1\n"
+    "    done\n"
+    "    [ $n = 0 ] && return 0\n"
+    "  done\n"
+    "  return 1; }\n"
+    "sweep STOP; sweep KILL\n"
+)
+
+
+class Sink:
+    """Where an exec's output goes. stdout: a BoundedOutput (a command's output, head and
+    tail), or a bytearray or file that may not pass ``limit`` bytes (``over`` is then
+    set and the rest dropped). stderr: its last 4 KB, for the error message."""
+
+    def __init__(self, out=None, limit: int | None = None, merge: bool = False):
+        self.out = bytearray() if out is None else out
+        self.limit, self.merge = limit, merge
+        self.size = 0
+        self.over = False
+        self.err = BoundedOutput(0, 4096)
+
+    def feed(self, out: bytes | None, err: bytes | None) -> None:
+        if self.merge and err:
+            out, err = (out or b"") + err, None
+        if out and not self.over:
+            self.size += len(out)
+            if self.limit is not None and self.size > self.limit:
+                self.over = True
+            elif isinstance(self.out, BoundedOutput):
+                self.out.feed(out)
+            elif isinstance(self.out, bytearray):
+                self.out += out
+            else:
+                self.out.write(out)
+        if err:
+            self.err.feed(err)
+
+    def error_line(self) -> str:
+        lines = self.err.text().strip().splitlines()
+        return lines[-1] if lines else ""
+
+
+def stream_exec(api, container, argv: list[str], sink: Sink, timeout: float,
+                 kill=None, kill_after: bool = False) -> tuple[int | None, bool]:
+    """Run ``argv`` in ``container``, feeding ``sink``; (exit code or None, timed out).
+
+    The output is read in a thread while this one watches the deadline and the exec's
+    state, so neither a command that never ends nor a background process that holds its
+    output open can hold the engine: ``kill`` (which kills what runs in the container)
+    runs at the deadline, and also when the command has ended if ``kill_after``; then
+    the output is read for at most DRAIN_GRACE more seconds."""
+    import docker.errors
+
+    try:
+        ex = api.exec_create(container.id, argv, stdout=True, stderr=True, stdin=False, workdir="/")
+        stream = api.exec_start(ex["Id"], stream=True, demux=True)
+    except docker.errors.DockerException as exc:
+        raise SandboxError(f"the container did not take the command: {short_error(exc)}") from None
+    done = threading.Event()
+    lock = threading.Lock()
+    stopped = [False]
+
+    def pump() -> None:
+        try:
+            for out, err in stream:
+                with lock:
+                    if stopped[0]:
+                        break
+                    sink.feed(out, err)
+        except Exception:  # noqa: BLE001 - the stream was closed under us
+            pass
+        finally:
+            done.set()
+
+    threading.Thread(target=pump, name="trajscope-exec", daemon=True).start()
+    deadline = time.monotonic() + timeout
+    timed_out, ended = False, False
+    poll = 0.01
+    while not done.wait(poll):
+        poll = min(poll * 2, 0.25)
+        if time.monotonic() >= deadline:
+            timed_out = True
+            break
+        try:
+            ended = not api.exec_inspect(ex["Id"]).get("Running")
+        except docker.errors.DockerException:
+            ended = True
+        if ended:
+            break
+    if kill is not None and (timed_out or kill_after):
+        kill()
+    done.wait(DRAIN_GRACE)
+    with lock:
+        stopped[0] = True
+    try:
+        stream.close()
+    except Exception:  # noqa: BLE001 - already closed
+        pass
+    if timed_out:
+        return None, True
+    code = None
+    for _ in range(50):  # the exit code is set a moment after the stream ends
+        try:
+            info = api.exec_inspect(ex["Id"])
+        except docker.errors.DockerException:
+            break
+        if not info.get("Running"):
+            code = info.get("ExitCode")
+            break
+        time.sleep(0.02)
+    return code, False
+
+
+def check_exec(sink: Sink, code: int | None, timed_out: bool, timeout: float, what: str) -> bytes:
+    if timed_out:
+        raise SandboxError(f"{what} did not finish in {timeout:g} s")
+    if sink.over:
+        raise SandboxError(f"{what} printed more than {sink.limit:,} bytes")
+    if code != 0:
+        raise SandboxError(f"{what}: {sink.error_line() or f'exit code {code}'}")
+    return bytes(sink.out)
+
+
+def put_dir(container, source: Path, dest: str) -> None:
+    with tempfile.TemporaryFile() as buf:
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            tar.add(str(source), arcname=".")
+        buf.seek(0)
+        if not container.put_archive(dest, buf):
+            raise SandboxError(f"could not copy {source} into the container")
+
+
+def put_file(container, dest_dir: str, name: str, data, size: int) -> None:
+    """Copy ``size`` bytes of the file object ``data`` to ``dest_dir/name`` in the container."""
+    with tempfile.SpooledTemporaryFile(8 << 20) as buf:
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.size = size
+            info.mode = 0o600
+            info.mtime = int(time.time())
+            tar.addfile(info, data)
+        buf.seek(0)
+        if not container.put_archive(dest_dir, buf):
+            raise SandboxError("could not copy into the container")
