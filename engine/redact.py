@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 
 MARK = "[redacted]"
 _SECRET_NAME = re.compile(r"(API_?KEY|_KEY|TOKEN|SECRET|PASSWORD|PASSWD)$", re.IGNORECASE)
@@ -21,6 +22,10 @@ _MIN_LEN = 8  # shorter values are too likely to be ordinary words
 _lock = threading.Lock()
 _registered: set[str] = set()
 _cache: dict[tuple, tuple[re.Pattern, re.Pattern]] = {}
+_current: list = [0.0, None]  # (when the environment was last read, its patterns)
+REFRESH_S = 1.0
+"""Seconds a reading of the environment's secrets is reused (every event is redacted:
+scanning the environment each time cost more than the rest of writing the event)."""
 
 
 def register(secret: str | None) -> None:
@@ -28,6 +33,7 @@ def register(secret: str | None) -> None:
     if isinstance(secret, str) and len(secret.strip()) >= _MIN_LEN:
         with _lock:
             _registered.add(secret.strip())
+            _current[0] = 0.0  # read again at the next use
 
 
 def _secrets() -> tuple[str, ...]:
@@ -39,6 +45,16 @@ def _secrets() -> tuple[str, ...]:
 
 
 def _patterns() -> tuple[re.Pattern, re.Pattern]:
+    now = time.monotonic()
+    when, pats = _current
+    if pats is not None and now - when < REFRESH_S:
+        return pats
+    pats = _read_patterns()
+    _current[0], _current[1] = now, pats
+    return pats
+
+
+def _read_patterns() -> tuple[re.Pattern, re.Pattern]:
     key = _secrets()
     pats = _cache.get(key)
     if pats is None:
