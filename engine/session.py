@@ -1,13 +1,14 @@
-"""The Session: the tree, the run log, the sandboxes, the policy and the scorers, and the
-command API the UI and the CLI call (docs/architecture.md section 1).
+"""The Session: one search's loop, over the tree, the run log, the sandboxes, the policy
+and the scorers (docs/architecture.md section 5).
 
 A search runs in worker threads, one sandbox each (forks of one root sandbox,
-sharing its snapshot store). Work is a queue of jobs: roll out from a node,
-expand a node (DARS, or a person's re-sample), run an edited action, verify a
-submission. People's commands may come from any thread at any time; each is an
-event in the run log, and its jobs go to the front of the queue. The strategy
-is asked for more work whenever the queue runs dry; when it has none and no job
-is running, or a budget is reached, the search ends and says why.
+sharing its snapshot store). Work is a queue of jobs (``engine.search.work`` says
+what each kind does): roll out from a node, expand a node (DARS, or a person's
+re-sample), run an edited action, verify a submission. A person's commands
+(``session.commands``) may come from any thread at any time; each is an event in
+the run log, and its jobs go to the front of the queue. The strategy
+(``session.strategy``) is asked for more work whenever the queue runs dry; when it
+has none and no job is running, or a budget is reached, the search ends and says why.
 """
 
 from __future__ import annotations
@@ -20,18 +21,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.actions import Action
 from engine.events import RunLog, read_events
-from engine.policy.base import Proposal
 from engine.sandbox.base import SandboxError
-from engine.search import STRATEGIES, dars, steps
+from engine.search import STRATEGIES, dars, make_strategy, steps
 from engine.search.budget import Budget
 from engine.search.commands import Commands
-from engine.search.rollout import Recorder, submit
+from engine.search.rollout import Recorder
+from engine.search.strategy import Job
+from engine.search.work import HANDLERS
 from engine.trace import path_steps
 from engine.tasks import Task
 from engine.tree import ROOT, Tree
-
 
 
 @dataclass
@@ -53,74 +53,44 @@ class SearchConfig:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}: use {', '.join(STRATEGIES)}")
 
-    @property
-    def dars(self) -> bool:
-        return self.strategy in ("dars", "dars+prune")
-
-    @property
-    def prune_steps(self) -> bool:
-        return self.strategy in ("prune", "dars+prune")
-
     def to_json(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
-
-@dataclass(order=True)
-class Job:
-    priority: int
-    seq: int
-    kind: str = field(compare=False)  # rollout, expand, edit, submit
-    node: str = field(compare=False, default=ROOT)
-    n: int = 1
-    hint: str | None = field(compare=False, default=None)
-    action: dict | None = field(compare=False, default=None)
-    by: str = field(compare=False, default="engine")
-    instructions: str | None = field(compare=False, default=None)
-    delay: float = field(compare=False, default=0.0)  # seconds to wait first (a restart's back-off)
 
 
 RESTARTS = 3
 """Times a search starts again when every rollout died at its first step."""
 
-RELAX_ROUNDS = 3
-"""Rounds of relaxed limits after DARS's own (see Session._next_phase)."""
 
-FRESH_ROLLOUTS = 4
-"""Fresh rollouts after the relaxed rounds when the search has no budget at all; with one,
-they go on until it is spent or a submission resolved."""
+class Session:
+    """A search: the loop (queue, workers, budget, restarts), its strategy, and a person's
+    ``commands``. ``log`` is a path, or a RunLog already open (the session closes it)."""
 
-
-class Session(Commands):
-    def __init__(self, task: Task, policy, log_path: str | Path, scorers: list | None = None,
+    def __init__(self, task: Task, policy, log: str | Path | RunLog, scorers: list | None = None,
                  sandbox: str = "local", workers: int = 1, budget: Budget | None = None,
-                 config: SearchConfig | None = None, seed: int = 0, **sandbox_options):
+                 config: SearchConfig | None = None, seed: int = 0, restarts: int = RESTARTS,
+                 meta: dict | None = None, **sandbox_options):
         self.task, self.policy, self.scorers = task, policy, list(scorers or [])
         self.sandbox_kind, self.workers, self.seed = sandbox, max(1, workers), seed
         self.budget, self.config = budget or Budget(), config or SearchConfig()
-        self.sandbox_options = sandbox_options
-        path = Path(log_path)
+        self.sandbox_options, self.meta = sandbox_options, dict(meta or {})
+        run_log = log if isinstance(log, RunLog) else RunLog(log)
+        path = run_log.path
         resumed = path.exists() and path.stat().st_size > 0
         tree = Tree.fold(read_events(path)) if resumed else Tree()
-        self.recorder = Recorder(RunLog(path), tree)
-        self.recorder_lock = self.recorder._lock
+        self.recorder = Recorder(run_log, tree)
         self.resumed = resumed
+        self.strategy = make_strategy(self.config, tree)
+        self.commands = Commands(self)
         self.refs: dict[str, str] = {}  # node -> state in this session's snapshot store
-        self.expansions: dict[str, int] = {}
-        self.round, self.refined = 0, set()
-        for node in tree.nodes.values():
-            origin = node.extra.get("expanded_from")
-            if origin:
-                self.expansions[origin] = self.expansions.get(origin, 0) + 1
         self.rollouts = sum(1 for n in tree.children(ROOT) if not tree.nodes[n].extra.get("expanded_from"))
         self._cond = threading.Condition()
-        self._jobs: list[Job] = []
+        self._jobs: list[tuple[int, int, Job]] = []  # a heap: (priority, order, job)
         self._seq = itertools.count()
         self._busy = 0
         self._reserved = 0  # nodes that steps in flight may still add (see reserve)
+        self.max_restarts = restarts
         self.restarts = 0  # rollouts started again because every one so far died at its first step
         self.restart_backoff = 2.0  # seconds before the first restart; doubled for each next one
-        self.phase = "dars" if self.config.dars else self.config.strategy  # see _next_phase
-        self.relax = self.fresh = 0
         self._running = threading.Event()
         self._running.set()
         self._stop = threading.Event()
@@ -130,7 +100,7 @@ class Session(Commands):
         self.started = time.monotonic()
         self.verifying: dict[str, str] = {}  # node -> the phase its verification is in (not logged)
 
-    # -- plumbing -----------------------------------------------------------------------
+    # -- what strategies, job handlers and commands use ------------------------------------
     @property
     def tree(self) -> Tree:
         return self.recorder.tree
@@ -141,11 +111,50 @@ class Session(Commands):
         return self._busy
 
     @property
+    def phase(self) -> str:
+        """What the strategy is doing now (DARS past its own limits: relaxed rounds, fresh rollouts)."""
+        return self.strategy.phase
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
     def elapsed_s(self) -> float:
         return time.monotonic() - self.started
 
     def emit(self, type_: str, **fields) -> dict:
         return self.recorder.emit(type_, **fields)
+
+    def push(self, job: Job) -> None:
+        """Queue ``job`` (people's jobs, priority 0, go first; equal priorities in order)."""
+        with self._cond:
+            heapq.heappush(self._jobs, (job.priority, next(self._seq), job))
+            self.finished = None  # there is work again: wait() waits for it
+            self._cond.notify_all()
+
+    def hold(self, paused: bool) -> None:
+        """Pause (workers finish their step, then take only a person's jobs) or go on."""
+        if paused:
+            self._running.clear()
+            return
+        self._running.set()
+        with self._cond:
+            self._cond.notify_all()
+
+    def stopped(self, wait_s: float = 0.0) -> bool:
+        """Whether the search is being stopped, waiting up to ``wait_s`` for it."""
+        return self._stop.wait(wait_s) if wait_s > 0 else self._stop.is_set()
+
+    def may_continue(self, node_id: str, instructions: str | None = None) -> bool:
+        """False when the rollout below ``node_id`` must stop. Paused, it goes back on the queue
+        and frees its worker for what a person asks meanwhile; resuming picks it up."""
+        if not self._running.is_set():
+            self.push(Job("rollout", node_id, instructions=instructions))
+            return False
+        if self._stop.is_set() or self.budget.exceeded(self.tree):
+            return False
+        return not any(n.status in ("pruned", "failed") for n in self.tree.path(node_id))
 
     def state_of(self, node_id: str | None) -> str | None:
         if node_id in (None, ROOT):
@@ -186,19 +195,13 @@ class Session(Commands):
                 with self._cond:
                     self._reserved -= n
 
-    def _push(self, kind: str, node: str = ROOT, priority: int = 1, **fields) -> None:
-        with self._cond:
-            heapq.heappush(self._jobs, Job(priority, next(self._seq), kind, node, **fields))
-            self.finished = None  # there is work again: wait() waits for it
-            self._cond.notify_all()
-
     # -- the loop -----------------------------------------------------------------------
     def start(self) -> None:
         if not self.resumed:
             self.emit("run_started", task=self.task.to_json(), config={
                 **self.config.to_json(), "policy": self.policy.name, "sandbox": self.sandbox_kind,
                 "scorers": [s.name for s in self.scorers], "workers": self.workers, "seed": self.seed,
-                "budget": self.budget.to_json()})
+                "budget": self.budget.to_json(), **self.meta})
         else:
             steps.pick_up(self)
         self._root_box = self.task.open_sandbox(self.sandbox_kind, **self.sandbox_options)
@@ -225,7 +228,8 @@ class Session(Commands):
         return self.finished
 
     def close(self, reason: str | None = None) -> None:
-        """Stop the workers, remove the sandboxes and end the log (idempotent)."""
+        """Stop the workers, remove the sandboxes and end the log (idempotent). ``reason``
+        says why when the search had not ended by itself."""
         self._stop.set()
         self._running.set()
         with self._cond:
@@ -268,16 +272,16 @@ class Session(Commands):
         if not self._running.is_set():  # paused: only what a person asked for runs
             return self._human_job()
         if self._jobs:
-            return heapq.heappop(self._jobs)
+            return heapq.heappop(self._jobs)[2]
         job = self._plan()
         if job is None and self._busy == 0:
-            self._idle("search exhausted: no node left to expand")
+            self._idle(self.strategy.end_reason(self.tree) or "search exhausted: no node left to expand")
         return job
 
     def _human_job(self) -> Job | None:
         """What runs even when paused or past the budget: a person's jobs, and the
         verification of submissions a resumed search inherited."""
-        for i, job in enumerate(self._jobs):
+        for i, (_, _, job) in enumerate(self._jobs):
             if job.by in ("human", "resume"):
                 self._jobs.pop(i)
                 heapq.heapify(self._jobs)
@@ -298,99 +302,25 @@ class Session(Commands):
         self._cond.notify_all()
 
     def _plan(self) -> Job | None:
-        """The strategy's next job (called with the lock held)."""
-        cfg = self.config
-        wanted = cfg.samples if cfg.strategy == "sample" else 1
-        if self.rollouts < wanted:
+        """The next job when the queue is empty (lock held): the first rollouts, a restart
+        when every rollout died at its first step, else what the strategy says."""
+        if self.rollouts < self.strategy.width:
             self.rollouts += 1
-            return Job(1, next(self._seq), "rollout", ROOT)
+            return Job("rollout", ROOT)
         # Every rollout so far died at its first step (a provider error, a broken model
         # answer): start again, a few times, waiting longer each time, within the budget.
-        if self._busy == 0 and self.restarts < RESTARTS and self.tree.n_children(ROOT) and all(
-                self.tree.nodes[c].status == "failed" for c in self.tree.children(ROOT)):
+        tree = self.tree
+        if self._busy == 0 and self.restarts < self.max_restarts and tree.n_children(ROOT) and all(
+                tree.nodes[c].status == "failed" for c in tree.children(ROOT)):
             self.restarts += 1
             self.rollouts += 1
             self.emit("command", name="restart_search", by="engine", attempt=self.restarts,
-                      reason=self.tree.nodes[self.tree.children(ROOT)[-1]].status_reason[:300])
-            return Job(1, next(self._seq), "rollout", ROOT,
-                       delay=min(30.0, self.restart_backoff * 2 ** (self.restarts - 1)))
-        if cfg.dars:
-            while True:
-                node = dars.next_expansion(self.tree, self.expansions, *self._dars_limits())
-                if node is not None:
-                    self.expansions[node] = self.expansions.get(node, 0) + 1
-                    return Job(1, next(self._seq), "expand", node, n=cfg.k)
-                before = (self.relax, self.fresh)
-                job = self._next_phase()
-                if job is not None:
-                    return job
-                if (self.relax, self.fresh) == before:  # no phase left, or not now
-                    break
-        if self.round < cfg.refine_rounds and self._busy == 0:
-            from engine.search.refine import distill
-
-            self.round += 1
-            last = [n for n in self.tree.nodes if self.tree.nodes[n].status == "submitted"
-                    and n not in self.refined]
-            self.refined.update(last)
-            note = distill(self.tree, last)
-            self.emit("command", name="refine_round", by="engine", round=self.round, note=note)
-            for _ in range(wanted - 1):
-                self._push("rollout", ROOT, instructions=note)
-            return Job(1, next(self._seq), "rollout", ROOT, instructions=note)
-        return None
-
-    # -- DARS beyond its limits ------------------------------------------------------------
-    def _dars_limits(self) -> tuple[dict, dict]:
-        """The expansion limits of the phase: DARS's own, then relaxed round by round (each
-        round allows one more expansion of each kind along a path; from the second on,
-        any critical kind may branch inside any branch)."""
-        cfg = self.config
-        if self.relax == 0:
-            return cfg.limits, cfg.after
-        limits = {kind: n + self.relax for kind, n in cfg.limits.items()}
-        after = cfg.after if self.relax < 2 else {kind: sorted(dars.CRITICAL_KINDS) for kind in cfg.limits}
-        return limits, after
-
-    def _may_go_on(self) -> bool:
-        """Whether DARS goes on past its limits: only when no work is in flight, some
-        rollout got past its first step, and no submission has been verified as resolved
-        (the stopping rule); the budget ends it otherwise (checked before any job is planned)."""
-        tree = self.tree
-        return (self._busy == 0
-                and any(tree.nodes[c].status != "failed" for c in tree.children(ROOT))  # else: restarts
-                and not any(tree.nodes[n].resolved for n in tree.nodes if tree.nodes[n].status == "submitted"))
-
-    def _next_phase(self) -> Job | None:
-        """DARS found nothing to expand: relax its limits (RELAX_ROUNDS rounds), then start
-        fresh rollouts that read what the submissions so far got wrong (until the budget is
-        spent; FRESH_ROLLOUTS without a budget); a rollout job when the phase starts with
-        one, else None (plan again)."""
-        if not self._may_go_on():
-            return None
-        if self.relax < RELAX_ROUNDS:
-            self.relax += 1
-            limits, after = self._dars_limits()
-            self._set_phase(f"relaxed {self.relax}/{RELAX_ROUNDS}", limits=limits)
-            return None
-        bounded = any(v is not None for v in (self.budget.nodes, self.budget.tokens, self.budget.cost,
-                                               self.budget.wall_s))
-        if self.fresh < FRESH_ROLLOUTS or bounded:  # a budget ends them; without one, a few
-            phase = f"fresh rollouts ({self.fresh + 1})" if bounded else \
-                f"fresh rollouts {self.fresh + 1}/{FRESH_ROLLOUTS}"
-            from engine.search.refine import distill
-
-            self.fresh += 1
-            self.rollouts += 1
-            submitted = [n for n in self.tree.nodes if self.tree.nodes[n].status == "submitted"]
-            note = distill(self.tree, submitted) if submitted else None
-            self._set_phase(phase)
-            return Job(1, next(self._seq), "rollout", ROOT, instructions=note)
-        return None
-
-    def _set_phase(self, phase: str, **fields) -> None:
-        self.phase = phase
-        self.emit("command", name="search_phase", by="engine", phase=phase, **fields)
+                      reason=tree.nodes[tree.children(ROOT)[-1]].status_reason[:300])
+            return Job("rollout", ROOT, delay=min(30.0, self.restart_backoff * 2 ** (self.restarts - 1)))
+        jobs = self.strategy.next_jobs(self)
+        for job in jobs[1:]:
+            self.push(job)
+        return jobs[0] if jobs else None
 
     def _worker(self, index: int) -> None:
         box = None
@@ -403,7 +333,7 @@ class Session(Commands):
                     if box is None:
                         box = self._root_box if index == 0 else self._root_box.fork(self._root_box.base)
                         box.at = ROOT
-                    getattr(self, f"_do_{job.kind}")(job, box)
+                    HANDLERS[job.kind](self, job, box)
                 except SandboxError as exc:
                     self._abort(f"sandbox failed: {exc}")
                 finally:
@@ -413,103 +343,3 @@ class Session(Commands):
         finally:
             if box is not None and box is not self._root_box:
                 box.close()
-
-    def _gate(self, node_id: str, instructions: str | None = None) -> bool:
-        """False when the rollout below ``node_id`` must stop. Paused, it goes back on the queue
-        and frees its worker for what a person asks meanwhile; resuming picks it up."""
-        if not self._running.is_set():
-            self._push("rollout", node_id, instructions=instructions)
-            return False
-        if self._stop.is_set() or self.budget.exceeded(self.tree):
-            return False
-        return not any(n.status in ("pruned", "failed") for n in self.tree.path(node_id))
-
-    # -- jobs ---------------------------------------------------------------------------
-    def _after_execute(self, box, node_id: str) -> bool:
-        """Submit when the node submitted; True when the rollout may go on from it."""
-        node = self.tree.nodes[node_id]
-        if node.kind == "submit":
-            from engine.search.select import summarize
-
-            self._verify(node_id, box.diff())
-            with self.recorder_lock:
-                summary = summarize(self.tree, node_id)
-            self.emit("summary_written", id=node_id, summary=summary)
-            return False
-        return node.depth < self.config.max_depth
-
-    def _do_rollout(self, job: Job, box) -> None:
-        if job.delay and self._stop.wait(job.delay):
-            return
-        parent = job.node
-        while parent == ROOT or self._gate(parent, job.instructions):
-            children = steps.step(self, box, parent, job.instructions)
-            if not children:
-                return
-            for extra in children[1:]:  # PRM pruning may keep several: each goes on in its own job
-                if self._after_execute(box, extra):
-                    self._push("rollout", extra, instructions=job.instructions)
-            if not self._after_execute(box, children[0]):
-                return
-            parent = children[0]
-
-    def _do_expand(self, job: Job, box) -> None:
-        tree = self.tree
-        node = tree.nodes[job.node] if job.node != ROOT else None
-        parent = ROOT if node is None else (node.parent or ROOT)
-        instructions = dars.resample_prompt(tree, job.node) if node is not None else None
-        adds = job.n if job.by == "human" else 1  # the critic keeps one candidate
-        with self.reserve(adds, job.by) as ok:  # held until its nodes are in the tree
-            if ok:
-                self._expand(job, box, node, parent, instructions)
-
-    def _expand(self, job: Job, box, node, parent: str, instructions: str | None) -> None:
-        tree = self.tree
-        proposals = steps.propose(self, parent, job.n, self.config.temperature, job.hint, instructions)
-        if not proposals:
-            return
-        siblings = [tree.nodes[s].action for s in tree.children(parent)]
-        fresh: list[Proposal] = []
-        for p in proposals:
-            if not any(steps.same_action(p.action.to_dict(), a) for a in siblings + [f.action.to_dict() for f in fresh]):
-                fresh.append(p)
-        if not fresh:
-            self.emit("branch_requested", parent=job.node, n=job.n, hint=job.hint, by=job.by,
-                      result="every candidate repeated an existing sibling")
-            return
-        critic = None
-        if job.by == "human":
-            chosen = fresh
-        else:
-            pick, critic = dars.pick(self, parent, fresh)
-            chosen = [fresh[pick]]
-        others = [{"action": p.action.to_dict(), "thought": p.thought, "why": "the critic preferred another"}
-                  for p in fresh if p not in chosen] + [
-                  {"action": p.action.to_dict(), "thought": p.thought, "why": "repeats an existing sibling"}
-                  for p in proposals if p not in fresh]
-        for p in chosen:
-            extra = {"expanded_from": job.node} if node is not None else {}
-            node_id = steps.add(self, parent, p, candidates=others or None, critic=critic, **extra)
-            if steps.run_node(self, box, node_id) and self._after_execute(box, node_id):
-                self._push("rollout", node_id, priority=job.priority)
-
-    def _do_edit(self, job: Job, box) -> None:
-        node = self.tree.nodes[job.node]
-        action = Action.from_dict(job.action or {})
-        label = action.to_dict() | {"by": "human"}
-        proposal = Proposal(action, "", proposer="human", teacher_action=label)
-        node_id = steps.add(self, node.parent or ROOT, proposal, edited_from=job.node)
-        if steps.run_node(self, box, node_id) and self._after_execute(box, node_id):
-            self._push("rollout", node_id, priority=0)
-
-    def _do_submit(self, job: Job, box) -> None:
-        self.move_to(box, job.node)
-        self._verify(job.node, box.diff())
-
-    def _verify(self, node_id: str, patch: str) -> None:
-        self.verifying[node_id] = "queued"
-        try:
-            submit(self.task, self.recorder, node_id, patch, self.sandbox_kind,
-                   progress=lambda phase: self.verifying.__setitem__(node_id, phase))
-        finally:
-            self.verifying.pop(node_id, None)

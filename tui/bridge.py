@@ -125,13 +125,13 @@ def detach_live(session, pump: EventPump) -> None:
 
 
 class SessionBridge:
-    """Runs Session commands in worker threads and reports failures as notifications."""
+    """Runs a person's commands (session.commands) in worker threads and reports failures as notifications."""
 
     def __init__(self, screen, session) -> None:
         self.screen, self.session = screen, session
 
     def call(self, name: str, *args, done: str | None = None, **kwargs) -> None:
-        method = getattr(self.session, name)
+        method = getattr(self.session.commands, name)
         app = self.screen.app
 
         def run() -> None:
@@ -145,4 +145,4 @@ class SessionBridge:
                 app.call_from_thread(app.notify, done, timeout=2)
 
         self.screen.run_worker(run, thread=True, exit_on_error=False, group="commands",
-                               description=f"session.{name}")
+                               description=f"session.commands.{name}")

@@ -21,6 +21,11 @@ class Budget:
     def to_json(self) -> dict:
         return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
 
+    @property
+    def bounded(self) -> bool:
+        """Whether any limit is on."""
+        return any(v is not None for v in (self.nodes, self.tokens, self.cost, self.wall_s))
+
     def raise_by(self, nodes: int = 0, tokens: int = 0, cost: float = 0.0, wall_s: float = 0.0) -> dict:
         """Raise the limits (a limit that was off stays off); returns the new limits."""
         with self._lock:

@@ -9,18 +9,23 @@ one (the PRM, or the model itself); duplicates of existing siblings are dropped.
 Which nodes may be expanded is configuration: ``limits`` (how often a kind may
 branch along one path) and ``after`` (inside a branch that began at a kind,
 which kinds may branch again).
+
+``Dars`` is the strategy: past its own limits, while nothing submitted has been
+verified as resolved, it relaxes them round by round, then starts fresh rollouts
+that read what the submissions so far got wrong.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from functools import cache
 from pathlib import Path
 from string import Template
 
 from engine.actions import CRITICAL_KINDS, short_action
 from engine.sandbox.base import cap_output
+from engine.search.refine import distill
+from engine.search.select import parse_choice
+from engine.search.strategy import Job, SearchView, Strategy
 from engine.trace import path_steps
 from engine.tree import ROOT, Tree
 
@@ -28,6 +33,13 @@ PROMPTS = Path(__file__).with_name("prompts")
 DEFAULT_LIMITS = {"edit": 1, "append": 1, "create": 1, "submit": 1}
 DEFAULT_AFTER = {"edit": ["submit"], "append": ["append", "submit"], "create": ["edit", "append", "submit"],
                  "submit": []}
+
+RELAX_ROUNDS = 3
+"""Rounds of relaxed limits after DARS's own (see Dars.next_phase)."""
+
+FRESH_ROLLOUTS = 4
+"""Fresh rollouts after the relaxed rounds when the search has no budget at all; with one,
+they go on until it is spent or a submission resolved."""
 
 
 @cache
@@ -118,20 +130,6 @@ def critic_prompt(session, parent: str, proposals) -> str:
                                               path=path or "(none yet)", candidates=options)
 
 
-def parse_choice(text: str, n: int) -> int | None:
-    for blob in re.findall(r"\{.*?\}", text or "", re.DOTALL):
-        try:
-            value = int(json.loads(blob).get("choice"))
-        except (ValueError, TypeError, AttributeError):
-            continue
-        if 1 <= value <= n:
-            return value - 1
-    found = re.search(r"\b(\d+)\b", text or "")
-    if found and 1 <= int(found.group(1)) <= n:
-        return int(found.group(1)) - 1
-    return None
-
-
 def pick(session, parent: str, proposals: list) -> tuple[int, dict]:
     """The critic: which of ``proposals`` to expand (the PRM's best, the model's choice, or the first)."""
     if len(proposals) == 1 or session.config.critic == "first":
@@ -155,10 +153,83 @@ def pick(session, parent: str, proposals: list) -> tuple[int, dict]:
         return 0, {"method": "first"}
     from engine.prm.base import StepContext, evaluate
 
-    with session.recorder_lock:
+    with session.recorder.reading():
         path = path_steps(session.tree, parent)
     ctxs = [StepContext(session.task.problem_statement, path, p.action, None, None, session.task.instance_id)
             for p in proposals]
     scores = [s for s, _ in evaluate(session.scorers[0], ctxs)]
     best = max(range(len(scores)), key=lambda i: scores[i])
     return best, {"method": f"prm:{session.scorers[0].name}", "scores": [round(s, 4) for s in scores]}
+
+
+class Dars(Strategy):
+    """Expand the shallowest expandable critical node, one at a time, ``k`` candidates each."""
+
+    name = "dars"
+
+    def __init__(self, config, tree: Tree, prune: bool = False) -> None:
+        super().__init__(config, tree, prune)
+        self.phase = "dars"
+        self.relax = self.fresh = 0
+        self.expansions: dict[str, int] = {}  # node -> times expanded (from the log after a resume)
+        for node in tree.nodes.values():
+            origin = node.extra.get("expanded_from")
+            if origin:
+                self.expansions[origin] = self.expansions.get(origin, 0) + 1
+
+    def next_jobs(self, search: SearchView) -> list[Job]:
+        while True:
+            node = next_expansion(search.tree, self.expansions, *self.limits())
+            if node is not None:
+                self.expansions[node] = self.expansions.get(node, 0) + 1
+                return [Job("expand", node, n=self.config.k)]
+            before = (self.relax, self.fresh)
+            job = self.next_phase(search)
+            if job is not None:
+                return [job]
+            if (self.relax, self.fresh) == before:  # no phase left, or not now
+                return []
+
+    def limits(self) -> tuple[dict, dict]:
+        """The expansion limits of the phase: DARS's own, then relaxed round by round (each
+        round allows one more expansion of each kind along a path; from the second on,
+        any critical kind may branch inside any branch)."""
+        cfg = self.config
+        if self.relax == 0:
+            return cfg.limits, cfg.after
+        limits = {kind: n + self.relax for kind, n in cfg.limits.items()}
+        after = cfg.after if self.relax < 2 else {kind: sorted(CRITICAL_KINDS) for kind in cfg.limits}
+        return limits, after
+
+    @staticmethod
+    def may_go_on(search: SearchView) -> bool:
+        """Whether DARS goes on past its limits: only when no work is in flight, some
+        rollout got past its first step, and no submission has been verified as resolved
+        (the stopping rule); the budget ends it otherwise (checked before any job is planned)."""
+        tree = search.tree
+        return (search.busy == 0
+                and any(tree.nodes[c].status != "failed" for c in tree.children(ROOT))  # else: restarts
+                and not any(tree.nodes[n].resolved for n in tree.nodes if tree.nodes[n].status == "submitted"))
+
+    def next_phase(self, search: SearchView) -> Job | None:
+        """Nothing left to expand: relax the limits (RELAX_ROUNDS rounds), then start fresh
+        rollouts that read what the submissions so far got wrong (until the budget is
+        spent; FRESH_ROLLOUTS without a budget); a rollout job when the phase starts with
+        one, else None (plan again)."""
+        if not self.may_go_on(search):
+            return None
+        if self.relax < RELAX_ROUNDS:
+            self.relax += 1
+            limits, _ = self.limits()
+            self.set_phase(search, f"relaxed {self.relax}/{RELAX_ROUNDS}", limits=limits)
+            return None
+        bounded = search.budget.bounded
+        if self.fresh < FRESH_ROLLOUTS or bounded:  # a budget ends them; without one, a few
+            self.fresh += 1
+            tree = search.tree
+            submitted = [n for n in tree.nodes if tree.nodes[n].status == "submitted"]
+            note = distill(tree, submitted) if submitted else None
+            self.set_phase(search, f"fresh rollouts ({self.fresh})" if bounded else
+                           f"fresh rollouts {self.fresh}/{FRESH_ROLLOUTS}")
+            return Job("rollout", ROOT, instructions=note)
+        return None

@@ -1,23 +1,23 @@
-"""A rollout: from a node, propose, execute, snapshot, repeat until submit (docs/architecture.md section 5).
+"""Recording a search's steps (docs/architecture.md section 5).
 
 ``Recorder`` is the one way a search changes the tree: it appends each event to
 the run log and folds it into the live ``Tree`` under one lock, so the log and
-the tree never disagree. ``rollout`` is the loop every strategy builds on;
-``run_linear`` is the simplest search: one rollout from the task's base state.
+the tree never disagree. ``execute_node`` runs one recorded step and records what
+it did; ``submit`` records a patch's verdict; ``path_outcome`` says how a search of
+one path ended (``trajscope run``).
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from engine.actions import Action, execute
 from engine.events import RunLog, make_event
-from engine.policy.base import Context, Policy, PolicyError
-from engine.trace import diff_stat, path_steps
+from engine.trace import diff_stat
 from engine.sandbox.base import Sandbox, SandboxError
 from engine.tasks import Task, TaskError, verify
 from engine.tree import ROOT, Tree
@@ -32,6 +32,13 @@ class Recorder:
         self._lock = threading.Lock()
         self._ids = itertools.count(1 + sum(1 for n in self.tree.nodes if n != ROOT))
         self.listeners: list[Callable[[dict], None]] = []
+
+    @contextmanager
+    def reading(self) -> Iterator[Tree]:
+        """Hold while reading several things from the tree, so that no event lands in between
+        (and emit nothing meanwhile: the lock is not re-entrant)."""
+        with self._lock:
+            yield self.tree
 
     def new_id(self) -> str:
         with self._lock:
@@ -76,48 +83,29 @@ class RolloutResult:
     error: str = ""
 
 
-def rollout(task: Task, policy: Policy, sandbox: Sandbox, recorder: Recorder, parent: str | None = None,
-            max_steps: int = 30, timeout: float = 120.0, verify_sandbox: str | None = None,
-            stop: threading.Event | None = None, seed: int | None = None,
-            on_node: Callable[[object], None] | None = None) -> RolloutResult:
-    """Grow one path below ``parent`` (the task when None); the sandbox must hold parent's state."""
-    tree = recorder.tree
-    result = RolloutResult("max_steps", parent)
-    prev_ref = tree.nodes[parent].state_ref if parent not in (None, ROOT) else None
-    depth = tree.nodes[parent].depth if parent not in (None, ROOT) else 0
-    while depth < max_steps:
-        if stop is not None and stop.is_set():
-            result.reason = "stopped"
-            return result
-        context = Context(task, path_steps(tree, parent), seed=seed)
-        node_id = recorder.new_id()
-        try:
-            proposal = policy.propose(context, 1)[0]
-        except PolicyError as exc:
-            recorder.emit("node_added", id=node_id, parent=parent, action=None, proposer="policy")
-            recorder.emit("node_status", id=node_id, status="failed", by="engine", reason=str(exc))
-            result.reason, result.last, result.error = "policy_error", node_id, str(exc)
-            if on_node is not None:
-                on_node(tree.nodes[node_id])
-            return result
-        recorder.emit("node_added", id=node_id, parent=parent, **proposal.event_fields())
-        ref = execute_node(recorder, sandbox, node_id, proposal.action, prev_ref, timeout)
-        if ref is None:
-            result.reason, result.last = "sandbox_error", node_id
-            result.error = tree.nodes[node_id].status_reason
-            if on_node is not None:
-                on_node(tree.nodes[node_id])
-            return result
-        result.steps += 1
-        result.last, parent, prev_ref, depth = node_id, node_id, ref, depth + 1
-        if on_node is not None:
-            on_node(tree.nodes[node_id])
-        if proposal.action.tool == "submit":
-            result.reason, result.submitted = "submitted", node_id
-            result.patch = sandbox.diff()
-            submit(task, recorder, node_id, result.patch, verify_sandbox or sandbox.kind, timeout=max(timeout, 600))
-            result.resolved = (tree.nodes[node_id].verified or {}).get("resolved")
-            return result
+def path_outcome(tree: Tree, max_depth: int) -> RolloutResult | None:
+    """How a search of one path from the task ended; None when the tree is not one path."""
+    first = tree.children(ROOT)
+    if len(first) != 1:
+        return None
+    node, steps = tree.nodes[first[0]], 0
+    while True:
+        steps += node.exit_code is not None
+        below = tree.children(node.id)
+        if len(below) > 1:
+            return None
+        if not below:
+            break
+        node = tree.nodes[below[0]]
+    result = RolloutResult("stopped", node.id, steps)
+    if node.status == "failed":
+        result.reason = "policy_error" if node.action is None else "sandbox_error"
+        result.error = node.status_reason
+    elif node.kind == "submit" and node.verified is not None:
+        result.reason, result.submitted, result.patch = "submitted", node.id, node.patch or ""
+        result.resolved = node.verified.get("resolved")
+    elif node.depth >= max_depth:
+        result.reason = "max_steps"
     return result
 
 
@@ -153,32 +141,3 @@ def submit(task: Task, recorder: Recorder, node_id: str, patch: str, sandbox_kin
     except (TaskError, SandboxError) as exc:
         verified = {"passed": [], "failed": [], "resolved": False, "verdict": "error", "error": str(exc)}
     return recorder.emit("submitted", id=node_id, patch=patch, verified=verified)
-
-
-def run_linear(task: Task, policy: Policy, log: RunLog, sandbox_kind: str = "local", max_steps: int = 30,
-               timeout: float = 120.0, seed: int | None = None, stop: threading.Event | None = None,
-               on_node: Callable[[object], None] | None = None, config: dict | None = None,
-               **sandbox_options) -> tuple[RolloutResult, Tree]:
-    """One rollout of ``policy`` on ``task`` in a fresh sandbox, recorded in ``log``."""
-    recorder = Recorder(log)
-    started = time.perf_counter()
-    recorder.emit("run_started", task=task.to_json(), config={
-        "strategy": "linear", "policy": policy.name, "sandbox": sandbox_kind, "max_steps": max_steps,
-        "seed": seed, **(config or {})})
-    reason = "error"
-    try:
-        with task.open_sandbox(sandbox_kind, **sandbox_options) as sandbox:
-            if getattr(sandbox, "notice", ""):  # in the log, so the app shows it too
-                recorder.emit("command", name="sandbox_warning", by="engine", text=sandbox.notice)
-            result = rollout(task, policy, sandbox, recorder, None, max_steps, timeout,
-                             stop=stop, seed=seed, on_node=on_node)
-        reason = result.reason
-    except KeyboardInterrupt:
-        reason = "interrupted"
-        raise
-    finally:
-        tree = recorder.tree
-        recorder.emit("run_finished", reason=reason, totals={
-            "tokens_in": tree.tokens_in, "tokens_out": tree.tokens_out, "cost": tree.cost,
-            "wall_s": round(time.perf_counter() - started, 3)})
-    return result, recorder.tree

@@ -7,6 +7,7 @@ the hidden tests' verdict: that is what it is judged against.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -108,6 +109,21 @@ Which attempt most likely resolves the issue, passing the project's hidden tests
 Answer with one JSON object: {{"choice": <the attempt's number>, "reason": "<one sentence>"}}"""
 
 
+def parse_choice(text: str, n: int) -> int | None:
+    """The option a model chose (0-based), from a JSON ``choice`` or the first number; None if none."""
+    for blob in re.findall(r"\{.*?\}", text or "", re.DOTALL):
+        try:
+            value = int(json.loads(blob).get("choice"))
+        except (ValueError, TypeError, AttributeError):
+            continue
+        if 1 <= value <= n:
+            return value - 1
+    found = re.search(r"\b(\d+)\b", text or "")
+    if found and 1 <= int(found.group(1)) <= n:
+        return int(found.group(1)) - 1
+    return None
+
+
 class LLMJudge:
     """Picks one of several attempts (summary and patch each) by asking a model; None when unsure."""
 
@@ -115,8 +131,6 @@ class LLMJudge:
         self.policy = policy
 
     def __call__(self, issue: str, attempts: list[tuple[str, str]]) -> int | None:
-        from engine.search.dars import parse_choice
-
         options = "\n\n".join(f"Attempt {i + 1}:\n{summary}\n<patch>\n{patch[:3000]}\n</patch>"
                               for i, (summary, patch) in enumerate(attempts))
         try:

@@ -10,6 +10,7 @@ from engine.actions import Action
 from engine.policy.base import Context, PolicyError, Proposal
 from engine.prm.base import contexts, evaluate
 from engine.search.rollout import execute_node
+from engine.search.strategy import Job
 from engine.trace import path_steps
 from engine.tree import ROOT
 
@@ -23,8 +24,8 @@ def same_action(a: dict | None, b: dict | None) -> bool:
 
 
 def context_for(session, parent: str, hint: str | None = None, instructions: str | None = None) -> Context:
-    with session.recorder_lock:
-        steps = path_steps(session.tree, parent)
+    with session.recorder.reading() as tree:
+        steps = path_steps(tree, parent)
     return Context(session.task, steps, hint=hint, instructions=instructions, seed=session.seed)
 
 
@@ -52,8 +53,8 @@ def score(session, node_ids: list[str]) -> dict[str, float]:
     """Score nodes with every scorer of the session; returns the mean score per node."""
     if not session.scorers or not node_ids:
         return {}
-    with session.recorder_lock:
-        ctxs = contexts(session.tree, node_ids)
+    with session.recorder.reading() as tree:
+        ctxs = contexts(tree, node_ids)
     totals = {n: [] for n in node_ids}
     for scorer in session.scorers:
         for node_id, (value, rationale) in zip(node_ids, evaluate(scorer, ctxs)):
@@ -88,7 +89,7 @@ def run_node(session, box, node_id: str) -> bool:
 def step(session, box, parent: str, instructions: str | None = None) -> list[str]:
     """One step below ``parent``: the executed children (several when PRM pruning keeps b > 1)."""
     cfg = session.config
-    m = cfg.prune_m if cfg.prune_steps else 1
+    m = cfg.prune_m if session.strategy.prune else 1
     with session.reserve(m) as ok:
         if not ok:
             return []
@@ -125,8 +126,8 @@ def pick_up(session) -> None:
     # past the budget, as what a person asked for does: the step was already paid for).
     for node in list(tree.nodes.values()):
         if node.kind == "submit" and node.status == "done" and node.verified is None:
-            session._push("submit", node.id, priority=0, by="resume")
+            session.push(Job("submit", node.id, priority=0, by="resume"))
     for leaf in tree.leaves():
         node = tree.nodes[leaf]
         if node.status == "done" and node.kind != "submit" and node.depth < session.config.max_depth:
-            session._push("rollout", leaf)
+            session.push(Job("rollout", leaf))

@@ -44,7 +44,7 @@ def demo_session(tmp_path, nodes: int = 40, pause_at: int | None = None) -> Sess
     if pause_at is not None:
         def listener(event: dict) -> None:
             if event["type"] == "node_added" and len(session.tree) >= pause_at:
-                session._running.clear()  # under the recorder's lock: no event may be emitted here
+                session.hold(True)  # under the recorder's lock: no event may be emitted here
 
         session.recorder.listeners.append(listener)
     session.start()

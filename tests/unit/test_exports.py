@@ -35,10 +35,10 @@ def curated(tmp_path_factory):
     tree = session.tree
     parent = next(p for p in tree.nodes if len(tree.children(p)) >= 2)
     keep, drop = tree.children(parent)[:2]
-    session.promote(keep)
-    session.prune(drop)
+    session.commands.promote(keep)
+    session.commands.prune(drop)
     edited = next(n for n in tree.nodes.values() if n.id != ROOT and n.action["tool"] == "bash")
-    session.edit(edited.id, {"tool": "bash", "args": {"command": "echo by-hand"}})
+    session.commands.edit(edited.id, {"tool": "bash", "args": {"command": "echo by-hand"}})
     session.wait(60)
     session.close()
     return path, Tree.fold(read_events(path)), keep, drop, edited.id

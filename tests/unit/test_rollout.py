@@ -8,7 +8,8 @@ from engine.events import RunLog, read_events
 from engine.policy.demo import DemoPolicy
 from engine.policy.llm import LLMPolicy
 from engine.policy.mixture import MixturePolicy
-from engine.search.rollout import diff_stat, run_linear
+from engine.runs import run_linear
+from engine.trace import diff_stat
 from engine.tasks import load_task_dir
 from engine.tree import Tree
 from tests.conftest import DEMO_TASKS

@@ -10,9 +10,10 @@ import pytest
 from engine.events import read_events
 from engine.policy.llm import LLMPolicy
 from engine.prm.heuristic import HeuristicScorer
-from engine.search import dars
+from engine.search import STRATEGIES, dars
 from engine.search.budget import Budget
 from engine.search.select import normalise, select_prm
+from engine.search.strategy import Job, Strategy
 from engine.session import SearchConfig, Session
 from engine.tasks import load_task_dir
 from engine.tree import ROOT, Tree
@@ -21,6 +22,33 @@ from tests.fake_llm import FakeLLM, Scripted, Solver, reply
 from tests.support import SEMVER as TASK
 from tests.support import search
 
+
+class RetryOnce(Strategy):
+    """A strategy written the way a newcomer would: one more rollout, told to try again."""
+
+    name = "retry-once"
+
+    def __init__(self, config, tree, prune=False):
+        super().__init__(config, tree, prune)
+        self.asked = False
+
+    def next_jobs(self, search):
+        if self.asked or search.busy:
+            return []
+        self.asked = True
+        return [Job("rollout", ROOT, instructions="Your first attempt may be wrong: try again.")]
+
+
+def test_a_new_strategy_is_one_class_and_one_line_in_the_table(tmp_path, monkeypatch):
+    monkeypatch.setitem(STRATEGIES, "retry-once", (__name__, "RetryOnce", {}))
+    with FakeLLM(Solver(TASK, wrong_rate=0.0, seed=2)) as server:
+        session = search(tmp_path, "retry-once", server, nodes=80)
+    tree = session.tree
+    assert isinstance(session.strategy, RetryOnce) and len(tree.children(ROOT)) == 2
+    assert tree.stats()["submissions"] == 2 and session.finished.startswith("search exhausted")
+    told = [r for r in server.requests if "try again" in str(r["messages"])]
+    second = sum(1 for n in tree.preorder() if n != ROOT and tree.path(n)[0].id == tree.children(ROOT)[1])
+    assert len(told) == second > 0
 
 
 def test_linear_and_sample(tmp_path):
@@ -123,23 +151,23 @@ def test_commands_from_another_thread_while_the_search_runs(tmp_path):
         session = search(tmp_path, "sample", server, nodes=200, wait=False, samples=6)
         tree = session.tree
         _wait_for(lambda: len(tree.children(ROOT)) >= 2)
-        threading.Thread(target=session.pause).start()
+        threading.Thread(target=session.commands.pause).start()
         _wait_for(lambda: session.paused)
         time.sleep(0.6)  # a step in flight may still land; then nothing
         frozen = len(tree)
         time.sleep(0.8)
         assert len(tree) == frozen
         first = tree.children(ROOT)[0]
-        session.prune(first)
-        session.promote(tree.children(ROOT)[-1])
-        session.resample(ROOT, n=2, hint="look at the prerelease comparison")
-        session.edit(first, {"tool": "bash", "args": {"command": "echo edited"}, "raw": "echo edited"})
-        session.raise_budget(nodes=10)
-        session.resume()
+        session.commands.prune(first)
+        session.commands.promote(tree.children(ROOT)[-1])
+        session.commands.resample(ROOT, n=2, hint="look at the prerelease comparison")
+        session.commands.edit(first, {"tool": "bash", "args": {"command": "echo edited"}, "raw": "echo edited"})
+        session.commands.raise_budget(nodes=10)
+        session.commands.resume()
         _wait_for(lambda: any(n.proposer == "human" for n in tree.nodes.values()))
         assert session.wait(120)
         edit = next(n.id for n in tree.nodes.values() if n.kind == "edit" and n.status == "done")
-        session.submit(edit)  # after the search ended: the workers are still there for people
+        session.commands.submit(edit)  # after the search ended: the workers are still there for people
         _wait_for(lambda: tree.nodes[edit].status == "submitted")
         session.close()
     assert tree.nodes[edit].verified is not None and tree.nodes[edit].patch
@@ -235,5 +263,5 @@ def test_dars_stops_past_its_limits_once_a_submission_resolved(tmp_path):
     with FakeLLM(Solver(TASK, wrong_rate=0.0, seed=3)) as server:
         session = search(tmp_path, "dars", server, nodes=200)
     assert session.finished == "search exhausted: no node left to expand"
-    assert session.relax == 0 and len(session.tree) < 60
+    assert session.strategy.relax == 0 and len(session.tree) < 60
     assert any(n.resolved for n in session.tree.nodes.values())

@@ -19,7 +19,7 @@ def run(args) -> int:
     from rich.table import Table
 
     from engine.policy.demo import DemoPolicy
-    from engine.search.evaluate import linear_rates
+    from engine.runs import linear_rates
     from engine.tasks import load_task_dir
 
     from demo_data import task_dirs

@@ -53,7 +53,7 @@ def _mean_ci(values: list[float]) -> tuple[float, float]:
 
 
 def summarise(rows: list[dict]) -> list[dict]:
-    from engine.search.evaluate import wilson
+    from engine.runs import wilson
 
     out = []
     for key in sorted({(r["wrong_rate"], r["strategy"]) for r in rows}):

@@ -80,7 +80,7 @@ async def measure(rate: float, seconds: float) -> dict:
                     await asyncio.sleep(0.1)
                 elapsed = time.perf_counter() - t0
                 grown = len(session.tree) - n0
-                session.pause()
+                session.commands.pause()
         finally:
             session.close()
     latencies.sort()

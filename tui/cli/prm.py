@@ -48,7 +48,7 @@ def run(args) -> int:
 
 def _collect(args) -> int:
     from engine.prm.data import examples_from_logs, save
-    from engine.search.collect import collect
+    from engine.runs import collect
     from engine.tasks import load_task
 
     tasks = [load_task(p) for p in (args.tasks or task_dirs())]

@@ -1,4 +1,5 @@
-"""``trajscope run``: one linear rollout, headless with progress or followed live in the viewer."""
+"""``trajscope run``: one linear rollout (a Session with the linear strategy), headless with
+progress or followed live in the viewer."""
 
 from __future__ import annotations
 
@@ -34,9 +35,8 @@ def result_json(task, result, tree, out: Path, wall_s: float) -> dict:
 
 
 def run(args) -> int:
-    from engine.events import RunLog
     from engine.policy.factory import make_policy
-    from engine.search.rollout import run_linear
+    from engine.runs import run_linear
     from engine.tasks import load_task
     from tui.errors import UserError
 
@@ -55,14 +55,13 @@ def run(args) -> int:
 
     def work(on_node=None):
         started = time.perf_counter()
-        with RunLog(out) as log:
-            try:
-                result, tree = run_linear(task, policy, log, sandbox, max_steps=args.max_steps,
-                                          timeout=args.timeout, seed=args.seed, stop=stop, on_node=on_node,
-                                          config={"model": args.model, "teacher": args.teacher})
-                outcome["result"] = result_json(task, result, tree, out, time.perf_counter() - started)
-            except Exception as exc:  # shown to the user; the log keeps what was recorded
-                outcome["error"] = exc
+        try:
+            result, tree = run_linear(task, policy, out, sandbox, max_steps=args.max_steps,
+                                      timeout=args.timeout, seed=args.seed, stop=stop, on_node=on_node,
+                                      config={"model": args.model, "teacher": args.teacher})
+            outcome["result"] = result_json(task, result, tree, out, time.perf_counter() - started)
+        except Exception as exc:  # shown to the user; the log keeps what was recorded
+            outcome["error"] = exc
 
     if args.headless:
         from rich.console import Console

@@ -100,7 +100,7 @@ class SubmitScreen(Screen[None]):
         self.asked_at = time.monotonic()
         self.shown_verdict = None
         self.session.verifying[self.node_id] = "queued"
-        self.screen.run_worker(lambda: self.session.submit(self.node_id), thread=True, exit_on_error=False,
+        self.screen.run_worker(lambda: self.session.commands.submit(self.node_id), thread=True, exit_on_error=False,
                                group="commands", description="submit")
 
     def _poll(self) -> None:

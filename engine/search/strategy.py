@@ -1,0 +1,77 @@
+"""What a search strategy is: it says which work comes next (docs/architecture.md section 5).
+
+The Session's loop starts ``width`` rollouts from the task, starts again when every
+one died at its first step, and asks its strategy for more whenever the queue runs
+dry. A strategy answers with jobs (``next_jobs``): the first runs at once, the
+others are queued. It reads the tree and the search's public state through
+``SearchView`` and never touches the queue, the workers or the log directly.
+
+To add a strategy: one module with a ``Strategy`` subclass, and one line in
+``engine.search.STRATEGIES``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from engine.search.budget import Budget
+from engine.tree import ROOT, Tree
+
+
+@dataclass
+class Job:
+    """One piece of work for a worker. People's jobs have priority 0 and go first."""
+
+    kind: str  # rollout, expand, edit, submit
+    node: str = ROOT
+    n: int = 1
+    hint: str | None = None
+    action: dict | None = None
+    by: str = "engine"
+    instructions: str | None = None
+    delay: float = 0.0  # seconds to wait first (a restart's back-off)
+    priority: int = 1
+
+
+class SearchView(Protocol):
+    """What a strategy may read of the search, and the one thing it may do: record an event."""
+
+    tree: Tree
+    busy: int  # workers running a job now
+    budget: Budget
+
+    def emit(self, type_: str, **fields) -> dict: ...
+
+
+class Strategy:
+    """Linear by default: ``width`` rollouts from the task, then nothing more.
+
+    ``prune``: each step samples ``prune_m`` candidates and the PRM keeps ``prune_b``
+    (a step option any strategy may take). ``phase``: what the strategy is doing now,
+    shown in the live status bar."""
+
+    name = "linear"
+
+    def __init__(self, config, tree: Tree, prune: bool = False) -> None:
+        self.config, self.prune = config, prune
+        self.phase = config.strategy
+
+    @property
+    def width(self) -> int:
+        """Rollouts from the task the search starts with."""
+        return 1
+
+    def next_jobs(self, search: SearchView) -> list[Job]:
+        """More work once the first rollouts are planned (called with the queue's lock held:
+        quick, and no waiting); empty when there is none now."""
+        return []
+
+    def end_reason(self, tree: Tree) -> str | None:
+        """Why the search ended, in the strategy's words, once nothing is left to do (None:
+        the Session says the search is exhausted)."""
+        return None
+
+    def set_phase(self, search: SearchView, phase: str, **fields) -> None:
+        self.phase = phase
+        search.emit("command", name="search_phase", by="engine", phase=phase, **fields)
