@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from engine.policy.llm import LLMPolicy
 from engine.prm.heuristic import HeuristicScorer
 from engine.search.budget import Budget
 from engine.session import SearchConfig, Session
 from engine.tasks import load_task_dir
-from tests.conftest import DEMO_TASKS
+from tests.conftest import DEMO_TASKS, REAL
 
 SEMVER = load_task_dir(next(p for p in DEMO_TASKS if p.name == "semver-prerelease"))  # its wrong fix passes the example
 
@@ -21,9 +23,29 @@ def trajscope(*args, timeout=60):
                           capture_output=True, text=True, timeout=timeout)
 
 
-def independent_counts(path) -> dict:
-    """Counts taken straight from the raw file, without the importers."""
+OPENHANDS_NOT_STEPS = {"system", "recall", "change_agent_state", "condensation"}
+
+
+def openhands_counts(data) -> dict:
+    """An OpenHands run's counts: every action event of the agent is a step (the first message of
+    a file without sources is the task); a git patch in the test result is a submission."""
+    history = data if isinstance(data, list) else data.get("history") or data.get("trajectory") or []
+    events = [e for item in history for e in (item if isinstance(item, list) else [item])]
+    actions = [e for e in events if "action" in e and "observation" not in e
+               and e["action"] not in OPENHANDS_NOT_STEPS and e.get("source") != "user"]
+    if actions and "source" not in actions[0] and actions[0]["action"] == "message":
+        actions = actions[1:]
+    patch = (data.get("test_result") or {}).get("git_patch") or data.get("git_patch") if isinstance(data, dict) else ""
+    return {"nodes": len(actions), "branch_points": 0, "submissions": int(bool((patch or "").strip()))}
+
+
+def independent_counts(path, line: int | None = None) -> dict:
+    """Counts taken straight from the raw file (or one line of a multi-run file), without the importers."""
+    if line is not None:
+        return openhands_counts(json.loads(path.read_text().splitlines()[line]))
     data = json.loads(path.read_text())
+    if "openhands" in path.parts:
+        return openhands_counts(data)
     if path.suffix == ".root":
         turns = branch_points = submissions = 0
 
@@ -46,6 +68,10 @@ def independent_counts(path) -> dict:
         assistant = [m for m in data if m["role"] == "assistant"]
         submitted = "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT" in assistant[-1]["content"]
         return {"nodes": len(assistant), "branch_points": 0, "submissions": int(submitted)}
+    if isinstance(data, dict) and str(data.get("trajectory_format", "")).startswith("mini-swe-agent"):
+        assistant = [m for m in data["messages"] if m["role"] == "assistant"]  # 2.x: commands in extra.actions
+        return {"nodes": sum(len(m["extra"]["actions"]) for m in assistant), "branch_points": 0,
+                "submissions": int(bool(data["info"]["submission"]))}
     if "trajectory" in data:
         return {"nodes": len(data["trajectory"]), "branch_points": 0,
                 "submissions": int(bool(data["info"].get("submission")))}
@@ -63,3 +89,21 @@ def search(tmp_path, strategy, server, nodes=40, wait=True, name="run", **config
         session.wait(120)
         session.close()
     return session
+
+
+def runs_folder(root: Path) -> Path:
+    """A folder as people have them: an OpenHands evaluation output, mini-swe-agent batch output
+    (one folder per instance), SWE-agent and DARS files, a damaged file and the harness's reports."""
+    shutil.copy(REAL / "openhands" / "multi_swe_bench.output.jsonl", root / "output.jsonl")
+    for name in ("toolcall_submitted", "textbased_submitted", "toolcall_step_limit"):
+        (root / "mini" / name).mkdir(parents=True)
+        shutil.copy(REAL / "mini-swe-agent" / f"{name}.traj.json", root / "mini" / name / f"{name}.traj.json")
+    shutil.copy(REAL / "swe-agent" / "function_calling_simple.traj", root / "simple.traj")
+    shutil.copy(REAL / "dars" / "edit.prev.root", root / "edit.prev.root")
+    (root / "broken.traj").write_text('{"trajectory": [{"action": "ls", "observ')
+    report = root / "logs" / "run_evaluation" / "r1" / "model" / "ponylang__ponyc-4595"
+    report.mkdir(parents=True)
+    (report / "report.json").write_text(json.dumps({"ponylang__ponyc-4595": {"resolved": True}}))
+    (root / "model.r1.json").write_text(json.dumps({"resolved_ids": [], "unresolved_ids": ["ponylang__ponyc-4593",
+                                                                                           "toolcall_submitted"]}))
+    return root

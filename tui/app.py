@@ -37,7 +37,11 @@ class TrajscopeApp(App[None]):
         return dict(DOMAIN_DEFAULTS)
 
     def on_mount(self) -> None:
-        if getattr(self.source, "session", None) is not None:
+        if getattr(self.source, "refs", None) is not None:
+            from tui.screens.runs import RunsScreen
+
+            self.push_screen(RunsScreen(self.source.refs, self.source.verdicts, str(self.source.path)))
+        elif getattr(self.source, "session", None) is not None:
             from tui.screens.live import LiveScreen
 
             self.push_screen(LiveScreen(self.source))

@@ -44,9 +44,10 @@ class EventPump:
         return len(self._queue)
 
 
-def load_tree(path: Path) -> tuple[Tree, ReadCounts, str]:
-    """Read or convert a file and fold it (in a worker thread)."""
-    loaded = load(path)
+def load_tree(source: Source | Path) -> tuple[Tree, ReadCounts, str]:
+    """Read or convert a file (or one run of many) and fold it (in a worker thread)."""
+    ref = getattr(source, "ref", None)
+    loaded = ref.load(source.verdicts) if ref is not None else load(getattr(source, "path", source))
     return Tree.fold(loaded.events), loaded.counts, loaded.format
 
 
@@ -98,6 +99,22 @@ class Source:
         if self.replay:
             return f"replay ×{self.replay:g}"
         return ""
+
+
+class RunSource(Source):
+    """One run of many (a row of the runs screen), parsed when it is opened."""
+
+    def __init__(self, ref, verdicts: dict | None = None) -> None:
+        super().__init__(ref.path)
+        self.ref, self.verdicts = ref, verdicts or {}
+
+
+class RunsSource(Source):
+    """A folder or a multi-run file: the runs screen lists its runs."""
+
+    def __init__(self, path: str | Path, refs: list, verdicts: dict | None = None) -> None:
+        super().__init__(path)
+        self.refs, self.verdicts = refs, verdicts or {}
 
 
 class LiveSource(Source):

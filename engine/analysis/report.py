@@ -15,28 +15,36 @@ class AnalysisError(Exception):
 
 def analyze(paths: list[str], k: int | None = None, seed: int = 0, judge=None) -> dict:
     from engine.analysis.stats import clusters, collect, flag_rates
-    from engine.formats import FormatError, load
+    from engine.formats import FormatError
+    from engine.formats.runs import find_runs, find_verdicts
     from engine.tree import Tree
 
-    items, runs = [], []
+    items, runs, unread = [], [], []
     for raw in paths:
         path = Path(raw)
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for file in files:
+        try:  # a folder or a multi-run file: every run in it, with the harness's verdicts
+            refs = find_runs(path)
+            verdicts = find_verdicts(path) if path.is_dir() else {}
+        except FormatError as exc:
+            raise AnalysisError(str(exc)) from None
+        except OSError as exc:
+            raise AnalysisError(f"{path} cannot be read: {exc.strerror or exc}") from None
+        for ref in refs:
             try:
-                tree = Tree.fold(load(file).events)
+                tree = Tree.fold(ref.load(verdicts).events)
             except FormatError as exc:
-                if path.is_dir():
-                    continue  # a folder may hold other files; a named file must be readable
+                if len(refs) > 1:
+                    unread.append(str(exc))  # one bad run of many is said, not fatal
+                    continue
                 raise AnalysisError(str(exc)) from None
             except OSError as exc:
-                raise AnalysisError(f"{file} cannot be read: {exc.strerror or exc}") from None
-            found = collect(tree, file.name, judge)
-            runs.append({"file": str(file), "instance": tree.title, "trajectories": len(found)})
+                raise AnalysisError(f"{ref.path} cannot be read: {exc.strerror or exc}") from None
+            found = collect(tree, ref.name, judge)
+            runs.append({"file": str(ref.path), "run": ref.name, "instance": tree.title, "trajectories": len(found)})
             items.extend(found)
     if not items:
         raise AnalysisError("no trajectory found in " + ", ".join(paths))
-    report = {"runs": runs, **flag_rates(items), "clusters": clusters(items, k, seed),
+    report = {"runs": runs, "unread": unread, **flag_rates(items), "clusters": clusters(items, k, seed),
               "per_trajectory": [t.to_json() for t in items]}
     if judge is not None:
         report["judge"] = {"model": judge.model, **flag_rates(items, "judge"),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from engine.events import ReadCounts, parse_line, parse_lines
 from engine.jsonio import BOM, NotRegularFile, loads, read_regular
-from engine.formats import dars, mini_swe_agent, swe_agent
+from engine.formats import dars, mini_swe_agent, openhands, swe_agent
 
 
 class FormatError(Exception):
@@ -39,6 +39,7 @@ _LOOKS = {
     "dars": ("DARS tree", "no assistant message under `root`"),
     "dars-evaluation": ("DARS evaluation", "no evaluated patch"),
     "mini-swe-agent": ("mini-swe-agent", "no assistant message in `messages`"),
+    "openhands": ("OpenHands", "no agent action in its events"),
     "swe-agent": ("SWE-agent", "no step in `trajectory` and no assistant message in `history`"),
 }
 
@@ -51,10 +52,12 @@ def convert_data(data: object, name: str) -> tuple[list[dict], str]:
         return dars.convert_evaluation(data, name), "dars-evaluation"
     if mini_swe_agent.looks_like(data):
         return mini_swe_agent.convert(data, name), "mini-swe-agent"
+    if openhands.looks_like(data):
+        return openhands.convert(data, name), "openhands"
     if swe_agent.looks_like(data):
         return swe_agent.convert(data, name), "swe-agent"
     raise FormatError("it is JSON but not a format trajscope knows "
-                      "(a run log, SWE-agent .traj, mini-swe-agent or DARS file)")
+                      "(a run log, SWE-agent .traj, mini-swe-agent, OpenHands or DARS file)")
 
 
 def check_head(path: Path, head: bytes) -> None:
@@ -109,6 +112,15 @@ def load(path: str | Path) -> Loaded:
         except UnicodeDecodeError:
             raise FormatError(f"{path} is a binary file, not a trajectory or run log") from None
         stripped = raw.removeprefix(BOM).lstrip()
+        first = stripped.split(b"\n", 1)[0]
+        try:
+            head = loads(first) if first[:1] == b"{" else None
+        except ValueError:
+            head = None
+        if isinstance(head, dict) and isinstance(head.get("history"), list):
+            runs = sum(1 for line in stripped.split(b"\n") if line.strip())
+            raise FormatError(f"{path} holds {runs} runs, one a line (an evaluation's output): "
+                              "`trajscope open` lists them, `trajscope convert` writes one run log each")
         if stripped[:1] in (b"{", b"["):
             raise FormatError(f"{path} is truncated or invalid JSON")
         raise FormatError(f"{path} is not JSON: trajscope reads run logs, SWE-agent, "

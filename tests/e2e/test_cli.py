@@ -4,12 +4,28 @@ import json
 
 import pytest
 
+from engine.formats.runs import find_runs
 from tests.conftest import DEMO_RUN, REAL_FILES
 from tests.support import independent_counts, trajscope
 
 
 @pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.name)
 def test_convert_then_stats_json(tmp_path, path):
+    refs = find_runs(path)
+    if refs[0].line is not None:  # a multi-run file: a folder of run logs, and stats of every run
+        out = tmp_path / "runs"
+        result = trajscope("convert", path, "-o", out)
+        assert result.returncode == 0, result.stderr
+        logs = sorted(out.glob("*.jsonl"))
+        assert [p.stem for p in logs] == sorted(r.name.replace("/", "_") for r in refs)
+        direct = json.loads(trajscope("stats", path, "--json").stdout)
+        assert direct["summary"]["runs"] == len(refs) == direct["summary"]["read"]
+        for ref, row in zip(refs, direct["runs"]):
+            expected = independent_counts(path, ref.line)
+            assert {k: row[k] for k in expected} == expected, ref.name
+            stats = json.loads(trajscope("stats", out / f"{row['run']}.jsonl", "--json").stdout)
+            assert {k: stats[k] for k in expected} == expected and stats["format"] == "runlog"
+        return
     out = tmp_path / "run.jsonl"
     result = trajscope("convert", path, "-o", out)
     assert result.returncode == 0, result.stderr
@@ -56,8 +72,8 @@ def test_unreadable_input_is_one_sentence_and_exit_2(tmp_path, content, message,
 def test_missing_file_and_directory(tmp_path):
     result = trajscope("stats", tmp_path / "nope.jsonl")
     assert result.returncode == 2 and "does not exist" in result.stderr
-    result = trajscope("open", tmp_path)
-    assert result.returncode == 2 and "is a directory" in result.stderr
+    result = trajscope("open", tmp_path)  # a folder is a batch of runs (the runs screen): this one has none
+    assert result.returncode == 2 and "holds no trajectory or run log" in result.stderr
 
 
 def test_damaged_lines_in_a_run_log_are_skipped_and_reported(tmp_path):
@@ -103,8 +119,8 @@ def test_convert_of_a_too_deep_file_is_one_line_and_leaves_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("document", [
-    {"history": [{"id": 1, "source": "user", "action": "message", "message": "fix it"},
-                 {"id": 2, "source": "agent", "action": "run", "args": {"command": "ls"}}]},  # OpenHands-like
+    {"history": [{"id": 1, "source": "user", "action": "message", "message": "fix it"},  # OpenHands, no agent step
+                 {"id": 2, "source": "environment", "observation": "recall", "content": "", "cause": 1}]},
     {"trajectory": [], "info": {}},
     {"messages": [{"role": "system", "content": "x"}], "info": {}},
     {"root": {"role": "system", "content": "x", "children": []}},

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from engine.formats import FormatError, load
+from engine.formats.runs import find_runs
 from engine.tree import ROOT, Tree
 from tests.support import independent_counts
 from tests.conftest import REAL, REAL_FILES
@@ -12,9 +13,11 @@ from tests.conftest import REAL, REAL_FILES
 
 @pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.name)
 def test_real_fixture_counts_match_the_raw_file(path):
-    stats = Tree.fold(load(path).events).stats()
-    expected = independent_counts(path)
-    assert {k: stats[k] for k in expected} == expected
+    runs = find_runs(path)  # a multi-run file: every run in it
+    for ref in runs:
+        stats = Tree.fold(ref.load().events).stats()
+        expected = independent_counts(path, ref.line)
+        assert {k: stats[k] for k in expected} == expected, ref.name
 
 
 def test_formats_are_detected_by_content_not_name(tmp_path):
@@ -152,3 +155,34 @@ def test_damaged_known_format_is_a_clear_error(tmp_path):
     path.write_text(json.dumps({"root": {"role": "system", "children": [{"role": "assistant", "children": 5}]}}))
     with pytest.raises(FormatError, match="damaged"):
         load(path)
+
+
+def test_an_openhands_events_folder_is_one_run(tmp_path):
+    events = json.loads((REAL / "openhands" / "basic.json").read_text())
+    folder = tmp_path / "sessions" / "abc123" / "events"
+    folder.mkdir(parents=True)
+    for event in events:
+        (folder / f"{event['id']}.json").write_text(json.dumps(event))
+    (folder / "7.json").write_text('{"id": 7, "source": "agent", "act')  # one damaged event file
+    refs = find_runs(tmp_path)
+    assert len(refs) == 1 and refs[0].folder and refs[0].name == "abc123"
+    folded = Tree.fold(refs[0].load().events).stats()
+    direct = Tree.fold(load(REAL / "openhands" / "basic.json").events).stats()
+    assert {k: folded[k] for k in ("nodes", "submissions")} == {k: direct[k] for k in ("nodes", "submissions")}
+
+
+def test_damaged_lines_of_an_evaluation_output_each_end_in_one_sentence(tmp_path):
+    good = (REAL / "openhands" / "multi_swe_bench.output.jsonl").read_text().splitlines()[0]
+    lines = [good, good[: len(good) // 2], "not json at all", json.dumps({"instance_id": "x", "history": [1, "a", None]}),
+             json.dumps({"instance_id": "y", "history": [{"id": 1, "source": "agent", "action": 5, "args": []},
+                                                         {"id": 2, "observation": [], "content": {}, "cause": 1}]})]
+    path = tmp_path / "output.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    refs = find_runs(path)
+    assert len(refs) == 5 and refs[0].name == "ponylang__ponyc-4595"
+    assert Tree.fold(refs[0].load().events).stats()["nodes"] == 23
+    for ref in refs[1:]:
+        with pytest.raises(FormatError) as caught:
+            ref.load()
+        message = str(caught.value)
+        assert f"line {ref.line + 1}" in message and "\n" not in message and "Traceback" not in message

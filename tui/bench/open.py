@@ -142,6 +142,55 @@ async def _follow(rate: int, seconds: float) -> dict:
     }
 
 
+def make_runs_folder(root: Path, n: int) -> Path:
+    """``n`` runs as a batch of mini-swe-agent output (one folder per instance), from the real
+    2.x sample, with a harness summary that resolves every third."""
+    sample = REPO / "tests" / "fixtures" / "real" / "mini-swe-agent" / "toolcall_submitted.traj.json"
+    data = sample.read_bytes()
+    resolved = []
+    for i in range(n):
+        name = f"repo__project-{i:05d}"
+        (root / name).mkdir(parents=True)
+        (root / name / f"{name}.traj.json").write_bytes(data)
+        if i % 3 == 0:
+            resolved.append(name)
+    (root / "model.run1.json").write_text(json.dumps({"resolved_ids": resolved, "unresolved_ids": []}))
+    return root
+
+
+async def _runs(n: int) -> dict:
+    from engine.formats.runs import find_runs, find_verdicts
+    from tui.app import TrajscopeApp
+    from tui.bridge import RunsSource
+    from tui.screens.explorer import ExplorerScreen
+    from tui.screens.runs import RunsScreen
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = make_runs_folder(Path(tmp), n)
+        start = time.perf_counter()
+        refs = find_runs(root)
+        verdicts = find_verdicts(root)
+        found = time.perf_counter()
+        app = TrajscopeApp(RunsSource(root, refs, verdicts))
+        clock = FrameClock(app)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait(lambda: isinstance(app.screen, RunsScreen) and app.screen.listed_s is not None, 60)
+            listed = time.perf_counter()
+            await wait(lambda: clock.first_after(listed) is not None, 30)
+            painted = clock.first_after(listed)
+            screen = app.screen
+            await wait(lambda: screen.read == len(screen.rows), 600)
+            all_read = time.perf_counter()
+            opened = time.perf_counter()
+            await pilot.press("enter")
+            await wait(lambda: isinstance(app.screen, ExplorerScreen) and app.screen.model is not None, 60)
+            open_s = time.perf_counter() - opened
+            rows, resolved = len(screen.rows), sum(r.verdict == "resolved" for r in screen.rows)
+    return {"runs": rows, "resolved": resolved, "find_s": round(found - start, 3),
+            "listed_first_paint_s": round(painted - start, 3), "all_rows_filled_s": round(all_read - start, 2),
+            "open_one_run_s": round(open_s, 3), "peak_rss_mb": round(rss_mb(), 1)}
+
+
 def _child(mode: str, *args: str) -> dict:
     out = subprocess.run([sys.executable, "-m", "tui.bench.open", mode, *args], capture_output=True,
                          text=True, cwd=REPO)
@@ -151,14 +200,18 @@ def _child(mode: str, *args: str) -> dict:
 
 
 def largest_real_fixture() -> Path | None:
+    """The largest real file that is one run (a multi-run file is measured by the runs part)."""
+    from engine.formats.runs import jsonl_runs
+
     files = [p for p in (REPO / "tests" / "fixtures" / "real").rglob("*")
-             if p.is_file() and p.name != "SOURCES.md"]
+             if p.is_file() and p.name != "SOURCES.md" and not (p.suffix == ".jsonl" and jsonl_runs(p))]
     return max(files, key=lambda p: p.stat().st_size) if files else None
 
 
 def add_options(p) -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000], help="synthetic logs of these many nodes")
     p.add_argument("--follow-rate", type=int, default=2000, help="node events a second in the follow test")
+    p.add_argument("--runs", type=int, default=1000, help="runs in the folder the runs screen lists (0: skip)")
     p.add_argument("--json", action="store_true")
 
 
@@ -175,6 +228,9 @@ def run(args) -> int:
     if fixture is not None:
         console.print(f"open: largest real fixture {fixture.name}…")
         results["open"].append(_child("real", str(fixture)))
+    if args.runs:
+        console.print(f"runs: a folder of {args.runs:,} runs in the runs screen…")
+        results["runs"] = _child("runs", str(args.runs))
     console.print(f"follow: {args.follow_rate:,} appended nodes a second with keypresses…")
     results["follow"] = _child("follow", str(args.follow_rate), "5")
     if args.json:
@@ -193,6 +249,13 @@ def run(args) -> int:
     for key, value in results["follow"].items():
         follow.add_row(key, str(value))
     Console().print(follow)
+    if results.get("runs"):
+        runs = Table(title="runs screen (a folder of runs)")
+        runs.add_column("measure")
+        runs.add_column("value")
+        for key, value in results["runs"].items():
+            runs.add_row(key, str(value))
+        Console().print(runs)
     return 0
 
 
@@ -202,6 +265,8 @@ if __name__ == "__main__":
         result = measure_open(int(sys.argv[2]))
     elif mode == "real":
         result = measure_open(None, sys.argv[2])
+    elif mode == "runs":
+        result = asyncio.run(_runs(int(sys.argv[2])))
     else:
         result = asyncio.run(_follow(int(sys.argv[2]), float(sys.argv[3])))
     print(json.dumps(result))

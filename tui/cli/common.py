@@ -105,3 +105,31 @@ def add_search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--refine-rounds", type=int, default=0,
                    help="PDR: more rounds of rollouts, each conditioned on distilled summaries of the last")
     p.add_argument("--judge", metavar="MODEL", help="the model that judges for --select judge|rtv (default: --model)")
+
+
+def many_runs(path: str | Path, report: str | None = None):
+    """``(refs, verdicts)`` when ``path`` holds many runs (a folder, a multi-run JSONL file
+    such as an OpenHands output.jsonl), else None; the verdicts come from the harness
+    reports in the folder and ``report``. UserError when a folder holds no run."""
+    from engine.formats import FormatError
+    from engine.formats.runs import find_runs, find_verdicts, jsonl_runs
+
+    path = Path(path)
+    try:
+        if path.is_dir():
+            refs = find_runs(path)
+        elif path.suffix == ".jsonl" and path.is_file() and (found := jsonl_runs(path)):
+            refs = found
+        else:
+            return None
+        verdicts = find_verdicts(path) if path.is_dir() else {}
+        if report:
+            verdicts |= find_verdicts(report)
+    except FormatError as exc:
+        raise UserError(str(exc)) from None
+    return refs, verdicts
+
+
+def add_report_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--report", metavar="PATH", help="a SWE-bench harness report (or a folder of them) whose "
+                   "verdicts the runs' submissions get; a folder's own reports are read anyway")

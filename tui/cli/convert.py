@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from tui.cli.common import add_report_option, many_runs
 from tui.errors import UserError
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("convert", help="import SWE-agent / mini-swe-agent / DARS files into a run log")
-    p.add_argument("path")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.jsonl")
+    p = sub.add_parser("convert", help="import SWE-agent / mini-swe-agent / OpenHands / DARS files into run logs")
+    p.add_argument("path", help="a trajectory file, a multi-run file (OpenHands output.jsonl) or a folder of runs")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="the run log to write (OUT.jsonl), or for many runs a folder for one run log each")
+    add_report_option(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -19,6 +23,9 @@ def run(args: argparse.Namespace) -> int:
     from engine.formats import load
     from engine.tree import Tree
 
+    found = many_runs(args.path, args.report)
+    if found:
+        return _many(args, *found)
     loaded = load(args.path)
     out = Path(args.output)
     if out.exists() and out.resolve() == Path(args.path).resolve():
@@ -28,3 +35,35 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.path} ({loaded.format}) -> {out}: {stats['nodes']} nodes, "
           f"{stats['branch_points']} branch points, {stats['submissions']} submissions")
     return 0
+
+
+def _many(args, refs, verdicts) -> int:
+    """One run log per run, named after the run, in the folder ``-o``."""
+    import re
+
+    from engine.events import write_events
+    from engine.formats import FormatError
+
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file; for many runs -o names a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    used: set[str] = {p.name for p in out.iterdir()}
+    written, failed = 0, 0
+    for ref in refs:
+        try:
+            loaded = ref.load(verdicts)
+        except FormatError as exc:
+            failed += 1
+            print(f"trajscope: not converted: {exc}", file=sys.stderr)
+            continue
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", ref.name).strip("._") or "run"
+        name, n = f"{stem}.jsonl", 1
+        while name in used:
+            n += 1
+            name = f"{stem}-{n}.jsonl"
+        used.add(name)
+        write_events(out / name, loaded.events)
+        written += 1
+    print(f"{args.path}: {written} run log(s) written to {out}" + (f", {failed} run(s) not read" if failed else ""))
+    return 0 if written else 1

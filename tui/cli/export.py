@@ -7,6 +7,8 @@ from pathlib import Path
 
 import orjson
 
+from tui.cli.common import add_report_option, many_runs
+
 FORMATS = ("patch", "predictions", "sft", "dpo", "dagger")
 
 
@@ -18,6 +20,9 @@ def run(args) -> int:
     from engine.tree import Tree
     from tui.errors import UserError
 
+    found = many_runs(args.run, args.report)
+    if found:
+        return _many(args, *found)
     try:
         tree = Tree.fold(load(Path(args.run)).events)
     except FormatError as exc:
@@ -42,15 +47,63 @@ def run(args) -> int:
         rows = {"sft": sft, "dpo": dpo, "dagger": dagger}[args.format](tree)
         data = b"".join(orjson.dumps(r) + b"\n" for r in rows)
         records = len(rows)
+    _write(args, data, records)
+    if records == 0:
+        print(f"trajscope: no {args.format} record in {args.run} "
+              f"({_why_none(args.format)})", file=sys.stderr)
+    return 0
+
+
+def _write(args, data: bytes, records: int) -> None:
     if args.output and args.output != "-":
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_bytes(data)
         print(f"{records} {args.format} record(s) written to {args.output}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)
-    if records == 0:
-        print(f"trajscope: no {args.format} record in {args.run} "
-              f"({_why_none(args.format)})", file=sys.stderr)
+
+
+def _many(args, refs, verdicts) -> int:
+    """Records of every run of a folder or a multi-run file, one after another (predictions:
+    the PRM's selected submission of each run that has one)."""
+    from engine.formats import FormatError
+    from engine.formats.export import ExportError, prediction
+    from engine.formats.training import dagger, dpo, sft
+    from engine.search.select import select_prm
+    from engine.tree import Tree
+    from tui.errors import UserError
+
+    if args.format == "patch" or args.node:
+        raise UserError(f"{args.run} holds {len(refs)} runs: a patch (or --node) names one run; "
+                        "export predictions for all of them, or name one run's file")
+    chunks, records, without, unread = [], 0, 0, 0
+    for ref in refs:
+        try:
+            tree = Tree.fold(ref.load(verdicts).events)
+        except FormatError as exc:
+            unread += 1
+            print(f"trajscope: not read: {exc}", file=sys.stderr)
+            continue
+        if args.format == "predictions":
+            node, _ = select_prm(tree)
+            if node is None:
+                without += 1
+                continue
+            try:
+                rows = [prediction(tree, node, args.model)]
+            except ExportError:
+                without += 1
+                continue
+        else:
+            rows = {"sft": sft, "dpo": dpo, "dagger": dagger}[args.format](tree)
+            without += not rows
+        chunks.extend(orjson.dumps(r) + b"\n" for r in rows)
+        records += len(rows)
+    _write(args, b"".join(chunks), records)
+    print(f"trajscope: {len(refs)} runs: {records} {args.format} record(s); {without} run(s) gave none"
+          + (f" ({_why_none(args.format)})" if args.format != "predictions" and without else
+             " (no submitted patch)" if without else "") + (f"; {unread} not read" if unread else ""),
+          file=sys.stderr)
     return 0
 
 
@@ -62,8 +115,9 @@ def _why_none(fmt: str) -> str:
 
 def add_parser(sub) -> None:
     p = sub.add_parser("export", help="patch | predictions | sft | dpo | dagger from a run")
-    p.add_argument("run", help="a run log, or any importable trajectory")
+    p.add_argument("run", help="a run log, any importable trajectory, a multi-run file or a folder of runs")
     p.add_argument("--format", "-f", choices=FORMATS, required=True)
     p.add_argument("--node", help="patch / predictions: the node (default: the PRM's selected submission)")
     p.add_argument("--model", help="predictions: model_name_or_path (default: the run's policy)")
     p.add_argument("-o", "--output", metavar="OUT", help="the file to write (default: standard output)")
+    add_report_option(p)

@@ -49,6 +49,7 @@ class ExplorerScreen(Screen[None]):
         Binding("c", "compare", "Compare", tooltip="compare two nodes side by side: press c on each",
                 id="explorer.compare"),
         Binding("enter", "toggle_fold", "Fold / unfold", show=False, id="explorer.fold"),
+        Binding("escape", "back", "Back to the runs", id="explorer.back"),
     ]
 
     def __init__(self, source: Source) -> None:
@@ -96,7 +97,7 @@ class ExplorerScreen(Screen[None]):
                 run_replay(loaded.events, self.pump, source.replay)
                 self.feed_done = True
             else:
-                tree, counts, fmt = load_tree(source.path)
+                tree, counts, fmt = load_tree(source)
                 self.post_message(TreeLoaded(tree, counts, fmt))
         except FormatError as exc:
             self.post_message(LoadFailed(str(exc)))
@@ -132,6 +133,10 @@ class ExplorerScreen(Screen[None]):
 
     @on(LoadFailed)
     def _failed(self, message: LoadFailed) -> None:
+        if getattr(self.source, "ref", None) is not None:  # one run of many: back to the list
+            self.app.notify(message.reason, severity="error", timeout=10)
+            self.app.pop_screen()
+            return
         self.app.load_error = message.reason
         self.app.exit(return_code=2)
 
@@ -189,6 +194,14 @@ class ExplorerScreen(Screen[None]):
         self.query_one(NodeDetail).show(self.model.nodes.get(node_id) if node_id else None, self.model)
 
     # -- actions -----------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "back":  # only a run opened from the runs screen has somewhere to go back to
+            return getattr(self.source, "ref", None) is not None
+        return True
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(binding_rows(self)))
 

@@ -23,6 +23,8 @@ def binding_rows(screen, with_actions: bool = False) -> list[tuple]:
                 continue
             if binding.action in seen:
                 continue
+            if source is screen and screen.check_action(binding.action.split("(")[0], ()) is False:
+                continue  # a key this screen has switched off (escape without a runs screen to go back to)
             seen.add(binding.action)
             keys = ", ".join(source.app.get_key_display(Binding(k.strip(), binding.action))
                              for k in binding.key.split(","))

@@ -134,7 +134,7 @@ class LiveScreen(ExplorerScreen):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "pause" and isinstance(self.focused, Input):
             return False  # a space typed into the search prompt is a space
-        return True
+        return super().check_action(action, parameters)
 
     def _cursor(self, allow_root: bool = False) -> str | None:
         node_id = self.tree.cursor_id

@@ -1,0 +1,254 @@
+"""Many runs at once: a folder of trajectories, an evaluation's ``output.jsonl``, and the
+verdicts of a SWE-bench harness report (docs/exports.md, "Many runs").
+
+``find_runs`` lists the runs of a path without parsing them (a file's name, a line's
+place in a JSONL file), so a thousand list at once; ``RunRef.load`` parses one when it
+is opened. ``find_verdicts`` reads the harness's reports under a folder: which
+instances were resolved, so imported submissions get their verdicts.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.events import ReadCounts
+from engine.formats import FormatError, Loaded, _LOOKS, _run_name, convert_data, load, read_input
+from engine.formats import openhands
+from engine.jsonio import BOM, loads, text_of
+
+RUN_SUFFIXES = (".traj", ".traj.json", ".root", ".jsonl")
+# A .json file is a run when its head names one of these (reports, configs and predictions are not).
+_RUN_MARKERS = (b'"trajectory', b'"messages"', b'"history"', b'"root"', b'"observation"', b'"action"')
+_NOT_RUNS = {"report.json", "results.json", "preds.json", "predictions.json", "config.json", "metadata.json",
+             "overall_evaluation_results.json"}
+MAX_DEPTH = 8
+MAX_RUNS = 100_000
+
+
+@dataclass
+class RunRef:
+    """One run of a path: a whole file, a line of a multi-run JSONL file, or an events folder."""
+
+    path: Path
+    name: str
+    line: int | None = None  # 0-based line of a multi-run JSONL file
+    span: tuple[int, int] | None = None  # its bytes in the file
+    folder: bool = False  # an OpenHands ``events/`` folder
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+    def load(self, verdicts: dict[str, bool] | None = None) -> Loaded:
+        """Parse this run (FormatError with one sentence when it cannot be read)."""
+        if self.folder:
+            loaded = Loaded(openhands.convert(_events_folder(self.path), self.name), "openhands")
+        elif self.span is not None:
+            start, end = self.span
+            with open(self.path, "rb") as fh:
+                fh.seek(start)
+                raw = fh.read(end - start)
+            where = f"{self.path} line {self.line + 1}"
+            try:
+                data = loads(raw)
+            except ValueError:
+                raise FormatError(f"{where} is not valid JSON") from None
+            try:
+                events, fmt = convert_data(data, self.name)
+            except FormatError as exc:
+                raise FormatError(f"{where}: {exc}") from None
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
+                raise FormatError(f"{where} looks like a known format but is damaged ({type(exc).__name__})") from None
+            if not any(e.get("type") == "node_added" for e in events):
+                raise FormatError(f"{where}: it looks like a {_LOOKS[fmt][0]} run but holds no step to import "
+                                  f"({_LOOKS[fmt][1]})")
+            loaded = Loaded(events, fmt, ReadCounts())
+        else:
+            loaded = load(self.path)
+        if verdicts:
+            apply_verdicts(loaded.events, verdicts)
+        return loaded
+
+
+def _events_folder(path: Path) -> list[dict]:
+    """The events of an OpenHands session folder (``events/0.json``, ``1.json``, ...), in order."""
+    files = sorted((p for p in path.iterdir() if p.suffix == ".json" and p.stem.isdigit()), key=lambda p: int(p.stem))
+    events = []
+    for file in files:
+        try:
+            event = loads(read_input(file))
+        except (ValueError, FormatError):
+            continue  # one damaged event file: the others still make the run
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
+def is_events_folder(path: Path) -> bool:
+    try:
+        names = [p.name for p in path.iterdir()]
+    except OSError:
+        return False
+    numbered = [n for n in names if n.endswith(".json") and n[:-5].isdigit()]
+    return len(numbered) >= 2 and len(numbered) >= len(names) // 2
+
+
+def jsonl_runs(path: Path) -> list[RunRef] | None:
+    """The runs of a multi-run JSONL file (an OpenHands ``output.jsonl``), or None when it
+    is not one (a run log is one run)."""
+    raw = read_input(path)
+    first_end = raw.find(b"\n")
+    head = raw[: first_end if first_end >= 0 else len(raw)].removeprefix(BOM)
+    try:
+        first = loads(head)
+    except ValueError:
+        return None
+    if not (isinstance(first, dict) and isinstance(first.get("history"), list)):
+        return None
+    refs, start = [], 0
+    while start < len(raw) and len(refs) < MAX_RUNS:
+        end = raw.find(b"\n", start)
+        end = len(raw) if end < 0 else end
+        line = raw[start:end]
+        if line.strip():
+            index = len(refs)
+            name = _instance_in(line) or f"{_run_name(path)}-{index + 1}"
+            refs.append(RunRef(path, name, index, (start, end)))
+        start = end + 1
+    return refs
+
+
+def _instance_in(line: bytes) -> str | None:
+    """The ``instance_id`` of a JSONL line, found without parsing the whole line."""
+    at = line.find(b'"instance_id"')
+    if at < 0:
+        return None
+    rest = line[at + 13: at + 400].lstrip(b" :")
+    if not rest.startswith(b'"'):
+        return None
+    end = rest.find(b'"', 1)
+    return rest[1:end].decode("utf-8", "replace") if end > 0 else None
+
+
+def _is_run_json(path: Path) -> bool:
+    if path.name in _NOT_RUNS:
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return head.lstrip(BOM + b" \t\r\n")[:1] in (b"{", b"[") and any(m in head for m in _RUN_MARKERS)
+
+
+def find_runs(path: str | Path) -> list[RunRef]:
+    """Every run under ``path`` (a file, or a folder searched MAX_DEPTH deep, links not
+    followed), in path order; FormatError when there is none."""
+    path = Path(path)
+    if path.is_file():
+        if path.suffix == ".jsonl":
+            refs = jsonl_runs(path)
+            if refs:
+                return refs
+        return [RunRef(path, _run_name(path))]
+    if not path.is_dir():
+        raise FormatError(f"{path} does not exist")
+    refs: list[RunRef] = []
+    root_depth = len(path.parts)
+    for folder, dirs, files in os.walk(path, followlinks=False):
+        here = Path(folder)
+        dirs.sort()
+        if len(here.parts) - root_depth >= MAX_DEPTH:
+            dirs.clear()
+        if here.name == "events" and is_events_folder(here):
+            refs.append(RunRef(here, here.parent.name or "events", folder=True))
+            dirs.clear()
+            continue
+        for name in sorted(files):
+            file = here / name
+            if file.is_symlink() or not file.is_file():
+                continue
+            if name.endswith(".jsonl"):
+                many = jsonl_runs(file)
+                refs.extend(many or [RunRef(file, _run_name(file))])
+            elif name.endswith(RUN_SUFFIXES) or (name.endswith(".json") and _is_run_json(file)):
+                refs.append(RunRef(file, _run_name(file)))
+            if len(refs) >= MAX_RUNS:
+                return refs
+    if not refs:
+        raise FormatError(f"{path} holds no trajectory or run log trajscope reads")
+    return refs
+
+
+# -- verdicts from the harness ------------------------------------------------------------------
+REPORT_NAMES = ("report.json", "results.json")
+
+
+def verdicts_of(data: object) -> dict[str, bool]:
+    """Resolved verdicts from one report: the harness's per-instance ``report.json``
+    (``{id: {"resolved": bool}}``), a summary with ``resolved_ids`` / ``unresolved_ids``
+    (the harness's final report, OpenHands' and mini-swe-agent's)."""
+    found: dict[str, bool] = {}
+    if isinstance(data, dict):
+        ids = {k: data.get(k) for k in ("resolved_ids", "unresolved_ids", "error_ids", "completed_ids")}
+        if isinstance(ids["resolved_ids"], list):
+            for key in ("completed_ids", "unresolved_ids", "error_ids"):
+                for iid in ids[key] or []:
+                    found[text_of(iid)] = False
+            for iid in ids["resolved_ids"]:
+                found[text_of(iid)] = True
+            return found
+        for iid, entry in data.items():
+            if isinstance(entry, dict) and isinstance(entry.get("resolved"), bool):
+                found[text_of(iid)] = entry["resolved"]
+    return found
+
+
+def _is_summary(path: Path) -> bool:
+    """A harness summary (``<model>.<run>.json``): a JSON object that lists ``resolved_ids``."""
+    if not path.name.endswith(".json") or path.is_symlink():
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(65536)
+    except OSError:
+        return False
+    return head.lstrip(BOM + b" \t\r\n")[:1] == b"{" and b'"resolved_ids"' in head
+
+
+def find_verdicts(path: str | Path) -> dict[str, bool]:
+    """The verdicts of every harness report under ``path`` (or of the report file itself)."""
+    path = Path(path)
+    files = [path] if path.is_file() else []
+    if path.is_dir():
+        for folder, dirs, names in os.walk(path, followlinks=False):
+            dirs.sort()
+            if len(Path(folder).parts) - len(path.parts) >= MAX_DEPTH + 2:
+                dirs.clear()
+            files += [Path(folder) / n for n in sorted(names) if n in REPORT_NAMES or _is_summary(Path(folder) / n)]
+    verdicts: dict[str, bool] = {}
+    for file in files:
+        try:
+            data = loads(read_input(file))
+        except (ValueError, FormatError):
+            continue
+        verdicts.update(verdicts_of(data))
+    return verdicts
+
+
+def apply_verdicts(events: list[dict], verdicts: dict[str, bool]) -> int:
+    """Give imported submissions the harness's verdict for their instance; how many got one."""
+    started = next((e for e in events if e.get("type") == "run_started"), {})
+    instance = text_of((started.get("task") or {}).get("instance_id") or "")
+    if instance not in verdicts:
+        return 0
+    given = 0
+    for event in events:
+        if event.get("type") == "submitted" and not (event.get("verified") or {}).get("verdict"):
+            resolved = verdicts[instance]
+            event["verified"] = {"resolved": resolved, "verdict": "resolved" if resolved else "unresolved",
+                                 "passed": [], "failed": [], "source": "harness report"}
+            given += 1
+    return given
