@@ -4,7 +4,9 @@ keypress latency. Each measurement runs in a fresh subprocess so memory figures 
 Method: *first paint* is the time from creating the app to the first frame the compositor
 produces after the folded tree is attached (``App._display`` is wrapped to timestamp frames;
 headless, so no terminal I/O is included).  *Keypress latency* is the time from posting a
-key event to the first frame after the cursor moved.
+key event to the first frame after the cursor moved. *Runs* times a folder of N runs: finding
+them, the first frame after the runs screen's table holds every row, the reader filling
+every row, and opening one run from the list.
 """
 
 from __future__ import annotations
