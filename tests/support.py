@@ -39,6 +39,26 @@ def openhands_counts(data) -> dict:
     return {"nodes": len(actions), "branch_points": 0, "submissions": int(bool((patch or "").strip()))}
 
 
+def moatless_counts(data) -> dict:
+    """A moatless tree's counts: one step per action step of every node below the root; a node with
+    two or more children branches; a terminal Finish that is not a duplicate submits."""
+    if isinstance(data, list):
+        nodes = data
+        children = {n["node_id"]: sum(1 for m in data if m["parent_id"] == n["node_id"]) for n in data}
+    else:
+        nodes, stack = [], [data["root"]]
+        while stack:
+            node = stack.pop()
+            nodes.append(node)
+            stack.extend(node["children"])
+        children = {n["node_id"]: len(n["children"]) for n in nodes}
+    below_root = [n for n in nodes if n.get("parent_id", 0) is not None and n["node_id"] != 0]
+    return {"nodes": sum(len(n["action_steps"]) for n in below_root),
+            "branch_points": sum(1 for c in children.values() if c > 1),
+            "submissions": sum(1 for n in below_root if n["terminal"] and not n.get("is_duplicate")
+                               and n["action_steps"][-1]["action"]["action_args_class"].endswith("FinishArgs"))}
+
+
 def independent_counts(path, line: int | None = None) -> dict:
     """Counts taken straight from the raw file (or one line of a multi-run file), without the importers."""
     if line is not None:
@@ -46,6 +66,8 @@ def independent_counts(path, line: int | None = None) -> dict:
     data = json.loads(path.read_text())
     if "openhands" in path.parts:
         return openhands_counts(data)
+    if "moatless" in path.parts:
+        return moatless_counts(data)
     if path.suffix == ".root":
         turns = branch_points = submissions = 0
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from engine.events import ReadCounts, parse_line, parse_lines
 from engine.jsonio import BOM, NotRegularFile, loads, read_regular
-from engine.formats import dars, mini_swe_agent, openhands, swe_agent
+from engine.formats import dars, mini_swe_agent, moatless, openhands, swe_agent
 
 
 class FormatError(Exception):
@@ -40,12 +40,15 @@ _LOOKS = {
     "dars-evaluation": ("DARS evaluation", "no evaluated patch"),
     "mini-swe-agent": ("mini-swe-agent", "no assistant message in `messages`"),
     "openhands": ("OpenHands", "no agent action in its events"),
+    "moatless": ("moatless-tree-search", "no node with an action step under `root`"),
     "swe-agent": ("SWE-agent", "no step in `trajectory` and no assistant message in `history`"),
 }
 
 
 def convert_data(data: object, name: str) -> tuple[list[dict], str]:
     """Events from an already-parsed JSON document."""
+    if moatless.looks_like(data):
+        return moatless.convert(data, name), "moatless"
     if dars.looks_like_tree(data):
         return dars.convert_tree(data, name), "dars"
     if dars.looks_like_evaluation(data):
@@ -57,7 +60,7 @@ def convert_data(data: object, name: str) -> tuple[list[dict], str]:
     if swe_agent.looks_like(data):
         return swe_agent.convert(data, name), "swe-agent"
     raise FormatError("it is JSON but not a format trajscope knows "
-                      "(a run log, SWE-agent .traj, mini-swe-agent, OpenHands or DARS file)")
+                      "(a run log, SWE-agent .traj, mini-swe-agent, OpenHands, moatless or DARS file)")
 
 
 def check_head(path: Path, head: bytes) -> None:

@@ -186,3 +186,23 @@ def test_damaged_lines_of_an_evaluation_output_each_end_in_one_sentence(tmp_path
             ref.load()
         message = str(caught.value)
         assert f"line {ref.line + 1}" in message and "\n" not in message and "Traceback" not in message
+
+
+def test_older_moatless_nodes_with_one_action_and_output_read_the_same(tmp_path):
+    data = json.loads((REAL / "moatless" / "trajectory.json").read_text())
+    stack = [data["root"]]
+    while stack:  # the older layout: the one step on the node itself
+        node = stack.pop()
+        steps = node.pop("action_steps")
+        if steps:
+            node["action"], node["output"] = steps[0]["action"], steps[0]["observation"]
+        stack.extend(node["children"])
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    old = Tree.fold(load(path).events)
+    new = Tree.fold(load(REAL / "moatless" / "trajectory.json").events)
+    keep = ("nodes", "branch_points", "submissions", "pruned")
+    assert {k: old.stats()[k] for k in keep} == {k: new.stats()[k] for k in keep}
+    best = max((n for n in new.nodes.values() if n.kind == "submit"), key=lambda n: n.score)
+    assert best.score == 0.975 and best.extra["imported"]["reward"] == 95 and "return a + b" in best.patch
+    assert [n.status for n in new.nodes.values() if (n.extra.get("imported") or {}).get("is_duplicate")] == ["pruned"]
