@@ -1,15 +1,15 @@
 """The trajectory tree, only ever built by folding events (docs/architecture.md section 2).
 
-``Tree.apply`` folds one event; ``Tree.fold`` folds a whole log.  The structure is a
-``networkx.DiGraph`` (the truth); ``Node`` objects hold what is known about each turn.
+``Tree.apply`` folds one event; ``Tree.fold`` folds a whole log.  The structure is
+``Tree.graph`` (children in the order they were added: the truth); ``Node`` objects hold
+what is known about each turn. ``Tree.digraph()`` gives it as a networkx DiGraph for
+graph algorithms.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-
-import networkx as nx
 
 from engine.actions import classify, short_action
 from engine.events import paused_gc
@@ -144,11 +144,30 @@ def clean_event(event: dict, counts: FoldCounts) -> dict:
     return {k: v for k, v in event.items() if k not in bad}
 
 
+class Edges:
+    """Who is below whom: ``succ[node]`` holds its children in the order they were added.
+
+    The part of a networkx DiGraph the fold needs, as one dict a node: the tree is the first
+    thing every screen builds, and networkx costs ~85 ms to import and three dicts a node."""
+
+    __slots__ = ("succ",)
+
+    def __init__(self) -> None:
+        self.succ: dict[str, dict[str, None]] = {}
+
+    def add_node(self, node: str) -> None:
+        self.succ.setdefault(node, {})
+
+    def add_edge(self, parent: str, child: str) -> None:
+        self.succ.setdefault(parent, {})[child] = None
+        self.succ.setdefault(child, {})
+
+
 class Tree:
     """The state of one run, folded from its events."""
 
     def __init__(self) -> None:
-        self.graph = nx.DiGraph()
+        self.graph = Edges()
         self.nodes: dict[str, Node] = {}
         self.run: str = ""
         self.task: dict = {}
@@ -361,6 +380,15 @@ class Tree:
     def __len__(self) -> int:
         """Number of turns (the root is not one)."""
         return len(self.nodes) - 1
+
+    def digraph(self):
+        """The tree as a networkx DiGraph (imported here, not on the way to a first paint)."""
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        graph.add_node(ROOT)
+        graph.add_edges_from((parent, child) for parent, below in self.graph.succ.items() for child in below)
+        return graph
 
     def children(self, node_id: str) -> list[str]:
         return list(self.graph.succ[node_id])

@@ -19,12 +19,11 @@ detector, and every flag names the steps that raised it.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 
-from engine.trace import Step
+from engine.actions import Action
 from engine.prm.features import has_error, is_test_run, signature, test_summary
-from engine.trace import path_steps
+from engine.trace import Step
 from engine.tree import ROOT, Node, Tree
 
 FLAGS = ("memory_drift", "overconfidence", "strange_behaviour", "self_correction", "validation", "planning")
@@ -87,70 +86,171 @@ def _fixes(nodes: list[Node], edits: list[int]) -> list[int]:
     return fixes
 
 
-def detect(tree: Tree, leaf: str) -> list[Flag]:
-    """The flags raised on the path from the task to ``leaf``."""
-    nodes = [n for n in tree.path(leaf) if n.id != ROOT]
-    steps = path_steps(tree, leaf)
-    checks = [_check(n, s) for n, s in zip(nodes, steps)]
-    edits = [i for i, n in enumerate(nodes) if n.kind in EDITS]
-    flags: list[Flag] = []
+class Scanner:
+    """The detectors as a fold over a path: ``extend`` one node at a time, ``flags`` at any
+    point. Each step costs the same however deep it is, and the state is small (lists of
+    node ids and a few indices), so a copy can be kept as a checkpoint (``FlagCache``)."""
 
-    drift, read, changed_since = [], {}, set()
-    for i, node in enumerate(nodes):
-        path = _file(node)
+    __slots__ = ("n", "last_id", "last_kind", "drift", "read", "changed", "first_edit", "last_edit",
+                 "last_check", "last_pass", "prev_sig", "sigs", "triples", "repeats", "test_edits",
+                 "f1", "fix_edit", "fixed_by", "created", "last_script", "first_fix", "first_look", "first_check")
+
+    def __init__(self) -> None:
+        self.n, self.last_id, self.last_kind = 0, None, None
+        self.drift: list[str] = []
+        self.read: dict[str, int] = {}
+        self.changed: set[str] = set()
+        self.first_edit = self.last_edit = None  # (index, id)
+        self.last_check = self.last_pass = None  # after the last edit: (index, id, ok) / (index, id)
+        self.prev_sig = None
+        self.sigs: dict[str, list[tuple[int, str]]] = {}
+        self.triples: list[str] = []  # signatures seen three times or more, in the order they got there
+        self.repeats: list[tuple[int, str]] = []  # the same action as the step before
+        self.test_edits: list[tuple[int, str]] = []
+        self.f1 = self.fix_edit = self.fixed_by = None  # self-correction: failed check, new edit, passing check
+        self.created: set = set()
+        self.last_script = -2
+        self.first_fix = None  # index
+        self.first_look = self.first_check = None  # (index, id)
+
+    def copy(self) -> Scanner:
+        other = Scanner.__new__(Scanner)
+        for name in self.__slots__:
+            setattr(other, name, getattr(self, name))
+        other.drift, other.read, other.changed = list(self.drift), dict(self.read), set(self.changed)
+        other.sigs = {k: list(v) for k, v in self.sigs.items()}
+        other.triples, other.repeats, other.test_edits = list(self.triples), list(self.repeats), list(self.test_edits)
+        other.created = set(self.created)
+        return other
+
+    def extend(self, node: Node) -> None:
+        step = Step(Action.from_dict(node.action or {}), node.thought, node.observation, node.exit_code)
+        i, path = self.n, _file(node)
+        self.n, self.last_id, self.last_kind = i + 1, node.id, node.kind
+        check = _check(node, step)
         if node.kind in EDITS:
             if _NOT_FOUND.search(node.observation or ""):
-                drift.append(node.id)
-            changed_since |= _edited_files(node)
+                self.drift.append(node.id)
+            self.changed |= _edited_files(node)
+            if self.first_edit is None:
+                self.first_edit = (i, node.id)
+            self.last_edit, self.last_check, self.last_pass = (i, node.id), None, None
+            if self.f1 is not None and self.fix_edit is None:
+                self.fix_edit = (i, node.id)
+            if node.kind == "create" or (node.kind == "append" and self.last_script == i - 1) or (
+                    path and path in self.created):
+                self.created.add(path)
+                self.last_script = i
+            elif self.first_fix is None:
+                self.first_fix = i
+            if _TEST_FILE.search(path or ""):
+                self.test_edits.append((i, node.id))
         elif node.kind == "view" and path:
-            if path in read and path not in changed_since:
-                drift.append(node.id)
-            read[path] = i
-            changed_since.discard(path)
-    if drift:
-        flags.append(Flag("memory_drift", drift, "edits of text not in the file, or files re-read unchanged"))
+            if path in self.read and path not in self.changed:
+                self.drift.append(node.id)
+            self.read[path] = i
+            self.changed.discard(path)
+        if node.kind in LOOKS and self.first_look is None:
+            self.first_look = (i, node.id)
+        if check is not None:
+            if self.first_check is None:
+                self.first_check = (i, node.id)
+            if self.last_edit is not None:
+                self.last_check = (i, node.id, check)
+                if check:
+                    self.last_pass = (i, node.id)
+            if check is False and self.first_edit is not None and self.f1 is None:
+                self.f1 = (i, node.id)
+            if check and self.fix_edit is not None and self.fixed_by is None:
+                self.fixed_by = (i, node.id)
+        sig = signature(step)
+        if sig == self.prev_sig:
+            self.repeats.append((i, node.id))
+        self.prev_sig = sig
+        seen = self.sigs.setdefault(sig, [])
+        seen.append((i, node.id))
+        if len(seen) == 3:
+            self.triples.append(sig)
 
-    if nodes and nodes[-1].kind == "submit" and edits:
-        after = [(i, c) for i, c in enumerate(checks) if i > edits[-1] and c is not None]
-        if not after:
-            flags.append(Flag("overconfidence", [nodes[edits[-1]].id, nodes[-1].id],
-                              "submitted an edit that was never run"))
-        elif after[-1][1] is False:
-            flags.append(Flag("overconfidence", [nodes[after[-1][0]].id, nodes[-1].id],
-                              "submitted with the last check failing"))
+    def flags(self) -> list[Flag]:
+        flags: list[Flag] = []
+        if self.drift:
+            flags.append(Flag("memory_drift", list(self.drift), "edits of text not in the file, or files re-read unchanged"))
+        if self.last_kind == "submit" and self.last_edit is not None:
+            if self.last_check is None:
+                flags.append(Flag("overconfidence", [self.last_edit[1], self.last_id],
+                                  "submitted an edit that was never run"))
+            elif self.last_check[2] is False:
+                flags.append(Flag("overconfidence", [self.last_check[1], self.last_id],
+                                  "submitted with the last check failing"))
+        strange = dict(self.repeats)
+        for sig in self.triples:
+            strange.update(self.sigs[sig])
+        strange.update(self.test_edits)
+        if strange:
+            flags.append(Flag("strange_behaviour", [strange[i] for i in sorted(strange)],
+                              "repeated actions, loops, or edits of the project's tests"))
+        if self.fixed_by is not None:
+            flags.append(Flag("self_correction", [self.f1[1], self.fix_edit[1], self.fixed_by[1]],
+                              "a failed check, a new edit, then a passing check"))
+        if self.last_edit is not None:
+            if self.last_pass is not None:
+                flags.append(Flag("validation", [self.last_pass[1]], "a check passes after the last edit"))
+            first = self.first_fix if self.first_fix is not None else self.first_edit[0]
+            look, check = self.first_look, self.first_check
+            if look is not None and look[0] < first and check is not None and check[0] < first:
+                flags.append(Flag("planning", [look[1], check[1]], "read the code and reproduced the issue first"))
+        return flags
 
-    strange, counts = [], Counter(signature(s) for s in steps)
-    for i in range(1, len(steps)):
-        if signature(steps[i]) == signature(steps[i - 1]):
-            strange.append(nodes[i].id)
-    strange += [n.id for n, s in zip(nodes, steps) if counts[signature(s)] >= 3 and n.id not in strange]
-    strange += [nodes[i].id for i in edits if _TEST_FILE.search(_file(nodes[i]) or "")]
-    if strange:
-        flags.append(Flag("strange_behaviour", sorted(set(strange), key=[n.id for n in nodes].index),
-                          "repeated actions, loops, or edits of the project's tests"))
 
-    fixed = None
-    for i, ok in enumerate(checks):
-        if ok is False and edits and i > edits[0]:
-            later_edit = next((e for e in edits if e > i), None)
-            passed = next((j for j in range(later_edit or len(nodes), len(nodes)) if checks[j]), None)
-            if later_edit is not None and passed is not None:
-                fixed = [nodes[i].id, nodes[later_edit].id, nodes[passed].id]
-                break
-    if fixed:
-        flags.append(Flag("self_correction", fixed, "a failed check, a new edit, then a passing check"))
+def detect(tree: Tree, leaf: str) -> list[Flag]:
+    """The flags raised on the path from the task to ``leaf``."""
+    scanner = Scanner()
+    for node in tree.path(leaf):
+        if node.id != ROOT:
+            scanner.extend(node)
+    return scanner.flags()
 
-    if edits:
-        passing = [i for i, ok in enumerate(checks) if ok and i > edits[-1]]
-        if passing:
-            flags.append(Flag("validation", [nodes[passing[-1]].id], "a check passes after the last edit"))
-        fixes = _fixes(nodes, edits) or edits
-        first = fixes[0]
-        looks = [n.id for n in nodes[:first] if n.kind in LOOKS]
-        runs = [nodes[i].id for i in range(first) if checks[i] is not None]
-        if looks and runs:
-            flags.append(Flag("planning", [looks[0], runs[0]], "read the code and reproduced the issue first"))
-    return flags
+
+class FlagCache:
+    """Flags at any node of a tree without walking from the task each time: scanner states
+    are kept every ``every`` steps along each path, so a node's flags cost at most that many
+    steps (and a copy) once its ancestors' checkpoint exists. ``build`` makes every
+    checkpoint in one pass over the tree; ``forget`` drops them after the tree changed."""
+
+    def __init__(self, tree: Tree, every: int = 32) -> None:
+        self.tree, self.every = tree, every
+        self.states: dict[str, Scanner] = {}
+
+    def forget(self) -> None:
+        self.states.clear()
+
+    def build(self) -> None:
+        """Every checkpoint, depth first from the task (one extend per node)."""
+        tree = self.tree
+        stack = [(c, Scanner()) for c in reversed(tree.children(ROOT))]
+        while stack:
+            node_id, state = stack.pop()
+            node = tree.nodes[node_id]
+            state.extend(node)
+            below = tree.children(node_id)
+            if node.depth % self.every == 0:
+                self.states[node_id] = state.copy()
+            for i, child in enumerate(reversed(below)):
+                stack.append((child, state if i == len(below) - 1 else state.copy()))
+
+    def flags_at(self, node_id: str) -> list[Flag]:
+        tree, chain, current = self.tree, [], node_id
+        while current != ROOT and current not in self.states:
+            chain.append(current)
+            current = tree.nodes[current].parent or ROOT
+        state = self.states[current].copy() if current != ROOT else Scanner()
+        for step_id in reversed(chain):
+            node = tree.nodes[step_id]
+            state.extend(node)
+            if node.depth % self.every == 0:
+                self.states[step_id] = state.copy()
+        return state.flags()
 
 
 def outcome(tree: Tree, leaf: str) -> str:

@@ -98,7 +98,8 @@ def load(path: str | Path) -> Loaded:
     raw = read_input(path)
     check_head(path, raw[:8192])
     try:
-        data = loads(raw) if raw.lstrip(BOM + b" \t\r\n")[:1] in (b"{", b"[") else None
+        first = raw[:65536].lstrip(BOM + b" \t\r\n")[:1] or raw.lstrip(BOM + b" \t\r\n")[:1]
+        data = loads(raw) if first in (b"{", b"[") else None
     except ValueError as exc:
         data = None
         if "levels deep" in str(exc):
@@ -128,6 +129,7 @@ def load(path: str | Path) -> Loaded:
             raise FormatError(f"{path} is truncated or invalid JSON")
         raise FormatError(f"{path} is not JSON: trajscope reads run logs, SWE-agent, "
                           "mini-swe-agent and DARS files")
+    del raw  # only the parsed document is read from here on: its bytes need not stay in memory
     try:
         events, fmt = convert_data(data, _run_name(path))
         if not any(e.get("type") == "node_added" for e in events):

@@ -322,3 +322,17 @@ async def test_an_edit_reads_as_a_diff_and_a_shows_its_raw_json():
         await pilot.press("a")
         await pilot.pause()
         assert static_text(action) == shown
+
+
+async def test_last_and_first_line_keys():
+    app = TrajscopeApp(Source(DEMO_RUN))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        tree = screen.tree
+        await pilot.press("G")
+        await pilot.pause()
+        assert tree.cursor_line == tree.last_line > 0
+        assert "#" + tree.cursor_id in static_text(screen.query_one(NodeDetail).query_one("#detail-header"))
+        await pilot.press("home")
+        await pilot.pause()
+        assert tree.cursor_line == 0 and tree.cursor_id == "root"

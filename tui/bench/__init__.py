@@ -13,6 +13,7 @@ SUITES = {
     "prm": "scorer speed per batch size and its ranking quality",
     "search": "strategies side by side at equal node budgets",
     "ui": "keypress latency in the live app while a search grows",
+    "inspector": "trajscope against mini-swe-agent's inspector on trajectories its own agent wrote",
 }
 
 

@@ -56,6 +56,7 @@ class ExplorerScreen(Screen[None]):
         super().__init__()
         self.source = source
         self.model: Model | None = None
+        self.flag_cache = None  # a FlagCache of the model, once it is loaded
         self.pump = EventPump()
         self.skipped = 0
         self.matches: list[str] = []
@@ -106,7 +107,10 @@ class ExplorerScreen(Screen[None]):
 
     @on(TreeLoaded)
     def _loaded(self, message: TreeLoaded) -> None:
+        from engine.analysis.flags import FlagCache
+
         self.model = message.tree
+        self.flag_cache = FlagCache(self.model)
         self.skipped = message.counts.damaged + message.counts.unknown
         tree = self.tree
         tree.loading = False
@@ -120,6 +124,12 @@ class ExplorerScreen(Screen[None]):
         self.tell_sandbox_warning()
         if self.source.follow or self.source.replay or getattr(self.source, "session", None):
             self.set_interval(DRAIN_INTERVAL_S, self._drain, name="drain")
+        else:  # a tree that will not change: every flag checkpoint, after the first paint
+            self._build_flags(self.flag_cache)
+
+    @work(thread=True, exit_on_error=False, group="flags", description="flag checkpoints")
+    def _build_flags(self, cache) -> None:
+        cache.build()
 
     def tell_sandbox_warning(self) -> None:
         """Say once, plainly, when the run's sandbox is not isolated (see docs/security.md)."""
@@ -156,6 +166,8 @@ class ExplorerScreen(Screen[None]):
                 added.append(node_id)
             else:
                 changed.add(node_id)
+        if added or changed:
+            self.flag_cache.forget()  # steps changed: checkpoints are rebuilt as the cursor needs them
         self.after_drain(added, changed)
         self.tell_sandbox_warning()
         for node_id in changed:
@@ -191,7 +203,8 @@ class ExplorerScreen(Screen[None]):
         if self.model is None:
             return
         node_id = self.tree.cursor_id
-        self.query_one(NodeDetail).show(self.model.nodes.get(node_id) if node_id else None, self.model)
+        self.query_one(NodeDetail).show(self.model.nodes.get(node_id) if node_id else None, self.model,
+                                        self.flag_cache)
 
     # -- actions -----------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple) -> bool | None:
@@ -282,7 +295,7 @@ class ExplorerScreen(Screen[None]):
         detail = self.query_one(NodeDetail)
         detail.raw_action = not detail.raw_action
         node_id = self.tree.cursor_id
-        detail.show(self.model.nodes.get(node_id) if self.model and node_id else None, self.model)
+        detail.show(self.model.nodes.get(node_id) if self.model and node_id else None, self.model, self.flag_cache)
 
     def action_observation(self) -> None:
         node_id = self.tree.cursor_id

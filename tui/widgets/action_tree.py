@@ -41,6 +41,8 @@ class ActionTree(Tree[str]):
         Binding("k", "cursor_up", "Up", show=False, id="tree.up"),
         Binding("h,left", "fold_or_parent", "Fold / parent", show=False, id="tree.left"),
         Binding("l,right", "unfold_or_child", "Unfold / child", show=False, id="tree.right"),
+        Binding("home", "first_line", "First line", show=False, id="tree.first"),
+        Binding("G,end", "last_line", "Last line", show=False, id="tree.last"),
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -276,6 +278,15 @@ class ActionTree(Tree[str]):
     def cursor_id(self) -> str | None:
         node = self.cursor_node
         return node.data if node is not None else None
+
+    def action_first_line(self) -> None:
+        self.cursor_line = 0
+        self.scroll_to_line(0, animate=False)
+
+    def action_last_line(self) -> None:
+        """The last line shown (in a run without branches, the last step)."""
+        self.cursor_line = self.last_line
+        self.scroll_to_line(self.cursor_line, animate=False)
 
     def action_fold_or_parent(self) -> None:
         node = self.cursor_node

@@ -47,7 +47,8 @@ class NodeDetail(VerticalScroll):
         if title:
             title.first().display = shown
 
-    def show(self, node: Node | None, tree: Tree | None = None) -> None:
+    def show(self, node: Node | None, tree: Tree | None = None, flags=None) -> None:
+        """``flags``: a FlagCache of ``tree`` (the flags then cost the same at any depth)."""
         if node is None:
             self._set("header", "No node selected")
             for name in ("meta", "flags", "thought", "action", "observation", "diff", "candidates", "critic"):
@@ -63,8 +64,8 @@ class NodeDetail(VerticalScroll):
             header.update(Text(f"#{node.id} {node.kind} · depth {node.depth} · {node.status}"))
         header.set_classes(f"status-{node.status}")
         self._set("meta", Text(self._meta(node)), node.id != ROOT)
-        flags = self._flags(tree, node) if tree is not None and node.id != ROOT else None
-        self._set("flags", flags, bool(flags))
+        found = self._flags(tree, node, flags) if tree is not None and node.id != ROOT else None
+        self._set("flags", found, bool(found))
         self._set("thought", Text(clean_text(node.thought)), bool(node.thought.strip()))
         self._set("action", self._action(node, syntax_theme), node.id != ROOT and bool(node.action))
         text, left_out = preview(node.observation)
@@ -85,12 +86,12 @@ class NodeDetail(VerticalScroll):
         self._set("critic", self._critic(node), bool(node.critic))
         self.scroll_home(animate=False)
 
-    def _flags(self, tree: Tree, node: Node) -> Text | None:
+    def _flags(self, tree: Tree, node: Node, cache=None) -> Text | None:
         """The rubric flags of the branch from the task down to this node, with their steps."""
         from engine.analysis.flags import detect
 
         try:
-            found = detect(tree, node.id)
+            found = cache.flags_at(node.id) if cache is not None else detect(tree, node.id)
         except (KeyError, ValueError, TypeError):  # an imported node with an unusual action
             return None
         if not found:
