@@ -12,6 +12,7 @@ from engine.analysis.flags import detect, trajectories
 from engine.analysis.stats import clusters, collect, flag_rates
 from engine.formats import load
 from engine.formats.builder import RunBuilder
+from engine.events import read_events
 from engine.tree import Tree
 from tests.conftest import DEMO_RUN, REAL
 
@@ -152,3 +153,17 @@ def test_llm_judge_tags_with_a_rationale_per_flag_and_survives_garbage():
     assert report["judge"]["unreadable"] == len(report["per_trajectory"])
     assert "unreadable" in report["per_trajectory"][0]["judge"]["error"]
     assert report["flags"]["planning"]["resolved"]["count"] >= 1  # the detectors still count
+
+
+def test_flag_checkpoints_give_what_a_walk_from_the_task_gives():
+    from engine.analysis.flags import FlagCache
+    from engine.synthetic import synthetic_events
+
+    for tree in (Tree.fold(read_events(DEMO_RUN)), Tree.fold(list(synthetic_events(1500, seed=5)))):
+        built, lazy = FlagCache(tree, every=4), FlagCache(tree, every=4)
+        built.build()
+        for node_id in list(tree.nodes)[1:]:
+            expected = [f.to_json() for f in detect(tree, node_id)]
+            assert [f.to_json() for f in built.flags_at(node_id)] == expected
+            assert [f.to_json() for f in lazy.flags_at(node_id)] == expected
+        assert built.states and lazy.states
