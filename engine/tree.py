@@ -187,6 +187,7 @@ class Tree:
         self.tokens_out = 0
         self.cost = 0.0
         self._submitted: set[str] = set()
+        self._patch_from: dict[str, str] = {}  # node -> patch_at(node) where no patch is on the node itself
         self._add_root()
 
     def _add_root(self) -> None:
@@ -209,6 +210,8 @@ class Tree:
         if handler is None:
             return None
         event = clean_event(event, self.counts)
+        if self._patch_from and event.get("patch") is not None:
+            self._patch_from.clear()  # a patch recorded now may be the nearest one of cached nodes
         ts = event.get("ts")
         if isinstance(ts, (int, float)):
             self.last_ts = ts
@@ -401,12 +404,21 @@ class Tree:
         whatever the node's own action did (a test run below an edit still has the
         edit's patch). It is recorded on the nodes whose step changed the state (and on
         submissions), so it is the nearest one on the path up; "" at the base state."""
+        cache, walked = self._patch_from, []
         node = self.nodes.get(node_id)
+        found = ""
         while node is not None and node.id != ROOT:
             if node.patch is not None:
-                return node.patch
+                found = node.patch
+                break
+            if node.id in cache:  # the nearest recorded patch above is known: no walk to the task
+                found = cache[node.id]
+                break
+            walked.append(node.id)
             node = self.nodes.get(node.parent)
-        return ""
+        for walked_id in walked:
+            cache[walked_id] = found
+        return found
 
     def path(self, node_id: str) -> list[Node]:
         """Nodes from the root's first child down to ``node_id``."""

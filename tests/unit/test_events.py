@@ -98,3 +98,13 @@ def test_a_follower_never_holds_a_line_without_end(tmp_path, monkeypatch):
     for _ in range(5):
         seen += follower.poll()
     assert [e["id"] for e in seen] == ["n1", "n2"] and follower.counts.damaged == 1
+
+
+def test_the_secret_check_finds_keys_and_passes_plain_text():
+    from engine import redact
+
+    redact.register("hunter2-very-secret-value")
+    assert redact.has_secret(b'{"observation": "the key is hunter2-very-secret-value"}')
+    assert redact.has_secret(b'{"observation": "export OPENAI_API_KEY=sk-abcdefghijklmnop"}')
+    assert not redact.has_secret(b'{"observation": "sk- is a prefix; nothing secret here"}')
+    assert not redact.has_secret(b'{"observation": "' + b"plain text " * 10000 + b'"}')

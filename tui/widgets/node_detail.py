@@ -29,6 +29,9 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters)"
 
 
+FLAG_STEPS = 12  # step ids shown for one flag (a long loop raises one on hundreds of steps)
+
+
 class NodeDetail(VerticalScroll):
     """Thought, action, observation, diff, scores and the candidates of one node."""
 
@@ -99,7 +102,9 @@ class NodeDetail(VerticalScroll):
         text = Text()
         for i, flag in enumerate(found):
             text.append(("\n" if i else "") + flag.name.replace("_", " "), style="bold")
-            text.append(f" — {flag.why} (" + ", ".join(f"#{s}" for s in flag.steps) + ")")
+            shown = ", ".join(f"#{s}" for s in flag.steps[:FLAG_STEPS])
+            more = len(flag.steps) - FLAG_STEPS
+            text.append(f" — {flag.why} ({shown}" + (f" and {more:,} more" if more > 0 else "") + ")")
         return text
 
     def _meta(self, node: Node) -> str:
