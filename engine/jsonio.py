@@ -173,7 +173,10 @@ def read_regular(path: str | Path, limit: int = MAX_INPUT) -> bytes:
         if st.st_size > limit:
             raise NotRegularFile(f"{path} is larger than {limit:,} bytes")
         os.set_blocking(fd, True)
-        chunks, size = [], 0
+        whole = os.read(fd, st.st_size) if st.st_size else b""
+        if len(whole) == st.st_size:  # one read: no second copy of a large file while joining chunks
+            return whole
+        chunks, size = [whole], len(whole)
         while size < st.st_size and (chunk := os.read(fd, min(1 << 24, st.st_size - size))):
             chunks.append(chunk)
             size += len(chunk)

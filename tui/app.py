@@ -28,6 +28,8 @@ class TrajscopeApp(App[None]):
     def __init__(self, source: Source, theme: str | None = None) -> None:
         super().__init__()
         self.source = source
+        if type(source) is Source:  # a file: read it while the app starts
+            source.prefetch()
         self.load_error: str | None = None  # set when the source cannot be read
         for theme_obj in THEMES:
             self.register_theme(theme_obj)

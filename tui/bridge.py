@@ -91,6 +91,40 @@ class Source:
         self.path = Path(path)
         self.follow = follow
         self.replay = replay
+        self._prefetch: tuple[threading.Thread, list] | None = None
+
+    def prefetch(self) -> None:
+        """Start reading a file that will not change, while the app starts up (the first
+        paint then waits only for what is left of the load)."""
+        if self.follow or self.replay or self._prefetch is not None:
+            return
+        box: list = []
+
+        def work() -> None:
+            try:
+                box.append(load_tree(self))
+            except BaseException as exc:  # given to the screen that asks for the tree
+                box.append(exc)
+
+        thread = threading.Thread(target=work, name="trajscope-prefetch", daemon=True)
+        self._prefetch = (thread, box)
+        thread.start()
+
+    @property
+    def ready(self) -> bool:
+        """The prefetch has finished (its tree can be taken without waiting)."""
+        return self._prefetch is not None and not self._prefetch[0].is_alive()
+
+    def loaded(self) -> tuple[Tree, ReadCounts, str]:
+        """The folded tree (the prefetch's, once: a second screen reads the file again)."""
+        if self._prefetch is None:
+            return load_tree(self)
+        thread, box = self._prefetch
+        self._prefetch = None
+        thread.join()
+        if isinstance(box[0], BaseException):
+            raise box[0]
+        return box[0]
 
     @property
     def mode(self) -> str:

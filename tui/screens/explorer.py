@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,7 +15,7 @@ from engine.events import ReadCounts
 from engine.formats import FormatError, load
 from engine.tree import ROOT
 from engine.tree import Tree as Model
-from tui.bridge import DRAIN_INTERVAL_S, EventPump, Source, load_tree, run_follow, run_replay, start_follow
+from tui.bridge import DRAIN_INTERVAL_S, EventPump, Source, run_follow, run_replay, start_follow
 from tui.messages import LoadFailed, SearchFinished, TreeLoaded
 from tui.screens.help import HelpScreen, binding_rows
 from tui.screens.observation import ObservationScreen
@@ -77,6 +79,12 @@ class ExplorerScreen(Screen[None]):
         return self.query_one(ActionTree)
 
     def on_mount(self) -> None:
+        if getattr(self.source, "ready", False):  # read while the app started: shown in the first frame
+            try:
+                self._loaded(TreeLoaded(*self.source.loaded()))
+                return
+            except (FormatError, OSError):
+                pass  # the worker reads it again and says why
         self.tree.loading = True
         self._load()
 
@@ -98,7 +106,7 @@ class ExplorerScreen(Screen[None]):
                 run_replay(loaded.events, self.pump, source.replay)
                 self.feed_done = True
             else:
-                tree, counts, fmt = load_tree(source)
+                tree, counts, fmt = source.loaded()
                 self.post_message(TreeLoaded(tree, counts, fmt))
         except FormatError as exc:
             self.post_message(LoadFailed(str(exc)))
@@ -110,6 +118,7 @@ class ExplorerScreen(Screen[None]):
         from engine.analysis.flags import FlagCache
 
         self.model = message.tree
+        self.attached_at = time.perf_counter()  # when the tree went on screen (bench: first paint)
         self.flag_cache = FlagCache(self.model)
         self.skipped = message.counts.damaged + message.counts.unknown
         tree = self.tree
