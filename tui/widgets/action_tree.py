@@ -54,6 +54,7 @@ class ActionTree(Tree[str]):
         self._populated: set[str] = set()
         self._styles: dict[str, Style] = {}
         self._reexpand: set[str] = set()  # expanded before a rebuild; expanded again after
+        self._stale: set[str] = set()  # lines whose labels predate a style change
         self.frame = 0  # the spinner frame of running nodes
 
     # -- labels -------------------------------------------------------------
@@ -79,13 +80,22 @@ class ActionTree(Tree[str]):
             self.relabel_all()
 
     def relabel_all(self) -> None:
-        for node_id, tnode in self._tnodes.items():
-            tnode.set_label(self.label_for(node_id))
+        """Labels are made again with the new styles as their lines are drawn (a theme change
+        on a tree of thousands of lines must not rebuild every label at once)."""
+        self._stale = set(self._tnodes)
+        self.refresh()
+
+    def render_label(self, node: TreeNode[str], base_style: Style, style: Style) -> Text:
+        if node.data in self._stale and self.model is not None and node.data in self.model.nodes:
+            self._stale.discard(node.data)
+            node._label = self.label_for(node.data)  # same width: only the styles changed
+        return super().render_label(node, base_style, style)
 
     def refresh_node(self, node_id: str) -> None:
         """A node's score or status changed: relabel it if it is on screen."""
         tnode = self._tnodes.get(node_id)
         if tnode is not None:
+            self._stale.discard(node_id)
             tnode.set_label(self.label_for(node_id))
 
     # -- the view rules -------------------------------------------------------
@@ -185,12 +195,16 @@ class ActionTree(Tree[str]):
 
     async def _populate_rest(self, node_id: str) -> None:
         """Adds a large container's lines in chunks, yielding to the event loop between."""
+        chunk = CHUNK
         while node_id not in self._populated and node_id in self._tnodes:
             missing = [c for c in self.view_children(node_id) if c not in self._tnodes]
-            for child in missing[:CHUNK]:
+            for child in missing[:chunk]:
                 self._materialize(child, node_id)
-            if len(missing) <= CHUNK:
+            if len(missing) <= chunk:
                 self._populated.add(node_id)
+            # Each chunk makes the widget list all its lines again: chunks that double keep
+            # that to a few passes over a container of thousands of lines.
+            chunk *= 2
             await asyncio.sleep(0)
 
     def _on_tree_node_expanded(self, event: Tree.NodeExpanded[str]) -> None:
