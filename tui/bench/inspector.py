@@ -79,8 +79,8 @@ def run(args) -> int:
 
     console = Console(stderr=True)
     if not Path(args.mini_python).exists():
-        console.print(f"trajscope: {args.mini_python} does not exist; make a venv with mini-swe-agent "
-                      "(see `trajscope bench inspector --help`)")
+        print(f"trajscope: {args.mini_python} does not exist; make a venv with mini-swe-agent "
+              "(see `trajscope bench inspector --help`)", file=sys.stderr)
         return 2
     results = []
     for steps in args.sizes:
