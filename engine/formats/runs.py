@@ -10,6 +10,7 @@ instances were resolved, so imported submissions get their verdicts.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,9 +96,28 @@ def is_events_folder(path: Path) -> bool:
     return len(numbered) >= 2 and len(numbered) >= len(names) // 2
 
 
+def _first_line_head(path: Path, limit: int = 1 << 20) -> bytes:
+    """Up to ``limit`` bytes of a regular file's first line (never waiting on a FIFO)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b""
+        head = os.read(fd, limit)
+    finally:
+        os.close(fd)
+    end = head.find(b"\n")
+    return head if end < 0 else head[:end]
+
+
 def jsonl_runs(path: Path) -> list[RunRef] | None:
     """The runs of a multi-run JSONL file (an OpenHands ``output.jsonl``), or None when it
-    is not one (a run log is one run)."""
+    is not one (a run log is one run). Only a file whose first line names a ``history`` is
+    read whole: a folder of large run logs lists without reading them."""
+    try:
+        if b'"history"' not in _first_line_head(path):
+            return None
+    except OSError:
+        return None
     raw = read_input(path)
     first_end = raw.find(b"\n")
     head = raw[: first_end if first_end >= 0 else len(raw)].removeprefix(BOM)
@@ -171,7 +191,10 @@ def find_runs(path: str | Path) -> list[RunRef]:
             if file.is_symlink() or not file.is_file():
                 continue
             if name.endswith(".jsonl"):
-                many = jsonl_runs(file)
+                try:
+                    many = jsonl_runs(file)
+                except FormatError:  # too large, unreadable: its row says so when it is read
+                    many = None
                 refs.extend(many or [RunRef(file, _run_name(file))])
             elif name.endswith(RUN_SUFFIXES) or (name.endswith(".json") and _is_run_json(file)):
                 refs.append(RunRef(file, _run_name(file)))

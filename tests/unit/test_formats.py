@@ -1,6 +1,7 @@
 """Importers: each real fixture, and the older layouts built from them."""
 
 import json
+import os
 
 import pytest
 
@@ -206,3 +207,18 @@ def test_older_moatless_nodes_with_one_action_and_output_read_the_same(tmp_path)
     best = max((n for n in new.nodes.values() if n.kind == "submit"), key=lambda n: n.score)
     assert best.score == 0.975 and best.extra["imported"]["reward"] == 95 and "return a + b" in best.patch
     assert [n.status for n in new.nodes.values() if (n.extra.get("imported") or {}).get("is_duplicate")] == ["pruned"]
+
+
+def test_one_bad_file_does_not_stop_a_folder_from_listing(tmp_path):
+    import shutil
+
+    shutil.copy(REAL / "openhands" / "multi_swe_bench.output.jsonl", tmp_path / "output.jsonl")
+    shutil.copy(REAL / "mini-swe-agent" / "toolcall_submitted.traj.json", tmp_path / "a.traj.json")
+    (tmp_path / "damaged.jsonl").write_bytes(b'{"history": [1, \n')
+    os.mkfifo(tmp_path / "pipe.jsonl")  # never opened for a read that could wait
+    refs = find_runs(tmp_path)
+    assert sorted(r.name for r in refs) == sorted(["a", "damaged", "ponylang__ponyc-4595", "ponylang__ponyc-4593",
+                                                   "ponylang__ponyc-4588"])
+    damaged = next(r for r in refs if r.name == "damaged")
+    with pytest.raises(FormatError, match="damaged.jsonl"):
+        damaged.load()
