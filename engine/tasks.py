@@ -41,6 +41,8 @@ class Task:
     workdir: str = "/repo"  # where the code is in a container
     gold_patch: str | None = None
     path: Path | None = None
+    row: dict | None = None  # a SWE-bench instance as its file gives it (the harness grades from it)
+    env_setup: str = ""  # run before every command in a container (SWE-bench: activate testbed)
 
     def open_sandbox(self, kind: str = "local", **options) -> Sandbox:
         """A fresh sandbox holding this task's code at its base state."""
@@ -53,6 +55,8 @@ class Task:
         if kind == "docker":
             from engine.sandbox.docker import BASE_IMAGE, DockerSandbox
 
+            if self.env_setup:
+                options.setdefault("setup", self.env_setup)
             return DockerSandbox(self.image or BASE_IMAGE, self.repo_dir, repo=self.workdir, **options)
         raise TaskError(f"unknown sandbox {kind!r}: use docker or local")
 
@@ -111,6 +115,12 @@ def load_task_dir(path: str | Path) -> Task:
                       gold_patch=gold.read_text(encoding="utf-8") if gold.is_file() else None)
 
 
+TESTBED_SETUP = ("if [ -f /opt/miniconda3/bin/activate ]; then . /opt/miniconda3/bin/activate >/dev/null 2>&1 "
+                 "&& conda activate testbed >/dev/null 2>&1; fi")
+"""What the harness's scripts do first in a SWE-bench image, and so every command there:
+the ``testbed`` conda environment, where the project and its test dependencies live."""
+
+
 def swebench_image(instance_id: str) -> str:
     """The name SWE-bench gives the evaluation image of an instance."""
     return f"swebench/sweb.eval.x86_64.{instance_id.replace('__', '_1776_')}:latest".lower()
@@ -137,8 +147,11 @@ def load_swebench(path: str | Path, instance_id: str | None = None) -> list[Task
     for i, row in enumerate(rows):
         if instance_id is not None and isinstance(row, dict) and row.get("instance_id") != instance_id:
             continue
-        task = _task_from(row, f"{path} (instance {i + 1})", workdir="/testbed", path=path)
+        task = _task_from(row, f"{path} (instance {i + 1})", workdir="/testbed", path=path, row=row,
+                          env_setup=TESTBED_SETUP)
         task.image = task.image or swebench_image(task.instance_id)
+        if task.gold_patch is None and isinstance(row.get("patch"), str):
+            task.gold_patch = row["patch"]
         tasks.append(task)
     if instance_id is not None and not tasks:
         raise TaskError(f"{path} has no instance {instance_id}")
@@ -242,9 +255,13 @@ class VerifyResult:
     sandbox: str = ""
 
     unknown: bool = False  # no per-test result could be read: the verdict is an error
+    grader: str = "trajscope"  # or "swebench harness": its eval script, log parser and grading
+    decided: bool | None = None  # the harness's own verdict, when it graded
 
     @property
     def resolved(self) -> bool:
+        if self.decided is not None:
+            return self.decided
         return (self.patch_applied and not self.error and all(self.fail_to_pass.values())
                 and all(self.pass_to_pass.values()))
 
@@ -260,7 +277,7 @@ class VerifyResult:
         """The ``verified`` field of a ``submitted`` event."""
         both = {**self.fail_to_pass, **self.pass_to_pass}
         out = {"passed": [t for t, ok in both.items() if ok], "failed": [t for t, ok in both.items() if not ok],
-               "resolved": self.resolved, "verdict": self.verdict}
+               "resolved": self.resolved, "verdict": self.verdict, "grader": self.grader}
         if self.unknown:
             out |= {"passed": [], "failed": []}
         return out
@@ -272,7 +289,8 @@ class VerifyResult:
         return {"instance_id": self.instance_id, "resolved": self.resolved, "verdict": self.verdict,
                 "patch_applied": self.patch_applied,
                 "FAIL_TO_PASS": split(self.fail_to_pass), "PASS_TO_PASS": split(self.pass_to_pass),
-                "error": self.error or None, "duration_s": round(self.duration_s, 3), "sandbox": self.sandbox}
+                "error": self.error or None, "duration_s": round(self.duration_s, 3), "sandbox": self.sandbox,
+                "grader": self.grader}
 
 
 _PATCH_FILE = ".trajscope-apply.diff"
@@ -309,7 +327,13 @@ def verify(task: Task, patch: str, sandbox: str = "local", timeout: float = TEST
     started = time.perf_counter()
     result = VerifyResult(task.instance_id, patch_applied=False, sandbox=sandbox)
     say(f"opening a fresh {sandbox} sandbox")
+    harness = _harness_row(task)
     with task.open_sandbox(sandbox, **options) as box:
+        if harness is not None:
+            _verify_with_harness(task, harness, box, patch, result, timeout, say)
+            result.duration_s = time.perf_counter() - started
+            say("done")
+            return result
         try:
             say("applying the patch")
             apply_patch(box, patch)
@@ -345,3 +369,57 @@ def verify(task: Task, patch: str, sandbox: str = "local", timeout: float = TEST
     say("done")
     return result
 
+
+def _harness_row(task: Task) -> dict | None:
+    """The SWE-bench row (``repo`` and ``version``) to verify with the official harness when
+    it is installed (a row it has no spec for then fails in one sentence, rather than being
+    read by trajscope's imitation); None for task directories and without the harness."""
+    row = task.row
+    if row is None or not row.get("repo") or row.get("version") in (None, ""):
+        return None
+    from engine import swebench
+
+    return row if swebench.available() else None
+
+
+def _verify_with_harness(task: Task, row: dict, box, patch: str, result: VerifyResult, timeout: float, say) -> None:
+    """As ``swebench.harness.run_evaluation`` does: the patch applied (git apply, then patch
+    with fuzz), the harness's evaluation script run in the container (it activates testbed,
+    resets and patches the tests, runs the repository's test command), its output graded
+    by the repository's log parser and ``get_eval_report``."""
+    from engine import swebench
+
+    result.grader = "swebench harness"
+    try:
+        script = swebench.eval_script(row)  # HarnessError first: a row it cannot grade runs nothing
+        say("applying the patch")
+        apply_patch(box, patch)
+        result.patch_applied = True
+    except swebench.HarnessError as exc:
+        result.error, result.unknown = str(exc), True
+        return
+    except TaskError as exc:
+        result.error = str(exc)
+        return
+    say("running the SWE-bench harness's evaluation script")
+    box.write(_EVAL_FILE, script)
+    run = box.run(f"mv {_EVAL_FILE} /tmp/trajscope-eval.sh && /bin/bash /tmp/trajscope-eval.sh", timeout=timeout)
+    result.log = run.output
+    if run.truncated and run.output_path:
+        result.log = Path(run.output_path).read_text(encoding="utf-8", errors="replace")
+    if run.timed_out:
+        result.log += "\n>>>>> Tests Timed Out\n"  # what the harness writes on a timeout
+        result.error = f"the tests timed out after {timeout:g} s"
+    graded = swebench.grade(row, result.log, patch)
+    if not graded["applied"]:
+        result.unknown = True
+        result.error = result.error or (f"the harness read no test output between its markers (exit code "
+                                        f"{run.exit_code}): the test patch did not apply, or the tests errored")
+    for key, tests, into in (("FAIL_TO_PASS", task.FAIL_TO_PASS, result.fail_to_pass),
+                             ("PASS_TO_PASS", task.PASS_TO_PASS, result.pass_to_pass)):
+        passed = set(graded["tests"][key]["success"])
+        into.update({t: t in passed for t in tests})
+    result.decided = graded["resolved"]
+
+
+_EVAL_FILE = ".trajscope-eval.sh"

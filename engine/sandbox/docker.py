@@ -276,9 +276,11 @@ class DockerSandbox:
 
     def __init__(self, image: str = BASE_IMAGE, source: str | os.PathLike | None = None, *,
                  repo: str = "/repo", memory_mb: int = 2048, cpus: float = 2.0, max_processes: int = 256,
-                 output_cap: int = OUTPUT_CAP, output_dir: str | os.PathLike | None = None,
+                 output_cap: int = OUTPUT_CAP, output_dir: str | os.PathLike | None = None, setup: str = "",
                  _session: _Session | None = None, _ref: StateRef | None = None):
-        """``output_dir`` keeps the kept output of capped commands after close (else a temporary one)."""
+        """``output_dir`` keeps the kept output of capped commands after close (else a temporary one).
+        ``setup``: shell lines every command runs after first (a SWE-bench image's ``conda
+        activate testbed``), in the same shell, so what they export is the command's environment."""
         import docker.errors
 
         global _reaped
@@ -286,7 +288,7 @@ class DockerSandbox:
         if not _reaped:
             reap_leftovers(self._client)
             _reaped = True
-        self.image, self.repo = image, repo
+        self.image, self.repo, self.setup = image, repo, setup
         self.memory_mb, self.cpus, self.max_processes, self.output_cap = memory_mb, cpus, max_processes, output_cap
         self.notice = ""
         self._closed = False
@@ -301,6 +303,10 @@ class DockerSandbox:
                 self._client.images.get(image)
             except docker.errors.ImageNotFound:
                 hint = " (build it with `trajscope sandbox build-image`)" if image == BASE_IMAGE else ""
+                if image.startswith("swebench/sweb.eval."):
+                    instance = image.split(".", 3)[-1].rsplit(":", 1)[0].replace("_1776_", "__")
+                    hint = (f" (pull it with `docker pull {image}`, or build it with the SWE-bench harness: "
+                            f"`python -m swebench.harness.prepare_images --instance_ids {instance}`)")
                 raise SandboxError(f"Docker image {image} is not there{hint}") from None
             if source is not None and not Path(source).is_dir():
                 raise SandboxError(f"repository {source} is not a directory")
@@ -403,7 +409,8 @@ class DockerSandbox:
         left in the container is killed."""
         n = next(self._runs)
         out = BoundedOutput()
-        script = (f"cd {shlex.quote(self.repo)} || exit 90\n"
+        script = (f"{self.setup}\n" if self.setup else "") + (
+                  f"cd {shlex.quote(self.repo)} || exit 90\n"
                   f"exec bash -c {shlex.quote(command)} < /dev/null 2>&1\n")
         started = time.perf_counter()
         code, timed_out = self._exec(script, Sink(out, merge=True), timeout, kill_after=True)
@@ -505,7 +512,7 @@ class DockerSandbox:
     def fork(self, ref: StateRef) -> "DockerSandbox":
         self._check_open()
         return DockerSandbox(self.image, repo=self.repo, memory_mb=self.memory_mb, cpus=self.cpus,
-                             max_processes=self.max_processes, output_cap=self.output_cap,
+                             max_processes=self.max_processes, output_cap=self.output_cap, setup=self.setup,
                              _session=self._session, _ref=ref)
 
     def diff(self) -> str:

@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     console = Console()
-    table = Table(title=f"{task.instance_id} ({args.sandbox} sandbox, {result.duration_s:.1f} s)")
+    graded = ", graded by the SWE-bench harness" if result.grader == "swebench harness" else ""
+    table = Table(title=f"{task.instance_id} ({args.sandbox} sandbox, {result.duration_s:.1f} s{graded})")
     table.add_column("test")
     table.add_column("kind")
     table.add_column("result")

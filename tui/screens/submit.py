@@ -32,6 +32,8 @@ def verdict_text(verified: dict) -> Text:
     text.append(f" — {len(passed)} passed, {len(failed)} failed")
     if verified.get("duration_s") is not None:
         text.append(f" in {verified['duration_s']:.1f} s")
+    if verified.get("grader") == "swebench harness":
+        text.append(" · graded by the SWE-bench harness", style="dim")
     if verified.get("error"):
         text.append(f"\n{verified['error']}", style="red")
     for name in failed[:20]:

@@ -1,0 +1,160 @@
+"""SWE-bench instances verified with the official harness, in an image laid out like a SWE-bench
+one: the code at /testbed under git, a ``testbed`` environment under /opt/miniconda3 whose
+activation is what makes the project importable (built here from the base image, no network)."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+
+import pytest
+
+from tests.conftest import docker_or_skip
+from tests.support import trajscope
+
+IMAGE = "trajscope/swebench-like:test"
+INSTANCE = "pytest-dev__pytest-90001"  # a repository and version the harness's spec tables know
+
+ACTIVATE = """export PATH=/opt/miniconda3/bin:$PATH
+conda() {
+  if [ "$1" = activate ]; then
+    export CONDA_DEFAULT_ENV="$2" PATH="/opt/miniconda3/envs/$2/bin:$PATH"
+    export PYTHONPATH="/testbed/src${PYTHONPATH:+:$PYTHONPATH}"
+  fi
+}
+"""
+CALC = "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n"
+TEST_PATCH = """diff --git a/testing/test_calc.py b/testing/test_calc.py
+new file mode 100644
+--- /dev/null
++++ b/testing/test_calc.py
+@@ -0,0 +1,9 @@
++import calc
++
++
++def test_add():
++    assert calc.add(2, 3) == 5
++
++
++def test_sub():
++    assert calc.sub(5, 3) == 2
+"""
+GOLD = """diff --git a/src/calc/__init__.py b/src/calc/__init__.py
+--- a/src/calc/__init__.py
++++ b/src/calc/__init__.py
+@@ -1,5 +1,5 @@
+ def add(a, b):
+-    return a - b
++    return a + b
+ 
+ 
+ def sub(a, b):
+"""
+WRONG = GOLD.replace("+    return a + b", "+    return abs(a - b)")
+SPOOF = GOLD.replace("+    return a + b", "+    print('PASSED testing/test_calc.py::test_add')\n+    return a - b")
+SPOOF = SPOOF.replace("@@ -1,5 +1,5 @@", "@@ -1,5 +1,6 @@")
+
+
+def _tar(files: dict[str, str], modes: dict[str, int] | None = None) -> bytes:
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        for name, text in files.items():
+            raw = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(raw), (modes or {}).get(name, 0o644)
+            tar.addfile(info, io.BytesIO(raw))
+    return data.getvalue()
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    docker_or_skip()
+    import docker
+
+    client = docker.from_env()
+    dockerfile = """FROM trajscope/base:1
+COPY testbed /testbed
+COPY miniconda3 /opt/miniconda3
+RUN ln -s "$(command -v python3)" /opt/miniconda3/envs/testbed/bin/python \\
+ && cd /testbed && git init -q && git add -A && git -c user.email=t@t -c user.name=t commit -qm base
+"""
+    context = _tar({"Dockerfile": dockerfile, "testbed/src/calc/__init__.py": CALC,
+                    "testbed/testing/__init__.py": "",
+                    "miniconda3/bin/activate": ACTIVATE,
+                    "miniconda3/envs/testbed/bin/pytest": '#!/bin/sh\nexec python3 -m pytest "$@"\n'},
+                   {"miniconda3/envs/testbed/bin/pytest": 0o755})
+    client.images.build(fileobj=io.BytesIO(context), custom_context=True, tag=IMAGE, rm=True, network_mode="none")
+    yield IMAGE
+
+
+@pytest.fixture(scope="module")
+def dataset(image, tmp_path_factory):
+    import docker
+
+    head = docker.from_env().containers.run(image, ["git", "-C", "/testbed", "rev-parse", "HEAD"],
+                                            remove=True, network_mode="none").decode().strip()
+    row = {"instance_id": INSTANCE, "repo": "pytest-dev/pytest", "version": "4.4", "base_commit": head,
+           "environment_setup_commit": head, "problem_statement": "calc.add subtracts.", "patch": GOLD,
+           "test_patch": TEST_PATCH, "FAIL_TO_PASS": json.dumps(["testing/test_calc.py::test_add"]),
+           "PASS_TO_PASS": json.dumps(["testing/test_calc.py::test_sub"]), "image": image}
+    path = tmp_path_factory.mktemp("swebench") / "instances.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    return path
+
+
+def test_the_gold_patch_resolves_through_the_harness(dataset):
+    result = trajscope("verify", dataset, "--instance", INSTANCE, "--gold", "--sandbox", "docker", "--json")
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, (result.stderr, report)
+    assert report["resolved"] is True and report["grader"] == "swebench harness"
+    assert report["FAIL_TO_PASS"]["success"] == ["testing/test_calc.py::test_add"]
+    assert report["PASS_TO_PASS"]["success"] == ["testing/test_calc.py::test_sub"]
+
+
+@pytest.mark.parametrize("patch", [WRONG, SPOOF], ids=["wrong", "spoofed-PASSED-line"])
+def test_a_wrong_or_spoofing_patch_does_not_resolve(dataset, tmp_path, patch):
+    fix = tmp_path / "fix.diff"
+    fix.write_text(patch)
+    result = trajscope("verify", dataset, "--instance", INSTANCE, "--patch", fix, "--sandbox", "docker", "--json")
+    report = json.loads(result.stdout)
+    assert result.returncode == 1 and report["resolved"] is False and report["patch_applied"] is True
+    assert report["FAIL_TO_PASS"]["failure"] == ["testing/test_calc.py::test_add"], report
+    assert report["grader"] == "swebench harness"
+
+
+def test_commands_run_in_the_activated_testbed_and_would_not_import_without_it(dataset):
+    from engine.tasks import load_task
+
+    task = load_task(dataset, INSTANCE)
+    with task.open_sandbox("docker") as box:
+        active = box.run("python -c 'import calc, os; print(calc.__file__, os.environ[\"CONDA_DEFAULT_ENV\"])'")
+        assert active.exit_code == 0 and "/testbed/src/calc" in active.output and "testbed" in active.output
+    with task.open_sandbox("docker", setup="") as bare:
+        plain = bare.run("python3 -c 'import calc'")
+        assert plain.exit_code != 0 and "No module named 'calc'" in plain.output
+
+
+def test_a_row_the_harness_does_not_know_says_so(dataset, tmp_path):
+    row = json.loads(dataset.read_text())
+    row["version"] = "0.0.1"
+    path = tmp_path / "unknown.json"
+    path.write_text(json.dumps([row]))
+    result = trajscope("verify", path, "--instance", INSTANCE, "--gold", "--sandbox", "docker", "--json")
+    report = json.loads(result.stdout)
+    assert report["verdict"] == "error" and report["resolved"] is False
+    assert "no test spec for pytest-dev/pytest version 0.0.1" in report["error"]
+
+
+def test_bad_input_is_one_sentence_each(dataset, tmp_path):
+    row = json.loads(dataset.read_text())
+    missing = trajscope("verify", dataset, "--instance", "nope__nope-1", "--gold", "--sandbox", "docker")
+    assert missing.returncode == 2 and "has no instance nope__nope-1" in missing.stderr
+    row.pop("image")
+    row["instance_id"] = "astropy__astropy-12907"
+    path = tmp_path / "noimage.json"
+    path.write_text(json.dumps(row))
+    result = trajscope("verify", path, "--gold", "--sandbox", "docker")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "docker pull swebench/sweb.eval.x86_64.astropy_1776_astropy-12907:latest" in result.stderr
+    assert "--instance_ids astropy__astropy-12907" in result.stderr
