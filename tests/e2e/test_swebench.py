@@ -158,3 +158,23 @@ def test_bad_input_is_one_sentence_each(dataset, tmp_path):
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "docker pull swebench/sweb.eval.x86_64.astropy_1776_astropy-12907:latest" in result.stderr
     assert "--instance_ids astropy__astropy-12907" in result.stderr
+
+
+def test_a_run_on_the_row_is_verified_by_the_harness(dataset, tmp_path):
+    from engine.events import read_events
+    from tests.fake_llm import FakeLLM, Scripted, reply
+
+    out = tmp_path / "run.jsonl"
+    fix = reply("str_replace", "add adds", path="src/calc/__init__.py", old="def add(a, b):\n    return a - b",
+                new="def add(a, b):\n    return a + b")
+    with FakeLLM(Scripted([reply("bash", "look", command="python -c 'import calc; print(calc.add(2, 3))'"),
+                           fix, reply("submit")])) as server:
+        proc = trajscope("run", dataset, "--instance", INSTANCE, "--model", "openai/fake", "--api-base", server.url,
+                         "--sandbox", "docker", "--headless", "--out", out, timeout=300)
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 0 and result["resolved"] is True, (proc.stderr, result)
+    events = read_events(out)
+    first = next(e for e in events if e["type"] == "node_executed")
+    assert first["observation"].strip().endswith("-1")  # the agent's python sees calc: testbed is active
+    submitted = next(e for e in events if e["type"] == "submitted")
+    assert submitted["verified"]["grader"] == "swebench harness" and submitted["verified"]["resolved"] is True
