@@ -19,7 +19,8 @@ from engine.actions import Action, execute
 from engine.events import RunLog, make_event
 from engine.trace import diff_stat
 from engine.sandbox.base import Sandbox, SandboxError
-from engine.tasks import Task, TaskError, verify
+from engine.tasks import Task, TaskError
+from engine.verification import verify
 from engine.tree import ROOT, Tree
 
 

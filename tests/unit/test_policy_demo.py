@@ -9,7 +9,8 @@ import pytest
 from engine.actions import execute
 from engine.policy.base import Context, PolicyError, Step
 from engine.policy.demo import NAME, Bank, DemoPolicy, next_action, patch_edits, undo
-from engine.tasks import Task, apply_patch, load_task_dir
+from engine.tasks import Task, load_task_dir
+from engine.verification import apply_patch
 from tests.conftest import DEMO_TASKS
 
 

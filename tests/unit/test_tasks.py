@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from engine.tasks import TaskError, load_swebench, load_task, load_task_dir, parse_test_log, verify
+from engine.tasks import TaskError, load_swebench, load_task, load_task_dir
+from engine.verification import parse_test_log, verify
 from tests.conftest import DEMO_TASKS, docker_or_skip
 
 

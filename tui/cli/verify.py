@@ -41,7 +41,8 @@ def _read_patch(args: argparse.Namespace, task) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.tasks import load_task, verify
+    from engine.tasks import load_task
+    from engine.verification import verify
 
     task = load_task(args.task, args.instance)
     patch = _read_patch(args, task)
