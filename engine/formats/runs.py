@@ -215,9 +215,10 @@ def verdicts_of(data: object) -> dict[str, bool]:
     (the harness's final report, OpenHands' and mini-swe-agent's)."""
     found: dict[str, bool] = {}
     if isinstance(data, dict):
-        ids = {k: data.get(k) for k in ("resolved_ids", "unresolved_ids", "error_ids", "completed_ids")}
+        keys = ("resolved_ids", "unresolved_ids", "error_ids", "completed_ids", "empty_patch_ids")
+        ids = {k: data.get(k) for k in keys}
         if isinstance(ids["resolved_ids"], list):
-            for key in ("completed_ids", "unresolved_ids", "error_ids"):
+            for key in keys[1:]:
                 for iid in ids[key] or []:
                     found[text_of(iid)] = False
             for iid in ids["resolved_ids"]:

@@ -178,3 +178,30 @@ def test_a_run_on_the_row_is_verified_by_the_harness(dataset, tmp_path):
     assert first["observation"].strip().endswith("-1")  # the agent's python sees calc: testbed is active
     submitted = next(e for e in events if e["type"] == "submitted")
     assert submitted["verified"]["grader"] == "swebench harness" and submitted["verified"]["resolved"] is True
+
+
+def test_evaluate_grades_predictions_as_the_harness_reports_them(dataset, tmp_path):
+    from engine.formats.runs import find_verdicts
+
+    row = json.loads(dataset.read_text())
+    rows = [dict(row, instance_id=f"{INSTANCE}{suffix}") for suffix in ("", "-b", "-c")]
+    data = tmp_path / "instances.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text("".join(json.dumps({"instance_id": iid, "model_name_or_path": "org/model", "model_patch": patch})
+                             + "\n" for iid, patch in ((INSTANCE, GOLD), (f"{INSTANCE}-b", WRONG),
+                                                       (f"{INSTANCE}-c", ""), ("nope__nope-1", GOLD))))
+    out = tmp_path / "evaluation"
+    result = trajscope("evaluate", preds, "--dataset", data, "--out", out, "--run-id", "r1", "--workers", "2",
+                       timeout=600)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "org__model.r1.json").read_text())
+    assert summary["resolved_ids"] == [INSTANCE] and summary["unresolved_ids"] == [f"{INSTANCE}-b"]
+    assert summary["empty_patch_ids"] == [f"{INSTANCE}-c"] and summary["error_ids"] == ["nope__nope-1"]
+    report = json.loads((out / "logs/run_evaluation/r1/org__model" / INSTANCE / "report.json").read_text())
+    assert report[INSTANCE]["resolved"] is True and report[INSTANCE]["grader"] == "swebench harness"
+    assert report[INSTANCE]["tests_status"]["FAIL_TO_PASS"]["success"] == ["testing/test_calc.py::test_add"]
+    assert "resolved 1 of 4" in result.stderr
+    # the runs screen and `stats` read these reports as the harness's own
+    assert find_verdicts(out) == {INSTANCE: True, f"{INSTANCE}-b": False, f"{INSTANCE}-c": False,
+                                  "nope__nope-1": False}

@@ -1,0 +1,73 @@
+"""``trajscope evaluate PREDICTIONS --dataset FILE``: grade SWE-bench predictions as the harness's
+``run_evaluation`` does (a fresh sandbox per instance, its report files), with progress."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from tui.errors import UserError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("evaluate", help="grade SWE-bench predictions as the harness does; its report files")
+    p.add_argument("predictions", help="predictions: JSONL or JSON (instance_id, model_name_or_path, model_patch)")
+    p.add_argument("--dataset", required=True, help="the SWE-bench instances (JSON or JSONL)")
+    p.add_argument("--instances", nargs="+", metavar="ID", help="only these instances")
+    p.add_argument("--workers", type=int, default=1, help="instances graded at once, a sandbox each")
+    p.add_argument("--sandbox", choices=["docker", "local"], default="docker")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds the tests of one instance may run")
+    p.add_argument("--run-id", help="the run's name in the report files (default: a time stamp)")
+    p.add_argument("--out", default="evaluation", help="the folder for the reports (default: ./evaluation)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from engine.runs import evaluate, read_predictions
+
+    if args.workers < 1:
+        raise UserError("--workers must be at least 1")
+    predictions = read_predictions(args.predictions)
+    if args.instances:
+        wanted = set(args.instances)
+        predictions = [p for p in predictions if p["instance_id"] in wanted]
+        missing = wanted - {p["instance_id"] for p in predictions}
+        if missing:
+            raise UserError(f"{args.predictions} has no prediction for {', '.join(sorted(missing))}")
+    if not predictions:
+        raise UserError(f"{args.predictions} holds no prediction")
+    run_id = args.run_id or time.strftime("trajscope-%Y%m%d-%H%M%S")
+    console = Console(stderr=True)
+    rows: list[tuple[str, dict]] = []
+    with Progress(TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=console, transient=True) as progress:
+        bar = progress.add_task("", total=len(predictions))
+
+        def done(iid: str, report: dict) -> None:
+            rows.append((iid, report))
+            progress.update(bar, advance=1, description=f"{iid}: {report['outcome'].replace('_', ' ')}")
+
+        summary = evaluate(predictions, args.dataset, args.out, run_id, args.sandbox, args.workers, args.timeout,
+                           on_done=done)
+    table = Table(title=f"{args.predictions} ({run_id})")
+    for column in ("instance", "outcome", "applied", "FAIL_TO_PASS", "PASS_TO_PASS", "note"):
+        table.add_column(column)
+    colour = {"resolved": "green", "unresolved": "red", "error": "yellow", "empty_patch": "dim"}
+    for iid, report in sorted(rows):
+        tests = report.get("tests_status") or {}
+        count = lambda k: f"{len(tests[k]['success'])}/{len(tests[k]['success']) + len(tests[k]['failure'])}" \
+            if k in tests else ""  # noqa: E731
+        table.add_row(iid, f"[{colour[report['outcome']]}]{report['outcome'].replace('_', ' ')}[/]",
+                      "yes" if report["patch_successfully_applied"] else "no", count("FAIL_TO_PASS"),
+                      count("PASS_TO_PASS"), (report.get("error") or "")[:80])
+    Console().print(table)
+    report = next(Path(args.out).glob(f"*.{run_id}.json"))
+    console.print(f"resolved {summary['resolved_instances']} of {summary['total_instances']} · "
+                  f"{summary['error_instances']} error(s) · {summary['empty_patch_instances']} empty · report "
+                  f"{report} (`trajscope open RUNS --report {report}` shows these verdicts on your runs)",
+                  highlight=False)
+    return 0
