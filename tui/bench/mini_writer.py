@@ -16,23 +16,21 @@ import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("MSWEA_COST_TRACKING", "ignore_errors")
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
-import yaml  # noqa: E402
-
-import minisweagent  # noqa: E402
-from minisweagent.agents.default import DefaultAgent  # noqa: E402
-from minisweagent.environments.local import LocalEnvironment  # noqa: E402
-from minisweagent.models.litellm_model import LitellmModel  # noqa: E402
-
-
-class RecentMessagesModel(LitellmModel):
-    def _prepare_messages_for_api(self, messages):
-        return super()._prepare_messages_for_api(messages[:2] + messages[2:][-4:])
-
 
 def main() -> None:
+    """Imports of mini-swe-agent happen here: this file belongs to the benchmark's scratch venv."""
+    os.environ.setdefault("MSWEA_COST_TRACKING", "ignore_errors")
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import minisweagent
+    import yaml
+    from minisweagent.agents.default import DefaultAgent
+    from minisweagent.environments.local import LocalEnvironment
+    from minisweagent.models.litellm_model import LitellmModel
+
+    class RecentMessagesModel(LitellmModel):
+        def _prepare_messages_for_api(self, messages):
+            return super()._prepare_messages_for_api(messages[:2] + messages[2:][-4:])
+
     url, out, steps = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
     config = yaml.safe_load((Path(minisweagent.__file__).parent / "config" / "mini.yaml").read_text())
     model = RecentMessagesModel(model_name="openai/simulated", model_kwargs={"api_base": url, "api_key": "none"},
