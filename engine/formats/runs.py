@@ -96,27 +96,26 @@ def is_events_folder(path: Path) -> bool:
     return len(numbered) >= 2 and len(numbered) >= len(names) // 2
 
 
-def _first_line_head(path: Path, limit: int = 1 << 20) -> bytes:
-    """Up to ``limit`` bytes of a regular file's first line (never waiting on a FIFO)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+def _head(path: Path, limit: int) -> bytes:
+    """Up to ``limit`` bytes of a regular file ("" for anything else: a FIFO is never
+    waited on, whatever its name; an unreadable file is "" too)."""
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return b""
-        head = os.read(fd, limit)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return b""
+    try:
+        return os.read(fd, limit) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    except OSError:
+        return b""
     finally:
         os.close(fd)
-    end = head.find(b"\n")
-    return head if end < 0 else head[:end]
 
 
 def jsonl_runs(path: Path) -> list[RunRef] | None:
     """The runs of a multi-run JSONL file (an OpenHands ``output.jsonl``), or None when it
     is not one (a run log is one run). Only a file whose first line names a ``history`` is
     read whole: a folder of large run logs lists without reading them."""
-    try:
-        if b'"history"' not in _first_line_head(path):
-            return None
-    except OSError:
+    if b'"history"' not in _head(path, 1 << 20).split(b"\n", 1)[0]:
         return None
     raw = read_input(path)
     first_end = raw.find(b"\n")
@@ -155,11 +154,7 @@ def _instance_in(line: bytes) -> str | None:
 def _is_run_json(path: Path) -> bool:
     if path.name in _NOT_RUNS:
         return False
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
-    except OSError:
-        return False
+    head = _head(path, 4096)
     return head.lstrip(BOM + b" \t\r\n")[:1] in (b"{", b"[") and any(m in head for m in _RUN_MARKERS)
 
 
@@ -234,11 +229,7 @@ def _is_summary(path: Path) -> bool:
     """A harness summary (``<model>.<run>.json``): a JSON object that lists ``resolved_ids``."""
     if not path.name.endswith(".json") or path.is_symlink():
         return False
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(65536)
-    except OSError:
-        return False
+    head = _head(path, 65536)
     return head.lstrip(BOM + b" \t\r\n")[:1] == b"{" and b'"resolved_ids"' in head
 
 

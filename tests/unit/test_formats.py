@@ -222,3 +222,21 @@ def test_one_bad_file_does_not_stop_a_folder_from_listing(tmp_path):
     damaged = next(r for r in refs if r.name == "damaged")
     with pytest.raises(FormatError, match="damaged.jsonl"):
         damaged.load()
+
+
+def test_fifos_named_like_reports_never_hold_the_listing(tmp_path):
+    import threading
+
+    from engine.formats.runs import find_verdicts
+
+    shutil_copy = __import__("shutil").copy
+    shutil_copy(REAL / "mini-swe-agent" / "toolcall_submitted.traj.json", tmp_path / "a.traj.json")
+    for name in ("results.json", "model.run1.json", "b.traj.json"):
+        os.mkfifo(tmp_path / name)
+    found: dict = {}
+    worker = threading.Thread(target=lambda: found.update(runs=find_runs(tmp_path), verdicts=find_verdicts(tmp_path)),
+                              daemon=True)
+    worker.start()
+    worker.join(20)
+    assert not worker.is_alive(), "a FIFO held the listing"
+    assert [r.name for r in found["runs"]] == ["a"] and found["verdicts"] == {}

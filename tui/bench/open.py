@@ -245,20 +245,21 @@ def run(args) -> int:
     for row in results["open"]:
         table.add_row(*(f"{row[c]:,}" if isinstance(row[c], int) else str(row[c]) for c in columns))
     Console().print(table)
-    follow = Table(title="follow mode")
-    follow.add_column("measure")
-    follow.add_column("value")
-    for key, value in results["follow"].items():
-        follow.add_row(key, str(value))
-    Console().print(follow)
+    Console().print(_measures("follow mode", results["follow"]))
     if results.get("runs"):
-        runs = Table(title="runs screen (a folder of runs)")
-        runs.add_column("measure")
-        runs.add_column("value")
-        for key, value in results["runs"].items():
-            runs.add_row(key, str(value))
-        Console().print(runs)
+        Console().print(_measures("runs screen (a folder of runs)", results["runs"]))
     return 0
+
+
+def _measures(title: str, figures: dict):
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("measure")
+    table.add_column("value")
+    for key, value in figures.items():
+        table.add_row(key, str(value))
+    return table
 
 
 if __name__ == "__main__":
