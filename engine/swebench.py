@@ -57,17 +57,33 @@ def _instance(row: dict) -> dict:
 
 
 def spec(row: dict):
-    """The harness's TestSpec of ``row`` (HarnessError when it has none)."""
+    """The harness's TestSpec of ``row`` (HarnessError when it has none).
+
+    Built from the harness's own parts but without its environment script: that one is only
+    for building images, and for many repositories (Django, ...) making it downloads their
+    requirement files from GitHub, a network call on every verification that hangs or fails
+    offline. The evaluation script and the grading need none of it."""
     try:
-        from swebench.harness.test_spec.test_spec import make_test_spec
+        from swebench.harness.constants import MAP_REPO_TO_EXT, MAP_REPO_VERSION_TO_SPECS
+        from swebench.harness.test_spec.test_spec import TestSpec, make_eval_script_list
     except ImportError:
         raise HarnessError(f"verifying {row.get('instance_id')} as SWE-bench does needs its harness: "
                            f"{EXTRA_HINT}") from None
     if not knows(row):
         raise HarnessError(f"the SWE-bench harness has no test spec for {row.get('repo')} version "
                            f"{row.get('version')} ({row.get('instance_id')})")
+    instance = _instance(row)
     try:
-        return make_test_spec(_instance(row))
+        specs = MAP_REPO_VERSION_TO_SPECS[instance["repo"]][instance["version"]]
+        tests = {key: json.loads(instance[key]) if isinstance(instance.get(key), str) else list(instance.get(key) or [])
+                 for key in ("FAIL_TO_PASS", "PASS_TO_PASS")}
+        script = make_eval_script_list(instance, specs, "testbed", "/testbed", instance["base_commit"],
+                                       instance["test_patch"])
+        return TestSpec(instance_id=instance["instance_id"], repo=instance["repo"], version=instance["version"],
+                        repo_script_list=[], eval_script_list=script, env_script_list=[], arch="x86_64",
+                        FAIL_TO_PASS=tests["FAIL_TO_PASS"], PASS_TO_PASS=tests["PASS_TO_PASS"],
+                        language=MAP_REPO_TO_EXT[instance["repo"]], docker_specs=specs.get("docker_specs", {}),
+                        namespace=None)
     except (KeyError, ValueError, TypeError) as exc:
         raise HarnessError(f"{row.get('instance_id')} is not a SWE-bench instance the harness can read "
                            f"({type(exc).__name__}: {exc})") from None

@@ -98,6 +98,9 @@ class VerifyResult:
     unknown: bool = False  # no per-test result could be read: the verdict is an error
     grader: str = "trajscope"  # or "swebench harness": its eval script, log parser and grading
     decided: bool | None = None  # the harness's own verdict, when it graded
+    # listed tests that neither passed nor failed (skipped, or absent from the harness's parse):
+    # the harness counts them on neither side, so a skipped PASS_TO_PASS test does not fail it
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def resolved(self) -> bool:
@@ -119,8 +122,10 @@ class VerifyResult:
         both = {**self.fail_to_pass, **self.pass_to_pass}
         out = {"passed": [t for t, ok in both.items() if ok], "failed": [t for t, ok in both.items() if not ok],
                "resolved": self.resolved, "verdict": self.verdict, "grader": self.grader}
+        if self.skipped:
+            out["skipped"] = list(self.skipped)
         if self.unknown:
-            out |= {"passed": [], "failed": []}
+            out |= {"passed": [], "failed": [], "skipped": []}
         return out
 
     def to_json(self) -> dict:
@@ -130,6 +135,7 @@ class VerifyResult:
         return {"instance_id": self.instance_id, "resolved": self.resolved, "verdict": self.verdict,
                 "patch_applied": self.patch_applied,
                 "FAIL_TO_PASS": split(self.fail_to_pass), "PASS_TO_PASS": split(self.pass_to_pass),
+                "skipped": list(self.skipped),
                 "error": self.error or None, "duration_s": round(self.duration_s, 3), "sandbox": self.sandbox,
                 "grader": self.grader}
 
@@ -167,8 +173,14 @@ def verify(task: Task, patch: str, sandbox: str = "local", timeout: float = TEST
     say = progress or (lambda phase: None)
     started = time.perf_counter()
     result = VerifyResult(task.instance_id, patch_applied=False, sandbox=sandbox)
+    from engine import swebench
+
+    try:
+        harness = _harness_row(task)
+    except swebench.HarnessError as exc:
+        result.error, result.unknown = str(exc), True
+        return result
     say(f"opening a fresh {sandbox} sandbox")
-    harness = _harness_row(task)
     with task.open_sandbox(sandbox, **options) as box:
         if harness is not None:
             _verify_with_harness(task, harness, box, patch, result, timeout, say)
@@ -204,23 +216,31 @@ def verify(task: Task, patch: str, sandbox: str = "local", timeout: float = TEST
                     f"the test command printed no per-test result (exit code {run.exit_code}); trajscope "
                     "reads pytest (any flags) and `python -m unittest -v`")
             passed = {"PASSED", "XFAIL"}
+            # a FAIL_TO_PASS test must pass; a skipped PASS_TO_PASS test is kept out of the
+            # verdict as the harness keeps it (a test the environment skips is no regression)
             result.fail_to_pass = {t: outcomes.get(t) in passed for t in task.FAIL_TO_PASS}
-            result.pass_to_pass = {t: outcomes.get(t) in passed for t in task.PASS_TO_PASS}
+            result.skipped = [t for t in task.PASS_TO_PASS if outcomes.get(t) == "SKIPPED"]
+            result.pass_to_pass = {t: outcomes.get(t) in passed for t in task.PASS_TO_PASS
+                                   if t not in result.skipped}
     result.duration_s = time.perf_counter() - started
     say("done")
     return result
 
 
 def _harness_row(task: Task) -> dict | None:
-    """The SWE-bench row (``repo`` and ``version``) to verify with the official harness when
-    it is installed (a row it has no spec for then fails in one sentence, rather than being
-    read by trajscope's imitation); None for task directories and without the harness."""
+    """The SWE-bench row (``repo`` and ``version``) to verify with the official harness; None
+    for task directories and rows that bring their own ``test_command``. A SWE-bench row
+    without the harness installed raises HarnessError: trajscope's own reader runs pytest,
+    which is not how Django, SymPy and others run their tests."""
     row = task.row
-    if row is None or not row.get("repo") or row.get("version") in (None, ""):
+    if row is None or not row.get("repo") or row.get("version") in (None, "") or row.get("test_command"):
         return None
     from engine import swebench
 
-    return row if swebench.available() else None
+    if not swebench.available():
+        raise swebench.HarnessError(f"verifying {task.instance_id} as SWE-bench does needs its harness: "
+                                    f"{swebench.EXTRA_HINT}")
+    return row
 
 
 def _verify_with_harness(task: Task, row: dict, box, patch: str, result: VerifyResult, timeout: float, say) -> None:
@@ -251,15 +271,28 @@ def _verify_with_harness(task: Task, row: dict, box, patch: str, result: VerifyR
     if run.timed_out:
         result.log += "\n>>>>> Tests Timed Out\n"  # what the harness writes on a timeout
         result.error = f"the tests timed out after {timeout:g} s"
+    grade_harness_log(task, row, result, patch, exit_code=run.exit_code)
+
+
+def grade_harness_log(task: Task, row: dict, result: VerifyResult, patch: str, exit_code: int | None = None) -> None:
+    """Fill ``result`` from ``result.log``, the output of the harness's evaluation script, as
+    the harness grades it: its log parser between the output markers and ``get_eval_report``.
+    A listed test on neither side of the harness's report (skipped, or not in its parse) goes
+    to ``skipped``, as the harness counts it on neither side."""
+    from engine import swebench
+
+    result.grader = "swebench harness"
     graded = swebench.grade(row, result.log, patch)
     if not graded["applied"]:
         result.unknown = True
-        result.error = result.error or (f"the harness read no test output between its markers (exit code "
-                                        f"{run.exit_code}): the test patch did not apply, or the tests errored")
+        said = f" (exit code {exit_code})" if exit_code is not None else ""
+        result.error = result.error or (f"the harness read no test output between its markers{said}: "
+                                        "the test patch did not apply, or the tests errored")
     for key, tests, into in (("FAIL_TO_PASS", task.FAIL_TO_PASS, result.fail_to_pass),
                              ("PASS_TO_PASS", task.PASS_TO_PASS, result.pass_to_pass)):
-        passed = set(graded["tests"][key]["success"])
-        into.update({t: t in passed for t in tests})
+        success, failure = set(graded["tests"][key]["success"]), set(graded["tests"][key]["failure"])
+        into.update({t: t in success for t in tests if t in success or t in failure})
+        result.skipped += [t for t in tests if t not in success and t not in failure]
     result.decided = graded["resolved"]
 
 
