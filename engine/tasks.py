@@ -4,6 +4,10 @@ A task is either an instance of a SWE-bench JSON/JSONL file (its code lives in
 the instance's Docker image, at ``/testbed``) or a *task directory*:
 ``task.json`` with the SWE-bench fields plus ``repo/`` holding the code at its
 base state; an optional ``gold.patch`` next to them is the reference fix.
+
+SWE-bench 5.x *task repositories* are read too: ``tasks/<instance_id>/`` holding
+``task.yaml``, ``tests.json``, ``gold.patch``, ``test.patch``, ``eval.sh`` and
+``problem_statement.md`` (the instance's code is in its image, as for a dataset row).
 """
 
 from __future__ import annotations
@@ -155,9 +159,59 @@ def load_swebench(path: str | Path, instance_id: str | None = None) -> list[Task
     return tasks
 
 
+# a task repository's files and the row columns they hold (swebench 5.x's layout)
+_REPO_TASK_FILES = {"patch": "gold.patch", "test_patch": "test.patch", "eval_script": "eval.sh",
+                    "problem_statement": "problem_statement.md", "hints_text": "hints.md"}
+
+
+def _is_repo_task(path: Path) -> bool:
+    return (path / "task.yaml").is_file() and (path / "tests.json").is_file()
+
+
+def load_repo_task(path: str | Path) -> Task:
+    """One ``tasks/<instance_id>/`` directory of a SWE-bench task repository, as a row."""
+    import yaml
+
+    path = Path(path)
+    from engine.jsonio import read_regular
+
+    def text(name: str) -> str:
+        try:
+            return read_regular(path / name).decode("utf-8")
+        except FileNotFoundError:
+            return ""
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TaskError(f"cannot read {path / name} ({exc})") from None
+
+    try:
+        row = yaml.safe_load(text("task.yaml"))
+        tests = json.loads(text("tests.json"))
+    except (yaml.YAMLError, ValueError) as exc:
+        raise TaskError(f"{path} is not a readable SWE-bench task ({type(exc).__name__}: {exc})") from None
+    if not isinstance(row, dict) or not isinstance(tests, dict):
+        raise TaskError(f"{path}: task.yaml and tests.json must each hold a mapping")
+    row.setdefault("instance_id", path.name)
+    row.update({column: text(name) for column, name in _REPO_TASK_FILES.items()})
+    row.update({key: tests.get(key, []) for key in ("FAIL_TO_PASS", "PASS_TO_PASS")})
+    task = _task_from(row, str(path / "task.yaml"), workdir="/testbed", path=path, row=row, env_setup=TESTBED_SETUP)
+    task.image = task.image or swebench_image(task.instance_id)
+    task.gold_patch = task.gold_patch or row["patch"] or None
+    return task
+
+
 def load_task(spec: str | Path, instance_id: str | None = None) -> Task:
-    """A task directory, or one instance of a SWE-bench file."""
+    """A task directory, one instance of a SWE-bench file, or one task of a SWE-bench task
+    repository (its ``tasks/<id>/`` directory, or the repository with ``instance_id``)."""
     spec = Path(spec)
+    if spec.is_dir() and _is_repo_task(spec):
+        return load_repo_task(spec)
+    if spec.is_dir() and (spec / "tasks").is_dir() and not (spec / "task.json").is_file():
+        if instance_id is None:
+            count = sum(1 for d in (spec / "tasks").iterdir() if _is_repo_task(d))
+            raise TaskError(f"{spec} is a SWE-bench task repository with {count} tasks; name one with --instance")
+        if "/" in instance_id or instance_id in (".", "..") or not _is_repo_task(spec / "tasks" / instance_id):
+            raise TaskError(f"{spec} has no task {instance_id} (no tasks/{instance_id}/task.yaml)")
+        return load_repo_task(spec / "tasks" / instance_id)
     if spec.is_dir():
         return load_task_dir(spec)
     if not spec.exists():

@@ -232,10 +232,13 @@ def _harness_row(task: Task) -> dict | None:
     for task directories and rows that bring their own ``test_command``. A SWE-bench row
     without the harness installed raises HarnessError: trajscope's own reader runs pytest,
     which is not how Django, SymPy and others run their tests."""
-    row = task.row
-    if row is None or not row.get("repo") or row.get("version") in (None, "") or row.get("test_command"):
-        return None
     from engine import swebench
+
+    row = task.row
+    if row is None or row.get("test_command"):
+        return None
+    if not swebench.carried(row) and (not row.get("repo") or row.get("version") in (None, "")):
+        return None
 
     if not swebench.available():
         raise swebench.HarnessError(f"verifying {task.instance_id} as SWE-bench does needs its harness: "

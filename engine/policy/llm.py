@@ -40,6 +40,11 @@ def litellm():
 
     module.telemetry = False
     module.suppress_debug_info = True
+    if not os.environ.get("LITELLM_LOG"):  # its INFO lines (one per call) would mix with a command's output
+        import logging
+
+        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     return module
 
 

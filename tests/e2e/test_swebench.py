@@ -205,3 +205,46 @@ def test_evaluate_grades_predictions_as_the_harness_reports_them(dataset, tmp_pa
     # the runs screen and `stats` read these reports as the harness's own
     assert find_verdicts(out) == {INSTANCE: True, f"{INSTANCE}-b": False, f"{INSTANCE}-c": False,
                                   "nope__nope-1": False}
+
+
+def test_a_search_on_the_row_submits_and_is_verified_by_the_harness(dataset, tmp_path):
+    from engine.events import read_events
+    from engine.tree import Tree
+    from tests.fake_llm import FakeLLM, Scripted, reply
+
+    out = tmp_path / "search.jsonl"
+    fix = reply("str_replace", "add adds", path="src/calc/__init__.py", old="def add(a, b):\n    return a - b",
+                new="def add(a, b):\n    return a + b")
+    with FakeLLM(Scripted([fix, reply("submit")] * 4)) as server:
+        proc = trajscope("search", dataset, "--instance", INSTANCE, "--model", "openai/fake", "--api-base",
+                         server.url, "--sandbox", "docker", "--strategy", "sample", "--samples", "2",
+                         "--prm", "heuristic", "--headless", "--out", out, timeout=400)
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 0 and result["resolved"] is True, (proc.stderr, result)
+    tree = Tree.fold(read_events(out))
+    verified = [n.verified for n in tree.nodes.values() if n.verified]
+    assert verified and all(v["grader"] == "swebench harness" and v["resolved"] for v in verified)
+
+
+def test_a_5x_task_repository_is_verified_with_its_own_eval_script(dataset, tmp_path):
+    """swebench 5.x's layout (tasks/<id>/ with task.yaml, tests.json, eval.sh, ...), under a
+    repository name the pinned harness's spec tables do not know: its own script and parser."""
+    from engine import swebench
+
+    row = json.loads(dataset.read_text())
+    task = tmp_path / "repo" / "tasks" / "acme__calc-1"
+    task.mkdir(parents=True)
+    meta = {"instance_id": "acme__calc-1", "repo": "acme/calc", "version": "1.0", "base_commit": row["base_commit"],
+            "image": row["image"], "log_parser": "parse_log_pytest", "eval_type": "pass_and_fail"}
+    (task / "task.yaml").write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in meta.items()))
+    (task / "tests.json").write_text(json.dumps({k: json.loads(row[k]) for k in ("FAIL_TO_PASS", "PASS_TO_PASS")}))
+    (task / "eval.sh").write_text(swebench.eval_script(row))
+    for name, text in (("gold.patch", GOLD), ("test.patch", TEST_PATCH), ("problem_statement.md", "add subtracts")):
+        (task / name).write_text(text)
+    gold = trajscope("verify", tmp_path / "repo", "--instance", "acme__calc-1", "--gold", "--sandbox", "docker", "--json")
+    report = json.loads(gold.stdout)
+    assert gold.returncode == 0 and report["resolved"] is True and report["grader"] == "swebench harness", report
+    fix = tmp_path / "wrong.diff"
+    fix.write_text(WRONG)
+    wrong = trajscope("verify", task, "--patch", fix, "--sandbox", "docker", "--json")
+    assert wrong.returncode == 1 and json.loads(wrong.stdout)["resolved"] is False

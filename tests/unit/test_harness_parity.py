@@ -119,3 +119,57 @@ def test_a_swebench_row_without_the_harness_is_one_sentence(monkeypatch):
     result = verify(task, task.gold_patch, sandbox="local")
     assert result.verdict == "error" and "pip install 'trajscope[swebench]'" in result.error
     assert "\n" not in result.error
+
+
+def as_task_repository(root: Path) -> Path:
+    """The fixture rows in swebench 5.x's task-repository layout: each carries its own
+    evaluation script and the name of its log parser, under a repository name the 4.1 spec
+    tables do not know (so nothing but the row's own fields can grade it)."""
+    from engine import swebench
+    from swebench.harness.log_parsers import MAP_REPO_TO_PARSER
+
+    for row in ROWS.values():
+        task = root / "tasks" / row["instance_id"]
+        task.mkdir(parents=True)
+        meta = {"instance_id": row["instance_id"], "repo": "acme/" + row["repo"].split("/")[1], "version": "1.0",
+                "base_commit": row["base_commit"], "image": row["image"], "eval_type": "pass_and_fail",
+                "log_parser": MAP_REPO_TO_PARSER[row["repo"]].__name__, "split": "test"}
+        (task / "task.yaml").write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in meta.items()))
+        (task / "tests.json").write_text(json.dumps({k: json.loads(row[k]) for k in ("FAIL_TO_PASS", "PASS_TO_PASS")}))
+        (task / "eval.sh").write_text(swebench.eval_script(row))
+        (task / "gold.patch").write_text(row["patch"])
+        (task / "test.patch").write_text(row["test_patch"])
+        (task / "problem_statement.md").write_text(row["problem_statement"])
+    (root / "sweb.yaml").write_text("datasets: [parity]\n")
+    return root
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c['instance_id']}.{c['case']}" for c in CASES])
+def test_rows_of_the_5x_shape_grade_as_the_classic_rows(case, tmp_path):
+    from engine import swebench
+    from engine.tasks import load_task
+
+    repo = as_task_repository(tmp_path / "taskrepo")
+    task = load_task(repo, case["instance_id"])
+    assert swebench.carried(task.row) and task.row["repo"].startswith("acme/")
+    assert task.image == ROWS[case["instance_id"]]["image"] and task.gold_patch == ROWS[case["instance_id"]]["patch"]
+    result = VerifyResult(task.instance_id, patch_applied=True)
+    result.log = (HERE / case["log"]).read_text()
+    grade_harness_log(task, task.row, result, case["model_patch"])
+    classic = trajscope_result(case)
+    assert (result.resolved, result.fail_to_pass, result.pass_to_pass, result.skipped) == \
+        (classic.resolved, classic.fail_to_pass, classic.pass_to_pass, classic.skipped)
+
+
+def test_a_task_repository_without_an_instance_or_with_a_bad_one_is_one_sentence(tmp_path):
+    from engine.tasks import TaskError, load_task
+
+    repo = as_task_repository(tmp_path / "taskrepo")
+    with pytest.raises(TaskError, match="task repository with 4 tasks; name one with --instance"):
+        load_task(repo)
+    for bad in ("nope__nope-1", "../taskrepo", ".."):
+        with pytest.raises(TaskError, match="has no task"):
+            load_task(repo, bad)
+    (repo / "tasks" / "django__django-90101" / "task.yaml").write_text("a: [unclosed\n")
+    with pytest.raises(TaskError, match="is not a readable SWE-bench task"):
+        load_task(repo, "django__django-90101")

@@ -63,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
     for kind, tests in (("FAIL_TO_PASS", result.fail_to_pass), ("PASS_TO_PASS", result.pass_to_pass)):
         for test, ok in tests.items():
             table.add_row(test, kind, "[green]pass[/]" if ok else "[red]fail[/]")
-    if result.fail_to_pass or result.pass_to_pass:
+    for test in result.skipped:
+        table.add_row(test, "FAIL_TO_PASS" if test in task.FAIL_TO_PASS else "PASS_TO_PASS",
+                      "[dim]skipped (counts on neither side)[/]")
+    if result.fail_to_pass or result.pass_to_pass or result.skipped:
         console.print(table)
     if result.verdict == "error":
         console.print(f"[bold yellow]VERIFICATION ERROR[/]: {result.error}")

@@ -30,6 +30,8 @@ def verdict_text(verified: dict) -> Text:
     else:
         text.append("✗ NOT RESOLVED", style="bold red")
     text.append(f" — {len(passed)} passed, {len(failed)} failed")
+    if verified.get("skipped"):
+        text.append(f", {len(verified['skipped'])} skipped (on neither side)")
     if verified.get("duration_s") is not None:
         text.append(f" in {verified['duration_s']:.1f} s")
     if verified.get("grader") == "swebench harness":
