@@ -156,6 +156,12 @@ def test_bad_input_is_one_sentence_each(dataset, tmp_path):
     path.write_text(json.dumps(row))
     result = trajscope("verify", path, "--gold", "--sandbox", "docker")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    stale = tmp_path / "stale.diff"
+    stale.write_text(GOLD.replace("-    return a - b", "-    return a * b"))
+    bad = trajscope("verify", dataset, "--instance", INSTANCE, "--patch", stale, "--sandbox", "docker", "--json")
+    report = json.loads(bad.stdout)
+    assert bad.returncode == 1 and report["patch_applied"] is False and report["resolved"] is False
+    assert report["error"].startswith("the patch does not apply: ") and "\n" not in report["error"]
     assert "docker pull swebench/sweb.eval.x86_64.astropy_1776_astropy-12907:latest" in result.stderr
     assert "--instance_ids astropy__astropy-12907" in result.stderr
 
