@@ -39,7 +39,11 @@ class TrajscopeApp(App[None]):
         return dict(DOMAIN_DEFAULTS)
 
     def on_mount(self) -> None:
-        if getattr(self.source, "refs", None) is not None:
+        if getattr(self.source, "fleet", None) is not None:
+            from tui.screens.fleet import FleetScreen
+
+            self.push_screen(FleetScreen(self.source.fleet))
+        elif getattr(self.source, "refs", None) is not None:
             from tui.screens.runs import RunsScreen
 
             self.push_screen(RunsScreen(self.source.refs, self.source.verdicts, str(self.source.path)))

@@ -158,6 +158,20 @@ def _is_run_json(path: Path) -> bool:
     return head.lstrip(BOM + b" \t\r\n")[:1] in (b"{", b"[") and any(m in head for m in _RUN_MARKERS)
 
 
+def _is_not_a_run_jsonl(path: Path) -> bool:
+    """A JSONL file of SWE-bench predictions (``instance_id`` + ``model_patch``, as SWE-agent's
+    ``all_preds.jsonl`` or a batch's ``predictions.jsonl``) or a batch's ``summary.jsonl``
+    (rows with ``state`` and ``log``): not runs, though they sit beside them."""
+    first = _head(path, 1 << 16).split(b"\n", 1)[0].removeprefix(BOM)
+    try:
+        row = loads(first)
+    except ValueError:
+        return False
+    if not isinstance(row, dict) or "type" in row or "history" in row:
+        return False
+    return ("model_patch" in row and "instance_id" in row) or {"instance_id", "state", "log"} <= row.keys()
+
+
 def find_runs(path: str | Path) -> list[RunRef]:
     """Every run under ``path`` (a file, or a folder searched MAX_DEPTH deep, links not
     followed), in path order; FormatError when there is none."""
@@ -186,6 +200,8 @@ def find_runs(path: str | Path) -> list[RunRef]:
             if file.is_symlink() or not file.is_file():
                 continue
             if name.endswith(".jsonl"):
+                if _is_not_a_run_jsonl(file):
+                    continue
                 try:
                     many = jsonl_runs(file)
                 except FormatError:  # too large, unreadable: its row says so when it is read

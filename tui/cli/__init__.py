@@ -9,7 +9,7 @@ import importlib
 import signal
 import sys
 
-COMMANDS = ("open", "convert", "stats", "run", "demo", "search", "export", "analyze", "prm", "verify", "evaluate",
+COMMANDS = ("open", "convert", "stats", "run", "demo", "search", "batch", "export", "analyze", "prm", "verify", "evaluate",
             "sandbox", "bench")
 
 

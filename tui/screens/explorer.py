@@ -217,8 +217,8 @@ class ExplorerScreen(Screen[None]):
 
     # -- actions -----------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "back":  # only a run opened from the runs screen has somewhere to go back to
-            return getattr(self.source, "ref", None) is not None
+        if action == "back":  # only a run opened from the runs or fleet screen has somewhere to go back to
+            return getattr(self.source, "ref", None) is not None or getattr(self.source, "can_go_back", False)
         return True
 
     def action_back(self) -> None:

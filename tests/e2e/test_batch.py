@@ -1,0 +1,185 @@
+"""``trajscope batch``: many searches in worker processes or on a real Ray cluster (one node, and
+two nodes on this machine with Ray's own cluster utilities), the logs streamed to the driver."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.events import read_events
+from engine.tree import Tree
+from tests.conftest import DEMO_TASKS
+from tests.support import trajscope
+
+OPTIONS = dict(model="demo", api_base=None, api_key=None, temperature=0.0, tool_mode="auto", teacher=None, beta=0.5,
+               sandbox="local", seed=0, timeout=60, strategy="sample", prm="heuristic", device=None, workers=1,
+               max_nodes=30, max_tokens=None, max_cost=None, max_time=None, max_depth=30, samples=4, k=3, prune_m=3,
+               prune_b=1, critic="prm", select="prm", refine_rounds=0, judge=None, pace=0.0)
+
+
+def specs(names, **options) -> list[dict]:
+    return [{"name": p.name, "task": str(p), "instance": None, "options": OPTIONS | options}
+            for p in DEMO_TASKS if p.name in names]
+
+
+def assert_normal_log(path: Path) -> Tree:
+    """A run log like any other: it folds, ends with run_finished, and no node is added twice."""
+    events = read_events(path)
+    added = [e["id"] for e in events if e["type"] == "node_added"]
+    assert len(added) == len(set(added)), f"{path}: a node was added twice"
+    tree = Tree.fold(events)
+    assert tree.finished and events[-1]["type"] == "run_finished"
+    return tree
+
+
+def test_a_batch_of_the_eight_bundled_tasks_in_worker_processes(tmp_path):
+    out = tmp_path / "batch"
+    proc = trajscope("batch", *DEMO_TASKS, "--parallel", "4", "--sandbox", "local", "--prm", "heuristic",
+                     "--max-nodes", "20", "--headless", "--out", out, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["instances"] == 8 and summary["done"] == 8 and summary["failed"] == 0
+    assert summary["executor"] == "local" and summary["nodes_per_s"] > 0
+    rows = [json.loads(line) for line in (out / "summary.jsonl").read_text().splitlines()]
+    predictions = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 and {p["instance_id"] for p in predictions} == {r["instance_id"] for r in rows}
+    for row in rows:
+        tree = assert_normal_log(Path(row["log"]))
+        assert row["state"] == "finished" and row["nodes"] == len(tree)
+        assert row["resolved"] == bool(row["result"]["resolved"])
+    assert summary["resolved"] == sum(r["resolved"] for r in rows) >= 1
+    # the logs are ordinary run logs: stats reads the folder as many runs
+    stats = trajscope("stats", out)
+    assert stats.returncode == 0 and "8 run" in stats.stdout + stats.stderr
+
+
+def test_a_search_that_raises_fails_its_row_and_the_rest_go_on(tmp_path):
+    from tui.batch.executors import LocalExecutor
+    from tui.batch.fleet import Fleet
+
+    good = specs({"semver-prerelease"}, max_nodes=10)
+    bad = [{"name": "missing", "task": str(tmp_path / "nope"), "instance": None, "options": OPTIONS}]
+    fleet = Fleet(bad + good, LocalExecutor(2), tmp_path / "out", 2)
+    fleet.start()
+    try:
+        assert fleet.wait(300)
+    finally:
+        fleet.stop()
+    failed, ok = fleet.members
+    assert failed.state == "failed" and "does not exist" in failed.reason
+    assert ok.state == "finished" and assert_normal_log(ok.log)
+
+
+def test_ctrl_c_stops_every_search_and_leaves_no_worker(tmp_path):
+    out = tmp_path / "batch"
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "batch", *map(str, DEMO_TASKS[:3]), "--parallel", "3",
+                             "--sandbox", "local", "--prm", "heuristic", "--pace", "0.5", "--max-nodes", "200",
+                             "--headless", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        logs = list(out.glob("*.jsonl")) if out.exists() else []
+        if len(logs) == 3 and all(sum(e["type"] == "node_executed" for e in read_events(p)) >= 2 for p in logs):
+            break
+        time.sleep(0.2)
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert len(children) >= 3
+    os.kill(proc.pid, signal.SIGINT)
+    proc.wait(120)
+    for child in children:  # every worker process is gone
+        assert not Path(f"/proc/{child}").exists() or "zombie" in Path(f"/proc/{child}/status").read_text()
+    for log in out.glob("*.jsonl"):
+        if log.name in ("summary.jsonl", "predictions.jsonl"):
+            continue
+        assert read_events(log)[-1]["type"] == "run_finished"
+
+
+@pytest.fixture
+def ray_shutdown():
+    ray = pytest.importorskip("ray", reason="Ray is a test extra (trajscope[ray])")
+    yield
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+def test_a_batch_on_a_local_ray_cluster(tmp_path, ray_shutdown):
+    out = tmp_path / "batch"
+    proc = trajscope("batch", *DEMO_TASKS[:3], "--executor", "ray", "--parallel", "2", "--sandbox", "local",
+                     "--prm", "heuristic", "--max-nodes", "15", "--headless", "--out", out, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["executor"] == "ray" and summary["done"] == 3 and summary["failed"] == 0
+    for row in map(json.loads, (out / "summary.jsonl").read_text().splitlines()):
+        assert len(row["node"]) > 20  # a Ray node id
+        assert_normal_log(Path(row["log"]))
+
+
+def test_two_nodes_placement_a_killed_node_and_forwarded_controls(tmp_path, ray_shutdown):
+    """Two nodes with the custom resource: searches land on both; a node is killed mid-batch,
+    Ray restarts its searches on the other, and they go on from the driver's log."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from tui.batch.executors import RayExecutor
+    from tui.batch.fleet import Fleet
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        nodes = [cluster.add_node(num_cpus=2, resources={"sandbox": 2}) for _ in range(2)]
+        cluster.wait_for_nodes()
+        cluster.connect()  # the driver on the head node (this process), as a person's machine would be
+        executor = RayExecutor(4, cluster.address)
+        names = ["semver-prerelease", "ini-merge-case", "slugify-accents", "wrap-exact-width"]
+        fleet = Fleet(specs(set(names), pace=0.3), executor, tmp_path / "out", 4)
+        fleet.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not all(m.state == "running" and len(m.tree) >= 3
+                                                      for m in fleet.members):
+            time.sleep(0.2)
+        placed = {m.node for m in fleet.members}
+        assert placed == {n.node_id for n in nodes}, "the searches did not land on both nodes"
+
+        # controls reach a search on another node, and come back as its state
+        target = fleet.members[1]
+        fleet.command(target, "pause")
+        assert wait_for(lambda: target.status.get("paused") is True)
+        fleet.command(target, "resume")
+        assert wait_for(lambda: target.status.get("paused") is False)
+
+        # a node with searches on it, other than the one this driver's client is attached to
+        driver = ray._private.worker.global_worker.node._raylet_socket_name
+        victim = next(n for n in nodes if n._raylet_socket_name != driver)
+        on_victim = [m for m in fleet.members if m.node == victim.node_id]
+        before = {m.name: m.log.read_bytes() for m in on_victim}
+        cluster.remove_node(victim)
+        assert fleet.wait(400)
+        fleet.stop()
+        for member in fleet.members:
+            tree = assert_normal_log(member.log)
+            assert member.state == "finished", (member.name, member.state, member.reason)
+            assert member.node != victim.node_id
+        for member in on_victim:  # restarted elsewhere, nothing recorded before the kill lost
+            assert member.restarts >= 1
+            after = member.log.read_bytes()
+            assert after.startswith(before[member.name]) and len(after) > len(before[member.name])
+            tree = Tree.fold(read_events(member.log))
+            assert len(tree) > before[member.name].count(b'"node_added"')
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+def wait_for(condition, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False

@@ -1,0 +1,284 @@
+"""The driver of a batch: one thread per search pulls its log into DIR/<instance>.jsonl, keeps
+its state for the fleet screen, starts it again after a restart, and forwards a person's
+commands to it, wherever it runs.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from engine.tree import Tree
+from tui.batch.executors import CALL_TIMEOUT_S, WorkerLost
+
+POLL_S = 0.2
+LOCAL_RESTARTS = 3  # a local worker process that dies is started again this often (Ray: RAY_RESTARTS)
+CLOSE_TIMEOUT_S = 60.0
+
+
+def safe_name(instance_id: str) -> str:
+    """A file name for an instance (ids come from datasets: no path may come out of one)."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", instance_id).strip("._") or "instance"
+    return name[:150]
+
+
+@dataclass
+class Member:
+    """One search of the batch, as the driver sees it."""
+
+    name: str
+    spec: dict
+    log: Path
+    state: str = "queued"  # queued, starting, running, finished, failed, stopped
+    reason: str = ""
+    node: str = ""
+    restarts: int = 0
+    offset: int = 0
+    incarnation: str | None = None
+    starts: int = 0  # workers given the log to start from (the second and later are restarts)
+    status: dict = field(default_factory=dict)
+    tree: Tree = field(default_factory=Tree)
+    result: dict | None = None
+    started_s: float | None = None
+    ended_s: float | None = None
+    handle: object = None
+    listeners: list = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    through: threading.Event = field(default_factory=threading.Event)  # its driver thread has ended
+
+    @property
+    def done(self) -> bool:
+        return self.state in ("finished", "failed", "stopped")
+
+    def row(self) -> dict:
+        """What the fleet screen and the summary show of it."""
+        result = self.result or {}
+        verdict = result.get("verdict") or ("resolved" if result.get("resolved") else None)
+        with self.lock:
+            stats = self.tree.stats()
+            best = self.tree.best_leaf()
+            score = self.tree.nodes[best].score if best else None
+        return {"instance_id": self.name, "state": self.state, "reason": self.reason, "node": self.node,
+                "restarts": self.restarts, "nodes": stats["nodes"], "submissions": stats["submissions"],
+                "best": score, "verdict": verdict, "resolved": bool(result.get("resolved")),
+                "tokens": stats["tokens"], "cost": stats["cost"], "log": str(self.log)}
+
+
+class Fleet:
+    """Runs ``specs`` on ``executor`` with at most ``parallel`` at once (Ray: as its resources allow)."""
+
+    def __init__(self, specs: list[dict], executor, out_dir: Path, parallel: int, resume: bool = False) -> None:
+        self.executor, self.parallel, self.out_dir = executor, max(1, parallel), Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        names: set[str] = set()
+        self.members: list[Member] = []
+        for spec in specs:
+            name = safe_name(spec["name"])
+            while name in names:
+                name += "_"
+            names.add(name)
+            log = self.out_dir / f"{name}.jsonl"
+            if log.exists() and log.stat().st_size and not resume:
+                from tui.errors import UserError
+
+                raise UserError(f"{log} already exists; choose another --out, or --resume to go on with the batch")
+            self.members.append(Member(spec["name"], spec, log))
+        self.slots = threading.Semaphore(self.parallel if not executor.restarts_itself else len(self.members) or 1)
+        self.stopping = threading.Event()
+        self.paused = False
+        self.started_s = time.monotonic()
+        self._threads: list[threading.Thread] = []
+        self.changed = threading.Event()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        for member in self.members:
+            thread = threading.Thread(target=self._drive, args=(member,), name=f"trajscope-fleet-{member.name}",
+                                      daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Until every search's thread is through (its worker closed and cleaned up). Events,
+        not Thread.join: a Ctrl-C that interrupts a join can leave the thread looking ended."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for member in self.members:
+            member.through.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return all(m.through.is_set() for m in self.members)
+
+    @property
+    def finished(self) -> bool:
+        return all(m.done for m in self.members)
+
+    def stop(self, reason: str = "stopped by the user") -> None:
+        """Stop every search (their sandboxes are removed) and wait for the threads, bounded."""
+        self.stopping.set()
+        self.stop_reason = reason
+        self.wait(CLOSE_TIMEOUT_S)
+        for member in self.members:
+            if member.handle is not None:
+                member.handle.kill()
+        self.executor.shutdown()
+
+    # -- one search --------------------------------------------------------------------------
+    def _drive(self, member: Member) -> None:
+        with self.slots:
+            if self.stopping.is_set():
+                member.state, member.reason = "stopped", "the batch was stopped before it started"
+                member.through.set()
+                self.changed.set()
+                return
+            member.started_s = time.monotonic()
+            try:
+                self._run(member)
+            except Exception as exc:  # noqa: BLE001 - one failed search is a row, the rest go on
+                member.state, member.reason = "failed", f"{type(exc).__name__}: {exc}"
+            finally:
+                member.ended_s = time.monotonic()
+                if member.handle is not None:
+                    try:  # the search ends its log; the driver takes the rest of it; the worker cleans up
+                        member.handle.call("close", getattr(self, "stop_reason", "finished"), timeout=CLOSE_TIMEOUT_S)
+                        self._pull(member)
+                        member.handle.call("dispose", timeout=CLOSE_TIMEOUT_S)
+                    except (WorkerLost, TimeoutError, RuntimeError):
+                        pass
+                    member.handle.kill()
+                member.through.set()
+                self.changed.set()
+
+    def _run(self, member: Member) -> None:
+        if member.log.exists() and member.log.stat().st_size:  # --resume: the batch goes on from its logs
+            from engine.events import read_events
+
+            with member.lock:
+                member.tree = Tree.fold(read_events(member.log))
+        member.handle = self.executor.spawn(member.spec)
+        local_restarts = 0
+        while True:
+            if self.stopping.is_set():
+                member.state = "stopped" if not member.done else member.state
+                member.reason = member.reason or getattr(self, "stop_reason", "stopped")
+                self._pull(member)
+                return
+            try:
+                reply = member.handle.call("read", member.offset, timeout=CALL_TIMEOUT_S if member.incarnation else 2.0)
+            except TimeoutError:
+                if member.incarnation is None:
+                    member.state = "queued"  # Ray has not placed the actor yet
+                continue
+            except WorkerLost as exc:
+                if self.executor.restarts_itself or local_restarts >= LOCAL_RESTARTS:
+                    member.state, member.reason = "failed", str(exc)
+                    return
+                local_restarts += 1
+                member.handle.kill()
+                member.handle = self.executor.spawn(member.spec)
+                continue
+            self._take(member, reply)
+            status = reply["status"]
+            if status["state"] == "idle":  # a new worker, or one Ray restarted: give it the log so far
+                if member.starts:
+                    member.restarts += 1
+                member.starts += 1
+                with member.lock:
+                    prefix = member.log.read_bytes() if member.log.exists() else b""
+                    member.offset = len(prefix)  # the worker's log starts with these very bytes
+                member.handle.call("start", prefix, timeout=CALL_TIMEOUT_S)
+                if self.paused:
+                    try:
+                        self._command(member, "pause", [], {})
+                    except RuntimeError:
+                        pass
+                continue
+            if status["state"] in ("finished", "failed", "stopped"):
+                self._pull(member)
+                member.result = status.get("result")
+                member.state = status["state"]
+                member.reason = status.get("error") or status.get("finished") or ""
+                return
+            member.state = status["state"] if status["state"] != "starting" else "starting"
+            self.stopping.wait(POLL_S)
+
+    def _pull(self, member: Member) -> None:
+        """Everything the worker has that the driver does not (before closing it)."""
+        for _ in range(10_000):
+            try:
+                reply = member.handle.call("read", member.offset, timeout=CALL_TIMEOUT_S)
+            except (WorkerLost, TimeoutError, RuntimeError):
+                return
+            if not reply["data"]:
+                return
+            self._take(member, reply)
+
+    def _take(self, member: Member, reply: dict) -> None:
+        """Append the worker's new bytes to the driver's log and hand their events on."""
+        status = reply["status"]
+        member.status = status
+        member.node = status.get("node") or status.get("host") or member.node
+        member.incarnation = reply["incarnation"]
+        data = reply["data"]
+        if data:
+            events = []
+            for line in data.splitlines():
+                try:
+                    events.append(orjson.loads(line))
+                except orjson.JSONDecodeError:
+                    continue
+            with member.lock:
+                with open(member.log, "ab") as fh:
+                    fh.write(data)
+                member.offset += len(data)
+                for event in events:
+                    member.tree.apply(event)
+                listeners = list(member.listeners)
+            for listener in listeners:
+                for event in events:
+                    listener(event)
+        self.changed.set()
+
+    # -- a person's commands -----------------------------------------------------------------
+    def _command(self, member: Member, name: str, args: list, kwargs: dict) -> None:
+        if member.handle is None or member.done:
+            raise RuntimeError(f"{member.name} is {member.state}")
+        try:
+            error = member.handle.call("command", name, list(args), dict(kwargs), timeout=600.0)
+        except (WorkerLost, TimeoutError) as exc:
+            raise RuntimeError(f"{member.name}: {exc}") from None
+        if error:
+            raise RuntimeError(error)
+
+    def command(self, member: Member, name: str, *args, **kwargs) -> None:
+        self._command(member, name, list(args), kwargs)
+
+    def pause_all(self, paused: bool) -> int:
+        """Pause (or resume) every running search; how many it reached."""
+        self.paused = paused
+        reached = 0
+        for member in self.members:
+            if member.state == "running":
+                try:
+                    self._command(member, "pause" if paused else "resume", [], {})
+                    reached += 1
+                except RuntimeError:
+                    pass
+        return reached
+
+    # -- what the screens show ---------------------------------------------------------------
+    def totals(self) -> dict:
+        rows = [m.row() for m in self.members]
+        elapsed = time.monotonic() - self.started_s
+        done = sum(m.done for m in self.members)
+        nodes = sum(r["nodes"] for r in rows)
+        return {"instances": len(rows), "queued": sum(m.state == "queued" for m in self.members),
+                "running": sum(m.state in ("running", "starting") for m in self.members), "done": done,
+                "resolved": sum(r["resolved"] for r in rows), "failed": sum(m.state == "failed" for m in self.members),
+                "restarts": sum(m.restarts for m in self.members), "nodes": nodes,
+                "tokens": sum(r["tokens"] for r in rows), "cost": round(sum(r["cost"] for r in rows), 6),
+                "elapsed_s": round(elapsed, 3), "searches_per_hour": round(done / elapsed * 3600, 2) if elapsed else 0.0,
+                "nodes_per_s": round(nodes / elapsed, 3) if elapsed else 0.0, "paused": self.paused,
+                "executor": self.executor.name}

@@ -1,0 +1,168 @@
+"""One search of a batch, wherever it runs: a worker process here, or a Ray actor on a node.
+
+The worker runs an ordinary Session (the same as ``trajscope search``) with its run log on
+its own machine, and answers the driver, which pulls the log's new bytes (``read``) and
+appends them, unchanged, to its own copy: the driver's file is a normal run log. After a
+restart (Ray restarts an actor whose node died; the local executor restarts a dead process)
+the driver gives the new worker the log it holds (``start(prefix)``) and the search goes on
+from there, as ``--resume`` does: at most the steps in flight are lost.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from argparse import Namespace
+from pathlib import Path
+
+# what a person may do to a remote search (session.commands); nothing else is callable
+COMMANDS = frozenset({"pause", "resume", "prune", "undo_prune", "promote", "resample", "edit", "submit",
+                      "raise_budget"})
+READ_LIMIT = 1 << 20  # bytes of log one read returns at most (whole lines)
+
+
+class SearchWorker:
+    """A search, started on demand, with its log and state readable by the driver."""
+
+    def __init__(self, spec: dict) -> None:
+        self.spec = spec  # {"name", "task", "instance", "options": {search CLI options}}
+        self.incarnation = uuid.uuid4().hex
+        self.dir = Path(tempfile.mkdtemp(prefix="trajscope-batch-"))
+        self.log = self.dir / "run.jsonl"
+        self.session = None
+        self.state = "idle"  # idle, starting, running, finished, failed, stopped
+        self.error = ""
+        self.result: dict | None = None
+        self.started_at = 0.0
+        self._choose = None
+        self._lock = threading.Lock()
+
+    # -- driver calls -------------------------------------------------------------------
+    def start(self, prefix: bytes = b"") -> dict:
+        """Start the search, first writing ``prefix`` (the log so far) to go on from it."""
+        with self._lock:
+            if self.state != "idle":
+                return self.status()
+            self.state = "starting"
+            self.log.write_bytes(prefix)
+        threading.Thread(target=self._run, name="trajscope-batch-search", daemon=True).start()
+        return self.status()
+
+    def read(self, offset: int, limit: int = READ_LIMIT) -> dict:
+        """The log's whole lines from ``offset`` (at most ``limit`` bytes) and the status."""
+        data = b""
+        try:
+            with open(self.log, "rb") as fh:
+                fh.seek(offset)
+                chunk = fh.read(max(1, min(limit, READ_LIMIT)))
+            data = chunk[: chunk.rfind(b"\n") + 1]
+        except FileNotFoundError:
+            pass
+        return {"incarnation": self.incarnation, "data": data, "status": self.status()}
+
+    def command(self, name: str, args: list, kwargs: dict) -> str | None:
+        """Run a person's command on the search; the reason when it cannot, else None."""
+        if name not in COMMANDS:
+            return f"{name} is not a command"
+        session = self.session
+        if session is None or self.state != "running":
+            return f"the search is {self.state}" + (" (a batch closes a search when it ends)"
+                                                    if self.state == "finished" else "")
+        try:
+            getattr(session.commands, name)(*args, **kwargs)
+        except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+            return str(exc.args[0] if exc.args else exc)
+        return None
+
+    def close(self, reason: str = "stopped") -> dict:
+        """Stop the search: its sandboxes are removed and its log ends (``run_finished``), for
+        the driver to pull before ``dispose``."""
+        with self._lock:
+            session = self.session
+            previous = self.state
+            if self.state in ("idle", "starting", "running"):
+                self.state = "stopped"
+        if session is not None:
+            session.close(reason)
+            if self.result is None and self._choose is not None:
+                self.result = self._result(session)
+        return {"state": previous}
+
+    def dispose(self) -> None:
+        """Delete the worker's copy of the log (the driver has it)."""
+        self.close("stopped")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def status(self) -> dict:
+        session = self.session
+        out = {"state": self.state, "error": self.error, "host": socket.gethostname(), "pid": os.getpid(),
+               "node": _ray_node(), "result": self.result,
+               "wall_s": round(time.monotonic() - self.started_at, 3) if self.started_at else 0.0}
+        if session is not None:
+            budget = session.budget
+            out |= {"paused": session.paused, "busy": session.busy, "workers": session.workers,
+                    "phase": session.phase, "finished": session.finished, "strategy": session.config.strategy,
+                    "scorers": [s.name for s in session.scorers],
+                    "budget": {"nodes": budget.nodes, "tokens": budget.tokens, "cost": budget.cost,
+                               "wall_s": budget.wall_s},
+                    "verifying": dict(session.verifying)}
+        return out
+
+    # -- the search ---------------------------------------------------------------------
+    def _result(self, session) -> dict:
+        """What ``trajscope search --headless`` prints: the selected node, its patch and verdict."""
+        from tui.cli.search import result_json
+
+        return result_json(session, time.monotonic() - self.started_at, self._choose,
+                           self.spec["options"].get("select", "prm"))
+
+    def _run(self) -> None:
+        from engine.tasks import TaskError, load_task
+        from tui.cli.search import build_session, selector
+        from tui.errors import UserError
+
+        options = Namespace(**self.spec["options"])
+        try:
+            task = load_task(self.spec["task"], self.spec.get("instance"))
+            session = build_session(options, task, self.log)
+            choose = selector(options, session)
+        except (TaskError, UserError, OSError, ValueError) as exc:
+            self.state, self.error = "failed", str(exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - a search that raises is a failed row, not a dead batch
+            self.state, self.error = "failed", f"{type(exc).__name__}: {exc}"
+            return
+        with self._lock:
+            self.session, self.started_at, self._choose = session, time.monotonic(), choose
+            if self.state == "stopped":
+                session.close("stopped")
+                return
+            self.state = "running"
+        try:
+            session.start()
+            session.wait()
+            # a batch closes a search that ended by itself: its slot goes to the next one
+            session.close()
+            self.result = self._result(session)
+            if self.state == "running":
+                self.state = "finished"
+        except Exception as exc:  # noqa: BLE001
+            self.state, self.error = "failed", f"{type(exc).__name__}: {exc}"
+
+
+def _ray_node() -> str:
+    """The Ray node this runs on (its id), or "" outside Ray."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return ""
+    try:
+        return ray.get_runtime_context().get_node_id()
+    except Exception:  # noqa: BLE001 - a driver-side call outside a worker
+        return ""

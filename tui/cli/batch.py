@@ -1,0 +1,170 @@
+"""``trajscope batch``: one search per task, in worker processes here or as Ray actors on a
+cluster, watched and steered from the fleet screen (or ``--headless``: a progress table, then a
+JSON summary and a SWE-bench predictions file)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from tui.cli.common import add_policy_options, add_search_options, add_theme_option
+
+# options of this command that are not the search's
+_BATCH_ONLY = {"command", "func", "tasks", "instances", "executor", "address", "parallel", "resource", "out",
+               "headless", "resume", "theme"}
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("batch", help="a search per task or instance, locally or on a Ray cluster, in one fleet screen")
+    p.add_argument("tasks", nargs="+", help="task directories, SWE-bench JSON/JSONL files or task repositories")
+    p.add_argument("--instances", nargs="+", metavar="ID", help="only these instances of the SWE-bench files")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: worker processes here; ray: Ray actors (trajscope[ray]) on the nodes with --resource")
+    p.add_argument("--address", metavar="ADDR", help="the Ray cluster (default: a new one on this machine)")
+    p.add_argument("--parallel", type=int, default=2, help="searches at once (ray: its local cluster's slots)")
+    p.add_argument("--resource", default="sandbox",
+                   help="ray: the custom resource of the nodes that have a Docker engine and the images")
+    p.add_argument("--out", required=True, metavar="DIR", help="where the run logs, summary and predictions go")
+    p.add_argument("--resume", action="store_true", help="go on with the batch in --out from its logs")
+    p.add_argument("--headless", action="store_true", help="a progress table and a JSON summary, no screen")
+    p.add_argument("--pace", type=float, default=0.0, help="seconds a demo-policy step takes (for demos)")
+    add_policy_options(p)
+    add_search_options(p)
+    add_theme_option(p)
+
+
+def task_specs(paths: list[str], instances: list[str] | None, options: dict) -> list[dict]:
+    """One spec per search: every task directory, and every (or every named) instance of the
+    SWE-bench files and task repositories given."""
+    from engine.tasks import _is_repo_task, load_swebench, load_task
+    from tui.errors import UserError
+
+    wanted = set(instances or [])
+    specs, seen = [], set()
+    for raw in paths:
+        path = Path(raw).resolve()
+        if not path.exists():
+            raise UserError(f"{raw} does not exist")
+        if path.is_dir() and (path / "tasks").is_dir() and not (path / "task.json").is_file():
+            ids = sorted(d.name for d in (path / "tasks").iterdir() if _is_repo_task(d))
+            found = [(str(path), i) for i in ids if not wanted or i in wanted]
+        elif path.is_dir():
+            task = load_task(path)  # a task directory or one task of a task repository
+            found = [(str(path), None)]
+            if task.instance_id in seen:
+                continue
+            seen.add(task.instance_id)
+            specs.append({"name": task.instance_id, "task": str(path), "instance": None, "options": options})
+            continue
+        else:
+            found = [(str(path), t.instance_id) for t in load_swebench(path)
+                     if not wanted or t.instance_id in wanted]
+        for task, instance in found:
+            if instance in seen:
+                continue
+            seen.add(instance)
+            specs.append({"name": instance, "task": task, "instance": instance, "options": options})
+    missing = wanted - {s["instance"] for s in specs}
+    if missing:
+        raise UserError(f"not in the tasks given: {' '.join(sorted(missing))}")
+    if not specs:
+        raise UserError("no task to run")
+    return specs
+
+
+def run(args) -> int:
+    from tui.batch.executors import LocalExecutor, RayExecutor
+    from tui.batch.fleet import Fleet
+    from tui.errors import UserError
+
+    if args.parallel < 1:
+        raise UserError("--parallel must be at least 1")
+    options = {k: v for k, v in vars(args).items() if k not in _BATCH_ONLY}
+    specs = task_specs(args.tasks, args.instances, options)
+    out = Path(args.out)
+    executor = (RayExecutor(args.parallel, args.address, args.resource) if args.executor == "ray"
+                else LocalExecutor(args.parallel))
+    fleet = Fleet(specs, executor, out, args.parallel, resume=args.resume)
+    fleet.start()
+    interrupted = False
+    try:
+        if args.headless:
+            _progress(fleet)
+        else:
+            from tui.app import TrajscopeApp
+            from tui.batch.remote import FleetSource
+
+            TrajscopeApp(FleetSource(fleet, out), theme=getattr(args, "theme", None)).run()
+    except KeyboardInterrupt:
+        interrupted = True
+    if not fleet.finished:
+        print("trajscope: stopping the batch (every search closes, its sandboxes are removed)", file=sys.stderr)
+    while True:
+        try:  # a second Ctrl-C must not leave the searches half closed
+            fleet.stop("interrupted" if interrupted else "stopped by the user")
+            break
+        except KeyboardInterrupt:
+            interrupted = True
+    summary = write_outputs(fleet, out, args.model)
+    if interrupted:
+        print(f"trajscope: interrupted; {summary['done']} of {summary['instances']} searches had ended; logs, "
+              f"summary.jsonl and predictions.jsonl in {out}", file=sys.stderr)
+        return 130
+    if args.headless:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"trajscope: {summary['resolved']} of {summary['instances']} resolved; logs, summary.jsonl and "
+              f"predictions.jsonl in {out}", file=sys.stderr)
+    return 0 if summary["failed"] == 0 else 1
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_outputs(fleet, out: Path, model: str) -> dict:
+    """``summary.jsonl`` (a row per search) and ``predictions.jsonl`` (SWE-bench's format) in
+    ``out``; returns the totals."""
+    rows = [m.row() | {"result": m.result} for m in fleet.members]
+    _write(out / "summary.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    predictions = [{"instance_id": m.name, "model_name_or_path": model,
+                    "model_patch": (m.result or {}).get("patch") or ""} for m in fleet.members]
+    _write(out / "predictions.jsonl", "".join(json.dumps(p) + "\n" for p in predictions))
+    totals = fleet.totals()
+    return totals | {"summary": str(out / "summary.jsonl"), "predictions": str(out / "predictions.jsonl")}
+
+
+def _progress(fleet) -> None:
+    from rich.console import Console
+    from rich.live import Live
+    from rich.table import Table
+
+    console = Console(stderr=True)
+    console.print(f"[bold]batch[/]: {len(fleet.members)} search(es), {fleet.executor.describe()}, logs in "
+                  f"{fleet.out_dir}")
+
+    def table() -> Table:
+        totals = fleet.totals()
+        grid = Table(title=(f"{totals['done']}/{totals['instances']} done · {totals['running']} running · "
+                            f"{totals['resolved']} resolved · {totals['failed']} failed · "
+                            f"{totals['searches_per_hour']:.1f} searches/h · {totals['nodes_per_s']:.2f} nodes/s"))
+        for column in ("instance", "state", "node", "nodes", "best", "subm.", "verdict", "tokens", "restarts", "why"):
+            grid.add_column(column, no_wrap=True, overflow="ellipsis", max_width=40 if column == "why" else 28)
+        for member in fleet.members[:40]:
+            row = member.row()
+            grid.add_row(row["instance_id"], row["state"], row["node"][:12], str(row["nodes"]),
+                         "" if row["best"] is None else f"{row['best']:.2f}", str(row["submissions"]),
+                         row["verdict"] or "", f"{row['tokens']:,}", str(row["restarts"]), row["reason"])
+        if len(fleet.members) > 40:
+            grid.caption = f"and {len(fleet.members) - 40} more (summary.jsonl has them all)"
+        return grid
+
+    with Live(table(), console=console, refresh_per_second=2, transient=False) as live:
+        while not fleet.wait(0.5):
+            live.update(table())
+        live.update(table())
+    time.sleep(0)
