@@ -41,6 +41,7 @@ class Member:
     offset: int = 0
     incarnation: str | None = None
     starts: int = 0  # workers given the log to start from (the second and later are restarts)
+    events: int = 0  # events taken from the worker
     status: dict = field(default_factory=dict)
     tree: Tree = field(default_factory=Tree)
     result: dict | None = None
@@ -233,6 +234,7 @@ class Fleet:
                 with open(member.log, "ab") as fh:
                     fh.write(data)
                 member.offset += len(data)
+                member.events += len(events)
                 for event in events:
                     member.tree.apply(event)
                 listeners = list(member.listeners)

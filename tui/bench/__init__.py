@@ -14,6 +14,7 @@ SUITES = {
     "search": "strategies side by side at equal node budgets",
     "ui": "keypress latency in the live app while a search grows",
     "inspector": "trajscope against mini-swe-agent's inspector on trajectories its own agent wrote",
+    "batch": "batch throughput (one process, worker processes, a two-node Ray cluster) and the driver's ceiling",
 }
 
 

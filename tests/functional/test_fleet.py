@@ -1,0 +1,59 @@
+"""The fleet screen against a real batch (worker processes, demo policy, local sandbox): rows
+fill in live, space pauses every search, enter opens a search's live tree where a prune is
+forwarded to the worker and recorded by human in the driver's copy of the log."""
+
+from __future__ import annotations
+
+from engine.events import read_events
+from engine.tree import ROOT
+from tests.e2e.test_batch import specs
+from tests.functional.helpers import static_text, wait_for
+from tui.app import TrajscopeApp
+from tui.batch.executors import LocalExecutor
+from tui.batch.fleet import Fleet
+from tui.batch.remote import FleetSource
+from tui.screens.fleet import FleetScreen
+from tui.screens.live import LiveScreen
+
+SIZE = (160, 40)
+
+
+async def test_the_fleet_live_pause_all_and_a_forwarded_prune(tmp_path):
+    fleet = Fleet(specs({"semver-prerelease", "ini-merge-case"}, pace=0.3, max_nodes=200), LocalExecutor(2),
+                  tmp_path / "out", 2)
+    fleet.start()
+    app = TrajscopeApp(FleetSource(fleet, tmp_path / "out"), theme="trajscope-dark")
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            screen = app.screen
+            assert isinstance(screen, FleetScreen)
+            await wait_for(pilot, lambda: all(m.state == "running" and len(m.tree) >= 3 for m in fleet.members), 120)
+            await pilot.pause(0.6)
+            totals = static_text(screen.query_one("#fleet-totals"))
+            assert "2 running" in totals and "nodes/s" in totals and "local: 2 worker process(es)" in totals
+
+            await pilot.press("space")  # every search pauses
+            await wait_for(pilot, lambda: all(m.status.get("paused") for m in fleet.members), 30)
+            await pilot.press("space")
+            await wait_for(pilot, lambda: not any(m.status.get("paused") for m in fleet.members), 30)
+
+            await pilot.press("enter")  # the first row's live tree
+            await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.screen.model is not None
+                           and len(app.screen.model) > 2, 60)
+            live = app.screen
+            member = live.session.member
+            await pilot.press("space")  # this search only
+            await wait_for(pilot, lambda: member.status.get("paused") is True, 30)
+            assert not all(m.status.get("paused") for m in fleet.members if m is not member)
+            target = next(n for n in live.model.nodes.values() if n.id != ROOT and n.status == "done")
+            live.tree.reveal(target.id)
+            await pilot.press("p")
+            await wait_for(pilot, lambda: live.model.nodes[target.id].status == "pruned", 30)
+            statuses = [e for e in read_events(member.log) if e["type"] == "node_status" and e["id"] == target.id]
+            assert statuses[-1]["status"] == "pruned" and statuses[-1]["by"] == "human"
+            await pilot.press("escape")
+            assert isinstance(app.screen, FleetScreen)
+    finally:
+        fleet.stop()
+    for member in fleet.members:
+        assert read_events(member.log)[-1]["type"] == "run_finished"
