@@ -21,7 +21,7 @@ from argparse import Namespace
 from pathlib import Path
 
 # what a person may do to a remote search (session.commands); nothing else is callable
-COMMANDS = frozenset({"pause", "resume", "prune", "undo_prune", "promote", "resample", "edit", "submit",
+COMMANDS = frozenset({"pause", "resume", "prune", "unprune", "promote", "resample", "edit", "submit",
                       "raise_budget"})
 READ_LIMIT = 1 << 20  # bytes of log one read returns at most (whole lines)
 
