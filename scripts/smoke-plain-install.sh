@@ -45,6 +45,8 @@ check "0" "$ts" stats tests/fixtures/real
 check "0" "$ts" convert tests/fixtures/real/openhands/multi_swe_bench.output.jsonl -o "$work/openhands"
 "$venv/bin/python" -c "import json, sys; t = json.load(open('$task/task.json')); print(json.dumps({'instance_id': t['instance_id'], 'model_name_or_path': 'smoke', 'model_patch': open('$task/gold.patch').read()}))" > "$work/preds.jsonl"
 check "0" "$ts" evaluate "$work/preds.jsonl" --dataset "$task" --sandbox local --out "$work/evaluation"
+check "0" "$ts" batch "$task" demo_data/tasks/slugify-accents --parallel 2 --headless --sandbox local --max-nodes 8 --out "$work/batch"
+check "2" "$ts" batch "$task" --executor ray --headless --out "$work/batch-ray"
 check "2" "$ts" stats /dev/zero
 rm -rf "$work"
 [ -z "${1:-}" ] && rm -rf "$venv"
