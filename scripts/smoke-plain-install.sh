@@ -47,6 +47,7 @@ check "0" "$ts" convert tests/fixtures/real/openhands/multi_swe_bench.output.jso
 check "0" "$ts" evaluate "$work/preds.jsonl" --dataset "$task" --sandbox local --out "$work/evaluation"
 check "0" "$ts" batch "$task" demo_data/tasks/slugify-accents --parallel 2 --headless --sandbox local --max-nodes 8 --out "$work/batch"
 check "2" "$ts" batch "$task" --executor ray --headless --out "$work/batch-ray"
+check "2" "$ts" serve open demo_data/runs/calc-divide.jsonl   # textual-serve is the [serve] extra: one sentence
 check "2" "$ts" stats /dev/zero
 rm -rf "$work"
 [ -z "${1:-}" ] && rm -rf "$venv"

@@ -50,7 +50,7 @@ class TrajscopeApp(App[None]):
         elif getattr(self.source, "session", None) is not None:
             from tui.screens.live import LiveScreen
 
-            self.push_screen(LiveScreen(self.source))
+            self.push_screen(getattr(self.source, "screen_class", LiveScreen)(self.source))
         else:
             self.push_screen(ExplorerScreen(self.source))
 

@@ -23,7 +23,10 @@ class _Recorder:
 
         member = self.member
         with member.lock:
-            events = list(read_events(member.log)) if member.log.exists() else []
+            if hasattr(member, "events_so_far"):  # a follower of a log another process writes
+                events = member.events_so_far()
+            else:  # the driver's own copy, written under this lock
+                events = list(read_events(member.log)) if member.log.exists() else []
             member.listeners.append(listener)
         return events
 
@@ -113,11 +116,13 @@ class RemoteLiveSource(LiveSource):
 
     @property
     def mode(self) -> str:
-        member = self.session.member
+        member, session = self.session.member, self.session
         where = f" on {member.node[:12]}" if member.node else ""
         if member.done:
             return f"{member.state}{where}: {member.reason}" if member.reason else f"{member.state}{where}"
-        return ("paused" if self.session.paused else "searching") + where
+        if session.finished and not session.busy:
+            return f"finished{where}: {session.finished}"
+        return ("paused" if session.paused else "searching") + where
 
 
 class FleetSource(Source):

@@ -33,7 +33,8 @@ class SearchWorker:
         self.spec = spec  # {"name", "task", "instance", "options": {search CLI options}}
         self.incarnation = uuid.uuid4().hex
         self.dir = Path(tempfile.mkdtemp(prefix="trajscope-batch-"))
-        self.log = self.dir / "run.jsonl"
+        # the log: the worker's own copy (a batch), or where it is asked to be (a served search)
+        self.log = Path(spec["log"]) if spec.get("log") else self.dir / "run.jsonl"
         self.session = None
         self.state = "idle"  # idle, starting, running, finished, failed, stopped
         self.error = ""
@@ -49,7 +50,8 @@ class SearchWorker:
             if self.state != "idle":
                 return self.status()
             self.state = "starting"
-            self.log.write_bytes(prefix)
+            if prefix or not self.log.exists():
+                self.log.write_bytes(prefix)
         threading.Thread(target=self._run, name="trajscope-batch-search", daemon=True).start()
         return self.status()
 
@@ -70,7 +72,8 @@ class SearchWorker:
         if name not in COMMANDS:
             return f"{name} is not a command"
         session = self.session
-        if session is None or self.state != "running":
+        open_after_end = self.state == "finished" and not self.spec.get("close_when_done", True)
+        if session is None or (self.state != "running" and not open_after_end):
             return f"the search is {self.state}" + (" (a batch closes a search when it ends)"
                                                     if self.state == "finished" else "")
         try:
@@ -146,8 +149,10 @@ class SearchWorker:
         try:
             session.start()
             session.wait()
-            # a batch closes a search that ended by itself: its slot goes to the next one
-            session.close()
+            # a batch closes a search that ended by itself: its slot goes to the next one; a
+            # served search stays open (a presenter may raise the budget or submit a node)
+            if self.spec.get("close_when_done", True):
+                session.close()
             self.result = self._result(session)
             if self.state == "running":
                 self.state = "finished"

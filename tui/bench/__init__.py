@@ -15,6 +15,7 @@ SUITES = {
     "ui": "keypress latency in the live app while a search grows",
     "inspector": "trajscope against mini-swe-agent's inspector on trajectories its own agent wrote",
     "batch": "batch throughput (one process, worker processes, a two-node Ray cluster) and the driver's ceiling",
+    "serve": "viewers one served search holds, and the memory each costs",
 }
 
 

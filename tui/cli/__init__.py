@@ -9,8 +9,8 @@ import importlib
 import signal
 import sys
 
-COMMANDS = ("open", "convert", "stats", "run", "demo", "search", "batch", "export", "analyze", "prm", "verify", "evaluate",
-            "sandbox", "bench")
+COMMANDS = ("open", "convert", "stats", "run", "demo", "search", "batch", "serve", "export", "analyze", "prm", "verify",
+            "evaluate", "sandbox", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

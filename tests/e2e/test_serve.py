@@ -1,0 +1,186 @@
+"""``trajscope serve`` in a real browser: the distribution's Chromium, driven headless through its
+chromedriver (Selenium), against a served demo search on this machine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from engine.events import read_events
+
+pytest.importorskip("textual_serve", reason="trajscope[serve] is a test extra")
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is a test extra")
+
+TOKEN = "a-test-token-0123456789"
+# xterm.js draws on a canvas: keep every Terminal the page makes, to read its screen as text
+CAPTURE = """Object.defineProperty(Object.prototype, 'terminal', {configurable: true, set(v) {
+  (window.__terms = window.__terms || []).push(v);
+  Object.defineProperty(this, 'terminal', {value: v, writable: true, configurable: true, enumerable: true});
+}});"""
+SCREEN = """const t = (window.__terms || [])[0]; if (!t) return '';
+const b = t.buffer.active; const out = [];
+for (let y = 0; y < t.rows; y++) { const l = b.getLine(b.viewportY + y); out.push(l ? l.translateToString(true) : ''); }
+return out.join('\\n');"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    if os.environ.get("CI") == "true":
+        raise AssertionError("Chromium is missing: .ci/run installs it from the distribution's packages")
+    pytest.skip("no Chromium here")
+
+
+def serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, int, Path]:
+    port, log = free_port(), tmp_path / f"served-{len(extra)}.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "serve", "demo", "semver-prerelease", "--pace", "0.6",
+                             "--max-nodes", "200", "--port", str(port), "--token", TOKEN, "--out", str(log), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc, port, log
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(f"serve did not listen: {proc.stderr.read().decode()[-2000:]}")
+
+
+def status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def browser():
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,900"):
+        options.add_argument(arg)
+    options.binary_location = chromium()
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CAPTURE})
+    return driver
+
+
+def screen_text(driver) -> str:
+    return driver.execute_script(SCREEN) or ""
+
+
+def wait_for(condition, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.25)
+    return False
+
+
+def viewers() -> list[str]:
+    # the viewers' Python processes (textual-serve starts each through a shell)
+    found = subprocess.run(["pgrep", "-f", "^[^ ]*python[^ ]* -m tui.serve.attach"], capture_output=True,
+                           text=True).stdout.split()
+    return [p for p in found if Path(f"/proc/{p}").exists() and "zombie" not in Path(f"/proc/{p}/status").read_text()]
+
+
+def press(driver, keys: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea").send_keys(keys)
+
+
+def test_a_served_demo_in_chromium(tmp_path):
+    proc, port, log = serve(tmp_path)
+    driver = None
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert status(f"{base}/") == 403 and status(f"{base}/ws") == 403  # no token: nothing runs
+        assert status(f"{base}/?token=wrong-token-000000000") == 403
+        assert viewers() == []
+        driver = browser()
+        driver.get(f"{base}/?token={TOKEN}")
+        assert wait_for(lambda: "#n3" in screen_text(driver)), screen_text(driver)
+        first = screen_text(driver)
+        assert wait_for(lambda: "#n6" in screen_text(driver)), "the tree did not grow in the page"
+        assert "#n6" not in first
+        assert len(viewers()) == 1
+
+        press(driver, " ")  # pause: the status line says so, and the log records it by a human
+        assert wait_for(lambda: "paused" in screen_text(driver)), screen_text(driver)
+        assert wait_for(lambda: any(e["type"] == "command" and e.get("name") == "pause" and e.get("by") == "human"
+                                    for e in read_events(log)))
+        press(driver, "p")  # prune the node under the cursor
+        assert wait_for(lambda: any(e["type"] == "node_status" and e.get("status") == "pruned"
+                                    and e.get("by") == "human" for e in read_events(log))), screen_text(driver)
+        docs = Path(__file__).resolve().parents[2] / "docs" / "serve.png"
+        if os.environ.get("TRAJSCOPE_WRITE_SCREENSHOT"):
+            driver.save_screenshot(str(docs))
+        driver.quit()
+        driver = None
+        assert wait_for(lambda: viewers() == [], 30), "closing the tab left its app process"
+    finally:
+        if driver is not None:
+            driver.quit()
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(60)
+    assert viewers() == []
+    assert read_events(log)[-1]["type"] == "run_finished"
+
+
+def test_a_read_only_viewer_has_no_controls_and_the_search_refuses_them(tmp_path):
+    proc, port, log = serve(tmp_path, "--read-only")
+    driver = browser()
+    try:
+        driver.get(f"http://127.0.0.1:{port}/?token={TOKEN}")
+        assert wait_for(lambda: "#n3" in screen_text(driver)), screen_text(driver)
+        text = screen_text(driver)
+        assert "read-only" in text and "Prune" not in text and "Pause" not in text
+        press(driver, " ")
+        press(driver, "p")
+        time.sleep(2)
+        assert not any(e["type"] == "command" or (e["type"] == "node_status" and e.get("by") == "human")
+                       for e in read_events(log))
+    finally:
+        driver.quit()
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(60)
+    assert viewers() == []
+
+
+def test_the_status_socket_refuses_commands(tmp_path):
+    from tui.batch.worker import SearchWorker
+    from tui.serve.control import ControlClient, ControlServer
+
+    worker = SearchWorker({"name": "x", "task": str(tmp_path / "nope"), "instance": None, "options": {}})
+    server = ControlServer(worker)
+    try:
+        assert oct(server.dir.stat().st_mode & 0o777) == "0o700"
+        with pytest.raises(RuntimeError, match="read-only"):
+            ControlClient(server.status).command(None, "prune", "n1")
+        with pytest.raises(RuntimeError, match="is not a command"):
+            ControlClient(server.control).command(None, "close")
+        assert ControlClient(server.status).status()["state"] == "idle"
+    finally:
+        server.close()
+        worker.dispose()

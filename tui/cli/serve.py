@@ -1,0 +1,153 @@
+"""``trajscope serve``: the app in a browser, for live demos (textual-serve).
+
+``serve demo [TASK]`` and ``serve search TASK ...`` run ONE search in this process; every
+browser connection is a viewer of that search (its own app process, following the search's
+log and steering it through a private control socket), so all viewers watch and steer the
+same tree. ``serve open RUN [--follow]`` and ``serve batch DIR`` show a log or a folder of
+runs, read-only by nature. On 127.0.0.1 by default; any other host needs a token (generated
+and printed as a URL to share, or given with ``--token``); ``--read-only`` viewers have no
+controls, and the search refuses their commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from tui.cli.common import add_policy_options, add_search_options, add_task_arguments, default_out
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _web_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="where to listen (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--token", help="the token viewers need (default: a random one when --host is not local)")
+    p.add_argument("--read-only", action="store_true", help="viewers watch; no command can be sent")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("serve", help="the app in a browser, safe to share (demo, search, open, batch)")
+    modes = p.add_subparsers(dest="mode", required=True, metavar="MODE")
+    demo = modes.add_parser("demo", help="a live demo search, shared by every viewer")
+    demo.add_argument("task", nargs="?", default="semver-prerelease", help="a bundled task or a task directory")
+    demo.add_argument("--pace", type=float, default=0.25, help="seconds a demo step takes")
+    demo.add_argument("--max-nodes", type=int, default=60)
+    demo.add_argument("--out", metavar="RUN.jsonl")
+    _web_options(demo)
+    search = modes.add_parser("search", help="a search, shared by every viewer")
+    add_task_arguments(search)
+    add_policy_options(search)
+    add_search_options(search)
+    search.add_argument("--out", metavar="RUN.jsonl")
+    search.add_argument("--pace", type=float, default=0.0, help="seconds a demo-policy step takes")
+    _web_options(search)
+    show = modes.add_parser("open", help="a run log (--follow: as another process writes it), read-only")
+    show.add_argument("run")
+    show.add_argument("--follow", action="store_true")
+    _web_options(show)
+    batch = modes.add_parser("batch", help="a batch's folder in the runs screen, read-only")
+    batch.add_argument("dir")
+    _web_options(batch)
+
+
+def _token(args) -> str | None:
+    if args.token is not None:
+        if len(args.token) < 16:
+            from tui.errors import UserError
+
+            raise UserError("--token must be at least 16 characters")
+        return args.token
+    return None if args.host in LOCAL_HOSTS else secrets.token_urlsafe(24)
+
+
+def _search_worker(args):
+    """The one search every viewer shares (demo: the demo policy on a bundled task)."""
+    from argparse import Namespace
+
+    from demo_data import TASKS
+    from engine.tasks import load_task
+    from tui.batch.worker import SearchWorker
+    from tui.cli.search import build_session  # noqa: F401 - fail here, not in the worker thread
+    from tui.errors import UserError
+
+    if args.mode == "demo":
+        path = Path(args.task) if Path(args.task).is_dir() else TASKS / args.task
+        if not path.is_dir():
+            names = ", ".join(sorted(p.name for p in TASKS.iterdir() if p.is_dir()))
+            raise UserError(f"no bundled task {args.task!r}; one of: {names}")
+        options = Namespace(model="demo", api_base=None, api_key=None, temperature=0.0, tool_mode="auto", teacher=None,
+                            beta=0.5, sandbox="local", seed=0, timeout=60, strategy="dars", prm="heuristic",
+                            device=None, workers=1, max_nodes=args.max_nodes, max_tokens=None, max_cost=None,
+                            max_time=None, max_depth=30, samples=4, k=3, prune_m=3, prune_b=1, critic="prm",
+                            select="prm", refine_rounds=0, judge=None, pace=args.pace)
+        task, instance = str(path), None
+    else:
+        options = Namespace(**{k: v for k, v in vars(args).items()
+                               if k not in ("command", "func", "mode", "host", "port", "token", "read_only", "out",
+                                            "task", "instance")})
+        task, instance = args.task, args.instance
+    loaded = load_task(task, instance)
+    out = Path(args.out) if args.out else default_out(loaded.instance_id)
+    if out.exists() and out.stat().st_size:
+        raise UserError(f"{out} already exists; choose another --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spec = {"name": loaded.instance_id, "task": task, "instance": instance, "options": vars(options),
+            "log": str(out.resolve()), "close_when_done": False}
+    return SearchWorker(spec)
+
+
+def run(args) -> int:
+    from tui.errors import UserError
+
+    try:
+        from tui.serve.web import GuardedServer
+    except ImportError:
+        raise UserError("serving in a browser needs textual-serve: pip install 'trajscope[serve]'") from None
+    token = _token(args)
+    python = shlex.quote(sys.executable)
+    worker = control = None
+    if args.mode in ("demo", "search"):
+        from tui.serve.control import ControlServer
+
+        worker = _search_worker(args)
+        worker.start()
+        deadline = time.monotonic() + 60
+        while worker.state == "starting" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if worker.state == "failed":
+            raise UserError(f"the search did not start: {worker.error}")
+        control = ControlServer(worker)
+        sock = control.status if args.read_only else control.control
+        command = (f"{python} -m tui.serve.attach {shlex.quote(str(worker.log))} --socket {shlex.quote(str(sock))}"
+                   f" --name {shlex.quote(worker.spec['name'])}" + (" --read-only" if args.read_only else ""))
+        what = f"the search of {worker.spec['name']} (log {worker.log})"
+    else:
+        target = Path(args.run if args.mode == "open" else args.dir)
+        if not target.exists():
+            raise UserError(f"{target} does not exist")
+        command = f"{python} -m tui.cli open {shlex.quote(str(target.resolve()))}"
+        if args.mode == "open" and args.follow:
+            command += " --follow"
+        what = str(target)
+    server = GuardedServer(command, args.host, args.port, token, title=f"trajscope · {what}")
+    shown_host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{shown_host}:{args.port}/" + (f"?token={token}" if token else "")
+    access = "read-only" if args.read_only or args.mode in ("open", "batch") else "viewers can steer it"
+    print(f"trajscope: serving {what} at {url} ({access}); Ctrl-C stops it", file=sys.stderr, flush=True)
+    try:
+        server.serve()
+    except OSError as exc:
+        raise UserError(f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc})") from None
+    finally:
+        if control is not None:
+            control.close()
+        if worker is not None:
+            worker.close("the server stopped")
+            worker.dispose()
+            print(f"trajscope: the search stopped; its log is {worker.log}", file=sys.stderr)
+    return 0
