@@ -5,6 +5,10 @@ steps from the bundled dataset, after one warm-up batch; each figure is the
 median of ``--repeat`` timed passes. Quality is AUROC and pairwise ranking
 accuracy of ``builtin`` and ``heuristic`` on the tasks the shipped weights were
 not trained on (their metadata names them).
+
+With ``--prm hf:DIR``: a local reward model's steps per second and latency by batch size and
+input length (steps built to about ``--lengths`` tokens each, its score cache emptied before
+every pass), on the CPU and, when there is one, on CUDA; and the peak CUDA memory.
 """
 
 from __future__ import annotations
@@ -42,9 +46,78 @@ def measure(scorer, contexts: list, batch: int, repeat: int, cold: bool = False)
 
 
 def add_options(p) -> None:
+    p.add_argument("--prm", metavar="hf:DIR", help="measure this local reward model instead of the builtin")
+    p.add_argument("--lengths", type=int, nargs="+", default=[512, 1024, 4096],
+                   help="hf: input lengths in tokens")
+    p.add_argument("--devices", nargs="+", help="hf: cpu and/or cuda (default: both where there is a GPU)")
     p.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 256], help="batch sizes")
     p.add_argument("--repeat", type=int, default=20, help="repetitions of each batch")
     p.add_argument("--json", action="store_true")
+
+
+def _sized(scorer, tokens: int, seed: int):
+    """A step whose input is about ``tokens`` tokens long (a long path of real-looking steps)."""
+    from engine.actions import Action
+    from engine.prm.base import StepContext
+    from engine.trace import Step
+
+    def make(n: int) -> StepContext:
+        path = [Step(Action("bash", {"command": f"grep -n def src/mod{i}.py"}, raw=f"grep -n def src/mod{i}.py"),
+                     "", f"{i}:def handler_{seed}_{i}(request, response):\n" * 3, 0) for i in range(n)]
+        return StepContext(f"Issue {seed}: the parser drops the last field of quoted rows.", path,
+                           Action("bash", {"command": "pytest -q"}, raw="python3 -m pytest -q tests"), "3 passed", 0)
+
+    lo, hi = 0, 4096
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if len(scorer.encode(make(mid))) <= tokens and "earlier step" not in scorer.tokenizer.decode(
+                scorer.encode(make(mid))):
+            lo = mid
+        else:
+            hi = mid - 1
+    return make(lo)
+
+
+def measure_hf(args, console) -> list[dict]:
+    import torch
+
+    from engine.prm.registry import get_scorer
+
+    devices = args.devices or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    rows = []
+    for device in devices:
+        scorer = get_scorer(args.prm, device=device)
+        for length in args.lengths:
+            if length > scorer.max_length:
+                console.print(f"bench prm: {length} tokens is past the model's {scorer.max_length}; skipped")
+                continue
+            steps = [_sized(scorer, length, seed) for seed in range(4)]
+            tokens = statistics.mean(len(scorer.encode(s)) for s in steps)
+            for batch in args.batches:
+                items = (steps * (batch // len(steps) + 1))[:batch]
+                items = [type(s)(s.issue + f" #{i}", s.path, s.action, s.observation, s.exit_code) for i, s in
+                         enumerate(items)]  # distinct inputs: nothing comes from the cache
+                scorer.batch_size = batch
+                if device == "cuda":
+                    torch.cuda.reset_peak_memory_stats()
+                times = []
+                for _ in range(max(1, args.repeat) + 1):
+                    scorer.cache.clear()
+                    if device == "cuda":
+                        torch.cuda.synchronize()
+                    started = time.perf_counter()
+                    scorer.score(items)
+                    if device == "cuda":
+                        torch.cuda.synchronize()
+                    times.append(time.perf_counter() - started)
+                t = statistics.median(times[1:])  # the first is a warm-up
+                rows.append({"device": device, "tokens": round(tokens), "batch": batch,
+                             "ms_per_batch": round(t * 1000, 1), "steps_per_s": round(batch / t, 2),
+                             "dtype": str(scorer.dtype).replace("torch.", ""),
+                             "peak_mb": round(torch.cuda.max_memory_allocated() / 2**20) if device == "cuda" else None})
+                console.print(f"bench prm: {device} {round(tokens)} tokens, batch {batch}: "
+                              f"{rows[-1]['steps_per_s']} steps/s")
+    return rows
 
 
 def run(args) -> int:
@@ -58,6 +131,19 @@ def run(args) -> int:
     from engine.prm.train import evaluate_scores
 
     console = Console(stderr=True)
+    if args.prm:
+        rows = measure_hf(args, console)
+        if args.json:
+            print(json.dumps({"prm": args.prm, "rows": rows, "torch": torch.__version__}, indent=2))
+            return 0
+        table = Table(title=f"trajscope bench prm: {args.prm} (encode + forward, no cache)")
+        for column in ("device", "dtype", "tokens", "batch", "ms/batch", "steps/s", "peak MB"):
+            table.add_column(column)
+        for r in rows:
+            table.add_row(r["device"], r["dtype"], str(r["tokens"]), str(r["batch"]), str(r["ms_per_batch"]),
+                          str(r["steps_per_s"]), "" if r["peak_mb"] is None else str(r["peak_mb"]))
+        Console().print(table)
+        return 0
     examples = data.load()
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if len(devices) == 1:
