@@ -217,3 +217,37 @@ def evaluate(predictions: list[dict], dataset: str | Path, out: str | Path, run_
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{model}.{run_id}.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def examples_from_runs(paths: list[str | Path], say: Callable[[str], None] = lambda s: None) -> tuple[list, dict]:
+    """PRM training steps from a person's own runs and imported trajectories (run logs,
+    folders of runs with their harness reports, any format trajscope reads): labels from
+    harness verdicts, Monte-Carlo outcomes where a tree has several leaves, and human prunes
+    and promotions. Runs with none of these are skipped and counted."""
+    from engine.formats import FormatError
+    from engine.formats.runs import find_runs, find_verdicts
+    from engine.prm.data import examples_from_tree, has_labels, share_prefix_labels
+
+    examples, counts = [], {"runs": 0, "used": 0, "skipped_no_label": 0, "unreadable": 0}
+    for path in paths:
+        path = Path(path)
+        try:
+            refs = find_runs(path)
+        except FormatError as exc:
+            raise FormatError(f"{path}: {exc}") from None
+        verdicts = find_verdicts(path if path.is_dir() else path.parent)
+        for ref in refs:
+            counts["runs"] += 1
+            try:
+                tree = Tree.fold(ref.load(verdicts).events)
+            except (FormatError, OSError, ValueError):
+                counts["unreadable"] += 1
+                continue
+            if not has_labels(tree):
+                counts["skipped_no_label"] += 1
+                continue
+            counts["used"] += 1
+            examples += examples_from_tree(tree, run=ref.name)
+    say(f"{counts['used']} of {counts['runs']} runs have verdicts or human labels: {len(examples)} steps "
+        f"({counts['skipped_no_label']} without any label skipped, {counts['unreadable']} unreadable)")
+    return share_prefix_labels(examples), counts

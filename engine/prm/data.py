@@ -73,6 +73,18 @@ def examples_from_logs(paths: list[Path]) -> list[Example]:
     examples = []
     for path in paths:
         examples += examples_from_tree(Tree.fold(read_events(path)), run=path.stem)
+    return share_prefix_labels(examples)
+
+
+def has_labels(tree: Tree) -> bool:
+    """Whether a tree says anything about outcomes: a verdict on a leaf, or a person's prune or
+    promotion. A trajectory with neither would only teach that every step fails."""
+    return any(n.verified or (n.status_by == "human" and n.status in ("pruned", "promoted"))
+               for n in tree.nodes.values())
+
+
+def share_prefix_labels(examples: list[Example]) -> list[Example]:
+    """Identical prefixes across runs of a task share one Monte-Carlo label (their mean outcome)."""
     groups: dict[tuple, list[Example]] = defaultdict(list)
     for ex in examples:
         groups[(ex.context.task_id, *(repr(sorted(s.action.args.items())) + s.action.tool
@@ -109,6 +121,8 @@ def load(path: Path = DATASET) -> list[Example]:
 
 def split_by_task(examples: list[Example], held_out: int, seed: int) -> tuple[list[Example], list[Example], list[str]]:
     tasks = sorted({e.context.task_id for e in examples})
-    test = sorted(random.Random(seed).sample(tasks, held_out))
+    if len(tasks) < 2:
+        raise ValueError(f"the steps come from {len(tasks)} task(s); holding tasks out needs at least 2")
+    test = sorted(random.Random(seed).sample(tasks, min(held_out, len(tasks) - 1)))
     return ([e for e in examples if e.context.task_id not in test],
             [e for e in examples if e.context.task_id in test], test)

@@ -31,3 +31,25 @@ def test_collect_runs_rollouts_and_writes_labelled_steps(tmp_path):
     report = json.loads(proc.stdout)
     assert len(report["held_out_tasks"]) == 1 and 0 <= report["builtin"]["auroc"] <= 1
     assert weights.stat().st_size > 1_000_000 and "held-out AUROC" in proc.stderr
+
+
+def test_prm_train_from_ones_own_runs_and_imported_trajectories(tmp_path):
+    import json as _json
+
+    from demo_data import RUNS
+    from engine.prm.model import BuiltinScorer
+
+    weights = tmp_path / "mine.pt"
+    proc = trajscope("prm", "train", "--from", RUNS, "tests/fixtures/real", "--with-bundled", "--finetune",
+                     "--epochs", "1", "--weights", weights, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    report = _json.loads(proc.stdout)
+    assert report["runs"]["used"] >= 1 and report["runs"]["skipped_no_label"] >= 1
+    assert report["runs"]["runs"] == sum(report["runs"][k] for k in ("used", "skipped_no_label", "unreadable"))
+    for name in ("builtin", "shipped", "heuristic"):  # the new weights against the shipped ones and the heuristic
+        assert 0.0 <= report[name]["auroc"] <= 1.0 and report[name]["steps"] == report["test_steps"]
+    scorer = BuiltinScorer(device="cpu", weights=weights)
+    assert scorer.meta["init"] and scorer.meta["held_out_tasks"] == report["held_out_tasks"]
+    # runs that say nothing about outcomes teach nothing: one sentence
+    empty = trajscope("prm", "train", "--from", "tests/fixtures/real/swe-agent", "--weights", tmp_path / "x.pt")
+    assert empty.returncode == 2 and "none of these runs has a verdict" in empty.stderr

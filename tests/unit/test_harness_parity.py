@@ -1,6 +1,6 @@
 """Grading parity with the SWE-bench harness on real harness logs.
 
-The logs in tests/fixtures/real/swebench-harness are the output of the harness's own
+The logs in tests/fixtures/swebench-harness are the output of the harness's own
 evaluation scripts run on the released source of Django, SymPy, requests and marshmallow (four
 different log parsers), after the gold patch, a wrong one, no patch and a spoofing one
 (scripts/samples/harness_logs.py; SOURCES.md). The reference is the harness's own grading,
@@ -20,7 +20,7 @@ pytest.importorskip("swebench", reason="the SWE-bench harness is a test extra")
 from engine.tasks import load_swebench  # noqa: E402
 from engine.verification import VerifyResult, grade_harness_log  # noqa: E402
 
-HERE = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "swebench-harness"
+HERE = Path(__file__).resolve().parents[1] / "fixtures" / "swebench-harness"
 CASES = [json.loads(line) for line in (HERE / "cases.jsonl").read_text().splitlines()]
 ROWS = {json.loads(line)["instance_id"]: json.loads(line) for line in (HERE / "instances.jsonl").read_text().splitlines()}
 

@@ -32,6 +32,11 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="train: the seed")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--held-out", type=int, default=3, help="train: tasks held out for evaluation")
+    p.add_argument("--from", dest="from_runs", nargs="+", metavar="RUNS",
+                   help="train: on these run logs, folders of runs (with their harness reports) and imported "
+                        "trajectories; labels from verdicts, Monte-Carlo outcomes and human prunes/promotions")
+    p.add_argument("--finetune", action="store_true", help="train --from: start from the shipped weights")
+    p.add_argument("--with-bundled", action="store_true", help="train --from: add the bundled steps dataset")
 
 
 def _say(line: str) -> None:
@@ -63,10 +68,32 @@ def _collect(args) -> int:
 
 
 def _train(args) -> int:
+    from engine.prm.model import WEIGHTS
     from engine.prm.train import train
+    from tui.errors import UserError
 
-    report = train(Path(args.dataset), Path(args.weights), seed=args.seed, epochs=args.epochs,
-                   held_out=args.held_out, device=args.device, say=_say)
+    if not args.from_runs:
+        report = train(Path(args.dataset), Path(args.weights), seed=args.seed, epochs=args.epochs,
+                       held_out=args.held_out, device=args.device, say=_say)
+        print(json.dumps(report, indent=2))
+        return 0
+    from engine.prm import data
+    from engine.runs import examples_from_runs
+
+    examples, counts = examples_from_runs(args.from_runs, say=_say)
+    if args.with_bundled:
+        examples += data.load(Path(args.dataset))
+    if not examples:
+        raise UserError("none of these runs has a verdict, a Monte-Carlo outcome or a human label to learn from")
+    weights = Path(args.weights)
+    if weights.resolve() == WEIGHTS.resolve():  # never replace the shipped weights by accident
+        weights = Path("trajscope-prm.pt")
+    try:
+        report = train(None, weights, seed=args.seed, epochs=args.epochs, held_out=args.held_out,
+                       device=args.device, say=_say, examples=examples, init=WEIGHTS if args.finetune else None)
+    except ValueError as exc:
+        raise UserError(f"cannot hold tasks out for evaluation: {exc}") from None
+    report |= {"from": [str(p) for p in args.from_runs], "runs": counts, "weights": str(weights)}
     print(json.dumps(report, indent=2))
     return 0
 
