@@ -105,7 +105,9 @@ def run(args) -> int:
     from tui.errors import UserError
 
     try:
-        from tui.serve.web import GuardedServer
+        import textual_serve.server  # noqa: F401 - the [serve] extra
+
+        from tui.serve.web import guarded_server
     except ImportError:
         raise UserError("serving in a browser needs textual-serve: pip install 'trajscope[serve]'") from None
     token = _token(args)
@@ -134,7 +136,7 @@ def run(args) -> int:
         if args.mode == "open" and args.follow:
             command += " --follow"
         what = str(target)
-    server = GuardedServer(command, args.host, args.port, token, title=f"trajscope · {what}")
+    server = guarded_server(command, args.host, args.port, token, title=f"trajscope · {what}")
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown_host}:{args.port}/" + (f"?token={token}" if token else "")
     access = "read-only" if args.read_only or args.mode in ("open", "batch") else "viewers can steer it"
