@@ -129,3 +129,15 @@ def runs_folder(root: Path) -> Path:
     (root / "model.r1.json").write_text(json.dumps({"resolved_ids": [], "unresolved_ids": ["ponylang__ponyc-4593",
                                                                                            "toolcall_submitted"]}))
     return root
+
+
+def wait_until(condition, timeout: float = 30.0, every: float = 0.1) -> bool:
+    """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return False

@@ -16,7 +16,7 @@ import pytest
 from engine.events import read_events
 from engine.tree import Tree
 from tests.conftest import DEMO_TASKS
-from tests.support import trajscope
+from tests.support import trajscope, wait_until
 
 OPTIONS = dict(model="demo", api_base=None, api_key=None, temperature=0.0, tool_mode="auto", teacher=None, beta=0.5,
                sandbox="local", seed=0, timeout=60, strategy="sample", prm="heuristic", device=None, workers=1,
@@ -149,9 +149,9 @@ def test_two_nodes_placement_a_killed_node_and_forwarded_controls(tmp_path, ray_
         # controls reach a search on another node, and come back as its state
         target = fleet.members[1]
         fleet.command(target, "pause")
-        assert wait_for(lambda: target.status.get("paused") is True)
+        assert wait_until(lambda: target.status.get("paused") is True)
         fleet.command(target, "resume")
-        assert wait_for(lambda: target.status.get("paused") is False)
+        assert wait_until(lambda: target.status.get("paused") is False)
 
         # a node with searches on it, other than the one this driver's client is attached to
         driver = ray._private.worker.global_worker.node._raylet_socket_name
@@ -174,12 +174,3 @@ def test_two_nodes_placement_a_killed_node_and_forwarded_controls(tmp_path, ray_
     finally:
         ray.shutdown()
         cluster.shutdown()
-
-
-def wait_for(condition, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from engine.events import read_events
+from tests.support import wait_until as _wait_until
 
 pytest.importorskip("textual_serve", reason="trajscope[serve] is a test extra")
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is a test extra")
@@ -84,17 +85,12 @@ def browser():
     return driver
 
 
+def wait_until(condition, timeout: float = 60.0, every: float = 0.25) -> bool:
+    return _wait_until(condition, timeout, every)  # a browser on a busy machine: a longer default
+
+
 def screen_text(driver) -> str:
     return driver.execute_script(SCREEN) or ""
-
-
-def wait_for(condition, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.25)
-    return False
 
 
 def viewers() -> list[str]:
@@ -120,25 +116,25 @@ def test_a_served_demo_in_chromium(tmp_path):
         assert viewers() == []
         driver = browser()
         driver.get(f"{base}/?token={TOKEN}")
-        assert wait_for(lambda: "#n3" in screen_text(driver)), screen_text(driver)
+        assert wait_until(lambda: "#n3" in screen_text(driver)), screen_text(driver)
         first = screen_text(driver)
-        assert wait_for(lambda: "#n6" in screen_text(driver)), "the tree did not grow in the page"
+        assert wait_until(lambda: "#n6" in screen_text(driver)), "the tree did not grow in the page"
         assert "#n6" not in first
         assert len(viewers()) == 1
 
         press(driver, " ")  # pause: the status line says so, and the log records it by a human
-        assert wait_for(lambda: "paused" in screen_text(driver)), screen_text(driver)
-        assert wait_for(lambda: any(e["type"] == "command" and e.get("name") == "pause" and e.get("by") == "human"
+        assert wait_until(lambda: "paused" in screen_text(driver)), screen_text(driver)
+        assert wait_until(lambda: any(e["type"] == "command" and e.get("name") == "pause" and e.get("by") == "human"
                                     for e in read_events(log)))
         press(driver, "p")  # prune the node under the cursor
-        assert wait_for(lambda: any(e["type"] == "node_status" and e.get("status") == "pruned"
+        assert wait_until(lambda: any(e["type"] == "node_status" and e.get("status") == "pruned"
                                     and e.get("by") == "human" for e in read_events(log))), screen_text(driver)
         docs = Path(__file__).resolve().parents[2] / "docs" / "serve.png"
         if os.environ.get("TRAJSCOPE_WRITE_SCREENSHOT"):
             driver.save_screenshot(str(docs))
         driver.quit()
         driver = None
-        assert wait_for(lambda: viewers() == [], 30), "closing the tab left its app process"
+        assert wait_until(lambda: viewers() == [], 30, 0.25), "closing the tab left its app process"
     finally:
         if driver is not None:
             driver.quit()
@@ -153,7 +149,7 @@ def test_a_read_only_viewer_has_no_controls_and_the_search_refuses_them(tmp_path
     driver = browser()
     try:
         driver.get(f"http://127.0.0.1:{port}/?token={TOKEN}")
-        assert wait_for(lambda: "#n3" in screen_text(driver)), screen_text(driver)
+        assert wait_until(lambda: "#n3" in screen_text(driver)), screen_text(driver)
         text = screen_text(driver)
         assert "read-only" in text and "Prune" not in text and "Pause" not in text
         press(driver, " ")

@@ -91,6 +91,7 @@ class Fleet:
             self.members.append(Member(spec["name"], spec, log))
         self.slots = threading.Semaphore(self.parallel if not executor.restarts_itself else len(self.members) or 1)
         self.stopping = threading.Event()
+        self.stop_reason = "finished"  # what a search closed by the driver is told
         self.paused = False
         self.started_s = time.monotonic()
         self._threads: list[threading.Thread] = []
@@ -143,7 +144,7 @@ class Fleet:
                 member.ended_s = time.monotonic()
                 if member.handle is not None:
                     try:  # the search ends its log; the driver takes the rest of it; the worker cleans up
-                        member.handle.call("close", getattr(self, "stop_reason", "finished"), timeout=CLOSE_TIMEOUT_S)
+                        member.handle.call("close", self.stop_reason, timeout=CLOSE_TIMEOUT_S)
                         self._pull(member)
                         member.handle.call("dispose", timeout=CLOSE_TIMEOUT_S)
                     except (WorkerLost, TimeoutError, RuntimeError):
@@ -163,7 +164,7 @@ class Fleet:
         while True:
             if self.stopping.is_set():
                 member.state = "stopped" if not member.done else member.state
-                member.reason = member.reason or getattr(self, "stop_reason", "stopped")
+                member.reason = member.reason or self.stop_reason
                 self._pull(member)
                 return
             try:

@@ -52,7 +52,6 @@ def task_specs(paths: list[str], instances: list[str] | None, options: dict) -> 
             found = [(str(path), i) for i in ids if not wanted or i in wanted]
         elif path.is_dir():
             task = load_task(path)  # a task directory or one task of a task repository
-            found = [(str(path), None)]
             if task.instance_id in seen:
                 continue
             seen.add(task.instance_id)
