@@ -113,10 +113,6 @@ class LocalHandle:
             raise RuntimeError(value)
         return value
 
-    @property
-    def alive(self) -> bool:
-        return self.process.is_alive()
-
     def kill(self) -> None:
         if self.process.is_alive():
             self.process.kill()
@@ -155,8 +151,6 @@ class RayHandle:
             raise WorkerLost(f"its Ray actor died and was not restarted ({str(exc).splitlines()[0]})") from None
         except ray.exceptions.RayTaskError as exc:
             raise RuntimeError(str(exc).splitlines()[-1]) from None
-
-    alive = True
 
     def kill(self) -> None:
         try:

@@ -203,7 +203,7 @@ class Fleet:
                 member.state = status["state"]
                 member.reason = status.get("error") or status.get("finished") or ""
                 return
-            member.state = status["state"] if status["state"] != "starting" else "starting"
+            member.state = status["state"]
             self.stopping.wait(POLL_S)
 
     def _pull(self, member: Member) -> None:

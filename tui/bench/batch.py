@@ -137,8 +137,6 @@ class _Replay:
             self.stopped = True
         return None
 
-    alive = True
-
     def kill(self) -> None:
         self.stopped = True
 
