@@ -31,11 +31,13 @@ class StepContext:
     observation: str | None = None  # None before the action has run
     exit_code: int | None = None
     task_id: str = ""
+    thought: str = ""  # what the agent said with the action
+    patch: str = ""  # the state's diff after the step, where the tree knows it
 
     @property
     def steps(self) -> list[Step]:
         """The path including the candidate itself."""
-        return [*self.path, Step(self.action, "", self.observation or "", self.exit_code)]
+        return [*self.path, Step(self.action, self.thought, self.observation or "", self.exit_code)]
 
 
 @runtime_checkable
@@ -74,6 +76,10 @@ def contexts(tree, node_ids: list[str]) -> list[StepContext]:
         node = tree.nodes[node_id]
         last = steps[-1]
         ran = node.exit_code is not None or node.status in ("done", "submitted", "promoted")
+        try:
+            patch = tree.patch_at(node_id)
+        except Exception:  # noqa: BLE001 - a tree without patches: the scorer sees none
+            patch = ""
         out.append(StepContext(issue, steps[:-1], last.action, last.observation if ran else None,
-                               node.exit_code, task_id))
+                               node.exit_code, task_id, last.thought, patch or ""))
     return out

@@ -16,10 +16,12 @@ from engine.prm.base import ScorerError, StepContext  # noqa: E402
 from engine.prm.registry import get_scorer  # noqa: E402
 from engine.trace import Step  # noqa: E402
 
-CHAT = ("{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n{% endfor %}")
+CHAT = ("{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
 CORPUS = ["Issue: the version comparison is wrong for pre-releases", "python3 -m pytest -q tests",
           "str_replace semverlite/version.py", "Steps so far: view . search Version", "CANDIDATE ISSUESTART",
-          "exit code 1 failed passed submit edit run", "abcdefghijklmnopqrstuvwxyz 0123456789 ()[]{}<>=+-*/.,:;'\""]
+          "exit code 1 failed passed submit edit run", "<judgement>YES</judgement> <judgement>NO</judgement>",
+          "[STEP] [ASSISTANT] [USER] [PATCH] diff --git a/x b/x +++ ---", "abcdefghijklmnopqrstuvwxyz 0123456789 ()[]{}<>=+-*/.,:;'\""]
 
 
 def tokenizer():
@@ -38,14 +40,16 @@ def tokenizer():
     return tok
 
 
-def checkpoint(tmp_path, arch: str, head: str, chat: bool = True, labels: int = 1, context: int = 256):
+def checkpoint(tmp_path, arch: str, head: str, chat: bool = True, labels: int = 1, context: int = 256,
+               **extra):
     tok = tokenizer()
     common = dict(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                   intermediate_size=64, max_position_embeddings=context, num_labels=labels,
-                  pad_token_id=tok.pad_token_id)
+                  pad_token_id=tok.pad_token_id, **extra)
     config = {"qwen2": transformers.Qwen2Config, "llama": transformers.LlamaConfig,
               "bert": transformers.BertConfig}[arch](**common, **({"num_key_value_heads": 2} if arch != "bert" else {}))
-    cls = getattr(transformers, f"{ {'qwen2': 'Qwen2', 'llama': 'Llama', 'bert': 'Bert'}[arch] }For{head}Classification")
+    family = {'qwen2': 'Qwen2', 'llama': 'Llama', 'bert': 'Bert'}[arch]
+    cls = getattr(transformers, f"{family}ForCausalLM" if head == "CausalLM" else f"{family}For{head}Classification")
     torch.manual_seed(0)
     directory = tmp_path / f"{arch}-{head.lower()}"
     cls(config).save_pretrained(directory)
@@ -137,3 +141,68 @@ def test_a_checkpoint_without_its_head_is_refused_not_served_at_random(tmp_path)
         get_scorer(f"hf:{body}", device="cpu")
     with pytest.raises(ScorerError, match="unknown option 'colour'"):
         get_scorer(f"hf:{body}?colour=red", device="cpu")
+
+
+def patched(n_steps: int = 2, **kw) -> StepContext:
+    step = ctx(n_steps, **kw)
+    step.thought = "THOUGHT run the tests"
+    step.patch = "diff --git a/x b/x\n+++ b/x\n+PATCHLINE"
+    return step
+
+
+def test_judge_preset_reads_yes_against_no_after_the_verifiers_interaction_log(tmp_path):
+    directory = checkpoint(tmp_path, "qwen2", "CausalLM", context=4096)
+    with pytest.raises(ScorerError, match=r"Qwen2ForCausalLM checkpoint: .*YES/NO verifier's answer \(\?preset=judge\)"):
+        get_scorer(f"hf:{directory}", device="cpu")
+    scorer = get_scorer(f"hf:{directory}?preset=judge", device="cpu")
+    assert scorer.head == "generative" and scorer.name.endswith("?preset=judge")
+    ids = scorer.encode(patched(2))
+    text = scorer.tokenizer.decode(ids)
+    assert text.startswith("<|system|>\nYou are an expert judge") and text.endswith("<|assistant|>\n<judgement>")
+    log = text[text.index("=== INTERACTION LOG ==="):]
+    assert "Repository Issue:\nISSUESTART" in log and "[STEP]\n0\n[/STEP]\n\n[ASSISTANT]\nls 0\n[/ASSISTANT]" in log
+    assert "[STEP]\n2\n[/STEP]\n\n[ASSISTANT]\nTHOUGHT run the tests\n\npython3 -m pytest CANDIDATE" in log
+    assert "[PATCH]\ndiff --git a/x b/x\n+++ b/x\n+PATCHLINE\n[/PATCH]" in log
+    # the score is P(YES) / (P(YES) + P(NO)) of the next token, as the full model computes it
+    steps = [patched(1), patched(3), patched(0, out="failed exit code 1")]
+    together = scorer.score(steps)
+    yes, no = scorer.answer_ids
+    for step, got in zip(steps, together):
+        with torch.inference_mode():
+            logits = scorer.model(input_ids=torch.tensor([scorer.encode(step)])).logits[0, -1]
+        assert got == pytest.approx(torch.softmax(logits[[yes, no]], dim=-1)[0].item(), abs=1e-5)
+    assert len(set(together)) == 3 and all(0 < s < 1 for s in together)
+    # truncated, the question and the candidate stay
+    short = get_scorer(f"hf:{directory}?preset=judge&max_length=1500", device="cpu")
+    text = short.tokenizer.decode(short.encode(patched(30)))
+    assert "earlier step(s) left out" in text and "CANDIDATE" in text and text.endswith("<judgement>")
+    assert "[STEP]\n29\n[/STEP]" in text and "[STEP]\n0\n[/STEP]" not in text
+    classifier = checkpoint(tmp_path, "qwen2", "Sequence")
+    with pytest.raises(ScorerError, match="preset judge reads a YES/NO answer from a causal language model"):
+        get_scorer(f"hf:{classifier}?preset=judge", device="cpu")
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_openhands_critic_preset_reads_the_success_label_of_a_multi_label_head(tmp_path, named):
+    labels = ["success"] + [f"rubric_{i}" for i in range(25)] if named else [f"LABEL_{i}" for i in range(26)]
+    directory = checkpoint(tmp_path, "qwen2", "Sequence", labels=26, id2label=dict(enumerate(labels)),
+                           problem_type="multi_label_classification")
+    scorer = get_scorer(f"hf:{directory}?preset=openhands-critic", device="cpu")
+    assert (scorer.label, scorer.sigmoid) == (0, True)
+    text = scorer.tokenizer.decode(scorer.encode(patched(2)))
+    assert text.startswith("<|user|>\nISSUESTART") and "<|assistant|>\nls 0<|end|>\n<|tool|>\nfile0.py" in text
+    assert text.endswith("<|assistant|>\nTHOUGHT run the tests\n\npython3 -m pytest CANDIDATE<|end|>\n<|tool|>\nok<|end|>\n")
+    steps = [patched(1), patched(2, out="failed")]
+    for step, got in zip(steps, scorer.score(steps)):
+        with torch.inference_mode():
+            logits = scorer.model(input_ids=torch.tensor([scorer.encode(step)])).logits[0]
+        assert got == pytest.approx(torch.sigmoid(logits[0]).item(), abs=1e-5)
+    # any checkpoint: a label by name or number
+    other = get_scorer(f"hf:{directory}?label=25", device="cpu")
+    assert other.label == 25 and other.sigmoid  # the config says multi-label
+    if named:
+        assert get_scorer(f"hf:{directory}?label=rubric_3", device="cpu").label == 4
+        with pytest.raises(ScorerError, match="has no label 'resolved'"):
+            get_scorer(f"hf:{directory}?label=resolved", device="cpu")
+    with pytest.raises(ScorerError, match="no preset 'openhands'"):
+        get_scorer(f"hf:{directory}?preset=openhands", device="cpu")
