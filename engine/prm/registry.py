@@ -1,5 +1,5 @@
 """Scorers by name (docs/architecture.md section 6): ``builtin``, ``heuristic``,
-``rubric:<model>`` and ``hf:<dir>``. Each is imported only when asked for, so ``prm.base``
+``rubric:<model>``, ``hf:<dir>`` and ``vllm:<url>``. Each is imported only when asked for, so ``prm.base``
 (the protocol every scorer implements) depends on none of them."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ SCORERS = {
     "heuristic": ("engine.prm.heuristic", "HeuristicScorer", None),
     "rubric:": ("engine.prm.rubric", "RubricScorer", "model"),
     "hf:": ("engine.prm.hf", "HFScorer", "path"),
+    "vllm:": ("engine.prm.vllm", "VLLMScorer", "path"),
 }
 _TAKES_DEVICE = {"BuiltinScorer", "HFScorer"}
 
@@ -31,4 +32,4 @@ def get_scorer(name: str, device: str | None = None) -> Scorer:
         args = [value] if arg else []
         kwargs = {"device": device} if cls in _TAKES_DEVICE else {}
         return scorer_class(*args, **kwargs)
-    raise ScorerError(f"unknown scorer {name!r}: use builtin, heuristic, rubric:<model> or hf:<dir>")
+    raise ScorerError(f"unknown scorer {name!r}: use builtin, heuristic, rubric:<model>, hf:<dir> or vllm:<url>")

@@ -87,7 +87,7 @@ def add_search_options(p: argparse.ArgumentParser) -> None:
     from engine.search import STRATEGIES
 
     p.add_argument("--strategy", choices=STRATEGIES, default="dars")
-    p.add_argument("--prm", default="builtin", help="scorers, comma-separated (builtin, heuristic, rubric:M, hf:DIR), or none")
+    p.add_argument("--prm", default="builtin", help="scorers, comma-separated (builtin, heuristic, rubric:M, hf:DIR, vllm:URL), or none")
     p.add_argument("--device", help="where the PRM runs: cpu, cuda or mps (default: the best there is)")
     p.add_argument("--workers", type=int, default=1, help="rollouts at once, one sandbox each")
     p.add_argument("--max-nodes", type=int, default=60, help="node budget")

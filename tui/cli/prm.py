@@ -14,7 +14,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("prm", help="the process reward model: collect labelled steps, train, score a run")
     p.add_argument("action", choices=["collect", "train", "score"])
     p.add_argument("run", nargs="?", help="score: the run log to score")
-    p.add_argument("--prm", default="builtin", help="score: builtin, heuristic, rubric:<model> or hf:<dir>")
+    p.add_argument("--prm", default="builtin", help="score: builtin, heuristic, rubric:<model>, hf:<dir> or vllm:<url>")
     p.add_argument("--out", help="score: write a scored copy here (default: append to the run log); "
                                  "collect: where the run logs go (default prm-runs/)")
     p.add_argument("--device", help="cpu, cuda or mps (default: CUDA, else MPS, else CPU)")
