@@ -8,7 +8,8 @@ not trained on (their metadata names them).
 
 With ``--prm hf:DIR``: a local reward model's steps per second and latency by batch size and
 input length (steps built to about ``--lengths`` tokens each, its score cache emptied before
-every pass), on the CPU and, when there is one, on CUDA; and the peak CUDA memory.
+every pass), on the CPU and, when there is one, on CUDA; and the peak CUDA memory. With
+``--prm vllm:URL``: the same, end to end through the server (rendering here, scoring there).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def measure(scorer, contexts: list, batch: int, repeat: int, cold: bool = False)
 
 
 def add_options(p) -> None:
-    p.add_argument("--prm", metavar="hf:DIR", help="measure this local reward model instead of the builtin")
+    p.add_argument("--prm", metavar="hf:DIR", help="measure this reward model (hf:DIR or vllm:URL) instead of the builtin")
     p.add_argument("--lengths", type=int, nargs="+", default=[512, 1024, 4096],
                    help="hf: input lengths in tokens")
     p.add_argument("--devices", nargs="+", help="hf: cpu and/or cuda (default: both where there is a GPU)")
@@ -83,10 +84,11 @@ def measure_hf(args, console) -> list[dict]:
 
     from engine.prm.registry import get_scorer
 
-    devices = args.devices or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    served = args.prm.startswith("vllm:")  # the server's device, whatever it is; timed over HTTP
+    devices = ["server"] if served else args.devices or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     rows = []
     for device in devices:
-        scorer = get_scorer(args.prm, device=device)
+        scorer = get_scorer(args.prm) if served else get_scorer(args.prm, device=device)
         for length in args.lengths:
             if length > scorer.max_length:
                 console.print(f"bench prm: {length} tokens is past the model's {scorer.max_length}; skipped")
@@ -113,7 +115,7 @@ def measure_hf(args, console) -> list[dict]:
                 t = statistics.median(times[1:])  # the first is a warm-up
                 rows.append({"device": device, "tokens": round(tokens), "batch": batch,
                              "ms_per_batch": round(t * 1000, 1), "steps_per_s": round(batch / t, 2),
-                             "dtype": str(scorer.dtype).replace("torch.", ""),
+                             "dtype": str(getattr(scorer, "dtype", "served")).replace("torch.", ""),
                              "peak_mb": round(torch.cuda.max_memory_allocated() / 2**20) if device == "cuda" else None})
                 console.print(f"bench prm: {device} {round(tokens)} tokens, batch {batch}: "
                               f"{rows[-1]['steps_per_s']} steps/s")
