@@ -155,8 +155,9 @@ def pick(session, parent: str, proposals: list) -> tuple[int, dict]:
 
     with session.recorder.reading():
         path = path_steps(session.tree, parent)
-    ctxs = [StepContext(session.task.problem_statement, path, p.action, None, None, session.task.instance_id)
-            for p in proposals]
+        patch = session.tree.patch_at(parent) if parent else ""
+    ctxs = [StepContext(session.task.problem_statement, path, p.action, None, None, session.task.instance_id,
+                        p.thought, patch) for p in proposals]
     scores = [s for s, _ in evaluate(session.scorers[0], ctxs)]
     best = max(range(len(scores)), key=lambda i: scores[i])
     return best, {"method": f"prm:{session.scorers[0].name}", "scores": [round(s, 4) for s in scores]}
