@@ -36,7 +36,8 @@ def test_demo_grows_and_a_person_steers_it_to_a_verified_patch(tmp_path):
 
         term.press("Space")
         term.wait_for("searching", timeout=20)
-        term.wait_for("submissions 1", timeout=120)  # the engine's first verified submission
+        # the engine's first verified submission (two workers may bring two between looks)
+        term.wait_for_match(r"submissions [1-9]", timeout=120)
         term.press("b", "s")
         term.wait_for("hidden tests, in a fresh sandbox", timeout=20)
         verdict = term.wait_for("RESOLVED", timeout=120)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
@@ -33,6 +34,16 @@ class Terminal:
                 return screen
             time.sleep(0.2)
         raise AssertionError(f"{text!r} did not appear in {timeout:g} s; the screen:\n{self.screen()}")
+
+    def wait_for_match(self, pattern: str, timeout: float = 30.0) -> re.Match:
+        """Like ``wait_for``, for a regular expression: a counter may pass a value between two looks."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(pattern, self.screen())
+            if found:
+                return found
+            time.sleep(0.2)
+        raise AssertionError(f"{pattern!r} did not match in {timeout:g} s; the screen:\n{self.screen()}")
 
     def press(self, *keys: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
