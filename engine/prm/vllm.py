@@ -1,4 +1,4 @@
-"""``vllm:<url>``: a reward model served by vLLM (``vllm serve DIR --task classify``, or a
+"""``vllm:<url>``: a reward model served by vLLM (``vllm serve DIR --runner pooling``, or a
 generative verifier served as usual), the way the published critics are served on GPUs.
 
     vllm:http://gpu-box:8000?tokenizer=/models/critic&preset=openhands-critic
@@ -141,6 +141,13 @@ class VLLMScorer:
             probs = [float(p) for p in row.get("probs") or []]
             if not probs:
                 raise ScorerError("/classify answered a result without probabilities")
+            if self.preset.sigmoid and len(probs) > 1 and abs(sum(probs) - 1) < 1e-4:
+                # vLLM applies the activation its config names: without problem_type
+                # multi_label_classification it is a softmax across the labels, and the label
+                # read would be a share of the whole row, not that label's own probability
+                raise ScorerError(f"the server spread one softmax over all {len(probs)} labels of a multi-label "
+                                  "head: serve it with --hf-overrides "
+                                  "'{\"problem_type\": \"multi_label_classification\"}'")
             if self.label is None:
                 out.append(probs[-1])
             elif -len(probs) <= self.label < len(probs):

@@ -35,6 +35,9 @@ def test_a_served_critic_scores_as_the_same_checkpoint_loaded_here(tmp_path, mon
         server.faults.append(500)
         [(score, why)] = evaluate(scorer, [patched(5)])
         assert score == 0.5 and "/classify answered 500" in why
+        server.multi = False  # served as vLLM does a config without problem_type: one softmax over the row
+        [(score, why)] = evaluate(scorer, [patched(6)])
+        assert score == 0.5 and "multi_label_classification" in why and "--hf-overrides" in why
         monkeypatch.setenv("CRITIC_KEY", "wrong")
         with pytest.raises(ScorerError, match=r"no vLLM server answers there \(/v1/models answered 401"):
             get_scorer(f"vllm:{server.url}?tokenizer={directory}&api_key_env=CRITIC_KEY")
