@@ -112,7 +112,7 @@ async def _follow(rate: int, seconds: float) -> dict:
             done.set()
 
         latencies: list[float] = []
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=SIZE):
             await wait(lambda: getattr(app.screen, "model", None) is not None
                         and not app.screen.tree.loading, 60)
             tree = app.screen.tree

@@ -64,7 +64,7 @@ async def measure(rate: float, seconds: float) -> dict:
         latencies: list[float] = []
         lags: list[int] = []
         try:
-            async with app.run_test(size=SIZE) as pilot:
+            async with app.run_test(size=SIZE):
                 session.start()
                 policy.started = time.monotonic()
                 screen = app.screen
