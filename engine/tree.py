@@ -9,140 +9,15 @@ graph algorithms.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 
-from engine.actions import classify, short_action
+from engine.actions import classify
+from engine.event_fields import FoldCounts, clean_event
 from engine.events import paused_gc
+from engine.node import STATUSES, Node
+
+__all__ = ["ROOT", "STATUSES", "FoldCounts", "Node", "Tree"]
 
 ROOT = "root"
-STATUSES = ("pending", "running", "done", "failed", "pruned", "promoted", "submitted")
-
-
-@dataclass(slots=True)
-class Node:
-    """One agent turn (or the root, which stands for the task)."""
-
-    id: str
-    parent: str | None
-    depth: int
-    kind: str
-    action: dict | None = None
-    thought: str = ""
-    observation: str = ""
-    exit_code: int | None = None
-    status: str = "pending"
-    status_by: str = ""
-    status_reason: str = ""
-    scores: dict[str, float] = field(default_factory=dict)
-    rationales: dict[str, str] = field(default_factory=dict)
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost: float = 0.0
-    duration_s: float | None = None
-    state_ref: str | None = None
-    diff_stat: str | None = None
-    patch: str | None = None
-    verified: dict | None = None
-    proposer: str = "policy"
-    candidates: list | None = None
-    critic: dict | None = None
-    summary: str | None = None
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def score(self) -> float | None:
-        """The mean over scorers, or None before any scorer has spoken."""
-        if not self.scores:
-            return None
-        return sum(self.scores.values()) / len(self.scores)
-
-    @property
-    def verdict(self) -> str | None:
-        """resolved, unresolved, or error (the tests could not say); None before a verdict."""
-        if not self.verified:
-            return None
-        verdict = self.verified.get("verdict")
-        if verdict in ("resolved", "unresolved", "error"):
-            return verdict
-        if self.verified.get("error") and not self.verified.get("passed") and not self.verified.get("failed"):
-            return "error"  # older logs: an error and not one test result
-        return "resolved" if self.resolved else "unresolved"
-
-    @property
-    def resolved(self) -> bool | None:
-        """Whether a verified submission resolved the task (None if not verified, or if
-        its verification ended in an error: then nobody knows)."""
-        if not self.verified:
-            return None
-        verdict = self.verified.get("verdict")
-        if verdict == "error" or (verdict is None and self.verified.get("error")
-                                  and not self.verified.get("passed") and not self.verified.get("failed")):
-            return None
-        if "resolved" in self.verified:
-            return bool(self.verified["resolved"])
-        return not self.verified.get("failed") and bool(self.verified.get("passed"))
-
-    def short(self, width: int = 60) -> str:
-        return short_action(self.action, width)
-
-
-@dataclass
-class FoldCounts:
-    """Events the fold could not use (a reference to a node it does not know), and fields
-    it left out because their type was wrong (a string where a number or object belongs)."""
-
-    dangling: int = 0
-    duplicate: int = 0
-    bad_fields: int = 0
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
-        and value not in (float("inf"), float("-inf"))
-
-
-# The type each known event field must have; a field of another type is left out of the
-# fold (and counted), never trusted: a damaged or hand-made log must not break the app.
-_FIELD_CHECKS = {
-    **dict.fromkeys(("task", "config", "critic", "verified", "totals", "budget"), lambda v: isinstance(v, dict)),
-    "candidates": lambda v: isinstance(v, list),
-    "action": lambda v: isinstance(v, dict),
-    **dict.fromkeys(("tokens_in", "tokens_out", "cost", "duration_s", "score"),
-                    lambda v: _number(v) and abs(v) < 2 ** 53),
-    "exit_code": lambda v: isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2 ** 31,
-    **dict.fromkeys(("thought", "observation", "patch", "summary", "reason", "by", "kind", "proposer",
-                     "state_ref", "diff_stat", "rationale", "status", "scorer", "name", "hint", "result"),
-                    lambda v: isinstance(v, str)),
-}
-
-
-def _clean_action(action: dict) -> dict | None:
-    """The action with a string tool, an object of args and a string raw text (or None)."""
-    if not isinstance(action.get("tool"), str):
-        return None
-    if isinstance(action.get("args", {}), dict) and isinstance(action.get("raw", ""), (str, type(None))):
-        return action
-    fixed = {**action, "args": action.get("args") if isinstance(action.get("args"), dict) else {}}
-    if not isinstance(fixed.get("raw"), str):
-        fixed.pop("raw", None)
-    return fixed
-
-
-def clean_event(event: dict, counts: FoldCounts) -> dict:
-    """``event`` with every field of the wrong type left out (counted in ``counts``)."""
-    checks = _FIELD_CHECKS  # by the event's own keys: an event has a few of the thirty checked fields
-    bad = [k for k, v in event.items() if v is not None and k in checks and not checks[k](v)]
-    if isinstance(event.get("action"), dict):
-        fixed = _clean_action(event["action"])
-        if fixed is None:
-            bad.append("action")
-        elif fixed is not event["action"]:
-            event = {**event, "action": fixed}
-            counts.bad_fields += 1
-    if not bad:
-        return event
-    counts.bad_fields += len(bad)
-    return {k: v for k, v in event.items() if k not in bad}
 
 
 class Edges:

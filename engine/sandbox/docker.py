@@ -25,13 +25,10 @@ from __future__ import annotations
 
 import atexit
 import io
-import shutil
 import itertools
 import os
 import shlex
-import socket
 import tempfile
-import threading
 import time
 import uuid
 import weakref
@@ -46,106 +43,33 @@ from engine.sandbox.base import (
     GitStore,
     PathOutsideRepo,
     SandboxError,
-    SharedState,
     StateRef,
     _check_ref,
     cap_output,
     repo_path,
 )
-from engine.sandbox.confine import alive
 from engine.sandbox.container import KILL_ALL, Sink, check_exec, put_dir, put_file, short_error, stream_exec
+from engine.sandbox.daemon import BASE_IMAGE, LABEL, _remove_container, client, docker_available, reap_leftovers
+from engine.sandbox.keeper import (
+    _FIXED_DATES,
+    HELPER_LIMIT,
+    HELPER_TIMEOUT,
+    KEEPER_STORE,
+    STORE_MOUNT,
+    KeeperSession,
+    _fail_start,
+)
 from engine.sandbox.output import BoundedOutput, keep_output
 
-LABEL = "trajscope.sandbox"
-OWNER = "trajscope.owner"
-SESSION = "trajscope.session"
-BASE_IMAGE = "trajscope/base:1"
-STORE_MOUNT = "/ts"
-KEEPER_STORE = f"{STORE_MOUNT}/store.git"  # the session's store, written by the keeper only
+__all__ = ["BASE_IMAGE", "LABEL", "DockerSandbox", "client", "docker_available", "reap_leftovers"]
+
 LOCAL_STORE = "/var/lib/trajscope/store.git"  # each agent container's own, borrowing from it
 LOCAL_INDEX = "/var/lib/trajscope/index"
-HELPER_TIMEOUT = 600.0  # seconds an engine step in a container may take (git on a large tree)
-HELPER_LIMIT = 256 << 20  # bytes an engine step may print (a diff, a file)
 PACK_LIMIT = 1 << 30  # bytes of new objects one snapshot may send to the keeper
 READ_LIMIT = 16 << 20  # bytes the file tools read from one file
 KILL_TIMEOUT = 20.0
-_CLIENT_TIMEOUT = 3600
-# Commits are made with fixed dates, so that the same tree saved in two containers is
-# the same state (the keeper holds it once).
-_FIXED_DATES = "GIT_AUTHOR_DATE='@0 +0000' GIT_COMMITTER_DATE='@0 +0000'"
-
 _live: "weakref.WeakSet[DockerSandbox]" = weakref.WeakSet()
-_client_lock = threading.Lock()
-_clients: dict[str, object] = {}
 _reaped = False
-
-
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def client():
-    """The docker client, or SandboxError saying why the engine cannot be reached."""
-    with _client_lock:
-        if "c" in _clients:
-            return _clients["c"]
-        try:
-            import docker
-            import docker.errors
-        except ImportError:  # pragma: no cover - docker is a dependency
-            raise SandboxError("the docker Python package is not installed") from None
-        try:
-            c = docker.from_env(timeout=_CLIENT_TIMEOUT)
-            c.ping()
-        except docker.errors.DockerException as exc:
-            host = os.environ.get("DOCKER_HOST", "the local socket")
-            raise SandboxError(
-                f"Docker is not reachable at {host} ({short_error(exc)}); start the daemon or use --sandbox local"
-            ) from None
-        _clients["c"] = c
-        return c
-
-
-def docker_available() -> tuple[bool, str]:
-    try:
-        client()
-    except SandboxError as exc:
-        return False, str(exc)
-    return True, ""
-
-
-def reap_leftovers(c=None) -> int:
-    """Remove containers and volumes of trajscope processes on this host that are gone."""
-    c = c or client()
-    host = socket.gethostname()
-    reaped = 0
-    for container in c.containers.list(all=True, filters={"label": LABEL}):
-        if _dead_owner(container.labels.get(OWNER, ""), host):
-            _remove_container(container)
-            reaped += 1
-    for volume in c.volumes.list(filters={"label": LABEL}):
-        labels = volume.attrs.get("Labels") or {}
-        if _dead_owner(labels.get(OWNER, ""), host):
-            for outputs in Path(tempfile.gettempdir()).glob(f"trajscope-docker-{labels.get(SESSION, '?')}-*"):
-                shutil.rmtree(outputs, ignore_errors=True)
-            try:
-                volume.remove(force=True)
-                reaped += 1
-            except Exception:  # noqa: BLE001 - still in use by a live container; next time
-                pass
-    return reaped
-
-
-def _dead_owner(owner: str, host: str) -> bool:
-    name, _, pid = owner.rpartition(":")
-    return name == host and pid.isdigit() and not alive(int(pid))
-
-
-def _remove_container(container) -> None:
-    try:
-        container.remove(force=True)
-    except Exception:  # noqa: BLE001 - already gone
-        pass
 
 
 @atexit.register
@@ -173,102 +97,6 @@ def _raise_for(code: int, out: bytes, path: str, verb: str) -> None:
         raise SandboxError(f"could not {verb} {path}: {out.decode(errors='replace').strip()}")
 
 
-def _git_env(store: str) -> str:
-    return (f"export GIT_DIR={shlex.quote(store)} GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null "
-            f"GIT_ATTR_NOSYSTEM=1 {_FIXED_DATES} LC_ALL=C\nset -e\n")
-
-
-def _fail_start(thing, image: str, exc: BaseException):
-    """Close what was half started (a session or a sandbox) and say why in one line."""
-    import docker.errors
-
-    thing.close()
-    if isinstance(exc, docker.errors.DockerException):
-        raise SandboxError(f"Docker could not start a container from {image}: {short_error(exc)}") from None
-    raise exc
-
-
-class _Session(SharedState):
-    """The keeper container and the volume of the snapshot store, shared by a root sandbox
-    and its forks. The keeper runs no command of an agent's, and it alone writes the store."""
-
-    def __init__(self, c, image: str, output_dir: str | os.PathLike | None, repo: str,
-                 source: Path | None, limits: dict):
-        super().__init__()
-        self.id = uuid.uuid4().hex[:12]
-        self.image, self.repo, self.client = image, repo, c
-        self.labels = {LABEL: "1", OWNER: _owner(), SESSION: self.id}
-        self.volume = c.volumes.create(name=f"trajscope-{self.id}", labels=self.labels)
-        self.keeper = None
-        self.own_outputs = output_dir is None
-        self.outputs = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix=f"trajscope-docker-{self.id}-"))
-        self.outputs.mkdir(parents=True, exist_ok=True)
-        self.store_lock = threading.Lock()
-        try:
-            self.keeper = c.containers.run(
-                image, ["sleep", "infinity"], detach=True, init=True, network_mode="none",
-                labels=self.labels, name=f"trajscope-{self.id}-keeper",
-                volumes={self.volume.name: {"bind": STORE_MOUNT, "mode": "rw"}}, **limits)
-            if source is not None:
-                self.sh(f"mkdir -p {shlex.quote(repo)}")
-                put_dir(self.keeper, source, repo)
-            # The base state is saved from the keeper's own copy of the repository (the
-            # image's, or the source copied in), which no agent has touched.
-            init = GitStore(KEEPER_STORE, repo, "/tmp/trajscope-keeper-index").init()
-            self.base = self.sh(f"export {_FIXED_DATES}\n{init}", timeout=1800).decode().strip()
-            _check_ref(self.base)
-        except BaseException as exc:
-            _fail_start(self, image, exc)
-
-    def sh(self, script: str, timeout: float = HELPER_TIMEOUT, limit: int = HELPER_LIMIT) -> bytes:
-        """Run an engine script in the keeper; its stdout, or SandboxError."""
-        if self.keeper is None:
-            raise SandboxError("the sandbox is closed")
-        sink = Sink(limit=limit)
-        code, timed_out = stream_exec(self.client.api, self.keeper, ["bash", "-c", script], sink, timeout)
-        return check_exec(sink, code, timed_out, timeout, "the snapshot store")
-
-    def ingest(self, pack, size: int, commit: str) -> None:
-        """Add the objects in ``pack`` (a file of ``size`` bytes) to the store; ``commit``
-        must then be complete there (the commit and every object it reaches)."""
-        name = f"ts-pack-{uuid.uuid4().hex}"
-        index = (f"trap 'rm -f /tmp/{name}' EXIT\n"
-                 f"git -c transfer.fsckObjects=true index-pack --stdin --strict < /tmp/{name} >/dev/null\n"
-                 if size else "")
-        with self.store_lock:
-            if size:
-                put_file(self.keeper, "/tmp", name, pack, size)
-            self.sh(
-                _git_env(KEEPER_STORE) + index
-                + f"git cat-file -e {commit}^{{tree}} 2>/dev/null || {{ echo 'the state is not complete' >&2; exit 1; }}\n"
-                f"if git rev-list --objects {commit} --not refs/trajscope/base | cut -d' ' -f1 | "
-                "git cat-file --batch-check | grep -q ' missing$'; then echo 'the state is not complete' >&2; exit 1; fi\n"
-                f"git update-ref refs/trajscope/states/{commit} {commit}\n")
-
-    def diff(self, commit: str) -> str:
-        out = self.sh(_git_env(KEEPER_STORE)
-                      + "git -c core.attributesFile=/dev/null diff --no-color --no-ext-diff --no-textconv "
-                      f"--no-renames --binary refs/trajscope/base {commit}\n")
-        return out.decode("utf-8", errors="replace")
-
-    def close(self) -> None:
-        if self.keeper is not None:
-            _remove_container(self.keeper)
-            self.keeper = None
-        try:
-            self.volume.remove(force=True)
-        except Exception:  # noqa: BLE001 - reaped later
-            pass
-        if self.own_outputs:
-            shutil.rmtree(self.outputs, ignore_errors=True)
-
-    def release(self) -> bool:
-        last = super().release()
-        if last:
-            self.close()
-        return last
-
-
 class DockerSandbox:
     """A container from a task image, with the repository at ``repo``."""
 
@@ -277,7 +105,7 @@ class DockerSandbox:
     def __init__(self, image: str = BASE_IMAGE, source: str | os.PathLike | None = None, *,
                  repo: str = "/repo", memory_mb: int = 2048, cpus: float = 2.0, max_processes: int = 256,
                  output_cap: int = OUTPUT_CAP, output_dir: str | os.PathLike | None = None, setup: str = "",
-                 _session: _Session | None = None, _ref: StateRef | None = None):
+                 _session: KeeperSession | None = None, _ref: StateRef | None = None):
         """``output_dir`` keeps the kept output of capped commands after close (else a temporary one).
         ``setup``: shell lines every command runs after first (a SWE-bench image's ``conda
         activate testbed``), in the same shell, so what they export is the command's environment."""
@@ -310,7 +138,7 @@ class DockerSandbox:
                 raise SandboxError(f"Docker image {image} is not there{hint}") from None
             if source is not None and not Path(source).is_dir():
                 raise SandboxError(f"repository {source} is not a directory")
-            _session = _Session(self._client, image, output_dir, repo,
+            _session = KeeperSession(self._client, image, output_dir, repo,
                                 Path(source) if source is not None else None, limits)
         self._session = _session
         self._n = _session.acquire()

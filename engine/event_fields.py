@@ -1,0 +1,65 @@
+"""What the fold takes from a log: each known field of an event must have its type; a
+field of another type is left out and counted, never trusted (a damaged or hand-made log
+must not break the app)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+@dataclass
+class FoldCounts:
+    """Events the fold could not use (a reference to a node it does not know), and fields
+    it left out because their type was wrong (a string where a number or object belongs)."""
+
+    dangling: int = 0
+    duplicate: int = 0
+    bad_fields: int = 0
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
+        and value not in (float("inf"), float("-inf"))
+
+
+# The type each known event field must have; a field of another type is left out of the
+# fold (and counted), never trusted: a damaged or hand-made log must not break the app.
+_FIELD_CHECKS = {
+    **dict.fromkeys(("task", "config", "critic", "verified", "totals", "budget"), lambda v: isinstance(v, dict)),
+    "candidates": lambda v: isinstance(v, list),
+    "action": lambda v: isinstance(v, dict),
+    **dict.fromkeys(("tokens_in", "tokens_out", "cost", "duration_s", "score"),
+                    lambda v: _number(v) and abs(v) < 2 ** 53),
+    "exit_code": lambda v: isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2 ** 31,
+    **dict.fromkeys(("thought", "observation", "patch", "summary", "reason", "by", "kind", "proposer",
+                     "state_ref", "diff_stat", "rationale", "status", "scorer", "name", "hint", "result"),
+                    lambda v: isinstance(v, str)),
+}
+
+
+def _clean_action(action: dict) -> dict | None:
+    """The action with a string tool, an object of args and a string raw text (or None)."""
+    if not isinstance(action.get("tool"), str):
+        return None
+    if isinstance(action.get("args", {}), dict) and isinstance(action.get("raw", ""), (str, type(None))):
+        return action
+    fixed = {**action, "args": action.get("args") if isinstance(action.get("args"), dict) else {}}
+    if not isinstance(fixed.get("raw"), str):
+        fixed.pop("raw", None)
+    return fixed
+
+
+def clean_event(event: dict, counts: FoldCounts) -> dict:
+    """``event`` with every field of the wrong type left out (counted in ``counts``)."""
+    checks = _FIELD_CHECKS  # by the event's own keys: an event has a few of the thirty checked fields
+    bad = [k for k, v in event.items() if v is not None and k in checks and not checks[k](v)]
+    if isinstance(event.get("action"), dict):
+        fixed = _clean_action(event["action"])
+        if fixed is None:
+            bad.append("action")
+        elif fixed is not event["action"]:
+            event = {**event, "action": fixed}
+            counts.bad_fields += 1
+    if not bad:
+        return event
+    counts.bad_fields += len(bad)
+    return {k: v for k, v in event.items() if k not in bad}

@@ -1,0 +1,122 @@
+"""The keeper of a Docker session's snapshot store: a container that runs no command of an
+agent's and alone writes the store (a bare git repository on a volume), which the agents'
+containers see read-only; it takes each snapshot's new objects as a pack and checks them
+before the state counts (docs/architecture.md section 3)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+
+from engine.sandbox.base import GitStore, SandboxError, SharedState, _check_ref
+from engine.sandbox.container import Sink, check_exec, put_dir, put_file, short_error, stream_exec
+from engine.sandbox.daemon import LABEL, OWNER, SESSION, _owner, _remove_container
+
+STORE_MOUNT = "/ts"
+KEEPER_STORE = f"{STORE_MOUNT}/store.git"  # the session's store, written by the keeper only
+HELPER_TIMEOUT = 600.0  # seconds an engine step in a container may take (git on a large tree)
+HELPER_LIMIT = 256 << 20  # bytes an engine step may print (a diff, a file)
+# Commits are made with fixed dates, so that the same tree saved in two containers is
+# the same state (the keeper holds it once).
+_FIXED_DATES = "GIT_AUTHOR_DATE='@0 +0000' GIT_COMMITTER_DATE='@0 +0000'"
+
+
+def _git_env(store: str) -> str:
+    return (f"export GIT_DIR={shlex.quote(store)} GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null "
+            f"GIT_ATTR_NOSYSTEM=1 {_FIXED_DATES} LC_ALL=C\nset -e\n")
+
+
+def _fail_start(thing, image: str, exc: BaseException):
+    """Close what was half started (a session or a sandbox) and say why in one line."""
+    import docker.errors
+
+    thing.close()
+    if isinstance(exc, docker.errors.DockerException):
+        raise SandboxError(f"Docker could not start a container from {image}: {short_error(exc)}") from None
+    raise exc
+
+
+class KeeperSession(SharedState):
+    """The keeper container and the volume of the snapshot store, shared by a root sandbox
+    and its forks. The keeper runs no command of an agent's, and it alone writes the store."""
+
+    def __init__(self, c, image: str, output_dir: str | os.PathLike | None, repo: str,
+                 source: Path | None, limits: dict):
+        super().__init__()
+        self.id = uuid.uuid4().hex[:12]
+        self.image, self.repo, self.client = image, repo, c
+        self.labels = {LABEL: "1", OWNER: _owner(), SESSION: self.id}
+        self.volume = c.volumes.create(name=f"trajscope-{self.id}", labels=self.labels)
+        self.keeper = None
+        self.own_outputs = output_dir is None
+        self.outputs = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix=f"trajscope-docker-{self.id}-"))
+        self.outputs.mkdir(parents=True, exist_ok=True)
+        self.store_lock = threading.Lock()
+        try:
+            self.keeper = c.containers.run(
+                image, ["sleep", "infinity"], detach=True, init=True, network_mode="none",
+                labels=self.labels, name=f"trajscope-{self.id}-keeper",
+                volumes={self.volume.name: {"bind": STORE_MOUNT, "mode": "rw"}}, **limits)
+            if source is not None:
+                self.sh(f"mkdir -p {shlex.quote(repo)}")
+                put_dir(self.keeper, source, repo)
+            # The base state is saved from the keeper's own copy of the repository (the
+            # image's, or the source copied in), which no agent has touched.
+            init = GitStore(KEEPER_STORE, repo, "/tmp/trajscope-keeper-index").init()
+            self.base = self.sh(f"export {_FIXED_DATES}\n{init}", timeout=1800).decode().strip()
+            _check_ref(self.base)
+        except BaseException as exc:
+            _fail_start(self, image, exc)
+
+    def sh(self, script: str, timeout: float = HELPER_TIMEOUT, limit: int = HELPER_LIMIT) -> bytes:
+        """Run an engine script in the keeper; its stdout, or SandboxError."""
+        if self.keeper is None:
+            raise SandboxError("the sandbox is closed")
+        sink = Sink(limit=limit)
+        code, timed_out = stream_exec(self.client.api, self.keeper, ["bash", "-c", script], sink, timeout)
+        return check_exec(sink, code, timed_out, timeout, "the snapshot store")
+
+    def ingest(self, pack, size: int, commit: str) -> None:
+        """Add the objects in ``pack`` (a file of ``size`` bytes) to the store; ``commit``
+        must then be complete there (the commit and every object it reaches)."""
+        name = f"ts-pack-{uuid.uuid4().hex}"
+        index = (f"trap 'rm -f /tmp/{name}' EXIT\n"
+                 f"git -c transfer.fsckObjects=true index-pack --stdin --strict < /tmp/{name} >/dev/null\n"
+                 if size else "")
+        with self.store_lock:
+            if size:
+                put_file(self.keeper, "/tmp", name, pack, size)
+            self.sh(
+                _git_env(KEEPER_STORE) + index
+                + f"git cat-file -e {commit}^{{tree}} 2>/dev/null || {{ echo 'the state is not complete' >&2; exit 1; }}\n"
+                f"if git rev-list --objects {commit} --not refs/trajscope/base | cut -d' ' -f1 | "
+                "git cat-file --batch-check | grep -q ' missing$'; then echo 'the state is not complete' >&2; exit 1; fi\n"
+                f"git update-ref refs/trajscope/states/{commit} {commit}\n")
+
+    def diff(self, commit: str) -> str:
+        out = self.sh(_git_env(KEEPER_STORE)
+                      + "git -c core.attributesFile=/dev/null diff --no-color --no-ext-diff --no-textconv "
+                      f"--no-renames --binary refs/trajscope/base {commit}\n")
+        return out.decode("utf-8", errors="replace")
+
+    def close(self) -> None:
+        if self.keeper is not None:
+            _remove_container(self.keeper)
+            self.keeper = None
+        try:
+            self.volume.remove(force=True)
+        except Exception:  # noqa: BLE001 - reaped later
+            pass
+        if self.own_outputs:
+            shutil.rmtree(self.outputs, ignore_errors=True)
+
+    def release(self) -> bool:
+        last = super().release()
+        if last:
+            self.close()
+        return last
