@@ -4,7 +4,8 @@ Three kinds of checkpoint are served, Qwen2/Llama-family and BERT-like alike: a
 sequence-classification head (``*ForSequenceClassification``: one label, the sigmoid of its
 logit; two or more, the probability of the last label, or of the label named by ``label=`` or
 the preset), a token-classification head (``*ForTokenClassification``) read at the last token
-of the input, and, with ``preset=judge``, a causal language model answering YES or NO
+of the input (or, with ``position=TOKEN``, at the last place that token stands: it is added
+after the input when the rendering has not put it there), and, with ``preset=judge``, a causal language model answering YES or NO
 (engine/prm/formats.py). A checkpoint of any other kind, or one whose head (or any weight) is
 not in its files, is refused in one sentence: transformers would initialise the missing
 weights at random and every score would be noise.
@@ -41,7 +42,7 @@ HEADS = {"ForSequenceClassification": "sequence", "ForTokenClassification": "tok
 HEAD_MODULES = ("score", "classifier", "v_head", "value_head", "reward_head", "lm_head")
 MAX_CONTEXT = 32768
 CACHE_SIZE = 100_000
-OPTIONS = ("max_length", "template", "batch_size", "device_map", "preset", "label")
+OPTIONS = ("max_length", "template", "batch_size", "device_map", "preset", "label", "position")
 
 
 def split_options(spec: str, prefix: str, allowed=OPTIONS) -> tuple[str, dict[str, str]]:
@@ -217,6 +218,7 @@ class HFScorer:
         self.batch_size = max(1, batch_size)
         self.template = Template(Path(template).read_text(encoding="utf-8")) if template else None
         self.chat = bool(getattr(self.tokenizer, "chat_template", None)) and self.template is None
+        self.position = self._position_of(options.get("position"), directory)
         self.cache: OrderedDict[str, float] = OrderedDict()
         self.forward_passes = 0
 
@@ -267,6 +269,19 @@ class HFScorer:
                                                  candidate=step_text(candidate[1]))
         return render(self.preset, self.tokenizer, self.chat, issue, steps, dropped, candidate, ctx.patch)
 
+    def _position_of(self, token: str | None, directory: str) -> int | None:
+        """The id of the token a token-classification head is read at (``position=``)."""
+        if token is None:
+            return None
+        if self.head != "token":
+            raise ScorerError(f"hf:{directory}: position= names where a token-classification head is read; "
+                              f"this checkpoint has a {self.head} head")
+        ids = self.tokenizer(token, add_special_tokens=False)["input_ids"]
+        if len(ids) != 1 or (ids[0] == self.tokenizer.unk_token_id and token != self.tokenizer.unk_token):
+            raise ScorerError(f"hf:{directory}: position={token} is not one token of its tokenizer "
+                              f"({len(ids)} tokens)")
+        return ids[0]
+
     def _ids(self, text: str) -> list[int]:
         # a chat template writes its own special tokens
         return self.tokenizer(text, add_special_tokens=not self.chat)["input_ids"]
@@ -274,7 +289,10 @@ class HFScorer:
     def encode(self, ctx: StepContext) -> list[int]:
         """The token ids of ``ctx`` within ``max_length``: oldest middle steps first, then the
         end of the issue, then the middle of the candidate's output."""
-        return fit(ctx, self.max_length, lambda *parts: self._ids(self.text(ctx, *parts)))
+        if self.position is None:
+            return fit(ctx, self.max_length, lambda *parts: self._ids(self.text(ctx, *parts)))
+        ids = fit(ctx, self.max_length - 1, lambda *parts: self._ids(self.text(ctx, *parts)))
+        return ids if self.position in ids else ids + [self.position]
 
     # -- scoring --------------------------------------------------------------------------------
     def score(self, steps: list[StepContext]) -> list[float]:
@@ -298,6 +316,9 @@ class HFScorer:
         input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids in batch], device=self.input_device)
         mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in batch], device=self.input_device)
         last = mask.sum(dim=1) - 1
+        if self.position is not None:  # the last place the named token stands (encode put it there)
+            last = torch.tensor([len(ids) - 1 - ids[::-1].index(self.position) for ids in batch],
+                                device=self.input_device)
         with torch.inference_mode():
             if self.head == "generative":  # the YES and NO logits of the next token, only those
                 hidden = self.model.base_model(input_ids=input_ids, attention_mask=mask).last_hidden_state

@@ -206,3 +206,30 @@ def test_openhands_critic_preset_reads_the_success_label_of_a_multi_label_head(t
             get_scorer(f"hf:{directory}?label=resolved", device="cpu")
     with pytest.raises(ScorerError, match="no preset 'openhands'"):
         get_scorer(f"hf:{directory}?preset=openhands", device="cpu")
+
+
+def test_a_token_head_is_read_at_a_named_position(tmp_path):
+    directory = checkpoint(tmp_path, "qwen2", "Token", labels=2)
+    steps = [ctx(1), ctx(3, out="failed exit code 1")]
+    last = get_scorer(f"hf:{directory}", device="cpu")
+    at = get_scorer(f"hf:{directory}?position=<|assistant|>", device="cpu")
+    model = at.model
+    for step, score in zip(steps, at.score(steps)):
+        ids = at.encode(step)
+        assert ids == last.encode(step)  # the chat template put the token there: nothing added
+        where = len(ids) - 1 - ids[::-1].index(at.tokenizer.convert_tokens_to_ids("<|assistant|>"))
+        assert 0 < where < len(ids) - 1
+        with torch.inference_mode():
+            logits = model(input_ids=torch.tensor([ids])).logits[0, where]
+        assert score == pytest.approx(torch.softmax(logits, -1)[-1].item(), abs=1e-5)
+    assert at.score(steps) != pytest.approx(last.score(steps), abs=1e-6)
+    # a token the rendering does not hold goes after the input, within max_length
+    tagged = get_scorer(f"hf:{directory}?position=<unk>&max_length=200", device="cpu")
+    ids = tagged.encode(ctx(40))
+    plain = get_scorer(f"hf:{directory}?max_length=199", device="cpu")
+    assert len(ids) <= 200 and ids[-1] == tagged.tokenizer.unk_token_id and ids[:-1] == plain.encode(ctx(40))
+    assert 0 < tagged.score([ctx(40)])[0] < 1
+    with pytest.raises(ScorerError, match="is not one token"):
+        get_scorer(f"hf:{directory}?position=two words", device="cpu")
+    with pytest.raises(ScorerError, match="token-classification head"):
+        get_scorer(f"hf:{checkpoint(tmp_path, 'llama', 'Sequence')}?position=<|end|>", device="cpu")
