@@ -84,6 +84,7 @@ class Session:
         self.refs: dict[str, str] = {}  # node -> state in this session's snapshot store
         self.rollouts = sum(1 for n in tree.children(ROOT) if not tree.nodes[n].extra.get("expanded_from"))
         self._cond = threading.Condition()
+        self._closing = threading.RLock()
         self._jobs: list[tuple[int, int, Job]] = []  # a heap: (priority, order, job)
         self._seq = itertools.count()
         self._busy = 0
@@ -228,25 +229,28 @@ class Session:
         return self.finished
 
     def close(self, reason: str | None = None) -> None:
-        """Stop the workers, remove the sandboxes and end the log (idempotent). ``reason``
-        says why when the search had not ended by itself."""
-        self._stop.set()
-        self._running.set()
-        with self._cond:
-            self._cond.notify_all()
-        for thread in self._threads:
-            thread.join(30)
-        if self.finished is None:
-            self.finished = reason or "stopped"
-        if self._root_box is not None:
-            self._root_box.close()
-            self._root_box = None
-        if self.recorder.log is not None and not self.recorder.log.closed:
-            tree = self.tree
-            self.emit("run_finished", reason=self.finished, totals={
-                "tokens_in": tree.tokens_in, "tokens_out": tree.tokens_out, "cost": tree.cost,
-                "wall_s": round(time.monotonic() - self.started, 3)})
-            self.recorder.log.close()
+        """Stop the workers, remove the sandboxes and end the log (idempotent, and safe from
+        two threads at once: a batch worker's close and its search's own end meet here; the
+        second waits for the first and finds the log ended). ``reason`` says why when the
+        search had not ended by itself."""
+        with self._closing:
+            self._stop.set()
+            self._running.set()
+            with self._cond:
+                self._cond.notify_all()
+            for thread in self._threads:
+                thread.join(30)
+            if self.finished is None:
+                self.finished = reason or "stopped"
+            if self._root_box is not None:
+                self._root_box.close()
+                self._root_box = None
+            if self.recorder.log is not None and not self.recorder.log.closed:
+                tree = self.tree
+                self.emit("run_finished", reason=self.finished, totals={
+                    "tokens_in": tree.tokens_in, "tokens_out": tree.tokens_out, "cost": tree.cost,
+                    "wall_s": round(time.monotonic() - self.started, 3)})
+                self.recorder.log.close()
 
     def _take(self) -> Job | None:
         with self._cond:

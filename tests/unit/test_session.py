@@ -265,3 +265,38 @@ def test_dars_stops_past_its_limits_once_a_submission_resolved(tmp_path):
     assert session.finished == "search exhausted: no node left to expand"
     assert session.strategy.relax == 0 and len(session.tree) < 60
     assert any(n.resolved for n in session.tree.nodes.values())
+
+
+def test_two_closes_at_once_end_the_log_once(tmp_path):
+    # a batch worker closes its search while the search's own thread, woken by that stop,
+    # closes it too: the second close waits for the first and the log ends exactly once
+    with FakeLLM(Solver(TASK, wrong_rate=0.5, seed=2), delay_s=0.05) as server:
+        session = search(tmp_path, "sample", server, nodes=200, wait=False, samples=6)
+        _wait_for(lambda: len(session.tree) >= 3)
+        box = session._root_box
+        real_close, closed = box.close, []
+
+        def slow_close():  # widens the window in which the other close comes in
+            closed.append(threading.current_thread().name)
+            time.sleep(0.5)
+            real_close()
+
+        box.close = slow_close
+        errors = []
+
+        def close(reason):
+            try:
+                session.close(reason)
+            except Exception as exc:  # noqa: BLE001 - the test reports it
+                errors.append(exc)
+
+        threads = [threading.Thread(target=close, args=(why,), name=why) for why in ("interrupted", "ended")]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.1)
+        for thread in threads:
+            thread.join(60)
+    events = read_events(tmp_path / "run.jsonl")
+    assert not errors and closed == ["interrupted"]
+    assert [e["type"] for e in events].count("run_finished") == 1
+    assert events[-1] == {**events[-1], "type": "run_finished", "reason": "interrupted"}

@@ -145,7 +145,10 @@ class Fleet:
                 if member.handle is not None:
                     try:  # the search ends its log; the driver takes the rest of it; the worker cleans up
                         member.handle.call("close", self.stop_reason, timeout=CLOSE_TIMEOUT_S)
-                        self._pull(member)
+                    except (WorkerLost, TimeoutError, RuntimeError):
+                        pass
+                    self._pull(member)  # whatever close answered: what the log holds is kept
+                    try:
                         member.handle.call("dispose", timeout=CLOSE_TIMEOUT_S)
                     except (WorkerLost, TimeoutError, RuntimeError):
                         pass
