@@ -5,8 +5,8 @@ sequence-classification head (``*ForSequenceClassification``: one label, the sig
 logit; two or more, the probability of the last label, or of the label named by ``label=`` or
 the preset), a token-classification head (``*ForTokenClassification``) read at the last token
 of the input (or, with ``position=TOKEN``, at the last place that token stands: it is added
-after the input when the rendering has not put it there), and, with ``preset=judge``, a causal language model answering YES or NO
-(engine/prm/formats.py). A checkpoint of any other kind, or one whose head (or any weight) is
+after the input when the rendering has not put it there), and, with ``preset=judge``, a
+causal language model answering YES or NO (engine/prm/formats.py). A checkpoint of any other kind, or one whose head (or any weight) is
 not in its files, is refused in one sentence: transformers would initialise the missing
 weights at random and every score would be noise.
 
