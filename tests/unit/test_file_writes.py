@@ -1,0 +1,155 @@
+"""Every file trajscope writes goes through engine/files.py: names from untrusted fields, links
+planted at a target name, FIFOs, a second writer on a run log, and inputs left as they were
+(docs/security.md, "Files trajscope writes"). Each test plays the attack."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.files import (NAME_LIMIT, Folder, LogBusy, WriteError, check_target, create_unique, open_append,
+                          replace_file, safe_name, write_new)
+
+
+@pytest.fixture
+def victim(tmp_path):
+    """A file outside the folder being written, which a planted link points at."""
+    target = tmp_path / "victim.txt"
+    target.write_text("precious\n")
+    return target
+
+
+def unchanged(victim: Path) -> bool:
+    return victim.read_text() == "precious\n"
+
+
+# -- names -------------------------------------------------------------------------------
+@pytest.mark.parametrize("field", ["../../x", "/abs/dir", "..", ".", ".hidden", "a\x00b", "a\nb\x1b[31m", "a/b",
+                                   "x" * 5000, "é" * 5000, "", "\ud800", "-rf", "a\\b", "con\u2028sole"])
+def test_a_name_from_a_field_is_one_plain_bounded_component(field):
+    name = safe_name(field)
+    assert name and "/" not in name and "\x00" not in name and not name.startswith((".", "-"))
+    assert ".." not in name and all(c.isprintable() for c in name)
+    assert len(name.encode()) <= NAME_LIMIT
+    name.encode()  # no lone surrogate: a real file name
+
+
+def test_names_stay_readable_and_distinct():
+    assert safe_name("django__django-11099") == "django__django-11099"  # the common case untouched
+    assert safe_name("openai__gpt-4o") == "openai__gpt-4o"
+    assert safe_name("a/b") != safe_name("a_b") and safe_name("a/b").startswith("a_b-")
+    long_a, long_b = safe_name("x" * 300 + "a"), safe_name("x" * 300 + "b")
+    assert long_a != long_b and len(long_a.encode()) <= NAME_LIMIT
+
+
+def test_a_folder_refuses_a_name_that_is_not_one_component(tmp_path):
+    with Folder(tmp_path / "out") as folder:
+        for bad in ("../x", "/etc/passwd", "..", "", "a\x00b"):
+            with pytest.raises(WriteError):
+                folder.create(bad, b"x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+# -- links and other non-regular files ---------------------------------------------------
+def test_a_new_file_is_never_written_through_a_link(tmp_path, victim):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.patch").symlink_to(victim)
+    (tmp_path / "out" / "b.patch").symlink_to(tmp_path / "missing")  # dangling
+    for name in ("a.patch", "b.patch"):
+        with pytest.raises(WriteError, match="symbolic link"):
+            write_new(tmp_path / "out" / name, b"evil")
+    assert unchanged(victim) and not (tmp_path / "missing").exists()
+
+
+def test_appending_refuses_a_link_even_a_dangling_one_and_a_fifo(tmp_path, victim):
+    (tmp_path / "live.jsonl").symlink_to(victim)
+    (tmp_path / "dangling.jsonl").symlink_to(tmp_path / "created-through-the-link")
+    os.mkfifo(tmp_path / "fifo.jsonl")
+    (tmp_path / "dir.jsonl").mkdir()
+    for name in ("live.jsonl", "dangling.jsonl", "fifo.jsonl", "dir.jsonl"):
+        with pytest.raises(WriteError):
+            open_append(tmp_path / name)
+    assert unchanged(victim) and not (tmp_path / "created-through-the-link").exists()
+
+
+def test_replacing_refuses_a_link_a_folder_and_a_fifo_and_leaves_no_temporary(tmp_path, victim):
+    (tmp_path / "summary.jsonl").symlink_to(victim)
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    for name in ("summary.jsonl", "folder", "fifo"):
+        with pytest.raises(WriteError, match="regular files"):
+            replace_file(tmp_path / name, b"new")
+    assert unchanged(victim) and (tmp_path / "summary.jsonl").is_symlink()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_planted_temporary_name_is_not_used(tmp_path, victim):
+    """The old writers used ``<name>.tmp``: a link there had its target overwritten and the
+    result renamed over the real name. Temporaries now have random names, made O_EXCL."""
+    (tmp_path / "summary.jsonl.tmp").symlink_to(victim)
+    replace_file(tmp_path / "summary.jsonl", b"rows\n")
+    assert unchanged(victim) and (tmp_path / "summary.jsonl").read_bytes() == b"rows\n"
+    assert not (tmp_path / "summary.jsonl").is_symlink()
+
+
+def test_replace_is_atomic_and_keeps_nothing_on_failure(tmp_path):
+    from engine.files import replacing
+
+    target = tmp_path / "report.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), replacing(target) as fh:
+        fh.write(b"half")
+        raise RuntimeError("crash mid-write")
+    assert target.read_text() == "old" and os.listdir(tmp_path) == ["report.json"]
+
+
+def test_check_target(tmp_path, victim):
+    (tmp_path / "l").symlink_to(victim)
+    assert check_target(tmp_path / "free") == tmp_path / "free"
+    with pytest.raises(WriteError, match="symbolic link"):
+        check_target(tmp_path / "l")
+
+
+def test_a_sub_folder_that_is_a_link_is_refused(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "logs").symlink_to(elsewhere)
+    with Folder(tmp_path / "out") as folder, pytest.raises(WriteError, match="symbolic link"):
+        folder.folder("logs")
+    assert not list(elsewhere.iterdir())
+
+
+# -- unique names and locks --------------------------------------------------------------
+def test_unique_names_are_taken_once(tmp_path):
+    first, second = create_unique(tmp_path / "run.jsonl"), create_unique(tmp_path / "run.jsonl")
+    assert (first.name, second.name) == ("run.jsonl", "run-2.jsonl")
+    (tmp_path / "x.jsonl").symlink_to(tmp_path / "nowhere")  # a taken name, even dangling
+    assert create_unique(tmp_path / "x.jsonl").name == "x-2.jsonl" and not (tmp_path / "nowhere").exists()
+
+
+def test_a_locked_file_refuses_a_second_writer_here_and_in_another_process(tmp_path):
+    path = tmp_path / "run.jsonl"
+    with open_append(path, lock=True):
+        with pytest.raises(LogBusy, match="another writer in this process"):
+            open_append(path, lock=True)
+        code = ("import sys; from engine.files import open_append, LogBusy\n"
+                "try:\n    open_append(sys.argv[1], lock=True)\nexcept LogBusy as e:\n    print(e); sys.exit(3)\n")
+        proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60,
+                              cwd=Path(__file__).resolve().parents[2])
+        assert proc.returncode == 3 and f"pid {os.getpid()}" in proc.stdout, proc.stderr
+    with open_append(path, lock=True):  # released with the writer
+        pass
+
+
+def test_errors_are_one_sentence(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(WriteError) as caught:
+        write_new(tmp_path / "file" / "x.patch", b"x")
+    assert str(caught.value).count("\n") == 0 and "not a directory" in str(caught.value)
+    json.dumps(str(caught.value))
