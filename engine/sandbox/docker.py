@@ -329,13 +329,24 @@ class DockerSandbox:
         return commit
 
     def restore(self, ref: StateRef) -> None:
+        """Put the work tree in state ``ref``. Where the container cannot (the agent wrecked its
+        own store, its git or its shell), a new container takes its place, as for a dead one:
+        every saved state is in the session's store, so the damage ends with the branch that did it."""
         self._check_open()
         if self._dead:
             self._replace_dead_container()
         q = shlex.quote(self.repo)
         # a repository root that a command removed or replaced (a link, a file) is made an
         # empty directory again before git fills it, so git never walks through a link
-        self._sh(f"if [ -L {q} ] || [ ! -d {q} ]; then rm -f {q}; mkdir -p {q}; fi\n" + self._git.restore(ref))
+        script = f"if [ -L {q} ] || [ ! -d {q} ]; then rm -f {q}; mkdir -p {q}; fi\n" + self._git.restore(ref)
+        try:
+            self._sh(script)
+        except SandboxError:
+            if not self._session.holds(ref):
+                raise  # a state no one saved: a new container would not know it either
+            self.notice = "the container could not restore a saved state (its store was damaged); it was replaced"
+            self._replace_dead_container()
+            self._sh(script)
 
     def fork(self, ref: StateRef) -> "DockerSandbox":
         self._check_open()

@@ -98,6 +98,14 @@ class KeeperSession(SharedState):
                 "git cat-file --batch-check | grep -q ' missing$'; then echo 'the state is not complete' >&2; exit 1; fi\n"
                 f"git update-ref refs/trajscope/states/{commit} {commit}\n")
 
+    def holds(self, ref: str) -> bool:
+        """Whether ``ref`` is a state of this session: the base or one the keeper took."""
+        _check_ref(ref)
+        out = self.sh(_git_env(KEEPER_STORE)
+                      + f"if [ {ref} = \"$(git rev-parse refs/trajscope/base)\" ] || "
+                      f"git rev-parse -q --verify refs/trajscope/states/{ref} >/dev/null; then echo yes; fi\n")
+        return out.strip() == b"yes"
+
     def diff(self, commit: str) -> str:
         out = self.sh(_git_env(KEEPER_STORE)
                       + "git -c core.attributesFile=/dev/null diff --no-color --no-ext-diff --no-textconv "
