@@ -19,6 +19,7 @@ from pathlib import Path
 
 import orjson
 
+from engine.files import open_append, replacing
 from engine.jsonio import loads, read_regular, shallow
 
 EVENT_TYPES = frozenset(
@@ -127,22 +128,21 @@ def read_events(path: str | Path, counts: ReadCounts | None = None) -> list[dict
 
 
 class RunLog:
-    """Append-only JSONL writer for one run; fsync'd at node completions."""
+    """Append-only JSONL writer for one run; fsync'd at node completions. The log is locked
+    while it is open: a second writer (here or in another process) gets LogBusy. It is never
+    opened through a link or onto anything but a regular file (engine/files.py)."""
 
     def __init__(self, path: str | Path, run: str | None = None) -> None:
         self.path = Path(path)
         self.run = run or self.path.stem
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "ab")
+        self._fh = open_append(self.path, lock=True)
         self._lock = threading.Lock()
         # A log whose last line was cut (a crash mid-write): the next event starts on a
         # line of its own, so it is not glued to the torn one and lost with it.
-        if self._fh.tell() > 0:
-            with open(self.path, "rb") as fh:
-                fh.seek(-1, os.SEEK_END)
-                if fh.read(1) != b"\n":
-                    self._fh.write(b"\n")
-                    self._fh.flush()
+        size = os.fstat(self._fh.fileno()).st_size
+        if size > 0 and os.pread(self._fh.fileno(), 1, size - 1) != b"\n":
+            self._fh.write(b"\n")
+            self._fh.flush()
 
     def _encode(self, event: dict) -> bytes:
         from engine.redact import has_secret, scrub
@@ -190,18 +190,10 @@ class RunLog:
 
 
 def write_events(path: str | Path, events: Iterable[dict]) -> None:
-    """Write a complete run log to ``path`` (replacing it) atomically."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            for event in events:
-                fh.write(dumps(_without_secrets(event)) + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # a failed write leaves nothing behind
+    """Write a complete run log to ``path`` (replacing a regular file there) atomically."""
+    with replacing(path) as fh:
+        for event in events:
+            fh.write(dumps(_without_secrets(event)) + b"\n")
 
 
 FOLLOW_CHUNK = 64 << 20

@@ -1,5 +1,6 @@
 """Submit a node: its patch, the hidden tests run in a fresh sandbox with progress, the result,
-and exports (the patch file, a SWE-bench predictions line)."""
+and exports (the patch file, a SWE-bench predictions line) into the export folder, through
+engine/files.py: the file name is made safe from the task's id, and a link is never followed."""
 
 from __future__ import annotations
 
@@ -126,21 +127,18 @@ class SubmitScreen(Screen[None]):
             self.query_one("#submit-phase", Static).update("")
             self.query_one("#submit-verdict", Static).update(verdict_text(node.verified))
 
-    def _stem(self) -> str:
-        return f"{self.model.title}.{self.node_id}"
-
     def action_export_patch(self) -> None:
         try:
-            path = write_patch(self.model, self.node_id, self.export_dir / f"{self._stem()}.patch")
+            path = write_patch(self.model, self.node_id, self.export_dir)
         except (ExportError, OSError) as exc:
-            self.notify(f"Nothing exported: {exc}", severity="error")
+            self.notify(f"Nothing exported: {exc}", severity="error", markup=False)
             return
-        self.notify(f"patch written to {path}")
+        self.notify(f"patch written to {path}", markup=False)
 
     def action_export_prediction(self) -> None:
         try:
             path = append_prediction(self.model, self.node_id, self.export_dir / "predictions.jsonl")
         except (ExportError, OSError) as exc:
-            self.notify(f"Nothing exported: {exc}", severity="error")
+            self.notify(f"Nothing exported: {exc}", severity="error", markup=False)
             return
-        self.notify(f"prediction for {self.model.title} written to {path}")
+        self.notify(f"prediction for {self.model.title!r} written to {path}", markup=False)
