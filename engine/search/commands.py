@@ -3,12 +3,59 @@
 ``Commands`` is held by a Session as ``session.commands``. Each command may come
 from any thread at any time and is recorded as an event; work it asks for goes to
 the front of the Session's queue, and runs even when paused or past the budget.
+
+The commands check their own arguments (the rules below are the only ones: the
+dialogs, a batch's forwarded controls and a served search's control socket all
+end here), because a value that reached the queue unchecked would fail later in
+a worker thread, where it ends the search instead of answering the person.
 """
 
 from __future__ import annotations
 
+import math
+
+from engine.actions import parse_tool_call
 from engine.search.strategy import Job
 from engine.tree import ROOT
+
+MAX_SAMPLES = 8  # candidates one re-sample draws
+MAX_HINT = 2000  # characters of a hint to the model
+MAX_REASON = 500  # characters of a prune's reason
+# the most one raise_budget may add to each limit (a day of wall time, ...): finite, never negative
+MAX_BUDGET_STEP = {"nodes": 100_000, "tokens": 1_000_000_000, "cost": 10_000.0, "wall_s": 86_400.0}
+
+
+def _integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text(value, what: str, limit: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be text")
+    value = value.strip()
+    if len(value) > limit:
+        raise ValueError(f"{what} is {len(value):,} characters; at most {limit:,}")
+    return value or None
+
+
+def samples(n) -> int:
+    """How many candidates a re-sample draws: a whole number from 1 to MAX_SAMPLES."""
+    if not _integer(n) or not 1 <= n <= MAX_SAMPLES:
+        raise ValueError(f"how many: a number from 1 to {MAX_SAMPLES}")
+    return n
+
+
+def budget_step(name: str, value) -> int | float:
+    """One limit's increment: a number from 0 to its MAX_BUDGET_STEP (whole for nodes and tokens)."""
+    cap = MAX_BUDGET_STEP[name]
+    whole = isinstance(cap, int)
+    ok = _integer(value) if whole else (_integer(value) or isinstance(value, float)) and math.isfinite(value)
+    if not ok or not 0 <= value <= cap:
+        most = f"{cap:,}" if whole else f"{cap:,g}"
+        raise ValueError(f"raise_budget: {name} must be a{' whole' if whole else ''} number from 0 to {most}")
+    return value
 
 
 class Commands:
@@ -18,6 +65,8 @@ class Commands:
         self.session = session
 
     def _check(self, node_id: str) -> None:
+        if not isinstance(node_id, str):
+            raise ValueError("a node id is text, like 'n3'")
         if node_id not in self.session.tree.nodes:
             raise KeyError(f"no node {node_id!r}")
 
@@ -34,6 +83,7 @@ class Commands:
 
     def prune(self, node_id: str, reason: str = "pruned by hand") -> None:
         self._check(node_id)
+        reason = _text(reason, "the reason", MAX_REASON) or "pruned by hand"
         self.session.emit("node_status", id=node_id, status="pruned", by="human", reason=reason)
 
     def unprune(self, node_id: str) -> None:
@@ -55,6 +105,7 @@ class Commands:
 
     def resample(self, node_id: str, n: int = 1, hint: str | None = None) -> None:
         self._check(node_id)
+        n, hint = samples(n), _text(hint, "the hint", MAX_HINT)
         self.session.emit("branch_requested", parent=node_id, n=n, hint=hint, by="human")
         self._ask("expand", node_id, n=n, hint=hint, by="human")
 
@@ -62,6 +113,9 @@ class Commands:
         self._check(node_id)
         if node_id == ROOT:
             raise KeyError("the task itself has no action to edit")
+        if not isinstance(action, dict) or not isinstance(action.get("args") or {}, dict):
+            raise ValueError("the action is an object with a tool and its args")
+        action = parse_tool_call(str(action.get("tool") or ""), action.get("args")).to_dict()
         self.session.emit("command", name="edit", by="human", node=node_id, action=action)
         self._ask("edit", node_id, action=action, by="human")
 
@@ -71,7 +125,9 @@ class Commands:
         self.session.verifying[node_id] = "queued"
         self._ask("submit", node_id, by="human")
 
-    def raise_budget(self, **deltas) -> dict:
+    def raise_budget(self, nodes: int = 0, tokens: int = 0, cost: float = 0.0, wall_s: float = 0.0) -> dict:
+        deltas = {name: budget_step(name, value)
+                  for name, value in (("nodes", nodes), ("tokens", tokens), ("cost", cost), ("wall_s", wall_s))}
         limits = self.session.budget.raise_by(**deltas)
         self.session.emit("command", name="raise_budget", by="human", budget=limits)
         return limits

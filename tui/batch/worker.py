@@ -10,6 +10,7 @@ from there, as ``--resume`` does: at most the steps in flight are lost.
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import socket
@@ -76,8 +77,13 @@ class SearchWorker:
         if session is None or (self.state != "running" and not open_after_end):
             return f"the search is {self.state}" + (" (a batch closes a search when it ends)"
                                                     if self.state == "finished" else "")
+        method = getattr(session.commands, name)
+        try:  # only the arguments the command takes; their values are checked by the command itself
+            inspect.signature(method).bind(*args, **kwargs)
+        except TypeError:
+            return f"{name} takes ({', '.join(inspect.signature(method).parameters)})"
         try:
-            getattr(session.commands, name)(*args, **kwargs)
+            method(*args, **kwargs)
         except (KeyError, ValueError, RuntimeError, TypeError) as exc:
             return str(exc.args[0] if exc.args else exc)
         return None

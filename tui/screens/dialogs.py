@@ -13,9 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
 from engine.actions import ActionError, parse_tool_call
+from engine.search.commands import MAX_HINT, MAX_SAMPLES
 from engine.tree import Node
-
-MAX_SAMPLES = 8
 
 
 @dataclass
@@ -41,7 +40,8 @@ class ResampleDialog(ModalScreen[Resample | None]):
             yield Label("how many (1-8)")
             yield Input("2", id="resample-n", type="integer", max_length=1)
             yield Label("hint to the model (optional)")
-            yield Input(id="resample-hint", placeholder="e.g. the bug is in the parser, not the CLI")
+            yield Input(id="resample-hint", placeholder="e.g. the bug is in the parser, not the CLI",
+                        max_length=MAX_HINT)
             yield Static(id="dialog-error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Re-sample", variant="primary", id="ok")

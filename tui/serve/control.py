@@ -6,7 +6,8 @@ per connection); those processes follow the search's log and reach the search th
 sockets in a private directory (mode 0700): ``control.sock`` takes commands and status
 requests; ``status.sock`` answers status only. A viewer started read-only is given only the
 status socket, so no command it could send reaches the search: refused by the server, not
-hidden by the page.
+hidden by the page. A command's arguments are the session's to check (the same rules as the
+dialogs: engine/search/commands.py); a bad one is an error answer, and the search goes on.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class _Handler(socketserver.StreamRequestHandler):
             request = json.loads(line)
             if not isinstance(request, dict):
                 raise ValueError("not an object")
-        except ValueError:
+        except (ValueError, RecursionError):
             self._reply({"error": "not a request"})
             return
         worker, commands = self.server.worker, self.server.commands
