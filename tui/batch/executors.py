@@ -9,14 +9,19 @@ detection; the local executor only starts processes, and starts a dead one again
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import multiprocessing
+import os
 import signal
 import threading
 from concurrent.futures import Future
 
 CALL_TIMEOUT_S = 30.0
 RAY_RESTARTS = 3
+# Ray's switch for "no cluster of several machines": the node's address, which every one of its
+# servers binds, is then the loopback one (Ray's default on macOS and Windows)
+RAY_ONE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 class WorkerLost(Exception):
@@ -178,9 +183,7 @@ class RayExecutor:
                     ray.init(address=address, include_dashboard=False, log_to_driver=False,
                              configure_logging=False)
                 else:  # a cluster of this machine alone: every search may run a sandbox here
-                    ray.init(address="local", num_cpus=max(parallel, 1), resources={resource: parallel},
-                             include_dashboard=False,
-                             log_to_driver=False, configure_logging=False)
+                    self._start_local(ray, parallel, resource)
                     self.owned = True
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise UserError(f"cannot reach the Ray cluster at {address or 'a new local one'}: "
@@ -193,6 +196,29 @@ class RayExecutor:
 
         self._actor = ray.remote(SearchWorker).options(
             num_cpus=0, resources={resource: 1}, max_restarts=RAY_RESTARTS, max_task_retries=-1, max_concurrency=8)
+
+    @staticmethod
+    def _start_local(ray, parallel: int, resource: str) -> None:
+        """A cluster of this machine alone, listening on the loopback address only: Ray's servers
+        call any actor method for whoever connects, so nobody on the network may."""
+        from ray._private import ray_constants  # the switch as Ray read it on import, for this process
+
+        before = ray_constants.ENABLE_RAY_CLUSTER, os.environ.get(RAY_ONE_MACHINE)
+        ray_constants.ENABLE_RAY_CLUSTER = False
+        os.environ[RAY_ONE_MACHINE] = "0"  # for the processes it starts (they keep their environment)
+        try:
+            ray.init(address="local", num_cpus=max(parallel, 1), resources={resource: parallel},
+                     include_dashboard=False, log_to_driver=False, configure_logging=False)
+        finally:
+            ray_constants.ENABLE_RAY_CLUSTER = before[0]
+            if before[1] is None:
+                os.environ.pop(RAY_ONE_MACHINE, None)
+            else:
+                os.environ[RAY_ONE_MACHINE] = before[1]
+        host = ray.get_runtime_context().gcs_address.rsplit(":", 1)[0].strip("[]")
+        if not ipaddress.ip_address(host).is_loopback:
+            ray.shutdown()
+            raise RuntimeError(f"Ray's local cluster listened on {host}, not on the loopback address")
 
     def spawn(self, spec: dict) -> RayHandle:
         return RayHandle(self._actor.remote(spec), self.ray)
