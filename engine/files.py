@@ -49,6 +49,8 @@ class WriteError(OSError):
 class LogBusy(WriteError):
     """Another process (or another writer in this one) holds the file's lock."""
 
+    holder = "another process"  # who, in words
+
 
 def safe_name(field: object, limit: int = NAME_LIMIT, fallback: str = "unnamed") -> str:
     """A file name made from an untrusted ``field``: letters, digits and ``._-+@=,`` kept,
@@ -109,6 +111,11 @@ class Folder:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+    def lock(self) -> None:
+        """An exclusive lock on the folder itself, held until it is closed (one writer of a
+        batch's folder); LogBusy naming the holder if taken."""
+        lock_file(self.fd, self.path)
 
     def __enter__(self) -> Folder:
         return self
@@ -274,7 +281,10 @@ def lock_file(fd: int, path: str | os.PathLike) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        raise LogBusy(f"{path} is being written by {_holder(fd)}; wait for it to end or write elsewhere") from None
+        holder = _holder(fd)
+        busy = LogBusy(f"{path} is being written by {holder}; wait for it to end or write elsewhere")
+        busy.holder = holder
+        raise busy from None
 
 
 def _holder(fd: int) -> str:

@@ -1,13 +1,11 @@
 """Whole runs: one linear run of a policy on a task (``trajscope run``), resolve rates over
 tasks and seeds (``trajscope bench policy``), and the rollouts whose logs become the PRM's
 training data (``trajscope prm collect``). Each is a Session with the linear strategy, so
-every run writes a real run log (docs/architecture.md section 5). ``evaluate`` grades
-SWE-bench predictions as the harness's ``run_evaluation`` does (``trajscope evaluate``).
+every run writes a real run log (docs/architecture.md section 5).
 """
 
 from __future__ import annotations
 
-import json
 import statistics
 import tempfile
 import threading
@@ -19,7 +17,6 @@ from pathlib import Path
 
 from engine.events import RunLog
 from engine.policy.base import Policy
-from engine.sandbox.base import SandboxError
 from engine.search.budget import Budget
 from engine.search.rollout import RolloutResult, path_outcome
 from engine.session import SearchConfig, Session
@@ -82,13 +79,15 @@ def linear_rates(tasks: list, make_policy: Callable[[object, int], object], seed
     ``make_policy(task, seed)`` returns a context manager that gives the policy (so a
     policy that needs a server can start and stop it around the run).
     """
-    out = Path(out_dir or tempfile.mkdtemp(prefix="trajscope-rates-"))
-    out.mkdir(parents=True, exist_ok=True)
+    from engine.files import Folder, safe_name
+
+    with Folder(out_dir or tempfile.mkdtemp(prefix="trajscope-rates-")) as folder:
+        out = folder.path  # resolved once: the logs are named from task ids, never outside it
 
     def one(job: tuple) -> tuple:
         task, seed = job
         started = time.perf_counter()
-        path = out / f"{task.instance_id}-seed{seed}.jsonl"
+        path = out / f"{safe_name(task.instance_id)}-seed{seed}.jsonl"
         path.unlink(missing_ok=True)
         with make_policy(task, seed) as policy:
             result, tree = run_linear(task, policy, path, sandbox, max_steps=max_steps, seed=seed)
@@ -136,87 +135,6 @@ def collect(out_dir: Path, tasks: list, demo_seeds: int, fake_seeds: int, wrong_
             linear_rates(tasks, make, list(range(seeds)), sandbox=sandbox, workers=workers,
                          out_dir=out_dir / name, say=say)
     return sorted(out_dir.rglob("*.jsonl"))
-
-
-def read_predictions(path: str | Path) -> list[dict]:
-    """SWE-bench predictions (``instance_id``, ``model_name_or_path``, ``model_patch``) from a
-    JSON list, a JSON object keyed by instance, or JSON lines; TaskError with one sentence."""
-    from engine.jsonio import loads, read_regular
-    from engine.tasks import TaskError
-
-    try:
-        raw = read_regular(path)
-    except OSError as exc:
-        raise TaskError(f"cannot read {path} ({exc})") from None
-    try:
-        data = loads(raw)
-        rows = list(data.values()) if isinstance(data, dict) and "instance_id" not in data else data
-        rows = rows if isinstance(rows, list) else [rows]
-    except ValueError:
-        try:
-            rows = [loads(line) for line in raw.splitlines() if line.strip()]
-        except ValueError:
-            raise TaskError(f"{path} is neither JSON nor JSON lines of predictions") from None
-    bad = [i + 1 for i, r in enumerate(rows) if not isinstance(r, dict) or not isinstance(r.get("instance_id"), str)]
-    if bad:
-        raise TaskError(f"{path}: prediction {bad[0]} has no instance_id")
-    return rows
-
-
-def evaluate(predictions: list[dict], dataset: str | Path, out: str | Path, run_id: str, sandbox: str = "docker",
-             workers: int = 1, timeout: float = 600.0, on_done: Callable[[str, dict], None] = lambda i, r: None) -> dict:
-    """Grade predictions the way ``swebench.harness.run_evaluation`` does: each in a fresh
-    sandbox (``verify``: the harness's eval script and grading when it is installed), a
-    ``report.json`` and ``test_output.txt`` per instance under
-    ``out/logs/run_evaluation/<run_id>/<model>/<instance>/``, and the summary report
-    ``out/<model>.<run_id>.json`` (its fields and its ``*_ids`` lists). Returns the summary."""
-    from engine.tasks import TaskError, load_task
-    from engine.verification import verify
-
-    out = Path(out)
-    ids: dict[str, list[str]] = {k: [] for k in ("completed", "resolved", "unresolved", "empty_patch", "error")}
-    model = str((predictions[0].get("model_name_or_path") if predictions else None) or "model").replace("/", "__")
-
-    def one(pred: dict) -> tuple[str, dict]:
-        iid, patch = pred["instance_id"], pred.get("model_patch")
-        report = {"patch_is_None": patch is None, "patch_exists": bool(patch), "patch_successfully_applied": False,
-                  "resolved": False}
-        log = ""
-        if not patch:
-            return iid, report | {"outcome": "empty_patch"}
-        try:
-            task = load_task(dataset, iid)
-            result = verify(task, patch, sandbox=sandbox, timeout=timeout)
-        except (TaskError, SandboxError) as exc:
-            return iid, report | {"outcome": "error", "error": str(exc)}
-        log = result.log
-        report |= {"patch_successfully_applied": result.patch_applied, "resolved": result.resolved,
-                   "tests_status": {k: {"success": v["success"], "failure": v["failure"]}
-                                    for k, v in (("FAIL_TO_PASS", result.to_json()["FAIL_TO_PASS"]),
-                                                 ("PASS_TO_PASS", result.to_json()["PASS_TO_PASS"]))},
-                   "grader": result.grader}
-        folder = out / "logs" / "run_evaluation" / run_id / model / iid
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "test_output.txt").write_text(log, encoding="utf-8", errors="replace")
-        (folder / "report.json").write_text(json.dumps({iid: report}, indent=2))
-        outcome = "error" if result.verdict == "error" else "resolved" if result.resolved else "unresolved"
-        return iid, report | {"outcome": outcome, "error": result.error or None}
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for iid, report in pool.map(one, predictions):
-            outcome = report.pop("outcome")
-            ids[outcome].append(iid)
-            if outcome in ("resolved", "unresolved"):
-                ids["completed"].append(iid)
-            on_done(iid, report | {"outcome": outcome})
-    summary = {"total_instances": len(predictions), "submitted_instances": len(predictions),
-               "completed_instances": len(ids["completed"]), "resolved_instances": len(ids["resolved"]),
-               "unresolved_instances": len(ids["unresolved"]), "empty_patch_instances": len(ids["empty_patch"]),
-               "error_instances": len(ids["error"]),
-               **{f"{k}_ids": sorted(v) for k, v in ids.items()}, "schema_version": 2}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{model}.{run_id}.json").write_text(json.dumps(summary, indent=2))
-    return summary
 
 
 def examples_from_runs(paths: list[str | Path], say: Callable[[str], None] = lambda s: None) -> tuple[list, dict]:

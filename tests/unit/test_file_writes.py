@@ -153,3 +153,108 @@ def test_errors_are_one_sentence(tmp_path):
         write_new(tmp_path / "file" / "x.patch", b"x")
     assert str(caught.value).count("\n") == 0 and "not a directory" in str(caught.value)
     json.dumps(str(caught.value))
+
+
+# -- evaluate: names from predictions, duplicates, patches over the limit ------------------
+@pytest.fixture
+def graded(monkeypatch):
+    """Grading without a sandbox: every patch resolves (the attacks here are in the fields that
+    name files, not in the tests); the instances graded, in order."""
+    from engine import tasks, verification
+
+    calls: list[str] = []
+
+    def verify(task, patch, sandbox="docker", timeout=0.0, **options):
+        calls.append(task)
+        return verification.VerifyResult(task, True, {"test_a": True}, log="1 passed\n")
+
+    monkeypatch.setattr(tasks, "load_task", lambda dataset, instance_id: instance_id)
+    monkeypatch.setattr(verification, "verify", verify)
+    return calls
+
+
+def evaluate_cli(tmp_path, rows: list[dict], capsys, *extra: str) -> tuple[int, str, Path]:
+    from tui.cli import main
+
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "deep" / "evaluation"
+    code = main(["evaluate", str(preds), "--dataset", str(preds), "--out", str(out), "--run-id", "r1", *extra])
+    return code, capsys.readouterr().err, out
+
+
+def written_outside(tmp_path: Path, out: Path) -> list[Path]:
+    return [p for p in tmp_path.rglob("*") if not p.is_relative_to(out) and p.name not in ("preds.jsonl", "deep")]
+
+
+def test_evaluate_keeps_hostile_instance_ids_inside_out(tmp_path, capsys, graded):
+    # six levels up from a model's folder is tmp_path: the old writer put a report there
+    hostile = ["../../../../../../escaped", str(tmp_path / "absolute"), "..", ".", "x" * 300]
+    rows = [{"instance_id": i, "model_name_or_path": "org/model", "model_patch": "diff"} for i in hostile]
+    code, err, out = evaluate_cli(tmp_path, rows, capsys)
+    assert code == 0, err
+    assert written_outside(tmp_path, out) == []
+    reports = sorted(out.glob("logs/run_evaluation/r1/org__model/*/report.json"))
+    assert len(reports) == len(hostile)
+    assert {next(iter(json.loads(r.read_text()))) for r in reports} == set(hostile)  # the ids, as given
+    summary = json.loads((out / "org__model.r1.json").read_text())
+    assert summary["resolved_instances"] == len(hostile) and sorted(summary["resolved_ids"]) == sorted(hostile)
+
+
+def test_evaluate_with_a_nul_or_a_5000_character_model_name_writes_its_summary(tmp_path, capsys, graded):
+    rows = [{"instance_id": "a", "model_name_or_path": "bad\x00model", "model_patch": "diff"},
+            {"instance_id": "b", "model_name_or_path": "m" * 5000, "model_patch": "diff"},
+            {"instance_id": "c\x00d", "model_name_or_path": "bad\x00model", "model_patch": "diff"}]
+    code, err, out = evaluate_cli(tmp_path, rows, capsys)
+    assert code == 0 and "Traceback" not in err, err
+    [summary] = out.glob("*.r1.json")
+    assert summary.name.startswith("bad_model-") and json.loads(summary.read_text())["resolved_instances"] == 3
+    folders = sorted(p.name for p in (out / "logs/run_evaluation/r1").iterdir())
+    assert len(folders) == 2 and all(len(f.encode()) <= 150 for f in folders)  # each prediction's own model
+    assert (out / "logs/run_evaluation/r1" / folders[0] / "a").is_dir() or \
+        (out / "logs/run_evaluation/r1" / folders[1] / "a").is_dir()
+
+
+def test_evaluate_grades_an_instance_predicted_twice_once(tmp_path, capsys, graded):
+    rows = [{"instance_id": "x", "model_name_or_path": "m", "model_patch": "first"},
+            {"instance_id": "y", "model_name_or_path": "m", "model_patch": "diff"},
+            {"instance_id": "x", "model_name_or_path": "m", "model_patch": "last"}]
+    code, err, out = evaluate_cli(tmp_path, rows, capsys)
+    assert code == 0 and graded == ["x", "y"]
+    assert "1 instance(s) predicted more than once ('x')" in err
+    summary = json.loads((out / "m.r1.json").read_text())
+    assert summary["total_instances"] == 2 and summary["resolved_ids"] == ["x", "y"]
+
+
+def test_evaluate_refuses_a_patch_over_the_limit_before_grading(tmp_path, capsys, graded, monkeypatch):
+    from engine.sandbox import local
+
+    monkeypatch.setattr(local, "PATCH_LIMIT", 1000)
+    rows = [{"instance_id": "big", "model_name_or_path": "m", "model_patch": "+" * 5000},
+            {"instance_id": "small", "model_name_or_path": "m", "model_patch": "diff"}]
+    code, err, out = evaluate_cli(tmp_path, rows, capsys)
+    assert code == 0 and graded == ["small"]
+    assert "'big' is not graded" in err and err.count("not graded") == 1
+    summary = json.loads((out / "m.r1.json").read_text())
+    assert summary["error_ids"] == ["big"] and summary["resolved_ids"] == ["small"]
+
+
+def test_a_jsonl_line_over_the_limit_is_never_held_in_memory(tmp_path):
+    import tracemalloc
+
+    from engine.evaluation import read_predictions
+
+    preds = tmp_path / "preds.jsonl"
+    with preds.open("w") as fh:
+        fh.write(json.dumps({"instance_id": "ok", "model_name_or_path": "m", "model_patch": "diff"}) + "\n")
+        fh.write(json.dumps({"model_patch": "+" * (40 << 20), "instance_id": "huge", "model_name_or_path": "m/x"}))
+        fh.write("\n" + json.dumps({"instance_id": "after", "model_patch": "diff"}) + "\n")
+    tracemalloc.start()
+    try:
+        got = read_predictions(preds, limit=1000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [(p.instance_id, p.model, bool(p.refused)) for p in got] == [
+        ("ok", "m", False), ("huge", "m/x", True), ("after", "model", False)]
+    assert peak < 12 << 20, f"peak {peak:,} bytes for a 40 MiB line"

@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from engine.analysis.report import AnalysisError
+    from engine.files import WriteError
     from engine.formats import FormatError
     from engine.policy.base import PolicyError
     from engine.prm.base import ScorerError
@@ -45,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout, sys.stderr = RedactingStream(out), RedactingStream(err)
     try:
         return args.func(args)
-    except (UserError, FormatError, TaskError, SandboxError, PolicyError, ScorerError, AnalysisError) as exc:
+    except (UserError, FormatError, TaskError, SandboxError, PolicyError, ScorerError, AnalysisError,
+            WriteError) as exc:
         print(f"trajscope: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -32,8 +32,12 @@ def check_readable(path: Path) -> None:
 
 
 def default_out(instance_id: str) -> Path:
+    """A new, empty run log ``runs/<instance>-<time>.jsonl`` (``-2``, ``-3`` ... when taken),
+    created here with O_EXCL: two commands started in the same second never share one."""
+    from engine.files import create_unique, safe_name
+
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{instance_id.replace('/', '_')}-{stamp}.jsonl"
+    return create_unique(Path("runs") / f"{safe_name(instance_id)}-{stamp}.jsonl")
 
 
 def pick_sandbox(choice: str, task) -> str:

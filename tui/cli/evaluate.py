@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
-from pathlib import Path
 
 from tui.errors import UserError
 
@@ -25,21 +25,30 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.markup import escape
     from rich.table import Table
 
-    from engine.runs import evaluate, read_predictions
+    from engine.evaluation import evaluate, read_predictions, unique_predictions
 
     if args.workers < 1:
         raise UserError("--workers must be at least 1")
     predictions = read_predictions(args.predictions)
     if args.instances:
         wanted = set(args.instances)
-        predictions = [p for p in predictions if p["instance_id"] in wanted]
-        missing = wanted - {p["instance_id"] for p in predictions}
+        predictions = [p for p in predictions if p.instance_id in wanted]
+        missing = wanted - {p.instance_id for p in predictions}
         if missing:
             raise UserError(f"{args.predictions} has no prediction for {', '.join(sorted(missing))}")
     if not predictions:
         raise UserError(f"{args.predictions} holds no prediction")
+    predictions, twice = unique_predictions(predictions)
+    if twice:
+        print(f"trajscope: {len(twice)} instance(s) predicted more than once ({_some(twice)}): the last prediction "
+              "of each is graded, once", file=sys.stderr)
+    for p in predictions:
+        if p.refused:
+            print(f"trajscope: {p.instance_id!r} is not graded: {p.refused} (counted as an error)",
+                  file=sys.stderr)
     run_id = args.run_id or time.strftime("trajscope-%Y%m%d-%H%M%S")
     console = Console(stderr=True)
     rows: list[tuple[str, dict]] = []
@@ -49,10 +58,10 @@ def run(args: argparse.Namespace) -> int:
 
         def done(iid: str, report: dict) -> None:
             rows.append((iid, report))
-            progress.update(bar, advance=1, description=f"{iid}: {report['outcome'].replace('_', ' ')}")
+            progress.update(bar, advance=1, description=f"{escape(iid)}: {report['outcome'].replace('_', ' ')}")
 
-        summary = evaluate(predictions, args.dataset, args.out, run_id, args.sandbox, args.workers, args.timeout,
-                           on_done=done)
+        summary, summary_path = evaluate(predictions, args.dataset, args.out, run_id, args.sandbox,
+                                         args.workers, args.timeout, on_done=done)
     table = Table(title=f"{args.predictions} ({run_id})")
     for column in ("instance", "outcome", "applied", "FAIL_TO_PASS", "PASS_TO_PASS", "note"):
         table.add_column(column)
@@ -61,13 +70,17 @@ def run(args: argparse.Namespace) -> int:
         tests = report.get("tests_status") or {}
         count = lambda k: f"{len(tests[k]['success'])}/{len(tests[k]['success']) + len(tests[k]['failure'])}" \
             if k in tests else ""  # noqa: E731
-        table.add_row(iid, f"[{colour[report['outcome']]}]{report['outcome'].replace('_', ' ')}[/]",
+        table.add_row(escape(iid), f"[{colour[report['outcome']]}]{report['outcome'].replace('_', ' ')}[/]",
                       "yes" if report["patch_successfully_applied"] else "no", count("FAIL_TO_PASS"),
-                      count("PASS_TO_PASS"), (report.get("error") or "")[:80])
+                      count("PASS_TO_PASS"), escape((report.get("error") or "")[:80]))
     Console().print(table)
-    report = next(Path(args.out).glob(f"*.{run_id}.json"))
     console.print(f"resolved {summary['resolved_instances']} of {summary['total_instances']} · "
                   f"{summary['error_instances']} error(s) · {summary['empty_patch_instances']} empty · report "
-                  f"{report} (`trajscope open RUNS --report {report}` shows these verdicts on your runs)",
+                  f"{summary_path} (`trajscope open RUNS --report {summary_path}` shows these verdicts on your runs)",
                   highlight=False)
     return 0
+
+
+def _some(ids: list[str], shown: int = 5) -> str:
+    names = ", ".join(repr(i) for i in ids[:shown])
+    return names + (f" and {len(ids) - shown} more" if len(ids) > shown else "")

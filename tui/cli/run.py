@@ -70,11 +70,11 @@ def run(args) -> int:
         console.print(f"[bold]{task.instance_id}[/] with {policy.name}, {sandbox} sandbox, log {out}")
         work(on_node=lambda node: _print_node(console, node))
     else:
+        from engine.files import open_append
         from tui.app import TrajscopeApp
         from tui.bridge import Source
 
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.touch()
+        open_append(out).close()  # there for the viewer to follow; never made through a link
         thread = threading.Thread(target=work, name="trajscope-run", daemon=True)
         thread.start()
         app = TrajscopeApp(Source(out, follow=True), theme=getattr(args, "theme", None))

@@ -94,8 +94,13 @@ def run(args) -> int:
     out = Path(args.out) if args.out else default_out(task.instance_id)
     if out.exists() and out.stat().st_size and not args.resume:
         raise UserError(f"{out} already exists; choose another --out, or --resume to go on with it")
-    session = build_session(args, task, out)
-    choose = selector(args, session)
+    try:
+        session = build_session(args, task, out)
+        choose = selector(args, session)
+    except BaseException:
+        if not args.out and out.stat().st_size == 0:  # the empty log default_out made for it
+            out.unlink()
+        raise
     started = time.perf_counter()
     session.start()
     try:
