@@ -189,6 +189,11 @@ class RunLog:
         self.close()
 
 
+def encode_events(events: Iterable[dict]) -> bytes:
+    """Events as the lines of a run log (any secret in them redacted)."""
+    return b"".join(dumps(_without_secrets(event)) + b"\n" for event in events)
+
+
 def write_events(path: str | Path, events: Iterable[dict]) -> None:
     """Write a complete run log to ``path`` (replacing a regular file there) atomically."""
     with replacing(path) as fh:

@@ -258,3 +258,47 @@ def test_a_jsonl_line_over_the_limit_is_never_held_in_memory(tmp_path):
     assert [(p.instance_id, p.model, bool(p.refused)) for p in got] == [
         ("ok", "m", False), ("huge", "m/x", True), ("after", "model", False)]
     assert peak < 12 << 20, f"peak {peak:,} bytes for a 40 MiB line"
+
+
+# -- prm score never writes its input ------------------------------------------------------
+@pytest.mark.parametrize("fixture", ["swe-agent/function_calling_simple.traj", "dars/none.prev.root", "run log"])
+def test_prm_score_leaves_its_input_byte_identical_and_writes_a_new_log(tmp_path, capsys, fixture):
+    import shutil
+
+    from engine.events import read_events
+    from engine.tree import Tree
+    from tests.conftest import DEMO_RUN, REAL
+    from tui.cli import main
+
+    source = DEMO_RUN if fixture == "run log" else REAL / fixture
+    given = tmp_path / source.name
+    shutil.copy(source, given)
+    before = given.read_bytes()
+    assert main(["prm", "score", str(given), "--prm", "heuristic"]) == 0
+    out, err = capsys.readouterr()
+    assert given.read_bytes() == before  # no byte added, not even a newline
+    counts = json.loads(out)
+    written = Path(counts["log"])
+    assert written.parent == tmp_path and written != given and str(written) in err and counts["scored"] > 0
+    tree = Tree.fold(read_events(written))  # an ordinary run log, the converted trajectory and its scores
+    assert sum(1 for n in tree.nodes.values() if "heuristic" in n.scores) == counts["scored"]
+    assert main(["prm", "score", str(given), "--prm", "heuristic"]) == 0  # again: a second new log
+    assert json.loads(capsys.readouterr().out)["log"] != counts["log"] and given.read_bytes() == before
+
+
+def test_prm_score_refuses_to_write_its_input_or_through_a_link(tmp_path, capsys, victim):
+    import shutil
+
+    from tests.conftest import DEMO_RUN
+    from tui.cli import main
+
+    given = tmp_path / "run.jsonl"
+    shutil.copy(DEMO_RUN, given)
+    before = given.read_bytes()
+    (tmp_path / "link.jsonl").symlink_to(victim)
+    for out, why in ((given, "is the input"), (tmp_path / "link.jsonl", "symbolic link"),
+                     (tmp_path / "." / "run.jsonl", "is the input")):
+        assert main(["prm", "score", str(given), "--prm", "heuristic", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert why in err and err.count("\n") == 1, err
+    assert given.read_bytes() == before and unchanged(victim)

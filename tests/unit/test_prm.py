@@ -164,16 +164,17 @@ def test_prm_score_writes_node_scored_events(tmp_path):
 
     run = tmp_path / "run.jsonl"
     shutil.copy(DEMO_RUN, run)
-    before = len(read_events(run))
+    before = run.read_bytes()
     copy = tmp_path / "scored.jsonl"
-    counts = score_log(run, "heuristic", out=copy)
-    assert len(read_events(run)) == before  # the original is left alone
+    counts = score_log(run, read_events(run), "heuristic", out=copy)
+    assert run.read_bytes() == before  # the input is never written
     scored = [e for e in read_events(copy) if e["type"] == "node_scored" and e["scorer"] == "heuristic"]
     assert counts["scored"] == len(scored) > 5 and all(0 <= e["score"] <= 1 and e["rationale"] for e in scored)
     tree = Tree.fold(read_events(copy))
     assert all("heuristic" in tree.nodes[e["id"]].scores for e in scored)
-    score_log(run, "builtin")
-    assert len(read_events(run)) == before + counts["scored"]
+    beside = score_log(run, read_events(run), "builtin")  # no --out: a new log beside the input
+    assert beside["log"] == str(tmp_path / "run.scored.jsonl") and run.read_bytes() == before
+    assert len(read_events(beside["log"])) == len(read_events(run)) + counts["scored"]
 
 
 def test_prm_score_cli_errors_are_one_line(tmp_path):

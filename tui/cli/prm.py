@@ -13,10 +13,11 @@ from tui.cli.common import ROOT
 def add_parser(sub) -> None:
     p = sub.add_parser("prm", help="the process reward model: collect labelled steps, train, score a run")
     p.add_argument("action", choices=["collect", "train", "score"])
-    p.add_argument("run", nargs="?", help="score: the run log to score")
+    p.add_argument("run", nargs="?", help="score: the run log (or a trajectory trajscope reads) to score; it is "
+                                        "never written: the scored run goes to a new log")
     p.add_argument("--prm", default="builtin", help="score: builtin, heuristic, rubric:<model>, hf:<dir> or vllm:<url>")
-    p.add_argument("--out", help="score: write a scored copy here (default: append to the run log); "
-                                 "collect: where the run logs go (default prm-runs/)")
+    p.add_argument("--out", help="score: the new run log, with the scores (default: RUN.scored.jsonl beside the "
+                                 "input); collect: where the run logs go (default prm-runs/)")
     p.add_argument("--device", help="cpu, cuda or mps (default: CUDA, else MPS, else CPU)")
     p.add_argument("--dataset", default=str(PRM_STEPS),
                    help="collect writes it, train reads it")
@@ -99,12 +100,20 @@ def _train(args) -> int:
 
 
 def _score(args) -> int:
-    from engine.prm.score import score_log
+    from engine.formats import load
+    from engine.prm.score import check_out, score_log
 
     if not args.run:
         from tui.errors import UserError
 
         raise UserError("prm score needs a run log")
-    counts = score_log(Path(args.run), args.prm, out=Path(args.out) if args.out else None, device=args.device)
+    source, out = Path(args.run), Path(args.out) if args.out else None
+    if out is not None:
+        check_out(source, out)  # before the input is read and scored
+    loaded = load(source)  # a run log, or another tool's trajectory converted to one
+    counts = score_log(source, loaded.events, args.prm, out=out, device=args.device)
+    what = "the run log" if loaded.format == "runlog" else f"the {loaded.format} trajectory, converted,"
+    _say(f"{what} with {counts['scored']} {counts['scorer']} score(s) written to {counts['log']}; "
+         f"{source} is left as it was")
     print(json.dumps(counts, indent=2))
     return 0
