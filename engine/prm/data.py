@@ -19,6 +19,7 @@ import orjson
 
 from engine.actions import Action
 from engine.events import read_events
+from engine.files import replacing
 from engine.trace import Step
 from engine.prm.base import StepContext, contexts
 from engine.tree import ROOT, Tree
@@ -97,8 +98,8 @@ def share_prefix_labels(examples: list[Example]) -> list[Example]:
 
 
 def save(examples: list[Example], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wb", compresslevel=9) as fh:
+    """The dataset, gzipped JSON lines, replacing ``path`` whole (engine/files.py)."""
+    with replacing(path) as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=9, mtime=0) as fh:
         for ex in examples:
             c = ex.context
             fh.write(orjson.dumps({

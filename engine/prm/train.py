@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from engine.files import replacing
 from engine.prm import data
 from engine.prm.model import CONFIG, PRMNet, collate, encode, pick_device
 
@@ -131,11 +132,9 @@ def train(dataset: Path | None, weights: Path, seed: int = 0, epochs: int = 12, 
               "test_steps": len(test_ex), "builtin": builtin, "shipped": shipped, "heuristic": heuristic,
               "init": str(init) if init else None, "device": dev.type, "torch": str(torch.__version__),
               "train_s": round(time.perf_counter() - started, 1), "dataset": str(dataset) if dataset else None}
-    weights.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu", torch.float16) for k, v in model.state_dict().items()}
-    tmp = weights.with_name(weights.name + ".tmp")
-    torch.save({"config": CONFIG, "state": state, "meta": report}, tmp)
-    tmp.replace(weights)
+    with replacing(weights) as fh:  # whole or not at all, never through a link
+        torch.save({"config": CONFIG, "state": state, "meta": report}, fh)
     say(f"held-out AUROC: these weights {builtin['auroc']:.3f}, the shipped ones {shipped['auroc']:.3f}, "
         f"heuristic {heuristic['auroc']:.3f}; "
         f"weights written to {weights}")

@@ -302,3 +302,28 @@ def test_prm_score_refuses_to_write_its_input_or_through_a_link(tmp_path, capsys
         err = capsys.readouterr().err
         assert why in err and err.count("\n") == 1, err
     assert given.read_bytes() == before and unchanged(victim)
+
+
+# -- exports ------------------------------------------------------------------------------
+def test_export_and_analyze_never_write_through_a_link_or_over_their_input(tmp_path, capsys, victim):
+    import shutil
+
+    from tests.conftest import DEMO_RUN
+    from tui.cli import main
+
+    run = tmp_path / "run.jsonl"
+    shutil.copy(DEMO_RUN, run)
+    before = run.read_bytes()
+    (tmp_path / "out.patch").symlink_to(victim)
+    (tmp_path / "report.html").symlink_to(victim)
+    commands = [(["export", str(run), "-f", "patch", "-o", str(tmp_path / "out.patch")], "symbolic link"),
+                (["export", str(run), "-f", "sft", "-o", str(run)], "is the input"),
+                (["analyze", str(run), "--html", str(tmp_path / "report.html")], "symbolic link"),
+                (["analyze", str(run), "--html", str(run)], "one of the inputs")]
+    for argv, why in commands:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert why in err and err.count("\n") == 1, err
+    assert unchanged(victim) and run.read_bytes() == before
+    assert main(["export", str(run), "-f", "patch", "-o", str(tmp_path / "fix.patch")]) == 0
+    assert (tmp_path / "fix.patch").read_text().startswith("diff --git")

@@ -52,7 +52,9 @@ class SearchWorker:
                 return self.status()
             self.state = "starting"
             if prefix or not self.log.exists():
-                self.log.write_bytes(prefix)
+                from engine.files import replace_file
+
+                replace_file(self.log, prefix)  # whole, never through a link
         threading.Thread(target=self._run, name="trajscope-batch-search", daemon=True).start()
         return self.status()
 

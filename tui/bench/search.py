@@ -86,6 +86,7 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from engine.files import Folder, replace_file
     from engine.prm.model import BuiltinScorer
     from engine.tasks import load_task_dir
 
@@ -94,8 +95,8 @@ def run(args) -> int:
 
     tasks = [load_task_dir(p) for p in task_dirs()]
     tasks = [t for t in tasks if not args.tasks or any(name in t.instance_id for name in args.tasks)]
-    out_dir = Path(args.out_dir or tempfile.mkdtemp(prefix="trajscope-bench-search-"))
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with Folder(args.out_dir or tempfile.mkdtemp(prefix="trajscope-bench-search-")) as folder:
+        out_dir = folder.path  # the user's --out-dir, resolved once
     local = threading.local()
 
     def job(spec):
@@ -115,7 +116,7 @@ def run(args) -> int:
             console.print(f"{i}/{len(specs)} {row['task']} {row['strategy']} w{row['wrong_rate']:g} "
                           f"seed {row['seed']}: {'resolved' if row['resolved'] else 'not resolved'}, "
                           f"{row['nodes']} nodes, {row['wall_s']} s", highlight=False)
-    (out_dir / "rows.json").write_text(json.dumps(rows, indent=1))
+    replace_file(out_dir / "rows.json", json.dumps(rows, indent=1).encode())
     summary = summarise(rows)
     if args.json:
         print(json.dumps({"summary": summary, "max_nodes": args.max_nodes, "seeds": args.seeds,

@@ -4,9 +4,8 @@ trajectories, and clusters of the failures; rich tables, ``--json``, or an HTML 
 from __future__ import annotations
 
 import json
+import os
 import sys
-from pathlib import Path
-
 
 
 def pct(cell: dict) -> str:
@@ -65,7 +64,12 @@ def run(args) -> int:
         judge.check()
     report = analyze(args.paths, args.clusters, args.seed, judge)
     if args.html:
-        Path(args.html).write_text(html_report(report), encoding="utf-8")
+        from engine.files import replace_file
+        from tui.errors import UserError
+
+        if os.path.exists(args.html) and any(os.path.exists(p) and os.path.samefile(p, args.html) for p in args.paths):
+            raise UserError(f"{args.html} is one of the inputs; analyze never writes its input: choose another --html")
+        replace_file(args.html, html_report(report).encode("utf-8", "replace"))  # never through a link
         print(f"report written to {args.html}", file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2))

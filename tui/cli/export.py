@@ -56,8 +56,13 @@ def run(args) -> int:
 
 def _write(args, data: bytes, records: int) -> None:
     if args.output and args.output != "-":
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_bytes(data)
+        from engine.files import replace_file
+        from tui.errors import UserError
+
+        out, source = Path(args.output), Path(args.run)
+        if out.exists() and source.exists() and out.resolve() == source.resolve():
+            raise UserError(f"{out} is the input; export never writes its input: choose another -o")
+        replace_file(out, data)  # whole or not at all, never through a link
         print(f"{records} {args.format} record(s) written to {args.output}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)
