@@ -1,9 +1,11 @@
 """``trajscope serve`` in a real browser: the distribution's Chromium, driven headless through its
-chromedriver (Selenium), against a served demo search on this machine."""
+chromedriver (Selenium), against a served demo search on this machine, opened by the URL the
+server prints (its token generated). The attacks on the server are test_serve_attacks.py."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -13,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -22,7 +25,6 @@ from tests.support import wait_until as _wait_until
 pytest.importorskip("textual_serve", reason="trajscope[serve] is a test extra")
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is a test extra")
 
-TOKEN = "a-test-token-0123456789"
 # xterm.js draws on a canvas: keep every Terminal the page makes, to read its screen as text
 CAPTURE = """Object.defineProperty(Object.prototype, 'terminal', {configurable: true, set(v) {
   (window.__terms = window.__terms || []).push(v);
@@ -49,20 +51,26 @@ def chromium() -> str:
     pytest.skip("no Chromium here")
 
 
-def serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, int, Path]:
+def serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, str, Path]:
+    """A served demo search and the URL it prints to open (with its token)."""
     port, log = free_port(), tmp_path / f"served-{len(extra)}.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "serve", "demo", "semver-prerelease", "--pace", "0.6",
-                             "--max-nodes", "200", "--port", str(port), "--token", TOKEN, "--out", str(log), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    err = tmp_path / f"stderr-{port}.txt"
+    with open(err, "wb") as e:  # a file, not a pipe nobody drains
+        proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "serve", "demo", "semver-prerelease", "--pace",
+                                 "0.6", "--max-nodes", "200", "--port", str(port), "--out", str(log), *extra],
+                                stdout=subprocess.DEVNULL, stderr=e, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc, port, log
+                found = re.search(r"at (http://\S+)", err.read_text())
+                if found:
+                    return proc, found.group(1), log
         except OSError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     proc.kill()
-    raise AssertionError(f"serve did not listen: {proc.stderr.read().decode()[-2000:]}")
+    raise AssertionError(f"serve did not listen: {err.read_text()[-2000:]}")
 
 
 def status(url: str) -> int:
@@ -107,15 +115,16 @@ def press(driver, keys: str) -> None:
 
 
 def test_a_served_demo_in_chromium(tmp_path):
-    proc, port, log = serve(tmp_path)
+    proc, url, log = serve(tmp_path)
     driver = None
     try:
-        base = f"http://127.0.0.1:{port}"
+        base = url.split("/?")[0]
+        assert base.startswith("http://127.0.0.1:") and parse_qs(urlsplit(url).query)["token"]  # a token, locally too
         assert status(f"{base}/") == 403 and status(f"{base}/ws") == 403  # no token: nothing runs
         assert status(f"{base}/?token=wrong-token-000000000") == 403
         assert viewers() == []
         driver = browser()
-        driver.get(f"{base}/?token={TOKEN}")
+        driver.get(url)
         assert wait_until(lambda: "#n3" in screen_text(driver)), screen_text(driver)
         first = screen_text(driver)
         assert wait_until(lambda: "#n6" in screen_text(driver)), "the tree did not grow in the page"
@@ -145,10 +154,10 @@ def test_a_served_demo_in_chromium(tmp_path):
 
 
 def test_a_read_only_viewer_has_no_controls_and_the_search_refuses_them(tmp_path):
-    proc, port, log = serve(tmp_path, "--read-only")
+    proc, url, log = serve(tmp_path, "--read-only")
     driver = browser()
     try:
-        driver.get(f"http://127.0.0.1:{port}/?token={TOKEN}")
+        driver.get(url)
         assert wait_until(lambda: "#n3" in screen_text(driver)), screen_text(driver)
         text = screen_text(driver)
         assert "read-only" in text and "Prune" not in text and "Pause" not in text

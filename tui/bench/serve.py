@@ -3,8 +3,9 @@
 A served search (``trajscope serve search``: the demo policy at ``--pace`` s a step, many
 independent rollouts so that it does not end while watched) is
 opened by N headless clients at once: each is what a browser tab does to the server (a
-websocket to ``/ws`` with the token, a terminal size, answers to nothing else), so each
-starts a viewer process. For each N: viewers that drew their first screen within the
+websocket to ``/ws`` with the token and the page's own ``Origin``, a terminal size, answers
+to nothing else), so each starts a viewer process; the server's ``--max-viewers`` is raised
+to the largest N. For each N: viewers that drew their first screen within the
 deadline, the resident memory of the viewer processes (each, and together) and of the
 server process, and the search's node rate meanwhile (it must not slow down).
 """
@@ -63,7 +64,7 @@ async def _group(port: int, n: int, seconds: float, log: Path) -> dict:
     async def viewer(session) -> None:
         started = time.monotonic()
         url = f"http://127.0.0.1:{port}/ws?token={TOKEN}&width=140&height=40"
-        async with session.ws_connect(url) as ws:
+        async with session.ws_connect(url, origin=f"http://127.0.0.1:{port}") as ws:
             got, drawn = 0, False
             deadline = started + seconds
             while time.monotonic() < deadline:
@@ -110,7 +111,8 @@ def run(args) -> int:
     server = subprocess.Popen([sys.executable, "-m", "tui.cli", "serve", "search", str(TASKS / "semver-prerelease"),
                                "--model", "demo", "--pace", str(args.pace), "--strategy", "sample", "--samples",
                                "10000", "--max-nodes", "100000", "--prm", "heuristic", "--sandbox", "local",
-                               "--port", str(port), "--token", TOKEN, "--out", str(log)],
+                               "--port", str(port), "--token", TOKEN, "--out", str(log),
+                               "--max-viewers", str(max(args.viewers))],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     results = []
     try:

@@ -4,9 +4,11 @@
 browser connection is a viewer of that search (its own app process, following the search's
 log and steering it through a private control socket), so all viewers watch and steer the
 same tree. ``serve open RUN [--follow]`` and ``serve batch DIR`` show a log or a folder of
-runs, read-only by nature. On 127.0.0.1 by default; any other host needs a token (generated
-and printed as a URL to share, or given with ``--token``); ``--read-only`` viewers have no
-controls, and the search refuses their commands.
+runs, read-only by nature. Every viewer needs the token, on 127.0.0.1 too (generated and
+printed once as the URL to open, or given with ``--token``); the server answers only to the
+names it knows (``--allow-host`` adds one) and to pages of its own origin; ``--max-viewers``
+bounds the app processes; ``--read-only`` viewers have no controls, and the search refuses
+their commands.
 """
 
 from __future__ import annotations
@@ -20,13 +22,20 @@ from pathlib import Path
 
 from tui.cli.common import add_policy_options, add_search_options, add_task_arguments, default_out
 
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+WEB_OPTIONS = ("host", "port", "token", "read_only", "allow_host", "max_viewers")
 
 
 def _web_options(p: argparse.ArgumentParser) -> None:
+    from tui.serve.web import MAX_VIEWERS
+
     p.add_argument("--host", default="127.0.0.1", help="where to listen (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--token", help="the token viewers need (default: a random one when --host is not local)")
+    p.add_argument("--token", help="the token viewers need, 16 characters or more (default: a random one)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="a name browsers may reach this server by, besides localhost's and --host's "
+                        "(a reverse proxy's; repeatable)")
+    p.add_argument("--max-viewers", type=int, default=MAX_VIEWERS, metavar="N",
+                   help=f"viewers at once, each an app process (default {MAX_VIEWERS})")
     p.add_argument("--read-only", action="store_true", help="viewers watch; no command can be sent")
 
 
@@ -55,14 +64,15 @@ def add_parser(sub) -> None:
     _web_options(batch)
 
 
-def _token(args) -> str | None:
+def _token(args) -> str:
+    """Always a token: a local port is open to every local user and to every page in the browser."""
     if args.token is not None:
         if len(args.token) < 16:
             from tui.errors import UserError
 
             raise UserError("--token must be at least 16 characters")
         return args.token
-    return None if args.host in LOCAL_HOSTS else secrets.token_urlsafe(24)
+    return secrets.token_urlsafe(24)
 
 
 def _search_worker(args):
@@ -88,8 +98,7 @@ def _search_worker(args):
         task, instance = str(path), None
     else:
         options = Namespace(**{k: v for k, v in vars(args).items()
-                               if k not in ("command", "func", "mode", "host", "port", "token", "read_only", "out",
-                                            "task", "instance")})
+                               if k not in ("command", "func", "mode", "out", "task", "instance", *WEB_OPTIONS)})
         task, instance = args.task, args.instance
     loaded = load_task(task, instance)
     out = Path(args.out) if args.out else default_out(loaded.instance_id)
@@ -107,10 +116,12 @@ def run(args) -> int:
     try:
         import textual_serve.server  # noqa: F401 - the [serve] extra
 
-        from tui.serve.web import guarded_server
+        from tui.serve.web import guarded_server, machine_addresses, share_url
     except ImportError:
         raise UserError("serving in a browser needs textual-serve: pip install 'trajscope[serve]'") from None
     token = _token(args)
+    if args.max_viewers < 1:
+        raise UserError("--max-viewers must be 1 or more")
     python = shlex.quote(sys.executable)
     worker = control = None
     if args.mode in ("demo", "search"):
@@ -136,11 +147,15 @@ def run(args) -> int:
         if args.mode == "open" and args.follow:
             command += " --follow"
         what = str(target)
-    server = guarded_server(command, args.host, args.port, token, title=f"trajscope · {what}")
-    shown_host = f"[{args.host}]" if ":" in args.host else args.host
-    url = f"http://{shown_host}:{args.port}/" + (f"?token={token}" if token else "")
+    server = guarded_server(command, args.host, args.port, token, title=f"trajscope · {what}",
+                            allow_hosts=args.allow_host, max_viewers=args.max_viewers)
+    url = share_url(args.host, args.port, token)
+    addresses = machine_addresses() if args.host in ("0.0.0.0", "::", "") else []
+    by_address = f" (or by address: {', '.join(addresses[:4])})" if addresses else ""
     access = "read-only" if args.read_only or args.mode in ("open", "batch") else "viewers can steer it"
-    print(f"trajscope: serving {what} at {url} ({access}); Ctrl-C stops it", file=sys.stderr, flush=True)
+    # the one place the token is shown: the access log leaves queries out
+    print(f"trajscope: serving {what} at {url}{by_address} ({access}, at most {args.max_viewers} viewers); "
+          f"Ctrl-C stops it", file=sys.stderr, flush=True)
     try:
         server.serve()
     except OSError as exc:
