@@ -327,3 +327,43 @@ def test_export_and_analyze_never_write_through_a_link_or_over_their_input(tmp_p
     assert unchanged(victim) and run.read_bytes() == before
     assert main(["export", str(run), "-f", "patch", "-o", str(tmp_path / "fix.patch")]) == 0
     assert (tmp_path / "fix.patch").read_text().startswith("diff --git")
+
+
+# -- batches: names, the folder's lock, the batch's own files ------------------------------
+def test_task_ids_never_take_the_batch_files_or_each_others_names():
+    from tui.batch.fleet import log_names
+
+    ids = ["summary", "predictions", "Summary", "a/b", "a_b", "x", "x", "../../etc/passwd"]
+    names, renamed = log_names(ids)
+    folded = [n.casefold() for n in names]
+    assert len(set(folded)) == len(ids) and not {"summary.jsonl", "predictions.jsonl"} & set(folded)
+    assert all("/" not in n and not n.startswith(".") for n in names)
+    assert ("summary", "summary-task.jsonl") in renamed and ("x", "x_.jsonl") in renamed
+    assert names[ids.index("a_b")] == "a_b.jsonl"  # an id that needs nothing keeps its name
+
+
+def test_a_second_batch_into_the_same_folder_is_refused(tmp_path):
+    from tui.batch.executors import LocalExecutor
+    from tui.batch.fleet import Fleet
+    from tui.errors import UserError
+
+    spec = {"name": "t", "task": "unused", "instance": None, "options": {}}
+    first = Fleet([spec], LocalExecutor(1), tmp_path / "out", 1)
+    try:
+        with pytest.raises(UserError, match="folder of a batch still running"):
+            Fleet([spec], LocalExecutor(1), tmp_path / "out", 1, resume=True)
+    finally:
+        first.close()
+    Fleet([spec], LocalExecutor(1), tmp_path / "out", 1).close()  # free again once the first is done
+
+
+def test_a_batch_refuses_a_link_planted_at_a_run_log(tmp_path, victim):
+    from tui.batch.executors import LocalExecutor
+    from tui.batch.fleet import Fleet
+    from tui.errors import UserError
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "t.jsonl").symlink_to(tmp_path / "dangling")
+    with pytest.raises(UserError, match="symbolic link"):
+        Fleet([{"name": "t", "task": "unused", "instance": None, "options": {}}], LocalExecutor(1), tmp_path / "out", 1)
+    assert not (tmp_path / "dangling").exists()

@@ -1,11 +1,12 @@
 """The driver of a batch: one thread per search pulls its log into DIR/<instance>.jsonl, keeps
 its state for the fleet screen, starts it again after a restart, and forwards a person's
-commands to it, wherever it runs.
+commands to it, wherever it runs. The folder is locked for the batch's life (a second batch
+into it is refused) and every file in it is written through engine/files.py.
 """
 
 from __future__ import annotations
 
-import re
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import orjson
 
+from engine.files import Folder, LogBusy, WriteError, safe_name
 from engine.tree import Tree
 from tui.batch.executors import CALL_TIMEOUT_S, WorkerLost
 
@@ -21,10 +23,25 @@ LOCAL_RESTARTS = 3  # a local worker process that dies is started again this oft
 CLOSE_TIMEOUT_S = 60.0
 
 
-def safe_name(instance_id: str) -> str:
-    """A file name for an instance (ids come from datasets: no path may come out of one)."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", instance_id).strip("._") or "instance"
-    return name[:150]
+OWN_FILES = ("summary", "predictions")
+"""The batch's own files (``<name>.jsonl`` in its folder): no task's run log may take their names."""
+
+
+def log_names(ids: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """A run log name for each task id (``<safe id>.jsonl``), none the same (case aside) and none
+    one of the batch's own files; and the (id, name) of those that had to get a suffix."""
+    names, taken, renamed = [], set(), []
+    for task_id in ids:
+        stem = safe_name(task_id)
+        if stem.casefold() in OWN_FILES:
+            stem += "-task"
+        while stem.casefold() in taken:
+            stem += "_"
+        taken.add(stem.casefold())
+        names.append(f"{stem}.jsonl")
+        if stem != safe_name(task_id):
+            renamed.append((task_id, names[-1]))
+    return names, renamed
 
 
 @dataclass
@@ -48,6 +65,7 @@ class Member:
     started_s: float | None = None
     ended_s: float | None = None
     handle: object = None
+    file: object = None  # the driver's log, open (and locked) while its search runs
     listeners: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     through: threading.Event = field(default_factory=threading.Event)  # its driver thread has ended
@@ -74,19 +92,25 @@ class Fleet:
     """Runs ``specs`` on ``executor`` with at most ``parallel`` at once (Ray: as its resources allow)."""
 
     def __init__(self, specs: list[dict], executor, out_dir: Path, parallel: int, resume: bool = False) -> None:
-        self.executor, self.parallel, self.out_dir = executor, max(1, parallel), Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        names: set[str] = set()
-        self.members: list[Member] = []
-        for spec in specs:
-            name = safe_name(spec["name"])
-            while name in names:
-                name += "_"
-            names.add(name)
-            log = self.out_dir / f"{name}.jsonl"
-            if log.exists() and log.stat().st_size and not resume:
-                from tui.errors import UserError
+        from tui.errors import UserError
 
+        self.executor, self.parallel, self.out_dir = executor, max(1, parallel), Path(out_dir)
+        try:
+            self.folder = Folder(self.out_dir)
+            self.folder.lock()  # held until the process ends: one batch writes a folder
+        except LogBusy as exc:
+            raise UserError(f"{out_dir} is the folder of a batch still running ({exc.holder}); wait for it to "
+                            "end or choose another --out") from None
+        except WriteError as exc:
+            raise UserError(str(exc)) from None
+        names, self.renamed = log_names([spec["name"] for spec in specs])
+        self.members: list[Member] = []
+        for spec, name in zip(specs, names):
+            try:
+                log = self.folder.check_target(name)
+            except WriteError as exc:
+                raise UserError(str(exc)) from None
+            if log.exists() and log.stat().st_size and not resume:
                 raise UserError(f"{log} already exists; choose another --out, or --resume to go on with the batch")
             self.members.append(Member(spec["name"], spec, log))
         self.slots = threading.Semaphore(self.parallel if not executor.restarts_itself else len(self.members) or 1)
@@ -127,6 +151,10 @@ class Fleet:
                 member.handle.kill()
         self.executor.shutdown()
 
+    def close(self) -> None:
+        """Give the folder up (its lock goes with it), once the batch's own files are written."""
+        self.folder.close()
+
     # -- one search --------------------------------------------------------------------------
     def _drive(self, member: Member) -> None:
         with self.slots:
@@ -153,15 +181,18 @@ class Fleet:
                     except (WorkerLost, TimeoutError, RuntimeError):
                         pass
                     member.handle.kill()
+                if member.file is not None:
+                    member.file.close()  # its lock goes with it
                 member.through.set()
                 self.changed.set()
 
     def _run(self, member: Member) -> None:
-        if member.log.exists() and member.log.stat().st_size:  # --resume: the batch goes on from its logs
-            from engine.events import read_events
+        member.file = self.folder.open_append(member.log.name, lock=True)
+        if os.fstat(member.file.fileno()).st_size:  # --resume: the batch goes on from its logs
+            from engine.events import ReadCounts, parse_lines
 
             with member.lock:
-                member.tree = Tree.fold(read_events(member.log))
+                member.tree = Tree.fold(parse_lines(self._log_bytes(member), ReadCounts()))
         member.handle = self.executor.spawn(member.spec)
         local_restarts = 0
         while True:
@@ -191,7 +222,7 @@ class Fleet:
                     member.restarts += 1
                 member.starts += 1
                 with member.lock:
-                    prefix = member.log.read_bytes() if member.log.exists() else b""
+                    prefix = self._log_bytes(member)
                     member.offset = len(prefix)  # the worker's log starts with these very bytes
                 member.handle.call("start", prefix, timeout=CALL_TIMEOUT_S)
                 if self.paused:
@@ -208,6 +239,18 @@ class Fleet:
                 return
             member.state = status["state"]
             self.stopping.wait(POLL_S)
+
+    @staticmethod
+    def _log_bytes(member: Member) -> bytes:
+        """What the driver's log holds, read from its own open file (never a path that may have
+        changed since)."""
+        fd = member.file.fileno()
+        size = os.fstat(fd).st_size
+        chunks, done = [], 0
+        while done < size and (chunk := os.pread(fd, min(1 << 24, size - done), done)):
+            chunks.append(chunk)
+            done += len(chunk)
+        return b"".join(chunks)
 
     def _pull(self, member: Member) -> None:
         """Everything the worker has that the driver does not (before closing it)."""
@@ -235,8 +278,8 @@ class Fleet:
                 except orjson.JSONDecodeError:
                     continue
             with member.lock:
-                with open(member.log, "ab") as fh:
-                    fh.write(data)
+                member.file.write(data)
+                member.file.flush()
                 member.offset += len(data)
                 member.events += len(events)
                 for event in events:

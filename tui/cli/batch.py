@@ -86,6 +86,9 @@ def run(args) -> int:
     executor = (RayExecutor(args.parallel, args.address, args.resource) if args.executor == "ray"
                 else LocalExecutor(args.parallel))
     fleet = Fleet(specs, executor, out, args.parallel, resume=args.resume)
+    for task_id, name in fleet.renamed:
+        print(f"trajscope: the run log of {task_id!r} is {name} (its own name is taken by the batch's own files "
+              "or another task)", file=sys.stderr)
     fleet.start()
     interrupted = False
     try:
@@ -106,7 +109,10 @@ def run(args) -> int:
             break
         except KeyboardInterrupt:
             interrupted = True
-    summary = write_outputs(fleet, out, args.model)
+    try:
+        summary = write_outputs(fleet, out, args.model)
+    finally:
+        fleet.close()
     if interrupted:
         print(f"trajscope: interrupted; {summary['done']} of {summary['instances']} searches had ended; logs, "
               f"summary.jsonl and predictions.jsonl in {out}", file=sys.stderr)
@@ -119,20 +125,20 @@ def run(args) -> int:
     return 0 if summary["failed"] == 0 else 1
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def write_outputs(fleet, out: Path, model: str) -> dict:
     """``summary.jsonl`` (a row per search) and ``predictions.jsonl`` (SWE-bench's format) in
     ``out``; returns the totals."""
+    from engine.files import WriteError
+    from tui.errors import UserError
+
     rows = [m.row() | {"result": m.result} for m in fleet.members]
-    _write(out / "summary.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     predictions = [{"instance_id": m.name, "model_name_or_path": model,
                     "model_patch": (m.result or {}).get("patch") or ""} for m in fleet.members]
-    _write(out / "predictions.jsonl", "".join(json.dumps(p) + "\n" for p in predictions))
+    try:  # atomically, never through a link planted at either name (or at a temporary's)
+        fleet.folder.replace("summary.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
+        fleet.folder.replace("predictions.jsonl", "".join(json.dumps(p) + "\n" for p in predictions).encode())
+    except WriteError as exc:
+        raise UserError(f"{exc}; the run logs are in {out}") from None
     totals = fleet.totals()
     return totals | {"summary": str(out / "summary.jsonl"), "predictions": str(out / "predictions.jsonl")}
 
