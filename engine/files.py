@@ -315,14 +315,16 @@ def write_new(path: str | os.PathLike, data: bytes = b"", mode: int = 0o644) -> 
     """Create the file ``path`` with ``data``; WriteError if anything is there already."""
     folder, name = _split(path)
     with folder:
-        return folder.create(name, data, mode)
+        folder.create(name, data, mode)
+    return Path(path)
 
 
 def replace_file(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> Path:
     """Replace (or create) the regular file ``path`` with ``data`` atomically."""
     folder, name = _split(path)
     with folder:
-        return folder.replace(name, data, mode)
+        folder.replace(name, data, mode)
+    return Path(path)
 
 
 @contextmanager
@@ -345,7 +347,8 @@ def create_unique(path: str | os.PathLike, data: bytes = b"") -> Path:
     folder, name = _split(path)
     stem, dot, suffix = name.rpartition(".")
     with folder:
-        return folder.create_unique(stem, dot + suffix, data) if stem else folder.create_unique(name, "", data)
+        made = folder.create_unique(stem, dot + suffix, data) if stem else folder.create_unique(name, "", data)
+    return Path(path).with_name(made.name)  # as the caller wrote the folder
 
 
 def check_target(path: str | os.PathLike) -> Path:

@@ -367,3 +367,46 @@ def test_a_batch_refuses_a_link_planted_at_a_run_log(tmp_path, victim):
     with pytest.raises(UserError, match="symbolic link"):
         Fleet([{"name": "t", "task": "unused", "instance": None, "options": {}}], LocalExecutor(1), tmp_path / "out", 1)
     assert not (tmp_path / "dangling").exists()
+
+
+# -- run logs: links, a second writer, unique default names --------------------------------
+def test_a_run_log_is_never_opened_through_a_dangling_link(tmp_path, capsys):
+    from engine.events import RunLog
+    from tests.conftest import DEMO_TASKS
+    from tui.cli import main
+
+    (tmp_path / "run.jsonl").symlink_to(tmp_path / "made-through-the-link.jsonl")
+    with pytest.raises(WriteError, match="symbolic link"):
+        RunLog(tmp_path / "run.jsonl")
+    task = str(next(p for p in DEMO_TASKS if p.name == "semver-prerelease"))
+    assert main(["run", task, "--out", str(tmp_path / "run.jsonl"), "--headless", "--sandbox", "local"]) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("trajscope:")]
+    assert len(errors) == 1 and "symbolic link" in errors[0] and "Traceback" not in err, err
+    assert not (tmp_path / "made-through-the-link.jsonl").exists()
+
+
+@pytest.mark.parametrize("command", [["demo"], ["search", "--resume", "--strategy", "sample"]])
+def test_a_second_writer_on_a_run_log_is_refused_in_one_sentence(tmp_path, capsys, command):
+    from engine.events import RunLog
+    from tests.conftest import DEMO_TASKS
+    from tui.cli import main
+
+    log = tmp_path / "run.jsonl"
+    task = str(next(p for p in DEMO_TASKS if p.name == "semver-prerelease"))
+    with RunLog(log):  # the first writer, still running
+        code = main([command[0], task, *command[1:], "--out", str(log), "--headless", "--sandbox", "local",
+                     "--prm", "heuristic"])
+        err = capsys.readouterr().err
+    assert code == 2 and f"{log} is being written by another writer in this process" in err, err
+    assert err.count("trajscope:") == 1 and log.read_bytes() == b""
+
+
+def test_default_run_log_names_are_unique_within_a_second(tmp_path, monkeypatch):
+    from tui.cli.common import default_out
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("time.strftime", lambda fmt, *a: "20260101-000000")  # the same second, always
+    first, second = default_out("demo/../x"), default_out("demo/../x")
+    assert first != second and first.exists() and second.exists() and first.parent == second.parent == Path("runs")
+    assert "/" not in first.name and ".." not in first.name
