@@ -13,8 +13,10 @@ import threading
 import time
 from pathlib import Path
 
-from engine.sandbox.base import SandboxError
+from engine.sandbox.base import PathOutsideRepo, SandboxError
 from engine.sandbox.output import DRAIN_GRACE, BoundedOutput
+
+WATCH_POLL = 0.02  # seconds between two calls of an exec's watch
 
 
 def short_error(exc: BaseException) -> str:
@@ -82,14 +84,16 @@ class Sink:
 
 
 def stream_exec(api, container, argv: list[str], sink: Sink, timeout: float,
-                 kill=None, kill_after: bool = False) -> tuple[int | None, bool]:
+                 kill=None, kill_after: bool = False, watch=None) -> tuple[int | None, bool]:
     """Run ``argv`` in ``container``, feeding ``sink``; (exit code or None, timed out).
 
     The output is read in a thread while this one watches the deadline and the exec's
     state, so neither a command that never ends nor a background process that holds its
     output open can hold the engine: ``kill`` (which kills what runs in the container)
     runs at the deadline, and also when the command has ended if ``kill_after``; then
-    the output is read for at most DRAIN_GRACE more seconds."""
+    the output is read for at most DRAIN_GRACE more seconds. ``watch``, when given, is
+    called every WATCH_POLL seconds while the command runs; True ends it as at a deadline
+    (the caller knows why)."""
     import docker.errors
 
     try:
@@ -115,20 +119,27 @@ def stream_exec(api, container, argv: list[str], sink: Sink, timeout: float,
 
     threading.Thread(target=pump, name="trajscope-exec", daemon=True).start()
     deadline = time.monotonic() + timeout
-    timed_out, ended = False, False
-    poll = 0.01
-    while not done.wait(poll):
-        poll = min(poll * 2, 0.25)
-        if time.monotonic() >= deadline:
+    timed_out, ended, watched = False, False, False
+    poll, next_look = 0.01, 0.0
+    while not done.wait(min(poll, WATCH_POLL) if watch is not None else poll):
+        now = time.monotonic()
+        if now >= deadline:
             timed_out = True
             break
+        if watch is not None and watch():
+            watched = True
+            break
+        if now < next_look:
+            continue
+        poll = min(poll * 2, 0.25)
+        next_look = now + poll
         try:
             ended = not api.exec_inspect(ex["Id"]).get("Running")
         except docker.errors.DockerException:
             ended = True
         if ended:
             break
-    if kill is not None and (timed_out or kill_after):
+    if kill is not None and (timed_out or kill_after or watched):
         kill()
     done.wait(DRAIN_GRACE)
     with lock:
@@ -183,3 +194,19 @@ def put_file(container, dest_dir: str, name: str, data, size: int) -> None:
         buf.seek(0)
         if not container.put_archive(dest_dir, buf):
             raise SandboxError("could not copy into the container")
+
+
+def raise_for_editor(code: int, out: bytes, path: str, verb: str, read_limit: int) -> None:
+    """The editor scripts' exit codes as errors: 3 outside, 4 missing, 5 a directory."""
+    if code == 3:
+        raise PathOutsideRepo(f"{path} leads outside the repository")
+    if code == 4:
+        raise SandboxError(f"{path} does not exist")
+    if code == 5:
+        raise SandboxError(f"{path} is a directory")
+    if code == 6:
+        raise SandboxError(f"{path} is not a regular file")
+    if code == 7:
+        raise SandboxError(f"{path} is larger than {read_limit:,} bytes; look at it with bash")
+    if code != 0:
+        raise SandboxError(f"could not {verb} {path}: {out.decode(errors='replace').strip()}")

@@ -1,6 +1,7 @@
 """DockerSandbox: one container per concurrently running branch (docs/architecture.md section 3).
 
-Containers run with no network and with memory, CPU and process limits. Every
+Containers run with no network and with memory, CPU, process and disk limits (the
+disk: a storage quota where the daemon has one, else a watch, ``daemon.DiskWatch``). Every
 container (and the volume its session's snapshot store lives in) carries the
 label ``trajscope.sandbox`` and its owner's host and process id, so that what a
 crashed or killed run left behind is removed the next time a sandbox starts,
@@ -41,23 +42,40 @@ from engine.sandbox.base import (
     OUTPUT_CAP,
     ExecResult,
     GitStore,
-    PathOutsideRepo,
     SandboxError,
     StateRef,
     _check_ref,
     cap_output,
     repo_path,
 )
-from engine.sandbox.container import KILL_ALL, Sink, check_exec, put_dir, put_file, short_error, stream_exec
-from engine.sandbox.daemon import BASE_IMAGE, LABEL, _remove_container, client, docker_available, reap_leftovers
+from engine.sandbox.container import (
+    KILL_ALL,
+    Sink,
+    check_exec,
+    put_dir,
+    put_file,
+    raise_for_editor,
+    short_error,
+    stream_exec,
+)
+from engine.sandbox.daemon import (
+    BASE_IMAGE,
+    LABEL,
+    DiskWatch,
+    _remove_container,
+    client,
+    docker_available,
+    reap_leftovers,
+    run_with_quota,
+)
 from engine.sandbox.keeper import (
-    _FIXED_DATES,
     HELPER_LIMIT,
     HELPER_TIMEOUT,
     KEEPER_STORE,
     STORE_MOUNT,
     KeeperSession,
     _fail_start,
+    snapshot_script,
 )
 from engine.sandbox.output import BoundedOutput, keep_output
 
@@ -67,6 +85,7 @@ LOCAL_STORE = "/var/lib/trajscope/store.git"  # each agent container's own, borr
 LOCAL_INDEX = "/var/lib/trajscope/index"
 PACK_LIMIT = 1 << 30  # bytes of new objects one snapshot may send to the keeper
 READ_LIMIT = 16 << 20  # bytes the file tools read from one file
+DISK_MB = 4096  # what an agent's container may write beyond its copy of the repository
 KILL_TIMEOUT = 20.0
 _live: "weakref.WeakSet[DockerSandbox]" = weakref.WeakSet()
 _reaped = False
@@ -81,22 +100,6 @@ def _close_all() -> None:
             pass
 
 
-def _raise_for(code: int, out: bytes, path: str, verb: str) -> None:
-    """The editor scripts' exit codes as errors: 3 outside, 4 missing, 5 a directory."""
-    if code == 3:
-        raise PathOutsideRepo(f"{path} leads outside the repository")
-    if code == 4:
-        raise SandboxError(f"{path} does not exist")
-    if code == 5:
-        raise SandboxError(f"{path} is a directory")
-    if code == 6:
-        raise SandboxError(f"{path} is not a regular file")
-    if code == 7:
-        raise SandboxError(f"{path} is larger than {READ_LIMIT:,} bytes; look at it with bash")
-    if code != 0:
-        raise SandboxError(f"could not {verb} {path}: {out.decode(errors='replace').strip()}")
-
-
 class DockerSandbox:
     """A container from a task image, with the repository at ``repo``."""
 
@@ -104,11 +107,12 @@ class DockerSandbox:
 
     def __init__(self, image: str = BASE_IMAGE, source: str | os.PathLike | None = None, *,
                  repo: str = "/repo", memory_mb: int = 2048, cpus: float = 2.0, max_processes: int = 256,
-                 output_cap: int = OUTPUT_CAP, output_dir: str | os.PathLike | None = None, setup: str = "",
+                 disk_mb: int = DISK_MB, output_cap: int = OUTPUT_CAP, output_dir: str | os.PathLike | None = None, setup: str = "",
                  _session: KeeperSession | None = None, _ref: StateRef | None = None):
         """``output_dir`` keeps the kept output of capped commands after close (else a temporary one).
         ``setup``: shell lines every command runs after first (a SWE-bench image's ``conda
-        activate testbed``), in the same shell, so what they export is the command's environment."""
+        activate testbed``), in the same shell, so what they export is the command's environment.
+        ``disk_mb``: what the container may write beyond its repository copy (docs/security.md)."""
         import docker.errors
 
         global _reaped
@@ -118,6 +122,9 @@ class DockerSandbox:
             _reaped = True
         self.image, self.repo, self.setup = image, repo, setup
         self.memory_mb, self.cpus, self.max_processes, self.output_cap = memory_mb, cpus, max_processes, output_cap
+        self.disk_mb = disk_mb
+        self._disk: DiskWatch | None = None  # None where a storage quota holds the limit
+        self._disk_over = 0  # bytes the container held when the watch stopped it
         self.notice = ""
         self._closed = False
         self._runs = itertools.count()
@@ -158,18 +165,27 @@ class DockerSandbox:
     def _start_container(self) -> None:
         """A fresh container of the image for this sandbox, with its own store borrowing
         from the session's (read-only) store."""
+        from docker.types import Ulimit
+
         session = self._session
         self._starts += 1
         suffix = "" if self._starts == 1 else f"-r{self._starts}"
-        self.container = self._client.containers.run(
-            self.image, ["sleep", "infinity"], detach=True, init=True, network_mode="none",
-            labels=session.labels, name=f"trajscope-{session.id}-{self._n}{suffix}",
+        # No file may outgrow what one snapshot may send (nor the disk limit): this bounds a
+        # single file at once, fallocate included, with nothing to watch.
+        fsize = min(PACK_LIMIT, self.disk_mb << 20)
+        limit = (self.disk_mb << 20) + session.source_bytes
+        self.container, quota = run_with_quota(
+            self._client, self.image, limit, command=["sleep", "infinity"], detach=True, init=True,
+            network_mode="none", labels=session.labels, name=f"trajscope-{session.id}-{self._n}{suffix}",
             volumes={session.volume.name: {"bind": STORE_MOUNT, "mode": "ro"}}, **self._limits,
+            ulimits=[Ulimit(name="fsize", soft=fsize, hard=fsize)],
             environment={"PAGER": "cat", "GIT_PAGER": "cat", "TERM": "dumb", "LANG": "C.UTF-8",
                          "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PIP_NO_INPUT": "1",
                          "NO_COLOR": "1"},
         )
+        self._disk = None if quota else DiskWatch(self._client, self.container, limit)
         self._dead = False
+        self._disk_over = 0
         self._keep_pid = ""
         self._keep_pid = self._sh("read -r p _ < /proc/1/task/1/children; echo $p").strip()
         if not self._keep_pid.isdigit():
@@ -202,10 +218,23 @@ class DockerSandbox:
             raise SandboxError("the sandbox is closed")
 
     def _exec(self, script: str, sink: Sink, timeout: float = HELPER_TIMEOUT,
-              kill_after: bool = False) -> tuple[int | None, bool]:
+              kill_after: bool = False, watch=None) -> tuple[int | None, bool]:
         self._check_open()
         return stream_exec(self._client.api, self.container, ["bash", "-c", script], sink, timeout,
-                            kill=self._kill_all, kill_after=kill_after)
+                            kill=self._kill_all, kill_after=kill_after, watch=watch)
+
+    def _watch_disk(self, ended: bool = False) -> bool:
+        """Whether the container wrote past its disk limit; if so it is killed at once (its
+        processes stop writing) and marked dead, to be removed with what it wrote."""
+        if self._disk is None or self._dead or not self._disk.check(ended):
+            return False
+        self._disk_over = self._disk.used
+        self._dead = True
+        try:
+            self.container.kill()
+        except Exception:  # noqa: BLE001 - already stopped
+            pass
+        return True
 
     def _sh(self, script: str, timeout: float = HELPER_TIMEOUT, limit: int = HELPER_LIMIT) -> str:
         sink = Sink(limit=limit)
@@ -241,8 +270,13 @@ class DockerSandbox:
                   f"cd {shlex.quote(self.repo)} || exit 90\n"
                   f"exec bash -c {shlex.quote(command)} < /dev/null 2>&1\n")
         started = time.perf_counter()
-        code, timed_out = self._exec(script, Sink(out, merge=True), timeout, kill_after=True)
+        code, timed_out = self._exec(script, Sink(out, merge=True), timeout, kill_after=True,
+                                     watch=self._watch_disk if self._disk is not None else None)
         duration = time.perf_counter() - started
+        if self._disk_over or self._watch_disk(ended=True):
+            _remove_container(self.container)  # what it wrote goes with it, now
+            raise SandboxError(f"the command wrote more than the sandbox's disk limit ({self.disk_mb:,} MiB); "
+                               "it was stopped and its container removed")
         if self.container is not None:
             try:
                 self.container.reload()
@@ -281,7 +315,7 @@ class DockerSandbox:
         code, timed_out = self._exec(script, sink)
         if timed_out:
             raise SandboxError(f"could not {verb} {path}: no answer in {HELPER_TIMEOUT:g} s")
-        _raise_for(code if code is not None else 1, sink.err.data(), path, verb)
+        raise_for_editor(code if code is not None else 1, sink.err.data(), path, verb, READ_LIMIT)
         return bytes(sink.out)
 
     def read(self, path: str) -> str:
@@ -310,13 +344,7 @@ class DockerSandbox:
         """Commit the work tree in the container's own store and send what is new to the
         keeper, which checks it; the state counts once the keeper holds all of it."""
         base = self._session.base
-        script = (self._git._prelude() + f"export {_FIXED_DATES}\n"
-                  "g prune-packed -q 2>/dev/null || true\n"
-                  "g add -A\nT=$(g write-tree)\n"
-                  f"if [ \"$T\" = \"$(g rev-parse {base}^{{tree}})\" ]; then C={base}; "
-                  f"else C=$(g commit-tree -p {base} -m snapshot \"$T\"); fi\n"
-                  "printf '%s\\n' \"$C\"\n"
-                  f"printf '%s\\n^%s\\n' \"$C\" {base} | g pack-objects --revs --local --stdout -q\n")
+        script = snapshot_script(self._git._prelude(), base, PACK_LIMIT)
         with tempfile.SpooledTemporaryFile(8 << 20) as spool:
             sink = Sink(spool, PACK_LIMIT)
             code, timed_out = self._exec(script, sink)
@@ -351,7 +379,7 @@ class DockerSandbox:
     def fork(self, ref: StateRef) -> "DockerSandbox":
         self._check_open()
         return DockerSandbox(self.image, repo=self.repo, memory_mb=self.memory_mb, cpus=self.cpus,
-                             max_processes=self.max_processes, output_cap=self.output_cap, setup=self.setup,
+                             max_processes=self.max_processes, disk_mb=self.disk_mb, output_cap=self.output_cap, setup=self.setup,
                              _session=self._session, _ref=ref)
 
     def diff(self) -> str:

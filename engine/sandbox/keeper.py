@@ -31,6 +31,24 @@ def _git_env(store: str) -> str:
             f"GIT_ATTR_NOSYSTEM=1 {_FIXED_DATES} LC_ALL=C\nset -e\n")
 
 
+def snapshot_script(prelude: str, base: str, pack_limit: int) -> str:
+    """The script that commits an agent container's work tree in its own store and prints the
+    commit, then a pack of the objects the keeper lacks (``--local``: not those it lends)."""
+    return (prelude + f"export {_FIXED_DATES}\n"
+            "g prune-packed -q 2>/dev/null || true\n"
+            # what git would add, measured before it reads (and copies) any of it: a pack past
+            # the limit is refused in a moment, not after minutes of compressing
+            "N=$(g ls-files -z -m -o --exclude-standard | du -cb --files0-from=- 2>/dev/null | tail -n 1)\n"
+            f"if [ \"${{N%%[!0-9]*}}\" -gt {pack_limit} ] 2>/dev/null; then echo 'the files changed since the "
+            f"last saved state hold more than {pack_limit >> 20:,} MiB, which is more than one state may save' >&2; "
+            "exit 1; fi\n"
+            "g add -A\nT=$(g write-tree)\n"
+            f"if [ \"$T\" = \"$(g rev-parse {base}^{{tree}})\" ]; then C={base}; "
+            f"else C=$(g commit-tree -p {base} -m snapshot \"$T\"); fi\n"
+            "printf '%s\\n' \"$C\"\n"
+            f"printf '%s\\n^%s\\n' \"$C\" {base} | g pack-objects --revs --local --stdout -q\n")
+
+
 def _fail_start(thing, image: str, exc: BaseException):
     """Close what was half started (a session or a sandbox) and say why in one line."""
     import docker.errors
@@ -39,6 +57,17 @@ def _fail_start(thing, image: str, exc: BaseException):
     if isinstance(exc, docker.errors.DockerException):
         raise SandboxError(f"Docker could not start a container from {image}: {short_error(exc)}") from None
     raise exc
+
+
+def _tree_bytes(top: Path) -> int:
+    total = 0
+    for folder, _, files in os.walk(top):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                pass
+    return total
 
 
 class KeeperSession(SharedState):
@@ -57,6 +86,9 @@ class KeeperSession(SharedState):
         self.outputs = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix=f"trajscope-docker-{self.id}-"))
         self.outputs.mkdir(parents=True, exist_ok=True)
         self.store_lock = threading.Lock()
+        # A container whose repository is copied in (not in the image) holds that copy in its
+        # writable layer: its disk limit counts from there.
+        self.source_bytes = _tree_bytes(source) if source is not None else 0
         try:
             self.keeper = c.containers.run(
                 image, ["sleep", "infinity"], detach=True, init=True, network_mode="none",

@@ -110,3 +110,68 @@ def test_a_search_goes_on_after_an_agent_wrecks_its_store(source, tmp_path):
     (after,) = (tree.nodes[n] for n in tree.children(second.id))
     assert after.status != "failed", after.status_reason
     assert after.observation.strip() == "after the damage"
+
+
+def written(box) -> int:
+    """What the daemon counts in the container's writable layer, in bytes."""
+    rows = box._client.api.containers(all=True, filters={"id": box.container.id}, size=True)
+    return int(rows[0].get("SizeRw") or 0) if rows else 0
+
+
+def test_a_docker_command_cannot_fill_the_host_disk(source):
+    """One file past the limit is refused by the kernel at once; many files are stopped by the
+    watch, and the container goes with what it wrote; the branch goes on from its saved state."""
+    from engine.sandbox.docker import DockerSandbox
+
+    limit = 64
+    with DockerSandbox(source=source, disk_mb=limit) as box:
+        assert_contained(box)
+        box.write("pkg/mod.py", "def f():\n    return 5\n")
+        state = box.snapshot()
+        started = time.monotonic()
+        one = box.run("fallocate -l 2G /tmp/big; echo rc=$?; stat -c %s /tmp/big", timeout=30)
+        assert time.monotonic() - started < 10
+        assert "rc=153" in one.output and one.output.split()[-1] == "0"  # EFBIG: nothing allocated
+        peak, stop = [0], [False]
+
+        def sample():
+            while not stop[0]:
+                peak[0] = max(peak[0], written(box))
+                time.sleep(0.01)
+
+        import threading
+
+        watcher = threading.Thread(target=sample)
+        watcher.start()
+        try:
+            with pytest.raises(SandboxError, match="disk limit"):
+                box.run("for i in $(seq 256); do head -c 8M /dev/zero > /repo/junk$i || break; done", timeout=120)
+        finally:
+            stop[0] = True
+            watcher.join()
+        # 2 GiB tried; the container never held much more than its limit, and is gone with it
+        assert peak[0] < (limit + 256) << 20, peak[0] >> 20
+        assert not box._client.containers.list(all=True, filters={"id": box.container.id})
+        box.restore(state)  # a new container, from the session's store
+        started = time.monotonic()
+        assert box.snapshot() == state
+        assert time.monotonic() - started < 5
+        assert box.read("pkg/mod.py").endswith("return 5\n")
+        assert box.run("ls /repo").output.split() == ["pkg"]
+
+
+def test_a_snapshot_past_the_pack_limit_is_refused_at_once(source):
+    """2 GiB of changed files (sparse: they cost the disk nothing) would make git read and
+    compress all of it before the pack limit stops it; the snapshot refuses them first."""
+    from engine.sandbox.docker import DockerSandbox
+
+    with DockerSandbox(source=source) as box:
+        assert_contained(box)
+        state = box.snapshot()
+        assert box.run("truncate -s 1000M a b c && echo ok").output.strip() == "ok"
+        started = time.monotonic()
+        with pytest.raises(SandboxError, match="more than one state may save"):
+            box.snapshot()
+        assert time.monotonic() - started < 5
+        box.run("rm a b c")
+        assert box.snapshot() == state
