@@ -78,10 +78,11 @@ async def test_w_replaces_the_line_of_its_instance_and_keeps_the_others(tmp_path
     exports = tmp_path / "exports"
     exports.mkdir()
     other = b'{"instance_id":"other","model_name_or_path":"m","model_patch":"p"}'
-    (exports / "predictions.jsonl").write_bytes(
-        other + b'\nnot json at all\n{"instance_id":"demo__calc-divide","model_name_or_path":"m","model_patch":"old"}\n')
+    mine = b'{"instance_id":"demo__calc-divide","model_name_or_path":"m","model_patch":"old"}'
+    (exports / "predictions.jsonl").write_bytes(other + b"\nnot json at all\n" + mine + b"\n")
     await press_on_submit(tmp_path, DEMO_RUN, exports, "w")
     lines = (exports / "predictions.jsonl").read_bytes().splitlines()
     assert lines[:2] == [other, b"not json at all"] and len(lines) == 3
-    assert orjson.loads(lines[2])["instance_id"] == "demo__calc-divide" and orjson.loads(lines[2])["model_patch"] != "old"
+    written = orjson.loads(lines[2])
+    assert written["instance_id"] == "demo__calc-divide" and written["model_patch"] != "old"
     assert not [p for p in exports.iterdir() if p.name.endswith(".tmp")]
