@@ -198,15 +198,18 @@ class Session:
 
     # -- the loop -----------------------------------------------------------------------
     def start(self) -> None:
+        # The sandbox first: one that cannot confine refuses before the log says a run started,
+        # and the log records what the commands really run in.
+        self._root_box = self.task.open_sandbox(self.sandbox_kind, **self.sandbox_options)
+        self._root_box.at = ROOT
         if not self.resumed:
             self.emit("run_started", task=self.task.to_json(), config={
-                **self.config.to_json(), "policy": self.policy.name, "sandbox": self.sandbox_kind,
+                **self.config.to_json(), "policy": self.policy.name, "sandbox": self._root_box.kind,
+                "isolated": bool(getattr(self._root_box, "isolated", True)),
                 "scorers": [s.name for s in self.scorers], "workers": self.workers, "seed": self.seed,
                 "budget": self.budget.to_json(), **self.meta})
         else:
             steps.pick_up(self)
-        self._root_box = self.task.open_sandbox(self.sandbox_kind, **self.sandbox_options)
-        self._root_box.at = ROOT
         if getattr(self._root_box, "notice", ""):  # in the log, so the app shows it too
             self.emit("command", name="sandbox_warning", by="engine", text=self._root_box.notice)
         for i in range(self.workers):

@@ -47,19 +47,19 @@ class Task:
 
     def open_sandbox(self, kind: str = "local", **options) -> Sandbox:
         """A fresh sandbox holding this task's code at its base state."""
-        if kind == "local":
+        if kind in ("local", "none"):  # none: the local sandbox without bubblewrap, asked for by name
             from engine.sandbox.local import LocalSandbox
 
             if self.repo_dir is None:
                 raise TaskError(f"{self.instance_id} has its code only in a Docker image; use --sandbox docker")
-            return LocalSandbox(self.repo_dir, **options)
+            return LocalSandbox(self.repo_dir, isolate=kind == "local", **options)
         if kind == "docker":
             from engine.sandbox.docker import BASE_IMAGE, DockerSandbox
 
             if self.env_setup:
                 options.setdefault("setup", self.env_setup)
             return DockerSandbox(self.image or BASE_IMAGE, self.repo_dir, repo=self.workdir, **options)
-        raise TaskError(f"unknown sandbox {kind!r}: use docker or local")
+        raise TaskError(f"unknown sandbox {kind!r}: use docker, local or none")
 
     def to_json(self) -> dict:
         return {"instance_id": self.instance_id, "problem_statement": self.problem_statement,

@@ -201,14 +201,19 @@ class GitStore:
             "echo \"$C\"\n"
         )
 
-    def restore(self, ref: StateRef) -> str:
-        """Make the work tree equal to ``ref``; ignored files are left alone."""
+    def restore(self, ref: StateRef, scrub: bool = False, changed: bool = False) -> str:
+        """Make the work tree equal to ``ref``; ignored files are left alone, unless ``scrub``:
+        then untracked and ignored files go, and tracked ones are put back from the index
+        first, so that what filled the disk is removed, never hashed. ``changed``: print the
+        paths the restore wrote or removed, NUL-separated."""
         _check_ref(ref)
         return (
             self._prelude()
             + f"g cat-file -e {ref}^{{tree}} 2>/dev/null || {{ echo 'unknown state {ref}' >&2; exit 3; }}\n"
-            "g add -A\nOLD=$(g write-tree)\n"
+            + ("g clean -ffdxq\ng checkout-index -a -f -q\n" if scrub else "")
+            + "g add -A\nOLD=$(g write-tree)\n"
             f"g read-tree --reset -u \"$OLD\" {ref}^{{tree}}\n"
+            + (f"g diff-tree -r --name-only -z \"$OLD\" {ref}^{{tree}}\n" if changed else "")
         )
 
     def diff(self) -> str:

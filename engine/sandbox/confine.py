@@ -1,8 +1,11 @@
 """Confining local commands: bubblewrap, privilege dropping, pids cgroups, killing.
 
-The kernel never applies a process limit to root, so a root process confines
-its commands with a pids cgroup (which also lets every process of a command be
-killed), or, where no cgroup can be made, runs them as an unprivileged user.
+Bubblewrap is required: where it is missing or broken the local sandbox refuses to
+start (``refusal``) rather than run an agent's commands on the host; running them
+unconfined is only ever the user's named choice (``--sandbox none``). A root process
+runs its commands as an unprivileged user of their own (``drop_argv``), and also puts
+them in a pids cgroup where one can be made: the kernel never applies a process limit to root, and
+the cgroup lets every process of a command be killed.
 """
 
 from __future__ import annotations
@@ -22,8 +25,21 @@ _BWRAP_LOCK = threading.Lock()
 _BWRAP_STATE: dict[bool, tuple[bool, str]] = {}
 
 
+INSTALL_HINT = ("install bubblewrap (apt-get install bubblewrap, dnf install bubblewrap, pacman -S bubblewrap, "
+                "apk add bubblewrap), or use --sandbox docker, or --sandbox none to accept running the agent's "
+                "commands unconfined on this machine")
+
+
+def refusal(why: str) -> str:
+    """The one sentence the local sandbox stops with when bubblewrap cannot confine it."""
+    return f"the local sandbox cannot confine the agent's commands: {why}; {INSTALL_HINT}"
+
+
 def bwrap_status(as_other_user: bool = False) -> tuple[bool, str]:
-    """(usable, why not) for bubblewrap, probed once per process and mode."""
+    """(usable, why not) for bubblewrap, probed once per process and mode.
+
+    ``TRAJSCOPE_BWRAP=0`` turns bubblewrap off, which makes the local sandbox refuse to
+    start exactly as when it is missing: it never means running unconfined."""
     if os.environ.get("TRAJSCOPE_BWRAP", "1") == "0":
         return False, "bubblewrap is turned off (TRAJSCOPE_BWRAP=0)"
     with _BWRAP_LOCK:
@@ -36,17 +52,29 @@ def _probe_bwrap(as_other_user: bool) -> tuple[bool, str]:
     exe = shutil.which("bwrap")
     if not exe:
         return False, "bubblewrap (bwrap) is not installed"
-    uid = UID_BASE + 999 if as_other_user else None
-    caps = ["--cap-drop", "ALL"] if os.geteuid() == 0 and uid is None else []
+    drop = drop_argv(UID_BASE + 999) if as_other_user else []
     try:
-        proc = subprocess.run([exe, *bwrap_flags("/"), *caps, "bash", "-c", "true"], capture_output=True, timeout=10,
-                              preexec_fn=(lambda: drop_to(uid)) if uid else None)
+        proc = subprocess.run([exe, *bwrap_flags("/"), *drop, "bash", "-c", "true"], capture_output=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"bubblewrap does not start ({exc})"
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip().splitlines()
         return False, f"bubblewrap does not work here ({err[-1] if err else proc.returncode})"
     return True, ""
+
+
+_HELP: dict[str, bytes] = {}
+
+
+def bwrap_option(name: str) -> bool:
+    """Whether the bubblewrap on PATH has option ``name`` (``--size`` came in 0.7, ``--perms`` in 0.5)."""
+    exe = shutil.which("bwrap") or ""
+    if exe not in _HELP:
+        try:
+            _HELP[exe] = subprocess.run([exe, "--help"], capture_output=True, timeout=10).stdout if exe else b""
+        except (OSError, subprocess.TimeoutExpired):
+            _HELP[exe] = b""
+    return f"{name} ".encode() in _HELP[exe]
 
 
 # What a sandboxed command sees of the host, read-only: the system's programs and
@@ -78,7 +106,9 @@ def python_dirs() -> list[str]:
     return keep
 
 
-def bwrap_flags(chdir: str) -> list[str]:
+def bwrap_flags(chdir: str, tmp_bytes: int | None = None, writable: tuple[str, ...] = ()) -> list[str]:
+    """The bubblewrap options every command runs under; ``tmp_bytes`` bounds its private /tmp,
+    ``writable`` are the folders it may change (the sandbox's own)."""
     flags = ["--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc",
              "--unshare-uts", "--new-session"]
     for d in SYSTEM_DIRS:
@@ -90,11 +120,47 @@ def bwrap_flags(chdir: str) -> list[str]:
         flags += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     # The private /tmp first: a Python that lives below /tmp (a venv made there) is then
     # bound on top of it, not hidden by it.
-    flags += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--dir", "/var/tmp"]
+    # Writable by the command's own user (a tmpfs is root's 0755 otherwise) and bounded in size.
+    size = ["--size", str(tmp_bytes)] if tmp_bytes and bwrap_option("--size") else []
+    sticky = ["--perms", "1777"] if bwrap_option("--perms") else []
+    flags += ["--dev", "/dev", "--proc", "/proc", *sticky, *size, "--tmpfs", "/tmp", *sticky, "--dir", "/var/tmp"]
+    made: set[str] = {"/", "/tmp", "/var/tmp"}
     for d in python_dirs():
         if d not in ("/tmp", "/var/tmp", "/home", "/root"):  # never a whole shared folder
-            flags += ["--ro-bind", d, d]
+            flags += [*_parents(d, made), "--ro-bind", d, d]
+    for d in writable:
+        flags += [*_parents(d, made), "--bind", d, d]
     return [*flags, "--chdir", chdir]
+
+
+def _parents(path: str, made: set[str]) -> list[str]:
+    """The folders above ``path`` made traversable: bubblewrap makes them 0700, and the
+    command may run as a user other than the one that starts bubblewrap."""
+    flags = []
+    for parent in reversed(Path(path).parents):
+        if str(parent) not in made:
+            made.add(str(parent))
+            flags += ["--dir", str(parent)]
+    return flags
+
+
+# Used when setpriv is missing: the same drop, by the Python the sandbox binds anyway.
+_DROP_PY = ("import ctypes,os,sys\nu=int(sys.argv[1]);libc=ctypes.CDLL(None,use_errno=True)\n"
+            "for c in range(64): libc.prctl(24,c,0,0,0)\n"  # PR_CAPBSET_DROP
+            "if libc.prctl(38,1,0,0,0): sys.exit('no_new_privs failed')\n"  # PR_SET_NO_NEW_PRIVS
+            "os.setgroups([]);os.setgid(u);os.setuid(u);os.execvp(sys.argv[2],sys.argv[2:])")
+
+
+def drop_argv(uid: int) -> list[str]:
+    """The command line that, inside bubblewrap started by root, becomes ``uid`` for good
+    before the agent's command runs: no groups, no capabilities (bounding set included),
+    no new privileges (setuid programs gain nothing). Root starts bubblewrap itself so that
+    it can bind what only root may read (a Python under /root); the agent never is root."""
+    setpriv = shutil.which("setpriv")
+    if setpriv and any(setpriv.startswith(d + "/") for d in SYSTEM_DIRS):
+        return [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--bounding-set=-all",
+                "--inh-caps=-all", "--no-new-privs", "--"]
+    return [sys.executable, "-I", "-S", "-c", _DROP_PY, str(uid)]
 
 
 def drop_to(uid: int | None) -> None:
@@ -224,7 +290,7 @@ def kill_user_processes(uid: int) -> int:
 
 def protect_engine() -> None:
     """Make this process's /proc files (environ: API keys) unreadable to its own user's
-    other processes, as a command of a non-isolated sandbox is one (Linux only)."""
+    other processes, as a command of an unconfined sandbox is one (Linux only)."""
     if not sys.platform.startswith("linux"):
         return
     try:

@@ -1,11 +1,13 @@
 """LocalSandbox: the embedded default; needs no daemon (docs/architecture.md section 3).
 
-The repository is copied into a temporary directory. Every command runs in its
-own process group (and, where bubblewrap works, its own PID and network
-namespaces over a read-only view of the system), is killed with its children
-at its timeout, and is bounded by resource limits: address space for memory
-hogs and a process count for fork bombs (see ``confine`` for how root confines
-them).
+The repository is copied into a temporary directory. Every command runs under
+bubblewrap (its own PID and network namespaces over a read-only view of the
+system), in its own process group, is killed with its children at its timeout,
+and is bounded by resource limits: address space for memory hogs, a process
+count for fork bombs (see ``confine`` for how root confines them), and a disk
+quota (``quota``). Without a working bubblewrap it refuses to start; the same
+sandbox without bubblewrap (kind ``none``) exists only for a user who asks for
+it by name.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from __future__ import annotations
 import itertools
 import os
 import resource
-import stat
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -26,13 +28,11 @@ from engine.sandbox.base import (
     OUTPUT_CAP,
     ExecResult,
     GitStore,
-    PathOutsideRepo,
     SandboxError,
     SharedState,
     StateRef,
     cap_output,
     git_env,
-    repo_path,
 )
 from engine.sandbox.confine import (
     cgroup_name,
@@ -41,6 +41,7 @@ from engine.sandbox.confine import (
     bwrap_flags,
     bwrap_status,
     count_processes,
+    drop_argv,
     drop_to,
     empty_cgroup,
     kill_cgroup_members,
@@ -48,10 +49,14 @@ from engine.sandbox.confine import (
     kill_user_processes,
     pids_cgroup,
     protect_engine,
+    refusal,
     warn_once,
     reap_cgroups,
 )
+from engine.sandbox.host_files import (check_root, chown_paths, chown_tree, read_text, repair_root, resolve,
+                                       write_text)
 from engine.sandbox.output import BoundedOutput, OutputTooLarge, collect_output, keep_output, run_bounded
+from engine.sandbox.quota import DISK_MB, POLL_S, DiskQuota, tree_usage
 
 COMMAND_NICE = 10  # CPU priority of sandbox commands, below the UI and the engine
 READ_LIMIT = 16 << 20  # bytes the file tools read from one file
@@ -93,6 +98,7 @@ class _Shared(SharedState):
         self.private.mkdir(mode=0o700)
         self.store = self.private / "store.git"
         (self.private / "home").mkdir(mode=0o700)
+        self.size: tuple[int, int] = (0, 0)  # what the base copy takes: the disk quota's starting point
 
     def release(self) -> bool:
         last = super().release()
@@ -102,14 +108,25 @@ class _Shared(SharedState):
 
 
 class LocalSandbox:
-    """A working copy in a temporary directory; commands in process groups."""
+    """A working copy in a temporary directory; commands under bubblewrap, in process groups.
+
+    ``isolate=False`` is ``--sandbox none``: the same sandbox without bubblewrap, which the
+    user must ask for by name (its ``kind`` says so)."""
 
     kind = "local"
 
     def __init__(self, source: str | os.PathLike | None, *, base_dir: str | None = None,
                  memory_mb: int = 4096, max_processes: int = 256, output_cap: int = OUTPUT_CAP,
-                 isolate: bool | None = None, output_dir: str | os.PathLike | None = None, _shared: _Shared | None = None, _ref: StateRef | None = None):
+                 disk_mb: int = DISK_MB, isolate: bool = True, output_dir: str | os.PathLike | None = None,
+                 _shared: _Shared | None = None, _ref: StateRef | None = None):
+        # Before anything is made: without a working bubblewrap no command may ever run.
+        usable, why = bwrap_status(as_other_user=os.geteuid() == 0) if isolate else (False, "")
+        if isolate and not usable:
+            raise SandboxError(refusal(why))
+        self.isolated = isolate
+        self.kind = "local" if isolate else "none"
         self.memory_mb, self.max_processes, self.output_cap = memory_mb, max_processes, output_cap
+        self.disk_mb = disk_mb
         self._shared = _shared or _Shared(base_dir)
         self._n = self._shared.acquire()
         self._closed = False
@@ -119,24 +136,19 @@ class LocalSandbox:
         self.repo = str(self.dir / "repo")
         self._repo_real = os.path.realpath(self.repo)  # fixed now: the root is never re-resolved
         self._home = self.dir / "home"
+        self._quota = DiskQuota(self.dir, (0, 0), 0)  # replaced once the copy is there
         self._outputs = Path(output_dir) if output_dir else self._shared.private / "outputs"
         self._output_prefix = f"sb{self._n}-"
         self._uid: int | None = None
         self._cgroup: Path | None = None
         if os.geteuid() == 0:
+            # Root's commands never run as root: a user of their own, with the cgroup (where one
+            # can be made) for the process limit and for killing all they started.
+            self._uid = UID_BASE + next(_uid_counter) % 900
             self._cgroup = pids_cgroup(cgroup_name(self._shared.root.name, self._n), max_processes)
-            if self._cgroup is None:
-                self._uid = UID_BASE + next(_uid_counter) % 900
-        usable, why = bwrap_status(self._uid is not None)
-        self.isolated = usable if isolate is None else (isolate and usable)
-        if isolate and not usable:
-            self.close()
-            raise SandboxError(f"isolation was asked for but {why}")
         self.notice = "" if self.isolated else (
-            f"the local sandbox is NOT isolated ({why or 'isolation is turned off'}): the agent's "
-            f"commands run with the network and can read and change your files as "
-            f"{'user ' + str(self._uid) if self._uid is not None else 'you'}; install bubblewrap "
-            f"or use --sandbox docker")
+            f"--sandbox none: the agent's commands run UNCONFINED, with the network, and can read and "
+            f"change your files as {'user ' + str(self._uid) if self._uid is not None else 'you'}")
         if not self.isolated:
             warn_once(self.notice)
             protect_engine()
@@ -149,9 +161,12 @@ class LocalSandbox:
                     raise SandboxError(f"repository {source} is not a directory")
                 shutil.copytree(source, self.repo, symlinks=True)
                 self._chown(Path(self.repo))
+                self._shared.size = tree_usage(self.dir)
+                self._quota = DiskQuota(self.dir, self._shared.size, disk_mb << 20, used=self._shared.size)
                 self._shared.base = self._git_script(self._git.init()).strip()
             else:
                 Path(self.repo).mkdir()
+                self._quota = DiskQuota(self.dir, self._shared.size, disk_mb << 20, used=tree_usage(self.dir))
                 self.restore(_ref or self._shared.base)
         except BaseException:
             self.close()
@@ -177,6 +192,8 @@ class LocalSandbox:
         os.nice(COMMAND_NICE)  # an agent's command never starves the app that shows it
         mem = self.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        disk = self.disk_mb << 20  # one file: bounded at once, no watching needed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (disk, disk))
         if self._limit_nproc is not None:
             hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
             soft = self._limit_nproc if hard == resource.RLIM_INFINITY else min(self._limit_nproc, hard)
@@ -185,14 +202,16 @@ class LocalSandbox:
         if self._cgroup is not None:
             with open(self._cgroup / "cgroup.procs", "w") as procs:
                 procs.write(str(os.getpid()))
-        drop_to(self._uid)
+        if not self.isolated:
+            drop_to(self._uid)  # under bubblewrap, drop_argv does it inside
 
     def _argv(self, command: str) -> list[str]:
         shell = ["bash", "-c", command]
         if not self.isolated:
             return shell
-        caps = ["--cap-drop", "ALL"] if os.geteuid() == 0 and self._uid is None else []
-        return ["bwrap", *bwrap_flags(self.repo), *caps, "--bind", str(self.dir), str(self.dir), *shell]
+        drop = drop_argv(self._uid) if self._uid is not None else []
+        return ["bwrap", *bwrap_flags(self.repo, tmp_bytes=self.disk_mb << 20, writable=(str(self.dir),)),
+                *drop, *shell]
 
     def run(self, command: str, timeout: float = DEFAULT_TIMEOUT) -> ExecResult:
         """Run ``command``; its output comes through a pipe (never a file the agent can
@@ -201,6 +220,7 @@ class LocalSandbox:
         self._check_open()
         n = next(self._runs)
         started = time.perf_counter()
+        self._quota.begin()
         read_end, write_end = os.pipe()
         try:
             proc = subprocess.Popen(self._argv(command), cwd=self.repo, env=self._env(),
@@ -213,21 +233,39 @@ class LocalSandbox:
             os.close(write_end)
         self._groups.add(proc.pid)
         out = BoundedOutput()
+        done, killed = threading.Event(), threading.Event()
+        watch = threading.Thread(target=self._watch_disk, args=(proc.pid, done, killed), daemon=True,
+                                 name="trajscope-disk-watch")
+        watch.start()
         try:
             timed_out = collect_output(read_end, proc, timeout, out, self._kill_leftovers)
         finally:
+            done.set()
+            watch.join()
             os.close(read_end)
             self._groups.discard(proc.pid)
-        code = -1 if timed_out else proc.returncode if proc.returncode is not None else -1
+            over = self._quota.end()
+        code = -1 if timed_out or killed.is_set() else proc.returncode if proc.returncode is not None else -1
         duration = time.perf_counter() - started
         text = out.text()
         if timed_out:
             text += f"\n[command timed out after {timeout:g} s and was killed]"
+        if over:
+            text += (f"\n[the sandbox's files passed its disk limit ({self._quota.describe()})"
+                     f"{': the command was killed' if killed.is_set() else ''}; this state cannot be saved]")
         shown, truncated = cap_output(text, self.output_cap)
         saved = None
         if truncated:
             saved = keep_output(self._outputs, f"{self._output_prefix}{n}.log", out)
         return ExecResult(shown, code, duration, timed_out, truncated, saved, out.total)
+
+    def _watch_disk(self, pgid: int, done: threading.Event, killed: threading.Event) -> None:
+        """Kill the command once the sandbox's files pass the disk quota."""
+        while not done.wait(POLL_S):
+            if self._quota.check():
+                killed.set()
+                self._kill_leftovers(pgid)
+                return
 
     def _kill_leftovers(self, pgid: int) -> None:
         """Kill what a command left running: its group, and whatever escaped the group."""
@@ -256,110 +294,60 @@ class LocalSandbox:
             raise SandboxError(f"snapshot store: {lines[-1] if lines else 'git failed'}")
         return out.decode("utf-8", errors="replace")
 
-    # -- editor -----------------------------------------------------------------------
+    # -- editor (engine/sandbox/host_files.py) -----------------------------------------
 
     def _check_root(self) -> None:
-        """The repository root must still be the directory the engine made: an agent that
-        replaced it by a link (to ``/``) would otherwise steer the engine's file tools, git
-        and chown to any host path. Such a branch's sandbox is unusable; nothing follows."""
-        try:
-            st = os.lstat(self.repo)
-        except FileNotFoundError:
-            raise SandboxError("the repository root was removed by a command") from None
-        if not stat.S_ISDIR(st.st_mode) or os.path.realpath(self.repo) != self._repo_real:
-            raise SandboxError("the repository root was replaced by a link or a file; "
-                               "the engine does not follow it")
-
-    def _repair_root(self) -> None:
-        """Before a restore: a repository root that a command removed or replaced (by a
-        link, a file) is made an empty directory again, without following anything."""
-        try:
-            st = os.lstat(self.repo)
-        except FileNotFoundError:
-            st = None
-        if st is not None and not stat.S_ISDIR(st.st_mode):
-            os.unlink(self.repo)  # the link itself, never its target
-            st = None
-        if st is None:
-            os.mkdir(self.repo, 0o755)
-            if self._uid is not None:
-                os.lchown(self.repo, self._uid, self._uid)
-
-    def _resolve(self, path: str) -> str:
-        """The real path of ``path``, which must lie inside the repository."""
-        self._check_root()
-        target = repo_path(path, self.repo)
-        real = os.path.realpath(target)
-        repo_real = self._repo_real
-        if real != repo_real and not real.startswith(repo_real + os.sep):
-            raise PathOutsideRepo(f"{path} leads outside the repository")
-        return real
+        check_root(self.repo, self._repo_real)
 
     def read(self, path: str) -> str:
         self._check_open()
-        real = self._resolve(path)
-        # No-follow and non-blocking: a link or a FIFO swapped in after the check is
-        # refused, never followed or waited on.
-        try:
-            fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except FileNotFoundError:
-            raise SandboxError(f"{path} does not exist") from None
-        except OSError as exc:
-            raise SandboxError(f"{path} cannot be read ({exc.strerror})") from None
-        try:
-            st = os.fstat(fd)
-            if stat.S_ISDIR(st.st_mode):
-                raise SandboxError(f"{path} is a directory")
-            if not stat.S_ISREG(st.st_mode):
-                raise SandboxError(f"{path} is not a regular file")
-            if st.st_size > READ_LIMIT:
-                raise SandboxError(f"{path} is larger than {READ_LIMIT:,} bytes; look at it with bash")
-            chunks, size = [], 0
-            while size <= READ_LIMIT and (chunk := os.read(fd, 1 << 20)):
-                chunks.append(chunk)
-                size += len(chunk)
-            return b"".join(chunks)[:READ_LIMIT].decode("utf-8", errors="replace")
-        finally:
-            os.close(fd)
+        return read_text(resolve(path, self.repo, self._repo_real), path, READ_LIMIT)
 
     def write(self, path: str, text: str) -> None:
         self._check_open()
-        real = self._resolve(path)
-        if os.path.isdir(real):
-            raise SandboxError(f"{path} is a directory")
-        if os.path.lexists(real) and not stat.S_ISREG(os.lstat(real).st_mode):
-            raise SandboxError(f"{path} is not a regular file")
-        parent = os.path.dirname(real)
-        os.makedirs(parent, exist_ok=True)
-        if os.path.realpath(parent) != parent:
-            raise PathOutsideRepo(f"{path} leads outside the repository")
-        try:
-            fd = os.open(real, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
-        except OSError as exc:
-            raise SandboxError(f"{path} cannot be written ({exc.strerror})") from None
-        with os.fdopen(fd, "wb") as fh:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise SandboxError(f"{path} is not a regular file")
-            fh.truncate(0)
-            fh.write(text.encode("utf-8"))
+        real = resolve(path, self.repo, self._repo_real)
+        write_text(real, path, text)
         self._chown(Path(real))
 
     # -- state ------------------------------------------------------------------------
 
     def snapshot(self) -> StateRef:
         self._check_open()
+        if self._quota.over:  # refused before git reads a byte of it: no slow snapshot of a filled disk
+            raise SandboxError(f"the sandbox's files passed its disk limit ({self._quota.describe()}); "
+                               "this state is not saved")
         return self._git_script(self._git.snapshot()).strip()
 
     def restore(self, ref: StateRef) -> None:
         self._check_open()
-        self._repair_root()
-        self._git_script(self._git.restore(ref))
-        self._chown(Path(self.repo))
+        repair_root(self.repo, self._uid)
+        scrub = self._quota.over
+        if scrub:  # what filled it may hide in the home or in ignored files: both go
+            if self._home.is_symlink():
+                self._home.unlink()  # the link, never what it points to
+            shutil.rmtree(self._home, ignore_errors=True)
+            self._home.mkdir(exist_ok=True)
+        script = self._git.restore(ref, scrub=scrub, changed=self._uid is not None)
+        self._quota.begin()
+        try:
+            changed = self._git_script(script)
+            if self._uid is not None:
+                # Only what the restore wrote: a chown changes a file's ctime, which would make
+                # the next snapshot hash every file of the repository again.
+                self._check_root()
+                if scrub:
+                    chown_tree(Path(self.repo), self._uid, (self._home, self.dir))
+                else:
+                    chown_paths(self.repo, changed.split("\0"), self._uid)
+                    for where in (self.repo, self._home, self.dir):
+                        os.lchown(where, self._uid, self._uid)
+        finally:
+            self._quota.end()  # walks the tree again when it was over: the exact figure decides
 
     def fork(self, ref: StateRef) -> "LocalSandbox":
         self._check_open()
         return LocalSandbox(None, memory_mb=self.memory_mb, max_processes=self.max_processes,
-                            output_cap=self.output_cap, isolate=self.isolated,
+                            output_cap=self.output_cap, disk_mb=self.disk_mb, isolate=self.isolated,
                             output_dir=self._outputs if self._output_prefix else None,
                             _shared=self._shared, _ref=ref)
 
@@ -372,17 +360,10 @@ class LocalSandbox:
         return self._shared.base or ""
 
     def _chown(self, top: Path) -> None:
-        if self._uid is None:
-            return
-        self._check_root()
-        for where in (top, self._home, self.dir):
-            if not where.exists():
-                continue
-            if where == top and stat.S_ISDIR(os.lstat(where).st_mode):  # never through a link
-                for dirpath, dirnames, filenames in os.walk(where):
-                    for name in (*dirnames, *filenames):
-                        os.lchown(os.path.join(dirpath, name), self._uid, self._uid)
-            os.lchown(where, self._uid, self._uid)
+        """What the engine wrote becomes the commands' own user's (as root)."""
+        if self._uid is not None:
+            self._check_root()
+            chown_tree(top, self._uid, (self._home, self.dir))
 
     def _check_open(self) -> None:
         if self._closed:

@@ -22,12 +22,12 @@ TASK = load_task_dir(next(p for p in DEMO_TASKS if p.name == "duration-ms-unit")
 
 @contextlib.contextmanager
 def fake_session(tmp_path, nodes: int = 60, strategy: str = "dars", delay_s: float = 0.05, seed: int = 4,
-                 workers: int = 1):
+                 workers: int = 1, sandbox: str = "local"):
     """A search with the fake server's solver through litellm, started; closed at the end."""
     with FakeLLM(Solver(TASK, wrong_rate=0.5, seed=seed), delay_s=delay_s) as server:
         session = Session(TASK, LLMPolicy("openai/fake", api_base=server.url), tmp_path / "run.jsonl",
                           scorers=[HeuristicScorer()], budget=Budget(nodes=nodes), workers=workers,
-                          config=SearchConfig(strategy=strategy, k=2), seed=seed)
+                          config=SearchConfig(strategy=strategy, k=2), seed=seed, sandbox=sandbox)
         session.server = server
         session.start()
         try:

@@ -6,6 +6,7 @@ in the run log, and on the screen."""
 from __future__ import annotations
 
 import orjson
+from textual.color import Color
 
 from engine.events import read_events
 from engine.tree import ROOT
@@ -271,13 +272,32 @@ async def test_help_and_palette_list_every_control(tmp_path):
 TASK_ID = "demo__humandur-23"
 
 
-async def test_a_sandbox_that_is_not_isolated_is_said_in_the_app_and_the_log(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRAJSCOPE_BWRAP", "0")
-    with fake_session(tmp_path, nodes=8) as session:
+async def test_sandbox_none_is_recorded_and_shown_in_red_in_the_status_bar(tmp_path):
+    """Running unconfined is the user's choice by name (--sandbox none): run_started records
+    it, the status bar opens with it in the theme's error colour, and a notification says it."""
+    with fake_session(tmp_path, nodes=8, sandbox="none") as session:
         app = app_for(session)
         async with app.run_test(size=SIZE) as pilot:
             await attached(pilot, 1)
-            await wait_for(pilot, lambda: any("NOT isolated" in n.message for n in app._notifications), 30)
-            warning = next(n for n in app._notifications if "NOT isolated" in n.message)
+            await wait_for(pilot, lambda: any("UNCONFINED" in n.message for n in app._notifications), 30)
+            warning = next(n for n in app._notifications if "UNCONFINED" in n.message)
             assert warning.severity == "error"
+            bar = app.screen.query_one("StatusBar")
+            assert status_text(app).startswith("UNCONFINED: --sandbox none · nodes ")
+            label = next(seg for seg in bar.render_line(0) if "UNCONFINED" in seg.text)
+            error = Color.parse(app.current_theme.error)  # $error, give or take Textual's rounding
+            assert max(abs(a - b) for a, b in zip(label.style.color.triplet, error.rgb)) <= 2  # reversed: a red block
+        started = next(e for e in read_events(session.recorder.log.path) if e["type"] == "run_started")
+        assert started["config"]["sandbox"] == "none" and started["config"]["isolated"] is False
         assert commands(session, "sandbox_warning")[0]["text"] == session._root_box.notice
+
+
+async def test_a_confined_run_says_so_in_run_started_and_not_in_the_status_bar(tmp_path):
+    with fake_session(tmp_path, nodes=4) as session:
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, 1)
+            assert "UNCONFINED" not in status_text(app)
+        started = next(e for e in read_events(session.recorder.log.path) if e["type"] == "run_started")
+        assert started["config"]["sandbox"] == "local" and started["config"]["isolated"] is True
+        assert not commands(session, "sandbox_warning")

@@ -1,5 +1,6 @@
 """Attacks on the sandbox boundary, played through the tools an agent has (bash and the
-file tools), in every sandbox: local with bubblewrap, local without it, and Docker.
+file tools), in every sandbox: local with bubblewrap, local without it (``--sandbox none``,
+asked for by name), and Docker.
 
 Each test is one finding of the hardening campaign (issue 14); docs/security.md says
 what each sandbox promises. The host side of an attack is a file in pytest's tmp_path,
@@ -21,12 +22,10 @@ from engine.sandbox.output import KEEP_HEAD, KEEP_TAIL
 from tests.conftest import docker_or_skip
 
 
-@pytest.fixture(params=["local", "local-open", "docker"])
-def kind(request, monkeypatch) -> str:
+@pytest.fixture(params=["local", "none", "docker"])
+def kind(request) -> str:
     if request.param == "docker":
         docker_or_skip()
-    if request.param == "local-open":
-        monkeypatch.setenv("TRAJSCOPE_BWRAP", "0")
     return request.param
 
 
@@ -47,12 +46,15 @@ def box(kind: str, source: Path, tmp_path: Path):
     else:
         from engine.sandbox.local import LocalSandbox
 
-        sandbox = LocalSandbox(source, base_dir=str(tmp_path))
-        if kind == "local" and not sandbox.isolated:
-            sandbox.close()
+        try:
+            # none as root: the commands' own user must reach the sandbox by its path, which
+            # pytest's 0700 folders would hide; the system's temporary folder does not.
+            sandbox = LocalSandbox(source, base_dir=str(tmp_path) if kind == "local" else None,
+                                   isolate=kind == "local")
+        except SandboxError as exc:  # no working bubblewrap: the local sandbox refuses to start
             if os.environ.get("CI") == "true":
-                pytest.fail("CI=true but the local sandbox cannot be isolated here")
-            pytest.skip("bubblewrap cannot isolate the local sandbox here")
+                pytest.fail(f"CI=true but the local sandbox cannot be isolated here: {exc}")
+            pytest.skip(str(exc))
     yield sandbox
     sandbox.close()
 
@@ -174,8 +176,8 @@ def test_host_secrets_are_out_of_reach(box, kind, monkeypatch):
         assert box.isolated
         assert "root:" not in bash(box, "cat /etc/shadow 2>&1").text
         assert str(Path.home()) == "/root" or "No such file" in bash(box, f"ls {Path.home()} 2>&1").text
-    if kind == "local-open":
-        assert not box.isolated and "NOT isolated" in box.notice
+    if kind == "none":
+        assert not box.isolated and box.kind == "none" and "UNCONFINED" in box.notice
 
 
 # 7. Nothing a command started survives it: setsid, a double fork, nohup.
@@ -190,7 +192,8 @@ def test_detached_processes_do_not_survive(box):
 
 # 8. The search tool stays in the repository.
 def test_search_does_not_follow_links_out(box, tmp_path):
-    outside = "/etc" if box.kind == "docker" else str(tmp_path)
+    # (none as root: the commands' own user cannot enter pytest's folders; /etc it can)
+    outside = "/etc" if box.kind in ("docker", "none") else str(tmp_path)
     (tmp_path / "secret.txt").write_text("TOPSECRET\n")
     bash(box, f"echo 'TOPSECRET' > /tmp/secret.txt; ln -s {outside} pkg/out; ln -s /tmp/secret.txt pkg/s.txt; "
               "echo 'needle' > pkg/in.txt; ln -s in.txt pkg/alias.txt")

@@ -40,21 +40,45 @@ def default_out(instance_id: str) -> Path:
     return create_unique(Path("runs") / f"{safe_name(instance_id)}-{stamp}.jsonl")
 
 
+SANDBOX_HELP = ("auto: Docker when a daemon and the image are there, else local (bubblewrap); none: the "
+                "agent's commands run UNCONFINED on this machine, only when you choose it")
+
+
 def pick_sandbox(choice: str, task) -> str:
-    """``auto``: Docker when a daemon answers and the image is there, else local."""
-    if choice != "auto":
-        return choice
-    if task.repo_dir is None:
-        return "docker"
-    from engine.sandbox import docker as docker_sandbox
+    """``auto``: Docker when a daemon answers and the image is there, else local. Local stops
+    here, in one sentence, where bubblewrap cannot confine commands: running them unconfined
+    is ``none``, the user's choice by name, never a fallback."""
+    kind = choice
+    if choice == "auto":
+        kind = "docker" if task.repo_dir is None else "local"
+        if task.repo_dir is not None:
+            from engine.sandbox import docker as docker_sandbox
 
-    available, _ = docker_sandbox.docker_available()
-    if available:
-        from engine.sandbox.image import image_exists
+            available, _ = docker_sandbox.docker_available()
+            if available:
+                from engine.sandbox.image import image_exists
 
-        if image_exists(task.image or docker_sandbox.BASE_IMAGE):
-            return "docker"
-    return "local"
+                if image_exists(task.image or docker_sandbox.BASE_IMAGE):
+                    kind = "docker"
+    if kind == "local":
+        check_confinement()
+    return kind
+
+
+def check_confinement() -> None:
+    """UserError, before anything is written, when the local sandbox could not confine commands."""
+    import os
+
+    from engine.sandbox.confine import bwrap_status, refusal
+
+    usable, why = bwrap_status(as_other_user=os.geteuid() == 0)
+    if not usable:
+        raise UserError(refusal(why))
+
+
+def sandbox_words(kind: str) -> str:
+    """How a summary names the sandbox: plainly, and loudly when there was none."""
+    return "NO sandbox (--sandbox none: the agent's commands ran unconfined)" if kind == "none" else f"{kind} sandbox"
 
 
 def add_theme_option(p: argparse.ArgumentParser) -> None:
@@ -81,8 +105,7 @@ def add_policy_options(p: argparse.ArgumentParser) -> None:
                    help="function calling, or the text format (one fenced bash block a turn)")
     p.add_argument("--teacher", metavar="MODEL", help="DAgger: a teacher model mixed with --model (the student)")
     p.add_argument("--beta", type=float, default=0.5, help="DAgger: the chance the teacher acts at a turn")
-    p.add_argument("--sandbox", choices=["auto", "docker", "local"], default="auto",
-                   help="auto: Docker when a daemon and the image are there, else local")
+    p.add_argument("--sandbox", choices=["auto", "docker", "local", "none"], default="auto", help=SANDBOX_HELP)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=float, default=120, help="seconds one command may run")
 

@@ -16,7 +16,8 @@ def add_parser(sub) -> None:
     p.add_argument("--dataset", required=True, help="the SWE-bench instances (JSON or JSONL)")
     p.add_argument("--instances", nargs="+", metavar="ID", help="only these instances")
     p.add_argument("--workers", type=int, default=1, help="instances graded at once, a sandbox each")
-    p.add_argument("--sandbox", choices=["docker", "local"], default="docker")
+    p.add_argument("--sandbox", choices=["docker", "local", "none"], default="docker",
+                   help="none: the tests run UNCONFINED on this machine, only when you choose it")
     p.add_argument("--timeout", type=float, default=1800, help="seconds the tests of one instance may run")
     p.add_argument("--run-id", help="the run's name in the report files (default: a time stamp)")
     p.add_argument("--out", default="evaluation", help="the folder for the reports (default: ./evaluation)")

@@ -28,7 +28,8 @@ def add_parser(sub) -> None:
     p.add_argument("--fake-seeds", type=int, default=10, help="collect: fake-model runs per task and error rate")
     p.add_argument("--wrong-rates", type=float, nargs="+", default=[0.3, 0.6],
                    help="collect: the fake models' chances of a wrong fix")
-    p.add_argument("--sandbox", choices=["local", "docker"], default="local")
+    p.add_argument("--sandbox", choices=["local", "docker", "none"], default="local",
+                   help="none: the agent's commands run UNCONFINED on this machine, only when you choose it")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=0, help="train: the seed")
     p.add_argument("--epochs", type=int, default=12)

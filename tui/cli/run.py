@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from tui.cli.common import (add_out_option, add_policy_options, add_task_arguments, add_theme_option,
-                            default_out, pick_sandbox)
+                            default_out, pick_sandbox, sandbox_words)
 
 
 def add_parser(sub) -> None:
@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
     add_theme_option(p)
 
 
-def result_json(task, result, tree, out: Path, wall_s: float) -> dict:
+def result_json(task, result, tree, out: Path, wall_s: float, sandbox: str = "") -> dict:
     node = tree.nodes.get(result.submitted) if result.submitted else None
     verified = (node.verified or {}) if node else {}
     return {"instance_id": task.instance_id, "reason": result.reason, "steps": result.steps,
@@ -31,7 +31,7 @@ def result_json(task, result, tree, out: Path, wall_s: float) -> dict:
             "verdict": node.verdict if node else None,
             "verified": verified or None, "patch": result.patch, "error": result.error or None,
             "tokens_in": tree.tokens_in, "tokens_out": tree.tokens_out, "cost": round(tree.cost, 6),
-            "wall_s": round(wall_s, 3), "log": str(out)}
+            "sandbox": sandbox, "isolated": sandbox != "none", "wall_s": round(wall_s, 3), "log": str(out)}
 
 
 def run(args) -> int:
@@ -59,7 +59,7 @@ def run(args) -> int:
             result, tree = run_linear(task, policy, out, sandbox, max_steps=args.max_steps,
                                       timeout=args.timeout, seed=args.seed, stop=stop, on_node=on_node,
                                       config={"model": args.model, "teacher": args.teacher})
-            outcome["result"] = result_json(task, result, tree, out, time.perf_counter() - started)
+            outcome["result"] = result_json(task, result, tree, out, time.perf_counter() - started, sandbox)
         except Exception as exc:  # shown to the user; the log keeps what was recorded
             outcome["error"] = exc
 
@@ -67,7 +67,7 @@ def run(args) -> int:
         from rich.console import Console
 
         console = Console(stderr=True)
-        console.print(f"[bold]{task.instance_id}[/] with {policy.name}, {sandbox} sandbox, log {out}")
+        console.print(f"[bold]{task.instance_id}[/] with {policy.name}, {sandbox_words(sandbox)}, log {out}")
         work(on_node=lambda node: _print_node(console, node))
     else:
         from engine.files import open_append
@@ -93,6 +93,8 @@ def run(args) -> int:
         verdict = {"resolved": "resolved", "unresolved": "not resolved", "error": "verification error"}
         what = (f"submitted #{result['submitted']}: {verdict.get(result.get('verdict') or '', 'not verified')}"
                 if result["submitted"] else f"no submission ({result['reason']})")
+        if sandbox == "none":
+            print(f"trajscope: {sandbox_words(sandbox)}", file=sys.stderr)
         print(f"trajscope: {result['instance_id']}: {what}; {result['steps']} steps, {result['wall_s']:.0f} s\n"
               f"trajscope: log {out}; reopen it with `trajscope open {out}`", file=sys.stderr)
     return 0 if result["resolved"] else 1

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from tui.cli.common import (add_out_option, add_policy_options, add_search_options, add_task_arguments,
-                            add_theme_option, default_out, pick_sandbox)
+                            add_theme_option, default_out, pick_sandbox, sandbox_words)
 
 
 def add_parser(sub) -> None:
@@ -83,6 +83,7 @@ def result_json(session, wall_s: float, choose=None, name: str = "prm") -> dict:
             "distinct_patches": len(pool), "nodes": stats["nodes"], "submissions": stats["submissions"],
             "resolved_submissions": stats["resolved"], "pruned": stats["pruned"], "failed": stats["failed"],
             "tokens_in": stats["tokens_in"], "tokens_out": stats["tokens_out"], "cost": stats["cost"],
+            "sandbox": session.sandbox_kind, "isolated": session.sandbox_kind != "none",
             "wall_s": round(wall_s, 3), "log": str(session.recorder.log.path)}
 
 
@@ -135,7 +136,8 @@ def summary_lines(result: dict) -> str:
     else:
         outcome = "no submission to select"
     log = result["log"]
-    return (f"trajscope: {result['instance_id']}: {outcome}; {result['submissions']} submission(s), "
+    unconfined = (f"trajscope: {sandbox_words('none')}\n" if result.get("sandbox") == "none" else "")
+    return (unconfined + f"trajscope: {result['instance_id']}: {outcome}; {result['submissions']} submission(s), "
             f"{result['resolved_submissions']} resolved, {result['nodes']} nodes, {result['wall_s']:.0f} s "
             f"({result['finished'] or 'stopped'})\n"
             f"trajscope: log {log}; reopen it with `trajscope open {log}`, export the patch with "
@@ -148,7 +150,7 @@ def _progress(session) -> None:
 
     console = Console(stderr=True)
     console.print(f"[bold]{session.task.instance_id}[/]: {session.config.strategy} with {session.policy.name}, "
-                  f"{session.sandbox_kind} sandbox, {session.workers} worker(s), log {session.recorder.log.path}")
+                  f"{sandbox_words(session.sandbox_kind)}, {session.workers} worker(s), log {session.recorder.log.path}")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                   TimeElapsedColumn(), console=console, transient=False) as progress:
         limit = session.budget.nodes or 0

@@ -16,7 +16,8 @@ def add_parser(sub) -> None:
     add_task_arguments(p)
     p.add_argument("--patch", metavar="FILE", help="the patch to verify ('-' reads standard input); none by default")
     p.add_argument("--gold", action="store_true", help="verify the task's reference fix")
-    p.add_argument("--sandbox", choices=["local", "docker"], default="local")
+    p.add_argument("--sandbox", choices=["local", "docker", "none"], default="local",
+                   help="none: the tests run UNCONFINED on this machine, only when you choose it")
     p.add_argument("--timeout", type=float, default=600, help="seconds the tests may run")
     p.add_argument("--json", action="store_true")
 

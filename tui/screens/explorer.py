@@ -197,7 +197,7 @@ class ExplorerScreen(Screen[None]):
         if self.source.replay and self.feed_done and not len(self.pump):
             mode = "replay finished"
         skipped = self.skipped + self.pump.counts.damaged + self.pump.counts.unknown
-        self.query_one(StatusBar).show(self.model.stats(), mode, skipped)
+        self.query_one(StatusBar).show(self.model.stats(), mode, skipped, sandbox=self.model.config.get("sandbox", ""))
 
     # -- the detail pane ---------------------------------------------------------
     @on(Tree.NodeHighlighted)

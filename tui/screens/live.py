@@ -128,7 +128,8 @@ class LiveScreen(ExplorerScreen):
         if self.following:
             extra.append("following")
         skipped = self.skipped + self.pump.counts.damaged + self.pump.counts.unknown
-        self.query_one(StatusBar).show(self.model.stats(), "", skipped, extra=extra)
+        self.query_one(StatusBar).show(self.model.stats(), "", skipped, extra=extra,
+                                       sandbox=self.model.config.get("sandbox", ""))
 
     # -- controls ----------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple) -> bool | None:

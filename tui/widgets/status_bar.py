@@ -1,4 +1,5 @@
-"""The bottom line: size of the tree, submissions, tokens, cost and what the feed is doing."""
+"""The bottom line: size of the tree, submissions, tokens, cost and what the feed is doing; and,
+first and in the theme's error colour, that the agent's commands ran unconfined (``--sandbox none``)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,14 @@ class StatusBar(Static):
     """One line of counts, updated from ``Tree.stats()`` (cheap: kept by the fold); a second one
     in a live search."""
 
+    COMPONENT_CLASSES = {"status-bar--unconfined"}
+    UNCONFINED = "UNCONFINED: --sandbox none"
+
     _shown = ""
 
-    def show(self, stats: dict, mode: str = "", skipped: int = 0, extra: list[str] | None = None) -> None:
+    def show(self, stats: dict, mode: str = "", skipped: int = 0, extra: list[str] | None = None,
+             sandbox: str = "") -> None:
+        """``sandbox``: the run's sandbox as ``run_started`` recorded it."""
         parts = [
             f"nodes {stats['nodes']:,}",
             f"depth {stats['max_depth']}",
@@ -37,6 +43,11 @@ class StatusBar(Static):
             line += "\n" + " · ".join(e.strip() for e in extra)
             if not self.has_class("-two-lines"):
                 self.add_class("-two-lines")
+        if sandbox == "none":
+            line = f"{self.UNCONFINED} · {line}"
         if line != self._shown:  # a repaint of this line only: its size never changes
             self._shown = line
-            self.update(Text(line, no_wrap=True, overflow="ellipsis"), layout=False)
+            text = Text(line, no_wrap=True, overflow="ellipsis")
+            if sandbox == "none":
+                text.stylize(self.get_component_rich_style("status-bar--unconfined"), 0, len(self.UNCONFINED))
+            self.update(text, layout=False)

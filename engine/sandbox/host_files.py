@@ -1,0 +1,138 @@
+"""The local sandbox's file tools, on the host, in a repository copy the agent controls.
+
+Every path is resolved and must stay inside the repository; files are opened without
+following a link or waiting on a FIFO that a command swapped in after the check; the
+repository root itself must still be the directory the engine made, or nothing is
+followed; and ownership is handed to the commands' user with ``lchown`` only.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from engine.sandbox.base import PathOutsideRepo, SandboxError, repo_path
+
+
+def check_root(repo: str, repo_real: str) -> None:
+    """The repository root must still be the directory the engine made: an agent that
+    replaced it by a link (to ``/``) would otherwise steer the engine's file tools, git
+    and chown to any host path. Such a branch's sandbox is unusable; nothing follows."""
+    try:
+        st = os.lstat(repo)
+    except FileNotFoundError:
+        raise SandboxError("the repository root was removed by a command") from None
+    if not stat.S_ISDIR(st.st_mode) or os.path.realpath(repo) != repo_real:
+        raise SandboxError("the repository root was replaced by a link or a file; "
+                           "the engine does not follow it")
+
+
+def repair_root(repo: str, uid: int | None) -> None:
+    """Before a restore: a repository root that a command removed or replaced (by a
+    link, a file) is made an empty directory again, without following anything."""
+    try:
+        st = os.lstat(repo)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISDIR(st.st_mode):
+        os.unlink(repo)  # the link itself, never its target
+        st = None
+    if st is None:
+        os.mkdir(repo, 0o755)
+        if uid is not None:
+            os.lchown(repo, uid, uid)
+
+
+def resolve(path: str, repo: str, repo_real: str) -> str:
+    """The real path of ``path``, which must lie inside the repository."""
+    check_root(repo, repo_real)
+    real = os.path.realpath(repo_path(path, repo))
+    if real != repo_real and not real.startswith(repo_real + os.sep):
+        raise PathOutsideRepo(f"{path} leads outside the repository")
+    return real
+
+
+def read_text(real: str, path: str, limit: int) -> str:
+    """The text of a regular file of at most ``limit`` bytes (``path`` names it in errors)."""
+    # No-follow and non-blocking: a link or a FIFO swapped in after the check is
+    # refused, never followed or waited on.
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise SandboxError(f"{path} does not exist") from None
+    except OSError as exc:
+        raise SandboxError(f"{path} cannot be read ({exc.strerror})") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise SandboxError(f"{path} is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            raise SandboxError(f"{path} is not a regular file")
+        if st.st_size > limit:
+            raise SandboxError(f"{path} is larger than {limit:,} bytes; look at it with bash")
+        chunks, size = [], 0
+        while size <= limit and (chunk := os.read(fd, 1 << 20)):
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)[:limit].decode("utf-8", errors="replace")
+    finally:
+        os.close(fd)
+
+
+def write_text(real: str, path: str, text: str) -> None:
+    """Replace the content of a regular file (made when missing) inside the repository."""
+    if os.path.isdir(real):
+        raise SandboxError(f"{path} is a directory")
+    if os.path.lexists(real) and not stat.S_ISREG(os.lstat(real).st_mode):
+        raise SandboxError(f"{path} is not a regular file")
+    parent = os.path.dirname(real)
+    os.makedirs(parent, exist_ok=True)
+    if os.path.realpath(parent) != parent:
+        raise PathOutsideRepo(f"{path} leads outside the repository")
+    try:
+        fd = os.open(real, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError as exc:
+        raise SandboxError(f"{path} cannot be written ({exc.strerror})") from None
+    with os.fdopen(fd, "wb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SandboxError(f"{path} is not a regular file")
+        fh.truncate(0)
+        fh.write(text.encode("utf-8"))
+
+
+def chown_tree(top: Path, uid: int, also: tuple[Path, ...] = ()) -> None:
+    """``top`` (everything below it when it is a directory) and ``also`` become ``uid``'s,
+    never through a link."""
+    for where in (top, *also):
+        if not where.exists():
+            continue
+        if where == top and stat.S_ISDIR(os.lstat(where).st_mode):
+            for dirpath, dirnames, filenames in os.walk(where):
+                for name in (*dirnames, *filenames):
+                    os.lchown(os.path.join(dirpath, name), uid, uid)
+        os.lchown(where, uid, uid)
+
+
+def chown_paths(repo: str, paths: list[str], uid: int) -> None:
+    """Each of ``paths`` (relative to ``repo``) and the folders above it become ``uid``'s,
+    walked one name at a time without following a link; a path that is gone is skipped."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    top = os.open(repo, flags)
+    try:
+        for path in paths:
+            names = [n for n in path.split("/") if n not in ("", ".", "..")]
+            fd = os.dup(top)
+            try:
+                for i, name in enumerate(names):
+                    os.chown(name, uid, uid, dir_fd=fd, follow_symlinks=False)
+                    if i < len(names) - 1:
+                        inner = os.open(name, flags, dir_fd=fd)
+                        os.close(fd)
+                        fd = inner
+            except OSError:  # removed by the restore, or not a folder: nothing below to hand over
+                pass
+            finally:
+                os.close(fd)
+    finally:
+        os.close(top)

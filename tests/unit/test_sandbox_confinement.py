@@ -1,0 +1,245 @@
+"""The local sandbox confines or refuses (issue 29, sections 2 and 5).
+
+Without a working bubblewrap it stops with one sentence before any command runs (never
+an unconfined fallback); running unconfined is ``--sandbox none``, asked for by name; as
+root its commands run as a user of their own even where a pids cgroup exists; and what a
+command writes is bounded (one file, its /tmp, and the sandbox's files as a whole).
+Hostile commands here run only under bubblewrap, and containment is asserted first."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.actions import Action
+from engine.policy.base import Proposal
+from engine.sandbox import SandboxError
+from engine.sandbox import confine
+from engine.sandbox.local import LocalSandbox
+from engine.sandbox.quota import DiskQuota
+from tests.conftest import DEMO_TASKS, ROOT
+
+TASK_DIR = next(p for p in DEMO_TASKS if p.name == "slugify-accents")
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    repo = tmp_path / "src"
+    (repo / "pkg").mkdir(parents=True)
+    (repo / "pkg" / "mod.py").write_text("def f():\n    return 1\n")
+    return repo
+
+
+@pytest.fixture
+def marker():
+    """A host path any user could create (so that an unconfined command, even one run as a
+    dedicated uid, would leave it): it must never appear."""
+    folder = Path(tempfile.mkdtemp(prefix="trajscope-marker-"))
+    folder.chmod(0o1777)
+    yield folder / "ran-on-the-host"
+    for child in folder.iterdir():
+        child.unlink()
+    folder.rmdir()
+
+
+@pytest.fixture
+def broken_bwrap(tmp_path: Path, monkeypatch) -> dict[str, str]:
+    """A bwrap first on PATH that fails as a broken one does (and never runs its command)."""
+    fake = tmp_path / "fake-bin"
+    fake.mkdir()
+    (fake / "bwrap").write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    (fake / "bwrap").chmod(0o755)
+    path = f"{fake}{os.pathsep}{os.environ['PATH']}"
+    monkeypatch.setenv("PATH", path)
+    monkeypatch.setattr(confine, "_BWRAP_STATE", {})
+    return {**os.environ, "PATH": path}
+
+
+class TouchPolicy:
+    """An agent whose first command would write the marker on the host."""
+
+    name = "touch"
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def propose(self, context, n: int = 1, temperature=None):
+        action = Action("bash", {"command": f"touch {self.marker}"}, f"touch {self.marker}")
+        return [Proposal(action, thought="scripted") for _ in range(n)]
+
+
+def assert_one_sentence(message: str, why: str) -> None:
+    assert message.startswith(f"the local sandbox cannot confine the agent's commands: {why}")
+    assert "apt-get install bubblewrap" in message and "dnf install bubblewrap" in message
+    assert "--sandbox docker" in message and "--sandbox none" in message
+    assert "\n" not in message.strip() and ". " not in message
+
+
+def test_a_broken_bwrap_stops_the_session_before_any_command(broken_bwrap, marker, tmp_path):
+    from engine.session import Session
+    from engine.tasks import load_task_dir
+
+    session = Session(load_task_dir(TASK_DIR), TouchPolicy(marker), tmp_path / "run.jsonl", sandbox="local")
+    with pytest.raises(SandboxError) as caught:
+        session.start()
+    assert_one_sentence(str(caught.value), "bubblewrap does not work here (bwrap: setting up uid map")
+    assert not marker.exists()
+    log = tmp_path / "run.jsonl"
+    assert not log.exists() or b"run_started" not in log.read_bytes()  # no run was said to start
+
+
+def test_the_command_line_refuses_in_one_sentence_and_writes_nothing(broken_bwrap, marker, tmp_path):
+    out = tmp_path / "run.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "tui.cli", "run", str(TASK_DIR), "--sandbox", "local", "--headless",
+                           "--out", str(out)], cwd=ROOT, env=broken_bwrap, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    line = proc.stderr.strip()
+    assert line.count("\n") == 0 and line.startswith("trajscope: ")
+    assert_one_sentence(line.removeprefix("trajscope: "), "bubblewrap does not work here")
+    assert not out.exists() and not marker.exists()
+
+
+def test_auto_without_docker_refuses_like_local(broken_bwrap, monkeypatch):
+    from engine.sandbox import docker as docker_sandbox
+    from engine.tasks import load_task_dir
+    from tui.cli.common import pick_sandbox
+    from tui.errors import UserError
+
+    monkeypatch.setattr(docker_sandbox, "docker_available", lambda: (False, "no daemon"))
+    with pytest.raises(UserError) as caught:
+        pick_sandbox("auto", load_task_dir(TASK_DIR))
+    assert_one_sentence(str(caught.value), "bubblewrap does not work here")
+    assert pick_sandbox("none", load_task_dir(TASK_DIR)) == "none"  # the named choice is taken as is
+
+
+def test_missing_bwrap_and_bwrap_turned_off_refuse_too(source, tmp_path, monkeypatch):
+    monkeypatch.setattr(confine, "_BWRAP_STATE", {})
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    with pytest.raises(SandboxError) as caught:
+        LocalSandbox(source, base_dir=str(tmp_path))
+    assert_one_sentence(str(caught.value), "bubblewrap (bwrap) is not installed")
+    monkeypatch.undo()
+    monkeypatch.setenv("TRAJSCOPE_BWRAP", "0")  # no longer a way to run unconfined
+    with pytest.raises(SandboxError) as caught:
+        LocalSandbox(source, base_dir=str(tmp_path))
+    assert_one_sentence(str(caught.value), "bubblewrap is turned off (TRAJSCOPE_BWRAP=0)")
+    assert not list(tmp_path.glob("trajscope-*"))  # refused before the copy was made
+
+
+def confined(source: Path, tmp_path: Path, **options) -> LocalSandbox:
+    try:
+        box = LocalSandbox(source, base_dir=str(tmp_path), **options)
+    except SandboxError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but the local sandbox cannot confine here: {exc}")
+        pytest.skip(str(exc))
+    assert box.isolated and box.kind == "local"
+    return box
+
+
+def test_root_commands_never_run_as_root_even_with_a_cgroup(source, tmp_path):
+    """As root with a pids cgroup, commands used to run as host uid 0 (capabilities dropped)."""
+    if os.geteuid() != 0:
+        pytest.skip("trajscope does not run as root here")
+    with confined(source, tmp_path) as box:
+        if box._cgroup is None:
+            pytest.skip("no pids cgroup can be made here")
+        out = box.run("id -u; id -g; id -G; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; "
+                      "cat /proc/self/cgroup").output.split("\n")
+        assert out[0] == out[1] == out[2] == str(box._uid) != "0"
+        assert "CapEff:\t0000000000000000" in out and "CapBnd:\t0000000000000000" in out and "NoNewPrivs:\t1" in out
+        assert any(box._cgroup.name in line for line in out)  # the cgroup still holds and kills them
+        # The engine's tools still work, and what each side writes the other can change.
+        box.write("pkg/mod.py", "def f():\n    return 2\n")
+        assert box.run("echo '# agent' >> pkg/mod.py && touch pkg/new.py && ls -n pkg").exit_code == 0
+        assert box.read("pkg/mod.py").endswith("# agent\n")
+        state = box.snapshot()
+        box.restore(box.base)
+        box.restore(state)
+        assert box.run("echo more >> pkg/new.py && stat -c %u pkg/mod.py pkg/new.py").output.split() == [str(box._uid)] * 2
+
+
+def test_sandbox_none_is_only_by_name_and_says_so(source):
+    box = LocalSandbox(source, isolate=False)  # what --sandbox none opens; nothing hostile runs in it
+    try:
+        assert box.kind == "none" and not box.isolated and "UNCONFINED" in box.notice
+        if os.geteuid() == 0:
+            assert box.run("id -u").output.strip() == str(box._uid) != "0"
+    finally:
+        box.close()
+
+
+def free_bytes(path: Path) -> int:
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def test_a_command_cannot_fill_the_host_disk(source, tmp_path):
+    """fallocate, dd, many files, the home and /tmp: each ends at the limit, the host loses at
+    most the limit (and what a command writes between two looks), and the state is refused
+    at once instead of being hashed for seconds."""
+    limit = 32 << 20
+    with confined(source, tmp_path, disk_mb=32) as box:
+        assert box.run(f"test -e {source} && echo visible || echo hidden").output.strip() == "hidden"  # confined
+        before = free_bytes(tmp_path)
+        one = box.run("fallocate -l 2G big; echo rc=$?; stat -c %s big")
+        assert "File size limit exceeded" in one.output and "rc=153" in one.output
+        assert int(one.output.split()[-1]) <= limit
+        two = box.run("dd if=/dev/zero of=dd.bin bs=1M count=2048 2>&1; echo rc=$?; stat -c %s dd.bin")
+        assert "rc=153" in two.output and int(two.output.split()[-1]) <= limit
+        tmp = box.run("head -c 100M /dev/zero > /tmp/x; echo rc=$?; stat -c %s /tmp/x")
+        assert "rc=0" not in tmp.output and int(tmp.output.split()[-1]) <= limit
+        many = box.run("for i in $(seq 1 100); do head -c 8M /dev/zero > $HOME/f$i || break; done; echo survived",
+                       timeout=60)
+        assert "passed its disk limit" in many.output and "survived" not in many.output and not many.ok
+        lost = before - free_bytes(tmp_path)
+        assert lost <= 2 * limit + (64 << 20), lost >> 20  # dd.bin and the rest: the limit, plus one look's worth
+        started = time.perf_counter()
+        with pytest.raises(SandboxError, match="disk limit"):
+            box.snapshot()
+        assert time.perf_counter() - started < 1
+        box.restore(box.base)  # the branch's damage goes with it: home and untracked files
+        assert not box._quota.over and box.run("ls; ls $HOME | wc -l").output.split() == ["pkg", "0"]
+        started = time.perf_counter()
+        assert box.snapshot() == box.base
+        assert time.perf_counter() - started < 5
+        assert before - free_bytes(tmp_path) < limit
+
+
+def test_many_empty_files_count_against_the_quota(tmp_path, monkeypatch):
+    """Empty files cost no bytes but an inode each: the quota counts entries too. The free
+    counts are given here (a shared machine's other writers would blur them); the walk that
+    decides is real, so what others write never kills a command."""
+    top = tmp_path / "box"
+    top.mkdir()
+    free = {"now": (10 << 30, 1_000_000)}
+    quota = DiskQuota(top, (0, 0), 1 << 30, extra_files=50)
+    monkeypatch.setattr(quota, "_free", lambda: free["now"])
+    quota.begin()
+    for i in range(40):
+        (top / f"e{i}").touch()
+    free["now"] = (10 << 30, 1_000_000 - 40)
+    assert not quota.check()
+    free["now"] = (10 << 30, 1_000_000 - 400)  # 360 more inodes gone, but not in the sandbox
+    assert not quota.check() and quota.used == (0, 40)
+    for i in range(40, 60):
+        (top / f"e{i}").touch()
+    free["now"] = (10 << 30, 1_000_000 - 420)
+    assert quota.check() and quota.end() and quota.used[1] >= 60
+
+
+def test_the_summaries_say_when_commands_ran_unconfined():
+    from tui.cli.search import summary_lines
+
+    result = {"instance_id": "t", "selected": None, "submissions": 0, "resolved_submissions": 0, "nodes": 3,
+              "wall_s": 1.0, "finished": "done", "log": "runs/t.jsonl", "sandbox": "none", "isolated": False}
+    assert summary_lines(result).startswith("trajscope: NO sandbox (--sandbox none: the agent's commands ran unconfined)")
+    assert "unconfined" not in summary_lines(result | {"sandbox": "local", "isolated": True})
