@@ -201,16 +201,33 @@ class GitStore:
             "echo \"$C\"\n"
         )
 
-    def restore(self, ref: StateRef, scrub: bool = False, changed: bool = False) -> str:
-        """Make the work tree equal to ``ref``; ignored files are left alone, unless ``scrub``:
-        then untracked and ignored files go, and tracked ones are put back from the index
-        first, so that what filled the disk is removed, never hashed. ``changed``: print the
-        paths the restore wrote or removed, NUL-separated."""
+    @staticmethod
+    def _size_within(limit: int) -> str:
+        """A pipeline that fails when the files a snapshot would read (changed or new, not
+        ignored) hold more than ``limit`` bytes: their apparent size, so that sparse files,
+        which cost no disk, cannot make git hash gigabytes of zeros. Links are not followed."""
+        return ("g ls-files -z -m -o --exclude-standard | xargs -0 -r stat -c %s -- 2>/dev/null | "
+                f"awk -v max={int(limit)} '{{s += $1}} END {{exit s > max}}'")
+
+    def check_size(self, limit: int, what: str) -> str:
+        """Fails (exit 4) when the changed files hold more than ``limit`` bytes (``what`` says
+        which limit), before any of them is read."""
+        message = shlex.quote(f"the changed files hold more than {what}; this state is not saved")
+        return self._prelude() + f"{self._size_within(limit)} || {{ echo {message} >&2; exit 4; }}\n"
+
+    def restore(self, ref: StateRef, scrub: bool = False, changed: bool = False, size_limit: int = 0) -> str:
+        """Make the work tree equal to ``ref``; ignored files are left alone, unless ``scrub``
+        (or, with ``size_limit``, the changed files hold more than that): then untracked and
+        ignored files go, and tracked ones are put back from the index first, so that what
+        filled the disk is removed, never hashed. ``changed``: print the paths the restore
+        wrote or removed, NUL-separated."""
         _check_ref(ref)
+        clean = "g clean -ffdxq; g checkout-index -a -f -q"
         return (
             self._prelude()
             + f"g cat-file -e {ref}^{{tree}} 2>/dev/null || {{ echo 'unknown state {ref}' >&2; exit 3; }}\n"
-            + ("g clean -ffdxq\ng checkout-index -a -f -q\n" if scrub else "")
+            + (f"{clean}\n" if scrub else f"if ! {self._size_within(size_limit)}; then {clean}; fi\n"
+               if size_limit else "")
             + "g add -A\nOLD=$(g write-tree)\n"
             f"g read-tree --reset -u \"$OLD\" {ref}^{{tree}}\n"
             + (f"g diff-tree -r --name-only -z \"$OLD\" {ref}^{{tree}}\n" if changed else "")

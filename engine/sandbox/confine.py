@@ -52,11 +52,17 @@ def _probe_bwrap(as_other_user: bool) -> tuple[bool, str]:
     exe = shutil.which("bwrap")
     if not exe:
         return False, "bubblewrap (bwrap) is not installed"
+    from engine.sandbox.seccomp import program_fd
+
     drop = drop_argv(UID_BASE + 999) if as_other_user else []
+    seccomp = program_fd()  # tried too: every command runs with it
     try:
-        proc = subprocess.run([exe, *bwrap_flags("/"), *drop, "bash", "-c", "true"], capture_output=True, timeout=10)
+        proc = subprocess.run([exe, *bwrap_flags("/"), "--seccomp", str(seccomp), *drop, "bash", "-c", "true"],
+                              capture_output=True, timeout=10, pass_fds=(seccomp,))
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"bubblewrap does not start ({exc})"
+    finally:
+        os.close(seccomp)
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip().splitlines()
         return False, f"bubblewrap does not work here ({err[-1] if err else proc.returncode})"
@@ -127,10 +133,23 @@ def bwrap_flags(chdir: str, tmp_bytes: int | None = None, writable: tuple[str, .
     made: set[str] = {"/", "/tmp", "/var/tmp"}
     for d in python_dirs():
         if d not in ("/tmp", "/var/tmp", "/home", "/root"):  # never a whole shared folder
-            flags += [*_parents(d, made), "--ro-bind", d, d]
+            flags += [*_parents(d, made), *_ro_bind_enterable(d, made)]
     for d in writable:
         flags += [*_parents(d, made), "--bind", d, d]
     return [*flags, "--chdir", chdir]
+
+
+def _ro_bind_enterable(path: str, made: set[str]) -> list[str]:
+    """``path`` read-only, enterable by the command's user: a folder only its owner may enter
+    (a venv made by ``mktemp -d`` is 0700) is made by bubblewrap, its entries bound in it."""
+    try:
+        if os.stat(path).st_mode & 0o001:
+            return ["--ro-bind", path, path]
+        entries = sorted(os.listdir(path))
+    except OSError:
+        return ["--ro-bind", path, path]
+    made.add(path)
+    return ["--dir", path, *(arg for name in entries for arg in ("--ro-bind", f"{path}/{name}", f"{path}/{name}"))]
 
 
 def _parents(path: str, made: set[str]) -> list[str]:

@@ -57,6 +57,7 @@ from engine.sandbox.host_files import (check_root, chown_paths, chown_tree, read
                                        write_text)
 from engine.sandbox.output import BoundedOutput, OutputTooLarge, collect_output, keep_output, run_bounded
 from engine.sandbox.quota import DISK_MB, POLL_S, DiskQuota, tree_usage
+from engine.sandbox.seccomp import program_fd
 
 COMMAND_NICE = 10  # CPU priority of sandbox commands, below the UI and the engine
 READ_LIMIT = 16 << 20  # bytes the file tools read from one file
@@ -205,13 +206,13 @@ class LocalSandbox:
         if not self.isolated:
             drop_to(self._uid)  # under bubblewrap, drop_argv does it inside
 
-    def _argv(self, command: str) -> list[str]:
+    def _argv(self, command: str, seccomp: int | None) -> list[str]:
         shell = ["bash", "-c", command]
         if not self.isolated:
             return shell
         drop = drop_argv(self._uid) if self._uid is not None else []
         return ["bwrap", *bwrap_flags(self.repo, tmp_bytes=self.disk_mb << 20, writable=(str(self.dir),)),
-                *drop, *shell]
+                "--seccomp", str(seccomp), *drop, *shell]
 
     def run(self, command: str, timeout: float = DEFAULT_TIMEOUT) -> ExecResult:
         """Run ``command``; its output comes through a pipe (never a file the agent can
@@ -222,15 +223,19 @@ class LocalSandbox:
         started = time.perf_counter()
         self._quota.begin()
         read_end, write_end = os.pipe()
+        seccomp = program_fd() if self.isolated else None
         try:
-            proc = subprocess.Popen(self._argv(command), cwd=self.repo, env=self._env(),
+            proc = subprocess.Popen(self._argv(command, seccomp), cwd=self.repo, env=self._env(),
                                     stdin=subprocess.DEVNULL, stdout=write_end, stderr=write_end,
-                                    start_new_session=True, preexec_fn=self._preexec)
+                                    start_new_session=True, preexec_fn=self._preexec,
+                                    pass_fds=(seccomp,) if seccomp is not None else ())
         except OSError as exc:
             os.close(read_end)
             raise SandboxError(f"cannot start a command: {exc}") from exc
         finally:
             os.close(write_end)
+            if seccomp is not None:
+                os.close(seccomp)
         self._groups.add(proc.pid)
         out = BoundedOutput()
         done, killed = threading.Event(), threading.Event()
@@ -316,7 +321,8 @@ class LocalSandbox:
         if self._quota.over:  # refused before git reads a byte of it: no slow snapshot of a filled disk
             raise SandboxError(f"the sandbox's files passed its disk limit ({self._quota.describe()}); "
                                "this state is not saved")
-        return self._git_script(self._git.snapshot()).strip()
+        check = self._git.check_size(self.disk_mb << 20, f"the sandbox's disk limit ({self._quota.describe()})")
+        return self._git_script(check + self._git.snapshot()).strip()
 
     def restore(self, ref: StateRef) -> None:
         self._check_open()
@@ -327,7 +333,7 @@ class LocalSandbox:
                 self._home.unlink()  # the link, never what it points to
             shutil.rmtree(self._home, ignore_errors=True)
             self._home.mkdir(exist_ok=True)
-        script = self._git.restore(ref, scrub=scrub, changed=self._uid is not None)
+        script = self._git.restore(ref, scrub=scrub, changed=self._uid is not None, size_limit=self.disk_mb << 20)
         self._quota.begin()
         try:
             changed = self._git_script(script)

@@ -183,16 +183,18 @@ def free_bytes(path: Path) -> int:
 
 
 def test_a_command_cannot_fill_the_host_disk(source, tmp_path):
-    """fallocate, dd, many files, the home and /tmp: each ends at the limit, the host loses at
-    most the limit (and what a command writes between two looks), and the state is refused
-    at once instead of being hashed for seconds."""
+    """fallocate, dd, many files, the home, /tmp and sparse files: each ends at the limit, the
+    host loses at most the limit (and what a command writes between two looks), and the state
+    is refused at once instead of being hashed for seconds."""
     limit = 32 << 20
     with confined(source, tmp_path, disk_mb=32) as box:
         assert box.run(f"test -e {source} && echo visible || echo hidden").output.strip() == "hidden"  # confined
         before = free_bytes(tmp_path)
         one = box.run("fallocate -l 2G big; echo rc=$?; stat -c %s big")
-        assert "File size limit exceeded" in one.output and "rc=153" in one.output
-        assert int(one.output.split()[-1]) <= limit
+        assert "Operation not supported" in one.output and int(one.output.split()[-1]) == 0
+        # A loop under the one-file limit: fallocate is refused, so it cannot outrun the watch.
+        loop = box.run("for i in $(seq 1 200); do fallocate -l 31M f$i || break; done; du -sk . | cut -f1")
+        assert "Operation not supported" in loop.output and int(loop.output.split()[-1]) < 1024
         two = box.run("dd if=/dev/zero of=dd.bin bs=1M count=2048 2>&1; echo rc=$?; stat -c %s dd.bin")
         assert "rc=153" in two.output and int(two.output.split()[-1]) <= limit
         tmp = box.run("head -c 100M /dev/zero > /tmp/x; echo rc=$?; stat -c %s /tmp/x")
@@ -212,6 +214,13 @@ def test_a_command_cannot_fill_the_host_disk(source, tmp_path):
         assert box.snapshot() == box.base
         assert time.perf_counter() - started < 5
         assert before - free_bytes(tmp_path) < limit
+        # Sparse files cost no disk, but git would read their zeros: refused before it does.
+        box.run("for i in $(seq 1 100); do truncate -s 31M s$i; done")
+        started = time.perf_counter()
+        with pytest.raises(SandboxError, match="changed files hold more than the sandbox's disk limit"):
+            box.snapshot()
+        box.restore(box.base)
+        assert time.perf_counter() - started < 5 and box.run("ls").output.split() == ["pkg"]
 
 
 def test_many_empty_files_count_against_the_quota(tmp_path, monkeypatch):
