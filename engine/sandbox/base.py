@@ -54,7 +54,7 @@ class ExecResult:
 
 @runtime_checkable
 class Sandbox(Protocol):
-    kind: str  # "docker" or "local"
+    kind: str  # "docker", "local" or "none" (the local one without bubblewrap, asked for by name)
     repo: str  # the repository root as commands see it
 
     def run(self, command: str, timeout: float = DEFAULT_TIMEOUT) -> ExecResult: ...

@@ -159,12 +159,32 @@ def test_root_commands_never_run_as_root_even_with_a_cgroup(source, tmp_path):
         assert any(box._cgroup.name in line for line in out)  # the cgroup still holds and kills them
         # The engine's tools still work, and what each side writes the other can change.
         box.write("pkg/mod.py", "def f():\n    return 2\n")
-        assert box.run("echo '# agent' >> pkg/mod.py && touch pkg/new.py && ls -n pkg").exit_code == 0
+        assert box.run("echo '# agent' >> pkg/mod.py && touch pkg/new.py && mkdir -p a/b && echo x > a/b/c.py").ok
         assert box.read("pkg/mod.py").endswith("# agent\n")
         state = box.snapshot()
         box.restore(box.base)
-        box.restore(state)
-        assert box.run("echo more >> pkg/new.py && stat -c %u pkg/mod.py pkg/new.py").output.split() == [str(box._uid)] * 2
+        box.restore(state)  # git writes as root; only what it wrote is handed over
+        done = box.run("echo more >> pkg/new.py && touch a/b/d && stat -c %u pkg/mod.py pkg/new.py a a/b a/b/c.py")
+        assert done.output.split() == [str(box._uid)] * 5
+
+
+def test_a_python_in_a_folder_only_root_enters_stays_usable(source, tmp_path, monkeypatch):
+    """A venv made by mktemp -d is 0700: the commands' own uid must still run the Python in it."""
+    if os.geteuid() != 0:
+        pytest.skip("trajscope does not run as root here")
+    venv = Path(tempfile.mkdtemp(prefix="trajscope-venv-"))  # 0700, like the plain-install smoke test's
+    try:
+        (venv / "bin").mkdir(mode=0o755)
+        (venv / "bin" / "tool").write_text("#!/bin/sh\necho tool ran\n")
+        (venv / "bin" / "tool").chmod(0o755)
+        dirs = confine.python_dirs()
+        monkeypatch.setattr(confine, "python_dirs", lambda: [*dirs, str(venv)])
+        with confined(source, tmp_path) as box:
+            assert box.run(f"{venv}/bin/tool").output == "tool ran\n"
+    finally:
+        for path in sorted(venv.rglob("*"), reverse=True):
+            path.unlink() if path.is_file() else path.rmdir()
+        venv.rmdir()
 
 
 def test_sandbox_none_is_only_by_name_and_says_so(source):

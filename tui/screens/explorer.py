@@ -141,7 +141,7 @@ class ExplorerScreen(Screen[None]):
         cache.build()
 
     def tell_sandbox_warning(self) -> None:
-        """Say once, plainly, when the run's sandbox is not isolated (see docs/security.md)."""
+        """Say once, plainly, when the run's commands ran unconfined (--sandbox none; see docs/security.md)."""
         if getattr(self, "_told_sandbox", False) or self.model is None:
             return
         for command in self.model.commands:
