@@ -44,12 +44,12 @@ def read_predictions(path: str | Path, limit: int | None = None) -> list[Predict
     room = limit + (1 << 20)  # a line's other fields and its escapes
     try:
         with _open_regular(path) as fh:
-            first = fh.readline(room + 1)
+            first = fh.readline(1 << 20)  # enough to tell JSON lines from one JSON document
             lead = first.lstrip(BOM + b" \t\r\n")
-            if lead[:1] == b"{" and not _KEYED.match(lead) and (len(first) > room or _one_object(first)):
+            long_line = len(first) == 1 << 20 and not first.endswith(b"\n")
+            if lead[:1] == b"{" and not _KEYED.match(lead) and (long_line or _one_object(first)):
                 fh.seek(0)
                 return _prediction_lines(fh, path, limit, room)
-        del first, lead
         raw = read_regular(path)
     except (NotRegularFile, OSError) as exc:
         raise TaskError(f"cannot read {path} ({exc})") from None
@@ -96,17 +96,29 @@ def _one_object(line: bytes) -> bool:
 
 
 def _prediction_lines(fh, path, limit: int, room: int) -> list[Prediction]:
-    """JSON lines, each read only up to ``room`` bytes."""
+    """JSON lines, read a MiB at a time: a line past ``room`` bytes is never joined whole."""
     from engine.jsonio import BOM, loads
     from engine.tasks import TaskError
 
     out = []
     number = 0
-    while line := fh.readline(room + 1):
+    while True:
+        chunks, size = [], 0
+        while chunk := fh.readline(1 << 20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if chunk.endswith(b"\n") or size > room:
+                break
+        if not chunks:
+            return out
         number += 1
-        if len(line) > room and not line.endswith(b"\n"):
-            out.append(_skip_long_line(fh, line, number, path, limit))
+        if size > room and not chunks[-1].endswith(b"\n"):
+            head, tail = chunks[0], b"".join(chunks[-2:])[-(1 << 20):]
+            del chunks
+            out.append(_skip_long_line(fh, head, tail, size, number, path, limit))
             continue
+        line = b"".join(chunks)
+        del chunks
         if not line.strip():
             continue
         try:
@@ -114,21 +126,20 @@ def _prediction_lines(fh, path, limit: int, room: int) -> list[Prediction]:
         except ValueError:
             raise TaskError(f"{path} line {number} is not JSON") from None
         out.append(_prediction(row, number, path, limit))
-    return out
 
 
-def _skip_long_line(fh, start: bytes, number: int, path, limit: int) -> Prediction:
-    """A line too long to be a prediction within the limit: read on to its end in bounded
-    pieces, keeping only its first and last MiB to find whose it is."""
+def _skip_long_line(fh, head: bytes, tail: bytes, size: int, number: int, path, limit: int) -> Prediction:
+    """A line too long to be a prediction within the limit: read on to its end a MiB at a
+    time, keeping only its first and last MiB to find whose it is."""
     from engine.jsonio import loads
     from engine.tasks import TaskError
 
-    head, tail, size = start[: 1 << 20], start[-(1 << 20):], len(start)
     while chunk := fh.readline(1 << 20):
         size += len(chunk)
         tail = (tail + chunk)[-(1 << 20):]
         if chunk.endswith(b"\n"):
             break
+
     def field(key: re.Pattern) -> str | None:
         found = key.search(head) or key.search(tail)
         try:

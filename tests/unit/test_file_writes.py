@@ -410,3 +410,17 @@ def test_default_run_log_names_are_unique_within_a_second(tmp_path, monkeypatch)
     first, second = default_out("demo/../x"), default_out("demo/../x")
     assert first != second and first.exists() and second.exists() and first.parent == second.parent == Path("runs")
     assert "/" not in first.name and ".." not in first.name
+
+
+def test_predictions_read_from_every_format_with_the_limit(tmp_path):
+    from engine.evaluation import read_predictions
+
+    rows = [{"instance_id": "a", "model_name_or_path": "m", "model_patch": "+" * 2000},
+            {"instance_id": "b", "model_name_or_path": "m", "model_patch": "diff"}]
+    shapes = {"list.json": json.dumps(rows), "keyed.json": json.dumps({r["instance_id"]: r for r in rows}),
+              "pretty.json": json.dumps({r["instance_id"]: r for r in rows}, indent=2),
+              "one.json": json.dumps(rows[1]), "lines.jsonl": "".join(json.dumps(r) + "\n" for r in rows)}
+    for name, text in shapes.items():
+        (tmp_path / name).write_text(text)
+        got = [(p.instance_id, bool(p.refused)) for p in read_predictions(tmp_path / name, limit=1000)]
+        assert got == ([("b", False)] if name == "one.json" else [("a", True), ("b", False)]), name
