@@ -149,7 +149,7 @@ class LocalSandbox:
             self._cgroup = pids_cgroup(cgroup_name(self._shared.root.name, self._n), max_processes)
         self.notice = "" if self.isolated else (
             f"--sandbox none: the agent's commands run UNCONFINED, with the network, and can read and "
-            f"change your files as {'user ' + str(self._uid) if self._uid is not None else 'you'}")
+            f"change your files as {'a user of their own' if self._uid is not None else 'you'}")  # one line for all forks
         if not self.isolated:
             warn_once(self.notice)
             protect_engine()
