@@ -11,7 +11,7 @@ from textual.color import Color
 from engine.events import read_events
 from engine.tree import ROOT
 from tests.functional.helpers import static_text, wait_for
-from tests.functional.live_helpers import SIZE, app_for, attached, fake_session, settled
+from tests.functional.live_helpers import SIZE, app_for, attached, demo_session, fake_session, settled
 from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import EditDialog, ResampleDialog
 from tui.screens.help import HelpScreen
@@ -228,6 +228,22 @@ async def test_plus_raises_the_budget_and_the_search_goes_on(tmp_path):
             await wait_for(pilot, lambda: len(session.tree) > 6, 30)
     assert commands(session, "raise_budget")[0]["budget"]["nodes"] == 16
 
+
+
+async def test_plus_on_a_huge_budget_raises_it_by_the_most_one_step_takes(tmp_path):
+    """Half of a 300,000-node budget passes the engine's cap on one step: the key takes the cap
+    instead of failing with an error."""
+    session = demo_session(tmp_path, nodes=300_000, pause_at=4)
+    try:
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, 1)
+            await settled(pilot, session)
+            await pilot.press("plus")
+            await wait_for(pilot, lambda: session.budget.nodes == 400_000, 10)
+    finally:
+        session.close()
+    assert commands(session, "raise_budget")[0]["budget"]["nodes"] == 400_000
 
 async def test_follow_and_best_leaf(tmp_path):
     with fake_session(tmp_path) as session:

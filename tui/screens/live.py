@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.widgets import Input
 
 from engine.events import ReadCounts
+from engine.search.commands import MAX_BUDGET_STEP
 from engine.tree import ROOT
 from tui.bridge import LiveSource, SessionBridge, attach_live, detach_live
 from tui.messages import TreeLoaded
@@ -222,6 +223,8 @@ class LiveScreen(ExplorerScreen):
             deltas["cost"] = budget.cost / 2
         if budget.wall_s:
             deltas["wall_s"] = budget.wall_s / 2
+        # a large budget's half would pass the step the engine takes at once: take the most it takes
+        deltas = {name: min(value, MAX_BUDGET_STEP[name]) for name, value in deltas.items()}
         self.told_finished = None
         self.bridge.call("raise_budget", **deltas,
                          done="budget raised: " + ", ".join(f"{k} +{v:g}" for k, v in deltas.items()))
