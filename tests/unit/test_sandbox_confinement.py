@@ -105,6 +105,17 @@ def test_the_command_line_refuses_in_one_sentence_and_writes_nothing(broken_bwra
     assert not out.exists() and not marker.exists()
 
 
+
+def test_a_local_batch_refuses_before_any_search_starts(broken_bwrap, marker, tmp_path):
+    out = tmp_path / "batch"
+    proc = subprocess.run([sys.executable, "-m", "tui.cli", "batch", str(TASK_DIR), "--sandbox", "local", "--headless",
+                           "--out", str(out)], cwd=ROOT, env=broken_bwrap, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    line = proc.stderr.strip()
+    assert line.count("\n") == 0 and line.startswith("trajscope: ")
+    assert_one_sentence(line.removeprefix("trajscope: "), "bubblewrap does not work here")
+    assert not out.exists() and not marker.exists()
+
 def test_auto_without_docker_refuses_like_local(broken_bwrap, monkeypatch):
     from engine.sandbox import docker as docker_sandbox
     from engine.tasks import load_task_dir

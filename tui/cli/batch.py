@@ -82,6 +82,8 @@ def run(args) -> int:
         raise UserError("--parallel must be at least 1")
     options = {k: v for k, v in vars(args).items() if k not in _BATCH_ONLY}
     specs = task_specs(args.tasks, args.instances, options)
+    if args.executor == "local":
+        _check_sandbox_here(args.sandbox)
     out = Path(args.out)
     executor = (RayExecutor(args.parallel, args.address, args.resource) if args.executor == "ray"
                 else LocalExecutor(args.parallel))
@@ -123,6 +125,21 @@ def run(args) -> int:
         print(f"trajscope: {summary['resolved']} of {summary['instances']} resolved; logs, summary.jsonl and "
               f"predictions.jsonl in {out}", file=sys.stderr)
     return 0 if summary["failed"] == 0 else 1
+
+
+def _check_sandbox_here(choice: str) -> None:
+    """The searches of a local batch run here: where bubblewrap cannot confine their commands,
+    the batch stops now in the one sentence each search would end in (a Ray batch's searches
+    run on other machines, which answer for themselves)."""
+    from tui.cli.common import check_confinement
+
+    if choice == "local":
+        check_confinement()
+    elif choice == "auto":
+        from engine.sandbox.docker import docker_available
+
+        if not docker_available()[0]:
+            check_confinement()
 
 
 def write_outputs(fleet, out: Path, model: str) -> dict:
