@@ -20,7 +20,8 @@ import threading
 import time
 from pathlib import Path
 
-UID_BASE = 61000  # unprivileged users for commands when trajscope runs as root
+from engine.sandbox.uids import UID_BASE
+
 _BWRAP_LOCK = threading.Lock()
 _BWRAP_STATE: dict[bool, tuple[bool, str]] = {}
 

@@ -36,7 +36,6 @@ from engine.sandbox.base import (
 )
 from engine.sandbox.confine import (
     cgroup_name,
-    UID_BASE,
     alive,
     bwrap_flags,
     bwrap_status,
@@ -58,6 +57,7 @@ from engine.sandbox.host_files import (check_root, chown_paths, chown_tree, read
 from engine.sandbox.output import BoundedOutput, OutputTooLarge, collect_output, keep_output, run_bounded
 from engine.sandbox.quota import DISK_MB, POLL_S, DiskQuota, tree_usage
 from engine.sandbox.seccomp import program_fd
+from engine.sandbox.uids import NoUidLeft, UidLease
 
 COMMAND_NICE = 10  # CPU priority of sandbox commands, below the UI and the engine
 READ_LIMIT = 16 << 20  # bytes the file tools read from one file
@@ -81,7 +81,6 @@ def reap_leftovers(base_dir: str | None = None) -> int:
 
 
 
-_uid_counter = itertools.count()
 
 
 class _Shared(SharedState):
@@ -141,11 +140,17 @@ class LocalSandbox:
         self._outputs = Path(output_dir) if output_dir else self._shared.private / "outputs"
         self._output_prefix = f"sb{self._n}-"
         self._uid: int | None = None
+        self._lease: UidLease | None = None
         self._cgroup: Path | None = None
         if os.geteuid() == 0:
             # Root's commands never run as root: a user of their own, with the cgroup (where one
             # can be made) for the process limit and for killing all they started.
-            self._uid = UID_BASE + next(_uid_counter) % 900
+            try:
+                self._lease = UidLease()
+            except NoUidLeft as exc:
+                self._shared.release()
+                raise SandboxError(str(exc)) from None
+            self._uid = self._lease.uid
             self._cgroup = pids_cgroup(cgroup_name(self._shared.root.name, self._n), max_processes)
         self.notice = "" if self.isolated else (
             f"--sandbox none: the agent's commands run UNCONFINED, with the network, and can read and "
@@ -384,6 +389,10 @@ class LocalSandbox:
         if self._cgroup is not None:
             empty_cgroup(self._cgroup)
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self._lease is not None:
+            # the next sandbox to lease this uid must not inherit a process of this one's
+            kill_user_processes(self._lease.uid)
+            self._lease.release()
         self._shared.release()
 
     def __enter__(self) -> "LocalSandbox":

@@ -179,6 +179,42 @@ def test_root_commands_never_run_as_root_even_with_a_cgroup(source, tmp_path):
         assert done.output.split() == [str(box._uid)] * 5
 
 
+
+def test_two_processes_never_share_a_uid_nor_kill_each_others_commands(source, tmp_path, monkeypatch):
+    """Each process counted uids from 61000 on its own: a batch's first two workers ran as one
+    uid, and without a cgroup the end of one's command killed every process of that uid."""
+    if os.geteuid() != 0:
+        pytest.skip("trajscope does not run as root here")
+    from engine.sandbox import uids
+
+    holder = subprocess.Popen([sys.executable, "-c", "from engine.sandbox.uids import UidLease; import sys; "
+                               "print(UidLease().uid, flush=True); sys.stdin.read()"],
+                              cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        taken = int(holder.stdout.readline())
+        # this process counts from the other's uid: it must pass over it, not take it
+        monkeypatch.setattr(uids, "_next", iter(range(taken - uids.UID_BASE, 10**6)))
+        monkeypatch.setattr("engine.sandbox.local.pids_cgroup", lambda *a: None)  # kills go by uid
+        with confined(source, tmp_path) as box:
+            assert box._uid != taken
+            other = subprocess.Popen(["setpriv", f"--reuid={taken}", f"--regid={taken}", "--clear-groups",
+                                      "sleep", "30"])
+            try:
+                box.run("true")
+                box.close()  # kills what its own uid left, only
+                time.sleep(0.2)
+                assert other.poll() is None, "a sandbox killed a process of another sandbox's uid"
+            finally:
+                other.kill()
+                other.wait()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+    monkeypatch.setattr(uids, "_next", iter(range(taken - uids.UID_BASE, 10**6)))
+    lease = uids.UidLease()  # the holder's end let its uid go: it is leased again
+    lease.release()
+    assert lease.uid == taken
+
 def test_a_python_in_a_folder_only_root_enters_stays_usable(source, tmp_path, monkeypatch):
     """A venv made by mktemp -d is 0700: the commands' own uid must still run the Python in it."""
     if os.geteuid() != 0:
