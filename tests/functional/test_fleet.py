@@ -57,3 +57,21 @@ async def test_the_fleet_live_pause_all_and_a_forwarded_prune(tmp_path):
         fleet.stop()
     for member in fleet.members:
         assert read_events(member.log)[-1]["type"] == "run_finished"
+
+
+def test_a_remote_search_shows_the_time_its_worker_has_used():
+    """The status bar read 0/600 s for a worker 420 s into a 600 s budget: the remote Budget was
+    made (and its clock started) on every read."""
+    from types import SimpleNamespace
+
+    from engine.tree import Tree
+    from tui.batch.remote import RemoteSession
+    from tui.screens.live import budget_text
+
+    member = SimpleNamespace(name="t", log=None, tree=Tree(), done=False,
+                             status={"budget": {"nodes": 60, "wall_s": 600, "used_wall_s": 420.0}})
+    session = RemoteSession(fleet=None, member=member)
+    assert "420/600 s" in budget_text(session)
+    assert session.budget is session.budget  # one clock, read twice
+    member.status = {"budget": {"nodes": 90, "wall_s": 900, "used_wall_s": 430.0}}  # the next status
+    assert "nodes 0/90" in budget_text(session) and "430/900 s" in budget_text(session)

@@ -4,6 +4,7 @@ wherever it runs (a process here, or a Ray actor on another node)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -55,6 +56,7 @@ class RemoteSession:
         self.commands = _Commands(fleet, member)
         self.task = SimpleNamespace(instance_id=member.name)
         self._verifying: dict = {}
+        self._budget, self._budget_from = Budget(nodes=None), None
 
     def _status(self, key: str, default=None):
         return self.member.status.get(key, default)
@@ -95,8 +97,18 @@ class RemoteSession:
 
     @property
     def budget(self) -> Budget:
-        limits = self._status("budget") or {}
-        return Budget(**{k: limits.get(k) for k in ("nodes", "tokens", "cost", "wall_s")})
+        """One Budget whose limits follow the worker's and whose clock is the worker's: a Budget
+        made on each read started its clock then, and a worker 420 s in showed 0 s used."""
+        status = self.member.status
+        if status is not self._budget_from:
+            self._budget_from = status
+            limits = status.get("budget") or {}
+            for name in ("nodes", "tokens", "cost", "wall_s"):
+                setattr(self._budget, name, limits.get(name))
+            used = limits.get("used_wall_s")
+            if isinstance(used, (int, float)):
+                self._budget.started = time.monotonic() - used  # as of this status's arrival
+        return self._budget
 
     @property
     def verifying(self) -> dict:

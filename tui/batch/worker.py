@@ -120,7 +120,7 @@ class SearchWorker:
                     "phase": session.phase, "finished": session.finished, "strategy": session.config.strategy,
                     "scorers": [s.name for s in session.scorers],
                     "budget": {"nodes": budget.nodes, "tokens": budget.tokens, "cost": budget.cost,
-                               "wall_s": budget.wall_s},
+                               "wall_s": budget.wall_s, "used_wall_s": budget.used(session.tree)["wall_s"]},
                     "verifying": dict(session.verifying)}
         return out
 
