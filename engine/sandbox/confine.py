@@ -5,7 +5,8 @@ start (``refusal``) rather than run an agent's commands on the host; running the
 unconfined is only ever the user's named choice (``--sandbox none``). A root process
 runs its commands as an unprivileged user of their own (``drop_argv``), and also puts
 them in a pids cgroup where one can be made: the kernel never applies a process limit to root, and
-the cgroup lets every process of a command be killed.
+the cgroup lets every process of a command be killed. The bubblewrap that is tried is the
+file every command runs (``programs``), never one found again by name.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import threading
 import time
 from pathlib import Path
 
+from engine.sandbox.programs import find
 from engine.sandbox.uids import UID_BASE
 
 _BWRAP_LOCK = threading.Lock()
-_BWRAP_STATE: dict[bool, tuple[bool, str]] = {}
+_BWRAP_STATE: dict[bool, tuple[bool, str, str]] = {}
 
 
 INSTALL_HINT = ("install bubblewrap (apt-get install bubblewrap, dnf install bubblewrap, pacman -S bubblewrap, "
@@ -43,39 +45,59 @@ def bwrap_status(as_other_user: bool = False) -> tuple[bool, str]:
     start exactly as when it is missing: it never means running unconfined."""
     if os.environ.get("TRAJSCOPE_BWRAP", "1") == "0":
         return False, "bubblewrap is turned off (TRAJSCOPE_BWRAP=0)"
+    ok, why, _ = _bwrap_state(as_other_user)
+    return ok, why
+
+
+def bwrap_program(as_other_user: bool = False) -> str:
+    """The bubblewrap that ``bwrap_status`` tried, by its real path: the one every command runs."""
+    ok, why, exe = _bwrap_state(as_other_user)
+    if not ok:
+        raise RuntimeError(f"bubblewrap is not usable: {why}")
+    return exe
+
+
+def _bwrap_state(as_other_user: bool) -> tuple[bool, str, str]:
     with _BWRAP_LOCK:
         if as_other_user not in _BWRAP_STATE:
             _BWRAP_STATE[as_other_user] = _probe_bwrap(as_other_user)
-        return _BWRAP_STATE[as_other_user]  # type: ignore[return-value]
+        return _BWRAP_STATE[as_other_user]
 
 
-def _probe_bwrap(as_other_user: bool) -> tuple[bool, str]:
-    exe = shutil.which("bwrap")
+def _probe_bwrap(as_other_user: bool) -> tuple[bool, str, str]:
+    exe, why = find("bwrap")
     if not exe:
-        return False, "bubblewrap (bwrap) is not installed"
+        return False, f"bubblewrap (bwrap) {why}", ""
     from engine.sandbox.seccomp import program_fd
 
     drop = drop_argv(UID_BASE + 999) if as_other_user else []
     seccomp = program_fd()  # tried too: every command runs with it
     try:
-        proc = subprocess.run([exe, *bwrap_flags("/"), "--seccomp", str(seccomp), *drop, "bash", "-c", "true"],
+        proc = subprocess.run([exe, *bwrap_flags("/"), "--seccomp", str(seccomp), *drop, *inner_shell("true")],
                               capture_output=True, timeout=10, pass_fds=(seccomp,))
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, f"bubblewrap does not start ({exc})"
+        return False, f"bubblewrap does not start ({exc})", exe
     finally:
         os.close(seccomp)
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip().splitlines()
-        return False, f"bubblewrap does not work here ({err[-1] if err else proc.returncode})"
-    return True, ""
+        return False, f"bubblewrap does not work here ({err[-1] if err else proc.returncode})", exe
+    return True, "", exe
+
+
+def inner_shell(command: str) -> list[str]:
+    """bash inside bubblewrap: the host's, by its path, where the sandbox binds it."""
+    bash, _ = find("bash")
+    visible = bash and any(bash.startswith(d + "/") for d in SYSTEM_DIRS)
+    return [bash if visible else "bash", "-c", command]  # type: ignore[list-item]
 
 
 _HELP: dict[str, bytes] = {}
 
 
 def bwrap_option(name: str) -> bool:
-    """Whether the bubblewrap on PATH has option ``name`` (``--size`` came in 0.7, ``--perms`` in 0.5)."""
-    exe = shutil.which("bwrap") or ""
+    """Whether the bubblewrap found has option ``name`` (``--size`` came in 0.7, ``--perms`` in 0.5)."""
+    exe = find("bwrap")[0] or ""
     if exe not in _HELP:
         try:
             _HELP[exe] = subprocess.run([exe, "--help"], capture_output=True, timeout=10).stdout if exe else b""
@@ -176,7 +198,7 @@ def drop_argv(uid: int) -> list[str]:
     before the agent's command runs: no groups, no capabilities (bounding set included),
     no new privileges (setuid programs gain nothing). Root starts bubblewrap itself so that
     it can bind what only root may read (a Python under /root); the agent never is root."""
-    setpriv = shutil.which("setpriv")
+    setpriv, _ = find("setpriv")
     if setpriv and any(setpriv.startswith(d + "/") for d in SYSTEM_DIRS):
         return [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--bounding-set=-all",
                 "--inh-caps=-all", "--no-new-privs", "--"]

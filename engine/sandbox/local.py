@@ -38,11 +38,13 @@ from engine.sandbox.confine import (
     cgroup_name,
     alive,
     bwrap_flags,
+    bwrap_program,
     bwrap_status,
     count_processes,
     drop_argv,
     drop_to,
     empty_cgroup,
+    inner_shell,
     kill_cgroup_members,
     kill_group,
     kill_user_processes,
@@ -55,6 +57,7 @@ from engine.sandbox.confine import (
 from engine.sandbox.host_files import (check_root, chown_paths, chown_tree, read_text, repair_root, resolve,
                                        write_text)
 from engine.sandbox.output import BoundedOutput, OutputTooLarge, collect_output, keep_output, run_bounded
+from engine.sandbox.programs import require
 from engine.sandbox.quota import DISK_MB, POLL_S, DiskQuota, tree_usage
 from engine.sandbox.seccomp import program_fd
 from engine.sandbox.uids import NoUidLeft, UidLease
@@ -123,6 +126,9 @@ class LocalSandbox:
         usable, why = bwrap_status(as_other_user=os.geteuid() == 0) if isolate else (False, "")
         if isolate and not usable:
             raise SandboxError(refusal(why))
+        # The very file the check ran, never a name looked up again in a PATH a user can write.
+        self._bwrap = bwrap_program(as_other_user=os.geteuid() == 0) if isolate else ""
+        self._bash = require("bash")
         self.isolated = isolate
         self.kind = "local" if isolate else "none"
         self.memory_mb, self.max_processes, self.output_cap = memory_mb, max_processes, output_cap
@@ -212,11 +218,11 @@ class LocalSandbox:
             drop_to(self._uid)  # under bubblewrap, drop_argv does it inside
 
     def _argv(self, command: str, seccomp: int | None) -> list[str]:
-        shell = ["bash", "-c", command]
         if not self.isolated:
-            return shell
+            return [self._bash, "-c", command]
         drop = drop_argv(self._uid) if self._uid is not None else []
-        return ["bwrap", *bwrap_flags(self.repo, tmp_bytes=self.disk_mb << 20, writable=(str(self.dir),)),
+        shell = inner_shell(command)
+        return [self._bwrap, *bwrap_flags(self.repo, tmp_bytes=self.disk_mb << 20, writable=(str(self.dir),)),
                 "--seccomp", str(seccomp), *drop, *shell]
 
     def run(self, command: str, timeout: float = DEFAULT_TIMEOUT) -> ExecResult:
@@ -294,7 +300,7 @@ class LocalSandbox:
         self._check_root()
         env = git_env(str(self._shared.private / "home"))
         try:
-            code, out, err = run_bounded(["bash", "-c", script], env=env, timeout=timeout, limit=limit)
+            code, out, err = run_bounded([self._bash, "-c", script], env=env, timeout=timeout, limit=limit)
         except subprocess.TimeoutExpired:
             raise SandboxError(f"snapshot store: git did not finish in {timeout:g} s") from None
         except OutputTooLarge:

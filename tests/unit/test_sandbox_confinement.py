@@ -8,9 +8,11 @@ Hostile commands here run only under bubblewrap, and containment is asserted fir
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +22,7 @@ import pytest
 from engine.actions import Action
 from engine.policy.base import Proposal
 from engine.sandbox import SandboxError
-from engine.sandbox import confine
+from engine.sandbox import confine, programs
 from engine.sandbox.local import LocalSandbox
 from engine.sandbox.quota import DiskQuota
 from tests.conftest import DEMO_TASKS, ROOT
@@ -50,15 +52,16 @@ def marker():
 
 @pytest.fixture
 def broken_bwrap(tmp_path: Path, monkeypatch) -> dict[str, str]:
-    """A bwrap first on PATH that fails as a broken one does (and never runs its command)."""
+    """A bwrap first in the folders trajscope looks in that fails as a broken one does (and
+    never runs its command)."""
     fake = tmp_path / "fake-bin"
     fake.mkdir()
     (fake / "bwrap").write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
     (fake / "bwrap").chmod(0o755)
-    path = f"{fake}{os.pathsep}{os.environ['PATH']}"
-    monkeypatch.setenv("PATH", path)
+    folders = f"{fake}{os.pathsep}{programs.SYSTEM_PATH}"
+    monkeypatch.setenv("TRAJSCOPE_SYSTEM_PATH", folders)
     monkeypatch.setattr(confine, "_BWRAP_STATE", {})
-    return {**os.environ, "PATH": path}
+    return {**os.environ, "TRAJSCOPE_SYSTEM_PATH": folders}
 
 
 class TouchPolicy:
@@ -133,16 +136,76 @@ def test_missing_bwrap_and_bwrap_turned_off_refuse_too(source, tmp_path, monkeyp
     monkeypatch.setattr(confine, "_BWRAP_STATE", {})
     empty = tmp_path / "empty-bin"
     empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.setenv("TRAJSCOPE_SYSTEM_PATH", str(empty))
     with pytest.raises(SandboxError) as caught:
         LocalSandbox(source, base_dir=str(tmp_path))
-    assert_one_sentence(str(caught.value), "bubblewrap (bwrap) is not installed")
+    assert_one_sentence(str(caught.value), f"bubblewrap (bwrap) is not installed in {empty}")
     monkeypatch.undo()
     monkeypatch.setenv("TRAJSCOPE_BWRAP", "0")  # no longer a way to run unconfined
     with pytest.raises(SandboxError) as caught:
         LocalSandbox(source, base_dir=str(tmp_path))
     assert_one_sentence(str(caught.value), "bubblewrap is turned off (TRAJSCOPE_BWRAP=0)")
     assert not list(tmp_path.glob("trajscope-*"))  # refused before the copy was made
+
+
+def test_a_program_in_a_folder_others_can_write_is_passed_over(tmp_path, monkeypatch):
+    """Only a file that root or the engine's user alone can change is run: a bwrap in a folder
+    anyone can write, first in the folders searched, gives way to the system's."""
+    open_folder = tmp_path / "open"
+    open_folder.mkdir()
+    open_folder.chmod(0o777)
+    (open_folder / "bwrap").write_text("#!/bin/sh\nexit 0\n")
+    (open_folder / "bwrap").chmod(0o755)
+    system, _ = programs.find("bwrap")
+    monkeypatch.setenv("TRAJSCOPE_SYSTEM_PATH", f"{open_folder}{os.pathsep}{programs.SYSTEM_PATH}")
+    if system:
+        assert programs.find("bwrap") == (system, "")
+    monkeypatch.setenv("TRAJSCOPE_SYSTEM_PATH", str(open_folder))
+    path, why = programs.find("bwrap")
+    assert path is None and why == f"was found only where others than root could change it ({open_folder} is writable by others)"
+    assert str(open_folder) not in programs.trusted_path().split(os.pathsep)
+
+
+SHIM_RUN = """
+import json, sys
+from engine.sandbox.local import LocalSandbox
+with LocalSandbox(sys.argv[1], base_dir=sys.argv[2]) as box:
+    seen = box.run(f"id -u; test -e {sys.argv[1]} && echo host-visible || echo host-hidden").output.split()
+    box.write("pkg/mod.py", "def f():\\n    return 2\\n")
+    state = box.snapshot()  # engine-side bash and git
+    box.restore(box.base)
+    print(json.dumps({"uid": box._uid, "seen": seen, "state": state}))
+"""
+
+
+def test_a_bwrap_planted_beside_the_python_or_first_on_path_never_runs(source, tmp_path):
+    """Commands started the bare name bwrap, looked up in their PATH (the Python's folder
+    first), after the probe had checked another: a shim there that runs its last three
+    arguments ran every command unconfined, as root, and the check still passed. The
+    commands here are harmless whichever runs them: who they ran as and what they saw."""
+    pybin = tmp_path / "pybin"  # a venv's bin/: its user can write it
+    pybin.mkdir()
+    (pybin / "python").symlink_to(os.path.realpath(sys.executable))
+    ran = tmp_path / "shims-ran"
+    for name in ("bwrap", "bash", "git", "setpriv"):
+        (pybin / name).write_text(f'#!/bin/bash\necho {name} >> {ran}\n'
+                                  + ('exec "${@: -3}"\n' if name == "bwrap" else f'exec /usr/bin/{name} "$@"\n'))
+        (pybin / name).chmod(0o755)
+    env = {"PATH": f"{pybin}:/usr/bin:/bin", "HOME": str(tmp_path),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), sysconfig.get_paths()["purelib"]])}
+    proc = subprocess.run([str(pybin / "python"), "-c", SHIM_RUN, str(source), str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0 and "cannot confine" in proc.stderr:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but the local sandbox cannot confine here: {proc.stderr}")
+        pytest.skip(proc.stderr.strip().splitlines()[-1])
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert not ran.exists(), f"a planted program ran: {ran.read_text().split()}"
+    assert result["seen"][1] == "host-hidden"  # confined: the host's files are not there
+    if os.geteuid() == 0:
+        assert result["seen"][0] == str(result["uid"]) != "0"
+    assert len(result["state"]) == 40
 
 
 def confined(source: Path, tmp_path: Path, **options) -> LocalSandbox:
