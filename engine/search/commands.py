@@ -51,8 +51,13 @@ def budget_step(name: str, value) -> int | float:
     """One limit's increment: a number from 0 to its MAX_BUDGET_STEP (whole for nodes and tokens)."""
     cap = MAX_BUDGET_STEP[name]
     whole = isinstance(cap, int)
-    ok = _integer(value) if whole else (_integer(value) or isinstance(value, float)) and math.isfinite(value)
-    if not ok or not 0 <= value <= cap:
+    # an int is compared as it is (exactly, whatever its size: math.isfinite(10**400) raises
+    # OverflowError); only a float can be infinite or NaN
+    if _integer(value):
+        ok = 0 <= value <= cap
+    else:
+        ok = not whole and isinstance(value, float) and math.isfinite(value) and 0 <= value <= cap
+    if not ok:
         most = f"{cap:,}" if whole else f"{cap:,g}"
         raise ValueError(f"raise_budget: {name} must be a{' whole' if whole else ''} number from 0 to {most}")
     return value

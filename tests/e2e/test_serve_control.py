@@ -13,6 +13,7 @@ import pytest
 from engine.events import read_events
 from engine.search.commands import MAX_HINT
 from engine.tree import ROOT
+from tui.serve.control import MAX_REQUEST
 from tests.conftest import DEMO_TASKS
 from tests.support import wait_until
 
@@ -61,7 +62,7 @@ def served(tmp_path):
         worker.dispose()
 
 
-def test_bad_arguments_are_answers_and_the_search_goes_on(served):
+def test_bad_arguments_are_answers_and_the_search_goes_on(served, monkeypatch):
     from tui.serve.control import ControlClient
 
     worker, server, log = served
@@ -85,6 +86,11 @@ def test_bad_arguments_are_answers_and_the_search_goes_on(served):
         "a negative budget step": (("raise_budget",), {"cost": -5.0}, "cost must be"),
         "a budget step that is text": (("raise_budget",), {"tokens": "many"}, "tokens must be"),
         "a budget limit it does not have": (("raise_budget",), {"gpus": 1}, "raise_budget takes"),
+        # past any float: an int is compared to the cap as it is, never converted (OverflowError)
+        "a cost step of 10**400": (("raise_budget",), {"cost": 10**400}, "cost must be"),
+        "a wall time step of 10**400": (("raise_budget",), {"wall_s": 10**400}, "wall_s must be"),
+        "a tokens step of 10**400": (("raise_budget",), {"tokens": 10**400}, "tokens must be"),
+        "a nodes step of -10**400": (("raise_budget",), {"nodes": -10**400}, "nodes must be"),
     }
     for what, ((name, *args), kwargs, says) in refused.items():
         with pytest.raises(RuntimeError, match=says):
@@ -96,6 +102,18 @@ def test_bad_arguments_are_answers_and_the_search_goes_on(served):
                                               + value + b"}}")
         assert "cost must be" in answer["error"]
     assert "not a request" in raw_command(server.control, b"[" * 60000)["error"]
+    assert "at most" in raw_command(server.control, b" " * (MAX_REQUEST + 10))["error"]
+    # whatever a command's check raises is an answer, never a traceback on the server's terminal
+    # and a viewer left waiting
+    import engine.search.commands
+
+    def overflows(n):
+        raise OverflowError("int too large to convert to float")
+
+    monkeypatch.setattr(engine.search.commands, "samples", overflows)
+    with pytest.raises(RuntimeError, match="resample failed: OverflowError: int too large"):
+        client.command(None, "resample", ROOT, n=2)
+    monkeypatch.undo()
     assert worker.session.budget.nodes == OPTIONS["max_nodes"]
     assert not [e for e in read_events(log) if e["type"] == "branch_requested"]  # nothing bad reached the log
 

@@ -25,6 +25,7 @@ from pathlib import Path
 COMMANDS = frozenset({"pause", "resume", "prune", "unprune", "promote", "resample", "edit", "submit",
                       "raise_budget"})
 READ_LIMIT = 1 << 20  # bytes of log one read returns at most (whole lines)
+MAX_ANSWER = 1000  # characters of a command's error answer
 
 
 class SearchWorker:
@@ -87,7 +88,9 @@ class SearchWorker:
         try:
             method(*args, **kwargs)
         except (KeyError, ValueError, RuntimeError, TypeError) as exc:
-            return str(exc.args[0] if exc.args else exc)
+            return str(exc.args[0] if exc.args else exc)[:MAX_ANSWER]
+        except Exception as exc:  # noqa: BLE001 - the caller (a socket, a driver) gets an answer, always
+            return f"{name} failed: {type(exc).__name__}: {exc}"[:MAX_ANSWER]
         return None
 
     def close(self, reason: str = "stopped") -> dict:

@@ -29,7 +29,10 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         line = self.rfile.readline(MAX_REQUEST + 1)
-        if not line or len(line) > MAX_REQUEST:
+        if not line:
+            return
+        if len(line) > MAX_REQUEST:
+            self._reply({"error": f"a request is at most {MAX_REQUEST:,} bytes"})
             return
         try:
             request = json.loads(line)
@@ -38,17 +41,22 @@ class _Handler(socketserver.StreamRequestHandler):
         except (ValueError, RecursionError):
             self._reply({"error": "not a request"})
             return
+        try:
+            answer = self._answer(request)
+        except Exception as exc:  # noqa: BLE001 - an answer always, never a traceback on serve's terminal
+            answer = {"error": f"the search could not answer ({type(exc).__name__})"}
+        self._reply(answer)
+
+    def _answer(self, request: dict) -> dict:
         worker, commands = self.server.worker, self.server.commands
         if request.get("op") == "status":
-            self._reply({"status": worker.status()})
-        elif request.get("op") == "command" and commands:
+            return {"status": worker.status()}
+        if request.get("op") == "command" and commands:
             args, kwargs = request.get("args") or [], request.get("kwargs") or {}
             if not isinstance(args, list) or not isinstance(kwargs, dict):
-                self._reply({"error": "bad arguments"})
-                return
-            self._reply({"error": worker.command(str(request.get("name")), args, kwargs)})
-        else:
-            self._reply({"error": "this viewer is read-only" if request.get("op") == "command" else "unknown op"})
+                return {"error": "bad arguments"}
+            return {"error": worker.command(str(request.get("name")), args, kwargs)}
+        return {"error": "this viewer is read-only" if request.get("op") == "command" else "unknown op"}
 
     def _reply(self, body: dict) -> None:
         try:
