@@ -1,6 +1,7 @@
-"""``trajscope serve`` attacked the way a web page, a rebound domain name or a greedy token holder
-would, against the real server (one served demo search for the module, no browser needed): every
-refusal comes before any viewer process starts, and the token is shown once, never logged."""
+"""``trajscope serve`` attacked the way a web page, a rebound domain name, a greedy token holder or
+a malformed request would, against the real server (one served demo search for the module, no
+browser needed): every refusal comes before any viewer process starts, the token is shown once,
+never logged, and never put in a cookie (which every other port of the host would receive)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ pytest.importorskip("textual_serve", reason="trajscope[serve] is a test extra")
 aiohttp = pytest.importorskip("aiohttp")
 
 EXTRA_NAME = "trajscope.test"  # the fixture's --allow-host
+RUN = Path(__file__).resolve().parents[2] / "demo_data" / "runs" / "calc-divide.jsonl"  # for `serve open`
 UPGRADE = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
 
@@ -106,7 +108,7 @@ def request(served: Served, path: str, method: str = "GET", **headers: str) -> t
     try:
         conn.request(method, path, headers={"Host": f"127.0.0.1:{served.port}"} | headers)
         response = conn.getresponse()
-        return response.status, response.read(2000).decode(errors="replace") if response.status != 101 else ""
+        return response.status, response.read(1 << 20).decode(errors="replace") if response.status != 101 else ""
     finally:
         conn.close()
 
@@ -116,17 +118,36 @@ def handshake(served: Served, path: str = "/ws", **headers: str) -> tuple[int, s
     return request(served, path, **(UPGRADE | headers))
 
 
+def raw(served: Served, data: bytes) -> bytes:
+    """Bytes on the server's port as any client could write them, and what comes back."""
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def page_websocket(html: str) -> str:
+    """The websocket URL textual-serve's page script opens (it appends ``?width=..&height=..``)."""
+    return re.search(r'data-session-websocket-url="([^"]+)"', html).group(1)
+
+
 def test_every_request_needs_the_token_on_localhost(served):
     assert served.url.startswith(f"http://127.0.0.1:{served.port}/?token=")
     token = served.token
     assert len(token) >= 24
-    for path in ("/", "/ws", "/static/js/textual.js", f"/?token=wrong{token[5:]}"):
+    for path in ("/", "/ws", f"/ws/wrong{token[5:]}", f"/?token=wrong{token[5:]}", "/download/x"):
         status, text = request(served, path)
         assert status == 403 and "by invitation" in text, (path, status, text)
     assert handshake(served)[0] == 403
+    assert handshake(served, f"/ws/{token[:-1]}")[0] == 403
     status, text = request(served, f"/?token={token}")
     assert status == 200 and "<html" in text
-    assert request(served, "/static/js/textual.js", Cookie=f"trajscope_token={token}")[0] == 200
+    # the page's websocket carries the token in its path (its script adds a query of its own)
+    assert page_websocket(text) == f"ws://127.0.0.1:{served.port}/ws/{token}"
+    # textual-serve's own assets are public: they start nothing and hold nothing of this server
+    assert request(served, "/static/js/textual.js")[0] == 200
     assert viewers(served) == 0
 
 
@@ -136,8 +157,8 @@ def test_a_page_from_elsewhere_cannot_open_the_websocket(served):
                    f"http://127.0.0.1:{free_port()}", f"http://localhost:{served.port}"):
         status, text = handshake(served, f"/ws?token={token}", Origin=origin)
         assert status == 403 and "may not open" in text, (origin, status, text)
-        # the same with the cookie a page would send along
-        assert handshake(served, "/ws", Origin=origin, Cookie=f"trajscope_token={token}")[0] == 403
+        # the same at the websocket URL the page names
+        assert handshake(served, f"/ws/{token}", Origin=origin)[0] == 403
     time.sleep(1)
     assert viewers(served) == 0
 
@@ -157,6 +178,9 @@ def test_a_rebound_name_is_refused(served):
     for host in (f"localhost:{port}", f"[::1]:{port}", f"{EXTRA_NAME}:{port}", f"{EXTRA_NAME.upper()}.:{port}"):
         assert request(served, f"/?token={token}", Host=host)[0] == 200, host
     assert request(served, f"/?token={token}", Host=f"{EXTRA_NAME}.evil.example:{port}")[0] == 403
+    # HTTP/1.0 may leave Host out: refused, in a sentence that says so
+    answer = raw(served, f"GET /?token={token} HTTP/1.0\r\n\r\n".encode())
+    assert re.match(rb"HTTP/1\.[01] 403", answer) and b"a request without a Host header is refused" in answer, answer
 
 
 def test_a_cross_site_write_is_refused(served):
@@ -195,30 +219,80 @@ def test_viewers_are_capped(served):
 
 
 def test_the_token_is_shown_once_and_never_logged(served):
-    token = served.token
-    # what a browser sends after opening the URL: the token in the query, in the Referer, in the cookie
-    for path, headers in (("/", {}), ("/static/css/xterm.css", {"Referer": served.url}),
-                          ("/static/js/textual.js", {"Cookie": f"trajscope_token={token}"})):
+    token, port = served.token, served.port
+    # what a browser sends after opening the URL: the token in the query, in the Referer, in the path
+    for path, headers in (("/", {}), ("/static/css/xterm.css", {"Referer": served.url})):
         assert request(served, f"{path}?token={token}", **headers)[0] == 200
+    assert request(served, f"/ws/{token}")[0] == 400  # the websocket's URL, not asked as a websocket
     assert request(served, f"/nothing-here?token={token}")[0] == 404
     assert request(served, f"/?token={token}", "PUT")[0] == 405
     assert request(served, "/", Referer=served.url)[0] == 403
+    # requests aiohttp itself refuses (400) and logs as an error: no Host in HTTP/1.1, a cookie
+    # header another app on localhost made too long, a Referer past the line limit
+    malformed = (f"GET /?token={token} HTTP/1.1\r\nUser-Agent: curl\r\n\r\n",
+                 f"GET /?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: other_app={'a' * 9000}\r\n\r\n",
+                 f"GET /ws/{token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nReferer: {served.url}{'a' * 9000}\r\n\r\n")
+    for data in malformed:
+        assert re.match(rb"HTTP/1\.[01] 400", raw(served, data.encode())), data[:60]
     time.sleep(0.5)
     output = served.output()
     lines = [line for line in output.splitlines() if token in line]
     assert len(lines) == 1 and lines[0].startswith("trajscope: serving"), lines
+    assert token[:12] not in output.replace(lines[0], "")  # nor a part of it (a line cut short or wrapped)
+    assert output.count("Error handling request") >= len(malformed)  # the errors were logged: as one line each
+    assert "Traceback" not in output and "locals" not in output
     assert '"GET /static/css/xterm.css" 200' in output  # the access log is on, and says what was asked
-    assert request(served, f"/?token={token}")[0] == 200
-    headers = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+    assert '"GET /ws/<token>" 400' in output
+    headers = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     headers.request("GET", f"/?token={token}")
     response = headers.getresponse()
     assert response.getheader("Referrer-Policy") == "no-referrer"  # static files: no token in their Referer
+    assert response.getheader("Cache-Control") == "no-store"  # the page holds the token
     headers.close()
 
 
+def test_no_cookie_holds_the_token(served, tmp_path):
+    """Browsers do not keep cookies apart by port: a cookie holding the token would go to every
+    other server on 127.0.0.1 the person visits, and a second trajscope's would overwrite the
+    first's. One browser (a cookie jar that keeps what any server sets) opens two servers' pages,
+    their files and their websockets as the pages name them: nothing is stored, each page's
+    websocket names its own server and token, and each server refuses the other's token."""
+    other = start(tmp_path, "open", str(RUN))
+
+    async def browse() -> tuple[list, dict[int, str]]:
+        jar = aiohttp.CookieJar(unsafe=True)  # unsafe: keep cookies set by an IP address, as browsers do
+        async with aiohttp.ClientSession(cookie_jar=jar) as browser:
+            sockets = {}
+            for server in (served, other):
+                async with browser.get(server.url) as page:
+                    html = await page.text()
+                    assert page.status == 200 and "Set-Cookie" not in page.headers
+                for asset in re.findall(r'(?:href|src)="(http://[^"]+/static/[^"]+)"', html):
+                    async with browser.get(asset) as response:
+                        assert response.status == 200, asset
+                sockets[server.port] = page_websocket(html)
+            # after both pages, the first one's websocket still opens (101): nothing was overwritten
+            for server in (other, served):
+                async with browser.ws_connect(sockets[server.port] + "?width=80&height=24",
+                                              origin=f"http://127.0.0.1:{server.port}") as ws:
+                    assert not ws.closed
+            return list(jar), sockets
+
+    try:
+        stored, sockets = asyncio.run(browse())
+        assert stored == []
+        assert sockets == {s.port: f"ws://127.0.0.1:{s.port}/ws/{s.token}" for s in (served, other)}
+        for one, two in ((served, other), (other, served)):
+            assert request(one, f"/?token={two.token}")[0] == 403
+            assert handshake(one, f"/ws/{two.token}", Origin=f"http://127.0.0.1:{one.port}")[0] == 403
+    finally:
+        stop(other)
+    assert other.token not in other.stdout.read_text()  # its websocket's path is logged without it
+    assert wait_until(lambda: viewers(served) == 0, 30), "the viewer's process did not end"
+
+
 def test_a_wildcard_address_prints_a_url_by_name(tmp_path):
-    run = Path(__file__).resolve().parents[2] / "demo_data" / "runs" / "calc-divide.jsonl"
-    served = start(tmp_path, "open", str(run), "--host", "0.0.0.0")
+    served = start(tmp_path, "open", str(RUN), "--host", "0.0.0.0")
     try:
         line = served.stderr.read_text()
         assert "0.0.0.0" not in line, line

@@ -153,7 +153,7 @@ def run(args) -> int:
     addresses = machine_addresses() if args.host in ("0.0.0.0", "::", "") else []
     by_address = f" (or by address: {', '.join(addresses[:4])})" if addresses else ""
     access = "read-only" if args.read_only or args.mode in ("open", "batch") else "viewers can steer it"
-    # the one place the token is shown: the access log leaves queries out
+    # the one place the token is shown: every log line of this process is scrubbed of it
     print(f"trajscope: serving {what} at {url}{by_address} ({access}, at most {args.max_viewers} viewers); "
           f"Ctrl-C stops it", file=sys.stderr, flush=True)
     try:

@@ -1,29 +1,40 @@
 """textual-serve's web server, shared by invitation only.
 
 A port on 127.0.0.1 is not private: every local user can reach it, and so can every web page
-the person visits, through their browser (Jupyter's rule). So every request (the page, its
-static files, the websocket that starts an app process) carries the token, as ``?token=`` or
-as the cookie set when the page was opened with it, on every interface; the ``Host`` it names
-must be one this server answers to (a page whose name was rebound to 127.0.0.1 names its own);
-the websocket and every request that could change state must come from this server's own
-origin when a browser says where it comes from (``Origin``); and no more than ``max_viewers``
-app processes run at once. Each refusal is a short sentence and starts nothing. The token is
-compared in constant time, never passed to the app processes, and never logged (the access
-log shows paths, not queries or referrers).
+the person visits, through their browser (Jupyter's rule). So the page carries the token as
+``?token=`` and the websocket that starts an app process carries it in its path (the page
+writes it there), on every interface. No cookie holds it: browsers do not keep cookies apart
+by port, so a cookie would go to every other server on the same host and a second trajscope
+would overwrite the first one's. The static files are textual-serve's public assets and start
+nothing: they need no token. The ``Host`` a request names must be one this server answers to
+(a page whose name was rebound to 127.0.0.1 names its own); the websocket and every request
+that could change state must come from this server's own origin when a browser says where it
+comes from (``Origin``); and no more than ``max_viewers`` app processes run at once. Each
+refusal is a short sentence and starts nothing. The token is compared in constant time, never
+passed to the app processes, and never logged: every log record of the serve process is one
+line with the token cut out (aiohttp logs a malformed request with a traceback whose locals
+hold the request's bytes).
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
+import re
 import socket
+import sys
 from urllib.parse import quote, urlsplit
 
-COOKIE = "trajscope_token"
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 WILDCARDS = ("0.0.0.0", "::", "")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_VIEWERS = 8  # each viewer is an app process (about 50 MB)
+WEBSOCKETS = ("websocket", "viewer")  # textual-serve's /ws, and /ws/{token} that the page opens
+REDACTED = "<token>"
+# where a token sits in what a client sent: aiohttp quotes the first 100 bytes of a line it
+# refuses, so a token there may be cut short and no longer match itself
+TOKEN_PLACES = re.compile(r"(token=|/ws/)[^\s&?#'\"]+")
 
 
 def host_name(netloc: str) -> str:
@@ -91,19 +102,51 @@ def machine_addresses() -> list[str]:
     return found
 
 
+def scrub_logs(secret: str) -> None:
+    """Every log record this process makes from now on is one line without ``secret``: its
+    message formatted, an exception reduced to its type and sentence (no traceback, no locals,
+    which is where aiohttp's rejected request bytes were), ``secret`` cut out in each form a URL
+    or a repr writes it. Done where records are made, so no handler added later can show more."""
+    forms = {secret, quote(secret, safe=""), repr(secret.encode())[2:-1]}
+    forms = sorted((f for f in forms if f), key=len, reverse=True)
+    make = logging.getLogRecordFactory()
+
+    def scrubbed(*args, **kwargs) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a record whose arguments do not fit its format
+            text = str(record.msg)
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            text = f"{text} ({type(error).__name__}: {error})"
+        for form in forms:
+            text = text.replace(form, REDACTED)
+        text = " ".join(TOKEN_PLACES.sub(rf"\1{REDACTED}", text).split())
+        record.msg, record.args = text, ()
+        record.exc_info = record.exc_text = record.stack_info = None
+        return record
+
+    logging.setLogRecordFactory(scrubbed)
+
+
 def guarded_server(command: str, host: str, port: int, token: str, title: str,
                    allow_hosts: list[str] | tuple[str, ...] = (), max_viewers: int = MAX_VIEWERS):
     """The server (textual-serve and aiohttp are the ``serve`` extra: imported here, on use)."""
+    import aiohttp_jinja2
     from aiohttp import web
     from aiohttp.abc import AbstractAccessLogger
-    from textual_serve.server import Server
+    from textual_serve.server import Server, to_int
+
+    quoted = quote(token, safe="")
 
     class PathOnlyLog(AbstractAccessLogger):
-        """The access log without the query or the Referer header: the token travels in both."""
+        """The access log without the query or the Referer header, and the websocket's path
+        without its token segment."""
 
         def log(self, request, response, time: float) -> None:
-            self.logger.info('%s "%s %s" %s %.3fs', request.remote, request.method, request.path,
-                             response.status, time)
+            path = request.path.replace(token, REDACTED).replace(quoted, REDACTED)
+            self.logger.info('%s "%s %s" %s %.3fs', request.remote, request.method, path, response.status, time)
 
     def refuse(status: int, sentence: str) -> web.Response:
         return web.Response(status=status, text=f"{status}: {sentence}\n")
@@ -116,26 +159,32 @@ def guarded_server(command: str, host: str, port: int, token: str, title: str,
             self.viewers = 0
 
         def _invited(self, request: web.Request) -> bool:
-            given = request.query.get("token") or request.cookies.get(COOKIE) or ""
+            given = request.match_info.get("token") or request.query.get("token") or ""
             return hmac.compare_digest(given.encode(), self.token.encode())
 
         def _refusal(self, request: web.Request) -> web.Response | None:
             host_header = request.headers.get("Host", "")
+            if not host_header.strip():
+                return refuse(403, "a request without a Host header is refused")
             if not host_allowed(host_header, self.names):
                 return refuse(403, f"this trajscope does not answer to the name {host_name(host_header)!r}; "
                                    f"open it by one it knows, or start it with --allow-host NAME")
-            if not self._invited(request):
+            route = request.match_info.route.name
+            public = route == "static" and request.method in ("GET", "HEAD")  # textual-serve's own assets
+            if not public and not self._invited(request):
                 return refuse(403, "this trajscope is shared by invitation; open the URL with its token")
             origin = request.headers.get("Origin")
             # browsers always send Origin on a websocket and on a cross-site write; a client
             # that sends none is not a page (and has the token)
-            changes = request.method not in SAFE_METHODS or request.path == "/ws"
+            changes = (request.method not in SAFE_METHODS or route in WEBSOCKETS
+                       or "Upgrade" in request.headers)
             if changes and origin is not None and not same_origin(origin, host_header):
                 return refuse(403, f"a page from {origin[:100]!r} may not open this trajscope")
             return None
 
         async def _make_app(self) -> web.Application:
             app = await super()._make_app()
+            app.router.add_get("/ws/{token}", self.handle_websocket, name="viewer")
 
             @web.middleware
             async def invitation(request: web.Request, handler):
@@ -146,20 +195,26 @@ def guarded_server(command: str, host: str, port: int, token: str, title: str,
                 if not response.prepared:  # a websocket's headers are gone by now
                     response.headers["Referrer-Policy"] = "no-referrer"  # the page's URL holds the token
                     response.headers["X-Frame-Options"] = "DENY"
-                    if request.query.get("token"):
-                        response.set_cookie(COOKIE, self.token, httponly=True, samesite="Strict")
+                    if request.match_info.route.name == "index":  # the page holds it too
+                        response.headers["Cache-Control"] = "no-store"
                 return response
 
             app.middlewares.append(invitation)
             return app
 
-        async def handle_index(self, request: web.Request):
-            # the page's websocket goes back to the address the browser used (not 0.0.0.0);
-            # the middleware has checked that name
-            self.public_url = f"{request.scheme}://{request.host}"
-            return await super().handle_index(request)
+        @aiohttp_jinja2.template("app_index.html")
+        async def handle_index(self, request: web.Request) -> dict:
+            """textual-serve's page, its websocket at ``/ws/TOKEN`` (its script appends a query of
+            its own) on the address the browser used (not 0.0.0.0; the middleware checked it)."""
+            ws = "wss" if request.scheme == "https" else "ws"
+            return {"font_size": to_int(request.query.get("fontsize", "16"), 16),
+                    "app_websocket_url": f"{ws}://{request.host}/ws/{quoted}",
+                    "config": {"static": {"url": f"{request.scheme}://{request.host}/static/"}},
+                    "application": {"name": self.title}}
 
         async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
+            if not web.WebSocketResponse().can_prepare(request).ok:
+                return refuse(400, "this is a viewer's websocket; open the page's URL in a browser")
             if self.viewers >= self.max_viewers:  # no await before the count: no two pass at once
                 return refuse(503, f"this trajscope already has {self.viewers} viewer(s), its limit "
                                    f"(--max-viewers); close a tab and reload")
@@ -172,8 +227,16 @@ def guarded_server(command: str, host: str, port: int, token: str, title: str,
         async def on_startup(self, app: web.Application) -> None:
             """Quiet: the serve command prints the address to share."""
 
+        def initialize_logging(self) -> None:
+            """Plain lines on stdout (textual-serve's rich handler printed tracebacks with their
+            locals), each record scrubbed of the token."""
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(logging.Formatter("%(levelname)-8s %(message)s"))
+            logging.basicConfig(level=logging.DEBUG if self.debug else logging.INFO, handlers=[handler], force=True)
+            scrub_logs(self.token)
+
         def serve(self, debug: bool = False) -> None:
-            """textual-serve's ``serve`` with an access log that cannot hold the token."""
+            """textual-serve's ``serve`` with logs that cannot hold the token."""
             import asyncio
             import signal
 
