@@ -178,71 +178,96 @@ def unique_predictions(predictions: list[Prediction]) -> tuple[list[Prediction],
     return list(last.values()), [i for i, n in seen.items() if n > 1]
 
 
+REPORT_FILES = ("test_output.txt", "report.json")
+"""What ``evaluate`` writes in each graded instance's folder."""
+
+
 def evaluate(predictions: list[Prediction], dataset: str | Path, out: str | Path, run_id: str,
              sandbox: str = "docker", workers: int = 1, timeout: float = 600.0,
-             on_done: Callable[[str, dict], None] = lambda i, r: None) -> tuple[dict, Path]:
+             on_done: Callable[[str, dict], None] = lambda i, r: None) -> tuple[dict, Path, list[str]]:
     """Grade predictions the way ``swebench.harness.run_evaluation`` does: each instance once
     (the last of its predictions), in a fresh sandbox (``verify``: the harness's eval script and
     grading when it is installed), a ``report.json`` and ``test_output.txt`` per instance under
     ``out/logs/run_evaluation/<run_id>/<its model>/<instance>/``, and the summary report
     ``out/<model>.<run_id>.json`` (its fields and its ``*_ids`` lists; the first prediction's
-    model). Every name is made safe from its field (engine/files.py), and every folder is made
-    before the first grade. Returns the summary and its path."""
-    from engine.files import Folder, safe_name
+    model). Every name is made safe from its field (engine/files.py).
+
+    Every folder is made and every name checked before the first grade, so a folder it cannot
+    write (a link planted there) is refused (WriteError) with nothing graded. A report file
+    that still cannot be written after its grade (the folder changed meanwhile) costs only that
+    file: the summary of everything graded is written all the same, beside its usual name if
+    that name was taken from it. Returns the summary, its path, and a sentence per file that
+    could not be written."""
+    from engine.files import Folder, WriteError, safe_name
     from engine.tasks import TaskError, load_task
     from engine.verification import verify
 
     predictions, _ = unique_predictions(predictions)
     ids: dict[str, list[str]] = {k: [] for k in ("completed", "resolved", "unresolved", "empty_patch", "error")}
+    unwritten: list[str] = []
 
     def folder_name(model: str) -> str:
         return safe_name(model.replace("/", "__"))
 
-    top = Folder(out)
-    runs = top.folder("logs").folder("run_evaluation").folder(safe_name(run_id))
-    folders = {p.model: runs.folder(folder_name(p.model)) for p in predictions if p.patch and not p.refused}
     lead = folder_name(predictions[0].model if predictions else "model")
-    summary_name = safe_name(f"{lead}.{safe_name(run_id)}", limit=200) + ".json"
+    summary_stem = safe_name(f"{lead}.{safe_name(run_id)}", limit=200)
+    with Folder(out) as top:
+        top.check_target(summary_stem + ".json")
+        with top.folder("logs") as logs, logs.folder("run_evaluation") as runs_top, \
+                runs_top.folder(safe_name(run_id)) as runs:
+            for pred in predictions:
+                if pred.patch and not pred.refused:
+                    with runs.folder(folder_name(pred.model)) as model, model.folder(safe_name(pred.instance_id)) as f:
+                        for name in REPORT_FILES:
+                            f.check_target(name)
 
-    def one(pred: Prediction) -> tuple[str, dict]:
-        iid, patch = pred.instance_id, pred.patch
-        report = {"patch_is_None": patch is None, "patch_exists": bool(patch), "patch_successfully_applied": False,
-                  "resolved": False}
-        if pred.refused:
-            return iid, report | {"outcome": "error", "error": f"not graded: {pred.refused}"}
-        if not patch:
-            return iid, report | {"outcome": "empty_patch"}
-        try:
-            task = load_task(dataset, iid)
-            result = verify(task, patch, sandbox=sandbox, timeout=timeout)
-        except (TaskError, SandboxError) as exc:
-            return iid, report | {"outcome": "error", "error": str(exc)}
-        report |= {"patch_successfully_applied": result.patch_applied, "resolved": result.resolved,
-                   "tests_status": {k: {"success": v["success"], "failure": v["failure"]}
-                                    for k, v in (("FAIL_TO_PASS", result.to_json()["FAIL_TO_PASS"]),
-                                                 ("PASS_TO_PASS", result.to_json()["PASS_TO_PASS"]))},
-                   "grader": result.grader}
-        with folders[pred.model].folder(safe_name(iid)) as folder:
-            folder.replace("test_output.txt", result.log.encode("utf-8", "replace"))
-            folder.replace("report.json", json.dumps({iid: report}, indent=2).encode())
-        outcome = "error" if result.verdict == "error" else "resolved" if result.resolved else "unresolved"
-        return iid, report | {"outcome": outcome, "error": result.error or None}
+            def write_reports(pred: Prediction, files: dict[str, bytes]) -> None:
+                try:  # folders are opened again, by descriptor: one open per model would run out of them
+                    with runs.folder(folder_name(pred.model)) as model, model.folder(safe_name(pred.instance_id)) as f:
+                        for name, data in files.items():
+                            f.replace(name, data)
+                except WriteError as exc:
+                    unwritten.append(f"the report of {pred.instance_id!r}: {exc}")
 
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for iid, report in pool.map(one, predictions):
-                outcome = report.pop("outcome")
-                ids[outcome].append(iid)
-                if outcome in ("resolved", "unresolved"):
-                    ids["completed"].append(iid)
-                on_done(iid, report | {"outcome": outcome})
+            def one(pred: Prediction) -> tuple[str, dict]:
+                iid, patch = pred.instance_id, pred.patch
+                report = {"patch_is_None": patch is None, "patch_exists": bool(patch),
+                          "patch_successfully_applied": False, "resolved": False}
+                if pred.refused:
+                    return iid, report | {"outcome": "error", "error": f"not graded: {pred.refused}"}
+                if not patch:
+                    return iid, report | {"outcome": "empty_patch"}
+                try:
+                    task = load_task(dataset, iid)
+                    result = verify(task, patch, sandbox=sandbox, timeout=timeout)
+                except (TaskError, SandboxError) as exc:
+                    return iid, report | {"outcome": "error", "error": str(exc)}
+                tests = result.to_json()
+                report |= {"patch_successfully_applied": result.patch_applied, "resolved": result.resolved,
+                           "tests_status": {k: {"success": tests[k]["success"], "failure": tests[k]["failure"]}
+                                            for k in ("FAIL_TO_PASS", "PASS_TO_PASS")},
+                           "grader": result.grader}
+                write_reports(pred, {"test_output.txt": result.log.encode("utf-8", "replace"),
+                                     "report.json": json.dumps({iid: report}, indent=2).encode()})
+                outcome = "error" if result.verdict == "error" else "resolved" if result.resolved else "unresolved"
+                return iid, report | {"outcome": outcome, "error": result.error or None}
+
+            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+                for iid, report in pool.map(one, predictions):
+                    outcome = report.pop("outcome")
+                    ids[outcome].append(iid)
+                    if outcome in ("resolved", "unresolved"):
+                        ids["completed"].append(iid)
+                    on_done(iid, report | {"outcome": outcome})
         summary = {"total_instances": len(predictions), "submitted_instances": len(predictions),
                    "completed_instances": len(ids["completed"]), "resolved_instances": len(ids["resolved"]),
                    "unresolved_instances": len(ids["unresolved"]), "empty_patch_instances": len(ids["empty_patch"]),
                    "error_instances": len(ids["error"]),
                    **{f"{k}_ids": sorted(v) for k, v in ids.items()}, "schema_version": 2}
-        path = top.replace(summary_name, json.dumps(summary, indent=2).encode())
-    finally:
-        for folder in (*folders.values(), runs, top):
-            folder.close()
-    return summary, path
+        data = json.dumps(summary, indent=2).encode()
+        try:
+            path = top.replace(summary_stem + ".json", data)
+        except WriteError as exc:  # the grades are kept under a new name, never lost
+            path = top.create_unique(summary_stem, ".json", data)
+            unwritten.append(f"the summary at its usual name: {exc} (written to {path.name} instead)")
+    return summary, path, unwritten

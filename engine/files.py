@@ -49,7 +49,8 @@ class WriteError(OSError):
 class LogBusy(WriteError):
     """Another process (or another writer in this one) holds the file's lock."""
 
-    holder = "another process"  # who, in words
+    pid: int | None = None  # the holder's process id, where /proc/locks tells it
+    holder = "another process"  # who, in words: "process 123", "another writer in this process"
 
 
 def safe_name(field: object, limit: int = NAME_LIMIT, fallback: str = "unnamed") -> str:
@@ -281,14 +282,16 @@ def lock_file(fd: int, path: str | os.PathLike) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = _holder(fd)
+        pid = _holder(fd)
+        holder = ("another process" if pid is None else "another writer in this process" if pid == os.getpid()
+                  else f"process {pid}")
         busy = LogBusy(f"{path} is being written by {holder}; wait for it to end or write elsewhere")
-        busy.holder = holder
+        busy.pid, busy.holder = pid, holder
         raise busy from None
 
 
-def _holder(fd: int) -> str:
-    """Who holds the flock on ``fd``'s file, from /proc/locks (Linux), in words."""
+def _holder(fd: int) -> int | None:
+    """The process id holding the flock on ``fd``'s file, from /proc/locks (Linux); None if unknown."""
     st = os.fstat(fd)
     key = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
     try:
@@ -296,11 +299,10 @@ def _holder(fd: int) -> str:
             for line in fh:
                 fields = line.split()
                 if len(fields) > 5 and fields[1] == "FLOCK" and "->" not in line and fields[5] == key:
-                    pid = int(fields[4])
-                    return "another writer in this process" if pid == os.getpid() else f"another process (pid {pid})"
+                    return int(fields[4])
     except (OSError, ValueError):
         pass
-    return "another process"
+    return None
 
 
 # -- a path given by the user: its folder, then one name in it ----------------------------

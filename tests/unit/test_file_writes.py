@@ -142,7 +142,7 @@ def test_a_locked_file_refuses_a_second_writer_here_and_in_another_process(tmp_p
                 "try:\n    open_append(sys.argv[1], lock=True)\nexcept LogBusy as e:\n    print(e); sys.exit(3)\n")
         proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60,
                               cwd=Path(__file__).resolve().parents[2])
-        assert proc.returncode == 3 and f"pid {os.getpid()}" in proc.stdout, proc.stderr
+        assert proc.returncode == 3 and f"being written by process {os.getpid()};" in proc.stdout, proc.stderr
     with open_append(path, lock=True):  # released with the writer
         pass
 
@@ -237,6 +237,51 @@ def test_evaluate_refuses_a_patch_over_the_limit_before_grading(tmp_path, capsys
     assert "'big' is not graded" in err and err.count("not graded") == 1
     summary = json.loads((out / "m.r1.json").read_text())
     assert summary["error_ids"] == ["big"] and summary["resolved_ids"] == ["small"]
+
+
+@pytest.mark.parametrize("planted", ["m/x", "m/x/report.json", "m.r1.json"])
+def test_evaluate_refuses_a_name_it_cannot_write_before_grading_anything(tmp_path, capsys, graded, planted):
+    """A link planted at an instance's folder, a report or the summary: refused in one sentence
+    before the first grade (it used to grade everything, then stop with nothing summed up)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "deep" / "evaluation"
+    at = (out / "m.r1.json") if planted == "m.r1.json" else out / "logs/run_evaluation/r1" / planted
+    at.parent.mkdir(parents=True)
+    at.symlink_to(elsewhere / "victim")
+    rows = [{"instance_id": i, "model_name_or_path": "m", "model_patch": "diff"} for i in ("w", "x", "y")]
+    code, err, out = evaluate_cli(tmp_path, rows, capsys)
+    assert code == 2 and graded == [], err
+    assert err.count("trajscope:") == 1 and f"{at} is a symbolic link" in err, err
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_evaluate_writes_its_summary_when_a_report_fails_after_grading(tmp_path, capsys, graded, monkeypatch):
+    """A folder swapped for a link while the tests run, and the summary's name taken: the report
+    of that instance is not written, the grades of all are kept (a new summary name)."""
+    from engine import verification
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    grade = verification.verify
+    runs = tmp_path / "deep/evaluation/logs/run_evaluation/r1/m"
+
+    def swap_then_grade(task, patch, **options):
+        if task == "x":  # made and checked before grading; changed now
+            if (runs / "x").is_dir():
+                (runs / "x").rmdir()
+            (runs / "x").symlink_to(elsewhere)
+            (runs.parents[3] / "m.r1.json").symlink_to(elsewhere / "summary")
+        return grade(task, patch, **options)
+
+    monkeypatch.setattr(verification, "verify", swap_then_grade)
+    rows = [{"instance_id": i, "model_name_or_path": "m", "model_patch": "diff"} for i in ("w", "x", "y")]
+    code, err, out = evaluate_cli(tmp_path, rows, capsys, "--workers", "1")
+    assert code == 1 and graded == ["w", "x", "y"] and "Traceback" not in err, err
+    assert "not written: the report of 'x'" in err and "written to m.r1-2.json instead" in err, err
+    summary = json.loads((out / "m.r1-2.json").read_text())
+    assert summary["resolved_ids"] == ["w", "x", "y"]
+    assert (runs / "y" / "report.json").is_file() and list(elsewhere.iterdir()) == []
 
 
 def test_a_jsonl_line_over_the_limit_is_never_held_in_memory(tmp_path):

@@ -25,11 +25,11 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.markup import escape
-    from rich.table import Table
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from engine.evaluation import evaluate, read_predictions, unique_predictions
+    from engine.files import WriteError
 
     if args.workers < 1:
         raise UserError("--workers must be at least 1")
@@ -53,33 +53,53 @@ def run(args: argparse.Namespace) -> int:
     run_id = args.run_id or time.strftime("trajscope-%Y%m%d-%H%M%S")
     console = Console(stderr=True)
     rows: list[tuple[str, dict]] = []
-    with Progress(TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console, transient=True) as progress:
-        bar = progress.add_task("", total=len(predictions))
+    try:
+        with Progress(TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TextColumn("{task.description}"), console=console, transient=True) as progress:
+            bar = progress.add_task("", total=len(predictions))
 
-        def done(iid: str, report: dict) -> None:
-            rows.append((iid, report))
-            progress.update(bar, advance=1, description=f"{escape(iid)}: {report['outcome'].replace('_', ' ')}")
+            def done(iid: str, report: dict) -> None:
+                rows.append((iid, report))
+                progress.update(bar, advance=1, description=f"{escape(iid)}: {report['outcome'].replace('_', ' ')}")
 
-        summary, summary_path = evaluate(predictions, args.dataset, args.out, run_id, args.sandbox,
-                                         args.workers, args.timeout, on_done=done)
-    table = Table(title=f"{args.predictions} ({run_id})")
+            summary, summary_path, unwritten = evaluate(predictions, args.dataset, args.out, run_id, args.sandbox,
+                                                        args.workers, args.timeout, on_done=done)
+    except WriteError:
+        if rows:  # graded, but not even the summary could be written: the grades on screen, then why
+            Console().print(_table(args.predictions, run_id, rows))
+        raise
+    Console().print(_table(args.predictions, run_id, rows))
+    for line in unwritten:
+        print(f"trajscope: not written: {line}", file=sys.stderr)
+    console.print(f"resolved {summary['resolved_instances']} of {summary['total_instances']} · "
+                  f"{summary['error_instances']} error(s) · {summary['empty_patch_instances']} empty · report "
+                  f"{summary_path} (`trajscope open RUNS --report {summary_path}` shows these verdicts on your runs)",
+                  highlight=False)
+    return 1 if unwritten else 0
+
+
+def _table(predictions: str, run_id: str, rows: list[tuple[str, dict]]):
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"{predictions} ({run_id})")
     for column in ("instance", "outcome", "applied", "FAIL_TO_PASS", "PASS_TO_PASS", "note"):
         table.add_column(column)
     colour = {"resolved": "green", "unresolved": "red", "error": "yellow", "empty_patch": "dim"}
     for iid, report in sorted(rows):
         tests = report.get("tests_status") or {}
-        count = lambda k: f"{len(tests[k]['success'])}/{len(tests[k]['success']) + len(tests[k]['failure'])}" \
-            if k in tests else ""  # noqa: E731
         table.add_row(escape(iid), f"[{colour[report['outcome']]}]{report['outcome'].replace('_', ' ')}[/]",
-                      "yes" if report["patch_successfully_applied"] else "no", count("FAIL_TO_PASS"),
-                      count("PASS_TO_PASS"), escape((report.get("error") or "")[:80]))
-    Console().print(table)
-    console.print(f"resolved {summary['resolved_instances']} of {summary['total_instances']} · "
-                  f"{summary['error_instances']} error(s) · {summary['empty_patch_instances']} empty · report "
-                  f"{summary_path} (`trajscope open RUNS --report {summary_path}` shows these verdicts on your runs)",
-                  highlight=False)
-    return 0
+                      "yes" if report["patch_successfully_applied"] else "no", _passed(tests, "FAIL_TO_PASS"),
+                      _passed(tests, "PASS_TO_PASS"), escape((report.get("error") or "")[:80]))
+    return table
+
+
+def _passed(tests: dict, kind: str) -> str:
+    """``passed/total`` of one kind of tests, or nothing where they did not run."""
+    if kind not in tests:
+        return ""
+    passed = len(tests[kind]["success"])
+    return f"{passed}/{passed + len(tests[kind]['failure'])}"
 
 
 def _some(ids: list[str], shown: int = 5) -> str:
