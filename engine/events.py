@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from engine.files import open_append, replacing
+from engine.files import WriteError, open_append, replacing
 from engine.jsonio import loads, read_regular, shallow
 
 EVENT_TYPES = frozenset(
@@ -127,16 +127,46 @@ def read_events(path: str | Path, counts: ReadCounts | None = None) -> list[dict
     return parse_lines(read_regular(path), counts)
 
 
+FIRST_LINE_LIMIT = 64 << 20
+"""Bytes of a log's first line read to see that it is a run_started event (a task's text is in it)."""
+
+
+def check_run_log(fd: int, path: str | Path) -> None:
+    """WriteError unless the file open at ``fd`` is empty or a trajscope run log (its first line
+    a ``run_started`` event): appending to anything else (a user's notes, another tool's JSON)
+    would add lines to a file trajscope does not own. Read with ``pread``, offsets untouched."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return
+    head = b""
+    while b"\n" not in head and len(head) < min(size, FIRST_LINE_LIMIT):
+        chunk = os.pread(fd, min(1 << 20, FIRST_LINE_LIMIT - len(head)), len(head))
+        if not chunk:
+            break
+        head += chunk
+    first = head.split(b"\n", 1)[0]
+    event = parse_line(first, ReadCounts()) if b"\n" in head or len(head) >= size else None
+    if not event or event["type"] != "run_started":
+        raise WriteError(f"{path} is not a trajscope run log (its first line is not a run_started event); "
+                         "trajscope appends only to its own run logs: choose another --out")
+
+
 class RunLog:
     """Append-only JSONL writer for one run; fsync'd at node completions. The log is locked
     while it is open: a second writer (here or in another process) gets LogBusy. It is never
-    opened through a link or onto anything but a regular file (engine/files.py)."""
+    opened through a link or onto anything but a regular file (engine/files.py), nor onto a
+    file that is not a run log (``check_run_log``)."""
 
     def __init__(self, path: str | Path, run: str | None = None) -> None:
         self.path = Path(path)
         self.run = run or self.path.stem
         self._fh = open_append(self.path, lock=True)
         self._lock = threading.Lock()
+        try:
+            check_run_log(self._fh.fileno(), self.path)
+        except BaseException:
+            self._fh.close()
+            raise
         # A log whose last line was cut (a crash mid-write): the next event starts on a
         # line of its own, so it is not glued to the torn one and lost with it.
         size = os.fstat(self._fh.fileno()).st_size

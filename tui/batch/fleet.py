@@ -88,31 +88,54 @@ class Member:
                 "tokens": stats["tokens"], "cost": stats["cost"], "log": str(self.log)}
 
 
+def claim_folder(out_dir: Path, names: list[str], resume: bool = False) -> Folder:
+    """The batch's folder, opened and locked for the batch's life, once every name the batch
+    will write in it is checked: its own files (a link or a FIFO there), each run log (a link,
+    a log already there without ``resume``, a file that is not a run log), so a batch that
+    cannot write its results is refused before any search starts, not after all of them ran."""
+    from engine.events import check_run_log
+    from tui.errors import UserError
+
+    try:
+        folder = Folder(out_dir)
+    except WriteError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        folder.lock()  # held until the folder is closed: one batch writes a folder
+        for own in OWN_FILES:
+            folder.check_target(f"{own}.jsonl")
+        for name in names:
+            log = folder.check_target(name)
+            if log.exists() and log.stat().st_size:
+                if not resume:
+                    raise UserError(f"{log} already exists; choose another --out, or --resume to go on with the "
+                                    "batch")
+                with folder.open_append(name, create=False) as fh:
+                    check_run_log(fh.fileno(), log)
+    except LogBusy as exc:
+        folder.close()
+        where = " in this process" if exc.pid == os.getpid() else f" as process {exc.pid}" if exc.pid else ""
+        raise UserError(f"{out_dir} is the folder of a batch still running{where}; wait for it to end or "
+                        "choose another --out") from None
+    except WriteError as exc:
+        folder.close()
+        raise UserError(str(exc)) from None
+    except BaseException:
+        folder.close()
+        raise
+    return folder
+
+
 class Fleet:
-    """Runs ``specs`` on ``executor`` with at most ``parallel`` at once (Ray: as its resources allow)."""
+    """Runs ``specs`` on ``executor`` with at most ``parallel`` at once (Ray: as its resources
+    allow), writing in ``folder`` (``claim_folder``'s, claimed here when not given)."""
 
-    def __init__(self, specs: list[dict], executor, out_dir: Path, parallel: int, resume: bool = False) -> None:
-        from tui.errors import UserError
-
+    def __init__(self, specs: list[dict], executor, out_dir: Path, parallel: int, resume: bool = False,
+                 folder: Folder | None = None) -> None:
         self.executor, self.parallel, self.out_dir = executor, max(1, parallel), Path(out_dir)
-        try:
-            self.folder = Folder(self.out_dir)
-            self.folder.lock()  # held until the process ends: one batch writes a folder
-        except LogBusy as exc:
-            raise UserError(f"{out_dir} is the folder of a batch still running ({exc.holder}); wait for it to "
-                            "end or choose another --out") from None
-        except WriteError as exc:
-            raise UserError(str(exc)) from None
         names, self.renamed = log_names([spec["name"] for spec in specs])
-        self.members: list[Member] = []
-        for spec, name in zip(specs, names):
-            try:
-                log = self.folder.check_target(name)
-            except WriteError as exc:
-                raise UserError(str(exc)) from None
-            if log.exists() and log.stat().st_size and not resume:
-                raise UserError(f"{log} already exists; choose another --out, or --resume to go on with the batch")
-            self.members.append(Member(spec["name"], spec, log))
+        self.folder = folder or claim_folder(self.out_dir, names, resume)
+        self.members = [Member(spec["name"], spec, self.folder.child(name)) for spec, name in zip(specs, names)]
         self.slots = threading.Semaphore(self.parallel if not executor.restarts_itself else len(self.members) or 1)
         self.stopping = threading.Event()
         self.stop_reason = "finished"  # what a search closed by the driver is told
@@ -189,7 +212,9 @@ class Fleet:
     def _run(self, member: Member) -> None:
         member.file = self.folder.open_append(member.log.name, lock=True)
         if os.fstat(member.file.fileno()).st_size:  # --resume: the batch goes on from its logs
-            from engine.events import ReadCounts, parse_lines
+            from engine.events import ReadCounts, check_run_log, parse_lines
+
+            check_run_log(member.file.fileno(), member.log)  # as it is now, not as claim_folder saw it
 
             with member.lock:
                 member.tree = Tree.fold(parse_lines(self._log_bytes(member), ReadCounts()))

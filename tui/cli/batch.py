@@ -75,7 +75,7 @@ def task_specs(paths: list[str], instances: list[str] | None, options: dict) -> 
 
 def run(args) -> int:
     from tui.batch.executors import LocalExecutor, RayExecutor
-    from tui.batch.fleet import Fleet
+    from tui.batch.fleet import Fleet, claim_folder, log_names
     from tui.errors import UserError
 
     if args.parallel < 1:
@@ -85,9 +85,16 @@ def run(args) -> int:
     if args.executor == "local":
         _check_sandbox_here(args.sandbox)
     out = Path(args.out)
-    executor = (RayExecutor(args.parallel, args.address, args.resource) if args.executor == "ray"
-                else LocalExecutor(args.parallel))
-    fleet = Fleet(specs, executor, out, args.parallel, resume=args.resume)
+    # Every name the batch writes is checked before anything starts (a Ray cluster included):
+    # a link at summary.jsonl used to be found only once every search had run.
+    folder = claim_folder(out, log_names([spec["name"] for spec in specs])[0], args.resume)
+    try:
+        executor = (RayExecutor(args.parallel, args.address, args.resource) if args.executor == "ray"
+                    else LocalExecutor(args.parallel))
+    except BaseException:
+        folder.close()
+        raise
+    fleet = Fleet(specs, executor, out, args.parallel, resume=args.resume, folder=folder)
     for task_id, name in fleet.renamed:
         print(f"trajscope: the run log of {task_id!r} is {name} (its own name is taken by the batch's own files "
               "or another task)", file=sys.stderr)

@@ -40,6 +40,23 @@ def default_out(instance_id: str) -> Path:
     return create_unique(Path("runs") / f"{safe_name(instance_id)}-{stamp}.jsonl")
 
 
+def check_out_log(out: Path, resume: bool | None = None) -> None:
+    """UserError when ``out`` cannot be this command's new run log: a directory, or a log with
+    events in it (``resume``: None where the command has no --resume, so it is not offered).
+    A link, a FIFO or a file that is not a run log is refused where the log is opened."""
+    try:
+        st = out.lstat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UserError(f"{out} cannot be read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UserError(f"{out} is a directory; --out names the run log file (RUN.jsonl)")
+    if stat.S_ISREG(st.st_mode) and st.st_size and not resume:
+        offer = ", or --resume to go on with it" if resume is False else ""
+        raise UserError(f"{out} already exists; choose another --out{offer}")
+
+
 SANDBOX_HELP = ("auto: Docker when a daemon and the image are there, else local (bubblewrap); none: the "
                 "agent's commands run UNCONFINED on this machine, only when you choose it")
 

@@ -20,7 +20,8 @@ def add_parser(sub) -> None:
     add_out_option(p)
     p.add_argument("--headless", action="store_true", help="progress bars and a JSON result instead of the app")
     add_theme_option(p)
-    p.set_defaults(strategy="dars+prune", prune_b=2, workers=2, instance=None, resume=False)
+    # resume None: demo has no --resume, so its messages never offer one
+    p.set_defaults(strategy="dars+prune", prune_b=2, workers=2, instance=None, resume=None)
 
 
 def run(args: argparse.Namespace) -> int:

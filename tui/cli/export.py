@@ -20,6 +20,7 @@ def run(args) -> int:
     from engine.tree import Tree
     from tui.errors import UserError
 
+    _check_not_input(args)
     found = many_runs(args.run, args.report)
     if found:
         return _many(args, *found)
@@ -47,22 +48,33 @@ def run(args) -> int:
         rows = {"sft": sft, "dpo": dpo, "dagger": dagger}[args.format](tree)
         data = b"".join(orjson.dumps(r) + b"\n" for r in rows)
         records = len(rows)
-    _write(args, data, records)
     if records == 0:
-        print(f"trajscope: no {args.format} record in {args.run} "
-              f"({_why_none(args.format)})", file=sys.stderr)
+        print(f"trajscope: no {args.format} record in {args.run} ({_why_none(args.format)}); nothing written",
+              file=sys.stderr)
+        return NOTHING
+    _write(args, data, records)
     return 0
+
+
+NOTHING = 1
+"""The exit status of an export with no record to write: nothing is written (an empty -o file
+would pass for an export that worked), and a script can tell."""
+
+
+def _check_not_input(args) -> None:
+    from tui.errors import UserError
+
+    if args.output and args.output != "-":
+        out, source = Path(args.output), Path(args.run)
+        if out.exists() and source.exists() and out.resolve() == source.resolve():
+            raise UserError(f"{out} is the input; export never writes its input: choose another -o")
 
 
 def _write(args, data: bytes, records: int) -> None:
     if args.output and args.output != "-":
         from engine.files import replace_file
-        from tui.errors import UserError
 
-        out, source = Path(args.output), Path(args.run)
-        if out.exists() and source.exists() and out.resolve() == source.resolve():
-            raise UserError(f"{out} is the input; export never writes its input: choose another -o")
-        replace_file(out, data)  # whole or not at all, never through a link
+        replace_file(args.output, data)  # whole or not at all, never through a link
         print(f"{records} {args.format} record(s) written to {args.output}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)
@@ -104,12 +116,13 @@ def _many(args, refs, verdicts) -> int:
             without += not rows
         chunks.extend(orjson.dumps(r) + b"\n" for r in rows)
         records += len(rows)
-    _write(args, b"".join(chunks), records)
+    if records:
+        _write(args, b"".join(chunks), records)
     print(f"trajscope: {len(refs)} runs: {records} {args.format} record(s); {without} run(s) gave none"
           + (f" ({_why_none(args.format)})" if args.format != "predictions" and without else
-             " (no submitted patch)" if without else "") + (f"; {unread} not read" if unread else ""),
-          file=sys.stderr)
-    return 0
+             " (no submitted patch)" if without else "") + (f"; {unread} not read" if unread else "")
+          + ("; nothing written" if not records else ""), file=sys.stderr)
+    return 0 if records else NOTHING
 
 
 def _why_none(fmt: str) -> str:

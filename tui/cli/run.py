@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from tui.cli.common import (add_out_option, add_policy_options, add_task_arguments, add_theme_option,
-                            default_out, pick_sandbox, sandbox_words)
+                            check_out_log, default_out, pick_sandbox, sandbox_words)
 
 
 def add_parser(sub) -> None:
@@ -46,8 +46,7 @@ def run(args) -> int:
                          teacher=args.teacher, beta=args.beta)
     sandbox = pick_sandbox(args.sandbox, task)
     out = Path(args.out) if args.out else default_out(task.instance_id)
-    if out.exists() and out.stat().st_size:
-        raise UserError(f"{out} already exists; choose another --out")
+    check_out_log(out)
     if args.max_steps < 1:
         raise UserError("--max-steps must be at least 1")
     stop = threading.Event()

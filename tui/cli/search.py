@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from tui.cli.common import (add_out_option, add_policy_options, add_search_options, add_task_arguments,
-                            add_theme_option, default_out, pick_sandbox, sandbox_words)
+                            add_theme_option, check_out_log, default_out, pick_sandbox, sandbox_words)
 
 
 def add_parser(sub) -> None:
@@ -89,12 +89,10 @@ def result_json(session, wall_s: float, choose=None, name: str = "prm") -> dict:
 
 def run(args) -> int:
     from engine.tasks import load_task
-    from tui.errors import UserError
 
     task = load_task(args.task, args.instance)
     out = Path(args.out) if args.out else default_out(task.instance_id)
-    if out.exists() and out.stat().st_size and not args.resume:
-        raise UserError(f"{out} already exists; choose another --out, or --resume to go on with it")
+    check_out_log(out, args.resume)
     try:
         session = build_session(args, task, out)
         choose = selector(args, session)
