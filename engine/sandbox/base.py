@@ -205,16 +205,22 @@ class GitStore:
     @staticmethod
     def _size_within(limit: int) -> str:
         """A pipeline that fails when the files a snapshot would read (changed or new, not
-        ignored) hold more than ``limit`` bytes: their apparent size, so that sparse files,
-        which cost no disk, cannot make git hash gigabytes of zeros. Links are not followed."""
-        return ("g ls-files -z -m -o --exclude-standard | xargs -0 -r stat -c %s -- 2>/dev/null | "
-                f"awk -v max={int(limit)} '{{s += $1}} END {{exit s > max}}'")
+        ignored) hold more than ``limit`` bytes: exit 1 when their files do, exit 2 when only
+        their names do (hard links, which a restore writes as a file each). Apparent sizes, so
+        that sparse files, which cost no disk, cannot make git hash gigabytes of zeros. Links
+        are not followed."""
+        return ("g ls-files -z -m -o --exclude-standard | xargs -0 -r stat -c '%s %d:%i' -- 2>/dev/null | "
+                f"awk -v max={int(limit)} '{{named += $1; if (!($2 in seen)) {{seen[$2] = 1; held += $1}}}} "
+                "END {if (held > max) exit 1; if (named > max) exit 2}'")
 
     def check_size(self, limit: int, what: str) -> str:
         """Fails (exit 4) when the changed files hold more than ``limit`` bytes (``what`` says
         which limit), before any of them is read."""
-        message = shlex.quote(f"the changed files hold more than {what}; this state is not saved")
-        return self._prelude() + f"{self._size_within(limit)} || {{ echo {message} >&2; exit 4; }}\n"
+        held = shlex.quote(f"the changed files hold more than {what}; this state is not saved")
+        named = shlex.quote(f"the changed files would hold more than {what} once restored (git saves each "
+                            "hard link as a file of its own); this state is not saved")
+        return (self._prelude() + f"rc=0; {self._size_within(limit)} || rc=$?\n"
+                f"if [ $rc = 1 ]; then echo {held} >&2; exit 4; elif [ $rc != 0 ]; then echo {named} >&2; exit 4; fi\n")
 
     def restore(self, ref: StateRef, scrub: bool = False, changed: bool = False, size_limit: int = 0) -> str:
         """Make the work tree equal to ``ref``; ignored files are left alone, unless ``scrub``

@@ -24,9 +24,11 @@ MAX_NEW_FILES = 100_000  # files and directories it may add (an inode bound: emp
 
 
 def tree_usage(top: Path, stop_after: int | None = None) -> tuple[int, int]:
-    """(bytes allocated, entries) under ``top``, links never followed. A directory the walk
+    """(bytes allocated, entries) under ``top``, links never followed. A file's bytes count
+    once however many hard links name it (each name is an entry). A directory the walk
     cannot read counts as unlimited: whatever hides there cannot be measured."""
     size = entries = 0
+    linked: set[tuple[int, int]] = set()  # (device, inode) of files with several names, counted
     stack = [str(top)]
     while stack:
         try:
@@ -42,9 +44,13 @@ def tree_usage(top: Path, stop_after: int | None = None) -> tuple[int, int]:
                     st = entry.stat(follow_symlinks=False)
                 except OSError:
                     continue
-                size += st.st_blocks * 512
                 if stat.S_ISDIR(st.st_mode):
                     stack.append(entry.path)
+                elif st.st_nlink > 1:
+                    if (st.st_dev, st.st_ino) in linked:
+                        continue
+                    linked.add((st.st_dev, st.st_ino))
+                size += st.st_blocks * 512
         if stop_after is not None and entries > stop_after:
             break  # over already: a tree of millions of files is not walked to its end
     return size, entries

@@ -353,6 +353,30 @@ def test_a_command_cannot_fill_the_host_disk(source, tmp_path):
         assert time.perf_counter() - started < 5 and box.run("ls").output.split() == ["pkg"]
 
 
+def test_hard_links_count_their_bytes_once_while_they_are_links(source, tmp_path):
+    """21 names of one file counted 21 times its size in the walk that confirms the quota
+    (a command could be killed for space it did not take). The walk counts a file's bytes
+    once. A saved state is another matter: git keeps no hard links, a restore writes each
+    name as a file of its own, so the snapshot counts every name and says so."""
+    with confined(source, tmp_path, disk_mb=16) as box:
+        assert box.run(f"test -e {source} && echo visible || echo hidden").output.strip() == "hidden"  # confined
+        made = box.run("head -c 6M /dev/urandom > big && for i in $(seq 1 20); do ln big l$i; done && "
+                       "du -sk --count-links . | cut -f1")
+        assert made.ok and "disk limit" not in made.output and int(made.output) > 16 << 10  # 126 MB by name
+        assert not box._quota.measure() and box._quota.used[0] - box._shared.size[0] < 8 << 20  # 6 MB held
+        started = time.perf_counter()
+        with pytest.raises(SandboxError, match=r"would hold more than the sandbox's disk limit .* once restored "
+                                               r"\(git saves each hard link as a file of its own\)"):
+            box.snapshot()
+        assert time.perf_counter() - started < 2  # refused before git read 126 MB
+        assert box.run("rm l*; ln big l1").ok  # two names, 12 MB once restored: within the limit
+        state = box.snapshot()
+        box.restore(box.base)
+        box.restore(state)
+        assert box.run("cmp big l1 && ls").output.split() == ["big", "l1", "pkg"]
+        assert not box._quota.over
+
+
 def test_many_empty_files_count_against_the_quota(tmp_path, monkeypatch):
     """Empty files cost no bytes but an inode each: the quota counts entries too. The free
     counts are given here (a shared machine's other writers would blur them); the walk that
