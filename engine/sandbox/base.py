@@ -148,6 +148,14 @@ class GitStore:
 
     def __init__(self, store: str, repo: str, index: str):
         self.store, self.repo, self.index = store, repo, index
+        self.objects: str | None = None
+
+    def quarantined(self, objects: str) -> "GitStore":
+        """The same scripts, with what git writes going to ``objects`` (the store is read as
+        its alternate): the caller measures it and moves it in, or drops it."""
+        other = GitStore(self.store, self.repo, self.index)
+        other.objects = objects
+        return other
 
     def _prelude(self) -> str:
         q = shlex.quote
@@ -158,7 +166,9 @@ class GitStore:
         return (
             "set -e\n"
             f"export GIT_DIR={q(self.store)} GIT_WORK_TREE={q(self.repo)} GIT_INDEX_FILE={q(self.index)}\n"
-            "export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_ATTR_NOSYSTEM=1 "
+            + (f"export GIT_OBJECT_DIRECTORY={q(self.objects)} GIT_ALTERNATE_OBJECT_DIRECTORIES={q(self.store)}/objects\n"
+               if self.objects else "")
+            + "export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_ATTR_NOSYSTEM=1 "
             "GIT_TERMINAL_PROMPT=0 GIT_NO_REPLACE_OBJECTS=1 GIT_OPTIONAL_LOCKS=0 LC_ALL=C "
             "HOME=${HOME:-/tmp}\n"
             "unset GIT_CONFIG GIT_CONFIG_PARAMETERS GIT_CONFIG_COUNT GIT_EXTERNAL_DIFF GIT_ASKPASS "
@@ -192,14 +202,15 @@ class GitStore:
         )
 
     def snapshot(self) -> str:
-        """Commit the work tree (once per distinct tree); prints the ref."""
+        """Commit the work tree (once per distinct tree); prints the ref, followed by its tree
+        when the commit is new: the caller files it under ``refs/trajscope/trees/<tree>`` once
+        its objects are in the store (a quarantined script cannot know whether they will be)."""
         return (
             self._prelude()
             + "g add -A\nT=$(g write-tree)\n"
             "C=$(g rev-parse -q --verify refs/trajscope/trees/$T || true)\n"
-            f"if [ -z \"$C\" ]; then C=$(g commit-tree -p {_BASE_REF} -m snapshot \"$T\"); "
-            "g update-ref refs/trajscope/trees/$T \"$C\"; fi\n"
-            "echo \"$C\"\n"
+            f"if [ -z \"$C\" ]; then C=$(g commit-tree -p {_BASE_REF} -m snapshot \"$T\"); echo \"$C $T\"; "
+            "else echo \"$C\"; fi\n"
         )
 
     @staticmethod

@@ -5,7 +5,8 @@ bubblewrap (its own PID and network namespaces over a read-only view of the
 system), in its own process group, is killed with its children at its timeout,
 and is bounded by resource limits: address space for memory hogs, a process
 count for fork bombs (see ``confine`` for how root confines them), and a disk
-quota (``quota``). Without a working bubblewrap it refuses to start; the same
+quota (``quota``); the snapshot store a session's sandboxes share is bounded too
+(``local_store``). Without a working bubblewrap it refuses to start; the same
 sandbox without bubblewrap (kind ``none``) exists only for a user who asks for
 it by name.
 """
@@ -18,7 +19,6 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -29,14 +29,12 @@ from engine.sandbox.base import (
     ExecResult,
     GitStore,
     SandboxError,
-    SharedState,
     StateRef,
     cap_output,
     git_env,
 )
 from engine.sandbox.confine import (
     cgroup_name,
-    alive,
     bwrap_flags,
     bwrap_program,
     bwrap_status,
@@ -52,10 +50,10 @@ from engine.sandbox.confine import (
     protect_engine,
     refusal,
     warn_once,
-    reap_cgroups,
 )
 from engine.sandbox.host_files import (check_root, chown_paths, chown_tree, read_text, repair_root, resolve,
                                        write_text)
+from engine.sandbox.local_store import LocalStore, reap_leftovers, store_limit
 from engine.sandbox.output import BoundedOutput, OutputTooLarge, collect_output, keep_output, run_bounded
 from engine.sandbox.programs import require
 from engine.sandbox.quota import DISK_MB, POLL_S, DiskQuota, tree_usage
@@ -66,48 +64,7 @@ COMMAND_NICE = 10  # CPU priority of sandbox commands, below the UI and the engi
 READ_LIMIT = 16 << 20  # bytes the file tools read from one file
 PATCH_LIMIT = 256 << 20  # bytes of diff the snapshot store may print
 
-def reap_leftovers(base_dir: str | None = None) -> int:
-    """Remove what local sandboxes of dead processes left: directories and cgroups."""
-    tmp = Path(base_dir or tempfile.gettempdir())
-    reaped = 0
-    for root in tmp.glob("trajscope-*"):
-        try:
-            owner = int((root / "owner.pid").read_text())
-        except (OSError, ValueError):
-            continue
-        if not alive(owner):
-            shutil.rmtree(root, ignore_errors=True)
-            reaped += 1
-    if os.geteuid() == 0:
-        reaped += reap_cgroups(tmp)
-    return reaped
-
-
-
-
-
-class _Shared(SharedState):
-    """What a root sandbox and its forks share: the directory and the snapshot store."""
-
-    def __init__(self, base_dir: str | None):
-        super().__init__()
-        reap_leftovers(base_dir)
-        self.root = Path(tempfile.mkdtemp(prefix="trajscope-", dir=base_dir))
-        self.root.chmod(0o755)
-        (self.root / "owner.pid").write_text(str(os.getpid()))
-        # What only the engine may touch (the snapshot store, git's home, indexes, saved
-        # outputs) lives in a directory that no sandbox binds and no agent user can enter.
-        self.private = self.root / "engine"
-        self.private.mkdir(mode=0o700)
-        self.store = self.private / "store.git"
-        (self.private / "home").mkdir(mode=0o700)
-        self.size: tuple[int, int] = (0, 0)  # what the base copy takes: the disk quota's starting point
-
-    def release(self) -> bool:
-        last = super().release()
-        if last:
-            shutil.rmtree(self.root, ignore_errors=True)
-        return last
+__all__ = ["PATCH_LIMIT", "LocalSandbox", "reap_leftovers"]  # reap_leftovers: `trajscope sandbox clean`
 
 
 class LocalSandbox:
@@ -121,7 +78,7 @@ class LocalSandbox:
     def __init__(self, source: str | os.PathLike | None, *, base_dir: str | None = None,
                  memory_mb: int = 4096, max_processes: int = 256, output_cap: int = OUTPUT_CAP,
                  disk_mb: int = DISK_MB, isolate: bool = True, output_dir: str | os.PathLike | None = None,
-                 _shared: _Shared | None = None, _ref: StateRef | None = None):
+                 store_mb: int | None = None, _shared: LocalStore | None = None, _ref: StateRef | None = None):
         # Before anything is made: without a working bubblewrap no command may ever run.
         usable, why = bwrap_status(as_other_user=os.geteuid() == 0) if isolate else (False, "")
         if isolate and not usable:
@@ -133,7 +90,7 @@ class LocalSandbox:
         self.kind = "local" if isolate else "none"
         self.memory_mb, self.max_processes, self.output_cap = memory_mb, max_processes, output_cap
         self.disk_mb = disk_mb
-        self._shared = _shared or _Shared(base_dir)
+        self._shared = _shared or LocalStore(base_dir, store_limit(store_mb))
         self._n = self._shared.acquire()
         self._closed = False
         self._groups: set[int] = set()
@@ -333,7 +290,17 @@ class LocalSandbox:
             raise SandboxError(f"the sandbox's files passed its disk limit ({self._quota.describe()}); "
                                "this state is not saved")
         check = self._git.check_size(self.disk_mb << 20, f"the sandbox's disk limit ({self._quota.describe()})")
-        return self._git_script(check + self._git.snapshot()).strip()
+        quarantine = self._shared.quarantine()
+        kept = False
+        try:
+            git = self._git.quarantined(str(quarantine / "objects"))
+            ref, *new = self._git_script(check + git.snapshot()).split()
+            tree = new[0] if new else ""  # a tree saved before keeps its ref
+            self._shared.admit(quarantine, ref if tree else "", tree)  # over the store's limit: nothing kept
+            kept = True
+            return ref
+        finally:
+            self._drop(quarantine, index_ok=kept)
 
     def restore(self, ref: StateRef) -> None:
         self._check_open()
@@ -344,10 +311,14 @@ class LocalSandbox:
                 self._home.unlink()  # the link, never what it points to
             shutil.rmtree(self._home, ignore_errors=True)
             self._home.mkdir(exist_ok=True)
-        script = self._git.restore(ref, scrub=scrub, changed=self._uid is not None, size_limit=self.disk_mb << 20)
+        quarantine = self._shared.quarantine()  # what it hashes only to compare is not kept
+        git = self._git.quarantined(str(quarantine / "objects"))
+        script = git.restore(ref, scrub=scrub, changed=self._uid is not None, size_limit=self.disk_mb << 20)
         self._quota.begin()
+        restored = False
         try:
             changed = self._git_script(script)
+            restored = True  # the index is now the state's, all of it in the store
             if self._uid is not None:
                 # Only what the restore wrote: a chown changes a file's ctime, which would make
                 # the next snapshot hash every file of the repository again.
@@ -359,6 +330,7 @@ class LocalSandbox:
                     for where in (self.repo, self._home, self.dir):
                         os.lchown(where, self._uid, self._uid)
         finally:
+            self._drop(quarantine, index_ok=restored)
             self._quota.end()  # walks the tree again when it was over: the exact figure decides
 
     def fork(self, ref: StateRef) -> "LocalSandbox":
@@ -370,7 +342,24 @@ class LocalSandbox:
 
     def diff(self) -> str:
         self._check_open()
-        return self._git_script(self._git.diff())
+        quarantine = self._shared.quarantine()
+        try:
+            return self._git_script(self._git.quarantined(str(quarantine / "objects")).diff())
+        finally:
+            self._drop(quarantine, index_ok=False)
+
+    def _drop(self, quarantine: Path, index_ok: bool) -> None:
+        """Remove a git step's quarantine. The sandbox's index may name objects that were in it
+        (they are not kept): unless the step left an index of the store's objects only, the
+        index goes too, and the next step builds it again from the files."""
+        try:
+            with os.scandir(quarantine / "objects") as entries:
+                held = any(entries)
+        except OSError:
+            held = True
+        shutil.rmtree(quarantine, ignore_errors=True)
+        if held and not index_ok:
+            Path(self._git.index).unlink(missing_ok=True)
 
     @property
     def base(self) -> StateRef:

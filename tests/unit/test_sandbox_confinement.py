@@ -24,7 +24,7 @@ from engine.policy.base import Proposal
 from engine.sandbox import SandboxError
 from engine.sandbox import confine, programs
 from engine.sandbox.local import LocalSandbox
-from engine.sandbox.quota import DiskQuota
+from engine.sandbox.quota import DiskQuota, tree_usage
 from tests.conftest import DEMO_TASKS, ROOT
 
 TASK_DIR = next(p for p in DEMO_TASKS if p.name == "slugify-accents")
@@ -375,6 +375,45 @@ def test_hard_links_count_their_bytes_once_while_they_are_links(source, tmp_path
         box.restore(state)
         assert box.run("cmp big l1 && ls").output.split() == ["big", "l1", "pkg"]
         assert not box._quota.over
+
+
+def test_the_snapshot_store_of_a_session_is_bounded(source, tmp_path, monkeypatch):
+    """Each saved state kept its objects until the session ended: writing 900 MB, saving and
+    going back to the base cost the host 904, 1804, then 2709 MiB. The store's new objects
+    are counted as they come (never by walking it); the snapshot that would pass the limit
+    is refused in one sentence, keeps nothing, and the sandbox and its forks go on."""
+    with confined(source, tmp_path, disk_mb=16, store_mb=20) as box:
+        assert box.run(f"test -e {source} && echo visible || echo hidden").output.strip() == "hidden"  # confined
+        store = box._shared.store
+        start = tree_usage(store)[0]
+        saved = []
+        for i in range(3):
+            assert box.run(f"head -c 6M /dev/urandom > blob{i}").ok
+            saved.append(box.snapshot())
+            box.restore(box.base)
+        assert 18 << 20 <= box._shared.used <= 19 << 20
+        assert box.run("head -c 6M /dev/urandom > blob3").ok
+        with pytest.raises(SandboxError) as caught:
+            box.snapshot()
+        assert str(caught.value).startswith("the session's snapshot store is full: this state adds 6.0 MiB to the ")
+        assert "past its limit of 20 MiB (TRAJSCOPE_STORE_MB); this state is not saved" in str(caught.value)
+        assert tree_usage(store)[0] - start < (20 << 20) + (1 << 20)  # the refused state is not kept
+        box.restore(box.base)  # its index named the dropped objects: built again from the files
+        assert box.run("ls").output.split() == ["pkg"]
+        box.restore(saved[1])
+        assert box.run("ls; stat -c %s blob1").output.split() == ["blob1", "pkg", str(6 << 20)]
+        with box.fork(box.base) as child:  # forks share the store and its limit
+            assert child.run("head -c 3M /dev/urandom > more").ok
+            with pytest.raises(SandboxError, match="snapshot store is full"):
+                child.snapshot()
+            child.write("pkg/mod.py", "def f():\n    return 2\n")
+            child.run("rm more")
+            small = child.snapshot()  # a few bytes still fit
+        box.restore(small)
+        assert box.read("pkg/mod.py") == "def f():\n    return 2\n"
+    monkeypatch.setenv("TRAJSCOPE_STORE_MB", "lots")
+    with pytest.raises(SandboxError, match="TRAJSCOPE_STORE_MB must be a whole number of MiB above 0, not 'lots'"):
+        LocalSandbox(source, base_dir=str(tmp_path))
 
 
 def test_many_empty_files_count_against_the_quota(tmp_path, monkeypatch):

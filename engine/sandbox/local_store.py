@@ -1,0 +1,158 @@
+"""What a local sandbox and its forks share on the host, and how much of the disk its snapshot store may take.
+
+Every saved state keeps the objects of what it changed, and one state may hold up to
+the sandbox's disk limit: saving and leaving 900 MB three times cost the host 2.7 GB,
+freed only when the session ended, so a search of N nodes could cost N GiB. The store
+therefore has a limit of its own over the session (``STORE_MB`` beyond the base copy).
+
+What a git step writes goes first to a quarantine folder of its own (git's
+``GIT_OBJECT_DIRECTORY``, with the store as its alternate, so objects the store holds
+are not written again). A snapshot's new objects are measured there, a walk of what
+that one step added and never of the store, and moved in only while the session's
+running total stays within the limit; otherwise they are dropped and the step fails in
+one sentence. What a restore or a diff hashes only to compare is dropped with its
+quarantine.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from engine.sandbox.base import SandboxError, SharedState
+from engine.sandbox.confine import alive, reap_cgroups
+
+_HEX = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+STORE_MB = 4096
+"""What the snapshots of one session may add to its store, beyond the base copy (MiB)."""
+
+
+def store_limit(store_mb: int | None) -> int:
+    """The store's limit in bytes: ``store_mb``, else ``TRAJSCOPE_STORE_MB``, else ``STORE_MB``."""
+    if store_mb is None:
+        value = os.environ.get("TRAJSCOPE_STORE_MB", "").strip() or str(STORE_MB)
+        try:
+            store_mb = int(value)
+        except ValueError:
+            store_mb = 0
+        if store_mb <= 0:
+            raise SandboxError(f"TRAJSCOPE_STORE_MB must be a whole number of MiB above 0, not {value!r}")
+    return store_mb << 20
+
+
+def reap_leftovers(base_dir: str | None = None) -> int:
+    """Remove what local sandboxes of dead processes left: directories and cgroups."""
+    tmp = Path(base_dir or tempfile.gettempdir())
+    reaped = 0
+    for root in tmp.glob("trajscope-*"):
+        try:
+            owner = int((root / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        if not alive(owner):
+            shutil.rmtree(root, ignore_errors=True)
+            reaped += 1
+    if os.geteuid() == 0:
+        reaped += reap_cgroups(tmp)
+    return reaped
+
+
+class LocalStore(SharedState):
+    """What a root sandbox and its forks share: the directory, the snapshot store and its limit."""
+
+    def __init__(self, base_dir: str | None, store_bytes: int):
+        super().__init__()
+        reap_leftovers(base_dir)
+        self.root = Path(tempfile.mkdtemp(prefix="trajscope-", dir=base_dir))
+        self.root.chmod(0o755)
+        (self.root / "owner.pid").write_text(str(os.getpid()))
+        # What only the engine may touch (the snapshot store, git's home, indexes, saved
+        # outputs, quarantines) lives in a directory that no sandbox binds and no agent
+        # user can enter.
+        self.private = self.root / "engine"
+        self.private.mkdir(mode=0o700)
+        self.store = self.private / "store.git"
+        (self.private / "home").mkdir(mode=0o700)
+        self.size: tuple[int, int] = (0, 0)  # what the base copy takes: the disk quota's starting point
+        self.limit = store_bytes
+        self.used = 0  # bytes the snapshots' objects added to the store, a running total
+        self._quarantines = itertools.count()
+
+    def quarantine(self) -> Path:
+        """A fresh, empty object folder for one git step, beside the store (one filesystem)."""
+        folder = self.private / f"quarantine{next(self._quarantines)}"
+        (folder / "objects").mkdir(parents=True)
+        return folder
+
+    def admit(self, quarantine: Path, commit: str = "", tree: str = "") -> int:
+        """Move a snapshot's new objects into the store, counted, then file a new ``commit``
+        under its ``tree``; SandboxError (nothing moved) when they would take the store past
+        its limit. Returns their size in bytes."""
+        loose, packs, size = _objects(quarantine / "objects")
+        with self.lock:
+            if self.used + size > self.limit:
+                raise SandboxError(
+                    f"the session's snapshot store is full: this state adds {size / (1 << 20):,.1f} MiB to the "
+                    f"{self.used / (1 << 20):,.1f} MiB its saved states hold, past its limit of "
+                    f"{self.limit >> 20:,} MiB (TRAJSCOPE_STORE_MB); this state is not saved")
+            self.used += size
+            objects = self.store / "objects"
+            try:
+                for src in loose:
+                    (objects / src.parent.name).mkdir(exist_ok=True)
+                    os.replace(src, objects / src.parent.name / src.name)
+                # A pack counts once its index is there: the index goes last.
+                (objects / "pack").mkdir(exist_ok=True)
+                for src in sorted(packs, key=lambda p: p.suffix == ".idx"):
+                    os.replace(src, objects / "pack" / src.name)
+                if commit:
+                    self._file_ref(quarantine, commit, tree)
+            except OSError as exc:
+                raise SandboxError(f"snapshot store: cannot keep this state's objects ({exc.strerror})") from None
+        return size
+
+    def _file_ref(self, quarantine: Path, commit: str, tree: str) -> None:
+        """``refs/trajscope/trees/<tree>`` names ``commit``: a loose ref, the store's format
+        (made by ``git init``, never packed: gc is off), written whole and renamed into place,
+        without a git process per snapshot."""
+        if not (_HEX.fullmatch(commit) and _HEX.fullmatch(tree)):
+            raise SandboxError(f"snapshot store: git printed {commit!r} {tree!r}, not a commit and its tree")
+        refs = self.store / "refs" / "trajscope" / "trees"
+        refs.mkdir(parents=True, exist_ok=True)
+        (quarantine / "ref").write_text(commit + "\n")
+        os.replace(quarantine / "ref", refs / tree)
+
+    def release(self) -> bool:
+        last = super().release()
+        if last:
+            shutil.rmtree(self.root, ignore_errors=True)
+        return last
+
+
+def _objects(folder: Path) -> tuple[list[Path], list[Path], int]:
+    """(loose objects, pack files, bytes they take on disk) in a quarantine's object folder."""
+    loose: list[Path] = []
+    packs: list[Path] = []
+    size = 0
+    for entry in os.scandir(folder):
+        if not entry.is_dir(follow_symlinks=False):
+            continue
+        if entry.name == "pack":
+            wanted, into = (".pack", ".idx", ".rev"), packs
+        elif len(entry.name) == 2:
+            wanted, into = None, loose
+        else:
+            continue
+        for item in os.scandir(entry.path):
+            # git's temporary files (tmp_obj_*, tmp_pack_*) are left behind with the quarantine
+            if item.name.startswith("tmp_") or not item.is_file(follow_symlinks=False):
+                continue
+            if wanted is None or item.name.endswith(wanted):
+                into.append(Path(item.path))
+                size += item.stat(follow_symlinks=False).st_blocks * 512
+    return loose, packs, size
