@@ -86,10 +86,6 @@ def classify(action: dict | None) -> str:
     return "run"
 
 
-def is_critical(kind: str) -> bool:
-    return kind in CRITICAL_KINDS
-
-
 def short_action(action: dict | None, width: int = 60) -> str:
     """One line that says what an action does, cut to ``width`` characters."""
     if not action:

@@ -120,10 +120,6 @@ class Session:
     def paused(self) -> bool:
         return not self._running.is_set()
 
-    @property
-    def elapsed_s(self) -> float:
-        return time.monotonic() - self.started
-
     def emit(self, type_: str, **fields) -> dict:
         return self.recorder.emit(type_, **fields)
 

@@ -2,8 +2,7 @@
 
 ``Tree.apply`` folds one event; ``Tree.fold`` folds a whole log.  The structure is
 ``Tree.graph`` (children in the order they were added: the truth); ``Node`` objects hold
-what is known about each turn. ``Tree.digraph()`` gives it as a networkx DiGraph for
-graph algorithms.
+what is known about each turn.
 """
 
 from __future__ import annotations
@@ -23,8 +22,8 @@ ROOT = "root"
 class Edges:
     """Who is below whom: ``succ[node]`` holds its children in the order they were added.
 
-    The part of a networkx DiGraph the fold needs, as one dict a node: the tree is the first
-    thing every screen builds, and networkx costs ~85 ms to import and three dicts a node."""
+    One dict a node rather than a networkx DiGraph: the tree is the first thing every screen
+    builds, and networkx costs ~85 ms to import and three dicts a node."""
 
     __slots__ = ("succ",)
 
@@ -51,8 +50,6 @@ class Tree:
         self.finished: str | None = None
         self.totals: dict = {}
         self.commands: list[dict] = []  # pause, resume, raise_budget, edit, submit: who asked, when
-        self.started_ts: float | None = None
-        self.last_ts: float | None = None
         self.counts = FoldCounts()
         # Kept up to date by the fold so the status bar never walks the tree.
         self.max_depth = 0
@@ -88,11 +85,6 @@ class Tree:
         event = clean_event(event, self.counts)
         if self._patch_from and event.get("patch") is not None:
             self._patch_from.clear()  # a patch recorded now may be the nearest one of cached nodes
-        ts = event.get("ts")
-        if isinstance(ts, (int, float)):
-            self.last_ts = ts
-            if self.started_ts is None:
-                self.started_ts = ts
         return handler(self, event)
 
     def _node(self, event: dict, key: str = "id") -> Node | None:
@@ -259,15 +251,6 @@ class Tree:
     def __len__(self) -> int:
         """Number of turns (the root is not one)."""
         return len(self.nodes) - 1
-
-    def digraph(self):
-        """The tree as a networkx DiGraph (imported here, not on the way to a first paint)."""
-        import networkx as nx
-
-        graph = nx.DiGraph()
-        graph.add_node(ROOT)
-        graph.add_edges_from((parent, child) for parent, below in self.graph.succ.items() for child in below)
-        return graph
 
     def children(self, node_id: str) -> list[str]:
         return list(self.graph.succ[node_id])

@@ -73,19 +73,6 @@ def _check(node: Node, step: Step) -> bool | None:
     return node.exit_code == 0 if node.exit_code is not None else not has_error(step)
 
 
-def _fixes(nodes: list[Node], edits: list[int]) -> list[int]:
-    """Edits of the project, not of the scripts the agent wrote (a create, and appends right after it)."""
-    created, fixes, last_script = set(), [], -2
-    for i in edits:
-        node, path = nodes[i], _file(nodes[i])
-        if node.kind == "create" or (node.kind == "append" and last_script == i - 1) or (path and path in created):
-            created.add(path)
-            last_script = i
-        else:
-            fixes.append(i)
-    return fixes
-
-
 class Scanner:
     """The detectors as a fold over a path: ``extend`` one node at a time, ``flags`` at any
     point. Each step costs the same however deep it is, and the state is small (lists of

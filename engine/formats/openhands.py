@@ -57,11 +57,6 @@ def looks_like(data: object) -> bool:
     return _events_of(data) is not None
 
 
-def looks_like_output_line(data: object) -> bool:
-    """One instance of an evaluation ``output.jsonl``."""
-    return isinstance(data, dict) and "instance_id" in data and looks_like(data)
-
-
 def _args(event: dict) -> dict:
     args = event.get("args")
     return args if isinstance(args, dict) else event  # older files keep the arguments at the top

@@ -109,11 +109,3 @@ def test_incremental_stats_match_a_recount_on_random_trees():
         stats = tree.stats()
         assert {k: stats[k] for k in brute_force_stats(tree)} == brute_force_stats(tree)
 
-
-def test_the_tree_as_a_networkx_digraph(demo_run):
-    from engine.events import read_events
-
-    tree = Tree.fold(read_events(demo_run))
-    graph = tree.digraph()
-    assert graph.number_of_nodes() == len(tree.nodes) and graph.number_of_edges() == len(tree)
-    assert all(list(graph.successors(n)) == tree.children(n) for n in tree.nodes)

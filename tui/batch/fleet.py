@@ -62,8 +62,6 @@ class Member:
     status: dict = field(default_factory=dict)
     tree: Tree = field(default_factory=Tree)
     result: dict | None = None
-    started_s: float | None = None
-    ended_s: float | None = None
     handle: object = None
     file: object = None  # the driver's log, open (and locked) while its search runs
     listeners: list = field(default_factory=list)
@@ -186,13 +184,11 @@ class Fleet:
                 member.through.set()
                 self.changed.set()
                 return
-            member.started_s = time.monotonic()
             try:
                 self._run(member)
             except Exception as exc:  # noqa: BLE001 - one failed search is a row, the rest go on
                 member.state, member.reason = "failed", f"{type(exc).__name__}: {exc}"
             finally:
-                member.ended_s = time.monotonic()
                 if member.handle is not None:
                     try:  # the search ends its log; the driver takes the rest of it; the worker cleans up
                         member.handle.call("close", self.stop_reason, timeout=CLOSE_TIMEOUT_S)
