@@ -382,26 +382,26 @@ def test_the_snapshot_store_of_a_session_is_bounded(source, tmp_path, monkeypatc
     going back to the base cost the host 904, 1804, then 2709 MiB. The store's new objects
     are counted as they come (never by walking it); the snapshot that would pass the limit
     is refused in one sentence, keeps nothing, and the sandbox and its forks go on."""
-    with confined(source, tmp_path, disk_mb=16, store_mb=20) as box:
+    with confined(source, tmp_path, disk_mb=16, store_mb=10) as box:
         assert box.run(f"test -e {source} && echo visible || echo hidden").output.strip() == "hidden"  # confined
         store = box._shared.store
         start = tree_usage(store)[0]
         saved = []
         for i in range(3):
-            assert box.run(f"head -c 6M /dev/urandom > blob{i}").ok
+            assert box.run(f"head -c 3M /dev/urandom > blob{i}").ok
             saved.append(box.snapshot())
             box.restore(box.base)
-        assert 18 << 20 <= box._shared.used <= 19 << 20
-        assert box.run("head -c 6M /dev/urandom > blob3").ok
+        assert 9 << 20 <= box._shared.used <= 10 << 20
+        assert box.run("head -c 3M /dev/urandom > blob3").ok
         with pytest.raises(SandboxError) as caught:
             box.snapshot()
-        assert str(caught.value).startswith("the session's snapshot store is full: this state adds 6.0 MiB to the ")
-        assert "past its limit of 20 MiB (TRAJSCOPE_STORE_MB); this state is not saved" in str(caught.value)
-        assert tree_usage(store)[0] - start < (20 << 20) + (1 << 20)  # the refused state is not kept
+        assert str(caught.value).startswith("the session's snapshot store is full: this state adds 3.0 MiB to the ")
+        assert "past its limit of 10 MiB (TRAJSCOPE_STORE_MB); this state is not saved" in str(caught.value)
+        assert tree_usage(store)[0] - start < (10 << 20) + (1 << 20)  # the refused state is not kept
         box.restore(box.base)  # its index named the dropped objects: built again from the files
         assert box.run("ls").output.split() == ["pkg"]
         box.restore(saved[1])
-        assert box.run("ls; stat -c %s blob1").output.split() == ["blob1", "pkg", str(6 << 20)]
+        assert box.run("ls; stat -c %s blob1").output.split() == ["blob1", "pkg", str(3 << 20)]
         with box.fork(box.base) as child:  # forks share the store and its limit
             assert child.run("head -c 3M /dev/urandom > more").ok
             with pytest.raises(SandboxError, match="snapshot store is full"):
