@@ -402,6 +402,11 @@ def test_the_snapshot_store_of_a_session_is_bounded(source, tmp_path, monkeypatc
         assert box.run("ls").output.split() == ["pkg"]
         box.restore(saved[1])
         assert box.run("ls; stat -c %s blob1").output.split() == ["blob1", "pkg", str(3 << 20)]
+        held = tree_usage(store)[0]
+        assert box.run("head -c 3M /dev/urandom > unsaved").ok
+        box.diff()
+        box.restore(box.base)  # what the diff and the restore hashed to compare is not kept
+        assert tree_usage(store)[0] - held < 1 << 20
         with box.fork(box.base) as child:  # forks share the store and its limit
             assert child.run("head -c 3M /dev/urandom > more").ok
             with pytest.raises(SandboxError, match="snapshot store is full"):
