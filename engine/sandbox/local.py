@@ -312,11 +312,11 @@ class LocalSandbox:
             shutil.rmtree(self._home, ignore_errors=True)
             self._home.mkdir(exist_ok=True)
         quarantine = self._shared.quarantine()  # what it hashes only to compare is not kept
-        git = self._git.quarantined(str(quarantine / "objects"))
-        script = git.restore(ref, scrub=scrub, changed=self._uid is not None, size_limit=self.disk_mb << 20)
-        self._quota.begin()
         restored = False
         try:
+            git = self._git.quarantined(str(quarantine / "objects"))
+            script = git.restore(ref, scrub=scrub, changed=self._uid is not None, size_limit=self.disk_mb << 20)
+            self._quota.begin()
             changed = self._git_script(script)
             restored = True  # the index is now the state's, all of it in the store
             if self._uid is not None:
