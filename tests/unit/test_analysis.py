@@ -1,11 +1,10 @@
 """Rubric flag detectors (each with traces that raise it and traces that do not, including the
-real fixtures), flag statistics on a small known set, failure clusters, and ``trajscope analyze``."""
+real fixtures), flag statistics on a small known set, failure clusters (the command line is in
+tests/e2e/test_analyze_cli.py)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from engine.actions import make_action
 from engine.analysis.flags import detect, trajectories
@@ -16,7 +15,6 @@ from engine.events import read_events
 from engine.tree import Tree
 from tests.conftest import DEMO_RUN, REAL
 
-REPO = DEMO_RUN.parent.parent.parent
 VIEW = ("view", {"path": "calc/ops.py"}, "1 def divide(a, b):\n2     return a / b\n", 0)
 SEARCH = ("search", {"pattern": "divide"}, "calc/ops.py:1:def divide(a, b):", 0)
 REPRO = ("bash", {"command": "python repro.py"}, "ZeroDivisionError: division by zero", 1)
@@ -113,21 +111,6 @@ def test_clusters_group_every_failure_once():
     members = sorted(m for g in groups for m in g["members"])
     assert members == ["run0#3", "run1#4", "run4#4"] and all(g["label"] for g in groups)
     assert clusters(known_set(), k=2) == groups  # seeded
-
-
-def test_cli_analyze_prints_writes_html_and_json(tmp_path):
-    report = tmp_path / "report.html"
-    cmd = [sys.executable, "-m", "tui.cli", "analyze", str(DEMO_RUN), str(REAL), "--html", str(report)]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-    assert done.returncode == 0, done.stderr
-    assert "rubric flags (detectors)" in done.stdout and "overconfidence" in done.stdout
-    page = report.read_text()
-    assert "<svg" in page and "Failure clusters" in page and "github_issue.traj.json" in page
-    data = json.loads(subprocess.run(cmd[:-2] + ["--json"], capture_output=True, text=True, cwd=REPO).stdout)
-    assert data["trajectories"]["resolved"] >= 1 and set(data["flags"]) >= {"memory_drift", "planning"}
-    bad = subprocess.run([sys.executable, "-m", "tui.cli", "analyze", str(tmp_path / "missing.jsonl")],
-                         capture_output=True, text=True, cwd=REPO)
-    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
 
 
 def test_llm_judge_tags_with_a_rationale_per_flag_and_survives_garbage():
