@@ -36,8 +36,6 @@ import weakref
 from pathlib import Path
 
 from engine.sandbox.base import (
-    _ATTRIBUTES,
-    _EXCLUDES,
     DEFAULT_TIMEOUT,
     OUTPUT_CAP,
     ExecResult,
@@ -77,12 +75,18 @@ from engine.sandbox.keeper import (
     _fail_start,
     snapshot_script,
 )
+from engine.sandbox.local_store import store_limit
 from engine.sandbox.output import BoundedOutput, keep_output
+from engine.sandbox.tamper import (
+    INDEX_SUM,
+    LOCAL_INDEX,
+    LOCAL_STORE,
+    LayerCheck,
+    engine_store,
+)
 
 __all__ = ["BASE_IMAGE", "LABEL", "DockerSandbox", "client", "docker_available", "reap_leftovers"]
 
-LOCAL_STORE = "/var/lib/trajscope/store.git"  # each agent container's own, borrowing from it
-LOCAL_INDEX = "/var/lib/trajscope/index"
 PACK_LIMIT = 1 << 30  # bytes of new objects one snapshot may send to the keeper
 READ_LIMIT = 16 << 20  # bytes the file tools read from one file
 DISK_MB = 4096  # what an agent's container may write beyond its copy of the repository
@@ -108,11 +112,13 @@ class DockerSandbox:
     def __init__(self, image: str = BASE_IMAGE, source: str | os.PathLike | None = None, *,
                  repo: str = "/repo", memory_mb: int = 2048, cpus: float = 2.0, max_processes: int = 256,
                  disk_mb: int = DISK_MB, output_cap: int = OUTPUT_CAP, output_dir: str | os.PathLike | None = None, setup: str = "",
-                 _session: KeeperSession | None = None, _ref: StateRef | None = None):
+                 store_mb: int | None = None, _session: KeeperSession | None = None, _ref: StateRef | None = None):
         """``output_dir`` keeps the kept output of capped commands after close (else a temporary one).
         ``setup``: shell lines every command runs after first (a SWE-bench image's ``conda
         activate testbed``), in the same shell, so what they export is the command's environment.
-        ``disk_mb``: what the container may write beyond its repository copy (docs/security.md)."""
+        ``disk_mb``: what the container may write beyond its repository copy; ``store_mb``: what the
+        snapshots of the session (this sandbox and its forks) may add to its store, else
+        ``TRAJSCOPE_STORE_MB``, else 4 GiB (docs/security.md)."""
         import docker.errors
 
         global _reaped
@@ -123,6 +129,7 @@ class DockerSandbox:
         self.image, self.repo, self.setup = image, repo, setup
         self.memory_mb, self.cpus, self.max_processes, self.output_cap = memory_mb, cpus, max_processes, output_cap
         self.disk_mb = disk_mb
+        self.store_mb = store_limit(store_mb) >> 20
         self._disk: DiskWatch | None = None  # None where a storage quota holds the limit
         self._disk_over = 0  # bytes the container held when the watch stopped it
         self.notice = ""
@@ -146,7 +153,7 @@ class DockerSandbox:
             if source is not None and not Path(source).is_dir():
                 raise SandboxError(f"repository {source} is not a directory")
             _session = KeeperSession(self._client, image, output_dir, repo,
-                                Path(source) if source is not None else None, limits)
+                                     Path(source) if source is not None else None, limits, self.store_mb << 20)
         self._session = _session
         self._n = _session.acquire()
         self._git = GitStore(LOCAL_STORE, repo, LOCAL_INDEX)
@@ -190,13 +197,17 @@ class DockerSandbox:
         self._keep_pid = self._sh("read -r p _ < /proc/1/task/1/children; echo $p").strip()
         if not self._keep_pid.isdigit():
             raise SandboxError("the container's keep-alive process is missing")
-        q = shlex.quote
-        self._sh(
-            f"mkdir -p {q(self.repo)} && git init -q --bare --template= {q(LOCAL_STORE)}\n"
-            f"mkdir -p {q(LOCAL_STORE)}/info {q(LOCAL_STORE)}/objects/info\n"
-            f"printf '%s\\n' {q(KEEPER_STORE + '/objects')} > {q(LOCAL_STORE)}/objects/info/alternates\n"
-            f"printf '%s\\n' {q(chr(10).join(_EXCLUDES))} > {q(LOCAL_STORE)}/info/exclude\n"
-            f"printf '%s\\n' {q(_ATTRIBUTES)} > {q(LOCAL_STORE)}/info/attributes\n")
+        self._sh(f"mkdir -p {shlex.quote(self.repo)}")
+        self._index_sum = ""  # the hash of the index the engine's last step left
+        self._layer = LayerCheck(self.container, self.repo)
+
+    def _store(self) -> str:
+        """The engine's store in the container, made anew for one step (engine.sandbox.tamper)."""
+        return engine_store(KEEPER_STORE + "/objects", self._index_sum)
+
+    def _took_index(self, line: str) -> None:
+        line = line.strip()
+        self._index_sum = line if len(line) == 40 and all(c in "0123456789abcdef" for c in line) else ""
 
     def _replace_dead_container(self) -> None:
         """A command killed the container (its keep-alive process, or a process that could not
@@ -343,44 +354,61 @@ class DockerSandbox:
     def snapshot(self) -> StateRef:
         """Commit the work tree in the container's own store and send what is new to the
         keeper, which checks it; the state counts once the keeper holds all of it."""
-        base = self._session.base
-        script = snapshot_script(self._git._prelude(), base, PACK_LIMIT)
+        base, room = self._session.base, self._session.room()
+        limit = min(PACK_LIMIT, room)
+        over = (f"the files changed since the last saved state hold more than {PACK_LIMIT >> 20:,} MiB, "
+                "which is more than one state may save" if limit == PACK_LIMIT else
+                f"the files changed since the last saved state hold more than the {room >> 20:,} MiB the "
+                f"session's snapshot store has left of its {self.store_mb:,} MiB (TRAJSCOPE_STORE_MB); "
+                "this state is not saved")
+        script = self._store() + snapshot_script(self._git._prelude(), base, limit, over, INDEX_SUM)
         with tempfile.SpooledTemporaryFile(8 << 20) as spool:
-            sink = Sink(spool, PACK_LIMIT)
+            sink = Sink(spool, PACK_LIMIT + 82)
             code, timed_out = self._exec(script, sink)
             check_exec(sink, code, timed_out, HELPER_TIMEOUT, "saving the state")
             spool.seek(0)
             commit = spool.read(41).decode("ascii", errors="replace").strip()
             _check_ref(commit)
-            size = sink.size - 41
+            self._took_index(spool.read(41).decode("ascii", errors="replace"))
+            size = sink.size - 82
+            # What the container's git made of its files becomes this branch's state only: the
+            # keeper checks that it is whole, not that it is the files (docs/security.md).
             self._session.ingest(spool, size if size > 32 else 0, commit)
         return commit
 
     def restore(self, ref: StateRef) -> None:
-        """Put the work tree in state ``ref``. Where the container cannot (the agent wrecked its
-        own store, its git or its shell), a new container takes its place, as for a dead one:
-        every saved state is in the session's store, so the damage ends with the branch that did it."""
+        """Put the work tree in state ``ref``. A restore runs git and a shell in the container, so
+        it is done in a new container of the image (as for a dead one) where a command changed
+        anything there but the repository and the scratch places (the agent replaced a program,
+        a library, a configuration: engine.sandbox.tamper), or where the container cannot do it
+        (the agent wrecked its store): every saved state is in the session's store, so the
+        damage ends with the branch that did it."""
         self._check_open()
         if self._dead:
+            self._replace_dead_container()
+        elif changed := self._layer.untrusted():
+            more = f" and {len(changed) - 1:,} more" if len(changed) > 1 else ""
+            self.notice = f"a command changed {changed[0]}{more} in the container; a new one took its place"
             self._replace_dead_container()
         q = shlex.quote(self.repo)
         # a repository root that a command removed or replaced (a link, a file) is made an
         # empty directory again before git fills it, so git never walks through a link
-        script = f"if [ -L {q} ] || [ ! -d {q} ]; then rm -f {q}; mkdir -p {q}; fi\n" + self._git.restore(ref)
+        script = (f"if [ -L {q} ] || [ ! -d {q} ]; then rm -f {q}; mkdir -p {q}; fi\n"
+                  + self._store() + self._git.restore(ref) + INDEX_SUM)
         try:
-            self._sh(script)
+            self._took_index(self._sh(script))
         except SandboxError:
             if not self._session.holds(ref):
                 raise  # a state no one saved: a new container would not know it either
             self.notice = "the container could not restore a saved state (its store was damaged); it was replaced"
             self._replace_dead_container()
-            self._sh(script)
+            self._took_index(self._sh(self._store() + self._git.restore(ref) + INDEX_SUM))
 
     def fork(self, ref: StateRef) -> "DockerSandbox":
         self._check_open()
         return DockerSandbox(self.image, repo=self.repo, memory_mb=self.memory_mb, cpus=self.cpus,
                              max_processes=self.max_processes, disk_mb=self.disk_mb, output_cap=self.output_cap, setup=self.setup,
-                             _session=self._session, _ref=ref)
+                             store_mb=self.store_mb, _session=self._session, _ref=ref)
 
     def diff(self) -> str:
         """The work tree against the base, as the keeper computes it from the saved state."""

@@ -31,22 +31,21 @@ def _git_env(store: str) -> str:
             f"GIT_ATTR_NOSYSTEM=1 {_FIXED_DATES} LC_ALL=C\nset -e\n")
 
 
-def snapshot_script(prelude: str, base: str, pack_limit: int) -> str:
+def snapshot_script(prelude: str, base: str, limit: int, over: str, index_sum: str = "") -> str:
     """The script that commits an agent container's work tree in its own store and prints the
-    commit, then a pack of the objects the keeper lacks (``--local``: not those it lends)."""
+    commit, then the hash of the index it leaves (``index_sum``), then a pack of the objects
+    the keeper lacks (``--local``: not those it lends). ``over``: the sentence that refuses
+    changed files holding more than ``limit`` bytes."""
     return (prelude + f"export {_FIXED_DATES}\n"
-            "g prune-packed -q 2>/dev/null || true\n"
             # what git would add, measured before it reads (and copies) any of it: a pack past
             # the limit is refused in a moment, not after minutes of compressing
             "N=$(g ls-files -z -m -o --exclude-standard | du -cb --files0-from=- 2>/dev/null | tail -n 1)\n"
-            f"if [ \"${{N%%[!0-9]*}}\" -gt {pack_limit} ] 2>/dev/null; then echo 'the files changed since the "
-            f"last saved state hold more than {pack_limit >> 20:,} MiB, which is more than one state may save' >&2; "
-            "exit 1; fi\n"
+            f"if [ \"${{N%%[!0-9]*}}\" -gt {limit} ] 2>/dev/null; then echo {shlex.quote(over)} >&2; exit 1; fi\n"
             "g add -A\nT=$(g write-tree)\n"
             f"if [ \"$T\" = \"$(g rev-parse {base}^{{tree}})\" ]; then C={base}; "
             f"else C=$(g commit-tree -p {base} -m snapshot \"$T\"); fi\n"
-            "printf '%s\\n' \"$C\"\n"
-            f"printf '%s\\n^%s\\n' \"$C\" {base} | g pack-objects --revs --local --stdout -q\n")
+            "printf '%s\\n' \"$C\"\n" + index_sum
+            + f"printf '%s\\n^%s\\n' \"$C\" {base} | g pack-objects --revs --local --stdout -q\n")
 
 
 def _fail_start(thing, image: str, exc: BaseException):
@@ -75,8 +74,10 @@ class KeeperSession(SharedState):
     and its forks. The keeper runs no command of an agent's, and it alone writes the store."""
 
     def __init__(self, c, image: str, output_dir: str | os.PathLike | None, repo: str,
-                 source: Path | None, limits: dict):
+                 source: Path | None, limits: dict, store_limit: int):
         super().__init__()
+        self.store_limit = store_limit
+        self.stored = 0  # bytes of the packs the keeper was sent
         self.id = uuid.uuid4().hex[:12]
         self.image, self.repo, self.client = image, repo, c
         self.labels = {LABEL: "1", OWNER: _owner(), SESSION: self.id}
@@ -115,20 +116,32 @@ class KeeperSession(SharedState):
 
     def ingest(self, pack, size: int, commit: str) -> None:
         """Add the objects in ``pack`` (a file of ``size`` bytes) to the store; ``commit``
-        must then be complete there (the commit and every object it reaches)."""
+        must then be complete there (the commit and every object it reaches). The packs of a
+        session may add at most ``store_limit`` bytes to its store."""
         name = f"ts-pack-{uuid.uuid4().hex}"
         index = (f"trap 'rm -f /tmp/{name}' EXIT\n"
                  f"git -c transfer.fsckObjects=true index-pack --stdin --strict < /tmp/{name} >/dev/null\n"
                  if size else "")
         with self.store_lock:
+            if self.stored + size > self.store_limit:
+                raise SandboxError(f"this state would pass the limit of the session's snapshot store "
+                                   f"({self.store_limit >> 20:,} MiB, TRAJSCOPE_STORE_MB); it is not saved")
             if size:
                 put_file(self.keeper, "/tmp", name, pack, size)
+            # counted whether or not the keeper takes it: a refused pack may leave its
+            # temporary file in the store, so this bounds the volume either way
+            self.stored += size
             self.sh(
                 _git_env(KEEPER_STORE) + index
                 + f"git cat-file -e {commit}^{{tree}} 2>/dev/null || {{ echo 'the state is not complete' >&2; exit 1; }}\n"
                 f"if git rev-list --objects {commit} --not refs/trajscope/base | cut -d' ' -f1 | "
                 "git cat-file --batch-check | grep -q ' missing$'; then echo 'the state is not complete' >&2; exit 1; fi\n"
                 f"git update-ref refs/trajscope/states/{commit} {commit}\n")
+
+    def room(self) -> int:
+        """Bytes the session's store may still take."""
+        with self.store_lock:
+            return max(0, self.store_limit - self.stored)
 
     def holds(self, ref: str) -> bool:
         """Whether ``ref`` is a state of this session: the base or one the keeper took."""

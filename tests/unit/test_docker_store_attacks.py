@@ -40,7 +40,9 @@ def assert_contained(box) -> None:
     assert inside[-1] == "in-docker" and inside[0] != socket.gethostname()
 
 
-def test_an_agent_that_wrecks_its_own_store_loses_only_its_branch(source):
+def test_an_agent_that_wrecks_its_own_store_loses_nothing(source):
+    """Every engine step makes the container's store anew and drops an index it did not leave,
+    so emptying them costs the agent's branch nothing, and no other branch anything."""
     from engine.sandbox.docker import DockerSandbox
 
     with DockerSandbox(source=source) as box:
@@ -51,10 +53,7 @@ def test_an_agent_that_wrecks_its_own_store_loses_only_its_branch(source):
         box.write("pkg/mod.py", "def f():\n    return 3\n")
         three = box.snapshot()
         assert box.run(WRECK).output.strip() == "wrecked"
-        started = time.monotonic()
-        with pytest.raises(SandboxError):  # its own branch fails, visibly and at once
-            box.snapshot()
-        assert time.monotonic() - started < 30
+        assert box.snapshot() == three  # its files, read again
         # the same container goes on from another saved state, and forks, as if nothing happened
         box.restore(two)
         assert box.read("pkg/mod.py").endswith("return 2\n")
@@ -93,7 +92,8 @@ class WreckThenWork:
 
 
 def test_a_search_goes_on_after_an_agent_wrecks_its_store(source, tmp_path):
-    """With one worker, the wrecked container must not fail every later node of the search."""
+    """With one worker, the wrecked store must fail no node of the search (it failed every
+    later node of that worker, before the keeper; then the wrecking node's own)."""
     from tests.support import SEMVER
 
     session = Session(SEMVER, WreckThenWork(), tmp_path / "run.jsonl", scorers=[HeuristicScorer()],
@@ -104,7 +104,8 @@ def test_a_search_goes_on_after_an_agent_wrecks_its_store(source, tmp_path):
     session.close()
     tree = session.tree
     first, second = (tree.nodes[n] for n in tree.children(ROOT))
-    assert first.status == "failed" and "sandbox" in first.status_reason
+    assert first.status != "failed", first.status_reason
+    assert first.action["args"]["command"] == WRECK and first.observation.strip() == "wrecked"
     assert second.status != "failed", second.status_reason
     assert "note.txt" in (second.patch or "")
     (after,) = (tree.nodes[n] for n in tree.children(second.id))
@@ -175,3 +176,90 @@ def test_a_snapshot_past_the_pack_limit_is_refused_at_once(source):
         assert time.monotonic() - started < 5
         box.run("rm a b c")
         assert box.snapshot() == state
+
+
+# -- a container whose own programs the agent replaced (after issue 29's second review) -------
+
+# Each installs a program that the engine would run in the container after the command, and
+# that copies the agent's files into whatever the engine restores. The real program still runs.
+TROJAN_GIT = (
+    "mv /usr/bin/git /usr/bin/git.real && printf '%s\\n' '#!/bin/sh' '/usr/bin/git.real \"$@\"; rc=$?' "
+    "'echo \"# trojan\" >> /repo/pkg/mod.py; echo planted > /repo/planted; exit $rc' > /usr/bin/git "
+    "&& chmod +x /usr/bin/git && echo installed")
+TROJAN_BASH = (  # every engine step and the kill after each command start with `bash -c`
+    "printf '%s\\n' '#!/usr/bin/bash.real' 'echo planted > /repo/planted 2>/dev/null' "
+    "'exec /usr/bin/bash.real \"$@\"' > /usr/local/bin/bash && chmod +x /usr/local/bin/bash "
+    "&& cp /usr/bin/bash /usr/bin/bash.real && echo installed")
+# The container's own store is the engine's, but on the agent's disk: a smudge filter there
+# would run at the next checkout of any state.
+POISON_STORE = (
+    "S=/var/lib/trajscope/store.git; printf '* filter=evil\\n' > $S/info/attributes && "
+    "printf '[filter \"evil\"]\\n\\tsmudge = \"cat; echo planted > /repo/planted\"\\n' >> $S/config "
+    "&& echo installed")
+
+
+def files_of(box) -> dict[str, str]:
+    """The repository's files and their hashes, as the container holds them (not through git)."""
+    out = box.run("cd /repo && find . -type f -print0 | sort -z | xargs -0 -r sha256sum").output
+    return {path: digest for digest, path in (line.split(None, 1) for line in out.splitlines())}
+
+
+def hashes(tree: dict[str, str]) -> dict[str, str]:
+    import hashlib
+
+    return {f"./{path}": hashlib.sha256(text.encode()).hexdigest() for path, text in tree.items()}
+
+
+@pytest.mark.parametrize("attack", [TROJAN_GIT, TROJAN_BASH, POISON_STORE], ids=["git", "bash", "store"])
+def test_a_replaced_program_cannot_plant_into_another_branch(source, attack):
+    """After the agent replaced a program the engine runs in its container, restoring the base
+    or another branch's state gives exactly the files saved there, and a snapshot of them is
+    that same state: nothing of the agent's reaches them."""
+    from engine.sandbox.docker import DockerSandbox
+
+    base_files = {"pkg/mod.py": "def f():\n    return 1\n"}
+    two_files = {"pkg/mod.py": "def f():\n    return 2\n", "pkg/two.py": "y = 2\n"}
+    with DockerSandbox(source=source) as box:
+        assert_contained(box)
+        base = box.snapshot()
+        box.write("pkg/mod.py", two_files["pkg/mod.py"])
+        box.write("pkg/two.py", two_files["pkg/two.py"])
+        two = box.snapshot()
+        two_patch = box._session.diff(two)
+        box.restore(base)
+        assert box.run(attack).output.strip().endswith("installed")
+        for ref, expected in ((base, base_files), (two, two_files), (base, base_files)):
+            box.restore(ref)
+            assert files_of(box) == hashes(expected)
+            assert box.snapshot() == ref
+        assert box._session.diff(two) == two_patch
+        fork = box.fork(two)
+        try:
+            assert files_of(fork) == hashes(two_files)
+        finally:
+            fork.close()
+
+
+def test_the_snapshots_of_a_session_share_one_bounded_store(source):
+    """Each snapshot may send up to the pack limit; a search of many nodes would grow the
+    keeper's volume without end. The session's store takes ``store_mb`` in all, forks included."""
+    from engine.sandbox.docker import DockerSandbox
+
+    with DockerSandbox(source=source, store_mb=1) as box:
+        assert_contained(box)
+        assert box.run("head -c 600000 /dev/urandom > a.bin && echo ok").output.strip() == "ok"
+        first = box.snapshot()  # 600 KB of the 1 MiB
+        fork = box.fork(first)
+        try:
+            assert fork.run("head -c 600000 /dev/urandom > b.bin && echo ok").output.strip() == "ok"
+            started = time.monotonic()
+            with pytest.raises(SandboxError, match="snapshot store has left of its 1 MiB"):
+                fork.snapshot()
+            assert time.monotonic() - started < 10
+            fork.run("head -c 100000 b.bin > c.bin && rm b.bin")
+            assert "c.bin" in fork.diff()  # what fits is still saved
+        finally:
+            fork.close()
+        box.restore(first)
+        assert box.snapshot() == first
+        assert box._session.stored < 1 << 20
