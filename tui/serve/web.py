@@ -32,6 +32,7 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_VIEWERS = 8  # each viewer is an app process (about 50 MB)
 WEBSOCKETS = ("websocket", "viewer")  # textual-serve's /ws, and /ws/{token} that the page opens
 REDACTED = "<token>"
+MIN_PIECE = 6  # a piece of the token this long or longer is cut out of logs too
 # where a token sits in what a client sent: aiohttp quotes the first 100 bytes of a line it
 # refuses, so a token there may be cut short and no longer match itself
 TOKEN_PLACES = re.compile(r"(token=|/ws/)[^\s&?#'\"]+")
@@ -108,6 +109,10 @@ def scrub_logs(secret: str) -> None:
     which is where aiohttp's rejected request bytes were), ``secret`` cut out in each form a URL
     or a repr writes it. Done where records are made, so no handler added later can show more."""
     forms = {secret, quote(secret, safe=""), repr(secret.encode())[2:-1]}
+    # and what a cut short quote keeps of it: aiohttp shows the first 100 bytes of a header line
+    # it refuses, so a token's start (or, cut at the front, its end) stands alone
+    forms |= {part for whole in list(forms) for k in range(MIN_PIECE, len(whole))
+              for part in (whole[:k], whole[-k:])}
     forms = sorted((f for f in forms if f), key=len, reverse=True)
     make = logging.getLogRecordFactory()
 
