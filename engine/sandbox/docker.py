@@ -67,6 +67,7 @@ from engine.sandbox.daemon import (
     run_with_quota,
 )
 from engine.sandbox.keeper import (
+    BASE_IGNORED,
     HELPER_LIMIT,
     HELPER_TIMEOUT,
     KEEPER_STORE,
@@ -81,6 +82,7 @@ from engine.sandbox.tamper import (
     INDEX_SUM,
     LOCAL_INDEX,
     LOCAL_STORE,
+    SCRATCH,
     LayerCheck,
     engine_store,
 )
@@ -188,6 +190,9 @@ class DockerSandbox:
             ulimits=[Ulimit(name="fsize", soft=fsize, hard=fsize)],
             environment={"PAGER": "cat", "GIT_PAGER": "cat", "TERM": "dumb", "LANG": "C.UTF-8",
                          "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PIP_NO_INPUT": "1",
+                         # no network, so pip's cache serves nothing; kept out of HOME, where
+                         # a write replaces the container at the next restore (tamper)
+                         "PIP_NO_CACHE_DIR": "1",
                          "NO_COLOR": "1"},
         )
         self._disk = None if quota else DiskWatch(self._client, self.container, limit)
@@ -198,6 +203,10 @@ class DockerSandbox:
         if not self._keep_pid.isdigit():
             raise SandboxError("the container's keep-alive process is missing")
         self._sh(f"mkdir -p {shlex.quote(self.repo)}")
+        # what the image keeps in the scratch places (before any command of an agent's): a
+        # restore removes everything else there
+        listed = self._sh("find " + " ".join(SCRATCH) + " -mindepth 1 -maxdepth 1 -print0 2>/dev/null || true")
+        self._scratch_kept = sorted(p for p in listed.split("\0") if p)
         self._index_sum = ""  # the hash of the index the engine's last step left
         self._layer = LayerCheck(self.container, self.repo)
 
@@ -390,19 +399,34 @@ class DockerSandbox:
             more = f" and {len(changed) - 1:,} more" if len(changed) > 1 else ""
             self.notice = f"a command changed {changed[0]}{more} in the container; a new one took its place"
             self._replace_dead_container()
-        q = shlex.quote(self.repo)
-        # a repository root that a command removed or replaced (a link, a file) is made an
-        # empty directory again before git fills it, so git never walks through a link
-        script = (f"if [ -L {q} ] || [ ! -d {q} ]; then rm -f {q}; mkdir -p {q}; fi\n"
-                  + self._store() + self._git.restore(ref) + INDEX_SUM)
         try:
-            self._took_index(self._sh(script))
+            self._took_index(self._sh(self._restore_script(ref)))
         except SandboxError:
             if not self._session.holds(ref):
                 raise  # a state no one saved: a new container would not know it either
             self.notice = "the container could not restore a saved state (its store was damaged); it was replaced"
             self._replace_dead_container()
-            self._took_index(self._sh(self._store() + self._git.restore(ref) + INDEX_SUM))
+            self._took_index(self._sh(self._restore_script(ref)))
+
+    def _restore_script(self, ref: StateRef) -> str:
+        """The restore, run where the layer check trusts the container's programs. Besides the
+        saved files it removes every untracked path but those git ignored in the base (the
+        work tree's own ignore rules are the agent's to write, so a file it hid that way would
+        otherwise outlive the restore and join the next branch's state), and what commands
+        left in the scratch places (a later branch could import or source it from there)."""
+        q = shlex.quote(self.repo)
+        kept = "|".join(shlex.quote(p) for p in self._scratch_kept) or "''"
+        # a repository root that a command removed or replaced (a link, a file) is made an
+        # empty directory again before git fills it, so git never walks through a link
+        return (f"if [ -L {q} ] || [ ! -d {q} ]; then rm -f {q}; mkdir -p {q}; fi\n"
+                + "for f in " + " ".join(f"{d}/* {d}/.[!.]* {d}/..?*" for d in SCRATCH) + "; do\n"
+                f"  case \"$f\" in {kept}) ;; *) if [ -e \"$f\" ] || [ -L \"$f\" ]; then rm -rf -- \"$f\"; fi;; esac\n"
+                "done\n"
+                + self._store() + self._git.restore(ref)
+                # only the engine's patterns of the base's ignored paths count here, never a
+                # .gitignore of the work tree's; git lists no path below a link
+                + f"g ls-files -z -o --exclude-from={BASE_IGNORED} | xargs -0 -r rm -rf --\n"
+                + INDEX_SUM)
 
     def fork(self, ref: StateRef) -> "DockerSandbox":
         self._check_open()

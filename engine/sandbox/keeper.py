@@ -5,7 +5,9 @@ before the state counts (docs/architecture.md section 3)."""
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import shlex
 import shutil
 import tempfile
@@ -19,6 +21,10 @@ from engine.sandbox.daemon import LABEL, OWNER, SESSION, _owner, _remove_contain
 
 STORE_MOUNT = "/ts"
 KEEPER_STORE = f"{STORE_MOUNT}/store.git"  # the session's store, written by the keeper only
+# The paths git ignored in the base (build outputs made in place), as anchored patterns for
+# ``git ls-files --exclude-from``: a restore keeps these and removes every other untracked path.
+# On the keeper's volume, so no agent can add a path to it.
+BASE_IGNORED = f"{STORE_MOUNT}/base-ignored"
 HELPER_TIMEOUT = 600.0  # seconds an engine step in a container may take (git on a large tree)
 HELPER_LIMIT = 256 << 20  # bytes an engine step may print (a diff, a file)
 # Commits are made with fixed dates, so that the same tree saved in two containers is
@@ -46,6 +52,19 @@ def snapshot_script(prelude: str, base: str, limit: int, over: str, index_sum: s
             f"else C=$(g commit-tree -p {base} -m snapshot \"$T\"); fi\n"
             "printf '%s\\n' \"$C\"\n" + index_sum
             + f"printf '%s\\n^%s\\n' \"$C\" {base} | g pack-objects --revs --local --stdout -q\n")
+
+
+def ignored_patterns(listed: bytes) -> bytes:
+    """Exclude patterns that match exactly the paths of ``listed`` (NUL-separated, a folder
+    ending in ``/``), each anchored at the repository's top and with every glob character
+    escaped. A name holding a newline cannot be written as a pattern: it is left out (so a
+    restore removes it)."""
+    lines = []
+    for name in listed.split(b"\0"):
+        if not name or b"\n" in name or b"\r" in name:
+            continue
+        lines.append(b"/" + re.sub(rb"([\\*?\[\] !#])", rb"\\\1", name))
+    return b"".join(line + b"\n" for line in lines)
 
 
 def _fail_start(thing, image: str, exc: BaseException):
@@ -100,11 +119,19 @@ class KeeperSession(SharedState):
                 put_dir(self.keeper, source, repo)
             # The base state is saved from the keeper's own copy of the repository (the
             # image's, or the source copied in), which no agent has touched.
-            init = GitStore(KEEPER_STORE, repo, "/tmp/trajscope-keeper-index").init()
-            self.base = self.sh(f"export {_FIXED_DATES}\n{init}", timeout=1800).decode().strip()
+            store = GitStore(KEEPER_STORE, repo, "/tmp/trajscope-keeper-index")
+            self.base = self.sh(f"export {_FIXED_DATES}\n{store.init()}", timeout=1800).decode().strip()
             _check_ref(self.base)
+            self._record_base_ignored(store)
         except BaseException as exc:
             _fail_start(self, image, exc)
+
+    def _record_base_ignored(self, store: GitStore) -> None:
+        """Write ``BASE_IGNORED`` from the keeper's copy of the repository, which no agent touched."""
+        listed = self.sh(store._prelude() + "g ls-files -z -o -i --exclude-standard --directory\n", timeout=1800)
+        patterns = ignored_patterns(listed)
+        put_file(self.keeper, STORE_MOUNT, BASE_IGNORED.rsplit("/", 1)[1], io.BytesIO(patterns), len(patterns))
+        self.sh(f"chmod 644 {BASE_IGNORED}")
 
     def sh(self, script: str, timeout: float = HELPER_TIMEOUT, limit: int = HELPER_LIMIT) -> bytes:
         """Run an engine script in the keeper; its stdout, or SandboxError."""

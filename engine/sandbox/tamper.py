@@ -23,8 +23,12 @@ LOCAL_STORE = f"{ENGINE_DIR}/store.git"
 LOCAL_INDEX = f"{ENGINE_DIR}/index"
 # Where a command may write without making the container untrusted: the engine's steps read
 # these as data (git with the store's own config, never a program from there), and execute
-# nothing in them; a directory of the image's PATH below one of them is not among them.
-SCRATCH = ("/tmp", "/var/tmp", "/root")
+# nothing in them; a directory of the image's PATH below one of them is not among them. A
+# restore empties them of what commands left (engine.sandbox.docker). HOME is not one: what is
+# there (a user site's usercustomize.py, a git config, .bashrc) runs in the next branch's
+# commands, so a change there replaces the container at the next restore; python, pytest
+# and pip (whose cache is off) write nothing there.
+SCRATCH = ("/tmp", "/var/tmp")
 
 
 def _under(path: str, top: str) -> bool:

@@ -21,6 +21,8 @@ from engine.session import SearchConfig, Session
 from engine.tree import ROOT
 from tests.conftest import docker_or_skip
 
+pytestmark = pytest.mark.docker
+
 # Empties every file of the container's own store (and its index), the review's attack.
 WRECK = "find /var/lib/trajscope -type f | while read -r f; do : > \"$f\"; done; echo wrecked"
 
@@ -263,3 +265,62 @@ def test_the_snapshots_of_a_session_share_one_bounded_store(source):
         box.restore(first)
         assert box.snapshot() == first
         assert box._session.stored < 1 << 20
+
+
+HIDE = ("printf 'conftest.py\\n' >> .gitignore; "
+        "printf 'import pathlib\\npathlib.Path(\"README.md\").write_text(\"trojan\")\\n' > conftest.py")
+
+
+@pytest.fixture
+def built(source: Path) -> Path:
+    """A repository with a build output that its .gitignore hides before the sandbox opens."""
+    (source / ".gitignore").write_text("build/\n*.so\n")
+    (source / "README.md").write_text("readme\n")
+    (source / "build").mkdir()
+    (source / "build" / "out.txt").write_text("built\n")
+    (source / "pkg" / "_ext.so").write_text("compiled\n")
+    return source
+
+
+def test_a_file_hidden_by_gitignore_does_not_outlive_a_restore(built):
+    """The review's reproduction: the agent ignores its conftest.py; after a restore of the
+    base it is gone (the diff is empty and the state is the base), while the base's own
+    ignored build outputs stay."""
+    from engine.sandbox.docker import DockerSandbox
+
+    with DockerSandbox(source=built) as box:
+        assert_contained(box)
+        base = box.snapshot()
+        box.run(HIDE + "; mkdir d && echo '*' > d/.gitignore && echo hidden > d/x.py", timeout=30)
+        box.run("echo changed > build/new.txt", timeout=30)
+        box.snapshot()
+        box.restore(base)
+        assert box.diff() == ""
+        assert box.snapshot() == base
+        left = box.run("ls -a; ls d 2>&1; cat build/out.txt pkg/_ext.so", timeout=30).output
+        assert "conftest.py" not in left and "x.py" not in left
+        assert "built" in left and "compiled" in left
+        # a fork of the state the agent saved holds none of it either
+        with box.fork(base) as other:
+            assert "conftest.py" not in other.run("ls", timeout=30).output and other.diff() == ""
+
+
+def test_a_trojan_in_home_or_tmp_does_not_run_in_a_sibling_branch(built):
+    """A usercustomize.py in the user site (HOME) would run in the next branch's first python;
+    a restore replaces the container where HOME changed, and empties /tmp and /var/tmp."""
+    from engine.sandbox.docker import DockerSandbox
+
+    with DockerSandbox(source=built) as box:
+        assert_contained(box)
+        base = box.snapshot()
+        box.run("d=$(python -m site --user-site); mkdir -p $d; "
+                "echo 'open(\"/repo/README.md\",\"a\").write(\"# trojan\\n\")' > $d/usercustomize.py; "
+                "printf '[alias]\\n\\tst = !touch /repo/owned\\n' > ~/.gitconfig; "
+                "echo 'open(\"/repo/README.md\",\"a\").write(\"# tmp\\n\")' > /tmp/evil.py; "
+                "touch /var/tmp/mark", timeout=30)
+        box.restore(base)
+        assert "a new one took its place" in box.notice
+        out = box.run("python -c 'import sys; sys.path.insert(0, \"/tmp\"); import evil' 2>&1; "
+                      "git st 2>/dev/null; ls /var/tmp; cat README.md", timeout=30).output
+        assert "trojan" not in out and "# tmp" not in out and "mark" not in out
+        assert box.diff() == "" and box.run("ls owned", timeout=30).exit_code != 0

@@ -13,8 +13,7 @@ PATH = "/usr/local/bin:/usr/bin:/bin"
 
 def test_the_repository_and_scratch_places_are_free_and_the_system_is_not():
     changes = [{"Path": p, "Kind": k} for p, k in [
-        ("/repo", 0), ("/repo/a.py", 1), ("/tmp", 0), ("/tmp/x", 1), ("/root", 0), ("/root/.cache", 1),
-        ("/root/.cache/pip", 1), ("/var", 0), ("/var/lib", 0), ("/var/lib/trajscope", 1),
+        ("/repo", 0), ("/repo/a.py", 1), ("/tmp", 0), ("/tmp/x", 1), ("/var/tmp/y", 1), ("/var", 0), ("/var/lib", 0), ("/var/lib/trajscope", 1),
         ("/var/lib/trajscope/index", 1), ("/ts", 1)]]
     assert changed_outside(changes, {"/ts"}, "/repo", PATH) == []
     for planted in ("/usr/bin/git", "/etc/ld.so.preload", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/etc/gitconfig"):
@@ -25,8 +24,11 @@ def test_the_repository_and_scratch_places_are_free_and_the_system_is_not():
     assert changed_outside([{"Path": "/usr/bin", "Kind": 0}], set(), "/repo", PATH) == ["/usr/bin"]
     assert changed_outside([{"Path": "/usr/bin/git", "Kind": 2}], set(), "/repo", PATH) == ["/usr/bin/git"]
     # a folder of the image's PATH below a scratch place is not free
-    assert changed_outside([{"Path": "/root/.local/bin/git", "Kind": 1}], set(), "/repo",
-                           "/root/.local/bin:" + PATH) == ["/root/.local/bin/git"]
+    assert changed_outside([{"Path": "/tmp/bin/git", "Kind": 1}], set(), "/repo",
+                           "/tmp/bin:" + PATH) == ["/tmp/bin/git"]
+    # HOME is not scratch: a user site's usercustomize.py or a git config there runs in the next branch
+    for planted in ("/root/.local/lib/python3.11/site-packages/usercustomize.py", "/root/.gitconfig"):
+        assert changed_outside([{"Path": planted, "Kind": 1}], set(), "/repo", PATH) == [planted]
     # the repository path is the task's, wherever it is
     assert changed_outside([{"Path": "/testbed/x", "Kind": 1}], set(), "/testbed", PATH) == []
     assert changed_outside([{"Path": "/repo/x", "Kind": 1}], set(), "/testbed", PATH) == ["/repo/x"]
@@ -34,7 +36,7 @@ def test_the_repository_and_scratch_places_are_free_and_the_system_is_not():
 
 def test_an_upper_layer_is_read_where_nothing_may_change_and_links_are_not_followed(tmp_path: Path):
     up = tmp_path / "diff"
-    for folder in ("repo/pkg", "tmp", "var/lib/trajscope/store.git", "usr/sbin", "root/.cache"):
+    for folder in ("repo/pkg", "tmp", "var/lib/trajscope/store.git", "usr/sbin", "var/tmp/x"):
         (up / folder).mkdir(parents=True)
     (up / "repo/pkg/a.py").write_text("x")
     (up / "usr/sbin/docker-init").write_text("")
