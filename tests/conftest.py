@@ -41,6 +41,16 @@ def docker_or_skip() -> None:
     pytest.skip(f"no Docker here: {why}")
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(items) -> None:
+    """A test given the Docker sandbox as a fixture's parameter (``sandbox_kind``, ``kind``) needs
+    the engine as much as one marked ``docker`` by hand: mark it so that ``-m "not docker"`` leaves it out."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "docker" in [v for v in callspec.params.values() if isinstance(v, str)]:
+            item.add_marker(pytest.mark.docker)
+
+
 @pytest.fixture(params=["local", "docker"])
 def sandbox_kind(request) -> str:
     if request.param == "docker":

@@ -6,7 +6,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import DEMO_RUN, REAL, ROOT as REPO
+
+pytestmark = pytest.mark.subprocess
 
 
 def test_cli_analyze_prints_writes_html_and_json(tmp_path):

@@ -18,6 +18,8 @@ from engine.tree import Tree
 from tests.conftest import DEMO_TASKS
 from tests.support import trajscope, wait_until
 
+pytestmark = pytest.mark.subprocess
+
 OPTIONS = dict(model="demo", api_base=None, api_key=None, temperature=0.0, tool_mode="auto", teacher=None, beta=0.5,
                sandbox="local", seed=0, timeout=60, strategy="sample", prm="heuristic", device=None, workers=1,
                max_nodes=30, max_tokens=None, max_cost=None, max_time=None, max_depth=30, samples=4, k=3, prune_m=3,

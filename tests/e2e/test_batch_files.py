@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from engine.events import read_events
 from tests.conftest import DEMO_TASKS
 from tests.support import trajscope
+
+pytestmark = pytest.mark.subprocess
 
 
 def test_a_batch_with_a_task_named_summary_keeps_its_run_log_and_its_summary(tmp_path):

@@ -8,6 +8,8 @@ from engine.formats.runs import find_runs
 from tests.conftest import DEMO_RUN, REAL_FILES
 from tests.support import independent_counts, trajscope
 
+pytestmark = pytest.mark.subprocess
+
 
 @pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.name)
 def test_convert_then_stats_json(tmp_path, path):

@@ -9,8 +9,12 @@ import sys
 
 import orjson
 
+import pytest
+
 from engine.events import read_events
 from tests.e2e.tmux import Terminal
+
+pytestmark = pytest.mark.subprocess
 
 
 def test_demo_grows_and_a_person_steers_it_to_a_verified_patch(tmp_path):

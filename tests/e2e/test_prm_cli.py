@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from engine.prm import data
 from tests.conftest import DEMO_TASKS
 from tests.support import trajscope
+
+pytestmark = [pytest.mark.subprocess, pytest.mark.slow]
 
 
 def test_collect_runs_rollouts_and_writes_labelled_steps(tmp_path):

@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+pytestmark = [pytest.mark.subprocess, pytest.mark.slow]
+
 pytest.importorskip("ray", reason="Ray is a test extra (trajscope[ray])")
 
 # in a fresh process (as `trajscope batch` is): start the executor's own cluster, list every TCP

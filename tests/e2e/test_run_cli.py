@@ -15,6 +15,8 @@ from tests.conftest import DEMO_TASKS, docker_or_skip
 from tests.support import trajscope
 from tests.fake_llm import FakeLLM, Solver
 
+pytestmark = pytest.mark.subprocess
+
 THREE = DEMO_TASKS[:3]
 
 
@@ -50,6 +52,7 @@ def test_run_resolves_in_the_local_sandbox(task_dir, tmp_path):
 
 
 @pytest.mark.parametrize("task_dir", THREE, ids=lambda p: p.name)
+@pytest.mark.docker
 def test_run_resolves_in_docker(task_dir, tmp_path):
     docker_or_skip()
     _run(task_dir, tmp_path, "docker")

@@ -9,12 +9,16 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from engine.events import read_events
 from engine.tasks import load_task_dir
 from engine.tree import Tree
 from tests.conftest import DEMO_TASKS
 from tests.support import trajscope
 from tests.fake_llm import FakeLLM, Solver
+
+pytestmark = pytest.mark.subprocess
 
 TASK_DIR = next(p for p in DEMO_TASKS if p.name == "semver-prerelease")
 

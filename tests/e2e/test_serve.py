@@ -22,6 +22,8 @@ import pytest
 from engine.events import read_events
 from tests.support import wait_until as _wait_until
 
+pytestmark = pytest.mark.subprocess
+
 pytest.importorskip("textual_serve", reason="trajscope[serve] is a test extra")
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is a test extra")
 
@@ -114,6 +116,7 @@ def press(driver, keys: str) -> None:
     driver.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea").send_keys(keys)
 
 
+@pytest.mark.browser
 def test_a_served_demo_in_chromium(tmp_path):
     proc, url, log = serve(tmp_path)
     driver = None

@@ -13,6 +13,8 @@ import pytest
 from tests.conftest import docker_or_skip
 from tests.support import trajscope
 
+pytestmark = [pytest.mark.docker, pytest.mark.subprocess]
+
 IMAGE = "trajscope/swebench-like:test"
 INSTANCE = "pytest-dev__pytest-90001"  # a repository and version the harness's spec tables know
 

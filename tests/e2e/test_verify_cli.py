@@ -11,6 +11,8 @@ import pytest
 from tests.conftest import DEMO_TASKS, docker_or_skip
 from tests.support import trajscope
 
+pytestmark = pytest.mark.subprocess
+
 TASK = DEMO_TASKS[0]
 
 
@@ -70,6 +72,7 @@ def test_no_docker_daemon_is_one_line():
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.docker
 def test_missing_image_is_one_line(tmp_path):
     docker_or_skip()
     task = tmp_path / "task"
@@ -81,6 +84,7 @@ def test_missing_image_is_one_line(tmp_path):
     assert result.stderr.strip() == "trajscope: Docker image trajscope/no-such-image:0 is not there"
 
 
+@pytest.mark.docker
 def test_build_image_reuses_the_image():
     docker_or_skip()
     result = trajscope("sandbox", "build-image")

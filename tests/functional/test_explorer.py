@@ -105,6 +105,7 @@ async def test_detail_shows_action_observation_and_diff():
         assert "verified: resolved" in str(detail.query_one("#detail-meta").render())
 
 
+@pytest.mark.slow
 async def test_search_steps_through_matches():
     app = TrajscopeApp(Source(DEMO_RUN))
     async with app.run_test(size=SIZE) as pilot:
@@ -150,6 +151,7 @@ async def test_help_palette_and_theme():
         assert app.current_theme.variables["reward-high"] == "#1a7f37"
 
 
+@pytest.mark.slow
 async def test_long_observation_is_truncated_and_viewable(tmp_path):
     huge = "".join(f"line {i} \x1b[31mred\x1b[0m \x00\n" for i in range(400_000))  # ~10 MB
     assert len(huge) > 9_000_000

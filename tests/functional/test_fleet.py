@@ -4,6 +4,8 @@ forwarded to the worker and recorded by human in the driver's copy of the log.""
 
 from __future__ import annotations
 
+import pytest
+
 from engine.events import read_events
 from engine.tree import ROOT
 from tests.e2e.test_batch import specs
@@ -18,6 +20,7 @@ from tui.screens.live import LiveScreen
 SIZE = (160, 40)
 
 
+@pytest.mark.subprocess
 async def test_the_fleet_live_pause_all_and_a_forwarded_prune(tmp_path):
     fleet = Fleet(specs({"semver-prerelease", "ini-merge-case"}, pace=0.3, max_nodes=200), LocalExecutor(2),
                   tmp_path / "out", 2)

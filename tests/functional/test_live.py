@@ -8,6 +8,8 @@ from __future__ import annotations
 import orjson
 from textual.color import Color
 
+import pytest
+
 from engine.events import read_events
 from engine.tree import ROOT
 from tests.functional.helpers import static_text, wait_for
@@ -36,6 +38,7 @@ async def paused_with(pilot, session, at_least: int = 4):
     await settled(pilot, session)
 
 
+@pytest.mark.slow
 async def test_tree_grows_live_with_budget_workers_and_scorer_in_the_status_bar(tmp_path):
     with fake_session(tmp_path) as session:
         app = app_for(session)
@@ -53,6 +56,7 @@ async def test_tree_grows_live_with_budget_workers_and_scorer_in_the_status_bar(
             assert app.screen.model.stats() == session.tree.stats()
 
 
+@pytest.mark.slow
 async def test_space_pauses_and_resumes_and_both_are_recorded(tmp_path):
     with fake_session(tmp_path) as session:
         app = app_for(session)
@@ -68,6 +72,7 @@ async def test_space_pauses_and_resumes_and_both_are_recorded(tmp_path):
     assert commands(session, "pause")[0]["by"] == "human" and commands(session, "resume")
 
 
+@pytest.mark.slow
 async def test_prune_then_undo(tmp_path):
     with fake_session(tmp_path) as session:
         app = app_for(session)
@@ -101,6 +106,7 @@ async def test_promote(tmp_path):
             assert session.tree.nodes[target.id].status_by == "human"
 
 
+@pytest.mark.slow
 async def test_resample_dialog_sends_n_and_the_hint_to_the_model(tmp_path):
     with fake_session(tmp_path) as session:
         app = app_for(session)
@@ -127,6 +133,7 @@ async def test_resample_dialog_sends_n_and_the_hint_to_the_model(tmp_path):
     assert asked and asked[0].get("n", 1) == 2
 
 
+@pytest.mark.slow
 async def test_edit_runs_the_edited_action_as_a_sibling_with_a_teacher_label(tmp_path):
     with fake_session(tmp_path) as session:
         app = app_for(session)
@@ -171,6 +178,7 @@ async def test_edit_of_a_tool_action_checks_its_json(tmp_path):
             await wait_for(pilot, lambda: not isinstance(app.screen, EditDialog))
 
 
+@pytest.mark.slow
 async def test_submit_screen_verifies_with_progress_and_exports(tmp_path):
     with fake_session(tmp_path) as session:
         app = app_for(session)
@@ -198,6 +206,7 @@ async def test_submit_screen_verifies_with_progress_and_exports(tmp_path):
     assert commands(session, "submit")[0]["node"] == target.id
 
 
+@pytest.mark.slow
 async def test_compare_two_nodes_side_by_side(tmp_path):
     with fake_session(tmp_path) as session:
         app = app_for(session)
@@ -216,6 +225,7 @@ async def test_compare_two_nodes_side_by_side(tmp_path):
             await wait_for(pilot, lambda: not isinstance(app.screen, CompareScreen))
 
 
+@pytest.mark.slow
 async def test_plus_raises_the_budget_and_the_search_goes_on(tmp_path):
     with fake_session(tmp_path, nodes=6) as session:
         app = app_for(session)
@@ -245,6 +255,7 @@ async def test_plus_on_a_huge_budget_raises_it_by_the_most_one_step_takes(tmp_pa
         session.close()
     assert commands(session, "raise_budget")[0]["budget"]["nodes"] == 400_000
 
+@pytest.mark.slow
 async def test_follow_and_best_leaf(tmp_path):
     with fake_session(tmp_path) as session:
         app = app_for(session)

@@ -135,6 +135,7 @@ def test_diff_against_base_round_trips(box, source, tmp_path):
     assert (copy / "pkg" / "added.py").read_text() == "NEW = True\n"
 
 
+@pytest.mark.slow
 def test_timeout_kills_command_and_children(box):
     started = time.perf_counter()
     result = box.run("(sleep 3; touch late.txt) & sleep 30", timeout=1)
@@ -170,6 +171,7 @@ def test_no_network(box):
         server.close()
 
 
+@pytest.mark.slow
 def test_fork_bomb_contained(sandbox_kind, source):
     box = open_box(sandbox_kind, source, max_processes=64)
     try:
@@ -228,6 +230,7 @@ _CRASHER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.subprocess
 def test_leftovers_of_a_killed_run_are_reaped(sandbox_kind, source, tmp_path):
     script = tmp_path / "crash.py"
     script.write_text(_CRASHER.format(root=str(ROOT)))

@@ -36,11 +36,14 @@ def _check(task, sandbox: str) -> None:
 
 
 @pytest.mark.parametrize("path", DEMO_TASKS, ids=lambda p: p.name)
+@pytest.mark.slow
 def test_demo_task_verifies_locally(path):
     _check(load_task_dir(path), "local")
 
 
 @pytest.mark.parametrize("path", DEMO_TASKS, ids=lambda p: p.name)
+@pytest.mark.docker
+@pytest.mark.slow
 def test_demo_task_verifies_in_docker(path):
     docker_or_skip()
     _check(load_task_dir(path), "docker")
@@ -125,6 +128,7 @@ def _with_command(tmp_path, command: str, name: str = "semver-prerelease"):
     "python3 -m pytest tests/test_version.py tests/test_prerelease_numeric.py",
     "cd tests && PYTHONPATH=.. python3 -m pytest -q", "python3 -m pytest -q -k 'not nothing_matches' tests/",
 ])
+@pytest.mark.slow
 def test_verification_does_not_depend_on_pytest_flags(tmp_path, command):
     task = _with_command(tmp_path, command)
     gold = verify(task, task.gold_patch)

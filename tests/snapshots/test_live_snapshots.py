@@ -11,6 +11,8 @@ from tests.functional.helpers import wait_for
 from tests.functional.live_helpers import app_for, demo_session, settled
 from tui.screens.submit import SubmitScreen
 
+pytestmark = pytest.mark.slow
+
 SIZE = (130, 36)
 
 

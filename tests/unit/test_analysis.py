@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from engine.actions import make_action
 from engine.analysis.flags import detect, trajectories
 from engine.analysis.stats import clusters, collect, flag_rates
@@ -106,6 +108,7 @@ def test_flag_rates_on_a_known_set():
     assert report["flags"]["validation"]["resolved"]["rate"] == 1.0
 
 
+@pytest.mark.slow
 def test_clusters_group_every_failure_once():
     groups = clusters(known_set(), k=2)
     members = sorted(m for g in groups for m in g["members"])
@@ -113,6 +116,7 @@ def test_clusters_group_every_failure_once():
     assert clusters(known_set(), k=2) == groups  # seeded
 
 
+@pytest.mark.slow
 def test_llm_judge_tags_with_a_rationale_per_flag_and_survives_garbage():
     from engine.policy.llm import LLMPolicy
     from tests.fake_llm import FakeLLM, Scripted, reply

@@ -1,7 +1,11 @@
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.subprocess
 
 
 def test_importing_every_engine_module_imports_no_ui_library():

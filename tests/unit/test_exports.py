@@ -44,6 +44,7 @@ def curated(tmp_path_factory):
     return path, Tree.fold(read_events(path)), keep, drop, edited.id
 
 
+@pytest.mark.slow
 def test_sft_is_the_shortest_resolved_path_and_round_trips_to_its_actions(curated):
     _, tree, *_ = curated
     [record] = sft(tree)
@@ -60,6 +61,7 @@ def test_sft_is_the_shortest_resolved_path_and_round_trips_to_its_actions(curate
     assert sum(m["role"] == "tool" for m in messages) == len(path)
 
 
+@pytest.mark.slow
 def test_dpo_pairs_the_promoted_over_the_pruned_sibling(curated):
     _, tree, keep, drop, _ = curated
     pairs = dpo(tree)
@@ -72,6 +74,7 @@ def test_dpo_pairs_the_promoted_over_the_pruned_sibling(curated):
         assert tree.nodes[pair["chosen_node"]].parent == tree.nodes[pair["rejected_node"]].parent
 
 
+@pytest.mark.slow
 def test_dagger_has_the_persons_edit_as_the_teacher_label(curated):
     _, tree, _, _, edited = curated
     records = dagger(tree)
@@ -89,6 +92,8 @@ def run_export(*args):
                           capture_output=True, text=True, cwd=REPO)
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_cli_predictions_and_patch(curated, tmp_path):
     path, tree, *_ = curated
     out = tmp_path / "preds.jsonl"
@@ -105,6 +110,7 @@ def test_cli_predictions_and_patch(curated, tmp_path):
         assert done.returncode == 0 and all(orjson.loads(x) for x in done.stdout.splitlines()), fmt
 
 
+@pytest.mark.subprocess
 def test_cli_export_errors_are_one_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text("not json at all\n")
@@ -114,6 +120,7 @@ def test_cli_export_errors_are_one_line(tmp_path):
     assert done.returncode == 2 and "no node" in done.stderr
 
 
+@pytest.mark.slow
 def test_dagger_student_action_of_an_edit_is_the_replaced_action(curated):
     _, tree, _, _, edited = curated
     [record] = [r for r in dagger(tree) if r["by"] == "human"]

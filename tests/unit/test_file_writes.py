@@ -133,6 +133,7 @@ def test_unique_names_are_taken_once(tmp_path):
     assert create_unique(tmp_path / "x.jsonl").name == "x-2.jsonl" and not (tmp_path / "nowhere").exists()
 
 
+@pytest.mark.subprocess
 def test_a_locked_file_refuses_a_second_writer_here_and_in_another_process(tmp_path):
     path = tmp_path / "run.jsonl"
     with open_append(path, lock=True):

@@ -146,6 +146,7 @@ def variants(path: Path, rng: random.Random):
 
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.name)
+@pytest.mark.slow
 def test_damaged_variants_never_crash(fixture: Path, tmp_path: Path):
     rng = random.Random(f"trajscope-{fixture.name}")
     for i, (kind, data) in enumerate(variants(fixture, rng)):

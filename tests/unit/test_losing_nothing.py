@@ -10,6 +10,8 @@ import sys
 
 import orjson
 
+import pytest
+
 from engine.events import RunLog, read_events, ReadCounts
 from engine.policy.llm import LLMPolicy
 from engine.prm.heuristic import HeuristicScorer
@@ -28,6 +30,7 @@ def session_for(tmp_path, server, nodes, name="run", workers=1, **config):
 
 
 # 9. A submission whose step ran before the kill is verified by the resumed search.
+@pytest.mark.slow
 def test_resume_verifies_inherited_submissions(tmp_path):
     with FakeLLM(Solver(TASK, wrong_rate=0.0, seed=4)) as server:
         first = search(tmp_path, "linear", server)
@@ -63,6 +66,7 @@ def test_resume_after_a_torn_line_loses_no_event(tmp_path):
 
 
 # 11. Provider errors kill the first rollout: the search starts again, within the budget.
+@pytest.mark.slow
 def test_a_first_rollout_killed_by_provider_errors_is_restarted(tmp_path):
     with FakeLLM(Solver(TASK, wrong_rate=0.0, seed=4), faults=[500, 503]) as server:
         session = session_for(tmp_path, server, nodes=30, strategy="dars")
@@ -88,6 +92,7 @@ def test_restarts_stop_when_the_provider_stays_down(tmp_path):
     assert session.restarts == 3 and len(session.tree) == 4 and "exhausted" in reason
 
 
+@pytest.mark.slow
 def test_many_workers_never_pass_the_node_budget_by_more_than_one_step(tmp_path):
     with FakeLLM(Solver(TASK, wrong_rate=0.5, seed=8), delay_s=0.02) as server:
         sample = session_for(tmp_path, server, nodes=9, name="sample", workers=4, strategy="sample", samples=8)
@@ -104,6 +109,8 @@ def test_many_workers_never_pass_the_node_budget_by_more_than_one_step(tmp_path)
 
 
 # 14. A provider's error that echoes the key is redacted from the log, stderr and the JSON result.
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_key_echoed_by_the_provider_is_redacted_everywhere(tmp_path):
     key = "sk-live-0123456789abcdefSECRET"
     with FakeLLM(Solver(TASK), faults=[(500, f"Incorrect API key provided: {key}")] * 8) as server:

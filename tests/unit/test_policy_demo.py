@@ -15,6 +15,7 @@ from tests.conftest import DEMO_TASKS
 
 
 @pytest.mark.parametrize("task_dir", DEMO_TASKS, ids=lambda p: p.name)
+@pytest.mark.slow
 def test_the_bank_edits_reproduce_the_right_and_the_wrong_fix(task_dir):
     task = load_task_dir(task_dir)
     bank = Bank.for_task(task)

@@ -126,6 +126,7 @@ def test_long_observations_are_cut_and_hints_are_passed_on():
     assert messages[-1]["content"] == "A person watching this run suggests: look at calc.py"
 
 
+@pytest.mark.slow
 def test_a_rate_limit_with_retry_after_is_waited_out_as_the_provider_asks():
     faults = [(429, "slow down", {"Retry-After": "1.5"}), (429, "slow down", {"retry-after-ms": "700"})]
     with FakeLLM(Scripted([reply("submit")]), faults=faults) as server:

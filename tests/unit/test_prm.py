@@ -136,6 +136,7 @@ def test_rubric_judge_through_litellm():
     assert score == NEUTRAL and why.startswith("judge call failed, neutral score: openai/judge failed after 2")
 
 
+@pytest.mark.slow
 def test_hf_checkpoint_scores(tmp_path):
     transformers = pytest.importorskip("transformers", reason="the hf extra is not installed")
     from tokenizers import Tokenizer, models, pre_tokenizers

@@ -63,6 +63,7 @@ def test_the_bundled_dataset_is_split_by_task():
     assert 0 <= pairwise_accuracy(test_ex, [e.label for e in test_ex]) <= 1
 
 
+@pytest.mark.slow
 def test_training_is_reproducible_with_a_seed(tmp_path):
     examples = data.load()
     small = [e for e in examples if e.context.task_id in sorted({x.context.task_id for x in examples})[:4]]

@@ -16,6 +16,7 @@ from tests.conftest import DEMO_TASKS
 from tests.fake_llm import FakeLLM, Scripted, Solver, reply
 
 
+@pytest.mark.slow
 def test_a_linear_run_records_every_action_observation_token_and_the_verdict(tmp_path):
     task = load_task_dir(DEMO_TASKS[0])
     with FakeLLM(Solver(task)) as server, RunLog(tmp_path / "run.jsonl") as log:

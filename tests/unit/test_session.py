@@ -39,6 +39,7 @@ class RetryOnce(Strategy):
         return [Job("rollout", ROOT, instructions="Your first attempt may be wrong: try again.")]
 
 
+@pytest.mark.slow
 def test_a_new_strategy_is_one_class_and_one_line_in_the_table(tmp_path, monkeypatch):
     monkeypatch.setitem(STRATEGIES, "retry-once", (__name__, "RetryOnce", {}))
     with FakeLLM(Solver(TASK, wrong_rate=0.0, seed=2)) as server:
@@ -51,6 +52,7 @@ def test_a_new_strategy_is_one_class_and_one_line_in_the_table(tmp_path, monkeyp
     assert len(told) == second > 0
 
 
+@pytest.mark.slow
 def test_linear_and_sample(tmp_path):
     with FakeLLM(Solver(TASK, wrong_rate=0.5, seed=2)) as server:
         linear = search(tmp_path, "linear", server, name="linear")
@@ -74,6 +76,7 @@ def test_prune_keeps_the_best_b_and_records_the_rest_with_scores(tmp_path):
     assert server.requests[0]["n"] == 3
 
 
+@pytest.mark.slow
 def test_dars_expands_critical_nodes_with_the_resample_prompt(tmp_path):
     with FakeLLM(Solver(TASK, wrong_rate=0.6, seed=5)) as server:  # a seed whose expansions reach the critic
         session = search(tmp_path, "dars", server, nodes=60, k=3)
@@ -116,6 +119,7 @@ def test_dars_limits_table():
     assert dars.expandable(tree, "e3", {}, {**limits, "edit": 2}, {"edit": ["edit", "submit"]})
 
 
+@pytest.mark.slow
 def test_duplicate_candidates_are_not_expanded(tmp_path):
     same = Scripted([reply("bash", command="ls"), reply("submit")])
     with FakeLLM(same) as server:
@@ -146,6 +150,7 @@ def _wait_for(predicate, timeout=60.0):
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_commands_from_another_thread_while_the_search_runs(tmp_path):
     with FakeLLM(Solver(TASK, wrong_rate=0.5, seed=6), delay_s=0.05) as server:
         session = search(tmp_path, "sample", server, nodes=200, wait=False, samples=6)
@@ -182,6 +187,7 @@ def test_commands_from_another_thread_while_the_search_runs(tmp_path):
     assert session.budget.nodes == 210
 
 
+@pytest.mark.slow
 def test_a_search_reopened_from_its_log_goes_on_without_losing_a_node(tmp_path):
     with FakeLLM(Solver(TASK, wrong_rate=0.5, seed=7)) as server:
         first = search(tmp_path, "dars", server, nodes=6)
@@ -205,6 +211,7 @@ def test_unknown_strategy_is_a_clear_error():
         SearchConfig(strategy="beam")
 
 
+@pytest.mark.slow
 def test_pdr_rounds_are_conditioned_on_the_last_rounds_summaries(tmp_path):
     with FakeLLM(Solver(TASK, wrong_rate=0.5, seed=8)) as server:
         session = search(tmp_path, "sample", server, nodes=80, samples=2, refine_rounds=1)
@@ -225,6 +232,7 @@ def test_the_llm_critic_answer_is_parsed_defensively():
     assert dars.parse_choice('{"choice": 9}', 3) is None and dars.parse_choice("none of them", 3) is None
 
 
+@pytest.mark.slow
 def test_dars_with_the_llm_critic_records_its_prompt_and_answer(tmp_path):
     def script(request, index):
         if "Candidate next actions" in request["messages"][-1]["content"]:
@@ -239,6 +247,7 @@ def test_dars_with_the_llm_critic_records_its_prompt_and_answer(tmp_path):
                           for n in judged)
 
 
+@pytest.mark.slow
 def test_dars_with_pruned_steps(tmp_path):
     with FakeLLM(Solver(TASK, wrong_rate=0.5, seed=5)) as server:
         session = search(tmp_path, "dars+prune", server, nodes=45, prune_m=3, prune_b=1)
@@ -247,6 +256,7 @@ def test_dars_with_pruned_steps(tmp_path):
     assert tree.stats()["submissions"] >= 1 and session.finished
 
 
+@pytest.mark.slow
 def test_dars_goes_on_past_its_limits_until_the_budget_when_nothing_resolved(tmp_path):
     # a model that knows another task's fix: its patches never resolve this one
     other = load_task_dir(next(p for p in DEMO_TASKS if p.name == "wrap-exact-width"))
@@ -259,6 +269,7 @@ def test_dars_goes_on_past_its_limits_until_the_budget_when_nothing_resolved(tmp
     assert not any(n.resolved for n in tree.nodes.values())
 
 
+@pytest.mark.slow
 def test_dars_stops_past_its_limits_once_a_submission_resolved(tmp_path):
     with FakeLLM(Solver(TASK, wrong_rate=0.0, seed=3)) as server:
         session = search(tmp_path, "dars", server, nodes=200)

@@ -104,6 +104,7 @@ def test_a_batch_refuses_its_own_files_before_any_search_starts(tmp_path, capsys
     assert not victim.exists()
 
 
+@pytest.mark.subprocess
 def test_a_busy_batch_folder_is_named_in_one_plain_sentence(tmp_path):
     from tui.batch.executors import LocalExecutor
     from tui.batch.fleet import Fleet
@@ -131,6 +132,7 @@ def run_export(*args):
                           text=True, cwd=REPO, timeout=120)
 
 
+@pytest.mark.subprocess
 def test_an_export_with_no_record_writes_nothing_and_says_so_once(tmp_path):
     out = tmp_path / "dagger.jsonl"
     done = run_export(DEMO_RUN, "--format", "dagger", "-o", out)  # no teacher, no edit: no record
