@@ -18,9 +18,9 @@ from tests.conftest import DEMO_TASKS, REAL
 SEMVER = load_task_dir(next(p for p in DEMO_TASKS if p.name == "semver-prerelease"))  # its wrong fix passes the example
 
 
-def trajscope(*args, timeout=60):
+def trajscope(*args, timeout=60, env=None):
     return subprocess.run([sys.executable, "-m", "tui.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=env)
 
 
 OPENHANDS_NOT_STEPS = {"system", "recall", "change_agent_state", "condensation"}

@@ -33,7 +33,10 @@ def test_collect_runs_rollouts_and_writes_labelled_steps(tmp_path):
                      "--held-out", "1", timeout=300)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert len(report["held_out_tasks"]) == 1 and 0 <= report["builtin"]["auroc"] <= 1
+    assert len(report["held_out_tasks"]) == 1
+    # both outcomes among the held-out steps, so an AUROC measures something (one class gives 0.5)
+    assert 0 < report["builtin"]["positive"] < report["builtin"]["steps"] == report["test_steps"]
+    assert report["shipped"]["auroc"] > 0.7  # the shipped weights rank this task's steps (0.79 here)
     assert weights.stat().st_size > 1_000_000 and "held-out AUROC" in proc.stderr
 
 
@@ -51,7 +54,11 @@ def test_prm_train_from_ones_own_runs_and_imported_trajectories(tmp_path):
     assert report["runs"]["used"] >= 1 and report["runs"]["skipped_no_label"] >= 1
     assert report["runs"]["runs"] == sum(report["runs"][k] for k in ("used", "skipped_no_label", "unreadable"))
     for name in ("builtin", "shipped", "heuristic"):  # the new weights against the shipped ones and the heuristic
-        assert 0.0 <= report[name]["auroc"] <= 1.0 and report[name]["steps"] == report["test_steps"]
+        assert report[name]["steps"] == report["test_steps"]
+    # on ~600 held-out steps each beats chance (here 0.74, 0.74 and 0.59), and one epoch of
+    # fine-tuning keeps the shipped weights' ranking
+    assert report["heuristic"]["auroc"] > 0.55 and report["shipped"]["auroc"] > 0.7
+    assert report["builtin"]["auroc"] > report["shipped"]["auroc"] - 0.05
     scorer = BuiltinScorer(device="cpu", weights=weights)
     assert scorer.meta["init"] and scorer.meta["held_out_tasks"] == report["held_out_tasks"]
     # runs that say nothing about outcomes teach nothing: one sentence

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -31,9 +34,6 @@ def test_verify_patch_file_and_stdin(tmp_path):
     patch = tmp_path / "fix.diff"
     shutil.copy(TASK / "gold.patch", patch)
     assert trajscope("verify", TASK, "--patch", patch, "--json").returncode == 0
-    import subprocess
-    import sys
-
     piped = subprocess.run([sys.executable, "-m", "tui.cli", "verify", str(TASK), "--patch", "-", "--json"],
                            input=patch.read_text(), capture_output=True, text=True, timeout=120)
     assert piped.returncode == 0 and json.loads(piped.stdout)["resolved"]
@@ -62,9 +62,6 @@ def test_bad_task_directory(tmp_path, content, message):
 
 def test_no_docker_daemon_is_one_line():
     env = dict(os.environ, DOCKER_HOST="unix:///nonexistent/docker.sock")
-    import subprocess
-    import sys
-
     result = subprocess.run([sys.executable, "-m", "tui.cli", "verify", str(TASK), "--sandbox", "docker"],
                             capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 2
@@ -91,6 +88,22 @@ def test_build_image_reuses_the_image():
     assert result.returncode == 0 and "reusing it" in result.stderr
 
 
-def test_sandbox_clean():
-    result = trajscope("sandbox", "clean")
-    assert result.returncode == 0 and result.stdout.startswith("removed ")
+def test_sandbox_clean_removes_what_dead_runs_left_and_nothing_else(tmp_path):
+    """A local sandbox's folder whose owner process is gone goes; a live run's folder, a folder
+    of that name without an owner and a folder of another name stay."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no process has now
+    folders = {name: tmp_path / name for name in ("trajscope-dead", "trajscope-live", "trajscope-notes", "other")}
+    for name, folder in folders.items():
+        (folder / "engine").mkdir(parents=True)
+        (folder / "engine" / "store.pack").write_bytes(b"x" * 1000)
+        if name != "trajscope-notes":
+            (folder / "owner.pid").write_text(str(os.getpid() if name == "trajscope-live" else gone.pid))
+    env = dict(os.environ, TMPDIR=str(tmp_path), DOCKER_HOST="unix:///nonexistent/docker.sock")
+    result = trajscope("sandbox", "clean", env=env)
+    assert result.returncode == 0, result.stderr
+    said = re.fullmatch(r"removed (\d+) leftover sandbox(es)? \(Docker skipped: .+\)\n", result.stdout)
+    assert said and int(said.group(1)) >= 1, result.stdout
+    assert not folders["trajscope-dead"].exists()
+    assert all(folders[name].joinpath("engine", "store.pack").is_file()
+               for name in ("trajscope-live", "trajscope-notes", "other"))
