@@ -26,12 +26,14 @@ demo: $(BIN)/trajscope
 	$(BIN)/trajscope demo
 
 test: $(VENV)/.test-installed
+	$(BIN)/ruff check $(CURDIR)
 	cd $(CURDIR) && $(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 # The engine and the UI in-process, stopping at the first failure; CI runs `make test`.
 FAST := not docker and not slow and not browser and not subprocess
 test-fast: $(VENV)/.test-installed
+	$(BIN)/ruff check $(CURDIR)
 	$(BIN)/python -m pytest -x -q -m "$(FAST)"
 
 bench: $(BIN)/trajscope
