@@ -8,7 +8,8 @@ shared by every sandbox forked from the same root, so a state saved in one
 sandbox can be restored in another. A state reference is the id of a commit
 whose tree is the working tree at that moment; identical states get the same
 reference. Ignored files (``.gitignore`` and build outputs such as
-``__pycache__``) are neither saved nor deleted.
+``__pycache__``) are not saved, and git's restore leaves them in place: the local
+sandbox then removes every untracked path that was not there at the base.
 """
 
 from __future__ import annotations
@@ -123,6 +124,9 @@ _EXCLUDES = ("__pycache__/", "*.py[cod]", ".pytest_cache/", "*.egg-info/", ".myp
 
 _BASE_REF = "refs/trajscope/base"
 
+UNTRACKED_MARK = "//untracked"
+"""Separates a restore's changed paths from its untracked ones: no git path holds ``//``."""
+
 # The store's attributes come first: every attribute that could make git convert or run
 # something (filters, text and eol conversion, ident, encodings, diff and merge drivers)
 # is unspecified for every path, whatever a .gitattributes in the work tree says.
@@ -233,12 +237,14 @@ class GitStore:
         return (self._prelude() + f"rc=0; {self._size_within(limit)} || rc=$?\n"
                 f"if [ $rc = 1 ]; then echo {held} >&2; exit 4; elif [ $rc != 0 ]; then echo {named} >&2; exit 4; fi\n")
 
-    def restore(self, ref: StateRef, scrub: bool = False, changed: bool = False, size_limit: int = 0) -> str:
-        """Make the work tree equal to ``ref``; ignored files are left alone, unless ``scrub``
-        (or, with ``size_limit``, the changed files hold more than that): then untracked and
-        ignored files go, and tracked ones are put back from the index first, so that what
+    def restore(self, ref: StateRef, scrub: bool = False, changed: bool = False, size_limit: int = 0,
+                untracked: bool = False) -> str:
+        """Make the work tree equal to ``ref``'s tracked files; ignored files are left alone, unless
+        ``scrub`` (or, with ``size_limit``, the changed files hold more than that): then untracked
+        and ignored files go, and tracked ones are put back from the index first, so that what
         filled the disk is removed, never hashed. ``changed``: print the paths the restore
-        wrote or removed, NUL-separated."""
+        wrote or removed, NUL-separated. ``untracked``: then print ``UNTRACKED_MARK`` and what
+        ``untracked()`` prints, for the caller to remove what is not part of the state."""
         _check_ref(ref)
         clean = "g clean -ffdxq; g checkout-index -a -f -q"
         return (
@@ -249,7 +255,17 @@ class GitStore:
             + "g add -A\nOLD=$(g write-tree)\n"
             f"g read-tree --reset -u \"$OLD\" {ref}^{{tree}}\n"
             + (f"g diff-tree -r --name-only -z \"$OLD\" {ref}^{{tree}}\n" if changed else "")
+            + (f"printf '{UNTRACKED_MARK}\\0'\n{self._untracked}\n" if untracked else "")
         )
+
+    # No ignore rule at all, the store's own neither: a rule in the work tree is the agent's,
+    # and whatever a rule hides is neither saved nor removed by read-tree. Whole untracked
+    # folders are named once (``d/``), nested repositories included.
+    _untracked = "g ls-files -z -o --directory"
+
+    def untracked(self) -> str:
+        """Prints every path the index does not track (ignored ones too), NUL-separated."""
+        return self._prelude() + self._untracked + "\n"
 
     def diff(self) -> str:
         """The unified diff of the work tree against the base state."""

@@ -26,6 +26,7 @@ from pathlib import Path
 from engine.sandbox.base import (
     DEFAULT_TIMEOUT,
     OUTPUT_CAP,
+    UNTRACKED_MARK,
     ExecResult,
     GitStore,
     SandboxError,
@@ -53,7 +54,7 @@ from engine.sandbox.confine import (
 )
 from engine.sandbox.host_files import (check_root, chown_paths, chown_tree, read_text, repair_root, resolve,
                                        write_text)
-from engine.sandbox.local_store import LocalStore, reap_leftovers, store_limit
+from engine.sandbox.local_store import LocalStore, reap_leftovers, remove_path, remove_untracked, store_limit
 from engine.sandbox.output import BoundedOutput, OutputTooLarge, collect_output, keep_output, run_bounded
 from engine.sandbox.programs import require
 from engine.sandbox.quota import DISK_MB, POLL_S, DiskQuota, tree_usage
@@ -133,6 +134,7 @@ class LocalSandbox:
                 self._shared.size = tree_usage(self.dir)
                 self._quota = DiskQuota(self.dir, self._shared.size, disk_mb << 20, used=self._shared.size)
                 self._shared.base = self._git_script(self._git.init()).strip()
+                self._shared.base_untracked = frozenset(self._git_bytes(self._git.untracked()).split(b"\0"))
             else:
                 Path(self.repo).mkdir()
                 self._quota = DiskQuota(self.dir, self._shared.size, disk_mb << 20, used=tree_usage(self.dir))
@@ -252,6 +254,9 @@ class LocalSandbox:
             kill_user_processes(self._uid)
 
     def _git_script(self, script: str, timeout: float = 120, limit: int = PATCH_LIMIT) -> str:
+        return self._git_bytes(script, timeout, limit).decode("utf-8", errors="replace")
+
+    def _git_bytes(self, script: str, timeout: float = 120, limit: int = PATCH_LIMIT) -> bytes:
         """Run a snapshot-store script on the host: git with a HOME and config of the
         engine's (see GitStore), bounded in time and in what it prints."""
         self._check_root()
@@ -265,7 +270,7 @@ class LocalSandbox:
         if code != 0:
             lines = err.decode(errors="replace").strip().splitlines()
             raise SandboxError(f"snapshot store: {lines[-1] if lines else 'git failed'}")
-        return out.decode("utf-8", errors="replace")
+        return out
 
     # -- editor (engine/sandbox/host_files.py) -----------------------------------------
 
@@ -305,20 +310,21 @@ class LocalSandbox:
     def restore(self, ref: StateRef) -> None:
         self._check_open()
         repair_root(self.repo, self._uid)
-        scrub = self._quota.over
-        if scrub:  # what filled it may hide in the home or in ignored files: both go
-            if self._home.is_symlink():
-                self._home.unlink()  # the link, never what it points to
-            shutil.rmtree(self._home, ignore_errors=True)
-            self._home.mkdir(exist_ok=True)
+        scrub = self._quota.over  # what filled it may hide in ignored files: they go before git hashes
+        self._clear_home()
         quarantine = self._shared.quarantine()  # what it hashes only to compare is not kept
         restored = False
         try:
             git = self._git.quarantined(str(quarantine / "objects"))
-            script = git.restore(ref, scrub=scrub, changed=self._uid is not None, size_limit=self.disk_mb << 20)
+            script = git.restore(ref, scrub=scrub, changed=self._uid is not None, size_limit=self.disk_mb << 20,
+                                 untracked=True)
             self._quota.begin()
-            changed = self._git_script(script)
+            changed, _, untracked = self._git_bytes(script).partition(UNTRACKED_MARK.encode() + b"\0")
             restored = True  # the index is now the state's, all of it in the store
+            # git leaves what a rule ignores (the agent's .gitignore included): all that was not
+            # there at the base goes, or it would reach this state's diff and next snapshot.
+            self._check_root()
+            remove_untracked(self.repo, untracked.split(b"\0"), self._shared.base_untracked)
             if self._uid is not None:
                 # Only what the restore wrote: a chown changes a file's ctime, which would make
                 # the next snapshot hash every file of the repository again.
@@ -326,12 +332,21 @@ class LocalSandbox:
                 if scrub:
                     chown_tree(Path(self.repo), self._uid, (self._home, self.dir))
                 else:
-                    chown_paths(self.repo, changed.split("\0"), self._uid)
+                    chown_paths(self.repo, os.fsdecode(changed).split("\0"), self._uid)
                     for where in (self.repo, self._home, self.dir):
                         os.lchown(where, self._uid, self._uid)
         finally:
             self._drop(quarantine, index_ok=restored)
             self._quota.end()  # walks the tree again when it was over: the exact figure decides
+
+    def _clear_home(self) -> None:
+        """Every restore starts from an empty home and nothing else in the sandbox's folder: what
+        a command left there (a ~/.gitconfig with hooks, a planted tool) is no part of a state."""
+        for entry in os.scandir(self.dir):
+            if entry.path == self.repo:
+                continue
+            remove_path(entry.path)  # a link goes, never what it points to
+        self._home.mkdir()
 
     def fork(self, ref: StateRef) -> "LocalSandbox":
         self._check_open()

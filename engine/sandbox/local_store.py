@@ -79,6 +79,9 @@ class LocalStore(SharedState):
         self.store = self.private / "store.git"
         (self.private / "home").mkdir(mode=0o700)
         self.size: tuple[int, int] = (0, 0)  # what the base copy takes: the disk quota's starting point
+        # What git did not track at the base (build outputs made in place, ignored there): what
+        # every restore keeps, held here, out of every work tree.
+        self.base_untracked: frozenset[bytes] = frozenset()
         self.limit = store_bytes
         self.used = 0  # bytes the snapshots' objects added to the store, a running total
         self._quarantines = itertools.count()
@@ -156,3 +159,52 @@ def _objects(folder: Path) -> tuple[list[Path], list[Path], int]:
                 into.append(Path(item.path))
                 size += item.stat(follow_symlinks=False).st_blocks * 512
     return loose, packs, size
+
+
+def remove_untracked(repo: str, listed: list[bytes], keep: frozenset[bytes]) -> int:
+    """Remove the untracked paths ``listed`` (git's ``ls-files -o --directory``, relative to
+    ``repo``) that are not in ``keep`` nor below a folder of it; a listed folder that holds
+    kept paths is gone through entry by entry. Returns how many paths went.
+
+    No command of the sandbox runs meanwhile (each one's processes are killed at its end), so
+    nothing can swap a folder for a link between the listing and the removal."""
+    root = os.fsencode(repo)
+    kept_dirs = tuple(k for k in keep if k.endswith(b"/"))
+    removed = 0
+    todo = [p for p in listed if p]
+    while todo:
+        rel = todo.pop()
+        if rel in keep or rel.startswith(kept_dirs):
+            continue
+        path = os.path.join(root, rel.rstrip(b"/"))
+        if rel.endswith(b"/") and any(k.startswith(rel) for k in keep):
+            with os.scandir(path) as entries:
+                todo.extend(rel + e.name + (b"/" if e.is_dir(follow_symlinks=False) else b"") for e in entries)
+            continue
+        remove_path(path)
+        removed += 1
+    return removed
+
+
+def remove_path(path: bytes | str) -> None:
+    """Remove a file, link or folder (never what a link points to), even from a folder the
+    agent made read-only: a path left behind would reach the next state."""
+    def unlock(_func, failed, _exc) -> None:
+        if not os.path.lexists(failed):
+            return  # already gone: a folder removed after a retry below
+        os.chmod(os.path.dirname(failed), 0o700, follow_symlinks=False)
+        if os.path.isdir(failed) and not os.path.islink(failed):
+            os.chmod(failed, 0o700, follow_symlinks=False)
+            shutil.rmtree(failed, onerror=unlock)
+        else:
+            os.unlink(failed)
+
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, onerror=unlock)
+        else:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise SandboxError(f"restore: cannot remove {os.fsdecode(path)!r} ({exc.strerror})") from None
