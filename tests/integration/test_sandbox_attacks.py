@@ -136,6 +136,7 @@ def test_output_is_not_saved_through_an_agent_link(box, tmp_path):
 
 
 # 3. A FIFO, or a process that keeps the output open, cannot hold the engine past the deadline.
+@pytest.mark.slow
 def test_fifo_and_held_output_do_not_defeat_the_timeout(box):
     result, took = within(30, box.run, "mkfifo /tmp/p 2>/dev/null || mkfifo p; cat /tmp/p 2>/dev/null || cat p", 2)
     assert result.timed_out and took < 12
@@ -208,6 +209,7 @@ def test_search_does_not_follow_links_out(box, tmp_path):
 
 
 # 5. (Docker) The shared snapshot store cannot be changed from inside an agent's container.
+@pytest.mark.docker
 def test_docker_store_is_read_only_to_agents(source):
     docker_or_skip()
     from engine.sandbox.docker import DockerSandbox
@@ -228,6 +230,7 @@ def test_docker_store_is_read_only_to_agents(source):
         assert box.snapshot() == good  # its own store is made anew by every step: nothing is lost
 
 
+@pytest.mark.docker
 def test_docker_cleanup_does_not_depend_on_the_containers_tools(source):
     """The agent is root in its container: it may remove coreutils. The engine's kill of
     leftover processes uses only the shell's builtins."""
@@ -284,6 +287,7 @@ def test_a_repository_root_replaced_by_a_link_steers_nothing(box, kind, tmp_path
     assert box.run("ls pkg").output.split() == ["mod.py"]
 
 
+@pytest.mark.docker
 def test_a_killed_docker_container_fails_its_step_and_is_replaced(source):
     """The agent kills what keeps its container up: that step fails with one sentence; the
     branch's states are in the session's store, so the next restore brings a new container."""

@@ -97,6 +97,7 @@ def test_a_broken_bwrap_stops_the_session_before_any_command(broken_bwrap, marke
     assert not log.exists() or b"run_started" not in log.read_bytes()  # no run was said to start
 
 
+@pytest.mark.subprocess
 def test_the_command_line_refuses_in_one_sentence_and_writes_nothing(broken_bwrap, marker, tmp_path):
     out = tmp_path / "run.jsonl"
     proc = subprocess.run([sys.executable, "-m", "tui.cli", "run", str(TASK_DIR), "--sandbox", "local", "--headless",
@@ -109,6 +110,7 @@ def test_the_command_line_refuses_in_one_sentence_and_writes_nothing(broken_bwra
 
 
 
+@pytest.mark.subprocess
 def test_a_local_batch_refuses_before_any_search_starts(broken_bwrap, marker, tmp_path):
     out = tmp_path / "batch"
     proc = subprocess.run([sys.executable, "-m", "tui.cli", "batch", str(TASK_DIR), "--sandbox", "local", "--headless",
@@ -178,6 +180,7 @@ with LocalSandbox(sys.argv[1], base_dir=sys.argv[2]) as box:
 """
 
 
+@pytest.mark.subprocess
 def test_a_bwrap_planted_beside_the_python_or_first_on_path_never_runs(source, tmp_path):
     """Commands started the bare name bwrap, looked up in their PATH (the Python's folder
     first), after the probe had checked another: a shim there that runs its last three
@@ -243,6 +246,7 @@ def test_root_commands_never_run_as_root_even_with_a_cgroup(source, tmp_path):
 
 
 
+@pytest.mark.subprocess
 def test_two_processes_never_share_a_uid_nor_kill_each_others_commands(source, tmp_path, monkeypatch):
     """Each process counted uids from 61000 on its own: a batch's first two workers ran as one
     uid, and without a cgroup the end of one's command killed every process of that uid."""
@@ -312,6 +316,7 @@ def free_bytes(path: Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
+@pytest.mark.slow
 def test_a_command_cannot_fill_the_host_disk(source, tmp_path):
     """fallocate, dd, many files, the home, /tmp and sparse files: each ends at the limit, the
     host loses at most the limit (and what a command writes between two looks), and the state
