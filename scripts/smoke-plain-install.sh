@@ -36,9 +36,16 @@ check "0" "$ts" verify "$task" --gold --sandbox local
 check "0 1" "$ts" run "$task" --headless --sandbox local --out "$work/run.jsonl"
 check "0 1" "$ts" search "$task" --headless --sandbox local --max-nodes 12 --out "$work/search.jsonl"
 check "0" "$ts" analyze "$work/search.jsonl" "$work/run.jsonl" tests/fixtures/real --html "$work/report.html"
-for format in patch predictions sft dpo dagger; do
+for format in patch predictions; do
   check "0" "$ts" export "$work/search.jsonl" --format "$format" -o "$work/export.$format"
 done
+# the recorded run holds a resolved path and a promoted/pruned pair; a search this small may not
+for format in sft dpo; do
+  check "0" "$ts" export demo_data/runs/calc-divide.jsonl --format "$format" -o "$work/export.$format"
+done
+# no bundled run carries a teacher action: an export with no record says so and exits 1, writing nothing
+check "1" "$ts" export demo_data/runs/calc-divide.jsonl --format dagger -o "$work/export.dagger"
+[[ ! -e "$work/export.dagger" ]] || { echo "smoke: FAILED: an empty dagger export wrote a file"; failed=1; }
 check "0" "$ts" prm score "$work/run.jsonl" --out "$work/scored.jsonl"
 check "0" "$ts" prm score "$work/run.jsonl" --prm heuristic --out "$work/scored-h.jsonl"
 check "0" "$ts" stats tests/fixtures/real
