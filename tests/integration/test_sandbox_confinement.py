@@ -98,9 +98,12 @@ def test_a_broken_bwrap_stops_the_session_before_any_command(broken_bwrap, marke
 
 
 @pytest.mark.subprocess
-def test_the_command_line_refuses_in_one_sentence_and_writes_nothing(broken_bwrap, marker, tmp_path):
-    out = tmp_path / "run.jsonl"
-    proc = subprocess.run([sys.executable, "-m", "tui.cli", "run", str(TASK_DIR), "--sandbox", "local", "--headless",
+@pytest.mark.parametrize("command, out_name", [("run", "run.jsonl"), ("batch", "batch")])
+def test_the_command_line_refuses_in_one_sentence_and_writes_nothing(broken_bwrap, marker, tmp_path, command,
+                                                                     out_name):
+    """A run, and a local batch before any of its searches starts."""
+    out = tmp_path / out_name
+    proc = subprocess.run([sys.executable, "-m", "tui.cli", command, str(TASK_DIR), "--sandbox", "local", "--headless",
                            "--out", str(out)], cwd=ROOT, env=broken_bwrap, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     line = proc.stderr.strip()
@@ -108,18 +111,6 @@ def test_the_command_line_refuses_in_one_sentence_and_writes_nothing(broken_bwra
     assert_one_sentence(line.removeprefix("trajscope: "), "bubblewrap does not work here")
     assert not out.exists() and not marker.exists()
 
-
-
-@pytest.mark.subprocess
-def test_a_local_batch_refuses_before_any_search_starts(broken_bwrap, marker, tmp_path):
-    out = tmp_path / "batch"
-    proc = subprocess.run([sys.executable, "-m", "tui.cli", "batch", str(TASK_DIR), "--sandbox", "local", "--headless",
-                           "--out", str(out)], cwd=ROOT, env=broken_bwrap, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2, proc.stderr
-    line = proc.stderr.strip()
-    assert line.count("\n") == 0 and line.startswith("trajscope: ")
-    assert_one_sentence(line.removeprefix("trajscope: "), "bubblewrap does not work here")
-    assert not out.exists() and not marker.exists()
 
 def test_auto_without_docker_refuses_like_local(broken_bwrap, monkeypatch):
     from engine.sandbox import docker as docker_sandbox
