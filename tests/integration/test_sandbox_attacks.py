@@ -30,14 +30,6 @@ def kind(request) -> str:
 
 
 @pytest.fixture
-def source(tmp_path: Path) -> Path:
-    repo = tmp_path / "src"
-    (repo / "pkg").mkdir(parents=True)
-    (repo / "pkg" / "mod.py").write_text("def f():\n    return 1\n")
-    return repo
-
-
-@pytest.fixture
 def box(kind: str, source: Path, tmp_path: Path):
     if kind == "docker":
         from engine.sandbox.docker import DockerSandbox

@@ -31,14 +31,6 @@ TASK_DIR = next(p for p in DEMO_TASKS if p.name == "slugify-accents")
 
 
 @pytest.fixture
-def source(tmp_path: Path) -> Path:
-    repo = tmp_path / "src"
-    (repo / "pkg").mkdir(parents=True)
-    (repo / "pkg" / "mod.py").write_text("def f():\n    return 1\n")
-    return repo
-
-
-@pytest.fixture
 def marker():
     """A host path any user could create (so that an unconfined command, even one run as a
     dedicated uid, would leave it): it must never appear."""
