@@ -252,7 +252,7 @@ def _excerpt(text: str, start: int, end: int, context: int = 3) -> str:
 
 
 def _view(sandbox, path: str, start, end) -> Observation:
-    from engine.sandbox.base import SandboxError, repo_path
+    from trajscope.engine.sandbox.base import SandboxError, repo_path
 
     target = repo_path(path, sandbox.repo)
     try:
@@ -277,7 +277,7 @@ def _view(sandbox, path: str, start, end) -> Observation:
 
 
 def _search(sandbox, pattern: str, path: str | None) -> Observation:
-    from engine.sandbox.base import repo_path
+    from trajscope.engine.sandbox.base import repo_path
 
     target = repo_path(path or ".", sandbox.repo)
     repo = shlex.quote(sandbox.repo.rstrip("/") or "/")
@@ -334,7 +334,7 @@ def _insert(sandbox, path: str, line: int, text: str) -> Observation:
 
 
 def _create(sandbox, path: str, content: str) -> Observation:
-    from engine.sandbox.base import SandboxError
+    from trajscope.engine.sandbox.base import SandboxError
 
     try:
         sandbox.read(path)
@@ -351,7 +351,7 @@ def execute(action: Action, sandbox, timeout: float = 120.0) -> Observation:
     """Run ``action`` in ``sandbox``. Mistakes (a missing file, a non-unique ``old``, a path
     outside the repository) come back as an observation with exit code 1 for the model to read;
     a broken sandbox raises SandboxError."""
-    from engine.sandbox.base import PathOutsideRepo, SandboxError
+    from trajscope.engine.sandbox.base import PathOutsideRepo, SandboxError
 
     started = time.perf_counter()
     args = action.args

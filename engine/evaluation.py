@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.sandbox.base import SandboxError
+from trajscope.engine.sandbox.base import SandboxError
 
 
 @dataclass
@@ -36,9 +36,9 @@ def read_predictions(path: str | Path, limit: int | None = None) -> list[Predict
     JSON list, a JSON object keyed by instance, or JSON lines; TaskError with one sentence.
     A patch over ``limit`` (PATCH_LIMIT) is refused, its prediction kept to be counted; in
     JSON lines such a line is never held in memory whole."""
-    from engine.jsonio import BOM, NotRegularFile, loads, read_regular
-    from engine.sandbox.local import PATCH_LIMIT
-    from engine.tasks import TaskError
+    from trajscope.engine.jsonio import BOM, NotRegularFile, loads, read_regular
+    from trajscope.engine.sandbox.local import PATCH_LIMIT
+    from trajscope.engine.tasks import TaskError
 
     limit = PATCH_LIMIT if limit is None else limit
     room = limit + (1 << 20)  # a line's other fields and its escapes
@@ -71,7 +71,7 @@ def _open_regular(path: str | Path):
     import os
     import stat
 
-    from engine.jsonio import NotRegularFile
+    from trajscope.engine.jsonio import NotRegularFile
 
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
@@ -87,7 +87,7 @@ def _open_regular(path: str | Path):
 
 def _one_object(line: bytes) -> bool:
     """Whether ``line`` is a whole JSON object by itself (so the file is JSON lines)."""
-    from engine.jsonio import BOM, loads
+    from trajscope.engine.jsonio import BOM, loads
 
     try:
         return isinstance(loads(line.removeprefix(BOM)), dict)
@@ -97,8 +97,8 @@ def _one_object(line: bytes) -> bool:
 
 def _prediction_lines(fh, path, limit: int, room: int) -> list[Prediction]:
     """JSON lines, read a MiB at a time: a line past ``room`` bytes is never joined whole."""
-    from engine.jsonio import BOM, loads
-    from engine.tasks import TaskError
+    from trajscope.engine.jsonio import BOM, loads
+    from trajscope.engine.tasks import TaskError
 
     out = []
     number = 0
@@ -131,8 +131,8 @@ def _prediction_lines(fh, path, limit: int, room: int) -> list[Prediction]:
 def _skip_long_line(fh, head: bytes, tail: bytes, size: int, number: int, path, limit: int) -> Prediction:
     """A line too long to be a prediction within the limit: read on to its end a MiB at a
     time, keeping only its first and last MiB to find whose it is."""
-    from engine.jsonio import loads
-    from engine.tasks import TaskError
+    from trajscope.engine.jsonio import loads
+    from trajscope.engine.tasks import TaskError
 
     while chunk := fh.readline(1 << 20):
         size += len(chunk)
@@ -156,8 +156,8 @@ def _skip_long_line(fh, head: bytes, tail: bytes, size: int, number: int, path, 
 
 
 def _prediction(row, number: int, path, limit: int) -> Prediction:
-    from engine.jsonio import text_of
-    from engine.tasks import TaskError
+    from trajscope.engine.jsonio import text_of
+    from trajscope.engine.tasks import TaskError
 
     if not isinstance(row, dict) or not isinstance(row.get("instance_id"), str):
         raise TaskError(f"{path}: prediction {number} has no instance_id")
@@ -198,9 +198,9 @@ def evaluate(predictions: list[Prediction], dataset: str | Path, out: str | Path
     file: the summary of everything graded is written all the same, beside its usual name if
     that name was taken from it. Returns the summary, its path, and a sentence per file that
     could not be written."""
-    from engine.files import Folder, WriteError, safe_name
-    from engine.tasks import TaskError, load_task
-    from engine.verification import verify
+    from trajscope.engine.files import Folder, WriteError, safe_name
+    from trajscope.engine.tasks import TaskError, load_task
+    from trajscope.engine.verification import verify
 
     predictions, _ = unique_predictions(predictions)
     ids: dict[str, list[str]] = {k: [] for k in ("completed", "resolved", "unresolved", "empty_patch", "error")}

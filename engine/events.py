@@ -19,8 +19,8 @@ from pathlib import Path
 
 import orjson
 
-from engine.files import WriteError, open_append, replacing
-from engine.jsonio import loads, read_regular, shallow
+from trajscope.engine.files import WriteError, open_append, replacing
+from trajscope.engine.jsonio import loads, read_regular, shallow
 
 EVENT_TYPES = frozenset(
     {
@@ -58,7 +58,7 @@ def dumps(event: dict) -> bytes:
 
 
 def _without_secrets(event: dict) -> dict:
-    from engine.redact import has_secret, scrub
+    from trajscope.engine.redact import has_secret, scrub
 
     try:
         if not has_secret(dumps(event)):
@@ -175,7 +175,7 @@ class RunLog:
             self._fh.flush()
 
     def _encode(self, event: dict) -> bytes:
-        from engine.redact import has_secret, scrub
+        from trajscope.engine.redact import has_secret, scrub
 
         event.setdefault("ts", time.time())
         event.setdefault("run", self.run)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.actions import short_action
+from trajscope.engine.actions import short_action
 
 STATUSES = ("pending", "running", "done", "failed", "pruned", "promoted", "submitted")
 

@@ -15,13 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from engine.events import RunLog
-from engine.policy.base import Policy
-from engine.search.budget import Budget
-from engine.search.rollout import RolloutResult, path_outcome
-from engine.session import SearchConfig, Session
-from engine.tasks import Task
-from engine.tree import Tree
+from trajscope.engine.events import RunLog
+from trajscope.engine.policy.base import Policy
+from trajscope.engine.search.budget import Budget
+from trajscope.engine.search.rollout import RolloutResult, path_outcome
+from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.tasks import Task
+from trajscope.engine.tree import Tree
 
 
 def run_linear(task: Task, policy: Policy, log: RunLog | str | Path, sandbox_kind: str = "local",
@@ -79,7 +79,7 @@ def linear_rates(tasks: list, make_policy: Callable[[object, int], object], seed
     ``make_policy(task, seed)`` returns a context manager that gives the policy (so a
     policy that needs a server can start and stop it around the run).
     """
-    from engine.files import Folder, safe_name
+    from trajscope.engine.files import Folder, safe_name
 
     with Folder(out_dir or tempfile.mkdtemp(prefix="trajscope-rates-")) as folder:
         out = folder.path  # resolved once: the logs are named from task ids, never outside it
@@ -113,8 +113,8 @@ def linear_rates(tasks: list, make_policy: Callable[[object, int], object], seed
 
 @contextmanager
 def _simulated_model(task, seed: int, wrong_rate: float):
-    from engine.policy.llm import LLMPolicy
-    from engine.policy.simulated import ModelServer, Solver
+    from trajscope.engine.policy.llm import LLMPolicy
+    from trajscope.engine.policy.simulated import ModelServer, Solver
 
     with ModelServer(Solver(task, wrong_rate=wrong_rate, seed=seed)) as server:
         yield LLMPolicy(f"openai/simulated-wrong-{wrong_rate:g}", api_base=server.url)
@@ -124,7 +124,7 @@ def collect(out_dir: Path, tasks: list, demo_seeds: int, fake_seeds: int, wrong_
             sandbox: str = "local", workers: int = 2, say: Callable[[str], None] = lambda s: None) -> list[Path]:
     """The PRM's training runs: linear rollouts of the demo policy and of simulated models at
     each wrong-fix rate; returns their logs (``engine.prm.data`` labels their steps)."""
-    from engine.policy.demo import DemoPolicy
+    from trajscope.engine.policy.demo import DemoPolicy
 
     plans: list[tuple[str, Callable, int]] = [("demo", lambda t, s: nullcontext(DemoPolicy(seed=s)), demo_seeds)]
     for rate in wrong_rates:
@@ -142,9 +142,9 @@ def examples_from_runs(paths: list[str | Path], say: Callable[[str], None] = lam
     folders of runs with their harness reports, any format trajscope reads): labels from
     harness verdicts, Monte-Carlo outcomes where a tree has several leaves, and human prunes
     and promotions. Runs with none of these are skipped and counted."""
-    from engine.formats import FormatError
-    from engine.formats.runs import find_runs, find_verdicts
-    from engine.prm.data import examples_from_tree, has_labels, share_prefix_labels
+    from trajscope.engine.formats import FormatError
+    from trajscope.engine.formats.runs import find_runs, find_verdicts
+    from trajscope.engine.prm.data import examples_from_tree, has_labels, share_prefix_labels
 
     examples, counts = [], {"runs": 0, "used": 0, "skipped_no_label": 0, "unreadable": 0}
     for path in paths:

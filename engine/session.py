@@ -21,17 +21,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.events import RunLog, read_events
-from engine.sandbox.base import SandboxError
-from engine.search import STRATEGIES, dars, make_strategy, steps
-from engine.search.budget import Budget
-from engine.search.commands import Commands
-from engine.search.rollout import Recorder
-from engine.search.strategy import Job
-from engine.search.work import HANDLERS
-from engine.trace import path_steps
-from engine.tasks import Task
-from engine.tree import ROOT, Tree
+from trajscope.engine.events import RunLog, read_events
+from trajscope.engine.sandbox.base import SandboxError
+from trajscope.engine.search import STRATEGIES, dars, make_strategy, steps
+from trajscope.engine.search.budget import Budget
+from trajscope.engine.search.commands import Commands
+from trajscope.engine.search.rollout import Recorder
+from trajscope.engine.search.strategy import Job
+from trajscope.engine.search.work import HANDLERS
+from trajscope.engine.trace import path_steps
+from trajscope.engine.tasks import Task
+from trajscope.engine.tree import ROOT, Tree
 
 
 @dataclass
@@ -167,7 +167,7 @@ class Session:
         if ref is not None:
             box.restore(ref)
         else:  # a node from an earlier process: its snapshot store is gone, so replay its path
-            from engine.actions import execute
+            from trajscope.engine.actions import execute
 
             box.restore(box.base)
             for step in path_steps(self.tree, node_id):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-from engine.actions import make_action
-from engine.events import make_event
+from trajscope.engine.actions import make_action
+from trajscope.engine.events import make_event
 
 _COMMANDS = [
     ("bash", {"command": "python -m pytest -q tests/test_core.py"}),

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.sandbox.base import Sandbox
+from trajscope.engine.sandbox.base import Sandbox
 
 REQUIRED = ("instance_id", "problem_statement", "FAIL_TO_PASS", "PASS_TO_PASS", "test_patch")
 DEFAULT_TEST_COMMAND = "python3 -m pytest -rA -p no:cacheprovider"
@@ -48,13 +48,13 @@ class Task:
     def open_sandbox(self, kind: str = "local", **options) -> Sandbox:
         """A fresh sandbox holding this task's code at its base state."""
         if kind in ("local", "none"):  # none: the local sandbox without bubblewrap, asked for by name
-            from engine.sandbox.local import LocalSandbox
+            from trajscope.engine.sandbox.local import LocalSandbox
 
             if self.repo_dir is None:
                 raise TaskError(f"{self.instance_id} has its code only in a Docker image; use --sandbox docker")
             return LocalSandbox(self.repo_dir, isolate=kind == "local", **options)
         if kind == "docker":
-            from engine.sandbox.docker import BASE_IMAGE, DockerSandbox
+            from trajscope.engine.sandbox.docker import BASE_IMAGE, DockerSandbox
 
             if self.env_setup:
                 options.setdefault("setup", self.env_setup)
@@ -130,7 +130,7 @@ def swebench_image(instance_id: str) -> str:
 def load_swebench(path: str | Path, instance_id: str | None = None) -> list[Task]:
     """The instances of a SWE-bench JSON or JSONL file (one, when ``instance_id`` is given)."""
     path = Path(path)
-    from engine.jsonio import read_regular
+    from trajscope.engine.jsonio import read_regular
 
     try:
         text = read_regular(path).decode("utf-8").removeprefix("\ufeff")
@@ -173,7 +173,7 @@ def load_repo_task(path: str | Path) -> Task:
     import yaml
 
     path = Path(path)
-    from engine.jsonio import read_regular
+    from trajscope.engine.jsonio import read_regular
 
     def text(name: str) -> str:
         try:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from engine.actions import Action
-from engine.tree import ROOT, Tree
+from trajscope.engine.actions import Action
+from trajscope.engine.tree import ROOT, Tree
 
 _DIFF_FILE = re.compile(r"^diff --git ", re.MULTILINE)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from engine.actions import classify
-from engine.event_fields import FoldCounts, clean_event
-from engine.events import paused_gc
-from engine.node import STATUSES, Node
+from trajscope.engine.actions import classify
+from trajscope.engine.event_fields import FoldCounts, clean_event
+from trajscope.engine.events import paused_gc
+from trajscope.engine.node import STATUSES, Node
 
 __all__ = ["ROOT", "STATUSES", "FoldCounts", "Node", "Tree"]
 

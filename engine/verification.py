@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.sandbox.base import Sandbox, SandboxError
-from engine.tasks import TEST_TIMEOUT, Task, TaskError
+from trajscope.engine.sandbox.base import Sandbox, SandboxError
+from trajscope.engine.tasks import TEST_TIMEOUT, Task, TaskError
 
 _RESULT = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS|SKIPPED)\s+(.+?)(?:\s+-\s.*)?$")
 # unittest -v: "test_x (pkg.mod.Class) ... ok", or since Python 3.11 "test_x (pkg.mod.Class.test_x) ... ok";
@@ -173,7 +173,7 @@ def verify(task: Task, patch: str, sandbox: str = "local", timeout: float = TEST
     say = progress or (lambda phase: None)
     started = time.perf_counter()
     result = VerifyResult(task.instance_id, patch_applied=False, sandbox=sandbox)
-    from engine import swebench
+    from trajscope.engine import swebench
 
     try:
         harness = _harness_row(task)
@@ -232,7 +232,7 @@ def _harness_row(task: Task) -> dict | None:
     for task directories and rows that bring their own ``test_command``. A SWE-bench row
     without the harness installed raises HarnessError: trajscope's own reader runs pytest,
     which is not how Django, SymPy and others run their tests."""
-    from engine import swebench
+    from trajscope.engine import swebench
 
     row = task.row
     if row is None or row.get("test_command"):
@@ -251,7 +251,7 @@ def _verify_with_harness(task: Task, row: dict, box, patch: str, result: VerifyR
     with fuzz), the harness's evaluation script run in the container (it activates testbed,
     resets and patches the tests, runs the repository's test command), its output graded
     by the repository's log parser and ``get_eval_report``."""
-    from engine import swebench
+    from trajscope.engine import swebench
 
     result.grader = "swebench harness"
     try:
@@ -282,7 +282,7 @@ def grade_harness_log(task: Task, row: dict, result: VerifyResult, patch: str, e
     the harness grades it: its log parser between the output markers and ``get_eval_report``.
     A listed test on neither side of the harness's report (skipped, or not in its parse) goes
     to ``skipped``, as the harness counts it on neither side."""
-    from engine import swebench
+    from trajscope.engine import swebench
 
     result.grader = "swebench harness"
     graded = swebench.grade(row, result.log, patch)

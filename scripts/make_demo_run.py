@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from engine.actions import make_action
-from engine.events import make_event, write_events
-from engine.formats.builder import diff_stat
+from trajscope.engine.actions import make_action
+from trajscope.engine.events import make_event, write_events
+from trajscope.engine.formats.builder import diff_stat
 
 RUN = "calc-divide"
 OUT = Path(__file__).resolve().parent.parent / "demo_data" / "runs" / f"{RUN}.jsonl"

@@ -28,6 +28,15 @@ check() {
 }
 
 check "0" "$ts" --help
+# one import package when installed: trajscope (with py.typed), never a top-level engine, tui,
+# themes or demo_data; run from / so the checkout's own folders are not found first
+check "0" bash -c "cd / && '$venv/bin/python' -c \"
+import importlib.util, importlib.metadata as md, trajscope.engine.session, trajscope.tui.app
+assert not [n for n in ('engine', 'tui', 'themes', 'demo_data') if importlib.util.find_spec(n)]
+tops = {f.parts[0] for f in md.files('trajscope') if f.parts[0] != '..' and not f.parts[0].endswith('.dist-info')}
+assert tops == {'trajscope'}, tops
+assert any(str(f) == 'trajscope/py.typed' for f in md.files('trajscope'))
+\""
 check "0" "$ts" stats demo_data/runs/calc-divide.jsonl
 check "0" "$ts" stats --json tests/fixtures/real/mini-swe-agent/github_issue.traj.json
 check "0" "$ts" convert tests/fixtures/real/swe-agent/function_calling_simple.traj -o "$work/swe.jsonl"

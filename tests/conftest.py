@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from demo_data import task_dirs
+from trajscope.demo_data import task_dirs
 
 os.environ.setdefault("TRAJSCOPE_THEME", "trajscope-dark")
 
@@ -28,8 +28,8 @@ DEMO_TASKS = task_dirs()
 
 def docker_or_skip() -> None:
     """Docker tests run against a real engine. In CI they must run: no engine is a failure."""
-    from engine.sandbox.docker import docker_available
-    from engine.sandbox.image import image_exists
+    from trajscope.engine.sandbox.docker import docker_available
+    from trajscope.engine.sandbox.image import image_exists
 
     ok, why = docker_available()
     if ok and not image_exists():

@@ -8,18 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.policy.llm import LLMPolicy
-from engine.prm.heuristic import HeuristicScorer
-from engine.search.budget import Budget
-from engine.session import SearchConfig, Session
-from engine.tasks import load_task_dir
+from trajscope.engine.policy.llm import LLMPolicy
+from trajscope.engine.prm.heuristic import HeuristicScorer
+from trajscope.engine.search.budget import Budget
+from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.tasks import load_task_dir
 from tests.conftest import DEMO_TASKS, REAL
 
 SEMVER = load_task_dir(next(p for p in DEMO_TASKS if p.name == "semver-prerelease"))  # its wrong fix passes the example
 
 
 def trajscope(*args, timeout=60, env=None):
-    return subprocess.run([sys.executable, "-m", "tui.cli", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "trajscope.tui.cli", *map(str, args)],
                           capture_output=True, text=True, timeout=timeout, env=env)
 
 

@@ -7,10 +7,10 @@ import os
 from textual.app import App
 from textual.binding import Binding
 
-from themes import DOMAIN_DEFAULTS, STYLESHEET, THEMES
-from tui.bridge import Source
-from tui.commands import BindingCommands
-from tui.screens.explorer import ExplorerScreen
+from trajscope.themes import DOMAIN_DEFAULTS, STYLESHEET, THEMES
+from trajscope.tui.bridge import Source
+from trajscope.tui.commands import BindingCommands
+from trajscope.tui.screens.explorer import ExplorerScreen
 
 
 class TrajscopeApp(App[None]):
@@ -40,15 +40,15 @@ class TrajscopeApp(App[None]):
 
     def on_mount(self) -> None:
         if getattr(self.source, "fleet", None) is not None:
-            from tui.screens.fleet import FleetScreen
+            from trajscope.tui.screens.fleet import FleetScreen
 
             self.push_screen(FleetScreen(self.source.fleet))
         elif getattr(self.source, "refs", None) is not None:
-            from tui.screens.runs import RunsScreen
+            from trajscope.tui.screens.runs import RunsScreen
 
             self.push_screen(RunsScreen(self.source.refs, self.source.verdicts, str(self.source.path)))
         elif getattr(self.source, "session", None) is not None:
-            from tui.screens.live import LiveScreen
+            from trajscope.tui.screens.live import LiveScreen
 
             self.push_screen(getattr(self.source, "screen_class", LiveScreen)(self.source))
         else:

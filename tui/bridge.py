@@ -13,9 +13,9 @@ import time
 from collections import deque
 from pathlib import Path
 
-from engine.events import LogFollower, ReadCounts
-from engine.formats import FormatError, load
-from engine.tree import Tree
+from trajscope.engine.events import LogFollower, ReadCounts
+from trajscope.engine.formats import FormatError, load
+from trajscope.engine.tree import Tree
 
 DRAIN_INTERVAL_S = 0.075
 MAX_BATCH = 5000  # events folded per tick, so one burst cannot stall a keypress

@@ -6,7 +6,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from tui.screens.help import binding_rows
+from trajscope.tui.screens.help import binding_rows
 
 
 class BindingCommands(Provider):

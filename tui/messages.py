@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from engine.events import ReadCounts
-from engine.tree import Tree
+from trajscope.engine.events import ReadCounts
+from trajscope.engine.tree import Tree
 
 
 @dataclass

@@ -21,10 +21,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from engine.actions import Action
-from engine.prm.features import has_error, is_test_run, signature, test_summary
-from engine.trace import Step
-from engine.tree import ROOT, Node, Tree
+from trajscope.engine.actions import Action
+from trajscope.engine.prm.features import has_error, is_test_run, signature, test_summary
+from trajscope.engine.trace import Step
+from trajscope.engine.tree import ROOT, Node, Tree
 
 FLAGS = ("memory_drift", "overconfidence", "strange_behaviour", "self_correction", "validation", "planning")
 EDITS = ("edit", "append", "create")

@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 from string import Template
 
-from engine.analysis.flags import FLAGS, Flag
-from engine.prm.features import clip
-from engine.tree import ROOT, Tree
+from trajscope.engine.analysis.flags import FLAGS, Flag
+from trajscope.engine.prm.features import clip
+from trajscope.engine.tree import ROOT, Tree
 
 RUBRIC = Template((Path(__file__).parent / "prompts" / "flags.md").read_text(encoding="utf-8"))
 _JSON = re.compile(r"\{.*\}", re.DOTALL)

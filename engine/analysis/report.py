@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from engine.analysis.flags import FLAGS
+from trajscope.engine.analysis.flags import FLAGS
 
 
 class AnalysisError(Exception):
@@ -14,10 +14,10 @@ class AnalysisError(Exception):
 
 
 def analyze(paths: list[str], k: int | None = None, seed: int = 0, judge=None) -> dict:
-    from engine.analysis.stats import clusters, collect, flag_rates
-    from engine.formats import FormatError
-    from engine.formats.runs import find_runs, find_verdicts
-    from engine.tree import Tree
+    from trajscope.engine.analysis.stats import clusters, collect, flag_rates
+    from trajscope.engine.formats import FormatError
+    from trajscope.engine.formats.runs import find_runs, find_verdicts
+    from trajscope.engine.tree import Tree
 
     items, runs, unread = [], [], []
     for raw in paths:

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field
 
 
-from engine.analysis.flags import FLAGS, detect, outcome, trajectories
-from engine.tree import ROOT, Tree
+from trajscope.engine.analysis.flags import FLAGS, detect, outcome, trajectories
+from trajscope.engine.tree import ROOT, Tree
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_]{2,}")
 _ERROR_LINE = re.compile(r"^.*(Error|Exception|FAILED|error:|not found|No such file).*$", re.MULTILINE)
@@ -41,7 +41,7 @@ class Trajectory:
 
 def collect(tree: Tree, run: str, judge=None) -> list[Trajectory]:
     """The trajectories of a tree with their flags; ``judge`` (an LLMPolicy) also tags each one."""
-    from engine.analysis.judge import judge_flags
+    from trajscope.engine.analysis.judge import judge_flags
 
     out = []
     for leaf in trajectories(tree):

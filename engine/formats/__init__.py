@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.events import ReadCounts, parse_line, parse_lines
-from engine.jsonio import BOM, NotRegularFile, loads, read_regular
-from engine.formats import dars, mini_swe_agent, moatless, openhands, swe_agent
+from trajscope.engine.events import ReadCounts, parse_line, parse_lines
+from trajscope.engine.jsonio import BOM, NotRegularFile, loads, read_regular
+from trajscope.engine.formats import dars, mini_swe_agent, moatless, openhands, swe_agent
 
 
 class FormatError(Exception):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 
-from engine.events import make_event
-from engine.jsonio import shallow
+from trajscope.engine.events import make_event
+from trajscope.engine.jsonio import shallow
 
 def extract_patch(text: str | None) -> str | None:
     """The unified diff inside an observation (what agents print on submit)."""

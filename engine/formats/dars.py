@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from engine.actions import action_from_command
-from engine.jsonio import text_of
-from engine.formats.builder import RunBuilder, extract_patch
+from trajscope.engine.actions import action_from_command
+from trajscope.engine.jsonio import text_of
+from trajscope.engine.formats.builder import RunBuilder, extract_patch
 
 _RESOLVED = re.compile(r"Instances resolved:\s*(\d+)")
 

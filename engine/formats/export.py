@@ -7,8 +7,8 @@ from pathlib import Path
 
 import orjson
 
-from engine.files import Folder, WriteError, safe_name
-from engine.tree import Tree
+from trajscope.engine.files import Folder, WriteError, safe_name
+from trajscope.engine.tree import Tree
 
 
 class ExportError(Exception):
@@ -57,7 +57,7 @@ def append_prediction(tree: Tree, node_id: str, path: str | Path, model: str | N
     """Add the node's prediction to a JSONL file, replacing an earlier line for the same
     instance; every other line is kept byte for byte. ExportError when the file is not a
     predictions file (a line that is JSON but not an object) or cannot be read."""
-    from engine.jsonio import NotRegularFile, read_regular
+    from trajscope.engine.jsonio import NotRegularFile, read_regular
 
     path = Path(path)
     line = prediction(tree, node_id, model)

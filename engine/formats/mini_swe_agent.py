@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
-from engine.actions import action_from_command
-from engine.jsonio import loads, text_of
-from engine.formats.builder import RunBuilder, extract_patch
+from trajscope.engine.actions import action_from_command
+from trajscope.engine.jsonio import loads, text_of
+from trajscope.engine.formats.builder import RunBuilder, extract_patch
 
 _BLOCK = re.compile(r"```(?:bash|sh|mswea_bash_command)?[ \t]*\n(.*?)\n?```", re.DOTALL)
 _RETURNCODE = re.compile(r"<returncode>\s*(-?\d+)\s*</returncode>")

@@ -11,8 +11,8 @@ finish whose file context holds patches is a submission of them.
 
 from __future__ import annotations
 
-from engine.formats.builder import RunBuilder
-from engine.jsonio import text_of
+from trajscope.engine.formats.builder import RunBuilder
+from trajscope.engine.jsonio import text_of
 
 # moatless's action argument classes, by their class name, as trajscope tools and kinds.
 _SEARCH = {"FindClassArgs", "FindFunctionArgs", "FindCodeSnippetArgs", "SemanticSearchArgs", "ListFilesArgs",

@@ -10,9 +10,9 @@ figures (``llm_metrics``) are cumulative: a step gets the difference from the la
 
 from __future__ import annotations
 
-from engine.actions import action_from_command, make_action
-from engine.formats.builder import RunBuilder
-from engine.jsonio import text_of
+from trajscope.engine.actions import action_from_command, make_action
+from trajscope.engine.formats.builder import RunBuilder
+from trajscope.engine.jsonio import text_of
 
 # Events that are not a step of the agent.
 _NOT_STEPS = {"system", "recall", "change_agent_state", "condensation", "condensation_request", "null"}

@@ -14,10 +14,10 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.events import ReadCounts
-from engine.formats import FormatError, Loaded, _LOOKS, _run_name, convert_data, load, read_input
-from engine.formats import openhands
-from engine.jsonio import BOM, loads, text_of
+from trajscope.engine.events import ReadCounts
+from trajscope.engine.formats import FormatError, Loaded, _LOOKS, _run_name, convert_data, load, read_input
+from trajscope.engine.formats import openhands
+from trajscope.engine.jsonio import BOM, loads, text_of
 
 RUN_SUFFIXES = (".traj", ".traj.json", ".root", ".jsonl")
 # A .json file is a run when its head names one of these (reports, configs and predictions are not).

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 
 
-from engine.actions import action_from_command, make_action
-from engine.jsonio import loads, shallow, text_of
-from engine.formats.builder import RunBuilder, extract_patch
+from trajscope.engine.actions import action_from_command, make_action
+from trajscope.engine.jsonio import loads, shallow, text_of
+from trajscope.engine.formats.builder import RunBuilder, extract_patch
 
 
 def looks_like(data: object) -> bool:

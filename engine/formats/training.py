@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
-from engine.actions import Action
-from engine.policy.base import Context
-from engine.trace import path_steps
-from engine.tree import ROOT, Tree
+from trajscope.engine.actions import Action
+from trajscope.engine.policy.base import Context
+from trajscope.engine.trace import path_steps
+from trajscope.engine.tree import ROOT, Tree
 
 
 def _task(tree: Tree) -> SimpleNamespace:
@@ -23,7 +23,7 @@ def _task(tree: Tree) -> SimpleNamespace:
 
 
 def _policy():
-    from engine.policy.llm import LLMPolicy
+    from trajscope.engine.policy.llm import LLMPolicy
 
     return LLMPolicy("openai/export", tool_mode="tools")  # only its prompts are used; nothing is called
 

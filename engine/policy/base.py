@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from engine.actions import Action
-from engine.trace import Step
+from trajscope.engine.actions import Action
+from trajscope.engine.trace import Step
 
 
 class PolicyError(Exception):
@@ -19,7 +19,7 @@ class PolicyError(Exception):
     (a provider's message may echo the key: it is redacted here, where it enters)."""
 
     def __init__(self, message: str = "", *args):
-        from engine.redact import redact
+        from trajscope.engine.redact import redact
 
         super().__init__(redact(str(message)), *args)
 

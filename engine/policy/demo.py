@@ -22,9 +22,9 @@ import shlex
 import time
 from dataclasses import dataclass, field
 
-from engine.actions import Action
-from engine.policy.base import Context, PolicyError, Proposal
-from engine.trace import Step
+from trajscope.engine.actions import Action
+from trajscope.engine.policy.base import Context, PolicyError, Proposal
+from trajscope.engine.trace import Step
 
 NAME = "demo policy"
 EDIT_TOOLS = ("str_replace", "insert", "create")

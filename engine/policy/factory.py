@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.policy.base import Policy, PolicyError
+from trajscope.engine.policy.base import Policy, PolicyError
 
 
 def make_policy(model: str, api_base: str | None = None, api_key: str | None = None,
@@ -17,13 +17,13 @@ def make_policy(model: str, api_base: str | None = None, api_key: str | None = N
     """
     def one(name: str) -> Policy:
         if name == "demo":
-            from engine.policy.demo import DemoPolicy
+            from trajscope.engine.policy.demo import DemoPolicy
 
             return DemoPolicy(seed=seed, pace=pace)
         if "/" not in name:
             raise PolicyError(f"{name!r} is not a model string: use provider/model, e.g. openai/gpt-4o, "
                               "or demo for the demo policy")
-        from engine.policy.llm import LLMPolicy
+        from trajscope.engine.policy.llm import LLMPolicy
 
         policy = LLMPolicy(name, api_base=api_base, api_key=api_key, temperature=temperature,
                            tool_mode=tool_mode, timeout=timeout)
@@ -33,6 +33,6 @@ def make_policy(model: str, api_base: str | None = None, api_key: str | None = N
     student = one(model)
     if teacher is None:
         return student
-    from engine.policy.mixture import MixturePolicy
+    from trajscope.engine.policy.mixture import MixturePolicy
 
     return MixturePolicy(student, one(teacher), beta=beta, seed=seed)

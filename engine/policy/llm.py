@@ -19,9 +19,9 @@ from functools import cache
 from pathlib import Path
 from string import Template
 
-from engine.actions import TOOLS, Action, ActionError, parse_text, parse_tool_call
-from engine.policy.base import Context, PolicyError, Proposal
-from engine.sandbox.base import cap_output
+from trajscope.engine.actions import TOOLS, Action, ActionError, parse_text, parse_tool_call
+from trajscope.engine.policy.base import Context, PolicyError, Proposal
+from trajscope.engine.sandbox.base import cap_output
 
 PROMPTS = Path(__file__).with_name("prompts")
 OBSERVATION_CAP = 6_000
@@ -103,7 +103,7 @@ class LLMPolicy:
         if tool_mode not in ("auto", "tools", "text"):
             raise ValueError("tool_mode is auto, tools or text")
         self.model, self.api_base, self.api_key = model, api_base, api_key
-        from engine.redact import register
+        from trajscope.engine.redact import register
 
         register(api_key)
         self.temperature, self.tool_mode = temperature, tool_mode

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import threading
 
-from engine.policy.base import Context, Policy, PolicyError, Proposal
+from trajscope.engine.policy.base import Context, Policy, PolicyError, Proposal
 
 
 def label(proposal: Proposal, by: str) -> dict:

@@ -22,9 +22,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from engine.actions import Action, parse_text
-from engine.trace import Step
-from engine.policy.demo import Bank, next_action
+from trajscope.engine.actions import Action, parse_text
+from trajscope.engine.trace import Step
+from trajscope.engine.policy.demo import Bank, next_action
 
 
 _EXIT = re.compile(r"^\(exit code (-?\d+)\)\n")

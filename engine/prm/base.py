@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from engine.actions import Action
-from engine.trace import Step
+from trajscope.engine.actions import Action
+from trajscope.engine.trace import Step
 
 NEUTRAL = 0.5
 
@@ -66,7 +66,7 @@ def evaluate(scorer: Scorer, steps: list[StepContext]) -> list[tuple[float, str 
 
 def contexts(tree, node_ids: list[str]) -> list[StepContext]:
     """StepContexts for nodes of a tree (their own observation included when they ran)."""
-    from engine.trace import path_steps
+    from trajscope.engine.trace import path_steps
 
     issue = str((tree.task or {}).get("problem_statement") or tree.nodes["root"].observation or "")
     task_id = str((tree.task or {}).get("instance_id") or "")

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import orjson
 
-from engine.actions import Action
-from engine.events import read_events
-from engine.files import replacing
-from engine.trace import Step
-from engine.prm.base import StepContext, contexts
-from engine.tree import ROOT, Tree
+from trajscope.engine.actions import Action
+from trajscope.engine.events import read_events
+from trajscope.engine.files import replacing
+from trajscope.engine.trace import Step
+from trajscope.engine.prm.base import StepContext, contexts
+from trajscope.engine.tree import ROOT, Tree
 
 DATASET = Path(__file__).resolve().parents[2] / "demo_data" / "prm" / "steps.jsonl.gz"  # demo_data.PRM_STEPS
 OBS_KEEP = 1_500  # characters of each observation a dataset keeps (head and tail)

@@ -11,8 +11,8 @@ import re
 import zlib
 from dataclasses import dataclass
 
-from engine.actions import classify
-from engine.trace import Step
+from trajscope.engine.actions import classify
+from trajscope.engine.trace import Step
 
 _SUMMARY = re.compile(r"(\d+) (passed|failed|errors?|error)\b")
 _TEST_COMMAND = re.compile(r"\b(pytest|py\.test|unittest|tox|nox|make\s+test|manage\.py\s+test)\b")

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.trace import Step
+from trajscope.engine.trace import Step
 
 MARKER = "[... {n} earlier step(s) left out ...]"
 

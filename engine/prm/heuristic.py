@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from engine.prm.base import StepContext
-from engine.prm.features import facts
+from trajscope.engine.prm.base import StepContext
+from trajscope.engine.prm.features import facts
 
 
 class HeuristicScorer:

@@ -32,11 +32,11 @@ from collections import OrderedDict
 from pathlib import Path
 from string import Template
 
-from engine.prm.base import ScorerError, StepContext
-from engine.prm.features import clip
-from engine.prm.formats import MARKER, PRESETS, render, step_text
-from engine.prm.model import pick_device
-from engine.trace import Step
+from trajscope.engine.prm.base import ScorerError, StepContext
+from trajscope.engine.prm.features import clip
+from trajscope.engine.prm.formats import MARKER, PRESETS, render, step_text
+from trajscope.engine.prm.model import pick_device
+from trajscope.engine.trace import Step
 
 HEADS = {"ForSequenceClassification": "sequence", "ForTokenClassification": "token", "ForCausalLM": "generative"}
 HEAD_MODULES = ("score", "classifier", "v_head", "value_head", "reward_head", "lm_head")

@@ -25,10 +25,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from engine.actions import KINDS, classify
-from engine.prm.base import NEUTRAL, ScorerError, StepContext
-from engine.prm.features import clip, facts, hashed, is_test_run, test_summary, tokens
-from engine.prm.heuristic import HeuristicScorer
+from trajscope.engine.actions import KINDS, classify
+from trajscope.engine.prm.base import NEUTRAL, ScorerError, StepContext
+from trajscope.engine.prm.features import clip, facts, hashed, is_test_run, test_summary, tokens
+from trajscope.engine.prm.heuristic import HeuristicScorer
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "builtin.pt"
 CONFIG = {"buckets": 1 << 15, "dim": 64, "layers": 2, "heads": 4, "max_steps": 24, "facts": 12}

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import importlib
 
-from engine.prm.base import Scorer, ScorerError
+from trajscope.engine.prm.base import Scorer, ScorerError
 
 # name (or prefix, with a colon) -> (module, class, what follows the colon is passed as)
 SCORERS = {
-    "builtin": ("engine.prm.model", "BuiltinScorer", None),
-    "heuristic": ("engine.prm.heuristic", "HeuristicScorer", None),
-    "rubric:": ("engine.prm.rubric", "RubricScorer", "model"),
-    "hf:": ("engine.prm.hf", "HFScorer", "path"),
-    "vllm:": ("engine.prm.vllm", "VLLMScorer", "path"),
+    "builtin": ("trajscope.engine.prm.model", "BuiltinScorer", None),
+    "heuristic": ("trajscope.engine.prm.heuristic", "HeuristicScorer", None),
+    "rubric:": ("trajscope.engine.prm.rubric", "RubricScorer", "model"),
+    "hf:": ("trajscope.engine.prm.hf", "HFScorer", "path"),
+    "vllm:": ("trajscope.engine.prm.vllm", "VLLMScorer", "path"),
 }
 _TAKES_DEVICE = {"BuiltinScorer", "HFScorer"}
 

@@ -15,9 +15,9 @@ import re
 from pathlib import Path
 from string import Template
 
-from engine.policy.base import PolicyError
-from engine.prm.base import NEUTRAL, StepContext
-from engine.prm.features import clip
+from trajscope.engine.policy.base import PolicyError
+from trajscope.engine.prm.base import NEUTRAL, StepContext
+from trajscope.engine.prm.features import clip
 
 RUBRIC = Template((Path(__file__).with_name("prompts_rubric.md")).read_text(encoding="utf-8"))
 _JSON = re.compile(r"\{.*?\}", re.DOTALL)
@@ -67,7 +67,7 @@ def _scaled(value: float, unit: str) -> float:
 
 class RubricScorer:
     def __init__(self, model: str, api_base: str | None = None, api_key: str | None = None, **options):
-        from engine.policy.llm import LLMPolicy
+        from trajscope.engine.policy.llm import LLMPolicy
 
         self.name = f"rubric:{model}"
         self.llm = LLMPolicy(model, api_base=api_base, api_key=api_key, tool_mode="text", **options)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.events import encode_events, make_event
-from engine.files import WriteError, check_target, create_unique, write_new
-from engine.prm.base import contexts, evaluate
-from engine.prm.registry import get_scorer
-from engine.tree import ROOT, Tree
+from trajscope.engine.events import encode_events, make_event
+from trajscope.engine.files import WriteError, check_target, create_unique, write_new
+from trajscope.engine.prm.base import contexts, evaluate
+from trajscope.engine.prm.registry import get_scorer
+from trajscope.engine.tree import ROOT, Tree
 
 
 def scored_name(source: Path) -> Path:

@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from engine.files import replacing
-from engine.prm import data
-from engine.prm.model import CONFIG, PRMNet, collate, encode, pick_device
+from trajscope.engine.files import replacing
+from trajscope.engine.prm import data
+from trajscope.engine.prm.model import CONFIG, PRMNet, collate, encode, pick_device
 
 
 def auroc(scores: list[float], labels: list[int]) -> float:
@@ -68,7 +68,7 @@ def evaluate_scores(examples: list[data.Example], scores: list[float]) -> dict:
 
 def _dropped(e, rng: random.Random, p: float):
     """``e`` with a share ``p`` of each segment's tokens dropped (regularises the bag embeddings)."""
-    from engine.prm.model import Encoded
+    from trajscope.engine.prm.model import Encoded
 
     ids = [tuple(i for i in seg if rng.random() >= p) for seg in e.ids]
     return Encoded(ids, e.kinds, e.status, e.roles, e.facts)
@@ -91,8 +91,8 @@ def train(dataset: Path | None, weights: Path, seed: int = 0, epochs: int = 12, 
     """Train from ``dataset`` (or ``examples``), from scratch or from ``init`` (fine-tuning);
     write ``weights`` with the held-out report in their metadata: AUROC and pairwise accuracy
     of the new weights, of the shipped ones and of the heuristic, on tasks held out."""
-    from engine.prm.heuristic import HeuristicScorer
-    from engine.prm.model import WEIGHTS, BuiltinScorer, load_weights
+    from trajscope.engine.prm.heuristic import HeuristicScorer
+    from trajscope.engine.prm.model import WEIGHTS, BuiltinScorer, load_weights
 
     started = time.perf_counter()
     examples = examples if examples is not None else data.load(dataset)

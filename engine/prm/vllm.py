@@ -30,9 +30,9 @@ import urllib.request
 from collections import OrderedDict
 from pathlib import Path
 
-from engine.prm.base import ScorerError, StepContext
-from engine.prm.formats import PRESETS, render
-from engine.prm.hf import CACHE_SIZE, MAX_CONTEXT, fit, split_options
+from trajscope.engine.prm.base import ScorerError, StepContext
+from trajscope.engine.prm.formats import PRESETS, render
+from trajscope.engine.prm.hf import CACHE_SIZE, MAX_CONTEXT, fit, split_options
 
 OPTIONS = ("tokenizer", "model", "preset", "label", "max_length", "batch_size", "timeout", "api_key_env", "logprobs")
 MAX_ANSWER = 64 * 1024 * 1024

@@ -1,6 +1,6 @@
 """Sandboxes: where agent actions really run (docs/architecture.md section 3)."""
 
-from engine.sandbox.base import (
+from trajscope.engine.sandbox.base import (
     DEFAULT_TIMEOUT,
     OUTPUT_CAP,
     ExecResult,

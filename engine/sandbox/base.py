@@ -136,7 +136,7 @@ _ATTRIBUTES = "* !filter !text !eol !ident !working-tree-encoding !diff !merge !
 def git_env(home: str, path: str | None = None) -> dict[str, str]:
     """The whole environment for engine-side git: nothing inherited, a HOME of the engine's, and
     a PATH of the system's folders only (``programs``): never a folder the user or an agent can write."""
-    from engine.sandbox.programs import trusted_path
+    from trajscope.engine.sandbox.programs import trusted_path
 
     return {"PATH": path or trusted_path(), "HOME": home,
             "XDG_CONFIG_HOME": home, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",

@@ -21,8 +21,8 @@ import threading
 import time
 from pathlib import Path
 
-from engine.sandbox.programs import find
-from engine.sandbox.uids import UID_BASE
+from trajscope.engine.sandbox.programs import find
+from trajscope.engine.sandbox.uids import UID_BASE
 
 _BWRAP_LOCK = threading.Lock()
 _BWRAP_STATE: dict[bool, tuple[bool, str, str]] = {}
@@ -68,7 +68,7 @@ def _probe_bwrap(as_other_user: bool) -> tuple[bool, str, str]:
     exe, why = find("bwrap")
     if not exe:
         return False, f"bubblewrap (bwrap) {why}", ""
-    from engine.sandbox.seccomp import program_fd
+    from trajscope.engine.sandbox.seccomp import program_fd
 
     drop = drop_argv(UID_BASE + 999) if as_other_user else []
     seccomp = program_fd()  # tried too: every command runs with it

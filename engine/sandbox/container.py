@@ -13,8 +13,8 @@ import threading
 import time
 from pathlib import Path
 
-from engine.sandbox.base import PathOutsideRepo, SandboxError
-from engine.sandbox.output import DRAIN_GRACE, BoundedOutput
+from trajscope.engine.sandbox.base import PathOutsideRepo, SandboxError
+from trajscope.engine.sandbox.output import DRAIN_GRACE, BoundedOutput
 
 WATCH_POLL = 0.02  # seconds between two calls of an exec's watch
 

@@ -14,9 +14,9 @@ import threading
 import time
 from pathlib import Path
 
-from engine.sandbox.base import SandboxError
-from engine.sandbox.confine import alive
-from engine.sandbox.container import WATCH_POLL, short_error
+from trajscope.engine.sandbox.base import SandboxError
+from trajscope.engine.sandbox.confine import alive
+from trajscope.engine.sandbox.container import WATCH_POLL, short_error
 
 LABEL = "trajscope.sandbox"
 OWNER = "trajscope.owner"

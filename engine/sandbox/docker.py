@@ -35,7 +35,7 @@ import uuid
 import weakref
 from pathlib import Path
 
-from engine.sandbox.base import (
+from trajscope.engine.sandbox.base import (
     DEFAULT_TIMEOUT,
     OUTPUT_CAP,
     ExecResult,
@@ -46,7 +46,7 @@ from engine.sandbox.base import (
     cap_output,
     repo_path,
 )
-from engine.sandbox.container import (
+from trajscope.engine.sandbox.container import (
     KILL_ALL,
     Sink,
     check_exec,
@@ -56,7 +56,7 @@ from engine.sandbox.container import (
     short_error,
     stream_exec,
 )
-from engine.sandbox.daemon import (
+from trajscope.engine.sandbox.daemon import (
     BASE_IMAGE,
     LABEL,
     DiskWatch,
@@ -66,7 +66,7 @@ from engine.sandbox.daemon import (
     reap_leftovers,
     run_with_quota,
 )
-from engine.sandbox.keeper import (
+from trajscope.engine.sandbox.keeper import (
     BASE_IGNORED,
     HELPER_LIMIT,
     HELPER_TIMEOUT,
@@ -76,9 +76,9 @@ from engine.sandbox.keeper import (
     _fail_start,
     snapshot_script,
 )
-from engine.sandbox.local_store import store_limit
-from engine.sandbox.output import BoundedOutput, keep_output
-from engine.sandbox.tamper import (
+from trajscope.engine.sandbox.local_store import store_limit
+from trajscope.engine.sandbox.output import BoundedOutput, keep_output
+from trajscope.engine.sandbox.tamper import (
     INDEX_SUM,
     LOCAL_INDEX,
     LOCAL_STORE,

@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-from engine.sandbox.base import PathOutsideRepo, SandboxError, repo_path
+from trajscope.engine.sandbox.base import PathOutsideRepo, SandboxError, repo_path
 
 
 def check_root(repo: str, repo_real: str) -> None:

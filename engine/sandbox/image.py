@@ -17,8 +17,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.sandbox.base import SandboxError
-from engine.sandbox.docker import BASE_IMAGE, LABEL, client
+from trajscope.engine.sandbox.base import SandboxError
+from trajscope.engine.sandbox.docker import BASE_IMAGE, LABEL, client
 
 DOCKERFILE = """\
 FROM python:3.11-slim

@@ -15,9 +15,9 @@ import threading
 import uuid
 from pathlib import Path
 
-from engine.sandbox.base import GitStore, SandboxError, SharedState, _check_ref
-from engine.sandbox.container import Sink, check_exec, put_dir, put_file, short_error, stream_exec
-from engine.sandbox.daemon import LABEL, OWNER, SESSION, _owner, _remove_container
+from trajscope.engine.sandbox.base import GitStore, SandboxError, SharedState, _check_ref
+from trajscope.engine.sandbox.container import Sink, check_exec, put_dir, put_file, short_error, stream_exec
+from trajscope.engine.sandbox.daemon import LABEL, OWNER, SESSION, _owner, _remove_container
 
 STORE_MOUNT = "/ts"
 KEEPER_STORE = f"{STORE_MOUNT}/store.git"  # the session's store, written by the keeper only

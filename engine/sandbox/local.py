@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from engine.sandbox.base import (
+from trajscope.engine.sandbox.base import (
     DEFAULT_TIMEOUT,
     OUTPUT_CAP,
     UNTRACKED_MARK,
@@ -34,7 +34,7 @@ from engine.sandbox.base import (
     cap_output,
     git_env,
 )
-from engine.sandbox.confine import (
+from trajscope.engine.sandbox.confine import (
     cgroup_name,
     bwrap_flags,
     bwrap_program,
@@ -52,14 +52,14 @@ from engine.sandbox.confine import (
     refusal,
     warn_once,
 )
-from engine.sandbox.host_files import (check_root, chown_paths, chown_tree, read_text, repair_root, resolve,
+from trajscope.engine.sandbox.host_files import (check_root, chown_paths, chown_tree, read_text, repair_root, resolve,
                                        write_text)
-from engine.sandbox.local_store import LocalStore, reap_leftovers, remove_path, remove_untracked, store_limit
-from engine.sandbox.output import BoundedOutput, OutputTooLarge, collect_output, keep_output, run_bounded
-from engine.sandbox.programs import require
-from engine.sandbox.quota import DISK_MB, POLL_S, DiskQuota, tree_usage
-from engine.sandbox.seccomp import program_fd
-from engine.sandbox.uids import NoUidLeft, UidLease
+from trajscope.engine.sandbox.local_store import LocalStore, reap_leftovers, remove_path, remove_untracked, store_limit
+from trajscope.engine.sandbox.output import BoundedOutput, OutputTooLarge, collect_output, keep_output, run_bounded
+from trajscope.engine.sandbox.programs import require
+from trajscope.engine.sandbox.quota import DISK_MB, POLL_S, DiskQuota, tree_usage
+from trajscope.engine.sandbox.seccomp import program_fd
+from trajscope.engine.sandbox.uids import NoUidLeft, UidLease
 
 COMMAND_NICE = 10  # CPU priority of sandbox commands, below the UI and the engine
 READ_LIMIT = 16 << 20  # bytes the file tools read from one file

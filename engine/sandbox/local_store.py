@@ -23,8 +23,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from engine.sandbox.base import SandboxError, SharedState
-from engine.sandbox.confine import alive, reap_cgroups
+from trajscope.engine.sandbox.base import SandboxError, SharedState
+from trajscope.engine.sandbox.confine import alive, reap_cgroups
 
 _HEX = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 

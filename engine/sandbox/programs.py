@@ -91,7 +91,7 @@ def require(name: str) -> str:
     """The real path of ``name`` (see ``find``), or the one sentence saying why there is none."""
     path, why = find(name)
     if path is None:
-        from engine.sandbox.base import SandboxError
+        from trajscope.engine.sandbox.base import SandboxError
 
         raise SandboxError(f"{name} {why}")
     return path

@@ -10,11 +10,11 @@ from __future__ import annotations
 from importlib import import_module
 
 STRATEGIES = {
-    "linear": ("engine.search.linear", "Linear", {}),
-    "sample": ("engine.search.linear", "Sample", {}),
-    "dars": ("engine.search.dars", "Dars", {}),
-    "prune": ("engine.search.linear", "Linear", {"prune": True}),
-    "dars+prune": ("engine.search.dars", "Dars", {"prune": True}),
+    "linear": ("trajscope.engine.search.linear", "Linear", {}),
+    "sample": ("trajscope.engine.search.linear", "Sample", {}),
+    "dars": ("trajscope.engine.search.dars", "Dars", {}),
+    "prune": ("trajscope.engine.search.linear", "Linear", {"prune": True}),
+    "dars+prune": ("trajscope.engine.search.dars", "Dars", {"prune": True}),
 }
 
 
@@ -23,7 +23,7 @@ def make_strategy(config, tree):
     module, name, options = STRATEGIES[config.strategy]
     strategy = getattr(import_module(module), name)(config, tree, **options)
     if config.refine_rounds:
-        from engine.search.refine import Refine
+        from trajscope.engine.search.refine import Refine
 
         strategy = Refine(strategy)
     return strategy

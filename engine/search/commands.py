@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import math
 
-from engine.actions import parse_tool_call
-from engine.search.strategy import Job
-from engine.tree import ROOT
+from trajscope.engine.actions import parse_tool_call
+from trajscope.engine.search.strategy import Job
+from trajscope.engine.tree import ROOT
 
 MAX_SAMPLES = 8  # candidates one re-sample draws
 MAX_HINT = 2000  # characters of a hint to the model

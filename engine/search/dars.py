@@ -21,13 +21,13 @@ from functools import cache
 from pathlib import Path
 from string import Template
 
-from engine.actions import CRITICAL_KINDS, short_action
-from engine.sandbox.base import cap_output
-from engine.search.refine import distill
-from engine.search.select import parse_choice
-from engine.search.strategy import Job, SearchView, Strategy
-from engine.trace import path_steps
-from engine.tree import ROOT, Tree
+from trajscope.engine.actions import CRITICAL_KINDS, short_action
+from trajscope.engine.sandbox.base import cap_output
+from trajscope.engine.search.refine import distill
+from trajscope.engine.search.select import parse_choice
+from trajscope.engine.search.strategy import Job, SearchView, Strategy
+from trajscope.engine.trace import path_steps
+from trajscope.engine.tree import ROOT, Tree
 
 PROMPTS = Path(__file__).with_name("prompts")
 DEFAULT_LIMITS = {"edit": 1, "append": 1, "create": 1, "submit": 1}
@@ -151,7 +151,7 @@ def pick(session, parent: str, proposals: list) -> tuple[int, dict]:
         return (choice or 0), {"method": "llm", "prompt": prompt, "response": text}
     if not session.scorers:
         return 0, {"method": "first"}
-    from engine.prm.base import StepContext, evaluate
+    from trajscope.engine.prm.base import StepContext, evaluate
 
     with session.recorder.reading():
         path = path_steps(session.tree, parent)

@@ -6,9 +6,9 @@ keeps b; each kept one goes on in its own rollout.
 
 from __future__ import annotations
 
-from engine.search.rollout import path_outcome
-from engine.search.strategy import Strategy
-from engine.tree import Tree
+from trajscope.engine.search.rollout import path_outcome
+from trajscope.engine.search.strategy import Strategy
+from trajscope.engine.tree import Tree
 
 
 class Linear(Strategy):

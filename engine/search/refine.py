@@ -8,9 +8,9 @@ the next round's rollouts start from the task with that note in their prompt.
 
 from __future__ import annotations
 
-from engine.search.select import path_score, summarize
-from engine.search.strategy import Job, SearchView, Strategy
-from engine.tree import ROOT, Tree
+from trajscope.engine.search.select import path_score, summarize
+from trajscope.engine.search.strategy import Job, SearchView, Strategy
+from trajscope.engine.tree import ROOT, Tree
 
 NOTE = """Earlier attempts at this issue, distilled. Learn from them: keep what looked promising,
 avoid what failed, and do not simply repeat an attempt.

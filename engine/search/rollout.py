@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from engine.actions import Action, execute
-from engine.events import RunLog, make_event
-from engine.trace import diff_stat
-from engine.sandbox.base import Sandbox, SandboxError
-from engine.tasks import Task, TaskError
-from engine.verification import verify
-from engine.tree import ROOT, Tree
+from trajscope.engine.actions import Action, execute
+from trajscope.engine.events import RunLog, make_event
+from trajscope.engine.trace import diff_stat
+from trajscope.engine.sandbox.base import Sandbox, SandboxError
+from trajscope.engine.tasks import Task, TaskError
+from trajscope.engine.verification import verify
+from trajscope.engine.tree import ROOT, Tree
 
 
 class Recorder:
@@ -60,7 +60,7 @@ class Recorder:
 
     def subscribe(self, listener: Callable[[dict], None]) -> list[dict]:
         """Add ``listener``; returns the events already in the log (none is missed or seen twice)."""
-        from engine.events import read_events
+        from trajscope.engine.events import read_events
 
         with self._lock:
             events = list(read_events(self.log.path)) if self.log is not None else []

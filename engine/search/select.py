@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from engine.tree import Tree
+from trajscope.engine.tree import Tree
 
 _INDEX = re.compile(r"^index [0-9a-f]+\.\.[0-9a-f]+.*$", re.MULTILINE)
 _HUNK = re.compile(r"^@@ [^@]* @@.*$", re.MULTILINE)
@@ -69,8 +69,8 @@ def select_prm(tree: Tree) -> tuple[str | None, list[Candidate]]:
 
 def summarize(tree: Tree, node_id: str) -> str:
     """A rollout summary from its trace: the hypothesis, the progress, the failure modes."""
-    from engine.trace import Step
-    from engine.prm.features import facts
+    from trajscope.engine.trace import Step
+    from trajscope.engine.prm.features import facts
 
     path = tree.path(node_id)
     steps = [Step(_action(n.action), n.thought, n.observation, n.exit_code) for n in path]
@@ -92,7 +92,7 @@ def summarize(tree: Tree, node_id: str) -> str:
 
 
 def _action(data):
-    from engine.actions import Action
+    from trajscope.engine.actions import Action
 
     return Action.from_dict(data or {})
 

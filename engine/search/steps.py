@@ -6,13 +6,13 @@ scores (docs/architecture.md section 5, PRM pruning), never executed.
 
 from __future__ import annotations
 
-from engine.actions import Action
-from engine.policy.base import Context, PolicyError, Proposal
-from engine.prm.base import contexts, evaluate
-from engine.search.rollout import execute_node
-from engine.search.strategy import Job
-from engine.trace import path_steps
-from engine.tree import ROOT
+from trajscope.engine.actions import Action
+from trajscope.engine.policy.base import Context, PolicyError, Proposal
+from trajscope.engine.prm.base import contexts, evaluate
+from trajscope.engine.search.rollout import execute_node
+from trajscope.engine.search.strategy import Job
+from trajscope.engine.trace import path_steps
+from trajscope.engine.tree import ROOT
 
 
 def same_action(a: dict | None, b: dict | None) -> bool:
@@ -66,7 +66,7 @@ def score(session, node_ids: list[str]) -> dict[str, float]:
 
 def run_node(session, box, node_id: str) -> bool:
     """Execute a recorded node in ``box`` (moved to its parent's state first); False if it failed."""
-    from engine.sandbox.base import SandboxError
+    from trajscope.engine.sandbox.base import SandboxError
 
     node = session.tree.nodes[node_id]
     try:

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from engine.search.budget import Budget
-from engine.tree import ROOT, Tree
+from trajscope.engine.search.budget import Budget
+from trajscope.engine.tree import ROOT, Tree
 
 
 @dataclass

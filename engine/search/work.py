@@ -10,12 +10,12 @@ raises to the Session, which stops the search.
 
 from __future__ import annotations
 
-from engine.actions import Action
-from engine.policy.base import Proposal
-from engine.search import dars, steps
-from engine.search.rollout import submit as record_verdict
-from engine.search.strategy import Job
-from engine.tree import ROOT
+from trajscope.engine.actions import Action
+from trajscope.engine.policy.base import Proposal
+from trajscope.engine.search import dars, steps
+from trajscope.engine.search.rollout import submit as record_verdict
+from trajscope.engine.search.strategy import Job
+from trajscope.engine.tree import ROOT
 
 
 def verify(session, node_id: str, patch: str) -> None:
@@ -33,7 +33,7 @@ def after_execute(session, box, node_id: str) -> bool:
     """Submit when the node submitted; True when the rollout may go on from it."""
     node = session.tree.nodes[node_id]
     if node.kind == "submit":
-        from engine.search.select import summarize
+        from trajscope.engine.search.select import summarize
 
         verify(session, node_id, box.diff())
         with session.recorder.reading() as tree:

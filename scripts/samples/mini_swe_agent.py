@@ -19,7 +19,7 @@ import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from engine.policy.simulated import ModelServer  # noqa: E402
+from trajscope.engine.policy.simulated import ModelServer  # noqa: E402
 
 FIX = "sed -i 's/return a - b/return a + b/' calc.py"
 STEPS = ["cat calc.py", "python -c 'import calc; print(calc.add(2, 3))'", FIX,

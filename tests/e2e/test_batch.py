@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.events import read_events
-from engine.tree import Tree
+from trajscope.engine.events import read_events
+from trajscope.engine.tree import Tree
 from tests.conftest import DEMO_TASKS
 from tests.support import trajscope, wait_until
 
@@ -63,8 +63,8 @@ def test_a_batch_of_the_eight_bundled_tasks_in_worker_processes(tmp_path):
 
 
 def test_a_search_that_raises_fails_its_row_and_the_rest_go_on(tmp_path):
-    from tui.batch.executors import LocalExecutor
-    from tui.batch.fleet import Fleet
+    from trajscope.tui.batch.executors import LocalExecutor
+    from trajscope.tui.batch.fleet import Fleet
 
     good = specs({"semver-prerelease"}, max_nodes=10)
     bad = [{"name": "missing", "task": str(tmp_path / "nope"), "instance": None, "options": OPTIONS}]
@@ -81,7 +81,7 @@ def test_a_search_that_raises_fails_its_row_and_the_rest_go_on(tmp_path):
 
 def test_ctrl_c_stops_every_search_and_leaves_no_worker(tmp_path):
     out = tmp_path / "batch"
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "batch", *map(str, DEMO_TASKS[:3]), "--parallel", "3",
+    proc = subprocess.Popen([sys.executable, "-m", "trajscope.tui.cli", "batch", *map(str, DEMO_TASKS[:3]), "--parallel", "3",
                              "--sandbox", "local", "--prm", "heuristic", "--pace", "0.5", "--max-nodes", "200",
                              "--headless", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
@@ -137,8 +137,8 @@ def test_two_nodes_placement_a_killed_node_and_forwarded_controls(tmp_path, ray_
     import ray
     from ray.cluster_utils import Cluster
 
-    from tui.batch.executors import RayExecutor
-    from tui.batch.fleet import Fleet
+    from trajscope.tui.batch.executors import RayExecutor
+    from trajscope.tui.batch.fleet import Fleet
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     try:

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from engine.events import read_events
+from trajscope.engine.events import read_events
 from tests.conftest import DEMO_TASKS
 from tests.support import trajscope
 

@@ -11,7 +11,7 @@ import orjson
 
 import pytest
 
-from engine.events import read_events
+from trajscope.engine.events import read_events
 from tests.e2e.tmux import Terminal
 
 pytestmark = pytest.mark.subprocess
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.subprocess
 
 def test_demo_grows_and_a_person_steers_it_to_a_verified_patch(tmp_path):
     out = tmp_path / "demo.jsonl"
-    command = [sys.executable, "-m", "tui.cli", "demo", "--sandbox", "local", "--pace", "0.3",
+    command = [sys.executable, "-m", "trajscope.tui.cli", "demo", "--sandbox", "local", "--pace", "0.3",
                "--max-nodes", "40", "--out", str(out)]
     with Terminal(command, width=150, height=45) as term:
         term.wait_for("#n1", timeout=60)

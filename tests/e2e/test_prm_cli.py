@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine.prm import data
+from trajscope.engine.prm import data
 from tests.conftest import DEMO_TASKS
 from tests.support import trajscope
 
@@ -43,8 +43,8 @@ def test_collect_runs_rollouts_and_writes_labelled_steps(tmp_path):
 def test_prm_train_from_ones_own_runs_and_imported_trajectories(tmp_path):
     import json as _json
 
-    from demo_data import RUNS
-    from engine.prm.model import BuiltinScorer
+    from trajscope.demo_data import RUNS
+    from trajscope.engine.prm.model import BuiltinScorer
 
     weights = tmp_path / "mine.pt"
     proc = trajscope("prm", "train", "--from", RUNS, "tests/fixtures/real", "--with-bundled", "--finetune",

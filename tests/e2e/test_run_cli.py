@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from engine.events import read_events
-from engine.tasks import load_task_dir
-from engine.tree import Tree
+from trajscope.engine.events import read_events
+from trajscope.engine.tasks import load_task_dir
+from trajscope.engine.tree import Tree
 from tests.conftest import DEMO_TASKS, docker_or_skip
 from tests.support import trajscope
 from tests.fake_llm import FakeLLM, Solver
@@ -77,7 +77,7 @@ def test_a_missing_api_key_is_one_clear_sentence(tmp_path):
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "tui.cli", "run", str(DEMO_TASKS[0]), "--model",
+    proc = subprocess.run([sys.executable, "-m", "trajscope.tui.cli", "run", str(DEMO_TASKS[0]), "--model",
                            "anthropic/claude-3-5-sonnet-20240620", "--headless", "--out", str(tmp_path / "r.jsonl")],
                           capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 2
@@ -101,7 +101,7 @@ def _live_run(server, out):
 
     from tests.e2e.tmux import Terminal
 
-    return Terminal([sys.executable, "-m", "tui.cli", "run", str(DEMO_TASKS[1]), "--model", "openai/fake-agent",
+    return Terminal([sys.executable, "-m", "trajscope.tui.cli", "run", str(DEMO_TASKS[1]), "--model", "openai/fake-agent",
                      "--api-base", server.url, "--sandbox", "local", "--out", str(out)])
 
 

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from engine.events import read_events
-from engine.tasks import load_task_dir
-from engine.tree import Tree
+from trajscope.engine.events import read_events
+from trajscope.engine.tasks import load_task_dir
+from trajscope.engine.tree import Tree
 from tests.conftest import DEMO_TASKS
 from tests.support import trajscope
 from tests.fake_llm import FakeLLM, Solver
@@ -45,7 +45,7 @@ def test_a_killed_search_resumes_from_its_log_without_losing_a_node(tmp_path):
     out = tmp_path / "search.jsonl"
     task = load_task_dir(TASK_DIR)
     with FakeLLM(Solver(task, wrong_rate=0.5, seed=6), delay_s=0.3) as server:
-        proc = subprocess.Popen([sys.executable, "-m", "tui.cli", *_args(server, out, "--strategy", "sample",
+        proc = subprocess.Popen([sys.executable, "-m", "trajscope.tui.cli", *_args(server, out, "--strategy", "sample",
                                  "--samples", "4", "--max-nodes", "60")], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True)
         deadline = time.monotonic() + 120

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from engine.events import read_events
+from trajscope.engine.events import read_events
 from tests.support import wait_until as _wait_until
 
 pytestmark = pytest.mark.subprocess
@@ -58,7 +58,7 @@ def serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, str, Path]:
     port, log = free_port(), tmp_path / f"served-{len(extra)}.jsonl"
     err = tmp_path / f"stderr-{port}.txt"
     with open(err, "wb") as e:  # a file, not a pipe nobody drains
-        proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "serve", "demo", "semver-prerelease", "--pace",
+        proc = subprocess.Popen([sys.executable, "-m", "trajscope.tui.cli", "serve", "demo", "semver-prerelease", "--pace",
                                  "0.6", "--max-nodes", "200", "--port", str(port), "--out", str(log), *extra],
                                 stdout=subprocess.DEVNULL, stderr=e, start_new_session=True)
     deadline = time.monotonic() + 60
@@ -105,7 +105,7 @@ def screen_text(driver) -> str:
 
 def viewers() -> list[str]:
     # the viewers' Python processes (textual-serve starts each through a shell)
-    found = subprocess.run(["pgrep", "-f", "^[^ ]*python[^ ]* -m tui.serve.attach"], capture_output=True,
+    found = subprocess.run(["pgrep", "-f", "^[^ ]*python[^ ]* -m trajscope.tui.serve.attach"], capture_output=True,
                            text=True).stdout.split()
     return [p for p in found if Path(f"/proc/{p}").exists() and "zombie" not in Path(f"/proc/{p}/status").read_text()]
 
@@ -177,8 +177,8 @@ def test_a_read_only_viewer_has_no_controls_and_the_search_refuses_them(tmp_path
 
 
 def test_the_status_socket_refuses_commands(tmp_path):
-    from tui.batch.worker import SearchWorker
-    from tui.serve.control import ControlClient, ControlServer
+    from trajscope.tui.batch.worker import SearchWorker
+    from trajscope.tui.serve.control import ControlClient, ControlServer
 
     worker = SearchWorker({"name": "x", "task": str(tmp_path / "nope"), "instance": None, "options": {}})
     server = ControlServer(worker)

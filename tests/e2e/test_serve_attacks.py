@@ -57,7 +57,7 @@ def start(work: Path, *args: str) -> Served:
     port = free_port()
     out, err = work / f"stdout-{port}.txt", work / f"stderr-{port}.txt"
     with open(out, "wb") as o, open(err, "wb") as e:
-        proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "serve", *args, "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "trajscope.tui.cli", "serve", *args, "--port", str(port)],
                                 stdout=o, stderr=e, start_new_session=True,
                                 env=os.environ | {"PYTHONUNBUFFERED": "1"})
 
@@ -96,7 +96,7 @@ def viewers(served: Served) -> int:
     for entry in Path("/proc").iterdir():
         try:
             argv = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
-            if not (argv and b"python" in Path(argv[0].decode()).name.encode() and b"tui.serve.attach" in argv):
+            if not (argv and b"python" in Path(argv[0].decode()).name.encode() and b"trajscope.tui.serve.attach" in argv):
                 continue
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:

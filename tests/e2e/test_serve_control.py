@@ -10,10 +10,10 @@ import threading
 
 import pytest
 
-from engine.events import read_events
-from engine.search.commands import MAX_HINT
-from engine.tree import ROOT
-from tui.serve.control import MAX_REQUEST
+from trajscope.engine.events import read_events
+from trajscope.engine.search.commands import MAX_HINT
+from trajscope.engine.tree import ROOT
+from trajscope.tui.serve.control import MAX_REQUEST
 from tests.conftest import DEMO_TASKS
 from tests.support import wait_until
 
@@ -44,8 +44,8 @@ def search_threads() -> list[threading.Thread]:
 
 @pytest.fixture
 def served(tmp_path):
-    from tui.batch.worker import SearchWorker
-    from tui.serve.control import ControlServer
+    from trajscope.tui.batch.worker import SearchWorker
+    from trajscope.tui.serve.control import ControlServer
 
     task = next(p for p in DEMO_TASKS if p.name == "semver-prerelease")
     log = tmp_path / "served.jsonl"
@@ -63,7 +63,7 @@ def served(tmp_path):
 
 
 def test_bad_arguments_are_answers_and_the_search_goes_on(served, monkeypatch):
-    from tui.serve.control import ControlClient
+    from trajscope.tui.serve.control import ControlClient
 
     worker, server, log = served
     client = ControlClient(server.control)
@@ -105,12 +105,12 @@ def test_bad_arguments_are_answers_and_the_search_goes_on(served, monkeypatch):
     assert "at most" in raw_command(server.control, b" " * (MAX_REQUEST + 10))["error"]
     # whatever a command's check raises is an answer, never a traceback on the server's terminal
     # and a viewer left waiting
-    import engine.search.commands
+    import trajscope.engine.search.commands
 
     def overflows(n):
         raise OverflowError("int too large to convert to float")
 
-    monkeypatch.setattr(engine.search.commands, "samples", overflows)
+    monkeypatch.setattr(trajscope.engine.search.commands, "samples", overflows)
     with pytest.raises(RuntimeError, match="resample failed: OverflowError: int too large"):
         client.command(None, "resample", ROOT, n=2)
     monkeypatch.undo()

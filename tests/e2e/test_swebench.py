@@ -126,7 +126,7 @@ def test_a_wrong_or_spoofing_patch_does_not_resolve(dataset, tmp_path, patch):
 
 
 def test_commands_run_in_the_activated_testbed_and_would_not_import_without_it(dataset):
-    from engine.tasks import load_task
+    from trajscope.engine.tasks import load_task
 
     task = load_task(dataset, INSTANCE)
     with task.open_sandbox("docker") as box:
@@ -169,7 +169,7 @@ def test_bad_input_is_one_sentence_each(dataset, tmp_path):
 
 
 def test_a_run_on_the_row_is_verified_by_the_harness(dataset, tmp_path):
-    from engine.events import read_events
+    from trajscope.engine.events import read_events
     from tests.fake_llm import FakeLLM, Scripted, reply
 
     out = tmp_path / "run.jsonl"
@@ -189,7 +189,7 @@ def test_a_run_on_the_row_is_verified_by_the_harness(dataset, tmp_path):
 
 
 def test_evaluate_grades_predictions_as_the_harness_reports_them(dataset, tmp_path):
-    from engine.formats.runs import find_verdicts
+    from trajscope.engine.formats.runs import find_verdicts
 
     row = json.loads(dataset.read_text())
     rows = [dict(row, instance_id=f"{INSTANCE}{suffix}") for suffix in ("", "-b", "-c")]
@@ -216,8 +216,8 @@ def test_evaluate_grades_predictions_as_the_harness_reports_them(dataset, tmp_pa
 
 
 def test_a_search_on_the_row_submits_and_is_verified_by_the_harness(dataset, tmp_path):
-    from engine.events import read_events
-    from engine.tree import Tree
+    from trajscope.engine.events import read_events
+    from trajscope.engine.tree import Tree
     from tests.fake_llm import FakeLLM, Scripted, reply
 
     out = tmp_path / "search.jsonl"
@@ -237,7 +237,7 @@ def test_a_search_on_the_row_submits_and_is_verified_by_the_harness(dataset, tmp
 def test_a_5x_task_repository_is_verified_with_its_own_eval_script(dataset, tmp_path):
     """swebench 5.x's layout (tasks/<id>/ with task.yaml, tests.json, eval.sh, ...), under a
     repository name the pinned harness's spec tables do not know: its own script and parser."""
-    from engine import swebench
+    from trajscope.engine import swebench
 
     row = json.loads(dataset.read_text())
     task = tmp_path / "repo" / "tasks" / "acme__calc-1"

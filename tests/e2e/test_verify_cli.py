@@ -34,7 +34,7 @@ def test_verify_patch_file_and_stdin(tmp_path):
     patch = tmp_path / "fix.diff"
     shutil.copy(TASK / "gold.patch", patch)
     assert trajscope("verify", TASK, "--patch", patch, "--json").returncode == 0
-    piped = subprocess.run([sys.executable, "-m", "tui.cli", "verify", str(TASK), "--patch", "-", "--json"],
+    piped = subprocess.run([sys.executable, "-m", "trajscope.tui.cli", "verify", str(TASK), "--patch", "-", "--json"],
                            input=patch.read_text(), capture_output=True, text=True, timeout=120)
     assert piped.returncode == 0 and json.loads(piped.stdout)["resolved"]
 
@@ -62,7 +62,7 @@ def test_bad_task_directory(tmp_path, content, message):
 
 def test_no_docker_daemon_is_one_line():
     env = dict(os.environ, DOCKER_HOST="unix:///nonexistent/docker.sock")
-    result = subprocess.run([sys.executable, "-m", "tui.cli", "verify", str(TASK), "--sandbox", "docker"],
+    result = subprocess.run([sys.executable, "-m", "trajscope.tui.cli", "verify", str(TASK), "--sandbox", "docker"],
                             capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 2
     assert result.stderr.startswith("trajscope: Docker is not reachable") and "--sandbox local" in result.stderr

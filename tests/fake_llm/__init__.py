@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from engine.policy.simulated import ModelServer, Solver
+from trajscope.engine.policy.simulated import ModelServer, Solver
 
 __all__ = ["FakeLLM", "Scripted", "Solver", "reply", "turn"]
 

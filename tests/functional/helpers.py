@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tui.widgets.action_tree import ActionTree
+from trajscope.tui.widgets.action_tree import ActionTree
 
 
 def visible_ids(tree: ActionTree) -> list[str]:

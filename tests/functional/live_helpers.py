@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import contextlib
 
-from engine.policy.demo import DemoPolicy
-from engine.policy.llm import LLMPolicy
-from engine.prm.heuristic import HeuristicScorer
-from engine.search.budget import Budget
-from engine.session import SearchConfig, Session
-from engine.tasks import load_task_dir
+from trajscope.engine.policy.demo import DemoPolicy
+from trajscope.engine.policy.llm import LLMPolicy
+from trajscope.engine.prm.heuristic import HeuristicScorer
+from trajscope.engine.search.budget import Budget
+from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.tasks import load_task_dir
 from tests.conftest import DEMO_TASKS
 from tests.fake_llm import FakeLLM, Solver
 from tests.functional.helpers import wait_for
-from tui.app import TrajscopeApp
-from tui.bridge import LiveSource
+from trajscope.tui.app import TrajscopeApp
+from trajscope.tui.bridge import LiveSource
 
 SIZE = (140, 40)
 TASK = load_task_dir(next(p for p in DEMO_TASKS if p.name == "duration-ms-unit"))

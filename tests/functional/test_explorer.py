@@ -7,17 +7,17 @@ import threading
 import orjson
 import pytest
 
-from engine.events import RunLog, make_event, write_events
-from engine.synthetic import synthetic_events
+from trajscope.engine.events import RunLog, make_event, write_events
+from trajscope.engine.synthetic import synthetic_events
 from tests.conftest import DEMO_RUN, REAL
 from tests.functional.helpers import static_text, visible_ids, wait_for
-from tui.app import TrajscopeApp
-from tui.bridge import Source
-from tui.screens.help import HelpScreen
-from tui.screens.observation import ObservationScreen
-from tui.widgets.node_detail import NodeDetail
-from tui.widgets.status_bar import StatusBar
-from tui.widgets.text_viewer import TextViewer
+from trajscope.tui.app import TrajscopeApp
+from trajscope.tui.bridge import Source
+from trajscope.tui.screens.help import HelpScreen
+from trajscope.tui.screens.observation import ObservationScreen
+from trajscope.tui.widgets.node_detail import NodeDetail
+from trajscope.tui.widgets.status_bar import StatusBar
+from trajscope.tui.widgets.text_viewer import TextViewer
 
 SIZE = (140, 40)
 
@@ -286,7 +286,7 @@ async def test_detail_lists_the_branch_flags_with_their_steps():
 async def test_submit_and_detail_of_a_node_below_an_edit_show_the_state_patch(tmp_path):
     """#14 runs a script after #13 created it: its own step changed nothing, but its state
     holds the new file, and that is what submitting or exporting it gives."""
-    from tui.screens.submit import SubmitScreen
+    from trajscope.tui.screens.submit import SubmitScreen
 
     app = TrajscopeApp(Source(DEMO_RUN))
     async with app.run_test(size=SIZE) as pilot:

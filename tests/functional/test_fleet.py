@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from engine.events import read_events
-from engine.tree import ROOT
+from trajscope.engine.events import read_events
+from trajscope.engine.tree import ROOT
 from tests.e2e.test_batch import specs
 from tests.functional.helpers import static_text, wait_for
-from tui.app import TrajscopeApp
-from tui.batch.executors import LocalExecutor
-from tui.batch.fleet import Fleet
-from tui.batch.remote import FleetSource
-from tui.screens.fleet import FleetScreen
-from tui.screens.live import LiveScreen
+from trajscope.tui.app import TrajscopeApp
+from trajscope.tui.batch.executors import LocalExecutor
+from trajscope.tui.batch.fleet import Fleet
+from trajscope.tui.batch.remote import FleetSource
+from trajscope.tui.screens.fleet import FleetScreen
+from trajscope.tui.screens.live import LiveScreen
 
 SIZE = (160, 40)
 
@@ -67,9 +67,9 @@ def test_a_remote_search_shows_the_time_its_worker_has_used():
     made (and its clock started) on every read."""
     from types import SimpleNamespace
 
-    from engine.tree import Tree
-    from tui.batch.remote import RemoteSession
-    from tui.screens.live import budget_text
+    from trajscope.engine.tree import Tree
+    from trajscope.tui.batch.remote import RemoteSession
+    from trajscope.tui.screens.live import budget_text
 
     member = SimpleNamespace(name="t", log=None, tree=Tree(), done=False,
                              status={"budget": {"nodes": 60, "wall_s": 600, "used_wall_s": 420.0}})

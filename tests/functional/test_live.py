@@ -10,14 +10,14 @@ from textual.color import Color
 
 import pytest
 
-from engine.events import read_events
-from engine.tree import ROOT
+from trajscope.engine.events import read_events
+from trajscope.engine.tree import ROOT
 from tests.functional.helpers import static_text, wait_for
 from tests.functional.live_helpers import SIZE, app_for, attached, demo_session, fake_session, settled
-from tui.screens.compare import CompareScreen
-from tui.screens.dialogs import EditDialog, ResampleDialog
-from tui.screens.help import HelpScreen
-from tui.screens.submit import SubmitScreen
+from trajscope.tui.screens.compare import CompareScreen
+from trajscope.tui.screens.dialogs import EditDialog, ResampleDialog
+from trajscope.tui.screens.help import HelpScreen
+from trajscope.tui.screens.submit import SubmitScreen
 
 
 def commands(session, name):

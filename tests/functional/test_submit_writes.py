@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import orjson
 
-from engine.events import read_events, write_events
+from trajscope.engine.events import read_events, write_events
 from tests.conftest import DEMO_RUN
 from tests.functional.helpers import wait_for
-from tui.app import TrajscopeApp
-from tui.bridge import Source
-from tui.screens.submit import SubmitScreen
+from trajscope.tui.app import TrajscopeApp
+from trajscope.tui.bridge import Source
+from trajscope.tui.screens.submit import SubmitScreen
 
 SIZE = (140, 40)
 NODE = "14"  # a node of the demo run whose state has a patch

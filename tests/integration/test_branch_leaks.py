@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.sandbox.local import LocalSandbox
-from engine.sandbox.local_store import remove_untracked
+from trajscope.engine.sandbox.local import LocalSandbox
+from trajscope.engine.sandbox.local_store import remove_untracked
 
 PLANT = ("printf 'conftest.py\\n' >> .gitignore; "
          "printf 'import pathlib\\npathlib.Path(\"README.md\").write_text(\"trojan\")\\n' > conftest.py; "

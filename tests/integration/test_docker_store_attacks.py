@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.actions import Action
-from engine.policy.base import Proposal
-from engine.prm.heuristic import HeuristicScorer
-from engine.sandbox import SandboxError
-from engine.search.budget import Budget
-from engine.session import SearchConfig, Session
-from engine.tree import ROOT
+from trajscope.engine.actions import Action
+from trajscope.engine.policy.base import Proposal
+from trajscope.engine.prm.heuristic import HeuristicScorer
+from trajscope.engine.sandbox import SandboxError
+from trajscope.engine.search.budget import Budget
+from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.tree import ROOT
 from tests.conftest import docker_or_skip
 
 pytestmark = pytest.mark.docker
@@ -45,7 +45,7 @@ def assert_contained(box) -> None:
 def test_an_agent_that_wrecks_its_own_store_loses_nothing(source):
     """Every engine step makes the container's store anew and drops an index it did not leave,
     so emptying them costs the agent's branch nothing, and no other branch anything."""
-    from engine.sandbox.docker import DockerSandbox
+    from trajscope.engine.sandbox.docker import DockerSandbox
 
     with DockerSandbox(source=source) as box:
         assert_contained(box)
@@ -124,7 +124,7 @@ def written(box) -> int:
 def test_a_docker_command_cannot_fill_the_host_disk(source):
     """One file past the limit is refused by the kernel at once; many files are stopped by the
     watch, and the container goes with what it wrote; the branch goes on from its saved state."""
-    from engine.sandbox.docker import DockerSandbox
+    from trajscope.engine.sandbox.docker import DockerSandbox
 
     limit = 64
     with DockerSandbox(source=source, disk_mb=limit) as box:
@@ -166,7 +166,7 @@ def test_a_docker_command_cannot_fill_the_host_disk(source):
 def test_a_snapshot_past_the_pack_limit_is_refused_at_once(source):
     """2 GiB of changed files (sparse: they cost the disk nothing) would make git read and
     compress all of it before the pack limit stops it; the snapshot refuses them first."""
-    from engine.sandbox.docker import DockerSandbox
+    from trajscope.engine.sandbox.docker import DockerSandbox
 
     with DockerSandbox(source=source) as box:
         assert_contained(box)
@@ -217,7 +217,7 @@ def test_a_replaced_program_cannot_plant_into_another_branch(source, attack):
     """After the agent replaced a program the engine runs in its container, restoring the base
     or another branch's state gives exactly the files saved there, and a snapshot of them is
     that same state: nothing of the agent's reaches them."""
-    from engine.sandbox.docker import DockerSandbox
+    from trajscope.engine.sandbox.docker import DockerSandbox
 
     base_files = {"pkg/mod.py": "def f():\n    return 1\n"}
     two_files = {"pkg/mod.py": "def f():\n    return 2\n", "pkg/two.py": "y = 2\n"}
@@ -245,7 +245,7 @@ def test_a_replaced_program_cannot_plant_into_another_branch(source, attack):
 def test_the_snapshots_of_a_session_share_one_bounded_store(source):
     """Each snapshot may send up to the pack limit; a search of many nodes would grow the
     keeper's volume without end. The session's store takes ``store_mb`` in all, forks included."""
-    from engine.sandbox.docker import DockerSandbox
+    from trajscope.engine.sandbox.docker import DockerSandbox
 
     with DockerSandbox(source=source, store_mb=1) as box:
         assert_contained(box)
@@ -286,7 +286,7 @@ def test_a_file_hidden_by_gitignore_does_not_outlive_a_restore(built):
     """The review's reproduction: the agent ignores its conftest.py; after a restore of the
     base it is gone (the diff is empty and the state is the base), while the base's own
     ignored build outputs stay."""
-    from engine.sandbox.docker import DockerSandbox
+    from trajscope.engine.sandbox.docker import DockerSandbox
 
     with DockerSandbox(source=built) as box:
         assert_contained(box)
@@ -308,7 +308,7 @@ def test_a_file_hidden_by_gitignore_does_not_outlive_a_restore(built):
 def test_a_trojan_in_home_or_tmp_does_not_run_in_a_sibling_branch(built):
     """A usercustomize.py in the user site (HOME) would run in the next branch's first python;
     a restore replaces the container where HOME changed, and empties /tmp and /var/tmp."""
-    from engine.sandbox.docker import DockerSandbox
+    from trajscope.engine.sandbox.docker import DockerSandbox
 
     with DockerSandbox(source=built) as box:
         assert_contained(box)

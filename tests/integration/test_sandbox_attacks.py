@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.actions import Action, execute
-from engine.sandbox import SandboxError
-from engine.sandbox.output import KEEP_HEAD, KEEP_TAIL
+from trajscope.engine.actions import Action, execute
+from trajscope.engine.sandbox import SandboxError
+from trajscope.engine.sandbox.output import KEEP_HEAD, KEEP_TAIL
 from tests.conftest import docker_or_skip
 
 
@@ -32,11 +32,11 @@ def kind(request) -> str:
 @pytest.fixture
 def box(kind: str, source: Path, tmp_path: Path):
     if kind == "docker":
-        from engine.sandbox.docker import DockerSandbox
+        from trajscope.engine.sandbox.docker import DockerSandbox
 
         sandbox = DockerSandbox(source=source)
     else:
-        from engine.sandbox.local import LocalSandbox
+        from trajscope.engine.sandbox.local import LocalSandbox
 
         try:
             # none as root: the commands' own user must reach the sandbox by its path, which
@@ -204,7 +204,7 @@ def test_search_does_not_follow_links_out(box, tmp_path):
 @pytest.mark.docker
 def test_docker_store_is_read_only_to_agents(source):
     docker_or_skip()
-    from engine.sandbox.docker import DockerSandbox
+    from trajscope.engine.sandbox.docker import DockerSandbox
 
     with DockerSandbox(source=source) as box:
         box.write("pkg/mod.py", "def f():\n    return 2\n")
@@ -227,7 +227,7 @@ def test_docker_cleanup_does_not_depend_on_the_containers_tools(source):
     """The agent is root in its container: it may remove coreutils. The engine's kill of
     leftover processes uses only the shell's builtins."""
     docker_or_skip()
-    from engine.sandbox.docker import DockerSandbox
+    from trajscope.engine.sandbox.docker import DockerSandbox
 
     with DockerSandbox(source=source) as box:
         sleeper = bash(box, "cp /bin/sleep /tmp/nap; rm -f /usr/bin/seq /usr/bin/sleep /usr/bin/kill /bin/kill; "
@@ -239,7 +239,7 @@ def test_docker_cleanup_does_not_depend_on_the_containers_tools(source):
 
 
 def test_a_planted_file_at_an_output_name_is_never_opened(tmp_path):
-    from engine.sandbox.output import BoundedOutput, keep_output
+    from trajscope.engine.sandbox.output import BoundedOutput, keep_output
 
     victim = tmp_path / "victim"
     victim.write_text("precious")
@@ -284,7 +284,7 @@ def test_a_killed_docker_container_fails_its_step_and_is_replaced(source):
     """The agent kills what keeps its container up: that step fails with one sentence; the
     branch's states are in the session's store, so the next restore brings a new container."""
     docker_or_skip()
-    from engine.sandbox.docker import DockerSandbox
+    from trajscope.engine.sandbox.docker import DockerSandbox
 
     with DockerSandbox(source=source) as box:
         box.write("pkg/mod.py", "def f():\n    return 3\n")

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.actions import Action
-from engine.policy.base import Proposal
-from engine.sandbox import SandboxError
-from engine.sandbox import confine, programs
-from engine.sandbox.local import LocalSandbox
-from engine.sandbox.quota import DiskQuota, tree_usage
+from trajscope.engine.actions import Action
+from trajscope.engine.policy.base import Proposal
+from trajscope.engine.sandbox import SandboxError
+from trajscope.engine.sandbox import confine, programs
+from trajscope.engine.sandbox.local import LocalSandbox
+from trajscope.engine.sandbox.quota import DiskQuota, tree_usage
 from tests.conftest import DEMO_TASKS, ROOT
 
 TASK_DIR = next(p for p in DEMO_TASKS if p.name == "slugify-accents")
@@ -77,8 +77,8 @@ def assert_one_sentence(message: str, why: str) -> None:
 
 
 def test_a_broken_bwrap_stops_the_session_before_any_command(broken_bwrap, marker, tmp_path):
-    from engine.session import Session
-    from engine.tasks import load_task_dir
+    from trajscope.engine.session import Session
+    from trajscope.engine.tasks import load_task_dir
 
     session = Session(load_task_dir(TASK_DIR), TouchPolicy(marker), tmp_path / "run.jsonl", sandbox="local")
     with pytest.raises(SandboxError) as caught:
@@ -95,7 +95,7 @@ def test_the_command_line_refuses_in_one_sentence_and_writes_nothing(broken_bwra
                                                                      out_name):
     """A run, and a local batch before any of its searches starts."""
     out = tmp_path / out_name
-    proc = subprocess.run([sys.executable, "-m", "tui.cli", command, str(TASK_DIR), "--sandbox", "local", "--headless",
+    proc = subprocess.run([sys.executable, "-m", "trajscope.tui.cli", command, str(TASK_DIR), "--sandbox", "local", "--headless",
                            "--out", str(out)], cwd=ROOT, env=broken_bwrap, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     line = proc.stderr.strip()
@@ -105,10 +105,10 @@ def test_the_command_line_refuses_in_one_sentence_and_writes_nothing(broken_bwra
 
 
 def test_auto_without_docker_refuses_like_local(broken_bwrap, monkeypatch):
-    from engine.sandbox import docker as docker_sandbox
-    from engine.tasks import load_task_dir
-    from tui.cli.common import pick_sandbox
-    from tui.errors import UserError
+    from trajscope.engine.sandbox import docker as docker_sandbox
+    from trajscope.engine.tasks import load_task_dir
+    from trajscope.tui.cli.common import pick_sandbox
+    from trajscope.tui.errors import UserError
 
     monkeypatch.setattr(docker_sandbox, "docker_available", lambda: (False, "no daemon"))
     with pytest.raises(UserError) as caught:
@@ -153,7 +153,7 @@ def test_a_program_in_a_folder_others_can_write_is_passed_over(tmp_path, monkeyp
 
 SHIM_RUN = """
 import json, sys
-from engine.sandbox.local import LocalSandbox
+from trajscope.engine.sandbox.local import LocalSandbox
 with LocalSandbox(sys.argv[1], base_dir=sys.argv[2]) as box:
     seen = box.run(f"id -u; test -e {sys.argv[1]} && echo host-visible || echo host-hidden").output.split()
     box.write("pkg/mod.py", "def f():\\n    return 2\\n")
@@ -235,7 +235,7 @@ def test_two_processes_never_share_a_uid_nor_kill_each_others_commands(source, t
     uid, and without a cgroup the end of one's command killed every process of that uid."""
     if os.geteuid() != 0:
         pytest.skip("trajscope does not run as root here")
-    from engine.sandbox import uids
+    from trajscope.engine.sandbox import uids
 
     holder = subprocess.Popen([sys.executable, "-c", "from engine.sandbox.uids import UidLease; import sys; "
                                "print(UidLease().uid, flush=True); sys.stdin.read()"],
@@ -244,7 +244,7 @@ def test_two_processes_never_share_a_uid_nor_kill_each_others_commands(source, t
         taken = int(holder.stdout.readline())
         # this process counts from the other's uid: it must pass over it, not take it
         monkeypatch.setattr(uids, "_next", iter(range(taken - uids.UID_BASE, 10**6)))
-        monkeypatch.setattr("engine.sandbox.local.pids_cgroup", lambda *a: None)  # kills go by uid
+        monkeypatch.setattr("trajscope.engine.sandbox.local.pids_cgroup", lambda *a: None)  # kills go by uid
         with confined(source, tmp_path) as box:
             assert box._uid != taken
             other = subprocess.Popen(["setpriv", f"--reuid={taken}", f"--regid={taken}", "--clear-groups",
@@ -432,7 +432,7 @@ def test_many_empty_files_count_against_the_quota(tmp_path, monkeypatch):
 
 
 def test_the_summaries_say_when_commands_ran_unconfined():
-    from tui.cli.search import summary_lines
+    from trajscope.tui.cli.search import summary_lines
 
     result = {"instance_id": "t", "selected": None, "submissions": 0, "resolved_submissions": 0, "nodes": 3,
               "wall_s": 1.0, "finished": "done", "log": "runs/t.jsonl", "sandbox": "none", "isolated": False}

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.sandbox import ExecResult, PathOutsideRepo, Sandbox, SandboxError
-from engine.sandbox.base import cap_output, repo_path
+from trajscope.engine.sandbox import ExecResult, PathOutsideRepo, Sandbox, SandboxError
+from trajscope.engine.sandbox.base import cap_output, repo_path
 from tests.conftest import ROOT
 
 
@@ -31,10 +31,10 @@ def source(tmp_path: Path) -> Path:
 
 def open_box(kind: str, source: Path, **options) -> Sandbox:
     if kind == "local":
-        from engine.sandbox.local import LocalSandbox
+        from trajscope.engine.sandbox.local import LocalSandbox
 
         return LocalSandbox(source, **options)
-    from engine.sandbox.docker import DockerSandbox
+    from trajscope.engine.sandbox.docker import DockerSandbox
 
     return DockerSandbox(source=source, **options)
 
@@ -207,7 +207,7 @@ def test_close_removes_everything(sandbox_kind, source):
     if sandbox_kind == "local":
         assert not any(p.exists() for p in where) and not root.exists()
     else:
-        from engine.sandbox.docker import LABEL, client
+        from trajscope.engine.sandbox.docker import LABEL, client
 
         left = [c.name for c in client().containers.list(all=True, filters={"label": LABEL})]
         assert not set(names) & set(left)
@@ -220,11 +220,11 @@ _CRASHER = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     kind, source = sys.argv[1], sys.argv[2]
     if kind == "local":
-        from engine.sandbox.local import LocalSandbox
+        from trajscope.engine.sandbox.local import LocalSandbox
         box = LocalSandbox(source)
         print(box.dir, flush=True)
     else:
-        from engine.sandbox.docker import DockerSandbox
+        from trajscope.engine.sandbox.docker import DockerSandbox
         box = DockerSandbox(source=source)
         print(box.container.name, flush=True)
     time.sleep(600)
@@ -242,13 +242,13 @@ def test_leftovers_of_a_killed_run_are_reaped(sandbox_kind, source, tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     if sandbox_kind == "local":
-        from engine.sandbox.local import reap_leftovers
+        from trajscope.engine.sandbox.local import reap_leftovers
 
         assert Path(left).exists()
         assert reap_leftovers() >= 1
         assert not Path(left).exists()
     else:
-        from engine.sandbox.docker import LABEL, client, reap_leftovers
+        from trajscope.engine.sandbox.docker import LABEL, client, reap_leftovers
 
         def names():
             return {c.name for c in client().containers.list(all=True, filters={"label": LABEL})}
@@ -274,7 +274,7 @@ def test_cap_output_and_repo_path():
 def test_another_base_dir_never_reaps_a_live_sandbox(tmp_path, source):
     """Two trajscope processes (or sandboxes) with other base directories: the second's
     clean-up of leftovers must not take the first's live cgroup for one."""
-    from engine.sandbox.local import LocalSandbox
+    from trajscope.engine.sandbox.local import LocalSandbox
 
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()

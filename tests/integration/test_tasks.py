@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from engine.tasks import TaskError, load_swebench, load_task, load_task_dir
-from engine.verification import parse_test_log, verify
+from trajscope.engine.tasks import TaskError, load_swebench, load_task, load_task_dir
+from trajscope.engine.verification import parse_test_log, verify
 from tests.conftest import DEMO_TASKS, docker_or_skip
 
 
@@ -167,7 +167,7 @@ def test_no_per_test_result_is_a_verification_error_not_unresolved(tmp_path, com
     assert "no per-test result" in result.error and "\n" not in result.error
     verified = result.verified()
     assert verified["verdict"] == "error" and not verified["passed"] and not verified["failed"]
-    from engine.tree import Node
+    from trajscope.engine.tree import Node
 
     node = Node("n1", "root", 1, "submit", verified=verified | {"error": result.error})
     assert node.resolved is None and node.verdict == "error"

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine.tree import ROOT
+from trajscope.engine.tree import ROOT
 from tests.functional.helpers import wait_for
 from tests.functional.live_helpers import app_for, demo_session, settled
-from tui.screens.submit import SubmitScreen
+from trajscope.tui.screens.submit import SubmitScreen
 
 pytestmark = pytest.mark.slow
 

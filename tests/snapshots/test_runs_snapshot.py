@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.formats.runs import find_runs, find_verdicts
+from trajscope.engine.formats.runs import find_runs, find_verdicts
 from tests.functional.helpers import wait_for
 from tests.support import runs_folder
-from tui.app import TrajscopeApp
-from tui.bridge import RunsSource
-from tui.screens.runs import RunsScreen
+from trajscope.tui.app import TrajscopeApp
+from trajscope.tui.bridge import RunsSource
+from trajscope.tui.screens.runs import RunsScreen
 
 
 def test_runs_screen(snap_compare, tmp_path):

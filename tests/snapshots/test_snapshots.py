@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tests.conftest import DEMO_RUN
 from tests.functional.helpers import wait_for
-from tui.app import TrajscopeApp
-from tui.bridge import Source
+from trajscope.tui.app import TrajscopeApp
+from trajscope.tui.bridge import Source
 
 SIZE = (130, 36)
 

@@ -1,6 +1,6 @@
 import pytest
 
-from engine.actions import action_from_command, classify, make_action
+from trajscope.engine.actions import action_from_command, classify, make_action
 
 
 @pytest.mark.parametrize("command,kind", [

@@ -8,13 +8,13 @@ import json
 
 import pytest
 
-from engine.actions import make_action
-from engine.analysis.flags import detect, trajectories
-from engine.analysis.stats import clusters, collect, flag_rates
-from engine.formats import load
-from engine.formats.builder import RunBuilder
-from engine.events import read_events
-from engine.tree import Tree
+from trajscope.engine.actions import make_action
+from trajscope.engine.analysis.flags import detect, trajectories
+from trajscope.engine.analysis.stats import clusters, collect, flag_rates
+from trajscope.engine.formats import load
+from trajscope.engine.formats.builder import RunBuilder
+from trajscope.engine.events import read_events
+from trajscope.engine.tree import Tree
 from tests.conftest import DEMO_RUN, REAL
 
 VIEW = ("view", {"path": "calc/ops.py"}, "1 def divide(a, b):\n2     return a / b\n", 0)
@@ -118,9 +118,9 @@ def test_clusters_group_every_failure_once():
 
 @pytest.mark.slow
 def test_llm_judge_tags_with_a_rationale_per_flag_and_survives_garbage():
-    from engine.policy.llm import LLMPolicy
+    from trajscope.engine.policy.llm import LLMPolicy
     from tests.fake_llm import FakeLLM, Scripted, reply
-    from engine.analysis.report import analyze
+    from trajscope.engine.analysis.report import analyze
 
     verdict = {f: {"present": f == "memory_drift", "rationale": f"seen at step 2 ({f})"}
                for f in ("memory_drift", "overconfidence", "strange_behaviour", "self_correction",
@@ -143,8 +143,8 @@ def test_llm_judge_tags_with_a_rationale_per_flag_and_survives_garbage():
 
 
 def test_flag_checkpoints_give_what_a_walk_from_the_task_gives():
-    from engine.analysis.flags import FlagCache
-    from engine.synthetic import synthetic_events
+    from trajscope.engine.analysis.flags import FlagCache
+    from trajscope.engine.synthetic import synthetic_events
 
     for tree in (Tree.fold(read_events(DEMO_RUN)), Tree.fold(list(synthetic_events(1500, seed=5)))):
         built, lazy = FlagCache(tree, every=4), FlagCache(tree, every=4)

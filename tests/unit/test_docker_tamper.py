@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from engine.sandbox.tamper import changed_outside, upper_changes
+from trajscope.engine.sandbox.tamper import changed_outside, upper_changes
 
 PATH = "/usr/local/bin:/usr/bin:/bin"
 

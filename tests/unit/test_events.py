@@ -2,7 +2,7 @@ import threading
 
 import orjson
 
-from engine.events import LogFollower, ReadCounts, RunLog, make_event, read_events, write_events
+from trajscope.engine.events import LogFollower, ReadCounts, RunLog, make_event, read_events, write_events
 
 
 def test_runlog_round_trip(tmp_path):
@@ -81,7 +81,7 @@ def test_follow_yields_appended_events_until_stopped(tmp_path):
 
 
 def test_a_follower_never_holds_a_line_without_end(tmp_path, monkeypatch):
-    import engine.events as events
+    import trajscope.engine.events as events
 
     monkeypatch.setattr(events, "MAX_LINE", 1000)
     monkeypatch.setattr(events, "FOLLOW_CHUNK", 700)
@@ -101,7 +101,7 @@ def test_a_follower_never_holds_a_line_without_end(tmp_path, monkeypatch):
 
 
 def test_the_secret_check_finds_keys_and_passes_plain_text():
-    from engine import redact
+    from trajscope.engine import redact
 
     redact.register("hunter2-very-secret-value")
     assert redact.has_secret(b'{"observation": "the key is hunter2-very-secret-value"}')

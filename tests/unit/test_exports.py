@@ -9,15 +9,15 @@ import sys
 import orjson
 import pytest
 
-from engine.actions import parse_tool_call
-from engine.events import read_events
-from engine.formats.training import dagger, dpo, sft
-from engine.policy.demo import DemoPolicy
-from engine.prm.heuristic import HeuristicScorer
-from engine.search.budget import Budget
-from engine.session import SearchConfig, Session
-from engine.tasks import load_task_dir
-from engine.tree import ROOT, Tree
+from trajscope.engine.actions import parse_tool_call
+from trajscope.engine.events import read_events
+from trajscope.engine.formats.training import dagger, dpo, sft
+from trajscope.engine.policy.demo import DemoPolicy
+from trajscope.engine.prm.heuristic import HeuristicScorer
+from trajscope.engine.search.budget import Budget
+from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.tasks import load_task_dir
+from trajscope.engine.tree import ROOT, Tree
 from tests.conftest import DEMO_TASKS
 
 TASK = load_task_dir(next(p for p in DEMO_TASKS if p.name == "duration-ms-unit"))
@@ -88,7 +88,7 @@ def test_dagger_has_the_persons_edit_as_the_teacher_label(curated):
 
 
 def run_export(*args):
-    return subprocess.run([sys.executable, "-m", "tui.cli", "export", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "trajscope.tui.cli", "export", *map(str, args)],
                           capture_output=True, text=True, cwd=REPO)
 
 
@@ -129,9 +129,9 @@ def test_dagger_student_action_of_an_edit_is_the_replaced_action(curated):
 
 
 def test_the_patch_of_a_node_is_the_patch_of_its_state(tmp_path):
-    from engine.formats import load
-    from engine.formats.export import patch_of
-    from engine.tree import Tree
+    from trajscope.engine.formats import load
+    from trajscope.engine.formats.export import patch_of
+    from trajscope.engine.tree import Tree
     from tests.conftest import DEMO_RUN
 
     tree = Tree.fold(load(DEMO_RUN).events)

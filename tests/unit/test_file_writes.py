@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.files import (NAME_LIMIT, Folder, LogBusy, WriteError, check_target, create_unique, open_append,
+from trajscope.engine.files import (NAME_LIMIT, Folder, LogBusy, WriteError, check_target, create_unique, open_append,
                           replace_file, safe_name, write_new)
 
 
@@ -98,7 +98,7 @@ def test_a_planted_temporary_name_is_not_used(tmp_path, victim):
 
 
 def test_replace_is_atomic_and_keeps_nothing_on_failure(tmp_path):
-    from engine.files import replacing
+    from trajscope.engine.files import replacing
 
     target = tmp_path / "report.json"
     target.write_text("old")
@@ -161,7 +161,7 @@ def test_errors_are_one_sentence(tmp_path):
 def graded(monkeypatch):
     """Grading without a sandbox: every patch resolves (the attacks here are in the fields that
     name files, not in the tests); the instances graded, in order."""
-    from engine import tasks, verification
+    from trajscope.engine import tasks, verification
 
     calls: list[str] = []
 
@@ -175,7 +175,7 @@ def graded(monkeypatch):
 
 
 def evaluate_cli(tmp_path, rows: list[dict], capsys, *extra: str) -> tuple[int, str, Path]:
-    from tui.cli import main
+    from trajscope.tui.cli import main
 
     preds = tmp_path / "preds.jsonl"
     preds.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -228,7 +228,7 @@ def test_evaluate_grades_an_instance_predicted_twice_once(tmp_path, capsys, grad
 
 
 def test_evaluate_refuses_a_patch_over_the_limit_before_grading(tmp_path, capsys, graded, monkeypatch):
-    from engine.sandbox import local
+    from trajscope.engine.sandbox import local
 
     monkeypatch.setattr(local, "PATCH_LIMIT", 1000)
     rows = [{"instance_id": "big", "model_name_or_path": "m", "model_patch": "+" * 5000},
@@ -260,7 +260,7 @@ def test_evaluate_refuses_a_name_it_cannot_write_before_grading_anything(tmp_pat
 def test_evaluate_writes_its_summary_when_a_report_fails_after_grading(tmp_path, capsys, graded, monkeypatch):
     """A folder swapped for a link while the tests run, and the summary's name taken: the report
     of that instance is not written, the grades of all are kept (a new summary name)."""
-    from engine import verification
+    from trajscope.engine import verification
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -288,7 +288,7 @@ def test_evaluate_writes_its_summary_when_a_report_fails_after_grading(tmp_path,
 def test_a_jsonl_line_over_the_limit_is_never_held_in_memory(tmp_path):
     import tracemalloc
 
-    from engine.evaluation import read_predictions
+    from trajscope.engine.evaluation import read_predictions
 
     preds = tmp_path / "preds.jsonl"
     with preds.open("w") as fh:
@@ -311,10 +311,10 @@ def test_a_jsonl_line_over_the_limit_is_never_held_in_memory(tmp_path):
 def test_prm_score_leaves_its_input_byte_identical_and_writes_a_new_log(tmp_path, capsys, fixture):
     import shutil
 
-    from engine.events import read_events
-    from engine.tree import Tree
+    from trajscope.engine.events import read_events
+    from trajscope.engine.tree import Tree
     from tests.conftest import DEMO_RUN, REAL
-    from tui.cli import main
+    from trajscope.tui.cli import main
 
     source = DEMO_RUN if fixture == "run log" else REAL / fixture
     given = tmp_path / source.name
@@ -336,7 +336,7 @@ def test_prm_score_refuses_to_write_its_input_or_through_a_link(tmp_path, capsys
     import shutil
 
     from tests.conftest import DEMO_RUN
-    from tui.cli import main
+    from trajscope.tui.cli import main
 
     given = tmp_path / "run.jsonl"
     shutil.copy(DEMO_RUN, given)
@@ -355,7 +355,7 @@ def test_export_and_analyze_never_write_through_a_link_or_over_their_input(tmp_p
     import shutil
 
     from tests.conftest import DEMO_RUN
-    from tui.cli import main
+    from trajscope.tui.cli import main
 
     run = tmp_path / "run.jsonl"
     shutil.copy(DEMO_RUN, run)
@@ -377,7 +377,7 @@ def test_export_and_analyze_never_write_through_a_link_or_over_their_input(tmp_p
 
 # -- batches: names, the folder's lock, the batch's own files ------------------------------
 def test_task_ids_never_take_the_batch_files_or_each_others_names():
-    from tui.batch.fleet import log_names
+    from trajscope.tui.batch.fleet import log_names
 
     ids = ["summary", "predictions", "Summary", "a/b", "a_b", "x", "x", "../../etc/passwd"]
     names, renamed = log_names(ids)
@@ -389,9 +389,9 @@ def test_task_ids_never_take_the_batch_files_or_each_others_names():
 
 
 def test_a_second_batch_into_the_same_folder_is_refused(tmp_path):
-    from tui.batch.executors import LocalExecutor
-    from tui.batch.fleet import Fleet
-    from tui.errors import UserError
+    from trajscope.tui.batch.executors import LocalExecutor
+    from trajscope.tui.batch.fleet import Fleet
+    from trajscope.tui.errors import UserError
 
     spec = {"name": "t", "task": "unused", "instance": None, "options": {}}
     first = Fleet([spec], LocalExecutor(1), tmp_path / "out", 1)
@@ -404,9 +404,9 @@ def test_a_second_batch_into_the_same_folder_is_refused(tmp_path):
 
 
 def test_a_batch_refuses_a_link_planted_at_a_run_log(tmp_path, victim):
-    from tui.batch.executors import LocalExecutor
-    from tui.batch.fleet import Fleet
-    from tui.errors import UserError
+    from trajscope.tui.batch.executors import LocalExecutor
+    from trajscope.tui.batch.fleet import Fleet
+    from trajscope.tui.errors import UserError
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "t.jsonl").symlink_to(tmp_path / "dangling")
@@ -417,9 +417,9 @@ def test_a_batch_refuses_a_link_planted_at_a_run_log(tmp_path, victim):
 
 # -- run logs: links, a second writer, unique default names --------------------------------
 def test_a_run_log_is_never_opened_through_a_dangling_link(tmp_path, capsys):
-    from engine.events import RunLog
+    from trajscope.engine.events import RunLog
     from tests.conftest import DEMO_TASKS
-    from tui.cli import main
+    from trajscope.tui.cli import main
 
     (tmp_path / "run.jsonl").symlink_to(tmp_path / "made-through-the-link.jsonl")
     with pytest.raises(WriteError, match="symbolic link"):
@@ -434,9 +434,9 @@ def test_a_run_log_is_never_opened_through_a_dangling_link(tmp_path, capsys):
 
 @pytest.mark.parametrize("command", [["demo"], ["search", "--resume", "--strategy", "sample"]])
 def test_a_second_writer_on_a_run_log_is_refused_in_one_sentence(tmp_path, capsys, command):
-    from engine.events import RunLog
+    from trajscope.engine.events import RunLog
     from tests.conftest import DEMO_TASKS
-    from tui.cli import main
+    from trajscope.tui.cli import main
 
     log = tmp_path / "run.jsonl"
     task = str(next(p for p in DEMO_TASKS if p.name == "semver-prerelease"))
@@ -449,7 +449,7 @@ def test_a_second_writer_on_a_run_log_is_refused_in_one_sentence(tmp_path, capsy
 
 
 def test_default_run_log_names_are_unique_within_a_second(tmp_path, monkeypatch):
-    from tui.cli.common import default_out
+    from trajscope.tui.cli.common import default_out
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("time.strftime", lambda fmt, *a: "20260101-000000")  # the same second, always
@@ -459,7 +459,7 @@ def test_default_run_log_names_are_unique_within_a_second(tmp_path, monkeypatch)
 
 
 def test_predictions_read_from_every_format_with_the_limit(tmp_path):
-    from engine.evaluation import read_predictions
+    from trajscope.engine.evaluation import read_predictions
 
     rows = [{"instance_id": "a", "model_name_or_path": "m", "model_patch": "+" * 2000},
             {"instance_id": "b", "model_name_or_path": "m", "model_patch": "diff"}]

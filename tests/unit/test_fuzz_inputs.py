@@ -13,9 +13,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from engine.events import read_events, write_events
-from engine.formats import FormatError, load
-from engine.tree import Tree
+from trajscope.engine.events import read_events, write_events
+from trajscope.engine.formats import FormatError, load
+from trajscope.engine.tree import Tree
 from tests.conftest import ROOT
 
 FIXTURES = sorted(p for p in (ROOT / "tests" / "fixtures" / "real").rglob("*") if p.is_file() and p.suffix != ".md")

@@ -17,8 +17,8 @@ import pytest
 
 pytest.importorskip("swebench", reason="the SWE-bench harness is a test extra")
 
-from engine.tasks import load_swebench  # noqa: E402
-from engine.verification import VerifyResult, grade_harness_log  # noqa: E402
+from trajscope.engine.tasks import load_swebench  # noqa: E402
+from trajscope.engine.verification import VerifyResult, grade_harness_log  # noqa: E402
 
 HERE = Path(__file__).resolve().parents[1] / "fixtures" / "swebench-harness"
 CASES = [json.loads(line) for line in (HERE / "cases.jsonl").read_text().splitlines()]
@@ -111,8 +111,8 @@ def test_trap_parametrised_ids_with_spaces_are_keyed_as_the_harness_reads_them()
 
 
 def test_a_swebench_row_without_the_harness_is_one_sentence(monkeypatch):
-    from engine import swebench
-    from engine.verification import verify
+    from trajscope.engine import swebench
+    from trajscope.engine.verification import verify
 
     monkeypatch.setattr(swebench, "available", lambda: False)
     task = load_swebench(HERE / "instances.jsonl", "django__django-90101")[0]
@@ -125,7 +125,7 @@ def as_task_repository(root: Path) -> Path:
     """The fixture rows in swebench 5.x's task-repository layout: each carries its own
     evaluation script and the name of its log parser, under a repository name the 4.1 spec
     tables do not know (so nothing but the row's own fields can grade it)."""
-    from engine import swebench
+    from trajscope.engine import swebench
     from swebench.harness.log_parsers import MAP_REPO_TO_PARSER
 
     for row in ROWS.values():
@@ -146,8 +146,8 @@ def as_task_repository(root: Path) -> Path:
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c['instance_id']}.{c['case']}" for c in CASES])
 def test_rows_of_the_5x_shape_grade_as_the_classic_rows(case, tmp_path):
-    from engine import swebench
-    from engine.tasks import load_task
+    from trajscope.engine import swebench
+    from trajscope.engine.tasks import load_task
 
     repo = as_task_repository(tmp_path / "taskrepo")
     task = load_task(repo, case["instance_id"])
@@ -162,7 +162,7 @@ def test_rows_of_the_5x_shape_grade_as_the_classic_rows(case, tmp_path):
 
 
 def test_a_task_repository_without_an_instance_or_with_a_bad_one_is_one_sentence(tmp_path):
-    from engine.tasks import TaskError, load_task
+    from trajscope.engine.tasks import TaskError, load_task
 
     repo = as_task_repository(tmp_path / "taskrepo")
     with pytest.raises(TaskError, match="task repository with 4 tasks; name one with --instance"):

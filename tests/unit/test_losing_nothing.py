@@ -12,12 +12,12 @@ import orjson
 
 import pytest
 
-from engine.events import RunLog, read_events, ReadCounts
-from engine.policy.llm import LLMPolicy
-from engine.prm.heuristic import HeuristicScorer
-from engine.search.budget import Budget
-from engine.session import SearchConfig, Session
-from engine.tree import ROOT, Tree
+from trajscope.engine.events import RunLog, read_events, ReadCounts
+from trajscope.engine.policy.llm import LLMPolicy
+from trajscope.engine.prm.heuristic import HeuristicScorer
+from trajscope.engine.search.budget import Budget
+from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.tree import ROOT, Tree
 from tests.fake_llm import FakeLLM, Solver
 from tests.support import SEMVER as TASK
 from tests.support import search
@@ -116,7 +116,7 @@ def test_a_key_echoed_by_the_provider_is_redacted_everywhere(tmp_path):
     with FakeLLM(Solver(TASK), faults=[(500, f"Incorrect API key provided: {key}")] * 8) as server:
         log = tmp_path / "run.jsonl"
         result = subprocess.run(
-            [sys.executable, "-m", "tui.cli", "run", str(TASK.path), "--model", "openai/fake",
+            [sys.executable, "-m", "trajscope.tui.cli", "run", str(TASK.path), "--model", "openai/fake",
              "--api-base", server.url, "--api-key", key, "--out", str(log), "--headless", "--sandbox", "local"],
             capture_output=True, text=True, timeout=120)
     everything = result.stdout + result.stderr + log.read_text()

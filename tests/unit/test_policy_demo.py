@@ -6,11 +6,11 @@ import random
 
 import pytest
 
-from engine.actions import execute
-from engine.policy.base import Context, PolicyError, Step
-from engine.policy.demo import NAME, Bank, DemoPolicy, next_action, patch_edits, undo
-from engine.tasks import Task, load_task_dir
-from engine.verification import apply_patch
+from trajscope.engine.actions import execute
+from trajscope.engine.policy.base import Context, PolicyError, Step
+from trajscope.engine.policy.demo import NAME, Bank, DemoPolicy, next_action, patch_edits, undo
+from trajscope.engine.tasks import Task, load_task_dir
+from trajscope.engine.verification import apply_patch
 from tests.conftest import DEMO_TASKS
 
 
@@ -98,8 +98,8 @@ def test_hints_make_the_right_fix_likelier():
 
 
 def test_the_reproduction_is_the_issues_example_not_the_hidden_tests():
-    from engine.policy.demo import reproduction
-    from engine.tasks import load_task_dir
+    from trajscope.engine.policy.demo import reproduction
+    from trajscope.engine.tasks import load_task_dir
     from tests.conftest import DEMO_TASKS
 
     for path in DEMO_TASKS:

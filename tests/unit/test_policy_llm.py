@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from engine.actions import Action
-from engine.policy.base import Context, PolicyError, Step
-from engine.policy.llm import LLMPolicy
-from engine.tasks import Task
+from trajscope.engine.actions import Action
+from trajscope.engine.policy.base import Context, PolicyError, Step
+from trajscope.engine.policy.llm import LLMPolicy
+from trajscope.engine.tasks import Task
 from tests.fake_llm import FakeLLM, Scripted, reply
 
 TASK = Task("demo__x-1", "divide() crashes on zero", repo="demo/x", workdir="/repo")
@@ -142,7 +142,7 @@ def test_a_rate_limit_with_retry_after_is_waited_out_as_the_provider_asks():
 def test_retry_after_is_bounded_and_read_in_every_form():
     from types import SimpleNamespace
 
-    from engine.policy.llm import MAX_RETRY_AFTER, retry_after
+    from trajscope.engine.policy.llm import MAX_RETRY_AFTER, retry_after
 
     assert retry_after(SimpleNamespace(litellm_response_headers={"Retry-After": "3"})) == 3
     assert retry_after(SimpleNamespace(litellm_response_headers={"retry-after": "99999"})) == MAX_RETRY_AFTER

@@ -8,15 +8,15 @@ import shutil
 import pytest
 import torch
 
-from engine.actions import Action
-from engine.events import read_events
-from engine.policy.base import Step
-from engine.prm.base import NEUTRAL, ScorerError, StepContext, evaluate
-from engine.prm.registry import get_scorer
-from engine.prm.heuristic import HeuristicScorer
-from engine.prm.model import WEIGHTS, BuiltinScorer, load_weights
-from engine.prm.rubric import RubricScorer, parse_judgement
-from engine.tree import Tree
+from trajscope.engine.actions import Action
+from trajscope.engine.events import read_events
+from trajscope.engine.policy.base import Step
+from trajscope.engine.prm.base import NEUTRAL, ScorerError, StepContext, evaluate
+from trajscope.engine.prm.registry import get_scorer
+from trajscope.engine.prm.heuristic import HeuristicScorer
+from trajscope.engine.prm.model import WEIGHTS, BuiltinScorer, load_weights
+from trajscope.engine.prm.rubric import RubricScorer, parse_judgement
+from trajscope.engine.tree import Tree
 from tests.conftest import DEMO_RUN
 from tests.fake_llm import FakeLLM, Scripted, reply
 
@@ -161,7 +161,7 @@ def test_hf_checkpoint_scores(tmp_path):
 
 
 def test_prm_score_writes_node_scored_events(tmp_path):
-    from engine.prm.score import score_log
+    from trajscope.engine.prm.score import score_log
 
     run = tmp_path / "run.jsonl"
     shutil.copy(DEMO_RUN, run)

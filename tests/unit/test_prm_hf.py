@@ -11,10 +11,10 @@ import pytest
 transformers = pytest.importorskip("transformers", reason="the hf extra is not installed")
 torch = pytest.importorskip("torch")
 
-from engine.actions import Action  # noqa: E402
-from engine.prm.base import ScorerError, StepContext  # noqa: E402
-from engine.prm.registry import get_scorer  # noqa: E402
-from engine.trace import Step  # noqa: E402
+from trajscope.engine.actions import Action  # noqa: E402
+from trajscope.engine.prm.base import ScorerError, StepContext  # noqa: E402
+from trajscope.engine.prm.registry import get_scorer  # noqa: E402
+from trajscope.engine.trace import Step  # noqa: E402
 
 CHAT = ("{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n{% endfor %}"
         "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine.actions import make_action
-from engine.events import make_event
-from engine.prm import data
-from engine.prm.train import auroc, pairwise_accuracy, train
-from engine.tree import Tree
+from trajscope.engine.actions import make_action
+from trajscope.engine.events import make_event
+from trajscope.engine.prm import data
+from trajscope.engine.prm.train import auroc, pairwise_accuracy, train
+from trajscope.engine.tree import Tree
 
 
 def _tree(events):
@@ -33,7 +33,7 @@ def test_labels_follow_outcomes_and_human_acts():
 
 
 def test_shared_prefixes_get_a_monte_carlo_label(tmp_path):
-    from engine.events import write_events
+    from trajscope.engine.events import write_events
 
     paths = []
     for i, resolved in enumerate([True, False, False, True]):
@@ -72,7 +72,7 @@ def test_training_is_reproducible_with_a_seed(tmp_path):
     b = train(tmp_path / "small.jsonl.gz", tmp_path / "b.pt", seed=3, epochs=2, held_out=1)
     assert a["held_out_tasks"] == b["held_out_tasks"]
     assert a["builtin"]["auroc"] == pytest.approx(b["builtin"]["auroc"], abs=0.03)
-    from engine.prm.model import BuiltinScorer
+    from trajscope.engine.prm.model import BuiltinScorer
 
     scorer = BuiltinScorer(device="cpu", weights=tmp_path / "a.pt")
     assert scorer.meta["seed"] == 3

@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("transformers", reason="the hf extra is not installed")
 
-from engine.prm.base import ScorerError, evaluate  # noqa: E402
-from engine.prm.registry import get_scorer  # noqa: E402
+from trajscope.engine.prm.base import ScorerError, evaluate  # noqa: E402
+from trajscope.engine.prm.registry import get_scorer  # noqa: E402
 from tests.fake_vllm import FakeVLLM  # noqa: E402
 from tests.unit.test_prm_hf import checkpoint, patched  # noqa: E402
 

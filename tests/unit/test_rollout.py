@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from engine.events import RunLog, read_events
-from engine.policy.demo import DemoPolicy
-from engine.policy.llm import LLMPolicy
-from engine.policy.mixture import MixturePolicy
-from engine.runs import run_linear
-from engine.trace import diff_stat
-from engine.tasks import load_task_dir
-from engine.tree import Tree
+from trajscope.engine.events import RunLog, read_events
+from trajscope.engine.policy.demo import DemoPolicy
+from trajscope.engine.policy.llm import LLMPolicy
+from trajscope.engine.policy.mixture import MixturePolicy
+from trajscope.engine.runs import run_linear
+from trajscope.engine.trace import diff_stat
+from trajscope.engine.tasks import load_task_dir
+from trajscope.engine.tree import Tree
 from tests.conftest import DEMO_TASKS
 from tests.fake_llm import FakeLLM, Scripted, Solver, reply
 

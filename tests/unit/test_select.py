@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from engine.actions import make_action
-from engine.events import make_event
-from engine.search.select import LLMJudge, candidates, select_judge, select_prm, select_rtv, summarize
-from engine.tree import Tree
+from trajscope.engine.actions import make_action
+from trajscope.engine.events import make_event
+from trajscope.engine.search.select import LLMJudge, candidates, select_judge, select_prm, select_rtv, summarize
+from trajscope.engine.tree import Tree
 from tests.fake_llm import FakeLLM, Scripted, reply
 
 PATCH = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n+{}\n"
@@ -70,7 +70,7 @@ def test_rtv_ties_and_silent_judges_go_to_the_shorter_trajectory():
 def test_llm_judge_through_litellm():
     tree = tree_with([("a", 2, "one", 0.9, False), ("b", 2, "two", 0.1, True)])
     with FakeLLM(Scripted([reply(text='{"choice": 2, "reason": "two handles it"}')])) as server:
-        from engine.policy.llm import LLMPolicy
+        from trajscope.engine.policy.llm import LLMPolicy
 
         judge = LLMJudge(LLMPolicy("openai/judge", api_base=server.url))
         assert select_judge(tree, judge)[0] == "b"
@@ -91,7 +91,7 @@ def test_rtv_through_litellm_votes_in_groups():
         return reply(text=f'{{"choice": {pick}}}')
 
     with FakeLLM(vote) as server:
-        from engine.policy.llm import LLMPolicy
+        from trajscope.engine.policy.llm import LLMPolicy
 
         winner, _ = select_rtv(tree, LLMJudge(LLMPolicy("openai/judge", api_base=server.url)), group=3, votes=2)
     assert winner == "n3"

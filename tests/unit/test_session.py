@@ -7,16 +7,16 @@ import time
 
 import pytest
 
-from engine.events import read_events
-from engine.policy.llm import LLMPolicy
-from engine.prm.heuristic import HeuristicScorer
-from engine.search import STRATEGIES, dars
-from engine.search.budget import Budget
-from engine.search.select import normalise, select_prm
-from engine.search.strategy import Job, Strategy
-from engine.session import SearchConfig, Session
-from engine.tasks import load_task_dir
-from engine.tree import ROOT, Tree
+from trajscope.engine.events import read_events
+from trajscope.engine.policy.llm import LLMPolicy
+from trajscope.engine.prm.heuristic import HeuristicScorer
+from trajscope.engine.search import STRATEGIES, dars
+from trajscope.engine.search.budget import Budget
+from trajscope.engine.search.select import normalise, select_prm
+from trajscope.engine.search.strategy import Job, Strategy
+from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.tasks import load_task_dir
+from trajscope.engine.tree import ROOT, Tree
 from tests.conftest import DEMO_TASKS
 from tests.fake_llm import FakeLLM, Scripted, Solver, reply
 from tests.support import SEMVER as TASK
@@ -95,8 +95,8 @@ def test_dars_expands_critical_nodes_with_the_resample_prompt(tmp_path):
 
 
 def _tree(*nodes):
-    from engine.actions import make_action
-    from engine.events import make_event
+    from trajscope.engine.actions import make_action
+    from trajscope.engine.events import make_event
 
     events = []
     for node_id, parent, tool, origin in nodes:

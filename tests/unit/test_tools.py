@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.actions import (SEARCH_CAP, TOOL_NAMES, TOOLS, Action, ActionError, execute, parse_text,
+from trajscope.engine.actions import (SEARCH_CAP, TOOL_NAMES, TOOLS, Action, ActionError, execute, parse_text,
                             parse_tool_call)
-from engine.sandbox.local import LocalSandbox
+from trajscope.engine.sandbox.local import LocalSandbox
 
 
 def test_schemas_cover_the_seven_tools():

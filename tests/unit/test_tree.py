@@ -1,7 +1,7 @@
 import random
 
-from engine.events import make_event
-from engine.tree import ROOT, Tree
+from trajscope.engine.events import make_event
+from trajscope.engine.tree import ROOT, Tree
 
 
 def ev(type_, **fields):

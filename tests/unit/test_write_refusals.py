@@ -28,7 +28,7 @@ def one_sentence(err: str) -> str:
 @pytest.mark.parametrize("content", [b"secret\n", b"secret", b'{"type": "node_added", "id": "1"}\n', b"[1]\n",
                                      b"\n", b'{"type": "run_started"'])
 def test_search_resume_refuses_a_file_that_is_not_a_run_log(tmp_path, capsys, content):
-    from tui.cli import main
+    from trajscope.tui.cli import main
 
     victim = tmp_path / "victim"
     victim.write_bytes(content)
@@ -39,8 +39,8 @@ def test_search_resume_refuses_a_file_that_is_not_a_run_log(tmp_path, capsys, co
 
 
 def test_a_run_log_reopens_for_appending_and_nothing_else_does(tmp_path):
-    from engine.events import RunLog, make_event
-    from engine.files import WriteError
+    from trajscope.engine.events import RunLog, make_event
+    from trajscope.engine.files import WriteError
 
     log = tmp_path / "run.jsonl"
     with RunLog(log) as writer:
@@ -56,9 +56,9 @@ def test_a_run_log_reopens_for_appending_and_nothing_else_does(tmp_path):
 
 
 def test_a_batch_resumed_onto_a_file_that_is_not_a_run_log_is_refused(tmp_path):
-    from tui.batch.executors import LocalExecutor
-    from tui.batch.fleet import Fleet
-    from tui.errors import UserError
+    from trajscope.tui.batch.executors import LocalExecutor
+    from trajscope.tui.batch.fleet import Fleet
+    from trajscope.tui.errors import UserError
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "t.jsonl").write_bytes(b"secret\n")
@@ -71,7 +71,7 @@ def test_a_batch_resumed_onto_a_file_that_is_not_a_run_log_is_refused(tmp_path):
 # -- messages name only what the command has -----------------------------------------------
 @pytest.mark.parametrize("command", ["demo", "search", "run"])
 def test_an_existing_log_or_a_folder_at_out_is_named_for_what_it_is(tmp_path, capsys, command):
-    from tui.cli import main
+    from trajscope.tui.cli import main
 
     log = tmp_path / "old.jsonl"
     log.write_bytes(DEMO_RUN.read_bytes())
@@ -87,7 +87,7 @@ def test_an_existing_log_or_a_folder_at_out_is_named_for_what_it_is(tmp_path, ca
 # -- a batch's own files, checked before any search ----------------------------------------
 @pytest.mark.parametrize("planted", ["link", "fifo"])
 def test_a_batch_refuses_its_own_files_before_any_search_starts(tmp_path, capsys, planted):
-    from tui.cli import main
+    from trajscope.tui.cli import main
 
     out = tmp_path / "batch"
     out.mkdir()
@@ -106,9 +106,9 @@ def test_a_batch_refuses_its_own_files_before_any_search_starts(tmp_path, capsys
 
 @pytest.mark.subprocess
 def test_a_busy_batch_folder_is_named_in_one_plain_sentence(tmp_path):
-    from tui.batch.executors import LocalExecutor
-    from tui.batch.fleet import Fleet
-    from tui.errors import UserError
+    from trajscope.tui.batch.executors import LocalExecutor
+    from trajscope.tui.batch.fleet import Fleet
+    from trajscope.tui.errors import UserError
 
     out = tmp_path / "out"
     out.mkdir()
@@ -128,7 +128,7 @@ def test_a_busy_batch_folder_is_named_in_one_plain_sentence(tmp_path):
 
 # -- an export with nothing in it ----------------------------------------------------------
 def run_export(*args):
-    return subprocess.run([sys.executable, "-m", "tui.cli", "export", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "trajscope.tui.cli", "export", *map(str, args)], capture_output=True,
                           text=True, cwd=REPO, timeout=120)
 
 

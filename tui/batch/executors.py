@@ -33,7 +33,7 @@ def _serve(conn, spec: dict) -> None:
     """The worker process: answer the driver's calls, each in its own thread (a submit waits
     for its tests; reads must go on meanwhile)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's: it closes us cleanly
-    from tui.batch.worker import SearchWorker
+    from trajscope.tui.batch.worker import SearchWorker
 
     worker = SearchWorker(spec)
     send_lock = threading.Lock()
@@ -169,7 +169,7 @@ class RayExecutor:
     restarts_itself = True  # Ray restarts an actor whose node died, elsewhere
 
     def __init__(self, parallel: int, address: str | None = None, resource: str = "sandbox") -> None:
-        from tui.errors import UserError
+        from trajscope.tui.errors import UserError
 
         try:
             import ray
@@ -192,7 +192,7 @@ class RayExecutor:
         if total < 1:
             raise UserError(f"no node of the Ray cluster offers the resource {resource!r}: start the nodes that "
                             f"have Docker and the image with `ray start ... --resources '{{\"{resource}\": N}}'`")
-        from tui.batch.worker import SearchWorker
+        from trajscope.tui.batch.worker import SearchWorker
 
         self._actor = ray.remote(SearchWorker).options(
             num_cpus=0, resources={resource: 1}, max_restarts=RAY_RESTARTS, max_task_retries=-1, max_concurrency=8)

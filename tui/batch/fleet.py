@@ -14,9 +14,9 @@ from pathlib import Path
 
 import orjson
 
-from engine.files import Folder, LogBusy, WriteError, safe_name
-from engine.tree import Tree
-from tui.batch.executors import CALL_TIMEOUT_S, WorkerLost
+from trajscope.engine.files import Folder, LogBusy, WriteError, safe_name
+from trajscope.engine.tree import Tree
+from trajscope.tui.batch.executors import CALL_TIMEOUT_S, WorkerLost
 
 POLL_S = 0.2
 LOCAL_RESTARTS = 3  # a local worker process that dies is started again this often (Ray: RAY_RESTARTS)
@@ -91,8 +91,8 @@ def claim_folder(out_dir: Path, names: list[str], resume: bool = False) -> Folde
     will write in it is checked: its own files (a link or a FIFO there), each run log (a link,
     a log already there without ``resume``, a file that is not a run log), so a batch that
     cannot write its results is refused before any search starts, not after all of them ran."""
-    from engine.events import check_run_log
-    from tui.errors import UserError
+    from trajscope.engine.events import check_run_log
+    from trajscope.tui.errors import UserError
 
     try:
         folder = Folder(out_dir)
@@ -208,7 +208,7 @@ class Fleet:
     def _run(self, member: Member) -> None:
         member.file = self.folder.open_append(member.log.name, lock=True)
         if os.fstat(member.file.fileno()).st_size:  # --resume: the batch goes on from its logs
-            from engine.events import ReadCounts, check_run_log, parse_lines
+            from trajscope.engine.events import ReadCounts, check_run_log, parse_lines
 
             check_run_log(member.file.fileno(), member.log)  # as it is now, not as claim_folder saw it
 

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from engine.search.budget import Budget
-from tui.batch.worker import COMMANDS
-from tui.bridge import LiveSource, Source
+from trajscope.engine.search.budget import Budget
+from trajscope.tui.batch.worker import COMMANDS
+from trajscope.tui.bridge import LiveSource, Source
 
 
 class _Recorder:
@@ -20,7 +20,7 @@ class _Recorder:
 
     def subscribe(self, listener) -> list[dict]:
         """The events of the driver's log now; ``listener`` hears every later one (none twice)."""
-        from engine.events import read_events
+        from trajscope.engine.events import read_events
 
         member = self.member
         with member.lock:

@@ -53,7 +53,7 @@ class SearchWorker:
                 return self.status()
             self.state = "starting"
             if prefix or not self.log.exists():
-                from engine.files import replace_file
+                from trajscope.engine.files import replace_file
 
                 replace_file(self.log, prefix)  # whole, never through a link
         threading.Thread(target=self._run, name="trajscope-batch-search", daemon=True).start()
@@ -130,15 +130,15 @@ class SearchWorker:
     # -- the search ---------------------------------------------------------------------
     def _result(self, session) -> dict:
         """What ``trajscope search --headless`` prints: the selected node, its patch and verdict."""
-        from tui.cli.search import result_json
+        from trajscope.tui.cli.search import result_json
 
         return result_json(session, time.monotonic() - self.started_at, self._choose,
                            self.spec["options"].get("select", "prm"))
 
     def _run(self) -> None:
-        from engine.tasks import TaskError, load_task
-        from tui.cli.search import build_session, selector
-        from tui.errors import UserError
+        from trajscope.engine.tasks import TaskError, load_task
+        from trajscope.tui.cli.search import build_session, selector
+        from trajscope.tui.errors import UserError
 
         options = Namespace(**self.spec["options"])
         try:

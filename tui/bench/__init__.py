@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
     bench = sub.add_parser("bench", help="performance benchmarks")
     suites = bench.add_subparsers(dest="suite", required=True, metavar="SUITE")
     for name, help_text in SUITES.items():
-        module = importlib.import_module(f"tui.bench.{name}")
+        module = importlib.import_module(f"trajscope.tui.bench.{name}")
         p = suites.add_parser(name, help=help_text)
         module.add_options(p)
         p.set_defaults(bench=module.run)

@@ -69,8 +69,8 @@ async def measure(which: str, path: Path) -> dict:
         last, previous = ("dollar_sign", "$"), ("h", "h")
     else:
         sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-        from tui.app import TrajscopeApp
-        from tui.bridge import Source
+        from trajscope.tui.app import TrajscopeApp
+        from trajscope.tui.bridge import Source
 
         app = TrajscopeApp(Source(path))
         ready = lambda: getattr(app.screen, "model", None) is not None and not app.screen.tree.loading  # noqa: E731

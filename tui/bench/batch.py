@@ -28,7 +28,7 @@ import time
 import uuid
 from pathlib import Path
 
-from demo_data import TASKS as TASKS_DIR
+from trajscope.demo_data import TASKS as TASKS_DIR
 
 
 def add_options(p) -> None:
@@ -63,7 +63,7 @@ def _figures(name: str, searches: int, nodes: int, seconds: float) -> dict:
 
 def baseline(specs: list[dict]) -> dict:
     """One process, one search after another."""
-    from tui.batch.worker import SearchWorker
+    from trajscope.tui.batch.worker import SearchWorker
 
     started, nodes = time.monotonic(), 0
     for spec in specs:
@@ -77,7 +77,7 @@ def baseline(specs: list[dict]) -> dict:
 
 
 def fleet_run(name: str, specs: list[dict], executor, parallel: int) -> dict:
-    from tui.batch.fleet import Fleet
+    from trajscope.tui.batch.fleet import Fleet
 
     out = Path(tempfile.mkdtemp(prefix="trajscope-bench-batch-"))
     try:
@@ -99,7 +99,7 @@ def two_node_ray(specs: list[dict]) -> dict:
     import ray
     from ray.cluster_utils import Cluster
 
-    from tui.batch.executors import RayExecutor
+    from trajscope.tui.batch.executors import RayExecutor
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     try:
@@ -162,7 +162,7 @@ class _ReplayExecutor:
 
 def _replay_lines(n: int) -> list[bytes]:
     """``n`` event lines of a plausible search: a chain of nodes executed and scored."""
-    from engine.events import dumps, make_event
+    from trajscope.engine.events import dumps, make_event
 
     lines = [dumps(make_event("run_started", "bench", task={"instance_id": "replay"}, config={}))]
     parent = None
@@ -190,12 +190,12 @@ class _Cursor:
 
 
 async def _ceiling_at(rate: float, members: int, seconds: float) -> dict:
-    from tui.app import TrajscopeApp
-    from tui.batch.fleet import Fleet
-    from tui.batch.remote import FleetSource
+    from trajscope.tui.app import TrajscopeApp
+    from trajscope.tui.batch.fleet import Fleet
+    from trajscope.tui.batch.remote import FleetSource
     from textual import events as tevents
 
-    from tui.bench.frames import wait
+    from trajscope.tui.bench.frames import wait
 
     per_member = rate / members
     lines = _replay_lines(int(per_member * (seconds + 10)) + 10)
@@ -249,7 +249,7 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from tui.batch.executors import LocalExecutor
+    from trajscope.tui.batch.executors import LocalExecutor
 
     console = Console(stderr=True)
     specs = _specs(args.pace, args.max_nodes)

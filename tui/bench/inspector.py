@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tui.bench.frames import REPO
+from trajscope.tui.bench.frames import REPO
 
 HERE = Path(__file__).resolve().parent
 MEASURES = ("first_paint_s", "prev_p50_ms", "prev_p95_ms", "jump_last_s", "peak_rss_mb")
@@ -44,7 +44,7 @@ def script(steps: int):
 
 
 def write(mini_python: str, out: Path, steps: int) -> Path:
-    from engine.policy.simulated import ModelServer
+    from trajscope.engine.policy.simulated import ModelServer
 
     if out.exists():
         return out

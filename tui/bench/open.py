@@ -21,11 +21,11 @@ import threading
 import time
 from pathlib import Path
 
-from tui.bench.frames import REPO, SIZE, FrameClock, key_latency, rss_mb, wait
+from trajscope.tui.bench.frames import REPO, SIZE, FrameClock, key_latency, rss_mb, wait
 
 async def _first_paint(path: Path) -> dict:
-    from tui.app import TrajscopeApp
-    from tui.bridge import Source
+    from trajscope.tui.app import TrajscopeApp
+    from trajscope.tui.bridge import Source
 
     start = time.perf_counter()
     app = TrajscopeApp(Source(path))
@@ -43,9 +43,9 @@ async def _first_paint(path: Path) -> dict:
 
 
 def measure_open(n: int | None, path: str | None = None) -> dict:
-    from engine.events import read_events, write_events
-    from engine.synthetic import synthetic_events
-    from engine.tree import Tree
+    from trajscope.engine.events import read_events, write_events
+    from trajscope.engine.synthetic import synthetic_events
+    from trajscope.engine.tree import Tree
 
     with tempfile.TemporaryDirectory() as tmp:
         if path is None:
@@ -57,7 +57,7 @@ def measure_open(n: int | None, path: str | None = None) -> dict:
         if path is None:
             events = read_events(target)
         else:
-            from engine.formats import load
+            from trajscope.engine.formats import load
 
             events = load(target).events
         t1 = time.perf_counter()
@@ -72,10 +72,10 @@ def measure_open(n: int | None, path: str | None = None) -> dict:
 
 
 async def _follow(rate: int, seconds: float) -> dict:
-    from engine.events import write_events
-    from engine.synthetic import synthetic_events
-    from tui.app import TrajscopeApp
-    from tui.bridge import Source
+    from trajscope.engine.events import write_events
+    from trajscope.engine.synthetic import synthetic_events
+    from trajscope.tui.app import TrajscopeApp
+    from trajscope.tui.bridge import Source
 
     initial, extra = 1000, int(rate * seconds)
     all_events = list(synthetic_events(initial + extra, seed=2))
@@ -161,11 +161,11 @@ def make_runs_folder(root: Path, n: int) -> Path:
 
 
 async def _runs(n: int) -> dict:
-    from engine.formats.runs import find_runs, find_verdicts
-    from tui.app import TrajscopeApp
-    from tui.bridge import RunsSource
-    from tui.screens.explorer import ExplorerScreen
-    from tui.screens.runs import RunsScreen
+    from trajscope.engine.formats.runs import find_runs, find_verdicts
+    from trajscope.tui.app import TrajscopeApp
+    from trajscope.tui.bridge import RunsSource
+    from trajscope.tui.screens.explorer import ExplorerScreen
+    from trajscope.tui.screens.runs import RunsScreen
 
     with tempfile.TemporaryDirectory() as tmp:
         root = make_runs_folder(Path(tmp), n)
@@ -194,7 +194,7 @@ async def _runs(n: int) -> dict:
 
 
 def _child(mode: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "tui.bench.open", mode, *args], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "trajscope.tui.bench.open", mode, *args], capture_output=True,
                          text=True, cwd=REPO)
     if out.returncode != 0:
         raise RuntimeError(f"benchmark {mode} failed: {out.stderr.strip().splitlines()[-1:]}")
@@ -203,7 +203,7 @@ def _child(mode: str, *args: str) -> dict:
 
 def largest_real_fixture() -> Path | None:
     """The largest real file that is one run (a multi-run file is measured by the runs part)."""
-    from engine.formats.runs import jsonl_runs
+    from trajscope.engine.formats.runs import jsonl_runs
 
     files = [p for p in (REPO / "tests" / "fixtures" / "real").rglob("*")
              if p.is_file() and p.name != "SOURCES.md" and not (p.suffix == ".jsonl" and jsonl_runs(p))]

@@ -18,11 +18,11 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from engine.policy.demo import DemoPolicy
-    from engine.runs import linear_rates
-    from engine.tasks import load_task_dir
+    from trajscope.engine.policy.demo import DemoPolicy
+    from trajscope.engine.runs import linear_rates
+    from trajscope.engine.tasks import load_task_dir
 
-    from demo_data import task_dirs
+    from trajscope.demo_data import task_dirs
 
     tasks = [load_task_dir(p) for p in task_dirs()]
     console = Console(stderr=True)

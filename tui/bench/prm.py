@@ -24,7 +24,7 @@ def measure(scorer, contexts: list, batch: int, repeat: int, cold: bool = False)
     (a search re-scores paths whose earlier steps are cached, so warm is the usual case)."""
     import torch
 
-    from engine.prm.model import _segment
+    from trajscope.engine.prm.model import _segment
 
     items = (contexts * (batch // max(1, len(contexts)) + 1))[:batch]
     scorer.batch_size = max(batch, 1)
@@ -58,9 +58,9 @@ def add_options(p) -> None:
 
 def _sized(scorer, tokens: int, seed: int):
     """A step whose input is about ``tokens`` tokens long (a long path of real-looking steps)."""
-    from engine.actions import Action
-    from engine.prm.base import StepContext
-    from engine.trace import Step
+    from trajscope.engine.actions import Action
+    from trajscope.engine.prm.base import StepContext
+    from trajscope.engine.trace import Step
 
     def make(n: int) -> StepContext:
         path = [Step(Action("bash", {"command": f"grep -n def src/mod{i}.py"}, raw=f"grep -n def src/mod{i}.py"),
@@ -82,7 +82,7 @@ def _sized(scorer, tokens: int, seed: int):
 def measure_hf(args, console) -> list[dict]:
     import torch
 
-    from engine.prm.registry import get_scorer
+    from trajscope.engine.prm.registry import get_scorer
 
     served = args.prm.startswith("vllm:")  # the server's device, whatever it is; timed over HTTP
     devices = ["server"] if served else args.devices or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
@@ -127,10 +127,10 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from engine.prm import data
-    from engine.prm.heuristic import HeuristicScorer
-    from engine.prm.model import BuiltinScorer
-    from engine.prm.train import evaluate_scores
+    from trajscope.engine.prm import data
+    from trajscope.engine.prm.heuristic import HeuristicScorer
+    from trajscope.engine.prm.model import BuiltinScorer
+    from trajscope.engine.prm.train import evaluate_scores
 
     console = Console(stderr=True)
     if args.prm:

@@ -13,8 +13,8 @@ import statistics
 import time
 from collections.abc import Callable
 
-from demo_data import TASKS
-from engine.tasks import load_task_dir
+from trajscope.demo_data import TASKS
+from trajscope.engine.tasks import load_task_dir
 
 BENCH_TASK = TASKS / "semver-prerelease"
 
@@ -155,7 +155,7 @@ def endless_output(box, size: int) -> dict:
 
 
 def measure_all(kinds: list[str], repeat: int, say: Callable[[str], None]) -> list[dict]:
-    from engine.sandbox.docker import docker_available
+    from trajscope.engine.sandbox.docker import docker_available
 
     results = []
     for kind in kinds:

@@ -22,11 +22,11 @@ from pathlib import Path
 
 
 def one_search(task, strategy: str, seed: int, wrong_rate: float, max_nodes: int, out: Path, scorer) -> dict:
-    from engine.policy.simulated import ModelServer, Solver
-    from engine.policy.llm import LLMPolicy
-    from engine.search.budget import Budget
-    from engine.search.select import select_prm
-    from engine.session import SearchConfig, Session
+    from trajscope.engine.policy.simulated import ModelServer, Solver
+    from trajscope.engine.policy.llm import LLMPolicy
+    from trajscope.engine.search.budget import Budget
+    from trajscope.engine.search.select import select_prm
+    from trajscope.engine.session import SearchConfig, Session
 
     started = time.perf_counter()
     with ModelServer(Solver(task, wrong_rate=wrong_rate, seed=seed)) as server:
@@ -53,7 +53,7 @@ def _mean_ci(values: list[float]) -> tuple[float, float]:
 
 
 def summarise(rows: list[dict]) -> list[dict]:
-    from engine.runs import wilson
+    from trajscope.engine.runs import wilson
 
     out = []
     for key in sorted({(r["wrong_rate"], r["strategy"]) for r in rows}):
@@ -69,7 +69,7 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 
 def add_options(p) -> None:
-    from engine.search import STRATEGIES
+    from trajscope.engine.search import STRATEGIES
 
     p.add_argument("--seeds", type=int, default=20, help="searches (seeds) per task, strategy and rate")
     p.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
@@ -86,12 +86,12 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from engine.files import Folder, replace_file
-    from engine.prm.model import BuiltinScorer
-    from engine.tasks import load_task_dir
+    from trajscope.engine.files import Folder, replace_file
+    from trajscope.engine.prm.model import BuiltinScorer
+    from trajscope.engine.tasks import load_task_dir
 
     console = Console(stderr=True)
-    from demo_data import task_dirs
+    from trajscope.demo_data import task_dirs
 
     tasks = [load_task_dir(p) for p in task_dirs()]
     tasks = [t for t in tasks if not args.tasks or any(name in t.instance_id for name in args.tasks)]

@@ -44,7 +44,7 @@ def _rss_mb(pid: int) -> float:
 
 
 def _viewer_pids() -> list[int]:
-    found = subprocess.run(["pgrep", "-f", "^[^ ]*python[^ ]* -m tui.serve.attach"], capture_output=True,
+    found = subprocess.run(["pgrep", "-f", "^[^ ]*python[^ ]* -m trajscope.tui.serve.attach"], capture_output=True,
                            text=True).stdout.split()
     return [int(p) for p in found]
 
@@ -105,10 +105,10 @@ def run(args) -> int:
         port = s.getsockname()[1]
     work = Path(tempfile.mkdtemp(prefix="trajscope-bench-serve-"))
     log = work / "served.jsonl"
-    from demo_data import TASKS
+    from trajscope.demo_data import TASKS
 
     # a search that does not end while it is watched: many independent demo rollouts
-    server = subprocess.Popen([sys.executable, "-m", "tui.cli", "serve", "search", str(TASKS / "semver-prerelease"),
+    server = subprocess.Popen([sys.executable, "-m", "trajscope.tui.cli", "serve", "search", str(TASKS / "semver-prerelease"),
                                "--model", "demo", "--pace", str(args.pace), "--strategy", "sample", "--samples",
                                "10000", "--max-nodes", "100000", "--prm", "heuristic", "--sandbox", "local",
                                "--port", str(port), "--token", TOKEN, "--out", str(log),

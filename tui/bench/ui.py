@@ -19,8 +19,8 @@ import threading
 import time
 from pathlib import Path
 
-from demo_data import TASKS as TASKS_DIR
-from tui.bench.frames import SIZE, FrameClock, key_latency, rss_mb, wait
+from trajscope.demo_data import TASKS as TASKS_DIR
+from trajscope.tui.bench.frames import SIZE, FrameClock, key_latency, rss_mb, wait
 
 TASK = TASKS_DIR / "slugify-accents"
 
@@ -45,13 +45,13 @@ class Throttled:
 
 
 async def measure(rate: float, seconds: float) -> dict:
-    from engine.policy.demo import DemoPolicy
-    from engine.prm.heuristic import HeuristicScorer
-    from engine.search.budget import Budget
-    from engine.session import SearchConfig, Session
-    from engine.tasks import load_task_dir
-    from tui.app import TrajscopeApp
-    from tui.bridge import LiveSource
+    from trajscope.engine.policy.demo import DemoPolicy
+    from trajscope.engine.prm.heuristic import HeuristicScorer
+    from trajscope.engine.search.budget import Budget
+    from trajscope.engine.session import SearchConfig, Session
+    from trajscope.engine.tasks import load_task_dir
+    from trajscope.tui.app import TrajscopeApp
+    from trajscope.tui.bridge import LiveSource
 
     task = load_task_dir(TASK)
     with tempfile.TemporaryDirectory() as tmp:

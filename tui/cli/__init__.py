@@ -18,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="trajscope", description="Watch and steer tree search over coding-agent trajectories.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"tui.cli.{name}")
+        module = importlib.import_module(f"trajscope.tui.cli.{name}")
         before = set(sub.choices)
         module.add_parser(sub)
         for added in set(sub.choices) - before:
@@ -27,15 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engine.analysis.report import AnalysisError
-    from engine.files import WriteError
-    from engine.formats import FormatError
-    from engine.policy.base import PolicyError
-    from engine.prm.base import ScorerError
-    from engine.redact import RedactingStream, register
-    from engine.sandbox.base import SandboxError
-    from engine.tasks import TaskError
-    from tui.errors import UserError
+    from trajscope.engine.analysis.report import AnalysisError
+    from trajscope.engine.files import WriteError
+    from trajscope.engine.formats import FormatError
+    from trajscope.engine.policy.base import PolicyError
+    from trajscope.engine.prm.base import ScorerError
+    from trajscope.engine.redact import RedactingStream, register
+    from trajscope.engine.sandbox.base import SandboxError
+    from trajscope.engine.tasks import TaskError
+    from trajscope.tui.errors import UserError
 
     args = build_parser().parse_args(argv)
     register(getattr(args, "api_key", None))

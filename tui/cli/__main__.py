@@ -1,7 +1,7 @@
-"""``python -m tui.cli``: the same as the ``trajscope`` command."""
+"""``python -m trajscope.tui.cli``: the same as the ``trajscope`` command."""
 
 import sys
 
-from tui.cli import main
+from trajscope.tui.cli import main
 
 sys.exit(main())

@@ -9,7 +9,7 @@ import sys
 
 
 def pct(cell: dict) -> str:
-    from engine.analysis.report import pct as percent
+    from trajscope.engine.analysis.report import pct as percent
 
     return percent(cell)
 
@@ -54,18 +54,18 @@ def _cluster_table(console, report: dict) -> None:
 
 
 def run(args) -> int:
-    from engine.analysis.report import analyze, html_report
+    from trajscope.engine.analysis.report import analyze, html_report
 
     judge = None
     if args.judge:
-        from engine.policy.llm import LLMPolicy
+        from trajscope.engine.policy.llm import LLMPolicy
 
         judge = LLMPolicy(args.judge, api_base=args.api_base, api_key=args.api_key)
         judge.check()
     report = analyze(args.paths, args.clusters, args.seed, judge)
     if args.html:
-        from engine.files import replace_file
-        from tui.errors import UserError
+        from trajscope.engine.files import replace_file
+        from trajscope.tui.errors import UserError
 
         if os.path.exists(args.html) and any(os.path.exists(p) and os.path.samefile(p, args.html) for p in args.paths):
             raise UserError(f"{args.html} is one of the inputs; analyze never writes its input: choose another --html")

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from tui.cli.common import add_policy_options, add_search_options, add_theme_option
+from trajscope.tui.cli.common import add_policy_options, add_search_options, add_theme_option
 
 # options of this command that are not the search's
 _BATCH_ONLY = {"command", "func", "tasks", "instances", "executor", "address", "parallel", "resource", "out",
@@ -38,8 +38,8 @@ def add_parser(sub) -> None:
 def task_specs(paths: list[str], instances: list[str] | None, options: dict) -> list[dict]:
     """One spec per search: every task directory, and every (or every named) instance of the
     SWE-bench files and task repositories given."""
-    from engine.tasks import _is_repo_task, load_swebench, load_task
-    from tui.errors import UserError
+    from trajscope.engine.tasks import _is_repo_task, load_swebench, load_task
+    from trajscope.tui.errors import UserError
 
     wanted = set(instances or [])
     specs, seen = [], set()
@@ -74,9 +74,9 @@ def task_specs(paths: list[str], instances: list[str] | None, options: dict) -> 
 
 
 def run(args) -> int:
-    from tui.batch.executors import LocalExecutor, RayExecutor
-    from tui.batch.fleet import Fleet, claim_folder, log_names
-    from tui.errors import UserError
+    from trajscope.tui.batch.executors import LocalExecutor, RayExecutor
+    from trajscope.tui.batch.fleet import Fleet, claim_folder, log_names
+    from trajscope.tui.errors import UserError
 
     if args.parallel < 1:
         raise UserError("--parallel must be at least 1")
@@ -104,8 +104,8 @@ def run(args) -> int:
         if args.headless:
             _progress(fleet)
         else:
-            from tui.app import TrajscopeApp
-            from tui.batch.remote import FleetSource
+            from trajscope.tui.app import TrajscopeApp
+            from trajscope.tui.batch.remote import FleetSource
 
             TrajscopeApp(FleetSource(fleet, out), theme=getattr(args, "theme", None)).run()
     except KeyboardInterrupt:
@@ -138,12 +138,12 @@ def _check_sandbox_here(choice: str) -> None:
     """The searches of a local batch run here: where bubblewrap cannot confine their commands,
     the batch stops now in the one sentence each search would end in (a Ray batch's searches
     run on other machines, which answer for themselves)."""
-    from tui.cli.common import check_confinement
+    from trajscope.tui.cli.common import check_confinement
 
     if choice == "local":
         check_confinement()
     elif choice == "auto":
-        from engine.sandbox.docker import docker_available
+        from trajscope.engine.sandbox.docker import docker_available
 
         if not docker_available()[0]:
             check_confinement()
@@ -152,8 +152,8 @@ def _check_sandbox_here(choice: str) -> None:
 def write_outputs(fleet, out: Path, model: str) -> dict:
     """``summary.jsonl`` (a row per search) and ``predictions.jsonl`` (SWE-bench's format) in
     ``out``; returns the totals."""
-    from engine.files import WriteError
-    from tui.errors import UserError
+    from trajscope.engine.files import WriteError
+    from trajscope.tui.errors import UserError
 
     rows = [m.row() | {"result": m.result} for m in fleet.members]
     predictions = [{"instance_id": m.name, "model_name_or_path": model,

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tui.bench import add_parser, run
+from trajscope.tui.bench import add_parser, run
 
 __all__ = ["add_parser", "run"]

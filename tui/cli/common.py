@@ -7,9 +7,9 @@ import stat
 import time
 from pathlib import Path
 
-from tui.errors import UserError
+from trajscope.tui.errors import UserError
 
-from demo_data import task_dirs
+from trajscope.demo_data import task_dirs
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_TASK = "duration-ms-unit"
@@ -34,7 +34,7 @@ def check_readable(path: Path) -> None:
 def default_out(instance_id: str) -> Path:
     """A new, empty run log ``runs/<instance>-<time>.jsonl`` (``-2``, ``-3`` ... when taken),
     created here with O_EXCL: two commands started in the same second never share one."""
-    from engine.files import create_unique, safe_name
+    from trajscope.engine.files import create_unique, safe_name
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return create_unique(Path("runs") / f"{safe_name(instance_id)}-{stamp}.jsonl")
@@ -69,11 +69,11 @@ def pick_sandbox(choice: str, task) -> str:
     if choice == "auto":
         kind = "docker" if task.repo_dir is None else "local"
         if task.repo_dir is not None:
-            from engine.sandbox import docker as docker_sandbox
+            from trajscope.engine.sandbox import docker as docker_sandbox
 
             available, _ = docker_sandbox.docker_available()
             if available:
-                from engine.sandbox.image import image_exists
+                from trajscope.engine.sandbox.image import image_exists
 
                 if image_exists(task.image or docker_sandbox.BASE_IMAGE):
                     kind = "docker"
@@ -86,7 +86,7 @@ def check_confinement() -> None:
     """UserError, before anything is written, when the local sandbox could not confine commands."""
     import os
 
-    from engine.sandbox.confine import bwrap_status, refusal
+    from trajscope.engine.sandbox.confine import bwrap_status, refusal
 
     usable, why = bwrap_status(as_other_user=os.geteuid() == 0)
     if not usable:
@@ -128,7 +128,7 @@ def add_policy_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_search_options(p: argparse.ArgumentParser) -> None:
-    from engine.search import STRATEGIES
+    from trajscope.engine.search import STRATEGIES
 
     p.add_argument("--strategy", choices=STRATEGIES, default="dars")
     p.add_argument("--prm", default="builtin", help="scorers, comma-separated (builtin, heuristic, rubric:M, hf:DIR, vllm:URL), or none")
@@ -155,8 +155,8 @@ def many_runs(path: str | Path, report: str | None = None):
     """``(refs, verdicts)`` when ``path`` holds many runs (a folder, a multi-run JSONL file
     such as an OpenHands output.jsonl), else None; the verdicts come from the harness
     reports in the folder and ``report``. UserError when a folder holds no run."""
-    from engine.formats import FormatError
-    from engine.formats.runs import find_runs, find_verdicts, jsonl_runs
+    from trajscope.engine.formats import FormatError
+    from trajscope.engine.formats.runs import find_runs, find_verdicts, jsonl_runs
 
     path = Path(path)
     try:

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from tui.cli.common import add_report_option, many_runs
-from tui.errors import UserError
+from trajscope.tui.cli.common import add_report_option, many_runs
+from trajscope.tui.errors import UserError
 
 
 def add_parser(sub) -> None:
@@ -19,9 +19,9 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.events import write_events
-    from engine.formats import load
-    from engine.tree import Tree
+    from trajscope.engine.events import write_events
+    from trajscope.engine.formats import load
+    from trajscope.engine.tree import Tree
 
     found = many_runs(args.path, args.report)
     if found:
@@ -41,8 +41,8 @@ def _many(args, refs, verdicts) -> int:
     """One run log per run, named after the run, in the folder ``-o``."""
     import re
 
-    from engine.events import write_events
-    from engine.formats import FormatError
+    from trajscope.engine.events import write_events
+    from trajscope.engine.formats import FormatError
 
     out = Path(args.output)
     if out.exists() and not out.is_dir():

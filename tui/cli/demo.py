@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from demo_data import TASKS as TASKS_DIR
-from tui.cli.common import (DEMO_TASK, add_out_option, add_policy_options, add_search_options, add_theme_option,
+from trajscope.demo_data import TASKS as TASKS_DIR
+from trajscope.tui.cli.common import (DEMO_TASK, add_out_option, add_policy_options, add_search_options, add_theme_option,
                             bundled_tasks)
 
 
@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.cli import search
+    from trajscope.tui.cli import search
 
     if args.task in bundled_tasks():
         args.task = str(TASKS_DIR / args.task)

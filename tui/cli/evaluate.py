@@ -7,7 +7,7 @@ import argparse
 import sys
 import time
 
-from tui.errors import UserError
+from trajscope.tui.errors import UserError
 
 
 def add_parser(sub) -> None:
@@ -28,8 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from engine.evaluation import evaluate, read_predictions, unique_predictions
-    from engine.files import WriteError
+    from trajscope.engine.evaluation import evaluate, read_predictions, unique_predictions
+    from trajscope.engine.files import WriteError
 
     if args.workers < 1:
         raise UserError("--workers must be at least 1")

@@ -7,18 +7,18 @@ from pathlib import Path
 
 import orjson
 
-from tui.cli.common import add_report_option, many_runs
+from trajscope.tui.cli.common import add_report_option, many_runs
 
 FORMATS = ("patch", "predictions", "sft", "dpo", "dagger")
 
 
 def run(args) -> int:
-    from engine.formats import FormatError, load
-    from engine.formats.export import ExportError, patch_of, prediction
-    from engine.formats.training import dagger, dpo, sft
-    from engine.search.select import select_prm
-    from engine.tree import Tree
-    from tui.errors import UserError
+    from trajscope.engine.formats import FormatError, load
+    from trajscope.engine.formats.export import ExportError, patch_of, prediction
+    from trajscope.engine.formats.training import dagger, dpo, sft
+    from trajscope.engine.search.select import select_prm
+    from trajscope.engine.tree import Tree
+    from trajscope.tui.errors import UserError
 
     _check_not_input(args)
     found = many_runs(args.run, args.report)
@@ -62,7 +62,7 @@ would pass for an export that worked), and a script can tell."""
 
 
 def _check_not_input(args) -> None:
-    from tui.errors import UserError
+    from trajscope.tui.errors import UserError
 
     if args.output and args.output != "-":
         out, source = Path(args.output), Path(args.run)
@@ -72,7 +72,7 @@ def _check_not_input(args) -> None:
 
 def _write(args, data: bytes, records: int) -> None:
     if args.output and args.output != "-":
-        from engine.files import replace_file
+        from trajscope.engine.files import replace_file
 
         replace_file(args.output, data)  # whole or not at all, never through a link
         print(f"{records} {args.format} record(s) written to {args.output}", file=sys.stderr)
@@ -83,12 +83,12 @@ def _write(args, data: bytes, records: int) -> None:
 def _many(args, refs, verdicts) -> int:
     """Records of every run of a folder or a multi-run file, one after another (predictions:
     the PRM's selected submission of each run that has one)."""
-    from engine.formats import FormatError
-    from engine.formats.export import ExportError, prediction
-    from engine.formats.training import dagger, dpo, sft
-    from engine.search.select import select_prm
-    from engine.tree import Tree
-    from tui.errors import UserError
+    from trajscope.engine.formats import FormatError
+    from trajscope.engine.formats.export import ExportError, prediction
+    from trajscope.engine.formats.training import dagger, dpo, sft
+    from trajscope.engine.search.select import select_prm
+    from trajscope.engine.tree import Tree
+    from trajscope.tui.errors import UserError
 
     if args.format == "patch" or args.node:
         raise UserError(f"{args.run} holds {len(refs)} runs: a patch (or --node) names one run; "

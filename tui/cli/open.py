@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tui.cli.common import add_report_option, add_theme_option, check_readable, many_runs
-from tui.errors import UserError
+from trajscope.tui.cli.common import add_report_option, add_theme_option, check_readable, many_runs
+from trajscope.tui.errors import UserError
 
 
 def add_parser(sub) -> None:
@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
 
 def runs_source(path: Path, report: str | None):
     """A RunsSource when ``path`` holds many runs (a folder, a multi-run JSONL), else None."""
-    from tui.bridge import RunsSource
+    from trajscope.tui.bridge import RunsSource
 
     found = many_runs(path, report)
     return RunsSource(path, *found) if found else None
@@ -37,20 +37,20 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--replay SPEED must be a positive number")
     if args.follow and args.replay:
         raise UserError("--follow and --replay cannot be used together")
-    from engine.formats import check_head
+    from trajscope.engine.formats import check_head
 
     if not args.follow:
         # Fail before the screen switches when the file is plainly unreadable.
         with open(path, "rb") as fh:
             check_head(path, fh.read(8192))
-    from tui.bridge import Source
+    from trajscope.tui.bridge import Source
 
     many = None if (args.follow or args.replay) else runs_source(path, args.report)
     return _show(many or Source(path, follow=args.follow, replay=args.replay), args)
 
 
 def _show(source, args) -> int:
-    from tui.app import TrajscopeApp
+    from trajscope.tui.app import TrajscopeApp
 
     app = TrajscopeApp(source, theme=args.theme)
     app.run()

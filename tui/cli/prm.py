@@ -6,8 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from demo_data import PRM_STEPS, task_dirs
-from tui.cli.common import ROOT
+from trajscope.demo_data import PRM_STEPS, task_dirs
+from trajscope.tui.cli.common import ROOT
 
 
 def add_parser(sub) -> None:
@@ -54,9 +54,9 @@ def run(args) -> int:
 
 
 def _collect(args) -> int:
-    from engine.prm.data import examples_from_logs, save
-    from engine.runs import collect
-    from engine.tasks import load_task
+    from trajscope.engine.prm.data import examples_from_logs, save
+    from trajscope.engine.runs import collect
+    from trajscope.engine.tasks import load_task
 
     tasks = [load_task(p) for p in (args.tasks or task_dirs())]
     logs = collect(Path(args.out), tasks, args.demo_seeds, args.fake_seeds, tuple(args.wrong_rates),
@@ -70,17 +70,17 @@ def _collect(args) -> int:
 
 
 def _train(args) -> int:
-    from engine.prm.model import WEIGHTS
-    from engine.prm.train import train
-    from tui.errors import UserError
+    from trajscope.engine.prm.model import WEIGHTS
+    from trajscope.engine.prm.train import train
+    from trajscope.tui.errors import UserError
 
     if not args.from_runs:
         report = train(Path(args.dataset), Path(args.weights), seed=args.seed, epochs=args.epochs,
                        held_out=args.held_out, device=args.device, say=_say)
         print(json.dumps(report, indent=2))
         return 0
-    from engine.prm import data
-    from engine.runs import examples_from_runs
+    from trajscope.engine.prm import data
+    from trajscope.engine.runs import examples_from_runs
 
     examples, counts = examples_from_runs(args.from_runs, say=_say)
     if args.with_bundled:
@@ -101,11 +101,11 @@ def _train(args) -> int:
 
 
 def _score(args) -> int:
-    from engine.formats import load
-    from engine.prm.score import check_out, score_log
+    from trajscope.engine.formats import load
+    from trajscope.engine.prm.score import check_out, score_log
 
     if not args.run:
-        from tui.errors import UserError
+        from trajscope.tui.errors import UserError
 
         raise UserError("prm score needs a run log")
     source, out = Path(args.run), Path(args.out) if args.out else None

@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from tui.cli.common import (add_out_option, add_policy_options, add_task_arguments, add_theme_option,
+from trajscope.tui.cli.common import (add_out_option, add_policy_options, add_task_arguments, add_theme_option,
                             check_out_log, default_out, pick_sandbox, sandbox_words)
 
 
@@ -35,10 +35,10 @@ def result_json(task, result, tree, out: Path, wall_s: float, sandbox: str = "")
 
 
 def run(args) -> int:
-    from engine.policy.factory import make_policy
-    from engine.runs import run_linear
-    from engine.tasks import load_task
-    from tui.errors import UserError
+    from trajscope.engine.policy.factory import make_policy
+    from trajscope.engine.runs import run_linear
+    from trajscope.engine.tasks import load_task
+    from trajscope.tui.errors import UserError
 
     task = load_task(args.task, args.instance)
     policy = make_policy(args.model, api_base=args.api_base, api_key=args.api_key,
@@ -69,9 +69,9 @@ def run(args) -> int:
         console.print(f"[bold]{task.instance_id}[/] with {policy.name}, {sandbox_words(sandbox)}, log {out}")
         work(on_node=lambda node: _print_node(console, node))
     else:
-        from engine.files import open_append
-        from tui.app import TrajscopeApp
-        from tui.bridge import Source
+        from trajscope.engine.files import open_append
+        from trajscope.tui.app import TrajscopeApp
+        from trajscope.tui.bridge import Source
 
         open_append(out).close()  # there for the viewer to follow; never made through a link
         thread = threading.Thread(target=work, name="trajscope-run", daemon=True)
@@ -100,7 +100,7 @@ def run(args) -> int:
 
 
 def _print_node(console, node) -> None:
-    from engine.actions import short_action
+    from trajscope.engine.actions import short_action
 
     tokens = f"{node.tokens_in}+{node.tokens_out} tokens" if node.tokens_in or node.tokens_out else ""
     colour = "green" if node.exit_code == 0 else "red"

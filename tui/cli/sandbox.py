@@ -17,13 +17,13 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "build-image":
-        from engine.sandbox.image import build_image
+        from trajscope.engine.sandbox.image import build_image
 
         build_image(args.tag, method=args.method, force=args.force, mirror=args.mirror,
                     say=lambda line: print(f"trajscope: {line}", file=sys.stderr))
         return 0
-    from engine.sandbox import docker as docker_sandbox
-    from engine.sandbox import local
+    from trajscope.engine.sandbox import docker as docker_sandbox
+    from trajscope.engine.sandbox import local
 
     reaped = local.reap_leftovers()
     available, why = docker_sandbox.docker_available()

@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from tui.cli.common import (add_out_option, add_policy_options, add_search_options, add_task_arguments,
+from trajscope.tui.cli.common import (add_out_option, add_policy_options, add_search_options, add_task_arguments,
                             add_theme_option, check_out_log, default_out, pick_sandbox, sandbox_words)
 
 
@@ -24,11 +24,11 @@ def add_parser(sub) -> None:
 
 
 def build_session(args, task, out: Path):
-    from engine.policy.factory import make_policy
-    from engine.prm.registry import get_scorer
-    from engine.search.budget import Budget
-    from engine.session import SearchConfig, Session
-    from tui.errors import UserError
+    from trajscope.engine.policy.factory import make_policy
+    from trajscope.engine.prm.registry import get_scorer
+    from trajscope.engine.search.budget import Budget
+    from trajscope.engine.session import SearchConfig, Session
+    from trajscope.tui.errors import UserError
 
     try:
         config = SearchConfig(strategy=args.strategy, max_depth=args.max_depth, timeout=args.timeout,
@@ -49,15 +49,15 @@ def build_session(args, task, out: Path):
 
 def selector(args, session):
     """The selection method: prm, or judge / rtv with an LLM judge (--judge, else --model)."""
-    from engine.search import select
-    from tui.errors import UserError
+    from trajscope.engine.search import select
+    from trajscope.tui.errors import UserError
 
     if args.select == "prm":
         return select.select_prm
     model = args.judge or args.model
     if model == "demo":
         raise UserError(f"--select {args.select} needs a model to judge: give --judge provider/model")
-    from engine.policy.llm import LLMPolicy
+    from trajscope.engine.policy.llm import LLMPolicy
 
     judge_policy = LLMPolicy(model, api_base=args.api_base, api_key=args.api_key)
     judge_policy.check()
@@ -68,7 +68,7 @@ def selector(args, session):
 
 
 def result_json(session, wall_s: float, choose=None, name: str = "prm") -> dict:
-    from engine.search.select import select_prm
+    from trajscope.engine.search.select import select_prm
 
     tree = session.tree
     selected, pool = (choose or select_prm)(tree)
@@ -88,7 +88,7 @@ def result_json(session, wall_s: float, choose=None, name: str = "prm") -> dict:
 
 
 def run(args) -> int:
-    from engine.tasks import load_task
+    from trajscope.engine.tasks import load_task
 
     task = load_task(args.task, args.instance)
     out = Path(args.out) if args.out else default_out(task.instance_id)
@@ -106,8 +106,8 @@ def run(args) -> int:
         if args.headless:
             _progress(session)
         else:
-            from tui.app import TrajscopeApp
-            from tui.bridge import LiveSource
+            from trajscope.tui.app import TrajscopeApp
+            from trajscope.tui.bridge import LiveSource
 
             TrajscopeApp(LiveSource(session), theme=getattr(args, "theme", None)).run()
             print(f"trajscope: closing the search (workers stop, sandboxes are removed); log {out}",

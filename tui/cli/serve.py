@@ -20,13 +20,13 @@ import sys
 import time
 from pathlib import Path
 
-from tui.cli.common import add_policy_options, add_search_options, add_task_arguments, default_out
+from trajscope.tui.cli.common import add_policy_options, add_search_options, add_task_arguments, default_out
 
 WEB_OPTIONS = ("host", "port", "token", "read_only", "allow_host", "max_viewers")
 
 
 def _web_options(p: argparse.ArgumentParser) -> None:
-    from tui.serve.web import MAX_VIEWERS
+    from trajscope.tui.serve.web import MAX_VIEWERS
 
     p.add_argument("--host", default="127.0.0.1", help="where to listen (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000)
@@ -68,7 +68,7 @@ def _token(args) -> str:
     """Always a token: a local port is open to every local user and to every page in the browser."""
     if args.token is not None:
         if len(args.token) < 16:
-            from tui.errors import UserError
+            from trajscope.tui.errors import UserError
 
             raise UserError("--token must be at least 16 characters")
         return args.token
@@ -79,11 +79,11 @@ def _search_worker(args):
     """The one search every viewer shares (demo: the demo policy on a bundled task)."""
     from argparse import Namespace
 
-    from demo_data import TASKS
-    from engine.tasks import load_task
-    from tui.batch.worker import SearchWorker
-    from tui.cli.search import build_session  # noqa: F401 - fail here, not in the worker thread
-    from tui.errors import UserError
+    from trajscope.demo_data import TASKS
+    from trajscope.engine.tasks import load_task
+    from trajscope.tui.batch.worker import SearchWorker
+    from trajscope.tui.cli.search import build_session  # noqa: F401 - fail here, not in the worker thread
+    from trajscope.tui.errors import UserError
 
     if args.mode == "demo":
         path = Path(args.task) if Path(args.task).is_dir() else TASKS / args.task
@@ -111,12 +111,12 @@ def _search_worker(args):
 
 
 def run(args) -> int:
-    from tui.errors import UserError
+    from trajscope.tui.errors import UserError
 
     try:
         import textual_serve.server  # noqa: F401 - the [serve] extra
 
-        from tui.serve.web import guarded_server, machine_addresses, share_url
+        from trajscope.tui.serve.web import guarded_server, machine_addresses, share_url
     except ImportError:
         raise UserError("serving in a browser needs textual-serve: pip install 'trajscope[serve]'") from None
     token = _token(args)
@@ -125,7 +125,7 @@ def run(args) -> int:
     python = shlex.quote(sys.executable)
     worker = control = None
     if args.mode in ("demo", "search"):
-        from tui.serve.control import ControlServer
+        from trajscope.tui.serve.control import ControlServer
 
         worker = _search_worker(args)
         worker.start()
@@ -136,7 +136,7 @@ def run(args) -> int:
             raise UserError(f"the search did not start: {worker.error}")
         control = ControlServer(worker)
         sock = control.status if args.read_only else control.control
-        command = (f"{python} -m tui.serve.attach {shlex.quote(str(worker.log))} --socket {shlex.quote(str(sock))}"
+        command = (f"{python} -m trajscope.tui.serve.attach {shlex.quote(str(worker.log))} --socket {shlex.quote(str(sock))}"
                    f" --name {shlex.quote(worker.spec['name'])}" + (" --read-only" if args.read_only else ""))
         what = f"the search of {worker.spec['name']} (log {worker.log})"
     else:

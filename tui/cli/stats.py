@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from tui.cli.common import add_report_option, many_runs
+from trajscope.tui.cli.common import add_report_option, many_runs
 
 
 def add_parser(sub) -> None:
@@ -17,8 +17,8 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.formats import load
-    from engine.tree import Tree
+    from trajscope.engine.formats import load
+    from trajscope.engine.tree import Tree
 
     found = many_runs(args.path, args.report)
     if found:
@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _many(args, refs, verdicts) -> int:
-    from engine.formats import FormatError
-    from engine.tree import Tree
+    from trajscope.engine.formats import FormatError
+    from trajscope.engine.tree import Tree
 
     rows, failed = [], []
     for ref in refs:

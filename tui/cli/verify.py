@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from tui.cli.common import add_task_arguments, check_readable
-from tui.errors import UserError
+from trajscope.tui.cli.common import add_task_arguments, check_readable
+from trajscope.tui.errors import UserError
 
 
 def add_parser(sub) -> None:
@@ -42,8 +42,8 @@ def _read_patch(args: argparse.Namespace, task) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.tasks import load_task
-    from engine.verification import verify
+    from trajscope.engine.tasks import load_task
+    from trajscope.engine.verification import verify
 
     task = load_task(args.task, args.instance)
     patch = _read_patch(args, task)

@@ -11,8 +11,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from engine.tree import Node, Tree
-from tui.widgets.text_clean import clean_text, preview
+from trajscope.engine.tree import Node, Tree
+from trajscope.tui.widgets.text_clean import clean_text, preview
 
 OBSERVATION_CHARS = 2500
 

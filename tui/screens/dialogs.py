@@ -12,9 +12,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
-from engine.actions import ActionError, parse_tool_call
-from engine.search.commands import MAX_HINT, MAX_SAMPLES
-from engine.tree import Node
+from trajscope.engine.actions import ActionError, parse_tool_call
+from trajscope.engine.search.commands import MAX_HINT, MAX_SAMPLES
+from trajscope.engine.tree import Node
 
 
 @dataclass

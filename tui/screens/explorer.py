@@ -11,18 +11,18 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Tree
 
-from engine.events import ReadCounts
-from engine.formats import FormatError, load
-from engine.tree import ROOT
-from engine.tree import Tree as Model
-from tui.bridge import DRAIN_INTERVAL_S, EventPump, Source, run_follow, run_replay, start_follow
-from tui.messages import LoadFailed, SearchFinished, TreeLoaded
-from tui.screens.help import HelpScreen, binding_rows
-from tui.screens.observation import ObservationScreen
-from tui.widgets.action_tree import ActionTree
-from tui.widgets.node_detail import NodeDetail
-from tui.widgets.prompt_bar import PromptBar
-from tui.widgets.status_bar import StatusBar
+from trajscope.engine.events import ReadCounts
+from trajscope.engine.formats import FormatError, load
+from trajscope.engine.tree import ROOT
+from trajscope.engine.tree import Tree as Model
+from trajscope.tui.bridge import DRAIN_INTERVAL_S, EventPump, Source, run_follow, run_replay, start_follow
+from trajscope.tui.messages import LoadFailed, SearchFinished, TreeLoaded
+from trajscope.tui.screens.help import HelpScreen, binding_rows
+from trajscope.tui.screens.observation import ObservationScreen
+from trajscope.tui.widgets.action_tree import ActionTree
+from trajscope.tui.widgets.node_detail import NodeDetail
+from trajscope.tui.widgets.prompt_bar import PromptBar
+from trajscope.tui.widgets.status_bar import StatusBar
 
 
 def navigation_bindings(show: bool = True) -> list[Binding]:
@@ -115,7 +115,7 @@ class ExplorerScreen(Screen[None]):
 
     @on(TreeLoaded)
     def _loaded(self, message: TreeLoaded) -> None:
-        from engine.analysis.flags import FlagCache
+        from trajscope.engine.analysis.flags import FlagCache
 
         self.model = message.tree
         self.attached_at = time.perf_counter()  # when the tree went on screen (bench: first paint)
@@ -236,7 +236,7 @@ class ExplorerScreen(Screen[None]):
             self.compare_first = node_id
             self.notify(f"Compare: #{node_id} marked — move to another node and press c.", timeout=3)
             return
-        from tui.screens.compare import CompareScreen
+        from trajscope.tui.screens.compare import CompareScreen
 
         self.compare_first = None
         self.app.push_screen(CompareScreen(self.model, first, node_id))

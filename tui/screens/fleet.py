@@ -87,8 +87,8 @@ class FleetScreen(Screen):
         return next((m for m in self.fleet.members if m.name == key), None)
 
     def action_open(self) -> None:
-        from tui.batch.remote import RemoteLiveSource
-        from tui.screens.live import LiveScreen
+        from trajscope.tui.batch.remote import RemoteLiveSource
+        from trajscope.tui.screens.live import LiveScreen
 
         member = self._member()
         if member is None:
@@ -111,6 +111,6 @@ class FleetScreen(Screen):
         self.app.call_from_thread(self.notify, f"{word} {reached} running search(es)", timeout=2)
 
     def action_help(self) -> None:
-        from tui.screens.help import HelpScreen, binding_rows
+        from trajscope.tui.screens.help import HelpScreen, binding_rows
 
         self.app.push_screen(HelpScreen(binding_rows(self)))

@@ -10,13 +10,13 @@ from textual import work
 from textual.binding import Binding
 from textual.widgets import Input
 
-from engine.events import ReadCounts
-from engine.search.commands import MAX_BUDGET_STEP
-from engine.tree import ROOT
-from tui.bridge import LiveSource, SessionBridge, attach_live, detach_live
-from tui.messages import TreeLoaded
-from tui.screens.explorer import ExplorerScreen, navigation_bindings
-from tui.widgets.status_bar import StatusBar
+from trajscope.engine.events import ReadCounts
+from trajscope.engine.search.commands import MAX_BUDGET_STEP
+from trajscope.engine.tree import ROOT
+from trajscope.tui.bridge import LiveSource, SessionBridge, attach_live, detach_live
+from trajscope.tui.messages import TreeLoaded
+from trajscope.tui.screens.explorer import ExplorerScreen, navigation_bindings
+from trajscope.tui.widgets.status_bar import StatusBar
 
 SPIN_S = 0.12
 
@@ -176,7 +176,7 @@ class LiveScreen(ExplorerScreen):
             self.bridge.call("promote", node_id, done=f"promoted #{node_id}")
 
     def action_resample(self) -> None:
-        from tui.screens.dialogs import ResampleDialog
+        from trajscope.tui.screens.dialogs import ResampleDialog
 
         node_id = self._cursor(allow_root=True)
         if node_id is None:
@@ -192,7 +192,7 @@ class LiveScreen(ExplorerScreen):
         self.app.push_screen(ResampleDialog(self.model.nodes[node_id]), chosen)
 
     def action_edit(self) -> None:
-        from tui.screens.dialogs import EditDialog
+        from trajscope.tui.screens.dialogs import EditDialog
 
         node_id = self._cursor()
         if node_id is None:
@@ -206,7 +206,7 @@ class LiveScreen(ExplorerScreen):
         self.app.push_screen(EditDialog(self.model.nodes[node_id]), chosen)
 
     def action_submit(self) -> None:
-        from tui.screens.submit import SubmitScreen
+        from trajscope.tui.screens.submit import SubmitScreen
 
         node_id = self._cursor()
         if node_id is not None:

@@ -8,8 +8,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 
-from tui.widgets.text_clean import clean_text
-from tui.widgets.text_viewer import TextViewer
+from trajscope.tui.widgets.text_clean import clean_text
+from trajscope.tui.widgets.text_viewer import TextViewer
 
 
 class ObservationScreen(ModalScreen[None]):

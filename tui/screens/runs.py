@@ -20,8 +20,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from engine.formats import FormatError
-from engine.formats.runs import RunRef
+from trajscope.engine.formats import FormatError
+from trajscope.engine.formats.runs import RunRef
 
 COLUMNS = (("run", "run"), ("agent", "agent / model"), ("steps", "steps"), ("branches", "branch pts"),
            ("submissions", "subm."), ("verdict", "verdict"), ("cost", "cost"), ("tokens", "tokens"),
@@ -63,8 +63,8 @@ class Row:
 
 def summarize(ref: RunRef, verdicts: dict[str, bool]) -> dict:
     """A row's figures from the whole run (in the reader's thread)."""
-    from engine.analysis.flags import detect, trajectories
-    from engine.tree import Tree
+    from trajscope.engine.analysis.flags import detect, trajectories
+    from trajscope.engine.tree import Tree
 
     tree = Tree.fold(ref.load(verdicts).events)
     stats = tree.stats()
@@ -237,8 +237,8 @@ class RunsScreen(Screen):
         if row.verdict == "failed to read":
             self.notify(row.error or "this run could not be read", severity="error")
             return
-        from tui.bridge import RunSource
-        from tui.screens.explorer import ExplorerScreen
+        from trajscope.tui.bridge import RunSource
+        from trajscope.tui.screens.explorer import ExplorerScreen
 
         self.app.push_screen(ExplorerScreen(RunSource(row.ref, self.verdicts)))
 
@@ -283,6 +283,6 @@ class RunsScreen(Screen):
             self._refill()
 
     def action_help(self) -> None:
-        from tui.screens.help import HelpScreen, binding_rows
+        from trajscope.tui.screens.help import HelpScreen, binding_rows
 
         self.app.push_screen(HelpScreen(binding_rows(self)))

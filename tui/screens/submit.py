@@ -15,8 +15,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 
-from engine.formats.export import ExportError, append_prediction, write_patch
-from engine.tree import Tree
+from trajscope.engine.formats.export import ExportError, append_prediction, write_patch
+from trajscope.engine.tree import Tree
 
 POLL_S = 0.1
 

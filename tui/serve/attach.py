@@ -9,10 +9,10 @@ import threading
 import time
 from pathlib import Path
 
-from engine.events import LogFollower
-from engine.tree import Tree
-from tui.batch.remote import RemoteLiveSource
-from tui.screens.live import LiveScreen
+from trajscope.engine.events import LogFollower
+from trajscope.engine.tree import Tree
+from trajscope.tui.batch.remote import RemoteLiveSource
+from trajscope.tui.screens.live import LiveScreen
 
 FOLLOW_S = 0.1
 STATUS_S = 0.25
@@ -93,8 +93,8 @@ class AttachSource(RemoteLiveSource):
 
 
 def run_viewer(log: str, socket_path: str, read_only: bool, name: str, theme: str | None = None) -> int:
-    from tui.app import TrajscopeApp
-    from tui.serve.control import ControlClient
+    from trajscope.tui.app import TrajscopeApp
+    from trajscope.tui.serve.control import ControlClient
 
     watched = Watched(Path(log), ControlClient(socket_path), name)
     deadline = time.monotonic() + 10
@@ -108,7 +108,7 @@ def run_viewer(log: str, socket_path: str, read_only: bool, name: str, theme: st
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tui.serve.attach LOG --socket PATH [--read-only]``: what the web server runs
+    """``python -m trajscope.tui.serve.attach LOG --socket PATH [--read-only]``: what the web server runs
     for each browser connection (not a command people type)."""
     import argparse
 

@@ -19,9 +19,9 @@ from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from engine.tree import ROOT
-from engine.tree import Tree as Model
-from tui.widgets.node_label import build_label
+from trajscope.engine.tree import ROOT
+from trajscope.engine.tree import Tree as Model
+from trajscope.tui.widgets.node_label import build_label
 
 CHUNK = 250
 AUTO_EXPAND_BELOW = 600  # small trees open fully expanded

@@ -8,9 +8,9 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from engine.tree import ROOT, Node, Tree
-from tui.widgets.action_view import render_action
-from tui.widgets.text_clean import clean_text, preview
+from trajscope.engine.tree import ROOT, Node, Tree
+from trajscope.tui.widgets.action_view import render_action
+from trajscope.tui.widgets.text_clean import clean_text, preview
 
 CANDIDATE_CHARS = 800
 CRITIC_CHARS = 1500
@@ -91,7 +91,7 @@ class NodeDetail(VerticalScroll):
 
     def _flags(self, tree: Tree, node: Node, cache=None) -> Text | None:
         """The rubric flags of the branch from the task down to this node, with their steps."""
-        from engine.analysis.flags import detect
+        from trajscope.engine.analysis.flags import detect
 
         try:
             found = cache.flags_at(node.id) if cache is not None else detect(tree, node.id)

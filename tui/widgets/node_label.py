@@ -7,8 +7,8 @@ from collections.abc import Callable
 from rich.style import Style
 from rich.text import Text
 
-from engine.actions import CRITICAL_KINDS
-from engine.tree import ROOT, Node
+from trajscope.engine.actions import CRITICAL_KINDS
+from trajscope.engine.tree import ROOT, Node
 
 STATUS_GLYPHS = {
     "pending": "·", "running": "▶", "done": " ", "failed": "✗", "pruned": "✂",
