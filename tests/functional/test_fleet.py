@@ -48,6 +48,10 @@ async def test_the_fleet_live_pause_all_and_a_forwarded_prune(tmp_path):
             await pilot.press("space")  # this search only
             await wait_for(pilot, lambda: member.status.get("paused") is True, 30)
             assert not all(m.status.get("paused") for m in fleet.members if m is not member)
+            # a paused search may hold only nodes still running: wait for one that is done (the
+            # steps in flight finish while the search is paused)
+            await wait_for(pilot, lambda: any(n.id != ROOT and n.status == "done" for n in live.model.nodes.values()),
+                           60)
             target = next(n for n in live.model.nodes.values() if n.id != ROOT and n.status == "done")
             live.tree.reveal(target.id)
             await pilot.press("p")
