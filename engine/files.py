@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+from trajscope.engine.errors import UserCausedError
 
 NAME_LIMIT = 150
 """Bytes a name made from a field may have (a file system allows 255; room for suffixes)."""
@@ -39,7 +40,7 @@ NAME_LIMIT = 150
 _PLAIN = frozenset("._-+@=,")  # kept as they are, with letters and digits of any script
 
 
-class WriteError(OSError):
+class WriteError(OSError, UserCausedError):
     """A file trajscope will not or cannot write; the message is one sentence for the user."""
 
     def __str__(self) -> str:

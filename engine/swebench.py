@@ -25,11 +25,12 @@ import logging
 import os
 import tempfile
 from functools import cache
+from trajscope.engine.errors import UserCausedError
 
 EXTRA_HINT = "install the SWE-bench harness with `pip install 'trajscope[swebench]'`"
 
 
-class HarnessError(Exception):
+class HarnessError(UserCausedError):
     """The harness cannot grade this instance; one sentence for the user."""
 
 

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trajscope.engine.sandbox.base import Sandbox
+from trajscope.engine.errors import UserCausedError
 
 REQUIRED = ("instance_id", "problem_statement", "FAIL_TO_PASS", "PASS_TO_PASS", "test_patch")
 DEFAULT_TEST_COMMAND = "python3 -m pytest -rA -p no:cacheprovider"
 TEST_TIMEOUT = 600.0
 
 
-class TaskError(Exception):
+class TaskError(UserCausedError):
     """A task cannot be loaded or verified; the message is one sentence for the user."""
 
 

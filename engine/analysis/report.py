@@ -7,9 +7,10 @@ import html
 from pathlib import Path
 
 from trajscope.engine.analysis.flags import FLAGS
+from trajscope.engine.errors import UserCausedError
 
 
-class AnalysisError(Exception):
+class AnalysisError(UserCausedError):
     """Nothing to analyse, or a file that cannot be read; one sentence for the user."""
 
 

@@ -1,6 +1,7 @@
 """Importers: any supported trajectory file becomes run-log events.
 
-Formats are detected by content, never by file name.
+Formats are detected by content, never by file name: ``IMPORTERS`` is the table, in the
+order formats are tried (each entry an ``Importer``, engine/formats/builder.py).
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from pathlib import Path
 
 from trajscope.engine.events import ReadCounts, parse_line, parse_lines
 from trajscope.engine.jsonio import BOM, NotRegularFile, loads, read_regular
-from trajscope.engine.formats import dars, mini_swe_agent, moatless, openhands, swe_agent
+from trajscope.engine.registry import Registry
+from trajscope.engine.errors import UserCausedError
 
 
-class FormatError(Exception):
+class FormatError(UserCausedError):
     """A file trajscope cannot read; the message is one sentence for the user."""
 
 
@@ -34,33 +36,35 @@ def _run_name(path: Path) -> str:
     return path.stem
 
 
-# What each importer needs to find a step: said when it finds none in a non-empty file.
-_LOOKS = {
-    "dars": ("DARS tree", "no assistant message under `root`"),
-    "dars-evaluation": ("DARS evaluation", "no evaluated patch"),
-    "mini-swe-agent": ("mini-swe-agent", "no assistant message in `messages`"),
-    "openhands": ("OpenHands", "no agent action in its events"),
-    "moatless": ("moatless-tree-search", "no node with an action step under `root`"),
-    "swe-agent": ("SWE-agent", "no step in `trajectory` and no assistant message in `history`"),
-}
+# name -> Importer, tried in this order (moatless trees also hold messages other formats look for)
+IMPORTERS = Registry("format", {
+    "moatless": "trajscope.engine.formats.moatless:IMPORTER",
+    "dars": "trajscope.engine.formats.dars:TREE",
+    "dars-evaluation": "trajscope.engine.formats.dars:EVALUATION",
+    "mini-swe-agent": "trajscope.engine.formats.mini_swe_agent:IMPORTER",
+    "openhands": "trajscope.engine.formats.openhands:IMPORTER",
+    "swe-agent": "trajscope.engine.formats.swe_agent:IMPORTER",
+}, FormatError)
+KNOWN = f"a run log or a file of {IMPORTERS.names()}"
+"""What trajscope reads, for messages and help."""
 
 
 def convert_data(data: object, name: str) -> tuple[list[dict], str]:
-    """Events from an already-parsed JSON document."""
-    if moatless.looks_like(data):
-        return moatless.convert(data, name), "moatless"
-    if dars.looks_like_tree(data):
-        return dars.convert_tree(data, name), "dars"
-    if dars.looks_like_evaluation(data):
-        return dars.convert_evaluation(data, name), "dars-evaluation"
-    if mini_swe_agent.looks_like(data):
-        return mini_swe_agent.convert(data, name), "mini-swe-agent"
-    if openhands.looks_like(data):
-        return openhands.convert(data, name), "openhands"
-    if swe_agent.looks_like(data):
-        return swe_agent.convert(data, name), "swe-agent"
-    raise FormatError("it is JSON but not a format trajscope knows "
-                      "(a run log, SWE-agent .traj, mini-swe-agent, OpenHands, moatless or DARS file)")
+    """Events from an already-parsed JSON document, and the name of its format."""
+    for fmt in IMPORTERS:
+        importer = IMPORTERS.load(fmt)
+        if importer.looks_like(data):
+            return importer.convert(data, name), fmt
+    raise FormatError(f"it is JSON but not a format trajscope knows ({KNOWN})")
+
+
+def check_steps(events: list[dict], fmt: str, what: str = "file") -> None:
+    """FormatError unless the converted ``events`` hold a step: a file of a format's shape
+    that is not of that format converts to none."""
+    if fmt in IMPORTERS and not any(e.get("type") == "node_added" for e in events):
+        importer = IMPORTERS.load(fmt)
+        raise FormatError(f"it looks like a {importer.label} {what} but holds no step to import "
+                          f"({importer.needs}); is it another tool's format?")
 
 
 def check_head(path: Path, head: bytes) -> None:
@@ -127,14 +131,11 @@ def load(path: str | Path) -> Loaded:
                               "`trajscope open` lists them, `trajscope convert` writes one run log each")
         if stripped[:1] in (b"{", b"["):
             raise FormatError(f"{path} is truncated or invalid JSON")
-        raise FormatError(f"{path} is not JSON: trajscope reads run logs, SWE-agent, "
-                          "mini-swe-agent and DARS files")
+        raise FormatError(f"{path} is not JSON: trajscope reads {KNOWN}")
     del raw  # only the parsed document is read from here on: its bytes need not stay in memory
     try:
         events, fmt = convert_data(data, _run_name(path))
-        if not any(e.get("type") == "node_added" for e in events):
-            raise FormatError(f"it looks like a {_LOOKS[fmt][0]} file but holds no step to import "
-                              f"({_LOOKS[fmt][1]}); is it another tool's format?")
+        check_steps(events, fmt)
     except FormatError as exc:
         raise FormatError(f"{path}: {exc}") from None
     except RecursionError:

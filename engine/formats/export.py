@@ -9,9 +9,10 @@ import orjson
 
 from trajscope.engine.files import Folder, WriteError, safe_name
 from trajscope.engine.tree import Tree
+from trajscope.engine.errors import UserCausedError
 
 
-class ExportError(Exception):
+class ExportError(UserCausedError):
     """What cannot be exported, in one sentence."""
 
 

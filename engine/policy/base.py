@@ -12,9 +12,10 @@ from typing import Protocol, runtime_checkable
 
 from trajscope.engine.actions import Action
 from trajscope.engine.trace import Step
+from trajscope.engine.errors import UserCausedError
 
 
-class PolicyError(Exception):
+class PolicyError(UserCausedError):
     """A policy could not propose an action; the message is the reason the node failed
     (a provider's message may echo the key: it is redacted here, where it enters)."""
 

@@ -13,11 +13,12 @@ from typing import Protocol, runtime_checkable
 
 from trajscope.engine.actions import Action
 from trajscope.engine.trace import Step
+from trajscope.engine.errors import UserCausedError
 
 NEUTRAL = 0.5
 
 
-class ScorerError(Exception):
+class ScorerError(UserCausedError):
     """A scorer cannot be made (unknown name, damaged weights); one sentence for the user."""
 
 

@@ -20,6 +20,7 @@ import shlex
 import threading
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+from trajscope.engine.errors import UserCausedError
 
 StateRef = str
 """A commit id in the snapshot store."""
@@ -30,7 +31,7 @@ OUTPUT_CAP = 10_000
 DEFAULT_TIMEOUT = 120.0
 
 
-class SandboxError(Exception):
+class SandboxError(UserCausedError):
     """A sandbox operation failed; the message is one sentence for the user."""
 
 

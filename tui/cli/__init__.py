@@ -27,15 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from trajscope.engine.analysis.report import AnalysisError
-    from trajscope.engine.files import WriteError
-    from trajscope.engine.formats import FormatError
-    from trajscope.engine.policy.base import PolicyError
-    from trajscope.engine.prm.base import ScorerError
+    from trajscope.engine.errors import UserCausedError
     from trajscope.engine.redact import RedactingStream, register
-    from trajscope.engine.sandbox.base import SandboxError
-    from trajscope.engine.tasks import TaskError
-    from trajscope.tui.errors import UserError
 
     args = build_parser().parse_args(argv)
     register(getattr(args, "api_key", None))
@@ -46,8 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout, sys.stderr = RedactingStream(out), RedactingStream(err)
     try:
         return args.func(args)
-    except (UserError, FormatError, TaskError, SandboxError, PolicyError, ScorerError, AnalysisError,
-            WriteError) as exc:
+    except UserCausedError as exc:  # every error a user can cause or fix (engine/errors.py)
         print(f"trajscope: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
