@@ -23,7 +23,7 @@ from pathlib import Path
 
 from trajscope.engine.events import RunLog, read_events
 from trajscope.engine.sandbox.base import SandboxError
-from trajscope.engine.search import STRATEGIES, dars, make_strategy, steps
+from trajscope.engine.search import dars, make_strategy, steps, strategy_class
 from trajscope.engine.search.budget import Budget
 from trajscope.engine.search.commands import Commands
 from trajscope.engine.search.rollout import Recorder
@@ -50,8 +50,7 @@ class SearchConfig:
     after: dict = field(default_factory=lambda: {k: list(v) for k, v in dars.DEFAULT_AFTER.items()})
 
     def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"unknown strategy {self.strategy!r}: use {', '.join(STRATEGIES)}")
+        strategy_class(self.strategy)  # ValueError now, not in a worker, for a name that is no strategy
 
     def to_json(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}

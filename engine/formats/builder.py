@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
 
 from trajscope.engine.events import make_event
 from trajscope.engine.jsonio import shallow
+
+
+@dataclass(frozen=True)
+class Importer:
+    """One format trajscope imports: each importer module holds one (``IMPORTERS`` in
+    engine/formats/__init__.py names it). ``needs`` says what it needs to find a step,
+    shown when a file of its shape holds none."""
+
+    label: str  # the format's name for people, e.g. "SWE-agent"
+    needs: str
+    looks_like: Callable[[object], bool]
+    convert: Callable[[object, str], list[dict]]
+
 
 def extract_patch(text: str | None) -> str | None:
     """The unified diff inside an observation (what agents print on submit)."""

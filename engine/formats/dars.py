@@ -12,7 +12,7 @@ import re
 
 from trajscope.engine.actions import action_from_command
 from trajscope.engine.jsonio import text_of
-from trajscope.engine.formats.builder import RunBuilder, extract_patch
+from trajscope.engine.formats.builder import Importer, RunBuilder, extract_patch
 
 _RESOLVED = re.compile(r"Instances resolved:\s*(\d+)")
 
@@ -95,3 +95,7 @@ def convert_evaluation(data: list, name: str) -> list[dict]:
         builder.submit(node, extract_patch(patch) or patch,
                        {"resolved": resolved, "run_id": entry.get("run_id")})
     return builder.finish("evaluated")
+
+
+TREE = Importer("DARS tree", "no assistant message under `root`", looks_like_tree, convert_tree)
+EVALUATION = Importer("DARS evaluation", "no evaluated patch", looks_like_evaluation, convert_evaluation)

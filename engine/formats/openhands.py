@@ -11,7 +11,7 @@ figures (``llm_metrics``) are cumulative: a step gets the difference from the la
 from __future__ import annotations
 
 from trajscope.engine.actions import action_from_command, make_action
-from trajscope.engine.formats.builder import RunBuilder
+from trajscope.engine.formats.builder import Importer, RunBuilder
 from trajscope.engine.jsonio import text_of
 
 # Events that are not a step of the agent.
@@ -183,3 +183,6 @@ def convert(data: object, name: str) -> list[dict]:
         except (TypeError, ValueError):
             pass
     return builder.finish(reason, totals or None)
+
+
+IMPORTER = Importer("OpenHands", "no agent action in its events", looks_like, convert)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trajscope.engine.events import ReadCounts
-from trajscope.engine.formats import FormatError, Loaded, _LOOKS, _run_name, convert_data, load, read_input
+from trajscope.engine.formats import FormatError, Loaded, _run_name, check_steps, convert_data, load, read_input
 from trajscope.engine.formats import openhands
 from trajscope.engine.jsonio import BOM, loads, text_of
 
@@ -62,9 +62,10 @@ class RunRef:
                 raise FormatError(f"{where}: {exc}") from None
             except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
                 raise FormatError(f"{where} looks like a known format but is damaged ({type(exc).__name__})") from None
-            if not any(e.get("type") == "node_added" for e in events):
-                raise FormatError(f"{where}: it looks like a {_LOOKS[fmt][0]} run but holds no step to import "
-                                  f"({_LOOKS[fmt][1]})")
+            try:
+                check_steps(events, fmt, "run")
+            except FormatError as exc:
+                raise FormatError(f"{where}: {exc}") from None
             loaded = Loaded(events, fmt, ReadCounts())
         else:
             loaded = load(self.path)

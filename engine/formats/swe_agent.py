@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from trajscope.engine.actions import action_from_command, make_action
 from trajscope.engine.jsonio import loads, shallow, text_of
-from trajscope.engine.formats.builder import RunBuilder, extract_patch
+from trajscope.engine.formats.builder import Importer, RunBuilder, extract_patch
 
 
 def looks_like(data: object) -> bool:
@@ -151,3 +151,7 @@ def convert(data: dict, name: str) -> list[dict]:
         totals = {k: max(v, totals.get(k, 0)) for k, v in _totals(info).items()}
     exit_status = info.get("exit_status") or (first.get("info") or {}).get("exit_status")
     return builder.finish(exit_status, totals if any(totals.values()) else None)
+
+
+IMPORTER = Importer("SWE-agent", "no step in `trajectory` and no assistant message in `history`", looks_like,
+                    convert)

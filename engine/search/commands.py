@@ -8,6 +8,10 @@ The commands check their own arguments (the rules below are the only ones: the
 dialogs, a batch's forwarded controls and a served search's control socket all
 end here), because a value that reached the queue unchecked would fail later in
 a worker thread, where it ends the search instead of answering the person.
+
+``PERSON_COMMANDS`` is the table of their names, read off the class: a batch worker or
+a served search calls nothing else by name (and never imports anything by name: unlike
+the plug-in tables, a name from a socket is never tried as a dotted path).
 """
 
 from __future__ import annotations
@@ -136,3 +140,8 @@ class Commands:
         limits = self.session.budget.raise_by(**deltas)
         self.session.emit("command", name="raise_budget", by="human", budget=limits)
         return limits
+
+
+PERSON_COMMANDS = frozenset(name for name, value in vars(Commands).items()
+                            if callable(value) and not name.startswith("_"))
+"""What a person may do to a search, by name: the public methods of ``Commands``."""

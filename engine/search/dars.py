@@ -1,11 +1,9 @@
 """DARS: depth-first to a submit, then expand the shallowest pending critical node.
 
 An expansion samples k alternatives to a critical action (edit, append, create,
-submit) at temperature ~0.8 with the *resample prompt*: the identical history
-prefix, the old action verbatim, what followed it (later actions and cut
-observations, the final patch and its test result), what sibling branches did
-with their scores, and the instruction to replace, not continue. A critic picks
-one (the PRM, or the model itself); duplicates of existing siblings are dropped.
+submit) at temperature ~0.8 with the *resample prompt* (engine/search/resample.py)
+and the identical history prefix; ``Dars.choose``, the critic, keeps one (the
+PRM's pick, or the model's); duplicates of existing siblings are dropped.
 Which nodes may be expanded is configuration: ``limits`` (how often a kind may
 branch along one path) and ``after`` (inside a branch that began at a kind,
 which kinds may branch again).
@@ -17,19 +15,14 @@ that read what the submissions so far got wrong.
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-from string import Template
-
 from trajscope.engine.actions import CRITICAL_KINDS, short_action
-from trajscope.engine.sandbox.base import cap_output
 from trajscope.engine.search.refine import distill
+from trajscope.engine.search.resample import template
 from trajscope.engine.search.select import parse_choice
 from trajscope.engine.search.strategy import Job, SearchView, Strategy
 from trajscope.engine.trace import path_steps
 from trajscope.engine.tree import ROOT, Tree
 
-PROMPTS = Path(__file__).with_name("prompts")
 DEFAULT_LIMITS = {"edit": 1, "append": 1, "create": 1, "submit": 1}
 DEFAULT_AFTER = {"edit": ["submit"], "append": ["append", "submit"], "create": ["edit", "append", "submit"],
                  "submit": []}
@@ -40,11 +33,6 @@ RELAX_ROUNDS = 3
 FRESH_ROLLOUTS = 4
 """Fresh rollouts after the relaxed rounds when the search has no budget at all; with one,
 they go on until it is spent or a submission resolved."""
-
-
-@cache
-def template(name: str) -> Template:
-    return Template((PROMPTS / f"{name}.md").read_text(encoding="utf-8").strip())
 
 
 def _branch_heads(tree: Tree, node_id: str) -> list[str]:
@@ -84,83 +72,12 @@ def next_expansion(tree: Tree, expansions: dict[str, int], limits: dict, after: 
     return min(candidates, key=key) if candidates else None
 
 
-def _outcome_of(tree: Tree, node_id: str) -> tuple[list, str]:
-    """The nodes that followed ``node_id`` on its first branch, and how that branch ended."""
-    followed, current = [], node_id
-    while tree.children(current):
-        current = tree.children(current)[0]
-        followed.append(tree.nodes[current])
-    last = tree.nodes[current]
-    if last.status == "submitted" or last.verified:
-        verified = last.verified or {}
-        failed = verified.get("failed") or []
-        verdict = ("It was submitted and the tests passed." if verified.get("resolved") else
-                   f"It was submitted, and these tests failed: {', '.join(failed[:8]) or 'unknown'}.")
-        patch, _ = cap_output(last.patch or "", 3000)
-        return followed, f"The final patch of that attempt:\n<patch>\n{patch}\n</patch>\n{verdict}"
-    return followed, f"That attempt ended without a submission ({last.status})."
-
-
-def resample_prompt(tree: Tree, node_id: str) -> str:
-    node = tree.nodes[node_id]
-    followed, outcome = _outcome_of(tree, node_id)
-    lines = []
-    for n in followed[:12]:
-        obs, _ = cap_output(n.observation or "", 600)
-        lines.append(f"- {short_action(n.action, 200)} (exit {n.exit_code})\n{obs}")
-    siblings = []
-    for sib in tree.children(node.parent or ROOT):
-        if sib == node_id:
-            continue
-        s = tree.nodes[sib]
-        score = f"{s.score:.2f}" if s.score is not None else "unscored"
-        siblings.append(f"- {short_action(s.action, 200)} (score {score}, {s.status})")
-    sibling_text = ("Other attempts from this point did:\n" + "\n".join(siblings)) if siblings else ""
-    own_obs, _ = cap_output(node.observation or "", 1500)
-    return template("resample").safe_substitute(
-        old_action=f"{(node.action or {}).get('raw') or short_action(node.action, 400)}\n(it showed: {own_obs})",
-        followed="\n".join(lines) or "(nothing: it was the last step)", outcome=outcome, siblings=sibling_text)
-
-
 def critic_prompt(session, parent: str, proposals) -> str:
     tree = session.tree
     path = "\n".join(f"- {short_action(n.action, 160)} (exit {n.exit_code})" for n in tree.path(parent)[-8:])
     options = "\n".join(f"{i + 1}. {p.action.raw or p.action.tool}"[:800] for i, p in enumerate(proposals))
     return template("critic").safe_substitute(issue=session.task.problem_statement[:3000],
                                               path=path or "(none yet)", candidates=options)
-
-
-def pick(session, parent: str, proposals: list) -> tuple[int, dict]:
-    """The critic: which of ``proposals`` to expand (the PRM's best, the model's choice, or the first)."""
-    if len(proposals) == 1 or session.config.critic == "first":
-        return 0, {"method": "first"}
-    if session.config.critic == "llm" and not hasattr(session.policy, "ask"):
-        # said once in the log (and so in the app): the choice falls to the PRM, or the first
-        if not getattr(session, "critic_fallback_said", False):
-            session.critic_fallback_said = True
-            session.emit("command", name="critic_fallback", by="engine",
-                         reason=f"the policy {session.policy.name} cannot answer the critic's question; "
-                                "the PRM picks instead" if session.scorers else "the first candidate is taken")
-    elif session.config.critic == "llm":
-        prompt = critic_prompt(session, parent, proposals)
-        try:
-            text = session.policy.ask(prompt)
-        except Exception as exc:  # the critic is advice: on failure take the first
-            return 0, {"method": "llm", "error": str(exc)}
-        choice = parse_choice(text, len(proposals))
-        return (choice or 0), {"method": "llm", "prompt": prompt, "response": text}
-    if not session.scorers:
-        return 0, {"method": "first"}
-    from trajscope.engine.prm.base import StepContext, evaluate
-
-    with session.recorder.reading():
-        path = path_steps(session.tree, parent)
-        patch = session.tree.patch_at(parent) if parent else ""
-    ctxs = [StepContext(session.task.problem_statement, path, p.action, None, None, session.task.instance_id,
-                        p.thought, patch) for p in proposals]
-    scores = [s for s, _ in evaluate(session.scorers[0], ctxs)]
-    best = max(range(len(scores)), key=lambda i: scores[i])
-    return best, {"method": f"prm:{session.scorers[0].name}", "scores": [round(s, 4) for s in scores]}
 
 
 class Dars(Strategy):
@@ -177,6 +94,40 @@ class Dars(Strategy):
             origin = node.extra.get("expanded_from")
             if origin:
                 self.expansions[origin] = self.expansions.get(origin, 0) + 1
+        self.critic_fallback_said = False  # the log says once that the policy cannot be the critic
+
+    def choose(self, session, parent: str, proposals: list) -> tuple[int, dict]:
+        """The critic: which of ``proposals`` to keep (the PRM's best, the model's choice, or the first)."""
+        config = self.config
+        if len(proposals) == 1 or config.critic == "first":
+            return 0, {"method": "first"}
+        if config.critic == "llm" and not hasattr(session.policy, "ask"):
+            # said once in the log (and so in the app): the choice falls to the PRM, or the first
+            if not self.critic_fallback_said:
+                self.critic_fallback_said = True
+                session.emit("command", name="critic_fallback", by="engine",
+                             reason=f"the policy {session.policy.name} cannot answer the critic's question; "
+                                    "the PRM picks instead" if session.scorers else "the first candidate is taken")
+        elif config.critic == "llm":
+            prompt = critic_prompt(session, parent, proposals)
+            try:
+                text = session.policy.ask(prompt)
+            except Exception as exc:  # the critic is advice: on failure take the first
+                return 0, {"method": "llm", "error": str(exc)}
+            choice = parse_choice(text, len(proposals))
+            return (choice or 0), {"method": "llm", "prompt": prompt, "response": text}
+        if not session.scorers:
+            return 0, {"method": "first"}
+        from trajscope.engine.prm.base import StepContext, evaluate
+
+        with session.recorder.reading():
+            path = path_steps(session.tree, parent)
+            patch = session.tree.patch_at(parent) if parent else ""
+        ctxs = [StepContext(session.task.problem_statement, path, p.action, None, None, session.task.instance_id,
+                            p.thought, patch) for p in proposals]
+        scores = [s for s, _ in evaluate(session.scorers[0], ctxs)]
+        best = max(range(len(scores)), key=lambda i: scores[i])
+        return best, {"method": f"prm:{session.scorers[0].name}", "scores": [round(s, 4) for s in scores]}
 
     def next_jobs(self, search: SearchView) -> list[Job]:
         while True:

@@ -50,6 +50,12 @@ class Refine(Strategy):
     def end_reason(self, tree: Tree) -> str | None:
         return self.inner.end_reason(tree)
 
+    def expansion_prompt(self, tree: Tree, node_id: str) -> str:
+        return self.inner.expansion_prompt(tree, node_id)
+
+    def choose(self, session, parent: str, proposals: list) -> tuple[int, dict]:
+        return self.inner.choose(session, parent, proposals)
+
     def next_jobs(self, search: SearchView) -> list[Job]:
         jobs = self.inner.next_jobs(search)
         if jobs or self.round >= self.config.refine_rounds or search.busy:

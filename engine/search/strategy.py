@@ -6,8 +6,13 @@ dry. A strategy answers with jobs (``next_jobs``): the first runs at once, the
 others are queued. It reads the tree and the search's public state through
 ``SearchView`` and never touches the queue, the workers or the log directly.
 
+An ``expand`` job (DARS's, or a person's re-sample) asks the strategy for the prompt
+the alternatives are drawn with (``expansion_prompt``) and, for the engine's own
+expansions, which candidate to keep (``choose``); the job itself (sampling, dropping
+repeats, recording, running) is the same for every strategy (engine/search/work.py).
+
 To add a strategy: one module with a ``Strategy`` subclass, and one line in
-``engine.search.STRATEGIES``.
+``engine.search.STRATEGIES`` (or none: ``--strategy mymodule:MyStrategy``).
 """
 
 from __future__ import annotations
@@ -71,6 +76,18 @@ class Strategy:
         """Why the search ended, in the strategy's words, once nothing is left to do (None:
         the Session says the search is exhausted)."""
         return None
+
+    def expansion_prompt(self, tree: Tree, node_id: str) -> str:
+        """What the model reads when it draws alternatives to ``node_id``: the resample prompt
+        (what the old action did and what followed it; replace it, do not continue)."""
+        from trajscope.engine.search.resample import resample_prompt
+
+        return resample_prompt(tree, node_id)
+
+    def choose(self, session, parent: str, proposals: list) -> tuple[int, dict]:
+        """Which of an engine expansion's ``proposals`` to keep (a person keeps them all), and
+        the critic's record for the log: the first, unless the strategy has a critic."""
+        return 0, {"method": "first"}
 
     def set_phase(self, search: SearchView, phase: str, **fields) -> None:
         self.phase = phase

@@ -2,8 +2,9 @@
 
 ``HANDLERS`` maps a job's kind to a function ``(session, job, box)``: ``rollout``
 steps below a node until a submit, the depth limit, a pause or the budget;
-``expand`` samples alternatives to a node (DARS, or a person's re-sample) and
-keeps the critic's pick (a person keeps all); ``edit`` runs a person's action in
+``expand`` samples alternatives to a node (DARS, or a person's re-sample) with the
+strategy's ``expansion_prompt`` and keeps the one its ``choose`` picks (a person
+keeps all); ``edit`` runs a person's action in
 place of a node's; ``submit`` verifies the patch at a node. A sandbox failure
 raises to the Session, which stops the search.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from trajscope.engine.actions import Action
 from trajscope.engine.policy.base import Proposal
-from trajscope.engine.search import dars, steps
+from trajscope.engine.search import steps
 from trajscope.engine.search.rollout import submit as record_verdict
 from trajscope.engine.search.strategy import Job
 from trajscope.engine.tree import ROOT
@@ -63,7 +64,7 @@ def expand(session, job: Job, box) -> None:
     tree = session.tree
     node = tree.nodes[job.node] if job.node != ROOT else None
     parent = ROOT if node is None else (node.parent or ROOT)
-    instructions = dars.resample_prompt(tree, job.node) if node is not None else None
+    instructions = session.strategy.expansion_prompt(tree, job.node) if node is not None else None
     adds = job.n if job.by == "human" else 1  # the critic keeps one candidate
     with session.reserve(adds, job.by) as ok:  # held until its nodes are in the tree
         if ok:
@@ -88,7 +89,7 @@ def _expand(session, job: Job, box, node, parent: str, instructions: str | None)
     if job.by == "human":
         chosen = fresh
     else:
-        pick, critic = dars.pick(session, parent, fresh)
+        pick, critic = session.strategy.choose(session, parent, fresh)
         chosen = [fresh[pick]]
     others = [{"action": p.action.to_dict(), "thought": p.thought, "why": "the critic preferred another"}
               for p in fresh if p not in chosen] + [

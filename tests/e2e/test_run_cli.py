@@ -87,7 +87,7 @@ def test_a_missing_api_key_is_one_clear_sentence(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--model", "gpt4"], "'gpt4' is not a model string"),
+    (["--model", "gpt4"], "unknown policy 'gpt4': use demo, a model as provider/model"),
     (["--max-steps", "0"], "--max-steps must be at least 1"),
 ])
 def test_bad_options_are_one_line(tmp_path, args, message):

@@ -72,7 +72,7 @@ def test_a_failing_scorer_gives_neutral_scores_with_the_reason():
 
 
 def test_unknown_scorer_names_are_one_sentence():
-    with pytest.raises(ScorerError, match=r"^unknown scorer 'magic': use builtin, heuristic, rubric:<model>, hf:<dir> or vllm:<url>$"):
+    with pytest.raises(ScorerError, match=r"^unknown scorer 'magic': use builtin, heuristic, rubric:<model>, hf:<dir>, vllm:<url> or a class of your own as module:Scorer$"):
         get_scorer("magic")
 
 

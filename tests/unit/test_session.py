@@ -41,7 +41,7 @@ class RetryOnce(Strategy):
 
 @pytest.mark.slow
 def test_a_new_strategy_is_one_class_and_one_line_in_the_table(tmp_path, monkeypatch):
-    monkeypatch.setitem(STRATEGIES, "retry-once", (__name__, "RetryOnce", {}))
+    monkeypatch.setitem(STRATEGIES, "retry-once", f"{__name__}:RetryOnce")
     with FakeLLM(Solver(TASK, wrong_rate=0.0, seed=2)) as server:
         session = search(tmp_path, "retry-once", server, nodes=80)
     tree = session.tree

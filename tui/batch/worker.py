@@ -21,9 +21,7 @@ import uuid
 from argparse import Namespace
 from pathlib import Path
 
-# what a person may do to a remote search (session.commands); nothing else is callable
-COMMANDS = frozenset({"pause", "resume", "prune", "unprune", "promote", "resample", "edit", "submit",
-                      "raise_budget"})
+from trajscope.engine.search.commands import PERSON_COMMANDS as COMMANDS  # nothing else is callable remotely
 READ_LIMIT = 1 << 20  # bytes of log one read returns at most (whole lines)
 MAX_ANSWER = 1000  # characters of a command's error answer
 

@@ -112,9 +112,12 @@ def add_out_option(p: argparse.ArgumentParser) -> None:
 
 
 def add_policy_options(p: argparse.ArgumentParser) -> None:
+    from trajscope.engine.policy.factory import POLICIES
+
     p.add_argument("--model", default="demo",
                    help="a litellm model string (openai/..., anthropic/..., ollama/..., hosted_vllm/...), "
-                        "or demo for the demo policy (the default)")
+                        f"{POLICIES.names()} (demo: the demo policy, the default), or your own policy class "
+                        "as module:Class")
     p.add_argument("--api-base", metavar="URL", help="the model server, e.g. http://localhost:8000/v1")
     p.add_argument("--api-key", metavar="KEY", help="the API key (default: the provider's environment variable)")
     p.add_argument("--temperature", type=float, default=0.0)
@@ -128,10 +131,14 @@ def add_policy_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_search_options(p: argparse.ArgumentParser) -> None:
+    from trajscope.engine.prm.registry import SCORERS
     from trajscope.engine.search import STRATEGIES
 
-    p.add_argument("--strategy", choices=STRATEGIES, default="dars")
-    p.add_argument("--prm", default="builtin", help="scorers, comma-separated (builtin, heuristic, rubric:M, hf:DIR, vllm:URL), or none")
+    p.add_argument("--strategy", default="dars", metavar="STRATEGY",
+                   help=f"{STRATEGIES.names()} (default: dars), or your own Strategy class as module:Class")
+    p.add_argument("--prm", default="builtin",
+                   help=f"scorers, comma-separated: {SCORERS.names()}, your own scorer class as module:Class; "
+                        "or none")
     p.add_argument("--device", help="where the PRM runs: cpu, cuda or mps (default: the best there is)")
     p.add_argument("--workers", type=int, default=1, help="rollouts at once, one sandbox each")
     p.add_argument("--max-nodes", type=int, default=60, help="node budget")

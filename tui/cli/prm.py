@@ -15,7 +15,10 @@ def add_parser(sub) -> None:
     p.add_argument("action", choices=["collect", "train", "score"])
     p.add_argument("run", nargs="?", help="score: the run log (or a trajectory trajscope reads) to score; it is "
                                         "never written: the scored run goes to a new log")
-    p.add_argument("--prm", default="builtin", help="score: builtin, heuristic, rubric:<model>, hf:<dir> or vllm:<url>")
+    from trajscope.engine.prm.registry import SCORERS
+
+    p.add_argument("--prm", default="builtin",
+                   help=f"score: {SCORERS.names()}, or your own scorer class as module:Class")
     p.add_argument("--out", help="score: the new run log, with the scores (default: RUN.scored.jsonl beside the "
                                  "input); collect: where the run logs go (default prm-runs/)")
     p.add_argument("--device", help="cpu, cuda or mps (default: CUDA, else MPS, else CPU)")
