@@ -30,7 +30,7 @@ class Found:
     obj: object
     arg: str | None = None
     options: dict = field(default_factory=dict)
-    plugin: bool = False  # named by a dotted path, not by the table
+    plugin: str | None = None  # the dotted path it was named by, when not by the table
 
 
 def _split(path: str) -> tuple[str, str] | None:
@@ -112,6 +112,15 @@ class Registry(MutableMapping):
             self._loaded[key] = _attribute(*_split(self._entries[key][0]))
         return self._loaded[key]
 
+    def make(self, found: Found, *args, **offered):
+        """``build`` the object ``found``; a user's class that cannot be called so is one sentence."""
+        try:
+            return build(found.obj, *args, **offered)
+        except TypeError as exc:
+            if found.plugin is None:
+                raise
+            raise self.error(f"the {self.kind} {found.plugin!r} cannot be made: {exc}") from None
+
     def unknown(self, name: str, paths: bool = True) -> Exception:
         """The error for a name that is not in the table, listing what is."""
         choices = [*self._entries, *([self.other] if self.other else []),
@@ -129,7 +138,7 @@ class Registry(MutableMapping):
             raise self.unknown(name, paths)
         module_name, attr = split
         try:
-            return Found(_attribute(module_name, attr), plugin=True)
+            return Found(_attribute(module_name, attr), plugin=name)
         except ModuleNotFoundError as exc:
             if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
                 raise self.unknown(name) from None

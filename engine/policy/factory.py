@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from trajscope.engine.policy.base import Policy, PolicyError
-from trajscope.engine.registry import Registry, build
+from trajscope.engine.registry import Registry
 
 POLICIES = Registry("policy", {
     "demo": "trajscope.engine.policy.demo:DemoPolicy",
@@ -29,7 +29,7 @@ def make_policy(model: str, api_base: str | None = None, api_key: str | None = N
     def one(name: str) -> Policy:
         if "/" not in name:  # a dotted path never holds one; every litellm model string does
             found = POLICIES.resolve(name)
-            policy = build(found.obj, seed=seed, pace=pace, temperature=temperature, api_base=api_base,
+            policy = POLICIES.make(found, seed=seed, pace=pace, temperature=temperature, api_base=api_base,
                            api_key=api_key, tool_mode=tool_mode, timeout=timeout)
             if not callable(getattr(policy, "propose", None)) or not isinstance(getattr(policy, "name", None), str):
                 raise PolicyError(f"{name} is not a policy: a policy has a name and propose(context, n, temperature)")

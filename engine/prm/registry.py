@@ -5,7 +5,7 @@ them; a name the table lacks is tried as a dotted path (``mymodule:MyScorer``)."
 from __future__ import annotations
 
 from trajscope.engine.prm.base import Scorer, ScorerError
-from trajscope.engine.registry import Registry, build
+from trajscope.engine.registry import Registry
 
 # name -> class; ``prefix:<what>``: what follows the prefix is the class's first argument
 SCORERS = Registry("scorer", {
@@ -21,7 +21,7 @@ def get_scorer(name: str, device: str | None = None) -> Scorer:
     """The scorer called ``name``; ScorerError for a name no scorer has. ``device`` goes to the
     scorers that take one (a ``device`` argument)."""
     found = SCORERS.resolve(name)
-    scorer = build(found.obj, *([] if found.arg is None else [found.arg]), device=device)
+    scorer = SCORERS.make(found, *([] if found.arg is None else [found.arg]), device=device)
     if not callable(getattr(scorer, "score", None)) or not isinstance(getattr(scorer, "name", None), str):
         raise ScorerError(f"{name} is not a scorer: a scorer has a name and score(steps)")
     return scorer
