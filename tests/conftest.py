@@ -10,6 +10,8 @@ import pytest
 from trajscope.demo_data import task_dirs
 
 os.environ.setdefault("TRAJSCOPE_THEME", "trajscope-dark")
+# No test reads the settings file in the home of whoever runs them (empty: no settings file).
+os.environ["TRAJSCOPE_SETTINGS"] = ""
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"

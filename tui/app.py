@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from textual.app import App
 from textual.binding import Binding
 
-from trajscope.themes import DOMAIN_DEFAULTS, STYLESHEET, THEMES
+from trajscope.themes import DEFAULT_THEME, DOMAIN_DEFAULTS, STYLESHEET, THEME_NAMES, textual_themes
 from trajscope.tui.bridge import Source
 from trajscope.tui.commands import BindingCommands
 from trajscope.tui.screens.explorer import ExplorerScreen
+from trajscope.tui.settings import load_settings
 
 
 class TrajscopeApp(App[None]):
@@ -31,9 +33,15 @@ class TrajscopeApp(App[None]):
         if type(source) is Source:  # a file: read it while the app starts
             source.prefetch()
         self.load_error: str | None = None  # set when the source cannot be read
-        for theme_obj in THEMES:
+        # The settings file (a bad one: one sentence here and on screen, and the defaults).
+        self.settings, problem = load_settings(type(self))
+        if problem:
+            print(f"trajscope: {problem}", file=sys.stderr)
+            self.notify(problem, title="settings not used", severity="error", timeout=15)
+        self.set_keymap(self.settings.keymap)
+        for theme_obj in textual_themes():
             self.register_theme(theme_obj)
-        self.theme = theme or os.environ.get("TRAJSCOPE_THEME") or THEMES[0].name
+        self.theme = theme or os.environ.get("TRAJSCOPE_THEME") or self.settings.theme or DEFAULT_THEME
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(DOMAIN_DEFAULTS)
@@ -55,7 +63,6 @@ class TrajscopeApp(App[None]):
             self.push_screen(ExplorerScreen(self.source))
 
     def action_cycle_theme(self) -> None:
-        names = [t.name for t in THEMES]
-        index = names.index(self.theme) + 1 if self.theme in names else 0
-        self.theme = names[index % len(names)]
+        index = THEME_NAMES.index(self.theme) + 1 if self.theme in THEME_NAMES else 0
+        self.theme = THEME_NAMES[index % len(THEME_NAMES)]
         self.notify(f"theme: {self.theme}", timeout=1.5)

@@ -13,7 +13,6 @@ from trajscope.demo_data import task_dirs
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_TASK = "duration-ms-unit"
-THEMES = ("trajscope-dark", "trajscope-light")
 
 
 def bundled_tasks() -> list[str]:
@@ -99,7 +98,10 @@ def sandbox_words(kind: str) -> str:
 
 
 def add_theme_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--theme", choices=THEMES)
+    from trajscope.themes import THEME_NAMES
+
+    p.add_argument("--theme", choices=THEME_NAMES,
+                   help="the colour theme (default: the settings file's, else the first; `trajscope settings`)")
 
 
 def add_task_arguments(p: argparse.ArgumentParser) -> None:

@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, Label, Static, TextArea
 from trajscope.engine.actions import ActionError, parse_tool_call
 from trajscope.engine.search.commands import MAX_HINT, MAX_SAMPLES
 from trajscope.engine.tree import Node
+from trajscope.tui.settings import key_of
 
 
 @dataclass
@@ -103,7 +104,7 @@ class EditDialog(ModalScreen[dict | None]):
         what = "the command" if self.tool == "bash" else f"the arguments of {self.tool} (JSON)"
         with Vertical(id="dialog", classes="dialog dialog-wide") as box:
             box.border_title = f"Edit #{self.node.id}"
-            yield Static(f"Edit {what}; ctrl+s runs it as a new sibling of #{self.node.id}.")
+            yield Static(f"Edit {what}; {key_of(self, 'edit.run')} runs it as a new sibling of #{self.node.id}.")
             yield TextArea(action_text(self.node.action or {}), id="edit-text",
                            language="bash" if self.tool == "bash" else "json", soft_wrap=True)
             yield Static(id="dialog-error", classes="dialog-error")

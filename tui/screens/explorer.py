@@ -19,6 +19,7 @@ from trajscope.tui.bridge import DRAIN_INTERVAL_S, EventPump, Source, run_follow
 from trajscope.tui.messages import LoadFailed, SearchFinished, TreeLoaded
 from trajscope.tui.screens.help import HelpScreen, binding_rows
 from trajscope.tui.screens.observation import ObservationScreen
+from trajscope.tui.settings import key_of
 from trajscope.tui.widgets.action_tree import ActionTree
 from trajscope.tui.widgets.node_detail import NodeDetail
 from trajscope.tui.widgets.prompt_bar import PromptBar
@@ -48,7 +49,7 @@ class ExplorerScreen(Screen[None]):
         *navigation_bindings(),
         Binding("a", "raw_action", "Raw action JSON", show=False, tooltip="the action as the raw JSON it was recorded as, "
                 "or as people read it (an edit as a diff)", id="explorer.raw_action"),
-        Binding("c", "compare", "Compare", tooltip="compare two nodes side by side: press c on each",
+        Binding("c", "compare", "Compare", tooltip="compare two nodes side by side: mark one, then the other",
                 id="explorer.compare"),
         Binding("enter", "toggle_fold", "Fold / unfold", show=False, id="explorer.fold"),
         Binding("escape", "back", "Back to the runs", id="explorer.back"),
@@ -234,7 +235,7 @@ class ExplorerScreen(Screen[None]):
         first = self.compare_first
         if first is None or first == node_id or first not in self.model.nodes:
             self.compare_first = node_id
-            self.notify(f"Compare: #{node_id} marked — move to another node and press c.", timeout=3)
+            self.notify(f"Compare: #{node_id} marked — move to another node and press {key_of(self, 'explorer.compare')}.", timeout=3)
             return
         from trajscope.tui.screens.compare import CompareScreen
 
@@ -279,7 +280,7 @@ class ExplorerScreen(Screen[None]):
 
     def action_next_match(self, step: int) -> None:
         if not self.matches:
-            self.notify("No search yet: press / to search.", severity="warning")
+            self.notify(f"No search yet: press {key_of(self, 'explorer.search')} to search.", severity="warning")
             return
         self.match_index = (self.match_index + step) % len(self.matches)
         self.tree.reveal(self.matches[self.match_index])

@@ -1,4 +1,5 @@
-"""The key help, generated from the bindings that are live, so it never drifts."""
+"""The key help, generated from the bindings that are live, so it never drifts; keys a
+user's keymap rebinds (tui/settings.py) are shown as rebound."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from trajscope.tui.settings import key_of
+
 
 def binding_rows(screen, with_actions: bool = False) -> list[tuple]:
     """(keys, description[, action]) for the bindings of a screen, its tree and the app."""
+    keymap = screen.app.settings.keymap
     rows: list[tuple] = []
     seen: set[str] = set()
     sources = [screen.app, screen]
@@ -27,7 +31,7 @@ def binding_rows(screen, with_actions: bool = False) -> list[tuple]:
                 continue  # a key this screen has switched off (escape without a runs screen to go back to)
             seen.add(binding.action)
             keys = ", ".join(source.app.get_key_display(Binding(k.strip(), binding.action))
-                             for k in binding.key.split(","))
+                             for k in keymap.get(binding.id, binding.key).split(","))
             if source is screen.app:
                 action = f"app.{binding.action}"
             elif source is screen:
@@ -58,5 +62,5 @@ class HelpScreen(ModalScreen[None]):
             table.add_row(keys, description)
         with VerticalScroll(id="help-body") as body:
             body.border_title = "trajscope — keys"
-            body.border_subtitle = "esc to close"
+            body.border_subtitle = f"{key_of(self, 'help.close')} to close"
             yield Static(table)

@@ -17,6 +17,7 @@ from textual.widgets import Footer, ProgressBar, Static
 
 from trajscope.engine.formats.export import ExportError, append_prediction, write_patch
 from trajscope.engine.tree import Tree
+from trajscope.tui.settings import key_of
 
 POLL_S = 0.1
 
@@ -120,7 +121,8 @@ class SubmitScreen(Screen[None]):
             return
         bar.display = False
         if node.verified is None:
-            self.query_one("#submit-phase", Static).update("not verified yet — press v to run the hidden tests")
+            verify = key_of(self, "submit.verify")
+            self.query_one("#submit-phase", Static).update(f"not verified yet — press {verify} to run the hidden tests")
             return
         if node.verified is not self.shown_verdict:
             self.shown_verdict = node.verified

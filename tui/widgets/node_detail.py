@@ -9,6 +9,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from trajscope.engine.tree import ROOT, Node, Tree
+from trajscope.tui.settings import key_of
 from trajscope.tui.widgets.action_view import render_action
 from trajscope.tui.widgets.text_clean import clean_text, preview
 
@@ -78,7 +79,8 @@ class NodeDetail(VerticalScroll):
         note = ""
         if left_out:
             note = (f"… {_size(left_out)} more of the observation "
-                    f"({_size(len(node.observation))} in all) — press o to see all of it")
+                    f"({_size(len(node.observation))} in all) — press {key_of(self.screen, 'explorer.observation')} "
+                    "to see all of it")
         self._set("truncated", note, bool(note))
         patch = tree.patch_at(node.id) if tree is not None else (node.patch or "")
         if patch.strip() and node.id != ROOT:
