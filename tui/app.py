@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 from textual.app import App
@@ -12,7 +11,7 @@ from trajscope.themes import DEFAULT_THEME, DOMAIN_DEFAULTS, STYLESHEET, THEME_N
 from trajscope.tui.bridge import Source
 from trajscope.tui.commands import BindingCommands
 from trajscope.tui.screens.explorer import ExplorerScreen
-from trajscope.tui.settings import load_settings
+from trajscope.tui.settings import env_theme, load_settings
 
 
 class TrajscopeApp(App[None]):
@@ -41,7 +40,7 @@ class TrajscopeApp(App[None]):
         self.set_keymap(self.settings.keymap)
         for theme_obj in textual_themes():
             self.register_theme(theme_obj)
-        self.theme = theme or os.environ.get("TRAJSCOPE_THEME") or self.settings.theme or DEFAULT_THEME
+        self.theme = theme or env_theme() or self.settings.theme or DEFAULT_THEME
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(DOMAIN_DEFAULTS)

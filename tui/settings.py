@@ -16,6 +16,7 @@ import importlib
 import os
 import pkgutil
 import stat
+import sys
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,17 @@ def load_settings(app_class: type) -> tuple[Settings, str | None]:
         return read_settings(app_class), None
     except SettingsError as exc:
         return Settings(), str(exc)
+
+
+def env_theme() -> str | None:
+    """``$TRAJSCOPE_THEME`` when it names a theme (it comes before the file's); one sentence
+    on stderr and None when it names none."""
+    name = os.environ.get("TRAJSCOPE_THEME") or None
+    if name is not None and name not in THEME_NAMES:
+        print(f"trajscope: TRAJSCOPE_THEME={name!r} is not one of {', '.join(THEME_NAMES)}; ignored",
+              file=sys.stderr)
+        return None
+    return name
 
 
 def read_settings(app_class: type) -> Settings:

@@ -74,13 +74,16 @@ async def test_a_bad_file_is_one_sentence_on_stderr_and_on_screen_and_the_defaul
         await wait_for(pilot, lambda: screen.tree.cursor_id == "6")
 
 
-def test_the_theme_comes_from_the_file_and_the_option_beats_it(settings_file, monkeypatch):
+def test_the_theme_comes_from_the_file_and_the_option_beats_it(settings_file, monkeypatch, capsys):
     monkeypatch.delenv("TRAJSCOPE_THEME", raising=False)
     assert TrajscopeApp(Source(DEMO_RUN)).theme == THEME_NAMES[0]
     settings_file('theme = "trajscope-light"\n')
     assert TrajscopeApp(Source(DEMO_RUN)).theme == "trajscope-light"
     args = build_parser().parse_args(["open", str(DEMO_RUN), "--theme", "trajscope-dark"])
     assert TrajscopeApp(Source(DEMO_RUN), theme=args.theme).theme == "trajscope-dark"
+    monkeypatch.setenv("TRAJSCOPE_THEME", "nord")  # a name that is no theme of ours: said, and passed over
+    assert TrajscopeApp(Source(DEMO_RUN)).theme == "trajscope-light"
+    assert capsys.readouterr().err == "trajscope: TRAJSCOPE_THEME='nord' is not one of trajscope-dark, trajscope-light; ignored\n"
 
 
 BAD = [
