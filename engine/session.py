@@ -119,6 +119,22 @@ class Session:
     def paused(self) -> bool:
         return not self._running.is_set()
 
+    # -- the rest of what the app reads (engine.live.LiveSearch) ----------------------------
+    @property
+    def log_path(self) -> Path:
+        return self.recorder.log.path
+
+    @property
+    def strategy_name(self) -> str:
+        return self.config.strategy
+
+    def subscribe(self, listener) -> list[dict]:
+        """The events so far; ``listener`` then hears every later one (none missed, none twice)."""
+        return self.recorder.subscribe(listener)
+
+    def unsubscribe(self, listener) -> None:
+        self.recorder.unsubscribe(listener)
+
     def emit(self, type_: str, **fields) -> dict:
         return self.recorder.emit(type_, **fields)
 

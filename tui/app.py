@@ -29,8 +29,7 @@ class TrajscopeApp(App[None]):
     def __init__(self, source: Source, theme: str | None = None) -> None:
         super().__init__()
         self.source = source
-        if type(source) is Source:  # a file: read it while the app starts
-            source.prefetch()
+        source.prefetch()  # a file is read while the app starts (no other kind of source is)
         self.load_error: str | None = None  # set when the source cannot be read
         # The settings file (a bad one: one sentence here and on screen, and the defaults).
         self.settings, problem = load_settings(type(self))
@@ -46,20 +45,21 @@ class TrajscopeApp(App[None]):
         return dict(DOMAIN_DEFAULTS)
 
     def on_mount(self) -> None:
-        if getattr(self.source, "fleet", None) is not None:
+        source = self.source
+        if source.kind == "fleet":
             from trajscope.tui.screens.fleet import FleetScreen
 
-            self.push_screen(FleetScreen(self.source.fleet))
-        elif getattr(self.source, "refs", None) is not None:
+            self.push_screen(FleetScreen(source.fleet))
+        elif source.kind == "runs":
             from trajscope.tui.screens.runs import RunsScreen
 
-            self.push_screen(RunsScreen(self.source.refs, self.source.verdicts, str(self.source.path)))
-        elif getattr(self.source, "session", None) is not None:
+            self.push_screen(RunsScreen(source.refs, source.verdicts, str(source.path)))
+        elif source.kind == "live":
             from trajscope.tui.screens.live import LiveScreen
 
-            self.push_screen(getattr(self.source, "screen_class", LiveScreen)(self.source))
+            self.push_screen(LiveScreen(source))
         else:
-            self.push_screen(ExplorerScreen(self.source))
+            self.push_screen(ExplorerScreen(source))
 
     def action_cycle_theme(self) -> None:
         index = THEME_NAMES.index(self.theme) + 1 if self.theme in THEME_NAMES else 0

@@ -12,9 +12,11 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import ClassVar, Literal
 
 from trajscope.engine.events import LogFollower, ReadCounts
 from trajscope.engine.formats import FormatError, load
+from trajscope.engine.live import LiveSearch
 from trajscope.engine.tree import Tree
 
 DRAIN_INTERVAL_S = 0.075
@@ -42,13 +44,6 @@ class EventPump:
 
     def __len__(self) -> int:
         return len(self._queue)
-
-
-def load_tree(source: Source | Path) -> tuple[Tree, ReadCounts, str]:
-    """Read or convert a file (or one run of many) and fold it (in a worker thread)."""
-    ref = getattr(source, "ref", None)
-    loaded = ref.load(source.verdicts) if ref is not None else load(getattr(source, "path", source))
-    return Tree.fold(loaded.events), loaded.counts, loaded.format
 
 
 def start_follow(path: Path) -> tuple[Tree, LogFollower]:
@@ -84,8 +79,19 @@ def run_replay(events: list[dict], pump: EventPump, speed: float, max_gap_s: flo
         time.sleep(0)
 
 
+SourceKind = Literal["file", "runs", "live", "fleet"]
+
+
 class Source:
-    """What the explorer shows: a file, and whether to follow or replay it."""
+    """What the explorer shows: a file, and whether to follow or replay it.
+
+    ``kind`` is what the app opens on a source: the explorer on a file, the runs screen on
+    many runs, the live screen on a search (``LiveSource``), the fleet screen on a batch.
+    ``can_go_back``: the screen was opened from another one (the runs or fleet screen), which
+    escape returns to."""
+
+    kind: ClassVar[SourceKind] = "file"
+    can_go_back: ClassVar[bool] = False
 
     def __init__(self, path: str | Path, follow: bool = False, replay: float | None = None) -> None:
         self.path = Path(path)
@@ -96,19 +102,29 @@ class Source:
     def prefetch(self) -> None:
         """Start reading a file that will not change, while the app starts up (the first
         paint then waits only for what is left of the load)."""
-        if self.follow or self.replay or self._prefetch is not None:
+        if self.kind != "file" or self.follow or self.replay or self._prefetch is not None:
             return
         box: list = []
 
         def work() -> None:
             try:
-                box.append(load_tree(self))
+                box.append(self.read())
             except BaseException as exc:  # given to the screen that asks for the tree
                 box.append(exc)
 
         thread = threading.Thread(target=work, name="trajscope-prefetch", daemon=True)
         self._prefetch = (thread, box)
         thread.start()
+
+    @property
+    def grows(self) -> bool:
+        """Whether the tree shown changes while it is shown (followed, replayed, a live search)."""
+        return self.follow or bool(self.replay)
+
+    def read(self) -> tuple[Tree, ReadCounts, str]:
+        """Read or convert the file and fold it (in a worker thread)."""
+        loaded = load(self.path)
+        return Tree.fold(loaded.events), loaded.counts, loaded.format
 
     @property
     def ready(self) -> bool:
@@ -118,7 +134,7 @@ class Source:
     def loaded(self) -> tuple[Tree, ReadCounts, str]:
         """The folded tree (the prefetch's, once: a second screen reads the file again)."""
         if self._prefetch is None:
-            return load_tree(self)
+            return self.read()
         thread, box = self._prefetch
         self._prefetch = None
         thread.join()
@@ -138,13 +154,21 @@ class Source:
 class RunSource(Source):
     """One run of many (a row of the runs screen), parsed when it is opened."""
 
+    can_go_back = True
+
     def __init__(self, ref, verdicts: dict | None = None) -> None:
         super().__init__(ref.path)
         self.ref, self.verdicts = ref, verdicts or {}
 
+    def read(self) -> tuple[Tree, ReadCounts, str]:
+        loaded = self.ref.load(self.verdicts)
+        return Tree.fold(loaded.events), loaded.counts, loaded.format
+
 
 class RunsSource(Source):
     """A folder or a multi-run file: the runs screen lists its runs."""
+
+    kind = "runs"
 
     def __init__(self, path: str | Path, refs: list, verdicts: dict | None = None) -> None:
         super().__init__(path)
@@ -152,11 +176,19 @@ class RunsSource(Source):
 
 
 class LiveSource(Source):
-    """A search running in this process: the explorer subscribes to its Session."""
+    """A live search (a Session in this process, or a RemoteSession): the live screen subscribes
+    to it and steers it. ``read_only``: its controls are refused (a served search's read-only
+    viewer; the search refuses them too)."""
 
-    def __init__(self, session) -> None:
-        super().__init__(session.recorder.log.path)
-        self.session = session
+    kind = "live"
+
+    def __init__(self, session: LiveSearch, read_only: bool = False) -> None:
+        super().__init__(session.log_path)
+        self.session, self.read_only = session, read_only
+
+    @property
+    def grows(self) -> bool:
+        return True
 
     @property
     def mode(self) -> str:
@@ -166,19 +198,19 @@ class LiveSource(Source):
         return "paused" if session.paused else "searching"
 
 
-def attach_live(session, pump: EventPump) -> Tree:
+def attach_live(session: LiveSearch, pump: EventPump) -> Tree:
     """The tree as it is now; every later event goes to ``pump`` (none missed, none twice)."""
-    return Tree.fold(session.recorder.subscribe(pump.put_one))
+    return Tree.fold(session.subscribe(pump.put_one))
 
 
-def detach_live(session, pump: EventPump) -> None:
-    session.recorder.unsubscribe(pump.put_one)
+def detach_live(session: LiveSearch, pump: EventPump) -> None:
+    session.unsubscribe(pump.put_one)
 
 
 class SessionBridge:
     """Runs a person's commands (session.commands) in worker threads and reports failures as notifications."""
 
-    def __init__(self, screen, session) -> None:
+    def __init__(self, screen, session: LiveSearch) -> None:
         self.screen, self.session = screen, session
 
     def call(self, name: str, *args, done: str | None = None, **kwargs) -> None:

@@ -53,5 +53,11 @@ class Budget:
             return None
 
     def used(self, tree) -> dict:
-        return {"nodes": len(tree), "tokens": tree.tokens_in + tree.tokens_out, "cost": round(tree.cost, 6),
-                "wall_s": round(time.monotonic() - self.started, 2)}
+        return usage(tree, self.started)
+
+
+def usage(tree, started: float) -> dict:
+    """What a search has used: nodes, tokens and cost from its tree, wall time since ``started``
+    (a ``time.monotonic()``); a remote search's budget shows its worker's clock through it."""
+    return {"nodes": len(tree), "tokens": tree.tokens_in + tree.tokens_out, "cost": round(tree.cost, 6),
+            "wall_s": round(time.monotonic() - started, 2)}

@@ -77,7 +77,7 @@ def test_a_remote_search_shows_the_time_its_worker_has_used():
 
     member = SimpleNamespace(name="t", log=None, tree=Tree(), done=False,
                              status={"budget": {"nodes": 60, "wall_s": 600, "used_wall_s": 420.0}})
-    session = RemoteSession(fleet=None, member=member)
+    session = RemoteSession(channel=None, member=member)
     assert "420/600 s" in budget_text(session)
     assert session.budget is session.budget  # one clock, read twice
     member.status = {"budget": {"nodes": 90, "wall_s": 900, "used_wall_s": 430.0}}  # the next status

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import orjson
 
+from trajscope.engine.events import read_events
 from trajscope.engine.files import Folder, LogBusy, WriteError, safe_name
 from trajscope.engine.tree import Tree
 from trajscope.tui.batch.executors import CALL_TIMEOUT_S, WorkerLost
@@ -71,6 +72,10 @@ class Member:
     @property
     def done(self) -> bool:
         return self.state in ("finished", "failed", "stopped")
+
+    def events_so_far(self) -> list[dict]:
+        """The events of the driver's copy of the log now (``lock`` held: it is written under it)."""
+        return list(read_events(self.log)) if self.log.exists() else []
 
     def row(self) -> dict:
         """What the fleet screen and the summary show of it."""

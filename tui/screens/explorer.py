@@ -66,6 +66,7 @@ class ExplorerScreen(Screen[None]):
         self.match_index = -1
         self.feed_done = False
         self.compare_first: str | None = None
+        self.told_sandbox = False  # the unconfined warning is said once
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
@@ -80,7 +81,7 @@ class ExplorerScreen(Screen[None]):
         return self.query_one(ActionTree)
 
     def on_mount(self) -> None:
-        if getattr(self.source, "ready", False):  # read while the app started: shown in the first frame
+        if self.source.ready:  # read while the app started: shown in the first frame
             try:
                 self._loaded(TreeLoaded(*self.source.loaded()))
                 return
@@ -132,7 +133,7 @@ class ExplorerScreen(Screen[None]):
         if self.skipped:
             self.notify(f"{self.skipped} damaged or unknown line(s) were skipped", severity="warning")
         self.tell_sandbox_warning()
-        if self.source.follow or self.source.replay or getattr(self.source, "session", None):
+        if self.source.grows:
             self.set_interval(DRAIN_INTERVAL_S, self._drain, name="drain")
         else:  # a tree that will not change: every flag checkpoint, after the first paint
             self._build_flags(self.flag_cache)
@@ -143,17 +144,17 @@ class ExplorerScreen(Screen[None]):
 
     def tell_sandbox_warning(self) -> None:
         """Say once, plainly, when the run's commands ran unconfined (--sandbox none; see docs/security.md)."""
-        if getattr(self, "_told_sandbox", False) or self.model is None:
+        if self.told_sandbox or self.model is None:
             return
         for command in self.model.commands:
             if command.get("name") == "sandbox_warning":
-                self._told_sandbox = True
+                self.told_sandbox = True
                 self.notify(f"WARNING: {command.get('text')}", title="Sandbox", severity="error", timeout=20)
                 return
 
     @on(LoadFailed)
     def _failed(self, message: LoadFailed) -> None:
-        if getattr(self.source, "ref", None) is not None:  # one run of many: back to the list
+        if self.source.can_go_back:  # one run of many: back to the list
             self.app.notify(message.reason, severity="error", timeout=10)
             self.app.pop_screen()
             return
@@ -219,7 +220,7 @@ class ExplorerScreen(Screen[None]):
     # -- actions -----------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "back":  # only a run opened from the runs or fleet screen has somewhere to go back to
-            return getattr(self.source, "ref", None) is not None or getattr(self.source, "can_go_back", False)
+            return self.source.can_go_back
         return True
 
     def action_back(self) -> None:

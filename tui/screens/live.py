@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.widgets import Input
 
 from trajscope.engine.events import ReadCounts
+from trajscope.engine.live import LiveSearch
 from trajscope.engine.search.commands import MAX_BUDGET_STEP
 from trajscope.engine.tree import ROOT
 from trajscope.tui.bridge import LiveSource, SessionBridge, attach_live, detach_live
@@ -19,9 +20,11 @@ from trajscope.tui.screens.explorer import ExplorerScreen, navigation_bindings
 from trajscope.tui.widgets.status_bar import StatusBar
 
 SPIN_S = 0.12
+CONTROLS = frozenset({"pause", "resample", "edit", "prune", "undo_prune", "promote", "submit", "raise_budget"})
+"""The actions that steer the search: a read-only source's screen refuses them (and hides their keys)."""
 
 
-def prm_device(session) -> str:
+def prm_device(session: LiveSearch) -> str:
     for scorer in session.scorers:
         device = getattr(scorer, "device", None)
         if device is not None:
@@ -30,7 +33,7 @@ def prm_device(session) -> str:
     return f"prm {names}" if names else "no prm"
 
 
-def budget_text(session) -> str:
+def budget_text(session: LiveSearch) -> str:
     budget, tree = session.budget, session.tree
     used = budget.used(tree)
     parts = [f"nodes {used['nodes']}/{budget.nodes}" if budget.nodes else f"nodes {used['nodes']}"]
@@ -63,7 +66,7 @@ class LiveScreen(ExplorerScreen):
 
     def __init__(self, source: LiveSource) -> None:
         super().__init__(source)
-        self.session = source.session
+        self.session: LiveSearch = source.session
         self.bridge = SessionBridge(self, self.session)
         self.following = True
         self.pruned_stack: list[str] = []
@@ -124,7 +127,7 @@ class LiveScreen(ExplorerScreen):
             return
         session = self.session
         extra = [self.source.mode, budget_text(session), f"workers {session.busy}/{session.workers} busy", prm_device(session)]
-        if session.phase not in ("dars", session.config.strategy):  # past DARS's own limits
+        if session.phase not in ("dars", session.strategy_name):  # past DARS's own limits
             extra.insert(2, f"phase {session.phase}")
         if self.following:
             extra.append("following")
@@ -134,6 +137,8 @@ class LiveScreen(ExplorerScreen):
 
     # -- controls ----------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action in CONTROLS and self.source.read_only:
+            return False
         if action == "pause" and isinstance(self.focused, Input):
             return False  # a space typed into the search prompt is a space
         return super().check_action(action, parameters)

@@ -12,15 +12,14 @@ from pathlib import Path
 from trajscope.engine.events import LogFollower
 from trajscope.engine.tree import Tree
 from trajscope.tui.batch.remote import RemoteLiveSource
-from trajscope.tui.screens.live import LiveScreen
 
 FOLLOW_S = 0.1
 STATUS_S = 0.25
-CONTROLS = {"pause", "resample", "edit", "prune", "undo_prune", "promote", "submit", "raise_budget"}
 
 
 class Watched:
-    """What RemoteSession needs of a search: its tree, log, listeners and status."""
+    """A served search as RemoteSession follows it (``remote.Followed``): its tree, log,
+    listeners and status."""
 
     def __init__(self, log: Path, client, name: str) -> None:
         self.name, self.log, self.client = name, Path(log), client
@@ -69,22 +68,14 @@ class Watched:
         self._stop.set()
 
 
-class WatchScreen(LiveScreen):
-    """The live screen without its controls: a read-only viewer's."""
-
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action in CONTROLS:
-            return False
-        return super().check_action(action, parameters)
-
-
 class AttachSource(RemoteLiveSource):
+    """The served search, the first and only screen of a viewer (read-only: the live screen
+    without its controls)."""
+
     can_go_back = False
 
     def __init__(self, watched: Watched, read_only: bool) -> None:
-        super().__init__(watched.client, watched)
-        self.read_only = read_only
-        self.screen_class = WatchScreen if read_only else LiveScreen
+        super().__init__(watched.client, watched, read_only=read_only)
 
     @property
     def mode(self) -> str:
