@@ -11,6 +11,8 @@ import re
 import time
 from types import SimpleNamespace
 
+import pytest
+
 from trajscope.engine.events import read_events
 from trajscope.engine.live import PERSON_COMMANDS, LiveBudget, LiveSearch, PersonCommands
 from trajscope.engine.search.commands import Commands
@@ -122,6 +124,7 @@ def shown_used_s(line: str) -> int:
     return int(found.group(1))
 
 
+@pytest.mark.slow
 async def test_the_live_screen_shows_the_same_status_from_a_session_and_a_remote_session(tmp_path):
     with served_search(tmp_path) as (worker, watched):
         until(lambda: worker.session is not None and len(worker.session.tree) >= 4)
