@@ -41,7 +41,7 @@ class SearchConfig:
     timeout: float = 120.0  # seconds one command may run
     samples: int = 4  # sample: independent rollouts
     k: int = 3  # dars: candidates per expansion
-    temperature: float = 0.8  # expansions and pruned steps
+    expand_temperature: float = 0.8  # expansions and pruned steps (the policy's own is the spec's temperature)
     prune_m: int = 3  # prune: candidates per step
     prune_b: int = 1  # prune: candidates kept
     critic: str = "prm"  # dars: prm, llm or first

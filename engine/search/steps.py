@@ -93,7 +93,7 @@ def step(session, box, parent: str, instructions: str | None = None) -> list[str
     with session.reserve(m) as ok:
         if not ok:
             return []
-        proposals = propose(session, parent, m, cfg.temperature if m > 1 else None, instructions=instructions)
+        proposals = propose(session, parent, m, cfg.expand_temperature if m > 1 else None, instructions=instructions)
         if not proposals:
             return []
         ids = [add(session, parent, p) for p in proposals]

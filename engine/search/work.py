@@ -73,7 +73,7 @@ def expand(session, job: Job, box) -> None:
 
 def _expand(session, job: Job, box, node, parent: str, instructions: str | None) -> None:
     tree = session.tree
-    proposals = steps.propose(session, parent, job.n, session.config.temperature, job.hint, instructions)
+    proposals = steps.propose(session, parent, job.n, session.config.expand_temperature, job.hint, instructions)
     if not proposals:
         return
     siblings = [tree.nodes[s].action for s in tree.children(parent)]

@@ -20,14 +20,19 @@ from tests.support import trajscope, wait_until
 
 pytestmark = pytest.mark.subprocess
 
-OPTIONS = dict(model="demo", api_base=None, api_key=None, temperature=0.0, tool_mode="auto", teacher=None, beta=0.5,
-               sandbox="local", seed=0, timeout=60, strategy="sample", prm="heuristic", device=None, workers=1,
-               max_nodes=30, max_tokens=None, max_cost=None, max_time=None, max_depth=30, samples=4, k=3, prune_m=3,
-               prune_b=1, critic="prm", select="prm", refine_rounds=0, judge=None, pace=0.0)
+# what these searches set; every other setting is the spec's default (the demo policy...)
+SETTINGS = dict(sandbox="local", timeout=60, strategy="sample", prm="heuristic", max_nodes=30)
 
 
-def specs(names, **options) -> list[dict]:
-    return [{"name": p.name, "task": str(p), "instance": None, "options": OPTIONS | options}
+def search(**settings) -> dict:
+    """The SearchSpec JSON a worker is given."""
+    from trajscope.engine.spec import SearchSpec
+
+    return SearchSpec(**(SETTINGS | settings)).to_json(secrets=True)
+
+
+def specs(names, **settings) -> list[dict]:
+    return [{"name": p.name, "task": str(p), "instance": None, "search": search(**settings)}
             for p in DEMO_TASKS if p.name in names]
 
 
@@ -67,7 +72,7 @@ def test_a_search_that_raises_fails_its_row_and_the_rest_go_on(tmp_path):
     from trajscope.tui.batch.fleet import Fleet
 
     good = specs({"semver-prerelease"}, max_nodes=10)
-    bad = [{"name": "missing", "task": str(tmp_path / "nope"), "instance": None, "options": OPTIONS}]
+    bad = [{"name": "missing", "task": str(tmp_path / "nope"), "instance": None, "search": search()}]
     fleet = Fleet(bad + good, LocalExecutor(2), tmp_path / "out", 2)
     fleet.start()
     try:

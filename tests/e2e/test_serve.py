@@ -180,7 +180,7 @@ def test_the_status_socket_refuses_commands(tmp_path):
     from trajscope.tui.batch.worker import SearchWorker
     from trajscope.tui.serve.control import ControlClient, ControlServer
 
-    worker = SearchWorker({"name": "x", "task": str(tmp_path / "nope"), "instance": None, "options": {}})
+    worker = SearchWorker({"name": "x", "task": str(tmp_path / "nope"), "instance": None, "search": {}})
     server = ControlServer(worker)
     try:
         assert oct(server.dir.stat().st_mode & 0o777) == "0o700"

@@ -17,10 +17,8 @@ from trajscope.tui.serve.control import MAX_REQUEST
 from tests.conftest import DEMO_TASKS
 from tests.support import wait_until
 
-OPTIONS = dict(model="demo", api_base=None, api_key=None, temperature=0.0, tool_mode="auto", teacher=None, beta=0.5,
-               sandbox="local", seed=0, timeout=60, strategy="sample", prm="heuristic", device=None, workers=1,
-               max_nodes=200, max_tokens=None, max_cost=None, max_time=None, max_depth=30, samples=4, k=3, prune_m=3,
-               prune_b=1, critic="prm", select="prm", refine_rounds=0, judge=None, pace=0.05)
+# what this search sets; every other setting is the spec's default (the demo policy...)
+SETTINGS = dict(sandbox="local", timeout=60, strategy="sample", prm="heuristic", max_nodes=200, pace=0.05)
 
 
 def raw_command(path, line: bytes) -> dict:
@@ -44,12 +42,14 @@ def search_threads() -> list[threading.Thread]:
 
 @pytest.fixture
 def served(tmp_path):
+    from trajscope.engine.spec import SearchSpec
     from trajscope.tui.batch.worker import SearchWorker
     from trajscope.tui.serve.control import ControlServer
 
     task = next(p for p in DEMO_TASKS if p.name == "semver-prerelease")
     log = tmp_path / "served.jsonl"
-    worker = SearchWorker({"name": task.name, "task": str(task), "instance": None, "options": OPTIONS,
+    worker = SearchWorker({"name": task.name, "task": str(task), "instance": None,
+                           "search": SearchSpec(**SETTINGS).to_json(),
                            "log": str(log), "close_when_done": False})
     worker.start()
     assert wait_until(lambda: worker.state == "running" and worker.session.tree.children(ROOT), 60), worker.error
@@ -114,7 +114,7 @@ def test_bad_arguments_are_answers_and_the_search_goes_on(served, monkeypatch):
     with pytest.raises(RuntimeError, match="resample failed: OverflowError: int too large"):
         client.command(None, "resample", ROOT, n=2)
     monkeypatch.undo()
-    assert worker.session.budget.nodes == OPTIONS["max_nodes"]
+    assert worker.session.budget.nodes == SETTINGS["max_nodes"]
     assert not [e for e in read_events(log) if e["type"] == "branch_requested"]  # nothing bad reached the log
 
     # the search still does what it is asked, with its one worker thread: a re-sample is drawn
@@ -132,7 +132,7 @@ def test_bad_arguments_are_answers_and_the_search_goes_on(served, monkeypatch):
 
     assert wait_until(answered, 60), "the search did not run what it was asked after the bad commands"
     assert [t.is_alive() for t in search_threads()] == [True]
-    assert worker.session.budget.nodes == OPTIONS["max_nodes"] + 10
+    assert worker.session.budget.nodes == SETTINGS["max_nodes"] + 10
     asked = [e for e in read_events(log) if e["type"] == "branch_requested" and "result" not in e]
     assert [(e["n"], e["by"]) for e in asked] == [(2, "human")]
     assert client.status()["state"] == "running"

@@ -105,13 +105,13 @@ def test_the_command_line_refuses_in_one_sentence_and_writes_nothing(broken_bwra
 
 
 def test_auto_without_docker_refuses_like_local(broken_bwrap, monkeypatch):
+    from trajscope.engine.launch import pick_sandbox
     from trajscope.engine.sandbox import docker as docker_sandbox
+    from trajscope.engine.sandbox.base import SandboxError
     from trajscope.engine.tasks import load_task_dir
-    from trajscope.tui.cli.common import pick_sandbox
-    from trajscope.tui.errors import UserError
 
     monkeypatch.setattr(docker_sandbox, "docker_available", lambda: (False, "no daemon"))
-    with pytest.raises(UserError) as caught:
+    with pytest.raises(SandboxError) as caught:
         pick_sandbox("auto", load_task_dir(TASK_DIR))
     assert_one_sentence(str(caught.value), "bubblewrap does not work here")
     assert pick_sandbox("none", load_task_dir(TASK_DIR)) == "none"  # the named choice is taken as is

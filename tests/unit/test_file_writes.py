@@ -393,7 +393,7 @@ def test_a_second_batch_into_the_same_folder_is_refused(tmp_path):
     from trajscope.tui.batch.fleet import Fleet
     from trajscope.tui.errors import UserError
 
-    spec = {"name": "t", "task": "unused", "instance": None, "options": {}}
+    spec = {"name": "t", "task": "unused", "instance": None, "search": {}}
     first = Fleet([spec], LocalExecutor(1), tmp_path / "out", 1)
     try:
         with pytest.raises(UserError, match="folder of a batch still running"):
@@ -411,7 +411,7 @@ def test_a_batch_refuses_a_link_planted_at_a_run_log(tmp_path, victim):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "t.jsonl").symlink_to(tmp_path / "dangling")
     with pytest.raises(UserError, match="symbolic link"):
-        Fleet([{"name": "t", "task": "unused", "instance": None, "options": {}}], LocalExecutor(1), tmp_path / "out", 1)
+        Fleet([{"name": "t", "task": "unused", "instance": None, "search": {}}], LocalExecutor(1), tmp_path / "out", 1)
     assert not (tmp_path / "dangling").exists()
 
 

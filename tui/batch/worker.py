@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 import uuid
-from argparse import Namespace
 from pathlib import Path
 
 from trajscope.engine.search.commands import PERSON_COMMANDS as COMMANDS  # nothing else is callable remotely
@@ -30,7 +29,7 @@ class SearchWorker:
     """A search, started on demand, with its log and state readable by the driver."""
 
     def __init__(self, spec: dict) -> None:
-        self.spec = spec  # {"name", "task", "instance", "options": {search CLI options}}
+        self.spec = spec  # {"name", "task", "instance", "search": SearchSpec JSON, "log"?, "close_when_done"?}
         self.incarnation = uuid.uuid4().hex
         self.dir = Path(tempfile.mkdtemp(prefix="trajscope-batch-"))
         # the log: the worker's own copy (a batch), or where it is asked to be (a served search)
@@ -41,6 +40,7 @@ class SearchWorker:
         self.result: dict | None = None
         self.started_at = 0.0
         self._choose = None
+        self._select = "prm"
         self._lock = threading.Lock()
 
     # -- driver calls -------------------------------------------------------------------
@@ -128,22 +128,23 @@ class SearchWorker:
     # -- the search ---------------------------------------------------------------------
     def _result(self, session) -> dict:
         """What ``trajscope search --headless`` prints: the selected node, its patch and verdict."""
-        from trajscope.tui.cli.search import result_json
+        from trajscope.engine.launch import result_json
 
-        return result_json(session, time.monotonic() - self.started_at, self._choose,
-                           self.spec["options"].get("select", "prm"))
+        return result_json(session, time.monotonic() - self.started_at, self._choose, self._select)
 
     def _run(self) -> None:
-        from trajscope.engine.tasks import TaskError, load_task
-        from trajscope.tui.cli.search import build_session, selector
-        from trajscope.tui.errors import UserError
+        from trajscope.engine.errors import UserCausedError
+        from trajscope.engine.launch import build_session, selector
+        from trajscope.engine.spec import SearchSpec
+        from trajscope.engine.tasks import load_task
 
-        options = Namespace(**self.spec["options"])
         try:
+            spec = SearchSpec.from_json(self.spec.get("search", {}), "the search's spec")
+            self._select = spec.select
             task = load_task(self.spec["task"], self.spec.get("instance"))
-            session = build_session(options, task, self.log)
-            choose = selector(options, session)
-        except (TaskError, UserError, OSError, ValueError) as exc:
+            session = build_session(spec, task, self.log)
+            choose = selector(spec)
+        except (UserCausedError, OSError, ValueError) as exc:
             self.state, self.error = "failed", str(exc)
             return
         except Exception as exc:  # noqa: BLE001 - a search that raises is a failed row, not a dead batch

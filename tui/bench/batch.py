@@ -43,17 +43,16 @@ def add_options(p) -> None:
     p.add_argument("--json", action="store_true")
 
 
-def _options(pace: float, max_nodes: int) -> dict:
-    return dict(model="demo", api_base=None, api_key=None, temperature=0.0, tool_mode="auto", teacher=None,
-                beta=0.5, sandbox="local", seed=0, timeout=60, strategy="sample", prm="heuristic", device=None,
-                workers=1, max_nodes=max_nodes, max_tokens=None, max_cost=None, max_time=None, max_depth=30,
-                samples=2, k=3, prune_m=3, prune_b=1, critic="prm", select="prm", refine_rounds=0, judge=None,
-                pace=pace)
+def _search(pace: float, max_nodes: int) -> dict:
+    from trajscope.engine.spec import SearchSpec
+
+    return SearchSpec(sandbox="local", timeout=60, strategy="sample", prm="heuristic", max_nodes=max_nodes,
+                      samples=2, pace=pace).to_json()
 
 
 def _specs(pace: float, max_nodes: int) -> list[dict]:
     tasks = sorted(p for p in TASKS_DIR.iterdir() if (p / "task.json").is_file())
-    return [{"name": p.name, "task": str(p), "instance": None, "options": _options(pace, max_nodes)} for p in tasks]
+    return [{"name": p.name, "task": str(p), "instance": None, "search": _search(pace, max_nodes)} for p in tasks]
 
 
 def _figures(name: str, searches: int, nodes: int, seconds: float) -> dict:
@@ -201,7 +200,7 @@ async def _ceiling_at(rate: float, members: int, seconds: float) -> dict:
     lines = _replay_lines(int(per_member * (seconds + 10)) + 10)
     executor = _ReplayExecutor(lines, per_member)
     out = Path(tempfile.mkdtemp(prefix="trajscope-bench-ceiling-"))
-    specs = [{"name": f"replay-{i:03d}", "task": "", "instance": None, "options": {}} for i in range(members)]
+    specs = [{"name": f"replay-{i:03d}", "task": "", "instance": None, "search": {}} for i in range(members)]
     fleet = Fleet(specs, executor, out, members)
     app = TrajscopeApp(FleetSource(fleet, out))
     latencies: list[float] = []

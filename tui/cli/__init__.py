@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     from trajscope.engine.redact import RedactingStream, register
 
     args = build_parser().parse_args(argv)
+    if hasattr(args, "strategy"):  # a search: a config file or a resumed log gives way to what is named here
+        from trajscope.tui.cli.specs import given_options
+
+        args.given = given_options(build_parser(), sys.argv[1:] if argv is None else argv)
     register(getattr(args, "api_key", None))
     # A terminated trajscope still runs its exit handlers, which remove its sandboxes.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -11,11 +11,6 @@ from pathlib import Path
 
 from trajscope.tui.cli.common import add_policy_options, add_search_options, add_theme_option
 
-# options of this command that are not the search's
-_BATCH_ONLY = {"command", "func", "tasks", "instances", "executor", "address", "parallel", "resource", "out",
-               "headless", "resume", "theme"}
-
-
 def add_parser(sub) -> None:
     p = sub.add_parser("batch", help="a search per task or instance, locally or on a Ray cluster, in one fleet screen")
     p.add_argument("tasks", nargs="+", help="task directories, SWE-bench JSON/JSONL files or task repositories")
@@ -35,9 +30,9 @@ def add_parser(sub) -> None:
     add_theme_option(p)
 
 
-def task_specs(paths: list[str], instances: list[str] | None, options: dict) -> list[dict]:
+def task_specs(paths: list[str], instances: list[str] | None, search: dict) -> list[dict]:
     """One spec per search: every task directory, and every (or every named) instance of the
-    SWE-bench files and task repositories given."""
+    SWE-bench files and task repositories given; ``search`` is the SearchSpec's JSON they share."""
     from trajscope.engine.tasks import _is_repo_task, load_swebench, load_task
     from trajscope.tui.errors import UserError
 
@@ -55,7 +50,7 @@ def task_specs(paths: list[str], instances: list[str] | None, options: dict) -> 
             if task.instance_id in seen:
                 continue
             seen.add(task.instance_id)
-            specs.append({"name": task.instance_id, "task": str(path), "instance": None, "options": options})
+            specs.append({"name": task.instance_id, "task": str(path), "instance": None, "search": search})
             continue
         else:
             found = [(str(path), t.instance_id) for t in load_swebench(path)
@@ -64,7 +59,7 @@ def task_specs(paths: list[str], instances: list[str] | None, options: dict) -> 
             if instance in seen:
                 continue
             seen.add(instance)
-            specs.append({"name": instance, "task": task, "instance": instance, "options": options})
+            specs.append({"name": instance, "task": task, "instance": instance, "search": search})
     missing = wanted - {s["instance"] for s in specs}
     if missing:
         raise UserError(f"not in the tasks given: {' '.join(sorted(missing))}")
@@ -80,10 +75,13 @@ def run(args) -> int:
 
     if args.parallel < 1:
         raise UserError("--parallel must be at least 1")
-    options = {k: v for k, v in vars(args).items() if k not in _BATCH_ONLY}
-    specs = task_specs(args.tasks, args.instances, options)
+    from trajscope.tui.cli.specs import spec_from_args
+
+    spec = spec_from_args(args)
+    # with its key: a pipe or Ray hands it to the worker, which never writes it (the log records no secret)
+    specs = task_specs(args.tasks, args.instances, spec.to_json(secrets=True))
     if args.executor == "local":
-        _check_sandbox_here(args.sandbox)
+        _check_sandbox_here(spec.sandbox)
     out = Path(args.out)
     # Every name the batch writes is checked before anything starts (a Ray cluster included):
     # a link at summary.jsonl used to be found only once every search had run.
@@ -119,7 +117,7 @@ def run(args) -> int:
         except KeyboardInterrupt:
             interrupted = True
     try:
-        summary = write_outputs(fleet, out, args.model)
+        summary = write_outputs(fleet, out, spec.model)
     finally:
         fleet.close()
     if interrupted:
@@ -138,7 +136,7 @@ def _check_sandbox_here(choice: str) -> None:
     """The searches of a local batch run here: where bubblewrap cannot confine their commands,
     the batch stops now in the one sentence each search would end in (a Ray batch's searches
     run on other machines, which answer for themselves)."""
-    from trajscope.tui.cli.common import check_confinement
+    from trajscope.engine.launch import check_confinement
 
     if choice == "local":
         check_confinement()

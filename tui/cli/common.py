@@ -60,38 +60,6 @@ SANDBOX_HELP = ("auto: Docker when a daemon and the image are there, else local 
                 "agent's commands run UNCONFINED on this machine, only when you choose it")
 
 
-def pick_sandbox(choice: str, task) -> str:
-    """``auto``: Docker when a daemon answers and the image is there, else local. Local stops
-    here, in one sentence, where bubblewrap cannot confine commands: running them unconfined
-    is ``none``, the user's choice by name, never a fallback."""
-    kind = choice
-    if choice == "auto":
-        kind = "docker" if task.repo_dir is None else "local"
-        if task.repo_dir is not None:
-            from trajscope.engine.sandbox import docker as docker_sandbox
-
-            available, _ = docker_sandbox.docker_available()
-            if available:
-                from trajscope.engine.sandbox.image import image_exists
-
-                if image_exists(task.image or docker_sandbox.BASE_IMAGE):
-                    kind = "docker"
-    if kind == "local":
-        check_confinement()
-    return kind
-
-
-def check_confinement() -> None:
-    """UserError, before anything is written, when the local sandbox could not confine commands."""
-    import os
-
-    from trajscope.engine.sandbox.confine import bwrap_status, refusal
-
-    usable, why = bwrap_status(as_other_user=os.geteuid() == 0)
-    if not usable:
-        raise UserError(refusal(why))
-
-
 def sandbox_words(kind: str) -> str:
     """How a summary names the sandbox: plainly, and loudly when there was none."""
     return "NO sandbox (--sandbox none: the agent's commands ran unconfined)" if kind == "none" else f"{kind} sandbox"
@@ -158,6 +126,9 @@ def add_search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--refine-rounds", type=int, default=0,
                    help="PDR: more rounds of rollouts, each conditioned on distilled summaries of the last")
     p.add_argument("--judge", metavar="MODEL", help="the model that judges for --select judge|rtv (default: --model)")
+    from trajscope.tui.cli.specs import add_spec_options
+
+    add_spec_options(p)  # --config, and a strategy option the spec has and these lines do not
 
 
 def many_runs(path: str | Path, report: str | None = None):

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from trajscope.tui.cli.common import (add_out_option, add_policy_options, add_task_arguments, add_theme_option,
-                            check_out_log, default_out, pick_sandbox, sandbox_words)
+                            check_out_log, default_out, sandbox_words)
 
 
 def add_parser(sub) -> None:
@@ -37,6 +37,7 @@ def result_json(task, result, tree, out: Path, wall_s: float, sandbox: str = "")
 def run(args) -> int:
     from trajscope.engine.policy.factory import make_policy
     from trajscope.engine.runs import run_linear
+    from trajscope.engine.launch import pick_sandbox
     from trajscope.engine.tasks import load_task
     from trajscope.tui.errors import UserError
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from trajscope.tui.cli.common import (add_out_option, add_policy_options, add_search_options, add_task_arguments,
-                            add_theme_option, check_out_log, default_out, pick_sandbox, sandbox_words)
+                            add_theme_option, check_out_log, default_out, sandbox_words)
 
 
 def add_parser(sub) -> None:
@@ -23,79 +23,19 @@ def add_parser(sub) -> None:
     add_theme_option(p)
 
 
-def build_session(args, task, out: Path):
-    from trajscope.engine.policy.factory import make_policy
-    from trajscope.engine.prm.registry import get_scorer
-    from trajscope.engine.search.budget import Budget
-    from trajscope.engine.session import SearchConfig, Session
-    from trajscope.tui.errors import UserError
-
-    try:
-        config = SearchConfig(strategy=args.strategy, max_depth=args.max_depth, timeout=args.timeout,
-                              samples=args.samples, k=args.k, prune_m=args.prune_m, prune_b=args.prune_b,
-                              critic=args.critic, refine_rounds=args.refine_rounds)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    if min(args.workers, args.samples, args.k, args.prune_m, args.prune_b, args.max_nodes) < 1:
-        raise UserError("--workers, --samples, --k, --prune-m, --prune-b and --max-nodes must be at least 1")
-    scorers = [] if args.prm == "none" else [get_scorer(name, device=args.device) for name in args.prm.split(",")]
-    policy = make_policy(args.model, api_base=args.api_base, api_key=args.api_key, temperature=args.temperature,
-                         tool_mode=args.tool_mode, seed=args.seed, teacher=args.teacher, beta=args.beta,
-                         pace=getattr(args, "pace", 0.0))
-    budget = Budget(nodes=args.max_nodes, tokens=args.max_tokens, cost=args.max_cost, wall_s=args.max_time)
-    return Session(task, policy, out, scorers=scorers, sandbox=pick_sandbox(args.sandbox, task),
-                   workers=args.workers, budget=budget, config=config, seed=args.seed)
-
-
-def selector(args, session):
-    """The selection method: prm, or judge / rtv with an LLM judge (--judge, else --model)."""
-    from trajscope.engine.search import select
-    from trajscope.tui.errors import UserError
-
-    if args.select == "prm":
-        return select.select_prm
-    model = args.judge or args.model
-    if model == "demo":
-        raise UserError(f"--select {args.select} needs a model to judge: give --judge provider/model")
-    from trajscope.engine.policy.llm import LLMPolicy
-
-    judge_policy = LLMPolicy(model, api_base=args.api_base, api_key=args.api_key)
-    judge_policy.check()
-    judge = select.LLMJudge(judge_policy)
-    if args.select == "judge":
-        return lambda tree: select.select_judge(tree, judge)
-    return lambda tree: select.select_rtv(tree, judge, seed=args.seed)
-
-
-def result_json(session, wall_s: float, choose=None, name: str = "prm") -> dict:
-    from trajscope.engine.search.select import select_prm
-
-    tree = session.tree
-    selected, pool = (choose or select_prm)(tree)
-    node = tree.nodes.get(selected) if selected else None
-    stats = tree.stats()
-    return {"instance_id": session.task.instance_id, "strategy": session.config.strategy,
-            "finished": session.finished, "selected": selected, "patch": node.patch if node else "",
-            "verified": node.verified if node else None,
-            "resolved": bool(node and (node.verified or {}).get("resolved")),
-            "verdict": node.verdict if node else None,
-            "select": name,
-            "distinct_patches": len(pool), "nodes": stats["nodes"], "submissions": stats["submissions"],
-            "resolved_submissions": stats["resolved"], "pruned": stats["pruned"], "failed": stats["failed"],
-            "tokens_in": stats["tokens_in"], "tokens_out": stats["tokens_out"], "cost": stats["cost"],
-            "sandbox": session.sandbox_kind, "isolated": session.sandbox_kind != "none",
-            "wall_s": round(wall_s, 3), "log": str(session.recorder.log.path)}
-
-
 def run(args) -> int:
+    from trajscope.engine.launch import build_session, result_json, selector
     from trajscope.engine.tasks import load_task
+    from trajscope.tui.cli.specs import spec_from_args
 
     task = load_task(args.task, args.instance)
     out = Path(args.out) if args.out else default_out(task.instance_id)
     check_out_log(out, args.resume)
     try:
-        session = build_session(args, task, out)
-        choose = selector(args, session)
+        # resumed: the settings the log recorded, but for what is given here
+        spec = spec_from_args(args, resume=out if args.resume and out.exists() else None)
+        session = build_session(spec, task, out)
+        choose = selector(spec)
     except BaseException:
         if not args.out and out.stat().st_size == 0:  # the empty log default_out made for it
             out.unlink()
@@ -117,7 +57,7 @@ def run(args) -> int:
         raise
     finally:
         session.close("stopped by the user")
-    result = result_json(session, time.perf_counter() - started, choose, args.select)
+    result = result_json(session, time.perf_counter() - started, choose, spec.select)
     if args.headless:
         print(json.dumps(result, indent=2))
     else:  # a person closed the app: a few lines for them, the JSON is --headless's

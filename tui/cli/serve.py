@@ -22,9 +22,6 @@ from pathlib import Path
 
 from trajscope.tui.cli.common import add_policy_options, add_search_options, add_task_arguments, default_out
 
-WEB_OPTIONS = ("host", "port", "token", "read_only", "allow_host", "max_viewers")
-
-
 def _web_options(p: argparse.ArgumentParser) -> None:
     from trajscope.tui.serve.web import MAX_VIEWERS
 
@@ -77,12 +74,12 @@ def _token(args) -> str:
 
 def _search_worker(args):
     """The one search every viewer shares (demo: the demo policy on a bundled task)."""
-    from argparse import Namespace
-
+    import trajscope.engine.launch  # noqa: F401 - fail here, not in the worker thread
     from trajscope.demo_data import TASKS
+    from trajscope.engine.spec import SearchSpec
     from trajscope.engine.tasks import load_task
     from trajscope.tui.batch.worker import SearchWorker
-    from trajscope.tui.cli.search import build_session  # noqa: F401 - fail here, not in the worker thread
+    from trajscope.tui.cli.specs import spec_from_args
     from trajscope.tui.errors import UserError
 
     if args.mode == "demo":
@@ -90,24 +87,19 @@ def _search_worker(args):
         if not path.is_dir():
             names = ", ".join(sorted(p.name for p in TASKS.iterdir() if p.is_dir()))
             raise UserError(f"no bundled task {args.task!r}; one of: {names}")
-        options = Namespace(model="demo", api_base=None, api_key=None, temperature=0.0, tool_mode="auto", teacher=None,
-                            beta=0.5, sandbox="local", seed=0, timeout=60, strategy="dars", prm="heuristic",
-                            device=None, workers=1, max_nodes=args.max_nodes, max_tokens=None, max_cost=None,
-                            max_time=None, max_depth=30, samples=4, k=3, prune_m=3, prune_b=1, critic="prm",
-                            select="prm", refine_rounds=0, judge=None, pace=args.pace)
+        spec = SearchSpec(sandbox="local", timeout=60, strategy="dars", prm="heuristic", max_nodes=args.max_nodes,
+                          pace=args.pace)
         task, instance = str(path), None
     else:
-        options = Namespace(**{k: v for k, v in vars(args).items()
-                               if k not in ("command", "func", "mode", "out", "task", "instance", *WEB_OPTIONS)})
+        spec = spec_from_args(args)
         task, instance = args.task, args.instance
     loaded = load_task(task, instance)
     out = Path(args.out) if args.out else default_out(loaded.instance_id)
     if out.exists() and out.stat().st_size:
         raise UserError(f"{out} already exists; choose another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
-    spec = {"name": loaded.instance_id, "task": task, "instance": instance, "options": vars(options),
-            "log": str(out.resolve()), "close_when_done": False}
-    return SearchWorker(spec)
+    return SearchWorker({"name": loaded.instance_id, "task": task, "instance": instance,
+                         "search": spec.to_json(secrets=True), "log": str(out.resolve()), "close_when_done": False})
 
 
 def run(args) -> int:

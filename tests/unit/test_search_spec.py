@@ -1,0 +1,170 @@
+"""The search spec: one typed record from the command line, a config file, a resumed log or a
+batch's driver to the search, its JSON strict about what it reads and silent about secrets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from trajscope.engine.spec import SearchSpec, SpecError
+from trajscope.tui.cli import build_parser
+from trajscope.tui.cli.specs import given_options, spec_from_args
+from tests.conftest import DEMO_TASKS
+
+TASK = str(next(p for p in DEMO_TASKS if p.name == "semver-prerelease"))
+KEY = "sk-test-0123456789abcdefXYZ"
+
+
+def cli_spec(*argv: str, resume=None) -> SearchSpec:
+    """The spec ``trajscope ARGV`` starts its search with (as main maps it)."""
+    argv = [str(a) for a in argv]
+    args = build_parser().parse_args(argv)
+    args.given = given_options(build_parser(), argv)
+    return spec_from_args(args, resume=resume)
+
+
+def test_the_spec_goes_through_json_and_back_unchanged():
+    spec = SearchSpec(strategy="dars+prune", prune_b=2, workers=2, max_cost=1.5, model="openai/gpt-4o",
+                      temperature=0.3, prm="heuristic,builtin", select="rtv", judge="openai/gpt-4o", pace=0.25,
+                      limits={"edit": 2, "append": 1, "create": 1, "submit": 1})
+    data = json.loads(json.dumps(spec.to_json()))
+    assert data["version"] == 1
+    assert SearchSpec.from_json(data) == spec
+
+
+def test_the_api_key_stays_out_of_the_json_unless_a_worker_is_handed_it():
+    spec = SearchSpec(api_key=KEY)
+    assert "api_key" not in spec.to_json() and KEY not in json.dumps(spec.to_json())
+    assert SearchSpec.from_json(spec.to_json(secrets=True)).api_key == KEY
+
+
+@pytest.mark.parametrize("data, words", [
+    ({"max_nodez": 5}, "unknown setting 'max_nodez'"),
+    ({"workers": "2"}, "workers must be int, not str '2'"),
+    ({"max_cost": True}, "max_cost must be float or null"),
+    ({"sandbox": "chroot"}, "sandbox must be one of auto, docker, local, none"),
+    ({"critic": "oracle"}, "critic must be one of prm, llm, first"),
+    ({"prune_m": 0}, "--prune-m must be at least 1, not 0"),
+    ({"limits": {"edit": "many"}}, "limits must be dict"),
+    ({"strategy": "beam"}, "unknown strategy 'beam'"),
+    ({"version": 2}, "version 2"),
+    ([1, 2], "must be a mapping of settings"),
+])
+def test_a_bad_spec_is_one_sentence_naming_what_is_wrong(data, words):
+    with pytest.raises(SpecError) as caught:
+        SearchSpec.from_json(data, "the spec")
+    message = str(caught.value)
+    assert words in message and "\n" not in message
+
+
+def test_the_strategy_part_is_what_strategies_read():
+    spec = SearchSpec(strategy="prune", prune_m=4, temperature=0.2)
+    config = spec.search_config()
+    assert (config.strategy, config.prune_m) == ("prune", 4)
+    assert config.expand_temperature == 0.8  # the policy's temperature is not the expansions'
+
+
+def test_the_command_line_maps_onto_the_spec():
+    spec = cli_spec("search", TASK, "--strategy", "sample", "--samples", "6", "--max-time", "30", "--prm", "none")
+    assert (spec.strategy, spec.samples, spec.max_time, spec.scorer_names()) == ("sample", 6, 30.0, [])
+    demo = cli_spec("demo")  # the demo's own defaults are the spec's
+    assert (demo.strategy, demo.workers, demo.prune_b, demo.pace) == ("dars+prune", 2, 2, 0.25)
+
+
+@pytest.mark.parametrize("name, text", [
+    ("search.toml", 'strategy = "sample"\nsamples = 7\nmax-nodes = 12\nworkers = 3\n[limits]\nedit = 2\n'),
+    ("search.yaml", "strategy: sample\nsamples: 7\nmax-nodes: 12\nworkers: 3\nlimits: {edit: 2}\n"),
+])
+def test_a_config_file_sets_the_spec_and_the_command_line_beats_it(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    spec = cli_spec("search", TASK, "--config", path)
+    assert (spec.strategy, spec.samples, spec.max_nodes, spec.workers) == ("sample", 7, 12, 3)
+    assert spec.limits["edit"] == 2 and spec.limits["submit"] == 1
+    spec = cli_spec("search", TASK, "--config", path, "--workers", "1", "--samples", "4")
+    assert (spec.workers, spec.samples, spec.strategy) == (1, 4, "sample")  # given here: even the default's value
+
+
+@pytest.mark.parametrize("name, text, words", [
+    ("bad.toml", "max_nodez = 5\n", "unknown setting 'max_nodez'"),
+    ("bad.yaml", "workers: two\n", "workers must be int"),
+    ("bad.toml", "workers = [\n", "is not valid TOML"),
+    ("bad.yaml", "- 1\n- 2\n", "must hold a mapping"),
+    ("bad.ini", "x=1\n", "a config file is TOML"),
+])
+def test_a_bad_config_file_is_one_sentence_and_exit_2(tmp_path, capsys, name, text, words):
+    from trajscope.tui.cli import main
+
+    path = tmp_path / name
+    path.write_text(text)
+    out = tmp_path / "run.jsonl"
+    assert main(["search", TASK, "--config", str(path), "--headless", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1 and str(path) in err
+    assert not out.exists()
+
+
+def _log_with(tmp_path, spec: dict | None):
+    from trajscope.engine.events import dumps, make_event
+
+    config = {"strategy": "dars"} | ({"spec": spec} if spec is not None else {})
+    log = tmp_path / "run.jsonl"
+    log.write_bytes(dumps(make_event("run_started", "r", task={"instance_id": "t"}, config=config)) + b"\n")
+    return log
+
+
+def test_resume_takes_the_recorded_settings_and_says_what_the_command_line_changed(tmp_path, capsys):
+    log = _log_with(tmp_path, SearchSpec(strategy="dars+prune", workers=2, prune_b=2, max_nodes=20).to_json())
+    spec = cli_spec("search", TASK, "--resume", "--out", log, "--max-nodes", "40", resume=log)
+    assert (spec.strategy, spec.workers, spec.prune_b, spec.max_nodes) == ("dars+prune", 2, 2, 40)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "max_nodes 40 (recorded 20)" in err and "workers" not in err
+
+
+def test_a_log_from_before_the_spec_resumes_with_the_options_given(tmp_path, capsys):
+    log = _log_with(tmp_path, None)
+    spec = cli_spec("search", TASK, "--resume", "--out", log, "--workers", "3", resume=log)
+    assert (spec.strategy, spec.workers) == ("dars", 3)
+    assert capsys.readouterr().err == ""
+
+
+def test_a_recorded_strategy_that_is_a_dotted_path_is_not_imported(tmp_path):
+    log = _log_with(tmp_path, {"strategy": "tests.no_such_module:Evil"})
+    with pytest.raises(SpecError, match="not one of trajscope's"):
+        cli_spec("search", TASK, "--resume", "--out", log, resume=log)
+
+
+def test_a_worker_given_a_bad_spec_fails_in_one_sentence(tmp_path):
+    from tests.support import wait_until
+    from trajscope.tui.batch.worker import SearchWorker
+
+    worker = SearchWorker({"name": "t", "task": TASK, "instance": None, "search": {"workerz": 2},
+                           "log": str(tmp_path / "run.jsonl")})
+    try:
+        worker.start()
+        assert wait_until(lambda: worker.state == "failed", 10)
+        assert "unknown setting 'workerz'" in worker.error and "\n" not in worker.error
+    finally:
+        worker.dispose()
+
+
+def test_a_strategy_option_declared_on_the_config_is_a_spec_field_and_an_option(monkeypatch):
+    """Adding a strategy option is its field (with a doc) and the strategy that reads it: the
+    command line, the JSON and config files follow. Played on a config with one more field."""
+    import argparse
+    from dataclasses import dataclass, field
+
+    from trajscope.engine import session
+    from trajscope.tui.cli.specs import add_spec_options
+
+    @dataclass
+    class WithWidth(session.SearchConfig):
+        beam_width: int = field(default=5, metadata={"doc": "beam: nodes kept a level"})
+
+    monkeypatch.setattr(session, "SearchConfig", WithWidth)
+    p = argparse.ArgumentParser()
+    p.add_argument("--k", type=int, default=3)  # one the command line already has stays as it is
+    add_spec_options(p)
+    assert p.parse_args(["--beam-width", "8"]).beam_width == 8
+    assert "--k" in p._option_string_actions and p.parse_args([]).config is None
