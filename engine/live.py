@@ -12,6 +12,7 @@ from collections.abc import Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from trajscope.engine.search.commands import PERSON_COMMANDS  # noqa: F401 - the names, re-exported
 from trajscope.engine.tree import Tree
 
 
@@ -53,8 +54,8 @@ class PersonCommands(Protocol):
         ...
 
 
-PERSON_COMMANDS = ("pause", "resume", "prune", "unprune", "promote", "resample", "edit", "submit", "raise_budget")
-"""The names of ``PersonCommands``: all a person may call on a search, here or forwarded."""
+# the names of PersonCommands (all a person may call on a search, here or forwarded) are
+# the one table read off the engine's Commands class; a test holds this Protocol to it
 
 
 class Named(Protocol):

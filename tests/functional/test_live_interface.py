@@ -99,6 +99,7 @@ def test_a_session_and_a_remote_session_are_the_same_live_search(tmp_path):
 def test_forwarded_commands_are_the_person_commands_the_engine_takes():
     """The remote side forwards exactly what the engine's Commands take, by the same signatures."""
     assert set(PERSON_COMMANDS) == set(COMMANDS)
+    assert {n for n in vars(PersonCommands) if not n.startswith("_")} == set(PERSON_COMMANDS)  # the Protocol
     for name in PERSON_COMMANDS:
         assert inspect.signature(getattr(ForwardedCommands, name)).parameters.keys() == \
                inspect.signature(getattr(Commands, name)).parameters.keys(), name
