@@ -20,7 +20,8 @@ import shlex
 import threading
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
-from trajscope.engine.errors import UserCausedError
+from trajscope.engine.sandbox.errors import SandboxError
+from trajscope.engine.sandbox.programs import trusted_path
 
 StateRef = str
 """A commit id in the snapshot store."""
@@ -29,10 +30,6 @@ OUTPUT_CAP = 10_000
 """Characters of command output the model sees; head and tail are kept."""
 
 DEFAULT_TIMEOUT = 120.0
-
-
-class SandboxError(UserCausedError):
-    """A sandbox operation failed; the message is one sentence for the user."""
 
 
 class PathOutsideRepo(SandboxError):
@@ -137,8 +134,6 @@ _ATTRIBUTES = "* !filter !text !eol !ident !working-tree-encoding !diff !merge !
 def git_env(home: str, path: str | None = None) -> dict[str, str]:
     """The whole environment for engine-side git: nothing inherited, a HOME of the engine's, and
     a PATH of the system's folders only (``programs``): never a folder the user or an agent can write."""
-    from trajscope.engine.sandbox.programs import trusted_path
-
     return {"PATH": path or trusted_path(), "HOME": home,
             "XDG_CONFIG_HOME": home, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
             "LC_ALL": "C"}

@@ -18,6 +18,8 @@ import os
 import stat
 import threading
 
+from trajscope.engine.sandbox.errors import SandboxError
+
 SYSTEM_PATH = "/usr/bin:/bin:/usr/sbin:/sbin:/usr/local/bin:/usr/local/sbin"
 """Where host programs are looked for, in this order: the distribution's folders first."""
 
@@ -91,7 +93,5 @@ def require(name: str) -> str:
     """The real path of ``name`` (see ``find``), or the one sentence saying why there is none."""
     path, why = find(name)
     if path is None:
-        from trajscope.engine.sandbox.base import SandboxError
-
         raise SandboxError(f"{name} {why}")
     return path

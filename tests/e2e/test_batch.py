@@ -68,8 +68,8 @@ def test_a_batch_of_the_eight_bundled_tasks_in_worker_processes(tmp_path):
 
 
 def test_a_search_that_raises_fails_its_row_and_the_rest_go_on(tmp_path):
-    from trajscope.tui.batch.executors import LocalExecutor
-    from trajscope.tui.batch.fleet import Fleet
+    from trajscope.engine.batch.executors import LocalExecutor
+    from trajscope.engine.batch.fleet import Fleet
 
     good = specs({"semver-prerelease"}, max_nodes=10)
     bad = [{"name": "missing", "task": str(tmp_path / "nope"), "instance": None, "search": search()}]
@@ -142,8 +142,8 @@ def test_two_nodes_placement_a_killed_node_and_forwarded_controls(tmp_path, ray_
     import ray
     from ray.cluster_utils import Cluster
 
-    from trajscope.tui.batch.executors import RayExecutor
-    from trajscope.tui.batch.fleet import Fleet
+    from trajscope.engine.batch.executors import RayExecutor
+    from trajscope.engine.batch.fleet import Fleet
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     try:

@@ -18,7 +18,7 @@ pytest.importorskip("ray", reason="Ray is a test extra (trajscope[ray])")
 # port that this process and the processes it started listen on, and stop the cluster
 PROBE = """
 import json, os
-from trajscope.tui.batch.executors import RayExecutor
+from trajscope.engine.batch.executors import RayExecutor
 executor = RayExecutor(1)
 import psutil  # Ray's own copy, importable once Ray is
 import ray

@@ -43,7 +43,7 @@ def search_threads() -> list[threading.Thread]:
 @pytest.fixture
 def served(tmp_path):
     from trajscope.engine.spec import SearchSpec
-    from trajscope.tui.batch.worker import SearchWorker
+    from trajscope.engine.batch.worker import SearchWorker
     from trajscope.tui.serve.control import ControlServer
 
     task = next(p for p in DEMO_TASKS if p.name == "semver-prerelease")

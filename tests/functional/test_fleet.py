@@ -11,9 +11,9 @@ from trajscope.engine.tree import ROOT
 from tests.e2e.test_batch import specs
 from tests.functional.helpers import static_text, wait_for
 from trajscope.tui.app import TrajscopeApp
-from trajscope.tui.batch.executors import LocalExecutor
-from trajscope.tui.batch.fleet import Fleet
-from trajscope.tui.batch.remote import FleetSource
+from trajscope.engine.batch.executors import LocalExecutor
+from trajscope.engine.batch.fleet import Fleet
+from trajscope.tui.remote import FleetSource
 from trajscope.tui.screens.fleet import FleetScreen
 from trajscope.tui.screens.live import LiveScreen
 
@@ -72,7 +72,7 @@ def test_a_remote_search_shows_the_time_its_worker_has_used():
     from types import SimpleNamespace
 
     from trajscope.engine.tree import Tree
-    from trajscope.tui.batch.remote import RemoteSession
+    from trajscope.tui.remote import RemoteSession
     from trajscope.tui.screens.live import budget_text
 
     member = SimpleNamespace(name="t", log=None, tree=Tree(), done=False,

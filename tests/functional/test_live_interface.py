@@ -21,8 +21,8 @@ from tests.e2e.test_batch import specs
 from tests.functional.helpers import static_text, wait_for
 from tests.functional.live_helpers import SIZE, attached
 from trajscope.tui.app import TrajscopeApp
-from trajscope.tui.batch.remote import ForwardedCommands, RemoteLiveSource, RemoteSession
-from trajscope.tui.batch.worker import COMMANDS, SearchWorker
+from trajscope.tui.remote import ForwardedCommands, RemoteLiveSource, RemoteSession
+from trajscope.engine.batch.worker import COMMANDS, SearchWorker
 from trajscope.tui.bridge import LiveSource
 from trajscope.tui.serve.attach import Watched
 from trajscope.tui.serve.control import ControlClient, ControlServer

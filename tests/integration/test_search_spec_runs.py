@@ -53,7 +53,7 @@ def test_search_resume_of_a_demo_log_keeps_dars_prune_and_two_workers(tmp_path, 
 
 
 def test_a_batch_worker_runs_the_search_its_spec_json_describes(tmp_path):
-    from trajscope.tui.batch.worker import SearchWorker
+    from trajscope.engine.batch.worker import SearchWorker
 
     spec = SearchSpec(strategy="sample", samples=2, max_nodes=6, sandbox="local", prm="heuristic", timeout=60,
                       api_key=KEY)

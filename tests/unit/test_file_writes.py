@@ -377,7 +377,7 @@ def test_export_and_analyze_never_write_through_a_link_or_over_their_input(tmp_p
 
 # -- batches: names, the folder's lock, the batch's own files ------------------------------
 def test_task_ids_never_take_the_batch_files_or_each_others_names():
-    from trajscope.tui.batch.fleet import log_names
+    from trajscope.engine.batch.fleet import log_names
 
     ids = ["summary", "predictions", "Summary", "a/b", "a_b", "x", "x", "../../etc/passwd"]
     names, renamed = log_names(ids)
@@ -389,14 +389,14 @@ def test_task_ids_never_take_the_batch_files_or_each_others_names():
 
 
 def test_a_second_batch_into_the_same_folder_is_refused(tmp_path):
-    from trajscope.tui.batch.executors import LocalExecutor
-    from trajscope.tui.batch.fleet import Fleet
-    from trajscope.tui.errors import UserError
+    from trajscope.engine.batch.executors import LocalExecutor
+    from trajscope.engine.batch.fleet import Fleet
+    from trajscope.engine.batch import BatchError
 
     spec = {"name": "t", "task": "unused", "instance": None, "search": {}}
     first = Fleet([spec], LocalExecutor(1), tmp_path / "out", 1)
     try:
-        with pytest.raises(UserError, match="folder of a batch still running"):
+        with pytest.raises(BatchError, match="folder of a batch still running"):
             Fleet([spec], LocalExecutor(1), tmp_path / "out", 1, resume=True)
     finally:
         first.close()
@@ -404,13 +404,13 @@ def test_a_second_batch_into_the_same_folder_is_refused(tmp_path):
 
 
 def test_a_batch_refuses_a_link_planted_at_a_run_log(tmp_path, victim):
-    from trajscope.tui.batch.executors import LocalExecutor
-    from trajscope.tui.batch.fleet import Fleet
-    from trajscope.tui.errors import UserError
+    from trajscope.engine.batch.executors import LocalExecutor
+    from trajscope.engine.batch.fleet import Fleet
+    from trajscope.engine.batch import BatchError
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "t.jsonl").symlink_to(tmp_path / "dangling")
-    with pytest.raises(UserError, match="symbolic link"):
+    with pytest.raises(BatchError, match="symbolic link"):
         Fleet([{"name": "t", "task": "unused", "instance": None, "search": {}}], LocalExecutor(1), tmp_path / "out", 1)
     assert not (tmp_path / "dangling").exists()
 

@@ -224,7 +224,7 @@ def test_the_table_loads_an_entry_only_when_it_is_asked_for(plugin):
 
 
 def test_the_person_commands_are_the_commands_class_and_the_worker_takes_no_other():
-    from trajscope.tui.batch.worker import COMMANDS, SearchWorker
+    from trajscope.engine.batch.worker import COMMANDS, SearchWorker
 
     public = {n for n in dir(Commands) if not n.startswith("_")}
     assert COMMANDS is PERSON_COMMANDS and PERSON_COMMANDS == public

@@ -137,7 +137,7 @@ def test_a_recorded_strategy_that_is_a_dotted_path_is_not_imported(tmp_path):
 
 def test_a_worker_given_a_bad_spec_fails_in_one_sentence(tmp_path):
     from tests.support import wait_until
-    from trajscope.tui.batch.worker import SearchWorker
+    from trajscope.engine.batch.worker import SearchWorker
 
     worker = SearchWorker({"name": "t", "task": TASK, "instance": None, "search": {"workerz": 2},
                            "log": str(tmp_path / "run.jsonl")})

@@ -56,13 +56,13 @@ def test_a_run_log_reopens_for_appending_and_nothing_else_does(tmp_path):
 
 
 def test_a_batch_resumed_onto_a_file_that_is_not_a_run_log_is_refused(tmp_path):
-    from trajscope.tui.batch.executors import LocalExecutor
-    from trajscope.tui.batch.fleet import Fleet
-    from trajscope.tui.errors import UserError
+    from trajscope.engine.batch.executors import LocalExecutor
+    from trajscope.engine.batch.fleet import Fleet
+    from trajscope.engine.batch import BatchError
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "t.jsonl").write_bytes(b"secret\n")
-    with pytest.raises(UserError, match="t.jsonl is not a trajscope run log"):
+    with pytest.raises(BatchError, match="t.jsonl is not a trajscope run log"):
         Fleet([{"name": "t", "task": "unused", "instance": None, "search": {}}], LocalExecutor(1),
               tmp_path / "out", 1, resume=True)
     assert (tmp_path / "out" / "t.jsonl").read_bytes() == b"secret\n"
@@ -106,8 +106,8 @@ def test_a_batch_refuses_its_own_files_before_any_search_starts(tmp_path, capsys
 
 @pytest.mark.subprocess
 def test_a_busy_batch_folder_is_named_in_one_plain_sentence(tmp_path):
-    from trajscope.tui.batch.executors import LocalExecutor
-    from trajscope.tui.batch.fleet import Fleet
+    from trajscope.engine.batch.executors import LocalExecutor
+    from trajscope.engine.batch.fleet import Fleet
     from trajscope.tui.errors import UserError
 
     out = tmp_path / "out"

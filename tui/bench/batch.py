@@ -62,7 +62,7 @@ def _figures(name: str, searches: int, nodes: int, seconds: float) -> dict:
 
 def baseline(specs: list[dict]) -> dict:
     """One process, one search after another."""
-    from trajscope.tui.batch.worker import SearchWorker
+    from trajscope.engine.batch.worker import SearchWorker
 
     started, nodes = time.monotonic(), 0
     for spec in specs:
@@ -76,7 +76,7 @@ def baseline(specs: list[dict]) -> dict:
 
 
 def fleet_run(name: str, specs: list[dict], executor, parallel: int) -> dict:
-    from trajscope.tui.batch.fleet import Fleet
+    from trajscope.engine.batch.fleet import Fleet
 
     out = Path(tempfile.mkdtemp(prefix="trajscope-bench-batch-"))
     try:
@@ -98,7 +98,7 @@ def two_node_ray(specs: list[dict]) -> dict:
     import ray
     from ray.cluster_utils import Cluster
 
-    from trajscope.tui.batch.executors import RayExecutor
+    from trajscope.engine.batch.executors import RayExecutor
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     try:
@@ -190,8 +190,8 @@ class _Cursor:
 
 async def _ceiling_at(rate: float, members: int, seconds: float) -> dict:
     from trajscope.tui.app import TrajscopeApp
-    from trajscope.tui.batch.fleet import Fleet
-    from trajscope.tui.batch.remote import FleetSource
+    from trajscope.engine.batch.fleet import Fleet
+    from trajscope.tui.remote import FleetSource
     from textual import events as tevents
 
     from trajscope.tui.bench.frames import wait
@@ -248,7 +248,7 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from trajscope.tui.batch.executors import LocalExecutor
+    from trajscope.engine.batch.executors import LocalExecutor
 
     console = Console(stderr=True)
     specs = _specs(args.pace, args.max_nodes)

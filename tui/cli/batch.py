@@ -69,8 +69,8 @@ def task_specs(paths: list[str], instances: list[str] | None, search: dict) -> l
 
 
 def run(args) -> int:
-    from trajscope.tui.batch.executors import LocalExecutor, RayExecutor
-    from trajscope.tui.batch.fleet import Fleet, claim_folder, log_names
+    from trajscope.engine.batch.executors import LocalExecutor, RayExecutor
+    from trajscope.engine.batch.fleet import Fleet, claim_folder, log_names
     from trajscope.tui.errors import UserError
 
     if args.parallel < 1:
@@ -103,7 +103,7 @@ def run(args) -> int:
             _progress(fleet)
         else:
             from trajscope.tui.app import TrajscopeApp
-            from trajscope.tui.batch.remote import FleetSource
+            from trajscope.tui.remote import FleetSource
 
             TrajscopeApp(FleetSource(fleet, out), theme=getattr(args, "theme", None)).run()
     except KeyboardInterrupt:

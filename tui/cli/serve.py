@@ -78,7 +78,7 @@ def _search_worker(args):
     from trajscope.demo_data import TASKS
     from trajscope.engine.spec import SearchSpec
     from trajscope.engine.tasks import load_task
-    from trajscope.tui.batch.worker import SearchWorker
+    from trajscope.engine.batch.worker import SearchWorker
     from trajscope.tui.cli.specs import spec_from_args
     from trajscope.tui.errors import UserError
 

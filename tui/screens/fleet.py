@@ -87,7 +87,7 @@ class FleetScreen(Screen):
         return next((m for m in self.fleet.members if m.name == key), None)
 
     def action_open(self) -> None:
-        from trajscope.tui.batch.remote import RemoteLiveSource
+        from trajscope.tui.remote import RemoteLiveSource
         from trajscope.tui.screens.live import LiveScreen
 
         member = self._member()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from trajscope.engine.events import LogFollower
 from trajscope.engine.tree import Tree
-from trajscope.tui.batch.remote import RemoteLiveSource
+from trajscope.tui.remote import RemoteLiveSource
 
 FOLLOW_S = 0.1
 STATUS_S = 0.25

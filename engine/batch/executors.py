@@ -33,7 +33,7 @@ def _serve(conn, spec: dict) -> None:
     """The worker process: answer the driver's calls, each in its own thread (a submit waits
     for its tests; reads must go on meanwhile)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's: it closes us cleanly
-    from trajscope.tui.batch.worker import SearchWorker
+    from trajscope.engine.batch.worker import SearchWorker
 
     worker = SearchWorker(spec)
     send_lock = threading.Lock()
@@ -169,12 +169,12 @@ class RayExecutor:
     restarts_itself = True  # Ray restarts an actor whose node died, elsewhere
 
     def __init__(self, parallel: int, address: str | None = None, resource: str = "sandbox") -> None:
-        from trajscope.tui.errors import UserError
+        from trajscope.engine.batch import BatchError
 
         try:
             import ray
         except ImportError:
-            raise UserError("--executor ray needs Ray: pip install 'trajscope[ray]'") from None
+            raise BatchError("--executor ray needs Ray: pip install 'trajscope[ray]'") from None
         self.ray, self.parallel, self.resource = ray, parallel, resource
         self.owned = False
         if not ray.is_initialized():
@@ -186,13 +186,13 @@ class RayExecutor:
                     self._start_local(ray, parallel, resource)
                     self.owned = True
             except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise UserError(f"cannot reach the Ray cluster at {address or 'a new local one'}: "
+                raise BatchError(f"cannot reach the Ray cluster at {address or 'a new local one'}: "
                                 f"{str(exc).splitlines()[0]}") from None
         total = ray.cluster_resources().get(resource, 0)
         if total < 1:
-            raise UserError(f"no node of the Ray cluster offers the resource {resource!r}: start the nodes that "
+            raise BatchError(f"no node of the Ray cluster offers the resource {resource!r}: start the nodes that "
                             f"have Docker and the image with `ray start ... --resources '{{\"{resource}\": N}}'`")
-        from trajscope.tui.batch.worker import SearchWorker
+        from trajscope.engine.batch.worker import SearchWorker
 
         self._actor = ray.remote(SearchWorker).options(
             num_cpus=0, resources={resource: 1}, max_restarts=RAY_RESTARTS, max_task_retries=-1, max_concurrency=8)

@@ -17,7 +17,7 @@ import orjson
 from trajscope.engine.events import read_events
 from trajscope.engine.files import Folder, LogBusy, WriteError, safe_name
 from trajscope.engine.tree import Tree
-from trajscope.tui.batch.executors import CALL_TIMEOUT_S, WorkerLost
+from trajscope.engine.batch.executors import CALL_TIMEOUT_S, WorkerLost
 
 POLL_S = 0.2
 LOCAL_RESTARTS = 3  # a local worker process that dies is started again this often (Ray: RAY_RESTARTS)
@@ -97,12 +97,12 @@ def claim_folder(out_dir: Path, names: list[str], resume: bool = False) -> Folde
     a log already there without ``resume``, a file that is not a run log), so a batch that
     cannot write its results is refused before any search starts, not after all of them ran."""
     from trajscope.engine.events import check_run_log
-    from trajscope.tui.errors import UserError
+    from trajscope.engine.batch import BatchError
 
     try:
         folder = Folder(out_dir)
     except WriteError as exc:
-        raise UserError(str(exc)) from None
+        raise BatchError(str(exc)) from None
     try:
         folder.lock()  # held until the folder is closed: one batch writes a folder
         for own in OWN_FILES:
@@ -111,18 +111,18 @@ def claim_folder(out_dir: Path, names: list[str], resume: bool = False) -> Folde
             log = folder.check_target(name)
             if log.exists() and log.stat().st_size:
                 if not resume:
-                    raise UserError(f"{log} already exists; choose another --out, or --resume to go on with the "
+                    raise BatchError(f"{log} already exists; choose another --out, or --resume to go on with the "
                                     "batch")
                 with folder.open_append(name, create=False) as fh:
                     check_run_log(fh.fileno(), log)
     except LogBusy as exc:
         folder.close()
         where = " in this process" if exc.pid == os.getpid() else f" as process {exc.pid}" if exc.pid else ""
-        raise UserError(f"{out_dir} is the folder of a batch still running{where}; wait for it to end or "
+        raise BatchError(f"{out_dir} is the folder of a batch still running{where}; wait for it to end or "
                         "choose another --out") from None
     except WriteError as exc:
         folder.close()
-        raise UserError(str(exc)) from None
+        raise BatchError(str(exc)) from None
     except BaseException:
         folder.close()
         raise
