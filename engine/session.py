@@ -26,7 +26,7 @@ from trajscope.engine.sandbox.base import SandboxError
 from trajscope.engine.search import dars, make_strategy, steps, strategy_class
 from trajscope.engine.search.budget import Budget
 from trajscope.engine.search.commands import Commands
-from trajscope.engine.search.rollout import Recorder
+from trajscope.engine.search.recorder import Recorder
 from trajscope.engine.search.strategy import Job
 from trajscope.engine.search.work import HANDLERS
 from trajscope.engine.trace import path_steps

@@ -9,7 +9,7 @@ from textual.binding import Binding
 
 from trajscope.themes import DEFAULT_THEME, DOMAIN_DEFAULTS, STYLESHEET, THEME_NAMES, textual_themes
 from trajscope.tui.bridge import Source
-from trajscope.tui.commands import BindingCommands
+from trajscope.tui.palette import BindingCommands
 from trajscope.tui.screens.explorer import ExplorerScreen
 from trajscope.tui.settings import env_theme, load_settings
 
@@ -51,7 +51,7 @@ class TrajscopeApp(App[None]):
 
             self.push_screen(FleetScreen(source.fleet))
         elif source.kind == "runs":
-            from trajscope.tui.screens.runs import RunsScreen
+            from trajscope.tui.screens.run_list import RunsScreen
 
             self.push_screen(RunsScreen(source.refs, source.verdicts, str(source.path)))
         elif source.kind == "live":

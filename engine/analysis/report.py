@@ -17,7 +17,7 @@ class AnalysisError(UserCausedError):
 def analyze(paths: list[str], k: int | None = None, seed: int = 0, judge=None) -> dict:
     from trajscope.engine.analysis.stats import clusters, collect, flag_rates
     from trajscope.engine.formats import FormatError
-    from trajscope.engine.formats.runs import find_runs, find_verdicts
+    from trajscope.engine.formats.collection import find_runs, find_verdicts
     from trajscope.engine.tree import Tree
 
     items, runs, unread = [], [], []

@@ -6,7 +6,7 @@ keeps b; each kept one goes on in its own rollout.
 
 from __future__ import annotations
 
-from trajscope.engine.search.rollout import path_outcome
+from trajscope.engine.search.recorder import path_outcome
 from trajscope.engine.search.strategy import Strategy
 from trajscope.engine.tree import Tree
 

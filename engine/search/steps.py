@@ -9,7 +9,7 @@ from __future__ import annotations
 from trajscope.engine.actions import Action
 from trajscope.engine.policy.base import Context, PolicyError, Proposal
 from trajscope.engine.prm.base import contexts, evaluate
-from trajscope.engine.search.rollout import execute_node
+from trajscope.engine.search.recorder import execute_node
 from trajscope.engine.search.strategy import Job
 from trajscope.engine.trace import path_steps
 from trajscope.engine.tree import ROOT

@@ -14,7 +14,7 @@ from __future__ import annotations
 from trajscope.engine.actions import Action
 from trajscope.engine.policy.base import Proposal
 from trajscope.engine.search import steps
-from trajscope.engine.search.rollout import submit as record_verdict
+from trajscope.engine.search.recorder import submit as record_verdict
 from trajscope.engine.search.strategy import Job
 from trajscope.engine.tree import ROOT
 

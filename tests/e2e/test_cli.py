@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from trajscope.engine.formats.runs import find_runs
+from trajscope.engine.formats.collection import find_runs
 from tests.conftest import DEMO_RUN, REAL_FILES
 from tests.support import independent_counts, trajscope
 

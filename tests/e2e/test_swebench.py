@@ -189,7 +189,7 @@ def test_a_run_on_the_row_is_verified_by_the_harness(dataset, tmp_path):
 
 
 def test_evaluate_grades_predictions_as_the_harness_reports_them(dataset, tmp_path):
-    from trajscope.engine.formats.runs import find_verdicts
+    from trajscope.engine.formats.collection import find_verdicts
 
     row = json.loads(dataset.read_text())
     rows = [dict(row, instance_id=f"{INSTANCE}{suffix}") for suffix in ("", "-b", "-c")]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trajscope.engine.formats.runs import find_runs, find_verdicts
+from trajscope.engine.formats.collection import find_runs, find_verdicts
 from tests.functional.helpers import static_text, wait_for
 from tests.support import runs_folder as batch
 from trajscope.tui.app import TrajscopeApp
 from trajscope.tui.bridge import RunsSource
 from trajscope.tui.screens.explorer import ExplorerScreen
 from trajscope.tui.screens.help import HelpScreen
-from trajscope.tui.screens.runs import RunsScreen
+from trajscope.tui.screens.run_list import RunsScreen
 
 SIZE = (150, 36)
 

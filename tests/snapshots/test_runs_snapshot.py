@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trajscope.engine.formats.runs import find_runs, find_verdicts
+from trajscope.engine.formats.collection import find_runs, find_verdicts
 from tests.functional.helpers import wait_for
 from tests.support import runs_folder
 from trajscope.tui.app import TrajscopeApp
 from trajscope.tui.bridge import RunsSource
-from trajscope.tui.screens.runs import RunsScreen
+from trajscope.tui.screens.run_list import RunsScreen
 
 
 def test_runs_screen(snap_compare, tmp_path):

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from trajscope.engine.formats import FormatError, load
-from trajscope.engine.formats.runs import find_runs
+from trajscope.engine.formats.collection import find_runs
 from trajscope.engine.tree import ROOT, Tree
 from tests.support import independent_counts
 from tests.conftest import REAL, REAL_FILES
@@ -227,7 +227,7 @@ def test_one_bad_file_does_not_stop_a_folder_from_listing(tmp_path):
 def test_fifos_named_like_reports_never_hold_the_listing(tmp_path):
     import threading
 
-    from trajscope.engine.formats.runs import find_verdicts
+    from trajscope.engine.formats.collection import find_verdicts
 
     shutil_copy = __import__("shutil").copy
     shutil_copy(REAL / "mini-swe-agent" / "toolcall_submitted.traj.json", tmp_path / "a.traj.json")

@@ -8,7 +8,7 @@ from trajscope.engine.events import RunLog, read_events
 from trajscope.engine.policy.demo import DemoPolicy
 from trajscope.engine.policy.llm import LLMPolicy
 from trajscope.engine.policy.mixture import MixturePolicy
-from trajscope.engine.runs import run_linear
+from trajscope.engine.policy_runs import run_linear
 from trajscope.engine.trace import diff_stat
 from trajscope.engine.tasks import load_task_dir
 from trajscope.engine.tree import Tree

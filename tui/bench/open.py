@@ -161,11 +161,11 @@ def make_runs_folder(root: Path, n: int) -> Path:
 
 
 async def _runs(n: int) -> dict:
-    from trajscope.engine.formats.runs import find_runs, find_verdicts
+    from trajscope.engine.formats.collection import find_runs, find_verdicts
     from trajscope.tui.app import TrajscopeApp
     from trajscope.tui.bridge import RunsSource
     from trajscope.tui.screens.explorer import ExplorerScreen
-    from trajscope.tui.screens.runs import RunsScreen
+    from trajscope.tui.screens.run_list import RunsScreen
 
     with tempfile.TemporaryDirectory() as tmp:
         root = make_runs_folder(Path(tmp), n)
@@ -203,7 +203,7 @@ def _child(mode: str, *args: str) -> dict:
 
 def largest_real_fixture() -> Path | None:
     """The largest real file that is one run (a multi-run file is measured by the runs part)."""
-    from trajscope.engine.formats.runs import jsonl_runs
+    from trajscope.engine.formats.collection import jsonl_runs
 
     files = [p for p in (REPO / "tests" / "fixtures" / "real").rglob("*")
              if p.is_file() and p.name != "SOURCES.md" and not (p.suffix == ".jsonl" and jsonl_runs(p))]

@@ -19,7 +19,7 @@ def run(args) -> int:
     from rich.table import Table
 
     from trajscope.engine.policy.demo import DemoPolicy
-    from trajscope.engine.runs import linear_rates
+    from trajscope.engine.policy_runs import linear_rates
     from trajscope.engine.tasks import load_task_dir
 
     from trajscope.demo_data import task_dirs

@@ -53,7 +53,7 @@ def _mean_ci(values: list[float]) -> tuple[float, float]:
 
 
 def summarise(rows: list[dict]) -> list[dict]:
-    from trajscope.engine.runs import wilson
+    from trajscope.engine.policy_runs import wilson
 
     out = []
     for key in sorted({(r["wrong_rate"], r["strategy"]) for r in rows}):

@@ -136,7 +136,7 @@ def many_runs(path: str | Path, report: str | None = None):
     such as an OpenHands output.jsonl), else None; the verdicts come from the harness
     reports in the folder and ``report``. UserError when a folder holds no run."""
     from trajscope.engine.formats import FormatError
-    from trajscope.engine.formats.runs import find_runs, find_verdicts, jsonl_runs
+    from trajscope.engine.formats.collection import find_runs, find_verdicts, jsonl_runs
 
     path = Path(path)
     try:

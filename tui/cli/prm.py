@@ -58,7 +58,7 @@ def run(args) -> int:
 
 def _collect(args) -> int:
     from trajscope.engine.prm.data import examples_from_logs, save
-    from trajscope.engine.runs import collect
+    from trajscope.engine.policy_runs import collect
     from trajscope.engine.tasks import load_task
 
     tasks = [load_task(p) for p in (args.tasks or task_dirs())]
@@ -83,7 +83,7 @@ def _train(args) -> int:
         print(json.dumps(report, indent=2))
         return 0
     from trajscope.engine.prm import data
-    from trajscope.engine.runs import examples_from_runs
+    from trajscope.engine.policy_runs import examples_from_runs
 
     examples, counts = examples_from_runs(args.from_runs, say=_say)
     if args.with_bundled:

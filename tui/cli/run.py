@@ -36,7 +36,7 @@ def result_json(task, result, tree, out: Path, wall_s: float, sandbox: str = "")
 
 def run(args) -> int:
     from trajscope.engine.policy.factory import make_policy
-    from trajscope.engine.runs import run_linear
+    from trajscope.engine.policy_runs import run_linear
     from trajscope.engine.launch import pick_sandbox
     from trajscope.engine.tasks import load_task
     from trajscope.tui.errors import UserError

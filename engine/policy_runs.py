@@ -18,7 +18,7 @@ from pathlib import Path
 from trajscope.engine.events import RunLog
 from trajscope.engine.policy.base import Policy
 from trajscope.engine.search.budget import Budget
-from trajscope.engine.search.rollout import RolloutResult, path_outcome
+from trajscope.engine.search.recorder import RolloutResult, path_outcome
 from trajscope.engine.session import SearchConfig, Session
 from trajscope.engine.tasks import Task
 from trajscope.engine.tree import Tree
@@ -143,7 +143,7 @@ def examples_from_runs(paths: list[str | Path], say: Callable[[str], None] = lam
     harness verdicts, Monte-Carlo outcomes where a tree has several leaves, and human prunes
     and promotions. Runs with none of these are skipped and counted."""
     from trajscope.engine.formats import FormatError
-    from trajscope.engine.formats.runs import find_runs, find_verdicts
+    from trajscope.engine.formats.collection import find_runs, find_verdicts
     from trajscope.engine.prm.data import examples_from_tree, has_labels, share_prefix_labels
 
     examples, counts = [], {"runs": 0, "used": 0, "skipped_no_label": 0, "unreadable": 0}

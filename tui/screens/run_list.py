@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from trajscope.engine.formats import FormatError
-from trajscope.engine.formats.runs import RunRef
+from trajscope.engine.formats.collection import RunRef
 
 COLUMNS = (("run", "run"), ("agent", "agent / model"), ("steps", "steps"), ("branches", "branch pts"),
            ("submissions", "subm."), ("verdict", "verdict"), ("cost", "cost"), ("tokens", "tokens"),
