@@ -165,7 +165,7 @@ _REPO_TASK_FILES = {"patch": "gold.patch", "test_patch": "test.patch", "eval_scr
                     "problem_statement": "problem_statement.md", "hints_text": "hints.md"}
 
 
-def _is_repo_task(path: Path) -> bool:
+def is_repo_task(path: Path) -> bool:
     return (path / "task.yaml").is_file() and (path / "tests.json").is_file()
 
 
@@ -204,13 +204,13 @@ def load_task(spec: str | Path, instance_id: str | None = None) -> Task:
     """A task directory, one instance of a SWE-bench file, or one task of a SWE-bench task
     repository (its ``tasks/<id>/`` directory, or the repository with ``instance_id``)."""
     spec = Path(spec)
-    if spec.is_dir() and _is_repo_task(spec):
+    if spec.is_dir() and is_repo_task(spec):
         return load_repo_task(spec)
     if spec.is_dir() and (spec / "tasks").is_dir() and not (spec / "task.json").is_file():
         if instance_id is None:
-            count = sum(1 for d in (spec / "tasks").iterdir() if _is_repo_task(d))
+            count = sum(1 for d in (spec / "tasks").iterdir() if is_repo_task(d))
             raise TaskError(f"{spec} is a SWE-bench task repository with {count} tasks; name one with --instance")
-        if "/" in instance_id or instance_id in (".", "..") or not _is_repo_task(spec / "tasks" / instance_id):
+        if "/" in instance_id or instance_id in (".", "..") or not is_repo_task(spec / "tasks" / instance_id):
             raise TaskError(f"{spec} has no task {instance_id} (no tasks/{instance_id}/task.yaml)")
         return load_repo_task(spec / "tasks" / instance_id)
     if spec.is_dir():

@@ -28,7 +28,7 @@ class Loaded:
     counts: ReadCounts = field(default_factory=ReadCounts)
 
 
-def _run_name(path: Path) -> str:
+def run_name(path: Path) -> str:
     name = path.name
     for suffix in (".traj.json", ".traj", ".prev.root", ".root", ".jsonl", ".json"):
         if name.endswith(suffix):
@@ -134,7 +134,7 @@ def load(path: str | Path) -> Loaded:
         raise FormatError(f"{path} is not JSON: trajscope reads {KNOWN}")
     del raw  # only the parsed document is read from here on: its bytes need not stay in memory
     try:
-        events, fmt = convert_data(data, _run_name(path))
+        events, fmt = convert_data(data, run_name(path))
         check_steps(events, fmt)
     except FormatError as exc:
         raise FormatError(f"{path}: {exc}") from None

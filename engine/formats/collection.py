@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trajscope.engine.events import ReadCounts
-from trajscope.engine.formats import FormatError, Loaded, _run_name, check_steps, convert_data, load, read_input
+from trajscope.engine.formats import FormatError, Loaded, run_name, check_steps, convert_data, load, read_input
 from trajscope.engine.formats import openhands
 from trajscope.engine.jsonio import BOM, loads, text_of
 
@@ -134,7 +134,7 @@ def jsonl_runs(path: Path) -> list[RunRef] | None:
         line = raw[start:end]
         if line.strip():
             index = len(refs)
-            name = _instance_in(line) or f"{_run_name(path)}-{index + 1}"
+            name = _instance_in(line) or f"{run_name(path)}-{index + 1}"
             refs.append(RunRef(path, name, index, (start, end)))
         start = end + 1
     return refs
@@ -182,7 +182,7 @@ def find_runs(path: str | Path) -> list[RunRef]:
             refs = jsonl_runs(path)
             if refs:
                 return refs
-        return [RunRef(path, _run_name(path))]
+        return [RunRef(path, run_name(path))]
     if not path.is_dir():
         raise FormatError(f"{path} does not exist")
     refs: list[RunRef] = []
@@ -207,9 +207,9 @@ def find_runs(path: str | Path) -> list[RunRef]:
                     many = jsonl_runs(file)
                 except FormatError:  # too large, unreadable: its row says so when it is read
                     many = None
-                refs.extend(many or [RunRef(file, _run_name(file))])
+                refs.extend(many or [RunRef(file, run_name(file))])
             elif name.endswith(RUN_SUFFIXES) or (name.endswith(".json") and _is_run_json(file)):
-                refs.append(RunRef(file, _run_name(file)))
+                refs.append(RunRef(file, run_name(file)))
             if len(refs) >= MAX_RUNS:
                 return refs
     if not refs:

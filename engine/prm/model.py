@@ -54,7 +54,7 @@ def pick_device(preference: str | None = None) -> torch.device:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _segment(text: str) -> tuple[int, ...]:
+def segment(text: str) -> tuple[int, ...]:
     return tuple(hashed(tokens(text), CONFIG["buckets"])[:MAX_TOKENS])
 
 
@@ -69,13 +69,13 @@ class Encoded:
 
 def encode(ctx: StepContext) -> Encoded:
     steps = ctx.steps[-CONFIG["max_steps"]:]
-    ids, kinds, status, roles = [_segment(clip(ctx.issue, 1500, 500))], [1], [STATUS["issue"]], [0]
+    ids, kinds, status, roles = [segment(clip(ctx.issue, 1500, 500))], [1], [STATUS["issue"]], [0]
     for i, step in enumerate(steps):
         candidate = i == len(steps) - 1
         args = " ".join(f"{k} {v}" for k, v in step.action.args.items())
         ran = not (candidate and ctx.observation is None)
         text = f"{step.action.tool} {clip(args, 300, 200)} || {clip(step.observation, 400, 600) if ran else ''}"
-        ids.append(_segment(text))
+        ids.append(segment(text))
         kinds.append(KIND_IDS.get(classify(step.action.to_dict()), 4))
         if not ran:
             state = "unrun"

@@ -117,7 +117,7 @@ def repo_path(path: str, repo: str) -> str:
 
 # --- the snapshot store, as shell scripts both sandboxes run ------------------------
 
-_EXCLUDES = ("__pycache__/", "*.py[cod]", ".pytest_cache/", "*.egg-info/", ".mypy_cache/",
+BUILD_EXCLUDES = ("__pycache__/", "*.py[cod]", ".pytest_cache/", "*.egg-info/", ".mypy_cache/",
              ".ruff_cache/", ".tox/", ".nox/", ".coverage")
 
 _BASE_REF = "refs/trajscope/base"
@@ -128,7 +128,7 @@ UNTRACKED_MARK = "//untracked"
 # The store's attributes come first: every attribute that could make git convert or run
 # something (filters, text and eol conversion, ident, encodings, diff and merge drivers)
 # is unspecified for every path, whatever a .gitattributes in the work tree says.
-_ATTRIBUTES = "* !filter !text !eol !ident !working-tree-encoding !diff !merge !crlf !export-subst"
+GIT_ATTRIBUTES = "* !filter !text !eol !ident !working-tree-encoding !diff !merge !crlf !export-subst"
 
 
 def git_env(home: str, path: str | None = None) -> dict[str, str]:
@@ -185,13 +185,13 @@ class GitStore:
     def init(self) -> str:
         """Create the store (when new) and save the base state; prints its ref."""
         q = shlex.quote
-        excludes = "\n".join(_EXCLUDES)
+        excludes = "\n".join(BUILD_EXCLUDES)
         return (
             f"if [ ! -f {q(self.store)}/HEAD ]; then\n"
             f"  GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null git init -q --bare --template= {q(self.store)}\n"
             f"  mkdir -p {q(self.store)}/info\n"
             f"  printf '%s\\n' {q(excludes)} > {q(self.store)}/info/exclude\n"
-            f"  printf '%s\\n' {q(_ATTRIBUTES)} > {q(self.store)}/info/attributes\n"
+            f"  printf '%s\\n' {q(GIT_ATTRIBUTES)} > {q(self.store)}/info/attributes\n"
             "fi\n"
             + self._prelude()
             + "g add -A\nT=$(g write-tree)\n"
@@ -241,7 +241,7 @@ class GitStore:
         filled the disk is removed, never hashed. ``changed``: print the paths the restore
         wrote or removed, NUL-separated. ``untracked``: then print ``UNTRACKED_MARK`` and what
         ``untracked()`` prints, for the caller to remove what is not part of the state."""
-        _check_ref(ref)
+        check_ref(ref)
         clean = "g clean -ffdxq; g checkout-index -a -f -q"
         return (
             self._prelude()
@@ -271,6 +271,6 @@ class GitStore:
         )
 
 
-def _check_ref(ref: str) -> None:
+def check_ref(ref: str) -> None:
     if not isinstance(ref, str) or not (4 <= len(ref) <= 64) or any(c not in "0123456789abcdef" for c in ref):
         raise SandboxError(f"not a state reference: {ref!r}")

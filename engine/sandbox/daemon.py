@@ -30,7 +30,7 @@ WATCH_SHARE = 0.05  # of a command's time, at most, spent asking the daemon what
 RECOUNT_S = 10.0  # seconds after which a container's writes are counted whatever the free space says
 
 
-def _owner() -> str:
+def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -71,7 +71,7 @@ def reap_leftovers(c=None) -> int:
     reaped = 0
     for container in c.containers.list(all=True, filters={"label": LABEL}):
         if _dead_owner(container.labels.get(OWNER, ""), host):
-            _remove_container(container)
+            remove_container(container)
             reaped += 1
     for volume in c.volumes.list(filters={"label": LABEL}):
         labels = volume.attrs.get("Labels") or {}
@@ -91,7 +91,7 @@ def _dead_owner(owner: str, host: str) -> bool:
     return name == host and pid.isdigit() and not alive(int(pid))
 
 
-def _remove_container(container) -> None:
+def remove_container(container) -> None:
     try:
         container.remove(force=True)
     except Exception:  # noqa: BLE001 - already gone

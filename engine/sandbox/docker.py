@@ -42,7 +42,7 @@ from trajscope.engine.sandbox.base import (
     GitStore,
     SandboxError,
     StateRef,
-    _check_ref,
+    check_ref,
     cap_output,
     repo_path,
 )
@@ -60,7 +60,7 @@ from trajscope.engine.sandbox.daemon import (
     BASE_IMAGE,
     LABEL,
     DiskWatch,
-    _remove_container,
+    remove_container,
     client,
     docker_available,
     reap_leftovers,
@@ -73,7 +73,7 @@ from trajscope.engine.sandbox.keeper import (
     KEEPER_STORE,
     STORE_MOUNT,
     KeeperSession,
-    _fail_start,
+    fail_start,
     snapshot_script,
 )
 from trajscope.engine.sandbox.local_store import store_limit
@@ -169,7 +169,7 @@ class DockerSandbox:
                 put_dir(self.container, Path(source), repo)
             self.restore(_ref or _session.base)
         except BaseException as exc:
-            _fail_start(self, image, exc)
+            fail_start(self, image, exc)
 
     def _start_container(self) -> None:
         """A fresh container of the image for this sandbox, with its own store borrowing
@@ -225,7 +225,7 @@ class DockerSandbox:
         import docker.errors
 
         if self.container is not None:
-            _remove_container(self.container)
+            remove_container(self.container)
         try:
             self._start_container()
         except docker.errors.DockerException as exc:
@@ -276,7 +276,7 @@ class DockerSandbox:
         if timed_out or code not in (0, None):
             self.notice = "a process in the container could not be killed; the container was removed"
             self._dead = True
-            _remove_container(self.container)
+            remove_container(self.container)
 
     # -- commands ---------------------------------------------------------------------
 
@@ -294,7 +294,7 @@ class DockerSandbox:
                                      watch=self._watch_disk if self._disk is not None else None)
         duration = time.perf_counter() - started
         if self._disk_over or self._watch_disk(ended=True):
-            _remove_container(self.container)  # what it wrote goes with it, now
+            remove_container(self.container)  # what it wrote goes with it, now
             raise SandboxError(f"the command wrote more than the sandbox's disk limit ({self.disk_mb:,} MiB); "
                                "it was stopped and its container removed")
         if self.container is not None:
@@ -377,7 +377,7 @@ class DockerSandbox:
             check_exec(sink, code, timed_out, HELPER_TIMEOUT, "saving the state")
             spool.seek(0)
             commit = spool.read(41).decode("ascii", errors="replace").strip()
-            _check_ref(commit)
+            check_ref(commit)
             self._took_index(spool.read(41).decode("ascii", errors="replace"))
             size = sink.size - 82
             # What the container's git made of its files becomes this branch's state only: the
@@ -448,7 +448,7 @@ class DockerSandbox:
         self._closed = True
         _live.discard(self)
         if self.container is not None:
-            _remove_container(self.container)
+            remove_container(self.container)
             self.container = None
         if self._session is not None:
             self._session.release()

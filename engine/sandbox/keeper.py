@@ -15,9 +15,9 @@ import threading
 import uuid
 from pathlib import Path
 
-from trajscope.engine.sandbox.base import GitStore, SandboxError, SharedState, _check_ref
+from trajscope.engine.sandbox.base import GitStore, SandboxError, SharedState, check_ref
 from trajscope.engine.sandbox.container import Sink, check_exec, put_dir, put_file, short_error, stream_exec
-from trajscope.engine.sandbox.daemon import LABEL, OWNER, SESSION, _owner, _remove_container
+from trajscope.engine.sandbox.daemon import LABEL, OWNER, SESSION, owner_id, remove_container
 
 STORE_MOUNT = "/ts"
 KEEPER_STORE = f"{STORE_MOUNT}/store.git"  # the session's store, written by the keeper only
@@ -67,7 +67,7 @@ def ignored_patterns(listed: bytes) -> bytes:
     return b"".join(line + b"\n" for line in lines)
 
 
-def _fail_start(thing, image: str, exc: BaseException):
+def fail_start(thing, image: str, exc: BaseException):
     """Close what was half started (a session or a sandbox) and say why in one line."""
     import docker.errors
 
@@ -99,7 +99,7 @@ class KeeperSession(SharedState):
         self.stored = 0  # bytes of the packs the keeper was sent
         self.id = uuid.uuid4().hex[:12]
         self.image, self.repo, self.client = image, repo, c
-        self.labels = {LABEL: "1", OWNER: _owner(), SESSION: self.id}
+        self.labels = {LABEL: "1", OWNER: owner_id(), SESSION: self.id}
         self.volume = c.volumes.create(name=f"trajscope-{self.id}", labels=self.labels)
         self.keeper = None
         self.own_outputs = output_dir is None
@@ -121,10 +121,10 @@ class KeeperSession(SharedState):
             # image's, or the source copied in), which no agent has touched.
             store = GitStore(KEEPER_STORE, repo, "/tmp/trajscope-keeper-index")
             self.base = self.sh(f"export {_FIXED_DATES}\n{store.init()}", timeout=1800).decode().strip()
-            _check_ref(self.base)
+            check_ref(self.base)
             self._record_base_ignored(store)
         except BaseException as exc:
-            _fail_start(self, image, exc)
+            fail_start(self, image, exc)
 
     def _record_base_ignored(self, store: GitStore) -> None:
         """Write ``BASE_IGNORED`` from the keeper's copy of the repository, which no agent touched."""
@@ -172,7 +172,7 @@ class KeeperSession(SharedState):
 
     def holds(self, ref: str) -> bool:
         """Whether ``ref`` is a state of this session: the base or one the keeper took."""
-        _check_ref(ref)
+        check_ref(ref)
         out = self.sh(_git_env(KEEPER_STORE)
                       + f"if [ {ref} = \"$(git rev-parse refs/trajscope/base)\" ] || "
                       f"git rev-parse -q --verify refs/trajscope/states/{ref} >/dev/null; then echo yes; fi\n")
@@ -186,7 +186,7 @@ class KeeperSession(SharedState):
 
     def close(self) -> None:
         if self.keeper is not None:
-            _remove_container(self.keeper)
+            remove_container(self.keeper)
             self.keeper = None
         try:
             self.volume.remove(force=True)

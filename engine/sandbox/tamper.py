@@ -16,7 +16,7 @@ import os
 import posixpath
 import shlex
 
-from trajscope.engine.sandbox.base import _ATTRIBUTES, _EXCLUDES
+from trajscope.engine.sandbox.base import GIT_ATTRIBUTES, BUILD_EXCLUDES
 
 ENGINE_DIR = "/var/lib/trajscope"  # the engine's files in an agent's container, remade by each step
 LOCAL_STORE = f"{ENGINE_DIR}/store.git"
@@ -113,8 +113,8 @@ def engine_store(keeper_objects: str, index_sum: str) -> str:
         f"GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null git init -q --bare --template= {LOCAL_STORE}\n"
         f"mkdir -p {LOCAL_STORE}/info {LOCAL_STORE}/objects/info\n"
         f"printf '%s\\n' {q(keeper_objects)} > {LOCAL_STORE}/objects/info/alternates\n"
-        f"printf '%s\\n' {q(chr(10).join(_EXCLUDES))} > {LOCAL_STORE}/info/exclude\n"
-        f"printf '%s\\n' {q(_ATTRIBUTES)} > {LOCAL_STORE}/info/attributes\n"
+        f"printf '%s\\n' {q(chr(10).join(BUILD_EXCLUDES))} > {LOCAL_STORE}/info/exclude\n"
+        f"printf '%s\\n' {q(GIT_ATTRIBUTES)} > {LOCAL_STORE}/info/attributes\n"
         # a link or a FIFO at its name is never opened: it goes
         f"if [ -L {LOCAL_INDEX} ] || [ ! -f {LOCAL_INDEX} ] || [ \"$(GIT_DIR={LOCAL_STORE} git hash-object "
         f"--no-filters --stdin < {LOCAL_INDEX})\" != {q(index_sum or 'none')} ]; then rm -rf {LOCAL_INDEX}; fi\n"

@@ -24,7 +24,7 @@ def measure(scorer, contexts: list, batch: int, repeat: int, cold: bool = False)
     (a search re-scores paths whose earlier steps are cached, so warm is the usual case)."""
     import torch
 
-    from trajscope.engine.prm.model import _segment
+    from trajscope.engine.prm.model import segment
 
     items = (contexts * (batch // max(1, len(contexts)) + 1))[:batch]
     scorer.batch_size = max(batch, 1)
@@ -32,7 +32,7 @@ def measure(scorer, contexts: list, batch: int, repeat: int, cold: bool = False)
     times = []
     for _ in range(repeat):
         if cold:
-            _segment.cache_clear()
+            segment.cache_clear()
         if scorer.device.type == "cuda":
             torch.cuda.synchronize()
         started = time.perf_counter()

@@ -33,7 +33,7 @@ def add_parser(sub) -> None:
 def task_specs(paths: list[str], instances: list[str] | None, search: dict) -> list[dict]:
     """One spec per search: every task directory, and every (or every named) instance of the
     SWE-bench files and task repositories given; ``search`` is the SearchSpec's JSON they share."""
-    from trajscope.engine.tasks import _is_repo_task, load_swebench, load_task
+    from trajscope.engine.tasks import is_repo_task, load_swebench, load_task
     from trajscope.tui.errors import UserError
 
     wanted = set(instances or [])
@@ -43,7 +43,7 @@ def task_specs(paths: list[str], instances: list[str] | None, search: dict) -> l
         if not path.exists():
             raise UserError(f"{raw} does not exist")
         if path.is_dir() and (path / "tasks").is_dir() and not (path / "task.json").is_file():
-            ids = sorted(d.name for d in (path / "tasks").iterdir() if _is_repo_task(d))
+            ids = sorted(d.name for d in (path / "tasks").iterdir() if is_repo_task(d))
             found = [(str(path), i) for i in ids if not wanted or i in wanted]
         elif path.is_dir():
             task = load_task(path)  # a task directory or one task of a task repository
