@@ -36,6 +36,19 @@ _FIELD_CHECKS = {
 }
 
 
+# A run_finished's totals: each must be a number like a node's own tokens and cost (Tree.stats
+# adds them up), or it is left out and counted like any other field of the wrong type.
+_TOTALS = ("tokens_in", "tokens_out", "cost", "api_calls")
+
+
+def _clean_totals(totals: dict, counts: FoldCounts) -> dict:
+    bad = [k for k in _TOTALS if totals.get(k) is not None and not _FIELD_CHECKS["cost"](totals[k])]
+    if not bad:
+        return totals
+    counts.bad_fields += len(bad)
+    return {k: v for k, v in totals.items() if k not in bad}
+
+
 def _clean_action(action: dict) -> dict | None:
     """The action with a string tool, an object of args and a string raw text (or None)."""
     if not isinstance(action.get("tool"), str):
@@ -59,6 +72,10 @@ def clean_event(event: dict, counts: FoldCounts) -> dict:
         elif fixed is not event["action"]:
             event = {**event, "action": fixed}
             counts.bad_fields += 1
+    if isinstance(event.get("totals"), dict):
+        totals = _clean_totals(event["totals"], counts)
+        if totals is not event["totals"]:
+            event = {**event, "totals": totals}
     if not bad:
         return event
     counts.bad_fields += len(bad)

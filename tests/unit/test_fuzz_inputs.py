@@ -210,3 +210,26 @@ def test_wrong_field_types_are_left_out(tmp_path: Path):
     assert tree.counts.bad_fields >= 12
     assert tree.nodes["n2"].action == {"tool": "bash", "args": {}}
     assert tree.nodes["n2"].resolved is None
+
+
+def test_run_totals_of_the_wrong_type_are_counted_and_skipped(tmp_path: Path):
+    """A run_finished whose totals hold a string, a list or a bool where a number belongs: ``stats``
+    reports the nodes' own figures and counts each wrong field, as for every other event."""
+    events = [
+        {"type": "run_started", "ts": 1, "run": "r", "task": {"instance_id": "x"}},
+        {"type": "node_added", "ts": 2, "run": "r", "id": "n1", "parent": None, "tokens_in": 10, "tokens_out": 5,
+         "cost": 0.5, "action": {"tool": "bash", "args": {"command": "ls"}}},
+        {"type": "run_finished", "ts": 5, "run": "r", "reason": "finished",
+         "totals": {"tokens_in": "many", "tokens_out": [3], "cost": "lots", "api_calls": True}},
+    ]
+    path = tmp_path / "totals.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    tree = Tree.fold(load(path).events)
+    stats = tree.stats()
+    assert (stats["tokens_in"], stats["tokens_out"], stats["cost"]) == (10, 5, 0.5)
+    assert tree.counts.bad_fields == 4 and tree.finished == "finished"
+    good = {**events[-1], "totals": {"tokens_in": 400, "tokens_out": 7, "cost": 2.0}}
+    assert Tree.fold([*events[:-1], good]).stats()["tokens"] == 407  # the run's totals still count when they are numbers
+    from trajscope.tui.cli import main
+
+    assert main(["stats", str(path), "--json"]) == 0  # not a traceback
