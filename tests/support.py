@@ -93,7 +93,7 @@ def independent_counts(path, line: int | None = None) -> dict:
     if isinstance(data, dict) and str(data.get("trajectory_format", "")).startswith("mini-swe-agent"):
         assistant = [m for m in data["messages"] if m["role"] == "assistant"]  # 2.x: commands in extra.actions
         return {"nodes": sum(len(m["extra"]["actions"]) for m in assistant), "branch_points": 0,
-                "submissions": int(bool(data["info"]["submission"]))}
+                "submissions": int(data["info"]["exit_status"] == "Submitted")}
     if "trajectory" in data:
         return {"nodes": len(data["trajectory"]), "branch_points": 0,
                 "submissions": int(bool(data["info"].get("submission")))}

@@ -168,13 +168,15 @@ def convert(data: object, name: str) -> list[dict]:
         added = next(e for e in reversed(builder.events) if e["type"] == "node_added")
         if "FINAL_OUTPUT" in (added["action"].get("raw") or ""):
             patch = extract_patch(last.get("observation"))
-    if parent and patch:
+    status = text_of(exit_status or info.get("exit_status") or "")
+    # mini.yaml's workflow submits with the marker alone: the submission is empty (the change
+    # stays in the working tree), yet the agent submitted, and the run says so.
+    if parent and (patch or status == "Submitted"):
         builder.submit(parent, patch)
     stats = info.get("model_stats") or {}
     totals = {"cost": float(stats.get("instance_cost") or 0.0),
               "api_calls": int(stats.get("api_calls") or 0)}
-    return builder.finish(text_of(exit_status or info.get("exit_status") or "") or ("Submitted" if patch else None),
-                          totals if any(totals.values()) else None)
+    return builder.finish(status or ("Submitted" if patch else None), totals if any(totals.values()) else None)
 
 
 IMPORTER = Importer("mini-swe-agent", "no assistant message in `messages`", looks_like, convert)

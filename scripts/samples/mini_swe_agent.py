@@ -6,7 +6,9 @@ mini's LocalEnvironment on a throw-away git repository. mini-swe-agent is instal
 a scratch venv, never in trajscope's:
 
     python3 -m venv /tmp/msa && /tmp/msa/bin/pip install "mini-swe-agent>=2"
-    .venv/bin/python scripts/samples/mini_swe_agent.py /tmp/msa/bin/python tests/fixtures/real/mini-swe-agent
+    .venv/bin/python scripts/samples/mini_swe_agent.py /tmp/msa/bin/python tests/fixtures/real/mini-swe-agent [NAME...]
+
+NAMEs (file names below) write only those samples.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ FIX = "sed -i 's/return a - b/return a + b/' calc.py"
 STEPS = ["cat calc.py", "python -c 'import calc; print(calc.add(2, 3))'", FIX,
          "python -c 'import calc; assert calc.add(2, 3) == 5' && echo ok",
          "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT && git diff"]
+# mini.yaml's own workflow: the marker alone, so the submission is empty (the change stays in the
+# working tree) and the command has no output message of its own.
+BARE = [*STEPS[:-1], "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"]
 AGENT = textwrap.dedent("""
     import os, sys, yaml
     from pathlib import Path
@@ -64,8 +69,12 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     runs = [("toolcall", "toolcall_submitted.traj.json", STEPS, 0),
             ("text", "textbased_submitted.traj.json", STEPS, 0),
-            ("toolcall", "toolcall_step_limit.traj.json", STEPS[:2] * 3, 3)]
+            ("toolcall", "toolcall_step_limit.traj.json", STEPS[:2] * 3, 3),
+            ("toolcall", "toolcall_bare_submit.traj.json", BARE, 0)]
+    wanted = set(sys.argv[3:])
     for mode, name, steps, limit in runs:
+        if wanted and name not in wanted:
+            continue
         with tempfile.TemporaryDirectory() as repo, ModelServer(script(mode, steps)) as server:
             Path(repo, "calc.py").write_text("def add(a, b):\n    return a - b\n")
             subprocess.run(["git", "init", "-q"], cwd=repo, check=True)

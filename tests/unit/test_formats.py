@@ -116,6 +116,19 @@ def test_mini_swe_agent_1_1_dict(tmp_path):
     assert tree.finished == "Submitted"
 
 
+def test_mini_swe_agent_2_bare_submit_marker_is_a_submission():
+    """mini.yaml's workflow ends with the marker alone: an empty submission, but a submission."""
+    from trajscope.engine.actions import classify
+    from trajscope.engine.analysis.flags import trajectories
+
+    tree = Tree.fold(load(REAL / "mini-swe-agent" / "toolcall_bare_submit.traj.json").events)
+    last = tree.nodes[str(len(tree))]
+    assert last.action["raw"] == "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
+    assert classify(last.action) == "submit" and last.status == "submitted"
+    assert tree.stats()["submissions"] == 1 and tree.finished == "Submitted"
+    assert trajectories(tree) == [last.id]
+
+
 def test_dars_branch_keeps_candidates_and_critic():
     tree = Tree.fold(load(REAL / "dars" / "edit.prev.root").events)
     branch_point = next(n for n in tree.nodes if tree.n_children(n) > 1)
