@@ -32,6 +32,10 @@ LOOKS = ("view", "search")
 _NOT_FOUND = re.compile(r"was not found|did not appear verbatim|no replacement was performed|"
                         r"no match(es)? found for|could not find the text", re.IGNORECASE)
 _READ_FILE = re.compile(r"(?:\bview|\bcat|\bnl|\bhead|\btail|sed -n \S+)\s+(?:-\S+\s+)*['\"]?([\w./-]+\.\w+)")
+# SWE-agent's and DARS's windowed editor: ``create F`` and ``open F`` make F the open file, and
+# their ``edit``/``append``/``insert`` commands name no file: they change the open one.
+_OPENS = re.compile(r"^\s*(?:create|open)\s+['\"]?([\w./-]+\.\w+)")
+_WINDOWED = re.compile(r"^\s*(?:edit|append|insert)\b")
 _ANY_FILE = re.compile(r"[\w./-]+\.\w+")
 _TEST_FILE = re.compile(r"(^|/)(tests?/|test_[\w]+\.py$|[\w]+_test\.py$|conftest\.py$)")
 
@@ -80,7 +84,8 @@ class Scanner:
 
     __slots__ = ("n", "last_id", "last_kind", "drift", "read", "changed", "first_edit", "last_edit",
                  "last_check", "last_pass", "prev_sig", "sigs", "triples", "repeats", "test_edits",
-                 "f1", "fix_edit", "fixed_by", "created", "last_script", "first_fix", "first_look", "first_check")
+                 "f1", "fix_edit", "fixed_by", "created", "last_script", "first_fix", "first_look", "first_check",
+                 "open_file")
 
     def __init__(self) -> None:
         self.n, self.last_id, self.last_kind = 0, None, None
@@ -99,6 +104,7 @@ class Scanner:
         self.last_script = -2
         self.first_fix = None  # index
         self.first_look = self.first_check = None  # (index, id)
+        self.open_file: str | None = None  # the windowed editor's open file
 
     def copy(self) -> Scanner:
         other = Scanner.__new__(Scanner)
@@ -113,6 +119,13 @@ class Scanner:
     def extend(self, node: Node) -> None:
         step = Step(Action.from_dict(node.action or {}), node.thought, node.observation, node.exit_code)
         i, path = self.n, _file(node)
+        command = str(((node.action or {}).get("args") or {}).get("command") or "")
+        if (opened := _OPENS.match(command)) is not None:
+            self.open_file = opened.group(1).lstrip("./") or None
+            if path is None and node.kind in EDITS:
+                path = self.open_file
+        elif path is None and node.kind in EDITS and _WINDOWED.match(command):
+            path = self.open_file
         self.n, self.last_id, self.last_kind = i + 1, node.id, node.kind
         check = _check(node, step)
         if node.kind in EDITS:
@@ -124,13 +137,15 @@ class Scanner:
             self.last_edit, self.last_check, self.last_pass = (i, node.id), None, None
             if self.f1 is not None and self.fix_edit is None:
                 self.fix_edit = (i, node.id)
-            if node.kind == "create" or (node.kind == "append" and self.last_script == i - 1) or (
-                    path and path in self.created):
+            # a test file the agent created on this path (its own reproduction script) is not one
+            # of the project's: only a change to a file that was there before counts
+            own = node.kind == "create" or (path is not None and path in self.created)
+            if own or (node.kind == "append" and self.last_script == i - 1):
                 self.created.add(path)
                 self.last_script = i
             elif self.first_fix is None:
                 self.first_fix = i
-            if _TEST_FILE.search(path or ""):
+            if not own and _TEST_FILE.search(path or ""):
                 self.test_edits.append((i, node.id))
         elif node.kind == "view" and path:
             if path in self.read and path not in self.changed:

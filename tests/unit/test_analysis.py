@@ -154,3 +154,49 @@ def test_flag_checkpoints_give_what_a_walk_from_the_task_gives():
             assert [f.to_json() for f in built.flags_at(node_id)] == expected
             assert [f.to_json() for f in lazy.flags_at(node_id)] == expected
         assert built.states and lazy.states
+
+
+CREATE_REPRO = ("create", {"path": "tests/test_repro.py", "content": "from calc.ops import divide\ndivide(1, 0)\n"},
+                "File created successfully at: tests/test_repro.py", 0)
+EDIT_REPRO = ("str_replace", {"path": "tests/test_repro.py", "old_str": "divide(1, 0)", "new_str": "print(divide(1, 0))"},
+              "Edited tests/test_repro.py.", 0)
+RUN_REPRO = ("bash", {"command": "python tests/test_repro.py"}, "0", 0)
+# as the DARS and SWE-agent importers read these commands (action_from_command)
+OPEN_TESTS = ("open", {"command": "open tests/test_ops.py"}, "[File: tests/test_ops.py (12 lines total)]", 0)
+WINDOWED_EDIT = ("edit", {"command": "edit 3:3\n    assert True\nend_of_edit"}, "File updated.", 0)
+
+
+def test_a_test_script_the_agent_created_is_not_the_projects_tests():
+    # its own reproduction script named test_*.py, created then edited: not an edit of the project's tests
+    assert "strange_behaviour" not in names(VIEW, CREATE_REPRO, EDIT_REPRO, RUN_REPRO, EDIT, TESTS_PASS)
+    # a test file that was there (never created on this path) still counts, also through the windowed
+    # editor, whose edit names no file: it changes the one ``open`` opened
+    assert names(VIEW, CREATE_REPRO, TEST_EDIT, TESTS_PASS)["strange_behaviour"] == ["3"]
+    from trajscope.engine.actions import action_from_command
+
+    assert action_from_command(WINDOWED_EDIT[1]["command"])["tool"] == "edit"
+    tree, leaf = trace(VIEW, OPEN_TESTS, WINDOWED_EDIT, TESTS_PASS)
+    assert tree.nodes["3"].kind == "edit"
+    assert {f.name: f.steps for f in detect(tree, leaf)}["strange_behaviour"] == ["3"]
+
+
+def test_the_real_dars_runs_own_test_script_is_not_flagged():
+    # DARS (SWE-agent's windowed editor): ``create test_fits_replace.py``, then append and edit it
+    tree = Tree.fold(load(REAL / "dars" / "edit.prev.root").events)
+    created = [n.id for n in tree.nodes.values() if n.kind == "create"]
+    assert created and "test_fits_replace.py" in str(tree.nodes[created[0]].action)
+    for leaf in trajectories(tree):
+        path = [n.id for n in tree.path(leaf)]
+        scripted = {n for n in path if n in created or tree.nodes[n].kind in ("append", "edit")}
+        flagged = {f.name: f.steps for f in detect(tree, leaf)}.get("strange_behaviour", [])
+        assert not scripted & set(flagged) - _repeats(tree, path), (leaf, flagged)
+
+
+def _repeats(tree: Tree, path: list[str]) -> set[str]:
+    """Steps flagged for being the same action as another (the other half of strange_behaviour)."""
+    from trajscope.engine.prm.features import signature
+    from trajscope.engine.trace import Step
+    from trajscope.engine.actions import Action
+
+    sigs = [signature(Step(Action.from_dict(tree.nodes[n].action or {}), "", "", None)) for n in path[1:]]
+    return {n for n, s in zip(path[1:], sigs) if sigs.count(s) > 1}
