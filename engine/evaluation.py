@@ -179,10 +179,24 @@ def unique_predictions(predictions: list[Prediction]) -> tuple[list[Prediction],
 
 
 REPORT_FILES = ("test_output.txt", "report.json")
+NOT_IN_DATASET = "not graded: not in the dataset"
 """What ``evaluate`` writes in each graded instance's folder."""
 
 
-def evaluate(predictions: list[Prediction], dataset: str | Path, out: str | Path, run_id: str,
+def dataset_tasks(datasets: list[str | Path]) -> dict:
+    """instance_id -> Task over every dataset given (``load_tasks``: files, task directories,
+    folders of them, bundled names), the first to hold an instance winning; read before any
+    grade, so a dataset that cannot be read is one sentence and nothing graded."""
+    from trajscope.engine.tasks import load_tasks
+
+    found: dict = {}
+    for dataset in datasets:
+        for task in load_tasks(dataset):
+            found.setdefault(task.instance_id, task)
+    return found
+
+
+def evaluate(predictions: list[Prediction], dataset: str | Path | list, out: str | Path, run_id: str,
              sandbox: str = "docker", workers: int = 1, timeout: float = 600.0,
              on_done: Callable[[str, dict], None] = lambda i, r: None) -> tuple[dict, Path, list[str]]:
     """Grade predictions the way ``swebench.harness.run_evaluation`` does: each instance once
@@ -199,10 +213,12 @@ def evaluate(predictions: list[Prediction], dataset: str | Path, out: str | Path
     that name was taken from it. Returns the summary, its path, and a sentence per file that
     could not be written."""
     from trajscope.engine.files import Folder, WriteError, safe_name
-    from trajscope.engine.tasks import TaskError, load_task
+    from trajscope.engine.tasks import TaskError
     from trajscope.engine.verification import verify
 
     predictions, _ = unique_predictions(predictions)
+    datasets = [dataset] if isinstance(dataset, (str, Path)) else list(dataset)
+    tasks = dataset_tasks(datasets)
     ids: dict[str, list[str]] = {k: [] for k in ("completed", "resolved", "unresolved", "empty_patch", "error")}
     unwritten: list[str] = []
 
@@ -237,8 +253,11 @@ def evaluate(predictions: list[Prediction], dataset: str | Path, out: str | Path
                     return iid, report | {"outcome": "error", "error": f"not graded: {pred.refused}"}
                 if not patch:
                     return iid, report | {"outcome": "empty_patch"}
+                task = tasks.get(iid)
+                if task is None:  # never graded against another instance's tests
+                    where = ", ".join(str(d) for d in datasets)
+                    return iid, report | {"outcome": "error", "error": f"{NOT_IN_DATASET} ({where})"}
                 try:
-                    task = load_task(dataset, iid)
                     result = verify(task, patch, sandbox=sandbox, timeout=timeout)
                 except (TaskError, SandboxError) as exc:
                     return iid, report | {"outcome": "error", "error": str(exc)}

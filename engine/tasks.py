@@ -200,12 +200,64 @@ def load_repo_task(path: str | Path) -> Task:
     return task
 
 
+BUNDLED = "bundled"
+"""The name that stands for the folder of every bundled task (where no path has that name)."""
+
+
+def bundled_tasks() -> dict[str, Path]:
+    """The task directories that ship with trajscope, by name (``trajscope tasks`` lists them)."""
+    from trajscope.demo_data import task_dirs
+
+    return {p.name: p for p in task_dirs()}
+
+
+def task_path(spec: str | Path) -> Path:
+    """The path a task argument names: a path that exists wins, else a bundled task's name, so a
+    person installed from a wheel never needs to know where the bundled tasks are."""
+    path = Path(spec)
+    if path.exists() or path.is_symlink():
+        return path
+    if str(spec) == BUNDLED:
+        from trajscope.demo_data import TASKS
+
+        return TASKS
+    found = bundled_tasks().get(str(spec))
+    if found is not None:
+        return found
+    raise TaskError(f"{spec} does not exist, and no bundled task has that name (`trajscope tasks` lists them)")
+
+
+def load_tasks(spec: str | Path) -> list[Task]:
+    """Every task ``spec`` holds: a task directory or its ``task.json``, a folder of task
+    directories (``bundled``: the bundled ones), every instance of a SWE-bench file, every task
+    of a SWE-bench task repository, or a bundled task's name. TaskError when it holds none."""
+    path = task_path(spec)
+    if not path.is_dir() or (path / "task.json").is_file() or is_repo_task(path):
+        return load_swebench(path) if path.is_file() and path.name != "task.json" else [load_task(path)]
+    inner = path / "tasks" if (path / "tasks").is_dir() else path  # a task repository, or a folder of tasks
+    tasks = [load_repo_task(d) if is_repo_task(d) else load_task_dir(d)
+             for d in sorted(inner.iterdir()) if is_repo_task(d) or (d / "task.json").is_file()]
+    if not tasks:
+        raise TaskError(f"{path} holds no task (a task directory has a task.json; a SWE-bench task, a task.yaml)")
+    return tasks
+
+
+def _check_instance(task: Task, instance_id: str | None) -> Task:
+    """A single task named with another instance is that instance's absence, not a stand-in."""
+    if instance_id is not None and task.instance_id != instance_id:
+        raise TaskError(f"{task.path} is the task {task.instance_id}, not {instance_id}")
+    return task
+
+
 def load_task(spec: str | Path, instance_id: str | None = None) -> Task:
-    """A task directory, one instance of a SWE-bench file, or one task of a SWE-bench task
-    repository (its ``tasks/<id>/`` directory, or the repository with ``instance_id``)."""
-    spec = Path(spec)
+    """A task directory (or its ``task.json``), a bundled task's name, one instance of a SWE-bench
+    file, or one task of a SWE-bench task repository (its ``tasks/<id>/`` directory, or the
+    repository with ``instance_id``). A single task given with another ``instance_id`` is a TaskError."""
+    spec = task_path(spec)
+    if spec.name == "task.json" and spec.is_file() and (spec.parent / "repo").is_dir():
+        spec = spec.parent  # the file of a task directory: its code is beside it, not in an image
     if spec.is_dir() and is_repo_task(spec):
-        return load_repo_task(spec)
+        return _check_instance(load_repo_task(spec), instance_id)
     if spec.is_dir() and (spec / "tasks").is_dir() and not (spec / "task.json").is_file():
         if instance_id is None:
             count = sum(1 for d in (spec / "tasks").iterdir() if is_repo_task(d))
@@ -214,9 +266,7 @@ def load_task(spec: str | Path, instance_id: str | None = None) -> Task:
             raise TaskError(f"{spec} has no task {instance_id} (no tasks/{instance_id}/task.yaml)")
         return load_repo_task(spec / "tasks" / instance_id)
     if spec.is_dir():
-        return load_task_dir(spec)
-    if not spec.exists():
-        raise TaskError(f"{spec} does not exist")
+        return _check_instance(load_task_dir(spec), instance_id)
     tasks = load_swebench(spec, instance_id)
     if len(tasks) > 1:
         raise TaskError(f"{spec} holds {len(tasks)} instances; name one with --instance")

@@ -42,6 +42,8 @@ check "0" "$ts" stats --json tests/fixtures/real/mini-swe-agent/github_issue.tra
 check "0" "$ts" convert tests/fixtures/real/swe-agent/function_calling_simple.traj -o "$work/swe.jsonl"
 check "0" "$ts" convert tests/fixtures/real/dars/none.prev.root -o "$work/dars.jsonl"
 check "0" "$ts" verify "$task" --gold --sandbox local
+check "0" "$ts" tasks
+check "0" env -C "$work" "$ts" verify duration-ms-unit --gold --sandbox local  # a bundled name: the installed copy
 check "0 1" "$ts" run "$task" --headless --sandbox local --out "$work/run.jsonl"
 check "0 1" "$ts" search "$task" --headless --sandbox local --max-nodes 12 --out "$work/search.jsonl"
 check "0" "$ts" analyze "$work/search.jsonl" "$work/run.jsonl" tests/fixtures/real --html "$work/report.html"

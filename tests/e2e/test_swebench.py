@@ -202,7 +202,7 @@ def test_evaluate_grades_predictions_as_the_harness_reports_them(dataset, tmp_pa
     out = tmp_path / "evaluation"
     result = trajscope("evaluate", preds, "--dataset", data, "--out", out, "--run-id", "r1", "--workers", "2",
                        timeout=600)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 3, result.stderr  # one prediction is not in the dataset: not graded
     summary = json.loads((out / "org__model.r1.json").read_text())
     assert summary["resolved_ids"] == [INSTANCE] and summary["unresolved_ids"] == [f"{INSTANCE}-b"]
     assert summary["empty_patch_ids"] == [f"{INSTANCE}-c"] and summary["error_ids"] == ["nope__nope-1"]

@@ -161,7 +161,7 @@ def test_errors_are_one_sentence(tmp_path):
 def graded(monkeypatch):
     """Grading without a sandbox: every patch resolves (the attacks here are in the fields that
     name files, not in the tests); the instances graded, in order."""
-    from trajscope.engine import tasks, verification
+    from trajscope.engine import evaluation, verification
 
     calls: list[str] = []
 
@@ -169,7 +169,11 @@ def graded(monkeypatch):
         calls.append(task)
         return verification.VerifyResult(task, True, {"test_a": True}, log="1 passed\n")
 
-    monkeypatch.setattr(tasks, "load_task", lambda dataset, instance_id: instance_id)
+    class EveryInstance:  # the dataset holds whatever is predicted; the instance stands for its task
+        def get(self, instance_id):
+            return instance_id
+
+    monkeypatch.setattr(evaluation, "dataset_tasks", lambda datasets: EveryInstance())
     monkeypatch.setattr(verification, "verify", verify)
     return calls
 
@@ -234,7 +238,7 @@ def test_evaluate_refuses_a_patch_over_the_limit_before_grading(tmp_path, capsys
     rows = [{"instance_id": "big", "model_name_or_path": "m", "model_patch": "+" * 5000},
             {"instance_id": "small", "model_name_or_path": "m", "model_patch": "diff"}]
     code, err, out = evaluate_cli(tmp_path, rows, capsys)
-    assert code == 0 and graded == ["small"]
+    assert code == 3 and graded == ["small"]  # one prediction not graded
     assert "'big' is not graded" in err and err.count("not graded") == 1
     summary = json.loads((out / "m.r1.json").read_text())
     assert summary["error_ids"] == ["big"] and summary["resolved_ids"] == ["small"]
@@ -278,7 +282,7 @@ def test_evaluate_writes_its_summary_when_a_report_fails_after_grading(tmp_path,
     monkeypatch.setattr(verification, "verify", swap_then_grade)
     rows = [{"instance_id": i, "model_name_or_path": "m", "model_patch": "diff"} for i in ("w", "x", "y")]
     code, err, out = evaluate_cli(tmp_path, rows, capsys, "--workers", "1")
-    assert code == 1 and graded == ["w", "x", "y"] and "Traceback" not in err, err
+    assert code == 3 and graded == ["w", "x", "y"] and "Traceback" not in err, err  # a report not written
     assert "not written: the report of 'x'" in err and "written to m.r1-2.json instead" in err, err
     summary = json.loads((out / "m.r1-2.json").read_text())
     assert summary["resolved_ids"] == ["w", "x", "y"]

@@ -10,7 +10,7 @@ import signal
 import sys
 
 COMMANDS = ("open", "convert", "stats", "run", "demo", "search", "batch", "serve", "export", "analyze", "prm", "verify",
-            "evaluate", "sandbox", "bench", "settings")
+            "evaluate", "tasks", "sandbox", "bench", "settings")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,8 @@ from trajscope.tui.cli.common import add_policy_options, add_search_options, add
 
 def add_parser(sub) -> None:
     p = sub.add_parser("batch", help="a search per task or instance, locally or on a Ray cluster, in one fleet screen")
-    p.add_argument("tasks", nargs="+", help="task directories, SWE-bench JSON/JSONL files or task repositories")
+    p.add_argument("tasks", nargs="+", help="task directories, folders of them, SWE-bench JSON/JSONL files, task "
+                   "repositories, or bundled task names ('bundled': every one; `trajscope tasks` lists them)")
     p.add_argument("--instances", nargs="+", metavar="ID", help="only these instances of the SWE-bench files")
     p.add_argument("--executor", choices=["local", "ray"], default="local",
                    help="local: worker processes here; ray: Ray actors (trajscope[ray]) on the nodes with --resource")
@@ -33,24 +34,22 @@ def add_parser(sub) -> None:
 def task_specs(paths: list[str], instances: list[str] | None, search: dict) -> list[dict]:
     """One spec per search: every task directory, and every (or every named) instance of the
     SWE-bench files and task repositories given; ``search`` is the SearchSpec's JSON they share."""
-    from trajscope.engine.tasks import is_repo_task, load_swebench, load_task
+    from trajscope.engine.tasks import is_repo_task, load_swebench, load_tasks, task_path
     from trajscope.tui.errors import UserError
 
     wanted = set(instances or [])
     specs, seen = [], set()
     for raw in paths:
-        path = Path(raw).resolve()
-        if not path.exists():
-            raise UserError(f"{raw} does not exist")
+        path = task_path(raw).resolve()  # a path, else a bundled task's name
         if path.is_dir() and (path / "tasks").is_dir() and not (path / "task.json").is_file():
             ids = sorted(d.name for d in (path / "tasks").iterdir() if is_repo_task(d))
             found = [(str(path), i) for i in ids if not wanted or i in wanted]
-        elif path.is_dir():
-            task = load_task(path)  # a task directory or one task of a task repository
-            if task.instance_id in seen:
-                continue
-            seen.add(task.instance_id)
-            specs.append({"name": task.instance_id, "task": str(path), "instance": None, "search": search})
+        elif path.is_dir():  # a task directory, one task of a task repository, or a folder of them
+            for task in load_tasks(path):
+                if task.instance_id not in seen:
+                    seen.add(task.instance_id)
+                    specs.append({"name": task.instance_id, "task": str(task.path), "instance": None,
+                                  "search": search})
             continue
         else:
             found = [(str(path), t.instance_id) for t in load_swebench(path)

@@ -73,8 +73,9 @@ def add_theme_option(p: argparse.ArgumentParser) -> None:
 
 
 def add_task_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("task", help="a task directory, or a SWE-bench JSON/JSONL file with --instance")
-    p.add_argument("--instance", metavar="ID", help="the instance of a SWE-bench file")
+    p.add_argument("task", help="a task directory, a bundled task's name (`trajscope tasks` lists them; a path "
+                   "that exists wins), or a SWE-bench JSON/JSONL file or task repository with --instance")
+    p.add_argument("--instance", metavar="ID", help="the instance of a SWE-bench file or task repository")
 
 
 def add_out_option(p: argparse.ArgumentParser) -> None:

@@ -9,11 +9,21 @@ import time
 
 from trajscope.tui.errors import UserError
 
+EXIT_CODES = ("exit status: 0 every prediction was graded and resolved; 1 every prediction was graded and some "
+              "are unresolved or have an empty patch; 3 some prediction could not be graded (not in the dataset, "
+              "a patch over the limit, a sandbox error) or a report file could not be written; 2 nothing was "
+              "graded (a mistake in the command, one sentence says which)")
+
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("evaluate", help="grade SWE-bench predictions as the harness does; its report files")
+    p = sub.add_parser("evaluate", help="grade SWE-bench predictions as the harness does; its report files",
+                       epilog=EXIT_CODES)
     p.add_argument("predictions", help="predictions: JSONL or JSON (instance_id, model_name_or_path, model_patch)")
-    p.add_argument("--dataset", required=True, help="the SWE-bench instances (JSON or JSONL)")
+    p.add_argument("--dataset", required=True, nargs="+", metavar="DATASET",
+                   help="where the instances are, one or more: SWE-bench JSON/JSONL files, task directories, "
+                        "folders of them, SWE-bench task repositories, bundled task names, or 'bundled' (every "
+                        "bundled task; `trajscope tasks`). A prediction for an instance none of them holds is "
+                        "not graded")
     p.add_argument("--instances", nargs="+", metavar="ID", help="only these instances")
     p.add_argument("--workers", type=int, default=1, help="instances graded at once, a sandbox each")
     p.add_argument("--sandbox", choices=["docker", "local", "none"], default="docker",
@@ -28,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from trajscope.engine.evaluation import evaluate, read_predictions, unique_predictions
+    from trajscope.engine.evaluation import NOT_IN_DATASET, evaluate, read_predictions, unique_predictions
     from trajscope.engine.files import WriteError
 
     if args.workers < 1:
@@ -69,13 +79,24 @@ def run(args: argparse.Namespace) -> int:
             Console().print(_table(args.predictions, run_id, rows))
         raise
     Console().print(_table(args.predictions, run_id, rows))
+    absent = sorted(iid for iid, report in rows if (report.get("error") or "").startswith(NOT_IN_DATASET))
+    if absent:
+        print(f"trajscope: {len(absent)} prediction(s) not graded, for instances no --dataset holds: {_some(absent)}",
+              file=sys.stderr)
     for line in unwritten:
         print(f"trajscope: not written: {line}", file=sys.stderr)
     console.print(f"resolved {summary['resolved_instances']} of {summary['total_instances']} · "
                   f"{summary['error_instances']} error(s) · {summary['empty_patch_instances']} empty · report "
                   f"{summary_path} (`trajscope open RUNS --report {summary_path}` shows these verdicts on your runs)",
                   highlight=False)
-    return 1 if unwritten else 0
+    return exit_status(summary, unwritten)
+
+
+def exit_status(summary: dict, unwritten: list[str]) -> int:
+    """EXIT_CODES: what a script can branch on without reading the report."""
+    if summary["error_instances"] or unwritten:
+        return 3
+    return 0 if summary["resolved_instances"] == summary["total_instances"] else 1
 
 
 def _table(predictions: str, run_id: str, rows: list[tuple[str, dict]]):
