@@ -3,9 +3,24 @@
 #   make test   installs the test extras into .venv and runs the tests
 # and one for the edit-test loop: make test-fast (no Docker, browser, subprocess or slow tests).
 PYTHON ?= python3
-# The torch requirement installed first. Plain "torch" gives GPU users PyPI's CUDA
-# build; CI (and machines without a GPU) can say TORCH=torch==2.13.0 for the CPU wheel.
-TORCH ?= torch
+# The torch build installed first, chosen by what the machine has: with an NVIDIA GPU
+# (nvidia-smi on PATH) PyPI's torch, which carries CUDA (several GB); without one, the CPU
+# build from PyTorch's CPU index (a few hundred MB). TORCH=... (a requirement, e.g. CI's
+# torch==2.13.0) overrides the choice and is installed from the usual index.
+ifeq ($(origin TORCH),undefined)
+  ifneq ($(shell command -v nvidia-smi 2>/dev/null),)
+    TORCH := torch
+    TORCH_INDEX :=
+    TORCH_BUILD := the CUDA build from PyPI (nvidia-smi found an NVIDIA GPU; several GB)
+  else
+    TORCH := torch
+    TORCH_INDEX := --index-url https://download.pytorch.org/whl/cpu
+    TORCH_BUILD := the CPU build from download.pytorch.org/whl/cpu (no nvidia-smi: no NVIDIA GPU)
+  endif
+else
+  TORCH_INDEX ?=
+  TORCH_BUILD := $(TORCH), as TORCH says
+endif
 VENV ?= .venv
 BIN := $(VENV)/bin
 
@@ -14,7 +29,8 @@ BIN := $(VENV)/bin
 $(BIN)/trajscope: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	@echo "make: installing torch: $(TORCH_BUILD); set TORCH=... to choose another"
+	$(BIN)/python -m pip install --progress-bar on "$(TORCH)" $(TORCH_INDEX)
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
