@@ -81,6 +81,9 @@ class Session:
         self.strategy = make_strategy(self.config, tree)
         self.commands = Commands(self)
         self.refs: dict[str, str] = {}  # node -> state in this session's snapshot store
+        # sandbox -> the node whose state it holds (absent: unknown), so a move there is free;
+        # the session owns this, not the sandbox, whose own attributes the engine leaves alone
+        self.box_at: dict = {}
         self.rollouts = sum(1 for n in tree.children(ROOT) if not tree.nodes[n].extra.get("expanded_from"))
         self._cond = threading.Condition()
         self._closing = threading.RLock()
@@ -176,7 +179,7 @@ class Session:
     def move_to(self, box, node_id: str | None) -> None:
         """Put ``box`` in the state of ``node_id`` (restore, or replay the path after a resume)."""
         node_id = node_id or ROOT
-        if getattr(box, "at", None) == node_id:
+        if self.box_at.get(box) == node_id:
             return
         ref = self.state_of(node_id)
         if ref is not None:
@@ -188,7 +191,7 @@ class Session:
             for step in path_steps(self.tree, node_id):
                 execute(step.action, box, timeout=self.config.timeout)
             self.refs[node_id] = box.snapshot()
-        box.at = node_id
+        self.box_at[box] = node_id
 
     @contextmanager
     def reserve(self, n: int, by: str = "engine"):
@@ -212,7 +215,7 @@ class Session:
         # The sandbox first: one that cannot confine refuses before the log says a run started,
         # and the log records what the commands really run in.
         self._root_box = self.task.open_sandbox(self.sandbox_kind, **self.sandbox_options)
-        self._root_box.at = ROOT
+        self.box_at[self._root_box] = ROOT
         if not self.resumed:
             self.emit("run_started", task=self.task.to_json(), config={
                 **self.config.to_json(), "policy": self.policy.name, "sandbox": self._root_box.kind,
@@ -350,7 +353,7 @@ class Session:
                 try:
                     if box is None:
                         box = self._root_box if index == 0 else self._root_box.fork(self._root_box.base)
-                        box.at = ROOT
+                        self.box_at[box] = ROOT
                     HANDLERS[job.kind](self, job, box)
                 except SandboxError as exc:
                     self._abort(f"sandbox failed: {exc}")
@@ -360,4 +363,5 @@ class Session:
                         self._cond.notify_all()
         finally:
             if box is not None and box is not self._root_box:
+                self.box_at.pop(box, None)
                 box.close()

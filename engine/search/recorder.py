@@ -3,7 +3,7 @@
 ``Recorder`` is the one way a search changes the tree: it appends each event to
 the run log and folds it into the live ``Tree`` under one lock, so the log and
 the tree never disagree. ``execute_node`` runs one recorded step and records what
-it did; ``submit`` records a patch's verdict; ``path_outcome`` says how a search of
+it did; ``record_submission`` verifies a patch and records its verdict; ``path_outcome`` says how a search of
 one path ended (``trajscope run``).
 """
 
@@ -131,7 +131,7 @@ def execute_node(recorder: Recorder, sandbox: Sandbox, node_id: str, action: Act
     return ref
 
 
-def submit(task: Task, recorder: Recorder, node_id: str, patch: str, sandbox_kind: str,
+def record_submission(task: Task, recorder: Recorder, node_id: str, patch: str, sandbox_kind: str,
            timeout: float = 600.0, progress: Callable[[str], None] | None = None) -> dict:
     """Verify ``patch`` in a fresh sandbox and record the ``submitted`` event."""
     try:

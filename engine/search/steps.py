@@ -73,14 +73,14 @@ def run_node(session, box, node_id: str) -> bool:
         session.move_to(box, node.parent)
     except SandboxError as exc:
         session.emit("node_status", id=node_id, status="failed", by="engine", reason=f"sandbox: {exc}")
-        box.at = None
+        session.box_at.pop(box, None)  # its state is unknown now
         return False
     ref = execute_node(session.recorder, box, node_id, Action.from_dict(node.action),
                        session.state_of(node.parent), session.config.timeout)
     if ref is None:
-        box.at = None
+        session.box_at.pop(box, None)  # its state is unknown now
         return False
-    box.at = node_id
+    session.box_at[box] = node_id
     session.refs[node_id] = ref
     score(session, [node_id])
     return True

@@ -14,16 +14,16 @@ from __future__ import annotations
 from trajscope.engine.actions import Action
 from trajscope.engine.policy.base import Proposal
 from trajscope.engine.search import steps
-from trajscope.engine.search.recorder import submit as record_verdict
+from trajscope.engine.search.recorder import record_submission
 from trajscope.engine.search.strategy import Job
 from trajscope.engine.tree import ROOT
 
 
-def verify(session, node_id: str, patch: str) -> None:
+def verify_submission(session, node_id: str, patch: str) -> None:
     """Verify ``patch`` with the hidden tests; ``session.verifying`` shows the phase meanwhile."""
     session.verifying[node_id] = "queued"
     try:
-        record_verdict(session.task, session.recorder, node_id, patch, session.sandbox_kind,
+        record_submission(session.task, session.recorder, node_id, patch, session.sandbox_kind,
                        timeout=max(600.0, session.config.timeout),
                        progress=lambda phase: session.verifying.__setitem__(node_id, phase))
     finally:
@@ -36,7 +36,7 @@ def after_execute(session, box, node_id: str) -> bool:
     if node.kind == "submit":
         from trajscope.engine.search.select import summarize
 
-        verify(session, node_id, box.diff())
+        verify_submission(session, node_id, box.diff())
         with session.recorder.reading() as tree:
             summary = summarize(tree, node_id)
         session.emit("summary_written", id=node_id, summary=summary)
@@ -97,6 +97,8 @@ def _expand(session, job: Job, box, node, parent: str, instructions: str | None)
               for p in proposals if p not in fresh]
     for p in chosen:
         extra = {"expanded_from": job.node} if node is not None else {}
+        if job.by == "human":  # the node says a person asked for it, and with what hint
+            extra |= {"requested_by": "human", "hint": job.hint} if job.hint else {"requested_by": "human"}
         node_id = steps.add(session, parent, p, candidates=others or None, critic=critic, **extra)
         if steps.run_node(session, box, node_id) and after_execute(session, box, node_id):
             session.push(Job("rollout", node_id, priority=job.priority))
@@ -112,9 +114,9 @@ def edit(session, job: Job, box) -> None:
         session.push(Job("rollout", node_id, priority=0))
 
 
-def submit(session, job: Job, box) -> None:
+def submit_job(session, job: Job, box) -> None:
     session.move_to(box, job.node)
-    verify(session, job.node, box.diff())
+    verify_submission(session, job.node, box.diff())
 
 
-HANDLERS = {"rollout": rollout, "expand": expand, "edit": edit, "submit": submit}
+HANDLERS = {"rollout": rollout, "expand": expand, "edit": edit, "submit": submit_job}
