@@ -66,6 +66,9 @@ def independent_counts(path, line: int | None = None) -> dict:
     data = json.loads(path.read_text())
     if "openhands" in path.parts:
         return openhands_counts(data)
+    if isinstance(data, dict) and "transitions" in data:  # MoatlessTools' older layout: one action, one step
+        return {"nodes": sum(len(t.get("actions") or []) for t in data["transitions"]), "branch_points": 0,
+                "submissions": int(bool(data["info"].get("submission")))}
     if "moatless" in path.parts:
         return moatless_counts(data)
     if path.suffix == ".root":

@@ -39,6 +39,7 @@ def run_name(path: Path) -> str:
 # name -> Importer, tried in this order (moatless trees also hold messages other formats look for)
 IMPORTERS = Registry("format", {
     "moatless": "trajscope.engine.formats.moatless:IMPORTER",
+    "moatless-transitions": "trajscope.engine.formats.moatless_transitions:IMPORTER",
     "dars": "trajscope.engine.formats.dars:TREE",
     "dars-evaluation": "trajscope.engine.formats.dars:EVALUATION",
     "mini-swe-agent": "trajscope.engine.formats.mini_swe_agent:IMPORTER",

@@ -21,7 +21,8 @@ from trajscope.engine.jsonio import BOM, loads, text_of
 
 RUN_SUFFIXES = (".traj", ".traj.json", ".root", ".jsonl")
 # A .json file is a run when its head names one of these (reports, configs and predictions are not).
-_RUN_MARKERS = (b'"trajectory', b'"messages"', b'"history"', b'"root"', b'"observation"', b'"action"')
+_RUN_MARKERS = (b'"trajectory', b'"messages"', b'"history"', b'"root"', b'"observation"', b'"action"',
+                b'"transition')
 _NOT_RUNS = {"report.json", "results.json", "preds.json", "predictions.json", "config.json", "metadata.json",
              "overall_evaluation_results.json"}
 MAX_DEPTH = 8

@@ -253,3 +253,17 @@ def test_fifos_named_like_reports_never_hold_the_listing(tmp_path):
     worker.join(20)
     assert not worker.is_alive(), "a FIFO held the listing"
     assert [r.name for r in found["runs"]] == ["a"] and found["verdicts"] == {}
+
+
+def test_moatless_transitions_open_as_a_linear_run():
+    """MoatlessTools' older layout: one node per action, the task from info, the submission at the end."""
+    tree = Tree.fold(load(REAL / "moatless" / "transitions.django__django-9296.json").events)
+    assert tree.task["instance_id"] == "django__django-9296" and tree.n_branch_points == 0
+    path = [tree.nodes[n] for n in tree.preorder() if n != ROOT]
+    assert [n.kind for n in path] == ["search", "view", "view", "run", "edit"]
+    assert "Paginator" in tree.task["problem_statement"] and "paginator.py" in path[0].action["raw"]
+    assert path[-1].status == "submitted" and path[-1].patch.startswith("diff --git a/django/core/paginator.py")
+    finished = Tree.fold(load(REAL / "moatless" / "transitions.django__django_16379.json").events)
+    last = finished.nodes[str(len(finished))]
+    assert last.kind == "submit" and finished.stats()["submissions"] == 0
+    assert finished.finished == "Finished (the file records no submission)"
