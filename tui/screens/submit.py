@@ -1,6 +1,10 @@
 """Submit a node: its patch, the hidden tests run in a fresh sandbox with progress, the result,
 and exports (the patch file, a SWE-bench predictions line) into the export folder, through
-engine/files.py: the file name is made safe from the task's id, and a link is never followed."""
+engine/files.py: the file name is made safe from the task's id, and a link is never followed.
+
+The patch pane follows the tree: a node that never ran (pruned before it ran) has no state of
+its own until the submission runs it, and the ``submitted`` event then brings the patch that was
+verified; the pane and the header show it as soon as the screen's tree folds that event."""
 
 from __future__ import annotations
 
@@ -16,10 +20,26 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 
 from trajscope.engine.formats.export import ExportError, append_prediction, write_patch
-from trajscope.engine.tree import Tree
+from trajscope.engine.trace import diff_stat
+from trajscope.engine.tree import Node, Tree
 from trajscope.tui.settings import key_of
 
 POLL_S = 0.1
+
+
+def has_run(node: Node) -> bool:
+    """Whether the node's own action ran (a candidate pruned before it ran has no state yet)."""
+    return node.exit_code is not None or node.state_ref is not None or node.status in ("running", "failed")
+
+
+def patch_note(node: Node) -> Text:
+    """What the patch pane says where the patch at ``node`` is empty."""
+    if not has_run(node):
+        return Text(f"#{node.id} has not run (it was pruned, or waits, before its step ran), so its patch is not "
+                    "known yet: submitting runs its path and its action first, and the patch it verifies is "
+                    "shown here then.", style="yellow")
+    return Text("The state at this node is the base state (nothing on its path changed a file): "
+                "submitting it submits an empty patch.", style="yellow")
 
 
 def verdict_text(verified: dict) -> Text:
@@ -63,6 +83,7 @@ class SubmitScreen(Screen[None]):
         self.export_dir = export_dir or Path.cwd()
         self.asked_at: float | None = None
         self.shown_verdict: dict | None = None
+        self.shown_patch: tuple[str, bool] | None = None  # (patch, ran) the pane shows
 
     @property
     def node(self):
@@ -83,15 +104,7 @@ class SubmitScreen(Screen[None]):
 
     def on_mount(self) -> None:
         node = self.node
-        stat = f" — {node.diff_stat}" if node.diff_stat else ""
-        self.query_one("#submit-header", Static).update(
-            Text(f"Submit #{node.id} ({node.kind}: {node.short(60)}){stat}", style="bold"))
-        theme = "ansi_dark" if self.app.current_theme.dark else "ansi_light"
-        patch = self.model.patch_at(self.node_id)
-        self.query_one("#submit-patch", Static).update(
-            Syntax(patch, "diff", theme=theme, word_wrap=True) if patch.strip()
-            else Text("The state at this node is the base state (nothing on its path changed a file): "
-                      "submitting it submits an empty patch.", style="yellow"))
+        self._show_patch()
         if node.verified is None and self.session is not None:
             self.action_verify()
         self._poll()
@@ -109,9 +122,24 @@ class SubmitScreen(Screen[None]):
         self.screen.run_worker(lambda: self.session.commands.submit(self.node_id), thread=True, exit_on_error=False,
                                group="commands", description="submit")
 
+    def _show_patch(self) -> None:
+        """The header and the patch pane, again only when the patch at the node or whether it ran changed."""
+        node = self.node
+        patch = self.model.patch_at(self.node_id)
+        shown = (patch, has_run(node))
+        if shown == self.shown_patch:
+            return
+        self.shown_patch = shown
+        stat = diff_stat(patch)
+        self.query_one("#submit-header", Static).update(
+            Text(f"Submit #{node.id} ({node.kind}: {node.short(60)})" + (f" — {stat}" if stat else ""), style="bold"))
+        theme = "ansi_dark" if self.app.current_theme.dark else "ansi_light"
+        self.query_one("#submit-patch", Static).update(
+            Syntax(patch, "diff", theme=theme, word_wrap=True) if patch.strip() else patch_note(node))
+
     def _poll(self) -> None:
-        tree = self.session.tree if self.session is not None else self.model
-        node = tree.nodes[self.node_id]
+        self._show_patch()
+        node = self.node  # the screen's own fold: the verdict and the patch come from the same events
         phase = self.session.verifying.get(self.node_id) if self.session is not None else None
         bar = self.query_one(ProgressBar)
         if phase is not None:
