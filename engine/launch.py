@@ -122,5 +122,26 @@ def recorded_settings(log: Path) -> dict | None:
     if strategy not in STRATEGIES:  # checked before the spec is built: building it would import a path
         raise SpecError(f"{where} name the strategy {str(strategy)[:100]!r}, which is not one of trajscope's; "
                         "name it with --strategy to resume with it")
+    _check_recorded_names(recorded, where)
     settings = SearchSpec.from_json(recorded, where).to_json()
     return {k: v for k, v in settings.items() if k in recorded and k != "version"}
+
+
+def _check_recorded_names(recorded: dict, where: str) -> None:
+    """The policies and scorers a log names are the tables' own: a name that is a dotted path
+    would import a module the log chose (name it on the command line to use it)."""
+    from trajscope.engine.policy.factory import POLICIES
+    from trajscope.engine.prm.registry import SCORERS
+
+    names = [(POLICIES, recorded.get(f)) for f in ("model", "teacher", "judge")]
+    prm = recorded.get("prm")
+    if isinstance(prm, str) and prm != "none":
+        names += [(SCORERS, n) for n in prm.split(",")]
+    for table, name in names:
+        if not isinstance(name, str) or not name or (table is POLICIES and "/" in name):
+            continue  # no name, or a model string litellm reads (no code of ours is imported)
+        try:
+            table.resolve(name, paths=False)
+        except Exception as exc:  # noqa: BLE001 - the table's own error: one sentence either way
+            raise SpecError(f"{where} name the {table.kind} {name[:100]!r}, which is not one of trajscope's; "
+                            f"name it with the command line to resume with it ({exc})") from None

@@ -135,6 +135,27 @@ def test_a_recorded_strategy_that_is_a_dotted_path_is_not_imported(tmp_path):
         cli_spec("search", TASK, "--resume", "--out", log, resume=log)
 
 
+@pytest.mark.parametrize("field", ["strategy", "prm", "model", "teacher", "judge"])
+def test_a_log_cannot_name_code_to_import(tmp_path, monkeypatch, field):
+    """A log may come from someone else: a plug-in it names by dotted path is refused, and the
+    module is never imported (its import would run its code)."""
+    (tmp_path / "planted_by_log.py").write_text(
+        f"open({str(tmp_path / 'imported')!r}, 'w').close()\nclass Evil:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    log = _log_with(tmp_path, {field: "planted_by_log:Evil"})
+    with pytest.raises(SpecError, match="not one of trajscope's"):
+        cli_spec("search", TASK, "--resume", "--out", log, resume=log)
+    assert not (tmp_path / "imported").exists()
+
+
+def test_a_log_cannot_choose_to_run_unconfined(tmp_path):
+    log = _log_with(tmp_path, {"sandbox": "none"})
+    with pytest.raises(SpecError, match="unconfined"):
+        cli_spec("search", TASK, "--resume", "--out", log, resume=log)
+    assert cli_spec("search", TASK, "--resume", "--out", log, "--sandbox", "none", resume=log).sandbox == "none"
+    assert cli_spec("search", TASK, "--resume", "--out", log, "--sandbox", "local", resume=log).sandbox == "local"
+
+
 def test_a_worker_given_a_bad_spec_fails_in_one_sentence(tmp_path):
     from tests.support import wait_until
     from trajscope.engine.batch.worker import SearchWorker

@@ -54,6 +54,11 @@ def spec_from_args(args: argparse.Namespace, resume: Path | None = None) -> Sear
     if from_file:
         spec = spec.updated(from_file, str(config_path))
     spec = spec.updated({k: values[k] for k in given}, "the command line")
+    if recorded and recorded.get("sandbox") == "none" and not ({"sandbox"} & (given | set(from_file))):
+        from trajscope.engine.spec import SpecError
+
+        raise SpecError(f"{resume} was recorded running commands unconfined (--sandbox none), which a log "
+                        "cannot choose: name --sandbox none, or another sandbox, to resume it")
     if recorded:
         _say_overrides(spec, recorded, resume, set(from_file) | given)
     from trajscope.engine.redact import register
