@@ -20,7 +20,8 @@ import time
 import uuid
 from pathlib import Path
 
-from trajscope.engine.search.commands import PERSON_COMMANDS as COMMANDS  # nothing else is callable remotely
+from trajscope.engine.files import safe_name
+from trajscope.engine.search.commands import PERSON_COMMANDS  # nothing else is callable remotely
 READ_LIMIT = 1 << 20  # bytes of log one read returns at most (whole lines)
 MAX_ANSWER = 1000  # characters of a command's error answer
 
@@ -29,11 +30,13 @@ class SearchWorker:
     """A search, started on demand, with its log and state readable by the driver."""
 
     def __init__(self, spec: dict) -> None:
-        self.spec = spec  # {"name", "task", "instance", "search": SearchSpec JSON, "log"?, "close_when_done"?}
+        self.spec = spec  # {"name", "task", "instance", "search": SearchSpec JSON, "run"?, "log"?, "close_when_done"?}
         self.incarnation = uuid.uuid4().hex
         self.dir = Path(tempfile.mkdtemp(prefix="trajscope-batch-"))
         # the log: the worker's own copy (a batch), or where it is asked to be (a served search)
-        self.log = Path(spec["log"]) if spec.get("log") else self.dir / "run.jsonl"
+        # named after the run (its events' ``run`` is the log's name): a folder of batch logs must
+        # not list every run as "run"
+        self.log = Path(spec["log"]) if spec.get("log") else self.dir / f"{safe_name(spec.get('run') or 'run')}.jsonl"
         self.session = None
         self.state = "idle"  # idle, starting, running, finished, failed, stopped
         self.error = ""
@@ -71,7 +74,7 @@ class SearchWorker:
 
     def command(self, name: str, args: list, kwargs: dict) -> str | None:
         """Run a person's command on the search; the reason when it cannot, else None."""
-        if name not in COMMANDS:
+        if name not in PERSON_COMMANDS:
             return f"{name} is not a command"
         session = self.session
         open_after_end = self.state == "finished" and not self.spec.get("close_when_done", True)

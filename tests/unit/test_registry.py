@@ -224,10 +224,11 @@ def test_the_table_loads_an_entry_only_when_it_is_asked_for(plugin):
 
 
 def test_the_person_commands_are_the_commands_class_and_the_worker_takes_no_other():
-    from trajscope.engine.batch.worker import COMMANDS, SearchWorker
+    from trajscope.engine.batch import worker as worker_module
+    from trajscope.engine.batch.worker import SearchWorker
 
     public = {n for n in dir(Commands) if not n.startswith("_")}
-    assert COMMANDS is PERSON_COMMANDS and PERSON_COMMANDS == public
+    assert worker_module.PERSON_COMMANDS is PERSON_COMMANDS and PERSON_COMMANDS == public
     assert {"pause", "resample", "raise_budget"} <= PERSON_COMMANDS
     worker = SearchWorker({"name": "x", "task": "t"})
     try:

@@ -1,5 +1,5 @@
 """The ``trajscope`` command (docs/architecture.md section 8): one module per command in this
-package, each with ``add_parser(sub)`` and ``run(args)``; ``COMMANDS`` lists them in the
+package, each with ``add_parser(sub)`` and ``run(args)``; ``SUBCOMMANDS`` lists them in the
 order ``--help`` shows them, and ``common`` holds what several share."""
 
 from __future__ import annotations
@@ -9,21 +9,32 @@ import importlib
 import signal
 import sys
 
-COMMANDS = ("open", "convert", "stats", "run", "demo", "search", "batch", "serve", "export", "analyze", "prm", "verify",
+SUBCOMMANDS = ("open", "convert", "stats", "run", "demo", "search", "batch", "serve", "export", "analyze", "prm", "verify",
             "evaluate", "tasks", "sandbox", "bench", "settings")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trajscope", description="Watch and steer tree search over coding-agent trajectories.")
+    parser.add_argument("--version", action="version", version=f"trajscope {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
+    for name in SUBCOMMANDS:
         module = importlib.import_module(f"trajscope.tui.cli.{name}")
         before = set(sub.choices)
         module.add_parser(sub)
         for added in set(sub.choices) - before:
             sub.choices[added].set_defaults(func=module.run)
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (a checkout run without installing has none recorded)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("trajscope")
+    except PackageNotFoundError:
+        return "(not installed: no version recorded)"
 
 
 def main(argv: list[str] | None = None) -> int:
