@@ -38,6 +38,7 @@ class RunRef:
     line: int | None = None  # 0-based line of a multi-run JSONL file
     span: tuple[int, int] | None = None  # its bytes in the file
     folder: bool = False  # an OpenHands ``events/`` folder
+    instance: str | None = None  # the SWE-bench instance a person named (--instance): see name_instance
 
     @property
     def label(self) -> str:
@@ -70,6 +71,8 @@ class RunRef:
             loaded = Loaded(events, fmt, ReadCounts())
         else:
             loaded = load(self.path)
+        if self.instance:
+            name_instance(loaded.events, self.instance)
         if verdicts:
             apply_verdicts(loaded.events, verdicts)
         return loaded
@@ -269,6 +272,23 @@ def find_verdicts(path: str | Path) -> dict[str, bool]:
             continue
         verdicts.update(verdicts_of(data))
     return verdicts
+
+
+def name_instance(events: list[dict], instance: str) -> bool:
+    """Give a run the SWE-bench instance a person named where its file records none (its
+    task was named after the file, as SWE-agent's ``.traj`` without a replay config, or from
+    its content, as a DARS tree); True when the run has ``instance`` now. A file that
+    records another instance keeps its own."""
+    started = next((e for e in events if e.get("type") == "run_started"), None)
+    if started is None:
+        return False
+    task = started.get("task") if isinstance(started.get("task"), dict) else {}
+    current = text_of(task.get("instance_id") or "")
+    if current and current != started.get("run") and task.get("instance_from") != "content":
+        return current == instance
+    task = {k: v for k, v in task.items() if k != "instance_from"}
+    started["task"] = {**task, "instance_id": instance, "instance_from": "--instance"}
+    return True
 
 
 def apply_verdicts(events: list[dict], verdicts: dict[str, bool]) -> int:

@@ -8,6 +8,7 @@ the sampled ``expansion_candidates`` and the critic's prompt and answer.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from trajscope.engine.actions import action_from_command
@@ -15,6 +16,7 @@ from trajscope.engine.jsonio import text_of
 from trajscope.engine.formats.builder import Importer, RunBuilder, extract_patch
 
 _RESOLVED = re.compile(r"Instances resolved:\s*(\d+)")
+_DIRECTORY = re.compile(r"\(Current directory: /([\w.-]+)")
 
 
 def looks_like_tree(data: object) -> bool:
@@ -45,10 +47,33 @@ def _problem_statement(root: dict) -> str:
     return ""
 
 
+def _task(data: dict, root: dict, name: str) -> dict:
+    """The task of a tree, read from its content: DARS writes one tree per expansion kind
+    (``none.prev.root``, ``edit.prev.root``...) and records no SWE-bench instance id, so the
+    file name names no task. The trees of one instance share their repository (the
+    directory its observations name) and their issue: the task is named by both."""
+    statement = _problem_statement(root)
+    recorded = text_of(data.get("instance_id") or "")
+    if recorded:
+        return {"instance_id": recorded, "problem_statement": statement}
+    repo = None
+    stack = [root]
+    while stack and repo is None:
+        message = stack.pop()
+        if message.get("role") != "assistant" and not message.get("is_demo"):
+            found = _DIRECTORY.search(text_of(message.get("content") or ""))
+            repo = found.group(1) if found else None
+        stack.extend(reversed([c for c in message.get("children") or [] if isinstance(c, dict)]))
+    if not statement:
+        return {"instance_id": name, "problem_statement": ""}
+    digest = hashlib.sha1(statement.encode("utf-8", "replace")).hexdigest()[:8]
+    # "instance_from": the id is trajscope's, not the harness's: --instance may name it.
+    return {"instance_id": f"{repo or 'issue'}:{digest}", "problem_statement": statement, "instance_from": "content"}
+
+
 def convert_tree(data: dict, name: str) -> list[dict]:
     root = data["root"]
-    builder = RunBuilder(name, {"instance_id": name, "problem_statement": _problem_statement(root)},
-                         "dars")
+    builder = RunBuilder(name, _task(data, root, name), "dars")
     # (message, parent turn id): walk messages, emitting a turn at each assistant one.
     stack: list[tuple[dict, str | None]] = [(root, None)]
     while stack:

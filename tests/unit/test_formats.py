@@ -267,3 +267,42 @@ def test_moatless_transitions_open_as_a_linear_run():
     last = finished.nodes[str(len(finished))]
     assert last.kind == "submit" and finished.stats()["submissions"] == 0
     assert finished.finished == "Finished (the file records no submission)"
+
+
+def test_dars_trees_of_one_instance_share_one_task_read_from_their_content(tmp_path):
+    """DARS writes one tree per expansion kind and records no instance id: the file name named
+    one task per file; the content (repository and issue) names one task for all."""
+    for name in ("none.prev.root", "edit.prev.root"):
+        (tmp_path / name).write_bytes((REAL / "dars" / name).read_bytes())
+    tasks = {Tree.fold(ref.load().events).title for ref in find_runs(tmp_path)}
+    assert len(tasks) == 1
+    task = tasks.pop()
+    assert task.startswith("astropy__astropy:") and "prev" not in task
+
+
+def test_instance_names_the_task_of_files_that_record_none_so_verdicts_match(tmp_path, capsys):
+    from trajscope.tui.cli import main
+
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"marshmallow-code__marshmallow-1867": {"resolved": True}}))
+    traj = REAL / "swe-agent" / "function_calling_simple.traj"  # no replay config: no instance recorded
+    assert main(["stats", str(traj), "--report", str(report), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["resolved"] == 0
+    assert main(["stats", str(traj), "--report", str(report), "--instance", "marshmallow-code__marshmallow-1867",
+                 "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["task"] == "marshmallow-code__marshmallow-1867" and stats["resolved"] == 1
+    folder = tmp_path / "dars"
+    folder.mkdir()
+    for name in ("none.prev.root", "edit.prev.root"):
+        (folder / name).write_bytes((REAL / "dars" / name).read_bytes())
+    (folder / "report.json").write_text(json.dumps({"astropy__astropy-7606": {"resolved": False}}))
+    assert main(["stats", str(folder), "--instance", "astropy__astropy-7606", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["runs"]
+    assert {r["task"] for r in rows} == {"astropy__astropy-7606"}
+    # a file that records its own instance keeps it
+    own = REAL / "swe-agent" / "marshmallow-1867.function_calling_replace.traj"
+    assert main(["stats", str(own), "--instance", "other__other-1", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["task"] == "marshmallow-code__marshmallow-1867"
+    assert "records its own instance" in captured.err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import stat
+import sys
 import time
 from pathlib import Path
 
@@ -132,10 +133,12 @@ def add_search_options(p: argparse.ArgumentParser) -> None:
     add_spec_options(p)  # --config, and a strategy option the spec has and these lines do not
 
 
-def many_runs(path: str | Path, report: str | None = None):
+def many_runs(path: str | Path, report: str | None = None, instance: str | None = None):
     """``(refs, verdicts)`` when ``path`` holds many runs (a folder, a multi-run JSONL file
     such as an OpenHands output.jsonl), else None; the verdicts come from the harness
-    reports in the folder and ``report``. UserError when a folder holds no run."""
+    reports in the folder and ``report``; ``instance`` (--instance) names the task of runs
+    whose files record none. UserError when a folder holds no run. ``refs.skipped``: the
+    files found there that are not runs, each with why."""
     from trajscope.engine.formats import FormatError
     from trajscope.engine.formats.collection import find_runs, find_verdicts, jsonl_runs
 
@@ -152,7 +155,28 @@ def many_runs(path: str | Path, report: str | None = None):
             verdicts |= find_verdicts(report)
     except FormatError as exc:
         raise UserError(str(exc)) from None
+    for ref in refs:
+        ref.instance = instance
     return refs, verdicts
+
+
+def load_one(path: str | Path, report: str | None = None, instance: str | None = None):
+    """One file's run, with the task ``instance`` names where the file records none and the
+    verdicts of the harness report ``report``."""
+    from trajscope.engine.formats import load
+    from trajscope.engine.formats.collection import apply_verdicts, find_verdicts, name_instance
+
+    loaded = load(path)
+    if instance and not name_instance(loaded.events, instance):
+        print(f"trajscope: {path} records its own instance; --instance {instance} is not used", file=sys.stderr)
+    if report:
+        apply_verdicts(loaded.events, find_verdicts(report))
+    return loaded
+
+
+def add_instance_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--instance", metavar="ID", help="the SWE-bench instance of runs whose files do not record "
+                   "one (a SWE-agent .traj without its config, DARS trees), so harness verdicts match them")
 
 
 def add_report_option(p: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from trajscope.tui.cli.common import add_report_option, many_runs
+from trajscope.tui.cli.common import add_instance_option, add_report_option, load_one, many_runs
 from trajscope.tui.errors import UserError
 
 
@@ -18,17 +18,17 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="the run log to write (OUT.jsonl), or for many runs a folder for one run log each")
     add_report_option(p)
+    add_instance_option(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from trajscope.engine.events import write_events
-    from trajscope.engine.formats import load
     from trajscope.engine.tree import Tree
 
-    found = many_runs(args.path, args.report)
+    found = many_runs(args.path, args.report, args.instance)
     if found:
         return _many(args, *found)
-    loaded = load(args.path)
+    loaded = load_one(args.path, args.report, args.instance)
     out = Path(args.output)
     if out.exists() and out.resolve() == Path(args.path).resolve():
         raise UserError("the output would overwrite the input")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from trajscope.tui.cli.common import add_report_option, add_theme_option, check_readable, many_runs
+from trajscope.tui.cli.common import add_instance_option, add_report_option, add_theme_option, check_readable, many_runs
 from trajscope.tui.errors import UserError
 
 
@@ -14,23 +14,24 @@ def add_parser(sub) -> None:
     p.add_argument("path", help="a run log, a trajectory file, a multi-run file (OpenHands output.jsonl) "
                    "or a folder of runs (the runs screen lists them)")
     add_report_option(p)
+    add_instance_option(p)
     p.add_argument("--follow", action="store_true", help="show nodes as another process appends them")
     p.add_argument("--replay", type=float, metavar="SPEED", help="animate a finished log at SPEED× its pace")
     add_theme_option(p)
 
 
-def runs_source(path: Path, report: str | None):
+def runs_source(path: Path, report: str | None, instance: str | None = None):
     """A RunsSource when ``path`` holds many runs (a folder, a multi-run JSONL), else None."""
     from trajscope.tui.bridge import RunsSource
 
-    found = many_runs(path, report)
+    found = many_runs(path, report, instance)
     return RunsSource(path, *found) if found else None
 
 
 def run(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if path.is_dir() and not args.follow and not args.replay:
-        source = runs_source(path, args.report)
+        source = runs_source(path, args.report, args.instance)
         return _show(source, args)
     check_readable(path)
     if args.replay is not None and args.replay <= 0:
@@ -45,7 +46,10 @@ def run(args: argparse.Namespace) -> int:
             check_head(path, fh.read(8192))
     from trajscope.tui.bridge import Source
 
-    many = None if (args.follow or args.replay) else runs_source(path, args.report)
+    many = None if (args.follow or args.replay) else runs_source(path, args.report, args.instance)
+    if many is None and args.instance:
+        raise UserError("--instance names the task of a folder's or a multi-run file's runs; for one file, "
+                        "`trajscope convert FILE -o RUN.jsonl --instance ID` writes the run with it")
     return _show(many or Source(path, follow=args.follow, replay=args.replay), args)
 
 
