@@ -14,9 +14,18 @@ from trajscope.engine.event_fields import FoldCounts, clean_event
 from trajscope.engine.events import paused_gc
 from trajscope.engine.node import STATUSES, Node
 
-__all__ = ["ROOT", "STATUSES", "FoldCounts", "Node", "Tree"]
+__all__ = ["ROOT", "STATUSES", "FoldCounts", "Node", "Tree", "resolved_words"]
 
 ROOT = "root"
+
+
+def resolved_words(runs: int, any_resolved: int, selected_resolved: int | None = None) -> str:
+    """How every view says how many runs were resolved, in the same words: "selected resolved
+    2/3 · any resolved 3/3". Selected: the patch the search selected (a batch's predictions.jsonl)
+    passed the hidden tests; any: at least one of the run's submissions did. A view that does not
+    know the selection (a run log does not record it) says only the second."""
+    said = f"any resolved {any_resolved}/{runs}"
+    return said if selected_resolved is None else f"selected resolved {selected_resolved}/{runs} · {said}"
 
 
 class Edges:

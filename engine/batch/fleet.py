@@ -28,6 +28,15 @@ OWN_FILES = ("summary", "predictions")
 """The batch's own files (``<name>.jsonl`` in its folder): no task's run log may take their names."""
 
 
+def run_names(specs: list[dict]) -> list[str]:
+    """What each search of a batch is called: the task as the person named it, the folder of a
+    task directory (``duration-ms-unit``, not the id inside its task.json) or the instance id of
+    a SWE-bench row. Its run log, its events' ``run`` and its row in every view take this name;
+    the predictions keep the instance id the harness grades."""
+    return [spec["name"] if spec.get("instance") or not spec.get("task") else Path(spec["task"]).name or spec["name"]
+            for spec in specs]
+
+
 def log_names(ids: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
     """A run log name for each task id (``<safe id>.jsonl``), none the same (case aside) and none
     one of the batch's own files; and the (id, name) of those that had to get a suffix."""
@@ -45,13 +54,43 @@ def log_names(ids: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
     return names, renamed
 
 
+SUMMARY_LIMIT = 64 << 20  # bytes of a summary.jsonl read (a row is a few hundred bytes)
+
+
+def selected_verdicts(folder: Path) -> dict[str, bool]:
+    """Whether each run's selected patch resolved, from a batch folder's ``summary.jsonl``, by its
+    run log's file name; empty where the folder holds no batch summary. The file may come from
+    anywhere: a row that is not an object with a string ``log`` and a boolean verdict is passed over."""
+    path = Path(folder) / "summary.jsonl"
+    if path.is_symlink() or not path.is_file():
+        return {}
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(SUMMARY_LIMIT)
+    except OSError:
+        return {}
+    found = {}
+    for line in data.splitlines():
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(row, dict) or not isinstance(row.get("log"), str):
+            continue
+        verdict = row.get("selected_resolved", row.get("resolved"))  # "resolved": a batch before both were named
+        if isinstance(verdict, bool):
+            found[Path(row["log"]).name] = verdict
+    return found
+
+
 @dataclass
 class Member:
     """One search of the batch, as the driver sees it."""
 
-    name: str
+    name: str  # the run's name (run_names)
     spec: dict
     log: Path
+    instance_id: str = ""  # the task's own id, which the predictions name
     state: str = "queued"  # queued, starting, running, finished, failed, stopped
     reason: str = ""
     node: str = ""
@@ -78,16 +117,20 @@ class Member:
         return list(read_events(self.log)) if self.log.exists() else []
 
     def row(self) -> dict:
-        """What the fleet screen and the summary show of it."""
+        """What the fleet screen and the summary show of it: ``verdict`` and ``selected_resolved``
+        are the selected patch's (the one in predictions.jsonl), ``any_resolved`` says whether any
+        submission of the search passed (resolved_words)."""
         result = self.result or {}
         verdict = result.get("verdict") or ("resolved" if result.get("resolved") else None)
         with self.lock:
             stats = self.tree.stats()
             best = self.tree.best_leaf()
             score = self.tree.nodes[best].score if best else None
-        return {"instance_id": self.name, "state": self.state, "reason": self.reason, "node": self.node,
+        return {"run": self.name, "instance_id": self.instance_id or self.name, "state": self.state,
+                "reason": self.reason, "node": self.node,
                 "restarts": self.restarts, "nodes": stats["nodes"], "submissions": stats["submissions"],
-                "best": score, "verdict": verdict, "resolved": bool(result.get("resolved")),
+                "best": score, "verdict": verdict, "selected_resolved": bool(result.get("resolved")),
+                "any_resolved": stats["resolved"] > 0,
                 "tokens": stats["tokens"], "cost": stats["cost"], "log": str(self.log)}
 
 
@@ -136,9 +179,12 @@ class Fleet:
     def __init__(self, specs: list[dict], executor, out_dir: Path, parallel: int, resume: bool = False,
                  folder: Folder | None = None) -> None:
         self.executor, self.parallel, self.out_dir = executor, max(1, parallel), Path(out_dir)
-        names, self.renamed = log_names([spec["name"] for spec in specs])
+        runs = run_names(specs)
+        names, self.renamed = log_names(runs)
         self.folder = folder or claim_folder(self.out_dir, names, resume)
-        self.members = [Member(spec["name"], spec, self.folder.child(name)) for spec, name in zip(specs, names)]
+        # the worker's log takes the run's name, so its events' ``run`` is that name too
+        self.members = [Member(Path(name).stem, spec | {"run": Path(name).stem}, self.folder.child(name), spec["name"])
+                        for spec, name in zip(specs, names)]
         self.slots = threading.Semaphore(self.parallel if not executor.restarts_itself else len(self.members) or 1)
         self.stopping = threading.Event()
         self.stop_reason = "finished"  # what a search closed by the driver is told
@@ -351,7 +397,9 @@ class Fleet:
         nodes = sum(r["nodes"] for r in rows)
         return {"instances": len(rows), "queued": sum(m.state == "queued" for m in self.members),
                 "running": sum(m.state in ("running", "starting") for m in self.members), "done": done,
-                "resolved": sum(r["resolved"] for r in rows), "failed": sum(m.state == "failed" for m in self.members),
+                "selected_resolved": sum(r["selected_resolved"] for r in rows),
+                "any_resolved": sum(r["any_resolved"] for r in rows),
+                "failed": sum(m.state == "failed" for m in self.members),
                 "restarts": sum(m.restarts for m in self.members), "nodes": nodes,
                 "tokens": sum(r["tokens"] for r in rows), "cost": round(sum(r["cost"] for r in rows), 6),
                 "elapsed_s": round(elapsed, 3), "searches_per_hour": round(done / elapsed * 3600, 2) if elapsed else 0.0,

@@ -60,8 +60,13 @@ def test_a_batch_of_the_eight_bundled_tasks_in_worker_processes(tmp_path):
     for row in rows:
         tree = assert_normal_log(Path(row["log"]))
         assert row["state"] == "finished" and row["nodes"] == len(tree)
-        assert row["resolved"] == bool(row["result"]["resolved"])
-    assert summary["resolved"] == sum(r["resolved"] for r in rows) >= 1
+        assert row["selected_resolved"] == bool(row["result"]["resolved"])
+        assert row["any_resolved"] == (tree.stats()["resolved"] > 0) >= row["selected_resolved"]
+        # the run is named after the task's folder, in its log's events too
+        assert row["run"] == Path(row["log"]).stem and {e["run"] for e in read_events(Path(row["log"]))} == {row["run"]}
+    assert summary["selected_resolved"] == sum(r["selected_resolved"] for r in rows) >= 1
+    assert summary["any_resolved"] == sum(r["any_resolved"] for r in rows) >= summary["selected_resolved"]
+    assert {r["run"] for r in rows} == {p.name for p in DEMO_TASKS}
     # the logs are ordinary run logs: stats reads the folder as many runs
     stats = trajscope("stats", out)
     assert stats.returncode == 0 and "8 run" in stats.stdout + stats.stderr

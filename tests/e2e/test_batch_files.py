@@ -20,7 +20,7 @@ def test_a_batch_with_a_task_named_summary_keeps_its_run_log_and_its_summary(tmp
     summary.jsonl.tmp had its target overwritten and summary.jsonl turned into a link to it."""
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")
-    task = tmp_path / "summary-task-dir"
+    task = tmp_path / "summary"  # the run takes the folder's name
     shutil.copytree(next(p for p in DEMO_TASKS if p.name == "semver-prerelease"), task)
     spec = json.loads((task / "task.json").read_text())
     (task / "task.json").write_text(json.dumps(spec | {"instance_id": "summary"}))
@@ -33,5 +33,6 @@ def test_a_batch_with_a_task_named_summary_keeps_its_run_log_and_its_summary(tmp
     assert "the run log of 'summary' is summary-task.jsonl" in proc.stderr
     rows = [json.loads(line) for line in (out / "summary.jsonl").read_text().splitlines()]
     assert [r["instance_id"] for r in rows] == ["summary"] and rows[0]["log"].endswith("summary-task.jsonl")
+    assert rows[0]["run"] == "summary-task"
     assert read_events(out / "summary-task.jsonl")[0]["type"] == "run_started"
     assert victim.read_text() == "precious\n" and not (out / "summary.jsonl").is_symlink()

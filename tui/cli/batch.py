@@ -69,7 +69,8 @@ def task_specs(paths: list[str], instances: list[str] | None, search: dict) -> l
 
 def run(args) -> int:
     from trajscope.engine.batch.executors import LocalExecutor, RayExecutor
-    from trajscope.engine.batch.fleet import Fleet, claim_folder, log_names
+    from trajscope.engine.batch.fleet import Fleet, claim_folder, log_names, run_names
+    from trajscope.engine.tree import resolved_words
     from trajscope.tui.errors import UserError
 
     if args.parallel < 1:
@@ -84,7 +85,7 @@ def run(args) -> int:
     out = Path(args.out)
     # Every name the batch writes is checked before anything starts (a Ray cluster included):
     # a link at summary.jsonl used to be found only once every search had run.
-    folder = claim_folder(out, log_names([spec["name"] for spec in specs])[0], args.resume)
+    folder = claim_folder(out, log_names(run_names(specs))[0], args.resume)
     try:
         executor = (RayExecutor(args.parallel, args.address, args.resource) if args.executor == "ray"
                     else LocalExecutor(args.parallel))
@@ -126,8 +127,8 @@ def run(args) -> int:
     if args.headless:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"trajscope: {summary['resolved']} of {summary['instances']} resolved; logs, summary.jsonl and "
-              f"predictions.jsonl in {out}", file=sys.stderr)
+        print(f"trajscope: {resolved_words(summary['instances'], summary['any_resolved'], summary['selected_resolved'])}"
+              f"; logs, summary.jsonl and predictions.jsonl in {out}", file=sys.stderr)
     return 0 if summary["failed"] == 0 else 1
 
 
@@ -153,7 +154,7 @@ def write_outputs(fleet, out: Path, model: str) -> dict:
     from trajscope.tui.errors import UserError
 
     rows = [m.row() | {"result": m.result} for m in fleet.members]
-    predictions = [{"instance_id": m.name, "model_name_or_path": model,
+    predictions = [{"instance_id": m.instance_id, "model_name_or_path": model,
                     "model_patch": (m.result or {}).get("patch") or ""} for m in fleet.members]
     try:  # atomically, never through a link planted at either name (or at a temporary's)
         fleet.folder.replace("summary.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
@@ -169,6 +170,8 @@ def _progress(fleet) -> None:
     from rich.live import Live
     from rich.table import Table
 
+    from trajscope.engine.tree import resolved_words
+
     console = Console(stderr=True)
     console.print(f"[bold]batch[/]: {len(fleet.members)} search(es), {fleet.executor.describe()}, logs in "
                   f"{fleet.out_dir}")
@@ -176,13 +179,14 @@ def _progress(fleet) -> None:
     def table() -> Table:
         totals = fleet.totals()
         grid = Table(title=(f"{totals['done']}/{totals['instances']} done · {totals['running']} running · "
-                            f"{totals['resolved']} resolved · {totals['failed']} failed · "
+                            f"{resolved_words(totals['instances'], totals['any_resolved'], totals['selected_resolved'])} · "
+                            f"{totals['failed']} failed · "
                             f"{totals['searches_per_hour']:.1f} searches/h · {totals['nodes_per_s']:.2f} nodes/s"))
-        for column in ("instance", "state", "node", "nodes", "best", "subm.", "verdict", "tokens", "restarts", "why"):
+        for column in ("run", "state", "node", "nodes", "best", "subm.", "verdict", "tokens", "restarts", "why"):
             grid.add_column(column, no_wrap=True, overflow="ellipsis", max_width=40 if column == "why" else 28)
         for member in fleet.members[:40]:
             row = member.row()
-            grid.add_row(row["instance_id"], row["state"], row["node"][:12], str(row["nodes"]),
+            grid.add_row(row["run"], row["state"], row["node"][:12], str(row["nodes"]),
                          "" if row["best"] is None else f"{row['best']:.2f}", str(row["submissions"]),
                          row["verdict"] or "", f"{row['tokens']:,}", str(row["restarts"]), row["reason"])
         if len(fleet.members) > 40:

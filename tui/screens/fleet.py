@@ -15,7 +15,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-COLUMNS = ("instance", "state", "node", "nodes", "best", "subm.", "verdict", "tokens", "cost", "restarts", "why")
+from trajscope.engine.tree import resolved_words
+
+COLUMNS = ("run", "state", "node", "nodes", "best", "subm.", "verdict", "tokens", "cost", "restarts", "why")
 REFRESH_S = 0.5
 STATE_STYLE = {"running": "bold cyan", "starting": "cyan", "queued": "dim", "finished": "green", "failed": "bold red",
                "stopped": "yellow"}
@@ -23,7 +25,7 @@ STATE_STYLE = {"running": "bold cyan", "starting": "cyan", "queued": "dim", "fin
 
 def cells(row: dict) -> tuple:
     verdict = row["verdict"] or ""
-    return (row["instance_id"], Text(row["state"], style=STATE_STYLE.get(row["state"], "")), row["node"][:12],
+    return (row["run"], Text(row["state"], style=STATE_STYLE.get(row["state"], "")), row["node"][:12],
             str(row["nodes"]), "" if row["best"] is None else f"{row['best']:.2f}", str(row["submissions"]),
             Text(verdict, style="bold green" if verdict == "resolved" else "red" if verdict else ""),
             f"{row['tokens']:,}", f"${row['cost']:.4f}", str(row["restarts"]) if row["restarts"] else "",
@@ -32,7 +34,9 @@ def cells(row: dict) -> tuple:
 
 def headline(totals: dict, described: str) -> str:
     return (f"batch · {described} · {totals['done']}/{totals['instances']} done · {totals['running']} running · "
-            f"{totals['queued']} queued · {totals['resolved']} resolved · {totals['failed']} failed · "
+            f"{totals['queued']} queued · "
+            f"{resolved_words(totals['instances'], totals['any_resolved'], totals['selected_resolved'])} · "
+            f"{totals['failed']} failed · "
             f"{totals['restarts']} restart(s) · {totals['nodes']:,} nodes · {totals['tokens']:,} tokens · "
             f"${totals['cost']:.4f} · {totals['searches_per_hour']:.1f} searches/h · "
             f"{totals['nodes_per_s']:.2f} nodes/s" + (" · PAUSED" if totals["paused"] else ""))

@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from trajscope.engine.formats import FormatError
 from trajscope.engine.formats.collection import RunRef
+from trajscope.engine.tree import resolved_words
 
 COLUMNS = (("run", "run"), ("agent", "agent / model"), ("steps", "steps"), ("branches", "branch pts"),
            ("submissions", "subm."), ("verdict", "verdict"), ("cost", "cost"), ("tokens", "tokens"),
@@ -203,7 +204,8 @@ class RunsScreen(Screen):
         verified = sum(r.verdict in ("resolved", "unresolved") for r in rows)
         failed = sum(r.verdict == "failed to read" for r in rows)
         shown = self.query_one(DataTable).row_count
-        parts = [f"resolved {resolved} of {len(rows)}" + (f" ({verified} verified)" if verified != len(rows) else "")]
+        # a run's verdict is "resolved" when any of its submissions passed (a run log records no selection)
+        parts = [resolved_words(len(rows), resolved) + (f" ({verified} verified)" if verified != len(rows) else "")]
         if self.read < len(rows):
             parts.append(f"reading {self.read}/{len(rows)}")
         if failed:
