@@ -59,7 +59,9 @@ def serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, str, Path]:
     err = tmp_path / f"stderr-{port}.txt"
     with open(err, "wb") as e:  # a file, not a pipe nobody drains
         proc = subprocess.Popen([sys.executable, "-m", "trajscope.tui.cli", "serve", "demo", "semver-prerelease", "--pace",
-                                 "0.6", "--max-nodes", "200", "--port", str(port), "--out", str(log), *extra],
+                                 "0.6", "--max-nodes", "200", "--port", str(port), "--out", str(log),
+                                 # one node at a time, so the page is seen to grow (the demo adds 3 a step)
+                                 "--strategy", "dars", "--workers", "1", *extra],
                                 stdout=subprocess.DEVNULL, stderr=e, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

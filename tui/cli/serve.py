@@ -1,6 +1,8 @@
 """``trajscope serve``: the app in a browser, for live demos (textual-serve).
 
-``serve demo [TASK]`` and ``serve search TASK ...`` run ONE search in this process; every
+``serve demo [TASK]`` (the same options and search as ``trajscope demo``) and ``serve search
+TASK ...`` run ONE search in this process, started when the first viewer arrives (a new one
+for a viewer who finds the last ended and nobody watching: tui/serve/shared.py); every
 browser connection is a viewer of that search (its own app process, following the search's
 log and steering it through a private control socket), so all viewers watch and steer the
 same tree. ``serve open RUN [--follow]`` and ``serve batch DIR`` show a log or a folder of
@@ -17,10 +19,10 @@ import argparse
 import secrets
 import shlex
 import sys
-import time
 from pathlib import Path
 
-from trajscope.tui.cli.common import add_policy_options, add_search_options, add_task_arguments, default_out
+from trajscope.tui.cli.common import (add_out_option, add_policy_options, add_search_options, add_task_arguments,
+                                     check_out_log, default_out)
 
 def _web_options(p: argparse.ArgumentParser) -> None:
     from trajscope.tui.serve.web import MAX_VIEWERS
@@ -39,17 +41,17 @@ def _web_options(p: argparse.ArgumentParser) -> None:
 def add_parser(sub) -> None:
     p = sub.add_parser("serve", help="the app in a browser, safe to share (demo, search, open, batch)")
     modes = p.add_subparsers(dest="mode", required=True, metavar="MODE")
-    demo = modes.add_parser("demo", help="a live demo search, shared by every viewer")
-    demo.add_argument("task", nargs="?", default="semver-prerelease", help="a bundled task or a task directory")
-    demo.add_argument("--pace", type=float, default=0.25, help="seconds a demo step takes")
-    demo.add_argument("--max-nodes", type=int, default=60)
-    demo.add_argument("--out", metavar="RUN.jsonl")
+    from trajscope.tui.cli.demo import add_demo_options
+
+    demo = modes.add_parser("demo", help="`trajscope demo`'s search (its options and defaults), shared by every "
+                                         "viewer, started when the first one arrives")
+    add_demo_options(demo)
     _web_options(demo)
-    search = modes.add_parser("search", help="a search, shared by every viewer")
+    search = modes.add_parser("search", help="a search, shared by every viewer, started when the first one arrives")
     add_task_arguments(search)
     add_policy_options(search)
     add_search_options(search)
-    search.add_argument("--out", metavar="RUN.jsonl")
+    add_out_option(search)
     search.add_argument("--pace", type=float, default=0.0, help="seconds a demo-policy step takes")
     _web_options(search)
     show = modes.add_parser("open", help="a run log (--follow: as another process writes it), read-only")
@@ -72,34 +74,36 @@ def _token(args) -> str:
     return secrets.token_urlsafe(24)
 
 
-def _search_worker(args):
-    """The one search every viewer shares (demo: the demo policy on a bundled task)."""
+def _search_maker(args):
+    """A function giving a new, unstarted SearchWorker of the one search every viewer shares, each
+    with its own log (``--out`` first, then a free name beside it); what could be wrong with the
+    task, the options or --out is said here, before the server listens."""
     import trajscope.engine.launch  # noqa: F401 - fail here, not in the worker thread
-    from trajscope.demo_data import TASKS
-    from trajscope.engine.spec import SearchSpec
-    from trajscope.engine.tasks import load_task
     from trajscope.engine.batch.worker import SearchWorker
+    from trajscope.engine.files import create_unique
+    from trajscope.engine.tasks import load_task
     from trajscope.tui.cli.specs import spec_from_args
-    from trajscope.tui.errors import UserError
 
-    if args.mode == "demo":
-        path = Path(args.task) if Path(args.task).is_dir() else TASKS / args.task
-        if not path.is_dir():
-            names = ", ".join(sorted(p.name for p in TASKS.iterdir() if p.is_dir()))
-            raise UserError(f"no bundled task {args.task!r}; one of: {names}")
-        spec = SearchSpec(sandbox="local", timeout=60, strategy="dars", prm="heuristic", max_nodes=args.max_nodes,
-                          pace=args.pace)
-        task, instance = str(path), None
-    else:
-        spec = spec_from_args(args)
-        task, instance = args.task, args.instance
-    loaded = load_task(task, instance)
-    out = Path(args.out) if args.out else default_out(loaded.instance_id)
-    if out.exists() and out.stat().st_size:
-        raise UserError(f"{out} already exists; choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return SearchWorker({"name": loaded.instance_id, "task": task, "instance": instance,
-                         "search": spec.to_json(secrets=True), "log": str(out.resolve()), "close_when_done": False})
+    spec = spec_from_args(args)  # demo: `trajscope demo`'s defaults, the parser's
+    loaded = load_task(args.task, args.instance)
+    first = Path(args.out) if args.out else None
+    if first is not None:
+        check_out_log(first)
+    made = 0
+
+    def make() -> SearchWorker:
+        nonlocal made
+        if first is not None:
+            first.parent.mkdir(parents=True, exist_ok=True)
+            out = create_unique(first) if made else first
+        else:
+            out = default_out(loaded.instance_id)
+        made += 1
+        return SearchWorker({"name": loaded.instance_id, "task": str(args.task), "instance": args.instance,
+                             "search": spec.to_json(secrets=True), "log": str(Path(out).resolve()),
+                             "close_when_done": False})
+
+    return make
 
 
 def run(args) -> int:
@@ -115,22 +119,14 @@ def run(args) -> int:
     if args.max_viewers < 1:
         raise UserError("--max-viewers must be 1 or more")
     python = shlex.quote(sys.executable)
-    worker = control = None
+    shared = None
     if args.mode in ("demo", "search"):
-        from trajscope.tui.serve.control import ControlServer
+        from trajscope.tui.serve.shared import SharedSearch
 
-        worker = _search_worker(args)
-        worker.start()
-        deadline = time.monotonic() + 60
-        while worker.state == "starting" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if worker.state == "failed":
-            raise UserError(f"the search did not start: {worker.error}")
-        control = ControlServer(worker)
-        sock = control.status if args.read_only else control.control
-        command = (f"{python} -m trajscope.tui.serve.attach {shlex.quote(str(worker.log))} --socket {shlex.quote(str(sock))}"
-                   f" --name {shlex.quote(worker.spec['name'])}" + (" --read-only" if args.read_only else ""))
-        what = f"the search of {worker.spec['name']} (log {worker.log})"
+        shared = SharedSearch(_search_maker(args), args.read_only,
+                              lambda line: print(f"trajscope: {line}", file=sys.stderr, flush=True))
+        command = ""  # each viewer's: the search's current log and sockets
+        what = f"a search of {args.task} (it starts when the first viewer arrives)"
     else:
         target = Path(args.run if args.mode == "open" else args.dir)
         if not target.exists():
@@ -140,7 +136,8 @@ def run(args) -> int:
             command += " --follow"
         what = str(target)
     server = guarded_server(command, args.host, args.port, token, title=f"trajscope · {what}",
-                            allow_hosts=args.allow_host, max_viewers=args.max_viewers)
+                            allow_hosts=args.allow_host, max_viewers=args.max_viewers,
+                            viewer_command=shared.viewer_command if shared else None)
     url = share_url(args.host, args.port, token)
     addresses = machine_addresses() if args.host in ("0.0.0.0", "::", "") else []
     by_address = f" (or by address: {', '.join(addresses[:4])})" if addresses else ""
@@ -153,10 +150,21 @@ def run(args) -> int:
     except OSError as exc:
         raise UserError(f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc})") from None
     finally:
-        if control is not None:
-            control.close()
-        if worker is not None:
-            worker.close("the server stopped")
-            worker.dispose()
-            print(f"trajscope: the search stopped; its log is {worker.log}", file=sys.stderr)
+        if shared is not None:
+            _stopped(shared)
     return 0
+
+
+def _stopped(shared) -> None:
+    """Ctrl-C: the summary `q` prints in the terminal's demo, of the search the viewers shared."""
+    from trajscope.tui.cli.search import summary_lines
+
+    worker = shared.worker
+    result = shared.close()
+    if result is not None:
+        print(summary_lines(result), file=sys.stderr)
+    elif worker is not None:
+        print(f"trajscope: the search did not start ({worker.error or worker.state}); log {worker.log}",
+              file=sys.stderr)
+    else:
+        print("trajscope: no viewer came, so no search was started", file=sys.stderr)

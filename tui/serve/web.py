@@ -13,7 +13,11 @@ comes from (``Origin``); and no more than ``max_viewers`` app processes run at o
 refusal is a short sentence and starts nothing. The token is compared in constant time, never
 passed to the app processes, and never logged: every log record of the serve process is one
 line with the token cut out (aiohttp logs a malformed request with a traceback whose locals
-hold the request's bytes).
+hold the request's bytes). Requests for static files are logged at DEBUG: a page load asks
+for a dozen, and the lines a person needs (viewers, refusals, errors) would scroll away.
+
+A served search hands ``guarded_server`` a ``viewer_command``: each websocket asks it for the
+command of its own viewer (the search is started for the first one), kept per connection.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import logging
 import re
 import socket
 import sys
+from collections.abc import Callable
+from contextvars import ContextVar
 from urllib.parse import quote, urlsplit
 
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -36,6 +42,7 @@ MIN_PIECE = 6  # a piece of the token this long or longer is cut out of logs too
 # where a token sits in what a client sent: aiohttp quotes the first 100 bytes of a line it
 # refuses, so a token there may be cut short and no longer match itself
 TOKEN_PLACES = re.compile(r"(token=|/ws/)[^\s&?#'\"]+")
+_VIEWER_COMMAND: ContextVar[str] = ContextVar("viewer_command", default="")  # this connection's
 
 
 def host_name(netloc: str) -> str:
@@ -136,8 +143,11 @@ def scrub_logs(secret: str) -> None:
 
 
 def guarded_server(command: str, host: str, port: int, token: str, title: str,
-                   allow_hosts: list[str] | tuple[str, ...] = (), max_viewers: int = MAX_VIEWERS):
-    """The server (textual-serve and aiohttp are the ``serve`` extra: imported here, on use)."""
+                   allow_hosts: list[str] | tuple[str, ...] = (), max_viewers: int = MAX_VIEWERS,
+                   viewer_command: Callable[[int], str] | None = None):
+    """The server (textual-serve and aiohttp are the ``serve`` extra: imported here, on use).
+    ``viewer_command(watching)``, when given, is each viewer's command, asked (in a thread: it may
+    start a search) with the number of viewers already there."""
     import aiohttp_jinja2
     from aiohttp import web
     from aiohttp.abc import AbstractAccessLogger
@@ -151,7 +161,8 @@ def guarded_server(command: str, host: str, port: int, token: str, title: str,
 
         def log(self, request, response, time: float) -> None:
             path = request.path.replace(token, REDACTED).replace(quoted, REDACTED)
-            self.logger.info('%s "%s %s" %s %.3fs', request.remote, request.method, path, response.status, time)
+            static = request.match_info.route.name == "static" and response.status < 400
+            (self.logger.debug if static else self.logger.info)('%s "%s %s" %s %.3fs', request.remote, request.method, path, response.status, time)
 
     def refuse(status: int, sentence: str) -> web.Response:
         return web.Response(status=status, text=f"{status}: {sentence}\n")
@@ -162,6 +173,15 @@ def guarded_server(command: str, host: str, port: int, token: str, title: str,
             self.token, self.max_viewers = token, max_viewers
             self.names = allowed_names(host, allow_hosts)
             self.viewers = 0
+
+        @property
+        def command(self) -> str:
+            """This connection's viewer command where a search gives one, else the server's."""
+            return _VIEWER_COMMAND.get() or self._command
+
+        @command.setter
+        def command(self, value: str) -> None:
+            self._command = value
 
         def _invited(self, request: web.Request) -> bool:
             given = request.match_info.get("token") or request.query.get("token") or ""
@@ -225,6 +245,15 @@ def guarded_server(command: str, host: str, port: int, token: str, title: str,
                                    f"(--max-viewers); close a tab and reload")
             self.viewers += 1
             try:
+                if viewer_command is not None:  # a task's own context: no other connection sees it
+                    import asyncio
+
+                    loop = asyncio.get_running_loop()
+                    try:
+                        _VIEWER_COMMAND.set(await loop.run_in_executor(None, viewer_command, self.viewers - 1))
+                    except Exception as exc:  # noqa: BLE001 - one sentence to the page and the log, no traceback
+                        logging.getLogger("trajscope.serve").error("the search could not start: %s", exc)
+                        return refuse(503, f"the search could not start: {exc}")
                 return await super().handle_websocket(request)
             finally:
                 self.viewers -= 1
