@@ -20,11 +20,12 @@ def analyze(paths: list[str], k: int | None = None, seed: int = 0, judge=None) -
     from trajscope.engine.formats.collection import find_runs, find_verdicts
     from trajscope.engine.tree import Tree
 
-    items, runs, unread = [], [], []
+    items, runs, unread, not_runs = [], [], [], []
     for raw in paths:
         path = Path(raw)
         try:  # a folder or a multi-run file: every run in it, with the harness's verdicts
             refs = find_runs(path)
+            not_runs += [{"path": str(p), "why": why} for p, why in refs.skipped]
             verdicts = find_verdicts(path) if path.is_dir() else {}
         except FormatError as exc:
             raise AnalysisError(str(exc)) from None
@@ -45,7 +46,7 @@ def analyze(paths: list[str], k: int | None = None, seed: int = 0, judge=None) -
             items.extend(found)
     if not items:
         raise AnalysisError("no trajectory found in " + ", ".join(paths))
-    report = {"runs": runs, "unread": unread, **flag_rates(items), "clusters": clusters(items, k, seed),
+    report = {"runs": runs, "unread": unread, "not_runs": not_runs, **flag_rates(items), "clusters": clusters(items, k, seed),
               "per_trajectory": [t.to_json() for t in items]}
     if judge is not None:
         report["judge"] = {"model": judge.model, **flag_rates(items, "judge"),

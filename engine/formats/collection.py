@@ -27,6 +27,7 @@ _NOT_RUNS = {"report.json", "results.json", "preds.json", "predictions.json", "c
              "overall_evaluation_results.json"}
 MAX_DEPTH = 8
 MAX_RUNS = 100_000
+HEAD = 65536  # bytes of a .json file searched for a trajectory's keys (a mini-swe-agent config comes first)
 
 
 @dataclass
@@ -157,10 +158,52 @@ def _instance_in(line: bytes) -> str | None:
 
 
 def _is_run_json(path: Path) -> bool:
-    if path.name in _NOT_RUNS:
-        return False
-    head = _head(path, 4096)
+    """A ``.json`` file whose head names a trajectory; one whose head cannot be read is
+    listed too, so its row says why it cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(HEAD)
+    except OSError:
+        return True
     return head.lstrip(BOM + b" \t\r\n")[:1] in (b"{", b"[") and any(m in head for m in _RUN_MARKERS)
+
+
+class RunList(list):
+    """The runs of a path (RunRefs), and ``skipped``: every other file found there, each
+    with why it is not a run, so a view can say what it left out."""
+
+    def __init__(self, refs=(), skipped: list[tuple[Path, str]] | None = None) -> None:
+        super().__init__(refs)
+        self.skipped: list[tuple[Path, str]] = skipped if skipped is not None else []
+
+
+def _why_not(file: Path, name: str) -> str | None:
+    """Why a file found in a folder is not a run (None when it may be one)."""
+    if file.is_symlink():
+        return "a link (links are not followed)"
+    if not file.is_file():
+        return "not a regular file (a FIFO, a socket or a device)"
+    if name.endswith(".jsonl"):
+        return "SWE-bench predictions or a batch summary, not a run" if _is_not_a_run_jsonl(file) else None
+    if name.endswith(RUN_SUFFIXES):
+        return None
+    if name.endswith(".json"):
+        if name in _NOT_RUNS:
+            return "a report, predictions or settings, by its name"
+        return None if _is_run_json(file) else f"JSON that names no trajectory in its first {HEAD // 1024} KB"
+    return "not a trajectory file by its name"
+
+
+def skipped_lines(skipped: list[tuple[Path, str]], shown: int = 3) -> list[str]:
+    """One line per reason: how many files, why, and the first few of them."""
+    by_reason: dict[str, list[Path]] = {}
+    for path, reason in skipped:
+        by_reason.setdefault(reason, []).append(path)
+    lines = []
+    for reason, paths in by_reason.items():
+        names = ", ".join(str(p) for p in paths[:shown]) + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
+        lines.append(f"{len(paths)} file{'s' if len(paths) > 1 else ''} not read as runs, {reason}: {names}")
+    return lines
 
 
 def _is_not_a_run_jsonl(path: Path) -> bool:
@@ -177,47 +220,53 @@ def _is_not_a_run_jsonl(path: Path) -> bool:
     return ("model_patch" in row and "instance_id" in row) or {"instance_id", "state", "log"} <= row.keys()
 
 
-def find_runs(path: str | Path) -> list[RunRef]:
+def find_runs(path: str | Path) -> RunList:
     """Every run under ``path`` (a file, or a folder searched MAX_DEPTH deep, links not
-    followed), in path order; FormatError when there is none."""
+    followed), in path order; FormatError when there is none. Every other file found is
+    in ``skipped`` with why: a file is a run (a row, which says why when it cannot be
+    read) or a reason, never dropped without a word."""
     path = Path(path)
     if path.is_file():
         if path.suffix == ".jsonl":
             refs = jsonl_runs(path)
             if refs:
-                return refs
-        return [RunRef(path, run_name(path))]
+                return RunList(refs)
+        return RunList([RunRef(path, run_name(path))])
     if not path.is_dir():
         raise FormatError(f"{path} does not exist")
-    refs: list[RunRef] = []
+    refs = RunList()
     root_depth = len(path.parts)
     for folder, dirs, files in os.walk(path, followlinks=False):
         here = Path(folder)
         dirs.sort()
         if len(here.parts) - root_depth >= MAX_DEPTH:
+            refs.skipped += [(here / d, f"a folder deeper than {MAX_DEPTH} levels, not searched") for d in dirs]
             dirs.clear()
         if here.name == "events" and is_events_folder(here):
             refs.append(RunRef(here, here.parent.name or "events", folder=True))
             dirs.clear()
             continue
+        refs.skipped += [(here / d, "a link (links are not followed)") for d in dirs if (here / d).is_symlink()]
         for name in sorted(files):
             file = here / name
-            if file.is_symlink() or not file.is_file():
+            why = _why_not(file, name)
+            if why:
+                refs.skipped.append((file, why))
                 continue
             if name.endswith(".jsonl"):
-                if _is_not_a_run_jsonl(file):
-                    continue
                 try:
                     many = jsonl_runs(file)
                 except FormatError:  # too large, unreadable: its row says so when it is read
                     many = None
                 refs.extend(many or [RunRef(file, run_name(file))])
-            elif name.endswith(RUN_SUFFIXES) or (name.endswith(".json") and _is_run_json(file)):
+            else:
                 refs.append(RunRef(file, run_name(file)))
             if len(refs) >= MAX_RUNS:
+                refs.skipped.append((here, f"the listing stopped at {MAX_RUNS:,} runs; the rest of {path} is not listed"))
                 return refs
     if not refs:
-        raise FormatError(f"{path} holds no trajectory or run log trajscope reads")
+        why = "; ".join(skipped_lines(refs.skipped, 2)[:3])
+        raise FormatError(f"{path} holds no trajectory or run log trajscope reads" + (f" ({why})" if why else ""))
     return refs
 
 

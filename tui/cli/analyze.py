@@ -23,6 +23,21 @@ def print_tables(report: dict) -> None:
         judged = report["judge"]
         _flag_table(console, judged, f"rubric flags (judge {judged['model']}, {judged['unreadable']} unreadable)")
     _cluster_table(console, report)
+    _left_out(console, report)
+
+
+def _left_out(console, report: dict) -> None:
+    """The runs that could not be read and the files that are not runs: every file found is a
+    trajectory counted above or a line here."""
+    from pathlib import Path
+
+    from trajscope.engine.formats.collection import skipped_lines
+
+    for error in report.get("unread", []):
+        console.print(f"[yellow]not read:[/] {error}", highlight=False)
+    skipped = [(Path(s["path"]), s["why"]) for s in report.get("not_runs", [])]
+    for line in skipped_lines(skipped):
+        console.print(f"[yellow]not a run:[/] {line}", highlight=False)
 
 
 def _flag_table(console, report: dict, what: str) -> None:

@@ -50,6 +50,10 @@ def _many(args, refs, verdicts) -> int:
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is a file; for many runs -o names a folder")
     out.mkdir(parents=True, exist_ok=True)
+    from trajscope.engine.formats.collection import skipped_lines
+
+    for line in skipped_lines(getattr(refs, "skipped", [])):
+        print(f"trajscope: not a run: {line}", file=sys.stderr)
     used: set[str] = {p.name for p in out.iterdir()}
     written, failed = 0, 0
     for ref in refs:

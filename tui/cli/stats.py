@@ -67,14 +67,16 @@ def _many(args, refs, verdicts) -> int:
         if selected:
             row["selected_resolved"] = selected.get(ref.path.name)
         rows.append(row)
-    summary = {"runs": len(refs), "read": len(rows), "failed_to_read": len(failed),
+    skipped = getattr(refs, "skipped", [])
+    summary = {"runs": len(refs), "read": len(rows), "failed_to_read": len(failed), "not_runs": len(skipped),
                "any_resolved": sum(r["any_resolved"] for r in rows),
                "selected_resolved": sum(r.get("selected_resolved") is True for r in rows) if selected else None,
                "submitted": sum(bool(r["submissions"]) for r in rows),
                "nodes": sum(r["nodes"] for r in rows), "tokens": sum(r["tokens"] for r in rows),
                "cost": round(sum(r["cost"] for r in rows), 6)}
     if args.json:
-        print(json.dumps({"summary": summary, "runs": rows, "failed": failed}, indent=2))
+        print(json.dumps({"summary": summary, "runs": rows, "failed": failed,
+                          "not_runs": [{"path": str(p), "why": why} for p, why in skipped]}, indent=2))
         return 0
     from rich.console import Console
     from rich.table import Table
@@ -93,9 +95,14 @@ def _many(args, refs, verdicts) -> int:
         table.add_row(*cells)
     console = Console()
     console.print(table)
+    from trajscope.engine.formats.collection import skipped_lines
+
     for f in failed:
         console.print(f"[yellow]not read:[/] {f['error']}", highlight=False)
-    said = resolved_words(summary["runs"], summary["any_resolved"], summary["selected_resolved"])
+    for line in skipped_lines(skipped):
+        console.print(f"[yellow]not a run:[/] {line}", highlight=False)
+    # a run that could not be read is counted apart, never as a run that did not resolve
+    said = resolved_words(summary["read"], summary["any_resolved"], summary["selected_resolved"])
     console.print(f"{said} · {summary['submitted']} submitted · "
                   f"{summary['failed_to_read']} not read · {summary['nodes']:,} nodes · {summary['tokens']:,} tokens · "
                   f"${summary['cost']:.4f}", highlight=False)

@@ -111,6 +111,7 @@ class RunsScreen(Screen):
     def __init__(self, refs: list[RunRef], verdicts: dict[str, bool] | None = None, title: str = "") -> None:
         super().__init__()
         self.rows = [Row(ref) for ref in refs]
+        self.skipped = list(getattr(refs, "skipped", []))  # files found that are not runs, with why
         self.verdicts = verdicts or {}
         self.title_text = title
         self.sort_column, self.sort_back = "run", False
@@ -137,6 +138,10 @@ class RunsScreen(Screen):
         self.app.sub_title = self.title_text
         table.focus()
         self._read_all()
+        if self.skipped:
+            from trajscope.engine.formats.collection import skipped_lines
+
+            self.notify("\n".join(skipped_lines(self.skipped)), title="Not listed", timeout=12)
 
     def on_unmount(self) -> None:
         self.stop.set()
@@ -205,11 +210,14 @@ class RunsScreen(Screen):
         failed = sum(r.verdict == "failed to read" for r in rows)
         shown = self.query_one(DataTable).row_count
         # a run's verdict is "resolved" when any of its submissions passed (a run log records no selection)
-        parts = [resolved_words(len(rows), resolved) + (f" ({verified} verified)" if verified != len(rows) else "")]
+        read = len(rows) - failed  # a run that could not be read is counted apart, never as unresolved
+        parts = [resolved_words(read, resolved) + (f" ({verified} verified)" if verified != read else "")]
         if self.read < len(rows):
             parts.append(f"reading {self.read}/{len(rows)}")
         if failed:
             parts.append(f"{failed} could not be read")
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} other file{'s' if len(self.skipped) > 1 else ''} not runs")
         if shown != len(rows):
             parts.append(f"showing {shown}")
         filters = [f for f in (self.verdict_filter if self.verdict_filter != "all" else "",
