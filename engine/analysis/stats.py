@@ -30,10 +30,11 @@ class Trajectory:
     text: str = field(repr=False, default="")
     judged: dict[str, str] | None = None  # flag -> the judge's rationale, with --judge
     judge_error: str | None = None
+    file: str = ""  # the file it was read from, for a person to open
 
     def to_json(self) -> dict:
         out = {"run": self.run, "leaf": self.leaf, "outcome": self.outcome, "steps": self.steps,
-               "flags": self.flags}
+               "flags": self.flags, "file": self.file}
         if self.judged is not None or self.judge_error:
             out["judge"] = {"flags": self.judged or {}, "error": self.judge_error}
         return out
@@ -58,10 +59,13 @@ def collect(tree: Tree, run: str, judge=None) -> list[Trajectory]:
 
 
 def flag_rates(items: list[Trajectory], source: str = "detectors") -> dict:
-    """Rates by outcome; ``source`` is ``detectors`` or ``judge`` (trajectories it could not read left out)."""
+    """Rates by outcome, and over all trajectories (``all``: what a set of runs without verdicts, as
+    every imported one is, still says); ``source`` is ``detectors`` or ``judge`` (trajectories it
+    could not read left out)."""
     if source == "judge":
         items = [t for t in items if t.judged is not None]
     groups = {k: [t for t in items if t.outcome == k] for k in ("resolved", "failed", "unknown")}
+    groups["all"] = items
     rows = {}
     for flag in FLAGS:
         row = {}
@@ -71,7 +75,7 @@ def flag_rates(items: list[Trajectory], source: str = "detectors") -> dict:
         ok, bad = row["resolved"]["rate"], row["failed"]["rate"]
         row["failed_over_resolved"] = round(bad / ok, 2) if ok and bad is not None else None
         rows[flag] = row
-    return {"trajectories": {k: len(v) for k, v in groups.items()}, "flags": rows}
+    return {"trajectories": {k: len(v) for k, v in groups.items() if k != "all"}, "flags": rows}
 
 
 def clusters(items: list[Trajectory], k: int | None = None, seed: int = 0) -> list[dict]:

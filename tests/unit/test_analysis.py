@@ -5,6 +5,7 @@ tests/e2e/test_analyze_cli.py)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -200,3 +201,47 @@ def _repeats(tree: Tree, path: list[str]) -> set[str]:
 
     sigs = [signature(Step(Action.from_dict(tree.nodes[n].action or {}), "", "", None)) for n in path[1:]]
     return {n for n, s in zip(path[1:], sigs) if sigs.count(s) > 1}
+
+
+def test_the_html_report_of_runs_without_verdicts_is_not_empty(tmp_path):
+    """Imported runs carry no verdict: the page used to drop the unverified column and show only
+    0% bars, '—' and 'No failed trajectory'. Now it has the column, rates over all trajectories,
+    flagged examples with the command that opens each run, the files it could not read, and it
+    says why there are more trajectories than runs. Real runs of SWE-agent, mini-swe-agent and DARS."""
+    import re
+    import shutil
+
+    from trajscope.engine.analysis.report import analyze, html_report
+
+    for name in ("swe-agent/marshmallow-1867.function_calling_replace.traj", "mini-swe-agent/github_issue.traj.json",
+                 "dars/edit.prev.root"):
+        shutil.copy(REAL / name, tmp_path / name.split("/")[1])
+    (tmp_path / "broken.traj").write_text('{"trajectory": [{"action": "ls", "observ')
+    report = analyze([str(tmp_path)])
+    counts = report["trajectories"]
+    assert counts["resolved"] == counts["failed"] == 0 and counts["unknown"] == sum(counts.values()) > len(report["runs"])
+    page = html_report(report)
+    header = re.search(r"<tr><th>flag</th>(.*?)</tr>", page).group(1)
+    assert "<th>in unverified</th>" in header and "<th>in all</th>" in header
+    planning = re.search(r"<tr><td>planning</td>(.*?)</tr>", page).group(1)
+    assert re.search(r"<td>[1-9]\d*% \(\d+/\d+\)</td>", planning), planning  # a rate, not only 0% and —
+    assert f"{sum(counts.values())} trajectories in 3 runs" in page and "one per\nleaf" in page
+    assert "Flagged examples" in page and "No failed trajectory" in page  # says why there is no cluster
+    for run in report["runs"]:  # each run links to its file and gives the command line that opens it
+        assert f"trajscope open {run['file']}" in page and Path(run["file"]).resolve().as_uri() in page
+    examples = page[page.index("Flagged examples"):page.index("Failure clusters")]
+    assert "trajscope open " in examples and "raised it" in examples
+    assert "Not read (1)" in page and "broken.traj" in page
+
+
+def test_cluster_labels_are_whole_where_they_are_listed():
+    from trajscope.engine.analysis.report import html_report
+
+    label = "validation, strange_behaviour, overconfidence, memory_drift"
+    report = {"trajectories": {"resolved": 0, "failed": 1, "unknown": 0}, "runs": [], "unread": [],
+              "flags": {f: {k: {"count": 0, "of": 1, "rate": 0.0} for k in ("all", "resolved", "failed", "unknown")}
+                        | {"failed_over_resolved": None} for f in ("planning",)},
+              "clusters": [{"label": label, "size": 1, "members": ["r#1"]}], "per_trajectory": []}
+    page = html_report(report)
+    assert f"<title>{label} (1)</title>" in page  # the chart's cut label carries the whole one
+    assert f"<b>{label}</b>" in page
