@@ -31,7 +31,8 @@ _FIELD_CHECKS = {
                     lambda v: _number(v) and abs(v) < 2 ** 53),
     "exit_code": lambda v: isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2 ** 31,
     **dict.fromkeys(("thought", "observation", "patch", "summary", "reason", "by", "kind", "proposer",
-                     "state_ref", "diff_stat", "rationale", "status", "scorer", "name", "hint", "result"),
+                     "state_ref", "diff_stat", "rationale", "status", "scorer", "name", "hint", "result",
+                     "requested_by"),
                     lambda v: isinstance(v, str)),
 }
 

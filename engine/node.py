@@ -74,5 +74,15 @@ class Node:
             return bool(self.verified["resolved"])
         return not self.verified.get("failed") and bool(self.verified.get("passed"))
 
+    @property
+    def asked_by_person(self) -> str | None:
+        """``resample`` when a person's re-sample drew this node (its hint, if any, is
+        ``extra["hint"]``), ``edit`` when it is a person's edit of a sibling, else None."""
+        if self.extra.get("requested_by") == "human":
+            return "resample"
+        if self.extra.get("edited_from") is not None and self.proposer == "human":
+            return "edit"
+        return None
+
     def short(self, width: int = 60) -> str:
         return short_action(self.action, width)

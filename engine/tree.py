@@ -137,7 +137,8 @@ class Tree:
             tokens_out=int(e.get("tokens_out") or 0),
             cost=float(e.get("cost") or 0.0),
         )
-        for key in ("prompt_ref", "teacher_action", "actor", "model", "expanded_from", "edited_from", "imported"):
+        for key in ("prompt_ref", "teacher_action", "actor", "model", "expanded_from", "edited_from", "imported",
+                    "requested_by", "hint"):
             if e.get(key) is not None:
                 node.extra[key] = e[key]
         self.nodes[node_id] = node

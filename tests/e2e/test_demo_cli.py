@@ -34,6 +34,7 @@ def test_demo_grows_and_a_person_steers_it_to_a_verified_patch(tmp_path):
 
         term.press("k", "r")
         term.wait_for("hint to the model", timeout=20)
+        term.press("Tab")  # from how many (focused first) to the hint
         term.press("-l", "look at the unit table")
         term.press("Enter")
         resampled = re.search(r"re-sampling 2 at #(n\d+)", term.wait_for("re-sampling 2 at", timeout=20)).group(1)

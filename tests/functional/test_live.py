@@ -122,7 +122,7 @@ async def test_resample_dialog_sends_n_and_the_hint_to_the_model(tmp_path):
             assert isinstance(app.screen, ResampleDialog)
             assert "1 to 8" in static_text(app.screen.query_one("#dialog-error"))
             app.screen.query_one("#resample-n").value = "2"
-            await pilot.press(*"check the unit table", "enter")
+            await pilot.press("tab", *"check the unit table", "enter")  # focus starts at how many
             await wait_for(pilot, lambda: not isinstance(app.screen, ResampleDialog))
             await wait_for(pilot, lambda: len(set(session.tree.children(target.parent)) - before) >= 1, 30)
     requested = [e for e in read_events(session.recorder.log.path) if e["type"] == "branch_requested"
@@ -158,22 +158,24 @@ async def test_edit_runs_the_edited_action_as_a_sibling_with_a_teacher_label(tmp
     assert node.extra["teacher_action"]["by"] == "human"
 
 
-async def test_edit_of_a_tool_action_checks_its_json(tmp_path):
+async def test_edit_of_a_tool_action_checks_its_arguments(tmp_path):
     with fake_session(tmp_path) as session:
         app = app_for(session)
         async with app.run_test(size=SIZE) as pilot:
             await attached(pilot, 1)
-            await wait_for(pilot, lambda: any(n.action and n.action["tool"] not in ("bash",)
+            await wait_for(pilot, lambda: any(n.action and n.action["tool"] not in ("bash", "submit")
                                               for n in session.tree.nodes.values() if n.id != ROOT), 60)
             await pilot.press("space")
             await settled(pilot, session)
-            target = node_where(session, lambda n: n.action["tool"] != "bash")
+            target = node_where(session, lambda n: n.action["tool"] not in ("bash", "submit"))
             app.screen.tree.reveal(target.id)
             await pilot.press("e")
             await wait_for(pilot, lambda: isinstance(app.screen, EditDialog))
-            app.screen.query_one("#edit-text").text = "{not json"
+            tool = target.action["tool"]
+            path = app.screen.query_one("#arg-path") if tool != "search" else app.screen.query_one("#arg-pattern")
+            path.value = ""  # one field per argument; a required one left empty is refused in words
             await pilot.press("ctrl+s")
-            assert "not valid JSON" in static_text(app.screen.query_one("#dialog-error"))
+            assert f"{tool} needs" in static_text(app.screen.query_one("#dialog-error"))
             await pilot.press("escape")
             await wait_for(pilot, lambda: not isinstance(app.screen, EditDialog))
 

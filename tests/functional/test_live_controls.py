@@ -4,6 +4,8 @@ help, and Ctrl-C. A real Session each time: the demo policy on a bundled task, l
 
 from __future__ import annotations
 
+from textual.widgets import Input, TextArea
+
 from trajscope.engine.events import read_events
 from trajscope.engine.policy.demo import DemoPolicy
 from trajscope.engine.prm.heuristic import HeuristicScorer
@@ -12,7 +14,9 @@ from trajscope.engine.session import SearchConfig, Session
 from trajscope.engine.tree import ROOT
 from tests.functional.helpers import static_text, wait_for
 from tests.functional.live_helpers import SIZE, TASK, app_for, attached
+from trajscope.tui.screens.dialogs import EditDialog, ResampleDialog
 from trajscope.tui.screens.submit import SubmitScreen
+from trajscope.tui.widgets.node_label import ASKED_GLYPHS
 
 
 def pruned_session(tmp_path) -> Session:
@@ -54,3 +58,71 @@ async def test_the_submit_screen_shows_the_patch_the_submission_verified(tmp_pat
             assert "file, +" in static_text(screen.query_one("#submit-header"))
     finally:
         session.close()
+
+
+async def test_resample_takes_how_many_then_the_hint_and_the_new_nodes_say_who_asked(tmp_path):
+    """Focus starts at "how many" (shown first); tab goes on to the hint and then the button, so
+    "3, tab, hint, tab, enter" sends both. The new nodes carry the request, the label marks
+    them and the detail pane says the hint."""
+    session = pruned_session(tmp_path)
+    try:
+        target = session.tree.nodes["n7"]
+        assert target.status == "done" and len(session.tree.children("n7")) >= 2
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, len(session.tree) - 1)
+            app.screen.tree.reveal(target.id)
+            await pilot.press("r")
+            await wait_for(pilot, lambda: isinstance(app.screen, ResampleDialog))
+            assert app.focused.id == "resample-n"
+            await pilot.press("3", "tab", *"look at the unit table", "tab")
+            assert app.focused.id == "ok"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: not isinstance(app.screen, ResampleDialog))
+            asked = lambda: [n for n in app.screen.model.nodes.values() if n.asked_by_person == "resample"]  # noqa: E731
+            await wait_for(pilot, lambda: asked(), 30)
+            node = asked()[0]
+            assert node.extra["hint"] == "look at the unit table" and node.extra["expanded_from"] == target.id
+            app.screen.tree.reveal(node.id)
+            await pilot.pause(0.2)
+            line = app.screen.tree.cursor_node.label.plain
+            assert f"#{node.id} {ASKED_GLYPHS['resample']} " in line, line
+            meta = static_text(app.screen.query_one("#detail-meta"))
+            assert "a person's re-sample of #n7" in meta and "look at the unit table" in meta, meta
+    finally:
+        session.close()
+    requested = [e for e in read_events(session.recorder.log.path) if e["type"] == "branch_requested"]
+    assert [(e["parent"], e["n"], e["hint"], e["by"]) for e in requested] == [
+        ("n7", 3, "look at the unit table", "human")]
+
+
+async def test_editing_a_multi_line_str_replace_gives_old_and_new_text_areas(tmp_path):
+    session = pruned_session(tmp_path)
+    try:
+        target = next(n for n in session.tree.nodes.values() if n.id != ROOT and n.action["tool"] == "str_replace"
+                      and "\n" in n.action["args"]["old"] and n.status == "done")
+        args = target.action["args"]
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, len(session.tree) - 1)
+            app.screen.tree.reveal(target.id)
+            await pilot.press("e")
+            await wait_for(pilot, lambda: isinstance(app.screen, EditDialog))
+            dialog = app.screen
+            assert dialog.query_one("#arg-path", Input).value == args["path"]
+            old, new = dialog.query_one("#arg-old", TextArea), dialog.query_one("#arg-new", TextArea)
+            assert old.text == args["old"] and new.text == args["new"]  # the text itself, no JSON escapes
+            assert app.focused is dialog.query_one("#arg-path", Input)
+            dialog.query_one("#arg-path", Input).value = ""
+            await pilot.press("ctrl+s")  # a required path left empty: refused, the dialog says why
+            assert "needs path" in static_text(dialog.query_one("#dialog-error"))
+            dialog.query_one("#arg-path", Input).value = args["path"]
+            new.text = args["new"] + "# edited by hand\n"
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: any(n.extra.get("edited_from") == target.id and n.exit_code is not None
+                                              for n in session.tree.nodes.values()), 30)
+    finally:
+        session.close()
+    edit = next(n for n in session.tree.nodes.values() if n.extra.get("edited_from") == target.id)
+    assert edit.action["args"] == {"path": args["path"], "old": args["old"], "new": args["new"] + "# edited by hand\n"}
+    assert edit.exit_code == 0 and edit.asked_by_person == "edit"

@@ -122,6 +122,13 @@ class NodeDetail(VerticalScroll):
         if node.diff_stat:
             parts.append(node.diff_stat)
         lines = [" · ".join(parts)]
+        asked = node.asked_by_person
+        if asked == "resample":
+            hint = clean_text(str(node.extra.get("hint") or ""))
+            lines.append(f"drawn by a person's re-sample of #{node.extra.get('expanded_from') or 'the first step'}"
+                         + (f", with the hint “{hint}”" if hint else ", with no hint"))
+        elif asked == "edit":
+            lines.append(f"a person's edit of #{node.extra['edited_from']}, run as its sibling")
         if node.scores:
             lines.append("scores " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(node.scores.items())))
             for scorer, why in sorted(node.rationales.items()):

@@ -14,6 +14,7 @@ STATUS_GLYPHS = {
     "pending": "·", "running": "▶", "done": " ", "failed": "✗", "pruned": "✂",
     "promoted": "★", "submitted": "⇪",
 }
+ASKED_GLYPHS = {"resample": "↻", "edit": "✎"}  # after the id: a person asked for this node (Node.asked_by_person)
 BAR_CELLS = 5
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
@@ -38,6 +39,9 @@ def build_label(node: Node, style: Callable[[str], Style], action_width: int = 3
     glyph = SPINNER[frame % len(SPINNER)] if status == "running" else STATUS_GLYPHS.get(status, " ")
     text.append(glyph + " ", style(status) if status != "done" else Style())
     text.append(f"#{node.id} ", style("id"))
+    asked = node.asked_by_person
+    if asked:
+        text.append(f"{ASKED_GLYPHS[asked]} ", style("id"))
     text.append(f"{node.kind:<6} ", style("critical" if node.kind in CRITICAL_KINDS else "kind"))
     text.append(node.short(action_width))
     score = node.score
