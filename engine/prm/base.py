@@ -65,6 +65,12 @@ def evaluate(scorer: Scorer, steps: list[StepContext]) -> list[tuple[float, str 
         return [(NEUTRAL, reason)] * len(steps)
 
 
+def has_run(node) -> bool:
+    """Whether a node's step ran: it has an exit code, or (an imported step, which records
+    none) it is done, submitted or promoted."""
+    return node.exit_code is not None or node.status in ("done", "submitted", "promoted")
+
+
 def contexts(tree, node_ids: list[str]) -> list[StepContext]:
     """StepContexts for nodes of a tree (their own observation included when they ran)."""
     from trajscope.engine.trace import path_steps
@@ -76,7 +82,7 @@ def contexts(tree, node_ids: list[str]) -> list[StepContext]:
         steps = path_steps(tree, node_id)
         node = tree.nodes[node_id]
         last = steps[-1]
-        ran = node.exit_code is not None or node.status in ("done", "submitted", "promoted")
+        ran = has_run(node)
         try:
             patch = tree.patch_at(node_id)
         except Exception:  # noqa: BLE001 - a tree without patches: the scorer sees none

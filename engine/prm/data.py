@@ -21,7 +21,7 @@ from trajscope.engine.actions import Action
 from trajscope.engine.events import read_events
 from trajscope.engine.files import replacing
 from trajscope.engine.trace import Step
-from trajscope.engine.prm.base import StepContext, contexts
+from trajscope.engine.prm.base import StepContext, contexts, has_run
 from trajscope.engine.tree import ROOT, Tree
 
 DATASET = Path(__file__).resolve().parents[2] / "demo_data" / "prm" / "steps.jsonl.gz"  # demo_data.PRM_STEPS
@@ -51,7 +51,7 @@ def examples_from_tree(tree: Tree, run: str = "") -> list[Example]:
             human[node.id] = 0.0 if node.status == "pruned" else 1.0
     leaves = [n for n in tree.leaves() if n != ROOT]
     outcome_of_leaf = {leaf: float(bool((tree.nodes[leaf].verified or {}).get("resolved"))) for leaf in leaves}
-    ids = [n for n in tree.preorder() if n != ROOT and tree.nodes[n].exit_code is not None]
+    ids = [n for n in tree.preorder() if n != ROOT and has_run(tree.nodes[n])]  # imported steps too
     out = []
     for ctx, node_id in zip(contexts(tree, ids), ids):
         below = [outcome_of_leaf[leaf] for leaf in leaves if leaf == node_id or _under(tree, leaf, node_id)]

@@ -39,6 +39,17 @@ def has_error(step: Step) -> bool:
     return step.exit_code not in (0, None) or bool(_ERROR.search(step.observation or ""))
 
 
+def exit_of(step: Step) -> int | None:
+    """A step's exit code; an imported step records none (SWE-agent, DARS, moatless), so what
+    it printed stands in: 1 when it shows an error, 0 when it printed anything else, None when
+    it printed nothing (a candidate not run yet, or a silent imported step)."""
+    if step.exit_code is not None:
+        return step.exit_code
+    if not step.observation:
+        return None
+    return 1 if _ERROR.search(step.observation) else 0
+
+
 def signature(step: Step) -> str:
     return f"{step.action.tool}:{sorted(step.action.args.items())}"
 
@@ -65,10 +76,11 @@ def facts(steps: list[Step]) -> TraceFacts:
     last_edit = edit_idx[-1] if edit_idx else -1
     after = before = check = None
     for i, step in enumerate(steps):
-        if i > last_edit >= 0 and kinds[i] == "run" and step.exit_code is not None:
-            check = step.exit_code
-        if is_test_run(step) and step.exit_code is not None:
-            summary = test_summary(step.observation) or ((0, 1) if step.exit_code else (1, 0))
+        code = exit_of(step)
+        if i > last_edit >= 0 and kinds[i] == "run" and code is not None:
+            check = code
+        if is_test_run(step) and code is not None:
+            summary = test_summary(step.observation) or ((0, 1) if code else (1, 0))
             if i > last_edit >= 0:
                 after = summary
             elif last_edit < 0 or i < last_edit:
@@ -81,7 +93,7 @@ def facts(steps: list[Step]) -> TraceFacts:
     errors = sum(has_error(s) for s in steps if not is_test_run(s))
     last = steps[-1] if steps else None
     return TraceFacts(len(steps), len(edit_idx), last_edit, after, check, before, repeats, errors,
-                      bool(last and last.exit_code is not None and not is_test_run(last) and has_error(last)),
+                      bool(last and exit_of(last) is not None and not is_test_run(last) and has_error(last)),
                       bool(last and kinds[-1] == "submit"))
 
 

@@ -43,6 +43,8 @@ def score_log(source: Path, events: list[dict], scorer_name: str = "builtin", ou
     tree = Tree.fold(events)
     executed = {e.get("id") for e in events if e.get("type") == "node_executed"}  # imports have no exit codes
     ids = [n for n in tree.preorder() if n != ROOT and n in executed]
+    # an imported step records no exit code: scorers read what it printed instead (prm/features.py)
+    without_exit = sum(tree.nodes[n].exit_code is None for n in ids)
     run = tree.run or "run"
     scores, neutral = [], 0
     for start in range(0, len(ids), batch):
@@ -55,5 +57,5 @@ def score_log(source: Path, events: list[dict], scorer_name: str = "builtin", ou
             scores.append(make_event("node_scored", run, **fields))
     data = encode_events([*events, *scores])
     target = write_new(out, data) if out is not None else create_unique(scored_name(source), data)
-    return {"scored": len(ids), "scorer": scorer.name, "failed_to_neutral": neutral, "log": str(target),
-            "input": str(source)}
+    return {"scored": len(ids), "of": len(tree), "without_exit_code": without_exit, "scorer": scorer.name,
+            "failed_to_neutral": neutral, "log": str(target), "input": str(source)}

@@ -186,3 +186,33 @@ def test_prm_score_cli_errors_are_one_line(tmp_path):
     assert proc.returncode == 2 and proc.stderr.startswith("trajscope: unknown scorer 'nope'")
     proc = trajscope("prm", "score", tmp_path / "run.jsonl", "--prm", "heuristic", "--out", tmp_path / "s.jsonl")
     assert proc.returncode == 0 and json.loads(proc.stdout)["scored"] > 5
+
+
+def test_imported_steps_are_scored_from_what_they_printed(tmp_path, capsys):
+    """SWE-agent and DARS steps record no exit code: a check that ran after the last edit was
+    invisible ("the last edit has not been run" on every step); what it printed now counts."""
+    from trajscope.engine.formats import load
+    from trajscope.engine.prm.base import contexts
+    from trajscope.engine.prm.data import examples_from_tree
+    from trajscope.engine.formats.collection import apply_verdicts
+    from trajscope.engine.tree import ROOT
+    from trajscope.tui.cli import main
+    from tests.conftest import REAL
+
+    source = REAL / "swe-agent" / "marshmallow-1867.function_calling_replace.traj"
+    loaded = load(source)
+    tree = Tree.fold(loaded.events)
+    ids = [n for n in tree.preorder() if n != ROOT]
+    assert all(tree.nodes[n].exit_code is None for n in ids)
+    explained = HeuristicScorer().explain(contexts(tree, ids))
+    rerun = ids.index("9")  # `python reproduce.py` after the fix: it prints the right value
+    assert "a check after the last edit passes" in explained[rerun][1]
+    assert explained[rerun][0] > explained[rerun - 1][0]
+    assert "has not been run" not in explained[-1][1]
+    apply_verdicts(loaded.events, {"marshmallow-code__marshmallow-1867": True})
+    assert len(examples_from_tree(Tree.fold(loaded.events))) == len(ids)  # training data from imports too
+    assert main(["prm", "score", str(source), "--prm", "heuristic", "--out", str(tmp_path / "s.jsonl")]) == 0
+    captured = capsys.readouterr()
+    counts = json.loads(captured.out)
+    assert counts["scored"] == counts["without_exit_code"] == len(ids)
+    assert "record no exit code" in captured.err and "scored from what they printed" in captured.err

@@ -119,5 +119,11 @@ def _score(args) -> int:
     what = "the run log" if loaded.format == "runlog" else f"the {loaded.format} trajectory, converted,"
     _say(f"{what} with {counts['scored']} {counts['scorer']} score(s) written to {counts['log']}; "
          f"{source} is left as it was")
+    if counts["scored"] < counts["of"]:
+        _say(f"{counts['of'] - counts['scored']} of {counts['of']} steps are not scored: they never ran "
+             "(the file records no output for them)")
+    if counts["without_exit_code"]:
+        _say(f"{counts['without_exit_code']} scored step(s) record no exit code (imported): they are scored "
+             "from what they printed (an error in it counts as a failure)")
     print(json.dumps(counts, indent=2))
     return 0
