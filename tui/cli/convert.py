@@ -13,7 +13,8 @@ from trajscope.tui.errors import UserError
 def add_parser(sub) -> None:
     from trajscope.engine.formats import IMPORTERS
 
-    p = sub.add_parser("convert", help=f"import other tools' trajectories into run logs ({IMPORTERS.names()})")
+    formats = f"import other tools' trajectories into run logs ({IMPORTERS.names()})"
+    p = sub.add_parser("convert", help=formats, description=f"{formats}; the format is read from the content")
     p.add_argument("path", help="a trajectory file, a multi-run file (OpenHands output.jsonl) or a folder of runs")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="the run log to write (OUT.jsonl), or for many runs a folder for one run log each")
