@@ -20,10 +20,14 @@ class TrajscopeApp(App[None]):
     CSS_PATH = STYLESHEET
     TITLE = "trajscope"
     COMMANDS = App.COMMANDS | {BindingCommands}
+    # ctrl+c quits as q does (Textual's own ctrl+c only says which key quits): the command that
+    # started the app then stops the search and prints its summary. A text field with a
+    # selection copies it first. The palette's key is out of the bindings shown, because the
+    # footer shows it once on its right.
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("q,ctrl+c", "quit", "Quit", id="app.quit"),
         Binding("t", "cycle_theme", "Theme", id="app.theme"),
-        Binding("ctrl+p", "command_palette", "Commands", id="app.palette"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False, id="app.palette"),
     ]
 
     def __init__(self, source: Source, theme: str | None = None) -> None:

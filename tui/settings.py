@@ -242,7 +242,8 @@ def _check_clashes(path: Path, keymap: dict[str, str], app_class: type) -> None:
                 holders.setdefault(key, {})[b.action] = b.id or b.action
         for key, actions in holders.items():
             rebound = [who for who in actions.values() if who in keymap]
-            if len(actions) > 1 and rebound:
+            # one id on several actions is one key with two faces (space: pause, or resume when paused)
+            if len(set(actions.values())) > 1 and rebound:
                 other = next(who for who in actions.values() if who != rebound[0])
                 raise SettingsError(f"{path}: [keymap] {rebound[0]} takes the key {key}, which {other} "
                                     f"holds on {owner.__name__}; rebind that one too")

@@ -135,3 +135,10 @@ def test_a_file_with_nothing_to_import_says_so_instead_of_an_empty_tree(tmp_path
         result = trajscope(command, path, *extra)
         assert result.returncode == 2 and "holds no step to import" in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_version_is_the_installed_one():
+    from importlib.metadata import version
+
+    result = trajscope("--version")
+    assert result.returncode == 0 and result.stdout == f"trajscope {version('trajscope')}\n", result

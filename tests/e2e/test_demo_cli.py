@@ -67,3 +67,45 @@ def test_demo_grows_and_a_person_steers_it_to_a_verified_patch(tmp_path):
     assert submitted and all("resolved" in e["verified"] for e in submitted)
     prediction = orjson.loads((tmp_path / "predictions.jsonl").read_bytes().splitlines()[0])
     assert set(prediction) == {"instance_id", "model_name_or_path", "model_patch"}
+
+
+def test_ctrl_c_in_the_live_app_stops_the_search_with_the_summary_of_q(tmp_path):
+    out = tmp_path / "demo.jsonl"
+    command = [sys.executable, "-m", "trajscope.tui.cli", "demo", "--sandbox", "local", "--pace", "0.3",
+               "--max-nodes", "40", "--out", str(out)]
+    with Terminal(command, width=150, height=45) as term:
+        term.wait_for("#n2", timeout=60)
+        term.press("C-c")
+        final = term.wait_for("EXIT=", timeout=60)
+    assert "reopen it with" in final and "Do you want to quit" not in final, final
+    assert re.search(r"EXIT=[01]\b", final), final  # the exit of q (resolved or not), not of an interrupt
+    assert read_events(out)[-1]["type"] == "run_finished"
+
+
+def test_ctrl_c_in_headless_mode_says_where_the_log_is_and_how_to_go_on(tmp_path):
+    """The line it prints is a command that works: run as printed, it goes on with the demo's log."""
+    import shlex
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "demo.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "trajscope.tui.cli", "demo", "--headless", "--sandbox", "local",
+                             "--pace", "0.3", "--max-nodes", "8", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not out.exists() or out.read_bytes().count(b'"node_executed"') < 2):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert f"log {out}" in err and "Traceback" not in err, err
+    line = next(line for line in err.splitlines() if "go on with it:" in line)
+    again = shlex.split(line.split("go on with it: ", 1)[1].split(" (add ")[0])
+    assert again[:2] == ["trajscope", "search"] and again[-3:] == ["--out", str(out), "--resume"]
+    before = sum(1 for e in read_events(out) if e["type"] == "node_added")
+    resumed = subprocess.run([sys.executable, "-m", "trajscope.tui.cli", *again[1:], "--headless"],
+                             capture_output=True, text=True, timeout=120)
+    assert resumed.returncode in (0, 1), resumed.stderr
+    events = read_events(out)
+    assert sum(1 for e in events if e["type"] == "node_added") > before and events[-1]["type"] == "run_finished"

@@ -82,3 +82,20 @@ def test_a_remote_search_shows_the_time_its_worker_has_used():
     assert session.budget is session.budget  # one clock, read twice
     member.status = {"budget": {"nodes": 90, "wall_s": 900, "used_wall_s": 430.0}}  # the next status
     assert "nodes 0/90" in budget_text(session) and "430/900 s" in budget_text(session)
+
+
+@pytest.mark.subprocess
+async def test_ctrl_c_on_the_fleet_quits_as_q_does(tmp_path):
+    """Ctrl-C showed Textual's "press q to quit"; it ends the app, and `trajscope batch` then
+    stops every search and writes the summary as after q."""
+    fleet = Fleet(specs({"semver-prerelease"}, pace=0.3, max_nodes=200), LocalExecutor(1), tmp_path / "out", 1)
+    fleet.start()
+    app = TrajscopeApp(FleetSource(fleet, tmp_path / "out"), theme="trajscope-dark")
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            assert isinstance(app.screen, FleetScreen)
+            await pilot.press("ctrl+c")
+            await pilot.pause()
+            assert app.return_code == 0
+    finally:
+        fleet.stop()

@@ -4,6 +4,8 @@ help, and Ctrl-C. A real Session each time: the demo policy on a bundled task, l
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.widgets import Input, TextArea
 
 from trajscope.engine.events import read_events
@@ -15,8 +17,9 @@ from trajscope.engine.tree import ROOT
 from tests.functional.helpers import static_text, wait_for
 from tests.functional.live_helpers import SIZE, TASK, app_for, attached
 from trajscope.tui.screens.dialogs import EditDialog, ResampleDialog
+from trajscope.tui.screens.help import HelpScreen
 from trajscope.tui.screens.submit import SubmitScreen
-from trajscope.tui.widgets.node_label import ASKED_GLYPHS
+from trajscope.tui.widgets.node_label import ASKED_GLYPHS, STATUS_GLYPHS, score_bar
 
 
 def pruned_session(tmp_path) -> Session:
@@ -126,3 +129,104 @@ async def test_editing_a_multi_line_str_replace_gives_old_and_new_text_areas(tmp
     edit = next(n for n in session.tree.nodes.values() if n.extra.get("edited_from") == target.id)
     assert edit.action["args"] == {"path": args["path"], "old": args["old"], "new": args["new"] + "# edited by hand\n"}
     assert edit.exit_code == 0 and edit.asked_by_person == "edit"
+
+
+def footer_keys(screen) -> list[tuple[str, str]]:
+    return [(key.key, key.description) for key in screen.query("FooterKey")]
+
+
+async def test_space_says_resume_while_paused_and_the_palette_key_is_in_the_footer_once(tmp_path):
+    session = pruned_session(tmp_path)
+    try:
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, len(session.tree) - 1)
+            await pilot.pause(0.2)
+            keys = footer_keys(app.screen)
+            assert ("space", "Pause") in keys and ("space", "Resume") not in keys, keys
+            assert [k for k, _ in keys].count("ctrl+p") == 1, keys
+            await pilot.press("space")
+            await wait_for(pilot, lambda: session.paused and ("space", "Resume") in footer_keys(app.screen), 5)
+            assert ("space", "Pause") not in footer_keys(app.screen)
+            await pilot.press("question_mark")  # the help says what space does now, too
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+            assert any(d.startswith("Resume") for _, d in app.screen.rows)
+            assert not any(d.startswith("Pause") for _, d in app.screen.rows)
+            await pilot.press("escape")
+            await pilot.press("space")
+            await wait_for(pilot, lambda: not session.paused and ("space", "Pause") in footer_keys(app.screen), 5)
+        assert [e["name"] for e in session.tree.commands if e.get("by") == "human"] == ["pause", "resume"]
+    finally:
+        session.close()
+
+
+async def test_the_help_has_a_legend_of_the_tree_and_says_what_promote_does(tmp_path):
+    session = pruned_session(tmp_path)
+    try:
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, len(session.tree) - 1)
+            await pilot.press("question_mark")
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+            text = static_text(app.screen.query_one("#help-body Static"), width=160)
+            assert "in the tree" in text
+            for mark in (*(g for g in STATUS_GLYPHS.values() if g.strip()), *ASKED_GLYPHS.values()):
+                assert any(line.strip().startswith(mark) for line in text.splitlines()), mark
+            for score in (0.8, 0.5, 0.2):
+                assert score_bar(score) in text
+            promote = next(d for _, d in app.screen.rows if d.startswith("Promote"))
+            assert "DARS expands below it" in promote and "exports prefer it" in promote
+    finally:
+        session.close()
+
+
+async def test_the_status_bar_names_the_sandbox(tmp_path):
+    session = pruned_session(tmp_path)
+    try:
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, len(session.tree) - 1)
+            assert "sandbox local" in static_text(app.screen.query_one("StatusBar"))
+    finally:
+        session.close()
+
+
+async def test_ctrl_c_quits_the_live_app_as_q_does(tmp_path):
+    """Textual's own ctrl+c only said "press q to quit"; the app now ends on it, so the command
+    that started it stops the search and prints its summary, as after q."""
+    session = pruned_session(tmp_path)
+    try:
+        app = app_for(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, len(session.tree) - 1)
+            await pilot.press("ctrl+c")
+            await pilot.pause()
+            assert app.return_code == 0
+            assert not any("to quit" in n.message for n in app._notifications)
+    finally:
+        session.close()
+
+
+def test_the_readme_legend_lists_every_mark_of_the_tree():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    legend = readme[readme.index("### The tree's marks"):]
+    legend = legend[:legend.index("\n#")]
+    for mark in (*(g for g in STATUS_GLYPHS.values() if g.strip()), *ASKED_GLYPHS.values()):
+        assert f"`{mark}`" in legend, mark
+    assert f"`{score_bar(0.8)} 0.80`" in legend
+
+
+def test_a_keymap_moves_pause_and_resume_together(tmp_path, monkeypatch, capsys):
+    """Space is one id on two bindings (Pause, Resume): rebinding it is no clash with itself,
+    and `trajscope settings` lists it once."""
+    from trajscope.tui.app import TrajscopeApp
+    from trajscope.tui.cli import main
+    from trajscope.tui.settings import read_settings
+
+    path = tmp_path / "settings.toml"
+    path.write_text('[keymap]\n"live.pause" = "z"\n', encoding="utf-8")
+    monkeypatch.setenv("TRAJSCOPE_SETTINGS", str(path))
+    assert read_settings(TrajscopeApp).keymap == {"live.pause": "z"}
+    assert main(["settings"]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("live.pause ")]
+    assert len(listed) == 1 and listed[0].split()[1:] == ["z", "Pause", "/", "Resume", "(rebound)"]

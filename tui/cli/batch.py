@@ -122,7 +122,8 @@ def run(args) -> int:
         fleet.close()
     if interrupted:
         print(f"trajscope: interrupted; {summary['done']} of {summary['instances']} searches had ended; logs, "
-              f"summary.jsonl and predictions.jsonl in {out}", file=sys.stderr)
+              f"summary.jsonl and predictions.jsonl in {out}\ntrajscope: go on with them: the same command with "
+              "--resume (each search goes on from its log)", file=sys.stderr)
         return 130
     if args.headless:
         print(json.dumps(summary, indent=2))

@@ -52,8 +52,9 @@ def run(args) -> int:
             TrajscopeApp(LiveSource(session), theme=getattr(args, "theme", None)).run()
             print(f"trajscope: closing the search (workers stop, sandboxes are removed); log {out}",
                   file=sys.stderr)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # --headless (the app takes Ctrl-C as a key and quits as q does)
         session.close("interrupted")
+        print(interrupted_lines(args, out), file=sys.stderr)
         raise
     finally:
         session.close("stopped by the user")
@@ -63,6 +64,19 @@ def run(args) -> int:
     else:  # a person closed the app: a few lines for them, the JSON is --headless's
         print(summary_lines(result), file=sys.stderr)
     return 0 if result["resolved"] else 1
+
+
+def interrupted_lines(args, out: Path) -> str:
+    """What a person reads after Ctrl-C: where the log is, and the command that goes on with it
+    (the log records the search's settings, so a search started by `demo` resumes as it was)."""
+    import shlex
+
+    again = ["trajscope", "search", str(args.task)]
+    if getattr(args, "instance", None):
+        again += ["--instance", args.instance]
+    again += ["--out", str(out), "--resume"]
+    return (f"trajscope: interrupted; the search stopped and its sandboxes were removed; log {out}\n"
+            f"trajscope: go on with it: {shlex.join(again)} (add --headless for no app)")
 
 
 def summary_lines(result: dict) -> str:

@@ -36,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
             if not binding.id or binding.id in listed:
                 continue
             listed.add(binding.id)
-            same = [b.key for b in owner_bindings(owner) if b.id == binding.id]
-            keys = settings.keymap.get(binding.id, ",".join(same))
+            same = [b for b in owner_bindings(owner) if b.id == binding.id]  # one id, one key or two faces
+            keys = settings.keymap.get(binding.id, ",".join(dict.fromkeys(b.key for b in same)))
             mark = " (rebound)" if binding.id in settings.keymap else ""
-            print(f"{binding.id:<28} {keys:<21} {binding.description or binding.action}{mark}")
+            does = " / ".join(dict.fromkeys(b.description or b.action for b in same))
+            print(f"{binding.id:<28} {keys:<21} {does}{mark}")
     return 0

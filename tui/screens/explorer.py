@@ -17,7 +17,7 @@ from trajscope.engine.tree import ROOT
 from trajscope.engine.tree import Tree as Model
 from trajscope.tui.bridge import DRAIN_INTERVAL_S, EventPump, Source, run_follow, run_replay, start_follow
 from trajscope.tui.messages import LoadFailed, SearchFinished, TreeLoaded
-from trajscope.tui.screens.help import HelpScreen, binding_rows
+from trajscope.tui.screens.help import HelpScreen, binding_rows, tree_legend
 from trajscope.tui.screens.observation import ObservationScreen
 from trajscope.tui.settings import key_of
 from trajscope.tui.widgets.action_tree import ActionTree
@@ -227,7 +227,7 @@ class ExplorerScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(binding_rows(self)))
+        self.app.push_screen(HelpScreen(binding_rows(self), tree_legend()))
 
     def action_compare(self) -> None:
         node_id = self.tree.cursor_id

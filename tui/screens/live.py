@@ -17,10 +17,12 @@ from trajscope.engine.tree import ROOT
 from trajscope.tui.bridge import LiveSource, SessionBridge, attach_live, detach_live
 from trajscope.tui.messages import TreeLoaded
 from trajscope.tui.screens.explorer import ExplorerScreen, navigation_bindings
+from trajscope.tui.settings import key_of
 from trajscope.tui.widgets.status_bar import StatusBar
 
 SPIN_S = 0.12
-CONTROLS = frozenset({"pause", "resample", "edit", "prune", "undo_prune", "promote", "submit", "raise_budget"})
+CONTROLS = frozenset({"pause", "resume", "resample", "edit", "prune", "undo_prune", "promote", "submit",
+                      "raise_budget"})
 """The actions that steer the search: a read-only source's screen refuses them (and hides their keys)."""
 
 
@@ -50,13 +52,18 @@ class LiveScreen(ExplorerScreen):
     """Watch the tree grow; pause, prune, re-sample, edit, promote, submit, raise the budget."""
 
     BINDINGS = [
-        Binding("space", "pause", "Pause", tooltip="pause / resume the search", priority=True, id="live.pause"),
+        # one key, two faces: the footer says what space does now (check_action shows one of them)
+        Binding("space", "pause", "Pause", tooltip="pause the search: running steps finish, no new ones start",
+                priority=True, id="live.pause"),
+        Binding("space", "resume", "Resume", tooltip="resume the paused search", priority=True, id="live.pause"),
         Binding("r", "resample", "Re-sample", tooltip="draw n new alternatives here, with an optional hint",
                 id="live.resample"),
         Binding("e", "edit", "Edit", tooltip="edit the action and run it as a new sibling", id="live.edit"),
         Binding("p", "prune", "Prune", tooltip="prune this node and its subtree", id="live.prune"),
         Binding("u", "undo_prune", "Undo prune", tooltip="undo the last prune", id="live.undo_prune"),
-        Binding("P", "promote", "Promote", tooltip="promote this branch", id="live.promote"),
+        Binding("P", "promote", "Promote", tooltip="promote this branch: DARS expands below it before anywhere "
+                "else, and exports prefer it to its pruned siblings (it does not choose the submission)",
+                id="live.promote"),
         Binding("s", "submit", "Submit", tooltip="the patch, the hidden tests with progress, the result, exports",
                 id="live.submit"),
         Binding("plus", "raise_budget", "Budget", tooltip="raise the budget by half", id="live.raise_budget"),
@@ -73,6 +80,7 @@ class LiveScreen(ExplorerScreen):
         self.running: set[str] = set()
         self.told_finished: str | None = None
         self.auto_cursor: str | None = None  # where following last put the cursor
+        self.shown_paused: bool | None = None  # what the footer's space says (pause or resume)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -92,8 +100,10 @@ class LiveScreen(ExplorerScreen):
         for node_id in changed:
             requests = model.nodes[node_id].extra.get("branch_requests") or []
             if requests and requests[-1].get("result") and requests[-1].get("by") == "human":
-                self.notify(f"Re-sample at #{node_id}: {requests[-1]['result']}; try a hint, or e to edit.",
-                            severity="warning", timeout=6)
+                hint = requests[-1].get("hint")
+                instead = f"a hint other than “{hint}”" if hint else "a hint"
+                self.notify(f"Re-sample at #{node_id}: {requests[-1]['result']}; try {instead}, or "
+                            f"{key_of(self, 'live.edit')} to edit.", severity="warning", timeout=6, markup=False)
         for node_id in (*added, *changed):
             if model.nodes[node_id].status == "running":
                 self.running.add(node_id)
@@ -117,6 +127,9 @@ class LiveScreen(ExplorerScreen):
             tree.refresh_node(node_id)
         if self.model is not None:
             self._update_status()
+        if self.session.paused != self.shown_paused:  # paused here, by another viewer or by the fleet
+            self.shown_paused = self.session.paused
+            self.refresh_bindings()
         finished = self.session.finished if not self.session.busy else None
         if finished and finished != self.told_finished:
             self.told_finished = finished
@@ -139,8 +152,10 @@ class LiveScreen(ExplorerScreen):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action in CONTROLS and self.source.read_only:
             return False
-        if action == "pause" and isinstance(self.focused, Input):
-            return False  # a space typed into the search prompt is a space
+        if action in ("pause", "resume"):
+            if isinstance(self.focused, Input):
+                return False  # a space typed into the search prompt is a space
+            return self.session.paused == (action == "resume")
         return super().check_action(action, parameters)
 
     def _cursor(self, allow_root: bool = False) -> str | None:
@@ -152,9 +167,12 @@ class LiveScreen(ExplorerScreen):
 
     def action_pause(self) -> None:
         if self.session.paused:
-            self.bridge.call("resume", done="search resumed")
+            self.action_resume()
         else:
             self.bridge.call("pause", done="search paused: running steps finish, no new ones start")
+
+    def action_resume(self) -> None:
+        self.bridge.call("resume", done="search resumed")
 
     def action_prune(self) -> None:
         node_id = self._cursor()

@@ -1,5 +1,6 @@
-"""The bottom line: size of the tree, submissions, tokens, cost and what the feed is doing; and,
-first and in the theme's error colour, that the agent's commands ran unconfined (``--sandbox none``)."""
+"""The bottom line: size of the tree, submissions, tokens, cost, the sandbox the commands ran in and
+what the feed is doing; and, first and in the theme's error colour, that the agent's commands ran
+unconfined (``--sandbox none``)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ class StatusBar(Static):
         ]
         if stats.get("pruned"):
             parts.insert(3, f"pruned {stats['pruned']}")
+        if sandbox and sandbox != "none":  # where the commands ran (none is said first, below)
+            parts.append(f"sandbox {sandbox}")
         if skipped:
             parts.append(f"skipped lines {skipped}")
         if mode:
