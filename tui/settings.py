@@ -15,7 +15,6 @@ import difflib
 import importlib
 import os
 import pkgutil
-import stat
 import sys
 import unicodedata
 from dataclasses import dataclass, field
@@ -92,23 +91,21 @@ def read_settings(app_class: type) -> Settings:
     raw = data.get("keymap", {})
     if not isinstance(raw, dict):
         raise SettingsError(f"{path}: keymap must be a table ([keymap] with lines binding_id = \"key\")")
-    keymap = _check_keymap(path, _flatten(raw), app_class)
+    keymap = _check_keymap(path, _flatten(path, raw), app_class)
     return Settings(theme=theme, keymap=keymap)
 
 
 def _parse(path: Path, required: bool) -> dict | None:
-    try:
-        st = path.stat()
+    from trajscope.engine.jsonio import read_regular
+
+    try:  # one open, checked on its descriptor: a FIFO swapped in after a stat could not hang a read
+        raw = read_regular(path, MAX_BYTES)
     except FileNotFoundError:
         if required:
             raise SettingsError(f"{path} (named by {ENV}) does not exist") from None
         return None
-    except OSError as exc:
-        raise SettingsError(f"{path} cannot be read: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(st.st_mode):  # a FIFO would hang the read, a device never end
-        raise SettingsError(f"{path} is not a regular file")
-    if st.st_size > MAX_BYTES:
-        raise SettingsError(f"{path} is over {MAX_BYTES >> 20} MiB; a settings file is a few lines")
+    except OSError as exc:  # NotRegularFile too: a FIFO, a device, or over MAX_BYTES
+        raise SettingsError(str(exc) if not exc.strerror else f"{path} cannot be read: {exc.strerror}") from None
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -117,21 +114,29 @@ def _parse(path: Path, required: bool) -> dict | None:
         except ModuleNotFoundError:
             raise SettingsError(f"{path}: reading a settings file needs Python 3.11 or the tomli package") from None
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SettingsError(f"{path} cannot be read: {exc.strerror or exc}") from None
+        return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise SettingsError(f"{path} is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:  # arrays or tables nested thousands deep: the parser recurses on each
+        raise SettingsError(f"{path} is not a settings file: its values nest too deep to read") from None
+    except Exception as exc:  # noqa: BLE001 - TOMLDecodeError, or whatever else the parser raises on bad text
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SettingsError(f"{path} is not valid TOML: {first}") from None
 
 
-def _flatten(table: dict, prefix: str = "") -> dict:
+MAX_ID_PARTS = 8
+"""Dotted parts a keymap id may have (``explorer.goto`` has two): deeper tables are no id."""
+
+
+def _flatten(path: Path, table: dict, prefix: str = "", depth: int = 1) -> dict:
     """``explorer.goto = "x"`` unquoted is a nested table in TOML; it means the id ``explorer.goto``."""
     flat: dict = {}
     for key, value in table.items():
         if isinstance(value, dict):
-            flat |= _flatten(value, f"{prefix}{key}.")
+            if depth >= MAX_ID_PARTS:  # 'a.a.a...' thousands deep would exhaust the recursion
+                raise SettingsError(f"{path}: [keymap] {prefix[:60]}... nests more than {MAX_ID_PARTS} dotted "
+                                    "parts; a binding id has a few, such as explorer.goto")
+            flat |= _flatten(path, value, f"{prefix}{key}.", depth + 1)
         else:
             flat[f"{prefix}{key}"] = value
     return flat

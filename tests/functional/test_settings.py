@@ -113,7 +113,7 @@ def test_a_file_that_cannot_be_read_is_named(tmp_path, monkeypatch):
     fifo = tmp_path / "fifo.toml"
     os.mkfifo(fifo)  # a read would wait for a writer forever
     monkeypatch.setenv("TRAJSCOPE_SETTINGS", str(fifo))
-    assert load_settings(TrajscopeApp)[1] == f"{fifo} is not a regular file"
+    assert load_settings(TrajscopeApp)[1] == f"{fifo} is not a regular file (a FIFO, a device or a socket)"
     (tmp_path / "latin.toml").write_bytes(b'theme = "\xe9"\n')
     monkeypatch.setenv("TRAJSCOPE_SETTINGS", str(tmp_path / "latin.toml"))
     assert load_settings(TrajscopeApp)[1] == f"{tmp_path / 'latin.toml'} is not UTF-8 text"
@@ -167,3 +167,41 @@ def test_theme_names_live_in_one_place():
     part = readme[readme.index("## Settings"):]
     part = part[:part.index("\n## ", 3)]
     assert set(re.findall(r"trajscope-[a-z]+", part)) == set(THEME_NAMES)
+
+
+DEEP = [
+    ("a = " + "[" * 5000 + "]" * 5000 + "\n", "is not a settings file: its values nest too deep to read"),
+    ("[keymap]\n" + "a." * 3000 + 'b = "x"\n', "[keymap] a.a.a.a.a.a.a.... nests more than 8 dotted parts"),
+]
+
+
+@pytest.mark.parametrize("text, says", DEEP, ids=["nested-arrays", "dotted-id"])
+def test_a_file_nested_thousands_deep_is_one_sentence_not_a_recursion_error(settings_file, capsys, text, says):
+    path = settings_file(text)
+    settings, problem = load_settings(TrajscopeApp)  # what the app's start reads
+    assert settings == Settings() and problem.startswith(str(path)) and says in problem and "\n" not in problem
+    assert main(["settings"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"trajscope: {problem}\n"
+
+
+def test_a_fifo_swapped_in_after_the_check_is_refused_not_waited_on(tmp_path, monkeypatch):
+    """The file is opened once and checked on what was opened: a stat that saw a regular file
+    says nothing about the FIFO a read would then block on."""
+    import threading
+    from pathlib import Path
+
+    regular, fifo = tmp_path / "regular.toml", tmp_path / "swapped.toml"
+    regular.write_text('theme = "x"\n')
+    os.mkfifo(fifo)
+    real_stat = Path.stat
+    monkeypatch.setattr(Path, "stat", lambda self, *a, **k: real_stat(regular if self == fifo else self, *a, **k))
+    monkeypatch.setenv("TRAJSCOPE_SETTINGS", str(fifo))
+    said = []
+    reader = threading.Thread(target=lambda: said.append(load_settings(TrajscopeApp)[1]), daemon=True)
+    reader.start()
+    reader.join(5)
+    if reader.is_alive():  # a read blocked on the FIFO: give it a writer's end of file, then fail
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(5)
+    assert said == [f"{fifo} is not a regular file (a FIFO, a device or a socket)"]
