@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from trajscope.tui.cli.common import add_policy_options, add_search_options, add_theme_option
+from trajscope.tui.cli.specs import spec_help
 
 def add_parser(sub) -> None:
     p = sub.add_parser("batch", help="a search per task or instance, locally or on a Ray cluster, in one fleet screen")
@@ -25,7 +26,7 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="where the run logs, summary and predictions go")
     p.add_argument("--resume", action="store_true", help="go on with the batch in --out from its logs")
     p.add_argument("--headless", action="store_true", help="a progress table and a JSON summary, no screen")
-    p.add_argument("--pace", type=float, default=0.0, help="seconds a demo-policy step takes (for demos)")
+    p.add_argument("--pace", type=float, default=0.0, help=spec_help("pace"))
     add_policy_options(p)
     add_search_options(p)
     add_theme_option(p)
@@ -174,6 +175,9 @@ def _progress(fleet) -> None:
     from trajscope.engine.tree import resolved_words
 
     console = Console(stderr=True)
+    if not console.is_terminal:  # a CI log: lines it keeps, not a table redrawn at 80 columns
+        _plain_progress(fleet, sys.stderr)
+        return
     console.print(f"[bold]batch[/]: {len(fleet.members)} search(es), {fleet.executor.describe()}, logs in "
                   f"{fleet.out_dir}")
 
@@ -184,7 +188,7 @@ def _progress(fleet) -> None:
                             f"{totals['failed']} failed · "
                             f"{totals['searches_per_hour']:.1f} searches/h · {totals['nodes_per_s']:.2f} nodes/s"))
         for column in ("run", "state", "node", "nodes", "best", "subm.", "verdict", "tokens", "restarts", "why"):
-            grid.add_column(column, no_wrap=True, overflow="ellipsis", max_width=40 if column == "why" else 28)
+            grid.add_column(column, no_wrap=True, overflow="ellipsis")  # Rich fits them to the terminal
         for member in fleet.members[:40]:
             row = member.row()
             grid.add_row(row["run"], row["state"], row["node"][:12], str(row["nodes"]),
@@ -199,3 +203,38 @@ def _progress(fleet) -> None:
             live.update(table())
         live.update(table())
     time.sleep(0)
+
+
+def _plain_progress(fleet, out) -> None:
+    """A line for each search whose state, verdict or restarts changed, then the totals: where
+    stderr is no terminal, a table redrawn in place is copied whole at each refresh, cut to 80 columns."""
+    from trajscope.engine.tree import resolved_words
+
+    print(f"batch: {len(fleet.members)} search(es), {fleet.executor.describe()}, logs in {fleet.out_dir}",
+          file=out, flush=True)
+    seen: dict[str, tuple] = {}
+
+    def report() -> None:
+        changed = False
+        for member in fleet.members:
+            row = member.row()
+            now = (row["state"], row["verdict"], row["restarts"], row["reason"])
+            if seen.get(member.name) == now:
+                continue
+            seen[member.name] = now
+            changed = True
+            parts = [f"{member.name}: {row['state']}", f"{row['nodes']} nodes"]
+            parts += [f"best {row['best']:.2f}"] if row["best"] is not None else []
+            parts += [row["verdict"]] if row["verdict"] else []
+            parts += [f"{row['restarts']} restart(s)"] if row["restarts"] else []
+            parts += [row["reason"]] if row["reason"] else []
+            print(" · ".join(parts), file=out, flush=True)
+        if changed:
+            totals = fleet.totals()
+            print(f"batch: {totals['done']}/{totals['instances']} done · {totals['running']} running · "
+                  f"{resolved_words(totals['instances'], totals['any_resolved'], totals['selected_resolved'])} · "
+                  f"{totals['failed']} failed · {totals['nodes']:,} nodes", file=out, flush=True)
+
+    while not fleet.wait(0.5):
+        report()
+    report()

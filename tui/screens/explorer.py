@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Tree
+from textual.widgets import Tree
 
 from trajscope.engine.events import ReadCounts
 from trajscope.engine.formats import FormatError, load
@@ -21,9 +21,13 @@ from trajscope.tui.screens.help import HelpScreen, binding_rows, tree_legend
 from trajscope.tui.screens.observation import ObservationScreen
 from trajscope.tui.settings import key_of
 from trajscope.tui.widgets.action_tree import ActionTree
+from trajscope.tui.widgets.key_footer import KeyFooter
 from trajscope.tui.widgets.node_detail import NodeDetail
 from trajscope.tui.widgets.prompt_bar import PromptBar
 from trajscope.tui.widgets.status_bar import StatusBar
+
+
+DETAIL_MODES = ("shown", "narrow", "hidden")
 
 
 def navigation_bindings(show: bool = True) -> list[Binding]:
@@ -51,6 +55,8 @@ class ExplorerScreen(Screen[None]):
                 "or as people read it (an edit as a diff)", id="explorer.raw_action"),
         Binding("c", "compare", "Compare", tooltip="compare two nodes side by side: mark one, then the other",
                 id="explorer.compare"),
+        Binding("d", "cycle_detail", "Detail", tooltip="the detail pane: shown, narrow, hidden (the tree takes "
+                "the room its labels need)", id="explorer.detail"),
         Binding("enter", "toggle_fold", "Fold / unfold", show=False, id="explorer.fold"),
         Binding("escape", "back", "Back to the runs", id="explorer.back"),
     ]
@@ -67,6 +73,7 @@ class ExplorerScreen(Screen[None]):
         self.feed_done = False
         self.compare_first: str | None = None
         self.told_sandbox = False  # the unconfined warning is said once
+        self.detail = DETAIL_MODES[0]
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
@@ -74,7 +81,7 @@ class ExplorerScreen(Screen[None]):
             yield NodeDetail(id="detail")
         yield PromptBar(id="prompt")
         yield StatusBar("loading…", id="status")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def tree(self) -> ActionTree:
@@ -242,6 +249,14 @@ class ExplorerScreen(Screen[None]):
 
         self.compare_first = None
         self.app.push_screen(CompareScreen(self.model, first, node_id))
+
+    def action_cycle_detail(self) -> None:
+        """The detail pane shown, narrow or hidden: the tree's labels follow the room it leaves."""
+        self.detail = DETAIL_MODES[(DETAIL_MODES.index(self.detail) + 1) % len(DETAIL_MODES)]
+        panes = self.query_one("#panes")
+        for mode in DETAIL_MODES[1:]:
+            panes.set_class(self.detail == mode, f"-detail-{mode}")
+        self.notify(f"detail pane: {self.detail}", timeout=1.5)
 
     def action_toggle_fold(self) -> None:
         node = self.tree.cursor_node

@@ -13,11 +13,19 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from trajscope.engine.tree import resolved_words
+from trajscope.tui.widgets.fitted_table import ColumnSpec, FittedTable
+from trajscope.tui.widgets.key_footer import KeyFooter
 
 COLUMNS = ("run", "state", "node", "nodes", "best", "subm.", "verdict", "tokens", "cost", "restarts", "why")
+# How the columns share the width: the names and the reason take what the short values leave;
+# where not all fit, the highest rank goes first (tui/widgets/fitted_table.py).
+FIT = {"run": {"min": 12, "rank": 0}, "state": {"width": 8, "rank": 0}, "node": {"width": 12, "rank": 3},
+       "nodes": {"width": 6, "rank": 1}, "best": {"width": 4, "rank": 1}, "subm.": {"width": 5, "rank": 2},
+       "verdict": {"width": 10, "rank": 0}, "tokens": {"width": 11, "rank": 2}, "cost": {"width": 9, "rank": 2},
+       "restarts": {"width": 8, "rank": 3}, "why": {"min": 20, "weight": 3, "rank": 0}}
 REFRESH_S = 0.5
 STATE_STYLE = {"running": "bold cyan", "starting": "cyan", "queued": "dim", "finished": "green", "failed": "bold red",
                "stopped": "yellow"}
@@ -29,7 +37,7 @@ def cells(row: dict) -> tuple:
             str(row["nodes"]), "" if row["best"] is None else f"{row['best']:.2f}", str(row["submissions"]),
             Text(verdict, style="bold green" if verdict == "resolved" else "red" if verdict else ""),
             f"{row['tokens']:,}", f"${row['cost']:.4f}", str(row["restarts"]) if row["restarts"] else "",
-            row["reason"][:60])
+            row["reason"])
 
 
 def headline(totals: dict, described: str) -> str:
@@ -59,13 +67,13 @@ class FleetScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="fleet-totals")
-        yield DataTable(id="fleet-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        longest = max([len(m.name) for m in self.fleet.members] + [8])
+        specs = [ColumnSpec(c, c, **(FIT[c] | ({"max": longest, "min": min(longest, 24)} if c == COLUMNS[0] else {}))) for c in COLUMNS]
+        yield FittedTable(specs, id="fleet-table", cursor_type="row", zebra_stripes=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for column in COLUMNS:
-            table.add_column(column, key=column)
         for member in self.fleet.members:
             table.add_row(*cells(member.row()), key=member.name)
         table.focus()

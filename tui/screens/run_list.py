@@ -18,18 +18,24 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from trajscope.engine.formats import FormatError
 from trajscope.engine.formats.collection import RunRef
+from trajscope.tui.widgets.fitted_table import ColumnSpec, FittedTable
+from trajscope.tui.widgets.key_footer import KeyFooter
 from trajscope.engine.tree import resolved_words
 
 COLUMNS = (("run", "run"), ("agent", "agent / model"), ("steps", "steps"), ("branches", "branch pts"),
            ("submissions", "subm."), ("verdict", "verdict"), ("cost", "cost"), ("tokens", "tokens"),
            ("flags", "flags"))
-# Widths fixed up front: rows are filled after they are drawn, and a column must not jump.
-WIDTHS = {"agent": 24, "steps": 6, "branches": 10, "submissions": 6, "verdict": 14, "cost": 9, "tokens": 11,
-          "flags": 28}
+# Widths from the space, not the content: rows are filled after they are drawn, and a column must
+# not jump. Numbers and verdicts keep theirs, names and flags share the rest; where not all fit, the
+# highest rank goes first (tui/widgets/fitted_table.py).
+FIT = {"run": {"min": 12, "weight": 2, "rank": 0}, "agent": {"min": 10, "max": 32, "rank": 3},
+       "steps": {"width": 6, "rank": 1}, "branches": {"width": 10, "rank": 3}, "submissions": {"width": 5, "rank": 2},
+       "verdict": {"width": 14, "rank": 0}, "cost": {"width": 9, "rank": 1}, "tokens": {"width": 11, "rank": 1},
+       "flags": {"min": 10, "rank": 2}}
 VERDICTS = ("all", "resolved", "unresolved", "not verified", "failed to read")
 BATCH_S = 0.25  # rows filled by the reader are shown at most this often
 
@@ -121,17 +127,16 @@ class RunsScreen(Screen):
         self.listed_s: float | None = None
 
     def compose(self) -> ComposeResult:
-        yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        longest = max([len(r.ref.name) for r in self.rows] + [8])
+        yield FittedTable([ColumnSpec(key, label, **(FIT[key] | ({"max": longest, "min": min(longest, 24)} if key == "run" else {})))
+                           for key, label in COLUMNS], id="runs", cursor_type="row", zebra_stripes=True)
         yield Input(placeholder="filter: text in the run's name, agent or flags (enter to apply)", id="runs-filter")
         yield Static("", id="runs-summary")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         started = time.perf_counter()
         table = self.query_one(DataTable)
-        name_width = min(48, max([len(r.ref.name) for r in self.rows] + [8]))
-        for key, label in COLUMNS:
-            table.add_column(label, key=key, width=WIDTHS.get(key, name_width))
         self.query_one(Input).display = False
         self._refill()
         self.listed_s = time.perf_counter() - started

@@ -54,7 +54,8 @@ class ActionTree(Tree[str]):
         self._populated: set[str] = set()
         self._styles: dict[str, Style] = {}
         self._reexpand: set[str] = set()  # expanded before a rebuild; expanded again after
-        self._stale: set[str] = set()  # lines whose labels predate a style change
+        self._level: dict[str, int] = {}  # a line's indent in guides (the root's line is 0)
+        self._fitted: dict[str, int] = {}  # the cells each line's label was made to fit
         self.frame = 0  # the spinner frame of running nodes
 
     # -- labels -------------------------------------------------------------
@@ -65,9 +66,20 @@ class ActionTree(Tree[str]):
                 f"action-tree--{name}", partial=True)
         return style
 
-    def label_for(self, node_id: str) -> Text:
+    def label_room(self, node_id: str, expandable: bool) -> int:
+        """The cells a line's label has: the tree's width less the line's guides and fold icon, so
+        a label follows the space the tree has (a resize or the detail pane's key changes it)."""
+        width = self.scrollable_content_region.width or self.app.size.width // 2
+        return width - self._level.get(node_id, 0) * self.guide_depth - (2 if expandable else 0)
+
+    def label_for(self, node_id: str, expandable: bool | None = None) -> Text:
         assert self.model is not None
-        return build_label(self.model.nodes[node_id], self._style, frame=self.frame)
+        if expandable is None:
+            tnode = self._tnodes.get(node_id)
+            expandable = tnode.allow_expand if tnode is not None else self._has_view_children(node_id)
+        room = self.label_room(node_id, expandable)
+        self._fitted[node_id] = room
+        return build_label(self.model.nodes[node_id], self._style, width=room, frame=self.frame)
 
     def get_label_width(self, node: TreeNode[str]) -> int:
         # The default renders every label on each rebuild; the label is already a Text.
@@ -82,20 +94,23 @@ class ActionTree(Tree[str]):
     def relabel_all(self) -> None:
         """Labels are made again with the new styles as their lines are drawn (a theme change
         on a tree of thousands of lines must not rebuild every label at once)."""
-        self._stale = set(self._tnodes)
+        self._fitted.clear()
+        self._clear_line_cache()
         self.refresh()
 
     def render_label(self, node: TreeNode[str], base_style: Style, style: Style) -> Text:
-        if node.data in self._stale and self.model is not None and node.data in self.model.nodes:
-            self._stale.discard(node.data)
-            node._label = self.label_for(node.data)  # same width: only the styles changed
+        # Only lines drawn get here (Textual caches each by width): a label is fitted again when
+        # the styles changed or the cells its line has did, never for lines off screen.
+        node_id = node.data
+        if (self.model is not None and node_id in self.model.nodes
+                and self._fitted.get(node_id) != self.label_room(node_id, node._allow_expand)):
+            node._label = self.label_for(node_id, node._allow_expand)
         return super().render_label(node, base_style, style)
 
     def refresh_node(self, node_id: str) -> None:
         """A node's score or status changed: relabel it if it is on screen."""
         tnode = self._tnodes.get(node_id)
         if tnode is not None:
-            self._stale.discard(node_id)
             tnode.set_label(self.label_for(node_id))
 
     # -- the view rules -------------------------------------------------------
@@ -139,6 +154,8 @@ class ActionTree(Tree[str]):
         self._tnodes = {ROOT: self.root}
         self._vparent.clear()
         self._populated.clear()
+        self._level = {ROOT: 0}
+        self._fitted.clear()
         self.root.data = ROOT
         self.root.set_label(self.label_for(ROOT))
         if len(model) < AUTO_EXPAND_BELOW:
@@ -172,7 +189,8 @@ class ActionTree(Tree[str]):
     def _materialize(self, node_id: str, container: str, before: TreeNode | None = None) -> TreeNode[str]:
         has_children = self._has_view_children(node_id)
         parent = self._tnodes[container]
-        tnode = parent.add(self.label_for(node_id), data=node_id, allow_expand=has_children,
+        self._level[node_id] = self._level.get(container, 0) + 1
+        tnode = parent.add(self.label_for(node_id, has_children), data=node_id, allow_expand=has_children,
                            before=before)
         self._tnodes[node_id] = tnode
         self._vparent[node_id] = container
@@ -224,6 +242,8 @@ class ActionTree(Tree[str]):
                 self._reexpand.add(current.data)
             self._tnodes.pop(current.data, None)
             self._vparent.pop(current.data, None)
+            self._level.pop(current.data, None)
+            self._fitted.pop(current.data, None)
             self._populated.discard(current.data)
             stack.extend(current.children)
         tnode.remove()
