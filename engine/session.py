@@ -36,18 +36,26 @@ from trajscope.engine.tree import ROOT, Tree
 
 @dataclass
 class SearchConfig:
-    strategy: str = "dars"
-    max_depth: int = 30
-    timeout: float = 120.0  # seconds one command may run
-    samples: int = 4  # sample: independent rollouts
-    k: int = 3  # dars: candidates per expansion
-    expand_temperature: float = 0.8  # expansions and pruned steps (the policy's own is the spec's temperature)
-    prune_m: int = 3  # prune: candidates per step
-    prune_b: int = 1  # prune: candidates kept
-    critic: str = "prm"  # dars: prm, llm or first
-    refine_rounds: int = 0  # PDR: more rounds of rollouts, each conditioned on the last one's summaries
-    limits: dict = field(default_factory=lambda: dict(dars.DEFAULT_LIMITS))
-    after: dict = field(default_factory=lambda: {k: list(v) for k, v in dars.DEFAULT_AFTER.items()})
+    # each field's doc is its --help line and says what a config file's key sets (tui/cli/specs.py)
+    strategy: str = field(default="dars", metadata={"doc": "the search strategy: a name from the strategy table"})
+    max_depth: int = field(default=30, metadata={"doc": "steps a rollout may take"})
+    timeout: float = field(default=120.0, metadata={"doc": "seconds one command may run"})
+    samples: int = field(default=4, metadata={"doc": "sample: independent rollouts"})
+    k: int = field(default=3, metadata={"doc": "dars: candidates per expansion"})
+    expand_temperature: float = field(default=0.8, metadata={
+        "doc": "dars and prune: the sampling temperature of expansions and of prune's candidate steps "
+               "; a rollout's ordinary steps use temperature"})
+    prune_m: int = field(default=3, metadata={"doc": "prune: candidates sampled per step"})
+    prune_b: int = field(default=1, metadata={"doc": "prune: candidates kept per step"})
+    critic: str = field(default="prm", metadata={"doc": "dars: who picks among candidates (prm, llm or first)"})
+    refine_rounds: int = field(default=0, metadata={
+        "doc": "PDR: more rounds of rollouts, each conditioned on distilled summaries of the last"})
+    limits: dict = field(default_factory=lambda: dict(dars.DEFAULT_LIMITS), metadata={
+        "doc": "dars: how often each kind of step may branch along one path (kind -> count); "
+               "a config file's table changes the kinds it names"})
+    after: dict = field(default_factory=lambda: {k: list(v) for k, v in dars.DEFAULT_AFTER.items()}, metadata={
+        "doc": "dars: inside a branch that began at a kind, the kinds that may branch again (kind -> list); "
+               "a config file's table changes the kinds it names"})
 
     def __post_init__(self) -> None:
         strategy_class(self.strategy)  # ValueError now, not in a worker, for a name that is no strategy

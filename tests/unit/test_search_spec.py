@@ -189,3 +189,94 @@ def test_a_strategy_option_declared_on_the_config_is_a_spec_field_and_an_option(
     add_spec_options(p)
     assert p.parse_args(["--beam-width", "8"]).beam_width == 8
     assert "--k" in p._option_string_actions and p.parse_args([]).config is None
+
+
+def _subparser(name: str):
+    import argparse
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[name]
+
+
+def test_demo_help_shows_the_defaults_demo_runs():
+    """`demo --help` said (default: dars) and no default for --workers or --prune-b while the
+    demo runs dars+prune with 2 of each: the help reads the defaults the parser holds."""
+    from trajscope.engine.spec import FIELDS
+    from trajscope.tui.cli.demo import DEMO_SETTINGS
+
+    demo = _subparser("demo")
+    args = demo.parse_args([])
+    assert DEMO_SETTINGS and all(getattr(spec_from_args(args), k) == v for k, v in DEMO_SETTINGS.items())
+    formatter = demo._get_formatter()
+    shown = {a.dest: formatter._expand_help(a) for a in demo._actions if a.dest in FIELDS and a.help}
+    for name, value in DEMO_SETTINGS.items():
+        assert shown[name].endswith(f"(default: {value})"), shown[name]
+    for name, text in shown.items():  # no help names a default other than the one the run takes
+        if "(default: %(default)s)" in _action(demo, name).help:
+            assert text.endswith(f"(default: {getattr(args, name)})"), text
+    assert "dars+prune)" in " ".join(demo.format_help().split())
+
+
+def _action(parser, dest: str):
+    return next(a for a in parser._actions if a.dest == dest)
+
+
+def test_every_option_of_a_spec_field_has_the_field_doc_as_its_help():
+    """One source: the spec's field docs (--temperature and --seed had no help at all)."""
+    import argparse
+    from dataclasses import MISSING
+
+    from trajscope.engine.spec import FIELDS
+
+    def parsers(parser):
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    yield from parsers(sub)
+
+    seen = set()
+    for parser in parsers(build_parser()):
+        if "--config" not in parser._option_string_actions:  # a command that starts no search (prm --seed...)
+            continue
+        for action in parser._actions:
+            if action.option_strings and action.dest in FIELDS:
+                seen.add(action.dest)
+                doc = FIELDS[action.dest].metadata.get("doc")
+                assert doc and (action.help or "").startswith(doc.replace("%", "%%")), (action.dest, action.help)
+    options = {name for name, f in FIELDS.items() if f.default is not MISSING and name != "pace"}
+    assert options <= seen, options - seen  # every scalar field has an option somewhere (pace: demo's)
+
+
+def test_every_config_field_has_a_doc_so_expand_temperature_is_an_option():
+    from dataclasses import fields
+
+    from trajscope.engine.session import SearchConfig
+
+    assert all(f.metadata.get("doc") for f in fields(SearchConfig))
+    assert "--expand-temperature" in _subparser("demo")._option_string_actions
+    assert cli_spec("search", TASK, "--expand-temperature", "0.5").expand_temperature == 0.5
+    assert cli_spec("search", TASK).expand_temperature == SearchConfig().expand_temperature
+
+
+def test_a_bool_field_is_a_flag_pair_not_a_string_read_as_true(monkeypatch, capsys):
+    """type=bool reads any non-empty string, "False" too, as True."""
+    import argparse
+    from dataclasses import dataclass, field
+
+    from trajscope.engine import session
+    from trajscope.tui.cli.specs import add_spec_options
+
+    @dataclass
+    class WithFlag(session.SearchConfig):
+        verify_each: bool = field(default=True, metadata={"doc": "run the tests after every edit"})
+
+    monkeypatch.setattr(session, "SearchConfig", WithFlag)
+    p = argparse.ArgumentParser()
+    add_spec_options(p)
+    assert p.parse_args([]).verify_each is True
+    assert p.parse_args(["--no-verify-each"]).verify_each is False
+    assert p.parse_args(["--verify-each"]).verify_each is True
+    with pytest.raises(SystemExit):
+        p.parse_args(["--verify-each", "False"])
+    assert "run the tests after every edit (default: True)" in " ".join(p.format_help().split())

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from trajscope.tui.cli.specs import spec_help
 from trajscope.tui.errors import UserError
 
 from trajscope.demo_data import task_dirs
@@ -87,19 +88,19 @@ def add_policy_options(p: argparse.ArgumentParser) -> None:
     from trajscope.engine.policy.factory import POLICIES
 
     p.add_argument("--model", default="demo",
-                   help="a litellm model string (openai/..., anthropic/..., ollama/..., hosted_vllm/...), "
-                        f"{POLICIES.names()} (demo: the demo policy, the default), or your own policy class "
-                        "as module:Class")
-    p.add_argument("--api-base", metavar="URL", help="the model server, e.g. http://localhost:8000/v1")
-    p.add_argument("--api-key", metavar="KEY", help="the API key (default: the provider's environment variable)")
-    p.add_argument("--temperature", type=float, default=0.0)
+                   help=spec_help("model", "openai/..., anthropic/..., ollama/..., hosted_vllm/...; the policy table: "
+                                  f"{POLICIES.names()}; or your own policy class as module:Class"))
+    p.add_argument("--api-base", metavar="URL", help=spec_help("api_base", "e.g. http://localhost:8000/v1"))
+    p.add_argument("--api-key", metavar="KEY", help=spec_help("api_key"))
+    p.add_argument("--temperature", type=float, default=0.0, help=spec_help("temperature"))
     p.add_argument("--tool-mode", choices=["auto", "tools", "text"], default="auto",
-                   help="function calling, or the text format (one fenced bash block a turn)")
-    p.add_argument("--teacher", metavar="MODEL", help="DAgger: a teacher model mixed with --model (the student)")
-    p.add_argument("--beta", type=float, default=0.5, help="DAgger: the chance the teacher acts at a turn")
-    p.add_argument("--sandbox", choices=["auto", "docker", "local", "none"], default="auto", help=SANDBOX_HELP)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--timeout", type=float, default=120, help="seconds one command may run")
+                   help=spec_help("tool_mode", "the text format is one fenced bash block a turn"))
+    p.add_argument("--teacher", metavar="MODEL", help=spec_help("teacher"))
+    p.add_argument("--beta", type=float, default=0.5, help=spec_help("beta"))
+    p.add_argument("--sandbox", choices=["auto", "docker", "local", "none"], default="auto",
+                   help=spec_help("sandbox", SANDBOX_HELP))
+    p.add_argument("--seed", type=int, default=0, help=spec_help("seed"))
+    p.add_argument("--timeout", type=float, default=120, help=spec_help("timeout"))
 
 
 def add_search_options(p: argparse.ArgumentParser) -> None:
@@ -107,27 +108,26 @@ def add_search_options(p: argparse.ArgumentParser) -> None:
     from trajscope.engine.search import STRATEGIES
 
     p.add_argument("--strategy", default="dars", metavar="STRATEGY",
-                   help=f"{STRATEGIES.names()} (default: dars), or your own Strategy class as module:Class")
+                   help=spec_help("strategy", f"{STRATEGIES.names()}, or your own Strategy class as module:Class"))
     p.add_argument("--prm", default="builtin",
-                   help=f"scorers, comma-separated: {SCORERS.names()}, your own scorer class as module:Class; "
-                        "or none")
-    p.add_argument("--device", help="where the PRM runs: cpu, cuda or mps (default: the best there is)")
-    p.add_argument("--workers", type=int, default=1, help="rollouts at once, one sandbox each")
-    p.add_argument("--max-nodes", type=int, default=60, help="node budget")
-    p.add_argument("--max-tokens", type=int, help="token budget")
-    p.add_argument("--max-cost", type=float, help="cost budget in dollars")
-    p.add_argument("--max-time", type=float, help="wall-time budget in seconds")
-    p.add_argument("--max-depth", type=int, default=30, help="steps a rollout may take")
-    p.add_argument("--samples", type=int, default=4, help="sample: independent rollouts")
-    p.add_argument("--k", type=int, default=3, help="dars: candidates per expansion")
-    p.add_argument("--prune-m", type=int, default=3, help="prune: candidates sampled per step")
-    p.add_argument("--prune-b", type=int, default=1, help="prune: candidates kept per step")
-    p.add_argument("--critic", choices=["prm", "llm", "first"], default="prm", help="dars: who picks among candidates")
+                   help=spec_help("prm", f"{SCORERS.names()}, or your own scorer class as module:Class"))
+    p.add_argument("--device", help=spec_help("device"))
+    p.add_argument("--workers", type=int, default=1, help=spec_help("workers"))
+    p.add_argument("--max-nodes", type=int, default=60, help=spec_help("max_nodes"))
+    p.add_argument("--max-tokens", type=int, help=spec_help("max_tokens"))
+    p.add_argument("--max-cost", type=float, help=spec_help("max_cost"))
+    p.add_argument("--max-time", type=float, help=spec_help("max_time"))
+    p.add_argument("--max-depth", type=int, default=30, help=spec_help("max_depth"))
+    p.add_argument("--samples", type=int, default=4, help=spec_help("samples"))
+    p.add_argument("--k", type=int, default=3, help=spec_help("k"))
+    p.add_argument("--prune-m", type=int, default=3, help=spec_help("prune_m"))
+    p.add_argument("--prune-b", type=int, default=1, help=spec_help("prune_b"))
+    p.add_argument("--critic", choices=["prm", "llm", "first"], default="prm", help=spec_help("critic"))
     p.add_argument("--select", choices=["prm", "judge", "rtv"], default="prm",
-                   help="how the patch is chosen: PRM score, an LLM judge, or recursive tournament voting")
+                   help=spec_help("select"))
     p.add_argument("--refine-rounds", type=int, default=0,
-                   help="PDR: more rounds of rollouts, each conditioned on distilled summaries of the last")
-    p.add_argument("--judge", metavar="MODEL", help="the model that judges for --select judge|rtv (default: --model)")
+                   help=spec_help("refine_rounds"))
+    p.add_argument("--judge", metavar="MODEL", help=spec_help("judge"))
     from trajscope.tui.cli.specs import add_spec_options
 
     add_spec_options(p)  # --config, and a strategy option the spec has and these lines do not

@@ -7,6 +7,7 @@ import argparse
 
 from trajscope.tui.cli.common import (DEMO_TASK, add_out_option, add_policy_options, add_search_options, add_theme_option,
                             bundled_tasks)
+from trajscope.tui.cli.specs import spec_help
 
 DEMO_SETTINGS = dict(strategy="dars+prune", prune_b=2, workers=2)
 """What the demo changes of `trajscope search`'s defaults (the rest is the SearchSpec's)."""
@@ -21,7 +22,7 @@ def add_demo_options(p: argparse.ArgumentParser) -> None:
     add_policy_options(p)
     add_search_options(p)
     p.add_argument("--pace", type=float, default=0.25,
-                   help="seconds each demo-policy step takes, so the tree grows at a watchable speed (0: flat out)")
+                   help=spec_help("pace", "so the tree grows at a watchable speed; 0: flat out"))
     add_out_option(p)
     # resume None: demo has no --resume, so its messages never offer one
     p.set_defaults(**DEMO_SETTINGS, instance=None, resume=None)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from trajscope.tui.cli.common import (add_out_option, add_policy_options, add_search_options, add_task_arguments,
                                      check_out_log, default_out)
+from trajscope.tui.cli.specs import spec_help
 
 def _web_options(p: argparse.ArgumentParser) -> None:
     from trajscope.tui.serve.web import MAX_VIEWERS
@@ -52,7 +53,7 @@ def add_parser(sub) -> None:
     add_policy_options(search)
     add_search_options(search)
     add_out_option(search)
-    search.add_argument("--pace", type=float, default=0.0, help="seconds a demo-policy step takes")
+    search.add_argument("--pace", type=float, default=0.0, help=spec_help("pace"))
     _web_options(search)
     show = modes.add_parser("open", help="a run log (--follow: as another process writes it), read-only")
     show.add_argument("run")

@@ -14,26 +14,46 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from dataclasses import Field
+
     from trajscope.engine.spec import SearchSpec
+
+
+def spec_help(name: str, more: str = "", spec_field: Field | None = None) -> str:
+    """The help of the option of spec field ``name``: the field's ``doc`` (engine/spec.py,
+    engine/session.py: one source, so the two cannot disagree), then ``more`` (what a table
+    offers), then the default as the parser holds it when help is shown, so a command that
+    sets its own defaults (demo) shows those."""
+    if spec_field is None:
+        from trajscope.engine.spec import FIELDS
+
+        spec_field = FIELDS[name]
+    doc = spec_field.metadata["doc"]
+    text = (f"{doc}; {more}" if more else doc).replace("%", "%%")
+    return text if spec_field.default is None else f"{text} (default: %(default)s)"
 
 
 def add_spec_options(p: argparse.ArgumentParser) -> None:
     """``--config``, and a command-line option for every field of the spec that has none yet:
-    a strategy option added to the spec (with its ``doc``) is an option here too."""
+    a strategy option added to the spec (with its ``doc``) is an option here too. A bool field
+    is a flag pair (--x / --no-x); a table (DARS's limits) is set in a config file only."""
     p.add_argument("--config", metavar="FILE",
                    help="search settings in a TOML or YAML file, keys as the options' names (max_nodes = 60); "
                         "options given here win")
-    from dataclasses import fields
+    from dataclasses import MISSING, fields
 
     from trajscope.engine.session import SearchConfig
 
     for f in fields(SearchConfig):
         flag = "--" + f.name.replace("_", "-")
-        if flag in p._option_string_actions or "doc" not in f.metadata:
+        if flag in p._option_string_actions or "doc" not in f.metadata or f.default is MISSING:
             continue
-        kind = type(f.default) if f.default is not None else str
-        p.add_argument(flag, type=kind, default=f.default, choices=f.metadata.get("choices"),
-                       help=f.metadata["doc"])
+        if isinstance(f.default, bool):  # type=bool would read "--x False" as True
+            kind = {"action": argparse.BooleanOptionalAction}
+        else:
+            kind = {"type": type(f.default) if f.default is not None else str}
+        p.add_argument(flag, default=f.default, choices=f.metadata.get("choices"),
+                       help=spec_help(f.name, spec_field=f), **kind)
 
 
 def spec_from_args(args: argparse.Namespace, resume: Path | None = None) -> SearchSpec:
