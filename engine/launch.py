@@ -119,6 +119,8 @@ def recorded_settings(log: Path) -> dict | None:
     if not isinstance(recorded, dict):
         raise SpecError(f"{where} are not a mapping of settings")
     strategy = recorded.get("strategy", "dars")
+    if not isinstance(strategy, str):
+        raise SpecError(f"{where} name a strategy that is not a string")
     if strategy not in STRATEGIES:  # checked before the spec is built: building it would import a path
         raise SpecError(f"{where} name the strategy {str(strategy)[:100]!r}, which is not one of trajscope's; "
                         "name it with --strategy to resume with it")

@@ -125,7 +125,7 @@ class Registry(MutableMapping):
         """The error for a name that is not in the table, listing what is."""
         choices = [*self._entries, *([self.other] if self.other else []),
                    *([f"a class of your own as module:{self.kind.capitalize()}"] if paths else [])]
-        return self.error(f"unknown {self.kind} {name!r}: use {', '.join(choices[:-1])} or {choices[-1]}")
+        return self.error(f"unknown {self.kind} {name[:100]!r}: use {', '.join(choices[:-1])} or {choices[-1]}")
 
     def resolve(self, name: str, paths: bool = True) -> Found:
         """What ``name`` stands for: the table's entry, else (with ``paths``) a dotted path."""
@@ -141,7 +141,10 @@ class Registry(MutableMapping):
             return Found(_attribute(module_name, attr), plugin=name)
         except ModuleNotFoundError as exc:
             if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-                raise self.unknown(name) from None
+                # the module itself is missing: a table name mistyped, or a module not on the path
+                # (trajscope's own command does not look in the current folder)
+                raise self.error(f"{self.unknown(name)}; no module {exc.name} is on the Python path "
+                                 "(add its folder to PYTHONPATH)") from None
             raise self.error(f"the {self.kind} {name!r} could not be imported: {exc}") from None
         except AttributeError:
             raise self.error(f"the {self.kind} {name!r} names nothing: module {module_name} has no {attr}") from None

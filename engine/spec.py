@@ -12,6 +12,9 @@ there and the JSON, the config-file key and the command-line option follow from 
 from __future__ import annotations
 
 import copy
+import math
+import re
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field, fields, replace
@@ -26,6 +29,8 @@ VERSION = 1
 SECRETS = frozenset({"api_key"})
 """Fields never recorded (the run log, a JSON result): a key given to a search stays in memory."""
 MAX_CONFIG = 1 << 20  # bytes of a config file read at most
+MAX_WORKERS = 256
+"""Workers of one search at most: each is a thread and a sandbox, all started at once."""
 
 
 class SpecError(UserCausedError, ValueError):
@@ -84,10 +89,26 @@ class SearchSpec(SearchConfig):
         for f in fields(self):
             choices = f.metadata.get("choices") or _CHOICES.get(f.name)
             if choices and getattr(self, f.name) not in choices:
-                raise SpecError(f"{f.name} must be one of {', '.join(choices)}, not {getattr(self, f.name)!r}")
-        for name in ("workers", "samples", "k", "prune_m", "prune_b", "max_nodes"):
-            if getattr(self, name) < 1:
+                raise SpecError(f"{f.name} must be one of {', '.join(choices)}, not {_short(getattr(self, f.name))}")
+        for name in ("workers", "samples", "k", "prune_m", "prune_b", "max_nodes", "max_depth", "max_tokens"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise SpecError(f"{_flag(name)} must be at least 1, not {getattr(self, name)}")
+        for f in fields(self):  # NaN passes every comparison: a NaN budget would never end a search
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise SpecError(f"{_flag(f.name)} must be a finite number, not {value}")
+        for name in ("timeout", "max_time"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise SpecError(f"{_flag(name)} must be more than 0 seconds, not {getattr(self, name)}")
+        for name in ("max_cost", "pace", "temperature", "expand_temperature", "refine_rounds"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise SpecError(f"{_flag(name)} must be at least 0, not {getattr(self, name)}")
+        if not 0.0 <= self.beta <= 1.0:
+            raise SpecError(f"--beta is a chance, between 0 and 1, not {self.beta}")
+        if self.workers > MAX_WORKERS:
+            raise SpecError(f"--workers is at most {MAX_WORKERS} (one sandbox and one thread each), not {self.workers}")
+        if self.device is not None and not re.fullmatch(r"cpu|mps|cuda(:\d{1,3})?", self.device):
+            raise SpecError(f"--device is cpu, cuda, cuda:N or mps, not {_short(self.device)}")
 
     # -- JSON --------------------------------------------------------------------------------
     def to_json(self, secrets: bool = False) -> dict:
@@ -157,11 +178,18 @@ def _check_type(name: str, value) -> None:
     ok = not isinstance(value, bool) and isinstance(value, allowed)
     if isinstance(value, int) and not isinstance(value, bool) and float in allowed:
         ok = True
-    if ok and isinstance(value, dict):
-        ok = all(isinstance(k, str) and _dict_value_ok(name, v) for k, v in value.items())
     if not ok:
         words = " or ".join("null" if a is type(None) else a.__name__ for a in allowed)
-        raise SpecError(f"{name} must be {words}, not {type(value).__name__} {value!r}"[:300])
+        raise SpecError(f"{name} must be {words}, not {type(value).__name__} {_short(value)}")
+    if isinstance(value, dict):
+        for key, entry in value.items():
+            if not isinstance(key, str):
+                raise SpecError(f"{name}: each key is a kind of step (a string), not {_short(key)}")
+            if not _dict_value_ok(name, entry):
+                raise SpecError(f"{name}.{key[:60]} must be {_DICT_VALUES.get(name, 'a value')}, not {_short(entry)}")
+
+
+_DICT_VALUES = {"limits": "a whole number, at least 0", "after": "a list of kinds of step (strings)"}
 
 
 def _dict_value_ok(name: str, value) -> bool:
@@ -170,6 +198,15 @@ def _dict_value_ok(name: str, value) -> bool:
     if name == "after":
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     return True
+
+
+_REPR = reprlib.Repr()  # its bounds are attributes before Python 3.12
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 2, 60, 60, 4, 4
+
+
+def _short(value) -> str:
+    """A value from a file or a log, shown bounded: however deep or long it is, one short line."""
+    return _REPR.repr(value)
 
 
 # -- config files ------------------------------------------------------------------------------

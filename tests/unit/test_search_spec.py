@@ -46,7 +46,19 @@ def test_the_api_key_stays_out_of_the_json_unless_a_worker_is_handed_it():
     ({"sandbox": "chroot"}, "sandbox must be one of auto, docker, local, none"),
     ({"critic": "oracle"}, "critic must be one of prm, llm, first"),
     ({"prune_m": 0}, "--prune-m must be at least 1, not 0"),
-    ({"limits": {"edit": "many"}}, "limits must be dict"),
+    ({"limits": {"edit": "many"}}, "limits.edit must be a whole number, at least 0, not 'many'"),
+    ({"after": {"edit": [1]}}, "after.edit must be a list of kinds of step"),
+    ({"max_time": float("nan")}, "--max-time must be a finite number"),
+    ({"temperature": float("inf")}, "--temperature must be a finite number"),
+    ({"max_time": -1}, "--max-time must be more than 0 seconds"),
+    ({"timeout": 0}, "--timeout must be more than 0 seconds"),
+    ({"pace": -1}, "--pace must be at least 0"),
+    ({"refine_rounds": -3}, "--refine-rounds must be at least 0"),
+    ({"max_depth": 0}, "--max-depth must be at least 1"),
+    ({"beta": 7}, "--beta is a chance, between 0 and 1"),
+    ({"workers": 10**9}, "--workers is at most 256"),
+    ({"device": "bogus"}, "--device is cpu, cuda, cuda:N or mps"),
+    ({"model": [[[[[[["deep"]]]]]]]}, "model must be str, not list [[[...]]]"),
     ({"strategy": "beam"}, "unknown strategy 'beam'"),
     ({"version": 2}, "version 2"),
     ([1, 2], "must be a mapping of settings"),
@@ -148,12 +160,40 @@ def test_a_log_cannot_name_code_to_import(tmp_path, monkeypatch, field):
     assert not (tmp_path / "imported").exists()
 
 
+def test_a_value_nested_past_recursion_is_still_one_sentence(tmp_path):
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(SpecError, match="model must be str, not list"):
+        SearchSpec.from_json({"model": deep})
+    with pytest.raises(SpecError, match="name a strategy that is not a string"):
+        cli_spec("search", TASK, "--resume", "--out", _log_with(tmp_path, {"strategy": ["x"]}), resume=tmp_path / "run.jsonl")
+
+
 def test_a_log_cannot_choose_to_run_unconfined(tmp_path):
     log = _log_with(tmp_path, {"sandbox": "none"})
     with pytest.raises(SpecError, match="unconfined"):
         cli_spec("search", TASK, "--resume", "--out", log, resume=log)
     assert cli_spec("search", TASK, "--resume", "--out", log, "--sandbox", "none", resume=log).sandbox == "none"
     assert cli_spec("search", TASK, "--resume", "--out", log, "--sandbox", "local", resume=log).sandbox == "local"
+
+
+@pytest.mark.parametrize("recorded, again", [
+    ({"model": "openai/gpt-4o-mini", "api_base": "http://127.0.0.1:9/v1"},
+     ["--model", "openai/gpt-4o-mini", "--api-base", "http://127.0.0.1:9/v1"]),
+    ({"teacher": "openai/gpt-4o"}, ["--teacher", "openai/gpt-4o"]),
+    ({"prm": "vllm:http://127.0.0.1:9/v1?api_key_env=HOME"}, ["--prm", "heuristic"]),
+    ({"prm": "hf:/tmp/somewhere"}, ["--prm", "hf:/tmp/somewhere"]),
+])
+def test_a_log_cannot_choose_where_keys_and_data_go(tmp_path, recorded, again):
+    """A resumed log that names a model server would get the user's API key from the
+    environment sent there: what it names must be named again to resume with it."""
+    log = _log_with(tmp_path, recorded)
+    with pytest.raises(SpecError, match="a log cannot choose the models, servers"):
+        cli_spec("search", TASK, "--resume", "--out", log, resume=log)
+    spec = cli_spec("search", TASK, "--resume", "--out", log, *again, resume=log)
+    named = dict(zip(again[::2], again[1::2]))
+    assert spec.prm == named.get("--prm", spec.prm) and spec.model == named.get("--model", spec.model)
 
 
 def test_a_worker_given_a_bad_spec_fails_in_one_sentence(tmp_path):

@@ -9,6 +9,7 @@ on ``search``) keep the spec's default, or what the log or the file says.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,17 +75,37 @@ def spec_from_args(args: argparse.Namespace, resume: Path | None = None) -> Sear
     if from_file:
         spec = spec.updated(from_file, str(config_path))
     spec = spec.updated({k: values[k] for k in given}, "the command line")
-    if recorded and recorded.get("sandbox") == "none" and not ({"sandbox"} & (given | set(from_file))):
-        from trajscope.engine.spec import SpecError
-
-        raise SpecError(f"{resume} was recorded running commands unconfined (--sandbox none), which a log "
-                        "cannot choose: name --sandbox none, or another sandbox, to resume it")
+    if recorded:
+        _check_what_a_log_may_choose(recorded, resume, given | set(from_file))
     if recorded:
         _say_overrides(spec, recorded, resume, set(from_file) | given)
     from trajscope.engine.redact import register
 
     register(spec.api_key)  # a key from the config file is cut out of every line, as one given here is
     return spec
+
+
+# What a log (a file that may come from someone else) may not choose for the person resuming it:
+# where commands run unconfined, and where requests, keys and data go or what is loaded from disk.
+# Each must be named again (command line or config file) to resume with it.
+_ENDPOINTS = ("model", "teacher", "judge", "api_base")
+
+
+def _check_what_a_log_may_choose(recorded: dict, log: Path, named: set[str]) -> None:
+    from trajscope.engine.spec import SearchSpec, SpecError
+
+    if recorded.get("sandbox") == "none" and "sandbox" not in named:
+        raise SpecError(f"{log} was recorded running commands unconfined (--sandbox none), which a log "
+                        "cannot choose: name --sandbox none, or another sandbox, to resume it")
+    defaults = SearchSpec()
+    asked = [f"--{name.replace('_', '-')} {shlex.quote(str(recorded[name]))[:120]}" for name in _ENDPOINTS
+             if name in recorded and name not in named and recorded[name] != getattr(defaults, name)]
+    prm = recorded.get("prm")
+    if isinstance(prm, str) and ":" in prm and "prm" not in named:  # hf:<dir>, vllm:<url>, rubric:<model>
+        asked.append(f"--prm {shlex.quote(prm)[:120]}")
+    if asked:
+        raise SpecError(f"{log} was recorded with {' '.join(asked)}; a log cannot choose the models, servers "
+                        "or checkpoints a search sends your keys and code to or loads: name them again to resume")
 
 
 def _say_overrides(spec: SearchSpec, recorded: dict, log: Path, named: set[str]) -> None:
