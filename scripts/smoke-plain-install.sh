@@ -10,7 +10,11 @@ work="$(mktemp -d /tmp/trajscope-smoke-XXXXXX)"
 python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip 2>/dev/null
 "$venv/bin/python" -m pip install --quiet "${TORCH:-torch}" || exit 1
-"$venv/bin/python" -m pip install --quiet . || exit 1
+# from an sdist, as from PyPI: the wheel built from it must hold what one built from the checkout
+# holds (the checkout's trajscope/ links are not in an sdist)
+"$venv/bin/python" -m pip install --quiet hatchling build || exit 1
+"$venv/bin/python" -m build --sdist --no-isolation --outdir "$work/dist" . >/dev/null || exit 1
+"$venv/bin/python" -m pip install --quiet --no-build-isolation "$work"/dist/trajscope-*.tar.gz || exit 1
 ts="$venv/bin/trajscope"
 task=demo_data/tasks/semver-prerelease
 failed=0
@@ -28,6 +32,7 @@ check() {
 }
 
 check "0" "$ts" --help
+check "0" bash -c "cd / && '$ts' tasks"   # the bundled tasks are in the installed package
 # one import package when installed: trajscope (with py.typed), never a top-level engine, tui,
 # themes or demo_data; run from / so the checkout's own folders are not found first
 check "0" bash -c "cd / && '$venv/bin/python' -c \"
@@ -42,7 +47,6 @@ check "0" "$ts" stats --json tests/fixtures/real/mini-swe-agent/github_issue.tra
 check "0" "$ts" convert tests/fixtures/real/swe-agent/function_calling_simple.traj -o "$work/swe.jsonl"
 check "0" "$ts" convert tests/fixtures/real/dars/none.prev.root -o "$work/dars.jsonl"
 check "0" "$ts" verify "$task" --gold --sandbox local
-check "0" "$ts" tasks
 check "0" env -C "$work" "$ts" verify duration-ms-unit --gold --sandbox local  # a bundled name: the installed copy
 check "0 1" "$ts" run "$task" --headless --sandbox local --out "$work/run.jsonl"
 check "0 1" "$ts" search "$task" --headless --sandbox local --max-nodes 12 --out "$work/search.jsonl"
