@@ -289,7 +289,8 @@ async def test_help_and_palette_list_every_control(tmp_path):
             await pilot.press("question_mark")
             await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
             text = " ".join(d for _, d in app.screen.rows)
-            for word in ("Resume", "Re-sample", "Edit",  # paused: space resumes "Prune", "Undo prune", "Promote", "Submit", "Budget",
+            # paused: space says Resume
+            for word in ("Resume", "Re-sample", "Edit", "Prune", "Undo prune", "Promote", "Submit", "Budget",
                          "Follow", "Best leaf", "Compare", "Search", "Go to node"):
                 assert word in text, word
             await pilot.press("escape")
