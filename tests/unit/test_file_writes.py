@@ -397,7 +397,7 @@ def test_a_second_batch_into_the_same_folder_is_refused(tmp_path):
     from trajscope.engine.batch.fleet import Fleet
     from trajscope.engine.batch import BatchError
 
-    spec = {"name": "t", "task": "unused", "instance": None, "search": {}}
+    spec = {"name": "t", "task": "t", "instance": None, "search": {}}
     first = Fleet([spec], LocalExecutor(1), tmp_path / "out", 1)
     try:
         with pytest.raises(BatchError, match="folder of a batch still running"):
@@ -415,7 +415,7 @@ def test_a_batch_refuses_a_link_planted_at_a_run_log(tmp_path, victim):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "t.jsonl").symlink_to(tmp_path / "dangling")
     with pytest.raises(BatchError, match="symbolic link"):
-        Fleet([{"name": "t", "task": "unused", "instance": None, "search": {}}], LocalExecutor(1), tmp_path / "out", 1)
+        Fleet([{"name": "t", "task": "t", "instance": None, "search": {}}], LocalExecutor(1), tmp_path / "out", 1)
     assert not (tmp_path / "dangling").exists()
 
 

@@ -63,7 +63,7 @@ def test_a_batch_resumed_onto_a_file_that_is_not_a_run_log_is_refused(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "t.jsonl").write_bytes(b"secret\n")
     with pytest.raises(BatchError, match="t.jsonl is not a trajscope run log"):
-        Fleet([{"name": "t", "task": "unused", "instance": None, "search": {}}], LocalExecutor(1),
+        Fleet([{"name": "t", "task": "t", "instance": None, "search": {}}], LocalExecutor(1),
               tmp_path / "out", 1, resume=True)
     assert (tmp_path / "out" / "t.jsonl").read_bytes() == b"secret\n"
 
@@ -108,7 +108,7 @@ def test_a_batch_refuses_its_own_files_before_any_search_starts(tmp_path, capsys
 def test_a_busy_batch_folder_is_named_in_one_plain_sentence(tmp_path):
     from trajscope.engine.batch.executors import LocalExecutor
     from trajscope.engine.batch.fleet import Fleet
-    from trajscope.tui.errors import UserError
+    from trajscope.engine.batch import BatchError
 
     out = tmp_path / "out"
     out.mkdir()
@@ -117,8 +117,8 @@ def test_a_busy_batch_folder_is_named_in_one_plain_sentence(tmp_path):
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "held\n"
-        with pytest.raises(UserError) as caught:
-            Fleet([{"name": "t", "task": "unused", "instance": None, "search": {}}], LocalExecutor(1), out, 1)
+        with pytest.raises(BatchError) as caught:
+            Fleet([{"name": "t", "task": "t", "instance": None, "search": {}}], LocalExecutor(1), out, 1)
     finally:
         holder.stdin.close()
         holder.wait(timeout=10)
