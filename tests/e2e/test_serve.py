@@ -180,7 +180,7 @@ def test_a_read_only_viewer_has_no_controls_and_the_search_refuses_them(tmp_path
 
 def test_the_status_socket_refuses_commands(tmp_path):
     from trajscope.engine.batch.worker import SearchWorker
-    from trajscope.tui.serve.control import ControlClient, ControlServer
+    from trajscope.engine.batch.control import ControlClient, ControlServer
 
     worker = SearchWorker({"name": "x", "task": str(tmp_path / "nope"), "instance": None, "search": {}})
     server = ControlServer(worker)

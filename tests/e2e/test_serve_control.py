@@ -13,7 +13,7 @@ import pytest
 from trajscope.engine.events import read_events
 from trajscope.engine.search.commands import MAX_HINT
 from trajscope.engine.tree import ROOT
-from trajscope.tui.serve.control import MAX_REQUEST
+from trajscope.engine.batch.control import MAX_REQUEST
 from tests.conftest import DEMO_TASKS
 from tests.support import wait_until
 
@@ -44,7 +44,7 @@ def search_threads() -> list[threading.Thread]:
 def served(tmp_path):
     from trajscope.engine.spec import SearchSpec
     from trajscope.engine.batch.worker import SearchWorker
-    from trajscope.tui.serve.control import ControlServer
+    from trajscope.engine.batch.control import ControlServer
 
     task = next(p for p in DEMO_TASKS if p.name == "semver-prerelease")
     log = tmp_path / "served.jsonl"
@@ -63,7 +63,7 @@ def served(tmp_path):
 
 
 def test_bad_arguments_are_answers_and_the_search_goes_on(served, monkeypatch):
-    from trajscope.tui.serve.control import ControlClient
+    from trajscope.engine.batch.control import ControlClient
 
     worker, server, log = served
     client = ControlClient(server.control)

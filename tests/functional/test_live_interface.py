@@ -26,7 +26,7 @@ from trajscope.engine.batch import worker as worker_module
 from trajscope.engine.batch.worker import SearchWorker
 from trajscope.tui.bridge import LiveSource
 from trajscope.tui.serve.attach import Watched
-from trajscope.tui.serve.control import ControlClient, ControlServer
+from trajscope.engine.batch.control import ControlClient, ControlServer
 
 WALL_S = 600
 

@@ -85,7 +85,7 @@ class AttachSource(RemoteLiveSource):
 
 def run_viewer(log: str, socket_path: str, read_only: bool, name: str, theme: str | None = None) -> int:
     from trajscope.tui.app import TrajscopeApp
-    from trajscope.tui.serve.control import ControlClient
+    from trajscope.engine.batch.control import ControlClient
 
     watched = Watched(Path(log), ControlClient(socket_path), name)
     deadline = time.monotonic() + 10

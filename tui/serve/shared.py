@@ -4,7 +4,7 @@ A search started with the server had finished before anyone opened the page; so 
 starts for the first viewer, and a viewer who arrives when nobody is watching and the last
 search has ended (its budget spent, failed or stopped) gets a new one, in a new log. Viewers
 who arrive while it runs, or while someone still watches a finished one, join it. Each search
-has its own control sockets (tui/serve/control.py); a viewer's command names the current ones.
+has its own control sockets (engine/batch/control.py); a viewer's command names the current ones.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class SharedSearch:
                 + (" --read-only" if self.read_only else ""))
 
     def _start(self) -> None:
-        from trajscope.tui.serve.control import ControlServer
+        from trajscope.engine.batch.control import ControlServer
 
         if self.worker is not None:
             result = self._stop("a new viewer arrived after it ended")

@@ -1,4 +1,5 @@
-"""The one search a served demo shares, and the channel its viewers reach it by.
+"""The channel the viewers of a served search reach it by (``trajscope serve``): orchestration,
+as a batch's pipes are, so it lives with the batch worker it drives.
 
 The serve process runs the search (a SearchWorker: the same as a batch's, with its log where
 the person asked). Every browser connection is its own app process (textual-serve starts one
