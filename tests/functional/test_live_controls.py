@@ -135,7 +135,9 @@ def footer_keys(screen) -> list[tuple[str, str]]:
     return [(key.key, key.description) for key in screen.query("FooterKey")]
 
 
-async def test_space_says_resume_while_paused_and_the_palette_key_is_in_the_footer_once(tmp_path):
+async def test_space_says_resume_while_paused_the_palette_key_is_shown_once_and_ctrl_c_quits(tmp_path):
+    """Textual's own ctrl+c only said "press q to quit"; the app now ends on it, so the command
+    that started it stops the search and prints its summary, as after q."""
     session = pruned_session(tmp_path)
     try:
         app = app_for(session)
@@ -155,17 +157,22 @@ async def test_space_says_resume_while_paused_and_the_palette_key_is_in_the_foot
             await pilot.press("escape")
             await pilot.press("space")
             await wait_for(pilot, lambda: not session.paused and ("space", "Pause") in footer_keys(app.screen), 5)
+            await pilot.press("ctrl+c")
+            await pilot.pause()
+            assert app.return_code == 0
+            assert not any("to quit" in n.message for n in app._notifications)
         assert [e["name"] for e in session.tree.commands if e.get("by") == "human"] == ["pause", "resume"]
     finally:
         session.close()
 
 
-async def test_the_help_has_a_legend_of_the_tree_and_says_what_promote_does(tmp_path):
+async def test_the_help_has_a_legend_of_the_tree_and_the_status_bar_names_the_sandbox(tmp_path):
     session = pruned_session(tmp_path)
     try:
         app = app_for(session)
         async with app.run_test(size=SIZE) as pilot:
             await attached(pilot, len(session.tree) - 1)
+            assert "sandbox local" in static_text(app.screen.query_one("StatusBar"))
             await pilot.press("question_mark")
             await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
             text = static_text(app.screen.query_one("#help-body Static"), width=160)
@@ -176,33 +183,6 @@ async def test_the_help_has_a_legend_of_the_tree_and_says_what_promote_does(tmp_
                 assert score_bar(score) in text
             promote = next(d for _, d in app.screen.rows if d.startswith("Promote"))
             assert "DARS expands below it" in promote and "exports prefer it" in promote
-    finally:
-        session.close()
-
-
-async def test_the_status_bar_names_the_sandbox(tmp_path):
-    session = pruned_session(tmp_path)
-    try:
-        app = app_for(session)
-        async with app.run_test(size=SIZE) as pilot:
-            await attached(pilot, len(session.tree) - 1)
-            assert "sandbox local" in static_text(app.screen.query_one("StatusBar"))
-    finally:
-        session.close()
-
-
-async def test_ctrl_c_quits_the_live_app_as_q_does(tmp_path):
-    """Textual's own ctrl+c only said "press q to quit"; the app now ends on it, so the command
-    that started it stops the search and prints its summary, as after q."""
-    session = pruned_session(tmp_path)
-    try:
-        app = app_for(session)
-        async with app.run_test(size=SIZE) as pilot:
-            await attached(pilot, len(session.tree) - 1)
-            await pilot.press("ctrl+c")
-            await pilot.pause()
-            assert app.return_code == 0
-            assert not any("to quit" in n.message for n in app._notifications)
     finally:
         session.close()
 
