@@ -16,6 +16,12 @@ from trajscope.engine.sandbox.base import SandboxError
 from trajscope.engine.spec import SearchSpec, SpecError
 
 
+def oracle_words(on: bool) -> str:
+    """What every summary adds when the hidden tests steered the search (``--oracle``): its
+    numbers are an upper bound, not a resolve rate; "" when they did not."""
+    return " · with --oracle: the hidden tests steered the search, so these numbers used them" if on else ""
+
+
 def pick_sandbox(choice: str, task) -> str:
     """``auto``: Docker when a daemon answers and the image is there, else local. Local stops
     here, in one sentence, where bubblewrap cannot confine commands: running them unconfined
@@ -67,7 +73,7 @@ def selector(spec: SearchSpec):
     from trajscope.engine.search import select
 
     if spec.select == "prm":
-        return select.select_prm
+        return lambda tree: select.select_prm(tree, spec.oracle)
     model = spec.judge or spec.model
     if model == "demo":
         raise SpecError(f"--select {spec.select} needs a model to judge: give --judge provider/model")
@@ -77,16 +83,18 @@ def selector(spec: SearchSpec):
     judge_policy.check()
     judge = select.LLMJudge(judge_policy)
     if spec.select == "judge":
-        return lambda tree: select.select_judge(tree, judge)
-    return lambda tree: select.select_rtv(tree, judge, seed=spec.seed)
+        return lambda tree: select.select_judge(tree, judge, spec.oracle)
+    return lambda tree: select.select_rtv(tree, judge, seed=spec.seed, oracle=spec.oracle)
 
 
 def result_json(session, wall_s: float, choose=None, name: str = "prm") -> dict:
-    """What ``trajscope search --headless`` prints: the selected node, its patch and verdict, totals."""
+    """What ``trajscope search --headless`` prints: the selected node, its patch and verdict, totals;
+    ``oracle``: whether the hidden tests' verdicts steered the search (``--oracle``), so the numbers used them."""
     from trajscope.engine.search.select import select_prm
 
     tree = session.tree
-    selected, pool = (choose or select_prm)(tree)
+    oracle = bool(getattr(session.config, "oracle", False))
+    selected, pool = (choose or (lambda t: select_prm(t, oracle)))(tree)
     node = tree.nodes.get(selected) if selected else None
     stats = tree.stats()
     return {"instance_id": session.task.instance_id, "strategy": session.config.strategy,
@@ -94,7 +102,7 @@ def result_json(session, wall_s: float, choose=None, name: str = "prm") -> dict:
             "verified": node.verified if node else None,
             "resolved": bool(node and (node.verified or {}).get("resolved")),
             "verdict": node.verdict if node else None,
-            "select": name,
+            "select": name, "oracle": oracle,
             "distinct_patches": len(pool), "nodes": stats["nodes"], "submissions": stats["submissions"],
             "resolved_submissions": stats["resolved"], "pruned": stats["pruned"], "failed": stats["failed"],
             "tokens_in": stats["tokens_in"], "tokens_out": stats["tokens_out"], "cost": stats["cost"],

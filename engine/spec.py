@@ -169,13 +169,13 @@ def _flag(name: str) -> str:
 
 def _check_type(name: str, value) -> None:
     """SpecError unless ``value`` is of the field's type (an int passes for a float; a bool
-    is not a number; dicts are checked one level down, as limits and after are shaped)."""
+    is not a number, only a yes-or-no field takes one; dicts are checked one level down, as limits and after are shaped)."""
     hint = _HINTS[name]
     allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     allowed = tuple(typing.get_origin(a) or a for a in allowed)
     if value is None and type(None) in allowed:
         return
-    ok = not isinstance(value, bool) and isinstance(value, allowed)
+    ok = isinstance(value, allowed) and (not isinstance(value, bool) or bool in allowed)
     if isinstance(value, int) and not isinstance(value, bool) and float in allowed:
         ok = True
     if not ok:

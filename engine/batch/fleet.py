@@ -131,6 +131,7 @@ class Member:
                 "restarts": self.restarts, "nodes": stats["nodes"], "submissions": stats["submissions"],
                 "best": score, "verdict": verdict, "selected_resolved": bool(result.get("resolved")),
                 "any_resolved": stats["resolved"] > 0,
+                "oracle": bool((self.spec.get("search") or {}).get("oracle")),  # --oracle: the verdicts steered it
                 "tokens": stats["tokens"], "cost": stats["cost"], "log": str(self.log)}
 
 
@@ -398,7 +399,7 @@ class Fleet:
         return {"instances": len(rows), "queued": sum(m.state == "queued" for m in self.members),
                 "running": sum(m.state in ("running", "starting") for m in self.members), "done": done,
                 "selected_resolved": sum(r["selected_resolved"] for r in rows),
-                "any_resolved": sum(r["any_resolved"] for r in rows),
+                "any_resolved": sum(r["any_resolved"] for r in rows), "oracle": any(r["oracle"] for r in rows),
                 "failed": sum(m.state == "failed" for m in self.members),
                 "restarts": sum(m.restarts for m in self.members), "nodes": nodes,
                 "tokens": sum(r["tokens"] for r in rows), "cost": round(sum(r["cost"] for r in rows), 6),

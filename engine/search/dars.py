@@ -8,9 +8,12 @@ Which nodes may be expanded is configuration: ``limits`` (how often a kind may
 branch along one path) and ``after`` (inside a branch that began at a kind,
 which kinds may branch again).
 
-``Dars`` is the strategy: past its own limits, while nothing submitted has been
-verified as resolved, it relaxes them round by round, then starts fresh rollouts
-that read what the submissions so far got wrong.
+``Dars`` is the strategy: past its own limits it relaxes them round by round, then
+starts fresh rollouts that read the submissions so far (distilled: summaries, patches,
+PRM scores), until the budget is spent or nothing is left to do. That rule reads no
+verdict of the hidden tests (the grader): a search that found the fix and one that did
+not make the same decisions. Only ``oracle`` (``--oracle``, the user's explicit choice)
+stops it going on once a submission was verified as resolved.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ RELAX_ROUNDS = 3
 
 FRESH_ROLLOUTS = 4
 """Fresh rollouts after the relaxed rounds when the search has no budget at all; with one,
-they go on until it is spent or a submission resolved."""
+they go on until it is spent."""
 
 
 def _branch_heads(tree: Tree, node_id: str) -> list[str]:
@@ -153,15 +156,17 @@ class Dars(Strategy):
         after = cfg.after if self.relax < 2 else {kind: sorted(CRITICAL_KINDS) for kind in cfg.limits}
         return limits, after
 
-    @staticmethod
-    def may_go_on(search: SearchView) -> bool:
-        """Whether DARS goes on past its limits: only when no work is in flight, some
-        rollout got past its first step, and no submission has been verified as resolved
-        (the stopping rule); the budget ends it otherwise (checked before any job is planned)."""
+    def may_go_on(self, search: SearchView) -> bool:
+        """Whether DARS goes on past its limits: when no work is in flight and some rollout
+        got past its first step (else the Session's restarts); the budget ends it otherwise
+        (checked before any job is planned). With ``oracle`` only, not once a submission
+        was verified as resolved."""
         tree = search.tree
-        return (search.busy == 0
-                and any(tree.nodes[c].status != "failed" for c in tree.children(ROOT))  # else: restarts
-                and not any(tree.nodes[n].resolved for n in tree.nodes if tree.nodes[n].status == "submitted"))
+        if search.busy or not any(tree.nodes[c].status != "failed" for c in tree.children(ROOT)):
+            return False
+        if getattr(self.config, "oracle", False):
+            return not any(tree.nodes[n].resolved for n in tree.nodes if tree.nodes[n].status == "submitted")
+        return True
 
     def next_phase(self, search: SearchView) -> Job | None:
         """Nothing left to expand: relax the limits (RELAX_ROUNDS rounds), then start fresh

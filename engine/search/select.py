@@ -1,8 +1,11 @@
 """Selecting the patch to submit from a searched tree (docs/architecture.md section 5).
 
-Filter (submitted, non-empty, applied), de-duplicate normalised patches, then
-rank by PRM score; ties go to the shorter trajectory. Selection never looks at
-the hidden tests' verdict: that is what it is judged against.
+Filter (submitted, non-empty), de-duplicate normalised patches, then rank by PRM
+score; ties go to the shorter trajectory. Selection never looks at the hidden tests'
+verdict: that is what it is judged against. A submitted patch applies by construction
+(it is the diff of the node's own state from the task's base, taken in its sandbox),
+so nothing the grader said is needed to keep it. Only ``oracle`` (``--oracle``, the
+user's explicit choice) drops the patches the grader's run could not apply.
 """
 
 from __future__ import annotations
@@ -32,13 +35,14 @@ class Candidate:
     duplicates: list[str]
 
 
-def candidates(tree: Tree) -> list[Candidate]:
-    """Submitted nodes with a non-empty patch that applied, one per distinct patch (the shallowest)."""
+def candidates(tree: Tree, oracle: bool = False) -> list[Candidate]:
+    """Submitted nodes with a non-empty patch, one per distinct patch (the shallowest);
+    ``oracle``: without those the hidden tests' run could not apply."""
     by_patch: dict[str, Candidate] = {}
     for node in sorted(tree.nodes.values(), key=lambda n: (n.depth, n.id)):
         if node.status != "submitted" or not (node.patch or "").strip():
             continue
-        if "does not apply" in str((node.verified or {}).get("error") or ""):
+        if oracle and "does not apply" in str((node.verified or {}).get("error") or ""):
             continue
         key = normalise(node.patch)
         if key in by_patch:
@@ -57,8 +61,8 @@ def path_score(tree: Tree, node_id: str) -> float:
     return sum(scores) / len(scores) if scores else 0.5
 
 
-def select_prm(tree: Tree) -> tuple[str | None, list[Candidate]]:
-    pool = candidates(tree)
+def select_prm(tree: Tree, oracle: bool = False) -> tuple[str | None, list[Candidate]]:
+    pool = candidates(tree, oracle)
     if not pool:
         return None, pool
     best = max(pool, key=lambda c: (round(path_score(tree, c.node), 6), -c.depth))
@@ -140,23 +144,24 @@ class LLMJudge:
         return parse_choice(text, len(attempts))
 
 
-def select_judge(tree: Tree, judge) -> tuple[str | None, list[Candidate]]:
-    pool = candidates(tree)
+def select_judge(tree: Tree, judge, oracle: bool = False) -> tuple[str | None, list[Candidate]]:
+    pool = candidates(tree, oracle)
     if len(pool) <= 1:
         return (pool[0].node if pool else None), pool
     issue = str(tree.task.get("problem_statement") or "")
     choice = judge(issue, [(tree.nodes[c.node].summary or summarize(tree, c.node), c.patch) for c in pool])
     if choice is None:
-        return select_prm(tree)
+        return select_prm(tree, oracle)
     return pool[choice].node, pool
 
 
-def select_rtv(tree: Tree, judge, group: int = 3, votes: int = 3, seed: int = 0) -> tuple[str | None, list[Candidate]]:
+def select_rtv(tree: Tree, judge, group: int = 3, votes: int = 3, seed: int = 0,
+               oracle: bool = False) -> tuple[str | None, list[Candidate]]:
     """Recursive tournament voting: small groups, several votes each in shuffled order, winners
     advance until one is left; ties (and groups with no valid vote) go to the shorter trajectory."""
     import random
 
-    pool = candidates(tree)
+    pool = candidates(tree, oracle)
     rng = random.Random(seed)
     issue = str(tree.task.get("problem_statement") or "")
     round_ = list(pool)

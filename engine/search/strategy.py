@@ -79,10 +79,11 @@ class Strategy:
 
     def expansion_prompt(self, tree: Tree, node_id: str) -> str:
         """What the model reads when it draws alternatives to ``node_id``: the resample prompt
-        (what the old action did and what followed it; replace it, do not continue)."""
+        (what the old action did and what followed it; replace it, do not continue). The
+        hidden tests' verdict is in it only when the user asked for ``oracle``."""
         from trajscope.engine.search.resample import resample_prompt
 
-        return resample_prompt(tree, node_id)
+        return resample_prompt(tree, node_id, oracle=getattr(self.config, "oracle", False))
 
     def choose(self, session, parent: str, proposals: list) -> tuple[int, dict]:
         """Which of an engine expansion's ``proposals`` to keep (a person keeps them all), and

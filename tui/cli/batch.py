@@ -71,6 +71,7 @@ def task_specs(paths: list[str], instances: list[str] | None, search: dict) -> l
 def run(args) -> int:
     from trajscope.engine.batch.executors import LocalExecutor, RayExecutor
     from trajscope.engine.batch.fleet import Fleet, claim_folder, log_names, run_names
+    from trajscope.engine.launch import oracle_words
     from trajscope.engine.tree import resolved_words
     from trajscope.tui.errors import UserError
 
@@ -130,7 +131,7 @@ def run(args) -> int:
         print(json.dumps(summary, indent=2))
     else:
         print(f"trajscope: {resolved_words(summary['instances'], summary['any_resolved'], summary['selected_resolved'])}"
-              f"; logs, summary.jsonl and predictions.jsonl in {out}", file=sys.stderr)
+              f"{oracle_words(summary['oracle'])}; logs, summary.jsonl and predictions.jsonl in {out}", file=sys.stderr)
     return 0 if summary["failed"] == 0 else 1
 
 
@@ -172,6 +173,7 @@ def _progress(fleet) -> None:
     from rich.live import Live
     from rich.table import Table
 
+    from trajscope.engine.launch import oracle_words
     from trajscope.engine.tree import resolved_words
 
     console = Console(stderr=True)
@@ -184,8 +186,8 @@ def _progress(fleet) -> None:
     def table() -> Table:
         totals = fleet.totals()
         grid = Table(title=(f"{totals['done']}/{totals['instances']} done · {totals['running']} running · "
-                            f"{resolved_words(totals['instances'], totals['any_resolved'], totals['selected_resolved'])} · "
-                            f"{totals['failed']} failed · "
+                            f"{resolved_words(totals['instances'], totals['any_resolved'], totals['selected_resolved'])}"
+                            f"{oracle_words(totals['oracle'])} · {totals['failed']} failed · "
                             f"{totals['searches_per_hour']:.1f} searches/h · {totals['nodes_per_s']:.2f} nodes/s"))
         for column in ("run", "state", "node", "nodes", "best", "subm.", "verdict", "tokens", "restarts", "why"):
             grid.add_column(column, no_wrap=True, overflow="ellipsis")  # Rich fits them to the terminal
@@ -208,6 +210,7 @@ def _progress(fleet) -> None:
 def _plain_progress(fleet, out) -> None:
     """A line for each search whose state, verdict or restarts changed, then the totals: where
     stderr is no terminal, a table redrawn in place is copied whole at each refresh, cut to 80 columns."""
+    from trajscope.engine.launch import oracle_words
     from trajscope.engine.tree import resolved_words
 
     print(f"batch: {len(fleet.members)} search(es), {fleet.executor.describe()}, logs in {fleet.out_dir}",
@@ -232,8 +235,9 @@ def _plain_progress(fleet, out) -> None:
         if changed:
             totals = fleet.totals()
             print(f"batch: {totals['done']}/{totals['instances']} done · {totals['running']} running · "
-                  f"{resolved_words(totals['instances'], totals['any_resolved'], totals['selected_resolved'])} · "
-                  f"{totals['failed']} failed · {totals['nodes']:,} nodes", file=out, flush=True)
+                  f"{resolved_words(totals['instances'], totals['any_resolved'], totals['selected_resolved'])}"
+                  f"{oracle_words(totals['oracle'])} · {totals['failed']} failed · {totals['nodes']:,} nodes",
+                  file=out, flush=True)
 
     while not fleet.wait(0.5):
         report()

@@ -89,9 +89,11 @@ def summary_lines(result: dict) -> str:
         outcome = "no submission to select"
     log = result["log"]
     unconfined = (f"trajscope: {sandbox_words('none')}\n" if result.get("sandbox") == "none" else "")
+    from trajscope.engine.launch import oracle_words
+
     return (unconfined + f"trajscope: {result['instance_id']}: {outcome}; {result['submissions']} submission(s), "
             f"{result['resolved_submissions']} resolved, {result['nodes']} nodes, {result['wall_s']:.0f} s "
-            f"({result['finished'] or 'stopped'})\n"
+            f"({result['finished'] or 'stopped'}){oracle_words(bool(result.get('oracle')))}\n"
             f"trajscope: log {log}; reopen it with `trajscope open {log}`, export the patch with "
             f"`trajscope export {log} --format patch`")
 
@@ -100,9 +102,12 @@ def _progress(session) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from trajscope.engine.launch import oracle_words
+
     console = Console(stderr=True)
     console.print(f"[bold]{session.task.instance_id}[/]: {session.config.strategy} with {session.policy.name}, "
-                  f"{sandbox_words(session.sandbox_kind)}, {session.workers} worker(s), log {session.recorder.log.path}")
+                  f"{sandbox_words(session.sandbox_kind)}, {session.workers} worker(s), log {session.recorder.log.path}"
+                  f"{oracle_words(session.config.oracle)}")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                   TimeElapsedColumn(), console=console, transient=False) as progress:
         limit = session.budget.nodes or 0
@@ -122,4 +127,4 @@ def _progress(session) -> None:
                     f" · ${stats['cost']:.4f}" if score is not None else f"submissions {stats['submissions']}")
             progress.update(bar, completed=min(stats["nodes"], limit or stats["nodes"]), info=info)
         progress.update(bar, completed=min(len(session.tree), limit or len(session.tree)))
-    console.print(f"finished: {session.finished}")
+    console.print(f"finished: {session.finished}{oracle_words(session.config.oracle)}")
