@@ -54,3 +54,25 @@ def synthetic_events(n_nodes: int, seed: int = 0, branch_every: int = 12,
         else:
             frontier[-1] = node_id
     yield make_event("run_finished", run, ts=ts, reason="synthetic")
+
+
+def linear_events(n_steps: int, run: str = "linear", t0: float = 1_700_000_000.0) -> Iterator[dict]:
+    """One path of ``n_steps`` turns, each the only child of the one before: the shape of a long
+    single rollout, the deepest tree a log of that size can hold."""
+    yield make_event("run_started", run, ts=t0,
+                     task={"instance_id": f"linear-{n_steps}", "problem_statement": "A long single rollout."},
+                     config={"strategy": "linear"})
+    parent = None
+    for i in range(1, n_steps + 1):
+        # mostly steps never seen before (as an agent's are), some repeated ones
+        tool, args = (("view", {"path": f"src/module_{i}.py"}) if i % 3 == 0 else
+                      ("bash", {"command": f"python -m pytest -q tests/test_{i}.py"}) if i % 3 == 1 else
+                      _COMMANDS[i % len(_COMMANDS)])
+        ts = t0 + i * 0.1
+        node_id = str(i)
+        yield make_event("node_added", run, ts=ts, id=node_id, parent=parent, action=make_action(tool, args),
+                         thought=f"step {i}", proposer="policy", tokens_in=1000, tokens_out=50, cost=0.0004)
+        yield make_event("node_executed", run, ts=ts, id=node_id, observation=f"output of step {i}\n",
+                         exit_code=0, duration_s=0.2, state_ref=None, diff_stat=None)
+        parent = node_id
+    yield make_event("run_finished", run, ts=t0 + n_steps * 0.1, reason="linear")
