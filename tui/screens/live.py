@@ -142,6 +142,8 @@ class LiveScreen(ExplorerScreen):
         extra = [self.source.mode, budget_text(session), f"workers {session.busy}/{session.workers} busy", prm_device(session)]
         if session.phase not in ("dars", session.strategy_name):  # past DARS's own limits
             extra.insert(2, f"phase {session.phase}")
+        if self.model.config.get("oracle") is True:  # --oracle: the hidden tests steer this search (recorded)
+            extra.append("--oracle: hidden tests steer it")
         if self.following:
             extra.append("following")
         skipped = self.skipped + self.pump.counts.damaged + self.pump.counts.unknown
