@@ -24,6 +24,7 @@ from trajscope.engine.tree import Tree as Model
 from trajscope.tui.widgets.node_label import build_label
 
 CHUNK = 250
+_UNDRAWN = Text("")  # the label of a line not drawn yet (shared: it is never changed)
 AUTO_EXPAND_BELOW = 600  # small trees open fully expanded
 
 
@@ -80,6 +81,12 @@ class ActionTree(Tree[str]):
         room = self.label_room(node_id, expandable)
         self._fitted[node_id] = room
         return build_label(self.model.nodes[node_id], self._style, width=room, frame=self.frame)
+
+    def process_label(self, label) -> Text:
+        # The default copies every label to cut it at its first line; ours are made one line.
+        if isinstance(label, Text) and "\n" not in label.plain:
+            return label
+        return super().process_label(label)
 
     def get_label_width(self, node: TreeNode[str]) -> int:
         # The default renders every label on each rebuild; the label is already a Text.
@@ -186,12 +193,15 @@ class ActionTree(Tree[str]):
             self._tnodes[node_id].expand()
             stack.extend(c for c in self.view_children(node_id) if self._has_view_children(c))
 
-    def _materialize(self, node_id: str, container: str, before: TreeNode | None = None) -> TreeNode[str]:
+    def _materialize(self, node_id: str, container: str, before: TreeNode | None = None,
+                     drawn_later: bool = False) -> TreeNode[str]:
         has_children = self._has_view_children(node_id)
         parent = self._tnodes[container]
         self._level[node_id] = self._level.get(container, 0) + 1
-        tnode = parent.add(self.label_for(node_id, has_children), data=node_id, allow_expand=has_children,
-                           before=before)
+        # Lines added in the background are below the screen: their label is made when first drawn
+        # (render_label), so a chain of 100,000 steps does not make 100,000 labels nobody sees.
+        label = _UNDRAWN if drawn_later else self.label_for(node_id, has_children)
+        tnode = parent.add(label, data=node_id, allow_expand=has_children, before=before)
         self._tnodes[node_id] = tnode
         self._vparent[node_id] = container
         if not has_children:
@@ -213,11 +223,15 @@ class ActionTree(Tree[str]):
 
     async def _populate_rest(self, node_id: str) -> None:
         """Adds a large container's lines in chunks, yielding to the event loop between."""
-        chunk = CHUNK
+        chunk, known, missing = CHUNK, -1, []
         while node_id not in self._populated and node_id in self._tnodes:
-            missing = [c for c in self.view_children(node_id) if c not in self._tnodes]
+            if known != len(self.model):  # a chain is walked again only when the tree grew
+                known = len(self.model)
+                missing = [c for c in self.view_children(node_id) if c not in self._tnodes]
+            else:
+                missing = [c for c in missing if c not in self._tnodes]
             for child in missing[:chunk]:
-                self._materialize(child, node_id)
+                self._materialize(child, node_id, drawn_later=True)
             if len(missing) <= chunk:
                 self._populated.add(node_id)
             # Each chunk makes the widget list all its lines again: chunks that double keep
