@@ -42,6 +42,40 @@ async def _first_paint(path: Path) -> dict:
     return {"first_paint_s": round(painted - start, 3), "tree_nodes_built": tnodes, "nodes": nodes}
 
 
+async def _deep(n: int) -> dict:
+    """One path of ``n`` steps: first paint, ``G`` to the last step once every line is listed,
+    then quitting (leaving the app: its workers stop and its widgets go)."""
+    from trajscope.engine.events import write_events
+    from trajscope.engine.synthetic import linear_events
+    from trajscope.engine.tree import ROOT
+    from trajscope.tui.app import TrajscopeApp
+    from trajscope.tui.bridge import Source
+
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / f"linear-{n}.jsonl"
+        write_events(target, linear_events(n))
+        start = time.perf_counter()
+        app = TrajscopeApp(Source(target))
+        clock = FrameClock(app)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait(lambda: getattr(app.screen, "model", None) is not None
+                        and not app.screen.tree.loading, 300)
+            attached = time.perf_counter()
+            await wait(lambda: clock.first_after(attached) is not None, 60)
+            painted = clock.first_after(attached)
+            tree = app.screen.tree
+            await wait(lambda: ROOT in tree._populated, 300)
+            listed = time.perf_counter()
+            await pilot.press("G")
+            await wait(lambda: tree.cursor_id == str(n), 60)
+            last = time.perf_counter() - listed
+            quitting = time.perf_counter()
+        quit_s = time.perf_counter() - quitting
+        return {"file": f"one path of {n:,} steps", "bytes": target.stat().st_size,
+                "first_paint_s": round(painted - start, 3), "all_lines_listed_s": round(listed - start, 2),
+                "G_to_last_s": round(last, 3), "quit_s": round(quit_s, 3), "peak_rss_mb": round(rss_mb(), 1)}
+
+
 def measure_open(n: int | None, path: str | None = None) -> dict:
     from trajscope.engine.events import read_events, write_events
     from trajscope.engine.synthetic import synthetic_events
@@ -213,6 +247,7 @@ def largest_real_fixture() -> Path | None:
 def add_options(p) -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000], help="synthetic logs of these many nodes")
     p.add_argument("--follow-rate", type=int, default=2000, help="node events a second in the follow test")
+    p.add_argument("--deep", type=int, default=100_000, help="steps on one path for the depth test (0: skip)")
     p.add_argument("--runs", type=int, default=1000, help="runs in the folder the runs screen lists (0: skip)")
     p.add_argument("--json", action="store_true")
 
@@ -230,6 +265,9 @@ def run(args) -> int:
     if fixture is not None:
         console.print(f"open: largest real fixture {fixture.name}…")
         results["open"].append(_child("real", str(fixture)))
+    if args.deep:
+        console.print(f"deep: one path of {args.deep:,} steps…")
+        results["deep"] = _child("deep", str(args.deep))
     if args.runs:
         console.print(f"runs: a folder of {args.runs:,} runs in the runs screen…")
         results["runs"] = _child("runs", str(args.runs))
@@ -246,6 +284,8 @@ def run(args) -> int:
         table.add_row(*(f"{row[c]:,}" if isinstance(row[c], int) else str(row[c]) for c in columns))
     Console().print(table)
     Console().print(_measures("follow mode", results["follow"]))
+    if results.get("deep"):
+        Console().print(_measures("one long path (depth)", results["deep"]))
     if results.get("runs"):
         Console().print(_measures("runs screen (a folder of runs)", results["runs"]))
     return 0
@@ -268,6 +308,8 @@ if __name__ == "__main__":
         result = measure_open(int(sys.argv[2]))
     elif mode == "real":
         result = measure_open(None, sys.argv[2])
+    elif mode == "deep":
+        result = asyncio.run(_deep(int(sys.argv[2])))
     elif mode == "runs":
         result = asyncio.run(_runs(int(sys.argv[2])))
     else:
