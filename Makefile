@@ -43,6 +43,7 @@ demo: $(BIN)/trajscope
 
 test: $(VENV)/.test-installed
 	$(BIN)/ruff check $(CURDIR)
+	$(BIN)/ruff format --check $(CURDIR)
 	cd $(CURDIR) && $(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
@@ -50,6 +51,7 @@ test: $(VENV)/.test-installed
 FAST := not docker and not slow and not browser and not subprocess
 test-fast: $(VENV)/.test-installed
 	$(BIN)/ruff check $(CURDIR)
+	$(BIN)/ruff format --check $(CURDIR)
 	$(BIN)/python -m pytest -x -q -m "$(FAST)"
 
 bench: $(BIN)/trajscope

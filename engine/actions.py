@@ -18,18 +18,28 @@ CRITICAL_KINDS = frozenset({"edit", "append", "create", "submit"})
 
 # Tools and commands of trajscope, SWE-agent and DARS, by kind.
 _TOOL_KINDS = {
-    "view": "view", "open": "view", "goto": "view", "scroll_up": "view", "scroll_down": "view",
+    "view": "view",
+    "open": "view",
+    "goto": "view",
+    "scroll_up": "view",
+    "scroll_down": "view",
     "cat": "view",
-    "search": "search", "find_file": "search", "search_file": "search", "search_dir": "search",
-    "grep": "search", "rg": "search", "find": "search",
-    "str_replace": "edit", "edit": "edit",
-    "insert": "append", "append": "append",
+    "search": "search",
+    "find_file": "search",
+    "search_file": "search",
+    "search_dir": "search",
+    "grep": "search",
+    "rg": "search",
+    "find": "search",
+    "str_replace": "edit",
+    "edit": "edit",
+    "insert": "append",
+    "append": "append",
     "create": "create",
     "submit": "submit",
 }
 # str_replace_editor (SWE-agent's function-calling editor) carries its verb in `command`.
-_EDITOR_KINDS = {"view": "view", "create": "create", "str_replace": "edit", "insert": "append",
-                 "undo_edit": "edit"}
+_EDITOR_KINDS = {"view": "view", "create": "create", "str_replace": "edit", "insert": "append", "undo_edit": "edit"}
 _SUBMIT_MARKERS = ("COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT", "MINI_SWE_AGENT_FINAL_OUTPUT")
 # A bash command writes files if it redirects to a file (not a descriptor or /dev/null),
 # edits in place, tees, or applies a patch.
@@ -138,29 +148,57 @@ class Action:
 def _tool(name: str, description: str, **params: tuple[str, str, bool]) -> dict:
     props = {key: {"type": type_, "description": text} for key, (type_, text, _) in params.items()}
     required = [key for key, (_, _, needed) in params.items() if needed]
-    return {"type": "function", "function": {"name": name, "description": description, "parameters": {
-        "type": "object", "properties": props, "required": required, "additionalProperties": False}}}
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": {"type": "object", "properties": props, "required": required, "additionalProperties": False},
+        },
+    }
 
 
 TOOLS: list[dict] = [
-    _tool("bash", "Run a shell command in the repository root and see its output (non-interactive; "
-          "each call starts a fresh shell).", command=("string", "the command line", True)),
-    _tool("view", "Show a file with line numbers, or list a directory.",
-          path=("string", "a path relative to the repository root", True),
-          start=("integer", "first line to show (1-based)", False),
-          end=("integer", "last line to show (inclusive)", False)),
-    _tool("search", "Find lines matching a regular expression in the repository (like grep -rn).",
-          pattern=("string", "an extended regular expression", True),
-          path=("string", "a file or directory to search (default: the whole repository)", False)),
-    _tool("str_replace", "Replace the one occurrence of `old` in a file with `new`. `old` must match "
-          "exactly (whitespace included) and occur once.",
-          path=("string", "the file", True), old=("string", "the exact text to replace", True),
-          new=("string", "the replacement", True)),
-    _tool("insert", "Insert text after a line of a file (line 0 inserts at the top).",
-          path=("string", "the file", True), line=("integer", "the line after which to insert", True),
-          text=("string", "the lines to insert", True)),
-    _tool("create", "Create a new file with the given content.",
-          path=("string", "the new file", True), content=("string", "its full content", True)),
+    _tool(
+        "bash",
+        "Run a shell command in the repository root and see its output (non-interactive; "
+        "each call starts a fresh shell).",
+        command=("string", "the command line", True),
+    ),
+    _tool(
+        "view",
+        "Show a file with line numbers, or list a directory.",
+        path=("string", "a path relative to the repository root", True),
+        start=("integer", "first line to show (1-based)", False),
+        end=("integer", "last line to show (inclusive)", False),
+    ),
+    _tool(
+        "search",
+        "Find lines matching a regular expression in the repository (like grep -rn).",
+        pattern=("string", "an extended regular expression", True),
+        path=("string", "a file or directory to search (default: the whole repository)", False),
+    ),
+    _tool(
+        "str_replace",
+        "Replace the one occurrence of `old` in a file with `new`. `old` must match "
+        "exactly (whitespace included) and occur once.",
+        path=("string", "the file", True),
+        old=("string", "the exact text to replace", True),
+        new=("string", "the replacement", True),
+    ),
+    _tool(
+        "insert",
+        "Insert text after a line of a file (line 0 inserts at the top).",
+        path=("string", "the file", True),
+        line=("integer", "the line after which to insert", True),
+        text=("string", "the lines to insert", True),
+    ),
+    _tool(
+        "create",
+        "Create a new file with the given content.",
+        path=("string", "the new file", True),
+        content=("string", "its full content", True),
+    ),
     _tool("submit", "Submit the current changes to the repository as the fix. Ends the episode."),
 ]
 TOOL_NAMES = tuple(t["function"]["name"] for t in TOOLS)
@@ -208,8 +246,10 @@ def parse_text(text: str) -> tuple[str, Action]:
     blocks = _FENCE.findall(text or "")
     if len(blocks) != 1:
         found = "no" if not blocks else f"{len(blocks)}"
-        raise ActionError(f"your reply had {found} fenced ```bash blocks; reply with exactly one "
-                          "(write `submit` alone in it to submit your changes)")
+        raise ActionError(
+            f"your reply had {found} fenced ```bash blocks; reply with exactly one "
+            "(write `submit` alone in it to submit your changes)"
+        )
     command = blocks[0].strip()
     thought = _FENCE.sub("", text, count=1).strip()
     if not command:
@@ -240,15 +280,16 @@ class Observation:
 
 def _numbered(lines: list[str], first: int) -> str:
     width = len(str(first + len(lines)))
-    return "".join(f"{first + i:>{width}}\t{line if line.endswith(chr(10)) else line + chr(10)}"
-                   for i, line in enumerate(lines))
+    return "".join(
+        f"{first + i:>{width}}\t{line if line.endswith(chr(10)) else line + chr(10)}" for i, line in enumerate(lines)
+    )
 
 
 def _excerpt(text: str, start: int, end: int, context: int = 3) -> str:
     """Lines ``start``..``end`` (1-based) of ``text`` with context, numbered."""
     lines = text.splitlines(keepends=True)
     lo, hi = max(1, start - context), min(len(lines), end + context)
-    return _numbered(lines[lo - 1:hi], lo)
+    return _numbered(lines[lo - 1 : hi], lo)
 
 
 def _view(sandbox, path: str, start, end) -> Observation:
@@ -260,8 +301,11 @@ def _view(sandbox, path: str, start, end) -> Observation:
     except SandboxError as exc:
         if not str(exc).endswith("is a directory"):
             raise
-        listing = sandbox.run(f"cd {shlex.quote(target)} && find . -maxdepth 2 -not -path '*/.*' "
-                              "-not -name '__pycache__' -not -path '*/__pycache__/*' | sort", timeout=30)
+        listing = sandbox.run(
+            f"cd {shlex.quote(target)} && find . -maxdepth 2 -not -path '*/.*' "
+            "-not -name '__pycache__' -not -path '*/__pycache__/*' | sort",
+            timeout=30,
+        )
         return Observation(listing.output, listing.exit_code, listing.duration)
     lines = text.splitlines(keepends=True)
     if not lines:
@@ -270,7 +314,7 @@ def _view(sandbox, path: str, start, end) -> Observation:
     last = min(len(lines), int(end) if end else first + VIEW_CAP - 1)
     if first > len(lines):
         raise ActionError(f"{path} has only {len(lines)} lines")
-    body = _numbered(lines[first - 1:last], first)
+    body = _numbered(lines[first - 1 : last], first)
     if last < len(lines):
         body += f"[{len(lines) - last} more lines; view with start={last + 1} to see them]\n"
     return Observation(body)
@@ -283,12 +327,14 @@ def _search(sandbox, pattern: str, path: str | None) -> Observation:
     repo = shlex.quote(sandbox.repo.rstrip("/") or "/")
     # The path is resolved first and must stay in the repository (a link may not lead the
     # search out of it); grep -r follows no link below it and skips FIFOs and devices.
-    command = (f"t=$(realpath -e -- {shlex.quote(target)}) || exit 2\n"
-               f"r=$(realpath -e -- {repo})\n"
-               "case \"$t/\" in \"$r\"/*) ;; *) echo 'trajscope: the path leads outside the repository'; exit 3;; esac\n"
-               "cd \"$r\" && if [ \"$t\" = \"$r\" ]; then t=.; else t=${t#\"$r\"/}; fi\n"
-               f"grep -rnIE -D skip --exclude-dir=.git --exclude-dir=__pycache__ -e {shlex.quote(pattern)} "
-               f"-- \"$t\" | head -n {SEARCH_CAP + 1}")
+    command = (
+        f"t=$(realpath -e -- {shlex.quote(target)}) || exit 2\n"
+        f"r=$(realpath -e -- {repo})\n"
+        'case "$t/" in "$r"/*) ;; *) echo \'trajscope: the path leads outside the repository\'; exit 3;; esac\n'
+        'cd "$r" && if [ "$t" = "$r" ]; then t=.; else t=${t#"$r"/}; fi\n'
+        f"grep -rnIE -D skip --exclude-dir=.git --exclude-dir=__pycache__ -e {shlex.quote(pattern)} "
+        f'-- "$t" | head -n {SEARCH_CAP + 1}'
+    )
     result = sandbox.run(command, timeout=60)
     if result.exit_code == 3 and "leads outside" in result.output:
         raise ActionError(f"{path} leads outside the repository")
@@ -307,13 +353,15 @@ def _str_replace(sandbox, path: str, old: str, new: str) -> Observation:
     text = sandbox.read(path)
     count = text.count(old)
     if count == 0:
-        raise ActionError(f"the `old` text was not found in {path}; view the file and copy the "
-                          "lines exactly, whitespace included")
+        raise ActionError(
+            f"the `old` text was not found in {path}; view the file and copy the lines exactly, whitespace included"
+        )
     if count > 1:
-        raise ActionError(f"the `old` text occurs {count} times in {path}; include more surrounding "
-                          "lines so that it occurs once")
+        raise ActionError(
+            f"the `old` text occurs {count} times in {path}; include more surrounding lines so that it occurs once"
+        )
     at = text.index(old)
-    updated = text[:at] + new + text[at + len(old):]
+    updated = text[:at] + new + text[at + len(old) :]
     sandbox.write(path, updated)
     start = text.count("\n", 0, at) + 1
     return Observation(f"Edited {path}. It now reads:\n" + _excerpt(updated, start, start + new.count("\n")))
@@ -329,8 +377,10 @@ def _insert(sandbox, path: str, line: int, text: str) -> Observation:
     block = text if text.endswith("\n") else text + "\n"
     updated = "".join(lines[:line]) + block + "".join(lines[line:])
     sandbox.write(path, updated)
-    return Observation(f"Inserted {block.count(chr(10))} lines into {path}. It now reads:\n"
-                       + _excerpt(updated, line + 1, line + block.count("\n")))
+    return Observation(
+        f"Inserted {block.count(chr(10))} lines into {path}. It now reads:\n"
+        + _excerpt(updated, line + 1, line + block.count("\n"))
+    )
 
 
 def _create(sandbox, path: str, content: str) -> Observation:
@@ -381,8 +431,10 @@ def execute(action: Action, sandbox, timeout: float = 120.0) -> Observation:
         obs = Observation(f"error: {exc}", 1)
     except SandboxError as exc:
         message = str(exc)
-        if not message.endswith(("does not exist", "is a directory", "is not a regular file",
-                                 "look at it with bash")) and "cannot be" not in message:
+        if (
+            not message.endswith(("does not exist", "is a directory", "is not a regular file", "look at it with bash"))
+            and "cannot be" not in message
+        ):
             raise
         obs = Observation(f"error: {message}", 1)
     obs.duration = obs.duration or time.perf_counter() - started

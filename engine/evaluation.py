@@ -113,7 +113,7 @@ def _prediction_lines(fh, path, limit: int, room: int) -> list[Prediction]:
             return out
         number += 1
         if size > room and not chunks[-1].endswith(b"\n"):
-            head, tail = chunks[0], b"".join(chunks[-2:])[-(1 << 20):]
+            head, tail = chunks[0], b"".join(chunks[-2:])[-(1 << 20) :]
             del chunks
             out.append(_skip_long_line(fh, head, tail, size, number, path, limit))
             continue
@@ -136,7 +136,7 @@ def _skip_long_line(fh, head: bytes, tail: bytes, size: int, number: int, path, 
 
     while chunk := fh.readline(1 << 20):
         size += len(chunk)
-        tail = (tail + chunk)[-(1 << 20):]
+        tail = (tail + chunk)[-(1 << 20) :]
         if chunk.endswith(b"\n"):
             break
 
@@ -149,10 +149,15 @@ def _skip_long_line(fh, head: bytes, tail: bytes, size: int, number: int, path, 
 
     iid = field(_ID_KEY)
     if not isinstance(iid, str):
-        raise TaskError(f"{path} line {number} is {size:,} bytes, over the {limit:,}-byte patch limit, "
-                        "and names no instance_id")
-    return Prediction(iid, field(_MODEL_KEY) or "model", None,
-                      f"its line is {size:,} bytes: the patch is over the {limit:,}-byte limit for patches")
+        raise TaskError(
+            f"{path} line {number} is {size:,} bytes, over the {limit:,}-byte patch limit, and names no instance_id"
+        )
+    return Prediction(
+        iid,
+        field(_MODEL_KEY) or "model",
+        None,
+        f"its line is {size:,} bytes: the patch is over the {limit:,}-byte limit for patches",
+    )
 
 
 def _prediction(row, number: int, path, limit: int) -> Prediction:
@@ -196,9 +201,16 @@ def dataset_tasks(datasets: list[str | Path]) -> dict:
     return found
 
 
-def evaluate(predictions: list[Prediction], dataset: str | Path | list, out: str | Path, run_id: str,
-             sandbox: str = "docker", workers: int = 1, timeout: float = 600.0,
-             on_done: Callable[[str, dict], None] = lambda i, r: None) -> tuple[dict, Path, list[str]]:
+def evaluate(
+    predictions: list[Prediction],
+    dataset: str | Path | list,
+    out: str | Path,
+    run_id: str,
+    sandbox: str = "docker",
+    workers: int = 1,
+    timeout: float = 600.0,
+    on_done: Callable[[str, dict], None] = lambda i, r: None,
+) -> tuple[dict, Path, list[str]]:
     """Grade predictions the way ``swebench.harness.run_evaluation`` does: each instance once
     (the last of its predictions), in a fresh sandbox (``verify``: the harness's eval script and
     grading when it is installed), a ``report.json`` and ``test_output.txt`` per instance under
@@ -229,8 +241,11 @@ def evaluate(predictions: list[Prediction], dataset: str | Path | list, out: str
     summary_stem = safe_name(f"{lead}.{safe_name(run_id)}", limit=200)
     with Folder(out) as top:
         top.check_target(summary_stem + ".json")
-        with top.folder("logs") as logs, logs.folder("run_evaluation") as runs_top, \
-                runs_top.folder(safe_name(run_id)) as runs:
+        with (
+            top.folder("logs") as logs,
+            logs.folder("run_evaluation") as runs_top,
+            runs_top.folder(safe_name(run_id)) as runs,
+        ):
             for pred in predictions:
                 if pred.patch and not pred.refused:
                     with runs.folder(folder_name(pred.model)) as model, model.folder(safe_name(pred.instance_id)) as f:
@@ -247,8 +262,12 @@ def evaluate(predictions: list[Prediction], dataset: str | Path | list, out: str
 
             def one(pred: Prediction) -> tuple[str, dict]:
                 iid, patch = pred.instance_id, pred.patch
-                report = {"patch_is_None": patch is None, "patch_exists": bool(patch),
-                          "patch_successfully_applied": False, "resolved": False}
+                report = {
+                    "patch_is_None": patch is None,
+                    "patch_exists": bool(patch),
+                    "patch_successfully_applied": False,
+                    "resolved": False,
+                }
                 if pred.refused:
                     return iid, report | {"outcome": "error", "error": f"not graded: {pred.refused}"}
                 if not patch:
@@ -262,12 +281,22 @@ def evaluate(predictions: list[Prediction], dataset: str | Path | list, out: str
                 except (TaskError, SandboxError) as exc:
                     return iid, report | {"outcome": "error", "error": str(exc)}
                 tests = result.to_json()
-                report |= {"patch_successfully_applied": result.patch_applied, "resolved": result.resolved,
-                           "tests_status": {k: {"success": tests[k]["success"], "failure": tests[k]["failure"]}
-                                            for k in ("FAIL_TO_PASS", "PASS_TO_PASS")},
-                           "grader": result.grader}
-                write_reports(pred, {"test_output.txt": result.log.encode("utf-8", "replace"),
-                                     "report.json": json.dumps({iid: report}, indent=2).encode()})
+                report |= {
+                    "patch_successfully_applied": result.patch_applied,
+                    "resolved": result.resolved,
+                    "tests_status": {
+                        k: {"success": tests[k]["success"], "failure": tests[k]["failure"]}
+                        for k in ("FAIL_TO_PASS", "PASS_TO_PASS")
+                    },
+                    "grader": result.grader,
+                }
+                write_reports(
+                    pred,
+                    {
+                        "test_output.txt": result.log.encode("utf-8", "replace"),
+                        "report.json": json.dumps({iid: report}, indent=2).encode(),
+                    },
+                )
                 outcome = "error" if result.verdict == "error" else "resolved" if result.resolved else "unresolved"
                 return iid, report | {"outcome": outcome, "error": result.error or None}
 
@@ -278,11 +307,17 @@ def evaluate(predictions: list[Prediction], dataset: str | Path | list, out: str
                     if outcome in ("resolved", "unresolved"):
                         ids["completed"].append(iid)
                     on_done(iid, report | {"outcome": outcome})
-        summary = {"total_instances": len(predictions), "submitted_instances": len(predictions),
-                   "completed_instances": len(ids["completed"]), "resolved_instances": len(ids["resolved"]),
-                   "unresolved_instances": len(ids["unresolved"]), "empty_patch_instances": len(ids["empty_patch"]),
-                   "error_instances": len(ids["error"]),
-                   **{f"{k}_ids": sorted(v) for k, v in ids.items()}, "schema_version": 2}
+        summary = {
+            "total_instances": len(predictions),
+            "submitted_instances": len(predictions),
+            "completed_instances": len(ids["completed"]),
+            "resolved_instances": len(ids["resolved"]),
+            "unresolved_instances": len(ids["unresolved"]),
+            "empty_patch_instances": len(ids["empty_patch"]),
+            "error_instances": len(ids["error"]),
+            **{f"{k}_ids": sorted(v) for k, v in ids.items()},
+            "schema_version": 2,
+        }
         data = json.dumps(summary, indent=2).encode()
         try:
             path = top.replace(summary_stem + ".json", data)

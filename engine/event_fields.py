@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+
 @dataclass
 class FoldCounts:
     """Events the fold could not use (a reference to a node it does not know), and fields
@@ -17,8 +18,12 @@ class FoldCounts:
 
 
 def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and value == value
         and value not in (float("inf"), float("-inf"))
+    )
 
 
 # The type each known event field must have; a field of another type is left out of the
@@ -27,13 +32,32 @@ _FIELD_CHECKS = {
     **dict.fromkeys(("task", "config", "critic", "verified", "totals", "budget"), lambda v: isinstance(v, dict)),
     "candidates": lambda v: isinstance(v, list),
     "action": lambda v: isinstance(v, dict),
-    **dict.fromkeys(("tokens_in", "tokens_out", "cost", "duration_s", "score"),
-                    lambda v: _number(v) and abs(v) < 2 ** 53),
-    "exit_code": lambda v: isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2 ** 31,
-    **dict.fromkeys(("thought", "observation", "patch", "summary", "reason", "by", "kind", "proposer",
-                     "state_ref", "diff_stat", "rationale", "status", "scorer", "name", "hint", "result",
-                     "requested_by"),
-                    lambda v: isinstance(v, str)),
+    **dict.fromkeys(
+        ("tokens_in", "tokens_out", "cost", "duration_s", "score"), lambda v: _number(v) and abs(v) < 2**53
+    ),
+    "exit_code": lambda v: isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2**31,
+    **dict.fromkeys(
+        (
+            "thought",
+            "observation",
+            "patch",
+            "summary",
+            "reason",
+            "by",
+            "kind",
+            "proposer",
+            "state_ref",
+            "diff_stat",
+            "rationale",
+            "status",
+            "scorer",
+            "name",
+            "hint",
+            "result",
+            "requested_by",
+        ),
+        lambda v: isinstance(v, str),
+    ),
 }
 
 

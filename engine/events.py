@@ -147,8 +147,10 @@ def check_run_log(fd: int, path: str | Path) -> None:
     first = head.split(b"\n", 1)[0]
     event = parse_line(first, ReadCounts()) if b"\n" in head or len(head) >= size else None
     if not event or event["type"] != "run_started":
-        raise WriteError(f"{path} is not a trajscope run log (its first line is not a run_started event); "
-                         "trajscope appends only to its own run logs: choose another --out")
+        raise WriteError(
+            f"{path} is not a trajscope run log (its first line is not a run_started event); "
+            "trajscope appends only to its own run logs: choose another --out"
+        )
 
 
 class RunLog:
@@ -273,7 +275,7 @@ class LogFollower:
             cut = data.find(b"\n")
             if cut < 0:
                 return []
-            self._skipping, data = False, data[cut + 1:]
+            self._skipping, data = False, data[cut + 1 :]
         data = self._partial + data
         cut = data.rfind(b"\n")
         if cut < 0:
@@ -298,8 +300,13 @@ class LogFollower:
 
             target = self.path.parent
             for changes in watch(
-                target, stop_event=stop, debounce=debounce_ms, step=10, rust_timeout=200,
-                yield_on_timeout=True, recursive=False,
+                target,
+                stop_event=stop,
+                debounce=debounce_ms,
+                step=10,
+                rust_timeout=200,
+                yield_on_timeout=True,
+                recursive=False,
             ):
                 if not changes or any(Path(p).name == self.path.name for _, p in changes):
                     batch = self.poll()

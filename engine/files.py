@@ -135,8 +135,13 @@ class Folder:
     def child(self, name: str) -> Path:
         """The path of ``name`` in this folder; WriteError when it is not one plain component."""
         try:
-            plain = (isinstance(name, str) and name not in ("", ".", "..") and "/" not in name
-                     and "\0" not in name and len(os.fsencode(name)) <= 255)
+            plain = (
+                isinstance(name, str)
+                and name not in ("", ".", "..")
+                and "/" not in name
+                and "\0" not in name
+                and len(os.fsencode(name)) <= 255
+            )
         except UnicodeEncodeError:
             plain = False
         if not plain:
@@ -284,8 +289,13 @@ def lock_file(fd: int, path: str | os.PathLike) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         pid = _holder(fd)
-        holder = ("another process" if pid is None else "another writer in this process" if pid == os.getpid()
-                  else f"process {pid}")
+        holder = (
+            "another process"
+            if pid is None
+            else "another writer in this process"
+            if pid == os.getpid()
+            else f"process {pid}"
+        )
         busy = LogBusy(f"{path} is being written by {holder}; wait for it to end or write elsewhere")
         busy.pid, busy.holder = pid, holder
         raise busy from None

@@ -27,6 +27,7 @@ _stack_lock = threading.Lock()
 
 def _repair(value):
     """``value`` with lone surrogates in its strings replaced (iterative: any depth)."""
+
     def fix(v):
         if isinstance(v, str):
             try:

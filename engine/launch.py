@@ -60,12 +60,29 @@ def build_session(spec: SearchSpec, task, log: Path):
     from trajscope.engine.session import Session
 
     scorers = [get_scorer(name, device=spec.device) for name in spec.scorer_names()]
-    policy = make_policy(spec.model, api_base=spec.api_base, api_key=spec.api_key, temperature=spec.temperature,
-                         tool_mode=spec.tool_mode, seed=spec.seed, teacher=spec.teacher, beta=spec.beta,
-                         pace=spec.pace)
-    return Session(task, policy, log, scorers=scorers, sandbox=pick_sandbox(spec.sandbox, task),
-                   workers=spec.workers, budget=spec.budget(), config=spec.search_config(), seed=spec.seed,
-                   meta={"spec": spec.to_json()})
+    policy = make_policy(
+        spec.model,
+        api_base=spec.api_base,
+        api_key=spec.api_key,
+        temperature=spec.temperature,
+        tool_mode=spec.tool_mode,
+        seed=spec.seed,
+        teacher=spec.teacher,
+        beta=spec.beta,
+        pace=spec.pace,
+    )
+    return Session(
+        task,
+        policy,
+        log,
+        scorers=scorers,
+        sandbox=pick_sandbox(spec.sandbox, task),
+        workers=spec.workers,
+        budget=spec.budget(),
+        config=spec.search_config(),
+        seed=spec.seed,
+        meta={"spec": spec.to_json()},
+    )
 
 
 def selector(spec: SearchSpec):
@@ -97,17 +114,31 @@ def result_json(session, wall_s: float, choose=None, name: str = "prm") -> dict:
     selected, pool = (choose or (lambda t: select_prm(t, oracle)))(tree)
     node = tree.nodes.get(selected) if selected else None
     stats = tree.stats()
-    return {"instance_id": session.task.instance_id, "strategy": session.config.strategy,
-            "finished": session.finished, "selected": selected, "patch": node.patch if node else "",
-            "verified": node.verified if node else None,
-            "resolved": bool(node and (node.verified or {}).get("resolved")),
-            "verdict": node.verdict if node else None,
-            "select": name, "oracle": oracle,
-            "distinct_patches": len(pool), "nodes": stats["nodes"], "submissions": stats["submissions"],
-            "resolved_submissions": stats["resolved"], "pruned": stats["pruned"], "failed": stats["failed"],
-            "tokens_in": stats["tokens_in"], "tokens_out": stats["tokens_out"], "cost": stats["cost"],
-            "sandbox": session.sandbox_kind, "isolated": session.sandbox_kind != "none",
-            "wall_s": round(wall_s, 3), "log": str(session.recorder.log.path)}
+    return {
+        "instance_id": session.task.instance_id,
+        "strategy": session.config.strategy,
+        "finished": session.finished,
+        "selected": selected,
+        "patch": node.patch if node else "",
+        "verified": node.verified if node else None,
+        "resolved": bool(node and (node.verified or {}).get("resolved")),
+        "verdict": node.verdict if node else None,
+        "select": name,
+        "oracle": oracle,
+        "distinct_patches": len(pool),
+        "nodes": stats["nodes"],
+        "submissions": stats["submissions"],
+        "resolved_submissions": stats["resolved"],
+        "pruned": stats["pruned"],
+        "failed": stats["failed"],
+        "tokens_in": stats["tokens_in"],
+        "tokens_out": stats["tokens_out"],
+        "cost": stats["cost"],
+        "sandbox": session.sandbox_kind,
+        "isolated": session.sandbox_kind != "none",
+        "wall_s": round(wall_s, 3),
+        "log": str(session.recorder.log.path),
+    }
 
 
 def recorded_settings(log: Path) -> dict | None:
@@ -130,8 +161,10 @@ def recorded_settings(log: Path) -> dict | None:
     if not isinstance(strategy, str):
         raise SpecError(f"{where} name a strategy that is not a string")
     if strategy not in STRATEGIES:  # checked before the spec is built: building it would import a path
-        raise SpecError(f"{where} name the strategy {str(strategy)[:100]!r}, which is not one of trajscope's; "
-                        "name it with --strategy to resume with it")
+        raise SpecError(
+            f"{where} name the strategy {str(strategy)[:100]!r}, which is not one of trajscope's; "
+            "name it with --strategy to resume with it"
+        )
     _check_recorded_names(recorded, where)
     settings = SearchSpec.from_json(recorded, where).to_json()
     return {k: v for k, v in settings.items() if k in recorded and k != "version"}
@@ -153,5 +186,7 @@ def _check_recorded_names(recorded: dict, where: str) -> None:
         try:
             table.resolve(name, paths=False)
         except Exception as exc:  # noqa: BLE001 - the table's own error: one sentence either way
-            raise SpecError(f"{where} name the {table.kind} {name[:100]!r}, which is not one of trajscope's; "
-                            f"name it with the command line to resume with it ({exc})") from None
+            raise SpecError(
+                f"{where} name the {table.kind} {name[:100]!r}, which is not one of trajscope's; "
+                f"name it with the command line to resume with it ({exc})"
+            ) from None

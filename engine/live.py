@@ -50,8 +50,7 @@ class PersonCommands(Protocol):
 
     def submit(self, node_id: str) -> None: ...
 
-    def raise_budget(self, nodes: int = 0, tokens: int = 0, cost: float = 0.0, wall_s: float = 0.0) -> dict | None:
-        ...
+    def raise_budget(self, nodes: int = 0, tokens: int = 0, cost: float = 0.0, wall_s: float = 0.0) -> dict | None: ...
 
 
 # the names of PersonCommands (all a person may call on a search, here or forwarded) are

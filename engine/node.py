@@ -67,8 +67,12 @@ class Node:
         if not self.verified:
             return None
         verdict = self.verified.get("verdict")
-        if verdict == "error" or (verdict is None and self.verified.get("error")
-                                  and not self.verified.get("passed") and not self.verified.get("failed")):
+        if verdict == "error" or (
+            verdict is None
+            and self.verified.get("error")
+            and not self.verified.get("passed")
+            and not self.verified.get("failed")
+        ):
             return None
         if "resolved" in self.verified:
             return bool(self.verified["resolved"])

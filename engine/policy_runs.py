@@ -24,17 +24,35 @@ from trajscope.engine.tasks import Task
 from trajscope.engine.tree import Tree
 
 
-def run_linear(task: Task, policy: Policy, log: RunLog | str | Path, sandbox_kind: str = "local",
-               max_steps: int = 30, timeout: float = 120.0, seed: int | None = None,
-               stop: threading.Event | None = None, on_node: Callable[[object], None] | None = None,
-               config: dict | None = None, **sandbox_options) -> tuple[RolloutResult, Tree]:
+def run_linear(
+    task: Task,
+    policy: Policy,
+    log: RunLog | str | Path,
+    sandbox_kind: str = "local",
+    max_steps: int = 30,
+    timeout: float = 120.0,
+    seed: int | None = None,
+    stop: threading.Event | None = None,
+    on_node: Callable[[object], None] | None = None,
+    config: dict | None = None,
+    **sandbox_options,
+) -> tuple[RolloutResult, Tree]:
     """One rollout of ``policy`` on ``task`` in a fresh sandbox, recorded in ``log``, verified
     at the end; ``on_node`` sees each step once it ran (or failed); ``stop`` ends it early."""
-    session = Session(task, policy, log, sandbox=sandbox_kind, budget=Budget(nodes=None),
-                      config=SearchConfig(strategy="linear", max_depth=max_steps, timeout=timeout),
-                      seed=seed, restarts=0, meta={"max_steps": max_steps, **(config or {})},
-                      **sandbox_options)
+    session = Session(
+        task,
+        policy,
+        log,
+        sandbox=sandbox_kind,
+        budget=Budget(nodes=None),
+        config=SearchConfig(strategy="linear", max_depth=max_steps, timeout=timeout),
+        seed=seed,
+        restarts=0,
+        meta={"max_steps": max_steps, **(config or {})},
+        **sandbox_options,
+    )
     if on_node is not None:
+
         def listen(event: dict) -> None:  # under the recorder's lock: the node is as the event left it
             if event["type"] == "node_executed" or (event["type"] == "node_status" and event["status"] == "failed"):
                 on_node(session.tree.nodes[event["id"]])
@@ -71,9 +89,16 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def linear_rates(tasks: list, make_policy: Callable[[object, int], object], seeds: list[int], sandbox: str = "local",
-                 max_steps: int = 20, workers: int = 2, out_dir: str | Path | None = None,
-                 say: Callable[[str], None] = lambda line: None) -> list[dict]:
+def linear_rates(
+    tasks: list,
+    make_policy: Callable[[object, int], object],
+    seeds: list[int],
+    sandbox: str = "local",
+    max_steps: int = 20,
+    workers: int = 2,
+    out_dir: str | Path | None = None,
+    say: Callable[[str], None] = lambda line: None,
+) -> list[dict]:
     """For each task, how many of ``seeds`` a linear run resolves, with steps and wall time.
 
     ``make_policy(task, seed)`` returns a context manager that gives the policy (so a
@@ -104,10 +129,17 @@ def linear_rates(tasks: list, make_policy: Callable[[object, int], object], seed
         runs = outcomes[task.instance_id]
         resolved = sum(r[0] for r in runs)
         low, high = wilson(resolved, len(runs))
-        rows.append({"task": task.instance_id, "runs": len(runs), "resolved": resolved,
-                     "rate": round(resolved / len(runs), 3), "ci95": [round(low, 3), round(high, 3)],
-                     "mean_steps": round(statistics.mean(r[1] for r in runs), 2),
-                     "median_wall_s": round(statistics.median(r[2] for r in runs), 2)})
+        rows.append(
+            {
+                "task": task.instance_id,
+                "runs": len(runs),
+                "resolved": resolved,
+                "rate": round(resolved / len(runs), 3),
+                "ci95": [round(low, 3), round(high, 3)],
+                "mean_steps": round(statistics.mean(r[1] for r in runs), 2),
+                "median_wall_s": round(statistics.median(r[2] for r in runs), 2),
+            }
+        )
     return rows
 
 
@@ -120,8 +152,16 @@ def _simulated_model(task, seed: int, wrong_rate: float):
         yield LLMPolicy(f"openai/simulated-wrong-{wrong_rate:g}", api_base=server.url)
 
 
-def collect(out_dir: Path, tasks: list, demo_seeds: int, fake_seeds: int, wrong_rates: tuple[float, ...],
-            sandbox: str = "local", workers: int = 2, say: Callable[[str], None] = lambda s: None) -> list[Path]:
+def collect(
+    out_dir: Path,
+    tasks: list,
+    demo_seeds: int,
+    fake_seeds: int,
+    wrong_rates: tuple[float, ...],
+    sandbox: str = "local",
+    workers: int = 2,
+    say: Callable[[str], None] = lambda s: None,
+) -> list[Path]:
     """The PRM's training runs: linear rollouts of the demo policy and of simulated models at
     each wrong-fix rate; returns their logs (``engine.prm.data`` labels their steps)."""
     from trajscope.engine.policy.demo import DemoPolicy
@@ -132,8 +172,9 @@ def collect(out_dir: Path, tasks: list, demo_seeds: int, fake_seeds: int, wrong_
     for name, make, seeds in plans:
         if seeds:
             say(f"collecting: {name}, {seeds} seeds on {len(tasks)} tasks")
-            linear_rates(tasks, make, list(range(seeds)), sandbox=sandbox, workers=workers,
-                         out_dir=out_dir / name, say=say)
+            linear_rates(
+                tasks, make, list(range(seeds)), sandbox=sandbox, workers=workers, out_dir=out_dir / name, say=say
+            )
     return sorted(out_dir.rglob("*.jsonl"))
 
 
@@ -166,6 +207,8 @@ def examples_from_runs(paths: list[str | Path], say: Callable[[str], None] = lam
                 continue
             counts["used"] += 1
             examples += examples_from_tree(tree, run=ref.name)
-    say(f"{counts['used']} of {counts['runs']} runs have verdicts or human labels: {len(examples)} steps "
-        f"({counts['skipped_no_label']} without any label skipped, {counts['unreadable']} unreadable)")
+    say(
+        f"{counts['used']} of {counts['runs']} runs have verdicts or human labels: {len(examples)} steps "
+        f"({counts['skipped_no_label']} without any label skipped, {counts['unreadable']} unreadable)"
+    )
     return share_prefix_labels(examples), counts

@@ -37,8 +37,11 @@ def register(secret: str | None) -> None:
 
 
 def _secrets() -> tuple[str, ...]:
-    found = {v.strip() for k, v in os.environ.items()
-             if _SECRET_NAME.search(k) and len(v.strip()) >= _MIN_LEN and not k.startswith("TRAJSCOPE_")}
+    found = {
+        v.strip()
+        for k, v in os.environ.items()
+        if _SECRET_NAME.search(k) and len(v.strip()) >= _MIN_LEN and not k.startswith("TRAJSCOPE_")
+    }
     with _lock:
         found |= _registered
     return tuple(sorted(found, key=lambda s: (-len(s), s)))

@@ -103,7 +103,7 @@ class Registry(MutableMapping):
         for key in self._entries:
             prefix = key.partition("<")[0]
             if "<" in key and name.startswith(prefix) and len(name) > len(prefix):
-                return key, name[len(prefix):]
+                return key, name[len(prefix) :]
         return None
 
     def load(self, key: str) -> object:
@@ -123,8 +123,11 @@ class Registry(MutableMapping):
 
     def unknown(self, name: str, paths: bool = True) -> Exception:
         """The error for a name that is not in the table, listing what is."""
-        choices = [*self._entries, *([self.other] if self.other else []),
-                   *([f"a class of your own as module:{self.kind.capitalize()}"] if paths else [])]
+        choices = [
+            *self._entries,
+            *([self.other] if self.other else []),
+            *([f"a class of your own as module:{self.kind.capitalize()}"] if paths else []),
+        ]
         return self.error(f"unknown {self.kind} {name[:100]!r}: use {', '.join(choices[:-1])} or {choices[-1]}")
 
     def resolve(self, name: str, paths: bool = True) -> Found:
@@ -143,8 +146,9 @@ class Registry(MutableMapping):
             if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
                 # the module itself is missing: a table name mistyped, or a module not on the path
                 # (trajscope's own command does not look in the current folder)
-                raise self.error(f"{self.unknown(name)}; no module {exc.name} is on the Python path "
-                                 "(add its folder to PYTHONPATH)") from None
+                raise self.error(
+                    f"{self.unknown(name)}; no module {exc.name} is on the Python path (add its folder to PYTHONPATH)"
+                ) from None
             raise self.error(f"the {self.kind} {name!r} could not be imported: {exc}") from None
         except AttributeError:
             raise self.error(f"the {self.kind} {name!r} names nothing: module {module_name} has no {attr}") from None

@@ -42,24 +42,41 @@ class SearchConfig:
     timeout: float = field(default=120.0, metadata={"doc": "seconds one command may run"})
     samples: int = field(default=4, metadata={"doc": "sample: independent rollouts"})
     k: int = field(default=3, metadata={"doc": "dars: candidates per expansion"})
-    expand_temperature: float = field(default=0.8, metadata={
-        "doc": "dars and prune: the sampling temperature of expansions and of prune's candidate steps "
-               "; a rollout's ordinary steps use temperature"})
+    expand_temperature: float = field(
+        default=0.8,
+        metadata={
+            "doc": "dars and prune: the sampling temperature of expansions and of prune's candidate steps "
+            "; a rollout's ordinary steps use temperature"
+        },
+    )
     prune_m: int = field(default=3, metadata={"doc": "prune: candidates sampled per step"})
     prune_b: int = field(default=1, metadata={"doc": "prune: candidates kept per step"})
     critic: str = field(default="prm", metadata={"doc": "dars: who picks among candidates (prm, llm or first)"})
-    refine_rounds: int = field(default=0, metadata={
-        "doc": "PDR: more rounds of rollouts, each conditioned on distilled summaries of the last"})
-    limits: dict = field(default_factory=lambda: dict(dars.DEFAULT_LIMITS), metadata={
-        "doc": "dars: how often each kind of step may branch along one path (kind -> count); "
-               "a config file's table changes the kinds it names"})
-    after: dict = field(default_factory=lambda: {k: list(v) for k, v in dars.DEFAULT_AFTER.items()}, metadata={
-        "doc": "dars: inside a branch that began at a kind, the kinds that may branch again (kind -> list); "
-               "a config file's table changes the kinds it names"})
-    oracle: bool = field(default=False, metadata={
-        "doc": "let the hidden tests' verdicts steer the search (DARS's resample prompt and when it stops, "
-               "which patches selection keeps): an upper bound or training data, never a fair resolve rate; "
-               "every summary says so"})
+    refine_rounds: int = field(
+        default=0, metadata={"doc": "PDR: more rounds of rollouts, each conditioned on distilled summaries of the last"}
+    )
+    limits: dict = field(
+        default_factory=lambda: dict(dars.DEFAULT_LIMITS),
+        metadata={
+            "doc": "dars: how often each kind of step may branch along one path (kind -> count); "
+            "a config file's table changes the kinds it names"
+        },
+    )
+    after: dict = field(
+        default_factory=lambda: {k: list(v) for k, v in dars.DEFAULT_AFTER.items()},
+        metadata={
+            "doc": "dars: inside a branch that began at a kind, the kinds that may branch again (kind -> list); "
+            "a config file's table changes the kinds it names"
+        },
+    )
+    oracle: bool = field(
+        default=False,
+        metadata={
+            "doc": "let the hidden tests' verdicts steer the search (DARS's resample prompt and when it stops, "
+            "which patches selection keeps): an upper bound or training data, never a fair resolve rate; "
+            "every summary says so"
+        },
+    )
 
     def __post_init__(self) -> None:
         strategy_class(self.strategy)  # ValueError now, not in a worker, for a name that is no strategy
@@ -76,10 +93,21 @@ class Session:
     """A search: the loop (queue, workers, budget, restarts), its strategy, and a person's
     ``commands``. ``log`` is a path, or a RunLog already open (the session closes it)."""
 
-    def __init__(self, task: Task, policy, log: str | Path | RunLog, scorers: list | None = None,
-                 sandbox: str = "local", workers: int = 1, budget: Budget | None = None,
-                 config: SearchConfig | None = None, seed: int = 0, restarts: int = RESTARTS,
-                 meta: dict | None = None, **sandbox_options):
+    def __init__(
+        self,
+        task: Task,
+        policy,
+        log: str | Path | RunLog,
+        scorers: list | None = None,
+        sandbox: str = "local",
+        workers: int = 1,
+        budget: Budget | None = None,
+        config: SearchConfig | None = None,
+        seed: int = 0,
+        restarts: int = RESTARTS,
+        meta: dict | None = None,
+        **sandbox_options,
+    ):
         self.task, self.policy, self.scorers = task, policy, list(scorers or [])
         self.sandbox_kind, self.workers, self.seed = sandbox, max(1, workers), seed
         self.budget, self.config = budget or Budget(), config or SearchConfig()
@@ -229,11 +257,21 @@ class Session:
         self._root_box = self.task.open_sandbox(self.sandbox_kind, **self.sandbox_options)
         self.box_at[self._root_box] = ROOT
         if not self.resumed:
-            self.emit("run_started", task=self.task.to_json(), config={
-                **self.config.to_json(), "policy": self.policy.name, "sandbox": self._root_box.kind,
-                "isolated": bool(getattr(self._root_box, "isolated", True)),
-                "scorers": [s.name for s in self.scorers], "workers": self.workers, "seed": self.seed,
-                "budget": self.budget.to_json(), **self.meta})
+            self.emit(
+                "run_started",
+                task=self.task.to_json(),
+                config={
+                    **self.config.to_json(),
+                    "policy": self.policy.name,
+                    "sandbox": self._root_box.kind,
+                    "isolated": bool(getattr(self._root_box, "isolated", True)),
+                    "scorers": [s.name for s in self.scorers],
+                    "workers": self.workers,
+                    "seed": self.seed,
+                    "budget": self.budget.to_json(),
+                    **self.meta,
+                },
+            )
         else:
             steps.pick_up(self)
         if getattr(self._root_box, "notice", ""):  # in the log, so the app shows it too
@@ -276,9 +314,16 @@ class Session:
                 self._root_box = None
             if self.recorder.log is not None and not self.recorder.log.closed:
                 tree = self.tree
-                self.emit("run_finished", reason=self.finished, totals={
-                    "tokens_in": tree.tokens_in, "tokens_out": tree.tokens_out, "cost": tree.cost,
-                    "wall_s": round(time.monotonic() - self.started, 3)})
+                self.emit(
+                    "run_finished",
+                    reason=self.finished,
+                    totals={
+                        "tokens_in": tree.tokens_in,
+                        "tokens_out": tree.tokens_out,
+                        "cost": tree.cost,
+                        "wall_s": round(time.monotonic() - self.started, 3),
+                    },
+                )
                 self.recorder.log.close()
 
     def _take(self) -> Job | None:
@@ -343,12 +388,21 @@ class Session:
         # Every rollout so far died at its first step (a provider error, a broken model
         # answer): start again, a few times, waiting longer each time, within the budget.
         tree = self.tree
-        if self._busy == 0 and self.restarts < self.max_restarts and tree.n_children(ROOT) and all(
-                tree.nodes[c].status == "failed" for c in tree.children(ROOT)):
+        if (
+            self._busy == 0
+            and self.restarts < self.max_restarts
+            and tree.n_children(ROOT)
+            and all(tree.nodes[c].status == "failed" for c in tree.children(ROOT))
+        ):
             self.restarts += 1
             self.rollouts += 1
-            self.emit("command", name="restart_search", by="engine", attempt=self.restarts,
-                      reason=tree.nodes[tree.children(ROOT)[-1]].status_reason[:300])
+            self.emit(
+                "command",
+                name="restart_search",
+                by="engine",
+                attempt=self.restarts,
+                reason=tree.nodes[tree.children(ROOT)[-1]].status_reason[:300],
+            )
             return Job("rollout", ROOT, delay=min(30.0, self.restart_backoff * 2 ** (self.restarts - 1)))
         jobs = self.strategy.next_jobs(self)
         for job in jobs[1:]:

@@ -59,8 +59,9 @@ class SearchSpec(SearchConfig):
     api_base: str | None = _doc(None, "the model server's URL")
     api_key: str | None = _doc(None, "the API key (a secret: never recorded; default: the provider's variable)")
     temperature: float = _doc(0.0, "the policy's sampling temperature for ordinary steps")
-    tool_mode: str = _doc("auto", "function calling (tools), the fenced-bash text format (text), or auto",
-                          ("auto", "tools", "text"))
+    tool_mode: str = _doc(
+        "auto", "function calling (tools), the fenced-bash text format (text), or auto", ("auto", "tools", "text")
+    )
     seed: int = _doc(0, "the seed of the policy, the search and tournament voting")
     teacher: str | None = _doc(None, "DAgger: a teacher model mixed with model (the student)")
     beta: float = _doc(0.5, "DAgger: the chance the teacher acts at a turn")
@@ -69,12 +70,14 @@ class SearchSpec(SearchConfig):
     prm: str = _doc("builtin", "scorers, comma-separated (engine/prm/registry.py names them), or none")
     device: str | None = _doc(None, "where the PRM runs: cpu, cuda or mps (default: the best there is)")
     # -- where the commands run ------------------------------------------------------------
-    sandbox: str = _doc("auto", "auto, docker, local, or none (UNCONFINED, only by name)",
-                        ("auto", "docker", "local", "none"))
+    sandbox: str = _doc(
+        "auto", "auto, docker, local, or none (UNCONFINED, only by name)", ("auto", "docker", "local", "none")
+    )
     workers: int = _doc(1, "rollouts at once, one sandbox each")
     # -- selection of the patch ------------------------------------------------------------
-    select: str = _doc("prm", "how the patch is chosen: PRM score, an LLM judge, or tournament voting",
-                       ("prm", "judge", "rtv"))
+    select: str = _doc(
+        "prm", "how the patch is chosen: PRM score, an LLM judge, or tournament voting", ("prm", "judge", "rtv")
+    )
     judge: str | None = _doc(None, "the model that judges for select judge|rtv (default: model)")
 
     def __post_init__(self) -> None:
@@ -136,8 +139,10 @@ class SearchSpec(SearchConfig):
             raise SpecError(f"{where} is a search spec of version {version!r}; this trajscope reads version {VERSION}")
         unknown = sorted(str(k) for k in data if k not in FIELDS)
         if unknown:
-            raise SpecError(f"{where}: unknown setting {unknown[0]!r} (the settings are the search options' names, "
-                            f"e.g. max_nodes; `trajscope search --help` lists them)")
+            raise SpecError(
+                f"{where}: unknown setting {unknown[0]!r} (the settings are the search options' names, "
+                f"e.g. max_nodes; `trajscope search --help` lists them)"
+            )
         for name, value in data.items():  # a mapping (DARS's limits) changes the kinds it names, keeps the rest
             if isinstance(value, dict) and isinstance(getattr(self, name), dict):
                 data[name] = getattr(self, name) | value
@@ -247,8 +252,9 @@ def _toml(text: str):
         try:
             import tomli as tomllib
         except ImportError:
-            raise SpecError("reading a TOML config file needs Python 3.11 or the tomli package; "
-                            "or write the config in YAML") from None
+            raise SpecError(
+                "reading a TOML config file needs Python 3.11 or the tomli package; or write the config in YAML"
+            ) from None
     return tomllib.loads(text)
 
 

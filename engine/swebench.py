@@ -69,8 +69,13 @@ def major() -> int:
 def carried(row: dict | None) -> bool:
     """Whether ``row`` is of the 5.x shape: it carries its evaluation script and the name of
     its log parser."""
-    return (isinstance(row, dict) and isinstance(row.get("eval_script"), str) and bool(row["eval_script"].strip())
-            and isinstance(row.get("log_parser"), str) and bool(row["log_parser"]))
+    return (
+        isinstance(row, dict)
+        and isinstance(row.get("eval_script"), str)
+        and bool(row["eval_script"].strip())
+        and isinstance(row.get("log_parser"), str)
+        and bool(row["log_parser"])
+    )
 
 
 def knows(row: dict | None) -> bool:
@@ -107,15 +112,18 @@ def spec(row: dict):
     requirement files from GitHub, a network call on every verification that hangs or fails
     offline. The evaluation script and the grading need none of it."""
     if not available():
-        raise HarnessError(f"verifying {row.get('instance_id')} as SWE-bench does needs its harness: "
-                           f"{EXTRA_HINT}")
+        raise HarnessError(f"verifying {row.get('instance_id')} as SWE-bench does needs its harness: {EXTRA_HINT}")
     if not knows(row):
         if major() >= 5:
-            raise HarnessError(f"{row.get('instance_id')} is a classic SWE-bench row (no eval_script and log_parser "
-                               f"fields), which swebench {major()}.x cannot grade: install the pinned harness "
-                               "with `pip install 'trajscope[swebench]'` (swebench 4.1)")
-        raise HarnessError(f"the SWE-bench harness has no test spec for {row.get('repo')} version "
-                           f"{row.get('version')} ({row.get('instance_id')})")
+            raise HarnessError(
+                f"{row.get('instance_id')} is a classic SWE-bench row (no eval_script and log_parser "
+                f"fields), which swebench {major()}.x cannot grade: install the pinned harness "
+                "with `pip install 'trajscope[swebench]'` (swebench 4.1)"
+            )
+        raise HarnessError(
+            f"the SWE-bench harness has no test spec for {row.get('repo')} version "
+            f"{row.get('version')} ({row.get('instance_id')})"
+        )
     if carried(row):
         return _carried_spec(row)
     from swebench.harness.constants import MAP_REPO_TO_EXT, MAP_REPO_VERSION_TO_SPECS
@@ -124,18 +132,31 @@ def spec(row: dict):
     instance = _instance(row)
     try:
         specs = MAP_REPO_VERSION_TO_SPECS[instance["repo"]][instance["version"]]
-        tests = {key: json.loads(instance[key]) if isinstance(instance.get(key), str) else list(instance.get(key) or [])
-                 for key in ("FAIL_TO_PASS", "PASS_TO_PASS")}
-        script = make_eval_script_list(instance, specs, "testbed", "/testbed", instance["base_commit"],
-                                       instance["test_patch"])
-        return TestSpec(instance_id=instance["instance_id"], repo=instance["repo"], version=instance["version"],
-                        repo_script_list=[], eval_script_list=script, env_script_list=[], arch="x86_64",
-                        FAIL_TO_PASS=tests["FAIL_TO_PASS"], PASS_TO_PASS=tests["PASS_TO_PASS"],
-                        language=MAP_REPO_TO_EXT[instance["repo"]], docker_specs=specs.get("docker_specs", {}),
-                        namespace=None)
+        tests = {
+            key: json.loads(instance[key]) if isinstance(instance.get(key), str) else list(instance.get(key) or [])
+            for key in ("FAIL_TO_PASS", "PASS_TO_PASS")
+        }
+        script = make_eval_script_list(
+            instance, specs, "testbed", "/testbed", instance["base_commit"], instance["test_patch"]
+        )
+        return TestSpec(
+            instance_id=instance["instance_id"],
+            repo=instance["repo"],
+            version=instance["version"],
+            repo_script_list=[],
+            eval_script_list=script,
+            env_script_list=[],
+            arch="x86_64",
+            FAIL_TO_PASS=tests["FAIL_TO_PASS"],
+            PASS_TO_PASS=tests["PASS_TO_PASS"],
+            language=MAP_REPO_TO_EXT[instance["repo"]],
+            docker_specs=specs.get("docker_specs", {}),
+            namespace=None,
+        )
     except (KeyError, ValueError, TypeError) as exc:
-        raise HarnessError(f"{row.get('instance_id')} is not a SWE-bench instance the harness can read "
-                           f"({type(exc).__name__}: {exc})") from None
+        raise HarnessError(
+            f"{row.get('instance_id')} is not a SWE-bench instance the harness can read ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _tests(row: dict, key: str) -> list[str]:
@@ -156,15 +177,29 @@ def _carried_spec(row: dict):
             return make_test_spec(instance)
         from swebench.harness.test_spec.test_spec import TestSpec
 
-        lines = [line for line in instance["eval_script"].strip().split("\n")
-                 if line not in ("#!/bin/bash", "set -uxo pipefail")]
-        return TestSpec(instance_id=instance["instance_id"], repo=str(instance.get("repo") or ""),
-                        version=instance["version"], repo_script_list=[], eval_script_list=lines, env_script_list=[],
-                        arch="x86_64", FAIL_TO_PASS=_tests(instance, "FAIL_TO_PASS"),
-                        PASS_TO_PASS=_tests(instance, "PASS_TO_PASS"), language="py", docker_specs={}, namespace=None)
+        lines = [
+            line
+            for line in instance["eval_script"].strip().split("\n")
+            if line not in ("#!/bin/bash", "set -uxo pipefail")
+        ]
+        return TestSpec(
+            instance_id=instance["instance_id"],
+            repo=str(instance.get("repo") or ""),
+            version=instance["version"],
+            repo_script_list=[],
+            eval_script_list=lines,
+            env_script_list=[],
+            arch="x86_64",
+            FAIL_TO_PASS=_tests(instance, "FAIL_TO_PASS"),
+            PASS_TO_PASS=_tests(instance, "PASS_TO_PASS"),
+            language="py",
+            docker_specs={},
+            namespace=None,
+        )
     except (KeyError, ValueError, TypeError) as exc:
-        raise HarnessError(f"{row.get('instance_id')} is not a SWE-bench instance the harness can read "
-                           f"({type(exc).__name__}: {exc})") from None
+        raise HarnessError(
+            f"{row.get('instance_id')} is not a SWE-bench instance the harness can read ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _parser(name: str):
@@ -182,9 +217,18 @@ def _carried_report_41(row: dict, test_spec, log: str, patch: str | None) -> dic
     """get_eval_report for a 5.x-shaped row with swebench 4.1: its status map from the named
     parser between the harness's markers (what 4.1's get_logs_eval does, which looks the
     parser up by repository instead), then the harness's own report functions."""
-    from swebench.harness.constants import (APPLY_PATCH_FAIL, END_TEST_OUTPUT, FAIL_TO_PASS, PASS_TO_PASS,
-                                            RESET_FAILED, START_TEST_OUTPUT, TESTS_ERROR, TESTS_TIMEOUT, EvalType,
-                                            ResolvedStatus)
+    from swebench.harness.constants import (
+        APPLY_PATCH_FAIL,
+        END_TEST_OUTPUT,
+        FAIL_TO_PASS,
+        PASS_TO_PASS,
+        RESET_FAILED,
+        START_TEST_OUTPUT,
+        TESTS_ERROR,
+        TESTS_TIMEOUT,
+        EvalType,
+        ResolvedStatus,
+    )
     from swebench.harness.grading import get_eval_tests_report, get_resolution_status
 
     parse = _parser(row["log_parser"])
@@ -192,8 +236,12 @@ def _carried_report_41(row: dict, test_spec, log: str, patch: str | None) -> dic
         eval_type = EvalType(row.get("eval_type") or "pass_and_fail")
     except ValueError:
         raise HarnessError(f"{row.get('instance_id')}: unknown eval_type {row.get('eval_type')!r}") from None
-    report = {"patch_is_None": patch is None, "patch_exists": patch is not None,
-              "patch_successfully_applied": False, "resolved": False}
+    report = {
+        "patch_is_None": patch is None,
+        "patch_exists": patch is not None,
+        "patch_successfully_applied": False,
+        "resolved": False,
+    }
     if patch is None:
         return report
     bad = any(code in log for code in (APPLY_PATCH_FAIL, RESET_FAILED, TESTS_ERROR, TESTS_TIMEOUT))
@@ -201,8 +249,15 @@ def _carried_report_41(row: dict, test_spec, log: str, patch: str | None) -> dic
         return report
     status = parse(log.split(START_TEST_OUTPUT)[1].split(END_TEST_OUTPUT)[0], test_spec) or parse(log, test_spec)
     report["patch_successfully_applied"] = True
-    tests = get_eval_tests_report(status, {"instance_id": test_spec.instance_id, FAIL_TO_PASS: test_spec.FAIL_TO_PASS,
-                                           PASS_TO_PASS: test_spec.PASS_TO_PASS}, eval_type=eval_type)
+    tests = get_eval_tests_report(
+        status,
+        {
+            "instance_id": test_spec.instance_id,
+            FAIL_TO_PASS: test_spec.FAIL_TO_PASS,
+            PASS_TO_PASS: test_spec.PASS_TO_PASS,
+        },
+        eval_type=eval_type,
+    )
     report["resolved"] = get_resolution_status(tests) == ResolvedStatus.FULL.value
     report["tests_status"] = tests
     return report
@@ -230,8 +285,16 @@ def grade(row: dict, log: str, patch: str | None) -> dict:
         finally:
             os.unlink(path)
     status = report.get("tests_status") or {}
-    tests = {key: {"success": list((status.get(key) or {}).get("success") or []),
-                   "failure": list((status.get(key) or {}).get("failure") or [])}
-             for key in ("FAIL_TO_PASS", "PASS_TO_PASS")}
-    return {"resolved": bool(report.get("resolved")), "applied": bool(report.get("patch_successfully_applied")),
-            "tests": tests, "report": json.loads(json.dumps(report))}
+    tests = {
+        key: {
+            "success": list((status.get(key) or {}).get("success") or []),
+            "failure": list((status.get(key) or {}).get("failure") or []),
+        }
+        for key in ("FAIL_TO_PASS", "PASS_TO_PASS")
+    }
+    return {
+        "resolved": bool(report.get("resolved")),
+        "applied": bool(report.get("patch_successfully_applied")),
+        "tests": tests,
+        "report": json.loads(json.dumps(report)),
+    }

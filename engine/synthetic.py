@@ -19,14 +19,19 @@ _COMMANDS = [
 ]
 
 
-def synthetic_events(n_nodes: int, seed: int = 0, branch_every: int = 12,
-                     run: str = "synthetic", t0: float = 1_700_000_000.0) -> Iterator[dict]:
+def synthetic_events(
+    n_nodes: int, seed: int = 0, branch_every: int = 12, run: str = "synthetic", t0: float = 1_700_000_000.0
+) -> Iterator[dict]:
     """A DARS-like search: depth-first chains, with branches at critical nodes."""
     rng = random.Random(seed)
     ts = t0
-    yield make_event("run_started", run, ts=ts,
-                     task={"instance_id": f"synthetic-{n_nodes}", "problem_statement": "A synthetic task."},
-                     config={"strategy": "synthetic", "seed": seed})
+    yield make_event(
+        "run_started",
+        run,
+        ts=ts,
+        task={"instance_id": f"synthetic-{n_nodes}", "problem_statement": "A synthetic task."},
+        config={"strategy": "synthetic", "seed": seed},
+    )
     frontier: list[str | None] = [None]
     branchable: list[str] = []
     for i in range(1, n_nodes + 1):
@@ -37,16 +42,31 @@ def synthetic_events(n_nodes: int, seed: int = 0, branch_every: int = 12,
             parent = frontier[-1]
         tool, args = _COMMANDS[rng.randrange(len(_COMMANDS))]
         ts += rng.uniform(0.01, 0.5)
-        yield make_event("node_added", run, ts=ts, id=node_id, parent=parent,
-                         action=make_action(tool, args), thought=f"step {i}: try the next thing",
-                         proposer="policy", tokens_in=rng.randint(500, 4000),
-                         tokens_out=rng.randint(20, 300), cost=0.0004)
-        yield make_event("node_executed", run, ts=ts, id=node_id,
-                         observation=f"output of step {i}\n" + "line of output\n" * rng.randint(1, 20),
-                         exit_code=rng.choice((0, 0, 0, 1)), duration_s=0.2, state_ref=None,
-                         diff_stat=None)
-        yield make_event("node_scored", run, ts=ts, id=node_id, scorer="builtin",
-                         score=round(rng.random(), 3))
+        yield make_event(
+            "node_added",
+            run,
+            ts=ts,
+            id=node_id,
+            parent=parent,
+            action=make_action(tool, args),
+            thought=f"step {i}: try the next thing",
+            proposer="policy",
+            tokens_in=rng.randint(500, 4000),
+            tokens_out=rng.randint(20, 300),
+            cost=0.0004,
+        )
+        yield make_event(
+            "node_executed",
+            run,
+            ts=ts,
+            id=node_id,
+            observation=f"output of step {i}\n" + "line of output\n" * rng.randint(1, 20),
+            exit_code=rng.choice((0, 0, 0, 1)),
+            duration_s=0.2,
+            state_ref=None,
+            diff_stat=None,
+        )
+        yield make_event("node_scored", run, ts=ts, id=node_id, scorer="builtin", score=round(rng.random(), 3))
         if tool in ("str_replace", "insert", "create"):
             branchable.append(node_id)
         if rng.random() < 0.08:  # a rollout ended: start again from a branch point
@@ -59,20 +79,48 @@ def synthetic_events(n_nodes: int, seed: int = 0, branch_every: int = 12,
 def linear_events(n_steps: int, run: str = "linear", t0: float = 1_700_000_000.0) -> Iterator[dict]:
     """One path of ``n_steps`` turns, each the only child of the one before: the shape of a long
     single rollout, the deepest tree a log of that size can hold."""
-    yield make_event("run_started", run, ts=t0,
-                     task={"instance_id": f"linear-{n_steps}", "problem_statement": "A long single rollout."},
-                     config={"strategy": "linear"})
+    yield make_event(
+        "run_started",
+        run,
+        ts=t0,
+        task={"instance_id": f"linear-{n_steps}", "problem_statement": "A long single rollout."},
+        config={"strategy": "linear"},
+    )
     parent = None
     for i in range(1, n_steps + 1):
         # mostly steps never seen before (as an agent's are), some repeated ones
-        tool, args = (("view", {"path": f"src/module_{i}.py"}) if i % 3 == 0 else
-                      ("bash", {"command": f"python -m pytest -q tests/test_{i}.py"}) if i % 3 == 1 else
-                      _COMMANDS[i % len(_COMMANDS)])
+        tool, args = (
+            ("view", {"path": f"src/module_{i}.py"})
+            if i % 3 == 0
+            else ("bash", {"command": f"python -m pytest -q tests/test_{i}.py"})
+            if i % 3 == 1
+            else _COMMANDS[i % len(_COMMANDS)]
+        )
         ts = t0 + i * 0.1
         node_id = str(i)
-        yield make_event("node_added", run, ts=ts, id=node_id, parent=parent, action=make_action(tool, args),
-                         thought=f"step {i}", proposer="policy", tokens_in=1000, tokens_out=50, cost=0.0004)
-        yield make_event("node_executed", run, ts=ts, id=node_id, observation=f"output of step {i}\n",
-                         exit_code=0, duration_s=0.2, state_ref=None, diff_stat=None)
+        yield make_event(
+            "node_added",
+            run,
+            ts=ts,
+            id=node_id,
+            parent=parent,
+            action=make_action(tool, args),
+            thought=f"step {i}",
+            proposer="policy",
+            tokens_in=1000,
+            tokens_out=50,
+            cost=0.0004,
+        )
+        yield make_event(
+            "node_executed",
+            run,
+            ts=ts,
+            id=node_id,
+            observation=f"output of step {i}\n",
+            exit_code=0,
+            duration_s=0.2,
+            state_ref=None,
+            diff_stat=None,
+        )
         parent = node_id
     yield make_event("run_finished", run, ts=t0 + n_steps * 0.1, reason="linear")

@@ -63,10 +63,17 @@ class Task:
         raise TaskError(f"unknown sandbox {kind!r}: use docker, local or none")
 
     def to_json(self) -> dict:
-        return {"instance_id": self.instance_id, "problem_statement": self.problem_statement,
-                "repo": self.repo, "base_commit": self.base_commit, "test_patch": self.test_patch,
-                "FAIL_TO_PASS": self.FAIL_TO_PASS, "PASS_TO_PASS": self.PASS_TO_PASS,
-                "test_command": self.test_command, "image": self.image}
+        return {
+            "instance_id": self.instance_id,
+            "problem_statement": self.problem_statement,
+            "repo": self.repo,
+            "base_commit": self.base_commit,
+            "test_patch": self.test_patch,
+            "FAIL_TO_PASS": self.FAIL_TO_PASS,
+            "PASS_TO_PASS": self.PASS_TO_PASS,
+            "test_command": self.test_command,
+            "image": self.image,
+        }
 
 
 def _tests(value, where: str, name: str) -> list[str]:
@@ -113,12 +120,19 @@ def load_task_dir(path: str | Path) -> Task:
     if not repo.is_dir():
         raise TaskError(f"{path} has no repo/ directory with the code")
     gold = path / "gold.patch"
-    return _task_from(data, str(spec), repo_dir=repo, path=path,
-                      gold_patch=gold.read_text(encoding="utf-8") if gold.is_file() else None)
+    return _task_from(
+        data,
+        str(spec),
+        repo_dir=repo,
+        path=path,
+        gold_patch=gold.read_text(encoding="utf-8") if gold.is_file() else None,
+    )
 
 
-TESTBED_SETUP = ("if [ -f /opt/miniconda3/bin/activate ]; then . /opt/miniconda3/bin/activate >/dev/null 2>&1 "
-                 "&& conda activate testbed >/dev/null 2>&1; fi")
+TESTBED_SETUP = (
+    "if [ -f /opt/miniconda3/bin/activate ]; then . /opt/miniconda3/bin/activate >/dev/null 2>&1 "
+    "&& conda activate testbed >/dev/null 2>&1; fi"
+)
 """What the harness's scripts do first in a SWE-bench image, and so every command there:
 the ``testbed`` conda environment, where the project and its test dependencies live."""
 
@@ -149,8 +163,9 @@ def load_swebench(path: str | Path, instance_id: str | None = None) -> list[Task
     for i, row in enumerate(rows):
         if instance_id is not None and isinstance(row, dict) and row.get("instance_id") != instance_id:
             continue
-        task = _task_from(row, f"{path} (instance {i + 1})", workdir="/testbed", path=path, row=row,
-                          env_setup=TESTBED_SETUP)
+        task = _task_from(
+            row, f"{path} (instance {i + 1})", workdir="/testbed", path=path, row=row, env_setup=TESTBED_SETUP
+        )
         task.image = task.image or swebench_image(task.instance_id)
         if task.gold_patch is None and isinstance(row.get("patch"), str):
             task.gold_patch = row["patch"]
@@ -161,8 +176,13 @@ def load_swebench(path: str | Path, instance_id: str | None = None) -> list[Task
 
 
 # a task repository's files and the row columns they hold (swebench 5.x's layout)
-_REPO_TASK_FILES = {"patch": "gold.patch", "test_patch": "test.patch", "eval_script": "eval.sh",
-                    "problem_statement": "problem_statement.md", "hints_text": "hints.md"}
+_REPO_TASK_FILES = {
+    "patch": "gold.patch",
+    "test_patch": "test.patch",
+    "eval_script": "eval.sh",
+    "problem_statement": "problem_statement.md",
+    "hints_text": "hints.md",
+}
 
 
 def is_repo_task(path: Path) -> bool:
@@ -235,8 +255,11 @@ def load_tasks(spec: str | Path) -> list[Task]:
     if not path.is_dir() or (path / "task.json").is_file() or is_repo_task(path):
         return load_swebench(path) if path.is_file() and path.name != "task.json" else [load_task(path)]
     inner = path / "tasks" if (path / "tasks").is_dir() else path  # a task repository, or a folder of tasks
-    tasks = [load_repo_task(d) if is_repo_task(d) else load_task_dir(d)
-             for d in sorted(inner.iterdir()) if is_repo_task(d) or (d / "task.json").is_file()]
+    tasks = [
+        load_repo_task(d) if is_repo_task(d) else load_task_dir(d)
+        for d in sorted(inner.iterdir())
+        if is_repo_task(d) or (d / "task.json").is_file()
+    ]
     if not tasks:
         raise TaskError(f"{path} holds no task (a task directory has a task.json; a SWE-bench task, a task.yaml)")
     return tasks

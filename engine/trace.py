@@ -27,8 +27,11 @@ def path_steps(tree: Tree, node_id: str | None) -> list[Step]:
     """The path from the task to ``node_id`` as a policy sees it."""
     if node_id is None or node_id == ROOT:
         return []
-    return [Step(Action.from_dict(n.action or {}), n.thought, n.observation, n.exit_code)
-            for n in tree.path(node_id) if n.id != ROOT]
+    return [
+        Step(Action.from_dict(n.action or {}), n.thought, n.observation, n.exit_code)
+        for n in tree.path(node_id)
+        if n.id != ROOT
+    ]
 
 
 def diff_stat(patch: str | None) -> str:

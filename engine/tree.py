@@ -73,8 +73,7 @@ class Tree:
         self._add_root()
 
     def _add_root(self) -> None:
-        self.nodes[ROOT] = Node(id=ROOT, parent=None, depth=0, kind="task", status="done",
-                                proposer="task")
+        self.nodes[ROOT] = Node(id=ROOT, parent=None, depth=0, kind="task", status="done", proposer="task")
         self.graph.add_node(ROOT)
 
     # -- folding -------------------------------------------------------------
@@ -137,8 +136,17 @@ class Tree:
             tokens_out=int(e.get("tokens_out") or 0),
             cost=float(e.get("cost") or 0.0),
         )
-        for key in ("prompt_ref", "teacher_action", "actor", "model", "expanded_from", "edited_from", "imported",
-                    "requested_by", "hint"):
+        for key in (
+            "prompt_ref",
+            "teacher_action",
+            "actor",
+            "model",
+            "expanded_from",
+            "edited_from",
+            "imported",
+            "requested_by",
+            "hint",
+        ):
             if e.get(key) is not None:
                 node.extra[key] = e[key]
         self.nodes[node_id] = node
@@ -338,8 +346,7 @@ class Tree:
         hits = []
         for node in nodes:
             raw = (node.action or {}).get("raw") or ""
-            if (needle in raw.casefold() or needle in node.thought.casefold()
-                    or needle in node.observation.casefold()):
+            if needle in raw.casefold() or needle in node.thought.casefold() or needle in node.observation.casefold():
                 hits.append(node.id)
         return hits
 
@@ -350,8 +357,9 @@ class Tree:
         tokens_out = max(self.tokens_out, int(self.totals.get("tokens_out") or 0))
         cost = max(self.cost, float(self.totals.get("cost") or 0.0))
         status = self.status_counts
-        resolved = sum(1 for n in map(self.nodes.__getitem__, self._submitted)
-                       if n.status == "submitted" and n.resolved)
+        resolved = sum(
+            1 for n in map(self.nodes.__getitem__, self._submitted) if n.status == "submitted" and n.resolved
+        )
         return {
             "run": self.run,
             "task": self.title,

@@ -17,10 +17,16 @@ from trajscope.engine.tasks import TEST_TIMEOUT, Task, TaskError
 _RESULT = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS|SKIPPED)\s+(.+?)(?:\s+-\s.*)?$")
 # unittest -v: "test_x (pkg.mod.Class) ... ok", or since Python 3.11 "test_x (pkg.mod.Class.test_x) ... ok";
 # a docstring's first line may sit between the name and " ... ".
-_UNITTEST = re.compile(r"^(\w+) \(([\w.]+)\)(?:\n.*?)? \.\.\. (ok|FAIL|ERROR|skipped.*|expected failure|unexpected success)$",
-                       re.MULTILINE)
-_UNITTEST_OUTCOME = {"ok": "PASSED", "FAIL": "FAILED", "ERROR": "ERROR", "expected failure": "XFAIL",
-                     "unexpected success": "FAILED"}
+_UNITTEST = re.compile(
+    r"^(\w+) \(([\w.]+)\)(?:\n.*?)? \.\.\. (ok|FAIL|ERROR|skipped.*|expected failure|unexpected success)$", re.MULTILINE
+)
+_UNITTEST_OUTCOME = {
+    "ok": "PASSED",
+    "FAIL": "FAILED",
+    "ERROR": "ERROR",
+    "expected failure": "XFAIL",
+    "unexpected success": "FAILED",
+}
 
 JUNIT_FILE = ".trajscope-junit.xml"
 
@@ -57,7 +63,7 @@ def parse_junit(xml: str) -> dict[str, str]:
             continue
         if file:
             module = file.removesuffix(".py").replace("/", ".")
-            rest = classname[len(module) + 1:] if classname.startswith(module + ".") else ""
+            rest = classname[len(module) + 1 :] if classname.startswith(module + ".") else ""
             test_id = "::".join([file, *filter(None, rest.split(".")), name])
         else:
             test_id = f"{classname}::{name}" if classname else name
@@ -79,9 +85,11 @@ def with_test_reports(command: str, repo: str) -> str:
     (``pytest``, ``python -m pytest``, a script that runs it), for the reports trajscope
     reads: ``-rA`` summary lines and a JUnit XML file. Other test runners ignore it."""
     junit = f"{repo.rstrip('/')}/{JUNIT_FILE}"
-    return (f"rm -f {shlex.quote(junit)}\n"
-            f"export PYTEST_ADDOPTS=\"${{PYTEST_ADDOPTS:-}} -rA -o junit_family=xunit1 --junitxml={junit}\"\n"
-            f"{command}")
+    return (
+        f"rm -f {shlex.quote(junit)}\n"
+        f'export PYTEST_ADDOPTS="${{PYTEST_ADDOPTS:-}} -rA -o junit_family=xunit1 --junitxml={junit}"\n'
+        f"{command}"
+    )
 
 
 @dataclass(slots=True)
@@ -106,8 +114,12 @@ class VerifyResult:
     def resolved(self) -> bool:
         if self.decided is not None:
             return self.decided
-        return (self.patch_applied and not self.error and all(self.fail_to_pass.values())
-                and all(self.pass_to_pass.values()))
+        return (
+            self.patch_applied
+            and not self.error
+            and all(self.fail_to_pass.values())
+            and all(self.pass_to_pass.values())
+        )
 
     @property
     def verdict(self) -> str:
@@ -120,8 +132,13 @@ class VerifyResult:
     def verified(self) -> dict:
         """The ``verified`` field of a ``submitted`` event."""
         both = {**self.fail_to_pass, **self.pass_to_pass}
-        out = {"passed": [t for t, ok in both.items() if ok], "failed": [t for t, ok in both.items() if not ok],
-               "resolved": self.resolved, "verdict": self.verdict, "grader": self.grader}
+        out = {
+            "passed": [t for t, ok in both.items() if ok],
+            "failed": [t for t, ok in both.items() if not ok],
+            "resolved": self.resolved,
+            "verdict": self.verdict,
+            "grader": self.grader,
+        }
         if self.skipped:
             out["skipped"] = list(self.skipped)
         if self.unknown:
@@ -130,14 +147,24 @@ class VerifyResult:
 
     def to_json(self) -> dict:
         def split(tests: dict[str, bool]) -> dict:
-            return {"success": [t for t, ok in tests.items() if ok], "failure": [t for t, ok in tests.items() if not ok]}
+            return {
+                "success": [t for t, ok in tests.items() if ok],
+                "failure": [t for t, ok in tests.items() if not ok],
+            }
 
-        return {"instance_id": self.instance_id, "resolved": self.resolved, "verdict": self.verdict,
-                "patch_applied": self.patch_applied,
-                "FAIL_TO_PASS": split(self.fail_to_pass), "PASS_TO_PASS": split(self.pass_to_pass),
-                "skipped": list(self.skipped),
-                "error": self.error or None, "duration_s": round(self.duration_s, 3), "sandbox": self.sandbox,
-                "grader": self.grader}
+        return {
+            "instance_id": self.instance_id,
+            "resolved": self.resolved,
+            "verdict": self.verdict,
+            "patch_applied": self.patch_applied,
+            "FAIL_TO_PASS": split(self.fail_to_pass),
+            "PASS_TO_PASS": split(self.pass_to_pass),
+            "skipped": list(self.skipped),
+            "error": self.error or None,
+            "duration_s": round(self.duration_s, 3),
+            "sandbox": self.sandbox,
+            "grader": self.grader,
+        }
 
 
 _PATCH_FILE = ".trajscope-apply.diff"
@@ -151,8 +178,10 @@ def apply_patch(sandbox: Sandbox, patch: str, what: str = "the patch") -> None:
         patch += "\n"
     sandbox.write(_PATCH_FILE, patch)
     try:
-        attempts = (f"git apply --verbose --whitespace=nowarn {_PATCH_FILE}",
-                    f"patch --batch --forward --fuzz=5 -p1 -i {_PATCH_FILE}")
+        attempts = (
+            f"git apply --verbose --whitespace=nowarn {_PATCH_FILE}",
+            f"patch --batch --forward --fuzz=5 -p1 -i {_PATCH_FILE}",
+        )
         reasons = []
         for command in attempts:
             result = sandbox.run(command, timeout=60)
@@ -165,8 +194,9 @@ def apply_patch(sandbox: Sandbox, patch: str, what: str = "the patch") -> None:
         sandbox.run(f"rm -f {_PATCH_FILE}", timeout=30)
 
 
-def verify(task: Task, patch: str, sandbox: str = "local", timeout: float = TEST_TIMEOUT,
-           progress=None, **options) -> VerifyResult:
+def verify(
+    task: Task, patch: str, sandbox: str = "local", timeout: float = TEST_TIMEOUT, progress=None, **options
+) -> VerifyResult:
     """Apply ``patch`` and the task's test patch in a fresh sandbox and run its tests.
 
     ``progress(phase)``, when given, hears each phase as it begins."""
@@ -214,14 +244,14 @@ def verify(task: Task, patch: str, sandbox: str = "local", timeout: float = TEST
                 result.unknown = True
                 result.error = result.error or (
                     f"the test command printed no per-test result (exit code {run.exit_code}); trajscope "
-                    "reads pytest (any flags) and `python -m unittest -v`")
+                    "reads pytest (any flags) and `python -m unittest -v`"
+                )
             passed = {"PASSED", "XFAIL"}
             # a FAIL_TO_PASS test must pass; a skipped PASS_TO_PASS test is kept out of the
             # verdict as the harness keeps it (a test the environment skips is no regression)
             result.fail_to_pass = {t: outcomes.get(t) in passed for t in task.FAIL_TO_PASS}
             result.skipped = [t for t in task.PASS_TO_PASS if outcomes.get(t) == "SKIPPED"]
-            result.pass_to_pass = {t: outcomes.get(t) in passed for t in task.PASS_TO_PASS
-                                   if t not in result.skipped}
+            result.pass_to_pass = {t: outcomes.get(t) in passed for t in task.PASS_TO_PASS if t not in result.skipped}
     result.duration_s = time.perf_counter() - started
     say("done")
     return result
@@ -241,8 +271,9 @@ def _harness_row(task: Task) -> dict | None:
         return None
 
     if not swebench.available():
-        raise swebench.HarnessError(f"verifying {task.instance_id} as SWE-bench does needs its harness: "
-                                    f"{swebench.EXTRA_HINT}")
+        raise swebench.HarnessError(
+            f"verifying {task.instance_id} as SWE-bench does needs its harness: {swebench.EXTRA_HINT}"
+        )
     return row
 
 
@@ -289,10 +320,14 @@ def grade_harness_log(task: Task, row: dict, result: VerifyResult, patch: str, e
     if not graded["applied"]:
         result.unknown = True
         said = f" (exit code {exit_code})" if exit_code is not None else ""
-        result.error = result.error or (f"the harness read no test output between its markers{said}: "
-                                        "the test patch did not apply, or the tests errored")
-    for key, tests, into in (("FAIL_TO_PASS", task.FAIL_TO_PASS, result.fail_to_pass),
-                             ("PASS_TO_PASS", task.PASS_TO_PASS, result.pass_to_pass)):
+        result.error = result.error or (
+            f"the harness read no test output between its markers{said}: "
+            "the test patch did not apply, or the tests errored"
+        )
+    for key, tests, into in (
+        ("FAIL_TO_PASS", task.FAIL_TO_PASS, result.fail_to_pass),
+        ("PASS_TO_PASS", task.PASS_TO_PASS, result.pass_to_pass),
+    ):
         success, failure = set(graded["tests"][key]["success"]), set(graded["tests"][key]["failure"])
         into.update({t: t in success for t in tests if t in success or t in failure})
         result.skipped += [t for t in tests if t not in success and t not in failure]

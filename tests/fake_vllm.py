@@ -49,8 +49,13 @@ class FakeVLLM:
                 if not self._allowed():
                     return
                 if self.path == "/v1/models":
-                    self._send(200, {"object": "list", "data": [{"id": "critic", "object": "model",
-                                                                 "max_model_len": server.max_model_len}]})
+                    self._send(
+                        200,
+                        {
+                            "object": "list",
+                            "data": [{"id": "critic", "object": "model", "max_model_len": server.max_model_len}],
+                        },
+                    )
                 else:
                     self._send(404, {"error": "not found"})
 
@@ -65,8 +70,13 @@ class FakeVLLM:
                 if self.path == "/classify" and not server.generative:
                     self._send(200, server.classify(body["input"]))
                 elif self.path == "/v1/completions" and (body.get("logprobs") or 0) > server.max_logprobs:
-                    self._send(400, {"error": f"Requested sample logprobs of {body['logprobs']}, which is greater "
-                                              f"than max allowed: {server.max_logprobs}"})
+                    self._send(
+                        400,
+                        {
+                            "error": f"Requested sample logprobs of {body['logprobs']}, which is greater "
+                            f"than max allowed: {server.max_logprobs}"
+                        },
+                    )
                 elif self.path == "/v1/completions" and server.generative:
                     self._send(200, server.complete(body["prompt"], body.get("logprobs") or 0))
                 else:
@@ -99,8 +109,7 @@ class FakeVLLM:
             best = self.torch.topk(logprobs, min(top, logprobs.numel()))
             tops = {self.tokenizer.decode([int(t)]): float(v) for v, t in zip(best.values, best.indices)}
             token = self.tokenizer.decode([int(best.indices[0])])
-            choices.append({"index": index, "text": token, "logprobs": {"tokens": [token],
-                                                                        "top_logprobs": [tops]}})
+            choices.append({"index": index, "text": token, "logprobs": {"tokens": [token], "top_logprobs": [tops]}})
         return {"object": "text_completion", "choices": choices}
 
     def __enter__(self):

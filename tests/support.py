@@ -19,8 +19,13 @@ SEMVER = load_task_dir(next(p for p in DEMO_TASKS if p.name == "semver-prereleas
 
 
 def trajscope(*args, timeout=60, env=None):
-    return subprocess.run([sys.executable, "-m", "trajscope.tui.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "trajscope.tui.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 OPENHANDS_NOT_STEPS = {"system", "recall", "change_agent_state", "condensation"}
@@ -31,8 +36,14 @@ def openhands_counts(data) -> dict:
     a file without sources is the task); a git patch in the test result is a submission."""
     history = data if isinstance(data, list) else data.get("history") or data.get("trajectory") or []
     events = [e for item in history for e in (item if isinstance(item, list) else [item])]
-    actions = [e for e in events if "action" in e and "observation" not in e
-               and e["action"] not in OPENHANDS_NOT_STEPS and e.get("source") != "user"]
+    actions = [
+        e
+        for e in events
+        if "action" in e
+        and "observation" not in e
+        and e["action"] not in OPENHANDS_NOT_STEPS
+        and e.get("source") != "user"
+    ]
     if actions and "source" not in actions[0] and actions[0]["action"] == "message":
         actions = actions[1:]
     patch = (data.get("test_result") or {}).get("git_patch") or data.get("git_patch") if isinstance(data, dict) else ""
@@ -53,10 +64,17 @@ def moatless_counts(data) -> dict:
             stack.extend(node["children"])
         children = {n["node_id"]: len(n["children"]) for n in nodes}
     below_root = [n for n in nodes if n.get("parent_id", 0) is not None and n["node_id"] != 0]
-    return {"nodes": sum(len(n["action_steps"]) for n in below_root),
-            "branch_points": sum(1 for c in children.values() if c > 1),
-            "submissions": sum(1 for n in below_root if n["terminal"] and not n.get("is_duplicate")
-                               and n["action_steps"][-1]["action"]["action_args_class"].endswith("FinishArgs"))}
+    return {
+        "nodes": sum(len(n["action_steps"]) for n in below_root),
+        "branch_points": sum(1 for c in children.values() if c > 1),
+        "submissions": sum(
+            1
+            for n in below_root
+            if n["terminal"]
+            and not n.get("is_duplicate")
+            and n["action_steps"][-1]["action"]["action_args_class"].endswith("FinishArgs")
+        ),
+    }
 
 
 def independent_counts(path, line: int | None = None) -> dict:
@@ -67,8 +85,11 @@ def independent_counts(path, line: int | None = None) -> dict:
     if "openhands" in path.parts:
         return openhands_counts(data)
     if isinstance(data, dict) and "transitions" in data:  # MoatlessTools' older layout: one action, one step
-        return {"nodes": sum(len(t.get("actions") or []) for t in data["transitions"]), "branch_points": 0,
-                "submissions": int(bool(data["info"].get("submission")))}
+        return {
+            "nodes": sum(len(t.get("actions") or []) for t in data["transitions"]),
+            "branch_points": 0,
+            "submissions": int(bool(data["info"].get("submission"))),
+        }
     if "moatless" in path.parts:
         return moatless_counts(data)
     if path.suffix == ".root":
@@ -95,20 +116,31 @@ def independent_counts(path, line: int | None = None) -> dict:
         return {"nodes": len(assistant), "branch_points": 0, "submissions": int(submitted)}
     if isinstance(data, dict) and str(data.get("trajectory_format", "")).startswith("mini-swe-agent"):
         assistant = [m for m in data["messages"] if m["role"] == "assistant"]  # 2.x: commands in extra.actions
-        return {"nodes": sum(len(m["extra"]["actions"]) for m in assistant), "branch_points": 0,
-                "submissions": int(data["info"]["exit_status"] == "Submitted")}
+        return {
+            "nodes": sum(len(m["extra"]["actions"]) for m in assistant),
+            "branch_points": 0,
+            "submissions": int(data["info"]["exit_status"] == "Submitted"),
+        }
     if "trajectory" in data:
-        return {"nodes": len(data["trajectory"]), "branch_points": 0,
-                "submissions": int(bool(data["info"].get("submission")))}
+        return {
+            "nodes": len(data["trajectory"]),
+            "branch_points": 0,
+            "submissions": int(bool(data["info"].get("submission"))),
+        }
     actions = [m for m in data["history"] if m.get("role") == "assistant" and "action" in m]
-    return {"nodes": len(actions), "branch_points": 0,
-            "submissions": int(actions[-1]["action"].strip() == "submit")}
+    return {"nodes": len(actions), "branch_points": 0, "submissions": int(actions[-1]["action"].strip() == "submit")}
 
 
 def search(tmp_path, strategy, server, nodes=40, wait=True, name="run", **config):
-    session = Session(SEMVER, LLMPolicy("openai/fake", api_base=server.url), tmp_path / f"{name}.jsonl",
-                      scorers=[HeuristicScorer()], budget=Budget(nodes=nodes),
-                      config=SearchConfig(strategy=strategy, **config), seed=1)
+    session = Session(
+        SEMVER,
+        LLMPolicy("openai/fake", api_base=server.url),
+        tmp_path / f"{name}.jsonl",
+        scorers=[HeuristicScorer()],
+        budget=Budget(nodes=nodes),
+        config=SearchConfig(strategy=strategy, **config),
+        seed=1,
+    )
     session.start()
     if wait:
         session.wait(120)
@@ -129,8 +161,9 @@ def runs_folder(root: Path) -> Path:
     report = root / "logs" / "run_evaluation" / "r1" / "model" / "ponylang__ponyc-4595"
     report.mkdir(parents=True)
     (report / "report.json").write_text(json.dumps({"ponylang__ponyc-4595": {"resolved": True}}))
-    (root / "model.r1.json").write_text(json.dumps({"resolved_ids": [], "unresolved_ids": ["ponylang__ponyc-4593",
-                                                                                           "toolcall_submitted"]}))
+    (root / "model.r1.json").write_text(
+        json.dumps({"resolved_ids": [], "unresolved_ids": ["ponylang__ponyc-4593", "toolcall_submitted"]})
+    )
     return root
 
 

@@ -81,5 +81,6 @@ def textual_themes() -> list:
     from textual.theme import Theme
 
     # A copy of the variables each time: two apps in one process never share a mutable dict.
-    return [Theme(name=name, **{**palette, "variables": dict(palette["variables"])})
-            for name, palette in PALETTES.items()]
+    return [
+        Theme(name=name, **{**palette, "variables": dict(palette["variables"])}) for name, palette in PALETTES.items()
+    ]

@@ -1,4 +1,5 @@
 """``python -m trajscope``: the same as the ``trajscope`` command."""
+
 from trajscope.tui.cli import main
 
 if __name__ == "__main__":

@@ -227,5 +227,6 @@ class SessionBridge:
             if done:
                 app.call_from_thread(app.notify, done, timeout=2)
 
-        self.screen.run_worker(run, thread=True, exit_on_error=False, group="commands",
-                               description=f"session.commands.{name}")
+        self.screen.run_worker(
+            run, thread=True, exit_on_error=False, group="commands", description=f"session.commands.{name}"
+        )

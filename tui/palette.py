@@ -31,5 +31,4 @@ class BindingCommands(Provider):
         for description, keys, action in self._commands():
             score = matcher.match(description)
             if score > 0:
-                yield Hit(score, matcher.highlight(description), partial(self._run, action),
-                          help=f"key: {keys}")
+                yield Hit(score, matcher.highlight(description), partial(self._run, action), help=f"key: {keys}")

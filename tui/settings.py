@@ -67,8 +67,7 @@ def env_theme() -> str | None:
     on stderr and None when it names none."""
     name = os.environ.get("TRAJSCOPE_THEME") or None
     if name is not None and name not in THEME_NAMES:
-        print(f"trajscope: TRAJSCOPE_THEME={name!r} is not one of {', '.join(THEME_NAMES)}; ignored",
-              file=sys.stderr)
+        print(f"trajscope: TRAJSCOPE_THEME={name!r} is not one of {', '.join(THEME_NAMES)}; ignored", file=sys.stderr)
         return None
     return name
 
@@ -90,7 +89,7 @@ def read_settings(app_class: type) -> Settings:
         raise SettingsError(f"{path}: theme = {theme!r} is not one of {', '.join(THEME_NAMES)}")
     raw = data.get("keymap", {})
     if not isinstance(raw, dict):
-        raise SettingsError(f"{path}: keymap must be a table ([keymap] with lines binding_id = \"key\")")
+        raise SettingsError(f'{path}: keymap must be a table ([keymap] with lines binding_id = "key")')
     keymap = _check_keymap(path, _flatten(path, raw), app_class)
     return Settings(theme=theme, keymap=keymap)
 
@@ -134,8 +133,10 @@ def _flatten(path: Path, table: dict, prefix: str = "", depth: int = 1) -> dict:
     for key, value in table.items():
         if isinstance(value, dict):
             if depth >= MAX_ID_PARTS:  # 'a.a.a...' thousands deep would exhaust the recursion
-                raise SettingsError(f"{path}: [keymap] {prefix[:60]}... nests more than {MAX_ID_PARTS} dotted "
-                                    "parts; a binding id has a few, such as explorer.goto")
+                raise SettingsError(
+                    f"{path}: [keymap] {prefix[:60]}... nests more than {MAX_ID_PARTS} dotted "
+                    "parts; a binding id has a few, such as explorer.goto"
+                )
             flat |= _flatten(path, value, f"{prefix}{key}.", depth + 1)
         else:
             flat[f"{prefix}{key}"] = value
@@ -149,18 +150,22 @@ def _check_keymap(path: Path, raw: dict, app_class: type) -> dict[str, str]:
         if binding_id not in known:
             near = difflib.get_close_matches(binding_id, known, n=1)
             hint = f"; did you mean '{near[0]}'?" if near else ""
-            raise SettingsError(f"{path}: [keymap] names an unknown binding id '{binding_id}'{hint} "
-                                "(`trajscope settings` lists them)")
+            raise SettingsError(
+                f"{path}: [keymap] names an unknown binding id '{binding_id}'{hint} (`trajscope settings` lists them)"
+            )
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             value = ",".join(value)
         if not isinstance(value, str):
-            raise SettingsError(f"{path}: [keymap] {binding_id} must be a key string such as \"ctrl+g\" "
-                                "or a list of them")
+            raise SettingsError(
+                f'{path}: [keymap] {binding_id} must be a key string such as "ctrl+g" or a list of them'
+            )
         keys = [normal_key(k) for k in value.split(",")]
         for key in keys:
             if not key_name_ok(key):
-                raise SettingsError(f"{path}: [keymap] {binding_id} = {value!r}: {key!r} is not a key name "
-                                    "(keys look like x, X, ctrl+x, f5, escape, question_mark)")
+                raise SettingsError(
+                    f"{path}: [keymap] {binding_id} = {value!r}: {key!r} is not a key name "
+                    "(keys look like x, X, ctrl+x, f5, escape, question_mark)"
+                )
         keymap[binding_id] = ",".join(keys)
     _check_clashes(path, keymap, app_class)
     return keymap
@@ -201,8 +206,12 @@ def key_of(node, binding_id: str) -> str:
 
     keys = node.app.settings.keymap.get(binding_id)
     if keys is None:
-        owned = [b for cls in (*type(node).__mro__, *type(node.app).__mro__)
-                 for b in cls.__dict__.get("BINDINGS", []) if isinstance(b, Binding) and b.id == binding_id]
+        owned = [
+            b
+            for cls in (*type(node).__mro__, *type(node.app).__mro__)
+            for b in cls.__dict__.get("BINDINGS", [])
+            if isinstance(b, Binding) and b.id == binding_id
+        ]
         keys = owned[0].key
     return node.app.get_key_display(Binding(keys.split(",")[0].strip(), ""))
 
@@ -214,8 +223,11 @@ def binding_owners(app_class: type) -> list[type]:
         package = importlib.import_module(package_name)
         for info in pkgutil.iter_modules(package.__path__):
             module = importlib.import_module(f"{package_name}.{info.name}")
-            owners += [obj for obj in vars(module).values()
-                       if isinstance(obj, type) and obj.__module__ == module.__name__ and "BINDINGS" in vars(obj)]
+            owners += [
+                obj
+                for obj in vars(module).values()
+                if isinstance(obj, type) and obj.__module__ == module.__name__ and "BINDINGS" in vars(obj)
+            ]
     return owners
 
 
@@ -250,5 +262,7 @@ def _check_clashes(path: Path, keymap: dict[str, str], app_class: type) -> None:
             # one id on several actions is one key with two faces (space: pause, or resume when paused)
             if len(set(actions.values())) > 1 and rebound:
                 other = next(who for who in actions.values() if who != rebound[0])
-                raise SettingsError(f"{path}: [keymap] {rebound[0]} takes the key {key}, which {other} "
-                                    f"holds on {owner.__name__}; rebind that one too")
+                raise SettingsError(
+                    f"{path}: [keymap] {rebound[0]} takes the key {key}, which {other} "
+                    f"holds on {owner.__name__}; rebind that one too"
+                )

@@ -30,8 +30,11 @@ from trajscope.engine.tree import ROOT, Node, Tree
 FLAGS = ("memory_drift", "overconfidence", "strange_behaviour", "self_correction", "validation", "planning")
 EDITS = ("edit", "append", "create")
 LOOKS = ("view", "search")
-_NOT_FOUND = re.compile(r"was not found|did not appear verbatim|no replacement was performed|"
-                        r"no match(es)? found for|could not find the text", re.IGNORECASE)
+_NOT_FOUND = re.compile(
+    r"was not found|did not appear verbatim|no replacement was performed|"
+    r"no match(es)? found for|could not find the text",
+    re.IGNORECASE,
+)
 _READ_FILE = re.compile(r"(?:\bview|\bcat|\bnl|\bhead|\btail|sed -n \S+)\s+(?:-\S+\s+)*['\"]?([\w./-]+\.\w+)")
 # SWE-agent's and DARS's windowed editor: ``create F`` and ``open F`` make F the open file, and
 # their ``edit``/``append``/``insert`` commands name no file: they change the open one.
@@ -84,10 +87,32 @@ class Scanner:
     persistent value (chains and PMaps, see ``persistent``), so ``copy`` is constant time and
     a checkpoint (``FlagCache``) shares everything with the steps above it."""
 
-    __slots__ = ("n", "last_id", "last_kind", "drift", "read", "changed", "first_edit", "last_edit",
-                 "last_check", "last_pass", "prev_sig", "sigs", "triples", "repeats", "test_edits",
-                 "f1", "fix_edit", "fixed_by", "created", "last_script", "first_fix", "first_look", "first_check",
-                 "open_file")
+    __slots__ = (
+        "n",
+        "last_id",
+        "last_kind",
+        "drift",
+        "read",
+        "changed",
+        "first_edit",
+        "last_edit",
+        "last_check",
+        "last_pass",
+        "prev_sig",
+        "sigs",
+        "triples",
+        "repeats",
+        "test_edits",
+        "f1",
+        "fix_edit",
+        "fixed_by",
+        "created",
+        "last_script",
+        "first_fix",
+        "first_look",
+        "first_check",
+        "open_file",
+    )
 
     def __init__(self) -> None:
         self.n, self.last_id, self.last_kind = 0, None, None
@@ -176,24 +201,38 @@ class Scanner:
     def flags(self) -> list[Flag]:
         flags: list[Flag] = []
         if self.drift:
-            flags.append(Flag("memory_drift", items(self.drift), "edits of text not in the file, or files re-read unchanged"))
+            flags.append(
+                Flag("memory_drift", items(self.drift), "edits of text not in the file, or files re-read unchanged")
+            )
         if self.last_kind == "submit" and self.last_edit is not None:
             if self.last_check is None:
-                flags.append(Flag("overconfidence", [self.last_edit[1], self.last_id],
-                                  "submitted an edit that was never run"))
+                flags.append(
+                    Flag("overconfidence", [self.last_edit[1], self.last_id], "submitted an edit that was never run")
+                )
             elif self.last_check[2] is False:
-                flags.append(Flag("overconfidence", [self.last_check[1], self.last_id],
-                                  "submitted with the last check failing"))
+                flags.append(
+                    Flag("overconfidence", [self.last_check[1], self.last_id], "submitted with the last check failing")
+                )
         strange = dict(items(self.repeats))
         for sig in items(self.triples):
             strange.update(items(self.sigs.get(sig)[1]))
         strange.update(items(self.test_edits))
         if strange:
-            flags.append(Flag("strange_behaviour", [strange[i] for i in sorted(strange)],
-                              "repeated actions, loops, or edits of the project's tests"))
+            flags.append(
+                Flag(
+                    "strange_behaviour",
+                    [strange[i] for i in sorted(strange)],
+                    "repeated actions, loops, or edits of the project's tests",
+                )
+            )
         if self.fixed_by is not None:
-            flags.append(Flag("self_correction", [self.f1[1], self.fix_edit[1], self.fixed_by[1]],
-                              "a failed check, a new edit, then a passing check"))
+            flags.append(
+                Flag(
+                    "self_correction",
+                    [self.f1[1], self.fix_edit[1], self.fixed_by[1]],
+                    "a failed check, a new edit, then a passing check",
+                )
+            )
         if self.last_edit is not None:
             if self.last_pass is not None:
                 flags.append(Flag("validation", [self.last_pass[1]], "a check passes after the last edit"))
@@ -266,5 +305,10 @@ def outcome(tree: Tree, leaf: str) -> str:
 
 def trajectories(tree: Tree) -> list[str]:
     """Leaves that ran or were submitted (the candidates a search scored and never ran are left out)."""
-    return [n for n in tree.nodes if n != ROOT and not tree.children(n)
-            and (tree.nodes[n].exit_code is not None or tree.nodes[n].status == "submitted")]
+    return [
+        n
+        for n in tree.nodes
+        if n != ROOT
+        and not tree.children(n)
+        and (tree.nodes[n].exit_code is not None or tree.nodes[n].status == "submitted")
+    ]

@@ -45,16 +45,32 @@ def analyze(paths: list[str], k: int | None = None, seed: int = 0, judge=None) -
             found = collect(tree, ref.name, judge)
             for item in found:
                 item.file = str(ref.path)
-            runs.append({"file": str(ref.path), "run": ref.name, "instance": tree.title, "trajectories": len(found),
-                         "open": open_command(ref.path)})
+            runs.append(
+                {
+                    "file": str(ref.path),
+                    "run": ref.name,
+                    "instance": tree.title,
+                    "trajectories": len(found),
+                    "open": open_command(ref.path),
+                }
+            )
             items.extend(found)
     if not items:
         raise AnalysisError("no trajectory found in " + ", ".join(paths))
-    report = {"runs": runs, "unread": unread, "not_runs": not_runs, **flag_rates(items), "clusters": clusters(items, k, seed),
-              "per_trajectory": [t.to_json() for t in items]}
+    report = {
+        "runs": runs,
+        "unread": unread,
+        "not_runs": not_runs,
+        **flag_rates(items),
+        "clusters": clusters(items, k, seed),
+        "per_trajectory": [t.to_json() for t in items],
+    }
     if judge is not None:
-        report["judge"] = {"model": judge.model, **flag_rates(items, "judge"),
-                           "unreadable": sum(t.judged is None for t in items)}
+        report["judge"] = {
+            "model": judge.model,
+            **flag_rates(items, "judge"),
+            "unreadable": sum(t.judged is None for t in items),
+        }
     return report
 
 
@@ -76,8 +92,9 @@ def _bars(rows: list[tuple[str, list[tuple[float, str]]]], width: int = 480, lab
     fits = label_w // 7  # characters of a 12px sans-serif label in its column
     for label, bars in rows:
         shown = label if len(label) <= fits else label[: fits - 1] + "…"
-        parts.append(f'<text x="0" y="{y + bar_h}" font-size="12"><title>{html.escape(label)}</title>'
-                     f'{html.escape(shown)}</text>')
+        parts.append(
+            f'<text x="0" y="{y + bar_h}" font-size="12"><title>{html.escape(label)}</title>{html.escape(shown)}</text>'
+        )
         for value, colour in bars:
             w = max(1, round(value * width))
             parts.append(f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h - 2}" fill="{colour}"/>')
@@ -87,8 +104,12 @@ def _bars(rows: list[tuple[str, list[tuple[float, str]]]], width: int = 480, lab
     return "".join(parts) + "</svg>"
 
 
-GROUPS = (("all", "all", "#555555"), ("resolved", "resolved", "#3a9d5d"), ("failed", "failed", "#c0392b"),
-          ("unknown", "unverified", "#d4a017"))
+GROUPS = (
+    ("all", "all", "#555555"),
+    ("resolved", "resolved", "#3a9d5d"),
+    ("failed", "failed", "#c0392b"),
+    ("unknown", "unverified", "#d4a017"),
+)
 """The report's columns: every trajectory, then by outcome; "unverified" is a trajectory whose end
 no test verdict reached (every imported run without a harness report)."""
 EXAMPLES = 3  # flagged trajectories listed per flag
@@ -105,15 +126,18 @@ def _examples(report: dict) -> str:
     order = {"failed": 0, "unknown": 1, "resolved": 2}
     parts = []
     for flag in FLAGS:
-        hits = sorted((t for t in report["per_trajectory"] if flag in t["flags"]),
-                      key=lambda t: order.get(t["outcome"], 3))
+        hits = sorted(
+            (t for t in report["per_trajectory"] if flag in t["flags"]), key=lambda t: order.get(t["outcome"], 3)
+        )
         if not hits:
             continue
         items = "".join(
             f"<li><b>{html.escape(t['run'])}</b>, leaf {html.escape(t['leaf'])} ({_OUTCOME.get(t['outcome'], t['outcome'])}, "
             f"{t['steps']} steps): steps {html.escape(', '.join(t['flags'][flag]))} raised it. "
             f"{_file_link(t.get('file', ''))} — <code>{html.escape(open_command(Path(t['file'])) if t.get('file') else '')}"
-            "</code></li>" for t in hits[:EXAMPLES])
+            "</code></li>"
+            for t in hits[:EXAMPLES]
+        )
         more = f"<p>and {len(hits) - EXAMPLES} more (--json lists them all).</p>" if len(hits) > EXAMPLES else ""
         parts.append(f"<h3>{html.escape(flag)} ({len(hits)})</h3><ul>{items}</ul>{more}")
     return "".join(parts) or "<p>No trajectory raised a flag.</p>"
@@ -135,32 +159,54 @@ def html_report(report: dict) -> str:
     total = sum(counts.values())
     runs_n = len(report["runs"])
     present = [g for g in GROUPS if g[0] == "all" or counts[g[0]]]  # a column with no trajectory is left out
-    flag_rows = [(f, [(report["flags"][f][key]["rate"] or 0, colour) for key, _, colour in present]) for f in report["flags"]]
+    flag_rows = [
+        (f, [(report["flags"][f][key]["rate"] or 0, colour) for key, _, colour in present]) for f in report["flags"]
+    ]
     legend = ", ".join(f'<span style="color:{colour}">■</span> {name}' for _, name, colour in present)
     biggest = max((c["size"] for c in report["clusters"]), default=1)
-    cluster_rows = [(f"{c['label'] or '(no common term)'} ({c['size']})", [(c["size"] / biggest, "#2c6fbb")])
-                    for c in report["clusters"]]
+    cluster_rows = [
+        (f"{c['label'] or '(no common term)'} ({c['size']})", [(c["size"] / biggest, "#2c6fbb")])
+        for c in report["clusters"]
+    ]
     header = "".join(f"<th>in {name}</th>" for _, name, _ in GROUPS)
-    rows = "".join(f"<tr><td>{html.escape(f)}</td>" + "".join(f"<td>{pct(r[key])}</td>" for key, _, _ in GROUPS)
-                   + f"<td>{'—' if r['failed_over_resolved'] is None else r['failed_over_resolved']}</td></tr>"
-                   for f, r in report["flags"].items())
-    members = "<ul>" + "".join(f"<li><b>{html.escape(c['label'] or '(no common term)')}</b> ({c['size']}): "
-                               f"{html.escape(', '.join(c['members']))}</li>" for c in report["clusters"]) + "</ul>"
+    rows = "".join(
+        f"<tr><td>{html.escape(f)}</td>"
+        + "".join(f"<td>{pct(r[key])}</td>" for key, _, _ in GROUPS)
+        + f"<td>{'—' if r['failed_over_resolved'] is None else r['failed_over_resolved']}</td></tr>"
+        for f, r in report["flags"].items()
+    )
+    members = (
+        "<ul>"
+        + "".join(
+            f"<li><b>{html.escape(c['label'] or '(no common term)')}</b> ({c['size']}): "
+            f"{html.escape(', '.join(c['members']))}</li>"
+            for c in report["clusters"]
+        )
+        + "</ul>"
+    )
     if not report["clusters"]:
-        members = ("<p>No failed trajectory: clusters group the failed ones, and none of these runs has a failed "
-                   "verdict" + (f" ({counts['unknown']} unverified)" if counts["unknown"] else "") + ".</p>")
-    runs = "".join(f"<li>{_file_link(r['file'])} — {html.escape(r['instance'])}, {_many(r['trajectories'], 'trajectory', 'trajectories')} — "
-                   f"<code>{html.escape(r.get('open') or open_command(Path(r['file'])))}</code></li>"
-                   for r in report["runs"])
+        members = (
+            "<p>No failed trajectory: clusters group the failed ones, and none of these runs has a failed "
+            "verdict" + (f" ({counts['unknown']} unverified)" if counts["unknown"] else "") + ".</p>"
+        )
+    runs = "".join(
+        f"<li>{_file_link(r['file'])} — {html.escape(r['instance'])}, {_many(r['trajectories'], 'trajectory', 'trajectories')} — "
+        f"<code>{html.escape(r.get('open') or open_command(Path(r['file'])))}</code></li>"
+        for r in report["runs"]
+    )
     unread = "".join(f"<li>{html.escape(u)}</li>" for u in report.get("unread", []))
-    unread_part = (f"<h2>Not read ({len(report['unread'])})</h2><p>These files were found but could not be read; "
-                   f"they are in no number above.</p><ul>{unread}</ul>" if unread else "")
+    unread_part = (
+        f"<h2>Not read ({len(report['unread'])})</h2><p>These files were found but could not be read; "
+        f"they are in no number above.</p><ul>{unread}</ul>"
+        if unread
+        else ""
+    )
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>trajscope analyze</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto}}td,th{{padding:2px 10px;text-align:left}}
 code{{font-size:90%;overflow-wrap:anywhere}}</style>
 </head><body><h1>Trajectory analysis</h1>
-<p>{_many(total, 'trajectory', 'trajectories')} in {_many(runs_n, 'run')}: {counts['resolved']} resolved, {counts['failed']} failed,
-{counts['unknown']} unverified{f", {_many(len(report['unread']), 'file')} not read" if report.get("unread") else ""}.
+<p>{_many(total, "trajectory", "trajectories")} in {_many(runs_n, "run")}: {counts["resolved"]} resolved, {counts["failed"]} failed,
+{counts["unknown"]} unverified{f", {_many(len(report['unread']), 'file')} not read" if report.get("unread") else ""}.
 A trajectory is one path from the task to a leaf: a linear run is one, a tree (DARS, a search) has one per
 leaf, so there are more trajectories than runs. Unverified: no test verdict reached its end (imported runs
 without a harness report).</p>
@@ -169,6 +215,6 @@ without a harness report).</p>
 <table><tr><th>flag</th>{header}<th>failed / resolved</th></tr>{rows}</table>
 <h2>Flagged examples</h2><p>Trajectories to read for each flag, with the steps (node ids) that raised it;
 the command line opens the run in trajscope.</p>{_examples(report)}
-<h2>Failure clusters</h2>{_bars(cluster_rows) if cluster_rows else ''}{members}
+<h2>Failure clusters</h2>{_bars(cluster_rows) if cluster_rows else ""}{members}
 <h2>Runs ({runs_n})</h2><ul>{runs}</ul>{unread_part}</body></html>
 """

@@ -33,8 +33,14 @@ class Trajectory:
     file: str = ""  # the file it was read from, for a person to open
 
     def to_json(self) -> dict:
-        out = {"run": self.run, "leaf": self.leaf, "outcome": self.outcome, "steps": self.steps,
-               "flags": self.flags, "file": self.file}
+        out = {
+            "run": self.run,
+            "leaf": self.leaf,
+            "outcome": self.outcome,
+            "steps": self.steps,
+            "flags": self.flags,
+            "file": self.file,
+        }
         if self.judged is not None or self.judge_error:
             out["judge"] = {"flags": self.judged or {}, "error": self.judge_error}
         return out
@@ -110,6 +116,11 @@ def clusters(items: list[Trajectory], k: int | None = None, seed: int = 0) -> li
         members = [t for t, lab in zip(failed, labels) if lab == j]
         weight = np.asarray(x[labels == j].mean(0)).ravel()
         top = [vocab[i] for i in np.argsort(-weight)[:4] if weight[i] > 0]
-        out.append({"label": ", ".join(w.replace("kind_", "").replace("flag_", "") for w in top),
-                    "size": len(members), "members": [f"{t.run}#{t.leaf}" for t in members]})
+        out.append(
+            {
+                "label": ", ".join(w.replace("kind_", "").replace("flag_", "") for w in top),
+                "size": len(members),
+                "members": [f"{t.run}#{t.leaf}" for t in members],
+            }
+        )
     return sorted(out, key=lambda c: (-c["size"], c["label"]))

@@ -82,8 +82,12 @@ class ControlServer:
             server = _Server(str(path), _Handler)
             server.worker, server.commands = worker, commands
             os.chmod(path, 0o600)
-            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True,
-                             name=f"trajscope-serve-{path.stem}").start()
+            threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.2},
+                daemon=True,
+                name=f"trajscope-serve-{path.stem}",
+            ).start()
             self._servers.append(server)
 
     def close(self) -> None:

@@ -68,8 +68,9 @@ class LocalHandle:
     def __init__(self, spec: dict) -> None:
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, spec), name=f"trajscope-batch-{spec['name']}",
-                                       daemon=True)
+        self.process = context.Process(
+            target=_serve, args=(child, spec), name=f"trajscope-batch-{spec['name']}", daemon=True
+        )
         self.process.start()
         child.close()
         self._ids = itertools.count()
@@ -180,22 +181,25 @@ class RayExecutor:
         if not ray.is_initialized():
             try:
                 if address:
-                    ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                             configure_logging=False)
+                    ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
                 else:  # a cluster of this machine alone: every search may run a sandbox here
                     self._start_local(ray, parallel, resource)
                     self.owned = True
             except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise BatchError(f"cannot reach the Ray cluster at {address or 'a new local one'}: "
-                                f"{str(exc).splitlines()[0]}") from None
+                raise BatchError(
+                    f"cannot reach the Ray cluster at {address or 'a new local one'}: {str(exc).splitlines()[0]}"
+                ) from None
         total = ray.cluster_resources().get(resource, 0)
         if total < 1:
-            raise BatchError(f"no node of the Ray cluster offers the resource {resource!r}: start the nodes that "
-                            f"have Docker and the image with `ray start ... --resources '{{\"{resource}\": N}}'`")
+            raise BatchError(
+                f"no node of the Ray cluster offers the resource {resource!r}: start the nodes that "
+                f"have Docker and the image with `ray start ... --resources '{{\"{resource}\": N}}'`"
+            )
         from trajscope.engine.batch.worker import SearchWorker
 
         self._actor = ray.remote(SearchWorker).options(
-            num_cpus=0, resources={resource: 1}, max_restarts=RAY_RESTARTS, max_task_retries=-1, max_concurrency=8)
+            num_cpus=0, resources={resource: 1}, max_restarts=RAY_RESTARTS, max_task_retries=-1, max_concurrency=8
+        )
 
     @staticmethod
     def _start_local(ray, parallel: int, resource: str) -> None:
@@ -207,8 +211,14 @@ class RayExecutor:
         ray_constants.ENABLE_RAY_CLUSTER = False
         os.environ[RAY_ONE_MACHINE] = "0"  # for the processes it starts (they keep their environment)
         try:
-            ray.init(address="local", num_cpus=max(parallel, 1), resources={resource: parallel},
-                     include_dashboard=False, log_to_driver=False, configure_logging=False)
+            ray.init(
+                address="local",
+                num_cpus=max(parallel, 1),
+                resources={resource: parallel},
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
         finally:
             ray_constants.ENABLE_RAY_CLUSTER = before[0]
             if before[1] is None:

@@ -33,8 +33,10 @@ def run_names(specs: list[dict]) -> list[str]:
     task directory (``duration-ms-unit``, not the id inside its task.json) or the instance id of
     a SWE-bench row. Its run log, its events' ``run`` and its row in every view take this name;
     the predictions keep the instance id the harness grades."""
-    return [spec["name"] if spec.get("instance") or not spec.get("task") else Path(spec["task"]).name or spec["name"]
-            for spec in specs]
+    return [
+        spec["name"] if spec.get("instance") or not spec.get("task") else Path(spec["task"]).name or spec["name"]
+        for spec in specs
+    ]
 
 
 def log_names(ids: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -126,13 +128,24 @@ class Member:
             stats = self.tree.stats()
             best = self.tree.best_leaf()
             score = self.tree.nodes[best].score if best else None
-        return {"run": self.name, "instance_id": self.instance_id or self.name, "state": self.state,
-                "reason": self.reason, "node": self.node,
-                "restarts": self.restarts, "nodes": stats["nodes"], "submissions": stats["submissions"],
-                "best": score, "verdict": verdict, "selected_resolved": bool(result.get("resolved")),
-                "any_resolved": stats["resolved"] > 0,
-                "oracle": bool((self.spec.get("search") or {}).get("oracle")),  # --oracle: the verdicts steered it
-                "tokens": stats["tokens"], "cost": stats["cost"], "log": str(self.log)}
+        return {
+            "run": self.name,
+            "instance_id": self.instance_id or self.name,
+            "state": self.state,
+            "reason": self.reason,
+            "node": self.node,
+            "restarts": self.restarts,
+            "nodes": stats["nodes"],
+            "submissions": stats["submissions"],
+            "best": score,
+            "verdict": verdict,
+            "selected_resolved": bool(result.get("resolved")),
+            "any_resolved": stats["resolved"] > 0,
+            "oracle": bool((self.spec.get("search") or {}).get("oracle")),  # --oracle: the verdicts steered it
+            "tokens": stats["tokens"],
+            "cost": stats["cost"],
+            "log": str(self.log),
+        }
 
 
 def claim_folder(out_dir: Path, names: list[str], resume: bool = False) -> Folder:
@@ -155,15 +168,15 @@ def claim_folder(out_dir: Path, names: list[str], resume: bool = False) -> Folde
             log = folder.check_target(name)
             if log.exists() and log.stat().st_size:
                 if not resume:
-                    raise BatchError(f"{log} already exists; choose another --out, or --resume to go on with the "
-                                    "batch")
+                    raise BatchError(f"{log} already exists; choose another --out, or --resume to go on with the batch")
                 with folder.open_append(name, create=False) as fh:
                     check_run_log(fh.fileno(), log)
     except LogBusy as exc:
         folder.close()
         where = " in this process" if exc.pid == os.getpid() else f" as process {exc.pid}" if exc.pid else ""
-        raise BatchError(f"{out_dir} is the folder of a batch still running{where}; wait for it to end or "
-                        "choose another --out") from None
+        raise BatchError(
+            f"{out_dir} is the folder of a batch still running{where}; wait for it to end or choose another --out"
+        ) from None
     except WriteError as exc:
         folder.close()
         raise BatchError(str(exc)) from None
@@ -177,15 +190,24 @@ class Fleet:
     """Runs ``specs`` on ``executor`` with at most ``parallel`` at once (Ray: as its resources
     allow), writing in ``folder`` (``claim_folder``'s, claimed here when not given)."""
 
-    def __init__(self, specs: list[dict], executor, out_dir: Path, parallel: int, resume: bool = False,
-                 folder: Folder | None = None) -> None:
+    def __init__(
+        self,
+        specs: list[dict],
+        executor,
+        out_dir: Path,
+        parallel: int,
+        resume: bool = False,
+        folder: Folder | None = None,
+    ) -> None:
         self.executor, self.parallel, self.out_dir = executor, max(1, parallel), Path(out_dir)
         runs = run_names(specs)
         names, self.renamed = log_names(runs)
         self.folder = folder or claim_folder(self.out_dir, names, resume)
         # the worker's log takes the run's name, so its events' ``run`` is that name too
-        self.members = [Member(Path(name).stem, spec | {"run": Path(name).stem}, self.folder.child(name), spec["name"])
-                        for spec, name in zip(specs, names)]
+        self.members = [
+            Member(Path(name).stem, spec | {"run": Path(name).stem}, self.folder.child(name), spec["name"])
+            for spec, name in zip(specs, names)
+        ]
         self.slots = threading.Semaphore(self.parallel if not executor.restarts_itself else len(self.members) or 1)
         self.stopping = threading.Event()
         self.stop_reason = "finished"  # what a search closed by the driver is told
@@ -197,8 +219,9 @@ class Fleet:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         for member in self.members:
-            thread = threading.Thread(target=self._drive, args=(member,), name=f"trajscope-fleet-{member.name}",
-                                      daemon=True)
+            thread = threading.Thread(
+                target=self._drive, args=(member,), name=f"trajscope-fleet-{member.name}", daemon=True
+            )
             self._threads.append(thread)
             thread.start()
 
@@ -396,13 +419,22 @@ class Fleet:
         elapsed = time.monotonic() - self.started_s
         done = sum(m.done for m in self.members)
         nodes = sum(r["nodes"] for r in rows)
-        return {"instances": len(rows), "queued": sum(m.state == "queued" for m in self.members),
-                "running": sum(m.state in ("running", "starting") for m in self.members), "done": done,
-                "selected_resolved": sum(r["selected_resolved"] for r in rows),
-                "any_resolved": sum(r["any_resolved"] for r in rows), "oracle": any(r["oracle"] for r in rows),
-                "failed": sum(m.state == "failed" for m in self.members),
-                "restarts": sum(m.restarts for m in self.members), "nodes": nodes,
-                "tokens": sum(r["tokens"] for r in rows), "cost": round(sum(r["cost"] for r in rows), 6),
-                "elapsed_s": round(elapsed, 3), "searches_per_hour": round(done / elapsed * 3600, 2) if elapsed else 0.0,
-                "nodes_per_s": round(nodes / elapsed, 3) if elapsed else 0.0, "paused": self.paused,
-                "executor": self.executor.name}
+        return {
+            "instances": len(rows),
+            "queued": sum(m.state == "queued" for m in self.members),
+            "running": sum(m.state in ("running", "starting") for m in self.members),
+            "done": done,
+            "selected_resolved": sum(r["selected_resolved"] for r in rows),
+            "any_resolved": sum(r["any_resolved"] for r in rows),
+            "oracle": any(r["oracle"] for r in rows),
+            "failed": sum(m.state == "failed" for m in self.members),
+            "restarts": sum(m.restarts for m in self.members),
+            "nodes": nodes,
+            "tokens": sum(r["tokens"] for r in rows),
+            "cost": round(sum(r["cost"] for r in rows), 6),
+            "elapsed_s": round(elapsed, 3),
+            "searches_per_hour": round(done / elapsed * 3600, 2) if elapsed else 0.0,
+            "nodes_per_s": round(nodes / elapsed, 3) if elapsed else 0.0,
+            "paused": self.paused,
+            "executor": self.executor.name,
+        }

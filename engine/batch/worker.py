@@ -22,6 +22,7 @@ from pathlib import Path
 
 from trajscope.engine.files import safe_name
 from trajscope.engine.search.commands import PERSON_COMMANDS  # nothing else is callable remotely
+
 READ_LIMIT = 1 << 20  # bytes of log one read returns at most (whole lines)
 MAX_ANSWER = 1000  # characters of a command's error answer
 
@@ -79,8 +80,9 @@ class SearchWorker:
         session = self.session
         open_after_end = self.state == "finished" and not self.spec.get("close_when_done", True)
         if session is None or (self.state != "running" and not open_after_end):
-            return f"the search is {self.state}" + (" (a batch closes a search when it ends)"
-                                                    if self.state == "finished" else "")
+            return f"the search is {self.state}" + (
+                " (a batch closes a search when it ends)" if self.state == "finished" else ""
+            )
         method = getattr(session.commands, name)
         try:  # only the arguments the command takes; their values are checked by the command itself
             inspect.signature(method).bind(*args, **kwargs)
@@ -115,17 +117,34 @@ class SearchWorker:
 
     def status(self) -> dict:
         session = self.session
-        out = {"state": self.state, "error": self.error, "host": socket.gethostname(), "pid": os.getpid(),
-               "node": _ray_node(), "result": self.result,
-               "wall_s": round(time.monotonic() - self.started_at, 3) if self.started_at else 0.0}
+        out = {
+            "state": self.state,
+            "error": self.error,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "node": _ray_node(),
+            "result": self.result,
+            "wall_s": round(time.monotonic() - self.started_at, 3) if self.started_at else 0.0,
+        }
         if session is not None:
             budget = session.budget
-            out |= {"paused": session.paused, "busy": session.busy, "workers": session.workers,
-                    "phase": session.phase, "finished": session.finished, "strategy": session.config.strategy,
-                    "scorers": [s.name for s in session.scorers],
-                    "budget": {"nodes": budget.nodes, "tokens": budget.tokens, "cost": budget.cost,
-                               "wall_s": budget.wall_s, "used_wall_s": budget.used(session.tree)["wall_s"]},
-                    "verifying": dict(session.verifying)}
+            out |= {
+                "paused": session.paused,
+                "busy": session.busy,
+                "workers": session.workers,
+                "phase": session.phase,
+                "finished": session.finished,
+                "strategy": session.config.strategy,
+                "scorers": [s.name for s in session.scorers],
+                "budget": {
+                    "nodes": budget.nodes,
+                    "tokens": budget.tokens,
+                    "cost": budget.cost,
+                    "wall_s": budget.wall_s,
+                    "used_wall_s": budget.used(session.tree)["wall_s"],
+                },
+                "verifying": dict(session.verifying),
+            }
         return out
 
     # -- the search ---------------------------------------------------------------------

@@ -37,15 +37,19 @@ def run_name(path: Path) -> str:
 
 
 # name -> Importer, tried in this order (moatless trees also hold messages other formats look for)
-IMPORTERS = Registry("format", {
-    "moatless": "trajscope.engine.formats.moatless:IMPORTER",
-    "moatless-transitions": "trajscope.engine.formats.moatless_transitions:IMPORTER",
-    "dars": "trajscope.engine.formats.dars:TREE",
-    "dars-evaluation": "trajscope.engine.formats.dars:EVALUATION",
-    "mini-swe-agent": "trajscope.engine.formats.mini_swe_agent:IMPORTER",
-    "openhands": "trajscope.engine.formats.openhands:IMPORTER",
-    "swe-agent": "trajscope.engine.formats.swe_agent:IMPORTER",
-}, FormatError)
+IMPORTERS = Registry(
+    "format",
+    {
+        "moatless": "trajscope.engine.formats.moatless:IMPORTER",
+        "moatless-transitions": "trajscope.engine.formats.moatless_transitions:IMPORTER",
+        "dars": "trajscope.engine.formats.dars:TREE",
+        "dars-evaluation": "trajscope.engine.formats.dars:EVALUATION",
+        "mini-swe-agent": "trajscope.engine.formats.mini_swe_agent:IMPORTER",
+        "openhands": "trajscope.engine.formats.openhands:IMPORTER",
+        "swe-agent": "trajscope.engine.formats.swe_agent:IMPORTER",
+    },
+    FormatError,
+)
 KNOWN = f"a run log or a file of {IMPORTERS.names()}"
 """What trajscope reads, for messages and help."""
 
@@ -64,8 +68,10 @@ def check_steps(events: list[dict], fmt: str, what: str = "file") -> None:
     that is not of that format converts to none."""
     if fmt in IMPORTERS and not any(e.get("type") == "node_added" for e in events):
         importer = IMPORTERS.load(fmt)
-        raise FormatError(f"it looks like a {importer.label} {what} but holds no step to import "
-                          f"({importer.needs}); is it another tool's format?")
+        raise FormatError(
+            f"it looks like a {importer.label} {what} but holds no step to import "
+            f"({importer.needs}); is it another tool's format?"
+        )
 
 
 def check_head(path: Path, head: bytes) -> None:
@@ -128,8 +134,10 @@ def load(path: str | Path) -> Loaded:
             head = None
         if isinstance(head, dict) and isinstance(head.get("history"), list):
             runs = sum(1 for line in stripped.split(b"\n") if line.strip())
-            raise FormatError(f"{path} holds {runs} runs, one a line (an evaluation's output): "
-                              "`trajscope open` lists them, `trajscope convert` writes one run log each")
+            raise FormatError(
+                f"{path} holds {runs} runs, one a line (an evaluation's output): "
+                "`trajscope open` lists them, `trajscope convert` writes one run log each"
+            )
         if stripped[:1] in (b"{", b"["):
             raise FormatError(f"{path} is truncated or invalid JSON")
         raise FormatError(f"{path} is not JSON: trajscope reads {KNOWN}")

@@ -72,8 +72,16 @@ class RunBuilder:
         node_id = str(self._next)
         self._next += 1
         self._ts += 1.0
-        fields = dict(id=node_id, parent=parent, action=action, thought=thought,
-                      proposer="import", tokens_in=tokens_in, tokens_out=tokens_out, cost=cost)
+        fields = dict(
+            id=node_id,
+            parent=parent,
+            action=action,
+            thought=thought,
+            proposer="import",
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost=cost,
+        )
         if kind:
             fields["kind"] = kind
         if candidates:
@@ -82,8 +90,15 @@ class RunBuilder:
             fields["critic"] = critic
         self._emit("node_added", **fields)
         if observation is not None:
-            self._emit("node_executed", id=node_id, observation=observation, exit_code=exit_code,
-                       duration_s=duration_s, state_ref=None, diff_stat=None)
+            self._emit(
+                "node_executed",
+                id=node_id,
+                observation=observation,
+                exit_code=exit_code,
+                duration_s=duration_s,
+                state_ref=None,
+                diff_stat=None,
+            )
         return node_id
 
     def submit(self, node_id: str, patch: str | None, verified: dict | None = None) -> None:

@@ -21,10 +21,16 @@ from trajscope.engine.jsonio import BOM, loads, text_of
 
 RUN_SUFFIXES = (".traj", ".traj.json", ".root", ".jsonl")
 # A .json file is a run when its head names one of these (reports, configs and predictions are not).
-_RUN_MARKERS = (b'"trajectory', b'"messages"', b'"history"', b'"root"', b'"observation"', b'"action"',
-                b'"transition')
-_NOT_RUNS = {"report.json", "results.json", "preds.json", "predictions.json", "config.json", "metadata.json",
-             "overall_evaluation_results.json"}
+_RUN_MARKERS = (b'"trajectory', b'"messages"', b'"history"', b'"root"', b'"observation"', b'"action"', b'"transition')
+_NOT_RUNS = {
+    "report.json",
+    "results.json",
+    "preds.json",
+    "predictions.json",
+    "config.json",
+    "metadata.json",
+    "overall_evaluation_results.json",
+}
 MAX_DEPTH = 8
 MAX_RUNS = 100_000
 HEAD = 65536  # bytes of a .json file searched for a trajectory's keys (a mini-swe-agent config comes first)
@@ -150,7 +156,7 @@ def _instance_in(line: bytes) -> str | None:
     at = line.find(b'"instance_id"')
     if at < 0:
         return None
-    rest = line[at + 13: at + 400].lstrip(b" :")
+    rest = line[at + 13 : at + 400].lstrip(b" :")
     if not rest.startswith(b'"'):
         return None
     end = rest.find(b'"', 1)
@@ -201,7 +207,9 @@ def skipped_lines(skipped: list[tuple[Path, str]], shown: int = 3) -> list[str]:
         by_reason.setdefault(reason, []).append(path)
     lines = []
     for reason, paths in by_reason.items():
-        names = ", ".join(str(p) for p in paths[:shown]) + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
+        names = ", ".join(str(p) for p in paths[:shown]) + (
+            f" and {len(paths) - shown} more" if len(paths) > shown else ""
+        )
         lines.append(f"{len(paths)} file{'s' if len(paths) > 1 else ''} not read as runs, {reason}: {names}")
     return lines
 
@@ -262,7 +270,9 @@ def find_runs(path: str | Path) -> RunList:
             else:
                 refs.append(RunRef(file, run_name(file)))
             if len(refs) >= MAX_RUNS:
-                refs.skipped.append((here, f"the listing stopped at {MAX_RUNS:,} runs; the rest of {path} is not listed"))
+                refs.skipped.append(
+                    (here, f"the listing stopped at {MAX_RUNS:,} runs; the rest of {path} is not listed")
+                )
                 return refs
     if not refs:
         why = "; ".join(skipped_lines(refs.skipped, 2)[:3])
@@ -350,7 +360,12 @@ def apply_verdicts(events: list[dict], verdicts: dict[str, bool]) -> int:
     for event in events:
         if event.get("type") == "submitted" and not (event.get("verified") or {}).get("verdict"):
             resolved = verdicts[instance]
-            event["verified"] = {"resolved": resolved, "verdict": "resolved" if resolved else "unresolved",
-                                 "passed": [], "failed": [], "source": "harness report"}
+            event["verified"] = {
+                "resolved": resolved,
+                "verdict": "resolved" if resolved else "unresolved",
+                "passed": [],
+                "failed": [],
+                "source": "harness report",
+            }
             given += 1
     return given

@@ -25,8 +25,11 @@ def looks_like_tree(data: object) -> bool:
 
 
 def looks_like_evaluation(data: object) -> bool:
-    return (isinstance(data, list) and bool(data) and all(
-        isinstance(e, dict) and "run_id" in e and "content" in e and "output" in e for e in data))
+    return (
+        isinstance(data, list)
+        and bool(data)
+        and all(isinstance(e, dict) and "run_id" in e and "content" in e and "output" in e for e in data)
+    )
 
 
 def _candidate_text(candidate: object) -> str:
@@ -86,8 +89,11 @@ def convert_tree(data: dict, name: str) -> list[dict]:
         observation = observations[0] if observations else None
         critic = None
         if message.get("critic_prompt") or message.get("critic_response"):
-            critic = {"prompt": message.get("critic_prompt"), "response": message.get("critic_response"),
-                      "expansion_prompt": message.get("expansion_prompt")}
+            critic = {
+                "prompt": message.get("critic_prompt"),
+                "response": message.get("critic_response"),
+                "expansion_prompt": message.get("expansion_prompt"),
+            }
         candidates = [{"text": _candidate_text(c)} for c in message.get("expansion_candidates") or []]
         command = text_of(message.get("action") or "").strip()
         node = builder.turn(
@@ -114,11 +120,14 @@ def convert_evaluation(data: list, name: str) -> list[dict]:
         found = _RESOLVED.search(text_of(entry.get("output") or ""))
         resolved = bool(found and int(found.group(1)) > 0)
         patch = text_of(entry.get("content") or "")
-        node = builder.turn(None, action_from_command("submit"),
-                            thought=f"evaluation {entry.get('run_id')}: {entry.get('status')}",
-                            observation=text_of(entry.get("output") or ""), kind="submit")
-        builder.submit(node, extract_patch(patch) or patch,
-                       {"resolved": resolved, "run_id": entry.get("run_id")})
+        node = builder.turn(
+            None,
+            action_from_command("submit"),
+            thought=f"evaluation {entry.get('run_id')}: {entry.get('status')}",
+            observation=text_of(entry.get("output") or ""),
+            kind="submit",
+        )
+        builder.submit(node, extract_patch(patch) or patch, {"resolved": resolved, "run_id": entry.get("run_id")})
     return builder.finish("evaluated")
 
 

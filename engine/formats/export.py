@@ -34,8 +34,11 @@ def patch_of(tree: Tree, node_id: str) -> str:
 
 def prediction(tree: Tree, node_id: str, model: str | None = None) -> dict:
     """One SWE-bench prediction: exactly ``instance_id``, ``model_name_or_path``, ``model_patch``."""
-    return {"instance_id": tree.title, "model_name_or_path": model or model_name(tree),
-            "model_patch": patch_of(tree, node_id)}
+    return {
+        "instance_id": tree.title,
+        "model_name_or_path": model or model_name(tree),
+        "model_patch": patch_of(tree, node_id),
+    }
 
 
 def patch_name(tree: Tree, node_id: str) -> str:

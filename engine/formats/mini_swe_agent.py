@@ -17,8 +17,11 @@ _OUTPUT = re.compile(r"<output>\n?(.*?)</output>", re.DOTALL)
 
 
 def _is_message_list(data: object) -> bool:
-    return (isinstance(data, list) and bool(data)
-            and all(isinstance(m, dict) and "role" in m and "content" in m for m in data))
+    return (
+        isinstance(data, list)
+        and bool(data)
+        and all(isinstance(m, dict) and "role" in m and "content" in m for m in data)
+    )
 
 
 def looks_like(data: object) -> bool:
@@ -117,7 +120,11 @@ def convert(data: object, name: str) -> list[dict]:
     users = [m for m in messages if m.get("role") == "user"]
     task = {"instance_id": text_of(instance), "problem_statement": _text(users[0]["content"]) if users else ""}
     builder = RunBuilder(text_of(instance), task, "mini-swe-agent")
-    model = ((info.get("config") or {}).get("model") or {}).get("model_name") if isinstance(info.get("config"), dict) else None
+    model = (
+        ((info.get("config") or {}).get("model") or {}).get("model_name")
+        if isinstance(info.get("config"), dict)
+        else None
+    )
     if model:
         builder.events[0]["config"]["model"] = text_of(model)
     parent = None
@@ -126,9 +133,16 @@ def convert(data: object, name: str) -> list[dict]:
 
     def add(turn: dict, observation: str | None, exit_code: int | None) -> None:
         nonlocal parent
-        parent = builder.turn(parent, action_from_command(turn["command"]), thought=turn["thought"],
-                              observation=observation, exit_code=exit_code, tokens_in=turn["tokens"][0],
-                              tokens_out=turn["tokens"][1], cost=turn["tokens"][2])
+        parent = builder.turn(
+            parent,
+            action_from_command(turn["command"]),
+            thought=turn["thought"],
+            observation=observation,
+            exit_code=exit_code,
+            tokens_in=turn["tokens"][0],
+            tokens_out=turn["tokens"][1],
+            cost=turn["tokens"][2],
+        )
 
     def flush() -> None:
         while waiting:
@@ -143,8 +157,15 @@ def convert(data: object, name: str) -> list[dict]:
             usage = _usage(message)
             commands = _commands(message)
             for i, (command, call_id) in enumerate(commands):
-                waiting.append({"command": command, "id": call_id, "thought": _thought(message) if i == 0 else "",
-                                "tokens": usage if i == 0 else (0, 0, 0.0), "last": False})
+                waiting.append(
+                    {
+                        "command": command,
+                        "id": call_id,
+                        "thought": _thought(message) if i == 0 else "",
+                        "tokens": usage if i == 0 else (0, 0, 0.0),
+                        "last": False,
+                    }
+                )
         elif role in ("user", "tool"):
             if waiting:
                 call_id = message.get("tool_call_id")
@@ -174,8 +195,7 @@ def convert(data: object, name: str) -> list[dict]:
     if parent and (patch or status == "Submitted"):
         builder.submit(parent, patch)
     stats = info.get("model_stats") or {}
-    totals = {"cost": float(stats.get("instance_cost") or 0.0),
-              "api_calls": int(stats.get("api_calls") or 0)}
+    totals = {"cost": float(stats.get("instance_cost") or 0.0), "api_calls": int(stats.get("api_calls") or 0)}
     return builder.finish(status or ("Submitted" if patch else None), totals if any(totals.values()) else None)
 
 

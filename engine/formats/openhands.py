@@ -25,8 +25,9 @@ def _is_event(item: object) -> bool:
     if not isinstance(item, dict) or "role" in item or ("action" in item) == ("observation" in item):
         return False
     if "action" in item:
-        return isinstance(item["action"], str) and any(k in item for k in ("args", "source", "thought", "command",
-                                                                             "content"))
+        return isinstance(item["action"], str) and any(
+            k in item for k in ("args", "source", "thought", "command", "content")
+        )
     return isinstance(item["observation"], str) and any(k in item for k in ("content", "extras", "cause"))
 
 
@@ -69,18 +70,27 @@ def _action(event: dict) -> tuple[dict, str]:
     thought = text_of(args.get("thought") or "")
     if name in ("run", "run_ipython"):
         code = text_of(args.get("command") or args.get("code") or "")
-        return (action_from_command(code) if name == "run" else make_action("ipython", {"code": code}, raw=code)), thought
+        return (
+            action_from_command(code) if name == "run" else make_action("ipython", {"code": code}, raw=code)
+        ), thought
     if name == "read":
         path = text_of(args.get("path") or "")
         return make_action("view", {"path": path}, raw=f"view {path}"), thought
     if name in _EDITOR:
-        command = text_of(args.get("command") or ("create" if name == "write" or args.get("file_text") else "str_replace"))
-        fields = {k: v for k, v in args.items() if k in ("path", "old_str", "new_str", "file_text", "insert_line",
-                                                          "view_range") and v not in (None, "")}
+        command = text_of(
+            args.get("command") or ("create" if name == "write" or args.get("file_text") else "str_replace")
+        )
+        fields = {
+            k: v
+            for k, v in args.items()
+            if k in ("path", "old_str", "new_str", "file_text", "insert_line", "view_range") and v not in (None, "")
+        }
         if name == "write" and "content" in args:
             fields["file_text"] = text_of(args["content"])
         path = text_of(args.get("path") or "")
-        return make_action("str_replace_editor", {"command": command, **fields}, raw=f"{command} {path}".strip()), thought
+        return make_action(
+            "str_replace_editor", {"command": command, **fields}, raw=f"{command} {path}".strip()
+        ), thought
     if name == "finish":
         message = text_of(args.get("final_thought") or args.get("outputs") or args.get("message") or "")
         return make_action("submit", {}, raw="submit"), thought or message
@@ -92,7 +102,9 @@ def _action(event: dict) -> tuple[dict, str]:
     if name == "browse" or name == "browse_interactive":
         target = text_of(args.get("url") or args.get("browser_actions") or "")
         return make_action(name, {"target": target}, raw=f"{name} {target}"), thought
-    return make_action(name or "action", {k: v for k, v in args.items() if k != "thought"}, raw=name or "action"), thought
+    return make_action(
+        name or "action", {k: v for k, v in args.items() if k != "thought"}, raw=name or "action"
+    ), thought
 
 
 def _exit_code(event: dict) -> int | None:
@@ -110,8 +122,11 @@ def _metrics(event: dict) -> tuple[int, int, float] | None:
         return None
     usage = metrics.get("accumulated_token_usage") if isinstance(metrics.get("accumulated_token_usage"), dict) else {}
     try:
-        return (int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
-                float(metrics.get("accumulated_cost") or 0.0))
+        return (
+            int(usage.get("prompt_tokens") or 0),
+            int(usage.get("completion_tokens") or 0),
+            float(metrics.get("accumulated_cost") or 0.0),
+        )
     except (TypeError, ValueError):
         return None
 
@@ -135,8 +150,10 @@ def convert(data: object, name: str) -> list[dict]:
     metadata = line.get("metadata") if isinstance(line.get("metadata"), dict) else {}
     llm = metadata.get("llm_config") if isinstance(metadata.get("llm_config"), dict) else {}
     if llm.get("model") or metadata.get("agent_class"):
-        builder.events[0]["config"] |= {"model": text_of(llm.get("model") or ""),
-                                        "agent": text_of(metadata.get("agent_class") or "")}
+        builder.events[0]["config"] |= {
+            "model": text_of(llm.get("model") or ""),
+            "agent": text_of(metadata.get("agent_class") or ""),
+        }
     answers: dict[object, dict] = {}  # action id -> its observation
     pending: list[dict] = []  # observations without a cause: matched in order (older files)
     for event in events:
@@ -150,13 +167,17 @@ def convert(data: object, name: str) -> list[dict]:
     for event in events:
         if "action" not in event or text_of(event.get("action")) in _NOT_STEPS:
             continue
-        if event.get("source") == "user" or (event.get("source") is None and event.get("action") == "message"
-                                             and last_node is None):
+        if event.get("source") == "user" or (
+            event.get("source") is None and event.get("action") == "message" and last_node is None
+        ):
             continue  # the task, or a person's message: not a step of the agent
         action, thought = _action(event)
         answer = answers.get(event.get("id")) if event.get("id") is not None else None
-        if answer is None and event.get("id") is None and text_of(event.get("action")) not in ("finish", "think",
-                                                                                                  "message"):
+        if (
+            answer is None
+            and event.get("id") is None
+            and text_of(event.get("action")) not in ("finish", "think", "message")
+        ):
             answer = next(waiting_old, None)
         tokens = _metrics(event)
         step = (0, 0, 0.0)
@@ -166,9 +187,16 @@ def convert(data: object, name: str) -> list[dict]:
         observation = text_of(answer.get("content") or answer.get("message") or "") if answer else None
         if observation is None and text_of(event.get("action")) in ("finish", "think", "message"):
             observation = ""
-        parent = last_node = builder.turn(parent, action, thought=thought, observation=observation,
-                                          exit_code=_exit_code(answer) if answer else None,
-                                          tokens_in=step[0], tokens_out=step[1], cost=round(step[2], 6))
+        parent = last_node = builder.turn(
+            parent,
+            action,
+            thought=thought,
+            observation=observation,
+            exit_code=_exit_code(answer) if answer else None,
+            tokens_in=step[0],
+            tokens_out=step[1],
+            cost=round(step[2], 6),
+        )
     result = line.get("test_result") if isinstance(line.get("test_result"), dict) else {}
     patch = text_of(result.get("git_patch") or line.get("git_patch") or "")
     if last_node and patch.strip():

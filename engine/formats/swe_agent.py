@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-
 from trajscope.engine.actions import action_from_command, make_action
 from trajscope.engine.jsonio import loads, shallow, text_of
 from trajscope.engine.formats.builder import Importer, RunBuilder, extract_patch
@@ -51,14 +50,16 @@ def _steps_from_trajectory(trajectory: list) -> list[dict]:
                 state = {"raw": state}
         messages = step.get("query") or step.get("messages") or []
         last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
-        steps.append({
-            "command": _text(step.get("action")).strip(),
-            "thought": _text(step.get("thought") or step.get("response")),
-            "observation": _text(step.get("observation")),
-            "duration_s": step.get("execution_time"),
-            "state": state,
-            "message": last if last.get("role") == "assistant" else {},
-        })
+        steps.append(
+            {
+                "command": _text(step.get("action")).strip(),
+                "thought": _text(step.get("thought") or step.get("response")),
+                "observation": _text(step.get("observation")),
+                "duration_s": step.get("execution_time"),
+                "state": state,
+                "message": last if last.get("role") == "assistant" else {},
+            }
+        )
     return steps
 
 
@@ -69,14 +70,16 @@ def _steps_from_history(history: list) -> list[dict]:
         if not isinstance(message, dict):
             continue
         if message.get("role") == "assistant" and message.get("action") is not None:
-            steps.append({
-                "command": _text(message.get("action")).strip(),
-                "thought": _text(message.get("thought") or message.get("content")),
-                "observation": None,
-                "duration_s": None,
-                "state": None,
-                "message": message,
-            })
+            steps.append(
+                {
+                    "command": _text(message.get("action")).strip(),
+                    "thought": _text(message.get("thought") or message.get("content")),
+                    "observation": None,
+                    "duration_s": None,
+                    "state": None,
+                    "message": message,
+                }
+            )
         elif steps and steps[-1]["observation"] is None and message.get("role") in ("user", "tool"):
             steps[-1]["observation"] = _text(message.get("content"))
     return steps
@@ -92,15 +95,18 @@ def _problem_statement(history: list) -> str:
 def _add_attempt(builder: RunBuilder, attempt: dict, parent: str | None) -> str | None:
     """Adds one attempt as a chain under ``parent``; returns its last node id."""
     trajectory = attempt.get("trajectory")
-    steps = (_steps_from_trajectory(trajectory) if isinstance(trajectory, list)
-             else _steps_from_history(attempt.get("history") or []))
+    steps = (
+        _steps_from_trajectory(trajectory)
+        if isinstance(trajectory, list)
+        else _steps_from_history(attempt.get("history") or [])
+    )
     info = attempt.get("info") or {}
     node = parent
     for step in steps:
         action = _tool_action(step["message"], step["command"])
-        node = builder.turn(node, action, thought=step["thought"],
-                            observation=step["observation"] or "",
-                            duration_s=step["duration_s"])
+        node = builder.turn(
+            node, action, thought=step["thought"], observation=step["observation"] or "", duration_s=step["duration_s"]
+        )
         if step["state"]:
             builder.events[-1]["state"] = shallow(step["state"])
     if node is not None and node != parent:
@@ -153,5 +159,4 @@ def convert(data: dict, name: str) -> list[dict]:
     return builder.finish(exit_status, totals if any(totals.values()) else None)
 
 
-IMPORTER = Importer("SWE-agent", "no step in `trajectory` and no assistant message in `history`", looks_like,
-                    convert)
+IMPORTER = Importer("SWE-agent", "no step in `trajectory` and no assistant message in `history`", looks_like, convert)

@@ -18,8 +18,12 @@ from trajscope.engine.tree import ROOT, Tree
 
 def _task(tree: Tree) -> SimpleNamespace:
     task = tree.task or {}
-    return SimpleNamespace(instance_id=tree.title, repo=task.get("repo", ""), workdir=task.get("workdir", "/repo"),
-                           problem_statement=task.get("problem_statement", ""))
+    return SimpleNamespace(
+        instance_id=tree.title,
+        repo=task.get("repo", ""),
+        workdir=task.get("workdir", "/repo"),
+        problem_statement=task.get("problem_statement", ""),
+    )
 
 
 def _policy():
@@ -35,9 +39,17 @@ def state_messages(tree: Tree, node_id: str | None, policy=None) -> list[dict]:
 
 def action_message(action: dict, thought: str = "", call_id: str = "call_0") -> dict:
     parsed = Action.from_dict(action)
-    return {"role": "assistant", "content": thought or None, "tool_calls": [{
-        "id": call_id, "type": "function",
-        "function": {"name": parsed.tool, "arguments": json.dumps(parsed.args, ensure_ascii=False)}}]}
+    return {
+        "role": "assistant",
+        "content": thought or None,
+        "tool_calls": [
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": parsed.tool, "arguments": json.dumps(parsed.args, ensure_ascii=False)},
+            }
+        ],
+    }
 
 
 def _resolved(tree: Tree, node_id: str) -> bool:
@@ -52,8 +64,15 @@ def sft(tree: Tree) -> list[dict]:
         return []
     best = min(winners, key=lambda n: (tree.nodes[n].depth, -(tree.nodes[n].score or 0.0)))
     messages = state_messages(tree, best)
-    return [{"instance_id": tree.title, "node": best, "steps": tree.nodes[best].depth,
-             "messages": messages, "patch": tree.nodes[best].patch or ""}]
+    return [
+        {
+            "instance_id": tree.title,
+            "node": best,
+            "steps": tree.nodes[best].depth,
+            "messages": messages,
+            "patch": tree.nodes[best].patch or "",
+        }
+    ]
 
 
 def _outcomes(tree: Tree) -> dict[str, set[bool]]:
@@ -84,16 +103,28 @@ def dpo(tree: Tree) -> list[dict]:
         good = [c for c in children if outcomes[c] == {True}]
         bad = [c for c in children if outcomes[c] == {False}]
         found = [(a, b, "human: promoted over pruned") for a in promoted for b in pruned]
-        found += [(a, b, "outcome: resolved over failed") for a in good for b in bad
-                  if (a, b) not in {(x, y) for x, y, _ in found}]
+        found += [
+            (a, b, "outcome: resolved over failed")
+            for a in good
+            for b in bad
+            if (a, b) not in {(x, y) for x, y, _ in found}
+        ]
         if not found:
             continue
         prompt = state_messages(tree, None if parent == ROOT else parent, policy)
         for chosen, rejected, source in found:
-            pairs.append({"instance_id": tree.title, "parent": parent, "source": source,
-                          "prompt": prompt, "chosen_node": chosen, "rejected_node": rejected,
-                          "chosen": action_message(tree.nodes[chosen].action, tree.nodes[chosen].thought),
-                          "rejected": action_message(tree.nodes[rejected].action, tree.nodes[rejected].thought)})
+            pairs.append(
+                {
+                    "instance_id": tree.title,
+                    "parent": parent,
+                    "source": source,
+                    "prompt": prompt,
+                    "chosen_node": chosen,
+                    "rejected_node": rejected,
+                    "chosen": action_message(tree.nodes[chosen].action, tree.nodes[chosen].thought),
+                    "rejected": action_message(tree.nodes[rejected].action, tree.nodes[rejected].thought),
+                }
+            )
     return pairs
 
 
@@ -108,8 +139,14 @@ def dagger(tree: Tree) -> list[dict]:
             continue
         parent = node.parent if node.parent not in (None, ROOT) else None
         student = tree.nodes.get(node.extra.get("edited_from") or node_id) or node  # an edit replaced that one
-        records.append({"instance_id": tree.title, "node": node_id, "by": label.get("by") or "teacher",
-                        "state": state_messages(tree, parent, policy),
-                        "student_action": action_message(student.action, student.thought) if student.action else None,
-                        "teacher_action": action_message(label, label.get("thought") or "")})
+        records.append(
+            {
+                "instance_id": tree.title,
+                "node": node_id,
+                "by": label.get("by") or "teacher",
+                "state": state_messages(tree, parent, policy),
+                "student_action": action_message(student.action, student.thought) if student.action else None,
+                "teacher_action": action_message(label, label.get("thought") or ""),
+            }
+        )
     return records

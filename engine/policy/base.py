@@ -56,8 +56,14 @@ class Proposal:
 
     def event_fields(self) -> dict:
         """The fields of the ``node_added`` event for this proposal."""
-        fields = {"action": self.action.to_dict(), "thought": self.thought, "proposer": self.proposer,
-                  "tokens_in": self.tokens_in, "tokens_out": self.tokens_out, "cost": self.cost}
+        fields = {
+            "action": self.action.to_dict(),
+            "thought": self.thought,
+            "proposer": self.proposer,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "cost": self.cost,
+        }
         if self.model:
             fields["model"] = self.model
         if self.teacher_action is not None:

@@ -103,8 +103,9 @@ class Bank:
         visible = re.sub(r"\s-rA\b", " -q", task.test_command)
         explore = [("Let me see how the repository is laid out.", Action("view", {"path": "."}))]
         explore += [(f"The issue points at {f}; let me read it.", Action("view", {"path": f})) for f in files]
-        explore += [(f"Where is {s} defined and used?", Action("search", {"pattern": rf"\b{s}\b"}))
-                    for s in symbols[:3]]
+        explore += [
+            (f"Where is {s} defined and used?", Action("search", {"pattern": rf"\b{s}\b"})) for s in symbols[:3]
+        ]
         repro = reproduction(task)
         if repro is not None:
             explore.append(("Let me reproduce the example from the issue.", repro))
@@ -188,8 +189,15 @@ def next_action(bank: Bank, steps: list[Step], rng: random.Random, p_right: floa
     plan_name, since = None, 0
     edits = [s.action for s in steps if _is_edit(s.action)]
     for i, action in enumerate(edits):
-        name = ("gold" if _where(action, bank.gold) else "wrong" if _where(action, bank.wrong)
-                else "undo" if _where(action, undos) else None)
+        name = (
+            "gold"
+            if _where(action, bank.gold)
+            else "wrong"
+            if _where(action, bank.wrong)
+            else "undo"
+            if _where(action, undos)
+            else None
+        )
         if name is not None and name != plan_name:
             plan_name, since = name, i
     plan = {"gold": bank.gold, "wrong": bank.wrong, "undo": undos}.get(plan_name)
@@ -214,8 +222,11 @@ def next_action(bank: Bank, steps: list[Step], rng: random.Random, p_right: floa
         chosen = bank.gold if rng.random() < p_right or not bank.wrong else bank.wrong
         return f"I see the problem in {chosen[0].args['path']}; let me fix it there.", chosen[0]
     last_edit = max(i for i, s in enumerate(steps) if _is_edit(s.action))
-    checks = [s for s in steps[last_edit + 1:]
-              if _same(s.action, bank.test) or (bank.repro is not None and _same(s.action, bank.repro))]
+    checks = [
+        s
+        for s in steps[last_edit + 1 :]
+        if _same(s.action, bank.test) or (bank.repro is not None and _same(s.action, bank.repro))
+    ]
     if not checks:
         draw = rng.random()
         if bank.repro is not None and draw < 0.4:
@@ -263,6 +274,5 @@ class DemoPolicy:
             seed = context.seed if context.seed is not None else self.seed
             rng = random.Random(f"{seed}|{context.task.instance_id}|{context.key()}|{self._draws}")
             thought, action = next_action(bank, context.steps, rng, p_right)
-            proposals.append(Proposal(Action(action.tool, dict(action.args)), thought, proposer="policy",
-                                      model=NAME))
+            proposals.append(Proposal(Action(action.tool, dict(action.args)), thought, proposer="policy", model=NAME))
         return proposals

@@ -96,10 +96,20 @@ def retry_after(exc: BaseException) -> float | None:
 class LLMPolicy:
     """Proposes actions by asking a model through litellm."""
 
-    def __init__(self, model: str, api_base: str | None = None, api_key: str | None = None,
-                 temperature: float = 0.0, tool_mode: str = "auto", max_retries: int = 4,
-                 backoff: float = 1.0, timeout: float = 120.0, format_retries: int = 2,
-                 observation_cap: int = OBSERVATION_CAP, max_tokens: int | None = None):
+    def __init__(
+        self,
+        model: str,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        temperature: float = 0.0,
+        tool_mode: str = "auto",
+        max_retries: int = 4,
+        backoff: float = 1.0,
+        timeout: float = 120.0,
+        format_retries: int = 2,
+        observation_cap: int = OBSERVATION_CAP,
+        max_tokens: int | None = None,
+    ):
         if tool_mode not in ("auto", "tools", "text"):
             raise ValueError("tool_mode is auto, tools or text")
         self.model, self.api_base, self.api_key = model, api_base, api_key
@@ -120,8 +130,9 @@ class LLMPolicy:
             lm = litellm()
             try:
                 _, provider, _, _ = lm.get_llm_provider(self.model, api_base=self.api_base)
-                self._params = list(lm.get_supported_openai_params(model=self.model, custom_llm_provider=provider)
-                                    or [])
+                self._params = list(
+                    lm.get_supported_openai_params(model=self.model, custom_llm_provider=provider) or []
+                )
             except Exception:  # an unknown provider: assume the OpenAI parameters
                 self._params = ["n", "tools", "temperature"]
         return self._params
@@ -143,8 +154,10 @@ class LLMPolicy:
             return
         missing = env.get("missing_keys") or []
         if not env.get("keys_in_environment") and missing:
-            raise PolicyError(f"{self.model} needs {' and '.join(missing)} set in the environment "
-                              "(or --api-key, or --api-base for a local server)")
+            raise PolicyError(
+                f"{self.model} needs {' and '.join(missing)} set in the environment "
+                "(or --api-key, or --api-base for a local server)"
+            )
 
     # -- prompts ------------------------------------------------------------------------
     def messages(self, context: Context) -> list[dict]:
@@ -152,25 +165,37 @@ class LLMPolicy:
         repo_root = getattr(task, "workdir", "/repo")
         tools = prompt("tools_native" if self.uses_tools else "tools_text").template
         messages = [
-            {"role": "system", "content": prompt("system").safe_substitute(repo_root=repo_root,
-                                                                            tool_instructions=tools)},
-            {"role": "user", "content": prompt("instance").safe_substitute(
-                repo=getattr(task, "repo", "") or "the project", repo_root=repo_root,
-                problem_statement=getattr(task, "problem_statement", ""))},
+            {
+                "role": "system",
+                "content": prompt("system").safe_substitute(repo_root=repo_root, tool_instructions=tools),
+            },
+            {
+                "role": "user",
+                "content": prompt("instance").safe_substitute(
+                    repo=getattr(task, "repo", "") or "the project",
+                    repo_root=repo_root,
+                    problem_statement=getattr(task, "problem_statement", ""),
+                ),
+            },
         ]
         for i, step in enumerate(context.steps):
             observation, _ = cap_output(step.observation or "(no output)", self.observation_cap)
             if step.exit_code not in (None, 0):
                 observation = f"(exit code {step.exit_code})\n{observation}"
             if self.uses_tools:
-                call = {"id": f"call_{i}", "type": "function", "function": {
-                    "name": step.action.tool, "arguments": json.dumps(step.action.args, ensure_ascii=False)}}
+                call = {
+                    "id": f"call_{i}",
+                    "type": "function",
+                    "function": {
+                        "name": step.action.tool,
+                        "arguments": json.dumps(step.action.args, ensure_ascii=False),
+                    },
+                }
                 messages.append({"role": "assistant", "content": step.thought or None, "tool_calls": [call]})
                 messages.append({"role": "tool", "tool_call_id": f"call_{i}", "content": observation})
             else:
                 command = "submit" if step.action.tool == "submit" else step.action.raw
-                messages.append({"role": "assistant",
-                                 "content": f"{step.thought}\n\n```bash\n{command}\n```".lstrip()})
+                messages.append({"role": "assistant", "content": f"{step.thought}\n\n```bash\n{command}\n```".lstrip()})
                 messages.append({"role": "user", "content": observation})
         if context.instructions:
             messages.append({"role": "user", "content": context.instructions})
@@ -181,8 +206,14 @@ class LLMPolicy:
     # -- calling ------------------------------------------------------------------------
     def _request(self, messages: list[dict], n: int, temperature: float, tools: bool | None = None):
         lm = litellm()
-        kwargs = {"model": self.model, "messages": messages, "temperature": temperature,
-                  "timeout": self.timeout, "num_retries": 0, "max_retries": 0}
+        kwargs = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": temperature,
+            "timeout": self.timeout,
+            "num_retries": 0,
+            "max_retries": 0,
+        }
         if self.api_base:
             kwargs["api_base"] = self.api_base
         key = self.api_key or (None if not self.api_base else os.environ.get("OPENAI_API_KEY") or "EMPTY")
@@ -194,8 +225,13 @@ class LLMPolicy:
             kwargs["max_tokens"] = self.max_tokens
         if self.uses_tools if tools is None else tools:
             kwargs["tools"] = TOOLS
-        retryable = (lm.RateLimitError, lm.Timeout, lm.APIConnectionError, lm.InternalServerError,
-                     lm.ServiceUnavailableError)
+        retryable = (
+            lm.RateLimitError,
+            lm.Timeout,
+            lm.APIConnectionError,
+            lm.InternalServerError,
+            lm.ServiceUnavailableError,
+        )
         for attempt in range(self.max_retries + 1):
             self.calls += 1
             try:
@@ -211,11 +247,12 @@ class LLMPolicy:
                 raise PolicyError(f"{self.model} rejected the request: {_first_line(exc)}") from None
             except retryable as exc:
                 if attempt == self.max_retries:
-                    raise PolicyError(f"{self.model} failed after {attempt + 1} attempts: "
-                                      f"{type(exc).__name__}: {_first_line(exc)}") from None
+                    raise PolicyError(
+                        f"{self.model} failed after {attempt + 1} attempts: {type(exc).__name__}: {_first_line(exc)}"
+                    ) from None
                 wait = retry_after(exc)  # the provider says when: honour it (bounded)
                 if wait is None:
-                    wait = min(30.0, self.backoff * 2 ** attempt) * (1 + random.random() / 4)
+                    wait = min(30.0, self.backoff * 2**attempt) * (1 + random.random() / 4)
                 self.waited_s += wait
                 time.sleep(wait)
             except lm.APIError as exc:
@@ -262,11 +299,17 @@ class LLMPolicy:
                 except ActionError as exc:
                     if attempt == self.format_retries:
                         raise PolicyError(f"{self.model} gave no valid action in {attempt + 1} tries: {exc}") from None
-                    retry = [*messages, _as_dict(message),
-                             {"role": "user", "content": prompt("format_error").safe_substitute(error=exc)}]
+                    retry = [
+                        *messages,
+                        _as_dict(message),
+                        {"role": "user", "content": prompt("format_error").safe_substitute(error=exc)},
+                    ]
                     if getattr(message, "tool_calls", None):
-                        retry[-1] = {"role": "tool", "tool_call_id": message.tool_calls[0].id,
-                                     "content": retry[-1]["content"]}
+                        retry[-1] = {
+                            "role": "tool",
+                            "tool_call_id": message.tool_calls[0].id,
+                            "content": retry[-1]["content"],
+                        }
                     again = self._request(retry, 1, temperature)
                     usage = getattr(again, "usage", None)
                     proposal.tokens_in += int(getattr(usage, "prompt_tokens", 0) or 0)
@@ -306,6 +349,8 @@ def _as_dict(message) -> dict:
     data = {"role": "assistant", "content": getattr(message, "content", None)}
     calls = getattr(message, "tool_calls", None)
     if calls:
-        data["tool_calls"] = [{"id": c.id, "type": "function", "function": {
-            "name": c.function.name, "arguments": c.function.arguments}} for c in calls]
+        data["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
+            for c in calls
+        ]
     return data

@@ -44,8 +44,10 @@ def as_bash(action: Action) -> str:
     if action.tool == "create":
         code = f"open({a['path']!r}, 'w').write({a['content']!r})"
         return f"python3 -c {shlex.quote(code)}"
-    code = (f"import pathlib; p = pathlib.Path({a['path']!r}); s = p.read_text(); "
-            f"assert s.count({a['old']!r}) == 1, 'old text not unique'; p.write_text(s.replace({a['old']!r}, {a['new']!r}))")
+    code = (
+        f"import pathlib; p = pathlib.Path({a['path']!r}); s = p.read_text(); "
+        f"assert s.count({a['old']!r}) == 1, 'old text not unique'; p.write_text(s.replace({a['old']!r}, {a['new']!r}))"
+    )
     return f"python3 -c {shlex.quote(code)}"
 
 
@@ -165,12 +167,26 @@ class ModelServer:
             out = self.script(body, index)
             message: dict = {"role": "assistant", "content": out.get("text", out.get("thought") or None)}
             if "tool" in out:
-                message["tool_calls"] = [{"id": f"call_{next(self._ids)}", "type": "function", "function": {
-                    "name": out["tool"], "arguments": json.dumps(out.get("args") or {})}}]
+                message["tool_calls"] = [
+                    {
+                        "id": f"call_{next(self._ids)}",
+                        "type": "function",
+                        "function": {"name": out["tool"], "arguments": json.dumps(out.get("args") or {})},
+                    }
+                ]
             completion += len(json.dumps(message)) // 4 + 1
-            choices.append({"index": index, "message": message,
-                            "finish_reason": "tool_calls" if "tool" in out else "stop"})
-        return 200, {"id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion", "created": int(time.time()),
-                     "model": body.get("model", "simulated"), "choices": choices,
-                     "usage": {"prompt_tokens": prompt_chars // 4 + 1, "completion_tokens": completion,
-                               "total_tokens": prompt_chars // 4 + 1 + completion}}
+            choices.append(
+                {"index": index, "message": message, "finish_reason": "tool_calls" if "tool" in out else "stop"}
+            )
+        return 200, {
+            "id": f"chatcmpl-{next(self._ids)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "simulated"),
+            "choices": choices,
+            "usage": {
+                "prompt_tokens": prompt_chars // 4 + 1,
+                "completion_tokens": completion,
+                "total_tokens": prompt_chars // 4 + 1 + completion,
+            },
+        }

@@ -87,6 +87,16 @@ def contexts(tree, node_ids: list[str]) -> list[StepContext]:
             patch = tree.patch_at(node_id)
         except Exception:  # noqa: BLE001 - a tree without patches: the scorer sees none
             patch = ""
-        out.append(StepContext(issue, steps[:-1], last.action, last.observation if ran else None,
-                               node.exit_code, task_id, last.thought, patch or ""))
+        out.append(
+            StepContext(
+                issue,
+                steps[:-1],
+                last.action,
+                last.observation if ran else None,
+                node.exit_code,
+                task_id,
+                last.thought,
+                patch or "",
+            )
+        )
     return out

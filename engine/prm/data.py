@@ -40,7 +40,7 @@ class Example:
 def _cut(text: str | None) -> str | None:
     if text is None or len(text) <= OBS_KEEP:
         return text
-    return text[: OBS_KEEP // 2] + "\n…\n" + text[-OBS_KEEP // 2:]
+    return text[: OBS_KEEP // 2] + "\n…\n" + text[-OBS_KEEP // 2 :]
 
 
 def examples_from_tree(tree: Tree, run: str = "") -> list[Example]:
@@ -80,16 +80,18 @@ def examples_from_logs(paths: list[Path]) -> list[Example]:
 def has_labels(tree: Tree) -> bool:
     """Whether a tree says anything about outcomes: a verdict on a leaf, or a person's prune or
     promotion. A trajectory with neither would only teach that every step fails."""
-    return any(n.verified or (n.status_by == "human" and n.status in ("pruned", "promoted"))
-               for n in tree.nodes.values())
+    return any(
+        n.verified or (n.status_by == "human" and n.status in ("pruned", "promoted")) for n in tree.nodes.values()
+    )
 
 
 def share_prefix_labels(examples: list[Example]) -> list[Example]:
     """Identical prefixes across runs of a task share one Monte-Carlo label (their mean outcome)."""
     groups: dict[tuple, list[Example]] = defaultdict(list)
     for ex in examples:
-        groups[(ex.context.task_id, *(repr(sorted(s.action.args.items())) + s.action.tool
-                                      for s in ex.context.steps))].append(ex)
+        groups[
+            (ex.context.task_id, *(repr(sorted(s.action.args.items())) + s.action.tool for s in ex.context.steps))
+        ].append(ex)
     for members in groups.values():
         mean = sum(e.outcome for e in members) / len(members)
         for e in members:
@@ -102,10 +104,23 @@ def save(examples: list[Example], path: Path) -> None:
     with replacing(path) as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=9, mtime=0) as fh:
         for ex in examples:
             c = ex.context
-            fh.write(orjson.dumps({
-                "task": c.task_id, "run": ex.run, "label": ex.label, "outcome": ex.outcome, "final": ex.final,
-                "issue": c.issue, "path": [[s.action.to_dict(), s.observation, s.exit_code] for s in c.path],
-                "action": c.action.to_dict(), "observation": c.observation, "exit_code": c.exit_code}) + b"\n")
+            fh.write(
+                orjson.dumps(
+                    {
+                        "task": c.task_id,
+                        "run": ex.run,
+                        "label": ex.label,
+                        "outcome": ex.outcome,
+                        "final": ex.final,
+                        "issue": c.issue,
+                        "path": [[s.action.to_dict(), s.observation, s.exit_code] for s in c.path],
+                        "action": c.action.to_dict(),
+                        "observation": c.observation,
+                        "exit_code": c.exit_code,
+                    }
+                )
+                + b"\n"
+            )
 
 
 def load(path: Path = DATASET) -> list[Example]:
@@ -114,8 +129,9 @@ def load(path: Path = DATASET) -> list[Example]:
         for line in fh:
             d = orjson.loads(line)
             path_steps = [Step(Action.from_dict(a), "", o or "", e) for a, o, e in d["path"]]
-            ctx = StepContext(d["issue"], path_steps, Action.from_dict(d["action"]), d["observation"],
-                              d["exit_code"], d["task"])
+            ctx = StepContext(
+                d["issue"], path_steps, Action.from_dict(d["action"]), d["observation"], d["exit_code"], d["task"]
+            )
             out.append(Example(ctx, d["label"], d["outcome"], d["run"], d["final"]))
     return out
 
@@ -125,5 +141,8 @@ def split_by_task(examples: list[Example], held_out: int, seed: int) -> tuple[li
     if len(tasks) < 2:
         raise ValueError(f"the steps come from {len(tasks)} task(s); holding tasks out needs at least 2")
     test = sorted(random.Random(seed).sample(tasks, min(held_out, len(tasks) - 1)))
-    return ([e for e in examples if e.context.task_id not in test],
-            [e for e in examples if e.context.task_id in test], test)
+    return (
+        [e for e in examples if e.context.task_id not in test],
+        [e for e in examples if e.context.task_id in test],
+        test,
+    )

@@ -16,8 +16,9 @@ from trajscope.engine.trace import Step
 
 _SUMMARY = re.compile(r"(\d+) (passed|failed|errors?|error)\b")
 _TEST_COMMAND = re.compile(r"\b(pytest|py\.test|unittest|tox|nox|make\s+test|manage\.py\s+test)\b")
-_ERROR = re.compile(r"Traceback \(most recent call last\)|\b\w*Error\b|^error: |No such file|command not found",
-                    re.MULTILINE)
+_ERROR = re.compile(
+    r"Traceback \(most recent call last\)|\b\w*Error\b|^error: |No such file|command not found", re.MULTILINE
+)
 EDIT_KINDS = ("edit", "append", "create")
 
 
@@ -92,9 +93,18 @@ def facts(steps: list[Step]) -> TraceFacts:
         seen.add(sig)
     errors = sum(has_error(s) for s in steps if not is_test_run(s))
     last = steps[-1] if steps else None
-    return TraceFacts(len(steps), len(edit_idx), last_edit, after, check, before, repeats, errors,
-                      bool(last and exit_of(last) is not None and not is_test_run(last) and has_error(last)),
-                      bool(last and kinds[-1] == "submit"))
+    return TraceFacts(
+        len(steps),
+        len(edit_idx),
+        last_edit,
+        after,
+        check,
+        before,
+        repeats,
+        errors,
+        bool(last and exit_of(last) is not None and not is_test_run(last) and has_error(last)),
+        bool(last and kinds[-1] == "submit"),
+    )
 
 
 # --- hashed tokens --------------------------------------------------------------------

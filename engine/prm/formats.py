@@ -37,11 +37,16 @@ JUDGE_SYSTEM = (
     "2. Did the assistant handle all edge cases and requirements specified?\n"
     "3. Were there any errors or issues in the final solution?\n"
     "4. Did the assistant verify the solution works as intended?\n\n"
-    'Respond only with "<judgement>YES</judgement>" or "<judgement>NO</judgement>".')
-JUDGE_TASK = ("You are a software engineer working on a repository. A user has submitted an issue, and you need "
-              "to resolve it.\n\nRepository Issue:\n{issue}\n\nPlease analyze the issue and implement a solution.")
-JUDGE_QUESTION = ("Based on the above interaction, did the assistant successfully resolve the user's initial "
-                  "request? Respond with YES or NO.")
+    'Respond only with "<judgement>YES</judgement>" or "<judgement>NO</judgement>".'
+)
+JUDGE_TASK = (
+    "You are a software engineer working on a repository. A user has submitted an issue, and you need "
+    "to resolve it.\n\nRepository Issue:\n{issue}\n\nPlease analyze the issue and implement a solution."
+)
+JUDGE_QUESTION = (
+    "Based on the above interaction, did the assistant successfully resolve the user's initial "
+    "request? Respond with YES or NO."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +65,9 @@ class Preset:
 PRESETS = {
     "default": Preset("default", "plain"),
     "judge": Preset("judge", "judge", head="generative", answer_prefix="<judgement>"),
-    "openhands-critic": Preset("openhands-critic", "conversation", head="sequence", label="success",
-                               label_index=0, sigmoid=True),
+    "openhands-critic": Preset(
+        "openhands-critic", "conversation", head="sequence", label="success", label_index=0, sigmoid=True
+    ),
 }
 
 
@@ -76,8 +82,16 @@ def _said(step: Step) -> str:
     return f"{step.thought}\n\n{action}" if step.thought else action
 
 
-def render(preset: Preset, tokenizer, chat: bool, issue: str, steps: list[tuple[int, Step]], dropped: int,
-           candidate: tuple[int, Step], patch: str) -> str:
+def render(
+    preset: Preset,
+    tokenizer,
+    chat: bool,
+    issue: str,
+    steps: list[tuple[int, Step]],
+    dropped: int,
+    candidate: tuple[int, Step],
+    patch: str,
+) -> str:
     """The text the checkpoint reads: ``steps`` are (number, step) pairs kept by truncation."""
     if preset.render == "judge":
         return _judge(preset, tokenizer, chat, issue, steps, dropped, candidate, patch)
@@ -87,23 +101,32 @@ def render(preset: Preset, tokenizer, chat: bool, issue: str, steps: list[tuple[
     steps_text = "\n\n".join(listed) or "(none)"
     cand = step_text(candidate[1])
     if chat:
-        messages = [{"role": "user", "content": f"Issue:\n{issue}\n\nSteps so far:\n{steps_text}"},
-                    {"role": "assistant", "content": cand}]
+        messages = [
+            {"role": "user", "content": f"Issue:\n{issue}\n\nSteps so far:\n{steps_text}"},
+            {"role": "assistant", "content": cand},
+        ]
         return tokenizer.apply_chat_template(messages, tokenize=False)
     return f"Issue:\n{issue}\n\nSteps so far:\n{steps_text}\n\nCandidate step:\n{cand}"
 
 
 def _judge(preset, tokenizer, chat, issue, steps, dropped, candidate, patch) -> str:
-    parts = ["Please evaluate the following interaction between an AI assistant and a user:\n\n",
-             "=== INTERACTION LOG ===\n\n", f"[SYSTEM]\n{JUDGE_SYSTEM}\n[/SYSTEM]\n\n",
-             f"[USER]\n{JUDGE_TASK.format(issue=issue)}\n[/USER]"]
+    parts = [
+        "Please evaluate the following interaction between an AI assistant and a user:\n\n",
+        "=== INTERACTION LOG ===\n\n",
+        f"[SYSTEM]\n{JUDGE_SYSTEM}\n[/SYSTEM]\n\n",
+        f"[USER]\n{JUDGE_TASK.format(issue=issue)}\n[/USER]",
+    ]
     if dropped:
         parts.append(f"\n\n{MARKER.format(n=dropped)}")
     for i, step in [*steps, candidate]:
-        parts.append(f"\n\n[STEP]\n{i}\n[/STEP]\n\n[ASSISTANT]\n{_said(step)}\n[/ASSISTANT]"
-                     f"\n\n[USER]\n{step.observation}\n[/USER]")
-    parts.append(f"\n\n=== END INTERACTION ===\n\n=== FINAL PATCH ===\n\n[PATCH]\n{patch}\n[/PATCH]"
-                 f"\n\n=== END FINAL PATCH ===\n\n{JUDGE_QUESTION}")
+        parts.append(
+            f"\n\n[STEP]\n{i}\n[/STEP]\n\n[ASSISTANT]\n{_said(step)}\n[/ASSISTANT]"
+            f"\n\n[USER]\n{step.observation}\n[/USER]"
+        )
+    parts.append(
+        f"\n\n=== END INTERACTION ===\n\n=== FINAL PATCH ===\n\n[PATCH]\n{patch}\n[/PATCH]"
+        f"\n\n=== END FINAL PATCH ===\n\n{JUDGE_QUESTION}"
+    )
     user = "".join(parts)
     if chat:
         messages = [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]

@@ -87,8 +87,12 @@ def shorten(step: Step, keep: int) -> Step:
     action = step.action.raw or step.action.tool
     a = min(len(action), max(keep // 4, keep - len(step.observation)))
     o = max(0, keep - a)
-    return Step(dataclasses.replace(step.action, raw=clip(action, a // 2, a - a // 2)), clip(step.thought, 100, 100),
-                clip(step.observation, o // 2, o - o // 2), step.exit_code)
+    return Step(
+        dataclasses.replace(step.action, raw=clip(action, a // 2, a - a // 2)),
+        clip(step.thought, 100, 100),
+        clip(step.observation, o // 2, o - o // 2),
+        step.exit_code,
+    )
 
 
 def fit(ctx: StepContext, limit: int, ids_of) -> list[int]:
@@ -145,8 +149,15 @@ def fit(ctx: StepContext, limit: int, ids_of) -> list[int]:
 
 
 class HFScorer:
-    def __init__(self, directory: str, device: str | None = None, batch_size: int = 16,
-                 max_length: int | None = None, template: str | None = None, device_map: str | None = None):
+    def __init__(
+        self,
+        directory: str,
+        device: str | None = None,
+        batch_size: int = 16,
+        max_length: int | None = None,
+        template: str | None = None,
+        device_map: str | None = None,
+    ):
         directory, options = split_options(directory, "hf:")  # hf:DIR?max_length=4096&preset=judge
         try:
             max_length = int(options.get("max_length") or max_length or 0) or None
@@ -174,16 +185,21 @@ class HFScorer:
         except Exception as exc:  # noqa: BLE001 - any unreadable config is one sentence
             raise ScorerError(f"hf:{directory} has no readable config ({type(exc).__name__})") from None
         self.head = self._head_of(config, directory, self.preset)
-        self.label, self.sigmoid = (None, False) if self.head == "generative" else label_reader(
-            config, self.preset, options.get("label"), f"hf:{directory}")
+        self.label, self.sigmoid = (
+            (None, False)
+            if self.head == "generative"
+            else label_reader(config, self.preset, options.get("label"), f"hf:{directory}")
+        )
         self.device = pick_device(device)
         dtype = torch.float32
         if self.device.type == "cuda":
             dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         self.dtype = dtype
-        auto = {"sequence": transformers.AutoModelForSequenceClassification,
-                "token": transformers.AutoModelForTokenClassification,
-                "generative": transformers.AutoModelForCausalLM}[self.head]
+        auto = {
+            "sequence": transformers.AutoModelForSequenceClassification,
+            "token": transformers.AutoModelForTokenClassification,
+            "generative": transformers.AutoModelForCausalLM,
+        }[self.head]
         new_api = tuple(int(p) for p in transformers.__version__.split(".")[:2] if p.isdigit()) >= (4, 56)
         load = {"local_files_only": True, "output_loading_info": True, ("dtype" if new_api else "torch_dtype"): dtype}
         if device_map and self.device.type == "cuda":
@@ -192,16 +208,20 @@ class HFScorer:
             model, info = auto.from_pretrained(path, **load)
             self.tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
         except Exception as exc:  # noqa: BLE001
-            raise ScorerError(f"hf:{directory} could not be loaded ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
+            raise ScorerError(
+                f"hf:{directory} could not be loaded ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200] if str(exc) else ''})"
+            ) from None
         missing = [k for k in info.get("missing_keys") or [] if not k.endswith(("position_ids", "rotary_emb.inv_freq"))]
         if self.head == "generative" and getattr(config, "tie_word_embeddings", False):
             missing = [k for k in missing if not k.startswith("lm_head.")]  # tied to the embeddings
         if missing:
             head = [k for k in missing if k.split(".")[0] in HEAD_MODULES]
             what = "its reward head" if head else f"{len(missing)} of its weights"
-            raise ScorerError(f"hf:{directory} lacks {what} ({missing[0]}, ...): transformers would start them at "
-                              "random and every score would be noise; give a checkpoint trained with that head")
+            raise ScorerError(
+                f"hf:{directory} lacks {what} ({missing[0]}, ...): transformers would start them at "
+                "random and every score would be noise; give a checkpoint trained with that head"
+            )
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
         model.config.pad_token_id = self.tokenizer.pad_token_id
@@ -232,19 +252,26 @@ class HFScorer:
         kind = (config.architectures or [getattr(config, "model_type", "unknown")])[0]
         if preset.head == "generative":
             if found != "generative":
-                raise ScorerError(f"hf:{directory} is a {kind} checkpoint: preset {preset.name} reads a YES/NO "
-                                  "answer from a causal language model (*ForCausalLM)")
+                raise ScorerError(
+                    f"hf:{directory} is a {kind} checkpoint: preset {preset.name} reads a YES/NO "
+                    "answer from a causal language model (*ForCausalLM)"
+                )
             return found
         if found == "generative":
-            raise ScorerError(f"hf:{directory} is a {kind} checkpoint: trajscope reads rewards from a "
-                              "sequence-classification head, a token-classification head at the last token, or "
-                              "a YES/NO verifier's answer (?preset=judge)")
+            raise ScorerError(
+                f"hf:{directory} is a {kind} checkpoint: trajscope reads rewards from a "
+                "sequence-classification head, a token-classification head at the last token, or "
+                "a YES/NO verifier's answer (?preset=judge)"
+            )
         if found is None:
-            raise ScorerError(f"hf:{directory} is a {kind} checkpoint: trajscope reads rewards from a "
-                              "sequence-classification head, or a token-classification head at the last token")
+            raise ScorerError(
+                f"hf:{directory} is a {kind} checkpoint: trajscope reads rewards from a "
+                "sequence-classification head, or a token-classification head at the last token"
+            )
         if preset.head and found != preset.head:
-            raise ScorerError(f"hf:{directory} is a {kind} checkpoint: preset {preset.name} needs a "
-                              f"{preset.head}-classification head")
+            raise ScorerError(
+                f"hf:{directory} is a {kind} checkpoint: preset {preset.name} needs a {preset.head}-classification head"
+            )
         return found
 
     def _answer_ids(self, directory: str) -> tuple[int, int]:
@@ -256,17 +283,21 @@ class HFScorer:
                 raise ScorerError(f"hf:{directory}: its tokenizer writes {word!r} as no token")
             ids.append(tokens[0])
         if ids[0] == ids[1]:
-            raise ScorerError(f"hf:{directory}: its tokenizer starts {self.preset.yes!r} and {self.preset.no!r} "
-                              "with the same token, so the answer cannot be read from one step")
+            raise ScorerError(
+                f"hf:{directory}: its tokenizer starts {self.preset.yes!r} and {self.preset.no!r} "
+                "with the same token, so the answer cannot be read from one step"
+            )
         return ids[0], ids[1]
 
     # -- the input ------------------------------------------------------------------------------
-    def text(self, ctx: StepContext, issue: str, steps: list[tuple[int, Step]], dropped: int,
-             candidate: tuple[int, Step]) -> str:
+    def text(
+        self, ctx: StepContext, issue: str, steps: list[tuple[int, Step]], dropped: int, candidate: tuple[int, Step]
+    ) -> str:
         if self.template is not None:
             listed = ([MARKER.format(n=dropped)] if dropped else []) + [f"[{i + 1}] {step_text(s)}" for i, s in steps]
-            return self.template.safe_substitute(issue=issue, steps="\n\n".join(listed) or "(none)",
-                                                 candidate=step_text(candidate[1]))
+            return self.template.safe_substitute(
+                issue=issue, steps="\n\n".join(listed) or "(none)", candidate=step_text(candidate[1])
+            )
         return render(self.preset, self.tokenizer, self.chat, issue, steps, dropped, candidate, ctx.patch)
 
     def _position_of(self, token: str | None, directory: str) -> int | None:
@@ -274,12 +305,13 @@ class HFScorer:
         if token is None:
             return None
         if self.head != "token":
-            raise ScorerError(f"hf:{directory}: position= names where a token-classification head is read; "
-                              f"this checkpoint has a {self.head} head")
+            raise ScorerError(
+                f"hf:{directory}: position= names where a token-classification head is read; "
+                f"this checkpoint has a {self.head} head"
+            )
         ids = self.tokenizer(token, add_special_tokens=False)["input_ids"]
         if len(ids) != 1 or (ids[0] == self.tokenizer.unk_token_id and token != self.tokenizer.unk_token):
-            raise ScorerError(f"hf:{directory}: position={token} is not one token of its tokenizer "
-                              f"({len(ids)} tokens)")
+            raise ScorerError(f"hf:{directory}: position={token} is not one token of its tokenizer ({len(ids)} tokens)")
         return ids[0]
 
     def _ids(self, text: str) -> list[int]:
@@ -298,10 +330,11 @@ class HFScorer:
     def score(self, steps: list[StepContext]) -> list[float]:
         encoded = [self.encode(ctx) for ctx in steps]
         keys = [hashlib.sha1(json.dumps(ids).encode()).hexdigest() for ids in encoded]
-        todo = sorted({k: ids for k, ids in zip(keys, encoded) if k not in self.cache}.items(),
-                      key=lambda item: len(item[1]))
+        todo = sorted(
+            {k: ids for k, ids in zip(keys, encoded) if k not in self.cache}.items(), key=lambda item: len(item[1])
+        )
         for start in range(0, len(todo), self.batch_size):
-            chunk = todo[start:start + self.batch_size]
+            chunk = todo[start : start + self.batch_size]
             for (key, _), value in zip(chunk, self._forward([ids for _, ids in chunk])):
                 self.cache[key] = value
                 if len(self.cache) > CACHE_SIZE:
@@ -317,8 +350,9 @@ class HFScorer:
         mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in batch], device=self.input_device)
         last = mask.sum(dim=1) - 1
         if self.position is not None:  # the last place the named token stands (encode put it there)
-            last = torch.tensor([len(ids) - 1 - ids[::-1].index(self.position) for ids in batch],
-                                device=self.input_device)
+            last = torch.tensor(
+                [len(ids) - 1 - ids[::-1].index(self.position) for ids in batch], device=self.input_device
+            )
         with torch.inference_mode():
             if self.head == "generative":  # the YES and NO logits of the next token, only those
                 hidden = self.model.base_model(input_ids=input_ids, attention_mask=mask).last_hidden_state

@@ -68,7 +68,7 @@ class Encoded:
 
 
 def encode(ctx: StepContext) -> Encoded:
-    steps = ctx.steps[-CONFIG["max_steps"]:]
+    steps = ctx.steps[-CONFIG["max_steps"] :]
     ids, kinds, status, roles = [segment(clip(ctx.issue, 1500, 500))], [1], [STATUS["issue"]], [0]
     for i, step in enumerate(steps):
         candidate = i == len(steps) - 1
@@ -88,11 +88,20 @@ def encode(ctx: StepContext) -> Encoded:
         roles.append(2 if candidate else 1)
     f = facts(ctx.steps)
     after = f.test_after_edit
-    vector = [float(after is not None and after[1] == 0 and after[0] > 0), float(after is not None and after[1] > 0),
-              float(after is None and f.edits > 0), min(f.edits, 5) / 5, min(f.repeats, 5) / 5,
-              min(f.errors, 5) / 5, float(f.candidate_error), float(f.submits), min(f.steps, 30) / 30,
-              float(f.check_after_edit == 0), float(f.check_after_edit not in (0, None)),
-              _HEURISTIC.logit(ctx) / 4]
+    vector = [
+        float(after is not None and after[1] == 0 and after[0] > 0),
+        float(after is not None and after[1] > 0),
+        float(after is None and f.edits > 0),
+        min(f.edits, 5) / 5,
+        min(f.repeats, 5) / 5,
+        min(f.errors, 5) / 5,
+        float(f.candidate_error),
+        float(f.submits),
+        min(f.steps, 30) / 30,
+        float(f.check_after_edit == 0),
+        float(f.check_after_edit not in (0, None)),
+        _HEURISTIC.logit(ctx) / 4,
+    ]
     return Encoded(ids, kinds, status, roles, vector)
 
 
@@ -116,9 +125,17 @@ def collate(batch: list[Encoded], device: torch.device) -> dict:
     def t(x, dtype=torch.long):
         return torch.tensor(x, dtype=dtype, device=device)
 
-    return {"ids": t(flat or [0]), "offsets": t(offsets), "kinds": t(kinds), "status": t(status),
-            "roles": t(roles), "pos": t(pos), "mask": t(mask, torch.bool),
-            "lengths": t([len(e.ids) for e in batch]), "facts": t([e.facts for e in batch], torch.float32)}
+    return {
+        "ids": t(flat or [0]),
+        "offsets": t(offsets),
+        "kinds": t(kinds),
+        "status": t(status),
+        "roles": t(roles),
+        "pos": t(pos),
+        "mask": t(mask, torch.bool),
+        "lengths": t([len(e.ids) for e in batch]),
+        "facts": t([e.facts for e in batch], torch.float32),
+    }
 
 
 class PRMNet(nn.Module):
@@ -154,8 +171,10 @@ def load_weights(path: Path = WEIGHTS) -> tuple[PRMNet, dict]:
         model = PRMNet(**blob["config"])
         model.load_state_dict({k: v.float() for k, v in blob["state"].items()})
     except Exception as exc:
-        raise ScorerError(f"the PRM weights at {path} are damaged or not trajscope weights "
-                          f"({type(exc).__name__}); retrain with trajscope prm train") from None
+        raise ScorerError(
+            f"the PRM weights at {path} are damaged or not trajscope weights "
+            f"({type(exc).__name__}); retrain with trajscope prm train"
+        ) from None
     return model, dict(blob.get("meta") or {})
 
 
@@ -179,7 +198,7 @@ class BuiltinScorer:
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].ids))  # length buckets
         scores = [NEUTRAL] * len(encoded)
         for start in range(0, len(order), self.batch_size):
-            chunk = order[start:start + self.batch_size]
+            chunk = order[start : start + self.batch_size]
             logits = self.model(**collate([encoded[i] for i in chunk], self.device))
             for i, p in zip(chunk, torch.sigmoid(logits.float()).tolist()):
                 scores[i] = p

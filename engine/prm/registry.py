@@ -8,13 +8,17 @@ from trajscope.engine.prm.base import Scorer, ScorerError
 from trajscope.engine.registry import Registry
 
 # name -> class; ``prefix:<what>``: what follows the prefix is the class's first argument
-SCORERS = Registry("scorer", {
-    "builtin": "trajscope.engine.prm.model:BuiltinScorer",
-    "heuristic": "trajscope.engine.prm.heuristic:HeuristicScorer",
-    "rubric:<model>": "trajscope.engine.prm.rubric:RubricScorer",
-    "hf:<dir>": "trajscope.engine.prm.hf:HFScorer",
-    "vllm:<url>": "trajscope.engine.prm.vllm:VLLMScorer",
-}, ScorerError)
+SCORERS = Registry(
+    "scorer",
+    {
+        "builtin": "trajscope.engine.prm.model:BuiltinScorer",
+        "heuristic": "trajscope.engine.prm.heuristic:HeuristicScorer",
+        "rubric:<model>": "trajscope.engine.prm.rubric:RubricScorer",
+        "hf:<dir>": "trajscope.engine.prm.hf:HFScorer",
+        "vllm:<url>": "trajscope.engine.prm.vllm:VLLMScorer",
+    },
+    ScorerError,
+)
 
 
 def get_scorer(name: str, device: str | None = None) -> Scorer:

@@ -33,8 +33,9 @@ def _render_step(step, observation: str | None = None) -> str:
 def prompt_for(ctx: StepContext) -> str:
     path = "\n\n".join(f"[{i + 1}] {_render_step(s)}" for i, s in enumerate(ctx.path[-20:])) or "(none)"
     last = ctx.steps[-1]
-    return RUBRIC.safe_substitute(issue=clip(ctx.issue, 3000, 1000), path=path,
-                                  step=_render_step(last, ctx.observation or "(not run yet)"))
+    return RUBRIC.safe_substitute(
+        issue=clip(ctx.issue, 3000, 1000), path=path, step=_render_step(last, ctx.observation or "(not run yet)")
+    )
 
 
 def parse_judgement(text: str) -> tuple[float, str]:

@@ -33,8 +33,14 @@ def check_out(source: Path, out: Path) -> None:
         raise WriteError(f"{out} already exists; choose another --out")
 
 
-def score_log(source: Path, events: list[dict], scorer_name: str = "builtin", out: Path | None = None,
-              device: str | None = None, batch: int = 256) -> dict:
+def score_log(
+    source: Path,
+    events: list[dict],
+    scorer_name: str = "builtin",
+    out: Path | None = None,
+    device: str | None = None,
+    batch: int = 256,
+) -> dict:
     """Score every executed node of the run ``events`` (read from ``source``) and write those
     events and the scores to ``out``, a new file (default: ``scored_name(source)``)."""
     if out is not None:
@@ -48,7 +54,7 @@ def score_log(source: Path, events: list[dict], scorer_name: str = "builtin", ou
     run = tree.run or "run"
     scores, neutral = [], 0
     for start in range(0, len(ids), batch):
-        chunk = ids[start:start + batch]
+        chunk = ids[start : start + batch]
         for node_id, (score, rationale) in zip(chunk, evaluate(scorer, contexts(tree, chunk))):
             fields = {"id": node_id, "scorer": scorer.name, "score": round(score, 6)}
             if rationale:
@@ -57,5 +63,12 @@ def score_log(source: Path, events: list[dict], scorer_name: str = "builtin", ou
             scores.append(make_event("node_scored", run, **fields))
     data = encode_events([*events, *scores])
     target = write_new(out, data) if out is not None else create_unique(scored_name(source), data)
-    return {"scored": len(ids), "of": len(tree), "without_exit_code": without_exit, "scorer": scorer.name,
-            "failed_to_neutral": neutral, "log": str(target), "input": str(source)}
+    return {
+        "scored": len(ids),
+        "of": len(tree),
+        "without_exit_code": without_exit,
+        "scorer": scorer.name,
+        "failed_to_neutral": neutral,
+        "log": str(target),
+        "input": str(source),
+    }

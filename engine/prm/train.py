@@ -62,8 +62,12 @@ def pairwise_accuracy(examples: list[data.Example], scores: list[float]) -> floa
 
 def evaluate_scores(examples: list[data.Example], scores: list[float]) -> dict:
     labels = [e.outcome for e in examples]
-    return {"auroc": round(auroc(scores, labels), 4), "pairwise": round(pairwise_accuracy(examples, scores), 4),
-            "steps": len(examples), "positive": sum(labels)}
+    return {
+        "auroc": round(auroc(scores, labels), 4),
+        "pairwise": round(pairwise_accuracy(examples, scores), 4),
+        "steps": len(examples),
+        "positive": sum(labels),
+    }
 
 
 def _dropped(e, rng: random.Random, p: float):
@@ -79,15 +83,25 @@ def _predict(model: PRMNet, encoded: list, device: torch.device, batch: int = 25
     out: list[float] = []
     with torch.inference_mode():
         for start in range(0, len(encoded), batch):
-            logits = model(**collate(encoded[start:start + batch], device))
+            logits = model(**collate(encoded[start : start + batch], device))
             out += torch.sigmoid(logits.float()).tolist()
     return out
 
 
-def train(dataset: Path | None, weights: Path, seed: int = 0, epochs: int = 12, held_out: int = 3,
-          device: str | None = None, batch_size: int = 64, lr: float = 2e-3, token_dropout: float = 0.3,
-          say: Callable[[str], None] = lambda s: None, examples: list | None = None,
-          init: Path | None = None) -> dict:
+def train(
+    dataset: Path | None,
+    weights: Path,
+    seed: int = 0,
+    epochs: int = 12,
+    held_out: int = 3,
+    device: str | None = None,
+    batch_size: int = 64,
+    lr: float = 2e-3,
+    token_dropout: float = 0.3,
+    say: Callable[[str], None] = lambda s: None,
+    examples: list | None = None,
+    init: Path | None = None,
+) -> dict:
     """Train from ``dataset`` (or ``examples``), from scratch or from ``init`` (fine-tuning);
     write ``weights`` with the held-out report in their metadata: AUROC and pairwise accuracy
     of the new weights, of the shipped ones and of the heuristic, on tasks held out."""
@@ -101,8 +115,10 @@ def train(dataset: Path | None, weights: Path, seed: int = 0, epochs: int = 12, 
     random.seed(seed)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
-    say(f"training on {len(train_ex)} steps of {len({e.context.task_id for e in train_ex})} tasks, "
-        f"holding out {', '.join(test_tasks)} ({len(test_ex)} steps), on {dev.type}")
+    say(
+        f"training on {len(train_ex)} steps of {len({e.context.task_id for e in train_ex})} tasks, "
+        f"holding out {', '.join(test_tasks)} ({len(test_ex)} steps), on {dev.type}"
+    )
     train_enc = [encode(e.context) for e in train_ex]
     test_enc = [encode(e.context) for e in test_ex]
     targets = torch.tensor([e.label for e in train_ex], dtype=torch.float32)
@@ -116,7 +132,7 @@ def train(dataset: Path | None, weights: Path, seed: int = 0, epochs: int = 12, 
         rng.shuffle(order)
         total = 0.0
         for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
+            chunk = order[start : start + batch_size]
             batch = [_dropped(train_enc[i], rng, token_dropout) for i in chunk]
             logits = model(**collate(batch, dev))
             loss = loss_fn(logits, targets[chunk].to(dev))
@@ -128,14 +144,27 @@ def train(dataset: Path | None, weights: Path, seed: int = 0, epochs: int = 12, 
     builtin = evaluate_scores(test_ex, _predict(model, test_enc, dev))
     heuristic = evaluate_scores(test_ex, HeuristicScorer().score([e.context for e in test_ex]))
     shipped = evaluate_scores(test_ex, BuiltinScorer(device="cpu", weights=WEIGHTS).score([e.context for e in test_ex]))
-    report = {"seed": seed, "epochs": epochs, "held_out_tasks": test_tasks, "train_steps": len(train_ex),
-              "test_steps": len(test_ex), "builtin": builtin, "shipped": shipped, "heuristic": heuristic,
-              "init": str(init) if init else None, "device": dev.type, "torch": str(torch.__version__),
-              "train_s": round(time.perf_counter() - started, 1), "dataset": str(dataset) if dataset else None}
+    report = {
+        "seed": seed,
+        "epochs": epochs,
+        "held_out_tasks": test_tasks,
+        "train_steps": len(train_ex),
+        "test_steps": len(test_ex),
+        "builtin": builtin,
+        "shipped": shipped,
+        "heuristic": heuristic,
+        "init": str(init) if init else None,
+        "device": dev.type,
+        "torch": str(torch.__version__),
+        "train_s": round(time.perf_counter() - started, 1),
+        "dataset": str(dataset) if dataset else None,
+    }
     state = {k: v.detach().to("cpu", torch.float16) for k, v in model.state_dict().items()}
     with replacing(weights) as fh:  # whole or not at all, never through a link
         torch.save({"config": CONFIG, "state": state, "meta": report}, fh)
-    say(f"held-out AUROC: these weights {builtin['auroc']:.3f}, the shipped ones {shipped['auroc']:.3f}, "
+    say(
+        f"held-out AUROC: these weights {builtin['auroc']:.3f}, the shipped ones {shipped['auroc']:.3f}, "
         f"heuristic {heuristic['auroc']:.3f}; "
-        f"weights written to {weights}")
+        f"weights written to {weights}"
+    )
     return report

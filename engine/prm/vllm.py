@@ -56,13 +56,16 @@ class VLLMScorer:
         self.key = os.environ.get(options.get("api_key_env", "VLLM_API_KEY"), "")
         tokenizer = options.get("tokenizer")
         if not tokenizer or not Path(tokenizer).expanduser().is_dir():
-            raise ScorerError(f"vllm:{url}: tokenizer=DIR must name a local directory with the model's tokenizer "
-                              "(its chat template and the token count of each input are computed here)")
+            raise ScorerError(
+                f"vllm:{url}: tokenizer=DIR must name a local directory with the model's tokenizer "
+                "(its chat template and the token count of each input are computed here)"
+            )
         try:
             import transformers
 
-            self.tokenizer = transformers.AutoTokenizer.from_pretrained(Path(tokenizer).expanduser(),
-                                                                        local_files_only=True)
+            self.tokenizer = transformers.AutoTokenizer.from_pretrained(
+                Path(tokenizer).expanduser(), local_files_only=True
+            )
         except ImportError:
             raise ScorerError("vllm: needs transformers (for the tokenizer): pip install 'trajscope[hf]'") from None
         except Exception as exc:  # noqa: BLE001 - one sentence
@@ -80,12 +83,15 @@ class VLLMScorer:
             raise ScorerError(f"vllm:{url}: label= is the label's number here (the server's answer names no labels)")
         self.label = int(label) if label is not None else self.preset.label_index
         if self.preset.head == "generative":  # the first token of each word, as hf: reads them
-            firsts = [self.tokenizer(w, add_special_tokens=False)["input_ids"][:1] for w in (self.preset.yes,
-                                                                                           self.preset.no)]
+            firsts = [
+                self.tokenizer(w, add_special_tokens=False)["input_ids"][:1] for w in (self.preset.yes, self.preset.no)
+            ]
             self.words = tuple(self.tokenizer.decode(ids).strip() for ids in firsts)
             if not all(self.words) or self.words[0] == self.words[1]:
-                raise ScorerError(f"vllm:{url}: its tokenizer cannot tell {self.preset.yes} from {self.preset.no} "
-                                  "by their first token")
+                raise ScorerError(
+                    f"vllm:{url}: its tokenizer cannot tell {self.preset.yes} from {self.preset.no} "
+                    "by their first token"
+                )
         self.cache: OrderedDict[str, float] = OrderedDict()
         self.requests = 0
 
@@ -123,7 +129,7 @@ class VLLMScorer:
         keys = [hashlib.sha1(json.dumps(ids).encode()).hexdigest() for ids in encoded]
         todo = list({k: ids for k, ids in zip(keys, encoded) if k not in self.cache}.items())
         for start in range(0, len(todo), self.batch_size):
-            chunk = todo[start:start + self.batch_size]
+            chunk = todo[start : start + self.batch_size]
             values = self._judge(chunk) if self.preset.head == "generative" else self._classify(chunk)
             for (key, _), value in zip(chunk, values):
                 self.cache[key] = value
@@ -145,9 +151,11 @@ class VLLMScorer:
                 # vLLM applies the activation its config names: without problem_type
                 # multi_label_classification it is a softmax across the labels, and the label
                 # read would be a share of the whole row, not that label's own probability
-                raise ScorerError(f"the server spread one softmax over all {len(probs)} labels of a multi-label "
-                                  "head: serve it with --hf-overrides "
-                                  "'{\"problem_type\": \"multi_label_classification\"}'")
+                raise ScorerError(
+                    f"the server spread one softmax over all {len(probs)} labels of a multi-label "
+                    "head: serve it with --hf-overrides "
+                    '\'{"problem_type": "multi_label_classification"}\''
+                )
             if self.label is None:
                 out.append(probs[-1])
             elif -len(probs) <= self.label < len(probs):
@@ -157,9 +165,17 @@ class VLLMScorer:
         return out
 
     def _judge(self, chunk: list[tuple[str, list[int]]]) -> list[float]:
-        answer = self._request("POST", "/v1/completions", {
-            "model": self.model, "prompt": [ids for _, ids in chunk], "max_tokens": 1, "temperature": 0,
-            "logprobs": self.top})
+        answer = self._request(
+            "POST",
+            "/v1/completions",
+            {
+                "model": self.model,
+                "prompt": [ids for _, ids in chunk],
+                "max_tokens": 1,
+                "temperature": 0,
+                "logprobs": self.top,
+            },
+        )
         choices = sorted(answer.get("choices") or [], key=lambda c: c.get("index", 0))
         if len(choices) != len(chunk):
             raise ScorerError(f"/v1/completions answered {len(choices)} choices for {len(chunk)} prompts")
@@ -171,8 +187,9 @@ class VLLMScorer:
             listed = [(str(token).strip(), float(lp)) for token, lp in top.items() if lp is not None]
             found = [sum(math.exp(lp) for token, lp in listed if token == word) for word in self.words]
             if not any(found):
-                raise ScorerError(f"neither {self.words[0]} nor {self.words[1]} is among the answer's top "
-                                  f"{len(top)} tokens")
+                raise ScorerError(
+                    f"neither {self.words[0]} nor {self.words[1]} is among the answer's top {len(top)} tokens"
+                )
             floor = math.exp(min(lp for _, lp in listed))  # what is not listed is at most this likely
             yes, no = (p or floor for p in found)
             out.append(yes / (yes + no))

@@ -10,5 +10,4 @@ from trajscope.engine.sandbox.base import (
     StateRef,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "OUTPUT_CAP", "ExecResult", "PathOutsideRepo", "Sandbox",
-           "SandboxError", "StateRef"]
+__all__ = ["DEFAULT_TIMEOUT", "OUTPUT_CAP", "ExecResult", "PathOutsideRepo", "Sandbox", "SandboxError", "StateRef"]

@@ -117,8 +117,17 @@ def repo_path(path: str, repo: str) -> str:
 
 # --- the snapshot store, as shell scripts both sandboxes run ------------------------
 
-BUILD_EXCLUDES = ("__pycache__/", "*.py[cod]", ".pytest_cache/", "*.egg-info/", ".mypy_cache/",
-             ".ruff_cache/", ".tox/", ".nox/", ".coverage")
+BUILD_EXCLUDES = (
+    "__pycache__/",
+    "*.py[cod]",
+    ".pytest_cache/",
+    "*.egg-info/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    ".tox/",
+    ".nox/",
+    ".coverage",
+)
 
 _BASE_REF = "refs/trajscope/base"
 
@@ -134,9 +143,14 @@ GIT_ATTRIBUTES = "* !filter !text !eol !ident !working-tree-encoding !diff !merg
 def git_env(home: str, path: str | None = None) -> dict[str, str]:
     """The whole environment for engine-side git: nothing inherited, a HOME of the engine's, and
     a PATH of the system's folders only (``programs``): never a folder the user or an agent can write."""
-    return {"PATH": path or trusted_path(), "HOME": home,
-            "XDG_CONFIG_HOME": home, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
-            "LC_ALL": "C"}
+    return {
+        "PATH": path or trusted_path(),
+        "HOME": home,
+        "XDG_CONFIG_HOME": home,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "LC_ALL": "C",
+    }
 
 
 class GitStore:
@@ -166,8 +180,11 @@ class GitStore:
         return (
             "set -e\n"
             f"export GIT_DIR={q(self.store)} GIT_WORK_TREE={q(self.repo)} GIT_INDEX_FILE={q(self.index)}\n"
-            + (f"export GIT_OBJECT_DIRECTORY={q(self.objects)} GIT_ALTERNATE_OBJECT_DIRECTORIES={q(self.store)}/objects\n"
-               if self.objects else "")
+            + (
+                f"export GIT_OBJECT_DIRECTORY={q(self.objects)} GIT_ALTERNATE_OBJECT_DIRECTORIES={q(self.store)}/objects\n"
+                if self.objects
+                else ""
+            )
             + "export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_ATTR_NOSYSTEM=1 "
             "GIT_TERMINAL_PROMPT=0 GIT_NO_REPLACE_OBJECTS=1 GIT_OPTIONAL_LOCKS=0 LC_ALL=C "
             "HOME=${HOME:-/tmp}\n"
@@ -178,7 +195,7 @@ class GitStore:
             "-c core.hooksPath=/dev/null -c core.attributesFile=/dev/null -c core.excludesFile=/dev/null "
             "-c core.untrackedCache=false -c core.splitIndex=false -c core.symlinks=true "
             "-c submodule.recurse=false -c core.pager=cat -c protocol.allow=never "
-            "-c gc.auto=0 -c advice.detachedHead=false \"$@\"; }\n"
+            '-c gc.auto=0 -c advice.detachedHead=false "$@"; }\n'
             f"cd {q(self.repo)}\n"
         )
 
@@ -192,13 +209,11 @@ class GitStore:
             f"  mkdir -p {q(self.store)}/info\n"
             f"  printf '%s\\n' {q(excludes)} > {q(self.store)}/info/exclude\n"
             f"  printf '%s\\n' {q(GIT_ATTRIBUTES)} > {q(self.store)}/info/attributes\n"
-            "fi\n"
-            + self._prelude()
-            + "g add -A\nT=$(g write-tree)\n"
+            "fi\n" + self._prelude() + "g add -A\nT=$(g write-tree)\n"
             f"C=$(g rev-parse -q --verify {_BASE_REF} || true)\n"
-            f"if [ -z \"$C\" ]; then C=$(g commit-tree -m base \"$T\"); g update-ref {_BASE_REF} \"$C\"; "
-            "g update-ref refs/trajscope/trees/$T \"$C\"; fi\n"
-            "echo \"$C\"\n"
+            f'if [ -z "$C" ]; then C=$(g commit-tree -m base "$T"); g update-ref {_BASE_REF} "$C"; '
+            'g update-ref refs/trajscope/trees/$T "$C"; fi\n'
+            'echo "$C"\n'
         )
 
     def snapshot(self) -> str:
@@ -206,11 +221,10 @@ class GitStore:
         when the commit is new: the caller files it under ``refs/trajscope/trees/<tree>`` once
         its objects are in the store (a quarantined script cannot know whether they will be)."""
         return (
-            self._prelude()
-            + "g add -A\nT=$(g write-tree)\n"
+            self._prelude() + "g add -A\nT=$(g write-tree)\n"
             "C=$(g rev-parse -q --verify refs/trajscope/trees/$T || true)\n"
-            f"if [ -z \"$C\" ]; then C=$(g commit-tree -p {_BASE_REF} -m snapshot \"$T\"); echo \"$C $T\"; "
-            "else echo \"$C\"; fi\n"
+            f'if [ -z "$C" ]; then C=$(g commit-tree -p {_BASE_REF} -m snapshot "$T"); echo "$C $T"; '
+            'else echo "$C"; fi\n'
         )
 
     @staticmethod
@@ -220,21 +234,28 @@ class GitStore:
         their names do (hard links, which a restore writes as a file each). Apparent sizes, so
         that sparse files, which cost no disk, cannot make git hash gigabytes of zeros. Links
         are not followed."""
-        return ("g ls-files -z -m -o --exclude-standard | xargs -0 -r stat -c '%s %d:%i' -- 2>/dev/null | "
-                f"awk -v max={int(limit)} '{{named += $1; if (!($2 in seen)) {{seen[$2] = 1; held += $1}}}} "
-                "END {if (held > max) exit 1; if (named > max) exit 2}'")
+        return (
+            "g ls-files -z -m -o --exclude-standard | xargs -0 -r stat -c '%s %d:%i' -- 2>/dev/null | "
+            f"awk -v max={int(limit)} '{{named += $1; if (!($2 in seen)) {{seen[$2] = 1; held += $1}}}} "
+            "END {if (held > max) exit 1; if (named > max) exit 2}'"
+        )
 
     def check_size(self, limit: int, what: str) -> str:
         """Fails (exit 4) when the changed files hold more than ``limit`` bytes (``what`` says
         which limit), before any of them is read."""
         held = shlex.quote(f"the changed files hold more than {what}; this state is not saved")
-        named = shlex.quote(f"the changed files would hold more than {what} once restored (git saves each "
-                            "hard link as a file of its own); this state is not saved")
-        return (self._prelude() + f"rc=0; {self._size_within(limit)} || rc=$?\n"
-                f"if [ $rc = 1 ]; then echo {held} >&2; exit 4; elif [ $rc != 0 ]; then echo {named} >&2; exit 4; fi\n")
+        named = shlex.quote(
+            f"the changed files would hold more than {what} once restored (git saves each "
+            "hard link as a file of its own); this state is not saved"
+        )
+        return (
+            self._prelude() + f"rc=0; {self._size_within(limit)} || rc=$?\n"
+            f"if [ $rc = 1 ]; then echo {held} >&2; exit 4; elif [ $rc != 0 ]; then echo {named} >&2; exit 4; fi\n"
+        )
 
-    def restore(self, ref: StateRef, scrub: bool = False, changed: bool = False, size_limit: int = 0,
-                untracked: bool = False) -> str:
+    def restore(
+        self, ref: StateRef, scrub: bool = False, changed: bool = False, size_limit: int = 0, untracked: bool = False
+    ) -> str:
         """Make the work tree equal to ``ref``'s tracked files; ignored files are left alone, unless
         ``scrub`` (or, with ``size_limit``, the changed files hold more than that): then untracked
         and ignored files go, and tracked ones are put back from the index first, so that what
@@ -246,11 +267,16 @@ class GitStore:
         return (
             self._prelude()
             + f"g cat-file -e {ref}^{{tree}} 2>/dev/null || {{ echo 'unknown state {ref}' >&2; exit 3; }}\n"
-            + (f"{clean}\n" if scrub else f"if ! {self._size_within(size_limit)}; then {clean}; fi\n"
-               if size_limit else "")
+            + (
+                f"{clean}\n"
+                if scrub
+                else f"if ! {self._size_within(size_limit)}; then {clean}; fi\n"
+                if size_limit
+                else ""
+            )
             + "g add -A\nOLD=$(g write-tree)\n"
-            f"g read-tree --reset -u \"$OLD\" {ref}^{{tree}}\n"
-            + (f"g diff-tree -r --name-only -z \"$OLD\" {ref}^{{tree}}\n" if changed else "")
+            f'g read-tree --reset -u "$OLD" {ref}^{{tree}}\n'
+            + (f'g diff-tree -r --name-only -z "$OLD" {ref}^{{tree}}\n' if changed else "")
             + (f"printf '{UNTRACKED_MARK}\\0'\n{self._untracked}\n" if untracked else "")
         )
 
@@ -266,8 +292,7 @@ class GitStore:
     def diff(self) -> str:
         """The unified diff of the work tree against the base state."""
         return (
-            self._prelude()
-            + f"g add -A\ng diff --cached --no-color --no-ext-diff --no-renames --binary {_BASE_REF}\n"
+            self._prelude() + f"g add -A\ng diff --cached --no-color --no-ext-diff --no-renames --binary {_BASE_REF}\n"
         )
 
 

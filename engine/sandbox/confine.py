@@ -28,9 +28,11 @@ _BWRAP_LOCK = threading.Lock()
 _BWRAP_STATE: dict[bool, tuple[bool, str, str]] = {}
 
 
-INSTALL_HINT = ("install bubblewrap (apt-get install bubblewrap, dnf install bubblewrap, pacman -S bubblewrap, "
-                "apk add bubblewrap), or use --sandbox docker, or --sandbox none to accept running the agent's "
-                "commands unconfined on this machine")
+INSTALL_HINT = (
+    "install bubblewrap (apt-get install bubblewrap, dnf install bubblewrap, pacman -S bubblewrap, "
+    "apk add bubblewrap), or use --sandbox docker, or --sandbox none to accept running the agent's "
+    "commands unconfined on this machine"
+)
 
 
 def refusal(why: str) -> str:
@@ -73,8 +75,12 @@ def _probe_bwrap(as_other_user: bool) -> tuple[bool, str, str]:
     drop = drop_argv(UID_BASE + 999) if as_other_user else []
     seccomp = program_fd()  # tried too: every command runs with it
     try:
-        proc = subprocess.run([exe, *bwrap_flags("/"), "--seccomp", str(seccomp), *drop, *inner_shell("true")],
-                              capture_output=True, timeout=10, pass_fds=(seccomp,))
+        proc = subprocess.run(
+            [exe, *bwrap_flags("/"), "--seccomp", str(seccomp), *drop, *inner_shell("true")],
+            capture_output=True,
+            timeout=10,
+            pass_fds=(seccomp,),
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"bubblewrap does not start ({exc})", exe
     finally:
@@ -111,10 +117,33 @@ def bwrap_option(name: str) -> bool:
 # no ssh keys, no sudoers), and the Python the engine runs with. Everything else
 # (home directories, other projects, the engine's own files) is absent.
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "ssl", "ca-certificates",
-             "ca-certificates.conf", "pki", "localtime", "timezone", "passwd", "group", "nsswitch.conf",
-             "hosts", "host.conf", "os-release", "debian_version", "bash.bashrc", "profile",
-             "inputrc", "mime.types", "terminfo", "magic", "protocols", "services")
+ETC_FILES = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "alternatives",
+    "ssl",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "pki",
+    "localtime",
+    "timezone",
+    "passwd",
+    "group",
+    "nsswitch.conf",
+    "hosts",
+    "host.conf",
+    "os-release",
+    "debian_version",
+    "bash.bashrc",
+    "profile",
+    "inputrc",
+    "mime.types",
+    "terminfo",
+    "magic",
+    "protocols",
+    "services",
+)
 
 
 def python_dirs() -> list[str]:
@@ -129,8 +158,11 @@ def python_dirs() -> list[str]:
             pass
     keep: list[str] = []
     for d in sorted({os.path.realpath(d) for d in dirs if d}, key=len):
-        if d != "/" and not any(d == k or d.startswith(k + "/") for k in keep) \
-                and not any(d == s or d.startswith(s + "/") for s in SYSTEM_DIRS):
+        if (
+            d != "/"
+            and not any(d == k or d.startswith(k + "/") for k in keep)
+            and not any(d == s or d.startswith(s + "/") for s in SYSTEM_DIRS)
+        ):
             keep.append(d)
     return keep
 
@@ -138,8 +170,7 @@ def python_dirs() -> list[str]:
 def bwrap_flags(chdir: str, tmp_bytes: int | None = None, writable: tuple[str, ...] = ()) -> list[str]:
     """The bubblewrap options every command runs under; ``tmp_bytes`` bounds its private /tmp,
     ``writable`` are the folders it may change (the sandbox's own)."""
-    flags = ["--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc",
-             "--unshare-uts", "--new-session"]
+    flags = ["--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--new-session"]
     for d in SYSTEM_DIRS:
         if os.path.islink(d):
             flags += ["--symlink", os.readlink(d), d]
@@ -187,10 +218,12 @@ def _parents(path: str, made: set[str]) -> list[str]:
 
 
 # Used when setpriv is missing: the same drop, by the Python the sandbox binds anyway.
-_DROP_PY = ("import ctypes,os,sys\nu=int(sys.argv[1]);libc=ctypes.CDLL(None,use_errno=True)\n"
-            "for c in range(64): libc.prctl(24,c,0,0,0)\n"  # PR_CAPBSET_DROP
-            "if libc.prctl(38,1,0,0,0): sys.exit('no_new_privs failed')\n"  # PR_SET_NO_NEW_PRIVS
-            "os.setgroups([]);os.setgid(u);os.setuid(u);os.execvp(sys.argv[2],sys.argv[2:])")
+_DROP_PY = (
+    "import ctypes,os,sys\nu=int(sys.argv[1]);libc=ctypes.CDLL(None,use_errno=True)\n"
+    "for c in range(64): libc.prctl(24,c,0,0,0)\n"  # PR_CAPBSET_DROP
+    "if libc.prctl(38,1,0,0,0): sys.exit('no_new_privs failed')\n"  # PR_SET_NO_NEW_PRIVS
+    "os.setgroups([]);os.setgid(u);os.setuid(u);os.execvp(sys.argv[2],sys.argv[2:])"
+)
 
 
 def drop_argv(uid: int) -> list[str]:
@@ -200,8 +233,16 @@ def drop_argv(uid: int) -> list[str]:
     it can bind what only root may read (a Python under /root); the agent never is root."""
     setpriv, _ = find("setpriv")
     if setpriv and any(setpriv.startswith(d + "/") for d in SYSTEM_DIRS):
-        return [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--bounding-set=-all",
-                "--inh-caps=-all", "--no-new-privs", "--"]
+        return [
+            setpriv,
+            f"--reuid={uid}",
+            f"--regid={uid}",
+            "--clear-groups",
+            "--bounding-set=-all",
+            "--inh-caps=-all",
+            "--no-new-privs",
+            "--",
+        ]
     return [sys.executable, "-I", "-S", "-c", _DROP_PY, str(uid)]
 
 
@@ -284,8 +325,6 @@ def count_processes(uid: int) -> int:
             except OSError:
                 pass
     return n
-
-
 
 
 def kill_cgroup_members(group: Path) -> int:

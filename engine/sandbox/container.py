@@ -37,11 +37,11 @@ KILL_ALL = (
     "  done=()\n"
     "  for ((r = 0; r < 500; r++)); do n=0\n"
     "    for p in /proc/[0-9]*; do p=${p#/proc/}\n"
-    "      case \" 1 $$ $KEEP \" in *\" $p \"*) continue;; esac\n"
-    "      [ -n \"${done[$p]}\" ] && continue\n"
+    '      case " 1 $$ $KEEP " in *" $p "*) continue;; esac\n'
+    '      [ -n "${done[$p]}" ] && continue\n'
     "      read -r _ _ st _ < /proc/$p/stat 2>/dev/null || continue\n"
-    "      [ \"$st\" = Z ] && continue\n"
-    "      kill -$sig \"$p\" 2>/dev/null; done[$p]=1; n=1\n"
+    '      [ "$st" = Z ] && continue\n'
+    '      kill -$sig "$p" 2>/dev/null; done[$p]=1; n=1\n'
     "    done\n"
     "    [ $n = 0 ] && return 0\n"
     "  done\n"
@@ -83,8 +83,9 @@ class Sink:
         return lines[-1] if lines else ""
 
 
-def stream_exec(api, container, argv: list[str], sink: Sink, timeout: float,
-                 kill=None, kill_after: bool = False, watch=None) -> tuple[int | None, bool]:
+def stream_exec(
+    api, container, argv: list[str], sink: Sink, timeout: float, kill=None, kill_after: bool = False, watch=None
+) -> tuple[int | None, bool]:
     """Run ``argv`` in ``container``, feeding ``sink``; (exit code or None, timed out).
 
     The output is read in a thread while this one watches the deadline and the exec's

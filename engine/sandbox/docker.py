@@ -111,10 +111,23 @@ class DockerSandbox:
 
     kind = "docker"
 
-    def __init__(self, image: str = BASE_IMAGE, source: str | os.PathLike | None = None, *,
-                 repo: str = "/repo", memory_mb: int = 2048, cpus: float = 2.0, max_processes: int = 256,
-                 disk_mb: int = DISK_MB, output_cap: int = OUTPUT_CAP, output_dir: str | os.PathLike | None = None, setup: str = "",
-                 store_mb: int | None = None, _session: KeeperSession | None = None, _ref: StateRef | None = None):
+    def __init__(
+        self,
+        image: str = BASE_IMAGE,
+        source: str | os.PathLike | None = None,
+        *,
+        repo: str = "/repo",
+        memory_mb: int = 2048,
+        cpus: float = 2.0,
+        max_processes: int = 256,
+        disk_mb: int = DISK_MB,
+        output_cap: int = OUTPUT_CAP,
+        output_dir: str | os.PathLike | None = None,
+        setup: str = "",
+        store_mb: int | None = None,
+        _session: KeeperSession | None = None,
+        _ref: StateRef | None = None,
+    ):
         """``output_dir`` keeps the kept output of capped commands after close (else a temporary one).
         ``setup``: shell lines every command runs after first (a SWE-bench image's ``conda
         activate testbed``), in the same shell, so what they export is the command's environment.
@@ -140,8 +153,12 @@ class DockerSandbox:
         self.container = None
         self._keep_pid = ""
         self._session = None
-        limits = dict(mem_limit=f"{memory_mb}m", memswap_limit=f"{memory_mb}m", nano_cpus=int(cpus * 1e9),
-                      pids_limit=max_processes)
+        limits = dict(
+            mem_limit=f"{memory_mb}m",
+            memswap_limit=f"{memory_mb}m",
+            nano_cpus=int(cpus * 1e9),
+            pids_limit=max_processes,
+        )
         if _session is None:
             try:
                 self._client.images.get(image)
@@ -149,13 +166,22 @@ class DockerSandbox:
                 hint = " (build it with `trajscope sandbox build-image`)" if image == BASE_IMAGE else ""
                 if image.startswith("swebench/sweb.eval."):
                     instance = image.split(".", 3)[-1].rsplit(":", 1)[0].replace("_1776_", "__")
-                    hint = (f" (pull it with `docker pull {image}`, or build it with the SWE-bench harness: "
-                            f"`python -m swebench.harness.prepare_images --instance_ids {instance}`)")
+                    hint = (
+                        f" (pull it with `docker pull {image}`, or build it with the SWE-bench harness: "
+                        f"`python -m swebench.harness.prepare_images --instance_ids {instance}`)"
+                    )
                 raise SandboxError(f"Docker image {image} is not there{hint}") from None
             if source is not None and not Path(source).is_dir():
                 raise SandboxError(f"repository {source} is not a directory")
-            _session = KeeperSession(self._client, image, output_dir, repo,
-                                     Path(source) if source is not None else None, limits, self.store_mb << 20)
+            _session = KeeperSession(
+                self._client,
+                image,
+                output_dir,
+                repo,
+                Path(source) if source is not None else None,
+                limits,
+                self.store_mb << 20,
+            )
         self._session = _session
         self._n = _session.acquire()
         self._git = GitStore(LOCAL_STORE, repo, LOCAL_INDEX)
@@ -184,16 +210,31 @@ class DockerSandbox:
         fsize = min(PACK_LIMIT, self.disk_mb << 20)
         limit = (self.disk_mb << 20) + session.source_bytes
         self.container, quota = run_with_quota(
-            self._client, self.image, limit, command=["sleep", "infinity"], detach=True, init=True,
-            network_mode="none", labels=session.labels, name=f"trajscope-{session.id}-{self._n}{suffix}",
-            volumes={session.volume.name: {"bind": STORE_MOUNT, "mode": "ro"}}, **self._limits,
+            self._client,
+            self.image,
+            limit,
+            command=["sleep", "infinity"],
+            detach=True,
+            init=True,
+            network_mode="none",
+            labels=session.labels,
+            name=f"trajscope-{session.id}-{self._n}{suffix}",
+            volumes={session.volume.name: {"bind": STORE_MOUNT, "mode": "ro"}},
+            **self._limits,
             ulimits=[Ulimit(name="fsize", soft=fsize, hard=fsize)],
-            environment={"PAGER": "cat", "GIT_PAGER": "cat", "TERM": "dumb", "LANG": "C.UTF-8",
-                         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PIP_NO_INPUT": "1",
-                         # no network, so pip's cache serves nothing; kept out of HOME, where
-                         # a write replaces the container at the next restore (tamper)
-                         "PIP_NO_CACHE_DIR": "1",
-                         "NO_COLOR": "1"},
+            environment={
+                "PAGER": "cat",
+                "GIT_PAGER": "cat",
+                "TERM": "dumb",
+                "LANG": "C.UTF-8",
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "PYTHONUNBUFFERED": "1",
+                "PIP_NO_INPUT": "1",
+                # no network, so pip's cache serves nothing; kept out of HOME, where
+                # a write replaces the container at the next restore (tamper)
+                "PIP_NO_CACHE_DIR": "1",
+                "NO_COLOR": "1",
+            },
         )
         self._disk = None if quota else DiskWatch(self._client, self.container, limit)
         self._dead = False
@@ -237,11 +278,20 @@ class DockerSandbox:
         if self._closed or self.container is None:
             raise SandboxError("the sandbox is closed")
 
-    def _exec(self, script: str, sink: Sink, timeout: float = HELPER_TIMEOUT,
-              kill_after: bool = False, watch=None) -> tuple[int | None, bool]:
+    def _exec(
+        self, script: str, sink: Sink, timeout: float = HELPER_TIMEOUT, kill_after: bool = False, watch=None
+    ) -> tuple[int | None, bool]:
         self._check_open()
-        return stream_exec(self._client.api, self.container, ["bash", "-c", script], sink, timeout,
-                            kill=self._kill_all, kill_after=kill_after, watch=watch)
+        return stream_exec(
+            self._client.api,
+            self.container,
+            ["bash", "-c", script],
+            sink,
+            timeout,
+            kill=self._kill_all,
+            kill_after=kill_after,
+            watch=watch,
+        )
 
     def _watch_disk(self, ended: bool = False) -> bool:
         """Whether the container wrote past its disk limit; if so it is killed at once (its
@@ -268,8 +318,13 @@ class DockerSandbox:
             return
         sink = Sink(limit=4096)
         try:
-            code, timed_out = stream_exec(self._client.api, self.container,
-                                           ["bash", "-c", f"KEEP={self._keep_pid}\n{KILL_ALL}"], sink, KILL_TIMEOUT)
+            code, timed_out = stream_exec(
+                self._client.api,
+                self.container,
+                ["bash", "-c", f"KEEP={self._keep_pid}\n{KILL_ALL}"],
+                sink,
+                KILL_TIMEOUT,
+            )
         except SandboxError:  # the container is gone or stopping: nothing left to kill in it
             self._dead = True
             return
@@ -287,16 +342,23 @@ class DockerSandbox:
         n = next(self._runs)
         out = BoundedOutput()
         script = (f"{self.setup}\n" if self.setup else "") + (
-                  f"cd {shlex.quote(self.repo)} || exit 90\n"
-                  f"exec bash -c {shlex.quote(command)} < /dev/null 2>&1\n")
+            f"cd {shlex.quote(self.repo)} || exit 90\nexec bash -c {shlex.quote(command)} < /dev/null 2>&1\n"
+        )
         started = time.perf_counter()
-        code, timed_out = self._exec(script, Sink(out, merge=True), timeout, kill_after=True,
-                                     watch=self._watch_disk if self._disk is not None else None)
+        code, timed_out = self._exec(
+            script,
+            Sink(out, merge=True),
+            timeout,
+            kill_after=True,
+            watch=self._watch_disk if self._disk is not None else None,
+        )
         duration = time.perf_counter() - started
         if self._disk_over or self._watch_disk(ended=True):
             remove_container(self.container)  # what it wrote goes with it, now
-            raise SandboxError(f"the command wrote more than the sandbox's disk limit ({self.disk_mb:,} MiB); "
-                               "it was stopped and its container removed")
+            raise SandboxError(
+                f"the command wrote more than the sandbox's disk limit ({self.disk_mb:,} MiB); "
+                "it was stopped and its container removed"
+            )
         if self.container is not None:
             try:
                 self.container.reload()
@@ -305,8 +367,10 @@ class DockerSandbox:
                 alive = False
             if not alive:
                 self._dead = True
-                raise SandboxError("the container stopped during the command (its keep-alive process was killed "
-                                   "or a process could not be killed)")
+                raise SandboxError(
+                    "the container stopped during the command (its keep-alive process was killed "
+                    "or a process could not be killed)"
+                )
         text = out.text()
         if timed_out:
             text += f"\n[command timed out after {timeout:g} s and was killed]"
@@ -326,7 +390,7 @@ class DockerSandbox:
         target = repo_path(path, self.repo)
         return (
             f"t=$(realpath -m -- {shlex.quote(target)})\n"
-            f"case \"$t\" in {shlex.quote(self.repo)}|{shlex.quote(self.repo)}/*) ;; "
+            f'case "$t" in {shlex.quote(self.repo)}|{shlex.quote(self.repo)}/*) ;; '
             "*) echo 'outside' >&2; exit 3;; esac\n"
         )
 
@@ -339,10 +403,16 @@ class DockerSandbox:
         return bytes(sink.out)
 
     def read(self, path: str) -> str:
-        out = self._editor(self._checked(path) + (
-            "[ -d \"$t\" ] && exit 5\n[ -e \"$t\" ] || exit 4\n[ -f \"$t\" ] || exit 6\n"
-            f"[ \"$(stat -c %s -- \"$t\")\" -le {READ_LIMIT} ] || exit 7\n"
-            f"exec head -c {READ_LIMIT} -- \"$t\"\n"), path, "read")
+        out = self._editor(
+            self._checked(path)
+            + (
+                '[ -d "$t" ] && exit 5\n[ -e "$t" ] || exit 4\n[ -f "$t" ] || exit 6\n'
+                f'[ "$(stat -c %s -- "$t")" -le {READ_LIMIT} ] || exit 7\n'
+                f'exec head -c {READ_LIMIT} -- "$t"\n'
+            ),
+            path,
+            "read",
+        )
         return out.decode("utf-8", errors="replace")
 
     def write(self, path: str, text: str) -> None:
@@ -353,10 +423,16 @@ class DockerSandbox:
             put_file(self.container, "/tmp", name, io.BytesIO(data), len(data))
         except Exception as exc:  # noqa: BLE001 - docker's or ours: one line
             raise SandboxError(f"could not write {path}: {short_error(exc)}") from None
-        self._editor(self._checked(path) + (
-            f"src=/tmp/{name}\ntrap 'rm -f \"$src\"' EXIT\n"
-            "[ -d \"$t\" ] && exit 5\n[ -e \"$t\" ] && [ ! -f \"$t\" ] && exit 6\n"
-            "mkdir -p -- \"$(dirname -- \"$t\")\" && cat \"$src\" > \"$t\"\n"), path, "write")
+        self._editor(
+            self._checked(path)
+            + (
+                f"src=/tmp/{name}\ntrap 'rm -f \"$src\"' EXIT\n"
+                '[ -d "$t" ] && exit 5\n[ -e "$t" ] && [ ! -f "$t" ] && exit 6\n'
+                'mkdir -p -- "$(dirname -- "$t")" && cat "$src" > "$t"\n'
+            ),
+            path,
+            "write",
+        )
 
     # -- state ------------------------------------------------------------------------
 
@@ -365,11 +441,14 @@ class DockerSandbox:
         keeper, which checks it; the state counts once the keeper holds all of it."""
         base, room = self._session.base, self._session.room()
         limit = min(PACK_LIMIT, room)
-        over = (f"the files changed since the last saved state hold more than {PACK_LIMIT >> 20:,} MiB, "
-                "which is more than one state may save" if limit == PACK_LIMIT else
-                f"the files changed since the last saved state hold more than the {room >> 20:,} MiB the "
-                f"session's snapshot store has left of its {self.store_mb:,} MiB (TRAJSCOPE_STORE_MB); "
-                "this state is not saved")
+        over = (
+            f"the files changed since the last saved state hold more than {PACK_LIMIT >> 20:,} MiB, "
+            "which is more than one state may save"
+            if limit == PACK_LIMIT
+            else f"the files changed since the last saved state hold more than the {room >> 20:,} MiB the "
+            f"session's snapshot store has left of its {self.store_mb:,} MiB (TRAJSCOPE_STORE_MB); "
+            "this state is not saved"
+        )
         script = self._store() + snapshot_script(self._git._prelude(), base, limit, over, INDEX_SUM)
         with tempfile.SpooledTemporaryFile(8 << 20) as spool:
             sink = Sink(spool, PACK_LIMIT + 82)
@@ -418,21 +497,36 @@ class DockerSandbox:
         kept = "|".join(shlex.quote(p) for p in self._scratch_kept) or "''"
         # a repository root that a command removed or replaced (a link, a file) is made an
         # empty directory again before git fills it, so git never walks through a link
-        return (f"if [ -L {q} ] || [ ! -d {q} ]; then rm -f {q}; mkdir -p {q}; fi\n"
-                + "for f in " + " ".join(f"{d}/* {d}/.[!.]* {d}/..?*" for d in SCRATCH) + "; do\n"
-                f"  case \"$f\" in {kept}) ;; *) if [ -e \"$f\" ] || [ -L \"$f\" ]; then rm -rf -- \"$f\"; fi;; esac\n"
-                "done\n"
-                + self._store() + self._git.restore(ref)
-                # only the engine's patterns of the base's ignored paths count here, never a
-                # .gitignore of the work tree's; git lists no path below a link
-                + f"g ls-files -z -o --exclude-from={BASE_IGNORED} | xargs -0 -r rm -rf --\n"
-                + INDEX_SUM)
+        return (
+            f"if [ -L {q} ] || [ ! -d {q} ]; then rm -f {q}; mkdir -p {q}; fi\n"
+            + "for f in "
+            + " ".join(f"{d}/* {d}/.[!.]* {d}/..?*" for d in SCRATCH)
+            + "; do\n"
+            f'  case "$f" in {kept}) ;; *) if [ -e "$f" ] || [ -L "$f" ]; then rm -rf -- "$f"; fi;; esac\n'
+            "done\n"
+            + self._store()
+            + self._git.restore(ref)
+            # only the engine's patterns of the base's ignored paths count here, never a
+            # .gitignore of the work tree's; git lists no path below a link
+            + f"g ls-files -z -o --exclude-from={BASE_IGNORED} | xargs -0 -r rm -rf --\n"
+            + INDEX_SUM
+        )
 
     def fork(self, ref: StateRef) -> "DockerSandbox":
         self._check_open()
-        return DockerSandbox(self.image, repo=self.repo, memory_mb=self.memory_mb, cpus=self.cpus,
-                             max_processes=self.max_processes, disk_mb=self.disk_mb, output_cap=self.output_cap, setup=self.setup,
-                             store_mb=self.store_mb, _session=self._session, _ref=ref)
+        return DockerSandbox(
+            self.image,
+            repo=self.repo,
+            memory_mb=self.memory_mb,
+            cpus=self.cpus,
+            max_processes=self.max_processes,
+            disk_mb=self.disk_mb,
+            output_cap=self.output_cap,
+            setup=self.setup,
+            store_mb=self.store_mb,
+            _session=self._session,
+            _ref=ref,
+        )
 
     def diff(self) -> str:
         """The work tree against the base, as the keeper computes it from the saved state."""

@@ -24,8 +24,7 @@ def check_root(repo: str, repo_real: str) -> None:
     except FileNotFoundError:
         raise SandboxError("the repository root was removed by a command") from None
     if not stat.S_ISDIR(st.st_mode) or os.path.realpath(repo) != repo_real:
-        raise SandboxError("the repository root was replaced by a link or a file; "
-                           "the engine does not follow it")
+        raise SandboxError("the repository root was replaced by a link or a file; the engine does not follow it")
 
 
 def repair_root(repo: str, uid: int | None) -> None:

@@ -48,8 +48,13 @@ def image_exists(tag: str = BASE_IMAGE) -> bool:
         return False
 
 
-def build_image(tag: str = BASE_IMAGE, method: str = "auto", force: bool = False,
-                mirror: str | None = None, say: Callable[[str], None] = print) -> str:
+def build_image(
+    tag: str = BASE_IMAGE,
+    method: str = "auto",
+    force: bool = False,
+    mirror: str | None = None,
+    say: Callable[[str], None] = print,
+) -> str:
     """Build the base image (or reuse it); returns how: reused, dockerfile or debootstrap."""
     client()  # a clear error first when there is no engine
     if not force and image_exists(tag):
@@ -72,8 +77,7 @@ def _from_dockerfile(tag: str, say: Callable[[str], None]) -> None:
     import docker.errors
 
     try:
-        _, logs = client().images.build(fileobj=io.BytesIO(DOCKERFILE.encode()), tag=tag, rm=True,
-                                        labels={LABEL: "1"})
+        _, logs = client().images.build(fileobj=io.BytesIO(DOCKERFILE.encode()), tag=tag, rm=True, labels={LABEL: "1"})
         for chunk in logs:
             line = str(chunk.get("stream", "")).strip()
             if line.startswith("Step "):
@@ -105,5 +109,9 @@ def _from_debootstrap(tag: str, mirror: str | None, say: Callable[[str], None]) 
         say("importing the root file system")
         subprocess.run(["tar", "-C", str(root), "-cf", str(tarball), "."], check=True)
         repository, _, version = tag.rpartition(":")
-        client().api.import_image_from_file(str(tarball), repository=repository or tag, tag=version or "latest",
-                                            changes=[f"LABEL {LABEL}=1", "WORKDIR /", 'CMD ["bash"]'])
+        client().api.import_image_from_file(
+            str(tarball),
+            repository=repository or tag,
+            tag=version or "latest",
+            changes=[f"LABEL {LABEL}=1", "WORKDIR /", 'CMD ["bash"]'],
+        )

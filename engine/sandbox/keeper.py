@@ -33,8 +33,10 @@ _FIXED_DATES = "GIT_AUTHOR_DATE='@0 +0000' GIT_COMMITTER_DATE='@0 +0000'"
 
 
 def _git_env(store: str) -> str:
-    return (f"export GIT_DIR={shlex.quote(store)} GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null "
-            f"GIT_ATTR_NOSYSTEM=1 {_FIXED_DATES} LC_ALL=C\nset -e\n")
+    return (
+        f"export GIT_DIR={shlex.quote(store)} GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null "
+        f"GIT_ATTR_NOSYSTEM=1 {_FIXED_DATES} LC_ALL=C\nset -e\n"
+    )
 
 
 def snapshot_script(prelude: str, base: str, limit: int, over: str, index_sum: str = "") -> str:
@@ -42,16 +44,19 @@ def snapshot_script(prelude: str, base: str, limit: int, over: str, index_sum: s
     commit, then the hash of the index it leaves (``index_sum``), then a pack of the objects
     the keeper lacks (``--local``: not those it lends). ``over``: the sentence that refuses
     changed files holding more than ``limit`` bytes."""
-    return (prelude + f"export {_FIXED_DATES}\n"
-            # what git would add, measured before it reads (and copies) any of it: a pack past
-            # the limit is refused in a moment, not after minutes of compressing
-            "N=$(g ls-files -z -m -o --exclude-standard | du -cb --files0-from=- 2>/dev/null | tail -n 1)\n"
-            f"if [ \"${{N%%[!0-9]*}}\" -gt {limit} ] 2>/dev/null; then echo {shlex.quote(over)} >&2; exit 1; fi\n"
-            "g add -A\nT=$(g write-tree)\n"
-            f"if [ \"$T\" = \"$(g rev-parse {base}^{{tree}})\" ]; then C={base}; "
-            f"else C=$(g commit-tree -p {base} -m snapshot \"$T\"); fi\n"
-            "printf '%s\\n' \"$C\"\n" + index_sum
-            + f"printf '%s\\n^%s\\n' \"$C\" {base} | g pack-objects --revs --local --stdout -q\n")
+    return (
+        prelude + f"export {_FIXED_DATES}\n"
+        # what git would add, measured before it reads (and copies) any of it: a pack past
+        # the limit is refused in a moment, not after minutes of compressing
+        "N=$(g ls-files -z -m -o --exclude-standard | du -cb --files0-from=- 2>/dev/null | tail -n 1)\n"
+        f'if [ "${{N%%[!0-9]*}}" -gt {limit} ] 2>/dev/null; then echo {shlex.quote(over)} >&2; exit 1; fi\n'
+        "g add -A\nT=$(g write-tree)\n"
+        f'if [ "$T" = "$(g rev-parse {base}^{{tree}})" ]; then C={base}; '
+        f'else C=$(g commit-tree -p {base} -m snapshot "$T"); fi\n'
+        "printf '%s\\n' \"$C\"\n"
+        + index_sum
+        + f"printf '%s\\n^%s\\n' \"$C\" {base} | g pack-objects --revs --local --stdout -q\n"
+    )
 
 
 def ignored_patterns(listed: bytes) -> bytes:
@@ -92,8 +97,16 @@ class KeeperSession(SharedState):
     """The keeper container and the volume of the snapshot store, shared by a root sandbox
     and its forks. The keeper runs no command of an agent's, and it alone writes the store."""
 
-    def __init__(self, c, image: str, output_dir: str | os.PathLike | None, repo: str,
-                 source: Path | None, limits: dict, store_limit: int):
+    def __init__(
+        self,
+        c,
+        image: str,
+        output_dir: str | os.PathLike | None,
+        repo: str,
+        source: Path | None,
+        limits: dict,
+        store_limit: int,
+    ):
         super().__init__()
         self.store_limit = store_limit
         self.stored = 0  # bytes of the packs the keeper was sent
@@ -111,9 +124,16 @@ class KeeperSession(SharedState):
         self.source_bytes = _tree_bytes(source) if source is not None else 0
         try:
             self.keeper = c.containers.run(
-                image, ["sleep", "infinity"], detach=True, init=True, network_mode="none",
-                labels=self.labels, name=f"trajscope-{self.id}-keeper",
-                volumes={self.volume.name: {"bind": STORE_MOUNT, "mode": "rw"}}, **limits)
+                image,
+                ["sleep", "infinity"],
+                detach=True,
+                init=True,
+                network_mode="none",
+                labels=self.labels,
+                name=f"trajscope-{self.id}-keeper",
+                volumes={self.volume.name: {"bind": STORE_MOUNT, "mode": "rw"}},
+                **limits,
+            )
             if source is not None:
                 self.sh(f"mkdir -p {shlex.quote(repo)}")
                 put_dir(self.keeper, source, repo)
@@ -146,24 +166,31 @@ class KeeperSession(SharedState):
         must then be complete there (the commit and every object it reaches). The packs of a
         session may add at most ``store_limit`` bytes to its store."""
         name = f"ts-pack-{uuid.uuid4().hex}"
-        index = (f"trap 'rm -f /tmp/{name}' EXIT\n"
-                 f"git -c transfer.fsckObjects=true index-pack --stdin --strict < /tmp/{name} >/dev/null\n"
-                 if size else "")
+        index = (
+            f"trap 'rm -f /tmp/{name}' EXIT\n"
+            f"git -c transfer.fsckObjects=true index-pack --stdin --strict < /tmp/{name} >/dev/null\n"
+            if size
+            else ""
+        )
         with self.store_lock:
             if self.stored + size > self.store_limit:
-                raise SandboxError(f"this state would pass the limit of the session's snapshot store "
-                                   f"({self.store_limit >> 20:,} MiB, TRAJSCOPE_STORE_MB); it is not saved")
+                raise SandboxError(
+                    f"this state would pass the limit of the session's snapshot store "
+                    f"({self.store_limit >> 20:,} MiB, TRAJSCOPE_STORE_MB); it is not saved"
+                )
             if size:
                 put_file(self.keeper, "/tmp", name, pack, size)
             # counted whether or not the keeper takes it: a refused pack may leave its
             # temporary file in the store, so this bounds the volume either way
             self.stored += size
             self.sh(
-                _git_env(KEEPER_STORE) + index
+                _git_env(KEEPER_STORE)
+                + index
                 + f"git cat-file -e {commit}^{{tree}} 2>/dev/null || {{ echo 'the state is not complete' >&2; exit 1; }}\n"
                 f"if git rev-list --objects {commit} --not refs/trajscope/base | cut -d' ' -f1 | "
                 "git cat-file --batch-check | grep -q ' missing$'; then echo 'the state is not complete' >&2; exit 1; fi\n"
-                f"git update-ref refs/trajscope/states/{commit} {commit}\n")
+                f"git update-ref refs/trajscope/states/{commit} {commit}\n"
+            )
 
     def room(self) -> int:
         """Bytes the session's store may still take."""
@@ -173,15 +200,17 @@ class KeeperSession(SharedState):
     def holds(self, ref: str) -> bool:
         """Whether ``ref`` is a state of this session: the base or one the keeper took."""
         check_ref(ref)
-        out = self.sh(_git_env(KEEPER_STORE)
-                      + f"if [ {ref} = \"$(git rev-parse refs/trajscope/base)\" ] || "
-                      f"git rev-parse -q --verify refs/trajscope/states/{ref} >/dev/null; then echo yes; fi\n")
+        out = self.sh(
+            _git_env(KEEPER_STORE) + f'if [ {ref} = "$(git rev-parse refs/trajscope/base)" ] || '
+            f"git rev-parse -q --verify refs/trajscope/states/{ref} >/dev/null; then echo yes; fi\n"
+        )
         return out.strip() == b"yes"
 
     def diff(self, commit: str) -> str:
-        out = self.sh(_git_env(KEEPER_STORE)
-                      + "git -c core.attributesFile=/dev/null diff --no-color --no-ext-diff --no-textconv "
-                      f"--no-renames --binary refs/trajscope/base {commit}\n")
+        out = self.sh(
+            _git_env(KEEPER_STORE) + "git -c core.attributesFile=/dev/null diff --no-color --no-ext-diff --no-textconv "
+            f"--no-renames --binary refs/trajscope/base {commit}\n"
+        )
         return out.decode("utf-8", errors="replace")
 
     def close(self) -> None:

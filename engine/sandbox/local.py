@@ -52,8 +52,15 @@ from trajscope.engine.sandbox.confine import (
     refusal,
     warn_once,
 )
-from trajscope.engine.sandbox.host_files import (check_root, chown_paths, chown_tree, read_text, repair_root, resolve,
-                                       write_text)
+from trajscope.engine.sandbox.host_files import (
+    check_root,
+    chown_paths,
+    chown_tree,
+    read_text,
+    repair_root,
+    resolve,
+    write_text,
+)
 from trajscope.engine.sandbox.local_store import LocalStore, reap_leftovers, remove_path, remove_untracked, store_limit
 from trajscope.engine.sandbox.output import BoundedOutput, OutputTooLarge, collect_output, keep_output, run_bounded
 from trajscope.engine.sandbox.programs import require
@@ -76,10 +83,21 @@ class LocalSandbox:
 
     kind = "local"
 
-    def __init__(self, source: str | os.PathLike | None, *, base_dir: str | None = None,
-                 memory_mb: int = 4096, max_processes: int = 256, output_cap: int = OUTPUT_CAP,
-                 disk_mb: int = DISK_MB, isolate: bool = True, output_dir: str | os.PathLike | None = None,
-                 store_mb: int | None = None, _shared: LocalStore | None = None, _ref: StateRef | None = None):
+    def __init__(
+        self,
+        source: str | os.PathLike | None,
+        *,
+        base_dir: str | None = None,
+        memory_mb: int = 4096,
+        max_processes: int = 256,
+        output_cap: int = OUTPUT_CAP,
+        disk_mb: int = DISK_MB,
+        isolate: bool = True,
+        output_dir: str | os.PathLike | None = None,
+        store_mb: int | None = None,
+        _shared: LocalStore | None = None,
+        _ref: StateRef | None = None,
+    ):
         # Before anything is made: without a working bubblewrap no command may ever run.
         usable, why = bwrap_status(as_other_user=os.geteuid() == 0) if isolate else (False, "")
         if isolate and not usable:
@@ -116,9 +134,14 @@ class LocalSandbox:
                 raise SandboxError(str(exc)) from None
             self._uid = self._lease.uid
             self._cgroup = pids_cgroup(cgroup_name(self._shared.root.name, self._n), max_processes)
-        self.notice = "" if self.isolated else (
-            f"--sandbox none: the agent's commands run UNCONFINED, with the network, and can read and "
-            f"change your files as {'a user of their own' if self._uid is not None else 'you'}")  # one line for all forks
+        self.notice = (
+            ""
+            if self.isolated
+            else (
+                f"--sandbox none: the agent's commands run UNCONFINED, with the network, and can read and "
+                f"change your files as {'a user of their own' if self._uid is not None else 'you'}"
+            )
+        )  # one line for all forks
         if not self.isolated:
             warn_once(self.notice)
             protect_engine()
@@ -153,11 +176,22 @@ class LocalSandbox:
         return self.max_processes + count_processes(uid)
 
     def _env(self) -> dict[str, str]:
-        path = os.pathsep.join(dict.fromkeys([os.path.dirname(sys.executable),
-                                              *os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)]))
-        return {"PATH": path, "HOME": str(self._home), "TMPDIR": str(self._home), "LANG": "C.UTF-8",
-                "TERM": "dumb", "PAGER": "cat", "GIT_PAGER": "cat", "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONUNBUFFERED": "1", "PIP_NO_INPUT": "1", "NO_COLOR": "1"}
+        path = os.pathsep.join(
+            dict.fromkeys([os.path.dirname(sys.executable), *os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)])
+        )
+        return {
+            "PATH": path,
+            "HOME": str(self._home),
+            "TMPDIR": str(self._home),
+            "LANG": "C.UTF-8",
+            "TERM": "dumb",
+            "PAGER": "cat",
+            "GIT_PAGER": "cat",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+            "PIP_NO_INPUT": "1",
+            "NO_COLOR": "1",
+        }
 
     def _preexec(self) -> None:
         os.nice(COMMAND_NICE)  # an agent's command never starves the app that shows it
@@ -181,8 +215,14 @@ class LocalSandbox:
             return [self._bash, "-c", command]
         drop = drop_argv(self._uid) if self._uid is not None else []
         shell = inner_shell(command)
-        return [self._bwrap, *bwrap_flags(self.repo, tmp_bytes=self.disk_mb << 20, writable=(str(self.dir),)),
-                "--seccomp", str(seccomp), *drop, *shell]
+        return [
+            self._bwrap,
+            *bwrap_flags(self.repo, tmp_bytes=self.disk_mb << 20, writable=(str(self.dir),)),
+            "--seccomp",
+            str(seccomp),
+            *drop,
+            *shell,
+        ]
 
     def run(self, command: str, timeout: float = DEFAULT_TIMEOUT) -> ExecResult:
         """Run ``command``; its output comes through a pipe (never a file the agent can
@@ -195,10 +235,17 @@ class LocalSandbox:
         read_end, write_end = os.pipe()
         seccomp = program_fd() if self.isolated else None
         try:
-            proc = subprocess.Popen(self._argv(command, seccomp), cwd=self.repo, env=self._env(),
-                                    stdin=subprocess.DEVNULL, stdout=write_end, stderr=write_end,
-                                    start_new_session=True, preexec_fn=self._preexec,
-                                    pass_fds=(seccomp,) if seccomp is not None else ())
+            proc = subprocess.Popen(
+                self._argv(command, seccomp),
+                cwd=self.repo,
+                env=self._env(),
+                stdin=subprocess.DEVNULL,
+                stdout=write_end,
+                stderr=write_end,
+                start_new_session=True,
+                preexec_fn=self._preexec,
+                pass_fds=(seccomp,) if seccomp is not None else (),
+            )
         except OSError as exc:
             os.close(read_end)
             raise SandboxError(f"cannot start a command: {exc}") from exc
@@ -209,8 +256,9 @@ class LocalSandbox:
         self._groups.add(proc.pid)
         out = BoundedOutput()
         done, killed = threading.Event(), threading.Event()
-        watch = threading.Thread(target=self._watch_disk, args=(proc.pid, done, killed), daemon=True,
-                                 name="trajscope-disk-watch")
+        watch = threading.Thread(
+            target=self._watch_disk, args=(proc.pid, done, killed), daemon=True, name="trajscope-disk-watch"
+        )
         watch.start()
         try:
             timed_out = collect_output(read_end, proc, timeout, out, self._kill_leftovers)
@@ -226,8 +274,10 @@ class LocalSandbox:
         if timed_out:
             text += f"\n[command timed out after {timeout:g} s and was killed]"
         if over:
-            text += (f"\n[the sandbox's files passed its disk limit ({self._quota.describe()})"
-                     f"{': the command was killed' if killed.is_set() else ''}; this state cannot be saved]")
+            text += (
+                f"\n[the sandbox's files passed its disk limit ({self._quota.describe()})"
+                f"{': the command was killed' if killed.is_set() else ''}; this state cannot be saved]"
+            )
         shown, truncated = cap_output(text, self.output_cap)
         saved = None
         if truncated:
@@ -292,8 +342,9 @@ class LocalSandbox:
     def snapshot(self) -> StateRef:
         self._check_open()
         if self._quota.over:  # refused before git reads a byte of it: no slow snapshot of a filled disk
-            raise SandboxError(f"the sandbox's files passed its disk limit ({self._quota.describe()}); "
-                               "this state is not saved")
+            raise SandboxError(
+                f"the sandbox's files passed its disk limit ({self._quota.describe()}); this state is not saved"
+            )
         check = self._git.check_size(self.disk_mb << 20, f"the sandbox's disk limit ({self._quota.describe()})")
         quarantine = self._shared.quarantine()
         kept = False
@@ -316,8 +367,9 @@ class LocalSandbox:
         restored = False
         try:
             git = self._git.quarantined(str(quarantine / "objects"))
-            script = git.restore(ref, scrub=scrub, changed=self._uid is not None, size_limit=self.disk_mb << 20,
-                                 untracked=True)
+            script = git.restore(
+                ref, scrub=scrub, changed=self._uid is not None, size_limit=self.disk_mb << 20, untracked=True
+            )
             self._quota.begin()
             changed, _, untracked = self._git_bytes(script).partition(UNTRACKED_MARK.encode() + b"\0")
             restored = True  # the index is now the state's, all of it in the store
@@ -350,10 +402,17 @@ class LocalSandbox:
 
     def fork(self, ref: StateRef) -> "LocalSandbox":
         self._check_open()
-        return LocalSandbox(None, memory_mb=self.memory_mb, max_processes=self.max_processes,
-                            output_cap=self.output_cap, disk_mb=self.disk_mb, isolate=self.isolated,
-                            output_dir=self._outputs if self._output_prefix else None,
-                            _shared=self._shared, _ref=ref)
+        return LocalSandbox(
+            None,
+            memory_mb=self.memory_mb,
+            max_processes=self.max_processes,
+            output_cap=self.output_cap,
+            disk_mb=self.disk_mb,
+            isolate=self.isolated,
+            output_dir=self._outputs if self._output_prefix else None,
+            _shared=self._shared,
+            _ref=ref,
+        )
 
     def diff(self) -> str:
         self._check_open()

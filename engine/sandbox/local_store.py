@@ -102,7 +102,8 @@ class LocalStore(SharedState):
                 raise SandboxError(
                     f"the session's snapshot store is full: this state adds {size / (1 << 20):,.1f} MiB to the "
                     f"{self.used / (1 << 20):,.1f} MiB its saved states hold, past its limit of "
-                    f"{self.limit >> 20:,} MiB (TRAJSCOPE_STORE_MB); this state is not saved")
+                    f"{self.limit >> 20:,} MiB (TRAJSCOPE_STORE_MB); this state is not saved"
+                )
             self.used += size
             objects = self.store / "objects"
             try:
@@ -189,6 +190,7 @@ def remove_untracked(repo: str, listed: list[bytes], keep: frozenset[bytes]) -> 
 def remove_path(path: bytes | str) -> None:
     """Remove a file, link or folder (never what a link points to), even from a folder the
     agent made read-only: a path left behind would reach the next state."""
+
     def unlock(_func, failed, _exc) -> None:
         if not os.path.lexists(failed):
             return  # already gone: a folder removed after a retry below

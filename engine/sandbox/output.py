@@ -51,8 +51,10 @@ class BoundedOutput:
         """The kept bytes, with a marker where bytes were dropped."""
         if not self.dropped:
             return bytes(self._head + self._tail)
-        marker = f"\n[... {self.dropped:,} bytes of output dropped: trajscope keeps the first " \
-                 f"{self.head_cap:,} and the last {self.tail_cap:,} ...]\n".encode()
+        marker = (
+            f"\n[... {self.dropped:,} bytes of output dropped: trajscope keeps the first "
+            f"{self.head_cap:,} and the last {self.tail_cap:,} ...]\n".encode()
+        )
         return bytes(self._head) + marker + bytes(self._tail)
 
     def text(self) -> str:
@@ -146,7 +148,9 @@ class OutputTooLarge(Exception):
     """A helper's output passed its limit."""
 
 
-def run_bounded(argv: list[str], *, env: dict, timeout: float, limit: int, cwd: str | None = None) -> tuple[int, bytes, bytes]:
+def run_bounded(
+    argv: list[str], *, env: dict, timeout: float, limit: int, cwd: str | None = None
+) -> tuple[int, bytes, bytes]:
     """Run an engine helper (git); (exit code, stdout, last 4 KB of stderr).
 
     Its stdout may not pass ``limit`` bytes (OutputTooLarge) and it may not run past
@@ -155,8 +159,15 @@ def run_bounded(argv: list[str], *, env: dict, timeout: float, limit: int, cwd: 
     import subprocess
     import time
 
-    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     out, err = bytearray(), BoundedOutput(0, 4096)
     deadline = time.monotonic() + timeout
     sel = selectors.DefaultSelector()

@@ -59,8 +59,14 @@ def tree_usage(top: Path, stop_after: int | None = None) -> tuple[int, int]:
 class DiskQuota:
     """The watch over ``top``: at most ``base`` plus ``extra_bytes`` bytes and ``extra_files`` entries."""
 
-    def __init__(self, top: Path, base: tuple[int, int], extra_bytes: int, extra_files: int = MAX_NEW_FILES,
-                 used: tuple[int, int] | None = None):
+    def __init__(
+        self,
+        top: Path,
+        base: tuple[int, int],
+        extra_bytes: int,
+        extra_files: int = MAX_NEW_FILES,
+        used: tuple[int, int] | None = None,
+    ):
         self.top = top
         self.extra_bytes, self.extra_files = extra_bytes, extra_files
         self.max_bytes, self.max_files = base[0] + extra_bytes, base[1] + extra_files
@@ -114,5 +120,4 @@ class DiskQuota:
 
     def describe(self) -> str:
         """The limit in words, for the messages the agent and the user read."""
-        return (f"{self.extra_bytes / (1 << 20):,.0f} MiB or {self.extra_files:,} files beyond the "
-                f"repository copy")
+        return f"{self.extra_bytes / (1 << 20):,.0f} MiB or {self.extra_files:,} files beyond the repository copy"

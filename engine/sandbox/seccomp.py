@@ -34,10 +34,12 @@ def program() -> bytes:
     prog = [_insn(_LD_ABS, 4)]  # A = seccomp_data.arch
     for i, (arch, nr) in enumerate(FALLOCATE):
         at = 1 + 4 * i
-        prog += [_insn(_JEQ, arch, 0, 3),  # another architecture: the next block (A still holds it)
-                 _insn(_LD_ABS, 0),  # A = seccomp_data.nr
-                 _insn(_AND, _X32_BIT_OFF),
-                 _insn(_JEQ, nr, allow + 1 - (at + 4), allow - (at + 4))]
+        prog += [
+            _insn(_JEQ, arch, 0, 3),  # another architecture: the next block (A still holds it)
+            _insn(_LD_ABS, 0),  # A = seccomp_data.nr
+            _insn(_AND, _X32_BIT_OFF),
+            _insn(_JEQ, nr, allow + 1 - (at + 4), allow - (at + 4)),
+        ]
     prog += [_insn(_RET, _ALLOW), _insn(_RET, _ERRNO | errno.EOPNOTSUPP)]
     return b"".join(prog)
 

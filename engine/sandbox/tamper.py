@@ -89,8 +89,9 @@ def upper_changes(upper: str, baseline: set[str], repo: str, exec_path: str, sto
                 found.append(path)
             continue
         for child_real, child, is_dir in children or []:
-            if any(_under(child, top) for top in free) and not any(_under(p, child) or _under(child, p)
-                                                                    for p in executable):
+            if any(_under(child, top) for top in free) and not any(
+                _under(p, child) or _under(child, p) for p in executable
+            ):
                 continue
             if is_dir:
                 stack.append((child_real, child, depth + 1))
@@ -116,8 +117,8 @@ def engine_store(keeper_objects: str, index_sum: str) -> str:
         f"printf '%s\\n' {q(chr(10).join(BUILD_EXCLUDES))} > {LOCAL_STORE}/info/exclude\n"
         f"printf '%s\\n' {q(GIT_ATTRIBUTES)} > {LOCAL_STORE}/info/attributes\n"
         # a link or a FIFO at its name is never opened: it goes
-        f"if [ -L {LOCAL_INDEX} ] || [ ! -f {LOCAL_INDEX} ] || [ \"$(GIT_DIR={LOCAL_STORE} git hash-object "
-        f"--no-filters --stdin < {LOCAL_INDEX})\" != {q(index_sum or 'none')} ]; then rm -rf {LOCAL_INDEX}; fi\n"
+        f'if [ -L {LOCAL_INDEX} ] || [ ! -f {LOCAL_INDEX} ] || [ "$(GIT_DIR={LOCAL_STORE} git hash-object '
+        f'--no-filters --stdin < {LOCAL_INDEX})" != {q(index_sum or "none")} ]; then rm -rf {LOCAL_INDEX}; fi\n'
     )
 
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from trajscope.engine.registry import Registry
 
-STRATEGIES = Registry("strategy", {
-    "linear": "trajscope.engine.search.linear:Linear",
-    "sample": "trajscope.engine.search.linear:Sample",
-    "dars": "trajscope.engine.search.dars:Dars",
-    "prune": ("trajscope.engine.search.linear:Linear", {"prune": True}),
-    "dars+prune": ("trajscope.engine.search.dars:Dars", {"prune": True}),
-})
+STRATEGIES = Registry(
+    "strategy",
+    {
+        "linear": "trajscope.engine.search.linear:Linear",
+        "sample": "trajscope.engine.search.linear:Sample",
+        "dars": "trajscope.engine.search.dars:Dars",
+        "prune": ("trajscope.engine.search.linear:Linear", {"prune": True}),
+        "dars+prune": ("trajscope.engine.search.dars:Dars", {"prune": True}),
+    },
+)
 
 
 def strategy_class(name: str, paths: bool = True):
@@ -26,8 +29,7 @@ def strategy_class(name: str, paths: bool = True):
 
     found = STRATEGIES.resolve(name, paths)
     if not (isinstance(found.obj, type) and issubclass(found.obj, Strategy)):
-        raise ValueError(f"{name} is not a strategy: a strategy subclasses "
-                         "trajscope.engine.search.strategy.Strategy")
+        raise ValueError(f"{name} is not a strategy: a strategy subclasses trajscope.engine.search.strategy.Strategy")
     return found.obj, found.options
 
 

@@ -59,5 +59,9 @@ class Budget:
 def usage(tree, started: float) -> dict:
     """What a search has used: nodes, tokens and cost from its tree, wall time since ``started``
     (a ``time.monotonic()``); a remote search's budget shows its worker's clock through it."""
-    return {"nodes": len(tree), "tokens": tree.tokens_in + tree.tokens_out, "cost": round(tree.cost, 6),
-            "wall_s": round(time.monotonic() - started, 2)}
+    return {
+        "nodes": len(tree),
+        "tokens": tree.tokens_in + tree.tokens_out,
+        "cost": round(tree.cost, 6),
+        "wall_s": round(time.monotonic() - started, 2),
+    }

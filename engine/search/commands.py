@@ -103,8 +103,7 @@ class Commands:
         if node.status != "pruned":
             raise KeyError(f"node {node_id!r} is not pruned")
         self.session.emit("node_status", id=node_id, status="done", by="human", reason="prune undone")
-        cut_short = (not tree.children(node_id) and node.kind != "submit"
-                     and node.depth < self.session.config.max_depth)
+        cut_short = not tree.children(node_id) and node.kind != "submit" and node.depth < self.session.config.max_depth
         if cut_short and not any(n.status in ("pruned", "failed") for n in tree.path(node_id)):
             self._ask("rollout", node_id)
 
@@ -135,13 +134,16 @@ class Commands:
         self._ask("submit", node_id, by="human")
 
     def raise_budget(self, nodes: int = 0, tokens: int = 0, cost: float = 0.0, wall_s: float = 0.0) -> dict:
-        deltas = {name: budget_step(name, value)
-                  for name, value in (("nodes", nodes), ("tokens", tokens), ("cost", cost), ("wall_s", wall_s))}
+        deltas = {
+            name: budget_step(name, value)
+            for name, value in (("nodes", nodes), ("tokens", tokens), ("cost", cost), ("wall_s", wall_s))
+        }
         limits = self.session.budget.raise_by(**deltas)
         self.session.emit("command", name="raise_budget", by="human", budget=limits)
         return limits
 
 
-PERSON_COMMANDS = frozenset(name for name, value in vars(Commands).items()
-                            if callable(value) and not name.startswith("_"))
+PERSON_COMMANDS = frozenset(
+    name for name, value in vars(Commands).items() if callable(value) and not name.startswith("_")
+)
 """What a person may do to a search, by name: the public methods of ``Commands``."""

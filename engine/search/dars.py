@@ -27,8 +27,12 @@ from trajscope.engine.trace import path_steps
 from trajscope.engine.tree import ROOT, Tree
 
 DEFAULT_LIMITS = {"edit": 1, "append": 1, "create": 1, "submit": 1}
-DEFAULT_AFTER = {"edit": ["submit"], "append": ["append", "submit"], "create": ["edit", "append", "submit"],
-                 "submit": []}
+DEFAULT_AFTER = {
+    "edit": ["submit"],
+    "append": ["append", "submit"],
+    "create": ["edit", "append", "submit"],
+    "submit": [],
+}
 
 RELAX_ROUNDS = 3
 """Rounds of relaxed limits after DARS's own (see Dars.next_phase)."""
@@ -79,8 +83,9 @@ def critic_prompt(session, parent: str, proposals) -> str:
     tree = session.tree
     path = "\n".join(f"- {short_action(n.action, 160)} (exit {n.exit_code})" for n in tree.path(parent)[-8:])
     options = "\n".join(f"{i + 1}. {p.action.raw or p.action.tool}"[:800] for i, p in enumerate(proposals))
-    return template("critic").safe_substitute(issue=session.task.problem_statement[:3000],
-                                              path=path or "(none yet)", candidates=options)
+    return template("critic").safe_substitute(
+        issue=session.task.problem_statement[:3000], path=path or "(none yet)", candidates=options
+    )
 
 
 class Dars(Strategy):
@@ -108,9 +113,15 @@ class Dars(Strategy):
             # said once in the log (and so in the app): the choice falls to the PRM, or the first
             if not self.critic_fallback_said:
                 self.critic_fallback_said = True
-                session.emit("command", name="critic_fallback", by="engine",
-                             reason=f"the policy {session.policy.name} cannot answer the critic's question; "
-                                    "the PRM picks instead" if session.scorers else "the first candidate is taken")
+                session.emit(
+                    "command",
+                    name="critic_fallback",
+                    by="engine",
+                    reason=f"the policy {session.policy.name} cannot answer the critic's question; "
+                    "the PRM picks instead"
+                    if session.scorers
+                    else "the first candidate is taken",
+                )
         elif config.critic == "llm":
             prompt = critic_prompt(session, parent, proposals)
             try:
@@ -126,8 +137,12 @@ class Dars(Strategy):
         with session.recorder.reading():
             path = path_steps(session.tree, parent)
             patch = session.tree.patch_at(parent) if parent else ""
-        ctxs = [StepContext(session.task.problem_statement, path, p.action, None, None, session.task.instance_id,
-                            p.thought, patch) for p in proposals]
+        ctxs = [
+            StepContext(
+                session.task.problem_statement, path, p.action, None, None, session.task.instance_id, p.thought, patch
+            )
+            for p in proposals
+        ]
         scores = [s for s, _ in evaluate(session.scorers[0], ctxs)]
         best = max(range(len(scores)), key=lambda i: scores[i])
         return best, {"method": f"prm:{session.scorers[0].name}", "scores": [round(s, 4) for s in scores]}
@@ -186,7 +201,8 @@ class Dars(Strategy):
             tree = search.tree
             submitted = [n for n in tree.nodes if tree.nodes[n].status == "submitted"]
             note = distill(tree, submitted) if submitted else None
-            self.set_phase(search, f"fresh rollouts ({self.fresh})" if bounded else
-                           f"fresh rollouts {self.fresh}/{FRESH_ROLLOUTS}")
+            self.set_phase(
+                search, f"fresh rollouts ({self.fresh})" if bounded else f"fresh rollouts {self.fresh}/{FRESH_ROLLOUTS}"
+            )
             return Job("rollout", ROOT, instructions=note)
         return None

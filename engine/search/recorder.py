@@ -110,8 +110,9 @@ def path_outcome(tree: Tree, max_depth: int) -> RolloutResult | None:
     return result
 
 
-def execute_node(recorder: Recorder, sandbox: Sandbox, node_id: str, action: Action, prev_ref: str | None,
-                 timeout: float) -> str | None:
+def execute_node(
+    recorder: Recorder, sandbox: Sandbox, node_id: str, action: Action, prev_ref: str | None, timeout: float
+) -> str | None:
     """Run a recorded node's action and record what it did (``node_started``, ``node_executed``
     with the patch when the state changed); the new state, or None after a sandbox failure,
     which marks the node failed with the reason."""
@@ -123,16 +124,27 @@ def execute_node(recorder: Recorder, sandbox: Sandbox, node_id: str, action: Act
     except SandboxError as exc:
         recorder.emit("node_status", id=node_id, status="failed", by="engine", reason=f"sandbox: {exc}")
         return None
-    fields = {"observation": obs.text, "exit_code": obs.exit_code, "duration_s": round(obs.duration, 4),
-              "state_ref": ref}
+    fields = {
+        "observation": obs.text,
+        "exit_code": obs.exit_code,
+        "duration_s": round(obs.duration, 4),
+        "state_ref": ref,
+    }
     if patch is not None:
         fields |= {"patch": patch, "diff_stat": diff_stat(patch)}
     recorder.emit("node_executed", id=node_id, **fields)
     return ref
 
 
-def record_submission(task: Task, recorder: Recorder, node_id: str, patch: str, sandbox_kind: str,
-           timeout: float = 600.0, progress: Callable[[str], None] | None = None) -> dict:
+def record_submission(
+    task: Task,
+    recorder: Recorder,
+    node_id: str,
+    patch: str,
+    sandbox_kind: str,
+    timeout: float = 600.0,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Verify ``patch`` in a fresh sandbox and record the ``submitted`` event."""
     try:
         outcome = verify(task, patch, sandbox=sandbox_kind, timeout=timeout, progress=progress)

@@ -23,8 +23,10 @@ def distill(tree: Tree, submitted: list[str], patch_chars: int = 1200) -> str:
     for i, node_id in enumerate(submitted, 1):
         node = tree.nodes[node_id]
         patch = (node.patch or "(empty patch)")[:patch_chars]
-        parts.append(f"Attempt {i} (PRM {path_score(tree, node_id):.2f}):\n"
-                     f"{node.summary or summarize(tree, node_id)}\n<patch>\n{patch}\n</patch>")
+        parts.append(
+            f"Attempt {i} (PRM {path_score(tree, node_id):.2f}):\n"
+            f"{node.summary or summarize(tree, node_id)}\n<patch>\n{patch}\n</patch>"
+        )
     return NOTE.format(attempts="\n\n".join(parts) or "(none submitted)")
 
 

@@ -48,8 +48,11 @@ def _outcome_of(tree: Tree, node_id: str, oracle: bool = False) -> tuple[list, s
 def _verdict(verified: dict) -> str:
     """The hidden tests' verdict, for ``--oracle`` only."""
     failed = verified.get("failed") or []
-    return ("The tests passed." if verified.get("resolved") else
-            f"These tests failed: {', '.join(failed[:8]) or 'unknown'}.")
+    return (
+        "The tests passed."
+        if verified.get("resolved")
+        else f"These tests failed: {', '.join(failed[:8]) or 'unknown'}."
+    )
 
 
 def resample_prompt(tree: Tree, node_id: str, oracle: bool = False) -> str:
@@ -71,4 +74,7 @@ def resample_prompt(tree: Tree, node_id: str, oracle: bool = False) -> str:
     own_obs, _ = cap_output(node.observation or "", 1500)
     return template("resample").safe_substitute(
         old_action=f"{(node.action or {}).get('raw') or short_action(node.action, 400)}\n(it showed: {own_obs})",
-        followed="\n".join(lines) or "(nothing: it was the last step)", outcome=outcome, siblings=sibling_text)
+        followed="\n".join(lines) or "(nothing: it was the last step)",
+        outcome=outcome,
+        siblings=sibling_text,
+    )

@@ -71,6 +71,7 @@ def select_prm(tree: Tree, oracle: bool = False) -> tuple[str | None, list[Candi
 
 # --- summaries, an LLM judge, and recursive tournament voting (RTV) ---------------------------
 
+
 def summarize(tree: Tree, node_id: str) -> str:
     """A rollout summary from its trace: the hypothesis, the progress, the failure modes."""
     from trajscope.engine.trace import Step
@@ -88,11 +89,20 @@ def summarize(tree: Tree, node_id: str) -> str:
         check = "a check after the last edit " + ("passed" if f.check_after_edit == 0 else "failed")
     else:
         check = "nothing was run after the last edit"
-    failures = [w for w, on in (("repeated actions", f.repeats), ("errors on the way", f.errors),
-                                ("submitted without any change", f.submits and not f.edits)) if on]
-    return (f"Hypothesis: {hypothesis}\nProgress: {len(path)} steps, {len(edits)} edits"
-            f"{' to ' + ', '.join(files) if files else ''}; {check}.\n"
-            f"Failure modes: {', '.join(failures) or 'none seen'}.")
+    failures = [
+        w
+        for w, on in (
+            ("repeated actions", f.repeats),
+            ("errors on the way", f.errors),
+            ("submitted without any change", f.submits and not f.edits),
+        )
+        if on
+    ]
+    return (
+        f"Hypothesis: {hypothesis}\nProgress: {len(path)} steps, {len(edits)} edits"
+        f"{' to ' + ', '.join(files) if files else ''}; {check}.\n"
+        f"Failure modes: {', '.join(failures) or 'none seen'}."
+    )
 
 
 def _action(data):
@@ -135,8 +145,10 @@ class LLMJudge:
         self.policy = policy
 
     def __call__(self, issue: str, attempts: list[tuple[str, str]]) -> int | None:
-        options = "\n\n".join(f"Attempt {i + 1}:\n{summary}\n<patch>\n{patch[:3000]}\n</patch>"
-                              for i, (summary, patch) in enumerate(attempts))
+        options = "\n\n".join(
+            f"Attempt {i + 1}:\n{summary}\n<patch>\n{patch[:3000]}\n</patch>"
+            for i, (summary, patch) in enumerate(attempts)
+        )
         try:
             text = self.policy.ask(JUDGE_PROMPT.format(issue=issue[:4000], options=options))
         except Exception:  # a failed vote is no vote
@@ -155,8 +167,9 @@ def select_judge(tree: Tree, judge, oracle: bool = False) -> tuple[str | None, l
     return pool[choice].node, pool
 
 
-def select_rtv(tree: Tree, judge, group: int = 3, votes: int = 3, seed: int = 0,
-               oracle: bool = False) -> tuple[str | None, list[Candidate]]:
+def select_rtv(
+    tree: Tree, judge, group: int = 3, votes: int = 3, seed: int = 0, oracle: bool = False
+) -> tuple[str | None, list[Candidate]]:
     """Recursive tournament voting: small groups, several votes each in shuffled order, winners
     advance until one is left; ties (and groups with no valid vote) go to the shorter trajectory."""
     import random
@@ -169,7 +182,7 @@ def select_rtv(tree: Tree, judge, group: int = 3, votes: int = 3, seed: int = 0,
         rng.shuffle(round_)
         winners = []
         for start in range(0, len(round_), group):
-            members = round_[start:start + group]
+            members = round_[start : start + group]
             tally = {c.node: 0 for c in members}
             for _ in range(votes if len(members) > 1 else 0):
                 order = members[:]

@@ -29,23 +29,26 @@ def context_for(session, parent: str, hint: str | None = None, instructions: str
     return Context(session.task, steps, hint=hint, instructions=instructions, seed=session.seed)
 
 
-def propose(session, parent: str, n: int, temperature: float | None, hint: str | None = None,
-            instructions: str | None = None) -> list[Proposal] | None:
+def propose(
+    session, parent: str, n: int, temperature: float | None, hint: str | None = None, instructions: str | None = None
+) -> list[Proposal] | None:
     """``n`` proposals at ``parent``; on PolicyError a failed node records the reason and None returns."""
     try:
         return session.policy.propose(context_for(session, parent, hint, instructions), n, temperature)
     except PolicyError as exc:
         node_id = session.recorder.new_id()
-        session.emit("node_added", id=node_id, parent=None if parent == ROOT else parent, action=None,
-                     proposer="policy")
+        session.emit(
+            "node_added", id=node_id, parent=None if parent == ROOT else parent, action=None, proposer="policy"
+        )
         session.emit("node_status", id=node_id, status="failed", by="engine", reason=str(exc))
         return None
 
 
 def add(session, parent: str, proposal: Proposal, **extra) -> str:
     node_id = session.recorder.new_id()
-    session.emit("node_added", id=node_id, parent=None if parent == ROOT else parent,
-                 **proposal.event_fields(), **extra)
+    session.emit(
+        "node_added", id=node_id, parent=None if parent == ROOT else parent, **proposal.event_fields(), **extra
+    )
     return node_id
 
 
@@ -75,8 +78,14 @@ def run_node(session, box, node_id: str) -> bool:
         session.emit("node_status", id=node_id, status="failed", by="engine", reason=f"sandbox: {exc}")
         session.box_at.pop(box, None)  # its state is unknown now
         return False
-    ref = execute_node(session.recorder, box, node_id, Action.from_dict(node.action),
-                       session.state_of(node.parent), session.config.timeout)
+    ref = execute_node(
+        session.recorder,
+        box,
+        node_id,
+        Action.from_dict(node.action),
+        session.state_of(node.parent),
+        session.config.timeout,
+    )
     if ref is None:
         session.box_at.pop(box, None)  # its state is unknown now
         return False
@@ -107,8 +116,11 @@ def step(session, box, parent: str, instructions: str | None = None) -> list[str
                 kept.append(node_id)
                 continue
             best = scores.get(kept[0], 0.5) if kept else 0.5
-            reason = (f"the same action as {duplicate}" if duplicate else
-                      f"PRM {scores.get(node_id, 0.5):.2f}, below the kept {best:.2f}")
+            reason = (
+                f"the same action as {duplicate}"
+                if duplicate
+                else f"PRM {scores.get(node_id, 0.5):.2f}, below the kept {best:.2f}"
+            )
             session.emit("node_status", id=node_id, status="pruned", by="engine", reason=reason)
         ids = [n for n in ids if n in kept]
     return [n for n in ids if run_node(session, box, n)]
@@ -119,8 +131,13 @@ def pick_up(session) -> None:
     tree = session.tree
     for node in list(tree.nodes.values()):
         if node.id != ROOT and node.status in ("pending", "running") and node.exit_code is None:
-            session.emit("node_status", id=node.id, status="failed", by="engine",
-                         reason="the search stopped before this step finished")
+            session.emit(
+                "node_status",
+                id=node.id,
+                status="failed",
+                by="engine",
+                reason="the search stopped before this step finished",
+            )
     session.emit("command", name="resume_search", by="engine", nodes=len(tree))
     # A submission whose step ran but whose verdict never came: verify it now (it runs
     # past the budget, as what a person asked for does: the step was already paid for).

@@ -23,9 +23,15 @@ def verify_submission(session, node_id: str, patch: str) -> None:
     """Verify ``patch`` with the hidden tests; ``session.verifying`` shows the phase meanwhile."""
     session.verifying[node_id] = "queued"
     try:
-        record_submission(session.task, session.recorder, node_id, patch, session.sandbox_kind,
-                       timeout=max(600.0, session.config.timeout),
-                       progress=lambda phase: session.verifying.__setitem__(node_id, phase))
+        record_submission(
+            session.task,
+            session.recorder,
+            node_id,
+            patch,
+            session.sandbox_kind,
+            timeout=max(600.0, session.config.timeout),
+            progress=lambda phase: session.verifying.__setitem__(node_id, phase),
+        )
     finally:
         session.verifying.pop(node_id, None)
 
@@ -82,8 +88,14 @@ def _expand(session, job: Job, box, node, parent: str, instructions: str | None)
         if not any(steps.same_action(p.action.to_dict(), a) for a in siblings + [f.action.to_dict() for f in fresh]):
             fresh.append(p)
     if not fresh:
-        session.emit("branch_requested", parent=job.node, n=job.n, hint=job.hint, by=job.by,
-                     result="every candidate repeated an existing sibling")
+        session.emit(
+            "branch_requested",
+            parent=job.node,
+            n=job.n,
+            hint=job.hint,
+            by=job.by,
+            result="every candidate repeated an existing sibling",
+        )
         return
     critic = None
     if job.by == "human":
@@ -91,10 +103,15 @@ def _expand(session, job: Job, box, node, parent: str, instructions: str | None)
     else:
         pick, critic = session.strategy.choose(session, parent, fresh)
         chosen = [fresh[pick]]
-    others = [{"action": p.action.to_dict(), "thought": p.thought, "why": "the critic preferred another"}
-              for p in fresh if p not in chosen] + [
-              {"action": p.action.to_dict(), "thought": p.thought, "why": "repeats an existing sibling"}
-              for p in proposals if p not in fresh]
+    others = [
+        {"action": p.action.to_dict(), "thought": p.thought, "why": "the critic preferred another"}
+        for p in fresh
+        if p not in chosen
+    ] + [
+        {"action": p.action.to_dict(), "thought": p.thought, "why": "repeats an existing sibling"}
+        for p in proposals
+        if p not in fresh
+    ]
     for p in chosen:
         extra = {"expanded_from": job.node} if node is not None else {}
         if job.by == "human":  # the node says a person asked for it, and with what hint

@@ -43,13 +43,16 @@ sys.exit(0 if sympy.test(*args, verbose="--verbose" in sys.argv or "-v" in sys.a
 
 # An atexit hook in the patched code writes fake result lines to the real stdout after the
 # test runner has printed its own (a hostile patch spoofing a pass).
-SPOOF_PY = ("\nimport atexit as _ax, os as _os\n"
-            "_ax.register(lambda: _os.write(1, b'\\n{lines}\\n'))\n")
+SPOOF_PY = "\nimport atexit as _ax, os as _os\n_ax.register(lambda: _os.write(1, b'\\n{lines}\\n'))\n"
 
 REPOS = [
     {
-        "name": "django", "repo": "django/django", "version": "4.2", "number": 90101,
-        "sdist": "Django==4.2.16", "wheels": ["asgiref==3.8.1", "sqlparse==0.5.1"],
+        "name": "django",
+        "repo": "django/django",
+        "version": "4.2",
+        "number": 90101,
+        "sdist": "Django==4.2.16",
+        "wheels": ["asgiref==3.8.1", "sqlparse==0.5.1"],
         "src": "django/utils/text.py",
         "bug": ('s = str(name).strip().replace(" ", "_")', 's = str(name).strip().replace(" ", "")'),
         "wrong": 's = str(name).strip().replace(" ", "-")',
@@ -57,33 +60,46 @@ REPOS = [
         "test_anchor": "    def test_get_valid_filename(self):\n",
         # and a PASS_TO_PASS test skipped on this platform: the Django parser records it as
         # skipped, and the harness counts it on neither side
-        "test_add": ("    def test_get_valid_filename_inner_spaces(self):\n"
-                     "        self.assertEqual(text.get_valid_filename(\"a b  c.txt\"), \"a_b__c.txt\")\n\n"
-                     "    @unittest.skipIf(sys.platform == \"linux\", \"not on linux\")\n"
-                     "    def test_get_valid_filename_platform_names(self):\n"
-                     "        self.assertEqual(text.get_valid_filename(\"con\"), \"con\")\n\n"),
+        "test_add": (
+            "    def test_get_valid_filename_inner_spaces(self):\n"
+            '        self.assertEqual(text.get_valid_filename("a b  c.txt"), "a_b__c.txt")\n\n'
+            '    @unittest.skipIf(sys.platform == "linux", "not on linux")\n'
+            "    def test_get_valid_filename_platform_names(self):\n"
+            '        self.assertEqual(text.get_valid_filename("con"), "con")\n\n'
+        ),
         "test_header": "import sys\nimport unittest\n",
-        "p2p_extra": ["test_get_valid_filename_platform_names (utils_tests.test_text.TestUtilsText"
-                      ".test_get_valid_filename_platform_names)"],
+        "p2p_extra": [
+            "test_get_valid_filename_platform_names (utils_tests.test_text.TestUtilsText"
+            ".test_get_valid_filename_platform_names)"
+        ],
         "spoof": "test_get_valid_filename_inner_spaces (utils_tests.test_text.TestUtilsText"
-                 ".test_get_valid_filename_inner_spaces) ... ok",
+        ".test_get_valid_filename_inner_spaces) ... ok",
     },
     {
-        "name": "sympy", "repo": "sympy/sympy", "version": "1.12", "number": 90102,
-        "sdist": "sympy==1.12", "wheels": ["mpmath==1.3.0"],
+        "name": "sympy",
+        "repo": "sympy/sympy",
+        "version": "1.12",
+        "number": 90102,
+        "sdist": "sympy==1.12",
+        "wheels": ["mpmath==1.3.0"],
         "src": "sympy/utilities/iterables.py",
         "bug": ("    y = y % len(x)\n    return x[y:] + x[:y]", "    y = abs(y) % len(x)\n    return x[y:] + x[:y]"),
         "wrong": "    y = y % len(x) if y > 0 else 0\n    return x[y:] + x[:y]",
         "test_file": "sympy/utilities/tests/test_iterables.py",
         "test_anchor": "def test_rotate():\n",
-        "test_add": ("def test_rotate_left_wraps():\n"
-                     "    assert rotate_left([0, 1, 2], 4) == [1, 2, 0]\n"
-                     "    assert rotate_left([0, 1, 2], -1) == [2, 0, 1]\n\n\n"),
+        "test_add": (
+            "def test_rotate_left_wraps():\n"
+            "    assert rotate_left([0, 1, 2], 4) == [1, 2, 0]\n"
+            "    assert rotate_left([0, 1, 2], -1) == [2, 0, 1]\n\n\n"
+        ),
         "spoof": "test_rotate_left_wraps ok",
         "extra_files": {"bin/test": SYMPY_LAUNCHER},
     },
     {
-        "name": "requests", "repo": "psf/requests", "version": "2.31", "number": 90103,
+        "name": "requests",
+        "repo": "psf/requests",
+        "version": "2.31",
+        "number": 90103,
         "sdist": "requests==2.31.0",
         "wheels": ["urllib3==2.0.7", "idna==3.4", "charset-normalizer==3.3.2", "certifi==2023.7.22"],
         "src": "requests/utils.py",
@@ -93,35 +109,45 @@ REPOS = [
         "test_anchor": "def test_unquote_unreserved(uri, expected):\n    assert unquote_unreserved(uri) == expected\n",
         # parametrised ids with spaces: the harness's own parse keys them as it reads them
         "test_after": True,
-        "test_add": ('\n\n@pytest.mark.parametrize(\n    "value, expected",\n    (\n'
-                     '        (\'"a b c"\', "a b c"),\n        (\'" padded "\', " padded "),\n'
-                     '        (\'"x"\', "x"),\n    ),\n)\n'
-                     'def test_unquote_quoted_header_values(value, expected):\n'
-                     '    assert unquote_header_value(value) == expected\n'),
-        "spoof": "PASSED tests/test_utils.py::test_unquote_quoted_header_values[\"x\"-x]",
+        "test_add": (
+            '\n\n@pytest.mark.parametrize(\n    "value, expected",\n    (\n'
+            '        (\'"a b c"\', "a b c"),\n        (\'" padded "\', " padded "),\n'
+            '        (\'"x"\', "x"),\n    ),\n)\n'
+            "def test_unquote_quoted_header_values(value, expected):\n"
+            "    assert unquote_header_value(value) == expected\n"
+        ),
+        "spoof": 'PASSED tests/test_utils.py::test_unquote_quoted_header_values["x"-x]',
     },
     {
-        "name": "marshmallow", "repo": "marshmallow-code/marshmallow", "version": "3.19", "number": 90104,
-        "sdist": "marshmallow==3.19.0", "wheels": ["pytz==2023.3", "simplejson==3.19.1"],
+        "name": "marshmallow",
+        "repo": "marshmallow-code/marshmallow",
+        "version": "3.19",
+        "number": 90104,
+        "sdist": "marshmallow==3.19.0",
+        "wheels": ["pytz==2023.3", "simplejson==3.19.1"],
         "src": "src/marshmallow/utils.py",
-        "bug": ("    return is_iterable_but_not_string(obj) and not isinstance(obj, Mapping)",
-                "    return is_iterable_but_not_string(obj)"),
+        "bug": (
+            "    return is_iterable_but_not_string(obj) and not isinstance(obj, Mapping)",
+            "    return is_iterable_but_not_string(obj)",
+        ),
         "wrong": "    return is_iterable_but_not_string(obj) and not isinstance(obj, dict)",
         "test_file": "tests/test_utils.py",
         "test_anchor": "def test_is_collection():\n",
         # a skipped test (not listed: pytest's -rA summary names it by file and line only, so the
         # harness would count a listed one as failed), and a test that fails with any patch (not
         # listed): the run exits non-zero although the instance is resolved
-        "test_add": ("def test_is_collection_mapping_types():\n"
-                     "    from collections import OrderedDict, UserDict\n"
-                     "    assert utils.is_collection(OrderedDict(a=1)) is False\n"
-                     "    assert utils.is_collection(UserDict(a=1)) is False\n\n\n"
-                     "@pytest.mark.skipif(sys.platform == \"linux\", reason=\"not on linux\")\n"
-                     "def test_is_collection_platform_paths():\n"
-                     "    assert utils.is_collection([\"/a\", \"/b\"]) is True\n\n\n"
-                     "def test_needs_a_network():\n"
-                     "    import socket\n"
-                     "    socket.create_connection((\"example.org\", 80), timeout=2)\n\n\n"),
+        "test_add": (
+            "def test_is_collection_mapping_types():\n"
+            "    from collections import OrderedDict, UserDict\n"
+            "    assert utils.is_collection(OrderedDict(a=1)) is False\n"
+            "    assert utils.is_collection(UserDict(a=1)) is False\n\n\n"
+            '@pytest.mark.skipif(sys.platform == "linux", reason="not on linux")\n'
+            "def test_is_collection_platform_paths():\n"
+            '    assert utils.is_collection(["/a", "/b"]) is True\n\n\n'
+            "def test_needs_a_network():\n"
+            "    import socket\n"
+            '    socket.create_connection(("example.org", 80), timeout=2)\n\n\n'
+        ),
         "test_header": "import sys\n",
         "spoof": "PASSED tests/test_utils.py::test_is_collection_mapping_types",
     },
@@ -157,9 +183,36 @@ def prepare(spec: dict, downloads: Path, work: Path) -> tuple[dict, dict[str, st
     """The build context and the row, with the patches of every case."""
     name = spec["name"]
     sdists = downloads / "sdist"
-    sh(sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", spec["sdist"], "-d", str(sdists))
-    sh(sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:", *spec["wheels"],
-       "--python-version", "3.11", "--platform", "manylinux2014_x86_64", "-d", str(downloads / name))
+    sh(
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "-q",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        spec["sdist"],
+        "-d",
+        str(sdists),
+    )
+    sh(
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "-q",
+        "--no-deps",
+        "--only-binary",
+        ":all:",
+        *spec["wheels"],
+        "--python-version",
+        "3.11",
+        "--platform",
+        "manylinux2014_x86_64",
+        "-d",
+        str(downloads / name),
+    )
     dist, version = spec["sdist"].split("==")
     archive = next(p for p in sdists.iterdir() if p.name.lower().startswith(f"{dist.lower()}-{version}"))
     ctx = work / name
@@ -195,8 +248,13 @@ def prepare(spec: dict, downloads: Path, work: Path) -> tuple[dict, dict[str, st
     bug_old, bug_new = spec["bug"]
     gold = diff_of(repo, lambda: edit(src, bug_new, bug_old))
     wrong = diff_of(repo, lambda: edit(src, bug_new, spec["wrong"]))
-    spoof = diff_of(repo, lambda: (edit(src, bug_new, spec["wrong"]),
-                                   src.write_text(src.read_text() + SPOOF_PY.format(lines=spec["spoof"]))))
+    spoof = diff_of(
+        repo,
+        lambda: (
+            edit(src, bug_new, spec["wrong"]),
+            src.write_text(src.read_text() + SPOOF_PY.format(lines=spec["spoof"])),
+        ),
+    )
     site = ctx / "miniconda3/envs/testbed/lib/python3.11/site-packages"
     site.mkdir(parents=True)
     for wheel in (downloads / name).glob("*.whl"):
@@ -208,22 +266,32 @@ def prepare(spec: dict, downloads: Path, work: Path) -> tuple[dict, dict[str, st
     src_root = "/testbed/src" if (repo / "src").is_dir() else "/testbed"
     (bin_dir / "activate").write_text(
         "export PATH=/opt/miniconda3/bin:$PATH\n"
-        "conda() {\n  if [ \"$1\" = activate ]; then\n"
-        "    export CONDA_DEFAULT_ENV=\"$2\" PATH=\"/opt/miniconda3/envs/$2/bin:$PATH\"\n"
-        f"    export PYTHONPATH=\"{src_root}:/opt/miniconda3/envs/$2/lib/python3.11/site-packages\"\n"
-        "  fi\n}\n")
+        'conda() {\n  if [ "$1" = activate ]; then\n'
+        '    export CONDA_DEFAULT_ENV="$2" PATH="/opt/miniconda3/envs/$2/bin:$PATH"\n'
+        f'    export PYTHONPATH="{src_root}:/opt/miniconda3/envs/$2/lib/python3.11/site-packages"\n'
+        "  fi\n}\n"
+    )
     (ctx / "Dockerfile").write_text(
         f"FROM {BASE_IMAGE}\nCOPY testbed /testbed\nCOPY miniconda3 /opt/miniconda3\n"
         "RUN mkdir -p /opt/miniconda3/envs/testbed/bin"
-        " && ln -s \"$(command -v python3)\" /opt/miniconda3/envs/testbed/bin/python"
-        " && ln -s \"$(command -v python3)\" /opt/miniconda3/envs/testbed/bin/python3"
+        ' && ln -s "$(command -v python3)" /opt/miniconda3/envs/testbed/bin/python'
+        ' && ln -s "$(command -v python3)" /opt/miniconda3/envs/testbed/bin/python3'
         " && printf '#!/bin/sh\\nexec python -m pytest \"$@\"\\n' > /opt/miniconda3/envs/testbed/bin/pytest"
-        " && chmod +x /opt/miniconda3/envs/testbed/bin/pytest\n")
-    row = {"instance_id": f"{spec['repo'].replace('/', '__')}-{spec['number']}", "repo": spec["repo"],
-           "version": spec["version"], "base_commit": base_commit, "environment_setup_commit": base_commit,
-           "patch": gold, "test_patch": test_patch,
-           "problem_statement": f"{spec['src']}: a bug put in for the grading-parity logs (see {name}'s tests)",
-           "image": f"trajscope/harness-{name}:samples", "hints_text": "", "created_at": "2026-12-02T00:00:00Z"}
+        " && chmod +x /opt/miniconda3/envs/testbed/bin/pytest\n"
+    )
+    row = {
+        "instance_id": f"{spec['repo'].replace('/', '__')}-{spec['number']}",
+        "repo": spec["repo"],
+        "version": spec["version"],
+        "base_commit": base_commit,
+        "environment_setup_commit": base_commit,
+        "patch": gold,
+        "test_patch": test_patch,
+        "problem_statement": f"{spec['src']}: a bug put in for the grading-parity logs (see {name}'s tests)",
+        "image": f"trajscope/harness-{name}:samples",
+        "hints_text": "",
+        "created_at": "2026-12-02T00:00:00Z",
+    }
     return row, {"gold": gold, "wrong": wrong, "none": "", "spoof": spoof}
 
 
@@ -233,14 +301,22 @@ def run_case(image: str, row: dict, patch: str) -> str:
     cid = sh("docker", "run", "-d", "--network", "none", image, "sleep", "infinity").strip()
     try:
         if patch:
-            done = subprocess.run(["docker", "exec", "-i", "-w", "/testbed", cid, "git", "apply", "-v", "-"],
-                                  input=patch, capture_output=True, text=True)
+            done = subprocess.run(
+                ["docker", "exec", "-i", "-w", "/testbed", cid, "git", "apply", "-v", "-"],
+                input=patch,
+                capture_output=True,
+                text=True,
+            )
             if done.returncode:
                 raise SystemExit(f"{row['instance_id']}: the patch did not apply: {done.stderr}")
         subprocess.run(["docker", "exec", "-i", cid, "sh", "-c", "cat > /eval.sh"], input=script, text=True, check=True)
         # one stream, as the harness records it (its `set -x` trace, markers included, is on stderr)
-        done = subprocess.run(["docker", "exec", cid, "/bin/bash", "-c", "/bin/bash /eval.sh 2>&1"],
-                              capture_output=True, text=True, timeout=900)
+        done = subprocess.run(
+            ["docker", "exec", cid, "/bin/bash", "-c", "/bin/bash /eval.sh 2>&1"],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         return done.stdout
     finally:
         sh("docker", "rm", "-f", cid, check=False)
@@ -253,8 +329,10 @@ def spec_of(row: dict):
 
     from swebench.harness.test_spec.test_spec import make_test_spec
 
-    with mock.patch("swebench.harness.test_spec.python.get_requirements", return_value=""), \
-            mock.patch("swebench.harness.test_spec.python.get_environment_yml", return_value=""):
+    with (
+        mock.patch("swebench.harness.test_spec.python.get_requirements", return_value=""),
+        mock.patch("swebench.harness.test_spec.python.get_environment_yml", return_value=""),
+    ):
         return make_test_spec(row)
 
 
@@ -286,8 +364,9 @@ def main(out: Path) -> None:
                 for child in sorted((work / spec["name"]).iterdir()):
                     tar.add(child, arcname=child.name)
             with open(context, "rb") as fh:
-                subprocess.run(["docker", "build", "-q", "-t", row["image"], "-"], stdin=fh, check=True,
-                               stdout=subprocess.DEVNULL)
+                subprocess.run(
+                    ["docker", "build", "-q", "-t", row["image"], "-"], stdin=fh, check=True, stdout=subprocess.DEVNULL
+                )
             # FAIL_TO_PASS/PASS_TO_PASS as SWE-bench derives them, from the two reference runs
             row["FAIL_TO_PASS"], row["PASS_TO_PASS"] = "[]", "[]"
             logs = {"none": run_case(row["image"], row, ""), "gold": run_case(row["image"], row, patches["gold"])}
@@ -302,8 +381,14 @@ def main(out: Path) -> None:
             for case, log in logs.items():
                 name = f"{row['instance_id']}.{case}.log"
                 (out / "logs" / name).write_text(log)
-                cases.append({"instance_id": row["instance_id"], "case": case, "model_patch": patches[case],
-                              "log": f"logs/{name}"})
+                cases.append(
+                    {
+                        "instance_id": row["instance_id"],
+                        "case": case,
+                        "model_patch": patches[case],
+                        "log": f"logs/{name}",
+                    }
+                )
             print(f"{row['instance_id']}: {len(f2p)} FAIL_TO_PASS, {len(p2p)} PASS_TO_PASS", flush=True)
             rows.append(row)
     finally:

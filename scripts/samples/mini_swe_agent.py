@@ -24,9 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from trajscope.engine.policy.simulated import ModelServer  # noqa: E402
 
 FIX = "sed -i 's/return a - b/return a + b/' calc.py"
-STEPS = ["cat calc.py", "python -c 'import calc; print(calc.add(2, 3))'", FIX,
-         "python -c 'import calc; assert calc.add(2, 3) == 5' && echo ok",
-         "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT && git diff"]
+STEPS = [
+    "cat calc.py",
+    "python -c 'import calc; print(calc.add(2, 3))'",
+    FIX,
+    "python -c 'import calc; assert calc.add(2, 3) == 5' && echo ok",
+    "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT && git diff",
+]
 # mini.yaml's own workflow: the marker alone, so the submission is empty (the change stays in the
 # working tree) and the command has no output message of its own.
 BARE = [*STEPS[:-1], "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"]
@@ -61,16 +65,19 @@ def script(mode: str, steps: list[str]):
         if mode == "text":
             return {"text": f"THOUGHT: {thought}\n\n```mswea_bash_command\n{command}\n```"}
         return {"tool": "bash", "args": {"command": command}, "thought": thought}
+
     return answer
 
 
 def main() -> None:
     python, out = sys.argv[1], Path(sys.argv[2])
     out.mkdir(parents=True, exist_ok=True)
-    runs = [("toolcall", "toolcall_submitted.traj.json", STEPS, 0),
-            ("text", "textbased_submitted.traj.json", STEPS, 0),
-            ("toolcall", "toolcall_step_limit.traj.json", STEPS[:2] * 3, 3),
-            ("toolcall", "toolcall_bare_submit.traj.json", BARE, 0)]
+    runs = [
+        ("toolcall", "toolcall_submitted.traj.json", STEPS, 0),
+        ("text", "textbased_submitted.traj.json", STEPS, 0),
+        ("toolcall", "toolcall_step_limit.traj.json", STEPS[:2] * 3, 3),
+        ("toolcall", "toolcall_bare_submit.traj.json", BARE, 0),
+    ]
     wanted = set(sys.argv[3:])
     for mode, name, steps, limit in runs:
         if wanted and name not in wanted:
@@ -78,13 +85,18 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as repo, ModelServer(script(mode, steps)) as server:
             Path(repo, "calc.py").write_text("def add(a, b):\n    return a - b\n")
             subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-            subprocess.run(["git", "-c", "user.email=s@x", "-c", "user.name=s", "commit", "-qam", "init",
-                            "--allow-empty"], cwd=repo, check=True)
+            subprocess.run(
+                ["git", "-c", "user.email=s@x", "-c", "user.name=s", "commit", "-qam", "init", "--allow-empty"],
+                cwd=repo,
+                check=True,
+            )
             subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
-            subprocess.run(["git", "-c", "user.email=s@x", "-c", "user.name=s", "commit", "-qm", "calc"],
-                           cwd=repo, check=True)
-            subprocess.run([python, "-c", AGENT, server.url, str(out / name), mode, repo, str(limit)],
-                           check=True, timeout=300)
+            subprocess.run(
+                ["git", "-c", "user.email=s@x", "-c", "user.name=s", "commit", "-qm", "calc"], cwd=repo, check=True
+            )
+            subprocess.run(
+                [python, "-c", AGENT, server.url, str(out / name), mode, repo, str(limit)], check=True, timeout=300
+            )
         data = json.loads((out / name).read_text())
         print(name, data["info"]["exit_status"], len(data["messages"]), "messages")
 

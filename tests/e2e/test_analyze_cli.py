@@ -23,6 +23,10 @@ def test_cli_analyze_prints_writes_html_and_json(tmp_path):
     assert "<svg" in page and "Failure clusters" in page and "github_issue.traj.json" in page
     data = json.loads(subprocess.run(cmd[:-2] + ["--json"], capture_output=True, text=True, cwd=REPO).stdout)
     assert data["trajectories"]["resolved"] >= 1 and set(data["flags"]) >= {"memory_drift", "planning"}
-    bad = subprocess.run([sys.executable, "-m", "trajscope.tui.cli", "analyze", str(tmp_path / "missing.jsonl")],
-                         capture_output=True, text=True, cwd=REPO)
+    bad = subprocess.run(
+        [sys.executable, "-m", "trajscope.tui.cli", "analyze", str(tmp_path / "missing.jsonl")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

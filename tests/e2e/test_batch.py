@@ -32,8 +32,11 @@ def search(**settings) -> dict:
 
 
 def specs(names, **settings) -> list[dict]:
-    return [{"name": p.name, "task": str(p), "instance": None, "search": search(**settings)}
-            for p in DEMO_TASKS if p.name in names]
+    return [
+        {"name": p.name, "task": str(p), "instance": None, "search": search(**settings)}
+        for p in DEMO_TASKS
+        if p.name in names
+    ]
 
 
 def assert_normal_log(path: Path) -> Tree:
@@ -48,8 +51,22 @@ def assert_normal_log(path: Path) -> Tree:
 
 def test_a_batch_of_the_eight_bundled_tasks_in_worker_processes(tmp_path):
     out = tmp_path / "batch"
-    proc = trajscope("batch", *DEMO_TASKS, "--parallel", "4", "--sandbox", "local", "--prm", "heuristic",
-                     "--max-nodes", "12", "--headless", "--out", out, timeout=600)
+    proc = trajscope(
+        "batch",
+        *DEMO_TASKS,
+        "--parallel",
+        "4",
+        "--sandbox",
+        "local",
+        "--prm",
+        "heuristic",
+        "--max-nodes",
+        "12",
+        "--headless",
+        "--out",
+        out,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["instances"] == 8 and summary["done"] == 8 and summary["failed"] == 0
@@ -91,10 +108,31 @@ def test_a_search_that_raises_fails_its_row_and_the_rest_go_on(tmp_path):
 
 def test_ctrl_c_stops_every_search_and_leaves_no_worker(tmp_path):
     out = tmp_path / "batch"
-    proc = subprocess.Popen([sys.executable, "-m", "trajscope.tui.cli", "batch", *map(str, DEMO_TASKS[:3]), "--parallel", "3",
-                             "--sandbox", "local", "--prm", "heuristic", "--pace", "0.5", "--max-nodes", "200",
-                             "--headless", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trajscope.tui.cli",
+            "batch",
+            *map(str, DEMO_TASKS[:3]),
+            "--parallel",
+            "3",
+            "--sandbox",
+            "local",
+            "--prm",
+            "heuristic",
+            "--pace",
+            "0.5",
+            "--max-nodes",
+            "200",
+            "--headless",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         logs = list(out.glob("*.jsonl")) if out.exists() else []
@@ -105,6 +143,7 @@ def test_ctrl_c_stops_every_search_and_leaves_no_worker(tmp_path):
     assert len(children) >= 3
     os.kill(proc.pid, signal.SIGINT)
     proc.wait(120)
+
     def running(pid):
         try:
             return "zombie" not in Path(f"/proc/{pid}/status").read_text()
@@ -113,8 +152,7 @@ def test_ctrl_c_stops_every_search_and_leaves_no_worker(tmp_path):
 
     # every worker is gone; multiprocessing's resource tracker ends by itself a moment after
     # the driver (it reads until the driver's end of its pipe closes), so a short deadline
-    assert wait_until(lambda: not any(map(running, children)), timeout=10), \
-        [pid for pid in children if running(pid)]
+    assert wait_until(lambda: not any(map(running, children)), timeout=10), [pid for pid in children if running(pid)]
     for log in out.glob("*.jsonl"):
         if log.name in ("summary.jsonl", "predictions.jsonl"):
             continue
@@ -131,8 +169,24 @@ def ray_shutdown():
 
 def test_a_batch_on_a_local_ray_cluster(tmp_path, ray_shutdown):
     out = tmp_path / "batch"
-    proc = trajscope("batch", *DEMO_TASKS[:2], "--executor", "ray", "--parallel", "2", "--sandbox", "local",
-                     "--prm", "heuristic", "--max-nodes", "15", "--headless", "--out", out, timeout=600)
+    proc = trajscope(
+        "batch",
+        *DEMO_TASKS[:2],
+        "--executor",
+        "ray",
+        "--parallel",
+        "2",
+        "--sandbox",
+        "local",
+        "--prm",
+        "heuristic",
+        "--max-nodes",
+        "15",
+        "--headless",
+        "--out",
+        out,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["executor"] == "ray" and summary["done"] == 2 and summary["failed"] == 0
@@ -160,8 +214,7 @@ def test_two_nodes_placement_a_killed_node_and_forwarded_controls(tmp_path, ray_
         fleet = Fleet(specs(set(names), pace=0.3), executor, tmp_path / "out", 4)
         fleet.start()
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not all(m.state == "running" and len(m.tree) >= 3
-                                                      for m in fleet.members):
+        while time.monotonic() < deadline and not all(m.state == "running" and len(m.tree) >= 3 for m in fleet.members):
             time.sleep(0.2)
         placed = {m.node for m in fleet.members}
         assert placed == {n.node_id for n in nodes}, "the searches did not land on both nodes"

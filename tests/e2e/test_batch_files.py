@@ -27,8 +27,24 @@ def test_a_batch_with_a_task_named_summary_keeps_its_run_log_and_its_summary(tmp
     out = tmp_path / "batch"
     out.mkdir()
     (out / "summary.jsonl.tmp").symlink_to(victim)
-    proc = trajscope("batch", task, "--out", out, "--headless", "--sandbox", "local", "--prm", "heuristic",
-                     "--strategy", "sample", "--samples", "1", "--max-nodes", "2", timeout=300)
+    proc = trajscope(
+        "batch",
+        task,
+        "--out",
+        out,
+        "--headless",
+        "--sandbox",
+        "local",
+        "--prm",
+        "heuristic",
+        "--strategy",
+        "sample",
+        "--samples",
+        "1",
+        "--max-nodes",
+        "2",
+        timeout=300,
+    )
     assert proc.returncode in (0, 1), proc.stderr
     assert "the run log of 'summary' is summary-task.jsonl" in proc.stderr
     rows = [json.loads(line) for line in (out / "summary.jsonl").read_text().splitlines()]

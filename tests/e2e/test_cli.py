@@ -56,7 +56,8 @@ BAD_INPUTS = [
 # `open` checks the cheap cases before the screen switches; the others fail inside the
 # app's loader, which tests/functional/test_explorer.py covers.
 CASES = [(c, m, cmd) for c, m in BAD_INPUTS for cmd in ("stats", "convert")] + [
-    (c, m, "open") for c, m in BAD_INPUTS if m in ("is empty", "binary file")]
+    (c, m, "open") for c, m in BAD_INPUTS if m in ("is empty", "binary file")
+]
 
 
 @pytest.mark.parametrize("content,message,command", CASES)
@@ -120,13 +121,20 @@ def test_convert_of_a_too_deep_file_is_one_line_and_leaves_nothing(tmp_path):
     assert not out.exists() and not list(tmp_path.glob("*.tmp"))
 
 
-@pytest.mark.parametrize("document", [
-    {"history": [{"id": 1, "source": "user", "action": "message", "message": "fix it"},  # OpenHands, no agent step
-                 {"id": 2, "source": "environment", "observation": "recall", "content": "", "cause": 1}]},
-    {"trajectory": [], "info": {}},
-    {"messages": [{"role": "system", "content": "x"}], "info": {}},
-    {"root": {"role": "system", "content": "x", "children": []}},
-])
+@pytest.mark.parametrize(
+    "document",
+    [
+        {
+            "history": [
+                {"id": 1, "source": "user", "action": "message", "message": "fix it"},  # OpenHands, no agent step
+                {"id": 2, "source": "environment", "observation": "recall", "content": "", "cause": 1},
+            ]
+        },
+        {"trajectory": [], "info": {}},
+        {"messages": [{"role": "system", "content": "x"}], "info": {}},
+        {"root": {"role": "system", "content": "x", "children": []}},
+    ],
+)
 def test_a_file_with_nothing_to_import_says_so_instead_of_an_empty_tree(tmp_path, document):
     path = tmp_path / "other.json"
     path.write_text(json.dumps(document))

@@ -19,8 +19,20 @@ pytestmark = pytest.mark.subprocess
 
 def test_demo_grows_and_a_person_steers_it_to_a_verified_patch(tmp_path):
     out = tmp_path / "demo.jsonl"
-    command = [sys.executable, "-m", "trajscope.tui.cli", "demo", "--sandbox", "local", "--pace", "0.3",
-               "--max-nodes", "40", "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "trajscope.tui.cli",
+        "demo",
+        "--sandbox",
+        "local",
+        "--pace",
+        "0.3",
+        "--max-nodes",
+        "40",
+        "--out",
+        str(out),
+    ]
     with Terminal(command, width=150, height=45) as term:
         term.wait_for("#n1", timeout=60)
         term.wait_for("#n4", timeout=60)  # it grows by itself
@@ -59,8 +71,10 @@ def test_demo_grows_and_a_person_steers_it_to_a_verified_patch(tmp_path):
 
     events = read_events(out)
     assert events[-1]["type"] == "run_finished"
-    assert any(e["type"] == "node_status" and e["id"] == pruned and e["status"] == "pruned" and e["by"] == "human"
-               for e in events)
+    assert any(
+        e["type"] == "node_status" and e["id"] == pruned and e["status"] == "pruned" and e["by"] == "human"
+        for e in events
+    )
     asked = [e for e in events if e["type"] == "branch_requested" and e.get("by") == "human"]
     assert asked[0]["parent"] == resampled and asked[0]["hint"] == "look at the unit table"
     submitted = [e for e in events if e["type"] == "submitted"]
@@ -71,8 +85,20 @@ def test_demo_grows_and_a_person_steers_it_to_a_verified_patch(tmp_path):
 
 def test_ctrl_c_in_the_live_app_stops_the_search_with_the_summary_of_q(tmp_path):
     out = tmp_path / "demo.jsonl"
-    command = [sys.executable, "-m", "trajscope.tui.cli", "demo", "--sandbox", "local", "--pace", "0.3",
-               "--max-nodes", "40", "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "trajscope.tui.cli",
+        "demo",
+        "--sandbox",
+        "local",
+        "--pace",
+        "0.3",
+        "--max-nodes",
+        "40",
+        "--out",
+        str(out),
+    ]
     with Terminal(command, width=150, height=45) as term:
         term.wait_for("#n2", timeout=60)
         term.press("C-c")
@@ -90,9 +116,26 @@ def test_ctrl_c_in_headless_mode_says_where_the_log_is_and_how_to_go_on(tmp_path
     import time
 
     out = tmp_path / "demo.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "trajscope.tui.cli", "demo", "--headless", "--sandbox", "local",
-                             "--pace", "0.3", "--max-nodes", "8", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trajscope.tui.cli",
+            "demo",
+            "--headless",
+            "--sandbox",
+            "local",
+            "--pace",
+            "0.3",
+            "--max-nodes",
+            "8",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not out.exists() or out.read_bytes().count(b'"node_executed"') < 2):
         time.sleep(0.2)
@@ -104,8 +147,12 @@ def test_ctrl_c_in_headless_mode_says_where_the_log_is_and_how_to_go_on(tmp_path
     again = shlex.split(line.split("go on with it: ", 1)[1].split(" (add ")[0])
     assert again[:2] == ["trajscope", "search"] and again[-3:] == ["--out", str(out), "--resume"]
     before = sum(1 for e in read_events(out) if e["type"] == "node_added")
-    resumed = subprocess.run([sys.executable, "-m", "trajscope.tui.cli", *again[1:], "--headless"],
-                             capture_output=True, text=True, timeout=120)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "trajscope.tui.cli", *again[1:], "--headless"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert resumed.returncode in (0, 1), resumed.stderr
     events = read_events(out)
     assert sum(1 for e in events if e["type"] == "node_added") > before and events[-1]["type"] == "run_finished"

@@ -19,8 +19,14 @@ def install_lines(tmp_path: Path, path: str, **env: str) -> list[str]:
     """What `make` would run to install trajscope into a new venv (``make -n``: nothing runs)."""
     venv = tmp_path / "venv"
     environ = {k: v for k, v in os.environ.items() if k != "TORCH"} | {"PATH": path} | env
-    out = subprocess.run(["make", "-n", "-C", str(ROOT), f"VENV={venv}", f"{venv}/bin/trajscope"],
-                         capture_output=True, text=True, env=environ, timeout=30, check=True).stdout
+    out = subprocess.run(
+        ["make", "-n", "-C", str(ROOT), f"VENV={venv}", f"{venv}/bin/trajscope"],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=30,
+        check=True,
+    ).stdout
     return [line for line in out.splitlines() if "installing torch" in line or "pip install --progress-bar" in line]
 
 

@@ -15,9 +15,24 @@ pytestmark = [pytest.mark.subprocess, pytest.mark.slow]
 
 def test_collect_runs_rollouts_and_writes_labelled_steps(tmp_path):
     dataset = tmp_path / "steps.jsonl.gz"
-    proc = trajscope("prm", "collect", "--tasks", DEMO_TASKS[0], DEMO_TASKS[1], "--demo-seeds", "2",
-                     "--fake-seeds", "1", "--wrong-rates", "0.5", "--out", tmp_path / "runs",
-                     "--dataset", dataset, timeout=300)
+    proc = trajscope(
+        "prm",
+        "collect",
+        "--tasks",
+        DEMO_TASKS[0],
+        DEMO_TASKS[1],
+        "--demo-seeds",
+        "2",
+        "--fake-seeds",
+        "1",
+        "--wrong-rates",
+        "0.5",
+        "--out",
+        tmp_path / "runs",
+        "--dataset",
+        dataset,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["runs"] == 6 and summary["steps"] > 12
@@ -29,8 +44,9 @@ def test_collect_runs_rollouts_and_writes_labelled_steps(tmp_path):
     assert len(list((tmp_path / "runs" / "fake-0.5").glob("*.jsonl"))) == 2
 
     weights = tmp_path / "w.pt"
-    proc = trajscope("prm", "train", "--dataset", dataset, "--weights", weights, "--epochs", "1",
-                     "--held-out", "1", timeout=300)
+    proc = trajscope(
+        "prm", "train", "--dataset", dataset, "--weights", weights, "--epochs", "1", "--held-out", "1", timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert len(report["held_out_tasks"]) == 1
@@ -47,8 +63,20 @@ def test_prm_train_from_ones_own_runs_and_imported_trajectories(tmp_path):
     from trajscope.engine.prm.model import BuiltinScorer
 
     weights = tmp_path / "mine.pt"
-    proc = trajscope("prm", "train", "--from", RUNS, "tests/fixtures/real", "--with-bundled", "--finetune",
-                     "--epochs", "1", "--weights", weights, timeout=600)
+    proc = trajscope(
+        "prm",
+        "train",
+        "--from",
+        RUNS,
+        "tests/fixtures/real",
+        "--with-bundled",
+        "--finetune",
+        "--epochs",
+        "1",
+        "--weights",
+        weights,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     report = _json.loads(proc.stdout)
     assert report["runs"]["used"] >= 1 and report["runs"]["skipped_no_label"] >= 1

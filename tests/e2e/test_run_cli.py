@@ -36,8 +36,22 @@ def _run(task_dir, tmp_path, sandbox, mode="auto"):
     task = load_task_dir(task_dir)
     out = tmp_path / f"{task_dir.name}.jsonl"
     with FakeLLM(Solver(task, mode="text" if mode == "text" else "tools")) as server:
-        proc = trajscope("run", task_dir, "--model", "openai/fake-agent", "--api-base", server.url,
-                         "--tool-mode", mode, "--sandbox", sandbox, "--headless", "--out", out, timeout=180)
+        proc = trajscope(
+            "run",
+            task_dir,
+            "--model",
+            "openai/fake-agent",
+            "--api-base",
+            server.url,
+            "--tool-mode",
+            mode,
+            "--sandbox",
+            sandbox,
+            "--headless",
+            "--out",
+            out,
+            timeout=180,
+        )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["resolved"] is True and result["log"] == str(out)
@@ -77,19 +91,39 @@ def test_a_missing_api_key_is_one_clear_sentence(tmp_path):
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "trajscope.tui.cli", "run", str(DEMO_TASKS[0]), "--model",
-                           "anthropic/claude-3-5-sonnet-20240620", "--headless", "--out", str(tmp_path / "r.jsonl")],
-                          capture_output=True, text=True, timeout=60, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trajscope.tui.cli",
+            "run",
+            str(DEMO_TASKS[0]),
+            "--model",
+            "anthropic/claude-3-5-sonnet-20240620",
+            "--headless",
+            "--out",
+            str(tmp_path / "r.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert proc.returncode == 2
-    assert proc.stderr == ("trajscope: anthropic/claude-3-5-sonnet-20240620 needs ANTHROPIC_API_KEY set in the "
-                           "environment (or --api-key, or --api-base for a local server)\n")
+    assert proc.stderr == (
+        "trajscope: anthropic/claude-3-5-sonnet-20240620 needs ANTHROPIC_API_KEY set in the "
+        "environment (or --api-key, or --api-base for a local server)\n"
+    )
     assert not (tmp_path / "r.jsonl").exists()
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--model", "gpt4"], "unknown policy 'gpt4': use demo, a model as provider/model"),
-    (["--max-steps", "0"], "--max-steps must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--model", "gpt4"], "unknown policy 'gpt4': use demo, a model as provider/model"),
+        (["--max-steps", "0"], "--max-steps must be at least 1"),
+    ],
+)
 def test_bad_options_are_one_line(tmp_path, args, message):
     proc = trajscope("run", DEMO_TASKS[0], "--headless", "--sandbox", "local", "--out", tmp_path / "r.jsonl", *args)
     assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1
@@ -101,8 +135,23 @@ def _live_run(server, out):
 
     from tests.e2e.tmux import Terminal
 
-    return Terminal([sys.executable, "-m", "trajscope.tui.cli", "run", str(DEMO_TASKS[1]), "--model", "openai/fake-agent",
-                     "--api-base", server.url, "--sandbox", "local", "--out", str(out)])
+    return Terminal(
+        [
+            sys.executable,
+            "-m",
+            "trajscope.tui.cli",
+            "run",
+            str(DEMO_TASKS[1]),
+            "--model",
+            "openai/fake-agent",
+            "--api-base",
+            server.url,
+            "--sandbox",
+            "local",
+            "--out",
+            str(out),
+        ]
+    )
 
 
 def test_the_viewer_follows_a_run_live_and_q_leaves_a_complete_log(tmp_path):

@@ -24,8 +24,22 @@ TASK_DIR = next(p for p in DEMO_TASKS if p.name == "semver-prerelease")
 
 
 def _args(server, out, *extra):
-    return ["search", str(TASK_DIR), "--model", "openai/fake", "--api-base", server.url, "--sandbox", "local",
-            "--prm", "heuristic", "--headless", "--out", str(out), *extra]
+    return [
+        "search",
+        str(TASK_DIR),
+        "--model",
+        "openai/fake",
+        "--api-base",
+        server.url,
+        "--sandbox",
+        "local",
+        "--prm",
+        "heuristic",
+        "--headless",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def test_headless_search_prints_progress_and_a_json_result(tmp_path):
@@ -45,9 +59,17 @@ def test_a_killed_search_resumes_from_its_log_without_losing_a_node(tmp_path):
     out = tmp_path / "search.jsonl"
     task = load_task_dir(TASK_DIR)
     with FakeLLM(Solver(task, wrong_rate=0.5, seed=6), delay_s=0.3) as server:
-        proc = subprocess.Popen([sys.executable, "-m", "trajscope.tui.cli", *_args(server, out, "--strategy", "sample",
-                                 "--samples", "4", "--max-nodes", "60")], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "trajscope.tui.cli",
+                *_args(server, out, "--strategy", "sample", "--samples", "4", "--max-nodes", "60"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if out.exists() and sum(e["type"] == "node_executed" for e in read_events(out)) >= 5:
@@ -57,8 +79,9 @@ def test_a_killed_search_resumes_from_its_log_without_losing_a_node(tmp_path):
         proc.wait()
         before = Tree.fold(read_events(out))
         assert before.finished is None and len(before) >= 5
-        again = trajscope(*_args(server, out, "--strategy", "sample", "--samples", "4", "--max-nodes", "60",
-                                 "--resume"), timeout=300)
+        again = trajscope(
+            *_args(server, out, "--strategy", "sample", "--samples", "4", "--max-nodes", "60", "--resume"), timeout=300
+        )
     assert again.returncode in (0, 1), again.stderr
     after = Tree.fold(read_events(out))
     for node_id, node in before.nodes.items():

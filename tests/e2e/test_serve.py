@@ -58,11 +58,33 @@ def serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, str, Path]:
     port, log = free_port(), tmp_path / f"served-{len(extra)}.jsonl"
     err = tmp_path / f"stderr-{port}.txt"
     with open(err, "wb") as e:  # a file, not a pipe nobody drains
-        proc = subprocess.Popen([sys.executable, "-m", "trajscope.tui.cli", "serve", "demo", "semver-prerelease", "--pace",
-                                 "0.6", "--max-nodes", "200", "--port", str(port), "--out", str(log),
-                                 # one node at a time, so the page is seen to grow (the demo adds 3 a step)
-                                 "--strategy", "dars", "--workers", "1", *extra],
-                                stdout=subprocess.DEVNULL, stderr=e, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "trajscope.tui.cli",
+                "serve",
+                "demo",
+                "semver-prerelease",
+                "--pace",
+                "0.6",
+                "--max-nodes",
+                "200",
+                "--port",
+                str(port),
+                "--out",
+                str(log),
+                # one node at a time, so the page is seen to grow (the demo adds 3 a step)
+                "--strategy",
+                "dars",
+                "--workers",
+                "1",
+                *extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=e,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -107,8 +129,9 @@ def screen_text(driver) -> str:
 
 def viewers() -> list[str]:
     # the viewers' Python processes (textual-serve starts each through a shell)
-    found = subprocess.run(["pgrep", "-f", "^[^ ]*python[^ ]* -m trajscope.tui.serve.attach"], capture_output=True,
-                           text=True).stdout.split()
+    found = subprocess.run(
+        ["pgrep", "-f", "^[^ ]*python[^ ]* -m trajscope.tui.serve.attach"], capture_output=True, text=True
+    ).stdout.split()
     return [p for p in found if Path(f"/proc/{p}").exists() and "zombie" not in Path(f"/proc/{p}/status").read_text()]
 
 
@@ -138,11 +161,18 @@ def test_a_served_demo_in_chromium(tmp_path):
 
         press(driver, " ")  # pause: the status line says so, and the log records it by a human
         assert wait_until(lambda: "paused" in screen_text(driver)), screen_text(driver)
-        assert wait_until(lambda: any(e["type"] == "command" and e.get("name") == "pause" and e.get("by") == "human"
-                                    for e in read_events(log)))
+        assert wait_until(
+            lambda: any(
+                e["type"] == "command" and e.get("name") == "pause" and e.get("by") == "human" for e in read_events(log)
+            )
+        )
         press(driver, "p")  # prune the node under the cursor
-        assert wait_until(lambda: any(e["type"] == "node_status" and e.get("status") == "pruned"
-                                    and e.get("by") == "human" for e in read_events(log))), screen_text(driver)
+        assert wait_until(
+            lambda: any(
+                e["type"] == "node_status" and e.get("status") == "pruned" and e.get("by") == "human"
+                for e in read_events(log)
+            )
+        ), screen_text(driver)
         docs = Path(__file__).resolve().parents[2] / "docs" / "serve.png"
         if os.environ.get("TRAJSCOPE_WRITE_SCREENSHOT"):
             driver.save_screenshot(str(docs))
@@ -169,8 +199,9 @@ def test_a_read_only_viewer_has_no_controls_and_the_search_refuses_them(tmp_path
         press(driver, " ")
         press(driver, "p")
         time.sleep(2)
-        assert not any(e["type"] == "command" or (e["type"] == "node_status" and e.get("by") == "human")
-                       for e in read_events(log))
+        assert not any(
+            e["type"] == "command" or (e["type"] == "node_status" and e.get("by") == "human") for e in read_events(log)
+        )
     finally:
         driver.quit()
         os.killpg(proc.pid, signal.SIGINT)

@@ -29,8 +29,12 @@ aiohttp = pytest.importorskip("aiohttp")
 
 EXTRA_NAME = "trajscope.test"  # the fixture's --allow-host
 RUN = Path(__file__).resolve().parents[2] / "demo_data" / "runs" / "calc-divide.jsonl"  # for `serve open`
-UPGRADE = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
-           "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+UPGRADE = {
+    "Connection": "Upgrade",
+    "Upgrade": "websocket",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
 
 
 @dataclass
@@ -57,9 +61,13 @@ def start(work: Path, *args: str) -> Served:
     port = free_port()
     out, err = work / f"stdout-{port}.txt", work / f"stderr-{port}.txt"
     with open(out, "wb") as o, open(err, "wb") as e:
-        proc = subprocess.Popen([sys.executable, "-m", "trajscope.tui.cli", "serve", *args, "--port", str(port)],
-                                stdout=o, stderr=e, start_new_session=True,
-                                env=os.environ | {"PYTHONUNBUFFERED": "1"})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "trajscope.tui.cli", "serve", *args, "--port", str(port)],
+            stdout=o,
+            stderr=e,
+            start_new_session=True,
+            env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        )
 
     def listening() -> bool:
         try:
@@ -83,8 +91,21 @@ def stop(served: Served) -> None:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     work = tmp_path_factory.mktemp("serve-attacks")
-    served = start(work, "demo", "semver-prerelease", "--pace", "1", "--max-nodes", "40", "--max-viewers", "1",
-                   "--allow-host", EXTRA_NAME, "--out", str(work / "run.jsonl"))
+    served = start(
+        work,
+        "demo",
+        "semver-prerelease",
+        "--pace",
+        "1",
+        "--max-nodes",
+        "40",
+        "--max-viewers",
+        "1",
+        "--allow-host",
+        EXTRA_NAME,
+        "--out",
+        str(work / "run.jsonl"),
+    )
     yield served
     stop(served)
 
@@ -96,7 +117,9 @@ def viewers(served: Served) -> int:
     for entry in Path("/proc").iterdir():
         try:
             argv = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
-            if not (argv and b"python" in Path(argv[0].decode()).name.encode() and b"trajscope.tui.serve.attach" in argv):
+            if not (
+                argv and b"python" in Path(argv[0].decode()).name.encode() and b"trajscope.tui.serve.attach" in argv
+            ):
                 continue
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -155,8 +178,14 @@ def test_every_request_needs_the_token_on_localhost(served):
 
 def test_a_page_from_elsewhere_cannot_open_the_websocket(served):
     token = served.token
-    for origin in ("http://evil.example", "https://evil.example", f"http://evil.example:{served.port}", "null",
-                   f"http://127.0.0.1:{free_port()}", f"http://localhost:{served.port}"):
+    for origin in (
+        "http://evil.example",
+        "https://evil.example",
+        f"http://evil.example:{served.port}",
+        "null",
+        f"http://127.0.0.1:{free_port()}",
+        f"http://localhost:{served.port}",
+    ):
         status, text = handshake(served, f"/ws?token={token}", Origin=origin)
         assert status == 403 and "may not open" in text, (origin, status, text)
         # the same at the websocket URL the page names
@@ -203,8 +232,7 @@ def test_viewers_are_capped(served):
         async with aiohttp.ClientSession() as session, session.ws_connect(url, origin=origin) as first:
             await first.receive(timeout=30)  # the viewer's first bytes: its process runs
             running = viewers(served)
-            status, sentence = handshake(served, urlsplit(url)._replace(scheme="", netloc="").geturl(),
-                                         Origin=origin)
+            status, sentence = handshake(served, urlsplit(url)._replace(scheme="", netloc="").geturl(), Origin=origin)
             return running, status, sentence
 
     running, refused, sentence = asyncio.run(play())
@@ -231,11 +259,13 @@ def test_the_token_is_shown_once_and_never_logged(served):
     assert request(served, "/", Referer=served.url)[0] == 403
     # requests aiohttp itself refuses (400) and logs as an error: no Host in HTTP/1.1, a cookie
     # header another app on localhost made too long, a Referer past the line limit
-    malformed = (f"GET /?token={token} HTTP/1.1\r\nUser-Agent: curl\r\n\r\n",
-                 f"GET /?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: other_app={'a' * 9000}\r\n\r\n",
-                 f"GET /ws/{token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nReferer: {served.url}{'a' * 9000}\r\n\r\n",
-                 # the token where aiohttp's 100-byte quote of the refused line cuts it short
-                 f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: x={'a' * 85}{token}{'a' * 9000}\r\n\r\n")
+    malformed = (
+        f"GET /?token={token} HTTP/1.1\r\nUser-Agent: curl\r\n\r\n",
+        f"GET /?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: other_app={'a' * 9000}\r\n\r\n",
+        f"GET /ws/{token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nReferer: {served.url}{'a' * 9000}\r\n\r\n",
+        # the token where aiohttp's 100-byte quote of the refused line cuts it short
+        f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: x={'a' * 85}{token}{'a' * 9000}\r\n\r\n",
+    )
     for data in malformed:
         assert re.match(rb"HTTP/1\.[01] 400", raw(served, data.encode())), data[:60]
     time.sleep(0.5)
@@ -279,8 +309,9 @@ def test_no_cookie_holds_the_token(served, tmp_path):
                 sockets[server.port] = page_websocket(html)
             # after both pages, the first one's websocket still opens (101): nothing was overwritten
             for server in (other, served):
-                async with browser.ws_connect(sockets[server.port] + "?width=80&height=24",
-                                              origin=f"http://127.0.0.1:{server.port}") as ws:
+                async with browser.ws_connect(
+                    sockets[server.port] + "?width=80&height=24", origin=f"http://127.0.0.1:{server.port}"
+                ) as ws:
                     assert not ws.closed
             return list(jar), sockets
 

@@ -48,9 +48,16 @@ def served(tmp_path):
 
     task = next(p for p in DEMO_TASKS if p.name == "semver-prerelease")
     log = tmp_path / "served.jsonl"
-    worker = SearchWorker({"name": task.name, "task": str(task), "instance": None,
-                           "search": SearchSpec(**SETTINGS).to_json(),
-                           "log": str(log), "close_when_done": False})
+    worker = SearchWorker(
+        {
+            "name": task.name,
+            "task": str(task),
+            "instance": None,
+            "search": SearchSpec(**SETTINGS).to_json(),
+            "log": str(log),
+            "close_when_done": False,
+        }
+    )
     worker.start()
     assert wait_until(lambda: worker.state == "running" and worker.session.tree.children(ROOT), 60), worker.error
     server = ControlServer(worker)
@@ -90,7 +97,7 @@ def test_bad_arguments_are_answers_and_the_search_goes_on(served, monkeypatch):
         "a cost step of 10**400": (("raise_budget",), {"cost": 10**400}, "cost must be"),
         "a wall time step of 10**400": (("raise_budget",), {"wall_s": 10**400}, "wall_s must be"),
         "a tokens step of 10**400": (("raise_budget",), {"tokens": 10**400}, "tokens must be"),
-        "a nodes step of -10**400": (("raise_budget",), {"nodes": -10**400}, "nodes must be"),
+        "a nodes step of -10**400": (("raise_budget",), {"nodes": -(10**400)}, "nodes must be"),
     }
     for what, ((name, *args), kwargs, says) in refused.items():
         with pytest.raises(RuntimeError, match=says):
@@ -98,8 +105,9 @@ def test_bad_arguments_are_answers_and_the_search_goes_on(served, monkeypatch):
         assert search_threads() and all(t.is_alive() for t in search_threads()), what
     # JSON's Infinity and NaN would make a limit never reached: refused too
     for value in (b"Infinity", b"NaN"):
-        answer = raw_command(server.control, b'{"op": "command", "name": "raise_budget", "kwargs": {"cost": '
-                                              + value + b"}}")
+        answer = raw_command(
+            server.control, b'{"op": "command", "name": "raise_budget", "kwargs": {"cost": ' + value + b"}}"
+        )
         assert "cost must be" in answer["error"]
     assert "not a request" in raw_command(server.control, b"[" * 60000)["error"]
     assert "at most" in raw_command(server.control, b" " * (MAX_REQUEST + 10))["error"]

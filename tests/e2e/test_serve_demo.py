@@ -44,8 +44,13 @@ def start(work: Path, *args: str) -> Served:
         port = s.getsockname()[1]
     err = work / f"output-{port}.txt"
     with open(err, "wb") as e:
-        proc = subprocess.Popen([sys.executable, "-m", "trajscope.tui.cli", "serve", *args, "--port", str(port)],
-                                stdout=e, stderr=e, start_new_session=True, env=os.environ | {"PYTHONUNBUFFERED": "1"})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "trajscope.tui.cli", "serve", *args, "--port", str(port)],
+            stdout=e,
+            stderr=e,
+            start_new_session=True,
+            env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        )
     if not wait_until(lambda: "trajscope: serving" in err.read_text(), 60, 0.2):
         proc.kill()
         raise AssertionError(f"serve did not listen: {err.read_text()[-2000:]}")
@@ -159,6 +164,10 @@ def test_the_search_starts_for_the_first_viewer_and_again_only_when_it_ended_unw
 def test_serve_demo_refuses_a_taken_out_before_listening(tmp_path):
     taken = tmp_path / "taken.jsonl"
     taken.write_text('{"type": "run_started"}\n')
-    proc = subprocess.run([sys.executable, "-m", "trajscope.tui.cli", "serve", "demo", "--out", str(taken),
-                           "--port", "1"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "trajscope.tui.cli", "serve", "demo", "--out", str(taken), "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and f"{taken} already exists; choose another --out" in proc.stderr, proc.stderr

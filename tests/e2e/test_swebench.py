@@ -81,11 +81,16 @@ COPY miniconda3 /opt/miniconda3
 RUN ln -s "$(command -v python3)" /opt/miniconda3/envs/testbed/bin/python \\
  && cd /testbed && git init -q && git add -A && git -c user.email=t@t -c user.name=t commit -qm base
 """
-    context = _tar({"Dockerfile": dockerfile, "testbed/src/calc/__init__.py": CALC,
-                    "testbed/testing/__init__.py": "",
-                    "miniconda3/bin/activate": ACTIVATE,
-                    "miniconda3/envs/testbed/bin/pytest": '#!/bin/sh\nexec python3 -m pytest "$@"\n'},
-                   {"miniconda3/envs/testbed/bin/pytest": 0o755})
+    context = _tar(
+        {
+            "Dockerfile": dockerfile,
+            "testbed/src/calc/__init__.py": CALC,
+            "testbed/testing/__init__.py": "",
+            "miniconda3/bin/activate": ACTIVATE,
+            "miniconda3/envs/testbed/bin/pytest": '#!/bin/sh\nexec python3 -m pytest "$@"\n',
+        },
+        {"miniconda3/envs/testbed/bin/pytest": 0o755},
+    )
     client.images.build(fileobj=io.BytesIO(context), custom_context=True, tag=IMAGE, rm=True, network_mode="none")
     yield IMAGE
 
@@ -94,12 +99,25 @@ RUN ln -s "$(command -v python3)" /opt/miniconda3/envs/testbed/bin/python \\
 def dataset(image, tmp_path_factory):
     import docker
 
-    head = docker.from_env().containers.run(image, ["git", "-C", "/testbed", "rev-parse", "HEAD"],
-                                            remove=True, network_mode="none").decode().strip()
-    row = {"instance_id": INSTANCE, "repo": "pytest-dev/pytest", "version": "4.4", "base_commit": head,
-           "environment_setup_commit": head, "problem_statement": "calc.add subtracts.", "patch": GOLD,
-           "test_patch": TEST_PATCH, "FAIL_TO_PASS": json.dumps(["testing/test_calc.py::test_add"]),
-           "PASS_TO_PASS": json.dumps(["testing/test_calc.py::test_sub"]), "image": image}
+    head = (
+        docker.from_env()
+        .containers.run(image, ["git", "-C", "/testbed", "rev-parse", "HEAD"], remove=True, network_mode="none")
+        .decode()
+        .strip()
+    )
+    row = {
+        "instance_id": INSTANCE,
+        "repo": "pytest-dev/pytest",
+        "version": "4.4",
+        "base_commit": head,
+        "environment_setup_commit": head,
+        "problem_statement": "calc.add subtracts.",
+        "patch": GOLD,
+        "test_patch": TEST_PATCH,
+        "FAIL_TO_PASS": json.dumps(["testing/test_calc.py::test_add"]),
+        "PASS_TO_PASS": json.dumps(["testing/test_calc.py::test_sub"]),
+        "image": image,
+    }
     path = tmp_path_factory.mktemp("swebench") / "instances.jsonl"
     path.write_text(json.dumps(row) + "\n")
     return path
@@ -173,12 +191,34 @@ def test_a_run_on_the_row_is_verified_by_the_harness(dataset, tmp_path):
     from tests.fake_llm import FakeLLM, Scripted, reply
 
     out = tmp_path / "run.jsonl"
-    fix = reply("str_replace", "add adds", path="src/calc/__init__.py", old="def add(a, b):\n    return a - b",
-                new="def add(a, b):\n    return a + b")
-    with FakeLLM(Scripted([reply("bash", "look", command="python -c 'import calc; print(calc.add(2, 3))'"),
-                           fix, reply("submit")])) as server:
-        proc = trajscope("run", dataset, "--instance", INSTANCE, "--model", "openai/fake", "--api-base", server.url,
-                         "--sandbox", "docker", "--headless", "--out", out, timeout=300)
+    fix = reply(
+        "str_replace",
+        "add adds",
+        path="src/calc/__init__.py",
+        old="def add(a, b):\n    return a - b",
+        new="def add(a, b):\n    return a + b",
+    )
+    with FakeLLM(
+        Scripted(
+            [reply("bash", "look", command="python -c 'import calc; print(calc.add(2, 3))'"), fix, reply("submit")]
+        )
+    ) as server:
+        proc = trajscope(
+            "run",
+            dataset,
+            "--instance",
+            INSTANCE,
+            "--model",
+            "openai/fake",
+            "--api-base",
+            server.url,
+            "--sandbox",
+            "docker",
+            "--headless",
+            "--out",
+            out,
+            timeout=300,
+        )
     result = json.loads(proc.stdout)
     assert proc.returncode == 0 and result["resolved"] is True, (proc.stderr, result)
     events = read_events(out)
@@ -196,12 +236,21 @@ def test_evaluate_grades_predictions_as_the_harness_reports_them(dataset, tmp_pa
     data = tmp_path / "instances.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     preds = tmp_path / "preds.jsonl"
-    preds.write_text("".join(json.dumps({"instance_id": iid, "model_name_or_path": "org/model", "model_patch": patch})
-                             + "\n" for iid, patch in ((INSTANCE, GOLD), (f"{INSTANCE}-b", WRONG),
-                                                       (f"{INSTANCE}-c", ""), ("nope__nope-1", GOLD))))
+    preds.write_text(
+        "".join(
+            json.dumps({"instance_id": iid, "model_name_or_path": "org/model", "model_patch": patch}) + "\n"
+            for iid, patch in (
+                (INSTANCE, GOLD),
+                (f"{INSTANCE}-b", WRONG),
+                (f"{INSTANCE}-c", ""),
+                ("nope__nope-1", GOLD),
+            )
+        )
+    )
     out = tmp_path / "evaluation"
-    result = trajscope("evaluate", preds, "--dataset", data, "--out", out, "--run-id", "r1", "--workers", "2",
-                       timeout=600)
+    result = trajscope(
+        "evaluate", preds, "--dataset", data, "--out", out, "--run-id", "r1", "--workers", "2", timeout=600
+    )
     assert result.returncode == 3, result.stderr  # one prediction is not in the dataset: not graded
     summary = json.loads((out / "org__model.r1.json").read_text())
     assert summary["resolved_ids"] == [INSTANCE] and summary["unresolved_ids"] == [f"{INSTANCE}-b"]
@@ -211,8 +260,7 @@ def test_evaluate_grades_predictions_as_the_harness_reports_them(dataset, tmp_pa
     assert report[INSTANCE]["tests_status"]["FAIL_TO_PASS"]["success"] == ["testing/test_calc.py::test_add"]
     assert "resolved 1 of 4" in result.stderr
     # the runs screen and `stats` read these reports as the harness's own
-    assert find_verdicts(out) == {INSTANCE: True, f"{INSTANCE}-b": False, f"{INSTANCE}-c": False,
-                                  "nope__nope-1": False}
+    assert find_verdicts(out) == {INSTANCE: True, f"{INSTANCE}-b": False, f"{INSTANCE}-c": False, "nope__nope-1": False}
 
 
 def test_a_search_on_the_row_submits_and_is_verified_by_the_harness(dataset, tmp_path):
@@ -221,12 +269,36 @@ def test_a_search_on_the_row_submits_and_is_verified_by_the_harness(dataset, tmp
     from tests.fake_llm import FakeLLM, Scripted, reply
 
     out = tmp_path / "search.jsonl"
-    fix = reply("str_replace", "add adds", path="src/calc/__init__.py", old="def add(a, b):\n    return a - b",
-                new="def add(a, b):\n    return a + b")
+    fix = reply(
+        "str_replace",
+        "add adds",
+        path="src/calc/__init__.py",
+        old="def add(a, b):\n    return a - b",
+        new="def add(a, b):\n    return a + b",
+    )
     with FakeLLM(Scripted([fix, reply("submit")] * 4)) as server:
-        proc = trajscope("search", dataset, "--instance", INSTANCE, "--model", "openai/fake", "--api-base",
-                         server.url, "--sandbox", "docker", "--strategy", "sample", "--samples", "2",
-                         "--prm", "heuristic", "--headless", "--out", out, timeout=400)
+        proc = trajscope(
+            "search",
+            dataset,
+            "--instance",
+            INSTANCE,
+            "--model",
+            "openai/fake",
+            "--api-base",
+            server.url,
+            "--sandbox",
+            "docker",
+            "--strategy",
+            "sample",
+            "--samples",
+            "2",
+            "--prm",
+            "heuristic",
+            "--headless",
+            "--out",
+            out,
+            timeout=400,
+        )
     result = json.loads(proc.stdout)
     assert proc.returncode == 0 and result["resolved"] is True, (proc.stderr, result)
     tree = Tree.fold(read_events(out))
@@ -242,14 +314,23 @@ def test_a_5x_task_repository_is_verified_with_its_own_eval_script(dataset, tmp_
     row = json.loads(dataset.read_text())
     task = tmp_path / "repo" / "tasks" / "acme__calc-1"
     task.mkdir(parents=True)
-    meta = {"instance_id": "acme__calc-1", "repo": "acme/calc", "version": "1.0", "base_commit": row["base_commit"],
-            "image": row["image"], "log_parser": "parse_log_pytest", "eval_type": "pass_and_fail"}
+    meta = {
+        "instance_id": "acme__calc-1",
+        "repo": "acme/calc",
+        "version": "1.0",
+        "base_commit": row["base_commit"],
+        "image": row["image"],
+        "log_parser": "parse_log_pytest",
+        "eval_type": "pass_and_fail",
+    }
     (task / "task.yaml").write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in meta.items()))
     (task / "tests.json").write_text(json.dumps({k: json.loads(row[k]) for k in ("FAIL_TO_PASS", "PASS_TO_PASS")}))
     (task / "eval.sh").write_text(swebench.eval_script(row))
     for name, text in (("gold.patch", GOLD), ("test.patch", TEST_PATCH), ("problem_statement.md", "add subtracts")):
         (task / name).write_text(text)
-    gold = trajscope("verify", tmp_path / "repo", "--instance", "acme__calc-1", "--gold", "--sandbox", "docker", "--json")
+    gold = trajscope(
+        "verify", tmp_path / "repo", "--instance", "acme__calc-1", "--gold", "--sandbox", "docker", "--json"
+    )
     report = json.loads(gold.stdout)
     assert gold.returncode == 0 and report["resolved"] is True and report["grader"] == "swebench harness", report
     fix = tmp_path / "wrong.diff"

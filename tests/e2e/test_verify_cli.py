@@ -34,8 +34,13 @@ def test_verify_patch_file_and_stdin(tmp_path):
     patch = tmp_path / "fix.diff"
     shutil.copy(TASK / "gold.patch", patch)
     assert trajscope("verify", TASK, "--patch", patch, "--json").returncode == 0
-    piped = subprocess.run([sys.executable, "-m", "trajscope.tui.cli", "verify", str(TASK), "--patch", "-", "--json"],
-                           input=patch.read_text(), capture_output=True, text=True, timeout=120)
+    piped = subprocess.run(
+        [sys.executable, "-m", "trajscope.tui.cli", "verify", str(TASK), "--patch", "-", "--json"],
+        input=patch.read_text(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert piped.returncode == 0 and json.loads(piped.stdout)["resolved"]
 
 
@@ -47,10 +52,13 @@ def test_patch_that_does_not_apply_is_one_line(tmp_path):
     assert [line for line in result.stdout.splitlines() if "does not apply" in line]
 
 
-@pytest.mark.parametrize("content,message", [
-    ({"instance_id": "x", "problem_statement": "y"}, "lacks FAIL_TO_PASS, PASS_TO_PASS, test_patch"),
-    (None, "no task.json"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ({"instance_id": "x", "problem_statement": "y"}, "lacks FAIL_TO_PASS, PASS_TO_PASS, test_patch"),
+        (None, "no task.json"),
+    ],
+)
 def test_bad_task_directory(tmp_path, content, message):
     (tmp_path / "repo").mkdir()
     if content is not None:
@@ -62,8 +70,13 @@ def test_bad_task_directory(tmp_path, content, message):
 
 def test_no_docker_daemon_is_one_line():
     env = dict(os.environ, DOCKER_HOST="unix:///nonexistent/docker.sock")
-    result = subprocess.run([sys.executable, "-m", "trajscope.tui.cli", "verify", str(TASK), "--sandbox", "docker"],
-                            capture_output=True, text=True, timeout=60, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "trajscope.tui.cli", "verify", str(TASK), "--sandbox", "docker"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("trajscope: Docker is not reachable") and "--sandbox local" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -105,5 +118,7 @@ def test_sandbox_clean_removes_what_dead_runs_left_and_nothing_else(tmp_path):
     said = re.fullmatch(r"removed (\d+) leftover sandbox(es)? \(Docker skipped: .+\)\n", result.stdout)
     assert said and int(said.group(1)) >= 1, result.stdout
     assert not folders["trajscope-dead"].exists()
-    assert all(folders[name].joinpath("engine", "store.pack").is_file()
-               for name in ("trajscope-live", "trajscope-notes", "other"))
+    assert all(
+        folders[name].joinpath("engine", "store.pack").is_file()
+        for name in ("trajscope-live", "trajscope-notes", "other")
+    )

@@ -38,8 +38,15 @@ class FakeLLM(ModelServer):
     or ``(status, message[, headers])``, answers with that error; ``"hang"`` waits
     ``hang_s`` before answering, so a client with a shorter timeout gives up."""
 
-    def __init__(self, script, faults: list | None = None, hang_s: float = 3.0, delay_s: float = 0.0,
-                 ignore_n: bool = False, reject_tools: bool = False):
+    def __init__(
+        self,
+        script,
+        faults: list | None = None,
+        hang_s: float = 3.0,
+        delay_s: float = 0.0,
+        ignore_n: bool = False,
+        reject_tools: bool = False,
+    ):
         super().__init__(script, delay_s)
         self.faults, self.hang_s = list(faults or []), hang_s
         self.ignore_n, self.reject_tools = ignore_n, reject_tools
@@ -57,8 +64,9 @@ class FakeLLM(ModelServer):
         if fault == "hang":
             time.sleep(self.hang_s)
         elif isinstance(fault, (int, tuple)):
-            code, message, headers = (tuple(fault) + ({},))[:3] if isinstance(fault, tuple) \
-                else (fault, f"injected {fault}", {})
+            code, message, headers = (
+                (tuple(fault) + ({},))[:3] if isinstance(fault, tuple) else (fault, f"injected {fault}", {})
+            )
             kind = {429: "rate_limit_exceeded", 401: "invalid_api_key"}.get(code, "server_error")
             return code, {"error": {"message": message, "type": kind, "code": kind}, "_headers": headers}
         if self.reject_tools and body.get("tools"):

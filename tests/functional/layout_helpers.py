@@ -21,8 +21,14 @@ FAILED_WHY = "the sandbox could not start: bubblewrap is not installed (apt inst
 def screen_lines(app) -> list[str]:
     """The screen's rows as plain text, as a person reads them."""
     update = app.screen._compositor.render_update(full=True)
-    console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(), record=True,
-                      color_system=None, legacy_windows=False)
+    console = Console(
+        width=app.size.width,
+        height=app.size.height,
+        file=io.StringIO(),
+        record=True,
+        color_system=None,
+        legacy_windows=False,
+    )
     console.print(update, end="")
     return console.export_text().splitlines()
 

@@ -156,11 +156,20 @@ async def test_long_observation_is_truncated_and_viewable(tmp_path):
     huge = "".join(f"line {i} \x1b[31mred\x1b[0m \x00\n" for i in range(400_000))  # ~10 MB
     assert len(huge) > 9_000_000
     path = tmp_path / "big.jsonl"
-    write_events(path, [
-        make_event("run_started", "big", task={"instance_id": "big"}, config={}),
-        make_event("node_added", "big", id="1", parent=None, action={"tool": "bash", "args": {"command": "cat log"}, "raw": "cat log"}),
-        make_event("node_executed", "big", id="1", observation=huge, exit_code=0),
-    ])
+    write_events(
+        path,
+        [
+            make_event("run_started", "big", task={"instance_id": "big"}, config={}),
+            make_event(
+                "node_added",
+                "big",
+                id="1",
+                parent=None,
+                action={"tool": "bash", "args": {"command": "cat log"}, "raw": "cat log"},
+            ),
+            make_event("node_executed", "big", id="1", observation=huge, exit_code=0),
+        ],
+    )
     app = TrajscopeApp(Source(path))
     async with app.run_test(size=SIZE) as pilot:
         screen = await opened(pilot)
@@ -201,7 +210,14 @@ async def test_follow_shows_nodes_as_a_writer_appends(tmp_path):
     path = tmp_path / "live.jsonl"
     log = RunLog(path, run="live")
     log.append({"type": "run_started", "task": {"instance_id": "live"}, "config": {}})
-    log.append({"type": "node_added", "id": "1", "parent": None, "action": {"tool": "bash", "args": {"command": "ls"}, "raw": "ls"}})
+    log.append(
+        {
+            "type": "node_added",
+            "id": "1",
+            "parent": None,
+            "action": {"tool": "bash", "args": {"command": "ls"}, "raw": "ls"},
+        }
+    )
     app = TrajscopeApp(Source(path, follow=True))
     async with app.run_test(size=SIZE) as pilot:
         screen = await opened(pilot)
@@ -214,8 +230,14 @@ async def test_follow_shows_nodes_as_a_writer_appends(tmp_path):
             for node_id, parent in parents.items():
                 if stop.wait(0.05):
                     return
-                log.append({"type": "node_added", "id": node_id, "parent": parent,
-                            "action": {"tool": "bash", "args": {"command": f"step {node_id}"}, "raw": ""}})
+                log.append(
+                    {
+                        "type": "node_added",
+                        "id": node_id,
+                        "parent": parent,
+                        "action": {"tool": "bash", "args": {"command": f"step {node_id}"}, "raw": ""},
+                    }
+                )
                 log.append({"type": "node_scored", "id": node_id, "scorer": "builtin", "score": 0.5})
 
         thread = threading.Thread(target=writer)

@@ -22,8 +22,9 @@ SIZE = (160, 40)
 
 @pytest.mark.subprocess
 async def test_the_fleet_live_pause_all_and_a_forwarded_prune(tmp_path):
-    fleet = Fleet(specs({"semver-prerelease", "ini-merge-case"}, pace=0.3, max_nodes=200), LocalExecutor(2),
-                  tmp_path / "out", 2)
+    fleet = Fleet(
+        specs({"semver-prerelease", "ini-merge-case"}, pace=0.3, max_nodes=200), LocalExecutor(2), tmp_path / "out", 2
+    )
     fleet.start()
     app = TrajscopeApp(FleetSource(fleet, tmp_path / "out"), theme="trajscope-dark")
     try:
@@ -41,8 +42,13 @@ async def test_the_fleet_live_pause_all_and_a_forwarded_prune(tmp_path):
             await wait_for(pilot, lambda: not any(m.status.get("paused") for m in fleet.members), 30)
 
             await pilot.press("enter")  # the first row's live tree
-            await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.screen.model is not None
-                           and len(app.screen.model) > 2, 60)
+            await wait_for(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, LiveScreen) and app.screen.model is not None and len(app.screen.model) > 2
+                ),
+                60,
+            )
             live = app.screen
             member = live.session.member
             await pilot.press("space")  # this search only
@@ -50,8 +56,9 @@ async def test_the_fleet_live_pause_all_and_a_forwarded_prune(tmp_path):
             assert not all(m.status.get("paused") for m in fleet.members if m is not member)
             # a paused search may hold only nodes still running: wait for one that is done (the
             # steps in flight finish while the search is paused)
-            await wait_for(pilot, lambda: any(n.id != ROOT and n.status == "done" for n in live.model.nodes.values()),
-                           60)
+            await wait_for(
+                pilot, lambda: any(n.id != ROOT and n.status == "done" for n in live.model.nodes.values()), 60
+            )
             target = next(n for n in live.model.nodes.values() if n.id != ROOT and n.status == "done")
             live.tree.reveal(target.id)
             await pilot.press("p")
@@ -75,8 +82,13 @@ def test_a_remote_search_shows_the_time_its_worker_has_used():
     from trajscope.tui.remote import RemoteSession
     from trajscope.tui.screens.live import budget_text
 
-    member = SimpleNamespace(name="t", log=None, tree=Tree(), done=False,
-                             status={"budget": {"nodes": 60, "wall_s": 600, "used_wall_s": 420.0}})
+    member = SimpleNamespace(
+        name="t",
+        log=None,
+        tree=Tree(),
+        done=False,
+        status={"budget": {"nodes": 60, "wall_s": 600, "used_wall_s": 420.0}},
+    )
     session = RemoteSession(channel=None, member=member)
     assert "420/600 s" in budget_text(session)
     assert session.budget is session.budget  # one clock, read twice

@@ -89,8 +89,9 @@ async def test_prune_then_undo(tmp_path):
             assert session.tree.nodes[target.id].status_reason == "prune undone"
             await pilot.press("u")  # nothing left to undo: a warning, no change
             await pilot.pause(0.2)
-    statuses = [e for e in read_events(session.recorder.log.path)
-                if e["type"] == "node_status" and e["id"] == target.id]
+    statuses = [
+        e for e in read_events(session.recorder.log.path) if e["type"] == "node_status" and e["id"] == target.id
+    ]
     assert [(e["status"], e["by"]) for e in statuses] == [("pruned", "human"), ("done", "human")]
 
 
@@ -125,8 +126,9 @@ async def test_resample_dialog_sends_n_and_the_hint_to_the_model(tmp_path):
             await pilot.press("tab", *"check the unit table", "enter")  # focus starts at how many
             await wait_for(pilot, lambda: not isinstance(app.screen, ResampleDialog))
             await wait_for(pilot, lambda: len(set(session.tree.children(target.parent)) - before) >= 1, 30)
-    requested = [e for e in read_events(session.recorder.log.path) if e["type"] == "branch_requested"
-                 and e.get("by") == "human"]
+    requested = [
+        e for e in read_events(session.recorder.log.path) if e["type"] == "branch_requested" and e.get("by") == "human"
+    ]
     assert requested[0]["parent"] == target.id and requested[0]["n"] == 2
     assert requested[0]["hint"] == "check the unit table"
     asked = [r for r in session.server.requests if "check the unit table" in orjson.dumps(r["messages"]).decode()]
@@ -150,8 +152,14 @@ async def test_edit_runs_the_edited_action_as_a_sibling_with_a_teacher_label(tmp
             assert "empty" in static_text(app.screen.query_one("#dialog-error"))
             area.text = "echo edited-by-hand"
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: any(n.extra.get("edited_from") == target.id and n.exit_code is not None
-                                              for n in session.tree.nodes.values()), 30)
+            await wait_for(
+                pilot,
+                lambda: any(
+                    n.extra.get("edited_from") == target.id and n.exit_code is not None
+                    for n in session.tree.nodes.values()
+                ),
+                30,
+            )
     node = node_where(session, lambda n: n.extra.get("edited_from") == target.id)
     assert node.parent == target.parent and node.proposer == "human"
     assert node.action["args"]["command"] == "echo edited-by-hand" and "edited-by-hand" in node.observation
@@ -163,8 +171,15 @@ async def test_edit_of_a_tool_action_checks_its_arguments(tmp_path):
         app = app_for(session)
         async with app.run_test(size=SIZE) as pilot:
             await attached(pilot, 1)
-            await wait_for(pilot, lambda: any(n.action and n.action["tool"] not in ("bash", "submit")
-                                              for n in session.tree.nodes.values() if n.id != ROOT), 60)
+            await wait_for(
+                pilot,
+                lambda: any(
+                    n.action and n.action["tool"] not in ("bash", "submit")
+                    for n in session.tree.nodes.values()
+                    if n.id != ROOT
+                ),
+                60,
+            )
             await pilot.press("space")
             await settled(pilot, session)
             target = node_where(session, lambda n: n.action["tool"] not in ("bash", "submit"))
@@ -241,7 +256,6 @@ async def test_plus_raises_the_budget_and_the_search_goes_on(tmp_path):
     assert commands(session, "raise_budget")[0]["budget"]["nodes"] == 16
 
 
-
 async def test_plus_on_a_huge_budget_raises_it_by_the_most_one_step_takes(tmp_path):
     """Half of a 300,000-node budget passes the engine's cap on one step: the key takes the cap
     instead of failing with an error."""
@@ -256,6 +270,7 @@ async def test_plus_on_a_huge_budget_raises_it_by_the_most_one_step_takes(tmp_pa
     finally:
         session.close()
     assert commands(session, "raise_budget")[0]["budget"]["nodes"] == 400_000
+
 
 @pytest.mark.slow
 async def test_follow_and_best_leaf(tmp_path):
@@ -290,8 +305,21 @@ async def test_help_and_palette_list_every_control(tmp_path):
             await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
             text = " ".join(d for _, d in app.screen.rows)
             # paused: space says Resume
-            for word in ("Resume", "Re-sample", "Edit", "Prune", "Undo prune", "Promote", "Submit", "Budget",
-                         "Follow", "Best leaf", "Compare", "Search", "Go to node"):
+            for word in (
+                "Resume",
+                "Re-sample",
+                "Edit",
+                "Prune",
+                "Undo prune",
+                "Promote",
+                "Submit",
+                "Budget",
+                "Follow",
+                "Best leaf",
+                "Compare",
+                "Search",
+                "Go to node",
+            ):
                 assert word in text, word
             await pilot.press("escape")
             await pilot.press("slash")  # space typed into the prompt is a space, not a pause

@@ -25,8 +25,15 @@ from trajscope.tui.widgets.node_label import ASKED_GLYPHS, STATUS_GLYPHS, score_
 def pruned_session(tmp_path) -> Session:
     """PRM pruning with the demo policy: each step samples 3 candidates and runs 1, so the
     tree holds edits that were pruned before they ran. It ends by itself in a few seconds."""
-    session = Session(TASK, DemoPolicy(seed=3), tmp_path / "pruned.jsonl", scorers=[HeuristicScorer()],
-                      budget=Budget(nodes=16), config=SearchConfig(strategy="prune", prune_m=3, prune_b=1), seed=3)
+    session = Session(
+        TASK,
+        DemoPolicy(seed=3),
+        tmp_path / "pruned.jsonl",
+        scorers=[HeuristicScorer()],
+        budget=Budget(nodes=16),
+        config=SearchConfig(strategy="prune", prune_m=3, prune_b=1),
+        seed=3,
+    )
     session.start()
     session.wait()
     return session
@@ -38,8 +45,11 @@ async def test_the_submit_screen_shows_the_patch_the_submission_verified(tmp_pat
     session = pruned_session(tmp_path)
     try:
         tree = session.tree
-        target = next(n for n in tree.nodes.values() if n.id != ROOT and n.kind == "edit"
-                      and n.status == "pruned" and n.exit_code is None)
+        target = next(
+            n
+            for n in tree.nodes.values()
+            if n.id != ROOT and n.kind == "edit" and n.status == "pruned" and n.exit_code is None
+        )
         assert tree.patch_at(target.id) == tree.patch_at(target.parent)  # nothing of its own until it runs
         app = app_for(session)
         async with app.run_test(size=SIZE) as pilot:
@@ -51,8 +61,9 @@ async def test_the_submit_screen_shows_the_patch_the_submission_verified(tmp_pat
             first = static_text(screen.query_one("#submit-patch"))
             assert "empty patch" not in first and "has not run" in first, first
             await wait_for(pilot, lambda: "RESOLVED" in static_text(screen.query_one("#submit-verdict")), 120)
-            submitted = next(e for e in read_events(session.recorder.log.path)
-                             if e["type"] == "submitted" and e["id"] == target.id)
+            submitted = next(
+                e for e in read_events(session.recorder.log.path) if e["type"] == "submitted" and e["id"] == target.id
+            )
             assert submitted["patch"].strip() and submitted["patch"] != tree.patch_at(target.parent)
             await wait_for(pilot, lambda: "has not run" not in static_text(screen.query_one("#submit-patch")), 5)
             shown = static_text(screen.query_one("#submit-patch"), width=400)
@@ -96,14 +107,21 @@ async def test_resample_takes_how_many_then_the_hint_and_the_new_nodes_say_who_a
         session.close()
     requested = [e for e in read_events(session.recorder.log.path) if e["type"] == "branch_requested"]
     assert [(e["parent"], e["n"], e["hint"], e["by"]) for e in requested] == [
-        ("n7", 3, "look at the unit table", "human")]
+        ("n7", 3, "look at the unit table", "human")
+    ]
 
 
 async def test_editing_a_multi_line_str_replace_gives_old_and_new_text_areas(tmp_path):
     session = pruned_session(tmp_path)
     try:
-        target = next(n for n in session.tree.nodes.values() if n.id != ROOT and n.action["tool"] == "str_replace"
-                      and "\n" in n.action["args"]["old"] and n.status == "done")
+        target = next(
+            n
+            for n in session.tree.nodes.values()
+            if n.id != ROOT
+            and n.action["tool"] == "str_replace"
+            and "\n" in n.action["args"]["old"]
+            and n.status == "done"
+        )
         args = target.action["args"]
         app = app_for(session)
         async with app.run_test(size=SIZE) as pilot:
@@ -122,8 +140,14 @@ async def test_editing_a_multi_line_str_replace_gives_old_and_new_text_areas(tmp
             dialog.query_one("#arg-path", Input).value = args["path"]
             new.text = args["new"] + "# edited by hand\n"
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: any(n.extra.get("edited_from") == target.id and n.exit_code is not None
-                                              for n in session.tree.nodes.values()), 30)
+            await wait_for(
+                pilot,
+                lambda: any(
+                    n.extra.get("edited_from") == target.id and n.exit_code is not None
+                    for n in session.tree.nodes.values()
+                ),
+                30,
+            )
     finally:
         session.close()
     edit = next(n for n in session.tree.nodes.values() if n.extra.get("edited_from") == target.id)
@@ -189,8 +213,8 @@ async def test_the_help_has_a_legend_of_the_tree_and_the_status_bar_names_the_sa
 
 def test_the_readme_legend_lists_every_mark_of_the_tree():
     readme = (Path(__file__).parents[2] / "README.md").read_text()
-    legend = readme[readme.index("### The tree's marks"):]
-    legend = legend[:legend.index("\n#")]
+    legend = readme[readme.index("### The tree's marks") :]
+    legend = legend[: legend.index("\n#")]
     for mark in (*(g for g in STATUS_GLYPHS.values() if g.strip()), *ASKED_GLYPHS.values()):
         assert f"`{mark}`" in legend, mark
     assert f"`{score_bar(0.8)} 0.80`" in legend

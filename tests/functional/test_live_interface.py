@@ -58,32 +58,63 @@ def until(predicate, timeout: float = 60.0) -> None:
 def paused_and_seen(worker, watched) -> bool:
     """The worker's search is paused with nothing running, and the viewer has all of it."""
     session, status = worker.session, watched.status
-    return (session.paused and session.busy == 0 and status.get("paused") is True and status.get("busy") == 0
-            and len(watched.tree) == len(session.tree) and status.get("phase") == session.phase)
+    return (
+        session.paused
+        and session.busy == 0
+        and status.get("paused") is True
+        and status.get("busy") == 0
+        and len(watched.tree) == len(session.tree)
+        and status.get("phase") == session.phase
+    )
 
 
 def facts(search: LiveSearch) -> dict:
     budget = search.budget
-    return {"log": search.log_path, "strategy": search.strategy_name, "phase": search.phase, "paused": search.paused,
-            "finished": search.finished, "busy": search.busy, "workers": search.workers,
-            "scorers": [s.name for s in search.scorers], "sandbox": search.sandbox_kind,
-            "verifying": dict(search.verifying), "nodes": len(search.tree),
-            "limits": (budget.nodes, budget.tokens, budget.cost, budget.wall_s)}
+    return {
+        "log": search.log_path,
+        "strategy": search.strategy_name,
+        "phase": search.phase,
+        "paused": search.paused,
+        "finished": search.finished,
+        "busy": search.busy,
+        "workers": search.workers,
+        "scorers": [s.name for s in search.scorers],
+        "sandbox": search.sandbox_kind,
+        "verifying": dict(search.verifying),
+        "nodes": len(search.tree),
+        "limits": (budget.nodes, budget.tokens, budget.cost, budget.wall_s),
+    }
 
 
 def test_a_session_and_a_remote_session_are_the_same_live_search(tmp_path):
     with served_search(tmp_path) as (worker, watched):
         until(lambda: worker.session is not None and len(worker.session.tree) >= 4)
         worker.command("pause", [], {})
-        until(lambda: paused_and_seen(worker, watched) and worker.session.budget.used(worker.session.tree)["wall_s"] >= 2)
+        until(
+            lambda: paused_and_seen(worker, watched) and worker.session.budget.used(worker.session.tree)["wall_s"] >= 2
+        )
         session, remote = worker.session, RemoteSession(watched.client, watched)
         for search in (session, remote):
             assert isinstance(search, LiveSearch)
             assert isinstance(search.budget, LiveBudget) and isinstance(search.commands, PersonCommands)
-        assert facts(session) == facts(remote) == facts(session) | {
-            "log": worker.log, "strategy": "dars", "phase": "dars", "paused": True, "finished": None, "busy": 0,
-            "workers": 1, "scorers": ["heuristic"], "sandbox": "local", "verifying": {},
-            "limits": (40, None, None, WALL_S)}
+        assert (
+            facts(session)
+            == facts(remote)
+            == facts(session)
+            | {
+                "log": worker.log,
+                "strategy": "dars",
+                "phase": "dars",
+                "paused": True,
+                "finished": None,
+                "busy": 0,
+                "workers": 1,
+                "scorers": ["heuristic"],
+                "sandbox": "local",
+                "verifying": {},
+                "limits": (40, None, None, WALL_S),
+            }
+        )
         # one clock: the remote budget has used what the worker's has, not what its own object has
         used = session.budget.used(session.tree)["wall_s"]
         assert abs(remote.budget.used(remote.tree)["wall_s"] - used) < 1.0
@@ -102,8 +133,10 @@ def test_forwarded_commands_are_the_person_commands_the_engine_takes():
     assert worker_module.PERSON_COMMANDS is PERSON_COMMANDS  # the worker calls nothing else
     assert {n for n in vars(PersonCommands) if not n.startswith("_")} == set(PERSON_COMMANDS)  # the Protocol
     for name in PERSON_COMMANDS:
-        assert inspect.signature(getattr(ForwardedCommands, name)).parameters.keys() == \
-               inspect.signature(getattr(Commands, name)).parameters.keys(), name
+        assert (
+            inspect.signature(getattr(ForwardedCommands, name)).parameters.keys()
+            == inspect.signature(getattr(Commands, name)).parameters.keys()
+        ), name
         forwarded = inspect.signature(getattr(ForwardedCommands, name)).parameters.values()
         engine = inspect.signature(getattr(Commands, name)).parameters.values()
         assert [p.default for p in forwarded] == [p.default for p in engine], name
@@ -112,8 +145,10 @@ def test_forwarded_commands_are_the_person_commands_the_engine_takes():
     commands = ForwardedCommands(channel, member=None)
     commands.prune("n3")
     commands.resample("n2", n=2, hint="try the tests")
-    assert sent == [("prune", ("n3",), {"reason": "pruned by hand"}),
-                    ("resample", ("n2",), {"n": 2, "hint": "try the tests"})]
+    assert sent == [
+        ("prune", ("n3",), {"reason": "pruned by hand"}),
+        ("resample", ("n2",), {"n": 2, "hint": "try the tests"}),
+    ]
 
 
 def status_lines(app) -> list[str]:
@@ -148,8 +183,9 @@ async def test_the_live_screen_shows_the_same_status_from_a_session_and_a_remote
             await wait_for(pilot, lambda: paused_and_seen(worker, watched), 30)
             # DARS past its own limits says so in its phase (an event in the log, the status on the worker)
             session.strategy.set_phase(session, "relaxed 1/2")
-            await wait_for(pilot, lambda: paused_and_seen(worker, watched)
-                           and session.budget.used(session.tree)["wall_s"] >= 3, 30)
+            await wait_for(
+                pilot, lambda: paused_and_seen(worker, watched) and session.budget.used(session.tree)["wall_s"] >= 3, 30
+            )
             await wait_for(pilot, lambda: len(app.screen.model) == len(session.tree), 10)
             await pilot.pause(0.3)  # a spin of the status bar
             bars.append((status_lines(app), session.budget.used(session.tree)["wall_s"]))

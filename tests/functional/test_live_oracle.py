@@ -12,8 +12,15 @@ from tests.functional.live_helpers import SIZE, TASK, app_for, attached
 
 async def test_the_status_bar_says_the_oracle_steers_the_search_only_when_asked(tmp_path):
     for oracle in (True, False):
-        session = Session(TASK, DemoPolicy(seed=3), tmp_path / f"oracle-{oracle}.jsonl", scorers=[HeuristicScorer()],
-                          budget=Budget(nodes=3), config=SearchConfig(strategy="linear", oracle=oracle), seed=3)
+        session = Session(
+            TASK,
+            DemoPolicy(seed=3),
+            tmp_path / f"oracle-{oracle}.jsonl",
+            scorers=[HeuristicScorer()],
+            budget=Budget(nodes=3),
+            config=SearchConfig(strategy="linear", oracle=oracle),
+            seed=3,
+        )
         session.start()
         try:
             app = app_for(session)

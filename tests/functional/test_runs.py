@@ -65,8 +65,9 @@ async def test_the_runs_screen_lists_sorts_filters_and_opens_runs(tmp_path):
         assert screen.sort_column == "steps" and table_names(screen)[0] == "ponylang__ponyc-4588"
 
         await pilot.press("enter")  # the run with the most steps opens in the explorer
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ExplorerScreen)
-                       and pilot.app.screen.model is not None, 30)
+        await wait_for(
+            pilot, lambda: isinstance(pilot.app.screen, ExplorerScreen) and pilot.app.screen.model is not None, 30
+        )
         assert pilot.app.screen.model.stats()["nodes"] == 49
         await pilot.press("escape")
         await pilot.pause()

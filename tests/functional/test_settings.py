@@ -83,7 +83,10 @@ def test_the_theme_comes_from_the_file_and_the_option_beats_it(settings_file, mo
     assert TrajscopeApp(Source(DEMO_RUN), theme=args.theme).theme == "trajscope-dark"
     monkeypatch.setenv("TRAJSCOPE_THEME", "nord")  # a name that is no theme of ours: said, and passed over
     assert TrajscopeApp(Source(DEMO_RUN)).theme == "trajscope-light"
-    assert capsys.readouterr().err == "trajscope: TRAJSCOPE_THEME='nord' is not one of trajscope-dark, trajscope-light; ignored\n"
+    assert (
+        capsys.readouterr().err
+        == "trajscope: TRAJSCOPE_THEME='nord' is not one of trajscope-dark, trajscope-light; ignored\n"
+    )
 
 
 BAD = [
@@ -164,8 +167,8 @@ def test_theme_names_live_in_one_place():
         option = next(a for a in sub.choices[command]._actions if a.dest == "theme")
         assert tuple(option.choices) == THEME_NAMES
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    part = readme[readme.index("## Settings"):]
-    part = part[:part.index("\n## ", 3)]
+    part = readme[readme.index("## Settings") :]
+    part = part[: part.index("\n## ", 3)]
     assert set(re.findall(r"trajscope-[a-z]+", part)) == set(THEME_NAMES)
 
 

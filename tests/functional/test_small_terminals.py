@@ -133,7 +133,7 @@ async def test_the_explorer_footer_keeps_quit_and_help_at_80_columns():
 
 
 async def test_the_fleet_columns_follow_the_width(tmp_path):
-    """"verdict" and "why" were cut to `resolve` and `sea` beside 100 empty columns."""
+    """ "verdict" and "why" were cut to `resolve` and `sea` beside 100 empty columns."""
     fleet = still_fleet(tmp_path)
     try:
         app = TrajscopeApp(FleetSource(fleet, tmp_path / "out"), theme="trajscope-dark")
@@ -160,8 +160,9 @@ async def test_the_runs_screen_keeps_verdict_cost_and_tokens_on_screen(tmp_path,
     root = runs_folder(tmp_path)
     app = TrajscopeApp(RunsSource(Path("batch"), find_runs(root), find_verdicts(root)), theme="trajscope-dark")
     async with app.run_test(size=(width, 20)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.read == len(app.screen.rows),
-                       60)
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.read == len(app.screen.rows), 60
+        )
         await pilot.pause(0.3)
         table = app.screen.query_one("#runs")
         assert table.virtual_size.width <= width

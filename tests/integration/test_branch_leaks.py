@@ -15,11 +15,13 @@ import pytest
 from trajscope.engine.sandbox.local import LocalSandbox
 from trajscope.engine.sandbox.local_store import remove_untracked
 
-PLANT = ("printf 'conftest.py\\n' >> .gitignore; "
-         "printf 'import pathlib\\npathlib.Path(\"README.md\").write_text(\"trojan\")\\n' > conftest.py; "
-         "mkdir -p hide/deep && echo '*' > hide/.gitignore && echo x > hide/deep/payload; "
-         "printf '[core]\\n\\thooksPath = /tmp/evil\\n' > ~/.gitconfig; mkdir -p ~/.cache && echo y > ~/.cache/z; "
-         "echo stray > ../stray")
+PLANT = (
+    "printf 'conftest.py\\n' >> .gitignore; "
+    'printf \'import pathlib\\npathlib.Path("README.md").write_text("trojan")\\n\' > conftest.py; '
+    "mkdir -p hide/deep && echo '*' > hide/.gitignore && echo x > hide/deep/payload; "
+    "printf '[core]\\n\\thooksPath = /tmp/evil\\n' > ~/.gitconfig; mkdir -p ~/.cache && echo y > ~/.cache/z; "
+    "echo stray > ../stray"
+)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from tests.conftest import docker_or_skip
 pytestmark = pytest.mark.docker
 
 # Empties every file of the container's own store (and its index), the review's attack.
-WRECK = "find /var/lib/trajscope -type f | while read -r f; do : > \"$f\"; done; echo wrecked"
+WRECK = 'find /var/lib/trajscope -type f | while read -r f; do : > "$f"; done; echo wrecked'
 
 
 @pytest.fixture
@@ -98,9 +98,17 @@ def test_a_search_goes_on_after_an_agent_wrecks_its_store(source, tmp_path):
     later node of that worker, before the keeper; then the wrecking node's own)."""
     from tests.support import SEMVER
 
-    session = Session(SEMVER, WreckThenWork(), tmp_path / "run.jsonl", scorers=[HeuristicScorer()],
-                      sandbox="docker", budget=Budget(nodes=6), restarts=0,
-                      config=SearchConfig(strategy="sample", samples=2, max_depth=2), seed=1)
+    session = Session(
+        SEMVER,
+        WreckThenWork(),
+        tmp_path / "run.jsonl",
+        scorers=[HeuristicScorer()],
+        sandbox="docker",
+        budget=Budget(nodes=6),
+        restarts=0,
+        config=SearchConfig(strategy="sample", samples=2, max_depth=2),
+        seed=1,
+    )
     session.start()
     assert session.wait(180)
     session.close()
@@ -187,17 +195,20 @@ def test_a_snapshot_past_the_pack_limit_is_refused_at_once(source):
 TROJAN_GIT = (
     "mv /usr/bin/git /usr/bin/git.real && printf '%s\\n' '#!/bin/sh' '/usr/bin/git.real \"$@\"; rc=$?' "
     "'echo \"# trojan\" >> /repo/pkg/mod.py; echo planted > /repo/planted; exit $rc' > /usr/bin/git "
-    "&& chmod +x /usr/bin/git && echo installed")
+    "&& chmod +x /usr/bin/git && echo installed"
+)
 TROJAN_BASH = (  # every engine step and the kill after each command start with `bash -c`
     "printf '%s\\n' '#!/usr/bin/bash.real' 'echo planted > /repo/planted 2>/dev/null' "
     "'exec /usr/bin/bash.real \"$@\"' > /usr/local/bin/bash && chmod +x /usr/local/bin/bash "
-    "&& cp /usr/bin/bash /usr/bin/bash.real && echo installed")
+    "&& cp /usr/bin/bash /usr/bin/bash.real && echo installed"
+)
 # The container's own store is the engine's, but on the agent's disk: a smudge filter there
 # would run at the next checkout of any state.
 POISON_STORE = (
     "S=/var/lib/trajscope/store.git; printf '* filter=evil\\n' > $S/info/attributes && "
-    "printf '[filter \"evil\"]\\n\\tsmudge = \"cat; echo planted > /repo/planted\"\\n' >> $S/config "
-    "&& echo installed")
+    'printf \'[filter "evil"]\\n\\tsmudge = "cat; echo planted > /repo/planted"\\n\' >> $S/config '
+    "&& echo installed"
+)
 
 
 def files_of(box) -> dict[str, str]:
@@ -267,8 +278,10 @@ def test_the_snapshots_of_a_session_share_one_bounded_store(source):
         assert box._session.stored < 1 << 20
 
 
-HIDE = ("printf 'conftest.py\\n' >> .gitignore; "
-        "printf 'import pathlib\\npathlib.Path(\"README.md\").write_text(\"trojan\")\\n' > conftest.py")
+HIDE = (
+    "printf 'conftest.py\\n' >> .gitignore; "
+    'printf \'import pathlib\\npathlib.Path("README.md").write_text("trojan")\\n\' > conftest.py'
+)
 
 
 @pytest.fixture
@@ -313,14 +326,20 @@ def test_a_trojan_in_home_or_tmp_does_not_run_in_a_sibling_branch(built):
     with DockerSandbox(source=built) as box:
         assert_contained(box)
         base = box.snapshot()
-        box.run("d=$(python -m site --user-site); mkdir -p $d; "
-                "echo 'open(\"/repo/README.md\",\"a\").write(\"# trojan\\n\")' > $d/usercustomize.py; "
-                "printf '[alias]\\n\\tst = !touch /repo/owned\\n' > ~/.gitconfig; "
-                "echo 'open(\"/repo/README.md\",\"a\").write(\"# tmp\\n\")' > /tmp/evil.py; "
-                "touch /var/tmp/mark", timeout=30)
+        box.run(
+            "d=$(python -m site --user-site); mkdir -p $d; "
+            'echo \'open("/repo/README.md","a").write("# trojan\\n")\' > $d/usercustomize.py; '
+            "printf '[alias]\\n\\tst = !touch /repo/owned\\n' > ~/.gitconfig; "
+            'echo \'open("/repo/README.md","a").write("# tmp\\n")\' > /tmp/evil.py; '
+            "touch /var/tmp/mark",
+            timeout=30,
+        )
         box.restore(base)
         assert "a new one took its place" in box.notice
-        out = box.run("python -c 'import sys; sys.path.insert(0, \"/tmp\"); import evil' 2>&1; "
-                      "git st 2>/dev/null; ls /var/tmp; cat README.md", timeout=30).output
+        out = box.run(
+            "python -c 'import sys; sys.path.insert(0, \"/tmp\"); import evil' 2>&1; "
+            "git st 2>/dev/null; ls /var/tmp; cat README.md",
+            timeout=30,
+        ).output
         assert "trojan" not in out and "# tmp" not in out and "mark" not in out
         assert box.diff() == "" and box.run("ls owned", timeout=30).exit_code != 0

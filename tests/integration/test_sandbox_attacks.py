@@ -41,8 +41,7 @@ def box(kind: str, source: Path, tmp_path: Path):
         try:
             # none as root: the commands' own user must reach the sandbox by its path, which
             # pytest's 0700 folders would hide; the system's temporary folder does not.
-            sandbox = LocalSandbox(source, base_dir=str(tmp_path) if kind == "local" else None,
-                                   isolate=kind == "local")
+            sandbox = LocalSandbox(source, base_dir=str(tmp_path) if kind == "local" else None, isolate=kind == "local")
         except SandboxError as exc:  # no working bubblewrap: the local sandbox refuses to start
             if os.environ.get("CI") == "true":
                 pytest.fail(f"CI=true but the local sandbox cannot be isolated here: {exc}")
@@ -79,23 +78,31 @@ def within(seconds: float, fn, *args):
 def test_git_config_and_attributes_do_not_run_on_the_host(box, tmp_path):
     marker = tmp_path / "pwned"
     evil = f"sh -c 'echo pwned > {marker}; cat'"
-    config = (f'[filter "x"]\n\tclean = {evil}\n\tsmudge = {evil}\n\trequired = false\n'
-              f'[diff "x"]\n\tcommand = {evil}\n\ttextconv = {evil}\n'
-              f'[core]\n\tfsmonitor = {evil}\n\thooksPath = /tmp/hooks\n\tsshCommand = {evil}\n'
-              f'[include]\n\tpath = ~/more.gitconfig\n')
+    config = (
+        f'[filter "x"]\n\tclean = {evil}\n\tsmudge = {evil}\n\trequired = false\n'
+        f'[diff "x"]\n\tcommand = {evil}\n\ttextconv = {evil}\n'
+        f"[core]\n\tfsmonitor = {evil}\n\thooksPath = /tmp/hooks\n\tsshCommand = {evil}\n"
+        f"[include]\n\tpath = ~/more.gitconfig\n"
+    )
     hook = f"#!/bin/sh\n{evil}\n"
 
     def put(path: str, text: str) -> str:  # written without the shell reading the text
         return f"echo {base64.b64encode(text.encode()).decode()} | base64 -d > {path}; "
 
-    script = ("mkdir -p ~/.config/git .git/hooks /tmp/hooks; " + put("~/.gitconfig", config)
-              + "cp ~/.gitconfig ~/.config/git/config; "
-              + put(".gitattributes", "* filter=x diff=x text eol=crlf ident\n")
-              # a .git of the agent's, written by hand (the agent's own git may run what it likes)
-              + "cp ~/.gitconfig .git/config; echo 'ref: refs/heads/main' > .git/HEAD; "
-              + "".join(put(f"{d}/{h}", hook) + f"chmod +x {d}/{h}; "
-                        for d in (".git/hooks", "/tmp/hooks") for h in ("pre-commit", "post-checkout", "post-index-change"))
-              + "echo 'changed' >> pkg/mod.py")
+    script = (
+        "mkdir -p ~/.config/git .git/hooks /tmp/hooks; "
+        + put("~/.gitconfig", config)
+        + "cp ~/.gitconfig ~/.config/git/config; "
+        + put(".gitattributes", "* filter=x diff=x text eol=crlf ident\n")
+        # a .git of the agent's, written by hand (the agent's own git may run what it likes)
+        + "cp ~/.gitconfig .git/config; echo 'ref: refs/heads/main' > .git/HEAD; "
+        + "".join(
+            put(f"{d}/{h}", hook) + f"chmod +x {d}/{h}; "
+            for d in (".git/hooks", "/tmp/hooks")
+            for h in ("pre-commit", "post-checkout", "post-index-change")
+        )
+        + "echo 'changed' >> pkg/mod.py"
+    )
     assert bash(box, script).exit_code == 0
     state = box.snapshot()
     patch = box.diff()
@@ -115,8 +122,11 @@ def test_output_is_not_saved_through_an_agent_link(box, tmp_path):
     victim.write_text("precious\n")
     # Links named like every output file the engine ever wrote, in every folder the agent can write.
     names = " ".join(f"{p}{n}.log" for p in ("", "sb0-", "sb1-", "0-", "0-0-") for n in range(8))
-    bash(box, f"for d in . ~ /tmp ${{TMPDIR:-/tmp}} /tmp/ts-out; do mkdir -p $d 2>/dev/null; "
-              f"for n in {names}; do ln -sf {victim} $d/$n 2>/dev/null; done; done; true")
+    bash(
+        box,
+        f"for d in . ~ /tmp ${{TMPDIR:-/tmp}} /tmp/ts-out; do mkdir -p $d 2>/dev/null; "
+        f"for n in {names}; do ln -sf {victim} $d/$n 2>/dev/null; done; done; true",
+    )
     result = bash(box, "head -c 300000 /dev/zero | tr '\\0' 'x'")
     assert result.truncated
     assert victim.read_text() == "precious\n"
@@ -162,8 +172,11 @@ def test_endless_output_is_bounded(box):
 # 6. What the agent sees of the host.
 def test_host_secrets_are_out_of_reach(box, kind, monkeypatch):
     monkeypatch.setenv("TRAJSCOPE_TEST_SECRET", "sk-test-secret-0123456789")
-    out = bash(box, f"env; cat /proc/{os.getppid()}/environ /proc/{os.getpid()}/environ 2>&1 | tr '\\0' '\\n'; "
-                    "cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'").text
+    out = bash(
+        box,
+        f"env; cat /proc/{os.getppid()}/environ /proc/{os.getpid()}/environ 2>&1 | tr '\\0' '\\n'; "
+        "cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'",
+    ).text
     assert "sk-test-secret" not in out
     if kind == "local":
         assert box.isolated
@@ -175,8 +188,11 @@ def test_host_secrets_are_out_of_reach(box, kind, monkeypatch):
 
 # 7. Nothing a command started survives it: setsid, a double fork, nohup.
 def test_detached_processes_do_not_survive(box):
-    bash(box, "setsid sleep 301 > /dev/null 2>&1 < /dev/null & (sleep 302 > /dev/null 2>&1 &); "
-              "nohup sleep 303 > /dev/null 2>&1 & (setsid bash -c 'trap \"\" TERM HUP; sleep 304' &) ; echo ok")
+    bash(
+        box,
+        "setsid sleep 301 > /dev/null 2>&1 < /dev/null & (sleep 302 > /dev/null 2>&1 &); "
+        "nohup sleep 303 > /dev/null 2>&1 & (setsid bash -c 'trap \"\" TERM HUP; sleep 304' &) ; echo ok",
+    )
     time.sleep(0.5)
     left = bash(box, "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done").text
     for n in (301, 302, 303, 304):
@@ -188,8 +204,11 @@ def test_search_does_not_follow_links_out(box, tmp_path):
     # (none as root: the commands' own user cannot enter pytest's folders; /etc it can)
     outside = "/etc" if box.kind in ("docker", "none") else str(tmp_path)
     (tmp_path / "secret.txt").write_text("TOPSECRET\n")
-    bash(box, f"echo 'TOPSECRET' > /tmp/secret.txt; ln -s {outside} pkg/out; ln -s /tmp/secret.txt pkg/s.txt; "
-              "echo 'needle' > pkg/in.txt; ln -s in.txt pkg/alias.txt")
+    bash(
+        box,
+        f"echo 'TOPSECRET' > /tmp/secret.txt; ln -s {outside} pkg/out; ln -s /tmp/secret.txt pkg/s.txt; "
+        "echo 'needle' > pkg/in.txt; ln -s in.txt pkg/alias.txt",
+    )
     obs = execute(Action("search", {"pattern": "TOP[S]ECRET|ro[o]t:", "path": "pkg/out"}), box)
     assert obs.exit_code == 1 and "outside the repository" in obs.text
     obs = execute(Action("search", {"pattern": "TOP[S]ECRET|ro[o]t:", "path": "pkg/s.txt"}), box)
@@ -209,8 +228,11 @@ def test_docker_store_is_read_only_to_agents(source):
     with DockerSandbox(source=source) as box:
         box.write("pkg/mod.py", "def f():\n    return 2\n")
         good = box.snapshot()
-        attack = bash(box, "touch /ts/store.git/x; rm -rf /ts/store.git/objects /ts/store.git/refs; "
-                           "ls /ts/store.git/objects | head -3; rm -rf /var/lib/trajscope; echo done")
+        attack = bash(
+            box,
+            "touch /ts/store.git/x; rm -rf /ts/store.git/objects /ts/store.git/refs; "
+            "ls /ts/store.git/objects | head -3; rm -rf /var/lib/trajscope; echo done",
+        )
         assert "Read-only file system" in attack.text
         fork = box.fork(good)
         try:
@@ -230,8 +252,11 @@ def test_docker_cleanup_does_not_depend_on_the_containers_tools(source):
     from trajscope.engine.sandbox.docker import DockerSandbox
 
     with DockerSandbox(source=source) as box:
-        sleeper = bash(box, "cp /bin/sleep /tmp/nap; rm -f /usr/bin/seq /usr/bin/sleep /usr/bin/kill /bin/kill; "
-                            "(setsid /tmp/nap 301 > /dev/null 2>&1 &); echo ok")
+        sleeper = bash(
+            box,
+            "cp /bin/sleep /tmp/nap; rm -f /usr/bin/seq /usr/bin/sleep /usr/bin/kill /bin/kill; "
+            "(setsid /tmp/nap 301 > /dev/null 2>&1 &); echo ok",
+        )
         assert sleeper.text.strip() == "ok"
         left = bash(box, "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done").text
         assert "nap 301" not in left

@@ -91,12 +91,28 @@ def test_a_broken_bwrap_stops_the_session_before_any_command(broken_bwrap, marke
 
 @pytest.mark.subprocess
 @pytest.mark.parametrize("command, out_name", [("run", "run.jsonl"), ("batch", "batch")])
-def test_the_command_line_refuses_in_one_sentence_and_writes_nothing(broken_bwrap, marker, tmp_path, command,
-                                                                     out_name):
+def test_the_command_line_refuses_in_one_sentence_and_writes_nothing(broken_bwrap, marker, tmp_path, command, out_name):
     """A run, and a local batch before any of its searches starts."""
     out = tmp_path / out_name
-    proc = subprocess.run([sys.executable, "-m", "trajscope.tui.cli", command, str(TASK_DIR), "--sandbox", "local", "--headless",
-                           "--out", str(out)], cwd=ROOT, env=broken_bwrap, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trajscope.tui.cli",
+            command,
+            str(TASK_DIR),
+            "--sandbox",
+            "local",
+            "--headless",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=broken_bwrap,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2, proc.stderr
     line = proc.stderr.strip()
     assert line.count("\n") == 0 and line.startswith("trajscope: ")
@@ -147,7 +163,10 @@ def test_a_program_in_a_folder_others_can_write_is_passed_over(tmp_path, monkeyp
         assert programs.find("bwrap") == (system, "")
     monkeypatch.setenv("TRAJSCOPE_SYSTEM_PATH", str(open_folder))
     path, why = programs.find("bwrap")
-    assert path is None and why == f"was found only where others than root could change it ({open_folder} is writable by others)"
+    assert (
+        path is None
+        and why == f"was found only where others than root could change it ({open_folder} is writable by others)"
+    )
     assert str(open_folder) not in programs.trusted_path().split(os.pathsep)
 
 
@@ -174,13 +193,23 @@ def test_a_bwrap_planted_beside_the_python_or_first_on_path_never_runs(source, t
     (pybin / "python").symlink_to(os.path.realpath(sys.executable))
     ran = tmp_path / "shims-ran"
     for name in ("bwrap", "bash", "git", "setpriv"):
-        (pybin / name).write_text(f'#!/bin/bash\necho {name} >> {ran}\n'
-                                  + ('exec "${@: -3}"\n' if name == "bwrap" else f'exec /usr/bin/{name} "$@"\n'))
+        (pybin / name).write_text(
+            f"#!/bin/bash\necho {name} >> {ran}\n"
+            + ('exec "${@: -3}"\n' if name == "bwrap" else f'exec /usr/bin/{name} "$@"\n')
+        )
         (pybin / name).chmod(0o755)
-    env = {"PATH": f"{pybin}:/usr/bin:/bin", "HOME": str(tmp_path),
-           "PYTHONPATH": os.pathsep.join([str(ROOT), sysconfig.get_paths()["purelib"]])}
-    proc = subprocess.run([str(pybin / "python"), "-c", SHIM_RUN, str(source), str(tmp_path)], env=env,
-                          capture_output=True, text=True, timeout=60)
+    env = {
+        "PATH": f"{pybin}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), sysconfig.get_paths()["purelib"]]),
+    }
+    proc = subprocess.run(
+        [str(pybin / "python"), "-c", SHIM_RUN, str(source), str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if proc.returncode != 0 and "cannot confine" in proc.stderr:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true but the local sandbox cannot confine here: {proc.stderr}")
@@ -212,8 +241,9 @@ def test_root_commands_never_run_as_root_even_with_a_cgroup(source, tmp_path):
     with confined(source, tmp_path) as box:
         if box._cgroup is None:
             pytest.skip("no pids cgroup can be made here")
-        out = box.run("id -u; id -g; id -G; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; "
-                      "cat /proc/self/cgroup").output.split("\n")
+        out = box.run(
+            "id -u; id -g; id -G; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; cat /proc/self/cgroup"
+        ).output.split("\n")
         assert out[0] == out[1] == out[2] == str(box._uid) != "0"
         assert "CapEff:\t0000000000000000" in out and "CapBnd:\t0000000000000000" in out and "NoNewPrivs:\t1" in out
         assert any(box._cgroup.name in line for line in out)  # the cgroup still holds and kills them
@@ -228,7 +258,6 @@ def test_root_commands_never_run_as_root_even_with_a_cgroup(source, tmp_path):
         assert done.output.split() == [str(box._uid)] * 5
 
 
-
 @pytest.mark.subprocess
 def test_two_processes_never_share_a_uid_nor_kill_each_others_commands(source, tmp_path, monkeypatch):
     """Each process counted uids from 61000 on its own: a batch's first two workers ran as one
@@ -237,9 +266,17 @@ def test_two_processes_never_share_a_uid_nor_kill_each_others_commands(source, t
         pytest.skip("trajscope does not run as root here")
     from trajscope.engine.sandbox import uids
 
-    holder = subprocess.Popen([sys.executable, "-c", "from engine.sandbox.uids import UidLease; import sys; "
-                               "print(UidLease().uid, flush=True); sys.stdin.read()"],
-                              cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from engine.sandbox.uids import UidLease; import sys; print(UidLease().uid, flush=True); sys.stdin.read()",
+        ],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         taken = int(holder.stdout.readline())
         # this process counts from the other's uid: it must pass over it, not take it
@@ -247,8 +284,9 @@ def test_two_processes_never_share_a_uid_nor_kill_each_others_commands(source, t
         monkeypatch.setattr("trajscope.engine.sandbox.local.pids_cgroup", lambda *a: None)  # kills go by uid
         with confined(source, tmp_path) as box:
             assert box._uid != taken
-            other = subprocess.Popen(["setpriv", f"--reuid={taken}", f"--regid={taken}", "--clear-groups",
-                                      "sleep", "30"])
+            other = subprocess.Popen(
+                ["setpriv", f"--reuid={taken}", f"--regid={taken}", "--clear-groups", "sleep", "30"]
+            )
             try:
                 box.run("true")
                 box.close()  # kills what its own uid left, only
@@ -264,6 +302,7 @@ def test_two_processes_never_share_a_uid_nor_kill_each_others_commands(source, t
     lease = uids.UidLease()  # the holder's end let its uid go: it is leased again
     lease.release()
     assert lease.uid == taken
+
 
 def test_a_python_in_a_folder_only_root_enters_stays_usable(source, tmp_path, monkeypatch):
     """A venv made by mktemp -d is 0700: the commands' own uid must still run the Python in it."""
@@ -317,8 +356,9 @@ def test_a_command_cannot_fill_the_host_disk(source, tmp_path):
         assert "rc=153" in two.output and int(two.output.split()[-1]) <= limit
         tmp = box.run("head -c 100M /dev/zero > /tmp/x; echo rc=$?; stat -c %s /tmp/x")
         assert "rc=0" not in tmp.output and int(tmp.output.split()[-1]) <= limit
-        many = box.run("for i in $(seq 1 100); do head -c 8M /dev/zero > $HOME/f$i || break; done; echo survived",
-                       timeout=60)
+        many = box.run(
+            "for i in $(seq 1 100); do head -c 8M /dev/zero > $HOME/f$i || break; done; echo survived", timeout=60
+        )
         assert "passed its disk limit" in many.output and "survived" not in many.output and not many.ok
         lost = before - free_bytes(tmp_path)
         assert lost <= 2 * limit + (64 << 20), lost >> 20  # dd.bin and the rest: the limit, plus one look's worth
@@ -348,13 +388,18 @@ def test_hard_links_count_their_bytes_once_while_they_are_links(source, tmp_path
     name as a file of its own, so the snapshot counts every name and says so."""
     with confined(source, tmp_path, disk_mb=16) as box:
         assert box.run(f"test -e {source} && echo visible || echo hidden").output.strip() == "hidden"  # confined
-        made = box.run("head -c 6M /dev/urandom > big && for i in $(seq 1 20); do ln big l$i; done && "
-                       "du -sk --count-links . | cut -f1")
+        made = box.run(
+            "head -c 6M /dev/urandom > big && for i in $(seq 1 20); do ln big l$i; done && "
+            "du -sk --count-links . | cut -f1"
+        )
         assert made.ok and "disk limit" not in made.output and int(made.output) > 16 << 10  # 126 MB by name
         assert not box._quota.measure() and box._quota.used[0] - box._shared.size[0] < 8 << 20  # 6 MB held
         started = time.perf_counter()
-        with pytest.raises(SandboxError, match=r"would hold more than the sandbox's disk limit .* once restored "
-                                               r"\(git saves each hard link as a file of its own\)"):
+        with pytest.raises(
+            SandboxError,
+            match=r"would hold more than the sandbox's disk limit .* once restored "
+            r"\(git saves each hard link as a file of its own\)",
+        ):
             box.snapshot()
         assert time.perf_counter() - started < 2  # refused before git read 126 MB
         assert box.run("rm l*; ln big l1").ok  # two names, 12 MB once restored: within the limit
@@ -434,7 +479,19 @@ def test_many_empty_files_count_against_the_quota(tmp_path, monkeypatch):
 def test_the_summaries_say_when_commands_ran_unconfined():
     from trajscope.tui.cli.search import summary_lines
 
-    result = {"instance_id": "t", "selected": None, "submissions": 0, "resolved_submissions": 0, "nodes": 3,
-              "wall_s": 1.0, "finished": "done", "log": "runs/t.jsonl", "sandbox": "none", "isolated": False}
-    assert summary_lines(result).startswith("trajscope: NO sandbox (--sandbox none: the agent's commands ran unconfined)")
+    result = {
+        "instance_id": "t",
+        "selected": None,
+        "submissions": 0,
+        "resolved_submissions": 0,
+        "nodes": 3,
+        "wall_s": 1.0,
+        "finished": "done",
+        "log": "runs/t.jsonl",
+        "sandbox": "none",
+        "isolated": False,
+    }
+    assert summary_lines(result).startswith(
+        "trajscope: NO sandbox (--sandbox none: the agent's commands ran unconfined)"
+    )
     assert "unconfined" not in summary_lines(result | {"sandbox": "local", "isolated": True})

@@ -164,8 +164,9 @@ def test_no_network(box):
     accepted = []
     threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
     try:
-        result = box.run(f"python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3)\"",
-                         timeout=20)
+        result = box.run(
+            f"python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3)\"", timeout=20
+        )
         assert result.exit_code != 0
         assert not accepted
     finally:
@@ -235,8 +236,7 @@ _CRASHER = textwrap.dedent("""
 def test_leftovers_of_a_killed_run_are_reaped(sandbox_kind, source, tmp_path):
     script = tmp_path / "crash.py"
     script.write_text(_CRASHER.format(root=str(ROOT)))
-    proc = subprocess.Popen([sys.executable, str(script), sandbox_kind, str(source)], stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen([sys.executable, str(script), sandbox_kind, str(source)], stdout=subprocess.PIPE, text=True)
     left = proc.stdout.readline().strip()
     assert left
     os.kill(proc.pid, signal.SIGKILL)

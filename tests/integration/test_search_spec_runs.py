@@ -25,8 +25,25 @@ def test_search_resume_of_a_demo_log_keeps_dars_prune_and_two_workers(tmp_path, 
     from trajscope.tui.cli import main
 
     log = tmp_path / "demo.jsonl"
-    code = main(["demo", str(TASK), "--headless", "--pace", "0", "--max-nodes", "4", "--prm", "heuristic",
-                 "--sandbox", "local", "--api-key", KEY, "--out", str(log)])
+    code = main(
+        [
+            "demo",
+            str(TASK),
+            "--headless",
+            "--pace",
+            "0",
+            "--max-nodes",
+            "4",
+            "--prm",
+            "heuristic",
+            "--sandbox",
+            "local",
+            "--api-key",
+            KEY,
+            "--out",
+            str(log),
+        ]
+    )
     assert code in (0, 1), capsys.readouterr().err
     recorded = _spec_of(log)
     assert (recorded["strategy"], recorded["workers"], recorded["prune_b"]) == ("dars+prune", 2, 2)
@@ -46,8 +63,7 @@ def test_search_resume_of_a_demo_log_keeps_dars_prune_and_two_workers(tmp_path, 
     err = capsys.readouterr().err
     assert code in (0, 1), err
     spec = built[0]
-    assert (spec.strategy, spec.workers, spec.prune_b, spec.prm, spec.max_nodes) == ("dars+prune", 2, 2,
-                                                                                      "heuristic", 7)
+    assert (spec.strategy, spec.workers, spec.prune_b, spec.prm, spec.max_nodes) == ("dars+prune", 2, 2, "heuristic", 7)
     assert "except max_nodes 7 (recorded 4) given here" in err
     assert "dars+prune with demo" in err and "2 worker(s)" in err
 
@@ -55,11 +71,21 @@ def test_search_resume_of_a_demo_log_keeps_dars_prune_and_two_workers(tmp_path, 
 def test_a_batch_worker_runs_the_search_its_spec_json_describes(tmp_path):
     from trajscope.engine.batch.worker import SearchWorker
 
-    spec = SearchSpec(strategy="sample", samples=2, max_nodes=6, sandbox="local", prm="heuristic", timeout=60,
-                      api_key=KEY)
+    spec = SearchSpec(
+        strategy="sample", samples=2, max_nodes=6, sandbox="local", prm="heuristic", timeout=60, api_key=KEY
+    )
     # the JSON a driver hands over a pipe or to a Ray actor, nothing else
-    job = json.loads(json.dumps({"name": TASK.name, "task": str(TASK), "instance": None,
-                                 "search": spec.to_json(secrets=True), "log": str(tmp_path / "run.jsonl")}))
+    job = json.loads(
+        json.dumps(
+            {
+                "name": TASK.name,
+                "task": str(TASK),
+                "instance": None,
+                "search": spec.to_json(secrets=True),
+                "log": str(tmp_path / "run.jsonl"),
+            }
+        )
+    )
     worker = SearchWorker(job)
     try:
         worker.start()

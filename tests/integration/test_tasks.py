@@ -59,16 +59,28 @@ def test_patch_that_does_not_apply():
 
 
 def test_parse_test_log():
-    log = ("PASSED tests/a.py::test_x\nFAILED tests/a.py::test_y - AssertionError: 1 != 2\n"
-           "ERROR tests/b.py::test_z\nPASSED tests/a.py::test_p[1m 30s-90]\nnoise line\n")
-    assert parse_test_log(log) == {"tests/a.py::test_x": "PASSED", "tests/a.py::test_y": "FAILED",
-                                   "tests/b.py::test_z": "ERROR", "tests/a.py::test_p[1m 30s-90]": "PASSED"}
+    log = (
+        "PASSED tests/a.py::test_x\nFAILED tests/a.py::test_y - AssertionError: 1 != 2\n"
+        "ERROR tests/b.py::test_z\nPASSED tests/a.py::test_p[1m 30s-90]\nnoise line\n"
+    )
+    assert parse_test_log(log) == {
+        "tests/a.py::test_x": "PASSED",
+        "tests/a.py::test_y": "FAILED",
+        "tests/b.py::test_z": "ERROR",
+        "tests/a.py::test_p[1m 30s-90]": "PASSED",
+    }
 
 
 def _row(**extra) -> dict:
-    row = {"instance_id": "owner__proj-1", "problem_statement": "It breaks.", "repo": "owner/proj",
-           "base_commit": "abc123", "test_patch": "", "FAIL_TO_PASS": json.dumps(["t::a"]),
-           "PASS_TO_PASS": "[]"}
+    row = {
+        "instance_id": "owner__proj-1",
+        "problem_statement": "It breaks.",
+        "repo": "owner/proj",
+        "base_commit": "abc123",
+        "test_patch": "",
+        "FAIL_TO_PASS": json.dumps(["t::a"]),
+        "PASS_TO_PASS": "[]",
+    }
     return row | extra
 
 
@@ -80,7 +92,9 @@ def test_swebench_json_and_jsonl(tmp_path):
         tasks = load_swebench(tmp_path / name)
         assert [t.instance_id for t in tasks] == ["owner__proj-1", "owner__proj-2"]
         assert tasks[0].FAIL_TO_PASS == ["t::a"] and tasks[1].FAIL_TO_PASS == ["t::b"]
-        assert tasks[0].workdir == "/testbed" and tasks[0].image.startswith("swebench/sweb.eval.x86_64.owner_1776_proj-1")
+        assert tasks[0].workdir == "/testbed" and tasks[0].image.startswith(
+            "swebench/sweb.eval.x86_64.owner_1776_proj-1"
+        )
     assert load_task(tmp_path / "a.jsonl", "owner__proj-2").instance_id == "owner__proj-2"
     with pytest.raises(TaskError, match="name one with --instance"):
         load_task(tmp_path / "a.json")
@@ -123,11 +137,17 @@ def _with_command(tmp_path, command: str, name: str = "semver-prerelease"):
     return load_task_dir(dst)
 
 
-@pytest.mark.parametrize("command", [
-    "python3 -m pytest -q", "python3 -m pytest", "python3 -m pytest -x",
-    "python3 -m pytest tests/test_version.py tests/test_prerelease_numeric.py",
-    "cd tests && PYTHONPATH=.. python3 -m pytest -q", "python3 -m pytest -q -k 'not nothing_matches' tests/",
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "python3 -m pytest -q",
+        "python3 -m pytest",
+        "python3 -m pytest -x",
+        "python3 -m pytest tests/test_version.py tests/test_prerelease_numeric.py",
+        "cd tests && PYTHONPATH=.. python3 -m pytest -q",
+        "python3 -m pytest -q -k 'not nothing_matches' tests/",
+    ],
+)
 @pytest.mark.slow
 def test_verification_does_not_depend_on_pytest_flags(tmp_path, command):
     task = _with_command(tmp_path, command)
@@ -147,11 +167,20 @@ def test_a_unittest_task_verifies(tmp_path):
     (repo / "tests" / "test_calc.py").write_text(
         "import unittest\nfrom calc import add\n\n\nclass TestAdd(unittest.TestCase):\n"
         "    def test_add(self):\n        self.assertEqual(add(2, 2), 4)\n\n"
-        "    def test_zero(self):\n        \"\"\"Adding zero.\"\"\"\n        self.assertEqual(add(5, 0), 5)\n")
-    (tmp_path / "task" / "task.json").write_text(json.dumps({
-        "instance_id": "demo__calc-1", "problem_statement": "add subtracts",
-        "FAIL_TO_PASS": ["test_add (tests.test_calc.TestAdd)"], "PASS_TO_PASS": ["test_zero (tests.test_calc.TestAdd)"],
-        "test_command": "python3 -m unittest -v", "test_patch": ""}))
+        '    def test_zero(self):\n        """Adding zero."""\n        self.assertEqual(add(5, 0), 5)\n'
+    )
+    (tmp_path / "task" / "task.json").write_text(
+        json.dumps(
+            {
+                "instance_id": "demo__calc-1",
+                "problem_statement": "add subtracts",
+                "FAIL_TO_PASS": ["test_add (tests.test_calc.TestAdd)"],
+                "PASS_TO_PASS": ["test_zero (tests.test_calc.TestAdd)"],
+                "test_command": "python3 -m unittest -v",
+                "test_patch": "",
+            }
+        )
+    )
     task = load_task_dir(tmp_path / "task")
     base = verify(task, "")
     assert base.verdict == "unresolved" and base.pass_to_pass == {"test_zero (tests.test_calc.TestAdd)": True}

@@ -36,8 +36,14 @@ async def ready(pilot, session) -> None:
 
 def quiet_node(session, kind=None):
     """A node whose observation holds no temporary path (those differ from run to run)."""
-    return [n.id for n in session.tree.nodes.values() if n.id != ROOT and "/tmp/" not in n.observation
-            and n.exit_code is not None and (kind is None or n.kind == kind)]
+    return [
+        n.id
+        for n in session.tree.nodes.values()
+        if n.id != ROOT
+        and "/tmp/" not in n.observation
+        and n.exit_code is not None
+        and (kind is None or n.kind == kind)
+    ]
 
 
 def test_live_explorer_mid_search(snap_compare, session):

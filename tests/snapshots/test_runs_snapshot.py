@@ -17,8 +17,11 @@ def test_runs_screen(snap_compare, tmp_path):
     app = TrajscopeApp(RunsSource(Path("batch"), find_runs(root), find_verdicts(root)), theme="trajscope-dark")
 
     async def run_before(pilot):
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunsScreen)
-                       and pilot.app.screen.read == len(pilot.app.screen.rows), 60)
+        await wait_for(
+            pilot,
+            lambda: isinstance(pilot.app.screen, RunsScreen) and pilot.app.screen.read == len(pilot.app.screen.rows),
+            60,
+        )
         pilot.app.clear_notifications()  # a note names the files not read, in a temporary folder
         await pilot.pause(0.3)
 

@@ -33,8 +33,9 @@ def test_explorer_small(snap_compare, size):
     async def run_before(pilot):
         await explorer_at(pilot, "6")
 
-    assert snap_compare(TrajscopeApp(Source(DEMO_RUN), theme="trajscope-dark"), terminal_size=size,
-                        run_before=run_before)
+    assert snap_compare(
+        TrajscopeApp(Source(DEMO_RUN), theme="trajscope-dark"), terminal_size=size, run_before=run_before
+    )
 
 
 def test_explorer_detail_hidden_80x24(snap_compare):
@@ -44,8 +45,9 @@ def test_explorer_detail_hidden_80x24(snap_compare):
         pilot.app.clear_notifications()  # the pane's state, said as the key is pressed, would cover the tree
         await pilot.pause(0.3)
 
-    assert snap_compare(TrajscopeApp(Source(DEMO_RUN), theme="trajscope-dark"), terminal_size=(80, 24),
-                        run_before=run_before)
+    assert snap_compare(
+        TrajscopeApp(Source(DEMO_RUN), theme="trajscope-dark"), terminal_size=(80, 24), run_before=run_before
+    )
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -56,8 +58,11 @@ def test_fleet_small(snap_compare, tmp_path, size):
         await pilot.pause(0.6)
 
     try:
-        assert snap_compare(TrajscopeApp(FleetSource(fleet, tmp_path / "out"), theme="trajscope-dark"),
-                            terminal_size=size, run_before=run_before)
+        assert snap_compare(
+            TrajscopeApp(FleetSource(fleet, tmp_path / "out"), theme="trajscope-dark"),
+            terminal_size=size,
+            run_before=run_before,
+        )
     finally:
         fleet.close()
 
@@ -68,8 +73,11 @@ def test_runs_small(snap_compare, tmp_path, size):
     app = TrajscopeApp(RunsSource(Path("batch"), find_runs(root), find_verdicts(root)), theme="trajscope-dark")
 
     async def run_before(pilot):
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunsScreen)
-                       and pilot.app.screen.read == len(pilot.app.screen.rows), 60)
+        await wait_for(
+            pilot,
+            lambda: isinstance(pilot.app.screen, RunsScreen) and pilot.app.screen.read == len(pilot.app.screen.rows),
+            60,
+        )
         pilot.app.clear_notifications()  # a note names the files not read, in a temporary folder
         await pilot.pause(0.3)
 

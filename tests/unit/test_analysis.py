@@ -21,14 +21,26 @@ from tests.conftest import DEMO_RUN, REAL
 VIEW = ("view", {"path": "calc/ops.py"}, "1 def divide(a, b):\n2     return a / b\n", 0)
 SEARCH = ("search", {"pattern": "divide"}, "calc/ops.py:1:def divide(a, b):", 0)
 REPRO = ("bash", {"command": "python repro.py"}, "ZeroDivisionError: division by zero", 1)
-EDIT = ("str_replace", {"path": "calc/ops.py", "old_str": "return a / b", "new_str": "return a / b if b else 0"},
-        "Edited calc/ops.py.", 0)
-BAD_EDIT = ("str_replace", {"path": "calc/ops.py", "old_str": "return a//b", "new_str": "x"},
-            "The text 'return a//b' was not found in calc/ops.py; copy the lines exactly.", 1)
+EDIT = (
+    "str_replace",
+    {"path": "calc/ops.py", "old_str": "return a / b", "new_str": "return a / b if b else 0"},
+    "Edited calc/ops.py.",
+    0,
+)
+BAD_EDIT = (
+    "str_replace",
+    {"path": "calc/ops.py", "old_str": "return a//b", "new_str": "x"},
+    "The text 'return a//b' was not found in calc/ops.py; copy the lines exactly.",
+    1,
+)
 TESTS_FAIL = ("bash", {"command": "python -m pytest -q"}, "1 failed, 3 passed in 0.1s", 1)
 TESTS_PASS = ("bash", {"command": "python -m pytest -q"}, "4 passed in 0.1s", 0)
-TEST_EDIT = ("str_replace", {"path": "tests/test_ops.py", "old_str": "assert", "new_str": "# assert"},
-             "Edited tests/test_ops.py.", 0)
+TEST_EDIT = (
+    "str_replace",
+    {"path": "tests/test_ops.py", "old_str": "assert", "new_str": "# assert"},
+    "Edited tests/test_ops.py.",
+    0,
+)
 SUBMIT = ("submit", {}, "diff --git a/calc/ops.py b/calc/ops.py", 0)
 
 
@@ -92,10 +104,13 @@ def test_real_fixtures():
 
 
 def known_set():
-    runs = [trace(VIEW, EDIT, SUBMIT, resolved=False), trace(VIEW, BAD_EDIT, EDIT, SUBMIT, resolved=False),
-            trace(VIEW, BAD_EDIT, EDIT, TESTS_PASS, SUBMIT, resolved=True),
-            trace(SEARCH, VIEW, REPRO, EDIT, TESTS_PASS, SUBMIT, resolved=True),
-            trace(VIEW, EDIT, TESTS_FAIL, SUBMIT, resolved=False)]
+    runs = [
+        trace(VIEW, EDIT, SUBMIT, resolved=False),
+        trace(VIEW, BAD_EDIT, EDIT, SUBMIT, resolved=False),
+        trace(VIEW, BAD_EDIT, EDIT, TESTS_PASS, SUBMIT, resolved=True),
+        trace(SEARCH, VIEW, REPRO, EDIT, TESTS_PASS, SUBMIT, resolved=True),
+        trace(VIEW, EDIT, TESTS_FAIL, SUBMIT, resolved=False),
+    ]
     return [t for i, (tree, _) in enumerate(runs) for t in collect(tree, f"run{i}")]
 
 
@@ -123,9 +138,10 @@ def test_llm_judge_tags_with_a_rationale_per_flag_and_survives_garbage():
     from tests.fake_llm import FakeLLM, Scripted, reply
     from trajscope.engine.analysis.report import analyze
 
-    verdict = {f: {"present": f == "memory_drift", "rationale": f"seen at step 2 ({f})"}
-               for f in ("memory_drift", "overconfidence", "strange_behaviour", "self_correction",
-                         "validation", "planning")}
+    verdict = {
+        f: {"present": f == "memory_drift", "rationale": f"seen at step 2 ({f})"}
+        for f in ("memory_drift", "overconfidence", "strange_behaviour", "self_correction", "validation", "planning")
+    }
     answer = "Here is my verdict:\n" + json.dumps(verdict)
     with FakeLLM(Scripted([reply(text=answer)])) as server:
         report = analyze([str(DEMO_RUN)], judge=LLMPolicy("openai/judge", api_base=server.url))
@@ -157,10 +173,18 @@ def test_flag_checkpoints_give_what_a_walk_from_the_task_gives():
         assert built.states and lazy.states
 
 
-CREATE_REPRO = ("create", {"path": "tests/test_repro.py", "content": "from calc.ops import divide\ndivide(1, 0)\n"},
-                "File created successfully at: tests/test_repro.py", 0)
-EDIT_REPRO = ("str_replace", {"path": "tests/test_repro.py", "old_str": "divide(1, 0)", "new_str": "print(divide(1, 0))"},
-              "Edited tests/test_repro.py.", 0)
+CREATE_REPRO = (
+    "create",
+    {"path": "tests/test_repro.py", "content": "from calc.ops import divide\ndivide(1, 0)\n"},
+    "File created successfully at: tests/test_repro.py",
+    0,
+)
+EDIT_REPRO = (
+    "str_replace",
+    {"path": "tests/test_repro.py", "old_str": "divide(1, 0)", "new_str": "print(divide(1, 0))"},
+    "Edited tests/test_repro.py.",
+    0,
+)
 RUN_REPRO = ("bash", {"command": "python tests/test_repro.py"}, "0", 0)
 # as the DARS and SWE-agent importers read these commands (action_from_command)
 OPEN_TESTS = ("open", {"command": "open tests/test_ops.py"}, "[File: tests/test_ops.py (12 lines total)]", 0)
@@ -213,13 +237,18 @@ def test_the_html_report_of_runs_without_verdicts_is_not_empty(tmp_path):
 
     from trajscope.engine.analysis.report import analyze, html_report
 
-    for name in ("swe-agent/marshmallow-1867.function_calling_replace.traj", "mini-swe-agent/github_issue.traj.json",
-                 "dars/edit.prev.root"):
+    for name in (
+        "swe-agent/marshmallow-1867.function_calling_replace.traj",
+        "mini-swe-agent/github_issue.traj.json",
+        "dars/edit.prev.root",
+    ):
         shutil.copy(REAL / name, tmp_path / name.split("/")[1])
     (tmp_path / "broken.traj").write_text('{"trajectory": [{"action": "ls", "observ')
     report = analyze([str(tmp_path)])
     counts = report["trajectories"]
-    assert counts["resolved"] == counts["failed"] == 0 and counts["unknown"] == sum(counts.values()) > len(report["runs"])
+    assert counts["resolved"] == counts["failed"] == 0 and counts["unknown"] == sum(counts.values()) > len(
+        report["runs"]
+    )
     page = html_report(report)
     header = re.search(r"<tr><th>flag</th>(.*?)</tr>", page).group(1)
     assert "<th>in unverified</th>" in header and "<th>in all</th>" in header
@@ -229,7 +258,7 @@ def test_the_html_report_of_runs_without_verdicts_is_not_empty(tmp_path):
     assert "Flagged examples" in page and "No failed trajectory" in page  # says why there is no cluster
     for run in report["runs"]:  # each run links to its file and gives the command line that opens it
         assert f"trajscope open {run['file']}" in page and Path(run["file"]).resolve().as_uri() in page
-    examples = page[page.index("Flagged examples"):page.index("Failure clusters")]
+    examples = page[page.index("Flagged examples") : page.index("Failure clusters")]
     assert "trajscope open " in examples and "raised it" in examples
     assert "Not read (1)" in page and "broken.traj" in page
 
@@ -238,10 +267,18 @@ def test_cluster_labels_are_whole_where_they_are_listed():
     from trajscope.engine.analysis.report import html_report
 
     label = "validation, strange_behaviour, overconfidence, memory_drift"
-    report = {"trajectories": {"resolved": 0, "failed": 1, "unknown": 0}, "runs": [], "unread": [],
-              "flags": {f: {k: {"count": 0, "of": 1, "rate": 0.0} for k in ("all", "resolved", "failed", "unknown")}
-                        | {"failed_over_resolved": None} for f in ("planning",)},
-              "clusters": [{"label": label, "size": 1, "members": ["r#1"]}], "per_trajectory": []}
+    report = {
+        "trajectories": {"resolved": 0, "failed": 1, "unknown": 0},
+        "runs": [],
+        "unread": [],
+        "flags": {
+            f: {k: {"count": 0, "of": 1, "rate": 0.0} for k in ("all", "resolved", "failed", "unknown")}
+            | {"failed_over_resolved": None}
+            for f in ("planning",)
+        },
+        "clusters": [{"label": label, "size": 1, "members": ["r#1"]}],
+        "per_trajectory": [],
+    }
     page = html_report(report)
     assert f"<title>{label} (1)</title>" in page  # the chart's cut label carries the whole one
     assert f"<b>{label}</b>" in page

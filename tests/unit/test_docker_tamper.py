@@ -12,20 +12,34 @@ PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 def test_the_repository_and_scratch_places_are_free_and_the_system_is_not():
-    changes = [{"Path": p, "Kind": k} for p, k in [
-        ("/repo", 0), ("/repo/a.py", 1), ("/tmp", 0), ("/tmp/x", 1), ("/var/tmp/y", 1), ("/var", 0), ("/var/lib", 0), ("/var/lib/trajscope", 1),
-        ("/var/lib/trajscope/index", 1), ("/ts", 1)]]
+    changes = [
+        {"Path": p, "Kind": k}
+        for p, k in [
+            ("/repo", 0),
+            ("/repo/a.py", 1),
+            ("/tmp", 0),
+            ("/tmp/x", 1),
+            ("/var/tmp/y", 1),
+            ("/var", 0),
+            ("/var/lib", 0),
+            ("/var/lib/trajscope", 1),
+            ("/var/lib/trajscope/index", 1),
+            ("/ts", 1),
+        ]
+    ]
     assert changed_outside(changes, {"/ts"}, "/repo", PATH) == []
     for planted in ("/usr/bin/git", "/etc/ld.so.preload", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/etc/gitconfig"):
         parent = os.path.dirname(planted)
-        assert changed_outside(changes + [{"Path": parent, "Kind": 0}, {"Path": planted, "Kind": 1}],
-                               {"/ts"}, "/repo", PATH) == [planted]
+        assert changed_outside(
+            changes + [{"Path": parent, "Kind": 0}, {"Path": planted, "Kind": 1}], {"/ts"}, "/repo", PATH
+        ) == [planted]
     # a folder whose own metadata changed (nothing below it listed) counts; a deletion counts
     assert changed_outside([{"Path": "/usr/bin", "Kind": 0}], set(), "/repo", PATH) == ["/usr/bin"]
     assert changed_outside([{"Path": "/usr/bin/git", "Kind": 2}], set(), "/repo", PATH) == ["/usr/bin/git"]
     # a folder of the image's PATH below a scratch place is not free
-    assert changed_outside([{"Path": "/tmp/bin/git", "Kind": 1}], set(), "/repo",
-                           "/tmp/bin:" + PATH) == ["/tmp/bin/git"]
+    assert changed_outside([{"Path": "/tmp/bin/git", "Kind": 1}], set(), "/repo", "/tmp/bin:" + PATH) == [
+        "/tmp/bin/git"
+    ]
     # HOME is not scratch: a user site's usercustomize.py or a git config there runs in the next branch
     for planted in ("/root/.local/lib/python3.11/site-packages/usercustomize.py", "/root/.gitconfig"):
         assert changed_outside([{"Path": planted, "Kind": 1}], set(), "/repo", PATH) == [planted]

@@ -30,8 +30,11 @@ def help_texts(parser: argparse.ArgumentParser, where: str = "trajscope"):
 
 def test_every_help_text_that_lists_formats_lists_the_importer_table():
     # a list names both agents (a text naming one is an example: `--instance`'s, `bench inspector`'s)
-    lists = [(where, text) for where, text in help_texts(build_parser())
-             if "mini-swe-agent" in text.lower() and re.search(r"(?<!mini-)swe-agent", text.lower())]
+    lists = [
+        (where, text)
+        for where, text in help_texts(build_parser())
+        if "mini-swe-agent" in text.lower() and re.search(r"(?<!mini-)swe-agent", text.lower())
+    ]
     assert any(where == "trajscope convert --help" for where, _ in lists)  # `convert --help` shows the list
     for where, text in lists:
         missing = [name for name in IMPORTERS.names().replace(" or ", ", ").split(", ") if name not in text]
@@ -74,8 +77,11 @@ def test_the_fleet_keys_the_readme_names_are_bound():
     """The README says which key stops every search of a batch: that key quits the app."""
     from trajscope.tui.app import TrajscopeApp
 
-    said = re.search(r"`escape` comes back; `space` on the fleet pauses or resumes every search\. (.*?) stops every "
-                     r"search", README)
+    said = re.search(
+        r"`escape` comes back; `space` on the fleet pauses or resumes every search\. (.*?) stops every "
+        r"search",
+        README,
+    )
     assert said, "the README no longer says which key stops a batch"
     keys = re.findall(r"`([^`]+)`|(Ctrl-C)", said.group(1))
     quits = {k for b in TrajscopeApp.BINDINGS if b.action == "quit" for k in b.key.split(",")}

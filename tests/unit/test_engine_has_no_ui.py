@@ -9,8 +9,10 @@ pytestmark = pytest.mark.subprocess
 
 
 def test_importing_every_engine_module_imports_no_ui_library():
-    modules = sorted("trajscope." + ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-                     for p in (ROOT / "engine").rglob("*.py"))
+    modules = sorted(
+        "trajscope." + ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for p in (ROOT / "engine").rglob("*.py")
+    )
     assert len(modules) > 40 and "trajscope.engine.session" in modules and "trajscope.engine.sandbox.docker" in modules
     code = (
         "import importlib, sys\n"

@@ -18,10 +18,20 @@ def test_runlog_round_trip(tmp_path):
 def test_damaged_and_unknown_lines_are_skipped_and_counted(tmp_path):
     path = tmp_path / "run.jsonl"
     good = orjson.dumps(make_event("node_added", "r", id="1", parent=None))
-    path.write_bytes(b"\n".join([
-        good, b"{not json", b"[1, 2]", b'{"no_type": 1}',
-        orjson.dumps(make_event("from_the_future", "r")), b"", good.replace(b'"1"', b'"2"'),
-    ]) + b"\n")
+    path.write_bytes(
+        b"\n".join(
+            [
+                good,
+                b"{not json",
+                b"[1, 2]",
+                b'{"no_type": 1}',
+                orjson.dumps(make_event("from_the_future", "r")),
+                b"",
+                good.replace(b'"1"', b'"2"'),
+            ]
+        )
+        + b"\n"
+    )
     counts = ReadCounts()
     events = read_events(path, counts)
     assert [e["id"] for e in events] == ["1", "2"]

@@ -28,8 +28,15 @@ REPO = DEMO_TASKS[0].parent.parent.parent  # the checkout
 def curated(tmp_path_factory):
     """A DARS search, then a person's promote, prune (of the promoted node's sibling) and edit."""
     path = tmp_path_factory.mktemp("curated") / "run.jsonl"
-    session = Session(TASK, DemoPolicy(seed=3), path, scorers=[HeuristicScorer()], budget=Budget(nodes=40),
-                      config=SearchConfig(strategy="dars", k=2), seed=3)
+    session = Session(
+        TASK,
+        DemoPolicy(seed=3),
+        path,
+        scorers=[HeuristicScorer()],
+        budget=Budget(nodes=40),
+        config=SearchConfig(strategy="dars", k=2),
+        seed=3,
+    )
     session.start()
     session.wait(120)
     tree = session.tree
@@ -88,8 +95,9 @@ def test_dagger_has_the_persons_edit_as_the_teacher_label(curated):
 
 
 def run_export(*args):
-    return subprocess.run([sys.executable, "-m", "trajscope.tui.cli", "export", *map(str, args)],
-                          capture_output=True, text=True, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "trajscope.tui.cli", "export", *map(str, args)], capture_output=True, text=True, cwd=REPO
+    )
 
 
 @pytest.mark.slow

@@ -12,8 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from trajscope.engine.files import (NAME_LIMIT, Folder, LogBusy, WriteError, check_target, create_unique, open_append,
-                          replace_file, safe_name, write_new)
+from trajscope.engine.files import (
+    NAME_LIMIT,
+    Folder,
+    LogBusy,
+    WriteError,
+    check_target,
+    create_unique,
+    open_append,
+    replace_file,
+    safe_name,
+    write_new,
+)
 
 
 @pytest.fixture
@@ -29,8 +39,26 @@ def unchanged(victim: Path) -> bool:
 
 
 # -- names -------------------------------------------------------------------------------
-@pytest.mark.parametrize("field", ["../../x", "/abs/dir", "..", ".", ".hidden", "a\x00b", "a\nb\x1b[31m", "a/b",
-                                   "x" * 5000, "é" * 5000, "", "\ud800", "-rf", "a\\b", "con\u2028sole"])
+@pytest.mark.parametrize(
+    "field",
+    [
+        "../../x",
+        "/abs/dir",
+        "..",
+        ".",
+        ".hidden",
+        "a\x00b",
+        "a\nb\x1b[31m",
+        "a/b",
+        "x" * 5000,
+        "é" * 5000,
+        "",
+        "\ud800",
+        "-rf",
+        "a\\b",
+        "con\u2028sole",
+    ],
+)
 def test_a_name_from_a_field_is_one_plain_bounded_component(field):
     name = safe_name(field)
     assert name and "/" not in name and "\x00" not in name and not name.startswith((".", "-"))
@@ -139,10 +167,17 @@ def test_a_locked_file_refuses_a_second_writer_here_and_in_another_process(tmp_p
     with open_append(path, lock=True):
         with pytest.raises(LogBusy, match="another writer in this process"):
             open_append(path, lock=True)
-        code = ("import sys; from engine.files import open_append, LogBusy\n"
-                "try:\n    open_append(sys.argv[1], lock=True)\nexcept LogBusy as e:\n    print(e); sys.exit(3)\n")
-        proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60,
-                              cwd=Path(__file__).resolve().parents[2])
+        code = (
+            "import sys; from engine.files import open_append, LogBusy\n"
+            "try:\n    open_append(sys.argv[1], lock=True)\nexcept LogBusy as e:\n    print(e); sys.exit(3)\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=Path(__file__).resolve().parents[2],
+        )
         assert proc.returncode == 3 and f"being written by process {os.getpid()};" in proc.stdout, proc.stderr
     with open_append(path, lock=True):  # released with the writer
         pass
@@ -207,23 +242,28 @@ def test_evaluate_keeps_hostile_instance_ids_inside_out(tmp_path, capsys, graded
 
 
 def test_evaluate_with_a_nul_or_a_5000_character_model_name_writes_its_summary(tmp_path, capsys, graded):
-    rows = [{"instance_id": "a", "model_name_or_path": "bad\x00model", "model_patch": "diff"},
-            {"instance_id": "b", "model_name_or_path": "m" * 5000, "model_patch": "diff"},
-            {"instance_id": "c\x00d", "model_name_or_path": "bad\x00model", "model_patch": "diff"}]
+    rows = [
+        {"instance_id": "a", "model_name_or_path": "bad\x00model", "model_patch": "diff"},
+        {"instance_id": "b", "model_name_or_path": "m" * 5000, "model_patch": "diff"},
+        {"instance_id": "c\x00d", "model_name_or_path": "bad\x00model", "model_patch": "diff"},
+    ]
     code, err, out = evaluate_cli(tmp_path, rows, capsys)
     assert code == 0 and "Traceback" not in err, err
     [summary] = out.glob("*.r1.json")
     assert summary.name.startswith("bad_model-") and json.loads(summary.read_text())["resolved_instances"] == 3
     folders = sorted(p.name for p in (out / "logs/run_evaluation/r1").iterdir())
     assert len(folders) == 2 and all(len(f.encode()) <= 150 for f in folders)  # each prediction's own model
-    assert (out / "logs/run_evaluation/r1" / folders[0] / "a").is_dir() or \
-        (out / "logs/run_evaluation/r1" / folders[1] / "a").is_dir()
+    assert (out / "logs/run_evaluation/r1" / folders[0] / "a").is_dir() or (
+        out / "logs/run_evaluation/r1" / folders[1] / "a"
+    ).is_dir()
 
 
 def test_evaluate_grades_an_instance_predicted_twice_once(tmp_path, capsys, graded):
-    rows = [{"instance_id": "x", "model_name_or_path": "m", "model_patch": "first"},
-            {"instance_id": "y", "model_name_or_path": "m", "model_patch": "diff"},
-            {"instance_id": "x", "model_name_or_path": "m", "model_patch": "last"}]
+    rows = [
+        {"instance_id": "x", "model_name_or_path": "m", "model_patch": "first"},
+        {"instance_id": "y", "model_name_or_path": "m", "model_patch": "diff"},
+        {"instance_id": "x", "model_name_or_path": "m", "model_patch": "last"},
+    ]
     code, err, out = evaluate_cli(tmp_path, rows, capsys)
     assert code == 0 and graded == ["x", "y"]
     assert "1 instance(s) predicted more than once ('x')" in err
@@ -235,8 +275,10 @@ def test_evaluate_refuses_a_patch_over_the_limit_before_grading(tmp_path, capsys
     from trajscope.engine.sandbox import local
 
     monkeypatch.setattr(local, "PATCH_LIMIT", 1000)
-    rows = [{"instance_id": "big", "model_name_or_path": "m", "model_patch": "+" * 5000},
-            {"instance_id": "small", "model_name_or_path": "m", "model_patch": "diff"}]
+    rows = [
+        {"instance_id": "big", "model_name_or_path": "m", "model_patch": "+" * 5000},
+        {"instance_id": "small", "model_name_or_path": "m", "model_patch": "diff"},
+    ]
     code, err, out = evaluate_cli(tmp_path, rows, capsys)
     assert code == 3 and graded == ["small"]  # one prediction not graded
     assert "'big' is not graded" in err and err.count("not graded") == 1
@@ -306,7 +348,10 @@ def test_a_jsonl_line_over_the_limit_is_never_held_in_memory(tmp_path):
     finally:
         tracemalloc.stop()
     assert [(p.instance_id, p.model, bool(p.refused)) for p in got] == [
-        ("ok", "m", False), ("huge", "m/x", True), ("after", "model", False)]
+        ("ok", "m", False),
+        ("huge", "m/x", True),
+        ("after", "model", False),
+    ]
     assert peak < 12 << 20, f"peak {peak:,} bytes for a 40 MiB line"
 
 
@@ -346,8 +391,11 @@ def test_prm_score_refuses_to_write_its_input_or_through_a_link(tmp_path, capsys
     shutil.copy(DEMO_RUN, given)
     before = given.read_bytes()
     (tmp_path / "link.jsonl").symlink_to(victim)
-    for out, why in ((given, "is the input"), (tmp_path / "link.jsonl", "symbolic link"),
-                     (tmp_path / "." / "run.jsonl", "is the input")):
+    for out, why in (
+        (given, "is the input"),
+        (tmp_path / "link.jsonl", "symbolic link"),
+        (tmp_path / "." / "run.jsonl", "is the input"),
+    ):
         assert main(["prm", "score", str(given), "--prm", "heuristic", "--out", str(out)]) == 2
         err = capsys.readouterr().err
         assert why in err and err.count("\n") == 1, err
@@ -366,10 +414,12 @@ def test_export_and_analyze_never_write_through_a_link_or_over_their_input(tmp_p
     before = run.read_bytes()
     (tmp_path / "out.patch").symlink_to(victim)
     (tmp_path / "report.html").symlink_to(victim)
-    commands = [(["export", str(run), "-f", "patch", "-o", str(tmp_path / "out.patch")], "symbolic link"),
-                (["export", str(run), "-f", "sft", "-o", str(run)], "is the input"),
-                (["analyze", str(run), "--html", str(tmp_path / "report.html")], "symbolic link"),
-                (["analyze", str(run), "--html", str(run)], "one of the inputs")]
+    commands = [
+        (["export", str(run), "-f", "patch", "-o", str(tmp_path / "out.patch")], "symbolic link"),
+        (["export", str(run), "-f", "sft", "-o", str(run)], "is the input"),
+        (["analyze", str(run), "--html", str(tmp_path / "report.html")], "symbolic link"),
+        (["analyze", str(run), "--html", str(run)], "one of the inputs"),
+    ]
     for argv, why in commands:
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
@@ -445,8 +495,20 @@ def test_a_second_writer_on_a_run_log_is_refused_in_one_sentence(tmp_path, capsy
     log = tmp_path / "run.jsonl"
     task = str(next(p for p in DEMO_TASKS if p.name == "semver-prerelease"))
     with RunLog(log):  # the first writer, still running
-        code = main([command[0], task, *command[1:], "--out", str(log), "--headless", "--sandbox", "local",
-                     "--prm", "heuristic"])
+        code = main(
+            [
+                command[0],
+                task,
+                *command[1:],
+                "--out",
+                str(log),
+                "--headless",
+                "--sandbox",
+                "local",
+                "--prm",
+                "heuristic",
+            ]
+        )
         err = capsys.readouterr().err
     assert code == 2 and f"{log} is being written by another writer in this process" in err, err
     assert err.count("trajscope:") == 1 and log.read_bytes() == b""
@@ -465,11 +527,17 @@ def test_default_run_log_names_are_unique_within_a_second(tmp_path, monkeypatch)
 def test_predictions_read_from_every_format_with_the_limit(tmp_path):
     from trajscope.engine.evaluation import read_predictions
 
-    rows = [{"instance_id": "a", "model_name_or_path": "m", "model_patch": "+" * 2000},
-            {"instance_id": "b", "model_name_or_path": "m", "model_patch": "diff"}]
-    shapes = {"list.json": json.dumps(rows), "keyed.json": json.dumps({r["instance_id"]: r for r in rows}),
-              "pretty.json": json.dumps({r["instance_id"]: r for r in rows}, indent=2),
-              "one.json": json.dumps(rows[1]), "lines.jsonl": "".join(json.dumps(r) + "\n" for r in rows)}
+    rows = [
+        {"instance_id": "a", "model_name_or_path": "m", "model_patch": "+" * 2000},
+        {"instance_id": "b", "model_name_or_path": "m", "model_patch": "diff"},
+    ]
+    shapes = {
+        "list.json": json.dumps(rows),
+        "keyed.json": json.dumps({r["instance_id"]: r for r in rows}),
+        "pretty.json": json.dumps({r["instance_id"]: r for r in rows}, indent=2),
+        "one.json": json.dumps(rows[1]),
+        "lines.jsonl": "".join(json.dumps(r) + "\n" for r in rows),
+    }
     for name, text in shapes.items():
         (tmp_path / name).write_text(text)
         got = [(p.instance_id, bool(p.refused)) for p in read_predictions(tmp_path / name, limit=1000)]

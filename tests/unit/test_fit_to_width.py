@@ -42,9 +42,13 @@ def test_the_action_takes_the_room_there_is(tree):
     assert "submitted ✓ resolved" in label(next(n for n in tree.nodes.values() if n.verdict == "resolved"), 120).plain
 
 
-SPECS = [ColumnSpec("name", "name", min=10, max=40, rank=0), ColumnSpec("state", "state", width=8, rank=0),
-         ColumnSpec("count", "count", width=6, rank=1), ColumnSpec("extra", "extra", min=10, rank=2),
-         ColumnSpec("why", "why", min=12, weight=3, rank=0)]
+SPECS = [
+    ColumnSpec("name", "name", min=10, max=40, rank=0),
+    ColumnSpec("state", "state", width=8, rank=0),
+    ColumnSpec("count", "count", width=6, rank=1),
+    ColumnSpec("extra", "extra", min=10, rank=2),
+    ColumnSpec("why", "why", min=12, weight=3, rank=0),
+]
 
 
 @pytest.mark.parametrize("available", [30, 60, 80, 100, 150, 300])

@@ -53,4 +53,3 @@ def test_stats_convert_and_analyze_say_what_they_left_out(tmp_path, capsys):
     assert main(["analyze", str(root)]) == 0
     out = capsys.readouterr().out
     assert "not read:" in out and "broken.traj" in out and "not a run:" in out and "notes.txt" in out
-

@@ -101,9 +101,15 @@ def test_mini_swe_agent_1_1_dict(tmp_path):
     for m in messages:
         if m["role"] == "assistant":
             m["extra"] = {"response": {"usage": {"prompt_tokens": 100, "completion_tokens": 10}}, "cost": 0.01}
-    data = {"info": {"exit_status": "Submitted", "submission": "diff --git a/x b/x\n",
-                     "model_stats": {"instance_cost": 0.1, "api_calls": 10}},
-            "messages": messages, "trajectory_format": "mini-swe-agent-1.1"}
+    data = {
+        "info": {
+            "exit_status": "Submitted",
+            "submission": "diff --git a/x b/x\n",
+            "model_stats": {"instance_cost": 0.1, "api_calls": 10},
+        },
+        "messages": messages,
+        "trajectory_format": "mini-swe-agent-1.1",
+    }
     path = tmp_path / "run.traj.json"
     path.write_text(json.dumps(data))
     loaded = load(path)
@@ -148,14 +154,17 @@ def test_dars_evaluation_results_are_verified_submissions():
     assert stats["submissions"] == 12 and stats["resolved"] == 6
 
 
-@pytest.mark.parametrize("content,message", [
-    (b"", "is empty"),
-    (b"   \n", "is empty"),
-    (b'{"trajectory": [', "truncated or invalid JSON"),
-    (b'{"hello": "world"}', "not a format trajscope knows"),
-    (b"\x7fELF\x02\x01\x00\x00binary", "binary file"),
-    (b"just some words\n", "is not JSON"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"", "is empty"),
+        (b"   \n", "is empty"),
+        (b'{"trajectory": [', "truncated or invalid JSON"),
+        (b'{"hello": "world"}', "not a format trajscope knows"),
+        (b"\x7fELF\x02\x01\x00\x00binary", "binary file"),
+        (b"just some words\n", "is not JSON"),
+    ],
+)
 def test_unreadable_files_give_one_clear_sentence(tmp_path, content, message):
     path = tmp_path / "bad"
     path.write_bytes(content)
@@ -187,9 +196,21 @@ def test_an_openhands_events_folder_is_one_run(tmp_path):
 
 def test_damaged_lines_of_an_evaluation_output_each_end_in_one_sentence(tmp_path):
     good = (REAL / "openhands" / "multi_swe_bench.output.jsonl").read_text().splitlines()[0]
-    lines = [good, good[: len(good) // 2], "not json at all", json.dumps({"instance_id": "x", "history": [1, "a", None]}),
-             json.dumps({"instance_id": "y", "history": [{"id": 1, "source": "agent", "action": 5, "args": []},
-                                                         {"id": 2, "observation": [], "content": {}, "cause": 1}]})]
+    lines = [
+        good,
+        good[: len(good) // 2],
+        "not json at all",
+        json.dumps({"instance_id": "x", "history": [1, "a", None]}),
+        json.dumps(
+            {
+                "instance_id": "y",
+                "history": [
+                    {"id": 1, "source": "agent", "action": 5, "args": []},
+                    {"id": 2, "observation": [], "content": {}, "cause": 1},
+                ],
+            }
+        ),
+    ]
     path = tmp_path / "output.jsonl"
     path.write_text("\n".join(lines) + "\n")
     refs = find_runs(path)
@@ -230,8 +251,9 @@ def test_one_bad_file_does_not_stop_a_folder_from_listing(tmp_path):
     (tmp_path / "damaged.jsonl").write_bytes(b'{"history": [1, \n')
     os.mkfifo(tmp_path / "pipe.jsonl")  # never opened for a read that could wait
     refs = find_runs(tmp_path)
-    assert sorted(r.name for r in refs) == sorted(["a", "damaged", "ponylang__ponyc-4595", "ponylang__ponyc-4593",
-                                                   "ponylang__ponyc-4588"])
+    assert sorted(r.name for r in refs) == sorted(
+        ["a", "damaged", "ponylang__ponyc-4595", "ponylang__ponyc-4593", "ponylang__ponyc-4588"]
+    )
     damaged = next(r for r in refs if r.name == "damaged")
     with pytest.raises(FormatError, match="damaged.jsonl"):
         damaged.load()
@@ -247,8 +269,9 @@ def test_fifos_named_like_reports_never_hold_the_listing(tmp_path):
     for name in ("results.json", "model.run1.json", "b.traj.json"):
         os.mkfifo(tmp_path / name)
     found: dict = {}
-    worker = threading.Thread(target=lambda: found.update(runs=find_runs(tmp_path), verdicts=find_verdicts(tmp_path)),
-                              daemon=True)
+    worker = threading.Thread(
+        target=lambda: found.update(runs=find_runs(tmp_path), verdicts=find_verdicts(tmp_path)), daemon=True
+    )
     worker.start()
     worker.join(20)
     assert not worker.is_alive(), "a FIFO held the listing"
@@ -288,8 +311,12 @@ def test_instance_names_the_task_of_files_that_record_none_so_verdicts_match(tmp
     traj = REAL / "swe-agent" / "function_calling_simple.traj"  # no replay config: no instance recorded
     assert main(["stats", str(traj), "--report", str(report), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["resolved"] == 0
-    assert main(["stats", str(traj), "--report", str(report), "--instance", "marshmallow-code__marshmallow-1867",
-                 "--json"]) == 0
+    assert (
+        main(
+            ["stats", str(traj), "--report", str(report), "--instance", "marshmallow-code__marshmallow-1867", "--json"]
+        )
+        == 0
+    )
     stats = json.loads(capsys.readouterr().out)
     assert stats["task"] == "marshmallow-code__marshmallow-1867" and stats["resolved"] == 1
     folder = tmp_path / "dars"

@@ -120,8 +120,11 @@ def variants(path: Path, rng: random.Random):
         for _ in range(rng.randrange(1, 20)):
             data[rng.randrange(len(data))] = rng.randrange(256)
         yield "flip", bytes(data)
-    docs = [orjson.loads(line) for line in raw.splitlines() if line.strip()] if path.suffix == ".jsonl" \
+    docs = (
+        [orjson.loads(line) for line in raw.splitlines() if line.strip()]
+        if path.suffix == ".jsonl"
         else [orjson.loads(raw)]
+    )
 
     def dump(items):
         if path.suffix == ".jsonl":
@@ -173,16 +176,20 @@ def test_valid_but_unusual_json_is_read(tmp_path: Path):
         if i > 1:
             text = f'{{"role": "user", "content": "obs {i - 1}", "children": [{text}]}}'
     deep = tmp_path / "deep.root"
-    deep.write_text('{"x": 1e999, "root": {"role": "system", "content": "sys", "children": ['
-                    f'{{"role": "user", "content": "the problem", "children": [{text}]}}]}}}}')
+    deep.write_text(
+        '{"x": 1e999, "root": {"role": "system", "content": "sys", "children": ['
+        f'{{"role": "user", "content": "the problem", "children": [{text}]}}]}}}}'
+    )
     tree = Tree.fold(load(deep).events)
     assert len(tree) == 600 and tree.max_depth == 600
     log = tmp_path / "odd.jsonl"
-    log.write_bytes(b'\xef\xbb\xbf{"type":"run_started","ts":1,"run":"r","task":{"instance_id":"x\\ud800"}}\n'
-                    b'{"type":"node_added","ts":2,"run":"r","id":"n1","parent":null,"cost":1e999,'
-                    b'"action":{"tool":"bash","args":{"command":"ls"}}}\n'
-                    b'\x00garbage\n'
-                    b'{"type":"node_executed","ts":3,"run":"r","id":"n1","observation":"ok","exit_code":0}\n')
+    log.write_bytes(
+        b'\xef\xbb\xbf{"type":"run_started","ts":1,"run":"r","task":{"instance_id":"x\\ud800"}}\n'
+        b'{"type":"node_added","ts":2,"run":"r","id":"n1","parent":null,"cost":1e999,'
+        b'"action":{"tool":"bash","args":{"command":"ls"}}}\n'
+        b"\x00garbage\n"
+        b'{"type":"node_executed","ts":3,"run":"r","id":"n1","observation":"ok","exit_code":0}\n'
+    )
     loaded = load(log)
     tree = Tree.fold(loaded.events)
     assert len(tree) == 1 and tree.nodes["n1"].observation == "ok" and loaded.counts.damaged == 1
@@ -192,12 +199,35 @@ def test_valid_but_unusual_json_is_read(tmp_path: Path):
 def test_wrong_field_types_are_left_out(tmp_path: Path):
     events = [
         {"type": "run_started", "ts": 1, "run": "r", "task": "not an object", "config": 5},
-        {"type": "node_added", "ts": 2, "run": "r", "id": "n1", "parent": None, "action": "ls",
-         "tokens_in": "many", "tokens_out": [1], "cost": {"usd": 1}, "thought": 3},
-        {"type": "node_added", "ts": 2, "run": "r", "id": "n2", "parent": "n1",
-         "action": {"tool": "bash", "args": "ls", "raw": 5}},
-        {"type": "node_executed", "ts": 3, "run": "r", "id": "n1", "observation": {"x": 1}, "exit_code": "0",
-         "duration_s": "fast"},
+        {
+            "type": "node_added",
+            "ts": 2,
+            "run": "r",
+            "id": "n1",
+            "parent": None,
+            "action": "ls",
+            "tokens_in": "many",
+            "tokens_out": [1],
+            "cost": {"usd": 1},
+            "thought": 3,
+        },
+        {
+            "type": "node_added",
+            "ts": 2,
+            "run": "r",
+            "id": "n2",
+            "parent": "n1",
+            "action": {"tool": "bash", "args": "ls", "raw": 5},
+        },
+        {
+            "type": "node_executed",
+            "ts": 3,
+            "run": "r",
+            "id": "n1",
+            "observation": {"x": 1},
+            "exit_code": "0",
+            "duration_s": "fast",
+        },
         {"type": "node_scored", "ts": 3, "run": "r", "id": "n1", "score": "high"},
         {"type": "submitted", "ts": 4, "run": "r", "id": "n2", "patch": 7, "verified": "yes"},
         {"type": "run_finished", "ts": 5, "run": "r", "reason": 3, "totals": "all"},
@@ -217,10 +247,24 @@ def test_run_totals_of_the_wrong_type_are_counted_and_skipped(tmp_path: Path):
     reports the nodes' own figures and counts each wrong field, as for every other event."""
     events = [
         {"type": "run_started", "ts": 1, "run": "r", "task": {"instance_id": "x"}},
-        {"type": "node_added", "ts": 2, "run": "r", "id": "n1", "parent": None, "tokens_in": 10, "tokens_out": 5,
-         "cost": 0.5, "action": {"tool": "bash", "args": {"command": "ls"}}},
-        {"type": "run_finished", "ts": 5, "run": "r", "reason": "finished",
-         "totals": {"tokens_in": "many", "tokens_out": [3], "cost": "lots", "api_calls": True}},
+        {
+            "type": "node_added",
+            "ts": 2,
+            "run": "r",
+            "id": "n1",
+            "parent": None,
+            "tokens_in": 10,
+            "tokens_out": 5,
+            "cost": 0.5,
+            "action": {"tool": "bash", "args": {"command": "ls"}},
+        },
+        {
+            "type": "run_finished",
+            "ts": 5,
+            "run": "r",
+            "reason": "finished",
+            "totals": {"tokens_in": "many", "tokens_out": [3], "cost": "lots", "api_calls": True},
+        },
     ]
     path = tmp_path / "totals.jsonl"
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
@@ -229,7 +273,9 @@ def test_run_totals_of_the_wrong_type_are_counted_and_skipped(tmp_path: Path):
     assert (stats["tokens_in"], stats["tokens_out"], stats["cost"]) == (10, 5, 0.5)
     assert tree.counts.bad_fields == 4 and tree.finished == "finished"
     good = {**events[-1], "totals": {"tokens_in": 400, "tokens_out": 7, "cost": 2.0}}
-    assert Tree.fold([*events[:-1], good]).stats()["tokens"] == 407  # the run's totals still count when they are numbers
+    assert (
+        Tree.fold([*events[:-1], good]).stats()["tokens"] == 407
+    )  # the run's totals still count when they are numbers
     from trajscope.tui.cli import main
 
     assert main(["stats", str(path), "--json"]) == 0  # not a traceback

@@ -22,7 +22,9 @@ from trajscope.engine.verification import VerifyResult, grade_harness_log  # noq
 
 HERE = Path(__file__).resolve().parents[1] / "fixtures" / "swebench-harness"
 CASES = [json.loads(line) for line in (HERE / "cases.jsonl").read_text().splitlines()]
-ROWS = {json.loads(line)["instance_id"]: json.loads(line) for line in (HERE / "instances.jsonl").read_text().splitlines()}
+ROWS = {
+    json.loads(line)["instance_id"]: json.loads(line) for line in (HERE / "instances.jsonl").read_text().splitlines()
+}
 
 
 def harness_report(row: dict, log_path: Path, patch: str) -> dict:
@@ -31,8 +33,10 @@ def harness_report(row: dict, log_path: Path, patch: str) -> dict:
     from swebench.harness.grading import get_eval_report
     from swebench.harness.test_spec.test_spec import make_test_spec
 
-    with mock.patch("swebench.harness.test_spec.python.get_requirements", return_value=""), \
-            mock.patch("swebench.harness.test_spec.python.get_environment_yml", return_value=""):
+    with (
+        mock.patch("swebench.harness.test_spec.python.get_requirements", return_value=""),
+        mock.patch("swebench.harness.test_spec.python.get_environment_yml", return_value=""),
+    ):
         spec = make_test_spec(row)
     prediction = {"instance_id": row["instance_id"], "model_name_or_path": "parity", "model_patch": patch}
     return get_eval_report(spec, prediction, str(log_path), include_tests_status=True)[row["instance_id"]]
@@ -58,8 +62,12 @@ def test_verdict_and_every_test_status_equal_the_harnesss(case):
         assert sorted(t for t, ok in tests.items() if ok) == sorted(status["success"])
         assert sorted(t for t, ok in tests.items() if not ok) == sorted(status["failure"])
     listed = json.loads(row["FAIL_TO_PASS"]) + json.loads(row["PASS_TO_PASS"])
-    counted = {t for key in ("FAIL_TO_PASS", "PASS_TO_PASS") for side in ("success", "failure")
-               for t in reference["tests_status"][key][side]}
+    counted = {
+        t
+        for key in ("FAIL_TO_PASS", "PASS_TO_PASS")
+        for side in ("success", "failure")
+        for t in reference["tests_status"][key][side]
+    }
     assert sorted(ours.skipped) == sorted(t for t in listed if t not in counted)
     # the submitted event's field says the same
     verified = ours.verified()
@@ -82,8 +90,10 @@ def test_trap_a_skipped_pass_to_pass_test_is_counted_on_neither_side():
     """Django's gold run: a listed PASS_TO_PASS test is skipped on this platform; the Django
     parser records it as skipped and the harness keeps it out of the verdict, as trajscope does."""
     case = next(c for c in CASES if c["instance_id"].startswith("django") and c["case"] == "gold")
-    skipped = "test_get_valid_filename_platform_names (utils_tests.test_text.TestUtilsText" \
-              ".test_get_valid_filename_platform_names)"
+    skipped = (
+        "test_get_valid_filename_platform_names (utils_tests.test_text.TestUtilsText"
+        ".test_get_valid_filename_platform_names)"
+    )
     assert f"{skipped} ... skipped" in (HERE / case["log"]).read_text()
     result = trajscope_result(case)
     assert result.resolved and result.skipped == [skipped]
@@ -104,7 +114,7 @@ def test_trap_parametrised_ids_with_spaces_are_keyed_as_the_harness_reads_them()
     harness's parse, and SWE-bench's test lists hold them cut so; the gold run resolves on them."""
     row = ROWS["psf__requests-90103"]
     f2p = json.loads(row["FAIL_TO_PASS"])
-    assert "tests/test_utils.py::test_unquote_quoted_header_values[\"a" in f2p
+    assert 'tests/test_utils.py::test_unquote_quoted_header_values["a' in f2p
     assert sum(t.count("[") > t.count("]") for t in f2p) == 2
     result = trajscope_result(next(c for c in CASES if c["instance_id"] == row["instance_id"] and c["case"] == "gold"))
     assert all(result.fail_to_pass[t] for t in f2p)
@@ -131,9 +141,16 @@ def as_task_repository(root: Path) -> Path:
     for row in ROWS.values():
         task = root / "tasks" / row["instance_id"]
         task.mkdir(parents=True)
-        meta = {"instance_id": row["instance_id"], "repo": "acme/" + row["repo"].split("/")[1], "version": "1.0",
-                "base_commit": row["base_commit"], "image": row["image"], "eval_type": "pass_and_fail",
-                "log_parser": MAP_REPO_TO_PARSER[row["repo"]].__name__, "split": "test"}
+        meta = {
+            "instance_id": row["instance_id"],
+            "repo": "acme/" + row["repo"].split("/")[1],
+            "version": "1.0",
+            "base_commit": row["base_commit"],
+            "image": row["image"],
+            "eval_type": "pass_and_fail",
+            "log_parser": MAP_REPO_TO_PARSER[row["repo"]].__name__,
+            "split": "test",
+        }
         (task / "task.yaml").write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in meta.items()))
         (task / "tests.json").write_text(json.dumps({k: json.loads(row[k]) for k in ("FAIL_TO_PASS", "PASS_TO_PASS")}))
         (task / "eval.sh").write_text(swebench.eval_script(row))
@@ -157,8 +174,12 @@ def test_rows_of_the_5x_shape_grade_as_the_classic_rows(case, tmp_path):
     result.log = (HERE / case["log"]).read_text()
     grade_harness_log(task, task.row, result, case["model_patch"])
     classic = trajscope_result(case)
-    assert (result.resolved, result.fail_to_pass, result.pass_to_pass, result.skipped) == \
-        (classic.resolved, classic.fail_to_pass, classic.pass_to_pass, classic.skipped)
+    assert (result.resolved, result.fail_to_pass, result.pass_to_pass, result.skipped) == (
+        classic.resolved,
+        classic.fail_to_pass,
+        classic.pass_to_pass,
+        classic.skipped,
+    )
 
 
 def test_a_task_repository_without_an_instance_or_with_a_bad_one_is_one_sentence(tmp_path):

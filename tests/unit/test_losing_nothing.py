@@ -25,8 +25,16 @@ from tests.support import search
 
 def session_for(tmp_path, server, nodes, name="run", workers=1, **config):
     policy = LLMPolicy("openai/fake", api_base=server.url, max_retries=0, backoff=0.01)
-    return Session(TASK, policy, tmp_path / f"{name}.jsonl", scorers=[HeuristicScorer()],
-                   budget=Budget(nodes=nodes), config=SearchConfig(**config), seed=1, workers=workers)
+    return Session(
+        TASK,
+        policy,
+        tmp_path / f"{name}.jsonl",
+        scorers=[HeuristicScorer()],
+        budget=Budget(nodes=nodes),
+        config=SearchConfig(**config),
+        seed=1,
+        workers=workers,
+    )
 
 
 # 9. A submission whose step ran before the kill is verified by the resumed search.
@@ -99,8 +107,9 @@ def test_many_workers_never_pass_the_node_budget_by_more_than_one_step(tmp_path)
         sample.start()
         sample.wait(180)
         sample.close()
-        pruned = session_for(tmp_path, server, nodes=10, name="prune", workers=4, strategy="dars+prune",
-                             prune_m=3, prune_b=1)
+        pruned = session_for(
+            tmp_path, server, nodes=10, name="prune", workers=4, strategy="dars+prune", prune_m=3, prune_b=1
+        )
         pruned.start()
         pruned.wait(180)
         pruned.close()
@@ -116,9 +125,28 @@ def test_a_key_echoed_by_the_provider_is_redacted_everywhere(tmp_path):
     with FakeLLM(Solver(TASK), faults=[(500, f"Incorrect API key provided: {key}")] * 8) as server:
         log = tmp_path / "run.jsonl"
         result = subprocess.run(
-            [sys.executable, "-m", "trajscope.tui.cli", "run", str(TASK.path), "--model", "openai/fake",
-             "--api-base", server.url, "--api-key", key, "--out", str(log), "--headless", "--sandbox", "local"],
-            capture_output=True, text=True, timeout=120)
+            [
+                sys.executable,
+                "-m",
+                "trajscope.tui.cli",
+                "run",
+                str(TASK.path),
+                "--model",
+                "openai/fake",
+                "--api-base",
+                server.url,
+                "--api-key",
+                key,
+                "--out",
+                str(log),
+                "--headless",
+                "--sandbox",
+                "local",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     everything = result.stdout + result.stderr + log.read_text()
     assert "Incorrect API key provided: [redacted]" in everything
     assert key not in everything and "0123456789abcdef" not in everything

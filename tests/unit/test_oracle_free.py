@@ -30,9 +30,11 @@ from tests.fake_llm import FakeLLM, Solver
 from tests.support import SEMVER, search
 
 # A conftest.py the hidden tests' patch adds: every test's call raises, so no submission resolves.
-ALWAYS_FAIL = ("diff --git a/conftest.py b/conftest.py\nnew file mode 100644\n--- /dev/null\n+++ b/conftest.py\n"
-               "@@ -0,0 +1,2 @@\n+def pytest_pyfunc_call(pyfuncitem):\n"
-               "+    raise AssertionError('these hidden tests always fail')\n")
+ALWAYS_FAIL = (
+    "diff --git a/conftest.py b/conftest.py\nnew file mode 100644\n--- /dev/null\n+++ b/conftest.py\n"
+    "@@ -0,0 +1,2 @@\n+def pytest_pyfunc_call(pyfuncitem):\n"
+    "+    raise AssertionError('these hidden tests always fail')\n"
+)
 
 
 def _task_copy(tmp_path, name: str, always_fail: bool):
@@ -48,8 +50,9 @@ def _task_copy(tmp_path, name: str, always_fail: bool):
 
 def _searched(tmp_path, always_fail: bool, **options):
     """A DARS search with the seeded demo policy on a copy of a bundled task: its decisions and its result."""
-    spec = SearchSpec(strategy="dars", workers=1, max_nodes=12, pace=0.0, sandbox="local", prm="heuristic",
-                      seed=0, **options)
+    spec = SearchSpec(
+        strategy="dars", workers=1, max_nodes=12, pace=0.0, sandbox="local", prm="heuristic", seed=0, **options
+    )
     task = _task_copy(tmp_path, "csv-sniff-quotes", always_fail)
     log = tmp_path / f"{'failing' if always_fail else 'real'}.jsonl"
     session = build_session(spec, task, log)
@@ -113,14 +116,22 @@ def test_no_prompt_names_a_hidden_test_or_its_verdict(tmp_path):
 
 def _submitted_tree(verified: dict) -> Tree:
     patch = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n+y\n"
-    return Tree.fold([
-        make_event("run_started", "r", task={"instance_id": "t-1", "problem_statement": "the bug"}),
-        make_event("node_added", "r", id="n1", parent=None, action=make_action("str_replace", {"path": "a.py",
-                                                                                               "old": "x", "new": "y"})),
-        make_event("node_executed", "r", id="n1", observation="ok", exit_code=0, patch=patch),
-        make_event("node_added", "r", id="n2", parent="n1", action=make_action("submit", {})),
-        make_event("node_executed", "r", id="n2", observation="", exit_code=0),
-        make_event("submitted", "r", id="n2", patch=patch, verified=verified)])
+    return Tree.fold(
+        [
+            make_event("run_started", "r", task={"instance_id": "t-1", "problem_statement": "the bug"}),
+            make_event(
+                "node_added",
+                "r",
+                id="n1",
+                parent=None,
+                action=make_action("str_replace", {"path": "a.py", "old": "x", "new": "y"}),
+            ),
+            make_event("node_executed", "r", id="n1", observation="ok", exit_code=0, patch=patch),
+            make_event("node_added", "r", id="n2", parent="n1", action=make_action("submit", {})),
+            make_event("node_executed", "r", id="n2", observation="", exit_code=0),
+            make_event("submitted", "r", id="n2", patch=patch, verified=verified),
+        ]
+    )
 
 
 def test_the_resample_prompt_says_it_was_submitted_and_shows_the_patch_only():
@@ -175,9 +186,14 @@ def test_every_summary_says_when_the_oracle_steered_the_search(tmp_path):
 
     tree = _submitted_tree({"passed": ["t"], "failed": [], "resolved": True})
     for oracle in (False, True):
-        session = SimpleNamespace(tree=tree, config=SearchConfig(oracle=oracle), finished="done", sandbox_kind="local",
-                                  task=SimpleNamespace(instance_id="t-1"),
-                                  recorder=SimpleNamespace(log=SimpleNamespace(path=tmp_path / "run.jsonl")))
+        session = SimpleNamespace(
+            tree=tree,
+            config=SearchConfig(oracle=oracle),
+            finished="done",
+            sandbox_kind="local",
+            task=SimpleNamespace(instance_id="t-1"),
+            recorder=SimpleNamespace(log=SimpleNamespace(path=tmp_path / "run.jsonl")),
+        )
         result = result_json(session, 1.0)
         assert result["oracle"] is oracle and result["selected"] == "n2"
         assert ("--oracle" in summary_lines(result)) is oracle

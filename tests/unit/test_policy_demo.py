@@ -33,9 +33,11 @@ def test_the_bank_edits_reproduce_the_right_and_the_wrong_fix(task_dir):
 
 
 def test_patch_edits_handle_new_files_and_several_hunks():
-    patch = ("diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1,2 +1,2 @@\n x\n-y\n+z\n"
-             "@@ -9,2 +9,2 @@ def f():\n p\n-q\n+r\n"
-             "diff --git a/n.py b/n.py\nnew file mode 100644\n--- /dev/null\n+++ b/n.py\n@@ -0,0 +1 @@\n+new\n")
+    patch = (
+        "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1,2 +1,2 @@\n x\n-y\n+z\n"
+        "@@ -9,2 +9,2 @@ def f():\n p\n-q\n+r\n"
+        "diff --git a/n.py b/n.py\nnew file mode 100644\n--- /dev/null\n+++ b/n.py\n@@ -0,0 +1 @@\n+new\n"
+    )
     edits = patch_edits(patch)
     assert [(e.tool, e.args) for e in edits] == [
         ("str_replace", {"path": "a.py", "old": "x\ny\n", "new": "x\nz\n"}),
@@ -90,8 +92,7 @@ def test_hints_make_the_right_fix_likelier():
     steps = [Step(a, "", "", 0) for _, a in bank.explore]
 
     def right(hint):
-        picks = [DemoPolicy(seed=s, p_right=0.3).propose(Context(task, steps, hint=hint))[0].action
-                 for s in range(60)]
+        picks = [DemoPolicy(seed=s, p_right=0.3).propose(Context(task, steps, hint=hint))[0].action for s in range(60)]
         return sum(any(p.args == g.args for g in bank.gold) for p in picks)
 
     assert right("the bug is in the normalisation") > right(None)

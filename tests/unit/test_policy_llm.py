@@ -102,8 +102,10 @@ def test_a_missing_api_key_for_a_hosted_model_is_one_sentence(monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     with pytest.raises(PolicyError) as caught:
         LLMPolicy("anthropic/claude-3-5-sonnet-20240620").check()
-    assert str(caught.value) == ("anthropic/claude-3-5-sonnet-20240620 needs ANTHROPIC_API_KEY set in the "
-                                 "environment (or --api-key, or --api-base for a local server)")
+    assert str(caught.value) == (
+        "anthropic/claude-3-5-sonnet-20240620 needs ANTHROPIC_API_KEY set in the "
+        "environment (or --api-key, or --api-base for a local server)"
+    )
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
     LLMPolicy("anthropic/claude-3-5-sonnet-20240620").check()
 
@@ -147,6 +149,9 @@ def test_retry_after_is_bounded_and_read_in_every_form():
     assert retry_after(SimpleNamespace(litellm_response_headers={"Retry-After": "3"})) == 3
     assert retry_after(SimpleNamespace(litellm_response_headers={"retry-after": "99999"})) == MAX_RETRY_AFTER
     assert retry_after(SimpleNamespace(headers={"retry-after-ms": "250"})) == 0.25
-    assert retry_after(SimpleNamespace(response=SimpleNamespace(headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}))) == 0
+    assert (
+        retry_after(SimpleNamespace(response=SimpleNamespace(headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})))
+        == 0
+    )
     assert retry_after(SimpleNamespace(litellm_response_headers={"Retry-After": "soon"})) is None
     assert retry_after(Exception("no headers")) is None

@@ -22,8 +22,12 @@ from tests.fake_llm import FakeLLM, Scripted, reply
 
 ISSUE = "divide(1, 0) raises ZeroDivisionError instead of returning None"
 VIEW = Step(Action("view", {"path": "calc.py"}), "", "1\tdef divide(a, b):\n2\t    return a / b\n", 0)
-EDIT = Step(Action("str_replace", {"path": "calc.py", "old": "return a / b", "new": "return None if b == 0 else a / b"}),
-            "", "Edited calc.py.", 0)
+EDIT = Step(
+    Action("str_replace", {"path": "calc.py", "old": "return a / b", "new": "return None if b == 0 else a / b"}),
+    "",
+    "Edited calc.py.",
+    0,
+)
 PASS = Step(Action("bash", {"command": "python -m pytest -q"}), "", "5 passed in 0.02s\n", 0)
 FAIL = Step(Action("bash", {"command": "python -m pytest -q"}), "", "FAILED t.py::x\n1 failed, 4 passed\n", 1)
 SUBMIT = Action("submit", {})
@@ -39,7 +43,8 @@ def test_heuristic_orders_paths_by_their_evidence():
     untested = ctx(VIEW, EDIT)
     empty = ctx(VIEW)
     (s_good, why), (s_fail, _), (s_untested, why_untested), (s_empty, _) = HeuristicScorer().explain(
-        [good, failing, untested, empty])
+        [good, failing, untested, empty]
+    )
     assert s_good > s_untested > s_fail > s_empty
     assert "tests pass after the last edit" in why
     assert "without running anything after the edit" in why_untested
@@ -47,7 +52,12 @@ def test_heuristic_orders_paths_by_their_evidence():
 
 def test_heuristic_sees_repeats_and_errors():
     looping = ctx(VIEW, VIEW, VIEW, action=Action("view", {"path": "calc.py"}), observation=VIEW.observation)
-    broken = ctx(VIEW, action=Action("bash", {"command": "python x.py"}), observation="Traceback (most recent call last):\nNameError", exit_code=1)
+    broken = ctx(
+        VIEW,
+        action=Action("bash", {"command": "python x.py"}),
+        observation="Traceback (most recent call last):\nNameError",
+        exit_code=1,
+    )
     plain = ctx(action=Action("view", {"path": "calc.py"}), observation=VIEW.observation)
     s_loop, s_broken, s_plain = HeuristicScorer().score([looping, broken, plain])
     assert s_loop < s_plain and s_broken < s_plain
@@ -72,7 +82,10 @@ def test_a_failing_scorer_gives_neutral_scores_with_the_reason():
 
 
 def test_unknown_scorer_names_are_one_sentence():
-    with pytest.raises(ScorerError, match=r"^unknown scorer 'magic': use builtin, heuristic, rubric:<model>, hf:<dir>, vllm:<url> or a class of your own as module:Scorer$"):
+    with pytest.raises(
+        ScorerError,
+        match=r"^unknown scorer 'magic': use builtin, heuristic, rubric:<model>, hf:<dir>, vllm:<url> or a class of your own as module:Scorer$",
+    ):
         get_scorer("magic")
 
 
@@ -80,8 +93,12 @@ def test_builtin_loads_the_shipped_weights_offline_and_scores_on_cpu():
     assert WEIGHTS.stat().st_size < 20 * 1024 * 1024
     scorer = get_scorer("builtin", device="cpu")
     assert scorer.device.type == "cpu" and scorer.meta["held_out_tasks"]
-    batch = [ctx(VIEW, EDIT, PASS), ctx(VIEW, EDIT, FAIL), ctx(VIEW, action=Action("view", {"path": "x"})),
-             ctx(VIEW, EDIT, action=Action("bash", {"command": "ls"}), observation=None)]
+    batch = [
+        ctx(VIEW, EDIT, PASS),
+        ctx(VIEW, EDIT, FAIL),
+        ctx(VIEW, action=Action("view", {"path": "x"})),
+        ctx(VIEW, EDIT, action=Action("bash", {"command": "ls"}), observation=None),
+    ]
     together = scorer.score(batch)
     alone = [scorer.score([c])[0] for c in batch]
     assert all(0.0 <= s <= 1.0 for s in together)
@@ -107,12 +124,15 @@ def test_builtin_on_cuda_matches_cpu():
     assert gpu.score(batch) == pytest.approx(BuiltinScorer(device="cpu").score(batch), abs=2e-2)
 
 
-@pytest.mark.parametrize("text,score", [
-    ('{"score": 0.8, "rationale": "validated"}', 0.8),
-    ('Sure! ```json\n{"score": 7, "rationale": "ok"}\n```', 0.7),
-    ("Score: 65%", 0.65),
-    ("score = 3/10 because it loops", 0.3),
-])
+@pytest.mark.parametrize(
+    "text,score",
+    [
+        ('{"score": 0.8, "rationale": "validated"}', 0.8),
+        ('Sure! ```json\n{"score": 7, "rationale": "ok"}\n```', 0.7),
+        ("Score: 65%", 0.65),
+        ("score = 3/10 because it loops", 0.3),
+    ],
+)
 def test_judge_answers_are_parsed_defensively(text, score):
     assert parse_judgement(text)[0] == pytest.approx(score)
 
@@ -126,13 +146,13 @@ def test_rubric_judge_through_litellm():
     answers = Scripted([reply(text='{"score": 0.9, "rationale": "ran the tests after the edit"}')])
     with FakeLLM(answers) as server:
         judge = RubricScorer("openai/judge", api_base=server.url, backoff=0.01)
-        (score, why), = evaluate(judge, [ctx(VIEW, EDIT, PASS)])
+        ((score, why),) = evaluate(judge, [ctx(VIEW, EDIT, PASS)])
     assert (score, why) == (0.9, "ran the tests after the edit")
     prompt = server.requests[0]["messages"][0]["content"]
     assert ISSUE in prompt and "Memory drift" in prompt and "5 passed" in prompt and "tools" not in server.requests[0]
     with FakeLLM(answers, faults=[500] * 10) as server:
         judge = RubricScorer("openai/judge", api_base=server.url, backoff=0.01, max_retries=1)
-        (score, why), = evaluate(judge, [ctx(VIEW)])
+        ((score, why),) = evaluate(judge, [ctx(VIEW)])
     assert score == NEUTRAL and why.startswith("judge call failed, neutral score: openai/judge failed after 2")
 
 
@@ -141,15 +161,27 @@ def test_hf_checkpoint_scores(tmp_path):
     transformers = pytest.importorskip("transformers", reason="the hf extra is not installed")
     from tokenizers import Tokenizer, models, pre_tokenizers
 
-    vocab = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, **{w: i + 4 for i, w in enumerate(
-        "the issue path step submit tests passed failed edit view".split())}}
+    vocab = {
+        "[PAD]": 0,
+        "[UNK]": 1,
+        "[CLS]": 2,
+        "[SEP]": 3,
+        **{w: i + 4 for i, w in enumerate("the issue path step submit tests passed failed edit view".split())},
+    }
     raw = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     raw.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=raw, pad_token="[PAD]", unk_token="[UNK]",
-                                                     cls_token="[CLS]", sep_token="[SEP]")
-    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1,
-                                     num_attention_heads=2, intermediate_size=32, num_labels=2,
-                                     max_position_embeddings=512)
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=raw, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]"
+    )
+    config = transformers.BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=2,
+        max_position_embeddings=512,
+    )
     torch.manual_seed(0)
     transformers.BertForSequenceClassification(config).save_pretrained(tmp_path / "tiny")
     tokenizer.save_pretrained(tmp_path / "tiny")

@@ -16,12 +16,21 @@ from trajscope.engine.prm.base import ScorerError, StepContext  # noqa: E402
 from trajscope.engine.prm.registry import get_scorer  # noqa: E402
 from trajscope.engine.trace import Step  # noqa: E402
 
-CHAT = ("{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n{% endfor %}"
-        "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
-CORPUS = ["Issue: the version comparison is wrong for pre-releases", "python3 -m pytest -q tests",
-          "str_replace semverlite/version.py", "Steps so far: view . search Version", "CANDIDATE ISSUESTART",
-          "exit code 1 failed passed submit edit run", "<judgement>YES</judgement> <judgement>NO</judgement>",
-          "[STEP] [ASSISTANT] [USER] [PATCH] diff --git a/x b/x +++ ---", "abcdefghijklmnopqrstuvwxyz 0123456789 ()[]{}<>=+-*/.,:;'\""]
+CHAT = (
+    "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+CORPUS = [
+    "Issue: the version comparison is wrong for pre-releases",
+    "python3 -m pytest -q tests",
+    "str_replace semverlite/version.py",
+    "Steps so far: view . search Version",
+    "CANDIDATE ISSUESTART",
+    "exit code 1 failed passed submit edit run",
+    "<judgement>YES</judgement> <judgement>NO</judgement>",
+    "[STEP] [ASSISTANT] [USER] [PATCH] diff --git a/x b/x +++ ---",
+    "abcdefghijklmnopqrstuvwxyz 0123456789 ()[]{}<>=+-*/.,:;'\"",
+]
 
 
 def tokenizer():
@@ -30,25 +39,36 @@ def tokenizer():
     raw = Tokenizer(models.BPE(unk_token="<unk>"))
     raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     raw.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<pad>", "<unk>", "<|end|>", "<|user|>",
-                                                                  "<|assistant|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=["<pad>", "<unk>", "<|end|>", "<|user|>", "<|assistant|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     raw.train_from_iterator(CORPUS * 20, trainer)
-    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=raw, pad_token="<pad>", unk_token="<unk>",
-                                               eos_token="<|end|>")
+    tok = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=raw, pad_token="<pad>", unk_token="<unk>", eos_token="<|end|>"
+    )
     tok.chat_template = CHAT
     return tok
 
 
-def checkpoint(tmp_path, arch: str, head: str, chat: bool = True, labels: int = 1, context: int = 256,
-               **extra):
+def checkpoint(tmp_path, arch: str, head: str, chat: bool = True, labels: int = 1, context: int = 256, **extra):
     tok = tokenizer()
-    common = dict(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                  intermediate_size=64, max_position_embeddings=context, num_labels=labels,
-                  pad_token_id=tok.pad_token_id, **extra)
-    config = {"qwen2": transformers.Qwen2Config, "llama": transformers.LlamaConfig,
-              "bert": transformers.BertConfig}[arch](**common, **({"num_key_value_heads": 2} if arch != "bert" else {}))
-    family = {'qwen2': 'Qwen2', 'llama': 'Llama', 'bert': 'Bert'}[arch]
+    common = dict(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=context,
+        num_labels=labels,
+        pad_token_id=tok.pad_token_id,
+        **extra,
+    )
+    config = {"qwen2": transformers.Qwen2Config, "llama": transformers.LlamaConfig, "bert": transformers.BertConfig}[
+        arch
+    ](**common, **({"num_key_value_heads": 2} if arch != "bert" else {}))
+    family = {"qwen2": "Qwen2", "llama": "Llama", "bert": "Bert"}[arch]
     cls = getattr(transformers, f"{family}ForCausalLM" if head == "CausalLM" else f"{family}For{head}Classification")
     torch.manual_seed(0)
     directory = tmp_path / f"{arch}-{head.lower()}"
@@ -60,14 +80,18 @@ def checkpoint(tmp_path, arch: str, head: str, chat: bool = True, labels: int = 
 
 
 def ctx(n_steps: int = 2, issue: str = "ISSUESTART the version comparison is wrong", out: str = "ok") -> StepContext:
-    path = [Step(Action("bash", {"command": f"ls {i}"}, raw=f"ls {i}"), "", f"file{i}.py\n" * 3, 0)
-            for i in range(n_steps)]
-    return StepContext(issue, path, Action("bash", {"command": "pytest"}, raw="python3 -m pytest CANDIDATE"),
-                       out, 0, "t")
+    path = [
+        Step(Action("bash", {"command": f"ls {i}"}, raw=f"ls {i}"), "", f"file{i}.py\n" * 3, 0) for i in range(n_steps)
+    ]
+    return StepContext(
+        issue, path, Action("bash", {"command": "pytest"}, raw="python3 -m pytest CANDIDATE"), out, 0, "t"
+    )
 
 
-@pytest.mark.parametrize("arch,head", [("qwen2", "Sequence"), ("qwen2", "Token"), ("llama", "Sequence"),
-                                       ("llama", "Token"), ("bert", "Sequence")])
+@pytest.mark.parametrize(
+    "arch,head",
+    [("qwen2", "Sequence"), ("qwen2", "Token"), ("llama", "Sequence"), ("llama", "Token"), ("bert", "Sequence")],
+)
 def test_both_heads_of_each_family_score_and_batching_changes_nothing(tmp_path, arch, head):
     directory = checkpoint(tmp_path, arch, head, chat=arch != "bert")
     scorer = get_scorer(f"hf:{directory}", device="cpu")
@@ -127,8 +151,15 @@ def test_a_template_file_replaces_the_rendering(tmp_path):
 
 def test_a_checkpoint_without_its_head_is_refused_not_served_at_random(tmp_path):
     tok = tokenizer()
-    config = transformers.Qwen2Config(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                      num_key_value_heads=2, intermediate_size=64, max_position_embeddings=256)
+    config = transformers.Qwen2Config(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=256,
+    )
     body = tmp_path / "lm"
     transformers.Qwen2ForCausalLM(config).save_pretrained(body)
     tok.save_pretrained(body)
@@ -152,14 +183,16 @@ def patched(n_steps: int = 2, **kw) -> StepContext:
 
 def test_judge_preset_reads_yes_against_no_after_the_verifiers_interaction_log(tmp_path):
     directory = checkpoint(tmp_path, "qwen2", "CausalLM", context=4096)
-    with pytest.raises(ScorerError, match=r"Qwen2ForCausalLM checkpoint: .*YES/NO verifier's answer \(\?preset=judge\)"):
+    with pytest.raises(
+        ScorerError, match=r"Qwen2ForCausalLM checkpoint: .*YES/NO verifier's answer \(\?preset=judge\)"
+    ):
         get_scorer(f"hf:{directory}", device="cpu")
     scorer = get_scorer(f"hf:{directory}?preset=judge", device="cpu")
     assert scorer.head == "generative" and scorer.name.endswith("?preset=judge")
     ids = scorer.encode(patched(2))
     text = scorer.tokenizer.decode(ids)
     assert text.startswith("<|system|>\nYou are an expert judge") and text.endswith("<|assistant|>\n<judgement>")
-    log = text[text.index("=== INTERACTION LOG ==="):]
+    log = text[text.index("=== INTERACTION LOG ===") :]
     assert "Repository Issue:\nISSUESTART" in log and "[STEP]\n0\n[/STEP]\n\n[ASSISTANT]\nls 0\n[/ASSISTANT]" in log
     assert "[STEP]\n2\n[/STEP]\n\n[ASSISTANT]\nTHOUGHT run the tests\n\npython3 -m pytest CANDIDATE" in log
     assert "[PATCH]\ndiff --git a/x b/x\n+++ b/x\n+PATCHLINE\n[/PATCH]" in log
@@ -185,13 +218,21 @@ def test_judge_preset_reads_yes_against_no_after_the_verifiers_interaction_log(t
 @pytest.mark.parametrize("named", [True, False])
 def test_openhands_critic_preset_reads_the_success_label_of_a_multi_label_head(tmp_path, named):
     labels = ["success"] + [f"rubric_{i}" for i in range(25)] if named else [f"LABEL_{i}" for i in range(26)]
-    directory = checkpoint(tmp_path, "qwen2", "Sequence", labels=26, id2label=dict(enumerate(labels)),
-                           problem_type="multi_label_classification")
+    directory = checkpoint(
+        tmp_path,
+        "qwen2",
+        "Sequence",
+        labels=26,
+        id2label=dict(enumerate(labels)),
+        problem_type="multi_label_classification",
+    )
     scorer = get_scorer(f"hf:{directory}?preset=openhands-critic", device="cpu")
     assert (scorer.label, scorer.sigmoid) == (0, True)
     text = scorer.tokenizer.decode(scorer.encode(patched(2)))
     assert text.startswith("<|user|>\nISSUESTART") and "<|assistant|>\nls 0<|end|>\n<|tool|>\nfile0.py" in text
-    assert text.endswith("<|assistant|>\nTHOUGHT run the tests\n\npython3 -m pytest CANDIDATE<|end|>\n<|tool|>\nok<|end|>\n")
+    assert text.endswith(
+        "<|assistant|>\nTHOUGHT run the tests\n\npython3 -m pytest CANDIDATE<|end|>\n<|tool|>\nok<|end|>\n"
+    )
     steps = [patched(1), patched(2, out="failed")]
     for step, got in zip(steps, scorer.score(steps)):
         with torch.inference_mode():

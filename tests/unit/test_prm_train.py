@@ -16,17 +16,21 @@ def _tree(events):
 
 
 def _node(node_id, parent, tool="bash", **args):
-    return [("node_added", {"id": node_id, "parent": parent, "action": make_action(tool, args or {"command": node_id})}),
-            ("node_executed", {"id": node_id, "observation": f"out {node_id}", "exit_code": 0})]
+    return [
+        ("node_added", {"id": node_id, "parent": parent, "action": make_action(tool, args or {"command": node_id})}),
+        ("node_executed", {"id": node_id, "observation": f"out {node_id}", "exit_code": 0}),
+    ]
 
 
 def test_labels_follow_outcomes_and_human_acts():
     events = [("run_started", {"task": {"instance_id": "t-1", "problem_statement": "bug"}})]
     events += _node("a", None) + _node("b", "a") + _node("c", "a") + _node("d", "c") + _node("e", "a")
-    events += [("submitted", {"id": "b", "patch": "p", "verified": {"resolved": True}}),
-               ("submitted", {"id": "d", "patch": "q", "verified": {"resolved": False}}),
-               ("node_status", {"id": "c", "status": "promoted", "by": "human"}),
-               ("node_status", {"id": "e", "status": "pruned", "by": "human"})]
+    events += [
+        ("submitted", {"id": "b", "patch": "p", "verified": {"resolved": True}}),
+        ("submitted", {"id": "d", "patch": "q", "verified": {"resolved": False}}),
+        ("node_status", {"id": "c", "status": "promoted", "by": "human"}),
+        ("node_status", {"id": "e", "status": "pruned", "by": "human"}),
+    ]
     labels = {ex.context.steps[-1].action.args["command"]: ex.label for ex in data.examples_from_tree(_tree(events))}
     # a: one of three leaves resolved; b resolved; c promoted by a person, d under it inherits; e pruned.
     assert labels == {"a": pytest.approx(1 / 3), "b": 1.0, "c": 1.0, "d": 1.0, "e": 0.0}

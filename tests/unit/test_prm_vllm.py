@@ -16,8 +16,14 @@ from tests.unit.test_prm_hf import checkpoint, patched  # noqa: E402
 
 def test_a_served_critic_scores_as_the_same_checkpoint_loaded_here(tmp_path, monkeypatch):
     labels = ["success"] + [f"rubric_{i}" for i in range(25)]
-    directory = checkpoint(tmp_path, "qwen2", "Sequence", labels=26, id2label=dict(enumerate(labels)),
-                           problem_type="multi_label_classification")
+    directory = checkpoint(
+        tmp_path,
+        "qwen2",
+        "Sequence",
+        labels=26,
+        id2label=dict(enumerate(labels)),
+        problem_type="multi_label_classification",
+    )
     monkeypatch.setenv("CRITIC_KEY", "k-123")
     steps = [patched(1), patched(3), patched(2, out="failed exit code 1")]
     local = get_scorer(f"hf:{directory}?preset=openhands-critic", device="cpu").score(steps)
@@ -57,8 +63,9 @@ def test_a_served_judge_reads_yes_against_no_from_the_top_logprobs(tmp_path):
         assert all(0 <= s <= 1 for s, _ in results)
         assert all(why is None or "top 2 tokens" in why for _, why in results)
     with FakeVLLM(directory) as server:  # vLLM's default limit
-        [(score, why)] = evaluate(get_scorer(f"vllm:{server.url}?tokenizer={directory}&preset=judge&logprobs=50"),
-                                  steps[:1])
+        [(score, why)] = evaluate(
+            get_scorer(f"vllm:{server.url}?tokenizer={directory}&preset=judge&logprobs=50"), steps[:1]
+        )
         assert score == 0.5 and "answered 400: " in why and "greater than max allowed: 20" in why
 
 

@@ -111,9 +111,15 @@ def test_a_plugin_strategy_by_dotted_path_runs_a_search_and_owns_its_expansion(t
     from trajscope.engine.policy.demo import DemoPolicy
 
     plugin("my_strategies", STRATEGY)
-    session = Session(SEMVER, DemoPolicy(seed=3), tmp_path / "run.jsonl", scorers=[HeuristicScorer()],
-                      budget=Budget(nodes=14), config=SearchConfig(strategy="my_strategies:Critiqued", max_depth=2),
-                      seed=3)
+    session = Session(
+        SEMVER,
+        DemoPolicy(seed=3),
+        tmp_path / "run.jsonl",
+        scorers=[HeuristicScorer()],
+        budget=Budget(nodes=14),
+        config=SearchConfig(strategy="my_strategies:Critiqued", max_depth=2),
+        seed=3,
+    )
     session.start()
     session.wait(120)
     session.close()
@@ -128,7 +134,9 @@ def test_a_plugin_strategy_by_dotted_path_runs_a_search_and_owns_its_expansion(t
 
 
 def test_a_plugin_policy_by_dotted_path_gets_the_options_it_names(plugin):
-    plugin("my_policies", """
+    plugin(
+        "my_policies",
+        """
         class Fixed:
             name = "fixed"
 
@@ -137,13 +145,16 @@ def test_a_plugin_policy_by_dotted_path_gets_the_options_it_names(plugin):
 
             def propose(self, context, n=1, temperature=None):
                 return []
-    """)
+    """,
+    )
     policy = make_policy("my_policies:Fixed", seed=7, temperature=0.3)
     assert (policy.name, policy.seed, policy.temperature) == ("fixed", 7, 0.3)
 
 
 def test_an_importer_is_one_module_and_one_table_line(tmp_path, plugin, monkeypatch):
-    plugin("my_format", """
+    plugin(
+        "my_format",
+        """
         from trajscope.engine.formats.builder import Importer, RunBuilder
 
 
@@ -159,14 +170,18 @@ def test_an_importer_is_one_module_and_one_table_line(tmp_path, plugin, monkeypa
 
 
         IMPORTER = Importer("Toy", "no entry in `commands`", looks_like, convert)
-    """)
+    """,
+    )
     monkeypatch.setitem(IMPORTERS, "toy", "my_format:IMPORTER")
     (tmp_path / "a.json").write_text(json.dumps({"tool": "toy", "commands": ["ls", "cat a.py"]}))
     (tmp_path / "empty.json").write_text(json.dumps({"tool": "toy", "commands": []}))
     loaded = load(tmp_path / "a.json")
     assert loaded.format == "toy" and sum(e["type"] == "node_added" for e in loaded.events) == 2
-    with pytest.raises(FormatError, match=r"looks like a Toy file but holds no step to import "
-                                          r"\(no entry in `commands`\)"):
+    with pytest.raises(
+        FormatError,
+        match=r"looks like a Toy file but holds no step to import "
+        r"\(no entry in `commands`\)",
+    ):
         load(tmp_path / "empty.json")
 
 
@@ -197,8 +212,11 @@ def test_search_help_lists_the_tables():
 
 def test_a_plugin_that_cannot_be_imported_is_one_sentence(plugin):
     plugin("broken_scorer", "raise RuntimeError('no GPU here')\n")
-    with pytest.raises(ScorerError, match=r"^the scorer 'broken_scorer:X' could not be imported: "
-                                          r"RuntimeError: no GPU here$"):
+    with pytest.raises(
+        ScorerError,
+        match=r"^the scorer 'broken_scorer:X' could not be imported: "
+        r"RuntimeError: no GPU here$",
+    ):
         get_scorer("broken_scorer:X")
     with pytest.raises(ScorerError, match=r"names nothing: module json has no Nope"):
         get_scorer("json:Nope")

@@ -63,8 +63,9 @@ def test_mixture_records_the_teachers_action_on_every_node(tmp_path):
     student = Scripted([reply("bash", "student", command=f"echo s{i}") for i in range(6)] + [reply("submit")])
     teacher = Scripted([reply("bash", "teacher", command=f"echo t{i}") for i in range(6)] + [reply("submit")])
     with FakeLLM(student) as s, FakeLLM(teacher) as t, RunLog(tmp_path / "run.jsonl") as log:
-        policy = MixturePolicy(LLMPolicy("openai/student", api_base=s.url),
-                               LLMPolicy("openai/teacher", api_base=t.url), beta=0.4, seed=3)
+        policy = MixturePolicy(
+            LLMPolicy("openai/student", api_base=s.url), LLMPolicy("openai/teacher", api_base=t.url), beta=0.4, seed=3
+        )
         result, _ = run_linear(task, policy, log, "local", max_steps=7)
     tree = Tree.fold(read_events(tmp_path / "run.jsonl"))
     nodes = [n for n in tree.nodes.values() if n.id != "root"]

@@ -25,9 +25,19 @@ def cli_spec(*argv: str, resume=None) -> SearchSpec:
 
 
 def test_the_spec_goes_through_json_and_back_unchanged():
-    spec = SearchSpec(strategy="dars+prune", prune_b=2, workers=2, max_cost=1.5, model="openai/gpt-4o",
-                      temperature=0.3, prm="heuristic,builtin", select="rtv", judge="openai/gpt-4o", pace=0.25,
-                      limits={"edit": 2, "append": 1, "create": 1, "submit": 1})
+    spec = SearchSpec(
+        strategy="dars+prune",
+        prune_b=2,
+        workers=2,
+        max_cost=1.5,
+        model="openai/gpt-4o",
+        temperature=0.3,
+        prm="heuristic,builtin",
+        select="rtv",
+        judge="openai/gpt-4o",
+        pace=0.25,
+        limits={"edit": 2, "append": 1, "create": 1, "submit": 1},
+    )
     data = json.loads(json.dumps(spec.to_json()))
     assert data["version"] == 1
     assert SearchSpec.from_json(data) == spec
@@ -39,30 +49,33 @@ def test_the_api_key_stays_out_of_the_json_unless_a_worker_is_handed_it():
     assert SearchSpec.from_json(spec.to_json(secrets=True)).api_key == KEY
 
 
-@pytest.mark.parametrize("data, words", [
-    ({"max_nodez": 5}, "unknown setting 'max_nodez'"),
-    ({"workers": "2"}, "workers must be int, not str '2'"),
-    ({"max_cost": True}, "max_cost must be float or null"),
-    ({"sandbox": "chroot"}, "sandbox must be one of auto, docker, local, none"),
-    ({"critic": "oracle"}, "critic must be one of prm, llm, first"),
-    ({"prune_m": 0}, "--prune-m must be at least 1, not 0"),
-    ({"limits": {"edit": "many"}}, "limits.edit must be a whole number, at least 0, not 'many'"),
-    ({"after": {"edit": [1]}}, "after.edit must be a list of kinds of step"),
-    ({"max_time": float("nan")}, "--max-time must be a finite number"),
-    ({"temperature": float("inf")}, "--temperature must be a finite number"),
-    ({"max_time": -1}, "--max-time must be more than 0 seconds"),
-    ({"timeout": 0}, "--timeout must be more than 0 seconds"),
-    ({"pace": -1}, "--pace must be at least 0"),
-    ({"refine_rounds": -3}, "--refine-rounds must be at least 0"),
-    ({"max_depth": 0}, "--max-depth must be at least 1"),
-    ({"beta": 7}, "--beta is a chance, between 0 and 1"),
-    ({"workers": 10**9}, "--workers is at most 256"),
-    ({"device": "bogus"}, "--device is cpu, cuda, cuda:N or mps"),
-    ({"model": [[[[[[["deep"]]]]]]]}, "model must be str, not list [[[...]]]"),
-    ({"strategy": "beam"}, "unknown strategy 'beam'"),
-    ({"version": 2}, "version 2"),
-    ([1, 2], "must be a mapping of settings"),
-])
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        ({"max_nodez": 5}, "unknown setting 'max_nodez'"),
+        ({"workers": "2"}, "workers must be int, not str '2'"),
+        ({"max_cost": True}, "max_cost must be float or null"),
+        ({"sandbox": "chroot"}, "sandbox must be one of auto, docker, local, none"),
+        ({"critic": "oracle"}, "critic must be one of prm, llm, first"),
+        ({"prune_m": 0}, "--prune-m must be at least 1, not 0"),
+        ({"limits": {"edit": "many"}}, "limits.edit must be a whole number, at least 0, not 'many'"),
+        ({"after": {"edit": [1]}}, "after.edit must be a list of kinds of step"),
+        ({"max_time": float("nan")}, "--max-time must be a finite number"),
+        ({"temperature": float("inf")}, "--temperature must be a finite number"),
+        ({"max_time": -1}, "--max-time must be more than 0 seconds"),
+        ({"timeout": 0}, "--timeout must be more than 0 seconds"),
+        ({"pace": -1}, "--pace must be at least 0"),
+        ({"refine_rounds": -3}, "--refine-rounds must be at least 0"),
+        ({"max_depth": 0}, "--max-depth must be at least 1"),
+        ({"beta": 7}, "--beta is a chance, between 0 and 1"),
+        ({"workers": 10**9}, "--workers is at most 256"),
+        ({"device": "bogus"}, "--device is cpu, cuda, cuda:N or mps"),
+        ({"model": [[[[[[["deep"]]]]]]]}, "model must be str, not list [[[...]]]"),
+        ({"strategy": "beam"}, "unknown strategy 'beam'"),
+        ({"version": 2}, "version 2"),
+        ([1, 2], "must be a mapping of settings"),
+    ],
+)
 def test_a_bad_spec_is_one_sentence_naming_what_is_wrong(data, words):
     with pytest.raises(SpecError) as caught:
         SearchSpec.from_json(data, "the spec")
@@ -84,10 +97,13 @@ def test_the_command_line_maps_onto_the_spec():
     assert (demo.strategy, demo.workers, demo.prune_b, demo.pace) == ("dars+prune", 2, 2, 0.25)
 
 
-@pytest.mark.parametrize("name, text", [
-    ("search.toml", 'strategy = "sample"\nsamples = 7\nmax-nodes = 12\nworkers = 3\n[limits]\nedit = 2\n'),
-    ("search.yaml", "strategy: sample\nsamples: 7\nmax-nodes: 12\nworkers: 3\nlimits: {edit: 2}\n"),
-])
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("search.toml", 'strategy = "sample"\nsamples = 7\nmax-nodes = 12\nworkers = 3\n[limits]\nedit = 2\n'),
+        ("search.yaml", "strategy: sample\nsamples: 7\nmax-nodes: 12\nworkers: 3\nlimits: {edit: 2}\n"),
+    ],
+)
 def test_a_config_file_sets_the_spec_and_the_command_line_beats_it(tmp_path, name, text):
     path = tmp_path / name
     path.write_text(text)
@@ -98,13 +114,16 @@ def test_a_config_file_sets_the_spec_and_the_command_line_beats_it(tmp_path, nam
     assert (spec.workers, spec.samples, spec.strategy) == (1, 4, "sample")  # given here: even the default's value
 
 
-@pytest.mark.parametrize("name, text, words", [
-    ("bad.toml", "max_nodez = 5\n", "unknown setting 'max_nodez'"),
-    ("bad.yaml", "workers: two\n", "workers must be int"),
-    ("bad.toml", "workers = [\n", "is not valid TOML"),
-    ("bad.yaml", "- 1\n- 2\n", "must hold a mapping"),
-    ("bad.ini", "x=1\n", "a config file is TOML"),
-])
+@pytest.mark.parametrize(
+    "name, text, words",
+    [
+        ("bad.toml", "max_nodez = 5\n", "unknown setting 'max_nodez'"),
+        ("bad.yaml", "workers: two\n", "workers must be int"),
+        ("bad.toml", "workers = [\n", "is not valid TOML"),
+        ("bad.yaml", "- 1\n- 2\n", "must hold a mapping"),
+        ("bad.ini", "x=1\n", "a config file is TOML"),
+    ],
+)
 def test_a_bad_config_file_is_one_sentence_and_exit_2(tmp_path, capsys, name, text, words):
     from trajscope.tui.cli import main
 
@@ -152,7 +171,8 @@ def test_a_log_cannot_name_code_to_import(tmp_path, monkeypatch, field):
     """A log may come from someone else: a plug-in it names by dotted path is refused, and the
     module is never imported (its import would run its code)."""
     (tmp_path / "planted_by_log.py").write_text(
-        f"open({str(tmp_path / 'imported')!r}, 'w').close()\nclass Evil:\n    pass\n")
+        f"open({str(tmp_path / 'imported')!r}, 'w').close()\nclass Evil:\n    pass\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     log = _log_with(tmp_path, {field: "planted_by_log:Evil"})
     with pytest.raises(SpecError, match="not one of trajscope's"):
@@ -167,7 +187,9 @@ def test_a_value_nested_past_recursion_is_still_one_sentence(tmp_path):
     with pytest.raises(SpecError, match="model must be str, not list"):
         SearchSpec.from_json({"model": deep})
     with pytest.raises(SpecError, match="name a strategy that is not a string"):
-        cli_spec("search", TASK, "--resume", "--out", _log_with(tmp_path, {"strategy": ["x"]}), resume=tmp_path / "run.jsonl")
+        cli_spec(
+            "search", TASK, "--resume", "--out", _log_with(tmp_path, {"strategy": ["x"]}), resume=tmp_path / "run.jsonl"
+        )
 
 
 def test_a_log_cannot_choose_to_run_unconfined(tmp_path):
@@ -178,13 +200,18 @@ def test_a_log_cannot_choose_to_run_unconfined(tmp_path):
     assert cli_spec("search", TASK, "--resume", "--out", log, "--sandbox", "local", resume=log).sandbox == "local"
 
 
-@pytest.mark.parametrize("recorded, again", [
-    ({"model": "openai/gpt-4o-mini", "api_base": "http://127.0.0.1:9/v1"},
-     ["--model", "openai/gpt-4o-mini", "--api-base", "http://127.0.0.1:9/v1"]),
-    ({"teacher": "openai/gpt-4o"}, ["--teacher", "openai/gpt-4o"]),
-    ({"prm": "vllm:http://127.0.0.1:9/v1?api_key_env=HOME"}, ["--prm", "heuristic"]),
-    ({"prm": "hf:/tmp/somewhere"}, ["--prm", "hf:/tmp/somewhere"]),
-])
+@pytest.mark.parametrize(
+    "recorded, again",
+    [
+        (
+            {"model": "openai/gpt-4o-mini", "api_base": "http://127.0.0.1:9/v1"},
+            ["--model", "openai/gpt-4o-mini", "--api-base", "http://127.0.0.1:9/v1"],
+        ),
+        ({"teacher": "openai/gpt-4o"}, ["--teacher", "openai/gpt-4o"]),
+        ({"prm": "vllm:http://127.0.0.1:9/v1?api_key_env=HOME"}, ["--prm", "heuristic"]),
+        ({"prm": "hf:/tmp/somewhere"}, ["--prm", "hf:/tmp/somewhere"]),
+    ],
+)
 def test_a_log_cannot_choose_where_keys_and_data_go(tmp_path, recorded, again):
     """A resumed log that names a model server would get the user's API key from the
     environment sent there: what it names must be named again to resume with it."""
@@ -200,8 +227,9 @@ def test_a_worker_given_a_bad_spec_fails_in_one_sentence(tmp_path):
     from tests.support import wait_until
     from trajscope.engine.batch.worker import SearchWorker
 
-    worker = SearchWorker({"name": "t", "task": TASK, "instance": None, "search": {"workerz": 2},
-                           "log": str(tmp_path / "run.jsonl")})
+    worker = SearchWorker(
+        {"name": "t", "task": TASK, "instance": None, "search": {"workerz": 2}, "log": str(tmp_path / "run.jsonl")}
+    )
     try:
         worker.start()
         assert wait_until(lambda: worker.state == "failed", 10)

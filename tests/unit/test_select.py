@@ -18,21 +18,32 @@ def tree_with(submissions):
         parent = None
         for d in range(depth - 1):
             step = f"{node_id}-s{d}"
-            events += [make_event("node_added", "r", id=step, parent=parent,
-                                  action=make_action("bash", {"command": f"python -m pytest {d}"})),
-                       make_event("node_executed", "r", id=step, observation="1 passed", exit_code=0)]
+            events += [
+                make_event(
+                    "node_added",
+                    "r",
+                    id=step,
+                    parent=parent,
+                    action=make_action("bash", {"command": f"python -m pytest {d}"}),
+                ),
+                make_event("node_executed", "r", id=step, observation="1 passed", exit_code=0),
+            ]
             parent = step
-        events += [make_event("node_added", "r", id=node_id, parent=parent, action=make_action("submit", {})),
-                   make_event("node_executed", "r", id=node_id, observation="diff", exit_code=0),
-                   make_event("node_scored", "r", id=node_id, scorer="prm", score=score),
-                   make_event("submitted", "r", id=node_id, patch=PATCH.format(body) if body else "",
-                              verified={"resolved": resolved})]
+        events += [
+            make_event("node_added", "r", id=node_id, parent=parent, action=make_action("submit", {})),
+            make_event("node_executed", "r", id=node_id, observation="diff", exit_code=0),
+            make_event("node_scored", "r", id=node_id, scorer="prm", score=score),
+            make_event(
+                "submitted", "r", id=node_id, patch=PATCH.format(body) if body else "", verified={"resolved": resolved}
+            ),
+        ]
     return Tree.fold(events)
 
 
 def test_filter_dedupe_and_prm():
-    tree = tree_with([("a", 3, "y", 0.4, False), ("b", 2, "y", 0.9, False), ("c", 2, "z", 0.7, True),
-                      ("d", 1, "", 0.99, False)])
+    tree = tree_with(
+        [("a", 3, "y", 0.4, False), ("b", 2, "y", 0.9, False), ("c", 2, "z", 0.7, True), ("d", 1, "", 0.99, False)]
+    )
     pool = candidates(tree)
     assert sorted(c.node for c in pool) == ["b", "c"]  # d is empty; a repeats b's patch (b is shallower)
     assert next(c for c in pool if c.node == "b").duplicates == ["a"]

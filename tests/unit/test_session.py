@@ -101,14 +101,28 @@ def _tree(*nodes):
     events = []
     for node_id, parent, tool, origin in nodes:
         extra = {"expanded_from": origin} if origin else {}
-        events.append(make_event("node_added", "r", id=node_id, parent=parent, action=make_action(tool, {"path": "a", "old": node_id, "new": "x"} if tool == "str_replace" else {}), **extra))
+        events.append(
+            make_event(
+                "node_added",
+                "r",
+                id=node_id,
+                parent=parent,
+                action=make_action(tool, {"path": "a", "old": node_id, "new": "x"} if tool == "str_replace" else {}),
+                **extra,
+            )
+        )
         events.append(make_event("node_executed", "r", id=node_id, observation="", exit_code=0))
     return Tree.fold(events)
 
 
 def test_dars_limits_table():
-    tree = _tree(("e1", None, "str_replace", None), ("s1", "e1", "submit", None),
-                 ("e2", None, "str_replace", "e1"), ("s2", "e2", "submit", None), ("e3", "e2", "str_replace", None))
+    tree = _tree(
+        ("e1", None, "str_replace", None),
+        ("s1", "e1", "submit", None),
+        ("e2", None, "str_replace", "e1"),
+        ("s2", "e2", "submit", None),
+        ("e3", "e2", "str_replace", None),
+    )
     limits, after = dars.DEFAULT_LIMITS, dars.DEFAULT_AFTER
     assert dars.expandable(tree, "e1", {}, limits, after)
     assert not dars.expandable(tree, "e1", {"e1": 1}, limits, after)  # each kind once
@@ -192,8 +206,14 @@ def test_a_search_reopened_from_its_log_goes_on_without_losing_a_node(tmp_path):
     with FakeLLM(Solver(TASK, wrong_rate=0.5, seed=7)) as server:
         first = search(tmp_path, "dars", server, nodes=6)
         before = {n: (node.action, node.observation) for n, node in first.tree.nodes.items()}
-        again = Session(TASK, LLMPolicy("openai/fake", api_base=server.url), tmp_path / "run.jsonl",
-                        scorers=[HeuristicScorer()], budget=Budget(nodes=30), config=SearchConfig(strategy="dars"))
+        again = Session(
+            TASK,
+            LLMPolicy("openai/fake", api_base=server.url),
+            tmp_path / "run.jsonl",
+            scorers=[HeuristicScorer()],
+            budget=Budget(nodes=30),
+            config=SearchConfig(strategy="dars"),
+        )
         assert again.resumed and len(again.tree) == len(first.tree)
         again.start()
         again.wait(120)
@@ -243,8 +263,9 @@ def test_dars_with_the_llm_critic_records_its_prompt_and_answer(tmp_path):
     with FakeLLM(script) as server:
         session = search(tmp_path, "dars", server, nodes=60, k=3, critic="llm")
     judged = [n for n in session.tree.nodes.values() if n.critic and n.critic.get("method") == "llm"]
-    assert judged and all("Candidate next actions" in n.critic["prompt"] and '"choice": 2' in n.critic["response"]
-                          for n in judged)
+    assert judged and all(
+        "Candidate next actions" in n.critic["prompt"] and '"choice": 2' in n.critic["response"] for n in judged
+    )
 
 
 @pytest.mark.slow

@@ -27,12 +27,29 @@ def instance(name: str) -> str:
     return load_task(bundled_tasks()[name]).instance_id
 
 
-@pytest.mark.parametrize("argv", [
-    ["verify", DURATION, "--gold", "--sandbox", "local", "--json"],
-    ["run", DURATION, "--headless", "--max-steps", "1", "--sandbox", "local", "--out", "r.jsonl"],
-    ["search", DURATION, "--headless", "--max-nodes", "2", "--strategy", "linear", "--prm", "heuristic",
-     "--sandbox", "local", "--out", "s.jsonl"],
-], ids=["verify", "run", "search"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["verify", DURATION, "--gold", "--sandbox", "local", "--json"],
+        ["run", DURATION, "--headless", "--max-steps", "1", "--sandbox", "local", "--out", "r.jsonl"],
+        [
+            "search",
+            DURATION,
+            "--headless",
+            "--max-nodes",
+            "2",
+            "--strategy",
+            "linear",
+            "--prm",
+            "heuristic",
+            "--sandbox",
+            "local",
+            "--out",
+            "s.jsonl",
+        ],
+    ],
+    ids=["verify", "run", "search"],
+)
 def test_a_bundled_task_name_works_outside_demo(elsewhere, capsys, argv):
     code = main(argv)
     captured = capsys.readouterr()
@@ -46,7 +63,9 @@ def test_batch_takes_bundled_names_and_the_folder_of_them(elsewhere):
 
     specs = task_specs([DURATION, SEMVER], None, {})
     assert [(s["name"], Path(s["task"])) for s in specs] == [
-        (instance(DURATION), bundled_tasks()[DURATION]), (instance(SEMVER), bundled_tasks()[SEMVER])]
+        (instance(DURATION), bundled_tasks()[DURATION]),
+        (instance(SEMVER), bundled_tasks()[SEMVER]),
+    ]
     every = task_specs(["bundled"], None, {})
     assert {s["name"] for s in every} == {instance(n) for n in bundled_tasks()}
 
@@ -98,6 +117,7 @@ def test_load_tasks_reads_a_folder_of_tasks(tmp_path):
 
 # -- evaluate -------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def graded(monkeypatch):
     """Grading with the tests stood in: the instance each patch was graded against, and its
@@ -117,10 +137,26 @@ def graded(monkeypatch):
 
 def evaluate(tmp_path, capsys, predictions: dict[str, str], *dataset: str) -> tuple[int, str, dict]:
     preds = tmp_path / "predictions.jsonl"
-    preds.write_text("".join(json.dumps({"instance_id": i, "model_name_or_path": "m", "model_patch": p}) + "\n"
-                             for i, p in predictions.items()))
-    code = main(["evaluate", str(preds), "--dataset", *dataset, "--out", str(tmp_path / "ev"), "--run-id", "r",
-                 "--sandbox", "local"])
+    preds.write_text(
+        "".join(
+            json.dumps({"instance_id": i, "model_name_or_path": "m", "model_patch": p}) + "\n"
+            for i, p in predictions.items()
+        )
+    )
+    code = main(
+        [
+            "evaluate",
+            str(preds),
+            "--dataset",
+            *dataset,
+            "--out",
+            str(tmp_path / "ev"),
+            "--run-id",
+            "r",
+            "--sandbox",
+            "local",
+        ]
+    )
     captured = capsys.readouterr()  # the table on stdout, the totals and refusals on stderr
     err = captured.out + captured.err
     return code, err, json.loads((tmp_path / "ev" / "m.r.json").read_text()) if code != 2 else {}
@@ -131,18 +167,22 @@ def gold(name: str) -> str:
 
 
 def test_a_prediction_for_another_instance_is_not_graded_against_the_one_task(tmp_path, capsys, graded):
-    code, err, summary = evaluate(tmp_path, capsys, {instance(SEMVER): gold(SEMVER)},
-                                  str(bundled_tasks()[DURATION]))
+    code, err, summary = evaluate(tmp_path, capsys, {instance(SEMVER): gold(SEMVER)}, str(bundled_tasks()[DURATION]))
     assert graded == [] and summary["error_ids"] == [instance(SEMVER)], err
     assert f"1 prediction(s) not graded, for instances no --dataset holds: '{instance(SEMVER)}'" in err
     assert code == 3
 
 
-@pytest.mark.parametrize("dataset", [
-    [str(bundled_tasks()[DURATION]), str(bundled_tasks()[SEMVER])],  # several task directories
-    [str(bundled_tasks()[DURATION].parent)],  # the folder of them
-    ["bundled"], [DURATION, SEMVER],  # the names a batch of bundled tasks came from
-], ids=["directories", "folder", "bundled", "names"])
+@pytest.mark.parametrize(
+    "dataset",
+    [
+        [str(bundled_tasks()[DURATION]), str(bundled_tasks()[SEMVER])],  # several task directories
+        [str(bundled_tasks()[DURATION].parent)],  # the folder of them
+        ["bundled"],
+        [DURATION, SEMVER],  # the names a batch of bundled tasks came from
+    ],
+    ids=["directories", "folder", "bundled", "names"],
+)
 def test_a_batch_of_bundled_tasks_is_graded_against_each_task(tmp_path, capsys, graded, dataset, elsewhere):
     predictions = {instance(DURATION): gold(DURATION), instance(SEMVER): gold(SEMVER)}
     code, err, summary = evaluate(tmp_path, capsys, predictions, *dataset)
@@ -150,16 +190,22 @@ def test_a_batch_of_bundled_tasks_is_graded_against_each_task(tmp_path, capsys, 
     assert summary["resolved_ids"] == sorted(predictions) and code == 0
 
 
-@pytest.mark.parametrize("patches, status", [
-    ({DURATION: "gold", SEMVER: "gold"}, 0),  # all graded, all resolved
-    ({DURATION: "gold", SEMVER: "wrong"}, 1),  # all graded, one unresolved
-    ({DURATION: "gold", SEMVER: ""}, 1),  # an empty patch is graded as the harness does: not resolved
-    ({DURATION: "gold", "nobody__nothing-1": "wrong"}, 3),  # one could not be graded
-], ids=["resolved", "unresolved", "empty", "not-graded"])
+@pytest.mark.parametrize(
+    "patches, status",
+    [
+        ({DURATION: "gold", SEMVER: "gold"}, 0),  # all graded, all resolved
+        ({DURATION: "gold", SEMVER: "wrong"}, 1),  # all graded, one unresolved
+        ({DURATION: "gold", SEMVER: ""}, 1),  # an empty patch is graded as the harness does: not resolved
+        ({DURATION: "gold", "nobody__nothing-1": "wrong"}, 3),  # one could not be graded
+    ],
+    ids=["resolved", "unresolved", "empty", "not-graded"],
+)
 def test_the_exit_status_says_what_happened(tmp_path, capsys, graded, patches, status):
     wrong = "--- a/x\n+++ b/x\n"
-    predictions = {(instance(n) if n in bundled_tasks() else n): (gold(n) if p == "gold" else wrong if p else "")
-                   for n, p in patches.items()}
+    predictions = {
+        (instance(n) if n in bundled_tasks() else n): (gold(n) if p == "gold" else wrong if p else "")
+        for n, p in patches.items()
+    }
     code, err, _ = evaluate(tmp_path, capsys, predictions, "bundled")
     assert code == status, err
 
@@ -176,7 +222,8 @@ def test_the_exit_statuses_are_in_the_help_and_the_readme(capsys):
 
 def test_evaluate_grades_a_task_json_with_its_code_beside_it(tmp_path, capsys):
     """The real grader in the local sandbox: a task.json given as the dataset is its directory."""
-    code, err, summary = evaluate(tmp_path, capsys, {instance(DURATION): gold(DURATION)},
-                                  str(bundled_tasks()[DURATION] / "task.json"))
+    code, err, summary = evaluate(
+        tmp_path, capsys, {instance(DURATION): gold(DURATION)}, str(bundled_tasks()[DURATION] / "task.json")
+    )
     assert "only in a Docker image" not in err and code == 0, err
     assert summary["resolved_ids"] == [instance(DURATION)]

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from trajscope.engine.actions import (SEARCH_CAP, TOOL_NAMES, TOOLS, Action, ActionError, execute, parse_text,
-                            parse_tool_call)
+from trajscope.engine.actions import (
+    SEARCH_CAP,
+    TOOL_NAMES,
+    TOOLS,
+    Action,
+    ActionError,
+    execute,
+    parse_text,
+    parse_tool_call,
+)
 from trajscope.engine.sandbox.local import LocalSandbox
 
 
@@ -16,16 +24,19 @@ def test_schemas_cover_the_seven_tools():
         assert set(params["required"]) <= set(params["properties"])
 
 
-@pytest.mark.parametrize("name,args,kind,critical", [
-    ("bash", '{"command": "ls"}', "run", False),
-    ("bash", '{"command": "sed -i s/a/b/ x.py"}', "edit", True),
-    ("view", '{"path": "a.py", "start": "3"}', "view", False),
-    ("search", '{"pattern": "def f"}', "search", False),
-    ("str_replace", '{"path": "a.py", "old": "x", "new": "y"}', "edit", True),
-    ("insert", '{"path": "a.py", "line": 0, "text": "x"}', "append", True),
-    ("create", '{"path": "b.py", "content": ""}', "create", True),
-    ("submit", "", "submit", True),
-])
+@pytest.mark.parametrize(
+    "name,args,kind,critical",
+    [
+        ("bash", '{"command": "ls"}', "run", False),
+        ("bash", '{"command": "sed -i s/a/b/ x.py"}', "edit", True),
+        ("view", '{"path": "a.py", "start": "3"}', "view", False),
+        ("search", '{"pattern": "def f"}', "search", False),
+        ("str_replace", '{"path": "a.py", "old": "x", "new": "y"}', "edit", True),
+        ("insert", '{"path": "a.py", "line": 0, "text": "x"}', "append", True),
+        ("create", '{"path": "b.py", "content": ""}', "create", True),
+        ("submit", "", "submit", True),
+    ],
+)
 def test_parse_tool_call_and_kinds(name, args, kind, critical):
     action = parse_tool_call(name, args)
     assert (action.kind, action.critical) == (kind, critical)
@@ -36,14 +47,17 @@ def test_integer_arguments_given_as_text_become_integers():
     assert parse_tool_call("view", {"path": "a", "start": "3"}).args["start"] == 3
 
 
-@pytest.mark.parametrize("name,args,message", [
-    ("rm", "{}", "unknown tool 'rm'"),
-    ("bash", "{not json", "not valid JSON"),
-    ("bash", "{}", "bash needs command"),
-    ("view", '{"path": "a", "colour": 1}', "takes no argument colour"),
-    ("insert", '{"path": "a", "line": "two", "text": "x"}', "line must be an integer"),
-    ("str_replace", '{"path": "a", "old": 1, "new": "y"}', "old must be a string"),
-])
+@pytest.mark.parametrize(
+    "name,args,message",
+    [
+        ("rm", "{}", "unknown tool 'rm'"),
+        ("bash", "{not json", "not valid JSON"),
+        ("bash", "{}", "bash needs command"),
+        ("view", '{"path": "a", "colour": 1}', "takes no argument colour"),
+        ("insert", '{"path": "a", "line": "two", "text": "x"}', "line must be an integer"),
+        ("str_replace", '{"path": "a", "old": 1, "new": "y"}', "old must be a string"),
+    ],
+)
 def test_bad_tool_calls_say_what_is_wrong(name, args, message):
     with pytest.raises(ActionError, match=message):
         parse_tool_call(name, args)

@@ -49,13 +49,15 @@ def test_stats():
 
 
 def test_events_about_unknown_nodes_are_counted_not_fatal():
-    tree = Tree.fold([
-        ev("node_scored", id="nope", score=0.5),
-        ev("node_added", id="1", parent="missing"),
-        ev("node_added", id="1", parent=None),
-        ev("node_added", id="1", parent=None),
-        ev("weird_type"),
-    ])
+    tree = Tree.fold(
+        [
+            ev("node_scored", id="nope", score=0.5),
+            ev("node_added", id="1", parent="missing"),
+            ev("node_added", id="1", parent=None),
+            ev("node_added", id="1", parent=None),
+            ev("weird_type"),
+        ]
+    )
     assert len(tree) == 1
     assert tree.counts.dangling == 2
     assert tree.counts.duplicate == 1
@@ -70,11 +72,15 @@ def test_search_best_leaf_and_path():
 
 
 def test_best_leaf_prefers_score_then_shallower():
-    tree = Tree.fold([
-        ev("node_added", id="a", parent=None), ev("node_added", id="b", parent="a"),
-        ev("node_added", id="c", parent=None),
-        ev("node_scored", id="b", score=0.9), ev("node_scored", id="c", score=0.9),
-    ])
+    tree = Tree.fold(
+        [
+            ev("node_added", id="a", parent=None),
+            ev("node_added", id="b", parent="a"),
+            ev("node_added", id="c", parent=None),
+            ev("node_scored", id="b", score=0.9),
+            ev("node_scored", id="c", score=0.9),
+        ]
+    )
     assert tree.best_leaf() == "c"
 
 
@@ -101,11 +107,15 @@ def test_incremental_stats_match_a_recount_on_random_trees():
             events.append(ev("node_added", id=node_id, parent=rng.choice(ids), tokens_in=rng.randint(0, 9)))
             ids.append(node_id)
             if rng.random() < 0.3:
-                events.append(ev("node_status", id=rng.choice(ids[1:]),
-                                 status=rng.choice(["pruned", "promoted", "failed", "done"])))
+                events.append(
+                    ev(
+                        "node_status",
+                        id=rng.choice(ids[1:]),
+                        status=rng.choice(["pruned", "promoted", "failed", "done"]),
+                    )
+                )
             if rng.random() < 0.1:
                 events.append(ev("submitted", id=rng.choice(ids[1:]), patch="p", verified=None))
         tree = Tree.fold(events)
         stats = tree.stats()
         assert {k: stats[k] for k in brute_force_stats(tree)} == brute_force_stats(tree)
-

@@ -17,8 +17,20 @@ from trajscope.engine.swebench import HarnessError
 from trajscope.engine.tasks import TaskError
 from trajscope.tui.errors import UserError
 
-OLD_NAMES = (UserError, FormatError, TaskError, SandboxError, PathOutsideRepo, PolicyError, ScorerError,
-             AnalysisError, WriteError, LogBusy, ExportError, HarnessError)
+OLD_NAMES = (
+    UserError,
+    FormatError,
+    TaskError,
+    SandboxError,
+    PathOutsideRepo,
+    PolicyError,
+    ScorerError,
+    AnalysisError,
+    WriteError,
+    LogBusy,
+    ExportError,
+    HarnessError,
+)
 
 
 @pytest.mark.parametrize("cls", OLD_NAMES, ids=lambda c: c.__name__)
@@ -36,9 +48,15 @@ class _NewKind(UserCausedError):
     """A user error main's old closed list did not name."""
 
 
-@pytest.mark.parametrize("exc", [_NewKind("the new kind of input is wrong"),
-                                 HarnessError("the harness has no test spec for x"),
-                                 ExportError("there is no node 'n9'")], ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize(
+    "exc",
+    [
+        _NewKind("the new kind of input is wrong"),
+        HarnessError("the harness has no test spec for x"),
+        ExportError("there is no node 'n9'"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
 def test_main_prints_any_user_error_as_one_sentence(exc, monkeypatch, capsys):
     from trajscope.tui import cli
 

@@ -25,15 +25,33 @@ def one_sentence(err: str) -> str:
 
 
 # -- appending only to a run log -----------------------------------------------------------
-@pytest.mark.parametrize("content", [b"secret\n", b"secret", b'{"type": "node_added", "id": "1"}\n', b"[1]\n",
-                                     b"\n", b'{"type": "run_started"'])
+@pytest.mark.parametrize(
+    "content",
+    [b"secret\n", b"secret", b'{"type": "node_added", "id": "1"}\n', b"[1]\n", b"\n", b'{"type": "run_started"'],
+)
 def test_search_resume_refuses_a_file_that_is_not_a_run_log(tmp_path, capsys, content):
     from trajscope.tui.cli import main
 
     victim = tmp_path / "victim"
     victim.write_bytes(content)
-    code = main(["search", TASK, "--headless", "--max-nodes", "3", "--strategy", "sample", "--out", str(victim),
-                 "--resume", "--sandbox", "local", "--prm", "heuristic"])
+    code = main(
+        [
+            "search",
+            TASK,
+            "--headless",
+            "--max-nodes",
+            "3",
+            "--strategy",
+            "sample",
+            "--out",
+            str(victim),
+            "--resume",
+            "--sandbox",
+            "local",
+            "--prm",
+            "heuristic",
+        ]
+    )
     assert code == 2 and "is not a trajscope run log" in one_sentence(capsys.readouterr().err)
     assert victim.read_bytes() == content
 
@@ -63,8 +81,13 @@ def test_a_batch_resumed_onto_a_file_that_is_not_a_run_log_is_refused(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "t.jsonl").write_bytes(b"secret\n")
     with pytest.raises(BatchError, match="t.jsonl is not a trajscope run log"):
-        Fleet([{"name": "t", "task": "t", "instance": None, "search": {}}], LocalExecutor(1),
-              tmp_path / "out", 1, resume=True)
+        Fleet(
+            [{"name": "t", "task": "t", "instance": None, "search": {}}],
+            LocalExecutor(1),
+            tmp_path / "out",
+            1,
+            resume=True,
+        )
     assert (tmp_path / "out" / "t.jsonl").read_bytes() == b"secret\n"
 
 
@@ -112,9 +135,18 @@ def test_a_busy_batch_folder_is_named_in_one_plain_sentence(tmp_path):
 
     out = tmp_path / "out"
     out.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); "
-                               "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()", str(out)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); "
+            "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()",
+            str(out),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline() == "held\n"
         with pytest.raises(BatchError) as caught:
@@ -122,14 +154,21 @@ def test_a_busy_batch_folder_is_named_in_one_plain_sentence(tmp_path):
     finally:
         holder.stdin.close()
         holder.wait(timeout=10)
-    assert str(caught.value) == (f"{out} is the folder of a batch still running as process {holder.pid}; "
-                                 "wait for it to end or choose another --out")
+    assert str(caught.value) == (
+        f"{out} is the folder of a batch still running as process {holder.pid}; "
+        "wait for it to end or choose another --out"
+    )
 
 
 # -- an export with nothing in it ----------------------------------------------------------
 def run_export(*args):
-    return subprocess.run([sys.executable, "-m", "trajscope.tui.cli", "export", *map(str, args)], capture_output=True,
-                          text=True, cwd=REPO, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "trajscope.tui.cli", "export", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
 
 
 @pytest.mark.subprocess

@@ -91,9 +91,13 @@ async def measure(which: str, path: Path) -> dict:
             latencies.append(await press(app, frames, previous, position))
             await asyncio.sleep(0.02)
     latencies.sort()
-    return {"first_paint_s": round(first_paint, 3), "prev_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
-            "prev_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 1), "jump_last_s": round(jump, 3),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    return {
+        "first_paint_s": round(first_paint, 3),
+        "prev_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
+        "prev_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 1),
+        "jump_last_s": round(jump, 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
 
 
 if __name__ == "__main__":

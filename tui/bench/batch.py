@@ -36,8 +36,13 @@ def add_options(p) -> None:
     p.add_argument("--max-nodes", type=int, default=16, help="node budget of each search")
     p.add_argument("--parallel", type=int, nargs="+", default=[1, 2, 4], help="local worker counts to measure")
     p.add_argument("--no-ray", action="store_true", help="skip the two-node Ray cluster")
-    p.add_argument("--rates", type=float, nargs="+", default=[500, 1000, 2000, 4000, 8000],
-                   help="events per second the stand-in workers offer, in total")
+    p.add_argument(
+        "--rates",
+        type=float,
+        nargs="+",
+        default=[500, 1000, 2000, 4000, 8000],
+        help="events per second the stand-in workers offer, in total",
+    )
     p.add_argument("--members", type=int, default=16, help="stand-in workers for the ceiling")
     p.add_argument("--seconds", type=float, default=6, help="seconds each ceiling rate is held")
     p.add_argument("--json", action="store_true")
@@ -46,8 +51,9 @@ def add_options(p) -> None:
 def _search(pace: float, max_nodes: int) -> dict:
     from trajscope.engine.spec import SearchSpec
 
-    return SearchSpec(sandbox="local", timeout=60, strategy="sample", prm="heuristic", max_nodes=max_nodes,
-                      samples=2, pace=pace).to_json()
+    return SearchSpec(
+        sandbox="local", timeout=60, strategy="sample", prm="heuristic", max_nodes=max_nodes, samples=2, pace=pace
+    ).to_json()
 
 
 def _specs(pace: float, max_nodes: int) -> list[dict]:
@@ -56,8 +62,14 @@ def _specs(pace: float, max_nodes: int) -> list[dict]:
 
 
 def _figures(name: str, searches: int, nodes: int, seconds: float) -> dict:
-    return {"setup": name, "searches": searches, "nodes": nodes, "wall_s": round(seconds, 2),
-            "searches_per_hour": round(searches / seconds * 3600, 1), "nodes_per_s": round(nodes / seconds, 2)}
+    return {
+        "setup": name,
+        "searches": searches,
+        "nodes": nodes,
+        "wall_s": round(seconds, 2),
+        "searches_per_hour": round(searches / seconds * 3600, 1),
+        "nodes_per_s": round(nodes / seconds, 2),
+    }
 
 
 def baseline(specs: list[dict]) -> dict:
@@ -126,7 +138,7 @@ class _Replay:
     def call(self, method: str, *args, timeout: float = 30.0):
         if method == "read":
             due = min(len(self.lines), int((time.monotonic() - self.started) * self.rate))
-            data = b"".join(self.lines[self.sent:due])
+            data = b"".join(self.lines[self.sent : due])
             self.sent = due
             state = "stopped" if self.stopped else "running"
             return {"incarnation": self.incarnation, "data": data, "status": {"state": state, "host": "replay"}}
@@ -169,11 +181,28 @@ def _replay_lines(n: int) -> list[bytes]:
     while len(lines) < n:
         i += 1
         node = f"n{i}"
-        lines.append(dumps(make_event("node_added", "bench", id=node, parent=parent,
-                                      action={"tool": "bash", "args": {"command": f"ls {i}"}, "raw": f"ls {i}"},
-                                      thought="look around " * 4, tokens_in=900, tokens_out=60, cost=0.0004)))
-        lines.append(dumps(make_event("node_executed", "bench", id=node, observation="file.py\n" * 20,
-                                      exit_code=0, duration_s=0.01)))
+        lines.append(
+            dumps(
+                make_event(
+                    "node_added",
+                    "bench",
+                    id=node,
+                    parent=parent,
+                    action={"tool": "bash", "args": {"command": f"ls {i}"}, "raw": f"ls {i}"},
+                    thought="look around " * 4,
+                    tokens_in=900,
+                    tokens_out=60,
+                    cost=0.0004,
+                )
+            )
+        )
+        lines.append(
+            dumps(
+                make_event(
+                    "node_executed", "bench", id=node, observation="file.py\n" * 20, exit_code=0, duration_s=0.01
+                )
+            )
+        )
         lines.append(dumps(make_event("node_scored", "bench", id=node, scorer="heuristic", score=0.5)))
         parent = node if i % 7 else None
     return [line + b"\n" for line in lines[:n]]
@@ -238,10 +267,15 @@ async def _ceiling_at(rate: float, members: int, seconds: float) -> dict:
         fleet.wait(10)
         shutil.rmtree(out, ignore_errors=True)
     latencies.sort()
-    return {"offered_events_per_s": rate, "members": members,
-            "ingested_events_per_s": round(ingested / elapsed, 1), "behind_events": max(0, offered - taken),
-            "key_p50_ms": round(statistics.median(latencies) * 1000, 1),
-            "key_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 1), "keys": len(latencies)}
+    return {
+        "offered_events_per_s": rate,
+        "members": members,
+        "ingested_events_per_s": round(ingested / elapsed, 1),
+        "behind_events": max(0, offered - taken),
+        "key_p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "key_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 1),
+        "keys": len(latencies),
+    }
 
 
 def run(args) -> int:
@@ -252,8 +286,10 @@ def run(args) -> int:
 
     console = Console(stderr=True)
     specs = _specs(args.pace, args.max_nodes)
-    console.print(f"batch: {len(specs)} searches (demo policy at {args.pace:g} s a step, {args.max_nodes} nodes "
-                  "each, local sandbox); the baseline first…")
+    console.print(
+        f"batch: {len(specs)} searches (demo policy at {args.pace:g} s a step, {args.max_nodes} nodes "
+        "each, local sandbox); the baseline first…"
+    )
     results = [baseline(specs)]
     for parallel in args.parallel:
         console.print(f"local executor, {parallel} worker process(es)…")
@@ -269,9 +305,15 @@ def run(args) -> int:
     for column in ("setup", "searches", "nodes", "wall s", "searches/h", "nodes/s", "× baseline"):
         table.add_column(column)
     for r in results:
-        table.add_row(r["setup"], str(r["searches"]), str(r["nodes"]), f"{r['wall_s']:.1f}",
-                      f"{r['searches_per_hour']:.0f}", f"{r['nodes_per_s']:.2f}",
-                      f"{r['searches_per_hour'] / base:.2f}" if base else "")
+        table.add_row(
+            r["setup"],
+            str(r["searches"]),
+            str(r["nodes"]),
+            f"{r['wall_s']:.1f}",
+            f"{r['searches_per_hour']:.0f}",
+            f"{r['nodes_per_s']:.2f}",
+            f"{r['searches_per_hour'] / base:.2f}" if base else "",
+        )
     console.print(table)
 
     ceiling = []
@@ -282,8 +324,13 @@ def run(args) -> int:
     for column in ("offered ev/s", "ingested ev/s", "behind", "key p50 ms", "key p95 ms"):
         table.add_column(column)
     for c in ceiling:
-        table.add_row(f"{c['offered_events_per_s']:g}", f"{c['ingested_events_per_s']:.0f}", str(c["behind_events"]),
-                      f"{c['key_p50_ms']:.1f}", f"{c['key_p95_ms']:.1f}")
+        table.add_row(
+            f"{c['offered_events_per_s']:g}",
+            f"{c['ingested_events_per_s']:.0f}",
+            str(c["behind_events"]),
+            f"{c['key_p50_ms']:.1f}",
+            f"{c['key_p95_ms']:.1f}",
+        )
     console.print(table)
     ok = [c for c in ceiling if c["key_p95_ms"] < 100 and c["ingested_events_per_s"] >= 0.9 * c["offered_events_per_s"]]
     best = max((c["ingested_events_per_s"] for c in ok), default=0.0)
@@ -291,4 +338,3 @@ def run(args) -> int:
     if args.json:
         print(json.dumps({"throughput": results, "ceiling": ceiling, "ceiling_events_per_s": best}, indent=2))
     return 0
-

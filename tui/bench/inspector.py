@@ -28,18 +28,30 @@ MEASURES = ("first_paint_s", "prev_p50_ms", "prev_p95_ms", "jump_last_s", "peak_
 def script(steps: int):
     """The simulated model's answers: reads and searches of a notes file, then a submit."""
     counter = itertools.count()
-    commands = ["sed -n '{a},{b}p' notes.txt", "grep -n 'fox' notes.txt | head -{n}", "ls -la", "cat notes.txt",
-                "python3 -c 'print(sum(range({n})))'"]
+    commands = [
+        "sed -n '{a},{b}p' notes.txt",
+        "grep -n 'fox' notes.txt | head -{n}",
+        "ls -la",
+        "cat notes.txt",
+        "python3 -c 'print(sum(range({n})))'",
+    ]
 
     def answer(request: dict, index: int) -> dict:
         turn = next(counter)
         if turn >= steps - 1:
-            return {"tool": "bash", "args": {"command": "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT && git diff"},
-                    "thought": "Nothing unusual; I am done."}
+            return {
+                "tool": "bash",
+                "args": {"command": "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT && git diff"},
+                "thought": "Nothing unusual; I am done.",
+            }
         a = (turn * 7) % 360
         command = commands[turn % len(commands)].format(a=a + 1, b=a + 40, n=50 + turn % 150)
-        return {"tool": "bash", "args": {"command": command},
-                "thought": f"Step {turn + 1}: I look at the notes again ({command.split()[0]})."}
+        return {
+            "tool": "bash",
+            "args": {"command": command},
+            "thought": f"Step {turn + 1}: I look at the notes again ({command.split()[0]}).",
+        }
+
     return answer
 
 
@@ -50,14 +62,19 @@ def write(mini_python: str, out: Path, steps: int) -> Path:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     with ModelServer(script(steps)) as server:
-        subprocess.run([mini_python, str(HERE / "mini_writer.py"), server.url, str(out), str(steps)],
-                       check=True, timeout=3600, capture_output=True)
+        subprocess.run(
+            [mini_python, str(HERE / "mini_writer.py"), server.url, str(out), str(steps)],
+            check=True,
+            timeout=3600,
+            capture_output=True,
+        )
     return out
 
 
 def measure(python: str, which: str, path: Path) -> dict:
-    out = subprocess.run([python, str(HERE / "app_clock.py"), which, str(path)], capture_output=True, text=True,
-                         cwd=REPO, timeout=600)
+    out = subprocess.run(
+        [python, str(HERE / "app_clock.py"), which, str(path)], capture_output=True, text=True, cwd=REPO, timeout=600
+    )
     if out.returncode != 0:
         raise RuntimeError(f"{which} on {path.name} failed: {out.stderr.strip().splitlines()[-3:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -66,10 +83,14 @@ def measure(python: str, which: str, path: Path) -> dict:
 def add_options(p) -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000], help="steps of each trajectory")
     p.add_argument("--repeat", type=int, default=5, help="measurements of each app on each trajectory")
-    p.add_argument("--mini-python", default="/tmp/msa/bin/python",
-                   help="the python of a venv with mini-swe-agent (benchmark only)")
-    p.add_argument("--cache", default=str(Path.home() / ".cache" / "trajscope" / "bench-inspector"),
-                   help="where the written trajectories are kept between runs")
+    p.add_argument(
+        "--mini-python", default="/tmp/msa/bin/python", help="the python of a venv with mini-swe-agent (benchmark only)"
+    )
+    p.add_argument(
+        "--cache",
+        default=str(Path.home() / ".cache" / "trajscope" / "bench-inspector"),
+        help="where the written trajectories are kept between runs",
+    )
     p.add_argument("--json", action="store_true")
 
 
@@ -79,8 +100,11 @@ def run(args) -> int:
 
     console = Console(stderr=True)
     if not Path(args.mini_python).exists():
-        print(f"trajscope: {args.mini_python} does not exist; make a venv with mini-swe-agent "
-              "(see `trajscope bench inspector --help`)", file=sys.stderr)
+        print(
+            f"trajscope: {args.mini_python} does not exist; make a venv with mini-swe-agent "
+            "(see `trajscope bench inspector --help`)",
+            file=sys.stderr,
+        )
         return 2
     results = []
     for steps in args.sizes:
@@ -95,8 +119,9 @@ def run(args) -> int:
         row = {"steps": steps, "mb": round(path.stat().st_size / 1e6, 1)}
         for which, items in runs.items():
             row[which] = {m: round(statistics.median(r[m] for r in items), 3) for m in MEASURES}
-        row["ratio"] = {m: round(row["trajscope"][m] / row["inspector"][m], 2) if row["inspector"][m] else None
-                        for m in MEASURES}
+        row["ratio"] = {
+            m: round(row["trajscope"][m] / row["inspector"][m], 2) if row["inspector"][m] else None for m in MEASURES
+        }
         results.append(row)
     if args.json:
         print(json.dumps(results, indent=2))
@@ -106,7 +131,12 @@ def run(args) -> int:
         table.add_column(column)
     for row in results:
         for m in MEASURES:
-            table.add_row(f"{row['steps']:,} ({row['mb']} MB)", m, str(row["trajscope"][m]), str(row["inspector"][m]),
-                          str(row["ratio"][m]))
+            table.add_row(
+                f"{row['steps']:,} ({row['mb']} MB)",
+                m,
+                str(row["trajscope"][m]),
+                str(row["inspector"][m]),
+                str(row["ratio"][m]),
+            )
     Console().print(table)
     return 0

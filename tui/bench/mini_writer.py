@@ -33,14 +33,14 @@ def main() -> None:
 
     url, out, steps = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
     config = yaml.safe_load((Path(minisweagent.__file__).parent / "config" / "mini.yaml").read_text())
-    model = RecentMessagesModel(model_name="openai/simulated", model_kwargs={"api_base": url, "api_key": "none"},
-                                cost_tracking="ignore_errors")
+    model = RecentMessagesModel(
+        model_name="openai/simulated", model_kwargs={"api_base": url, "api_key": "none"}, cost_tracking="ignore_errors"
+    )
     repo = out.parent / "repo"
     repo.mkdir(parents=True, exist_ok=True)
     (repo / "notes.txt").write_text("".join(f"line {i}: the quick brown fox\n" for i in range(600)))
     env = LocalEnvironment(cwd=str(repo), timeout=30)
-    agent = DefaultAgent(model, env, **(config["agent"] | {"output_path": None, "step_limit": steps,
-                                                           "cost_limit": 0}))
+    agent = DefaultAgent(model, env, **(config["agent"] | {"output_path": None, "step_limit": steps, "cost_limit": 0}))
     agent.run("Read notes.txt line by line and report anything unusual.")
     agent.save(out)
 

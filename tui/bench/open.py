@@ -23,6 +23,7 @@ from pathlib import Path
 
 from trajscope.tui.bench.frames import REPO, SIZE, FrameClock, key_latency, rss_mb, wait
 
+
 async def _first_paint(path: Path) -> dict:
     from trajscope.tui.app import TrajscopeApp
     from trajscope.tui.bridge import Source
@@ -31,8 +32,7 @@ async def _first_paint(path: Path) -> dict:
     app = TrajscopeApp(Source(path))
     clock = FrameClock(app)
     async with app.run_test(size=SIZE) as pilot:
-        await wait(lambda: getattr(app.screen, "model", None) is not None
-                    and not app.screen.tree.loading, 120)
+        await wait(lambda: getattr(app.screen, "model", None) is not None and not app.screen.tree.loading, 120)
         attached = time.perf_counter()
         await wait(lambda: clock.first_after(attached) is not None, 30)
         painted = clock.first_after(attached)
@@ -58,8 +58,7 @@ async def _deep(n: int) -> dict:
         app = TrajscopeApp(Source(target))
         clock = FrameClock(app)
         async with app.run_test(size=SIZE) as pilot:
-            await wait(lambda: getattr(app.screen, "model", None) is not None
-                        and not app.screen.tree.loading, 300)
+            await wait(lambda: getattr(app.screen, "model", None) is not None and not app.screen.tree.loading, 300)
             attached = time.perf_counter()
             await wait(lambda: clock.first_after(attached) is not None, 60)
             painted = clock.first_after(attached)
@@ -71,9 +70,15 @@ async def _deep(n: int) -> dict:
             last = time.perf_counter() - listed
             quitting = time.perf_counter()
         quit_s = time.perf_counter() - quitting
-        return {"file": f"one path of {n:,} steps", "bytes": target.stat().st_size,
-                "first_paint_s": round(painted - start, 3), "all_lines_listed_s": round(listed - start, 2),
-                "G_to_last_s": round(last, 3), "quit_s": round(quit_s, 3), "peak_rss_mb": round(rss_mb(), 1)}
+        return {
+            "file": f"one path of {n:,} steps",
+            "bytes": target.stat().st_size,
+            "first_paint_s": round(painted - start, 3),
+            "all_lines_listed_s": round(listed - start, 2),
+            "G_to_last_s": round(last, 3),
+            "quit_s": round(quit_s, 3),
+            "peak_rss_mb": round(rss_mb(), 1),
+        }
 
 
 def measure_open(n: int | None, path: str | None = None) -> dict:
@@ -98,8 +103,12 @@ def measure_open(n: int | None, path: str | None = None) -> dict:
         Tree.fold(events)
         t2 = time.perf_counter()
         del events
-        result = {"file": Path(path).name if path else f"synthetic {n:,} nodes", "bytes": target.stat().st_size,
-                  "parse_s": round(t1 - t0, 3), "fold_s": round(t2 - t1, 3)}
+        result = {
+            "file": Path(path).name if path else f"synthetic {n:,} nodes",
+            "bytes": target.stat().st_size,
+            "parse_s": round(t1 - t0, 3),
+            "fold_s": round(t2 - t1, 3),
+        }
         result.update(asyncio.run(_first_paint(target)))
     result["peak_rss_mb"] = round(rss_mb(), 1)
     return result
@@ -113,8 +122,7 @@ async def _follow(rate: int, seconds: float) -> dict:
 
     initial, extra = 1000, int(rate * seconds)
     all_events = list(synthetic_events(initial + extra, seed=2))
-    cut = next(i for i, e in enumerate(all_events)
-               if e["type"] == "node_added" and e["id"] == str(initial + 1))
+    cut = next(i for i, e in enumerate(all_events) if e["type"] == "node_added" and e["id"] == str(initial + 1))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "live.jsonl"
         write_events(path, all_events[:cut])
@@ -147,8 +155,7 @@ async def _follow(rate: int, seconds: float) -> dict:
 
         latencies: list[float] = []
         async with app.run_test(size=SIZE):
-            await wait(lambda: getattr(app.screen, "model", None) is not None
-                        and not app.screen.tree.loading, 60)
+            await wait(lambda: getattr(app.screen, "model", None) is not None and not app.screen.tree.loading, 60)
             tree = app.screen.tree
             thread = threading.Thread(target=writer, daemon=True)
             t_start = time.perf_counter()
@@ -167,13 +174,16 @@ async def _follow(rate: int, seconds: float) -> dict:
     latencies.sort()
     p95 = latencies[int(0.95 * (len(latencies) - 1))]
     return {
-        "rate_nodes_per_s": rate, "events_per_node": 3, "seconds": round(write_s, 2),
+        "rate_nodes_per_s": rate,
+        "events_per_node": 3,
+        "seconds": round(write_s, 2),
         "achieved_nodes_per_s": round(extra / write_s),
         "keypresses": len(latencies),
         "key_latency_p50_ms": round(statistics.median(latencies) * 1000, 1),
         "key_latency_p95_ms": round(p95 * 1000, 1),
         "key_latency_max_ms": round(latencies[-1] * 1000, 1),
-        "max_lag_nodes": max(lags), "catch_up_after_writer_s": round(catch_up, 3),
+        "max_lag_nodes": max(lags),
+        "catch_up_after_writer_s": round(catch_up, 3),
         "peak_rss_mb": round(rss_mb(), 1),
     }
 
@@ -222,14 +232,21 @@ async def _runs(n: int) -> dict:
             await wait(lambda: isinstance(app.screen, ExplorerScreen) and app.screen.model is not None, 60)
             open_s = time.perf_counter() - opened
             rows, resolved = len(screen.rows), sum(r.verdict == "resolved" for r in screen.rows)
-    return {"runs": rows, "resolved": resolved, "find_s": round(found - start, 3),
-            "listed_first_paint_s": round(painted - start, 3), "all_rows_filled_s": round(all_read - start, 2),
-            "open_one_run_s": round(open_s, 3), "peak_rss_mb": round(rss_mb(), 1)}
+    return {
+        "runs": rows,
+        "resolved": resolved,
+        "find_s": round(found - start, 3),
+        "listed_first_paint_s": round(painted - start, 3),
+        "all_rows_filled_s": round(all_read - start, 2),
+        "open_one_run_s": round(open_s, 3),
+        "peak_rss_mb": round(rss_mb(), 1),
+    }
 
 
 def _child(mode: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "trajscope.tui.bench.open", mode, *args], capture_output=True,
-                         text=True, cwd=REPO)
+    out = subprocess.run(
+        [sys.executable, "-m", "trajscope.tui.bench.open", mode, *args], capture_output=True, text=True, cwd=REPO
+    )
     if out.returncode != 0:
         raise RuntimeError(f"benchmark {mode} failed: {out.stderr.strip().splitlines()[-1:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -239,8 +256,11 @@ def largest_real_fixture() -> Path | None:
     """The largest real file that is one run (a multi-run file is measured by the runs part)."""
     from trajscope.engine.formats.collection import jsonl_runs
 
-    files = [p for p in (REPO / "tests" / "fixtures" / "real").rglob("*")
-             if p.is_file() and p.name != "SOURCES.md" and not (p.suffix == ".jsonl" and jsonl_runs(p))]
+    files = [
+        p
+        for p in (REPO / "tests" / "fixtures" / "real").rglob("*")
+        if p.is_file() and p.name != "SOURCES.md" and not (p.suffix == ".jsonl" and jsonl_runs(p))
+    ]
     return max(files, key=lambda p: p.stat().st_size) if files else None
 
 

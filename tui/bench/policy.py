@@ -6,7 +6,6 @@ import json
 from contextlib import nullcontext
 
 
-
 def add_options(p) -> None:
     p.add_argument("--seeds", type=int, default=20, help="runs (seeds) per task")
     p.add_argument("--sandbox", choices=["local", "docker"], default="local")
@@ -26,9 +25,14 @@ def run(args) -> int:
 
     tasks = [load_task_dir(p) for p in task_dirs()]
     console = Console(stderr=True)
-    rows = linear_rates(tasks, lambda task, seed: nullcontext(DemoPolicy(seed=seed)), list(range(args.seeds)),
-                        sandbox=args.sandbox, workers=args.workers,
-                        say=lambda line: console.print(line, highlight=False))
+    rows = linear_rates(
+        tasks,
+        lambda task, seed: nullcontext(DemoPolicy(seed=seed)),
+        list(range(args.seeds)),
+        sandbox=args.sandbox,
+        workers=args.workers,
+        say=lambda line: console.print(line, highlight=False),
+    )
     total = sum(r["resolved"] for r in rows), sum(r["runs"] for r in rows)
     if args.json:
         print(json.dumps({"rows": rows, "resolved": total[0], "runs": total[1]}, indent=2))
@@ -37,8 +41,14 @@ def run(args) -> int:
     for column in ("task", "resolved", "rate", "95% CI", "mean steps", "median wall s"):
         table.add_column(column)
     for r in rows:
-        table.add_row(r["task"], f"{r['resolved']}/{r['runs']}", f"{r['rate']:.2f}",
-                      f"{r['ci95'][0]:.2f}–{r['ci95'][1]:.2f}", str(r["mean_steps"]), str(r["median_wall_s"]))
+        table.add_row(
+            r["task"],
+            f"{r['resolved']}/{r['runs']}",
+            f"{r['rate']:.2f}",
+            f"{r['ci95'][0]:.2f}–{r['ci95'][1]:.2f}",
+            str(r["mean_steps"]),
+            str(r["median_wall_s"]),
+        )
     table.add_row("all", f"{total[0]}/{total[1]}", f"{total[0] / max(1, total[1]):.2f}", "", "", "")
     Console().print(table)
     return 0

@@ -41,15 +41,21 @@ def measure(scorer, contexts: list, batch: int, repeat: int, cold: bool = False)
             torch.cuda.synchronize()
         times.append(time.perf_counter() - started)
     t = statistics.median(times)
-    return {"device": scorer.device.type, "batch": batch, "cache": "cold" if cold else "warm",
-            "ms_per_batch": round(t * 1000, 2),
-            "ms_per_step": round(t * 1000 / batch, 3), "steps_per_s": round(batch / t, 1)}
+    return {
+        "device": scorer.device.type,
+        "batch": batch,
+        "cache": "cold" if cold else "warm",
+        "ms_per_batch": round(t * 1000, 2),
+        "ms_per_step": round(t * 1000 / batch, 3),
+        "steps_per_s": round(batch / t, 1),
+    }
 
 
 def add_options(p) -> None:
-    p.add_argument("--prm", metavar="hf:DIR", help="measure this reward model (hf:DIR or vllm:URL) instead of the builtin")
-    p.add_argument("--lengths", type=int, nargs="+", default=[512, 1024, 4096],
-                   help="hf: input lengths in tokens")
+    p.add_argument(
+        "--prm", metavar="hf:DIR", help="measure this reward model (hf:DIR or vllm:URL) instead of the builtin"
+    )
+    p.add_argument("--lengths", type=int, nargs="+", default=[512, 1024, 4096], help="hf: input lengths in tokens")
     p.add_argument("--devices", nargs="+", help="hf: cpu and/or cuda (default: both where there is a GPU)")
     p.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 256], help="batch sizes")
     p.add_argument("--repeat", type=int, default=20, help="repetitions of each batch")
@@ -63,16 +69,29 @@ def _sized(scorer, tokens: int, seed: int):
     from trajscope.engine.trace import Step
 
     def make(n: int) -> StepContext:
-        path = [Step(Action("bash", {"command": f"grep -n def src/mod{i}.py"}, raw=f"grep -n def src/mod{i}.py"),
-                     "", f"{i}:def handler_{seed}_{i}(request, response):\n" * 3, 0) for i in range(n)]
-        return StepContext(f"Issue {seed}: the parser drops the last field of quoted rows.", path,
-                           Action("bash", {"command": "pytest -q"}, raw="python3 -m pytest -q tests"), "3 passed", 0)
+        path = [
+            Step(
+                Action("bash", {"command": f"grep -n def src/mod{i}.py"}, raw=f"grep -n def src/mod{i}.py"),
+                "",
+                f"{i}:def handler_{seed}_{i}(request, response):\n" * 3,
+                0,
+            )
+            for i in range(n)
+        ]
+        return StepContext(
+            f"Issue {seed}: the parser drops the last field of quoted rows.",
+            path,
+            Action("bash", {"command": "pytest -q"}, raw="python3 -m pytest -q tests"),
+            "3 passed",
+            0,
+        )
 
     lo, hi = 0, 4096
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if len(scorer.encode(make(mid))) <= tokens and "earlier step" not in scorer.tokenizer.decode(
-                scorer.encode(make(mid))):
+            scorer.encode(make(mid))
+        ):
             lo = mid
         else:
             hi = mid - 1
@@ -97,8 +116,10 @@ def measure_hf(args, console) -> list[dict]:
             tokens = statistics.mean(len(scorer.encode(s)) for s in steps)
             for batch in args.batches:
                 items = (steps * (batch // len(steps) + 1))[:batch]
-                items = [type(s)(s.issue + f" #{i}", s.path, s.action, s.observation, s.exit_code) for i, s in
-                         enumerate(items)]  # distinct inputs: nothing comes from the cache
+                items = [
+                    type(s)(s.issue + f" #{i}", s.path, s.action, s.observation, s.exit_code)
+                    for i, s in enumerate(items)
+                ]  # distinct inputs: nothing comes from the cache
                 scorer.batch_size = batch
                 if device == "cuda":
                     torch.cuda.reset_peak_memory_stats()
@@ -113,12 +134,20 @@ def measure_hf(args, console) -> list[dict]:
                         torch.cuda.synchronize()
                     times.append(time.perf_counter() - started)
                 t = statistics.median(times[1:])  # the first is a warm-up
-                rows.append({"device": device, "tokens": round(tokens), "batch": batch,
-                             "ms_per_batch": round(t * 1000, 1), "steps_per_s": round(batch / t, 2),
-                             "dtype": str(getattr(scorer, "dtype", "served")).replace("torch.", ""),
-                             "peak_mb": round(torch.cuda.max_memory_allocated() / 2**20) if device == "cuda" else None})
-                console.print(f"bench prm: {device} {round(tokens)} tokens, batch {batch}: "
-                              f"{rows[-1]['steps_per_s']} steps/s")
+                rows.append(
+                    {
+                        "device": device,
+                        "tokens": round(tokens),
+                        "batch": batch,
+                        "ms_per_batch": round(t * 1000, 1),
+                        "steps_per_s": round(batch / t, 2),
+                        "dtype": str(getattr(scorer, "dtype", "served")).replace("torch.", ""),
+                        "peak_mb": round(torch.cuda.max_memory_allocated() / 2**20) if device == "cuda" else None,
+                    }
+                )
+                console.print(
+                    f"bench prm: {device} {round(tokens)} tokens, batch {batch}: {rows[-1]['steps_per_s']} steps/s"
+                )
     return rows
 
 
@@ -142,8 +171,15 @@ def run(args) -> int:
         for column in ("device", "dtype", "tokens", "batch", "ms/batch", "steps/s", "peak MB"):
             table.add_column(column)
         for r in rows:
-            table.add_row(r["device"], r["dtype"], str(r["tokens"]), str(r["batch"]), str(r["ms_per_batch"]),
-                          str(r["steps_per_s"]), "" if r["peak_mb"] is None else str(r["peak_mb"]))
+            table.add_row(
+                r["device"],
+                r["dtype"],
+                str(r["tokens"]),
+                str(r["batch"]),
+                str(r["ms_per_batch"]),
+                str(r["steps_per_s"]),
+                "" if r["peak_mb"] is None else str(r["peak_mb"]),
+            )
         Console().print(table)
         return 0
     examples = data.load()
@@ -166,8 +202,7 @@ def run(args) -> int:
         "builtin": evaluate_scores(test, scorer.score([e.context for e in test])),
         "heuristic": evaluate_scores(test, HeuristicScorer().score([e.context for e in test])),
     }
-    result = {"throughput": rows, "quality": quality, "torch": torch.__version__,
-              "threads": torch.get_num_threads()}
+    result = {"throughput": rows, "quality": quality, "torch": torch.__version__, "threads": torch.get_num_threads()}
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -175,12 +210,21 @@ def run(args) -> int:
     for column in ("device", "batch", "tokenizer cache", "ms/batch", "ms/step", "steps/s"):
         table.add_column(column)
     for r in rows:
-        table.add_row(r["device"], str(r["batch"]), r["cache"], str(r["ms_per_batch"]), str(r["ms_per_step"]), f"{r['steps_per_s']:,}")
+        table.add_row(
+            r["device"],
+            str(r["batch"]),
+            r["cache"],
+            str(r["ms_per_batch"]),
+            str(r["ms_per_step"]),
+            f"{r['steps_per_s']:,}",
+        )
     Console().print(table)
     q = Table(title=f"held-out tasks: {', '.join(quality['held_out_tasks'])}")
     for column in ("scorer", "AUROC", "pairwise", "steps"):
         q.add_column(column)
     for name in ("builtin", "heuristic"):
-        q.add_row(name, f"{quality[name]['auroc']:.3f}", f"{quality[name]['pairwise']:.3f}", str(quality[name]["steps"]))
+        q.add_row(
+            name, f"{quality[name]['auroc']:.3f}", f"{quality[name]['pairwise']:.3f}", str(quality[name]["steps"])
+        )
     Console().print(q)
     return 0

@@ -48,8 +48,7 @@ def _apply(box, action: tuple[str, str, str]) -> None:
 def _ms(samples: list[float]) -> dict:
     samples = sorted(samples)
     p95 = samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
-    return {"median_ms": round(statistics.median(samples) * 1000, 1), "p95_ms": round(p95 * 1000, 1),
-            "n": len(samples)}
+    return {"median_ms": round(statistics.median(samples) * 1000, 1), "p95_ms": round(p95 * 1000, 1), "n": len(samples)}
 
 
 def measure(kind: str, repeat: int = 20, say: Callable[[str], None] = lambda _: None) -> dict:
@@ -150,8 +149,12 @@ def endless_output(box, size: int) -> dict:
     done.set()
     sampler.join()
     kept = os.path.getsize(result.output_path) if result.output_path else len(result.output)
-    return {"seconds": round(seconds, 2), "printed_bytes": result.output_size, "kept_bytes": kept,
-            "engine_rss_growth_mb": round(peak[0] - base, 1)}
+    return {
+        "seconds": round(seconds, 2),
+        "printed_bytes": result.output_size,
+        "kept_bytes": kept,
+        "engine_rss_growth_mb": round(peak[0] - base, 1),
+    }
 
 
 def measure_all(kinds: list[str], repeat: int, say: Callable[[str], None]) -> list[dict]:
@@ -170,8 +173,9 @@ def measure_all(kinds: list[str], repeat: int, say: Callable[[str], None]) -> li
 
 
 def add_options(p) -> None:
-    p.add_argument("--kinds", nargs="+", choices=["local", "docker"], default=["local", "docker"],
-                   help="the sandboxes to measure")
+    p.add_argument(
+        "--kinds", nargs="+", choices=["local", "docker"], default=["local", "docker"], help="the sandboxes to measure"
+    )
     p.add_argument("--repeat", type=int, default=20, help="repetitions of each sandbox operation")
     p.add_argument("--json", action="store_true")
 
@@ -186,15 +190,25 @@ def run(args) -> int:
         print(json.dumps(results, indent=2))
         return 0
     table = Table(title="sandbox operations (median / p95 ms)")
-    for column in ("sandbox", "true", "snapshot", "restore", "fork", "replay 20 actions", "restore 20",
-                   "restore vs replay"):
+    for column in (
+        "sandbox",
+        "true",
+        "snapshot",
+        "restore",
+        "fork",
+        "replay 20 actions",
+        "restore 20",
+        "restore vs replay",
+    ):
         table.add_column(column, justify="right")
     for r in results:
         if "skipped" in r:
             table.add_row(r["kind"], f"skipped: {r['skipped']}", *[""] * 6)
             continue
-        cells = [f"{r[k]['median_ms']:.0f} / {r[k]['p95_ms']:.0f}"
-                 for k in ("true", "snapshot", "restore", "fork", "replay_20", "restore_20")]
+        cells = [
+            f"{r[k]['median_ms']:.0f} / {r[k]['p95_ms']:.0f}"
+            for k in ("true", "snapshot", "restore", "fork", "replay_20", "restore_20")
+        ]
         table.add_row(r["kind"], *cells, f"{r['restore_speedup']}×")
     Console().print(table)
     output = Table(title="a command that prints 1 GiB: what the engine pays")
@@ -203,7 +217,12 @@ def run(args) -> int:
     for r in results:
         if "output_1g" in r:
             o = r["output_1g"]
-            output.add_row(r["kind"], f"{o['seconds']:.1f}", f"{o['printed_bytes']:,}", f"{o['kept_bytes']:,}",
-                           f"{o['engine_rss_growth_mb']:.0f} MB")
+            output.add_row(
+                r["kind"],
+                f"{o['seconds']:.1f}",
+                f"{o['printed_bytes']:,}",
+                f"{o['kept_bytes']:,}",
+                f"{o['engine_rss_growth_mb']:.0f} MB",
+            )
     Console().print(output)
     return 0

@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
-
 def one_search(task, strategy: str, seed: int, wrong_rate: float, max_nodes: int, out: Path, scorer) -> dict:
     from trajscope.engine.policy.simulated import ModelServer, Solver
     from trajscope.engine.policy.llm import LLMPolicy
@@ -31,19 +30,34 @@ def one_search(task, strategy: str, seed: int, wrong_rate: float, max_nodes: int
     started = time.perf_counter()
     with ModelServer(Solver(task, wrong_rate=wrong_rate, seed=seed)) as server:
         policy = LLMPolicy(f"openai/simulated-wrong-{wrong_rate:g}", api_base=server.url)
-        session = Session(task, policy, out, scorers=[scorer], budget=Budget(nodes=max_nodes),
-                          config=SearchConfig(strategy=strategy, samples=max_nodes), seed=seed)
+        session = Session(
+            task,
+            policy,
+            out,
+            scorers=[scorer],
+            budget=Budget(nodes=max_nodes),
+            config=SearchConfig(strategy=strategy, samples=max_nodes),
+            seed=seed,
+        )
         session.start()
         session.wait()
         session.close()
     tree = session.tree
     selected, _ = select_prm(tree)
     stats = tree.stats()
-    return {"task": task.instance_id, "strategy": strategy, "seed": seed, "wrong_rate": wrong_rate,
-            "resolved": bool(selected and (tree.nodes[selected].verified or {}).get("resolved")),
-            "any_resolved": stats["resolved"] > 0, "nodes": stats["nodes"], "tokens": stats["tokens"],
-            "submissions": stats["submissions"], "wall_s": round(time.perf_counter() - started, 2),
-            "finished": session.finished}
+    return {
+        "task": task.instance_id,
+        "strategy": strategy,
+        "seed": seed,
+        "wrong_rate": wrong_rate,
+        "resolved": bool(selected and (tree.nodes[selected].verified or {}).get("resolved")),
+        "any_resolved": stats["resolved"] > 0,
+        "nodes": stats["nodes"],
+        "tokens": stats["tokens"],
+        "submissions": stats["submissions"],
+        "wall_s": round(time.perf_counter() - started, 2),
+        "finished": session.finished,
+    }
 
 
 def _mean_ci(values: list[float]) -> tuple[float, float]:
@@ -60,11 +74,20 @@ def summarise(rows: list[dict]) -> list[dict]:
         group = [r for r in rows if (r["wrong_rate"], r["strategy"]) == key]
         solved, anyone = sum(r["resolved"] for r in group), sum(r["any_resolved"] for r in group)
         low, high = wilson(solved, len(group))
-        out.append({"wrong_rate": key[0], "strategy": key[1], "searches": len(group), "resolved": solved,
-                    "rate": round(solved / len(group), 3), "ci95": [round(low, 3), round(high, 3)],
-                    "any_resolved_rate": round(anyone / len(group), 3),
-                    "nodes": _mean_ci([r["nodes"] for r in group]), "tokens": _mean_ci([r["tokens"] for r in group]),
-                    "wall_s": _mean_ci([r["wall_s"] for r in group])})
+        out.append(
+            {
+                "wrong_rate": key[0],
+                "strategy": key[1],
+                "searches": len(group),
+                "resolved": solved,
+                "rate": round(solved / len(group), 3),
+                "ci95": [round(low, 3), round(high, 3)],
+                "any_resolved_rate": round(anyone / len(group), 3),
+                "nodes": _mean_ci([r["nodes"] for r in group]),
+                "tokens": _mean_ci([r["tokens"] for r in group]),
+                "wall_s": _mean_ci([r["wall_s"] for r in group]),
+            }
+        )
     return out
 
 
@@ -73,8 +96,9 @@ def add_options(p) -> None:
 
     p.add_argument("--seeds", type=int, default=20, help="searches (seeds) per task, strategy and rate")
     p.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
-    p.add_argument("--wrong-rates", type=float, nargs="+", default=[0.3, 0.5],
-                   help="the fake model's chances of a wrong fix")
+    p.add_argument(
+        "--wrong-rates", type=float, nargs="+", default=[0.3, 0.5], help="the fake model's chances of a wrong fix"
+    )
     p.add_argument("--max-nodes", type=int, default=30, help="the node budget of every search")
     p.add_argument("--tasks", nargs="+", help="only tasks whose id contains one of these")
     p.add_argument("--workers", type=int, default=2, help="searches at once")
@@ -107,30 +131,58 @@ def run(args) -> int:
         path.unlink(missing_ok=True)
         return one_search(task, strategy, seed, rate, args.max_nodes, path, local.scorer)
 
-    specs = [(t, s, seed, r) for r in args.wrong_rates for seed in range(args.seeds) for t in tasks
-             for s in args.strategies]
+    specs = [
+        (t, s, seed, r) for r in args.wrong_rates for seed in range(args.seeds) for t in tasks for s in args.strategies
+    ]
     rows = []
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
         for i, row in enumerate(pool.map(job, specs), 1):
             rows.append(row)
-            console.print(f"{i}/{len(specs)} {row['task']} {row['strategy']} w{row['wrong_rate']:g} "
-                          f"seed {row['seed']}: {'resolved' if row['resolved'] else 'not resolved'}, "
-                          f"{row['nodes']} nodes, {row['wall_s']} s", highlight=False)
+            console.print(
+                f"{i}/{len(specs)} {row['task']} {row['strategy']} w{row['wrong_rate']:g} "
+                f"seed {row['seed']}: {'resolved' if row['resolved'] else 'not resolved'}, "
+                f"{row['nodes']} nodes, {row['wall_s']} s",
+                highlight=False,
+            )
     replace_file(out_dir / "rows.json", json.dumps(rows, indent=1).encode())
     summary = summarise(rows)
     if args.json:
-        print(json.dumps({"summary": summary, "max_nodes": args.max_nodes, "seeds": args.seeds,
-                          "tasks": len(tasks), "logs": str(out_dir)}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "summary": summary,
+                    "max_nodes": args.max_nodes,
+                    "seeds": args.seeds,
+                    "tasks": len(tasks),
+                    "logs": str(out_dir),
+                },
+                indent=2,
+            )
+        )
         return 0
     table = Table(title=f"bench search: {len(tasks)} tasks × {args.seeds} seeds, node budget {args.max_nodes}")
-    for column in ("wrong rate", "strategy", "resolved (selected)", "95% CI", "any resolved", "nodes",
-                   "tokens", "wall s"):
+    for column in (
+        "wrong rate",
+        "strategy",
+        "resolved (selected)",
+        "95% CI",
+        "any resolved",
+        "nodes",
+        "tokens",
+        "wall s",
+    ):
         table.add_column(column)
     for r in summary:
-        table.add_row(f"{r['wrong_rate']:g}", r["strategy"], f"{r['resolved']}/{r['searches']} ({r['rate']:.2f})",
-                      f"{r['ci95'][0]:.2f}–{r['ci95'][1]:.2f}", f"{r['any_resolved_rate']:.2f}",
-                      f"{r['nodes'][0]} ± {r['nodes'][1]}", f"{r['tokens'][0]:,.0f} ± {r['tokens'][1]:,.0f}",
-                      f"{r['wall_s'][0]} ± {r['wall_s'][1]}")
+        table.add_row(
+            f"{r['wrong_rate']:g}",
+            r["strategy"],
+            f"{r['resolved']}/{r['searches']} ({r['rate']:.2f})",
+            f"{r['ci95'][0]:.2f}–{r['ci95'][1]:.2f}",
+            f"{r['any_resolved_rate']:.2f}",
+            f"{r['nodes'][0]} ± {r['nodes'][1]}",
+            f"{r['tokens'][0]:,.0f} ± {r['tokens'][1]:,.0f}",
+            f"{r['wall_s'][0]} ± {r['wall_s'][1]}",
+        )
     Console().print(table)
     console.print(f"run logs and rows.json in {out_dir}")
     return 0

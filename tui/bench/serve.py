@@ -44,8 +44,9 @@ def _rss_mb(pid: int) -> float:
 
 
 def _viewer_pids() -> list[int]:
-    found = subprocess.run(["pgrep", "-f", "^[^ ]*python[^ ]* -m trajscope.tui.serve.attach"], capture_output=True,
-                           text=True).stdout.split()
+    found = subprocess.run(
+        ["pgrep", "-f", "^[^ ]*python[^ ]* -m trajscope.tui.serve.attach"], capture_output=True, text=True
+    ).stdout.split()
     return [int(p) for p in found]
 
 
@@ -89,10 +90,15 @@ async def _group(port: int, n: int, seconds: float, log: Path) -> dict:
         await asyncio.gather(*tasks, return_exceptions=True)
     rate = (_nodes(log) - nodes0) / (time.monotonic() - t0)
     first_screen.sort()
-    return {"viewers": n, "drew_first_screen": len(first_screen), "viewer_processes": len(pids),
-            "first_screen_p50_s": round(first_screen[len(first_screen) // 2], 2) if first_screen else None,
-            "rss_per_viewer_mb": round(sum(rss) / len(rss), 1) if rss else None,
-            "rss_viewers_mb": round(sum(rss), 1), "nodes_per_s": round(rate, 2)}
+    return {
+        "viewers": n,
+        "drew_first_screen": len(first_screen),
+        "viewer_processes": len(pids),
+        "first_screen_p50_s": round(first_screen[len(first_screen) // 2], 2) if first_screen else None,
+        "rss_per_viewer_mb": round(sum(rss) / len(rss), 1) if rss else None,
+        "rss_viewers_mb": round(sum(rss), 1),
+        "nodes_per_s": round(rate, 2),
+    }
 
 
 def run(args) -> int:
@@ -108,12 +114,41 @@ def run(args) -> int:
     from trajscope.demo_data import TASKS
 
     # a search that does not end while it is watched: many independent demo rollouts
-    server = subprocess.Popen([sys.executable, "-m", "trajscope.tui.cli", "serve", "search", str(TASKS / "semver-prerelease"),
-                               "--model", "demo", "--pace", str(args.pace), "--strategy", "sample", "--samples",
-                               "10000", "--max-nodes", "100000", "--prm", "heuristic", "--sandbox", "local",
-                               "--port", str(port), "--token", TOKEN, "--out", str(log),
-                               "--max-viewers", str(max(args.viewers))],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trajscope.tui.cli",
+            "serve",
+            "search",
+            str(TASKS / "semver-prerelease"),
+            "--model",
+            "demo",
+            "--pace",
+            str(args.pace),
+            "--strategy",
+            "sample",
+            "--samples",
+            "10000",
+            "--max-nodes",
+            "100000",
+            "--prm",
+            "heuristic",
+            "--sandbox",
+            "local",
+            "--port",
+            str(port),
+            "--token",
+            TOKEN,
+            "--out",
+            str(log),
+            "--max-viewers",
+            str(max(args.viewers)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     results = []
     try:
         deadline = time.monotonic() + 60
@@ -135,13 +170,28 @@ def run(args) -> int:
         os.killpg(server.pid, signal.SIGINT)
         server.wait(60)
     table = Table(title=f"one served search (server {idle['server_rss_mb']} MB with no viewer)")
-    for column in ("viewers", "drew a screen", "processes", "first screen p50 s", "MB per viewer", "MB all viewers",
-                   "server MB", "nodes/s"):
+    for column in (
+        "viewers",
+        "drew a screen",
+        "processes",
+        "first screen p50 s",
+        "MB per viewer",
+        "MB all viewers",
+        "server MB",
+        "nodes/s",
+    ):
         table.add_column(column)
     for r in results:
-        table.add_row(str(r["viewers"]), str(r["drew_first_screen"]), str(r["viewer_processes"]),
-                      str(r["first_screen_p50_s"]), str(r["rss_per_viewer_mb"]), str(r["rss_viewers_mb"]),
-                      str(r["server_rss_mb"]), str(r["nodes_per_s"]))
+        table.add_row(
+            str(r["viewers"]),
+            str(r["drew_first_screen"]),
+            str(r["viewer_processes"]),
+            str(r["first_screen_p50_s"]),
+            str(r["rss_per_viewer_mb"]),
+            str(r["rss_viewers_mb"]),
+            str(r["server_rss_mb"]),
+            str(r["nodes_per_s"]),
+        )
     console.print(table)
     if args.json:
         print(json.dumps({"idle": idle, "groups": results}, indent=2))

@@ -56,9 +56,15 @@ async def measure(rate: float, seconds: float) -> dict:
     task = load_task_dir(TASK)
     with tempfile.TemporaryDirectory() as tmp:
         policy = Throttled(DemoPolicy(seed=1), rate)
-        session = Session(task, policy, Path(tmp) / "bench.jsonl", scorers=[HeuristicScorer()],
-                          budget=Budget(nodes=int(rate * (seconds + 30))), workers=2,
-                          config=SearchConfig(strategy="prune", prune_m=32, prune_b=2))
+        session = Session(
+            task,
+            policy,
+            Path(tmp) / "bench.jsonl",
+            scorers=[HeuristicScorer()],
+            budget=Budget(nodes=int(rate * (seconds + 30))),
+            workers=2,
+            config=SearchConfig(strategy="prune", prune_m=32, prune_b=2),
+        )
         app = TrajscopeApp(LiveSource(session))
         clock = FrameClock(app)
         latencies: list[float] = []
@@ -85,12 +91,15 @@ async def measure(rate: float, seconds: float) -> dict:
             session.close()
     latencies.sort()
     return {
-        "target_nodes_per_s": rate, "achieved_nodes_per_s": round(grown / elapsed, 1),
-        "seconds": round(elapsed, 1), "keypresses": len(latencies),
+        "target_nodes_per_s": rate,
+        "achieved_nodes_per_s": round(grown / elapsed, 1),
+        "seconds": round(elapsed, 1),
+        "keypresses": len(latencies),
         "key_to_repaint_p50_ms": round(statistics.median(latencies) * 1000, 1),
         "key_to_repaint_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 1),
         "key_to_repaint_max_ms": round(latencies[-1] * 1000, 1),
-        "max_lag_nodes": max(lags), "peak_rss_mb": round(rss_mb(), 1),
+        "max_lag_nodes": max(lags),
+        "peak_rss_mb": round(rss_mb(), 1),
     }
 
 
@@ -105,8 +114,9 @@ def run(args) -> int:
     from rich.table import Table
 
     console = Console(stderr=True)
-    console.print(f"ui: a live search throttled to {args.rate:g} nodes/s, a cursor key every 100 ms "
-                  f"for {args.seconds:g} s…")
+    console.print(
+        f"ui: a live search throttled to {args.rate:g} nodes/s, a cursor key every 100 ms for {args.seconds:g} s…"
+    )
     result = asyncio.run(measure(args.rate, args.seconds))
     if args.json:
         print(json.dumps(result, indent=2))

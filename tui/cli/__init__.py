@@ -9,13 +9,31 @@ import importlib
 import signal
 import sys
 
-SUBCOMMANDS = ("open", "convert", "stats", "run", "demo", "search", "batch", "serve", "export", "analyze", "prm", "verify",
-            "evaluate", "tasks", "sandbox", "bench", "settings")
+SUBCOMMANDS = (
+    "open",
+    "convert",
+    "stats",
+    "run",
+    "demo",
+    "search",
+    "batch",
+    "serve",
+    "export",
+    "analyze",
+    "prm",
+    "verify",
+    "evaluate",
+    "tasks",
+    "sandbox",
+    "bench",
+    "settings",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="trajscope", description="Watch and steer tree search over coding-agent trajectories.")
+        prog="trajscope", description="Watch and steer tree search over coding-agent trajectories."
+    )
     parser.add_argument("--version", action="version", version=f"trajscope {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:

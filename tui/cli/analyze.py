@@ -44,14 +44,22 @@ def _flag_table(console, report: dict, what: str) -> None:
     from rich.table import Table
 
     counts = report["trajectories"]
-    table = Table(title=f"{what} over {sum(counts.values())} trajectories: "
-                        f"{counts['resolved']} resolved, {counts['failed']} failed, {counts['unknown']} unverified")
+    table = Table(
+        title=f"{what} over {sum(counts.values())} trajectories: "
+        f"{counts['resolved']} resolved, {counts['failed']} failed, {counts['unknown']} unverified"
+    )
     for column in ("flag", "in all", "in resolved", "in failed", "in unverified", "failed / resolved"):
         table.add_column(column, no_wrap=column == "flag")  # a flag's name is what a person searches for
     for flag, row in report["flags"].items():
         ratio = row["failed_over_resolved"]
-        table.add_row(flag, pct(row["all"]), pct(row["resolved"]), pct(row["failed"]), pct(row["unknown"]),
-                      "—" if ratio is None else f"{ratio:g}×")
+        table.add_row(
+            flag,
+            pct(row["all"]),
+            pct(row["resolved"]),
+            pct(row["failed"]),
+            pct(row["unknown"]),
+            "—" if ratio is None else f"{ratio:g}×",
+        )
     console.print(table)
 
 

@@ -12,17 +12,29 @@ from pathlib import Path
 from trajscope.tui.cli.common import add_policy_options, add_search_options, add_theme_option
 from trajscope.tui.cli.specs import spec_help
 
+
 def add_parser(sub) -> None:
     p = sub.add_parser("batch", help="a search per task or instance, locally or on a Ray cluster, in one fleet screen")
-    p.add_argument("tasks", nargs="+", help="task directories, folders of them, SWE-bench JSON/JSONL files, task "
-                   "repositories, or bundled task names ('bundled': every one; `trajscope tasks` lists them)")
+    p.add_argument(
+        "tasks",
+        nargs="+",
+        help="task directories, folders of them, SWE-bench JSON/JSONL files, task "
+        "repositories, or bundled task names ('bundled': every one; `trajscope tasks` lists them)",
+    )
     p.add_argument("--instances", nargs="+", metavar="ID", help="only these instances of the SWE-bench files")
-    p.add_argument("--executor", choices=["local", "ray"], default="local",
-                   help="local: worker processes here; ray: Ray actors (trajscope[ray]) on the nodes with --resource")
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local: worker processes here; ray: Ray actors (trajscope[ray]) on the nodes with --resource",
+    )
     p.add_argument("--address", metavar="ADDR", help="the Ray cluster (default: a new one on this machine)")
     p.add_argument("--parallel", type=int, default=2, help="searches at once (ray: its local cluster's slots)")
-    p.add_argument("--resource", default="sandbox",
-                   help="ray: the custom resource of the nodes that have a Docker engine and the images")
+    p.add_argument(
+        "--resource",
+        default="sandbox",
+        help="ray: the custom resource of the nodes that have a Docker engine and the images",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="where the run logs, summary and predictions go")
     p.add_argument("--resume", action="store_true", help="go on with the batch in --out from its logs")
     p.add_argument("--headless", action="store_true", help="a progress table and a JSON summary, no screen")
@@ -49,12 +61,10 @@ def task_specs(paths: list[str], instances: list[str] | None, search: dict) -> l
             for task in load_tasks(path):
                 if task.instance_id not in seen:
                     seen.add(task.instance_id)
-                    specs.append({"name": task.instance_id, "task": str(task.path), "instance": None,
-                                  "search": search})
+                    specs.append({"name": task.instance_id, "task": str(task.path), "instance": None, "search": search})
             continue
         else:
-            found = [(str(path), t.instance_id) for t in load_swebench(path)
-                     if not wanted or t.instance_id in wanted]
+            found = [(str(path), t.instance_id) for t in load_swebench(path) if not wanted or t.instance_id in wanted]
         for task, instance in found:
             if instance in seen:
                 continue
@@ -89,15 +99,21 @@ def run(args) -> int:
     # a link at summary.jsonl used to be found only once every search had run.
     folder = claim_folder(out, log_names(run_names(specs))[0], args.resume)
     try:
-        executor = (RayExecutor(args.parallel, args.address, args.resource) if args.executor == "ray"
-                    else LocalExecutor(args.parallel))
+        executor = (
+            RayExecutor(args.parallel, args.address, args.resource)
+            if args.executor == "ray"
+            else LocalExecutor(args.parallel)
+        )
     except BaseException:
         folder.close()
         raise
     fleet = Fleet(specs, executor, out, args.parallel, resume=args.resume, folder=folder)
     for task_id, name in fleet.renamed:
-        print(f"trajscope: the run log of {task_id!r} is {name} (its own name is taken by the batch's own files "
-              "or another task)", file=sys.stderr)
+        print(
+            f"trajscope: the run log of {task_id!r} is {name} (its own name is taken by the batch's own files "
+            "or another task)",
+            file=sys.stderr,
+        )
     fleet.start()
     interrupted = False
     try:
@@ -123,15 +139,21 @@ def run(args) -> int:
     finally:
         fleet.close()
     if interrupted:
-        print(f"trajscope: interrupted; {summary['done']} of {summary['instances']} searches had ended; logs, "
-              f"summary.jsonl and predictions.jsonl in {out}\ntrajscope: go on with them: the same command with "
-              "--resume (each search goes on from its log)", file=sys.stderr)
+        print(
+            f"trajscope: interrupted; {summary['done']} of {summary['instances']} searches had ended; logs, "
+            f"summary.jsonl and predictions.jsonl in {out}\ntrajscope: go on with them: the same command with "
+            "--resume (each search goes on from its log)",
+            file=sys.stderr,
+        )
         return 130
     if args.headless:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"trajscope: {resolved_words(summary['instances'], summary['any_resolved'], summary['selected_resolved'])}"
-              f"{oracle_words(summary['oracle'])}; logs, summary.jsonl and predictions.jsonl in {out}", file=sys.stderr)
+        print(
+            f"trajscope: {resolved_words(summary['instances'], summary['any_resolved'], summary['selected_resolved'])}"
+            f"{oracle_words(summary['oracle'])}; logs, summary.jsonl and predictions.jsonl in {out}",
+            file=sys.stderr,
+        )
     return 0 if summary["failed"] == 0 else 1
 
 
@@ -157,8 +179,10 @@ def write_outputs(fleet, out: Path, model: str) -> dict:
     from trajscope.tui.errors import UserError
 
     rows = [m.row() | {"result": m.result} for m in fleet.members]
-    predictions = [{"instance_id": m.instance_id, "model_name_or_path": model,
-                    "model_patch": (m.result or {}).get("patch") or ""} for m in fleet.members]
+    predictions = [
+        {"instance_id": m.instance_id, "model_name_or_path": model, "model_patch": (m.result or {}).get("patch") or ""}
+        for m in fleet.members
+    ]
     try:  # atomically, never through a link planted at either name (or at a temporary's)
         fleet.folder.replace("summary.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
         fleet.folder.replace("predictions.jsonl", "".join(json.dumps(p) + "\n" for p in predictions).encode())
@@ -180,22 +204,36 @@ def _progress(fleet) -> None:
     if not console.is_terminal:  # a CI log: lines it keeps, not a table redrawn at 80 columns
         _plain_progress(fleet, sys.stderr)
         return
-    console.print(f"[bold]batch[/]: {len(fleet.members)} search(es), {fleet.executor.describe()}, logs in "
-                  f"{fleet.out_dir}")
+    console.print(
+        f"[bold]batch[/]: {len(fleet.members)} search(es), {fleet.executor.describe()}, logs in {fleet.out_dir}"
+    )
 
     def table() -> Table:
         totals = fleet.totals()
-        grid = Table(title=(f"{totals['done']}/{totals['instances']} done · {totals['running']} running · "
-                            f"{resolved_words(totals['instances'], totals['any_resolved'], totals['selected_resolved'])}"
-                            f"{oracle_words(totals['oracle'])} · {totals['failed']} failed · "
-                            f"{totals['searches_per_hour']:.1f} searches/h · {totals['nodes_per_s']:.2f} nodes/s"))
+        grid = Table(
+            title=(
+                f"{totals['done']}/{totals['instances']} done · {totals['running']} running · "
+                f"{resolved_words(totals['instances'], totals['any_resolved'], totals['selected_resolved'])}"
+                f"{oracle_words(totals['oracle'])} · {totals['failed']} failed · "
+                f"{totals['searches_per_hour']:.1f} searches/h · {totals['nodes_per_s']:.2f} nodes/s"
+            )
+        )
         for column in ("run", "state", "node", "nodes", "best", "subm.", "verdict", "tokens", "restarts", "why"):
             grid.add_column(column, no_wrap=True, overflow="ellipsis")  # Rich fits them to the terminal
         for member in fleet.members[:40]:
             row = member.row()
-            grid.add_row(row["run"], row["state"], row["node"][:12], str(row["nodes"]),
-                         "" if row["best"] is None else f"{row['best']:.2f}", str(row["submissions"]),
-                         row["verdict"] or "", f"{row['tokens']:,}", str(row["restarts"]), row["reason"])
+            grid.add_row(
+                row["run"],
+                row["state"],
+                row["node"][:12],
+                str(row["nodes"]),
+                "" if row["best"] is None else f"{row['best']:.2f}",
+                str(row["submissions"]),
+                row["verdict"] or "",
+                f"{row['tokens']:,}",
+                str(row["restarts"]),
+                row["reason"],
+            )
         if len(fleet.members) > 40:
             grid.caption = f"and {len(fleet.members) - 40} more (summary.jsonl has them all)"
         return grid
@@ -213,8 +251,11 @@ def _plain_progress(fleet, out) -> None:
     from trajscope.engine.launch import oracle_words
     from trajscope.engine.tree import resolved_words
 
-    print(f"batch: {len(fleet.members)} search(es), {fleet.executor.describe()}, logs in {fleet.out_dir}",
-          file=out, flush=True)
+    print(
+        f"batch: {len(fleet.members)} search(es), {fleet.executor.describe()}, logs in {fleet.out_dir}",
+        file=out,
+        flush=True,
+    )
     seen: dict[str, tuple] = {}
 
     def report() -> None:
@@ -234,10 +275,13 @@ def _plain_progress(fleet, out) -> None:
             print(" · ".join(parts), file=out, flush=True)
         if changed:
             totals = fleet.totals()
-            print(f"batch: {totals['done']}/{totals['instances']} done · {totals['running']} running · "
-                  f"{resolved_words(totals['instances'], totals['any_resolved'], totals['selected_resolved'])}"
-                  f"{oracle_words(totals['oracle'])} · {totals['failed']} failed · {totals['nodes']:,} nodes",
-                  file=out, flush=True)
+            print(
+                f"batch: {totals['done']}/{totals['instances']} done · {totals['running']} running · "
+                f"{resolved_words(totals['instances'], totals['any_resolved'], totals['selected_resolved'])}"
+                f"{oracle_words(totals['oracle'])} · {totals['failed']} failed · {totals['nodes']:,} nodes",
+                file=out,
+                flush=True,
+            )
 
     while not fleet.wait(0.5):
         report()

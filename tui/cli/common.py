@@ -58,8 +58,10 @@ def check_out_log(out: Path, resume: bool | None = None) -> None:
         raise UserError(f"{out} already exists; choose another --out{offer}")
 
 
-SANDBOX_HELP = ("auto: Docker when a daemon and the image are there, else local (bubblewrap); none: the "
-                "agent's commands run UNCONFINED on this machine, only when you choose it")
+SANDBOX_HELP = (
+    "auto: Docker when a daemon and the image are there, else local (bubblewrap); none: the "
+    "agent's commands run UNCONFINED on this machine, only when you choose it"
+)
 
 
 def sandbox_words(kind: str) -> str:
@@ -70,13 +72,19 @@ def sandbox_words(kind: str) -> str:
 def add_theme_option(p: argparse.ArgumentParser) -> None:
     from trajscope.themes import THEME_NAMES
 
-    p.add_argument("--theme", choices=THEME_NAMES,
-                   help="the colour theme (default: the settings file's, else the first; `trajscope settings`)")
+    p.add_argument(
+        "--theme",
+        choices=THEME_NAMES,
+        help="the colour theme (default: the settings file's, else the first; `trajscope settings`)",
+    )
 
 
 def add_task_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("task", help="a task directory, a bundled task's name (`trajscope tasks` lists them; a path "
-                   "that exists wins), or a SWE-bench JSON/JSONL file or task repository with --instance")
+    p.add_argument(
+        "task",
+        help="a task directory, a bundled task's name (`trajscope tasks` lists them; a path "
+        "that exists wins), or a SWE-bench JSON/JSONL file or task repository with --instance",
+    )
     p.add_argument("--instance", metavar="ID", help="the instance of a SWE-bench file or task repository")
 
 
@@ -87,18 +95,32 @@ def add_out_option(p: argparse.ArgumentParser) -> None:
 def add_policy_options(p: argparse.ArgumentParser) -> None:
     from trajscope.engine.policy.factory import POLICIES
 
-    p.add_argument("--model", default="demo",
-                   help=spec_help("model", "openai/..., anthropic/..., ollama/..., hosted_vllm/...; the policy table: "
-                                  f"{POLICIES.names()}; or your own policy class as module:Class"))
+    p.add_argument(
+        "--model",
+        default="demo",
+        help=spec_help(
+            "model",
+            "openai/..., anthropic/..., ollama/..., hosted_vllm/...; the policy table: "
+            f"{POLICIES.names()}; or your own policy class as module:Class",
+        ),
+    )
     p.add_argument("--api-base", metavar="URL", help=spec_help("api_base", "e.g. http://localhost:8000/v1"))
     p.add_argument("--api-key", metavar="KEY", help=spec_help("api_key"))
     p.add_argument("--temperature", type=float, default=0.0, help=spec_help("temperature"))
-    p.add_argument("--tool-mode", choices=["auto", "tools", "text"], default="auto",
-                   help=spec_help("tool_mode", "the text format is one fenced bash block a turn"))
+    p.add_argument(
+        "--tool-mode",
+        choices=["auto", "tools", "text"],
+        default="auto",
+        help=spec_help("tool_mode", "the text format is one fenced bash block a turn"),
+    )
     p.add_argument("--teacher", metavar="MODEL", help=spec_help("teacher"))
     p.add_argument("--beta", type=float, default=0.5, help=spec_help("beta"))
-    p.add_argument("--sandbox", choices=["auto", "docker", "local", "none"], default="auto",
-                   help=spec_help("sandbox", SANDBOX_HELP))
+    p.add_argument(
+        "--sandbox",
+        choices=["auto", "docker", "local", "none"],
+        default="auto",
+        help=spec_help("sandbox", SANDBOX_HELP),
+    )
     p.add_argument("--seed", type=int, default=0, help=spec_help("seed"))
     p.add_argument("--timeout", type=float, default=120, help=spec_help("timeout"))
 
@@ -107,10 +129,17 @@ def add_search_options(p: argparse.ArgumentParser) -> None:
     from trajscope.engine.prm.registry import SCORERS
     from trajscope.engine.search import STRATEGIES
 
-    p.add_argument("--strategy", default="dars", metavar="STRATEGY",
-                   help=spec_help("strategy", f"{STRATEGIES.names()}, or your own Strategy class as module:Class"))
-    p.add_argument("--prm", default="builtin",
-                   help=spec_help("prm", f"{SCORERS.names()}, or your own scorer class as module:Class"))
+    p.add_argument(
+        "--strategy",
+        default="dars",
+        metavar="STRATEGY",
+        help=spec_help("strategy", f"{STRATEGIES.names()}, or your own Strategy class as module:Class"),
+    )
+    p.add_argument(
+        "--prm",
+        default="builtin",
+        help=spec_help("prm", f"{SCORERS.names()}, or your own scorer class as module:Class"),
+    )
     p.add_argument("--device", help=spec_help("device"))
     p.add_argument("--workers", type=int, default=1, help=spec_help("workers"))
     p.add_argument("--max-nodes", type=int, default=60, help=spec_help("max_nodes"))
@@ -123,10 +152,8 @@ def add_search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prune-m", type=int, default=3, help=spec_help("prune_m"))
     p.add_argument("--prune-b", type=int, default=1, help=spec_help("prune_b"))
     p.add_argument("--critic", choices=["prm", "llm", "first"], default="prm", help=spec_help("critic"))
-    p.add_argument("--select", choices=["prm", "judge", "rtv"], default="prm",
-                   help=spec_help("select"))
-    p.add_argument("--refine-rounds", type=int, default=0,
-                   help=spec_help("refine_rounds"))
+    p.add_argument("--select", choices=["prm", "judge", "rtv"], default="prm", help=spec_help("select"))
+    p.add_argument("--refine-rounds", type=int, default=0, help=spec_help("refine_rounds"))
     p.add_argument("--judge", metavar="MODEL", help=spec_help("judge"))
     from trajscope.tui.cli.specs import add_spec_options
 
@@ -175,10 +202,18 @@ def load_one(path: str | Path, report: str | None = None, instance: str | None =
 
 
 def add_instance_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--instance", metavar="ID", help="the SWE-bench instance of runs whose files do not record "
-                   "one (a SWE-agent .traj without its config, DARS trees), so harness verdicts match them")
+    p.add_argument(
+        "--instance",
+        metavar="ID",
+        help="the SWE-bench instance of runs whose files do not record "
+        "one (a SWE-agent .traj without its config, DARS trees), so harness verdicts match them",
+    )
 
 
 def add_report_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--report", metavar="PATH", help="a SWE-bench harness report (or a folder of them) whose "
-                   "verdicts the runs' submissions get; a folder's own reports are read anyway")
+    p.add_argument(
+        "--report",
+        metavar="PATH",
+        help="a SWE-bench harness report (or a folder of them) whose "
+        "verdicts the runs' submissions get; a folder's own reports are read anyway",
+    )

@@ -16,8 +16,13 @@ def add_parser(sub) -> None:
     formats = f"import other tools' trajectories into run logs ({IMPORTERS.names()})"
     p = sub.add_parser("convert", help=formats, description=f"{formats}; the format is read from the content")
     p.add_argument("path", help="a trajectory file, a multi-run file (OpenHands output.jsonl) or a folder of runs")
-    p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="the run log to write (OUT.jsonl), or for many runs a folder for one run log each")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="the run log to write (OUT.jsonl), or for many runs a folder for one run log each",
+    )
     add_report_option(p)
     add_instance_option(p)
 
@@ -35,8 +40,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("the output would overwrite the input")
     write_events(out, loaded.events)
     stats = Tree.fold(loaded.events).stats()
-    print(f"{args.path} ({loaded.format}) -> {out}: {stats['nodes']} nodes, "
-          f"{stats['branch_points']} branch points, {stats['submissions']} submissions")
+    print(
+        f"{args.path} ({loaded.format}) -> {out}: {stats['nodes']} nodes, "
+        f"{stats['branch_points']} branch points, {stats['submissions']} submissions"
+    )
     return 0
 
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import argparse
 
-from trajscope.tui.cli.common import (DEMO_TASK, add_out_option, add_policy_options, add_search_options, add_theme_option,
-                            bundled_tasks)
+from trajscope.tui.cli.common import (
+    DEMO_TASK,
+    add_out_option,
+    add_policy_options,
+    add_search_options,
+    add_theme_option,
+    bundled_tasks,
+)
 from trajscope.tui.cli.specs import spec_help
 
 DEMO_SETTINGS = dict(strategy="dars+prune", prune_b=2, workers=2)
@@ -16,13 +22,21 @@ DEMO_SETTINGS = dict(strategy="dars+prune", prune_b=2, workers=2)
 def add_demo_options(p: argparse.ArgumentParser) -> None:
     """The demo's task, every search option, --pace and its defaults: the terminal's demo and the
     served one take the same options and run the same search."""
-    p.add_argument("task", nargs="?", default=DEMO_TASK,
-                   help=f"a bundled task ({', '.join(bundled_tasks())}) or a task directory (default {DEMO_TASK}; "
-                        "a path that exists wins over a name)")
+    p.add_argument(
+        "task",
+        nargs="?",
+        default=DEMO_TASK,
+        help=f"a bundled task ({', '.join(bundled_tasks())}) or a task directory (default {DEMO_TASK}; "
+        "a path that exists wins over a name)",
+    )
     add_policy_options(p)
     add_search_options(p)
-    p.add_argument("--pace", type=float, default=0.25,
-                   help=spec_help("pace", "so the tree grows at a watchable speed; 0: flat out"))
+    p.add_argument(
+        "--pace",
+        type=float,
+        default=0.25,
+        help=spec_help("pace", "so the tree grows at a watchable speed; 0: flat out"),
+    )
     add_out_option(p)
     # resume None: demo has no --resume, so its messages never offer one
     p.set_defaults(**DEMO_SETTINGS, instance=None, resume=None)

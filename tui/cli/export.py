@@ -49,8 +49,10 @@ def run(args) -> int:
         data = b"".join(orjson.dumps(r) + b"\n" for r in rows)
         records = len(rows)
     if records == 0:
-        print(f"trajscope: no {args.format} record in {args.run} ({_why_none(args.format)}); nothing written",
-              file=sys.stderr)
+        print(
+            f"trajscope: no {args.format} record in {args.run} ({_why_none(args.format)}); nothing written",
+            file=sys.stderr,
+        )
         return NOTHING
     _write(args, data, records)
     return 0
@@ -91,8 +93,10 @@ def _many(args, refs, verdicts) -> int:
     from trajscope.tui.errors import UserError
 
     if args.format == "patch" or args.node:
-        raise UserError(f"{args.run} holds {len(refs)} runs: a patch (or --node) names one run; "
-                        "export predictions for all of them, or name one run's file")
+        raise UserError(
+            f"{args.run} holds {len(refs)} runs: a patch (or --node) names one run; "
+            "export predictions for all of them, or name one run's file"
+        )
     chunks, records, without, unread = [], 0, 0, 0
     for ref in refs:
         try:
@@ -118,17 +122,28 @@ def _many(args, refs, verdicts) -> int:
         records += len(rows)
     if records:
         _write(args, b"".join(chunks), records)
-    print(f"trajscope: {len(refs)} runs: {records} {args.format} record(s); {without} run(s) gave none"
-          + (f" ({_why_none(args.format)})" if args.format != "predictions" and without else
-             " (no submitted patch)" if without else "") + (f"; {unread} not read" if unread else "")
-          + ("; nothing written" if not records else ""), file=sys.stderr)
+    print(
+        f"trajscope: {len(refs)} runs: {records} {args.format} record(s); {without} run(s) gave none"
+        + (
+            f" ({_why_none(args.format)})"
+            if args.format != "predictions" and without
+            else " (no submitted patch)"
+            if without
+            else ""
+        )
+        + (f"; {unread} not read" if unread else "")
+        + ("; nothing written" if not records else ""),
+        file=sys.stderr,
+    )
     return 0 if records else NOTHING
 
 
 def _why_none(fmt: str) -> str:
-    return {"sft": "no submission was verified as resolved",
-            "dpo": "no sibling pair with a human promote/prune or resolved/failed outcomes",
-            "dagger": "no node carries a teacher action (a mixture policy's teacher or a person's edit)"}[fmt]
+    return {
+        "sft": "no submission was verified as resolved",
+        "dpo": "no sibling pair with a human promote/prune or resolved/failed outcomes",
+        "dagger": "no node carries a teacher action (a mixture policy's teacher or a person's edit)",
+    }[fmt]
 
 
 def add_parser(sub) -> None:

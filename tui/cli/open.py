@@ -11,8 +11,11 @@ from trajscope.tui.errors import UserError
 
 def add_parser(sub) -> None:
     p = sub.add_parser("open", help="view a run log or an imported trajectory or tree")
-    p.add_argument("path", help="a run log, a trajectory file, a multi-run file (OpenHands output.jsonl) "
-                   "or a folder of runs (the runs screen lists them)")
+    p.add_argument(
+        "path",
+        help="a run log, a trajectory file, a multi-run file (OpenHands output.jsonl) "
+        "or a folder of runs (the runs screen lists them)",
+    )
     add_report_option(p)
     add_instance_option(p)
     p.add_argument("--follow", action="store_true", help="show nodes as another process appends them")
@@ -48,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
 
     many = None if (args.follow or args.replay) else runs_source(path, args.report, args.instance)
     if many is None and args.instance:
-        raise UserError("--instance names the task of a folder's or a multi-run file's runs; for one file, "
-                        "`trajscope convert FILE -o RUN.jsonl --instance ID` writes the run with it")
+        raise UserError(
+            "--instance names the task of a folder's or a multi-run file's runs; for one file, "
+            "`trajscope convert FILE -o RUN.jsonl --instance ID` writes the run with it"
+        )
     return _show(many or Source(path, follow=args.follow, replay=args.replay), args)
 
 

@@ -13,33 +13,57 @@ from trajscope.tui.cli.common import ROOT
 def add_parser(sub) -> None:
     p = sub.add_parser("prm", help="the process reward model: collect labelled steps, train, score a run")
     p.add_argument("action", choices=["collect", "train", "score"])
-    p.add_argument("run", nargs="?", help="score: the run log (or a trajectory trajscope reads) to score; it is "
-                                        "never written: the scored run goes to a new log")
+    p.add_argument(
+        "run",
+        nargs="?",
+        help="score: the run log (or a trajectory trajscope reads) to score; it is "
+        "never written: the scored run goes to a new log",
+    )
     from trajscope.engine.prm.registry import SCORERS
 
-    p.add_argument("--prm", default="builtin",
-                   help=f"score: {SCORERS.names()}, or your own scorer class as module:Class")
-    p.add_argument("--out", help="score: the new run log, with the scores (default: RUN.scored.jsonl beside the "
-                                 "input); collect: where the run logs go (default prm-runs/)")
+    p.add_argument(
+        "--prm", default="builtin", help=f"score: {SCORERS.names()}, or your own scorer class as module:Class"
+    )
+    p.add_argument(
+        "--out",
+        help="score: the new run log, with the scores (default: RUN.scored.jsonl beside the "
+        "input); collect: where the run logs go (default prm-runs/)",
+    )
     p.add_argument("--device", help="cpu, cuda or mps (default: CUDA, else MPS, else CPU)")
-    p.add_argument("--dataset", default=str(PRM_STEPS),
-                   help="collect writes it, train reads it")
-    p.add_argument("--weights", default=str(ROOT / "engine" / "prm" / "weights" / "builtin.pt"),
-                   help="train: where the weights go (default: the ones the package ships)")
+    p.add_argument("--dataset", default=str(PRM_STEPS), help="collect writes it, train reads it")
+    p.add_argument(
+        "--weights",
+        default=str(ROOT / "engine" / "prm" / "weights" / "builtin.pt"),
+        help="train: where the weights go (default: the ones the package ships)",
+    )
     p.add_argument("--tasks", nargs="+", help="collect: task directories (default: the bundled tasks)")
     p.add_argument("--demo-seeds", type=int, default=30, help="collect: demo-policy runs per task")
     p.add_argument("--fake-seeds", type=int, default=10, help="collect: fake-model runs per task and error rate")
-    p.add_argument("--wrong-rates", type=float, nargs="+", default=[0.3, 0.6],
-                   help="collect: the fake models' chances of a wrong fix")
-    p.add_argument("--sandbox", choices=["local", "docker", "none"], default="local",
-                   help="none: the agent's commands run UNCONFINED on this machine, only when you choose it")
+    p.add_argument(
+        "--wrong-rates",
+        type=float,
+        nargs="+",
+        default=[0.3, 0.6],
+        help="collect: the fake models' chances of a wrong fix",
+    )
+    p.add_argument(
+        "--sandbox",
+        choices=["local", "docker", "none"],
+        default="local",
+        help="none: the agent's commands run UNCONFINED on this machine, only when you choose it",
+    )
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=0, help="train: the seed")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--held-out", type=int, default=3, help="train: tasks held out for evaluation")
-    p.add_argument("--from", dest="from_runs", nargs="+", metavar="RUNS",
-                   help="train: on these run logs, folders of runs (with their harness reports) and imported "
-                        "trajectories; labels from verdicts, Monte-Carlo outcomes and human prunes/promotions")
+    p.add_argument(
+        "--from",
+        dest="from_runs",
+        nargs="+",
+        metavar="RUNS",
+        help="train: on these run logs, folders of runs (with their harness reports) and imported "
+        "trajectories; labels from verdicts, Monte-Carlo outcomes and human prunes/promotions",
+    )
     p.add_argument("--finetune", action="store_true", help="train --from: start from the shipped weights")
     p.add_argument("--with-bundled", action="store_true", help="train --from: add the bundled steps dataset")
 
@@ -62,13 +86,25 @@ def _collect(args) -> int:
     from trajscope.engine.tasks import load_task
 
     tasks = [load_task(p) for p in (args.tasks or task_dirs())]
-    logs = collect(Path(args.out), tasks, args.demo_seeds, args.fake_seeds, tuple(args.wrong_rates),
-                   sandbox=args.sandbox, workers=args.workers, say=_say)
+    logs = collect(
+        Path(args.out),
+        tasks,
+        args.demo_seeds,
+        args.fake_seeds,
+        tuple(args.wrong_rates),
+        sandbox=args.sandbox,
+        workers=args.workers,
+        say=_say,
+    )
     examples = examples_from_logs(logs)
     save(examples, Path(args.dataset))
     positives = sum(e.outcome for e in examples)
-    print(json.dumps({"runs": len(logs), "steps": len(examples), "positive_steps": positives,
-                      "dataset": str(args.dataset)}, indent=2))
+    print(
+        json.dumps(
+            {"runs": len(logs), "steps": len(examples), "positive_steps": positives, "dataset": str(args.dataset)},
+            indent=2,
+        )
+    )
     return 0
 
 
@@ -78,8 +114,15 @@ def _train(args) -> int:
     from trajscope.tui.errors import UserError
 
     if not args.from_runs:
-        report = train(Path(args.dataset), Path(args.weights), seed=args.seed, epochs=args.epochs,
-                       held_out=args.held_out, device=args.device, say=_say)
+        report = train(
+            Path(args.dataset),
+            Path(args.weights),
+            seed=args.seed,
+            epochs=args.epochs,
+            held_out=args.held_out,
+            device=args.device,
+            say=_say,
+        )
         print(json.dumps(report, indent=2))
         return 0
     from trajscope.engine.prm import data
@@ -94,8 +137,17 @@ def _train(args) -> int:
     if weights.resolve() == WEIGHTS.resolve():  # never replace the shipped weights by accident
         weights = Path("trajscope-prm.pt")
     try:
-        report = train(None, weights, seed=args.seed, epochs=args.epochs, held_out=args.held_out,
-                       device=args.device, say=_say, examples=examples, init=WEIGHTS if args.finetune else None)
+        report = train(
+            None,
+            weights,
+            seed=args.seed,
+            epochs=args.epochs,
+            held_out=args.held_out,
+            device=args.device,
+            say=_say,
+            examples=examples,
+            init=WEIGHTS if args.finetune else None,
+        )
     except ValueError as exc:
         raise UserError(f"cannot hold tasks out for evaluation: {exc}") from None
     report |= {"from": [str(p) for p in args.from_runs], "runs": counts, "weights": str(weights)}
@@ -117,13 +169,19 @@ def _score(args) -> int:
     loaded = load(source)  # a run log, or another tool's trajectory converted to one
     counts = score_log(source, loaded.events, args.prm, out=out, device=args.device)
     what = "the run log" if loaded.format == "runlog" else f"the {loaded.format} trajectory, converted,"
-    _say(f"{what} with {counts['scored']} {counts['scorer']} score(s) written to {counts['log']}; "
-         f"{source} is left as it was")
+    _say(
+        f"{what} with {counts['scored']} {counts['scorer']} score(s) written to {counts['log']}; "
+        f"{source} is left as it was"
+    )
     if counts["scored"] < counts["of"]:
-        _say(f"{counts['of'] - counts['scored']} of {counts['of']} steps are not scored: they never ran "
-             "(the file records no output for them)")
+        _say(
+            f"{counts['of'] - counts['scored']} of {counts['of']} steps are not scored: they never ran "
+            "(the file records no output for them)"
+        )
     if counts["without_exit_code"]:
-        _say(f"{counts['without_exit_code']} scored step(s) record no exit code (imported): they are scored "
-             "from what they printed (an error in it counts as a failure)")
+        _say(
+            f"{counts['without_exit_code']} scored step(s) record no exit code (imported): they are scored "
+            "from what they printed (an error in it counts as a failure)"
+        )
     print(json.dumps(counts, indent=2))
     return 0

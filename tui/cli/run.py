@@ -9,8 +9,15 @@ import threading
 import time
 from pathlib import Path
 
-from trajscope.tui.cli.common import (add_out_option, add_policy_options, add_task_arguments, add_theme_option,
-                            check_out_log, default_out, sandbox_words)
+from trajscope.tui.cli.common import (
+    add_out_option,
+    add_policy_options,
+    add_task_arguments,
+    add_theme_option,
+    check_out_log,
+    default_out,
+    sandbox_words,
+)
 
 
 def add_parser(sub) -> None:
@@ -26,12 +33,24 @@ def add_parser(sub) -> None:
 def result_json(task, result, tree, out: Path, wall_s: float, sandbox: str = "") -> dict:
     node = tree.nodes.get(result.submitted) if result.submitted else None
     verified = (node.verified or {}) if node else {}
-    return {"instance_id": task.instance_id, "reason": result.reason, "steps": result.steps,
-            "submitted": result.submitted, "resolved": bool(verified.get("resolved")),
-            "verdict": node.verdict if node else None,
-            "verified": verified or None, "patch": result.patch, "error": result.error or None,
-            "tokens_in": tree.tokens_in, "tokens_out": tree.tokens_out, "cost": round(tree.cost, 6),
-            "sandbox": sandbox, "isolated": sandbox != "none", "wall_s": round(wall_s, 3), "log": str(out)}
+    return {
+        "instance_id": task.instance_id,
+        "reason": result.reason,
+        "steps": result.steps,
+        "submitted": result.submitted,
+        "resolved": bool(verified.get("resolved")),
+        "verdict": node.verdict if node else None,
+        "verified": verified or None,
+        "patch": result.patch,
+        "error": result.error or None,
+        "tokens_in": tree.tokens_in,
+        "tokens_out": tree.tokens_out,
+        "cost": round(tree.cost, 6),
+        "sandbox": sandbox,
+        "isolated": sandbox != "none",
+        "wall_s": round(wall_s, 3),
+        "log": str(out),
+    }
 
 
 def run(args) -> int:
@@ -42,9 +61,16 @@ def run(args) -> int:
     from trajscope.tui.errors import UserError
 
     task = load_task(args.task, args.instance)
-    policy = make_policy(args.model, api_base=args.api_base, api_key=args.api_key,
-                         temperature=args.temperature, tool_mode=args.tool_mode, seed=args.seed,
-                         teacher=args.teacher, beta=args.beta)
+    policy = make_policy(
+        args.model,
+        api_base=args.api_base,
+        api_key=args.api_key,
+        temperature=args.temperature,
+        tool_mode=args.tool_mode,
+        seed=args.seed,
+        teacher=args.teacher,
+        beta=args.beta,
+    )
     sandbox = pick_sandbox(args.sandbox, task)
     out = Path(args.out) if args.out else default_out(task.instance_id)
     check_out_log(out)
@@ -56,9 +82,18 @@ def run(args) -> int:
     def work(on_node=None):
         started = time.perf_counter()
         try:
-            result, tree = run_linear(task, policy, out, sandbox, max_steps=args.max_steps,
-                                      timeout=args.timeout, seed=args.seed, stop=stop, on_node=on_node,
-                                      config={"model": args.model, "teacher": args.teacher})
+            result, tree = run_linear(
+                task,
+                policy,
+                out,
+                sandbox,
+                max_steps=args.max_steps,
+                timeout=args.timeout,
+                seed=args.seed,
+                stop=stop,
+                on_node=on_node,
+                config={"model": args.model, "teacher": args.teacher},
+            )
             outcome["result"] = result_json(task, result, tree, out, time.perf_counter() - started, sandbox)
         except Exception as exc:  # shown to the user; the log keeps what was recorded
             outcome["error"] = exc
@@ -91,12 +126,18 @@ def run(args) -> int:
         print(json.dumps(result, indent=2))
     else:  # a person closed the viewer: a few lines for them, the JSON is --headless's
         verdict = {"resolved": "resolved", "unresolved": "not resolved", "error": "verification error"}
-        what = (f"submitted #{result['submitted']}: {verdict.get(result.get('verdict') or '', 'not verified')}"
-                if result["submitted"] else f"no submission ({result['reason']})")
+        what = (
+            f"submitted #{result['submitted']}: {verdict.get(result.get('verdict') or '', 'not verified')}"
+            if result["submitted"]
+            else f"no submission ({result['reason']})"
+        )
         if sandbox == "none":
             print(f"trajscope: {sandbox_words(sandbox)}", file=sys.stderr)
-        print(f"trajscope: {result['instance_id']}: {what}; {result['steps']} steps, {result['wall_s']:.0f} s\n"
-              f"trajscope: log {out}; reopen it with `trajscope open {out}`", file=sys.stderr)
+        print(
+            f"trajscope: {result['instance_id']}: {what}; {result['steps']} steps, {result['wall_s']:.0f} s\n"
+            f"trajscope: log {out}; reopen it with `trajscope open {out}`",
+            file=sys.stderr,
+        )
     return 0 if result["resolved"] else 1
 
 
@@ -109,7 +150,10 @@ def _print_node(console, node) -> None:
         console.print(f"{node.depth:>3} [red]failed: {node.status_reason}[/]")
         return
     width = max(20, console.width - 48)
-    console.print(f"{node.depth:>3} [cyan]{node.kind:<6}[/] {short_action(node.action, width):<{width}} "
-                  f"[{colour}]exit {node.exit_code}[/] {node.duration_s or 0:5.2f} s {tokens}", no_wrap=True)
+    console.print(
+        f"{node.depth:>3} [cyan]{node.kind:<6}[/] {short_action(node.action, width):<{width}} "
+        f"[{colour}]exit {node.exit_code}[/] {node.duration_s or 0:5.2f} s {tokens}",
+        no_wrap=True,
+    )
     if node.kind == "submit":
         console.print("    verifying the submitted patch with the hidden tests in a fresh sandbox…")

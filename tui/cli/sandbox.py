@@ -19,8 +19,13 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "build-image":
         from trajscope.engine.sandbox.image import build_image
 
-        build_image(args.tag, method=args.method, force=args.force, mirror=args.mirror,
-                    say=lambda line: print(f"trajscope: {line}", file=sys.stderr))
+        build_image(
+            args.tag,
+            method=args.method,
+            force=args.force,
+            mirror=args.mirror,
+            say=lambda line: print(f"trajscope: {line}", file=sys.stderr),
+        )
         return 0
     from trajscope.engine.sandbox import docker as docker_sandbox
     from trajscope.engine.sandbox import local
@@ -29,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     available, why = docker_sandbox.docker_available()
     if available:
         reaped += docker_sandbox.reap_leftovers()
-    print(f"removed {reaped} leftover sandbox{'es' if reaped != 1 else ''}"
-          + ("" if available else f" (Docker skipped: {why})"))
+    print(
+        f"removed {reaped} leftover sandbox{'es' if reaped != 1 else ''}"
+        + ("" if available else f" (Docker skipped: {why})")
+    )
     return 0

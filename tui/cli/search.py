@@ -8,12 +8,22 @@ import threading
 import time
 from pathlib import Path
 
-from trajscope.tui.cli.common import (add_out_option, add_policy_options, add_search_options, add_task_arguments,
-                            add_theme_option, check_out_log, default_out, sandbox_words)
+from trajscope.tui.cli.common import (
+    add_out_option,
+    add_policy_options,
+    add_search_options,
+    add_task_arguments,
+    add_theme_option,
+    check_out_log,
+    default_out,
+    sandbox_words,
+)
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("search", help="tree search on a task (DARS, PRM pruning, sampling); --headless for a JSON result")
+    p = sub.add_parser(
+        "search", help="tree search on a task (DARS, PRM pruning, sampling); --headless for a JSON result"
+    )
     add_task_arguments(p)
     add_policy_options(p)
     add_search_options(p)
@@ -50,8 +60,7 @@ def run(args) -> int:
             from trajscope.tui.bridge import LiveSource
 
             TrajscopeApp(LiveSource(session), theme=getattr(args, "theme", None)).run()
-            print(f"trajscope: closing the search (workers stop, sandboxes are removed); log {out}",
-                  file=sys.stderr)
+            print(f"trajscope: closing the search (workers stop, sandboxes are removed); log {out}", file=sys.stderr)
     except KeyboardInterrupt:  # --headless (the app takes Ctrl-C as a key and quits as q does)
         session.close("interrupted")
         print(interrupted_lines(args, out), file=sys.stderr)
@@ -75,8 +84,10 @@ def interrupted_lines(args, out: Path) -> str:
     if getattr(args, "instance", None):
         again += ["--instance", args.instance]
     again += ["--out", str(out), "--resume"]
-    return (f"trajscope: interrupted; the search stopped and its sandboxes were removed; log {out}\n"
-            f"trajscope: go on with it: {shlex.join(again)} (add --headless for no app)")
+    return (
+        f"trajscope: interrupted; the search stopped and its sandboxes were removed; log {out}\n"
+        f"trajscope: go on with it: {shlex.join(again)} (add --headless for no app)"
+    )
 
 
 def summary_lines(result: dict) -> str:
@@ -88,14 +99,16 @@ def summary_lines(result: dict) -> str:
     else:
         outcome = "no submission to select"
     log = result["log"]
-    unconfined = (f"trajscope: {sandbox_words('none')}\n" if result.get("sandbox") == "none" else "")
+    unconfined = f"trajscope: {sandbox_words('none')}\n" if result.get("sandbox") == "none" else ""
     from trajscope.engine.launch import oracle_words
 
-    return (unconfined + f"trajscope: {result['instance_id']}: {outcome}; {result['submissions']} submission(s), "
-            f"{result['resolved_submissions']} resolved, {result['nodes']} nodes, {result['wall_s']:.0f} s "
-            f"({result['finished'] or 'stopped'}){oracle_words(bool(result.get('oracle')))}\n"
-            f"trajscope: log {log}; reopen it with `trajscope open {log}`, export the patch with "
-            f"`trajscope export {log} --format patch`")
+    return (
+        unconfined + f"trajscope: {result['instance_id']}: {outcome}; {result['submissions']} submission(s), "
+        f"{result['resolved_submissions']} resolved, {result['nodes']} nodes, {result['wall_s']:.0f} s "
+        f"({result['finished'] or 'stopped'}){oracle_words(bool(result.get('oracle')))}\n"
+        f"trajscope: log {log}; reopen it with `trajscope open {log}`, export the patch with "
+        f"`trajscope export {log} --format patch`"
+    )
 
 
 def _progress(session) -> None:
@@ -105,11 +118,20 @@ def _progress(session) -> None:
     from trajscope.engine.launch import oracle_words
 
     console = Console(stderr=True)
-    console.print(f"[bold]{session.task.instance_id}[/]: {session.config.strategy} with {session.policy.name}, "
-                  f"{sandbox_words(session.sandbox_kind)}, {session.workers} worker(s), log {session.recorder.log.path}"
-                  f"{oracle_words(session.config.oracle)}")
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                  TimeElapsedColumn(), console=console, transient=False) as progress:
+    console.print(
+        f"[bold]{session.task.instance_id}[/]: {session.config.strategy} with {session.policy.name}, "
+        f"{sandbox_words(session.sandbox_kind)}, {session.workers} worker(s), log {session.recorder.log.path}"
+        f"{oracle_words(session.config.oracle)}"
+    )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
         limit = session.budget.nodes or 0
         bar = progress.add_task("nodes", total=limit or None, info="")
         done = threading.Event()
@@ -123,8 +145,12 @@ def _progress(session) -> None:
             stats = session.tree.stats()
             best = session.tree.best_leaf()
             score = session.tree.nodes[best].score if best else None
-            info = (f"submissions {stats['submissions']} · best score {score:.2f} · tokens {stats['tokens']:,}"
-                    f" · ${stats['cost']:.4f}" if score is not None else f"submissions {stats['submissions']}")
+            info = (
+                f"submissions {stats['submissions']} · best score {score:.2f} · tokens {stats['tokens']:,}"
+                f" · ${stats['cost']:.4f}"
+                if score is not None
+                else f"submissions {stats['submissions']}"
+            )
             progress.update(bar, completed=min(stats["nodes"], limit or stats["nodes"]), info=info)
         progress.update(bar, completed=min(len(session.tree), limit or len(session.tree)))
     console.print(f"finished: {session.finished}{oracle_words(session.config.oracle)}")

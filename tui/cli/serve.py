@@ -21,9 +21,16 @@ import shlex
 import sys
 from pathlib import Path
 
-from trajscope.tui.cli.common import (add_out_option, add_policy_options, add_search_options, add_task_arguments,
-                                     check_out_log, default_out)
+from trajscope.tui.cli.common import (
+    add_out_option,
+    add_policy_options,
+    add_search_options,
+    add_task_arguments,
+    check_out_log,
+    default_out,
+)
 from trajscope.tui.cli.specs import spec_help
+
 
 def _web_options(p: argparse.ArgumentParser) -> None:
     from trajscope.tui.serve.web import MAX_VIEWERS
@@ -31,11 +38,21 @@ def _web_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="where to listen (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--token", help="the token viewers need, 16 characters or more (default: a random one)")
-    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
-                   help="a name browsers may reach this server by, besides localhost's and --host's "
-                        "(a reverse proxy's; repeatable)")
-    p.add_argument("--max-viewers", type=int, default=MAX_VIEWERS, metavar="N",
-                   help=f"viewers at once, each an app process (default {MAX_VIEWERS})")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a name browsers may reach this server by, besides localhost's and --host's "
+        "(a reverse proxy's; repeatable)",
+    )
+    p.add_argument(
+        "--max-viewers",
+        type=int,
+        default=MAX_VIEWERS,
+        metavar="N",
+        help=f"viewers at once, each an app process (default {MAX_VIEWERS})",
+    )
     p.add_argument("--read-only", action="store_true", help="viewers watch; no command can be sent")
 
 
@@ -44,8 +61,11 @@ def add_parser(sub) -> None:
     modes = p.add_subparsers(dest="mode", required=True, metavar="MODE")
     from trajscope.tui.cli.demo import add_demo_options
 
-    demo = modes.add_parser("demo", help="`trajscope demo`'s search (its options and defaults), shared by every "
-                                         "viewer, started when the first one arrives")
+    demo = modes.add_parser(
+        "demo",
+        help="`trajscope demo`'s search (its options and defaults), shared by every "
+        "viewer, started when the first one arrives",
+    )
     add_demo_options(demo)
     _web_options(demo)
     search = modes.add_parser("search", help="a search, shared by every viewer, started when the first one arrives")
@@ -100,9 +120,16 @@ def _search_maker(args):
         else:
             out = default_out(loaded.instance_id)
         made += 1
-        return SearchWorker({"name": loaded.instance_id, "task": str(args.task), "instance": args.instance,
-                             "search": spec.to_json(secrets=True), "log": str(Path(out).resolve()),
-                             "close_when_done": False})
+        return SearchWorker(
+            {
+                "name": loaded.instance_id,
+                "task": str(args.task),
+                "instance": args.instance,
+                "search": spec.to_json(secrets=True),
+                "log": str(Path(out).resolve()),
+                "close_when_done": False,
+            }
+        )
 
     return make
 
@@ -124,8 +151,9 @@ def run(args) -> int:
     if args.mode in ("demo", "search"):
         from trajscope.tui.serve.shared import SharedSearch
 
-        shared = SharedSearch(_search_maker(args), args.read_only,
-                              lambda line: print(f"trajscope: {line}", file=sys.stderr, flush=True))
+        shared = SharedSearch(
+            _search_maker(args), args.read_only, lambda line: print(f"trajscope: {line}", file=sys.stderr, flush=True)
+        )
         command = ""  # each viewer's: the search's current log and sockets
         what = f"a search of {args.task} (it starts when the first viewer arrives)"
     else:
@@ -136,16 +164,27 @@ def run(args) -> int:
         if args.mode == "open" and args.follow:
             command += " --follow"
         what = str(target)
-    server = guarded_server(command, args.host, args.port, token, title=f"trajscope · {what}",
-                            allow_hosts=args.allow_host, max_viewers=args.max_viewers,
-                            viewer_command=shared.viewer_command if shared else None)
+    server = guarded_server(
+        command,
+        args.host,
+        args.port,
+        token,
+        title=f"trajscope · {what}",
+        allow_hosts=args.allow_host,
+        max_viewers=args.max_viewers,
+        viewer_command=shared.viewer_command if shared else None,
+    )
     url = share_url(args.host, args.port, token)
     addresses = machine_addresses() if args.host in ("0.0.0.0", "::", "") else []
     by_address = f" (or by address: {', '.join(addresses[:4])})" if addresses else ""
     access = "read-only" if args.read_only or args.mode in ("open", "batch") else "viewers can steer it"
     # the one place the token is shown: every log line of this process is scrubbed of it
-    print(f"trajscope: serving {what} at {url}{by_address} ({access}, at most {args.max_viewers} viewers); "
-          f"Ctrl-C stops it", file=sys.stderr, flush=True)
+    print(
+        f"trajscope: serving {what} at {url}{by_address} ({access}, at most {args.max_viewers} viewers); "
+        f"Ctrl-C stops it",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         server.serve()
     except OSError as exc:
@@ -165,7 +204,8 @@ def _stopped(shared) -> None:
     if result is not None:
         print(summary_lines(result), file=sys.stderr)
     elif worker is not None:
-        print(f"trajscope: the search did not start ({worker.error or worker.state}); log {worker.log}",
-              file=sys.stderr)
+        print(
+            f"trajscope: the search did not start ({worker.error or worker.state}); log {worker.log}", file=sys.stderr
+        )
     else:
         print("trajscope: no viewer came, so no search was started", file=sys.stderr)

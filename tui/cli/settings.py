@@ -8,10 +8,12 @@ import argparse
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
-        "settings", help="check the settings file (theme, keymap) and list the keys it can rebind",
+        "settings",
+        help="check the settings file (theme, keymap) and list the keys it can rebind",
         description="Reads the settings file (TRAJSCOPE_SETTINGS, else $XDG_CONFIG_HOME/trajscope/settings.toml, "
-                    "else ~/.config/trajscope/settings.toml), says what is wrong with it in one sentence (exit 2), "
-                    "or prints the theme and every binding id with its key as the file leaves it.")
+        "else ~/.config/trajscope/settings.toml), says what is wrong with it in one sentence (exit 2), "
+        "or prints the theme and every binding id with its key as the file leaves it.",
+    )
     p.add_argument("--path", action="store_true", help="print only where the settings file is read from")
 
 

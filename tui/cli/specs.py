@@ -38,9 +38,12 @@ def add_spec_options(p: argparse.ArgumentParser) -> None:
     """``--config``, and a command-line option for every field of the spec that has none yet:
     a strategy option added to the spec (with its ``doc``) is an option here too. A bool field
     is a flag pair (--x / --no-x); a table (DARS's limits) is set in a config file only."""
-    p.add_argument("--config", metavar="FILE",
-                   help="search settings in a TOML or YAML file, keys as the options' names (max_nodes = 60); "
-                        "options given here win")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="search settings in a TOML or YAML file, keys as the options' names (max_nodes = 60); "
+        "options given here win",
+    )
     from dataclasses import MISSING, fields
 
     from trajscope.engine.session import SearchConfig
@@ -53,8 +56,9 @@ def add_spec_options(p: argparse.ArgumentParser) -> None:
             kind = {"action": argparse.BooleanOptionalAction}
         else:
             kind = {"type": type(f.default) if f.default is not None else str}
-        p.add_argument(flag, default=f.default, choices=f.metadata.get("choices"),
-                       help=spec_help(f.name, spec_field=f), **kind)
+        p.add_argument(
+            flag, default=f.default, choices=f.metadata.get("choices"), help=spec_help(f.name, spec_field=f), **kind
+        )
 
 
 def spec_from_args(args: argparse.Namespace, resume: Path | None = None) -> SearchSpec:
@@ -95,25 +99,37 @@ def _check_what_a_log_may_choose(recorded: dict, log: Path, named: set[str]) -> 
     from trajscope.engine.spec import SearchSpec, SpecError
 
     if recorded.get("sandbox") == "none" and "sandbox" not in named:
-        raise SpecError(f"{log} was recorded running commands unconfined (--sandbox none), which a log "
-                        "cannot choose: name --sandbox none, or another sandbox, to resume it")
+        raise SpecError(
+            f"{log} was recorded running commands unconfined (--sandbox none), which a log "
+            "cannot choose: name --sandbox none, or another sandbox, to resume it"
+        )
     defaults = SearchSpec()
-    asked = [f"--{name.replace('_', '-')} {shlex.quote(str(recorded[name]))[:120]}" for name in _ENDPOINTS
-             if name in recorded and name not in named and recorded[name] != getattr(defaults, name)]
+    asked = [
+        f"--{name.replace('_', '-')} {shlex.quote(str(recorded[name]))[:120]}"
+        for name in _ENDPOINTS
+        if name in recorded and name not in named and recorded[name] != getattr(defaults, name)
+    ]
     prm = recorded.get("prm")
     if isinstance(prm, str) and ":" in prm and "prm" not in named:  # hf:<dir>, vllm:<url>, rubric:<model>
         asked.append(f"--prm {shlex.quote(prm)[:120]}")
     if asked:
-        raise SpecError(f"{log} was recorded with {' '.join(asked)}; a log cannot choose the models, servers "
-                        "or checkpoints a search sends your keys and code to or loads: name them again to resume")
+        raise SpecError(
+            f"{log} was recorded with {' '.join(asked)}; a log cannot choose the models, servers "
+            "or checkpoints a search sends your keys and code to or loads: name them again to resume"
+        )
 
 
 def _say_overrides(spec: SearchSpec, recorded: dict, log: Path, named: set[str]) -> None:
-    changed = [f"{name} {getattr(spec, name)!r} (recorded {recorded[name]!r})" for name in sorted(named)
-               if name in recorded and getattr(spec, name) != recorded[name]]
+    changed = [
+        f"{name} {getattr(spec, name)!r} (recorded {recorded[name]!r})"
+        for name in sorted(named)
+        if name in recorded and getattr(spec, name) != recorded[name]
+    ]
     if changed:
-        print(f"trajscope: resuming with the settings {log} recorded, except {', '.join(changed)} given here",
-              file=sys.stderr)
+        print(
+            f"trajscope: resuming with the settings {log} recorded, except {', '.join(changed)} given here",
+            file=sys.stderr,
+        )
 
 
 def given_options(parser: argparse.ArgumentParser, argv: list[str]) -> frozenset[str]:

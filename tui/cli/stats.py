@@ -62,21 +62,41 @@ def _many(args, refs, verdicts) -> int:
         # the row is named as the file is (the tree's own run name may be another's, or "run")
         stats = Tree.fold(loaded.events).stats()
         resolved = stats.pop("resolved")  # a count of submissions, named as the search's result names it
-        row = {**stats, "run": ref.name, "format": loaded.format, "resolved_submissions": resolved,
-               "any_resolved": resolved > 0}
+        row = {
+            **stats,
+            "run": ref.name,
+            "format": loaded.format,
+            "resolved_submissions": resolved,
+            "any_resolved": resolved > 0,
+        }
         if selected:
             row["selected_resolved"] = selected.get(ref.path.name)
         rows.append(row)
     skipped = getattr(refs, "skipped", [])
-    summary = {"runs": len(refs), "read": len(rows), "failed_to_read": len(failed), "not_runs": len(skipped),
-               "any_resolved": sum(r["any_resolved"] for r in rows),
-               "selected_resolved": sum(r.get("selected_resolved") is True for r in rows) if selected else None,
-               "submitted": sum(bool(r["submissions"]) for r in rows),
-               "nodes": sum(r["nodes"] for r in rows), "tokens": sum(r["tokens"] for r in rows),
-               "cost": round(sum(r["cost"] for r in rows), 6)}
+    summary = {
+        "runs": len(refs),
+        "read": len(rows),
+        "failed_to_read": len(failed),
+        "not_runs": len(skipped),
+        "any_resolved": sum(r["any_resolved"] for r in rows),
+        "selected_resolved": sum(r.get("selected_resolved") is True for r in rows) if selected else None,
+        "submitted": sum(bool(r["submissions"]) for r in rows),
+        "nodes": sum(r["nodes"] for r in rows),
+        "tokens": sum(r["tokens"] for r in rows),
+        "cost": round(sum(r["cost"] for r in rows), 6),
+    }
     if args.json:
-        print(json.dumps({"summary": summary, "runs": rows, "failed": failed,
-                          "not_runs": [{"path": str(p), "why": why} for p, why in skipped]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "summary": summary,
+                    "runs": rows,
+                    "failed": failed,
+                    "not_runs": [{"path": str(p), "why": why} for p, why in skipped],
+                },
+                indent=2,
+            )
+        )
         return 0
     from rich.console import Console
     from rich.table import Table
@@ -88,8 +108,16 @@ def _many(args, refs, verdicts) -> int:
     for column in columns:
         table.add_column(column.replace("_", " "))
     for r in rows:
-        cells = [r["run"], r["format"], f"{r['nodes']:,}", str(r["branch_points"]), str(r["submissions"]),
-                 "yes" if r["any_resolved"] else "", f"{r['tokens']:,}", f"${r['cost']:.4f}"]
+        cells = [
+            r["run"],
+            r["format"],
+            f"{r['nodes']:,}",
+            str(r["branch_points"]),
+            str(r["submissions"]),
+            "yes" if r["any_resolved"] else "",
+            f"{r['tokens']:,}",
+            f"${r['cost']:.4f}",
+        ]
         if selected:
             cells.insert(5, {True: "yes", False: "", None: "?"}[r["selected_resolved"]])
         table.add_row(*cells)
@@ -103,7 +131,10 @@ def _many(args, refs, verdicts) -> int:
         console.print(f"[yellow]not a run:[/] {line}", highlight=False)
     # a run that could not be read is counted apart, never as a run that did not resolve
     said = resolved_words(summary["read"], summary["any_resolved"], summary["selected_resolved"])
-    console.print(f"{said} · {summary['submitted']} submitted · "
-                  f"{summary['failed_to_read']} not read · {summary['nodes']:,} nodes · {summary['tokens']:,} tokens · "
-                  f"${summary['cost']:.4f}", highlight=False)
+    console.print(
+        f"{said} · {summary['submitted']} submitted · "
+        f"{summary['failed_to_read']} not read · {summary['nodes']:,} nodes · {summary['tokens']:,} tokens · "
+        f"${summary['cost']:.4f}",
+        highlight=False,
+    )
     return 0

@@ -20,8 +20,9 @@ def rows() -> list[dict]:
     for name, path in bundled_tasks().items():
         task = load_task_dir(path)
         summary = next((line.strip() for line in task.problem_statement.splitlines() if line.strip()), "")
-        out.append({"name": name, "instance_id": task.instance_id, "repo": task.repo, "summary": summary,
-                    "path": str(path)})
+        out.append(
+            {"name": name, "instance_id": task.instance_id, "repo": task.repo, "summary": summary, "path": str(path)}
+        )
     return out
 
 

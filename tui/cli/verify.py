@@ -16,8 +16,12 @@ def add_parser(sub) -> None:
     add_task_arguments(p)
     p.add_argument("--patch", metavar="FILE", help="the patch to verify ('-' reads standard input); none by default")
     p.add_argument("--gold", action="store_true", help="verify the task's reference fix")
-    p.add_argument("--sandbox", choices=["local", "docker", "none"], default="local",
-                   help="none: the tests run UNCONFINED on this machine, only when you choose it")
+    p.add_argument(
+        "--sandbox",
+        choices=["local", "docker", "none"],
+        default="local",
+        help="none: the tests run UNCONFINED on this machine, only when you choose it",
+    )
     p.add_argument("--timeout", type=float, default=600, help="seconds the tests may run")
     p.add_argument("--json", action="store_true")
 
@@ -65,8 +69,11 @@ def run(args: argparse.Namespace) -> int:
         for test, ok in tests.items():
             table.add_row(test, kind, "[green]pass[/]" if ok else "[red]fail[/]")
     for test in result.skipped:
-        table.add_row(test, "FAIL_TO_PASS" if test in task.FAIL_TO_PASS else "PASS_TO_PASS",
-                      "[dim]skipped (counts on neither side)[/]")
+        table.add_row(
+            test,
+            "FAIL_TO_PASS" if test in task.FAIL_TO_PASS else "PASS_TO_PASS",
+            "[dim]skipped (counts on neither side)[/]",
+        )
     if result.fail_to_pass or result.pass_to_pass or result.skipped:
         console.print(table)
     if result.verdict == "error":

@@ -38,14 +38,15 @@ def column(tree: Tree, node: Node, shared: int, dark: bool) -> Group:
         if node.verdict == "error":
             title.append(" · verification error", style="bold yellow")
         else:
-            title.append(" · resolved" if node.resolved else " · not resolved",
-                         style="bold green" if node.resolved else "bold red")
+            title.append(
+                " · resolved" if node.resolved else " · not resolved",
+                style="bold green" if node.resolved else "bold red",
+            )
     parts.append(title)
     path = Text("\npath\n", style="bold")
     for i, step in enumerate(tree.path(node.id)):
         mark = "  " if i < shared else "▸ "  # ▸ where this path leaves the other one
-        path.append(f"{mark}#{step.id} {step.kind:<6} {step.short(40)}\n",
-                    style="dim" if i < shared else "")
+        path.append(f"{mark}#{step.id} {step.kind:<6} {step.short(40)}\n", style="dim" if i < shared else "")
     parts.append(path)
     if node.action:
         parts.append(Text("action", style="bold"))
@@ -62,8 +63,11 @@ def column(tree: Tree, node: Node, shared: int, dark: bool) -> Group:
         parts.append(Text(text + (f"\n… {left_out} more characters" if left_out else "")))
     parts.append(Text("\ndiff (the state here against the base)", style="bold"))
     patch = tree.patch_at(node.id)
-    parts.append(Syntax(patch, "diff", theme=syntax_theme, word_wrap=True) if patch.strip()
-                 else Text("the base state: nothing on this path changed a file", style="dim"))
+    parts.append(
+        Syntax(patch, "diff", theme=syntax_theme, word_wrap=True)
+        if patch.strip()
+        else Text("the base state: nothing on this path changed a file", style="dim")
+    )
     if node.scores:
         scores = Text("\nscores\n", style="bold")
         for scorer, value in sorted(node.scores.items()):

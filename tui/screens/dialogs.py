@@ -46,8 +46,9 @@ class ResampleDialog(ModalScreen[Resample | None]):
             yield Label(f"how many (1-{MAX_SAMPLES})")
             yield Input("2", id="resample-n", type="integer", max_length=1)
             yield Label("hint to the model (optional; tab or shift+tab moves between the fields)")
-            yield Input(id="resample-hint", placeholder="e.g. the bug is in the parser, not the CLI",
-                        max_length=MAX_HINT)
+            yield Input(
+                id="resample-hint", placeholder="e.g. the bug is in the parser, not the CLI", max_length=MAX_HINT
+            )
             yield Static(id="dialog-error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Re-sample", variant="primary", id="ok")
@@ -82,8 +83,10 @@ def argument_fields(tool: str) -> list[tuple[str, str, str, bool]] | None:
         function = entry["function"]
         if function["name"] == tool:
             params = function["parameters"]
-            return [(name, spec["type"], spec["description"], name in params["required"])
-                    for name, spec in params["properties"].items()]
+            return [
+                (name, spec["type"], spec["description"], name in params["required"])
+                for name, spec in params["properties"].items()
+            ]
     return None
 
 
@@ -138,8 +141,12 @@ class EditDialog(ModalScreen[dict | None]):
             box.border_title = f"Edit #{self.node.id}"
             yield Static(f"Edit {what}; {key_of(self, 'edit.run')} runs it as a new sibling of #{self.node.id}.")
             if self.fields is None or self.tool == "bash":
-                yield TextArea(action_text(self.node.action or {}), id="edit-text",
-                               language="bash" if self.tool == "bash" else "json", soft_wrap=True)
+                yield TextArea(
+                    action_text(self.node.action or {}),
+                    id="edit-text",
+                    language="bash" if self.tool == "bash" else "json",
+                    soft_wrap=True,
+                )
             elif not self.fields:
                 yield Static(f"{self.tool} takes no arguments.")
             for name, kind, description, required in self.fields or []:

@@ -51,12 +51,28 @@ class ExplorerScreen(Screen[None]):
     BINDINGS = [
         Binding("question_mark", "help", "Help", id="explorer.help"),
         *navigation_bindings(),
-        Binding("a", "raw_action", "Raw action JSON", show=False, tooltip="the action as the raw JSON it was recorded as, "
-                "or as people read it (an edit as a diff)", id="explorer.raw_action"),
-        Binding("c", "compare", "Compare", tooltip="compare two nodes side by side: mark one, then the other",
-                id="explorer.compare"),
-        Binding("d", "cycle_detail", "Detail", tooltip="the detail pane: shown, narrow, hidden (the tree takes "
-                "the room its labels need)", id="explorer.detail"),
+        Binding(
+            "a",
+            "raw_action",
+            "Raw action JSON",
+            show=False,
+            tooltip="the action as the raw JSON it was recorded as, or as people read it (an edit as a diff)",
+            id="explorer.raw_action",
+        ),
+        Binding(
+            "c",
+            "compare",
+            "Compare",
+            tooltip="compare two nodes side by side: mark one, then the other",
+            id="explorer.compare",
+        ),
+        Binding(
+            "d",
+            "cycle_detail",
+            "Detail",
+            tooltip="the detail pane: shown, narrow, hidden (the tree takes the room its labels need)",
+            id="explorer.detail",
+        ),
         Binding("enter", "toggle_fold", "Fold / unfold", show=False, id="explorer.fold"),
         Binding("escape", "back", "Back to the runs", id="explorer.back"),
     ]
@@ -221,8 +237,7 @@ class ExplorerScreen(Screen[None]):
         if self.model is None:
             return
         node_id = self.tree.cursor_id
-        self.query_one(NodeDetail).show(self.model.nodes.get(node_id) if node_id else None, self.model,
-                                        self.flag_cache)
+        self.query_one(NodeDetail).show(self.model.nodes.get(node_id) if node_id else None, self.model, self.flag_cache)
 
     # -- actions -----------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple) -> bool | None:
@@ -243,7 +258,10 @@ class ExplorerScreen(Screen[None]):
         first = self.compare_first
         if first is None or first == node_id or first not in self.model.nodes:
             self.compare_first = node_id
-            self.notify(f"Compare: #{node_id} marked — move to another node and press {key_of(self, 'explorer.compare')}.", timeout=3)
+            self.notify(
+                f"Compare: #{node_id} marked — move to another node and press {key_of(self, 'explorer.compare')}.",
+                timeout=3,
+            )
             return
         from trajscope.tui.screens.compare import CompareScreen
 

@@ -22,40 +22,65 @@ from trajscope.tui.widgets.key_footer import KeyFooter
 COLUMNS = ("run", "state", "node", "nodes", "best", "subm.", "verdict", "tokens", "cost", "restarts", "why")
 # How the columns share the width: the names and the reason take what the short values leave;
 # where not all fit, the highest rank goes first (tui/widgets/fitted_table.py).
-FIT = {"run": {"min": 12, "rank": 0}, "state": {"width": 8, "rank": 0}, "node": {"width": 12, "rank": 3},
-       "nodes": {"width": 6, "rank": 1}, "best": {"width": 4, "rank": 1}, "subm.": {"width": 5, "rank": 2},
-       "verdict": {"width": 10, "rank": 0}, "tokens": {"width": 11, "rank": 2}, "cost": {"width": 9, "rank": 2},
-       "restarts": {"width": 8, "rank": 3}, "why": {"min": 20, "weight": 3, "rank": 0}}
+FIT = {
+    "run": {"min": 12, "rank": 0},
+    "state": {"width": 8, "rank": 0},
+    "node": {"width": 12, "rank": 3},
+    "nodes": {"width": 6, "rank": 1},
+    "best": {"width": 4, "rank": 1},
+    "subm.": {"width": 5, "rank": 2},
+    "verdict": {"width": 10, "rank": 0},
+    "tokens": {"width": 11, "rank": 2},
+    "cost": {"width": 9, "rank": 2},
+    "restarts": {"width": 8, "rank": 3},
+    "why": {"min": 20, "weight": 3, "rank": 0},
+}
 REFRESH_S = 0.5
-STATE_STYLE = {"running": "bold cyan", "starting": "cyan", "queued": "dim", "finished": "green", "failed": "bold red",
-               "stopped": "yellow"}
+STATE_STYLE = {
+    "running": "bold cyan",
+    "starting": "cyan",
+    "queued": "dim",
+    "finished": "green",
+    "failed": "bold red",
+    "stopped": "yellow",
+}
 
 
 def cells(row: dict) -> tuple:
     verdict = row["verdict"] or ""
-    return (row["run"], Text(row["state"], style=STATE_STYLE.get(row["state"], "")), row["node"][:12],
-            str(row["nodes"]), "" if row["best"] is None else f"{row['best']:.2f}", str(row["submissions"]),
-            Text(verdict, style="bold green" if verdict == "resolved" else "red" if verdict else ""),
-            f"{row['tokens']:,}", f"${row['cost']:.4f}", str(row["restarts"]) if row["restarts"] else "",
-            row["reason"])
+    return (
+        row["run"],
+        Text(row["state"], style=STATE_STYLE.get(row["state"], "")),
+        row["node"][:12],
+        str(row["nodes"]),
+        "" if row["best"] is None else f"{row['best']:.2f}",
+        str(row["submissions"]),
+        Text(verdict, style="bold green" if verdict == "resolved" else "red" if verdict else ""),
+        f"{row['tokens']:,}",
+        f"${row['cost']:.4f}",
+        str(row["restarts"]) if row["restarts"] else "",
+        row["reason"],
+    )
 
 
 def headline(totals: dict, described: str) -> str:
-    return (f"batch · {described} · {totals['done']}/{totals['instances']} done · {totals['running']} running · "
-            f"{totals['queued']} queued · "
-            f"{resolved_words(totals['instances'], totals['any_resolved'], totals['selected_resolved'])} · "
-            f"{totals['failed']} failed · "
-            f"{totals['restarts']} restart(s) · {totals['nodes']:,} nodes · {totals['tokens']:,} tokens · "
-            f"${totals['cost']:.4f} · {totals['searches_per_hour']:.1f} searches/h · "
-            f"{totals['nodes_per_s']:.2f} nodes/s" + (" · PAUSED" if totals["paused"] else ""))
+    return (
+        f"batch · {described} · {totals['done']}/{totals['instances']} done · {totals['running']} running · "
+        f"{totals['queued']} queued · "
+        f"{resolved_words(totals['instances'], totals['any_resolved'], totals['selected_resolved'])} · "
+        f"{totals['failed']} failed · "
+        f"{totals['restarts']} restart(s) · {totals['nodes']:,} nodes · {totals['tokens']:,} tokens · "
+        f"${totals['cost']:.4f} · {totals['searches_per_hour']:.1f} searches/h · "
+        f"{totals['nodes_per_s']:.2f} nodes/s" + (" · PAUSED" if totals["paused"] else "")
+    )
 
 
 class FleetScreen(Screen):
     BINDINGS = [
-        Binding("enter", "open", "Open", tooltip="the live tree of this search, with every control",
-                id="fleet.open"),
-        Binding("space", "pause_all", "Pause all", tooltip="pause / resume every search", priority=True,
-                id="fleet.pause"),
+        Binding("enter", "open", "Open", tooltip="the live tree of this search, with every control", id="fleet.open"),
+        Binding(
+            "space", "pause_all", "Pause all", tooltip="pause / resume every search", priority=True, id="fleet.pause"
+        ),
         Binding("question_mark", "help", "Help", id="fleet.help"),
     ]
 
@@ -68,7 +93,10 @@ class FleetScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("", id="fleet-totals")
         longest = max([len(m.name) for m in self.fleet.members] + [8])
-        specs = [ColumnSpec(c, c, **(FIT[c] | ({"max": longest, "min": min(longest, 24)} if c == COLUMNS[0] else {}))) for c in COLUMNS]
+        specs = [
+            ColumnSpec(c, c, **(FIT[c] | ({"max": longest, "min": min(longest, 24)} if c == COLUMNS[0] else {})))
+            for c in COLUMNS
+        ]
         yield FittedTable(specs, id="fleet-table", cursor_type="row", zebra_stripes=True)
         yield KeyFooter()
 

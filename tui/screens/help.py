@@ -30,7 +30,8 @@ ASKED_MEANINGS = {
 }
 SCORE_MEANINGS = {
     "reward-high": "the PRM's score, its estimate that this path resolves the task: 0.66 and up",
-    "reward-mid": "0.33 to 0.66", "reward-low": "below 0.33",
+    "reward-mid": "0.33 to 0.66",
+    "reward-low": "below 0.33",
 }
 
 
@@ -60,8 +61,10 @@ def binding_rows(screen, with_actions: bool = False) -> list[tuple]:
             if source is screen and screen.check_action(binding.action.split("(")[0], ()) is False:
                 continue  # a key this screen has switched off (escape without a runs screen to go back to)
             seen.add(binding.action)
-            keys = ", ".join(source.app.get_key_display(Binding(k.strip(), binding.action))
-                             for k in keymap.get(binding.id, binding.key).split(","))
+            keys = ", ".join(
+                source.app.get_key_display(Binding(k.strip(), binding.action))
+                for k in keymap.get(binding.id, binding.key).split(",")
+            )
             if source is screen.app:
                 action = f"app.{binding.action}"
             elif source is screen:

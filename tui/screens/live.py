@@ -21,8 +21,9 @@ from trajscope.tui.settings import key_of
 from trajscope.tui.widgets.status_bar import StatusBar
 
 SPIN_S = 0.12
-CONTROLS = frozenset({"pause", "resume", "resample", "edit", "prune", "undo_prune", "promote", "submit",
-                      "raise_budget"})
+CONTROLS = frozenset(
+    {"pause", "resume", "resample", "edit", "prune", "undo_prune", "promote", "submit", "raise_budget"}
+)
 """The actions that steer the search: a read-only source's screen refuses them (and hides their keys)."""
 
 
@@ -53,19 +54,40 @@ class LiveScreen(ExplorerScreen):
 
     BINDINGS = [
         # one key, two faces: the footer says what space does now (check_action shows one of them)
-        Binding("space", "pause", "Pause", tooltip="pause the search: running steps finish, no new ones start",
-                priority=True, id="live.pause"),
+        Binding(
+            "space",
+            "pause",
+            "Pause",
+            tooltip="pause the search: running steps finish, no new ones start",
+            priority=True,
+            id="live.pause",
+        ),
         Binding("space", "resume", "Resume", tooltip="resume the paused search", priority=True, id="live.pause"),
-        Binding("r", "resample", "Re-sample", tooltip="draw n new alternatives here, with an optional hint",
-                id="live.resample"),
+        Binding(
+            "r",
+            "resample",
+            "Re-sample",
+            tooltip="draw n new alternatives here, with an optional hint",
+            id="live.resample",
+        ),
         Binding("e", "edit", "Edit", tooltip="edit the action and run it as a new sibling", id="live.edit"),
         Binding("p", "prune", "Prune", tooltip="prune this node and its subtree", id="live.prune"),
         Binding("u", "undo_prune", "Undo prune", tooltip="undo the last prune", id="live.undo_prune"),
-        Binding("P", "promote", "Promote", tooltip="promote this branch: DARS expands below it before anywhere "
-                "else, and exports prefer it to its pruned siblings (it does not choose the submission)",
-                id="live.promote"),
-        Binding("s", "submit", "Submit", tooltip="the patch, the hidden tests with progress, the result, exports",
-                id="live.submit"),
+        Binding(
+            "P",
+            "promote",
+            "Promote",
+            tooltip="promote this branch: DARS expands below it before anywhere "
+            "else, and exports prefer it to its pruned siblings (it does not choose the submission)",
+            id="live.promote",
+        ),
+        Binding(
+            "s",
+            "submit",
+            "Submit",
+            tooltip="the patch, the hidden tests with progress, the result, exports",
+            id="live.submit",
+        ),
         Binding("plus", "raise_budget", "Budget", tooltip="raise the budget by half", id="live.raise_budget"),
         Binding("f", "follow", "Follow", tooltip="follow the running frontier (on at start)", id="live.follow"),
         *navigation_bindings(show=False),  # the explorer's keys stay, out of the footer
@@ -102,8 +124,13 @@ class LiveScreen(ExplorerScreen):
             if requests and requests[-1].get("result") and requests[-1].get("by") == "human":
                 hint = requests[-1].get("hint")
                 instead = f"a hint other than “{hint}”" if hint else "a hint"
-                self.notify(f"Re-sample at #{node_id}: {requests[-1]['result']}; try {instead}, or "
-                            f"{key_of(self, 'live.edit')} to edit.", severity="warning", timeout=6, markup=False)
+                self.notify(
+                    f"Re-sample at #{node_id}: {requests[-1]['result']}; try {instead}, or "
+                    f"{key_of(self, 'live.edit')} to edit.",
+                    severity="warning",
+                    timeout=6,
+                    markup=False,
+                )
         for node_id in (*added, *changed):
             if model.nodes[node_id].status == "running":
                 self.running.add(node_id)
@@ -139,7 +166,12 @@ class LiveScreen(ExplorerScreen):
         if self.model is None:
             return
         session = self.session
-        extra = [self.source.mode, budget_text(session), f"workers {session.busy}/{session.workers} busy", prm_device(session)]
+        extra = [
+            self.source.mode,
+            budget_text(session),
+            f"workers {session.busy}/{session.workers} busy",
+            prm_device(session),
+        ]
         if session.phase not in ("dars", session.strategy_name):  # past DARS's own limits
             extra.insert(2, f"phase {session.phase}")
         if self.model.config.get("oracle") is True:  # --oracle: the hidden tests steer this search (recorded)
@@ -147,8 +179,9 @@ class LiveScreen(ExplorerScreen):
         if self.following:
             extra.append("following")
         skipped = self.skipped + self.pump.counts.damaged + self.pump.counts.unknown
-        self.query_one(StatusBar).show(self.model.stats(), "", skipped, extra=extra,
-                                       sandbox=self.model.config.get("sandbox", ""))
+        self.query_one(StatusBar).show(
+            self.model.stats(), "", skipped, extra=extra, sandbox=self.model.config.get("sandbox", "")
+        )
 
     # -- controls ----------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple) -> bool | None:
@@ -211,8 +244,13 @@ class LiveScreen(ExplorerScreen):
             if answer is not None:
                 hint = f" with the hint “{answer.hint}”" if answer.hint else ""
                 self.following = False
-                self.bridge.call("resample", node_id, n=answer.n, hint=answer.hint,
-                                 done=f"re-sampling {answer.n} at #{node_id}{hint}")
+                self.bridge.call(
+                    "resample",
+                    node_id,
+                    n=answer.n,
+                    hint=answer.hint,
+                    done=f"re-sampling {answer.n} at #{node_id}{hint}",
+                )
 
         self.app.push_screen(ResampleDialog(self.model.nodes[node_id]), chosen)
 
@@ -236,8 +274,7 @@ class LiveScreen(ExplorerScreen):
         node_id = self._cursor()
         if node_id is not None:
             self.following = False
-            self.app.push_screen(SubmitScreen(self.model, node_id, self.session,
-                                              export_dir=self.source.path.parent))
+            self.app.push_screen(SubmitScreen(self.model, node_id, self.session, export_dir=self.source.path.parent))
 
     def action_raise_budget(self) -> None:
         budget = self.session.budget
@@ -251,8 +288,9 @@ class LiveScreen(ExplorerScreen):
         # a large budget's half would pass the step the engine takes at once: take the most it takes
         deltas = {name: min(value, MAX_BUDGET_STEP[name]) for name, value in deltas.items()}
         self.told_finished = None
-        self.bridge.call("raise_budget", **deltas,
-                         done="budget raised: " + ", ".join(f"{k} +{v:g}" for k, v in deltas.items()))
+        self.bridge.call(
+            "raise_budget", **deltas, done="budget raised: " + ", ".join(f"{k} +{v:g}" for k, v in deltas.items())
+        )
 
     def action_follow(self) -> None:
         self.following = not self.following

@@ -26,16 +26,31 @@ from trajscope.tui.widgets.fitted_table import ColumnSpec, FittedTable
 from trajscope.tui.widgets.key_footer import KeyFooter
 from trajscope.engine.tree import resolved_words
 
-COLUMNS = (("run", "run"), ("agent", "agent / model"), ("steps", "steps"), ("branches", "branch pts"),
-           ("submissions", "subm."), ("verdict", "verdict"), ("cost", "cost"), ("tokens", "tokens"),
-           ("flags", "flags"))
+COLUMNS = (
+    ("run", "run"),
+    ("agent", "agent / model"),
+    ("steps", "steps"),
+    ("branches", "branch pts"),
+    ("submissions", "subm."),
+    ("verdict", "verdict"),
+    ("cost", "cost"),
+    ("tokens", "tokens"),
+    ("flags", "flags"),
+)
 # Widths from the space, not the content: rows are filled after they are drawn, and a column must
 # not jump. Numbers and verdicts keep theirs, names and flags share the rest; where not all fit, the
 # highest rank goes first (tui/widgets/fitted_table.py).
-FIT = {"run": {"min": 12, "weight": 2, "rank": 0}, "agent": {"min": 10, "max": 32, "rank": 3},
-       "steps": {"width": 6, "rank": 1}, "branches": {"width": 10, "rank": 3}, "submissions": {"width": 5, "rank": 2},
-       "verdict": {"width": 14, "rank": 0}, "cost": {"width": 9, "rank": 1}, "tokens": {"width": 11, "rank": 1},
-       "flags": {"min": 10, "rank": 2}}
+FIT = {
+    "run": {"min": 12, "weight": 2, "rank": 0},
+    "agent": {"min": 10, "max": 32, "rank": 3},
+    "steps": {"width": 6, "rank": 1},
+    "branches": {"width": 10, "rank": 3},
+    "submissions": {"width": 5, "rank": 2},
+    "verdict": {"width": 14, "rank": 0},
+    "cost": {"width": 9, "rank": 1},
+    "tokens": {"width": 11, "rank": 1},
+    "flags": {"min": 10, "rank": 2},
+}
 VERDICTS = ("all", "resolved", "unresolved", "not verified", "failed to read")
 BATCH_S = 0.25  # rows filled by the reader are shown at most this often
 
@@ -56,15 +71,34 @@ class Row:
     def cells(self) -> tuple:
         def num(value, fmt="{:,}"):
             return "…" if value is None else fmt.format(value)
-        style = {"resolved": "bold green", "unresolved": "red", "failed to read": "bold yellow"}.get(self.verdict, "dim")
-        return (self.ref.name, self.agent, num(self.steps), num(self.branches), num(self.submissions),
-                Text(self.verdict or "…", style=style), num(self.cost, "${:.4f}"), num(self.tokens),
-                ", ".join(self.flags[:3]) + (f" +{len(self.flags) - 3}" if len(self.flags) > 3 else ""))
+
+        style = {"resolved": "bold green", "unresolved": "red", "failed to read": "bold yellow"}.get(
+            self.verdict, "dim"
+        )
+        return (
+            self.ref.name,
+            self.agent,
+            num(self.steps),
+            num(self.branches),
+            num(self.submissions),
+            Text(self.verdict or "…", style=style),
+            num(self.cost, "${:.4f}"),
+            num(self.tokens),
+            ", ".join(self.flags[:3]) + (f" +{len(self.flags) - 3}" if len(self.flags) > 3 else ""),
+        )
 
     def key(self, column: str):
-        value = {"run": self.ref.name, "agent": self.agent, "steps": self.steps, "branches": self.branches,
-                 "submissions": self.submissions, "verdict": self.verdict, "cost": self.cost,
-                 "tokens": self.tokens, "flags": len(self.flags)}[column]
+        value = {
+            "run": self.ref.name,
+            "agent": self.agent,
+            "steps": self.steps,
+            "branches": self.branches,
+            "submissions": self.submissions,
+            "verdict": self.verdict,
+            "cost": self.cost,
+            "tokens": self.tokens,
+            "flags": len(self.flags),
+        }[column]
         return (value is None, value if value is not None else 0)
 
 
@@ -76,17 +110,24 @@ def summarize(ref: RunRef, verdicts: dict[str, bool]) -> dict:
     tree = Tree.fold(ref.load(verdicts).events)
     stats = tree.stats()
     config = tree.config if isinstance(tree.config, dict) else {}
-    agent = " / ".join(str(v) for v in (config.get("source_format") or config.get("policy"), config.get("model"))
-                       if v)
+    agent = " / ".join(str(v) for v in (config.get("source_format") or config.get("policy"), config.get("model")) if v)
     flags: set[str] = set()
     for leaf in trajectories(tree):
         flags.update(f.name for f in detect(tree, leaf))
     submitted = [n for n in tree.nodes.values() if n.status == "submitted"]
-    verdict = ("resolved" if stats["resolved"] else "unresolved" if any(n.verified for n in submitted)
-               else "not verified")
-    return {"agent": agent, "steps": stats["nodes"], "branches": stats["branch_points"],
-            "submissions": stats["submissions"], "verdict": verdict, "cost": stats["cost"],
-            "tokens": stats["tokens"], "flags": sorted(flags)}
+    verdict = (
+        "resolved" if stats["resolved"] else "unresolved" if any(n.verified for n in submitted) else "not verified"
+    )
+    return {
+        "agent": agent,
+        "steps": stats["nodes"],
+        "branches": stats["branch_points"],
+        "submissions": stats["submissions"],
+        "verdict": verdict,
+        "cost": stats["cost"],
+        "tokens": stats["tokens"],
+        "flags": sorted(flags),
+    }
 
 
 class RowsRead(Message):
@@ -128,8 +169,17 @@ class RunsScreen(Screen):
 
     def compose(self) -> ComposeResult:
         longest = max([len(r.ref.name) for r in self.rows] + [8])
-        yield FittedTable([ColumnSpec(key, label, **(FIT[key] | ({"max": longest, "min": min(longest, 24)} if key == "run" else {})))
-                           for key, label in COLUMNS], id="runs", cursor_type="row", zebra_stripes=True)
+        yield FittedTable(
+            [
+                ColumnSpec(
+                    key, label, **(FIT[key] | ({"max": longest, "min": min(longest, 24)} if key == "run" else {}))
+                )
+                for key, label in COLUMNS
+            ],
+            id="runs",
+            cursor_type="row",
+            zebra_stripes=True,
+        )
         yield Input(placeholder="filter: text in the run's name, agent or flags (enter to apply)", id="runs-filter")
         yield Static("", id="runs-summary")
         yield KeyFooter()
@@ -199,8 +249,7 @@ class RunsScreen(Screen):
         table = self.query_one(DataTable)
         keep = table.cursor_row
         table.clear()
-        order = sorted(range(len(self.rows)), key=lambda i: self.rows[i].key(self.sort_column),
-                       reverse=self.sort_back)
+        order = sorted(range(len(self.rows)), key=lambda i: self.rows[i].key(self.sort_column), reverse=self.sort_back)
         for i in order:
             if self._shown(self.rows[i]):
                 table.add_row(*self.rows[i].cells(), key=str(i))
@@ -225,9 +274,15 @@ class RunsScreen(Screen):
             parts.append(f"{len(self.skipped)} other file{'s' if len(self.skipped) > 1 else ''} not runs")
         if shown != len(rows):
             parts.append(f"showing {shown}")
-        filters = [f for f in (self.verdict_filter if self.verdict_filter != "all" else "",
-                               "flagged" if self.flagged_only else "",
-                               f"text “{self.text_filter}”" if self.text_filter else "") if f]
+        filters = [
+            f
+            for f in (
+                self.verdict_filter if self.verdict_filter != "all" else "",
+                "flagged" if self.flagged_only else "",
+                f"text “{self.text_filter}”" if self.text_filter else "",
+            )
+            if f
+        ]
         if filters:
             parts.append("filter: " + ", ".join(filters))
         parts.append(f"sorted by {self.sort_column}{' (backwards)' if self.sort_back else ''}")

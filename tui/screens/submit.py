@@ -35,11 +35,17 @@ def has_run(node: Node) -> bool:
 def patch_note(node: Node) -> Text:
     """What the patch pane says where the patch at ``node`` is empty."""
     if not has_run(node):
-        return Text(f"#{node.id} has not run (it was pruned, or waits, before its step ran), so its patch is not "
-                    "known yet: submitting runs its path and its action first, and the patch it verifies is "
-                    "shown here then.", style="yellow")
-    return Text("The state at this node is the base state (nothing on its path changed a file): "
-                "submitting it submits an empty patch.", style="yellow")
+        return Text(
+            f"#{node.id} has not run (it was pruned, or waits, before its step ran), so its patch is not "
+            "known yet: submitting runs its path and its action first, and the patch it verifies is "
+            "shown here then.",
+            style="yellow",
+        )
+    return Text(
+        "The state at this node is the base state (nothing on its path changed a file): "
+        "submitting it submits an empty patch.",
+        style="yellow",
+    )
 
 
 def verdict_text(verified: dict) -> Text:
@@ -119,8 +125,13 @@ class SubmitScreen(Screen[None]):
         self.asked_at = time.monotonic()
         self.shown_verdict = None
         self.session.verifying[self.node_id] = "queued"
-        self.screen.run_worker(lambda: self.session.commands.submit(self.node_id), thread=True, exit_on_error=False,
-                               group="commands", description="submit")
+        self.screen.run_worker(
+            lambda: self.session.commands.submit(self.node_id),
+            thread=True,
+            exit_on_error=False,
+            group="commands",
+            description="submit",
+        )
 
     def _show_patch(self) -> None:
         """The header and the patch pane, again only when the patch at the node or whether it ran changed."""
@@ -132,10 +143,12 @@ class SubmitScreen(Screen[None]):
         self.shown_patch = shown
         stat = diff_stat(patch)
         self.query_one("#submit-header", Static).update(
-            Text(f"Submit #{node.id} ({node.kind}: {node.short(60)})" + (f" — {stat}" if stat else ""), style="bold"))
+            Text(f"Submit #{node.id} ({node.kind}: {node.short(60)})" + (f" — {stat}" if stat else ""), style="bold")
+        )
         theme = "ansi_dark" if self.app.current_theme.dark else "ansi_light"
         self.query_one("#submit-patch", Static).update(
-            Syntax(patch, "diff", theme=theme, word_wrap=True) if patch.strip() else patch_note(node))
+            Syntax(patch, "diff", theme=theme, word_wrap=True) if patch.strip() else patch_note(node)
+        )
 
     def _poll(self) -> None:
         self._show_patch()

@@ -38,17 +38,21 @@ class SharedSearch:
                 self._start()
             worker, control = self.worker, self.control
         sock = control.status if self.read_only else control.control
-        return (f"{shlex.quote(sys.executable)} -m trajscope.tui.serve.attach {shlex.quote(str(worker.log))}"
-                f" --socket {shlex.quote(str(sock))} --name {shlex.quote(worker.spec['name'])}"
-                + (" --read-only" if self.read_only else ""))
+        return (
+            f"{shlex.quote(sys.executable)} -m trajscope.tui.serve.attach {shlex.quote(str(worker.log))}"
+            f" --socket {shlex.quote(str(sock))} --name {shlex.quote(worker.spec['name'])}"
+            + (" --read-only" if self.read_only else "")
+        )
 
     def _start(self) -> None:
         from trajscope.engine.batch.control import ControlServer
 
         if self.worker is not None:
             result = self._stop("a new viewer arrived after it ended")
-            self.say("the last search had ended and nobody watched it: a new one starts for the new viewer"
-                     + (f" (the last: {result['log']})" if result else ""))
+            self.say(
+                "the last search had ended and nobody watched it: a new one starts for the new viewer"
+                + (f" (the last: {result['log']})" if result else "")
+            )
         worker = self.make_worker()
         worker.start()
         deadline = time.monotonic() + START_S
@@ -56,8 +60,10 @@ class SharedSearch:
             time.sleep(0.05)
         self.worker, self.control = worker, ControlServer(worker)  # a failed start is shown to the viewer
         self.started += 1
-        self.say(f"a viewer arrived: the search of {worker.spec['name']} is {worker.state}, log {worker.log}"
-                 + (f" ({worker.error})" if worker.error else ""))
+        self.say(
+            f"a viewer arrived: the search of {worker.spec['name']} is {worker.state}, log {worker.log}"
+            + (f" ({worker.error})" if worker.error else "")
+        )
 
     def _stop(self, reason: str) -> dict | None:
         worker, control = self.worker, self.control

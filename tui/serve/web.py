@@ -49,7 +49,7 @@ def host_name(netloc: str) -> str:
     """The name in a ``Host`` header or an origin: no port, no brackets, lower case, no final dot."""
     netloc = netloc.strip().lower()
     if netloc.startswith("["):
-        return netloc[1:netloc.find("]")] if "]" in netloc else ""
+        return netloc[1 : netloc.find("]")] if "]" in netloc else ""
     if netloc.count(":") == 1:
         netloc = netloc.split(":", 1)[0]
     return netloc.rstrip(".")
@@ -85,8 +85,9 @@ def same_origin(origin: str, host_header: str) -> bool:
     """Whether ``Origin`` is this server as the browser reached it (scheme aside: a TLS proxy in
     front may serve it as https). ``null`` (a sandboxed frame, a file) is no one's origin."""
     parts = urlsplit(origin.strip())
-    return parts.scheme in ("http", "https") and bool(parts.netloc) and \
-        parts.netloc.lower() == host_header.strip().lower()
+    return (
+        parts.scheme in ("http", "https") and bool(parts.netloc) and parts.netloc.lower() == host_header.strip().lower()
+    )
 
 
 def share_url(host: str, port: int, token: str) -> str:
@@ -118,8 +119,7 @@ def scrub_logs(secret: str) -> None:
     forms = {secret, quote(secret, safe=""), repr(secret.encode())[2:-1]}
     # and what a cut short quote keeps of it: aiohttp shows the first 100 bytes of a header line
     # it refuses, so a token's start (or, cut at the front, its end) stands alone
-    forms |= {part for whole in list(forms) for k in range(MIN_PIECE, len(whole))
-              for part in (whole[:k], whole[-k:])}
+    forms |= {part for whole in list(forms) for k in range(MIN_PIECE, len(whole)) for part in (whole[:k], whole[-k:])}
     forms = sorted((f for f in forms if f), key=len, reverse=True)
     make = logging.getLogRecordFactory()
 
@@ -142,9 +142,16 @@ def scrub_logs(secret: str) -> None:
     logging.setLogRecordFactory(scrubbed)
 
 
-def guarded_server(command: str, host: str, port: int, token: str, title: str,
-                   allow_hosts: list[str] | tuple[str, ...] = (), max_viewers: int = MAX_VIEWERS,
-                   viewer_command: Callable[[int], str] | None = None):
+def guarded_server(
+    command: str,
+    host: str,
+    port: int,
+    token: str,
+    title: str,
+    allow_hosts: list[str] | tuple[str, ...] = (),
+    max_viewers: int = MAX_VIEWERS,
+    viewer_command: Callable[[int], str] | None = None,
+):
     """The server (textual-serve and aiohttp are the ``serve`` extra: imported here, on use).
     ``viewer_command(watching)``, when given, is each viewer's command, asked (in a thread: it may
     start a search) with the number of viewers already there."""
@@ -162,7 +169,9 @@ def guarded_server(command: str, host: str, port: int, token: str, title: str,
         def log(self, request, response, time: float) -> None:
             path = request.path.replace(token, REDACTED).replace(quoted, REDACTED)
             static = request.match_info.route.name == "static" and response.status < 400
-            (self.logger.debug if static else self.logger.info)('%s "%s %s" %s %.3fs', request.remote, request.method, path, response.status, time)
+            (self.logger.debug if static else self.logger.info)(
+                '%s "%s %s" %s %.3fs', request.remote, request.method, path, response.status, time
+            )
 
     def refuse(status: int, sentence: str) -> web.Response:
         return web.Response(status=status, text=f"{status}: {sentence}\n")
@@ -192,8 +201,11 @@ def guarded_server(command: str, host: str, port: int, token: str, title: str,
             if not host_header.strip():
                 return refuse(403, "a request without a Host header is refused")
             if not host_allowed(host_header, self.names):
-                return refuse(403, f"this trajscope does not answer to the name {host_name(host_header)!r}; "
-                                   f"open it by one it knows, or start it with --allow-host NAME")
+                return refuse(
+                    403,
+                    f"this trajscope does not answer to the name {host_name(host_header)!r}; "
+                    f"open it by one it knows, or start it with --allow-host NAME",
+                )
             route = request.match_info.route.name
             public = route == "static" and request.method in ("GET", "HEAD")  # textual-serve's own assets
             if not public and not self._invited(request):
@@ -201,8 +213,7 @@ def guarded_server(command: str, host: str, port: int, token: str, title: str,
             origin = request.headers.get("Origin")
             # browsers always send Origin on a websocket and on a cross-site write; a client
             # that sends none is not a page (and has the token)
-            changes = (request.method not in SAFE_METHODS or route in WEBSOCKETS
-                       or "Upgrade" in request.headers)
+            changes = request.method not in SAFE_METHODS or route in WEBSOCKETS or "Upgrade" in request.headers
             if changes and origin is not None and not same_origin(origin, host_header):
                 return refuse(403, f"a page from {origin[:100]!r} may not open this trajscope")
             return None
@@ -232,17 +243,22 @@ def guarded_server(command: str, host: str, port: int, token: str, title: str,
             """textual-serve's page, its websocket at ``/ws/TOKEN`` (its script appends a query of
             its own) on the address the browser used (not 0.0.0.0; the middleware checked it)."""
             ws = "wss" if request.scheme == "https" else "ws"
-            return {"font_size": to_int(request.query.get("fontsize", "16"), 16),
-                    "app_websocket_url": f"{ws}://{request.host}/ws/{quoted}",
-                    "config": {"static": {"url": f"{request.scheme}://{request.host}/static/"}},
-                    "application": {"name": self.title}}
+            return {
+                "font_size": to_int(request.query.get("fontsize", "16"), 16),
+                "app_websocket_url": f"{ws}://{request.host}/ws/{quoted}",
+                "config": {"static": {"url": f"{request.scheme}://{request.host}/static/"}},
+                "application": {"name": self.title},
+            }
 
         async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
             if not web.WebSocketResponse().can_prepare(request).ok:
                 return refuse(400, "this is a viewer's websocket; open the page's URL in a browser")
             if self.viewers >= self.max_viewers:  # no await before the count: no two pass at once
-                return refuse(503, f"this trajscope already has {self.viewers} viewer(s), its limit "
-                                   f"(--max-viewers); close a tab and reload")
+                return refuse(
+                    503,
+                    f"this trajscope already has {self.viewers} viewer(s), its limit "
+                    f"(--max-viewers); close a tab and reload",
+                )
             self.viewers += 1
             try:
                 if viewer_command is not None:  # a task's own context: no other connection sees it
@@ -280,7 +296,14 @@ def guarded_server(command: str, host: str, port: int, token: str, title: str,
             asyncio.set_event_loop(loop)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.request_exit)
-            web.run_app(self._make_app(), host=host, port=port, handle_signals=False, loop=loop,
-                        print=lambda *args: None, access_log_class=PathOnlyLog)
+            web.run_app(
+                self._make_app(),
+                host=host,
+                port=port,
+                handle_signals=False,
+                loop=loop,
+                print=lambda *args: None,
+                access_log_class=PathOnlyLog,
+            )
 
     return GuardedServer()

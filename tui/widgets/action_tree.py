@@ -32,10 +32,19 @@ class ActionTree(Tree[str]):
     """The left pane: one line per agent turn."""
 
     COMPONENT_CLASSES = {
-        "action-tree--id", "action-tree--kind", "action-tree--critical", "action-tree--muted",
-        "action-tree--reward-high", "action-tree--reward-mid", "action-tree--reward-low",
-        "action-tree--pending", "action-tree--running", "action-tree--failed",
-        "action-tree--pruned", "action-tree--promoted", "action-tree--submitted",
+        "action-tree--id",
+        "action-tree--kind",
+        "action-tree--critical",
+        "action-tree--muted",
+        "action-tree--reward-high",
+        "action-tree--reward-mid",
+        "action-tree--reward-low",
+        "action-tree--pending",
+        "action-tree--running",
+        "action-tree--failed",
+        "action-tree--pruned",
+        "action-tree--promoted",
+        "action-tree--submitted",
     }
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False, id="tree.down"),
@@ -63,8 +72,7 @@ class ActionTree(Tree[str]):
     def _style(self, name: str) -> Style:
         style = self._styles.get(name)
         if style is None:
-            style = self._styles[name] = self.get_component_rich_style(
-                f"action-tree--{name}", partial=True)
+            style = self._styles[name] = self.get_component_rich_style(f"action-tree--{name}", partial=True)
         return style
 
     def label_room(self, node_id: str, expandable: bool) -> int:
@@ -109,8 +117,11 @@ class ActionTree(Tree[str]):
         # Only lines drawn get here (Textual caches each by width): a label is fitted again when
         # the styles changed or the cells its line has did, never for lines off screen.
         node_id = node.data
-        if (self.model is not None and node_id in self.model.nodes
-                and self._fitted.get(node_id) != self.label_room(node_id, node._allow_expand)):
+        if (
+            self.model is not None
+            and node_id in self.model.nodes
+            and self._fitted.get(node_id) != self.label_room(node_id, node._allow_expand)
+        ):
             node._label = self.label_for(node_id, node._allow_expand)
         return super().render_label(node, base_style, style)
 
@@ -193,8 +204,9 @@ class ActionTree(Tree[str]):
             self._tnodes[node_id].expand()
             stack.extend(c for c in self.view_children(node_id) if self._has_view_children(c))
 
-    def _materialize(self, node_id: str, container: str, before: TreeNode | None = None,
-                     drawn_later: bool = False) -> TreeNode[str]:
+    def _materialize(
+        self, node_id: str, container: str, before: TreeNode | None = None, drawn_later: bool = False
+    ) -> TreeNode[str]:
         has_children = self._has_view_children(node_id)
         parent = self._tnodes[container]
         self._level[node_id] = self._level.get(container, 0) + 1
@@ -289,7 +301,7 @@ class ActionTree(Tree[str]):
         ftnode = self._tnodes.get(first)
         if ftnode is not None:
             siblings = ftnode.parent.children
-            for tnode in list(siblings[siblings.index(ftnode):]):
+            for tnode in list(siblings[siblings.index(ftnode) :]):
                 self._drop(tnode)
         if ftnode is not None:
             self._reexpand.add(first)  # the chain the user could see stays in view

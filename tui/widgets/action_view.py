@@ -47,8 +47,7 @@ def edit_parts(action: dict) -> tuple[str, str, str, str, object] | None:
 def edit_diff(verb: str, path: str, old: str, new: str, line=None) -> str:
     """The edit as a unified diff of the text it takes out and puts in."""
     where = f"after line {line}" if verb == "insert" and line is not None else verb
-    lines = list(difflib.unified_diff(old.splitlines(), new.splitlines(), f"a/{path}", f"b/{path}",
-                                      lineterm="", n=3))
+    lines = list(difflib.unified_diff(old.splitlines(), new.splitlines(), f"a/{path}", f"b/{path}", lineterm="", n=3))
     body = "\n".join(lines[2:]) if lines else "(no change in the text)"
     return f"--- {path} ({where})\n{body}"
 
@@ -58,8 +57,9 @@ def render_action(action: dict, theme: str, raw: bool = False):
     args = action.get("args") if isinstance(action.get("args"), dict) else {}
     tool = _text(action.get("tool"))
     if raw:
-        return Syntax(orjson.dumps(action, option=orjson.OPT_INDENT_2, default=str).decode(), "json",
-                      theme=theme, word_wrap=True)
+        return Syntax(
+            orjson.dumps(action, option=orjson.OPT_INDENT_2, default=str).decode(), "json", theme=theme, word_wrap=True
+        )
     edit = edit_parts(action)
     if edit is not None:
         verb, path, old, new, line = edit
@@ -72,5 +72,9 @@ def render_action(action: dict, theme: str, raw: bool = False):
     if tool == "bash" or set(args) <= {"command"}:
         code = _text(args.get("command") or action.get("raw"))
         return Syntax(code, "bash", theme=theme, word_wrap=True)
-    return Syntax(f"{tool} " + orjson.dumps(args, option=orjson.OPT_INDENT_2, default=str).decode(),
-                  "json", theme=theme, word_wrap=True)
+    return Syntax(
+        f"{tool} " + orjson.dumps(args, option=orjson.OPT_INDENT_2, default=str).decode(),
+        "json",
+        theme=theme,
+        word_wrap=True,
+    )

@@ -16,11 +16,29 @@ from textual.widgets._footer import FooterKey  # not exported; Textual is pinned
 
 KEEP: dict[str, int] = {
     # 0: never left out while anything else is; 1: left out after every unranked key.
-    "app.quit": 0, "explorer.help": 0, "fleet.help": 0, "runs.help": 0, "explorer.back": 0,
-    "live.pause": 0, "live.submit": 0, "live.raise_budget": 0, "live.follow": 0,
-    "fleet.open": 0, "fleet.pause": 0, "runs.open": 0,
-    "explorer.detail": 1, "explorer.search": 1, "explorer.compare": 1, "live.resample": 1, "live.edit": 1,
-    "live.prune": 1, "live.promote": 1, "runs.sort": 1, "runs.verdict": 1, "runs.flagged": 1, "runs.filter": 1,
+    "app.quit": 0,
+    "explorer.help": 0,
+    "fleet.help": 0,
+    "runs.help": 0,
+    "explorer.back": 0,
+    "live.pause": 0,
+    "live.submit": 0,
+    "live.raise_budget": 0,
+    "live.follow": 0,
+    "fleet.open": 0,
+    "fleet.pause": 0,
+    "runs.open": 0,
+    "explorer.detail": 1,
+    "explorer.search": 1,
+    "explorer.compare": 1,
+    "live.resample": 1,
+    "live.edit": 1,
+    "live.prune": 1,
+    "live.promote": 1,
+    "runs.sort": 1,
+    "runs.verdict": 1,
+    "runs.flagged": 1,
+    "runs.filter": 1,
 }
 """Binding id -> how long its key stays in a footer too narrow for all of them (lower stays longer)."""
 UNRANKED = 2
@@ -52,8 +70,11 @@ class KeyFooter(Footer):
         rank = self._ranks()
         used = sum(key_cells(k, compact) for k in keys)
         # The least needed first, the later of two equally needed first: the row keeps its order.
-        droppable = sorted((k for k in keys if not k.has_class("-command-palette")),
-                           key=lambda k: (rank.get(k.action, UNRANKED), keys.index(k)), reverse=True)
+        droppable = sorted(
+            (k for k in keys if not k.has_class("-command-palette")),
+            key=lambda k: (rank.get(k.action, UNRANKED), keys.index(k)),
+            reverse=True,
+        )
         left_out: set[int] = set()
         for key in droppable:
             if used <= width:

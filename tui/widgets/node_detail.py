@@ -74,13 +74,14 @@ class NodeDetail(VerticalScroll):
         self._set("action", self._action(node, syntax_theme), node.id != ROOT and bool(node.action))
         text, left_out = preview(node.observation)
         self._set("observation", Text(text), bool(text.strip()))
-        self.query_one("#title-observation", Static).update(
-            "Issue" if node.id == ROOT else "Observation")
+        self.query_one("#title-observation", Static).update("Issue" if node.id == ROOT else "Observation")
         note = ""
         if left_out:
-            note = (f"… {_size(left_out)} more of the observation "
-                    f"({_size(len(node.observation))} in all) — press {key_of(self.screen, 'explorer.observation')} "
-                    "to see all of it")
+            note = (
+                f"… {_size(left_out)} more of the observation "
+                f"({_size(len(node.observation))} in all) — press {key_of(self.screen, 'explorer.observation')} "
+                "to see all of it"
+            )
         self._set("truncated", note, bool(note))
         patch = tree.patch_at(node.id) if tree is not None else (node.patch or "")
         if patch.strip() and node.id != ROOT:
@@ -125,8 +126,10 @@ class NodeDetail(VerticalScroll):
         asked = node.asked_by_person
         if asked == "resample":
             hint = clean_text(str(node.extra.get("hint") or ""))
-            lines.append(f"drawn by a person's re-sample of #{node.extra.get('expanded_from') or 'the first step'}"
-                         + (f", with the hint “{hint}”" if hint else ", with no hint"))
+            lines.append(
+                f"drawn by a person's re-sample of #{node.extra.get('expanded_from') or 'the first step'}"
+                + (f", with the hint “{hint}”" if hint else ", with no hint")
+            )
         elif asked == "edit":
             lines.append(f"a person's edit of #{node.extra['edited_from']}, run as its sibling")
         if node.scores:

@@ -17,8 +17,13 @@ from trajscope.engine.actions import CRITICAL_KINDS
 from trajscope.engine.tree import ROOT, Node
 
 STATUS_GLYPHS = {
-    "pending": "·", "running": "▶", "done": " ", "failed": "✗", "pruned": "✂",
-    "promoted": "★", "submitted": "⇪",
+    "pending": "·",
+    "running": "▶",
+    "done": " ",
+    "failed": "✗",
+    "pruned": "✂",
+    "promoted": "★",
+    "submitted": "⇪",
 }
 ASKED_GLYPHS = {"resample": "↻", "edit": "✎"}  # after the id: a person asked for this node (Node.asked_by_person)
 BAR_CELLS = 5
@@ -29,8 +34,13 @@ VERDICT_MARKS = {"resolved": "✓", "unresolved": "✗", "error": "!"}
 VERDICT_WORDS = {"resolved": "✓ resolved", "unresolved": "✗ unresolved", "error": "! verification error"}
 # Each layout, fullest first: (kind column, score bar, status words); the first whose fixed parts
 # leave MIN_ACTION cells is used.
-LAYOUTS = ((True, True, "full"), (True, True, "verdict"), (True, True, "mark"), (True, False, "mark"),
-           (False, False, "mark"))
+LAYOUTS = (
+    (True, True, "full"),
+    (True, True, "verdict"),
+    (True, True, "mark"),
+    (True, False, "mark"),
+    (False, False, "mark"),
+)
 
 
 def score_bar(score: float) -> str:
@@ -60,8 +70,12 @@ def build_label(node: Node, style: Callable[[str], Style], width: int | None = N
     style for a component name; ``frame`` turns the spinner of a running node."""
     room = UNBOUNDED if width is None else max(0, width)
     if node.id == ROOT:
-        text = Text.assemble(("task ", style("muted")), (node.action["raw"] if node.action else "run",
-                                                         style("kind")), no_wrap=True, end="")
+        text = Text.assemble(
+            ("task ", style("muted")),
+            (node.action["raw"] if node.action else "run", style("kind")),
+            no_wrap=True,
+            end="",
+        )
         text.truncate(room, overflow="ellipsis")
         return text
     status, score = node.status, node.score
@@ -73,8 +87,12 @@ def build_label(node: Node, style: Callable[[str], Style], width: int | None = N
     for with_kind, with_bar, words in LAYOUTS:
         score_text = "" if score is None else f"{score_bar(score)} {score:.2f}" if with_bar else f"{score:.2f}"
         word = status_words(node, words)
-        fixed = (cell_len(head) + (len(kind) if with_kind else 0) + (2 + cell_len(score_text) if score_text else 0)
-                 + (2 + cell_len(word) if word else 0))
+        fixed = (
+            cell_len(head)
+            + (len(kind) if with_kind else 0)
+            + (2 + cell_len(score_text) if score_text else 0)
+            + (2 + cell_len(word) if word else 0)
+        )
         if fixed + min(cell_len(action), MIN_ACTION) <= room:
             break
     action_text = Text(action if room - fixed >= 2 else "")

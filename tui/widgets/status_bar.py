@@ -21,8 +21,9 @@ class StatusBar(Static):
 
     _shown = ""
 
-    def show(self, stats: dict, mode: str = "", skipped: int = 0, extra: list[str] | None = None,
-             sandbox: str = "") -> None:
+    def show(
+        self, stats: dict, mode: str = "", skipped: int = 0, extra: list[str] | None = None, sandbox: str = ""
+    ) -> None:
         """``sandbox``: the run's sandbox as ``run_started`` recorded it."""
         parts = [
             f"nodes {stats['nodes']:,}",

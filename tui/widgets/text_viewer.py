@@ -14,8 +14,10 @@ class TextViewer(ScrollView, can_focus=True):
     """Shows a list of lines; scrolling costs the same for 10 lines or 10 million."""
 
     BINDINGS = [
-        ("j", "scroll_down", "Down"), ("k", "scroll_up", "Up"),
-        ("g", "scroll_home", "Top"), ("G", "scroll_end", "Bottom"),
+        ("j", "scroll_down", "Down"),
+        ("k", "scroll_up", "Up"),
+        ("g", "scroll_home", "Top"),
+        ("G", "scroll_end", "Bottom"),
         ("space", "page_down", "Page down"),
     ]
 
@@ -37,5 +39,4 @@ class TextViewer(ScrollView, can_focus=True):
         if index >= len(self.lines):
             return Strip.blank(self.size.width, self.rich_style)
         line = self.lines[index][scroll_x : scroll_x + min(self.size.width, MAX_LINE)]
-        return Strip([Segment(line, self.rich_style)]).extend_cell_length(self.size.width,
-                                                                         self.rich_style)
+        return Strip([Segment(line, self.rich_style)]).extend_cell_length(self.size.width, self.rich_style)
