@@ -3,10 +3,8 @@ import pytest
 from humandur import DurationError, parse
 
 
-@pytest.mark.parametrize(
-    "text,seconds",
-    [("90s", 90), ("2m", 120), ("1h30m", 5400), ("1d", 86400), ("1.5h", 5400), ("1m 30s", 90), ("2M", 120)],
-)
+@pytest.mark.parametrize("text,seconds", [("90s", 90), ("2m", 120), ("1h30m", 5400), ("1d", 86400),
+                                          ("1.5h", 5400), ("1m 30s", 90), ("2M", 120)])
 def test_parse(text, seconds):
     assert parse(text) == seconds
 

@@ -15,4 +15,4 @@ def chop(word: str, size: int) -> list[str]:
     """``word`` cut into pieces of at most ``size`` characters."""
     if size < 1:
         raise ValueError("width leaves no room for text")
-    return [word[i : i + size] for i in range(0, len(word), size)]
+    return [word[i:i + size] for i in range(0, len(word), size)]

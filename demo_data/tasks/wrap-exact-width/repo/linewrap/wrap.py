@@ -5,9 +5,8 @@ from __future__ import annotations
 from linewrap.words import chop, words
 
 
-def wrap(
-    text: str, width: int = 70, indent: str = "", subsequent_indent: str = "", break_long_words: bool = True
-) -> list[str]:
+def wrap(text: str, width: int = 70, indent: str = "", subsequent_indent: str = "",
+         break_long_words: bool = True) -> list[str]:
     if width < 1:
         raise ValueError("width must be at least 1")
     lines: list[str] = []
