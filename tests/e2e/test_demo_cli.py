@@ -62,7 +62,7 @@ def test_demo_grows_and_a_person_steers_it_to_a_verified_patch(tmp_path):
         term.press("w")
         term.wait_for("prediction for", timeout=20)
         term.press("Escape")  # alone: ESC followed at once by q would read as alt+q
-        term.wait_for("Re-sample", timeout=20)
+        term.wait_for("f Follow", timeout=20)  # the live footer again (Follow stays in it at any width)
         term.press("q")
         final = term.wait_for("EXIT=", timeout=60)
     # a short summary for the person who quit, not a page of JSON
