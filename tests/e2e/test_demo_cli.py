@@ -128,7 +128,7 @@ def test_ctrl_c_in_headless_mode_says_where_the_log_is_and_how_to_go_on(tmp_path
             "--pace",
             "0.3",
             "--max-nodes",
-            "8",
+            "24",  # room left for the resumed search: a step of the demo adds up to 3 nodes
             "--out",
             str(out),
         ],
