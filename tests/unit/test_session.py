@@ -79,7 +79,7 @@ def test_prune_keeps_the_best_b_and_records_the_rest_with_scores(tmp_path):
 @pytest.mark.slow
 def test_dars_expands_critical_nodes_with_the_resample_prompt(tmp_path):
     with FakeLLM(Solver(TASK, wrong_rate=0.6, seed=5)) as server:  # a seed whose expansions reach the critic
-        session = search(tmp_path, "dars", server, nodes=60, k=3)
+        session = search(tmp_path, "dars", server, nodes=30, k=3)
     tree = session.tree
     heads = [n for n in tree.nodes.values() if n.extra.get("expanded_from")]
     assert heads, "DARS expanded nothing"
@@ -261,7 +261,7 @@ def test_dars_with_the_llm_critic_records_its_prompt_and_answer(tmp_path):
 
     solver = Solver(TASK, wrong_rate=0.6, seed=5)
     with FakeLLM(script) as server:
-        session = search(tmp_path, "dars", server, nodes=60, k=3, critic="llm")
+        session = search(tmp_path, "dars", server, nodes=30, k=3, critic="llm")
     judged = [n for n in session.tree.nodes.values() if n.critic and n.critic.get("method") == "llm"]
     assert judged and all(
         "Candidate next actions" in n.critic["prompt"] and '"choice": 2' in n.critic["response"] for n in judged
