@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 
 import orjson
 
@@ -47,7 +48,9 @@ def test_demo_grows_and_a_person_steers_it_to_a_verified_patch(tmp_path):
         term.press("k", "r")
         term.wait_for("hint to the model", timeout=20)
         term.press("Tab")  # from how many (focused first) to the hint
+        time.sleep(1.0)  # a person's pause: keys sent in the same instant may reach how many, which drops letters
         term.press("-l", "look at the unit table")
+        term.wait_for("look at the unit table", timeout=10)
         term.press("Enter")
         resampled = re.search(r"re-sampling 2 at #(n\d+)", term.wait_for("re-sampling 2 at", timeout=20)).group(1)
 
