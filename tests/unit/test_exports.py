@@ -33,7 +33,7 @@ def curated(tmp_path_factory):
         DemoPolicy(seed=3),
         path,
         scorers=[HeuristicScorer()],
-        budget=Budget(nodes=40),
+        budget=Budget(nodes=20),
         config=SearchConfig(strategy="dars", k=2),
         seed=3,
     )
