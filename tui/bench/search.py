@@ -17,22 +17,24 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 
-def one_search(task, strategy: str, seed: int, wrong_rate: float, max_nodes: int, out: Path, scorer) -> dict:
+@contextmanager
+def simulated_search(task, strategy: str, seed: int, wrong_rate: float, max_nodes: int, out: Path, scorer):
+    """One finished search by the simulated model, as ``(session, server, model)``; the model
+    server still answers inside the block, so judges can ask it."""
     from trajscope.engine.policy.simulated import ModelServer, Solver
     from trajscope.engine.policy.llm import LLMPolicy
     from trajscope.engine.search.budget import Budget
-    from trajscope.engine.search.select import select_prm
     from trajscope.engine.session import SearchConfig, Session
 
-    started = time.perf_counter()
+    model = f"openai/simulated-wrong-{wrong_rate:g}"
     with ModelServer(Solver(task, wrong_rate=wrong_rate, seed=seed)) as server:
-        policy = LLMPolicy(f"openai/simulated-wrong-{wrong_rate:g}", api_base=server.url)
         session = Session(
             task,
-            policy,
+            LLMPolicy(model, api_base=server.url),
             out,
             scorers=[scorer],
             budget=Budget(nodes=max_nodes),
@@ -42,6 +44,15 @@ def one_search(task, strategy: str, seed: int, wrong_rate: float, max_nodes: int
         session.start()
         session.wait()
         session.close()
+        yield session, server, model
+
+
+def one_search(task, strategy: str, seed: int, wrong_rate: float, max_nodes: int, out: Path, scorer) -> dict:
+    from trajscope.engine.search.select import select_prm
+
+    started = time.perf_counter()
+    with simulated_search(task, strategy, seed, wrong_rate, max_nodes, out, scorer) as (session, _, _):
+        pass
     tree = session.tree
     selected, _ = select_prm(tree)
     stats = tree.stats()
@@ -91,19 +102,55 @@ def summarise(rows: list[dict]) -> list[dict]:
     return out
 
 
+VIEWS = {
+    # view: (seeds, strategies, wrong rates, node budget) when the option is not given
+    "strategies": (20, None, [0.3, 0.5], 30),
+    "selection": (2, ["dars", "sample"], [0.5], 20),
+}
+
+
 def add_options(p) -> None:
     from trajscope.engine.search import STRATEGIES
+    from trajscope.tui.bench.selection import project_selectors
 
-    p.add_argument("--seeds", type=int, default=20, help="searches (seeds) per task, strategy and rate")
-    p.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
     p.add_argument(
-        "--wrong-rates", type=float, nargs="+", default=[0.3, 0.5], help="the fake model's chances of a wrong fix"
+        "--view",
+        choices=list(VIEWS),
+        default="strategies",
+        help="strategies: the resolve rate of each at equal budgets; selection: each selector on the same trees "
+        "(oracle rate, selected rate, efficiency)",
     )
-    p.add_argument("--max-nodes", type=int, default=30, help="the node budget of every search")
+    p.add_argument("--seeds", type=int, help="searches (seeds) per task, strategy and rate (20; selection view 2)")
+    p.add_argument("--strategies", nargs="+", choices=STRATEGIES, help="(every strategy; selection view: dars sample)")
+    p.add_argument(
+        "--wrong-rates",
+        type=float,
+        nargs="+",
+        help="the fake model's chances of a wrong fix (0.3 0.5; selection view 0.5)",
+    )
+    p.add_argument("--max-nodes", type=int, help="the node budget of every search (30; selection view 20)")
+    p.add_argument(
+        "--selectors",
+        nargs="+",
+        choices=project_selectors(),
+        default=list(project_selectors()),
+        help="selection view: the selectors compared (every one; the first is the paired baseline)",
+    )
     p.add_argument("--tasks", nargs="+", help="only tasks whose id contains one of these")
     p.add_argument("--workers", type=int, default=2, help="searches at once")
     p.add_argument("--out-dir", help="where the run logs go")
     p.add_argument("--json", action="store_true")
+
+
+def fill_defaults(args) -> None:
+    """The options left out take their view's defaults (a selection run is kept to a few minutes)."""
+    from trajscope.engine.search import STRATEGIES
+
+    seeds, strategies, rates, max_nodes = VIEWS[args.view]
+    args.seeds = args.seeds or seeds
+    args.strategies = args.strategies or strategies or list(STRATEGIES)
+    args.wrong_rates = args.wrong_rates or rates
+    args.max_nodes = args.max_nodes or max_nodes
 
 
 def run(args) -> int:
@@ -113,7 +160,9 @@ def run(args) -> int:
     from trajscope.engine.files import Folder, replace_file
     from trajscope.engine.prm.model import BuiltinScorer
     from trajscope.engine.tasks import load_task_dir
+    from trajscope.tui.bench import selection
 
+    fill_defaults(args)
     console = Console(stderr=True)
     from trajscope.demo_data import task_dirs
 
@@ -129,6 +178,9 @@ def run(args) -> int:
             local.scorer = BuiltinScorer(device="cpu")
         path = out_dir / f"{task.instance_id}-{strategy}-w{rate:g}-s{seed}.jsonl"
         path.unlink(missing_ok=True)
+        if args.view == "selection":
+            searching = simulated_search(task, strategy, seed, rate, args.max_nodes, path, local.scorer)
+            return selection.select_row(searching, task, strategy, seed, rate, args.selectors)
         return one_search(task, strategy, seed, rate, args.max_nodes, path, local.scorer)
 
     specs = [
@@ -138,13 +190,28 @@ def run(args) -> int:
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
         for i, row in enumerate(pool.map(job, specs), 1):
             rows.append(row)
+            if args.view == "selection":
+                outcome = (
+                    "oracle "
+                    + ("yes" if row["oracle"] else "no")
+                    + ", "
+                    + ", ".join(
+                        f"{name} {'yes' if pick['resolved'] else 'no'}" for name, pick in row["selected"].items()
+                    )
+                )
+                took = row["search_s"] + row["select_s"]
+            else:
+                outcome, took = ("resolved" if row["resolved"] else "not resolved"), row["wall_s"]
             console.print(
                 f"{i}/{len(specs)} {row['task']} {row['strategy']} w{row['wrong_rate']:g} "
-                f"seed {row['seed']}: {'resolved' if row['resolved'] else 'not resolved'}, "
-                f"{row['nodes']} nodes, {row['wall_s']} s",
+                f"seed {row['seed']}: {outcome}, {row['nodes']} nodes, {took:.1f} s",
                 highlight=False,
             )
     replace_file(out_dir / "rows.json", json.dumps(rows, indent=1).encode())
+    if args.view == "selection":
+        selection.report(rows, args.selectors, args, len(tasks), out_dir)
+        console.print(f"run logs and rows.json in {out_dir}")
+        return 0
     summary = summarise(rows)
     if args.json:
         print(
