@@ -68,7 +68,8 @@ def test_the_selection_view_offers_every_selector_and_short_defaults():
     search.add_options(parser)
     args = parser.parse_args(["--view", "selection"])
     search.fill_defaults(args)
-    assert args.selectors == list(FIELDS["select"].metadata["choices"])
+    offered = FIELDS["select"].metadata["choices"]
+    assert args.selectors == [name for name in offered if name != "auto"] and "prm" in args.selectors
     assert (args.seeds, args.strategies, args.wrong_rates, args.max_nodes) == (2, ["dars", "sample"], [0.5], 20)
     args = parser.parse_args(["--seeds", "3"])
     search.fill_defaults(args)

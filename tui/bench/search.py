@@ -18,27 +18,33 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 
 @contextmanager
-def simulated_search(task, strategy: str, seed: int, wrong_rate: float, max_nodes: int, out: Path, scorer):
+def simulated_search(
+    task, strategy: str, seed: int, wrong_rate: float, max_nodes: int, out: Path, scorer, select: str | None = None
+):
     """One finished search by the simulated model, as ``(session, server, model)``; the model
-    server still answers inside the block, so judges can ask it."""
+    server still answers inside the block, so judges can ask it. The strategy's settings are
+    those ``trajscope search --model M`` starts with, ``select`` (when given) set as
+    ``--select`` sets it: the selection decides which of the agent's own checks run."""
     from trajscope.engine.policy.simulated import ModelServer, Solver
     from trajscope.engine.policy.llm import LLMPolicy
-    from trajscope.engine.search.budget import Budget
-    from trajscope.engine.session import SearchConfig, Session
+    from trajscope.engine.session import Session
+    from trajscope.engine.spec import SearchSpec
 
     model = f"openai/simulated-wrong-{wrong_rate:g}"
     with ModelServer(Solver(task, wrong_rate=wrong_rate, seed=seed)) as server:
+        spec = SearchSpec(model=model, api_base=server.url, strategy=strategy, samples=max_nodes, max_nodes=max_nodes)
         session = Session(
             task,
             LLMPolicy(model, api_base=server.url),
             out,
             scorers=[scorer],
-            budget=Budget(nodes=max_nodes),
-            config=SearchConfig(strategy=strategy, samples=max_nodes),
+            budget=spec.budget(),
+            config=(replace(spec, select=select) if select else spec).search_config(),
             seed=seed,
         )
         session.start()
@@ -51,7 +57,7 @@ def one_search(task, strategy: str, seed: int, wrong_rate: float, max_nodes: int
     from trajscope.engine.search.select import select_prm
 
     started = time.perf_counter()
-    with simulated_search(task, strategy, seed, wrong_rate, max_nodes, out, scorer) as (session, _, _):
+    with simulated_search(task, strategy, seed, wrong_rate, max_nodes, out, scorer, select="prm") as (session, _, _):
         pass
     tree = session.tree
     selected, _ = select_prm(tree)

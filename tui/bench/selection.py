@@ -3,9 +3,10 @@ search found.
 
 A search can hold a resolving patch and hand back another; that last step is what a
 batch, ``predictions.jsonl`` and ``search --headless`` report. Every search here runs
-once (the simulated model through litellm over HTTP, ``--oracle`` off) and then every
-selector chooses from the same finished tree, so selectors are compared on paired
-trees at the cost of one search. Per strategy and selector: the oracle rate (searches
+once, as ``trajscope search --model M`` starts by default (the simulated model through
+litellm over HTTP, its noisy fixes and reproduction tests; the agent's checks on when the
+default selection reads them; ``--oracle`` off), and then every selector chooses from the
+same finished tree, so selectors are compared on paired trees at the cost of one search. Per strategy and selector: the oracle rate (searches
 whose tree holds a resolving submitted patch: what a perfect selector reaches), the
 selected rate (searches whose selected patch resolves), and the selection efficiency
 (selected / oracle), each with a 95 % Wilson interval, and the paired difference from
@@ -20,10 +21,11 @@ from pathlib import Path
 
 
 def project_selectors() -> tuple[str, ...]:
-    """The selectors ``--select`` offers, read from the search spec (one list, not a second)."""
+    """The selectors ``--select`` offers, read from the search spec (one list, not a second);
+    ``auto`` is left out, as it names one of the others."""
     from trajscope.engine.spec import FIELDS
 
-    return tuple(FIELDS["select"].metadata["choices"])
+    return tuple(name for name in FIELDS["select"].metadata["choices"] if name != "auto")
 
 
 def oracle_holds(tree) -> bool:
