@@ -431,7 +431,7 @@ def test_export_and_analyze_never_write_through_a_link_or_over_their_input(tmp_p
 
 # -- batches: names, the folder's lock, the batch's own files ------------------------------
 def test_task_ids_never_take_the_batch_files_or_each_others_names():
-    from trajscope.engine.batch.fleet import log_names
+    from trajscope.engine.batch.folder import log_names
 
     ids = ["summary", "predictions", "Summary", "a/b", "a_b", "x", "x", "../../etc/passwd"]
     names, renamed = log_names(ids)

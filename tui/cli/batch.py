@@ -80,7 +80,8 @@ def task_specs(paths: list[str], instances: list[str] | None, search: dict) -> l
 
 def run(args) -> int:
     from trajscope.engine.batch.executors import LocalExecutor, RayExecutor
-    from trajscope.engine.batch.fleet import Fleet, claim_folder, log_names, run_names
+    from trajscope.engine.batch.fleet import Fleet
+    from trajscope.engine.batch.folder import claim_folder, log_names, run_names
     from trajscope.engine.launch import oracle_words
     from trajscope.engine.tree import resolved_words
     from trajscope.tui.errors import UserError

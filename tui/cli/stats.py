@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 def _many(args, refs, verdicts) -> int:
     from pathlib import Path
 
-    from trajscope.engine.batch.fleet import selected_verdicts
+    from trajscope.engine.batch.folder import selected_verdicts
     from trajscope.engine.formats import FormatError
     from trajscope.engine.tree import Tree, resolved_words
 
