@@ -21,6 +21,8 @@ def row(task, seed, oracle, **resolved):
         "oracle": oracle,
         "selected": picks,
         "distinct": 2,
+        "nodes": 10 + seed,
+        "search_s": 2.0,
     }
 
 
@@ -42,6 +44,7 @@ def test_rates_efficiency_and_paired_differences():
     # paired on the same searches: judge fixed two prm missed and missed one prm fixed
     assert (judge["wins"], judge["losses"], judge["vs"]) == (2, 1, "prm")
     assert (prm["wins"], prm["losses"]) == (0, 0)
+    assert (judge["distinct"], judge["nodes"], judge["search_s"]) == (2.0, 10.5, 2.0)
 
 
 def test_no_fix_in_any_tree_has_no_efficiency_and_groups_stay_apart():
@@ -69,7 +72,7 @@ def test_the_selection_view_offers_every_selector_and_short_defaults():
     args = parser.parse_args(["--view", "selection"])
     search.fill_defaults(args)
     offered = FIELDS["select"].metadata["choices"]
-    assert args.selectors == [name for name in offered if name != "auto"] and "prm" in args.selectors
+    assert sorted(args.selectors) == sorted(name for name in offered if name != "auto") and args.selectors[0] == "prm"
     assert (args.seeds, args.strategies, args.wrong_rates, args.max_nodes) == (2, ["dars", "sample"], [0.5], 20)
     args = parser.parse_args(["--seeds", "3"])
     search.fill_defaults(args)

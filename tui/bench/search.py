@@ -139,8 +139,8 @@ def add_options(p) -> None:
         "--selectors",
         nargs="+",
         choices=project_selectors(),
-        default=list(project_selectors()),
-        help="selection view: the selectors compared (every one; the first is the paired baseline)",
+        default=sorted(project_selectors(), key=lambda name: name != "prm"),
+        help="selection view: the selectors compared (every one, prm first); the first is the paired baseline",
     )
     p.add_argument("--tasks", nargs="+", help="only tasks whose id contains one of these")
     p.add_argument("--workers", type=int, default=2, help="searches at once")

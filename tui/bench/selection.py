@@ -85,8 +85,9 @@ def _rate(k: int, n: int) -> dict:
 
 
 def summarise(rows: list[dict], names: list[str]) -> list[dict]:
-    """Per (wrong rate, strategy, selector): oracle, selected and efficiency rates, and the paired
-    wins and losses against ``names[0]`` on the same searches. Efficiency is the selected rate
+    """Per (wrong rate, strategy, selector): oracle, selected and efficiency rates, the paired
+    wins and losses against ``names[0]`` on the same searches, and the searches' mean distinct
+    candidates, nodes and seconds. Efficiency is the selected rate
     among the searches whose tree holds a fix: a selector can only resolve where the oracle does,
     so it is a binomial rate over those searches and gets a Wilson interval; with no such
     search it is None."""
@@ -115,6 +116,8 @@ def summarise(rows: list[dict], names: list[str]) -> list[dict]:
                         r["selected"][base]["resolved"] and not r["selected"][name]["resolved"] for r in group
                     ),
                     "distinct": round(sum(r["distinct"] for r in group) / len(group), 2),
+                    "nodes": round(sum(r["nodes"] for r in group) / len(group), 1),
+                    "search_s": round(sum(r["search_s"] for r in group) / len(group), 1),
                 }
             )
     return out
@@ -147,6 +150,8 @@ def report(rows: list[dict], names: list[str], args, tasks: int, out_dir: Path) 
         "95% CI",
         f"vs {names[0]}",
         "distinct",
+        "nodes",
+        "search s",
     ):
         table.add_column(column)
 
@@ -168,6 +173,8 @@ def report(rows: list[dict], names: list[str], args, tasks: int, out_dir: Path) 
             ci(r["efficiency"]),
             f"+{r['wins']} −{r['losses']}",
             f"{r['distinct']:.1f}",
+            f"{r['nodes']:.1f}",
+            f"{r['search_s']:.1f}",
         )
     Console().print(table)
     return 0
