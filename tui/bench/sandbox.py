@@ -13,8 +13,10 @@ import statistics
 import time
 from collections.abc import Callable
 
+from pathlib import Path
+
 from trajscope.demo_data import TASKS
-from trajscope.engine.tasks import load_task_dir
+from trajscope.tui.bench.large_repo import SDISTS, FetchError, cache_dir, fetch
 
 BENCH_TASK = TASKS / "semver-prerelease"
 
@@ -51,9 +53,43 @@ def _ms(samples: list[float]) -> dict:
     return {"median_ms": round(statistics.median(samples) * 1000, 1), "p95_ms": round(p95 * 1000, 1), "n": len(samples)}
 
 
-def measure(kind: str, repeat: int = 20, say: Callable[[str], None] = lambda _: None) -> dict:
-    task = load_task_dir(BENCH_TASK)
-    box = task.open_sandbox(kind)
+def _edit_target(box) -> str:
+    """A file of the repository to edit between snapshots: a one-file change, whatever its size."""
+    found = box.run("find . -path ./.git -prune -o -type f -name '*.py' -size -64k -print | sort | head -1", 60)
+    path = found.output.strip()
+    if not found.ok or not path:
+        raise RuntimeError("the repository has no Python file under 64 KiB to edit")
+    return path.removeprefix("./")
+
+
+def open_box(kind: str, repo: str | None, task_spec: str | None, instance: str | None):
+    """The sandbox the bench measures: a plain folder (``--repo``), a task (``--task``, a
+    SWE-bench row and its image included), or the bundled task."""
+    if repo is None:
+        from trajscope.engine.tasks import load_task
+
+        return load_task(task_spec or BENCH_TASK, instance).open_sandbox(kind)
+    if kind == "docker":
+        from trajscope.engine.sandbox.docker import DockerSandbox
+
+        return DockerSandbox(source=repo)
+    from trajscope.engine.sandbox.local import LocalSandbox
+
+    return LocalSandbox(repo)
+
+
+def measure(
+    kind: str,
+    repeat: int = 20,
+    say: Callable[[str], None] = lambda _: None,
+    repo: str | None = None,
+    task_spec: str | None = None,
+    instance: str | None = None,
+    path: bool = True,
+) -> dict:
+    t = time.perf_counter()
+    box = open_box(kind, repo, task_spec, instance)
+    out: dict = {"kind": kind, "open_s": round(time.perf_counter() - t, 2)}
     try:
         say(f"{kind}: command overhead")
         times = []
@@ -61,12 +97,14 @@ def measure(kind: str, repeat: int = 20, say: Callable[[str], None] = lambda _: 
             t = time.perf_counter()
             box.run("true", timeout=30)
             times.append(time.perf_counter() - t)
-        out: dict = {"kind": kind, "true": _ms(times)}
+        out["true"] = _ms(times)
 
-        say(f"{kind}: snapshot after an edit")
+        say(f"{kind}: snapshot after a one-file edit")
+        target = _edit_target(box)
+        original = box.read(target)
         times, refs = [], []
         for i in range(repeat):
-            box.write("semverlite/bench_edit.py", f"VALUE = {i}\n")
+            box.write(target, original + f"\nBENCH_EDIT = {i}\n")
             t = time.perf_counter()
             refs.append(box.snapshot())
             times.append(time.perf_counter() - t)
@@ -76,18 +114,26 @@ def measure(kind: str, repeat: int = 20, say: Callable[[str], None] = lambda _: 
         times = []
         for i in range(repeat):
             t = time.perf_counter()
-            box.restore(refs[i % 2] if i % 2 else box.base)
+            box.restore(refs[i % len(refs)] if i % 2 else box.base)
             times.append(time.perf_counter() - t)
         out["restore"] = _ms(times)
 
+        # The first fork may pay for a copy of the repository; the later ones reuse what a
+        # closed fork left (DARS's checks fork and close one sandbox per candidate).
         say(f"{kind}: fork")
-        times = []
-        for i in range(max(3, repeat // 4)):
+        firsts, times, closes = [], [], []
+        for i in range(max(3, repeat // 4) + 1):
             t = time.perf_counter()
             child = box.fork(refs[i % len(refs)])
-            times.append(time.perf_counter() - t)
+            (times if i else firsts).append(time.perf_counter() - t)
+            t = time.perf_counter()
             child.close()
+            closes.append(time.perf_counter() - t)
+        out["first_fork"] = _ms(firsts)
         out["fork"] = _ms(times)
+        out["close"] = _ms(closes)
+        if not path:
+            return out
 
         say(f"{kind}: a 20-action path, replayed and restored")
         actions = _path_actions(20)
@@ -157,7 +203,7 @@ def endless_output(box, size: int) -> dict:
     }
 
 
-def measure_all(kinds: list[str], repeat: int, say: Callable[[str], None]) -> list[dict]:
+def measure_all(kinds: list[str], repeat: int, say: Callable[[str], None], **where) -> list[dict]:
     from trajscope.engine.sandbox.docker import docker_available
 
     results = []
@@ -168,7 +214,7 @@ def measure_all(kinds: list[str], repeat: int, say: Callable[[str], None]) -> li
                 say(f"docker: skipped ({why})")
                 results.append({"kind": "docker", "skipped": why})
                 continue
-        results.append(measure(kind, repeat, say))
+        results.append(measure(kind, repeat, say, **where))
     return results
 
 
@@ -177,6 +223,15 @@ def add_options(p) -> None:
         "--kinds", nargs="+", choices=["local", "docker"], default=["local", "docker"], help="the sandboxes to measure"
     )
     p.add_argument("--repeat", type=int, default=20, help="repetitions of each sandbox operation")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--repo", metavar="DIR", help="measure a copy of this folder (any repository)")
+    where.add_argument("--task", metavar="TASK", help="measure this task's sandbox (a task directory, a SWE-bench row)")
+    where.add_argument(
+        "--fetch",
+        choices=sorted(SDISTS),
+        help="measure a large public repository, its sdist fetched from PyPI once into ~/.cache/trajscope/bench",
+    )
+    p.add_argument("--instance", help="the SWE-bench instance of --task")
     p.add_argument("--json", action="store_true")
 
 
@@ -185,32 +240,41 @@ def run(args) -> int:
     from rich.table import Table
 
     console = Console(stderr=True)
-    results = measure_all(args.kinds, args.repeat, lambda line: console.print(line))
+    repo = args.repo
+    if args.fetch:
+        console.print(f"fetching {args.fetch} (once; kept in {cache_dir()})")
+        repo = str(fetch(args.fetch))
+    if repo is not None and not Path(repo).is_dir():
+        raise FetchError(f"{repo} is not a directory")
+    where = dict(repo=repo, task_spec=args.task, instance=args.instance, path=repo is None and args.task is None)
+    results = measure_all(args.kinds, args.repeat, lambda line: console.print(line), **where)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    table = Table(title="sandbox operations (median / p95 ms)")
-    for column in (
-        "sandbox",
-        "true",
-        "snapshot",
-        "restore",
-        "fork",
-        "replay 20 actions",
-        "restore 20",
-        "restore vs replay",
-    ):
+    title = repo or args.task or BENCH_TASK.name
+    table = Table(title=f"sandbox operations on {title} (median / p95 ms; open in s)")
+    columns = ("open s", "true", "snapshot", "restore", "first fork", "fork", "close")
+    keys = ("true", "snapshot", "restore", "first_fork", "fork", "close")
+    for column in ("sandbox", *columns):
         table.add_column(column, justify="right")
     for r in results:
         if "skipped" in r:
-            table.add_row(r["kind"], f"skipped: {r['skipped']}", *[""] * 6)
+            table.add_row(r["kind"], f"skipped: {r['skipped']}", *[""] * (len(columns) - 1))
             continue
-        cells = [
-            f"{r[k]['median_ms']:.0f} / {r[k]['p95_ms']:.0f}"
-            for k in ("true", "snapshot", "restore", "fork", "replay_20", "restore_20")
-        ]
-        table.add_row(r["kind"], *cells, f"{r['restore_speedup']}×")
+        table.add_row(
+            r["kind"], f"{r['open_s']:.2f}", *(f"{r[k]['median_ms']:.0f} / {r[k]['p95_ms']:.0f}" for k in keys)
+        )
     Console().print(table)
+    if not any("replay_20" in r for r in results):
+        return 0
+    path = Table(title="a 20-action path: replayed from the base, against restored (median / p95 ms)")
+    for column in ("sandbox", "replay 20 actions", "restore 20", "restore vs replay"):
+        path.add_column(column, justify="right")
+    for r in results:
+        if "replay_20" in r:
+            cells = [f"{r[k]['median_ms']:.0f} / {r[k]['p95_ms']:.0f}" for k in ("replay_20", "restore_20")]
+            path.add_row(r["kind"], *cells, f"{r['restore_speedup']}×")
+    Console().print(path)
     output = Table(title="a command that prints 1 GiB: what the engine pays")
     for column in ("sandbox", "wall s", "printed", "kept on disk", "engine memory growth"):
         output.add_column(column, justify="right")
