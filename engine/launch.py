@@ -142,14 +142,20 @@ def result_json(session, wall_s: float, choose=None, name: str = "prm") -> dict:
 
 
 def recorded_settings(log: Path) -> dict | None:
-    """The spec the log's ``run_started`` recorded, checked, as a dict of settings; None for a
-    log written before the spec was recorded (it resumes with the options given).
+    """The spec the log's ``run_started`` recorded (or its last resume, which records the spec it
+    went on with), checked, as a dict of settings; None for a log written before the spec was
+    recorded (it resumes with the options given).
 
     A log is a file that may come from elsewhere: a strategy it names must be one of the
     table's, never a dotted path that would run a module's code (name it to use it)."""
     from trajscope.engine.search import STRATEGIES
 
-    started = next((e for e in read_events(log) if e.get("type") == "run_started"), None)
+    started = None  # the last resume's settings, else the run's first ones
+    for event in read_events(log):
+        if event.get("type") == "run_started" and started is None:
+            started = event
+        elif event.get("type") == "command" and event.get("name") == "resume_search" and "config" in event:
+            started = event
     config = started.get("config") if started else None
     recorded = config.get("spec") if isinstance(config, dict) else None
     if recorded is None:

@@ -138,7 +138,9 @@ def pick_up(session) -> None:
                 by="engine",
                 reason="the search stopped before this step finished",
             )
-    session.emit("command", name="resume_search", by="engine", nodes=len(tree))
+    # what this resume runs with (the next resume reads it, not the first run_started's)
+    spec = {"spec": session.meta["spec"]} if "spec" in session.meta else {}
+    session.emit("command", name="resume_search", by="engine", nodes=len(tree), **({"config": spec} if spec else {}))
     # A submission whose step ran but whose verdict never came: verify it now (it runs
     # past the budget, as what a person asked for does: the step was already paid for).
     for node in list(tree.nodes.values()):

@@ -348,3 +348,39 @@ def test_a_bool_field_is_a_flag_pair_not_a_string_read_as_true(monkeypatch, caps
     with pytest.raises(SystemExit):
         p.parse_args(["--verify-each", "False"])
     assert "run the tests after every edit (default: True)" in " ".join(p.format_help().split())
+
+
+def test_a_resume_records_its_settings_and_the_next_resume_takes_them(tmp_path):
+    """A resume that raised the budget records it: resuming again without the option goes on with
+    the raised one, not the first run's."""
+    from trajscope.engine.launch import recorded_settings
+    from trajscope.tui.cli import main
+
+    log = tmp_path / "run.jsonl"
+    common = ["--strategy", "sample", "--samples", "1", "--sandbox", "local", "--prm", "heuristic", "--headless"]
+    assert main(["search", TASK, *common, "--max-nodes", "2", "--out", str(log)]) in (0, 1)
+    assert recorded_settings(log)["max_nodes"] == 2
+    assert main(["search", TASK, "--resume", *common, "--max-nodes", "4", "--out", str(log)]) in (0, 1)
+    assert recorded_settings(log)["max_nodes"] == 4
+    assert cli_spec("search", TASK, "--resume", "--out", log, resume=log).max_nodes == 4
+
+
+def test_a_resumed_batch_goes_on_with_each_logs_recorded_settings(tmp_path, capsys):
+    """``batch --resume``: each search takes the settings its own log recorded, the options given
+    over them (said once for the batch); a search with no log yet starts with the options given."""
+    from trajscope.tui.cli.batch import resumed_specs
+
+    first = _log_with(tmp_path, SearchSpec(strategy="dars+prune", workers=2, max_nodes=20).to_json())
+    argv = ["batch", TASK, "--out", str(tmp_path), "--resume", "--max-nodes", "40"]
+    args = build_parser().parse_args(argv)
+    args.given = given_options(build_parser(), argv)
+    plain = SearchSpec().to_json(secrets=True)
+    specs = [{"name": "a", "search": plain}, {"name": "b", "search": plain}]
+    got = resumed_specs(args, specs, [first, tmp_path / "none-yet.jsonl"])
+    assert (got[0]["search"]["strategy"], got[0]["search"]["workers"], got[0]["search"]["max_nodes"]) == (
+        "dars+prune",
+        2,
+        40,
+    )
+    assert got[1]["search"] == plain
+    assert capsys.readouterr().err.count("max_nodes 40 (recorded 20)") == 1

@@ -36,7 +36,11 @@ def add_parser(sub) -> None:
         help="ray: the custom resource of the nodes that have a Docker engine and the images",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="where the run logs, summary and predictions go")
-    p.add_argument("--resume", action="store_true", help="go on with the batch in --out from its logs")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on with the batch in --out from its logs (each with the settings its log recorded)",
+    )
     p.add_argument("--headless", action="store_true", help="a progress table and a JSON summary, no screen")
     p.add_argument("--pace", type=float, default=0.0, help=spec_help("pace"))
     add_policy_options(p)
@@ -78,6 +82,22 @@ def task_specs(paths: list[str], instances: list[str] | None, search: dict) -> l
     return specs
 
 
+def resumed_specs(args, specs: list[dict], logs: list[Path]) -> list[dict]:
+    """``--resume``: each search goes on with the settings its own log recorded (its last resume's,
+    else its run's), the options given here over them, as ``search --resume`` does; a search
+    whose log is empty or absent starts with the options given. What changed is said once."""
+    from trajscope.tui.cli.specs import spec_from_args
+
+    said, out = False, []
+    for spec, log in zip(specs, logs):
+        if log.is_file() and log.stat().st_size:
+            resumed = spec_from_args(args, resume=log, say=not said)
+            said = True
+            spec = spec | {"search": resumed.to_json(secrets=True)}
+        out.append(spec)
+    return out
+
+
 def run(args) -> int:
     from trajscope.engine.batch.executors import LocalExecutor, RayExecutor
     from trajscope.engine.batch.fleet import Fleet
@@ -98,7 +118,17 @@ def run(args) -> int:
     out = Path(args.out)
     # Every name the batch writes is checked before anything starts (a Ray cluster included):
     # a link at summary.jsonl used to be found only once every search had run.
-    folder = claim_folder(out, log_names(run_names(specs))[0], args.resume)
+    names = log_names(run_names(specs))[0]
+    folder = claim_folder(out, names, args.resume)
+    if args.resume:
+        try:
+            specs = resumed_specs(args, specs, [out / name for name in names])
+            if args.executor == "local":  # a log's recorded sandbox is checked as the option's was
+                for choice in sorted({s["search"].get("sandbox", "auto") for s in specs} - {spec.sandbox}):
+                    _check_sandbox_here(choice)
+        except BaseException:
+            folder.close()
+            raise
     try:
         executor = (
             RayExecutor(args.parallel, args.address, args.resource)

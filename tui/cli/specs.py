@@ -61,9 +61,10 @@ def add_spec_options(p: argparse.ArgumentParser) -> None:
         )
 
 
-def spec_from_args(args: argparse.Namespace, resume: Path | None = None) -> SearchSpec:
+def spec_from_args(args: argparse.Namespace, resume: Path | None = None, say: bool = True) -> SearchSpec:
     """The spec ``args`` describe; ``resume``: the log whose recorded settings come before the
-    defaults (an option given here that changes one of them is said on stderr, in one line)."""
+    defaults (an option given here that changes one of them is said on stderr, in one line,
+    unless ``say`` is false: a batch says it for its first log only)."""
     from trajscope.engine.launch import recorded_settings
     from trajscope.engine.spec import FIELDS, SearchSpec, read_config
 
@@ -81,7 +82,7 @@ def spec_from_args(args: argparse.Namespace, resume: Path | None = None) -> Sear
     spec = spec.updated({k: values[k] for k in given}, "the command line")
     if recorded:
         _check_what_a_log_may_choose(recorded, resume, given | set(from_file))
-    if recorded:
+    if recorded and say:
         _say_overrides(spec, recorded, resume, set(from_file) | given)
     from trajscope.engine.redact import register
 
