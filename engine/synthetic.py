@@ -19,6 +19,36 @@ _COMMANDS = [
 ]
 
 
+def _step(run: str, ts: float, node_id: str, parent, action: tuple[str, dict], thought: str, tokens) -> Iterator[dict]:
+    yield make_event(
+        "node_added",
+        run,
+        ts=ts,
+        id=node_id,
+        parent=parent,
+        action=make_action(*action),
+        thought=thought,
+        proposer="policy",
+        tokens_in=tokens[0],
+        tokens_out=tokens[1],
+        cost=0.0004,
+    )
+
+
+def _executed(run: str, ts: float, node_id: str, observation: str, exit_code: int) -> dict:
+    return make_event(
+        "node_executed",
+        run,
+        ts=ts,
+        id=node_id,
+        observation=observation,
+        exit_code=exit_code,
+        duration_s=0.2,
+        state_ref=None,
+        diff_stat=None,
+    )
+
+
 def synthetic_events(
     n_nodes: int, seed: int = 0, branch_every: int = 12, run: str = "synthetic", t0: float = 1_700_000_000.0
 ) -> Iterator[dict]:
@@ -42,30 +72,10 @@ def synthetic_events(
             parent = frontier[-1]
         tool, args = _COMMANDS[rng.randrange(len(_COMMANDS))]
         ts += rng.uniform(0.01, 0.5)
-        yield make_event(
-            "node_added",
-            run,
-            ts=ts,
-            id=node_id,
-            parent=parent,
-            action=make_action(tool, args),
-            thought=f"step {i}: try the next thing",
-            proposer="policy",
-            tokens_in=rng.randint(500, 4000),
-            tokens_out=rng.randint(20, 300),
-            cost=0.0004,
-        )
-        yield make_event(
-            "node_executed",
-            run,
-            ts=ts,
-            id=node_id,
-            observation=f"output of step {i}\n" + "line of output\n" * rng.randint(1, 20),
-            exit_code=rng.choice((0, 0, 0, 1)),
-            duration_s=0.2,
-            state_ref=None,
-            diff_stat=None,
-        )
+        tokens = (rng.randint(500, 4000), rng.randint(20, 300))
+        output = f"output of step {i}\n" + "line of output\n" * rng.randint(1, 20)
+        yield from _step(run, ts, node_id, parent, (tool, args), f"step {i}: try the next thing", tokens)
+        yield _executed(run, ts, node_id, output, rng.choice((0, 0, 0, 1)))
         yield make_event("node_scored", run, ts=ts, id=node_id, scorer="builtin", score=round(rng.random(), 3))
         if tool in ("str_replace", "insert", "create"):
             branchable.append(node_id)
@@ -98,29 +108,7 @@ def linear_events(n_steps: int, run: str = "linear", t0: float = 1_700_000_000.0
         )
         ts = t0 + i * 0.1
         node_id = str(i)
-        yield make_event(
-            "node_added",
-            run,
-            ts=ts,
-            id=node_id,
-            parent=parent,
-            action=make_action(tool, args),
-            thought=f"step {i}",
-            proposer="policy",
-            tokens_in=1000,
-            tokens_out=50,
-            cost=0.0004,
-        )
-        yield make_event(
-            "node_executed",
-            run,
-            ts=ts,
-            id=node_id,
-            observation=f"output of step {i}\n",
-            exit_code=0,
-            duration_s=0.2,
-            state_ref=None,
-            diff_stat=None,
-        )
+        yield from _step(run, ts, node_id, parent, (tool, args), f"step {i}", (1000, 50))
+        yield _executed(run, ts, node_id, f"output of step {i}\n", 0)
         parent = node_id
     yield make_event("run_finished", run, ts=t0 + n_steps * 0.1, reason="linear")

@@ -18,22 +18,15 @@ from tests.e2e.tmux import Terminal
 pytestmark = pytest.mark.subprocess
 
 
+def demo_command(out) -> list[str]:
+    """The demo as a person starts it, paced so a person (and these tests) can follow it."""
+    demo = ["demo", "--sandbox", "local", "--pace", "0.3", "--max-nodes", "40", "--out", str(out)]
+    return [sys.executable, "-m", "trajscope.tui.cli", *demo]
+
+
 def test_demo_grows_and_a_person_steers_it_to_a_verified_patch(tmp_path):
     out = tmp_path / "demo.jsonl"
-    command = [
-        sys.executable,
-        "-m",
-        "trajscope.tui.cli",
-        "demo",
-        "--sandbox",
-        "local",
-        "--pace",
-        "0.3",
-        "--max-nodes",
-        "40",
-        "--out",
-        str(out),
-    ]
+    command = demo_command(out)
     with Terminal(command, width=150, height=45) as term:
         term.wait_for("#n1", timeout=60)
         term.wait_for("#n4", timeout=60)  # it grows by itself
@@ -88,20 +81,7 @@ def test_demo_grows_and_a_person_steers_it_to_a_verified_patch(tmp_path):
 
 def test_ctrl_c_in_the_live_app_stops_the_search_with_the_summary_of_q(tmp_path):
     out = tmp_path / "demo.jsonl"
-    command = [
-        sys.executable,
-        "-m",
-        "trajscope.tui.cli",
-        "demo",
-        "--sandbox",
-        "local",
-        "--pace",
-        "0.3",
-        "--max-nodes",
-        "40",
-        "--out",
-        str(out),
-    ]
+    command = demo_command(out)
     with Terminal(command, width=150, height=45) as term:
         term.wait_for("#n2", timeout=60)
         term.press("C-c")
