@@ -115,10 +115,10 @@ class Replayer:
     def _step_name(self, node) -> str:
         return f"step {node.depth} ({short_action(node.action, 50)})"
 
-    def _check(self, node, outcome: Outcome) -> Divergence | None:
+    def _check(self, node, outcome: Outcome, repo: str) -> Divergence | None:
         recorded = node.observation
         if outcome.compare == "output" and recorded is not None:
-            mine, theirs = normalise(outcome.text, self.box.repo), normalise(recorded, self.box.repo)
+            mine, theirs = normalise(outcome.text, repo), normalise(recorded, repo)
             if mine != theirs:
                 return Divergence(
                     node.id,
@@ -136,17 +136,19 @@ class Replayer:
                 )
         return None
 
-    def rebuild(self, node_id: str, *, go_on: bool = False) -> Rebuilt:
-        """Put the sandbox in the state at ``node_id``: restore the deepest snapshot on its path,
-        replay the rest. ReplayError names a step that cannot run; ReplayDiverged the first
-        step whose result differs from the record, unless ``go_on``."""
+    def rebuild(self, node_id: str, *, go_on: bool = False, box=None) -> Rebuilt:
+        """Put the sandbox (or ``box``, a fork sharing its store) in the state at ``node_id``:
+        restore the deepest snapshot on its path, replay the rest. ReplayError names a step
+        that cannot run; ReplayDiverged the first step whose result differs from the record,
+        unless ``go_on``."""
         started = time.perf_counter()
+        box = box or self.box
         if node_id not in self.tree.nodes:
             raise ReplayError(f"the run has no step {node_id}")
         path = [n for n in self.tree.path(node_id) if n.id != ROOT]
         start = max((i for i, n in enumerate(path) if n.id in self.refs), default=-1)
         origin = path[start].id if start >= 0 else ROOT
-        self.box.restore(self.refs[origin])
+        box.restore(self.refs[origin])
         cursor = self._cursors.get(origin, Cursor()).copy()
         first: Divergence | None = next(
             (self.divergences[n.id] for n in path[: start + 1] if n.id in self.divergences), None
@@ -154,14 +156,14 @@ class Replayer:
         skipped = []
         for node in path[start + 1 :]:
             try:
-                outcome = apply(node.action, node.observation, self.box, cursor, self.timeout, self.native)
+                outcome = apply(node.action, node.observation, box, cursor, self.timeout, self.native)
             except Unreplayable as exc:
                 hint = "; its recorded patch can rebuild the state instead" if self.patch_for(node_id) else ""
                 raise ReplayError(f"{self._step_name(node)} cannot be replayed: {exc}{hint}") from None
             if outcome.compare == "none":
                 skipped.append(node.id)
-            divergence = self._check(node, outcome)
-            self.refs[node.id] = self.box.snapshot()
+            divergence = self._check(node, outcome, box.repo)
+            self.refs[node.id] = box.snapshot()
             self._cursors[node.id] = cursor.copy()
             if divergence is not None:
                 self.divergences[node.id] = divergence

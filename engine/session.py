@@ -106,6 +106,7 @@ class Session:
         seed: int = 0,
         restarts: int = RESTARTS,
         meta: dict | None = None,
+        prefix=None,
         **sandbox_options,
     ):
         self.task, self.policy, self.scorers = task, policy, list(scorers or [])
@@ -142,6 +143,8 @@ class Session:
         self.finished: str | None = None
         self.started = time.monotonic()
         self.verifying: dict[str, str] = {}  # node -> the phase its verification is in (not logged)
+        # an imported run's step to start from (engine/branching.py); rollouts start at origin
+        self.prefix, self.origin = prefix, ROOT
 
     # -- what strategies, job handlers and commands use ------------------------------------
     @property
@@ -224,6 +227,8 @@ class Session:
         ref = self.state_of(node_id)
         if ref is not None:
             box.restore(ref)
+        elif self.prefix is not None and self.prefix.covers(node_id):  # an imported step: its format's replay
+            self.refs[node_id] = self.prefix.rebuild(box, node_id)
         else:  # a node from an earlier process: its snapshot store is gone, so replay its path
             from trajscope.engine.actions import execute
 
@@ -254,7 +259,9 @@ class Session:
     def start(self) -> None:
         # The sandbox first: one that cannot confine refuses before the log says a run started,
         # and the log records what the commands really run in.
-        self._root_box = self.task.open_sandbox(self.sandbox_kind, **self.sandbox_options)
+        self._root_box = (
+            self.prefix.box if self.prefix else self.task.open_sandbox(self.sandbox_kind, **self.sandbox_options)
+        )
         self.box_at[self._root_box] = ROOT
         if not self.resumed:
             self.emit(
@@ -272,6 +279,8 @@ class Session:
                     **self.meta,
                 },
             )
+            if self.prefix is not None:
+                self.prefix.attach(self)
         else:
             steps.pick_up(self)
         if getattr(self._root_box, "notice", ""):  # in the log, so the app shows it too
@@ -384,7 +393,7 @@ class Session:
         when every rollout died at its first step, else what the strategy says."""
         if self.rollouts < self.strategy.width:
             self.rollouts += 1
-            return Job("rollout", ROOT)
+            return Job("rollout", self.origin)
         # Every rollout so far died at its first step (a provider error, a broken model
         # answer): start again, a few times, waiting longer each time, within the budget.
         tree = self.tree
@@ -403,7 +412,7 @@ class Session:
                 attempt=self.restarts,
                 reason=tree.nodes[tree.children(ROOT)[-1]].status_reason[:300],
             )
-            return Job("rollout", ROOT, delay=min(30.0, self.restart_backoff * 2 ** (self.restarts - 1)))
+            return Job("rollout", self.origin, delay=min(30.0, self.restart_backoff * 2 ** (self.restarts - 1)))
         jobs = self.strategy.next_jobs(self)
         for job in jobs[1:]:
             self.push(job)

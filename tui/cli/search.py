@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+from trajscope.tui.cli import branch_from
 from trajscope.tui.cli.common import (
     add_out_option,
     add_policy_options,
@@ -30,6 +31,7 @@ def add_parser(sub) -> None:
     add_out_option(p)
     p.add_argument("--resume", action="store_true", help="go on with the search in --out")
     p.add_argument("--headless", action="store_true", help="progress bars and a JSON result instead of the viewer")
+    branch_from.add_options(p)
     add_theme_option(p)
 
 
@@ -38,6 +40,7 @@ def run(args) -> int:
     from trajscope.engine.tasks import load_task
     from trajscope.tui.cli.specs import spec_from_args
 
+    branch_from.check(args)
     task = load_task(args.task, args.instance)
     out = Path(args.out) if args.out else default_out(task.instance_id)
     check_out_log(out, args.resume)
@@ -45,6 +48,9 @@ def run(args) -> int:
         # resumed: the settings the log recorded, but for what is given here
         spec = spec_from_args(args, resume=out if args.resume and out.exists() else None)
         session = build_session(spec, task, out)
+        if args.from_run:  # the state at the step, rebuilt before the log says a run started
+            session.prefix = branch_from.prepare(args, session)
+            print(f"trajscope: {session.prefix.describe()}", file=sys.stderr)
         choose = selector(spec)
     except BaseException:
         if not args.out and out.stat().st_size == 0:  # the empty log default_out made for it

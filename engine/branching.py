@@ -1,0 +1,143 @@
+"""A search that starts at a step of an imported run (docs/architecture.md section 5,
+"From an imported run").
+
+An imported run (any format trajscope reads, a run log included) has no sandbox states.
+``prepare`` rebuilds the state at the chosen step by replay (engine/replay.py) in the
+sandbox the search will use, before anything is written, so a step that cannot be
+replayed or a divergence from the record is one sentence and the person decides. The
+Session then ``attach``es it: the new run log holds the imported run's steps as the trunk
+(``proposer: import``, an ``imported`` field naming the file, its format and the step's
+own id there, observations as recorded), then one ``command`` event ``branch_from_import``
+saying what was rebuilt and how; the search's rollouts start at that step, so the policy
+sees the imported history as its context, and DARS, sampling and a person's re-samples
+work below it as below any node. States along the trunk are the replay's snapshots, so a
+second branch from any of its steps restores instead of replaying.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trajscope.engine.formats import load
+from trajscope.engine.replay import Rebuilt, Replayer, ReplayError
+from trajscope.engine.tree import ROOT, Tree
+
+# What the trunk copies from the imported run: its steps and what was recorded of them.
+_TRUNK_EVENTS = ("node_added", "node_started", "node_executed", "node_scored", "node_status", "submitted")
+
+
+@dataclass
+class ImportedPrefix:
+    """An imported run, the step a search starts from, and its state in ``box``."""
+
+    source: Path
+    format: str
+    events: list[dict]
+    tree: Tree
+    at: str
+    box: object
+    replayer: Replayer
+    rebuilt: Rebuilt
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One sentence: how the state at the step was rebuilt."""
+        r = self.rebuilt
+        if r.from_patch:
+            how = "from the patch recorded there"
+        elif r.replayed == 0:
+            how = "restored from a snapshot taken on the way"
+        else:
+            how = f"by replaying {r.replayed} step{'s' * (r.replayed != 1)}"
+        words = f"state at step {self.at} of {self.source.name} rebuilt {how} in {r.seconds:.2f} s"
+        if r.divergence is not None:
+            words += f"; {r.divergence.sentence} (gone on despite it)"
+        return words
+
+    def attach(self, session) -> None:
+        """Write the trunk into ``session``'s fresh log and start its rollouts at the step."""
+        marker = {"source": str(self.source), "format": self.format}
+        path = {n.id for n in self.tree.path(self.at)}
+        for event in self.events:
+            if event.get("type") not in _TRUNK_EVENTS or event.get("id") not in self.tree.nodes:
+                continue
+            if event["type"] == "node_status" and event["id"] in path:
+                continue  # a status the record gave the path (failed, pruned) would stop the branch below it
+            fields = {k: v for k, v in event.items() if k not in ("type", "ts", "run")}
+            if event["type"] == "node_executed":
+                fields["state_ref"] = None  # a state of the recording process's store, not of this one
+            if event["type"] == "node_added":
+                fields["imported"] = {**marker, "id": event["id"]}
+                fields["proposer"] = "import"
+            session.emit(event["type"], **fields)
+        session.refs.update({n: ref for n, ref in self.replayer.refs.items() if n != ROOT})
+        session.box_at[self.box] = self.at
+        session.origin, session.rollouts = self.at, 0
+        r = self.rebuilt
+        session.emit(
+            "command",
+            name="branch_from_import",
+            by="engine",
+            source=str(self.source),
+            format=self.format,
+            at=self.at,
+            replayed=r.replayed,
+            from_patch=r.from_patch,
+            seconds=round(r.seconds, 3),
+            divergence=r.divergence.sentence if r.divergence else None,
+            text=self.describe(),
+        )
+
+    def rebuild(self, box, node_id: str) -> str:
+        """The state at an imported ``node_id`` in ``box`` (a fork sharing the store): the ref."""
+        return self.replayer.rebuild(node_id, go_on=True, box=box).ref
+
+    def covers(self, node_id: str) -> bool:
+        return node_id in self.tree.nodes and node_id != ROOT
+
+
+def resolve_step(tree: Tree, at: str, source: Path) -> str:
+    """The node id ``at`` names: an id of the file, or a number counted along the imported run's
+    first path (step 1 is its first action)."""
+    at = str(at).strip()
+    if at in tree.nodes and at != ROOT:
+        return at
+    if at.isdigit():
+        node, depth = ROOT, 0
+        while depth < int(at):
+            children = tree.children(node)
+            if not children:
+                break
+            node, depth = children[0], depth + 1
+        if depth == int(at) and depth > 0:
+            return node
+    raise ReplayError(f"{source.name} has no step {at} (its steps are numbered 1 to {tree.max_depth} along its path)")
+
+
+def prepare(
+    source: str | Path,
+    at: str,
+    task,
+    sandbox: str = "local",
+    *,
+    go_on: bool = False,
+    from_patch: bool = False,
+    timeout: float = 120.0,
+    **sandbox_options,
+) -> ImportedPrefix:
+    """Read ``source``, open ``task``'s sandbox and rebuild the state at step ``at`` in it.
+    ReplayError (one sentence naming the step) when it cannot be, or when the replay diverges
+    from the record and ``go_on`` is not given; the sandbox is closed then."""
+    source = Path(source)
+    loaded = load(source)
+    tree = Tree.fold(loaded.events)
+    node = resolve_step(tree, at, source)
+    box = task.open_sandbox(sandbox, **sandbox_options)
+    try:
+        replayer = Replayer(tree, box, timeout=timeout)
+        rebuilt = replayer.from_patch(node) if from_patch else replayer.rebuild(node, go_on=go_on)
+    except BaseException:
+        box.close()
+        raise
+    return ImportedPrefix(source, loaded.format, loaded.events, tree, node, box, replayer, rebuilt)

@@ -1,0 +1,105 @@
+"""A search that starts at a step of an imported run: the trunk as recorded, live branches
+below the step, the model's conversation the imported history, the new log reopening with
+both, a second branch restoring instead of replaying, and the command line's sentences
+(architecture section 5, "From an imported run")."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from trajscope.engine.branching import prepare, resolve_step
+from trajscope.engine.events import read_events
+from trajscope.engine.formats import load
+from trajscope.engine.policy.llm import LLMPolicy
+from trajscope.engine.replay import ReplayDiverged, ReplayError
+from trajscope.engine.search.budget import Budget
+from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.tasks import load_task_dir
+from trajscope.engine.tree import Tree
+from tests.fake_llm import FakeLLM, reply
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+RUN = FIXTURES / "real" / "mini-swe-agent" / "toolcall_submitted.traj.json"
+CALC = FIXTURES / "replay" / "calc"
+
+
+def fixer(request: dict, index: int) -> dict:
+    """Edits calc.py once, then submits."""
+    if any("Edited calc.py" in str(m.get("content")) for m in request["messages"]):
+        return reply("submit")
+    return reply("str_replace", path="calc.py", old="return a - b", new="return a + b")
+
+
+def test_a_search_from_an_imported_step_keeps_the_trunk_and_branches_live_below_it(tmp_path):
+    task = load_task_dir(CALC)
+    prefix = prepare(RUN, "2", task, "local")
+    assert prefix.rebuilt.replayed == 2 and prefix.rebuilt.divergence is None
+    with FakeLLM(fixer) as server:
+        session = Session(
+            task,
+            LLMPolicy("openai/fake", api_base=server.url),
+            tmp_path / "branch.jsonl",
+            budget=Budget(nodes=20),
+            config=SearchConfig(strategy="linear", max_depth=8),
+            prefix=prefix,
+        )
+        session.start()
+        session.wait(60)
+        # a second branch from the same run: restored from the snapshot taken on the way
+        again = prefix.replayer.rebuild("2")
+        session.close()
+    assert again.replayed == 0 and again.seconds < 1.0
+    first = server.requests[0]["messages"]
+    # the model continues the imported conversation: its commands and recorded outputs
+    text = json.dumps(first)
+    assert "cat calc.py" in text and "import calc; print(calc.add(2, 3))" in text and "-1" in text
+    tree = Tree.fold(read_events(tmp_path / "branch.jsonl"))  # the new log reopens with both
+    trunk = [n for n in tree.nodes.values() if n.proposer == "import"]
+    assert len(trunk) == 5 and all(n.extra["imported"]["source"] == str(RUN) for n in trunk)
+    assert tree.nodes["2"].observation == "-1\n"  # as recorded
+    live = [n for n in tree.nodes.values() if n.proposer == "policy"]
+    assert live and live[0].parent == "2"
+    submitted = [n for n in live if n.kind == "submit"]
+    assert submitted and submitted[0].resolved is True
+    assert any(c.get("name") == "branch_from_import" for c in tree.commands)
+
+
+def test_steps_are_named_by_id_or_by_number_along_the_path():
+    tree = Tree.fold(load(RUN).events)
+    assert resolve_step(tree, "3", RUN) == "3"
+    with pytest.raises(ReplayError, match="has no step 9 .*1 to 5"):
+        resolve_step(tree, "9", RUN)
+
+
+def test_a_divergence_stops_prepare_and_leaves_no_sandbox(tmp_path):
+    wrong = json.loads(RUN.read_text())
+    for message in wrong["messages"]:
+        if message.get("role") == "tool" and "-1" in str(message.get("content")):
+            message["content"] = message["content"].replace("-1", "-7")
+            message.get("extra", {}).pop("raw_output", None)
+    bad = tmp_path / "wrong.traj.json"
+    bad.write_text(json.dumps(wrong))
+    with pytest.raises(ReplayDiverged, match="from step 2"):
+        prepare(bad, "4", load_task_dir(CALC), "local")
+    assert prepare(bad, "4", load_task_dir(CALC), "local", go_on=True).rebuilt.divergence.step == 2
+
+
+@pytest.mark.parametrize(
+    "argv,words",
+    [
+        (["--at", "2"], "--at needs --from RUN"),
+        (["--from", str(RUN)], "--from needs --at STEP"),
+        (["--from", str(RUN), "--at", "2", "--resume"], "--from starts a new search"),
+        (["--from", "nowhere.traj", "--at", "2"], "nowhere.traj does not exist"),
+        (["--from", str(RUN), "--at", "9"], "has no step 9"),
+    ],
+)
+def test_the_command_line_says_what_is_wrong_in_one_sentence(tmp_path, capsys, argv, words):
+    from trajscope.tui.cli import main
+
+    code = main(["search", str(CALC), "--headless", "--sandbox", "local", "--out", str(tmp_path / "o.jsonl"), *argv])
+    err = capsys.readouterr().err
+    assert code != 0 and words in err and "Traceback" not in err
