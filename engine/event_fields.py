@@ -29,8 +29,11 @@ def _number(value: object) -> bool:
 # The type each known event field must have; a field of another type is left out of the
 # fold (and counted), never trusted: a damaged or hand-made log must not break the app.
 _FIELD_CHECKS = {
-    **dict.fromkeys(("task", "config", "critic", "verified", "totals", "budget"), lambda v: isinstance(v, dict)),
-    "candidates": lambda v: isinstance(v, list),
+    **dict.fromkeys(
+        ("task", "config", "critic", "verified", "totals", "budget", "visible", "repro"), lambda v: isinstance(v, dict)
+    ),
+    **dict.fromkeys(("candidates", "tests", "regressions", "commands"), lambda v: isinstance(v, list)),
+    "n_regressions": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**31,
     "action": lambda v: isinstance(v, dict),
     **dict.fromkeys(
         ("tokens_in", "tokens_out", "cost", "duration_s", "score"), lambda v: _number(v) and abs(v) < 2**53
@@ -55,6 +58,7 @@ _FIELD_CHECKS = {
             "hint",
             "result",
             "requested_by",
+            "key",
         ),
         lambda v: isinstance(v, str),
     ),

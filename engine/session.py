@@ -69,6 +69,15 @@ class SearchConfig:
             "a config file's table changes the kinds it names"
         },
     )
+    checks: bool = field(
+        default=False,
+        metadata={
+            "doc": "run the agent's own checks on every distinct submitted patch (visible tests, reproduction "
+            "tests the model writes, its own reproduction commands): what select tests and DARS's stopping "
+            "rule read; on with select tests"
+        },
+    )
+    repro_tests: int = field(default=3, metadata={"doc": "checks: reproduction tests asked of the model"})
     oracle: bool = field(
         default=False,
         metadata={

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from trajscope.engine.errors import UserCausedError
 from trajscope.engine.search.budget import Budget
+from trajscope.engine.search.select import SELECTORS
 from trajscope.engine.session import SearchConfig
 
 VERSION = 1
@@ -76,9 +77,15 @@ class SearchSpec(SearchConfig):
     workers: int = _doc(1, "rollouts at once, one sandbox each")
     # -- selection of the patch ------------------------------------------------------------
     select: str = _doc(
-        "prm", "how the patch is chosen: PRM score, an LLM judge, or tournament voting", ("prm", "judge", "rtv")
+        "auto",
+        "how the patch is chosen: the agent's own checks (tests: reproduction tests passed, then visible "
+        "tests not broken, then behaviour-cluster size, then the judge when one is given, then the PRM), "
+        "PRM score, an LLM judge, or tournament voting; auto is tests with a model and prm with the demo policy",
+        ("auto", *SELECTORS),
     )
-    judge: str | None = _doc(None, "the model that judges for select judge|rtv (default: model)")
+    judge: str | None = _doc(
+        None, "the model that judges for select judge|rtv (default: model), and breaks ties for select tests"
+    )
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -153,8 +160,17 @@ class SearchSpec(SearchConfig):
 
     # -- what a search is built from ----------------------------------------------------
     def search_config(self) -> SearchConfig:
-        """The strategy's part, as strategies read it (``session.config``)."""
-        return SearchConfig(**{f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(SearchConfig)})
+        """The strategy's part, as strategies read it (``session.config``); ``select tests`` turns
+        the checks on, as it ranks by them."""
+        config = SearchConfig(**{f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(SearchConfig)})
+        config.checks = config.checks or self.selector_name() == "tests"
+        return config
+
+    def selector_name(self) -> str:
+        """The selection ``select`` names: ``auto`` is tests with a model, prm with the demo policy."""
+        if self.select != "auto":
+            return self.select
+        return "prm" if self.model == "demo" else "tests"
 
     def budget(self) -> Budget:
         return Budget(nodes=self.max_nodes, tokens=self.max_tokens, cost=self.max_cost, wall_s=self.max_time)

@@ -69,6 +69,8 @@ class Tree:
         self.tokens_out = 0
         self.cost = 0.0
         self._submitted: set[str] = set()
+        self.checks: dict = {}  # the agent's own checks of the base state (engine/search/checks.py)
+        self.checked: dict[str, dict] = {}  # a candidate's checks by its normalised patch's key
         self._patch_from: dict[str, str] = {}  # node -> patch_at(node) where no patch is on the node itself
         self._add_root()
 
@@ -248,6 +250,24 @@ class Tree:
         self._submitted.add(node.id)
         return node.id
 
+    def _checks_prepared(self, e: dict) -> str | None:
+        tests = [t for t in e.get("tests") or [] if isinstance(t, dict)]  # a hand-made log may hold anything
+        self.checks = {"visible": e.get("visible") or {}, "tests": tests, "duration_s": e.get("duration_s")}
+        self.tokens_in += int(e.get("tokens_in") or 0)  # the model's tests count in the token budget
+        self.tokens_out += int(e.get("tokens_out") or 0)
+        return None
+
+    def _candidate_checked(self, e: dict) -> str | None:
+        node = self._node(e)
+        if node is None:
+            return None
+        facts = {k: e[k] for k in ("key", "cached", "repro", "regressions", "n_regressions") if k in e}
+        facts["commands"] = [c for c in e.get("commands") or [] if isinstance(c, dict)]
+        node.extra["checks"] = facts
+        if not e.get("cached") and isinstance(e.get("key"), str):
+            self.checked[e["key"]] = facts
+        return node.id
+
     def _command(self, e: dict) -> str | None:
         self.commands.append({k: v for k, v in e.items() if k not in ("type", "run")})
         if e.get("name") == "raise_budget" and isinstance(e.get("budget"), dict):
@@ -390,6 +410,8 @@ _HANDLERS = {
     "branch_requested": Tree._branch_requested,
     "summary_written": Tree._summary_written,
     "submitted": Tree._submitted,
+    "checks_prepared": Tree._checks_prepared,
+    "candidate_checked": Tree._candidate_checked,
     "run_finished": Tree._run_finished,
     "command": Tree._command,
 }

@@ -16,6 +16,7 @@ from typing import ClassVar, Literal
 
 from trajscope.engine.events import LogFollower, ReadCounts
 from trajscope.engine.formats import FormatError, load
+from trajscope.engine.formats.progressive import read_parts
 from trajscope.engine.live import LiveSearch
 from trajscope.engine.tree import Tree
 
@@ -79,6 +80,75 @@ def run_replay(events: list[dict], pump: EventPump, speed: float, max_gap_s: flo
         time.sleep(0)
 
 
+AHEAD = 20_000
+"""Events read but not folded yet, at most (beyond this the reader waits for the fold)."""
+
+
+class PartReader:
+    """A file read in parts by a thread while its first steps are already on screen.
+
+    The thread folds the first part into a tree no widget sees yet (``first`` is set when
+    ``tree``, or ``error``, one sentence, is there), then puts the events of each later part
+    in ``pump``, which the explorer folds on its timer like a followed log's. It waits while
+    the pump is full, so the events read ahead of the fold stay few."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.pump = EventPump()
+        self.first = threading.Event()
+        self.tree: Tree | None = None
+        self.replacement: Tree | None = None  # the whole file's tree, when its end changed its start
+        self.error: str | None = None
+        self.counts = ReadCounts()
+        self.format = ""
+        self.done = 0
+        self.size = 0
+        self.finished = False  # every part is in the pump, or the reading stopped
+        self._thread = threading.Thread(target=self._run, name="trajscope-read", daemon=True)
+
+    def start(self) -> PartReader:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.pump.stop.set()
+
+    @property
+    def complete(self) -> bool:
+        """Every event of the file has been taken from the pump."""
+        return self.finished and not len(self.pump)
+
+    @property
+    def progress(self) -> str:
+        share = self.done / self.size if self.size else 1.0
+        return f"reading {share:.0%} of {self.size / 1e6:.1f} MB"
+
+    def _run(self) -> None:
+        stop = self.pump.stop
+        try:
+            for part in read_parts(self.path):
+                if stop.is_set():
+                    return
+                self.counts, self.format = part.counts, part.format
+                if self.tree is None:
+                    self.tree = Tree.fold(part.events)
+                    self.first.set()
+                elif part.replace:
+                    self.replacement = Tree.fold(part.events)
+                else:
+                    self.pump.put(part.events)
+                self.done, self.size = part.done, part.size
+                while len(self.pump) > AHEAD and not stop.wait(0.01):
+                    pass
+        except FormatError as exc:
+            self.error = str(exc)
+        except OSError as exc:
+            self.error = f"{self.path} cannot be read: {exc.strerror or exc}"
+        finally:
+            self.finished = True
+            self.first.set()
+
+
 SourceKind = Literal["file", "runs", "live", "fleet"]
 
 
@@ -97,24 +167,21 @@ class Source:
         self.path = Path(path)
         self.follow = follow
         self.replay = replay
-        self._prefetch: tuple[threading.Thread, list] | None = None
+        self._reader: PartReader | None = None
 
     def prefetch(self) -> None:
         """Start reading a file that will not change, while the app starts up (the first
-        paint then waits only for what is left of the load)."""
-        if self.kind != "file" or self.follow or self.replay or self._prefetch is not None:
-            return
-        box: list = []
+        paint then waits only for the file's first part)."""
+        if self.kind == "file" and not self.grows and self._reader is None:
+            self._reader = self.parts()
 
-        def work() -> None:
-            try:
-                box.append(self.read())
-            except BaseException as exc:  # given to the screen that asks for the tree
-                box.append(exc)
-
-        thread = threading.Thread(target=work, name="trajscope-prefetch", daemon=True)
-        self._prefetch = (thread, box)
-        thread.start()
+    def parts(self) -> PartReader | None:
+        """A started reader of the file in parts (the prefetch's, once), or None where the
+        source is read whole (``loaded``)."""
+        if self.kind != "file" or self.grows:
+            return None
+        reader, self._reader = self._reader, None
+        return reader or PartReader(self.path).start()
 
     @property
     def grows(self) -> bool:
@@ -126,21 +193,9 @@ class Source:
         loaded = load(self.path)
         return Tree.fold(loaded.events), loaded.counts, loaded.format
 
-    @property
-    def ready(self) -> bool:
-        """The prefetch has finished (its tree can be taken without waiting)."""
-        return self._prefetch is not None and not self._prefetch[0].is_alive()
-
     def loaded(self) -> tuple[Tree, ReadCounts, str]:
-        """The folded tree (the prefetch's, once: a second screen reads the file again)."""
-        if self._prefetch is None:
-            return self.read()
-        thread, box = self._prefetch
-        self._prefetch = None
-        thread.join()
-        if isinstance(box[0], BaseException):
-            raise box[0]
-        return box[0]
+        """The folded tree of a source read whole."""
+        return self.read()
 
     @property
     def mode(self) -> str:
@@ -159,6 +214,9 @@ class RunSource(Source):
     def __init__(self, ref, verdicts: dict | None = None) -> None:
         super().__init__(ref.path)
         self.ref, self.verdicts = ref, verdicts or {}
+
+    def parts(self) -> None:
+        return None  # read whole by its reference (a run of a multi-run file is not a file of its own)
 
     def read(self) -> tuple[Tree, ReadCounts, str]:
         loaded = self.ref.load(self.verdicts)

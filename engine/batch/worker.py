@@ -162,7 +162,7 @@ class SearchWorker:
 
         try:
             spec = SearchSpec.from_json(self.spec.get("search", {}), "the search's spec")
-            self._select = spec.select
+            self._select = spec.selector_name()
             task = load_task(self.spec["task"], self.spec.get("instance"))
             session = build_session(spec, task, self.log)
             choose = selector(spec)

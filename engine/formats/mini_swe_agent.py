@@ -110,31 +110,42 @@ def _observation(message: dict) -> tuple[str, int | None]:
     return output, code if isinstance(code, int) else None
 
 
-def convert(data: object, name: str) -> list[dict]:
-    if isinstance(data, dict):
-        messages, info = data.get("messages") or [], data.get("info") or {}
-        instance = data.get("instance_id") or info.get("instance_id") or name
-    else:
-        messages, info, instance = data, {}, name
-    messages = [m for m in messages if isinstance(m, dict)]
-    users = [m for m in messages if m.get("role") == "user"]
-    task = {"instance_id": text_of(instance), "problem_statement": _text(users[0]["content"]) if users else ""}
-    builder = RunBuilder(text_of(instance), task, "mini-swe-agent")
-    model = (
-        ((info.get("config") or {}).get("model") or {}).get("model_name")
-        if isinstance(info.get("config"), dict)
-        else None
-    )
-    if model:
-        builder.events[0]["config"]["model"] = text_of(model)
-    parent = None
-    waiting: list[dict] = []  # commands of the last assistant turn, waiting for their outputs
-    exit_status = submission = None
+class Conversion:
+    """A mini-swe-agent trajectory converted one message at a time, so a reader can hand
+    the first steps on before the rest of the file is read (engine/formats/progressive.py).
 
-    def add(turn: dict, observation: str | None, exit_code: int | None) -> None:
-        nonlocal parent
-        parent = builder.turn(
-            parent,
+    ``info`` is the document's ``info`` (it comes before ``messages`` in what mini writes);
+    ``task`` the first user message when the caller already knows it (a whole read)."""
+
+    def __init__(self, name: str, info: dict, task: str | None = None) -> None:
+        self.name, self.info, self.task = name, info, task
+        self.builder: RunBuilder | None = None
+        self.parent: str | None = None
+        self.waiting: list[dict] = []  # commands of the last assistant turn, waiting for their outputs
+        self.exit_status = self.submission = None
+        self.seen_task = False
+        self.steps = 0
+        self.last_added: dict | None = None  # the last node_added and last event handed out: finish reads them
+        self.last_event: dict | None = None
+
+    def _builder(self) -> RunBuilder:
+        if self.builder is None:
+            info = self.info
+            instance = text_of(info.get("instance_id") or self.name)
+            builder = RunBuilder(
+                instance, {"instance_id": instance, "problem_statement": self.task or ""}, "mini-swe-agent"
+            )
+            config = info.get("config")
+            model = ((config.get("model") or {}).get("model_name")) if isinstance(config, dict) else None
+            if model:
+                builder.events[0]["config"]["model"] = text_of(model)
+            self.builder = builder
+        return self.builder
+
+    def _add(self, turn: dict, observation: str | None, exit_code: int | None) -> None:
+        self.steps += 1
+        self.parent = self._builder().turn(
+            self.parent,
             action_from_command(turn["command"]),
             thought=turn["thought"],
             observation=observation,
@@ -144,19 +155,18 @@ def convert(data: object, name: str) -> list[dict]:
             cost=turn["tokens"][2],
         )
 
-    def flush() -> None:
-        while waiting:
-            turn = waiting.pop(0)
-            add(turn, "" if turn["last"] else None, None)
-
-    seen_task = False
-    for message in messages:
+    def feed(self, message: object) -> None:
+        """Fold one message of ``messages`` in."""
+        if not isinstance(message, dict):
+            return
+        waiting = self.waiting
         role = message.get("role")
         if role == "assistant":
-            flush()
+            while waiting:
+                turn = waiting.pop(0)
+                self._add(turn, "" if turn["last"] else None, None)
             usage = _usage(message)
-            commands = _commands(message)
-            for i, (command, call_id) in enumerate(commands):
+            for i, (command, call_id) in enumerate(_commands(message)):
                 waiting.append(
                     {
                         "command": command,
@@ -170,33 +180,64 @@ def convert(data: object, name: str) -> list[dict]:
             if waiting:
                 call_id = message.get("tool_call_id")
                 index = next((i for i, t in enumerate(waiting) if call_id and t["id"] == call_id), 0)
-                turn = waiting.pop(index)
-                add(turn, *_observation(message))
-            elif seen_task:
-                continue
-            seen_task = True
+                self._add(waiting.pop(index), *_observation(message))
+            elif not self.seen_task:
+                self.seen_task = True
+                if self.task is None and role == "user":
+                    self.task = _text(message["content"])
         elif role == "exit":
             extra = message.get("extra") if isinstance(message.get("extra"), dict) else {}
-            exit_status, submission = extra.get("exit_status"), extra.get("submission")
+            self.exit_status, self.submission = extra.get("exit_status"), extra.get("submission")
             for turn in waiting:  # the command that submitted has no output message of its own
                 turn["last"] = True
-    while waiting:
-        turn = waiting.pop(0)
-        add(turn, (submission or "") if turn["last"] else None, 0 if turn["last"] else None)
-    last = builder.events[-1] if parent else None
-    patch = text_of(submission or info.get("submission") or "")
-    if parent and not patch and last and last.get("type") == "node_executed":
-        added = next(e for e in reversed(builder.events) if e["type"] == "node_added")
-        if "FINAL_OUTPUT" in (added["action"].get("raw") or ""):
-            patch = extract_patch(last.get("observation"))
-    status = text_of(exit_status or info.get("exit_status") or "")
-    # mini.yaml's workflow submits with the marker alone: the submission is empty (the change
-    # stays in the working tree), yet the agent submitted, and the run says so.
-    if parent and (patch or status == "Submitted"):
-        builder.submit(parent, patch)
-    stats = info.get("model_stats") or {}
-    totals = {"cost": float(stats.get("instance_cost") or 0.0), "api_calls": int(stats.get("api_calls") or 0)}
-    return builder.finish(status or ("Submitted" if patch else None), totals if any(totals.values()) else None)
+
+    def take(self) -> list[dict]:
+        """The events made since the last call (each handed out once, then not held here)."""
+        if self.builder is None:
+            return []
+        events, self.builder.events = self.builder.events, []
+        if events:
+            self.last_event = events[-1]
+            self.last_added = next((e for e in reversed(events) if e["type"] == "node_added"), self.last_added)
+        return events
+
+    def finish(self) -> list[dict]:
+        """The last events: the submitting turn, the submission and the run's end."""
+        info = self.info
+        while self.waiting:
+            turn = self.waiting.pop(0)
+            last = turn["last"]
+            self._add(turn, (self.submission or "") if last else None, 0 if last else None)
+        builder = self._builder()
+        events = self.take()
+        patch = text_of(self.submission or info.get("submission") or "")
+        last = self.last_event if self.parent else None
+        if self.parent and not patch and last and last.get("type") == "node_executed":
+            if "FINAL_OUTPUT" in (self.last_added["action"].get("raw") or ""):
+                patch = extract_patch(last.get("observation"))
+        status = text_of(self.exit_status or info.get("exit_status") or "")
+        # mini.yaml's workflow submits with the marker alone: the submission is empty (the change
+        # stays in the working tree), yet the agent submitted, and the run says so.
+        if self.parent and (patch or status == "Submitted"):
+            builder.submit(self.parent, patch)
+        stats = info.get("model_stats") or {}
+        totals = {"cost": float(stats.get("instance_cost") or 0.0), "api_calls": int(stats.get("api_calls") or 0)}
+        builder.finish(status or ("Submitted" if patch else None), totals if any(totals.values()) else None)
+        return events + self.take()
+
+
+def convert(data: object, name: str) -> list[dict]:
+    if isinstance(data, dict):
+        messages, info = data.get("messages") or [], data.get("info") or {}
+        info = {**info, "instance_id": data.get("instance_id") or info.get("instance_id")}
+    else:
+        messages, info = data, {}
+    messages = [m for m in messages if isinstance(m, dict)]
+    users = [m for m in messages if m.get("role") == "user"]
+    conversion = Conversion(name, info, _text(users[0]["content"]) if users else "")
+    for message in messages:
+        conversion.feed(message)
+    return conversion.take() + conversion.finish()
 
 
 IMPORTER = Importer("mini-swe-agent", "no assistant message in `messages`", looks_like, convert)

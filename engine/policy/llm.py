@@ -264,6 +264,13 @@ class LLMPolicy:
         response = self._request([{"role": "user", "content": prompt}], 1, temperature, tools=False)
         return response.choices[0].message.content or ""
 
+    def ask_usage(self, prompt: str, temperature: float = 0.0) -> tuple[str, int, int]:
+        """``ask``, with the tokens it used (in, out): for work that counts in a search's budget."""
+        response = self._request([{"role": "user", "content": prompt}], 1, temperature, tools=False)
+        usage = getattr(response, "usage", None)
+        used_in, used_out = (int(getattr(usage, k, 0) or 0) for k in ("prompt_tokens", "completion_tokens"))
+        return response.choices[0].message.content or "", used_in, used_out
+
     def _cost(self, response) -> float:
         try:
             return float(litellm().completion_cost(completion_response=response) or 0.0)

@@ -1,5 +1,6 @@
 """A simulated model: ``Solver`` plays the demo policy's bank for a task as a model would
-(tool calls or the text format, ``n`` choices, a chance of the wrong fix), and
+(tool calls or the text format, ``n`` choices, a chance of the wrong fix; a noisy reproduction
+test when asked for one), and
 ``ModelServer`` serves any such script at ``/v1/chat/completions`` with ``usage``, so
 the real client (litellm over HTTP) talks to it. ``trajscope prm collect`` and ``trajscope
 bench search`` use it; it never reaches a real provider. The tests' double, with faults,
@@ -24,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from trajscope.engine.actions import Action, parse_text
 from trajscope.engine.trace import Step
-from trajscope.engine.policy.demo import Bank, next_action
+from trajscope.engine.policy.demo import Bank, next_action, reproduction
 
 
 _EXIT = re.compile(r"^\(exit code (-?\d+)\)\n")
@@ -86,6 +87,9 @@ class Solver:
         return steps
 
     def __call__(self, request: dict, index: int) -> dict:
+        if _asks_for_test(request):
+            rng = random.Random(f"{self.seed}|repro|{index}|{next(self._count)}")
+            return {"text": f"```python\n{reproduction_test(self.task, rng)}```"}
         steps = self.steps(request)
         key = "|".join(f"{s.action.tool}{s.action.args}" for s in steps)
         rng = random.Random(f"{self.seed}|{key}|{index}|{next(self._count)}")
@@ -95,6 +99,55 @@ class Solver:
             self._bash[command] = action
             return {"text": f"{thought}\n\n```bash\n{command}\n```"}
         return {"tool": action.tool, "args": action.args, "thought": thought}
+
+
+REPRO_ASK = "reproduces this issue"
+"""What a request for a reproduction test says (engine/search/checks.py's REPRO_PROMPT)."""
+
+REPRO_NOISE = {"right": 0.45, "weak": 0.2, "wrong": 0.15, "vacuous": 0.2}
+"""How the simulated model's reproduction tests turn out: right (fails on the bug, passes on
+the fix), weak (the issue's example: fails on the bug, passes on any change of its output),
+wrong (fails on the bug and on the fix), vacuous (passes everywhere)."""
+
+
+def _asks_for_test(request: dict) -> bool:
+    messages = request.get("messages") or [{}]
+    return not request.get("tools") and REPRO_ASK in str(messages[-1].get("content") or "")
+
+
+def _added_test_file(test_patch: str) -> str:
+    """The first test file ``test_patch`` adds, as its content (what the right test checks)."""
+    lines, inside = [], False
+    for line in test_patch.splitlines():
+        if line.startswith("diff --git"):
+            if inside:
+                break
+            inside = "test" in line
+        elif inside and line.startswith("+") and not line.startswith("+++"):
+            lines.append(line[1:])
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def reproduction_test(task, rng: random.Random) -> str:
+    """A reproduction test as a noisy model writes one (REPRO_NOISE). The simulated model knows
+    the task's answer as Solver knows its fix: the right test is the bundled task's own new test
+    file, its functions renamed (a model does not know the hidden tests' names)."""
+    kind = rng.choices(list(REPRO_NOISE), weights=list(REPRO_NOISE.values()))[0]
+    counter = itertools.count(1)
+    right = re.sub(
+        r"\bdef test_\w+", lambda _: f"def test_reproduces_issue_{next(counter)}", _added_test_file(task.test_patch)
+    )
+    if kind == "right" and right:
+        return right
+    if kind == "wrong" and right:
+        wrong = right.replace('== "', '== "~').replace("== '", "== '~")
+        return wrong if wrong != right else right + "\n\ndef test_reproduces_issue_exactly():\n    assert False\n"
+    example = reproduction(task) if kind == "weak" else None
+    if example is not None:
+        code = example.args["command"].split("<<'EOF'\n", 1)[-1].rsplit("EOF", 1)[0]
+        body = "".join(f"    {line}\n" for line in code.splitlines())
+        return f"def test_reproduces_issue():\n{body}"
+    return "import os\n\n\ndef test_reproduces_issue():\n    assert os.path.isdir('.')\n"
 
 
 class ModelServer:

@@ -10,15 +10,18 @@ which kinds may branch again).
 
 ``Dars`` is the strategy: past its own limits it relaxes them round by round, then
 starts fresh rollouts that read the submissions so far (distilled: summaries, patches,
-PRM scores), until the budget is spent or nothing is left to do. That rule reads no
-verdict of the hidden tests (the grader): a search that found the fix and one that did
-not make the same decisions. Only ``oracle`` (``--oracle``, the user's explicit choice)
-stops it going on once a submission was verified as resolved.
+PRM scores), until the budget is spent or nothing is left to do. It stops early only on
+the agent's own evidence (engine/search/checks.py, when the checks are on): once a
+candidate passes every kept reproduction test (one at least) and breaks no visible test.
+That rule reads no verdict of the hidden tests (the grader): a search that found the fix
+and one that did not make the same decisions. Only ``oracle`` (``--oracle``, the user's
+explicit choice) also stops it going on once a submission was verified as resolved.
 """
 
 from __future__ import annotations
 
 from trajscope.engine.actions import CRITICAL_KINDS, short_action
+from trajscope.engine.search.checks import settled
 from trajscope.engine.search.refine import distill
 from trajscope.engine.search.resample import template
 from trajscope.engine.search.select import parse_choice
@@ -148,6 +151,8 @@ class Dars(Strategy):
         return best, {"method": f"prm:{session.scorers[0].name}", "scores": [round(s, 4) for s in scores]}
 
     def next_jobs(self, search: SearchView) -> list[Job]:
+        if settled(search.tree) is not None:  # the stopping rule: the agent's own checks are met
+            return []
         while True:
             node = next_expansion(search.tree, self.expansions, *self.limits())
             if node is not None:
@@ -159,6 +164,12 @@ class Dars(Strategy):
                 return [job]
             if (self.relax, self.fresh) == before:  # no phase left, or not now
                 return []
+
+    def end_reason(self, tree: Tree) -> str | None:
+        done = settled(tree)
+        if done is None:
+            return None
+        return f"{done} passes every kept reproduction test and breaks no visible test"
 
     def limits(self) -> tuple[dict, dict]:
         """The expansion limits of the phase: DARS's own, then relaxed round by round (each

@@ -1,7 +1,8 @@
 """Selecting the patch to submit from a searched tree (docs/architecture.md section 5).
 
-Filter (submitted, non-empty), de-duplicate normalised patches, then rank by PRM
-score; ties go to the shorter trajectory. Selection never looks at the hidden tests'
+Filter (submitted, non-empty), de-duplicate normalised patches, then rank: by the
+agent's own checks (``select_tests``: engine/search/checks.py runs them), by PRM score,
+by an LLM judge, or by tournament voting; ties go to the shorter trajectory. Selection never looks at the hidden tests'
 verdict: that is what it is judged against. A submitted patch applies by construction
 (it is the diff of the node's own state from the task's base, taken in its sandbox),
 so nothing the grader said is needed to keep it. Only ``oracle`` (``--oracle``, the
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from trajscope.engine.tree import Tree
 
@@ -33,6 +34,20 @@ class Candidate:
     depth: int
     score: float | None
     duplicates: list[str]
+    facts: dict = field(default_factory=dict)  # what a selector knew of it and why it chose as it did
+
+    def to_json(self) -> dict:
+        return {"node": self.node, "duplicates": self.duplicates, **self.facts}
+
+
+SELECTORS = {
+    "tests": "the agent's own checks: reproduction tests passed, then visible tests not broken, then "
+    "behaviour-cluster size, then the judge (when one is given), then the PRM",
+    "prm": "the PRM's mean score over a path's last three steps",
+    "judge": "one LLM judge's pick (the PRM when it gives no usable answer)",
+    "rtv": "recursive tournament voting by an LLM judge",
+}
+"""The selectors by name, and what each ranks by (``--select``'s choices and help)."""
 
 
 def candidates(tree: Tree, oracle: bool = False) -> list[Candidate]:
@@ -193,3 +208,109 @@ def select_rtv(
             winners.append(max(members, key=lambda c: (tally[c.node], -c.depth)))
         round_ = winners
     return (round_[0].node if round_ else None), pool
+
+
+# --- the agent's own checks (engine/search/checks.py records them) --------------------------
+
+
+def patch_key(patch: str) -> str:
+    """The cache key of a candidate's checks: a digest of its normalised patch."""
+    import hashlib
+
+    return hashlib.sha256(normalise(patch).encode()).hexdigest()[:16]
+
+
+def kept_tests(tree: Tree) -> list[str]:
+    """The reproduction tests kept (they fail on the base state), by id."""
+    return [str(t.get("id")) for t in (tree.checks.get("tests") or []) if t.get("kept")]
+
+
+def facts_of(tree: Tree, node_id: str) -> dict:
+    """The checks of the candidate at ``node_id`` (its own, or those of an equal patch); {} if none."""
+    node = tree.nodes.get(node_id)
+    if node is None:
+        return {}
+    found = node.extra.get("checks")
+    if found is None and node.patch:
+        found = tree.checked.get(patch_key(node.patch))
+    return found or {}
+
+
+def _agree(a: dict, b: dict) -> bool:
+    """Two candidates behave alike: the commands both re-ran (one at least) gave the same outputs."""
+    common = a.keys() & b.keys()
+    return bool(common) and all(a[c] == b[c] for c in common)
+
+
+def select_tests(tree: Tree, judge=None, oracle: bool = False) -> tuple[str | None, list[Candidate]]:
+    """Rank by reproduction tests passed, then visible tests not broken, then the size of the
+    candidate's behaviour cluster, then (among those still tied, when ``judge`` is given) the
+    judge's pick, then the PRM, then the shorter trajectory. Each candidate's ``facts`` say
+    what it scored and the chosen one's say why."""
+    pool = candidates(tree, oracle)
+    if not pool:
+        return None, pool
+    kept = kept_tests(tree)
+    behaviour = {}
+    for c in pool:
+        facts = facts_of(tree, c.node)
+        behaviour[c.node] = {str(x.get("command")): x.get("digest") for x in facts.get("commands") or []}
+        repro = facts.get("repro") if isinstance(facts.get("repro"), dict) else {}
+        c.facts = {
+            "checked": bool(facts),
+            "tests_passed": [t for t in kept if repro.get(t) is True],
+            "tests_kept": len(kept),
+            "regressions": list(facts.get("regressions") or []),
+            "n_regressions": facts.get("n_regressions") if facts else None,
+            "prm": round(path_score(tree, c.node), 4),
+        }
+    for c in pool:
+        c.facts["cluster"] = sum(1 for d in pool if d is c or _agree(behaviour[c.node], behaviour[d.node]))
+
+    def key(c: Candidate) -> tuple:
+        broken = c.facts["n_regressions"]
+        return (len(c.facts["tests_passed"]), -(broken if isinstance(broken, int) else 10**9), c.facts["cluster"])
+
+    def order(c: Candidate) -> tuple:
+        return (*key(c), c.facts["prm"], -c.depth)
+
+    ranked = sorted(pool, key=order, reverse=True)
+    top = [c for c in ranked if key(c) == key(ranked[0])]
+    judged = None
+    if judge is not None and len(top) > 1:
+        issue = str(tree.task.get("problem_statement") or "")
+        pick = judge(issue, [(tree.nodes[c.node].summary or summarize(tree, c.node), c.patch) for c in top])
+        judged = top[pick] if pick is not None else None
+    best = judged or ranked[0]
+    runner = next((c for c in ranked if c is not best), None)
+    for c in pool:
+        c.facts["chosen"] = c is best
+    best.facts["why"] = _why(best, runner, judged is not None, key)
+    return best.node, pool
+
+
+def _why(best: Candidate, runner: Candidate | None, judged: bool, key) -> str:
+    """Why ``best`` was chosen over the next best, in one sentence."""
+    f = best.facts
+    broken = f["n_regressions"]
+    said = (
+        f"passes {len(f['tests_passed'])} of {f['tests_kept']} reproduction tests, "
+        + ("was not checked" if broken is None else f"breaks {broken} visible tests")
+        + f", {f['cluster']} candidate(s) behave as it does"
+    )
+    if runner is None:
+        return f"the only candidate; it {said}"
+    r = runner.facts
+    if len(f["tests_passed"]) != len(r["tests_passed"]):
+        because = f"it passes more reproduction tests than the next best ({len(r['tests_passed'])})"
+    elif key(best)[1] != key(runner)[1]:
+        because = f"it breaks fewer visible tests than the next best ({r['n_regressions']})"
+    elif f["cluster"] != r["cluster"]:
+        because = f"more candidates behave as it does than as the next best ({r['cluster']})"
+    elif judged:
+        because = "the judge preferred it among the candidates tied on the checks"
+    elif f["prm"] != r["prm"]:
+        because = f"tied on the checks, the PRM scores it higher ({f['prm']:.2f} against {r['prm']:.2f})"
+    else:
+        because = "tied on the checks and the PRM, its trajectory is shorter"
+    return f"{because}; it {said}"

@@ -5,7 +5,8 @@ steps below a node until a submit, the depth limit, a pause or the budget;
 ``expand`` samples alternatives to a node (DARS, or a person's re-sample) with the
 strategy's ``expansion_prompt`` and keeps the one its ``choose`` picks (a person
 keeps all); ``edit`` runs a person's action in
-place of a node's; ``submit`` verifies the patch at a node. A sandbox failure
+place of a node's; ``submit`` verifies the patch at a node (and, with ``checks``, runs the
+agent's own checks on it: engine/search/checks.py). A sandbox failure
 raises to the Session, which stops the search.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 from trajscope.engine.actions import Action
 from trajscope.engine.policy.base import Proposal
 from trajscope.engine.search import steps
+from trajscope.engine.search.checks import check_candidate
 from trajscope.engine.search.recorder import record_submission
 from trajscope.engine.search.strategy import Job
 from trajscope.engine.tree import ROOT
@@ -42,7 +44,9 @@ def after_execute(session, box, node_id: str) -> bool:
     if node.kind == "submit":
         from trajscope.engine.search.select import summarize
 
-        verify_submission(session, node_id, box.diff())
+        patch = box.diff()
+        verify_submission(session, node_id, patch)
+        check_candidate(session, box, node_id, patch)
         with session.recorder.reading() as tree:
             summary = summarize(tree, node_id)
         session.emit("summary_written", id=node_id, summary=summary)
@@ -133,7 +137,9 @@ def edit(session, job: Job, box) -> None:
 
 def submit_job(session, job: Job, box) -> None:
     session.move_to(box, job.node)
-    verify_submission(session, job.node, box.diff())
+    patch = box.diff()
+    verify_submission(session, job.node, patch)
+    check_candidate(session, box, job.node, patch)
 
 
 HANDLERS = {"rollout": rollout, "expand": expand, "edit": edit, "submit": submit_job}

@@ -23,7 +23,11 @@ SIZE = (140, 40)
 
 
 async def opened(pilot):
-    await wait_for(pilot, lambda: pilot.app.screen.model is not None and not pilot.app.screen.tree.loading)
+    def whole() -> bool:  # the whole file is in the tree (a large one is read in parts after its first screenful)
+        screen = pilot.app.screen
+        return getattr(screen, "model", None) is not None and not screen.tree.loading and screen.reader is None
+
+    await wait_for(pilot, whole)
     return pilot.app.screen
 
 

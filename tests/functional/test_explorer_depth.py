@@ -20,7 +20,7 @@ async def test_a_long_single_path_goes_to_its_last_step_and_labels_only_the_line
     write_events(path, linear_events(STEPS))
     app = TrajscopeApp(Source(path))
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: getattr(app.screen, "model", None) is not None and not app.screen.tree.loading)
+        await wait_for(pilot, lambda: getattr(app.screen, "model", None) is not None and app.screen.reader is None)
         screen, tree = app.screen, app.screen.tree
         assert screen.model.max_depth == STEPS
         await wait_for(pilot, lambda: ROOT in tree._populated)  # every step has its line

@@ -152,7 +152,9 @@ def add_search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prune-m", type=int, default=3, help=spec_help("prune_m"))
     p.add_argument("--prune-b", type=int, default=1, help=spec_help("prune_b"))
     p.add_argument("--critic", choices=["prm", "llm", "first"], default="prm", help=spec_help("critic"))
-    p.add_argument("--select", choices=["prm", "judge", "rtv"], default="prm", help=spec_help("select"))
+    from trajscope.engine.spec import FIELDS
+
+    p.add_argument("--select", choices=FIELDS["select"].metadata["choices"], default="auto", help=spec_help("select"))
     p.add_argument("--refine-rounds", type=int, default=0, help=spec_help("refine_rounds"))
     p.add_argument("--judge", metavar="MODEL", help=spec_help("judge"))
     from trajscope.tui.cli.specs import add_spec_options

@@ -73,7 +73,7 @@ def run(args) -> int:
         raise
     finally:
         session.close("stopped by the user")
-    result = result_json(session, time.perf_counter() - started, choose, spec.select)
+    result = result_json(session, time.perf_counter() - started, choose, spec.selector_name())
     if args.headless:
         print(json.dumps(result, indent=2))
     else:  # a person closed the app: a few lines for them, the JSON is --headless's

@@ -15,7 +15,15 @@ from trajscope.engine.events import ReadCounts
 from trajscope.engine.formats import FormatError, load
 from trajscope.engine.tree import ROOT
 from trajscope.engine.tree import Tree as Model
-from trajscope.tui.bridge import DRAIN_INTERVAL_S, EventPump, Source, run_follow, run_replay, start_follow
+from trajscope.tui.bridge import (
+    DRAIN_INTERVAL_S,
+    EventPump,
+    PartReader,
+    Source,
+    run_follow,
+    run_replay,
+    start_follow,
+)
 from trajscope.tui.messages import LoadFailed, SearchFinished, TreeLoaded
 from trajscope.tui.screens.help import HelpScreen, binding_rows, tree_legend
 from trajscope.tui.screens.observation import ObservationScreen
@@ -28,6 +36,7 @@ from trajscope.tui.widgets.status_bar import StatusBar
 
 
 DETAIL_MODES = ("shown", "narrow", "hidden")
+READ_INTERVAL_S = 0.02  # the fold of a file read in parts: as often as keys leave room for
 
 
 def navigation_bindings(show: bool = True) -> list[Binding]:
@@ -90,6 +99,9 @@ class ExplorerScreen(Screen[None]):
         self.compare_first: str | None = None
         self.told_sandbox = False  # the unconfined warning is said once
         self.detail = DETAIL_MODES[0]
+        self.reader: PartReader | None = None  # the file's reader while its parts are still arriving
+        self._after_read: list = []
+        self.cut_short = ""  # the file could not be read to its end: what the status says  # what was asked of the whole tree while the file was read
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
@@ -104,12 +116,12 @@ class ExplorerScreen(Screen[None]):
         return self.query_one(ActionTree)
 
     def on_mount(self) -> None:
-        if self.source.ready:  # read while the app started: shown in the first frame
-            try:
-                self._loaded(TreeLoaded(*self.source.loaded()))
+        self.reader = self.source.parts()
+        if self.reader is not None:
+            self.pump = self.reader.pump  # folded by _drain like a followed log's events
+            if self.reader.tree is not None:  # read while the app started: shown in the first frame
+                self._loaded(TreeLoaded(self.reader.tree, self.reader.counts, self.reader.format))
                 return
-            except (FormatError, OSError):
-                pass  # the worker reads it again and says why
         self.tree.loading = True
         self._load()
 
@@ -119,9 +131,15 @@ class ExplorerScreen(Screen[None]):
     # -- loading and the live feed ------------------------------------------------
     @work(thread=True, exit_on_error=False, group="feed", description="load the run")
     def _load(self) -> None:
-        source = self.source
+        source, reader = self.source, self.reader
         try:
-            if source.follow:
+            if reader is not None:
+                reader.first.wait()
+                if reader.tree is None:
+                    self.post_message(LoadFailed(reader.error or f"{source.path} could not be read"))
+                else:
+                    self.post_message(TreeLoaded(reader.tree, reader.counts, reader.format))
+            elif source.follow:
                 tree, follower = start_follow(source.path)
                 self.post_message(TreeLoaded(tree, ReadCounts(), "runlog"))
                 run_follow(follower, self.pump)
@@ -148,17 +166,21 @@ class ExplorerScreen(Screen[None]):
         self.skipped = message.counts.damaged + message.counts.unknown
         tree = self.tree
         tree.loading = False
-        tree.attach(self.model)
+        reading = self.reader is not None and not self.reader.complete
+        tree.attach(self.model, reading=reading)
         tree.focus()
         self.app.sub_title = f"{self.model.title} · {message.source_format}"
         self._update_status()
         self._show_cursor()
-        if self.skipped:
+        if self.skipped and not reading:  # else said once the file is read
             self.notify(f"{self.skipped} damaged or unknown line(s) were skipped", severity="warning")
         self.tell_sandbox_warning()
         if self.source.grows:
             self.set_interval(DRAIN_INTERVAL_S, self._drain, name="drain")
+        elif reading:  # the rest of the file is folded as it is read, between keys
+            self._read_timer = self.set_interval(READ_INTERVAL_S, self._drain, name="read")
         else:  # a tree that will not change: every flag checkpoint, after the first paint
+            self.reader = None
             self._build_flags(self.flag_cache)
 
     @work(thread=True, exit_on_error=False, group="flags", description="flag checkpoints")
@@ -185,6 +207,8 @@ class ExplorerScreen(Screen[None]):
         self.app.exit(return_code=2)
 
     def _drain(self) -> None:
+        if self.reader is not None and self._reader_ended():
+            return
         events = self.pump.drain()
         if not events or self.model is None:
             return
@@ -212,13 +236,53 @@ class ExplorerScreen(Screen[None]):
             self._show_cursor()
         self._update_status()
 
+    def _reader_ended(self) -> bool:
+        """The file's reader has nothing more: the tree is whole (or the reading stopped)."""
+        reader = self.reader
+        if reader.replacement is not None:  # the file's end changed what its first part said
+            self._read_timer.stop()
+            self.reader = None
+            self._loaded(TreeLoaded(reader.replacement, reader.counts, reader.format))
+            self._read_done(flags=False)  # _loaded builds them for a whole tree
+            return True
+        if not reader.complete:
+            return False
+        self._read_timer.stop()
+        self.reader = None
+        self.skipped = reader.counts.damaged + reader.counts.unknown
+        if reader.error is not None:  # what was read stays on screen, and the status says it is cut
+            self.cut_short = f"read stopped at {reader.done / max(reader.size, 1):.0%}"
+            self.notify(reader.error, title="The rest of the file cannot be read", severity="error", timeout=20)
+        elif self.skipped:
+            self.notify(f"{self.skipped} damaged or unknown line(s) were skipped", severity="warning")
+        self._read_done()
+        return True
+
+    def _read_done(self, flags: bool = True) -> None:
+        self.tree.read_done()
+        self._update_status()
+        self._show_cursor()
+        if flags:
+            self._build_flags(self.flag_cache)
+        pending, self._after_read = self._after_read, []
+        for action in pending:
+            action()
+
+    def after_read(self, what: str, action) -> bool:
+        """Run ``action`` once the whole file is in the tree; False (and nothing to do) when it is."""
+        if self.reader is None:
+            return False
+        self._after_read.append(action)
+        self.notify(f"Still reading the file ({self.reader.progress}): {what} when it is read.", timeout=3)
+        return True
+
     def after_drain(self, added: list[str], changed: set[str]) -> None:
         """A batch of events was folded (the live screen follows the frontier from here)."""
 
     def _update_status(self) -> None:
         if self.model is None:
             return
-        mode = self.source.mode
+        mode = self.reader.progress if self.reader is not None else self.cut_short or self.source.mode
         if self.source.replay and self.feed_done and not len(self.pump):
             mode = "replay finished"
         skipped = self.skipped + self.pump.counts.damaged + self.pump.counts.unknown
@@ -293,9 +357,15 @@ class ExplorerScreen(Screen[None]):
             return
         if message.mode == "goto":
             node_id = message.value.lstrip("#")
+            if node_id not in self.model.nodes and self.after_read(
+                f"#{node_id} is not read yet; the cursor goes there", lambda: self._answered(message)
+            ):
+                return
             if not self.tree.reveal(node_id):
                 self.notify(f"There is no node #{node_id}.", severity="error")
         elif message.mode == "search":
+            if self.after_read("the search runs", lambda: self._answered(message)):
+                return
             self._search(message.value, list(self.model.nodes.values()))
 
     @work(thread=True, exit_on_error=False, group="search", exclusive=True, description="search")
@@ -321,6 +391,8 @@ class ExplorerScreen(Screen[None]):
         self.app.sub_title = f"match {self.match_index + 1} of {len(self.matches)}"
 
     def action_best_leaf(self) -> None:
+        if self.after_read("the best leaf is found", self.action_best_leaf):
+            return
         best = self.model.best_leaf() if self.model else None
         if best is None:
             self.notify("No leaf has a score yet.", severity="warning")

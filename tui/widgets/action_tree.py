@@ -67,6 +67,8 @@ class ActionTree(Tree[str]):
         self._level: dict[str, int] = {}  # a line's indent in guides (the root's line is 0)
         self._fitted: dict[str, int] = {}  # the cells each line's label was made to fit
         self.frame = 0  # the spinner frame of running nodes
+        self.reading = False  # the file is still being read: lines keep arriving below
+        self._wants_last = False  # G was pressed while reading: the cursor goes there when it is read
 
     # -- labels -------------------------------------------------------------
     def _style(self, name: str) -> Style:
@@ -128,7 +130,9 @@ class ActionTree(Tree[str]):
     def refresh_node(self, node_id: str) -> None:
         """A node's score or status changed: relabel it if it is on screen."""
         tnode = self._tnodes.get(node_id)
-        if tnode is not None:
+        # A line without a fitted label has not been drawn since it was made or restyled: it is
+        # labelled when drawn (a file read in parts changes thousands of lines nobody sees).
+        if tnode is not None and node_id in self._fitted:
             tnode.set_label(self.label_for(node_id))
 
     # -- the view rules -------------------------------------------------------
@@ -165,8 +169,9 @@ class ActionTree(Tree[str]):
         return parent
 
     # -- building -----------------------------------------------------------
-    def attach(self, model: Model) -> None:
-        """Show a freshly folded tree."""
+    def attach(self, model: Model, reading: bool = False) -> None:
+        """Show a freshly folded tree (``reading``: its first part; the rest arrives as ``node_added``)."""
+        self.reading = reading
         self.model = model
         self.clear()
         self._tnodes = {ROOT: self.root}
@@ -176,7 +181,7 @@ class ActionTree(Tree[str]):
         self._fitted.clear()
         self.root.data = ROOT
         self.root.set_label(self.label_for(ROOT))
-        if len(model) < AUTO_EXPAND_BELOW:
+        if len(model) < AUTO_EXPAND_BELOW and not reading:
             self._expand_everything()
         else:
             self._populate_sync(ROOT, limit=CHUNK)
@@ -293,7 +298,7 @@ class ActionTree(Tree[str]):
         else:
             container = parent
         if container in self._populated and container in self._tnodes:
-            self._materialize(node_id, container)
+            self._materialize(node_id, container, drawn_later=self.reading)
 
     def _branch_formed(self, parent: str) -> None:
         """``parent`` got its second child: its first child's chain becomes a branch."""
@@ -343,8 +348,22 @@ class ActionTree(Tree[str]):
         self.cursor_line = 0
         self.scroll_to_line(0, animate=False)
 
+    def read_done(self) -> None:
+        """The whole file is in the tree: a small one opens fully, and a G pressed while it was
+        read goes to the last line now."""
+        self.reading = False
+        if self.model is not None and len(self.model) < AUTO_EXPAND_BELOW:
+            self._expand_everything()
+        if self._wants_last:
+            self._wants_last = False
+            self.action_last_line()
+
     def action_last_line(self) -> None:
         """The last line shown (in a run without branches, the last step)."""
+        if self.reading:  # the last line now is not the last step: go there when it is read
+            self._wants_last = True
+            self.notify("Still reading the file: the cursor goes to the last step when it is read.", timeout=3)
+            return
         self.cursor_line = self.last_line
         self.scroll_to_line(self.cursor_line, animate=False)
 

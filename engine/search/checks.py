@@ -1,0 +1,264 @@
+"""The agent's own checks of its candidate patches: the evidence ``--select tests`` ranks by and
+DARS's stopping rule reads, none of it from the hidden tests (docs/architecture.md section 5).
+
+A real evaluation gives an agent no grader, so what it may use is what it can run itself
+(Agentless's regression and reproduction filtering, CodeT's clustering by behaviour):
+
+- the repository's *visible* tests (the task's test command on the base code, without the
+  hidden tests' patch): a test that passed on the base and does not on a candidate is a
+  regression;
+- *reproduction tests* the model writes from the issue, several samples, kept only when they
+  fail on the base state; every candidate runs every kept test;
+- the agent's own *reproduction commands* (what it ran before its first edit), re-run on each
+  candidate: candidates whose outputs agree behave alike.
+
+Each distinct candidate (by its normalised patch) is checked once, in a fresh fork of its
+state, and the result is cached by that patch. Nothing read back from a sandbox steers the
+host: outputs are only counted, hashed or cut to a bounded excerpt. The results are events
+(``checks_prepared``, ``candidate_checked``) and so part of the tree, the app and the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+
+from trajscope.engine.sandbox.base import SandboxError
+from trajscope.engine.search.select import kept_tests, patch_key
+from trajscope.engine.tree import Tree
+
+REPRO_PROMPT = """Write one pytest test file that reproduces this issue in the repository {repo}.
+
+<issue>
+{issue}
+</issue>
+
+The test must fail on the code as it is now, for the reason the issue gives, and pass once the
+issue is fixed. Import the project's code as its own users would; do not edit the project.
+Answer with the file's content in one fenced ```python block and nothing else."""
+
+REPRO_FILE = "test_trajscope_repro_{id}.py"
+"""Where a reproduction test is written in a sandbox (the repository root, beside the code it imports)."""
+
+MAX_SOURCE = 8000  # characters of a generated test kept (and recorded)
+MAX_EXCERPT = 300  # characters of an output recorded
+MAX_NAMES = 20  # regression names recorded per candidate
+MAX_COMMANDS = 4  # reproduction commands re-run per candidate
+_CODE = re.compile(r"```(?:python|py)?[^\n]*\n(.*?)```", re.DOTALL)
+# what changes from run to run without the behaviour changing: timings, addresses
+_NOISE = re.compile(r"0x[0-9a-fA-F]+|\d+\.\d+\s*s\b|\d+(\.\d+)?\s*(seconds|ms)\b")
+
+
+def extract_test(answer: str) -> str:
+    """The test file in a model's answer: its first fenced block, else the whole text; bounded."""
+    found = _CODE.search(answer or "")
+    return (found.group(1) if found else answer or "").strip()[:MAX_SOURCE]
+
+
+def behaviour_digest(exit_code: int, output: str) -> str:
+    """What a command did, as a short digest that ignores timings and addresses."""
+    return hashlib.sha256(f"{exit_code}\n{_NOISE.sub('#', output)}".encode()).hexdigest()[:12]
+
+
+def repro_commands(tree: Tree, node_id: str) -> list[str]:
+    """The shell commands the agent ran on the path to ``node_id`` before its first edit."""
+    commands = []
+    for node in tree.path(node_id):
+        if node.kind in ("edit", "append", "create"):
+            break
+        action = node.action or {}
+        if action.get("tool") == "bash" and node.kind == "run":
+            command = str((action.get("args") or {}).get("command") or "")
+            if command and command not in commands:
+                commands.append(command)
+    return commands[-MAX_COMMANDS:]
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= MAX_EXCERPT else text[: MAX_EXCERPT // 2] + " … " + text[-MAX_EXCERPT // 2 :]
+
+
+class Checker:
+    """One search's checks: the base state's facts (prepared once), then each candidate's."""
+
+    def __init__(self, session) -> None:
+        self.session = session
+        self._lock = threading.Lock()
+        self._base_passed: set[str] | None = None  # visible tests that pass on the base state
+
+    # -- the base state: visible tests, and the reproduction tests worth keeping ----------
+    def prepare(self, box) -> dict:
+        """The base state's facts, from the log when this search already recorded them."""
+        tree = self.session.tree
+        with self._lock:
+            if tree.checks and self._base_passed is not None:
+                return tree.checks
+            started = time.monotonic()
+            base = box.fork(box.base)
+            try:
+                visible = self._visible(base)
+                self._base_passed = {name for name, ok in visible.items() if ok}
+                if tree.checks:  # a resumed search: its tests were written and kept already
+                    return tree.checks
+                tests, tokens_in, tokens_out = self._write_tests(base)
+            finally:
+                base.close()
+            self.session.emit(
+                "checks_prepared",
+                visible={
+                    "command": self.session.task.test_command,
+                    "passed": len(self._base_passed),
+                    "failed": len(visible) - len(self._base_passed),
+                },
+                tests=tests,
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                duration_s=round(time.monotonic() - started, 3),
+            )
+            return self.session.tree.checks
+
+    def _visible(self, box) -> dict[str, bool]:
+        """Visible test -> passed, from the task's test command on the state ``box`` holds."""
+        from trajscope.engine.verification import JUNIT_FILE, parse_junit, parse_test_log, with_test_reports
+
+        run = box.run(with_test_reports(self.session.task.test_command, box.repo), timeout=self.session.config.timeout)
+        outcomes = parse_test_log(run.output)
+        try:
+            outcomes |= parse_junit(box.read(JUNIT_FILE))
+        except SandboxError:  # not pytest, or it never wrote its report
+            pass
+        return {name: outcome in ("PASSED", "XFAIL") for name, outcome in outcomes.items()}
+
+    def _write_tests(self, base) -> tuple[list[dict], int, int]:
+        """Ask the policy for reproduction tests; each is run on the base state and kept only
+        when it fails there (a test that passes on the bug reproduces nothing)."""
+        policy, n = self.session.policy, self.session.config.repro_tests
+        if n < 1 or not hasattr(policy, "ask_usage"):
+            return [], 0, 0
+        task = self.session.task
+        prompt = REPRO_PROMPT.format(repo=task.repo or "the project", issue=task.problem_statement[:4000])
+        tests, tokens_in, tokens_out = [], 0, 0
+        for i in range(n):
+            test_id = f"t{i + 1}"
+            try:
+                answer, used_in, used_out = policy.ask_usage(prompt, temperature=0.8)
+            except Exception as exc:  # noqa: BLE001 - a failed sample is no test, not a failed search
+                tests.append({"id": test_id, "kept": False, "reason": f"the model gave no test: {_excerpt(str(exc))}"})
+                continue
+            tokens_in, tokens_out = tokens_in + used_in, tokens_out + used_out
+            source = extract_test(answer)
+            if "def test" not in source:
+                tests.append({"id": test_id, "kept": False, "reason": "the answer holds no test function"})
+                continue
+            exit_code, output = self._run_test(base, test_id, source)
+            kept = exit_code not in (0, 5)  # 5: pytest collected nothing
+            reason = "fails on the base state" if kept else "passes on the base state (reproduces nothing)"
+            if exit_code == 5:
+                reason = "pytest collected no test from it"
+            tests.append(
+                {"id": test_id, "kept": kept, "reason": reason, "source": source, "base_output": _excerpt(output)}
+            )
+        return tests, tokens_in, tokens_out
+
+    def _run_test(self, box, test_id: str, source: str) -> tuple[int, str]:
+        path = REPRO_FILE.format(id=test_id)
+        box.write(path, source + "\n")
+        run = box.run(f"python3 -m pytest -q -p no:cacheprovider {path}", timeout=self.session.config.timeout)
+        return (-1 if run.timed_out else run.exit_code), run.output
+
+    # -- one candidate ------------------------------------------------------------------
+    def check(self, box, node_id: str, patch: str) -> None:
+        """Check the candidate at ``node_id`` (``box`` holds its state): once per normalised patch."""
+        key = patch_key(patch)
+        prepared = self.prepare(box)
+        tree = self.session.tree
+        done = tree.checked.get(key)
+        if done is not None:
+            self.session.emit("candidate_checked", id=node_id, key=key, cached=True, **_facts(done))
+            return
+        started = time.monotonic()
+        fork = box.fork(self.session.state_of(node_id))
+        try:
+            visible = self._visible(fork)
+            broken = sorted(name for name in self._base_passed or () if not visible.get(name, False))
+            repro = {}
+            for test in prepared.get("tests") or []:
+                if test.get("kept"):
+                    exit_code, _ = self._run_test(fork, test["id"], str(test.get("source") or ""))
+                    repro[test["id"]] = exit_code == 0
+            commands = []
+            with self.session.recorder.reading() as folded:
+                wanted = self._commands(folded, node_id)
+            for command in wanted:
+                run = fork.run(command, timeout=self.session.config.timeout)
+                commands.append(
+                    {
+                        "command": command[:200],
+                        "exit_code": -1 if run.timed_out else run.exit_code,
+                        "digest": behaviour_digest(run.exit_code, run.output),
+                    }
+                )
+        finally:
+            fork.close()
+        self.session.emit(
+            "candidate_checked",
+            id=node_id,
+            key=key,
+            cached=False,
+            repro=repro,
+            regressions=broken[:MAX_NAMES],
+            n_regressions=len(broken),
+            commands=commands,
+            duration_s=round(time.monotonic() - started, 3),
+        )
+
+    def _commands(self, tree: Tree, node_id: str) -> list[str]:
+        """The reproduction commands every candidate re-runs: those of the candidates so far and
+        this one's, at most MAX_COMMANDS (so candidates can be compared on the same commands)."""
+        seen: list[str] = []
+        for facts in tree.checked.values():
+            seen += [str(c.get("command")) for c in facts.get("commands") or [] if c.get("command") not in seen]
+        for command in repro_commands(tree, node_id):
+            if command[:200] not in seen:
+                seen.append(command)
+        return seen[:MAX_COMMANDS]
+
+
+def _facts(checked: dict) -> dict:
+    return {k: checked[k] for k in ("repro", "regressions", "n_regressions", "commands") if k in checked}
+
+
+_NEW = threading.Lock()
+
+
+def check_candidate(session, box, node_id: str, patch: str) -> None:
+    """Run the checks on a submitted candidate when the search asked for them (``checks``)."""
+    if not getattr(session.config, "checks", False) or not (patch or "").strip():
+        return
+    with _NEW:  # two workers may submit at once: one checker a search
+        checker = getattr(session, "checker", None)
+        if checker is None:
+            checker = session.checker = Checker(session)
+    session.verifying[node_id] = "running the agent's own checks"
+    try:
+        checker.check(box, node_id, patch)
+    except SandboxError as exc:  # a check that cannot run decides nothing; the search goes on
+        session.emit("command", name="checks_failed", by="engine", id=node_id, reason=_excerpt(str(exc)))
+    finally:
+        session.verifying.pop(node_id, None)
+
+
+# -- what selection and the stopping rule read ------------------------------------------
+def settled(tree: Tree) -> str | None:
+    """The candidate that passes every kept reproduction test (one at least) and breaks no
+    visible test, if one does: DARS's stopping rule."""
+    kept = kept_tests(tree)
+    if not kept:
+        return None
+    for node_id in sorted(tree.nodes):
+        facts = tree.nodes[node_id].extra.get("checks")
+        if facts and facts.get("n_regressions") == 0 and all((facts.get("repro") or {}).get(t) for t in kept):
+            return node_id
+    return None
