@@ -16,7 +16,7 @@ second branch from any of its steps restores instead of replaying.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from trajscope.engine.formats import load
@@ -39,7 +39,7 @@ class ImportedPrefix:
     box: object
     replayer: Replayer
     rebuilt: Rebuilt
-    notes: list[str] = field(default_factory=list)
+    start_rollouts: bool = True  # False: only a person's own steps run below the trunk
 
     def describe(self) -> str:
         """One sentence: how the state at the step was rebuilt."""
@@ -73,7 +73,8 @@ class ImportedPrefix:
             session.emit(event["type"], **fields)
         session.refs.update({n: ref for n, ref in self.replayer.refs.items() if n != ROOT})
         session.box_at[self.box] = self.at
-        session.origin, session.rollouts = self.at, 0
+        session.origin = self.at
+        session.rollouts = 0 if self.start_rollouts else session.strategy.width
         r = self.rebuilt
         session.emit(
             "command",

@@ -62,6 +62,10 @@ class TrajscopeApp(App[None]):
             from trajscope.tui.screens.live import LiveScreen
 
             self.push_screen(LiveScreen(source))
+        elif getattr(source, "launcher", None) is not None:  # an imported run opened with its task
+            from trajscope.tui.screens.imported import ImportedExplorerScreen
+
+            self.push_screen(ImportedExplorerScreen(source))
         else:
             self.push_screen(ExplorerScreen(source))
 

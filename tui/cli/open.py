@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from trajscope.tui.cli.common import add_instance_option, add_report_option, add_theme_option, check_readable, many_runs
@@ -20,6 +21,14 @@ def add_parser(sub) -> None:
     add_instance_option(p)
     p.add_argument("--follow", action="store_true", help="show nodes as another process appends them")
     p.add_argument("--replay", type=float, metavar="SPEED", help="animate a finished log at SPEED× its pace")
+    p.add_argument(
+        "--task",
+        metavar="TASK",
+        help="the run's task (a task directory, a bundled task, a SWE-bench JSON/JSONL file or task repository; "
+        "--instance, or the instance the run names): its steps can then be re-sampled, edited, submitted "
+        "and searched from, live, after replaying them in a sandbox",
+    )
+    branch_options(p)
     add_theme_option(p)
 
 
@@ -37,6 +46,10 @@ def run(args: argparse.Namespace) -> int:
         source = runs_source(path, args.report, args.instance)
         return _show(source, args)
     check_readable(path)
+    if args.task:
+        if args.follow or args.replay:
+            raise UserError("--task branches from a finished run; it cannot be used with --follow or --replay")
+        return _show_branchable(path, args)
     if args.replay is not None and args.replay <= 0:
         raise UserError("--replay SPEED must be a positive number")
     if args.follow and args.replay:
@@ -56,6 +69,46 @@ def run(args: argparse.Namespace) -> int:
             "`trajscope convert FILE -o RUN.jsonl --instance ID` writes the run with it"
         )
     return _show(many or Source(path, follow=args.follow, replay=args.replay), args)
+
+
+def branch_options(p: argparse.ArgumentParser) -> None:
+    """The options of the searches a person starts from the run's steps (with --task)."""
+    from trajscope.tui.cli.common import add_out_option, add_policy_options, add_search_options
+
+    group = p.add_argument_group("branching (with --task)")
+    add_policy_options(group)
+    add_search_options(group)
+    add_out_option(group)
+
+
+def _show_branchable(path: Path, args) -> int:
+    from trajscope.engine.formats import load
+    from trajscope.engine.tasks import TaskError, load_task
+    from trajscope.tui.branch_launcher import BranchableSource, BranchLauncher
+    from trajscope.tui.cli.common import check_out_log, default_out
+    from trajscope.tui.cli.specs import spec_from_args
+
+    loaded = load(path)  # refused here, in one sentence, before the screen switches
+    named = next((e.get("task") or {} for e in loaded.events if e.get("type") == "run_started"), {})
+    try:
+        task = load_task(args.task, args.instance)
+    except TaskError as exc:
+        instance = str(named.get("instance_id") or "")
+        if args.instance or not instance or "name one with --instance" not in str(exc):
+            raise
+        task = load_task(args.task, instance)  # the instance the run names, found in the dataset
+    out = Path(args.out) if args.out else default_out(task.instance_id)
+    check_out_log(out)
+    launcher = BranchLauncher(path, task, spec_from_args(args), out)
+    try:
+        code = _show(BranchableSource(path, launcher), args)
+    finally:
+        launcher.close()
+    if launcher.session is None and not args.out and out.exists() and out.stat().st_size == 0:
+        out.unlink()  # no branch was started: the empty log default_out made goes
+    elif launcher.session is not None:
+        print(f"trajscope: the branches are in {out}; reopen it with `trajscope open {out}`", file=sys.stderr)
+    return code
 
 
 def _show(source, args) -> int:
