@@ -76,6 +76,12 @@ def repro_commands(tree: Tree, node_id: str) -> list[str]:
     return commands[-MAX_COMMANDS:]
 
 
+def _lines_of(output: str, path: str) -> str:
+    """The lines of a pytest run's output that name ``path`` (what one file did), else all of it."""
+    mine = [line for line in output.splitlines() if path in line]
+    return "\n".join(mine) if mine else output
+
+
 def _excerpt(text: str) -> str:
     return text if len(text) <= MAX_EXCERPT else text[: MAX_EXCERPT // 2] + " … " + text[-MAX_EXCERPT // 2 :]
 
@@ -152,21 +158,44 @@ class Checker:
             if "def test" not in source:
                 tests.append({"id": test_id, "kept": False, "reason": "the answer holds no test function"})
                 continue
-            exit_code, output = self._run_test(base, test_id, source)
-            kept = exit_code not in (0, 5)  # 5: pytest collected nothing
-            reason = "fails on the base state" if kept else "passes on the base state (reproduces nothing)"
-            if exit_code == 5:
-                reason = "pytest collected no test from it"
-            tests.append(
-                {"id": test_id, "kept": kept, "reason": reason, "source": source, "base_output": _excerpt(output)}
-            )
+            tests.append({"id": test_id, "source": source})
+        written = [t for t in tests if "source" in t]
+        outcomes, output = self._run_tests(base, written)
+        for test in written:
+            outcome = outcomes.get(test["id"])
+            test["kept"] = outcome is False
+            test["reason"] = {
+                False: "fails on the base state",
+                True: "passes on the base state (reproduces nothing)",
+                None: "it does not run (no test, or an error before any assertion)",
+            }[outcome]
+            test["base_output"] = _excerpt(_lines_of(output, REPRO_FILE.format(id=test["id"])))
         return tests, tokens_in, tokens_out
 
-    def _run_test(self, box, test_id: str, source: str) -> tuple[int, str]:
-        path = REPRO_FILE.format(id=test_id)
-        box.write(path, source + "\n")
-        run = box.run(f"python3 -m pytest -q -p no:cacheprovider {path}", timeout=self.session.config.timeout)
-        return (-1 if run.timed_out else run.exit_code), run.output
+    def _run_tests(self, box, tests: list[dict]) -> tuple[dict[str, bool], str]:
+        """Test id -> True where every test function of its file passed, False where one failed;
+        absent where it did not run (a file that does not import, a timeout): such a test says
+        nothing of a state. One pytest run for them all; a file that does not import fails alone."""
+        from trajscope.engine.verification import parse_test_log
+
+        if not tests:
+            return {}, ""
+        paths = {t["id"]: REPRO_FILE.format(id=t["id"]) for t in tests}
+        for t in tests:
+            box.write(paths[t["id"]], str(t.get("source") or "") + "\n")
+        run = box.run(
+            "python3 -m pytest -rA -p no:cacheprovider --continue-on-collection-errors " + " ".join(paths.values()),
+            timeout=self.session.config.timeout,
+        )
+        outcomes = parse_test_log(run.output)
+        result: dict[str, bool] = {}
+        for test_id, path in paths.items():
+            mine = [o for name, o in outcomes.items() if name == path or name.startswith(path + "::")]
+            if mine and not run.timed_out and all(o in ("PASSED", "XFAIL") for o in mine):
+                result[test_id] = True
+            elif "FAILED" in mine and not run.timed_out:
+                result[test_id] = False
+        return result, run.output
 
     # -- one candidate ------------------------------------------------------------------
     def check(self, box, node_id: str, patch: str) -> None:
@@ -183,11 +212,9 @@ class Checker:
         try:
             visible = self._visible(fork)
             broken = sorted(name for name in self._base_passed or () if not visible.get(name, False))
-            repro = {}
-            for test in prepared.get("tests") or []:
-                if test.get("kept"):
-                    exit_code, _ = self._run_test(fork, test["id"], str(test.get("source") or ""))
-                    repro[test["id"]] = exit_code == 0
+            kept = [t for t in prepared.get("tests") or [] if t.get("kept")]
+            outcomes, _ = self._run_tests(fork, kept)
+            repro = {t["id"]: outcomes.get(t["id"]) is True for t in kept}
             commands = []
             with self.session.recorder.reading() as folded:
                 wanted = self._commands(folded, node_id)

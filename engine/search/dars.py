@@ -184,11 +184,14 @@ class Dars(Strategy):
 
     def may_go_on(self, search: SearchView) -> bool:
         """Whether DARS goes on past its limits: when no work is in flight and some rollout
-        got past its first step (else the Session's restarts); the budget ends it otherwise
-        (checked before any job is planned). With ``oracle`` only, not once a submission
-        was verified as resolved."""
+        got past its first step (else the Session's restarts), and no candidate passes every
+        kept reproduction test while breaking no visible test (the agent's own checks); the
+        budget ends it otherwise (checked before any job is planned). With ``oracle`` only,
+        not once a submission was verified as resolved."""
         tree = search.tree
         if search.busy or not any(tree.nodes[c].status != "failed" for c in tree.children(ROOT)):
+            return False
+        if settled(tree) is not None:
             return False
         if getattr(self.config, "oracle", False):
             return not any(tree.nodes[n].resolved for n in tree.nodes if tree.nodes[n].status == "submitted")

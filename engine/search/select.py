@@ -282,35 +282,41 @@ def select_tests(tree: Tree, judge=None, oracle: bool = False) -> tuple[str | No
         pick = judge(issue, [(tree.nodes[c.node].summary or summarize(tree, c.node), c.patch) for c in top])
         judged = top[pick] if pick is not None else None
     best = judged or ranked[0]
-    runner = next((c for c in ranked if c is not best), None)
     for c in pool:
         c.facts["chosen"] = c is best
-    best.facts["why"] = _why(best, runner, judged is not None, key)
+    best.facts["why"] = _why(best, ranked, judged is not None, key)
     return best.node, pool
 
 
-def _why(best: Candidate, runner: Candidate | None, judged: bool, key) -> str:
-    """Why ``best`` was chosen over the next best, in one sentence."""
+def _why(best: Candidate, pool: list[Candidate], judged: bool, key) -> str:
+    """Why ``best`` was chosen: for each other candidate, the first rank it lost on."""
     f = best.facts
     broken = f["n_regressions"]
     said = (
-        f"passes {len(f['tests_passed'])} of {f['tests_kept']} reproduction tests, "
-        + ("was not checked" if broken is None else f"breaks {broken} visible tests")
-        + f", {f['cluster']} candidate(s) behave as it does"
+        f"it passes {len(f['tests_passed'])} of {f['tests_kept']} reproduction tests, "
+        + ("was not checked" if broken is None else f"breaks {broken or 'no'} visible test(s)")
+        + f", and {f['cluster']} candidate(s) behave as it does"
     )
-    if runner is None:
-        return f"the only candidate; it {said}"
-    r = runner.facts
-    if len(f["tests_passed"]) != len(r["tests_passed"]):
-        because = f"it passes more reproduction tests than the next best ({len(r['tests_passed'])})"
-    elif key(best)[1] != key(runner)[1]:
-        because = f"it breaks fewer visible tests than the next best ({r['n_regressions']})"
-    elif f["cluster"] != r["cluster"]:
-        because = f"more candidates behave as it does than as the next best ({r['cluster']})"
-    elif judged:
-        because = "the judge preferred it among the candidates tied on the checks"
-    elif f["prm"] != r["prm"]:
-        because = f"tied on the checks, the PRM scores it higher ({f['prm']:.2f} against {r['prm']:.2f})"
-    else:
-        because = "tied on the checks and the PRM, its trajectory is shorter"
-    return f"{because}; it {said}"
+    reasons = (
+        "it passes more reproduction tests than",
+        "it breaks fewer visible tests than",
+        "more candidates behave as it does than as",
+        "the judge preferred it to",
+        "the PRM scores it higher than",
+        "its trajectory is shorter than",
+    )
+    lost: dict[str, list[str]] = {}
+    for other in pool:
+        if other is best:
+            continue
+        mine, theirs = key(best), key(other)
+        rank = next((i for i in range(3) if mine[i] != theirs[i]), 3 if judged else None)
+        if rank is None:
+            rank = 4 if f["prm"] != other.facts["prm"] else 5
+        lost.setdefault(reasons[rank], []).append(f"#{other.node}")
+    if not lost:
+        return f"the only candidate; {said}"
+    return (
+        "; ".join(f"{r} {', '.join(nodes)}" for r, nodes in sorted(lost.items(), key=lambda x: reasons.index(x[0])))
+        + f"; {said}"
+    )

@@ -1,4 +1,5 @@
-"""Two nodes side by side: their paths, actions, observations, diffs and scores."""
+"""Two nodes side by side: their paths, actions, observations, diffs, scores, and the agent's own
+checks of their patches with why ``--select tests`` chose as it did."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from trajscope.engine.tree import Node, Tree
+from trajscope.tui.widgets.check_summary import checks_text, selection
 from trajscope.tui.widgets.text_clean import clean_text, preview
 
 OBSERVATION_CHARS = 2500
@@ -28,7 +30,7 @@ def shared_prefix(tree: Tree, a: str, b: str) -> int:
     return shared
 
 
-def column(tree: Tree, node: Node, shared: int, dark: bool) -> Group:
+def column(tree: Tree, node: Node, shared: int, dark: bool, chosen: tuple | None = None) -> Group:
     syntax_theme = "ansi_dark" if dark else "ansi_light"
     parts: list = []
     title = Text(f"#{node.id} {node.kind} · depth {node.depth} · {node.status}", style="bold")
@@ -77,6 +79,9 @@ def column(tree: Tree, node: Node, shared: int, dark: bool) -> Group:
         parts.append(scores)
     if node.status_reason:
         parts.append(Text(f"\n{node.status} by {node.status_by or 'engine'}: {node.status_reason}"))
+    checks = checks_text(tree, node.id, *(chosen or (None, None)))
+    if checks is not None:
+        parts.append(Text("\n") + checks)
     return Group(*parts)
 
 
@@ -104,8 +109,9 @@ class CompareScreen(Screen[None]):
     def _fill(self) -> None:
         tree, dark = self.model, self.app.current_theme.dark
         shared = shared_prefix(tree, self.a, self.b)
+        chosen = selection(tree) if tree.checked else None  # once for both columns
         for pane, body, node_id in (("#compare-a", "#compare-left", self.a), ("#compare-b", "#compare-b-body", self.b)):
-            self.query_one(body, Static).update(column(tree, tree.nodes[node_id], shared, dark))
+            self.query_one(body, Static).update(column(tree, tree.nodes[node_id], shared, dark, chosen))
             self.query_one(pane).border_title = f"#{node_id}"
         self.query_one("#compare-a").border_subtitle = f"{shared} step(s) in common"
 

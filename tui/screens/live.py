@@ -18,6 +18,7 @@ from trajscope.tui.bridge import LiveSource, SessionBridge, attach_live, detach_
 from trajscope.tui.messages import TreeLoaded
 from trajscope.tui.screens.explorer import ExplorerScreen, navigation_bindings
 from trajscope.tui.settings import key_of
+from trajscope.tui.widgets.check_summary import status_words
 from trajscope.tui.widgets.status_bar import StatusBar
 
 SPIN_S = 0.12
@@ -174,6 +175,9 @@ class LiveScreen(ExplorerScreen):
         ]
         if session.phase not in ("dars", session.strategy_name):  # past DARS's own limits
             extra.insert(2, f"phase {session.phase}")
+        checks = status_words(self.model)  # the agent's own checks: part of the budget, so in sight
+        if checks:
+            extra.append(checks)
         if self.model.config.get("oracle") is True:  # --oracle: the hidden tests steer this search (recorded)
             extra.append("--oracle: hidden tests steer it")
         if self.following:

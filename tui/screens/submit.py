@@ -1,5 +1,5 @@
 """Submit a node: its patch, the hidden tests run in a fresh sandbox with progress, the result,
-and exports (the patch file, a SWE-bench predictions line) into the export folder, through
+the agent's own checks of the patch and why ``--select tests`` chose as it did, and exports (the patch file, a SWE-bench predictions line) into the export folder, through
 engine/files.py: the file name is made safe from the task's id, and a link is never followed.
 
 The patch pane follows the tree: a node that never ran (pruned before it ran) has no state of
@@ -23,6 +23,7 @@ from trajscope.engine.formats.export import ExportError, append_prediction, writ
 from trajscope.engine.trace import diff_stat
 from trajscope.engine.tree import Node, Tree
 from trajscope.tui.settings import key_of
+from trajscope.tui.widgets.check_summary import checks_text
 
 POLL_S = 0.1
 
@@ -90,6 +91,7 @@ class SubmitScreen(Screen[None]):
         self.asked_at: float | None = None
         self.shown_verdict: dict | None = None
         self.shown_patch: tuple[str, bool] | None = None  # (patch, ran) the pane shows
+        self.shown_checks: tuple | None = None
 
     @property
     def node(self):
@@ -106,6 +108,7 @@ class SubmitScreen(Screen[None]):
                 yield ProgressBar(total=None, show_eta=False, id="submit-progress")
                 yield Static(id="submit-phase")
                 yield Static(id="submit-verdict")
+            yield Static(id="submit-checks")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -150,8 +153,22 @@ class SubmitScreen(Screen[None]):
             Syntax(patch, "diff", theme=theme, word_wrap=True) if patch.strip() else patch_note(node)
         )
 
+    def _show_checks(self) -> None:
+        """The agent's own checks of this patch and why selection chose as it did, again only when
+        a candidate's checks arrived (selection reads every candidate's)."""
+        tree = self.model
+        shown = (len(tree.checked), tree.stats()["submissions"], id(self.node.extra.get("checks")))
+        if shown == self.shown_checks:
+            return
+        self.shown_checks = shown
+        text = checks_text(tree, self.node_id)
+        widget = self.query_one("#submit-checks", Static)
+        widget.display = text is not None
+        widget.update(text or "")
+
     def _poll(self) -> None:
         self._show_patch()
+        self._show_checks()
         node = self.node  # the screen's own fold: the verdict and the patch come from the same events
         phase = self.session.verifying.get(self.node_id) if self.session is not None else None
         bar = self.query_one(ProgressBar)

@@ -146,6 +146,15 @@ class NodeDetail(VerticalScroll):
                 verdict = "resolved" if node.resolved else "not resolved"
                 detail = f" ({len(passed or [])} passed, {len(failed or [])} failed)" if passed is not None else ""
                 lines.append(f"verified: {verdict}{detail}")
+        checks = node.extra.get("checks")
+        if isinstance(checks, dict):  # the agent's own checks (engine/search/checks.py); no hidden test
+            repro = checks.get("repro") if isinstance(checks.get("repro"), dict) else {}
+            passed = sum(1 for ok in repro.values() if ok is True)
+            lines.append(
+                f"checks: reproduction tests {passed}/{len(repro)} passed · "
+                f"breaks {checks.get('n_regressions', '?')} visible test(s)"
+                + (" · cached" if checks.get("cached") else "")
+            )
         return "\n".join(lines)
 
     raw_action = False  # ``a`` shows the action as raw JSON

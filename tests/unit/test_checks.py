@@ -1,0 +1,219 @@
+"""The agent's own checks (engine/search/checks.py) and what reads them: ``--select tests`` and
+DARS's stopping rule. None of it may read the hidden tests; a check's output steers nothing on
+the host."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from trajscope.engine.events import make_event
+from trajscope.engine.policy.simulated import REPRO_NOISE, reproduction_test
+from trajscope.engine.search import dars
+from trajscope.engine.search.budget import Budget
+from trajscope.engine.search.checks import MAX_EXCERPT, behaviour_digest, extract_test, settled
+from trajscope.engine.search.select import select_prm, select_tests
+from trajscope.engine.session import SearchConfig
+from trajscope.engine.tree import Tree
+from tests.check_fixture import BREAKS, NO_TEST, RIGHT_TEST, SLUGIFY, VACUOUS_TEST, checked_run
+
+PATCH = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n+{}\n"
+
+
+def _tree(candidates: dict, tests: list[str], extra: list[dict] = ()) -> Tree:
+    """A folded run: one submitted node per candidate, ``{node: (prm, repro, n_regressions, commands)}``."""
+    events = [
+        make_event("run_started", "r", task={"instance_id": "t", "problem_statement": "p"}, config={}),
+        make_event(
+            "checks_prepared",
+            "r",
+            visible={"passed": 3, "failed": 0},
+            tests=[{"id": t, "kept": True} for t in tests] + [{"id": "tx", "kept": False}],
+            tokens_in=100,
+            tokens_out=40,
+        ),
+    ]
+    for i, (node, (prm, repro, broken, commands)) in enumerate(candidates.items()):
+        patch = PATCH.format(node)
+        events += [
+            make_event("node_added", "r", id=node, parent=None, action={"tool": "submit", "args": {}}, kind="submit"),
+            make_event("node_executed", "r", id=node, observation="", exit_code=0, patch=patch),
+            make_event("node_scored", "r", id=node, scorer="h", score=prm),
+            make_event("submitted", "r", id=node, patch=patch, verified={"resolved": False}),
+            make_event(
+                "candidate_checked",
+                "r",
+                id=node,
+                key=f"k{i}",
+                cached=False,
+                repro=repro,
+                regressions=["tests/test_a.py::test_b"] * broken,
+                n_regressions=broken,
+                commands=[{"command": c, "exit_code": 0, "digest": d} for c, d in commands.items()],
+            ),
+        ]
+    return Tree.fold(events + list(extra))
+
+
+def test_selection_ranks_by_reproduction_tests_before_regressions_clusters_and_the_prm():
+    tree = _tree(
+        {
+            "a": (0.9, {"t1": False, "t2": True}, 0, {}),  # the PRM's favourite
+            "b": (0.2, {"t1": True, "t2": True}, 1, {}),  # passes every test, breaks one visible test
+            "c": (0.1, {"t1": True, "t2": True}, 0, {}),
+        },
+        ["t1", "t2"],
+    )
+    assert select_prm(tree)[0] == "a"
+    chosen, pool = select_tests(tree)
+    assert chosen == "c"
+    facts = {c.node: c.facts for c in pool}
+    assert facts["c"]["tests_passed"] == ["t1", "t2"] and facts["a"]["tests_passed"] == ["t2"]
+    assert "passes more reproduction tests than #a" in facts["c"]["why"]
+    assert "breaks fewer visible tests than #b" in facts["c"]["why"] and facts["b"]["chosen"] is False
+    assert tree.tokens_in == 100 and tree.tokens_out == 40  # the model's tests count in the budget
+
+
+def test_candidates_that_behave_alike_form_a_cluster_and_the_larger_one_wins_a_tie():
+    same, other = {"python3 repro.py": "d1", "ls": "d0"}, {"python3 repro.py": "d2", "ls": "d0"}
+    tree = _tree(
+        {
+            "lone": (0.9, {"t1": True}, 0, other),
+            "x": (0.3, {"t1": True}, 0, same),
+            "y": (0.2, {"t1": True}, 0, {"python3 repro.py": "d1"}),  # agrees on the one command both ran
+        },
+        ["t1"],
+    )
+    chosen, pool = select_tests(tree)
+    assert {c.node: c.facts["cluster"] for c in pool} == {"lone": 1, "x": 2, "y": 2}
+    assert chosen == "x"  # cluster of two; the PRM then prefers x to y
+    why = {c.node: c.facts for c in pool}["x"]["why"]
+    assert "more candidates behave as it does than as #lone" in why and "the PRM scores it higher than #y" in why
+
+
+def test_the_judge_breaks_ties_on_the_checks_only_when_one_is_given():
+    tree = _tree({"a": (0.9, {"t1": True}, 0, {}), "b": (0.1, {"t1": True}, 0, {})}, ["t1"])
+    asked = []
+
+    def judge(issue, attempts):
+        asked.append(len(attempts))
+        return 1
+
+    assert select_tests(tree)[0] == "a"  # no judge: the PRM
+    chosen, pool = select_tests(tree, judge)
+    assert chosen == "b" and asked == [2]
+    assert "the judge preferred it" in next(c.facts["why"] for c in pool if c.node == "b")
+    # not tied on the checks: the judge is not asked
+    lopsided = _tree({"a": (0.9, {"t1": True}, 0, {}), "b": (0.1, {"t1": False}, 0, {})}, ["t1"])
+    assert select_tests(lopsided, judge)[0] == "a" and asked == [2]
+
+
+def test_without_checks_select_tests_falls_back_to_the_prm_and_says_so():
+    events = [make_event("run_started", "r", task={"instance_id": "t", "problem_statement": "p"}, config={})]
+    for node, prm in (("a", 0.2), ("b", 0.7)):
+        events += [
+            make_event("node_added", "r", id=node, parent=None, action={"tool": "submit", "args": {}}, kind="submit"),
+            make_event("node_scored", "r", id=node, scorer="h", score=prm),
+            make_event("submitted", "r", id=node, patch=PATCH.format(node), verified={}),
+        ]
+    chosen, pool = select_tests(Tree.fold(events))
+    assert chosen == "b" and "was not checked" in next(c.facts["why"] for c in pool if c.node == "b")
+
+
+@pytest.mark.parametrize(
+    "repro, broken, stops",
+    [
+        ({"t1": True, "t2": True}, 0, True),
+        ({"t1": True, "t2": False}, 0, False),  # one kept test still fails
+        ({"t1": True, "t2": True}, 2, False),  # it breaks visible tests
+    ],
+)
+def test_dars_stops_early_only_on_a_candidate_that_passes_every_kept_test_and_breaks_none(repro, broken, stops):
+    tree = _tree({"a": (0.5, repro, broken, {})}, ["t1", "t2"])
+    strategy = dars.Dars(SearchConfig(), tree)
+
+    class View:  # what a strategy reads of a search (SearchView)
+        busy = 0
+        budget = Budget(nodes=100)
+
+        def __init__(self, tree):
+            self.tree = tree
+
+        def emit(self, type_, **fields):
+            return {}
+
+    view = View(tree)
+    assert (settled(tree) == "a") is stops
+    assert strategy.may_go_on(view) is (not stops)
+    if stops:
+        assert strategy.next_jobs(view) == []
+        assert "passes every kept reproduction test" in strategy.end_reason(tree)
+    else:
+        assert strategy.end_reason(tree) is None
+
+
+def test_no_kept_test_means_no_early_stop():
+    tree = _tree({"a": (0.5, {}, 0, {})}, [])
+    assert settled(tree) is None
+
+
+def test_a_hand_made_check_event_of_the_wrong_shape_is_left_out_not_trusted():
+    tree = _tree({"a": (0.5, {"t1": True}, 0, {})}, ["t1"])
+    tree.apply(make_event("checks_prepared", "r", visible="x", tests=["not a test", {"id": "t9", "kept": True}]))
+    tree.apply(make_event("candidate_checked", "r", id="a", key=7, repro="yes", n_regressions="0", commands=[1, "x"]))
+    assert [t["id"] for t in tree.checks["tests"]] == ["t9"]
+    facts = tree.nodes["a"].extra["checks"]
+    assert "repro" not in facts and "n_regressions" not in facts and facts["commands"] == []
+    select_tests(tree)  # reads it without failing
+    assert tree.counts.bad_fields >= 4
+
+
+def test_outputs_are_compared_without_timings_and_a_test_is_read_from_its_block():
+    assert behaviour_digest(0, "1 passed in 0.03s at 0x7f00") == behaviour_digest(0, "1 passed in 1.20s at 0x7abc")
+    assert behaviour_digest(0, "ok") != behaviour_digest(1, "ok")
+    assert extract_test("Here:\n```python\ndef test_x():\n    pass\n```\nDone.") == "def test_x():\n    pass"
+    assert len(extract_test("x" * 100_000)) <= 8000
+
+
+def test_the_simulated_model_writes_right_weak_wrong_and_vacuous_tests_seeded():
+    tests = [reproduction_test(SLUGIFY, random.Random(seed)) for seed in range(40)]
+    assert tests == [reproduction_test(SLUGIFY, random.Random(seed)) for seed in range(40)]  # seeded
+    right = [t for t in tests if '== "creme-brulee-a-la-francaise"' in t]
+    wrong = [t for t in tests if '== "~creme' in t]
+    weak = [t for t in tests if "still what the issue reports" in t]
+    vacuous = [t for t in tests if "os.path.isdir" in t]
+    assert right and wrong and weak and vacuous and len(right + wrong + weak + vacuous) == 40
+    assert len(REPRO_NOISE) == 4
+    assert not any("test_french_accents" in t for t in tests)  # never the hidden tests' names
+
+
+@pytest.mark.slow  # a sandbox runs pytest six times (about 5 s on an idle machine)
+def test_only_tests_that_fail_on_the_base_state_are_kept_and_each_patch_is_checked_once(tmp_path):
+    again = SLUGIFY.gold_patch.replace("index 7aa95fc..20d04b9 100644\n", "").replace(
+        "@@ -9,8 +9,8 @@", "@@ -9,8 +9,8 @@ x"
+    )
+    session = checked_run(
+        tmp_path,
+        [RIGHT_TEST, VACUOUS_TEST, NO_TEST, "```python\ndef test_broken(:\n```"],
+        [("n1", BREAKS, 0.9), ("n2", SLUGIFY.gold_patch, 0.4), ("n3", again, 0.3)],
+    )
+    tree = session.tree
+    tests = {t["id"]: t for t in tree.checks["tests"]}
+    assert [t for t in tests if tests[t]["kept"]] == ["t1"]  # the right test fails on the bug
+    assert "passes on the base state" in tests["t2"]["reason"]
+    assert "no test function" in tests["t3"]["reason"]
+    assert "it does not run" in tests["t4"]["reason"]  # it does not even import: it reproduces nothing
+    assert all(len(t.get("base_output", "")) <= MAX_EXCERPT + 3 for t in tests.values())
+    assert tree.checks["visible"]["passed"] == 5
+    assert tree.tokens_in > 0  # the requests for tests are in the token budget
+    facts = {n: tree.nodes[n].extra["checks"] for n in ("n1", "n2", "n3")}
+    assert facts["n2"]["repro"] == {"t1": True} and facts["n2"]["n_regressions"] == 0
+    assert facts["n1"]["repro"] == {"t1": True} and facts["n1"]["n_regressions"] == 2  # fixed, and broke two
+    assert facts["n1"]["regressions"] == ["tests/test_slug.py::test_basic", "tests/test_slug.py::test_unique_slug"]
+    chosen, _ = select_tests(tree)
+    assert chosen == "n2" and select_prm(tree)[0] == "n1"
+    # the fix submitted again at another node (other index and hunk lines): its checks come from the cache
+    assert facts["n3"]["cached"] is True and facts["n3"]["repro"] == facts["n2"]["repro"]
+    assert facts["n1"]["cached"] is False and facts["n2"]["cached"] is False
+    assert len(tree.checked) == 2  # two distinct patches were run
