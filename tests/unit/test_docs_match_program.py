@@ -55,10 +55,11 @@ def options(command: str) -> set[str]:
 
 
 def test_demo_takes_search_options_but_those_the_readme_names():
-    assert options("search") - options("demo") == {"--resume", "--instance"}
+    branching = {"--from", "--at", "--go-on", "--from-patch"}
+    assert options("search") - options("demo") == {"--resume", "--instance"} | branching
     assert options("demo") - options("search") == {"--pace"}
     said = re.search(r"`demo` takes every `trajscope search` option but (.*?)\.", README)
-    assert said and all(flag in said.group(1) for flag in ("--resume", "--instance", "--pace")), said
+    assert said and all(flag in said.group(1) for flag in ("--resume", "--instance", "--pace", *branching)), said
 
 
 def test_the_readme_promises_no_stop_on_a_resolved_submission():

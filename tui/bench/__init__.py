@@ -16,6 +16,7 @@ SUITES = {
     "inspector": "trajscope against mini-swe-agent's inspector on trajectories its own agent wrote",
     "batch": "batch throughput (one process, worker processes, a two-node Ray cluster) and the driver's ceiling",
     "serve": "viewers one served search holds, and the memory each costs",
+    "replay": "rebuilding the state at a step of an imported run: replay against a snapshot's restore",
 }
 
 
