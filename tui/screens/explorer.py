@@ -177,8 +177,9 @@ class ExplorerScreen(Screen[None]):
         self.tell_sandbox_warning()
         if self.source.grows:
             self.set_interval(DRAIN_INTERVAL_S, self._drain, name="drain")
-        elif reading:  # the rest of the file is folded as it is read, between keys
-            self._read_timer = self.set_interval(READ_INTERVAL_S, self._drain, name="read")
+        elif reading:  # the rest of the file is folded as it is read, between keys, after the first frame
+            self._read_timer = self.set_interval(READ_INTERVAL_S, self._drain, name="read", pause=True)
+            self.call_after_refresh(self._read_timer.resume)
         else:  # a tree that will not change: every flag checkpoint, after the first paint
             self.reader = None
             self._build_flags(self.flag_cache)
@@ -215,15 +216,16 @@ class ExplorerScreen(Screen[None]):
         model, tree = self.model, self.tree
         changed: set[str] = set()
         added: list[str] = []
-        for event in events:
-            node_id = model.apply(event)
-            if node_id is None:
-                continue
-            if event["type"] == "node_added":
-                tree.node_added(node_id)
-                added.append(node_id)
-            else:
-                changed.add(node_id)
+        with tree.growing():
+            for event in events:
+                node_id = model.apply(event)
+                if node_id is None:
+                    continue
+                if event["type"] == "node_added":
+                    tree.node_added(node_id)
+                    added.append(node_id)
+                else:
+                    changed.add(node_id)
         if added or changed:
             self.flag_cache.forget()  # steps changed: checkpoints are rebuilt as the cursor needs them
         self.after_drain(added, changed)

@@ -12,6 +12,8 @@ same indent, and indentation grows only where the search branched.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from rich.style import Style
 from rich.text import Text
@@ -54,6 +56,9 @@ class ActionTree(Tree[str]):
         Binding("home", "first_line", "First line", show=False, id="tree.first"),
         Binding("G,end", "last_line", "Last line", show=False, id="tree.last"),
     ]
+
+    _batched = 0  # inside ``growing``: a layout refresh waits for the end of the batch (Tree's init refreshes)
+    _stale = False
 
     def __init__(self, **kwargs) -> None:
         super().__init__("loading…", data=ROOT, **kwargs)
@@ -247,8 +252,9 @@ class ActionTree(Tree[str]):
                 missing = [c for c in self.view_children(node_id) if c not in self._tnodes]
             else:
                 missing = [c for c in missing if c not in self._tnodes]
-            for child in missing[:chunk]:
-                self._materialize(child, node_id, drawn_later=True)
+            with self.growing():
+                for child in missing[:chunk]:
+                    self._materialize(child, node_id, drawn_later=True)
             if len(missing) <= chunk:
                 self._populated.add(node_id)
             # Each chunk makes the widget list all its lines again: chunks that double keep
@@ -280,6 +286,28 @@ class ActionTree(Tree[str]):
         tnode.remove()
 
     # -- live growth ----------------------------------------------------------
+    def _invalidate(self) -> None:
+        if not self._batched:
+            super()._invalidate()
+            return
+        # Each line added asks for a layout refresh (a thousand lines read: a thousand of them);
+        # the line list is dropped at once, so anything that reads it inside the batch is right.
+        self._clear_line_cache()
+        self._updates += 1
+        self._stale = True
+
+    @contextmanager
+    def growing(self) -> Iterator[None]:
+        """Add many lines with one layout refresh at the end."""
+        self._batched += 1
+        try:
+            yield
+        finally:
+            self._batched -= 1
+            if not self._batched and self._stale:
+                self._stale = False
+                super()._invalidate()
+
     def node_added(self, node_id: str) -> None:
         """Reflect a node the fold has just added."""
         model = self.model
