@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trajscope.engine.formats import load
+from trajscope.engine.formats.transcripts import Transcript, transcript
 from trajscope.engine.replay import Rebuilt, Replayer, ReplayError
 from trajscope.engine.tree import ROOT, Tree
 
@@ -40,6 +41,7 @@ class ImportedPrefix:
     replayer: Replayer
     rebuilt: Rebuilt
     start_rollouts: bool = True  # False: only a person's own steps run below the trunk
+    transcript: Transcript | None = None  # the run's own conversation, where its format keeps one
 
     def describe(self) -> str:
         """One sentence: how the state at the step was rebuilt."""
@@ -94,6 +96,21 @@ class ImportedPrefix:
         """The state at an imported ``node_id`` in ``box`` (a fork sharing the store): the ref."""
         return self.replayer.rebuild(node_id, go_on=True, box=box).ref
 
+    def transcript_for(self, path: list) -> tuple[list[dict], int] | None:
+        """The recorded conversation for a ``path`` (its nodes, task first) that begins with the
+        imported run's own steps in order: its messages and how many steps they hold; None
+        when the format keeps none or the path leaves the recorded run at once."""
+        if self.transcript is None:
+            return None
+        steps = 0
+        for node in path:
+            if node.id == ROOT:
+                continue
+            if (node.extra.get("imported") or {}).get("id") != str(steps + 1):
+                break
+            steps += 1
+        return self.transcript.upto(steps) if steps else None
+
     def covers(self, node_id: str) -> bool:
         return node_id in self.tree.nodes and node_id != ROOT
 
@@ -134,6 +151,7 @@ def prepare(
     loaded = load(source)
     tree = Tree.fold(loaded.events)
     node = resolve_step(tree, at, source)
+    recorded = _transcript(source, loaded.format, tree)
     box = task.open_sandbox(sandbox, **sandbox_options)
     try:
         replayer = Replayer(tree, box, timeout=timeout)
@@ -141,4 +159,18 @@ def prepare(
     except BaseException:
         box.close()
         raise
-    return ImportedPrefix(source, loaded.format, loaded.events, tree, node, box, replayer, rebuilt)
+    return ImportedPrefix(source, loaded.format, loaded.events, tree, node, box, replayer, rebuilt, transcript=recorded)
+
+
+def _transcript(source: Path, fmt: str, tree: Tree) -> Transcript | None:
+    """The run's own conversation, when its format keeps one and it lines up with the steps
+    along the run's first path (sequential ids, as those formats' importers give them)."""
+    if fmt not in ("mini-swe-agent", "swe-agent"):
+        return None
+    from trajscope.engine.formats import read_input
+    from trajscope.engine.jsonio import loads
+
+    steps, node = 0, ROOT
+    while tree.children(node):
+        node, steps = tree.children(node)[0], steps + 1
+    return transcript(loads(read_input(source)), fmt, steps)

@@ -34,6 +34,10 @@ class Context:
     hint: str | None = None  # a person's hint for this proposal (re-sample with a hint)
     instructions: str | None = None  # extra instructions, e.g. the DARS resample prompt
     seed: int | None = None
+    # an imported run's own conversation for the first ``covered`` steps (engine/branching.py),
+    # which a chat policy sends as recorded instead of writing those steps itself
+    transcript: list[dict] | None = None
+    covered: int = 0
 
     def key(self) -> str:
         """A short string that identifies the path, for seeded policies."""

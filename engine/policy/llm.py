@@ -178,7 +178,9 @@ class LLMPolicy:
                 ),
             },
         ]
-        for i, step in enumerate(context.steps):
+        if context.transcript:  # an imported run's steps, as its own agent's conversation recorded them
+            messages = [dict(m) for m in context.transcript]
+        for i, step in enumerate(context.steps[context.covered :], start=context.covered):
             observation, _ = cap_output(step.observation or "(no output)", self.observation_cap)
             if step.exit_code not in (None, 0):
                 observation = f"(exit code {step.exit_code})\n{observation}"

@@ -24,9 +24,20 @@ def same_action(a: dict | None, b: dict | None) -> bool:
 
 
 def context_for(session, parent: str, hint: str | None = None, instructions: str | None = None) -> Context:
+    prefix = getattr(session, "prefix", None)
     with session.recorder.reading() as tree:
         steps = path_steps(tree, parent)
-    return Context(session.task, steps, hint=hint, instructions=instructions, seed=session.seed)
+        recorded = prefix.transcript_for(tree.path(parent)) if prefix is not None and parent != ROOT else None
+    transcript, covered = recorded or (None, 0)
+    return Context(
+        session.task,
+        steps,
+        hint=hint,
+        instructions=instructions,
+        seed=session.seed,
+        transcript=transcript,
+        covered=covered,
+    )
 
 
 def propose(

@@ -53,9 +53,12 @@ def test_a_search_from_an_imported_step_keeps_the_trunk_and_branches_live_below_
         session.close()
     assert again.replayed == 0 and again.seconds < 1.0
     first = server.requests[0]["messages"]
-    # the model continues the imported conversation: its commands and recorded outputs
-    text = json.dumps(first)
-    assert "cat calc.py" in text and "import calc; print(calc.add(2, 3))" in text and "-1" in text
+    # the model continues the imported conversation as mini-swe-agent recorded it: its system
+    # prompt, the task, and the two steps' tool calls and outputs, then trajscope's own steps
+    recorded = json.loads(RUN.read_text())["messages"][:6]
+    assert [(m["role"], m["content"]) for m in first[:6]] == [(m["role"], m["content"]) for m in recorded]
+    assert first[2]["tool_calls"][0]["id"] == first[3]["tool_call_id"] == recorded[3]["tool_call_id"]
+    assert "return a + b" in json.dumps(server.requests[-1]["messages"][6:])  # the live step, written by trajscope
     tree = Tree.fold(read_events(tmp_path / "branch.jsonl"))  # the new log reopens with both
     trunk = [n for n in tree.nodes.values() if n.proposer == "import"]
     assert len(trunk) == 5 and all(n.extra["imported"]["source"] == str(RUN) for n in trunk)
@@ -103,3 +106,17 @@ def test_the_command_line_says_what_is_wrong_in_one_sentence(tmp_path, capsys, a
     code = main(["search", str(CALC), "--headless", "--sandbox", "local", "--out", str(tmp_path / "o.jsonl"), *argv])
     err = capsys.readouterr().err
     assert code != 0 and words in err and "Traceback" not in err
+
+
+def test_a_recorded_conversation_lines_up_with_the_steps_or_is_not_used():
+    from trajscope.engine.formats.transcripts import transcript
+
+    swe = FIXTURES / "real" / "swe-agent" / "marshmallow-1867.function_calling_replace.traj"
+    recorded = transcript(json.loads(swe.read_text()), "swe-agent", 11)
+    messages, steps = recorded.upto(3)
+    assert steps == 3 and [m["role"] for m in messages] == ["system", "user"] + ["assistant", "tool"] * 3
+    assert messages[3]["tool_call_id"] == messages[2]["tool_calls"][0]["id"]  # SWE-agent's tool_call_ids
+    assert set().union(*messages) <= {"role", "content", "tool_calls", "tool_call_id", "name"}
+    assert transcript(json.loads(swe.read_text()), "swe-agent", 10) is None  # not one turn a step: not used
+    last, kept = transcript(json.loads(RUN.read_text()), "mini-swe-agent", 5).upto(5)
+    assert kept == 4  # the submitting call has no answer in the record: a chat API would refuse it
