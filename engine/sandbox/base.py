@@ -66,14 +66,26 @@ class Sandbox(Protocol):
     def close(self) -> None: ...
 
 
+PARK_LIMIT = 8
+"""Closed sandboxes a session keeps for its next forks (each holds a copy of the repository)."""
+
+
 class SharedState:
-    """Counts the sandboxes that share a snapshot store: a root sandbox and its forks."""
+    """Counts the sandboxes that share a snapshot store (a root sandbox and its forks), and
+    keeps the ones closed while others are open for the next fork to reuse.
+
+    A fork that reuses a closed sandbox restores its state there, so it costs what differs
+    between the two states, not a copy of the repository (a search's checks fork and close
+    one sandbox per candidate). Reuse is a restore like any other: nothing of the closed
+    sandbox's commands survives one (docs/security.md). A parked sandbox has ``teardown()``,
+    called when the session ends."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.open = 0
         self.counter = itertools.count()
         self.base: StateRef | None = None
+        self.parked: list = []
 
     def acquire(self) -> int:
         """Count one more sandbox; returns its number."""
@@ -81,11 +93,34 @@ class SharedState:
             self.open += 1
             return next(self.counter)
 
+    def reacquire(self) -> None:
+        """Count a parked sandbox again, under the number it had."""
+        with self.lock:
+            self.open += 1
+
+    def park(self, box) -> bool:
+        """Keep ``box`` (being closed) for a later fork; False when it is the session's last
+        open sandbox (the session ends with it) or enough are kept already."""
+        with self.lock:
+            if self.open <= 1 or len(self.parked) >= PARK_LIMIT:
+                return False
+            self.parked.append(box)
+            return True
+
+    def unpark(self):
+        """A parked sandbox, or None."""
+        with self.lock:
+            return self.parked.pop() if self.parked else None
+
     def release(self) -> bool:
-        """Count one sandbox fewer; True when it was the last."""
+        """Count one sandbox fewer; True when it was the last (the parked ones go then)."""
         with self.lock:
             self.open -= 1
-            return self.open == 0
+            last = self.open == 0
+            parked, self.parked = (self.parked, []) if last else ([], self.parked)
+        for box in parked:
+            box.teardown()
+        return last
 
 
 def cap_output(text: str, cap: int = OUTPUT_CAP) -> tuple[str, bool]:

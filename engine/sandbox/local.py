@@ -15,35 +15,24 @@ from __future__ import annotations
 
 import itertools
 import os
-import resource
 import shutil
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 from trajscope.engine.sandbox.base import (
-    DEFAULT_TIMEOUT,
     OUTPUT_CAP,
     UNTRACKED_MARK,
-    ExecResult,
     GitStore,
     SandboxError,
     StateRef,
-    cap_output,
     git_env,
 )
 from trajscope.engine.sandbox.confine import (
     cgroup_name,
-    bwrap_flags,
     bwrap_program,
     bwrap_status,
-    count_processes,
-    drop_argv,
-    drop_to,
     empty_cgroup,
-    inner_shell,
     kill_cgroup_members,
     kill_group,
     kill_user_processes,
@@ -61,21 +50,20 @@ from trajscope.engine.sandbox.host_files import (
     resolve,
     write_text,
 )
+from trajscope.engine.sandbox.local_commands import LocalCommands
 from trajscope.engine.sandbox.local_store import LocalStore, reap_leftovers, remove_path, remove_untracked, store_limit
-from trajscope.engine.sandbox.output import BoundedOutput, OutputTooLarge, collect_output, keep_output, run_bounded
+from trajscope.engine.sandbox.output import OutputTooLarge, run_bounded
 from trajscope.engine.sandbox.programs import require
-from trajscope.engine.sandbox.quota import DISK_MB, POLL_S, DiskQuota, tree_usage
-from trajscope.engine.sandbox.seccomp import program_fd
+from trajscope.engine.sandbox.quota import DISK_MB, DiskQuota, tree_usage
 from trajscope.engine.sandbox.uids import NoUidLeft, UidLease
 
-COMMAND_NICE = 10  # CPU priority of sandbox commands, below the UI and the engine
 READ_LIMIT = 16 << 20  # bytes the file tools read from one file
 PATCH_LIMIT = 256 << 20  # bytes of diff the snapshot store may print
 
 __all__ = ["PATCH_LIMIT", "LocalSandbox", "reap_leftovers"]  # reap_leftovers: `trajscope sandbox clean`
 
 
-class LocalSandbox:
+class LocalSandbox(LocalCommands):
     """A working copy in a temporary directory; commands under bubblewrap, in process groups.
 
     ``isolate=False`` is ``--sandbox none``: the same sandbox without bubblewrap, which the
@@ -112,6 +100,7 @@ class LocalSandbox:
         self._shared = _shared or LocalStore(base_dir, store_limit(store_mb))
         self._n = self._shared.acquire()
         self._closed = False
+        self._opened = False  # a sandbox that never opened is never parked
         self._groups: set[int] = set()
         self._runs = itertools.count()
         self.dir = self._shared.root / f"sb{self._n}"
@@ -166,142 +155,7 @@ class LocalSandbox:
             self.close()
             raise
         self._limit_nproc = self._process_limit()
-
-    # -- commands -------------------------------------------------------------------
-
-    def _process_limit(self) -> int | None:
-        if self._cgroup is not None:
-            return None  # the cgroup's pids.max is the limit
-        uid = self._uid if self._uid is not None else os.getuid()
-        return self.max_processes + count_processes(uid)
-
-    def _env(self) -> dict[str, str]:
-        path = os.pathsep.join(
-            dict.fromkeys([os.path.dirname(sys.executable), *os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)])
-        )
-        return {
-            "PATH": path,
-            "HOME": str(self._home),
-            "TMPDIR": str(self._home),
-            "LANG": "C.UTF-8",
-            "TERM": "dumb",
-            "PAGER": "cat",
-            "GIT_PAGER": "cat",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONUNBUFFERED": "1",
-            "PIP_NO_INPUT": "1",
-            "NO_COLOR": "1",
-        }
-
-    def _preexec(self) -> None:
-        os.nice(COMMAND_NICE)  # an agent's command never starves the app that shows it
-        mem = self.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        disk = self.disk_mb << 20  # one file: bounded at once, no watching needed
-        resource.setrlimit(resource.RLIMIT_FSIZE, (disk, disk))
-        if self._limit_nproc is not None:
-            hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
-            soft = self._limit_nproc if hard == resource.RLIM_INFINITY else min(self._limit_nproc, hard)
-            resource.setrlimit(resource.RLIMIT_NPROC, (soft, soft))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if self._cgroup is not None:
-            with open(self._cgroup / "cgroup.procs", "w") as procs:
-                procs.write(str(os.getpid()))
-        if not self.isolated:
-            drop_to(self._uid)  # under bubblewrap, drop_argv does it inside
-
-    def _argv(self, command: str, seccomp: int | None) -> list[str]:
-        if not self.isolated:
-            return [self._bash, "-c", command]
-        drop = drop_argv(self._uid) if self._uid is not None else []
-        shell = inner_shell(command)
-        return [
-            self._bwrap,
-            *bwrap_flags(self.repo, tmp_bytes=self.disk_mb << 20, writable=(str(self.dir),)),
-            "--seccomp",
-            str(seccomp),
-            *drop,
-            *shell,
-        ]
-
-    def run(self, command: str, timeout: float = DEFAULT_TIMEOUT) -> ExecResult:
-        """Run ``command``; its output comes through a pipe (never a file the agent can
-        reach), bounded in memory, read against a deadline even if the command's
-        background processes keep the pipe open."""
-        self._check_open()
-        n = next(self._runs)
-        started = time.perf_counter()
-        self._quota.begin()
-        read_end, write_end = os.pipe()
-        seccomp = program_fd() if self.isolated else None
-        try:
-            proc = subprocess.Popen(
-                self._argv(command, seccomp),
-                cwd=self.repo,
-                env=self._env(),
-                stdin=subprocess.DEVNULL,
-                stdout=write_end,
-                stderr=write_end,
-                start_new_session=True,
-                preexec_fn=self._preexec,
-                pass_fds=(seccomp,) if seccomp is not None else (),
-            )
-        except OSError as exc:
-            os.close(read_end)
-            raise SandboxError(f"cannot start a command: {exc}") from exc
-        finally:
-            os.close(write_end)
-            if seccomp is not None:
-                os.close(seccomp)
-        self._groups.add(proc.pid)
-        out = BoundedOutput()
-        done, killed = threading.Event(), threading.Event()
-        watch = threading.Thread(
-            target=self._watch_disk, args=(proc.pid, done, killed), daemon=True, name="trajscope-disk-watch"
-        )
-        watch.start()
-        try:
-            timed_out = collect_output(read_end, proc, timeout, out, self._kill_leftovers)
-        finally:
-            done.set()
-            watch.join()
-            os.close(read_end)
-            self._groups.discard(proc.pid)
-            over = self._quota.end()
-        code = -1 if timed_out or killed.is_set() else proc.returncode if proc.returncode is not None else -1
-        duration = time.perf_counter() - started
-        text = out.text()
-        if timed_out:
-            text += f"\n[command timed out after {timeout:g} s and was killed]"
-        if over:
-            text += (
-                f"\n[the sandbox's files passed its disk limit ({self._quota.describe()})"
-                f"{': the command was killed' if killed.is_set() else ''}; this state cannot be saved]"
-            )
-        shown, truncated = cap_output(text, self.output_cap)
-        saved = None
-        if truncated:
-            saved = keep_output(self._outputs, f"{self._output_prefix}{n}.log", out)
-        return ExecResult(shown, code, duration, timed_out, truncated, saved, out.total)
-
-    def _watch_disk(self, pgid: int, done: threading.Event, killed: threading.Event) -> None:
-        """Kill the command once the sandbox's files pass the disk quota."""
-        while not done.wait(POLL_S):
-            if self._quota.check():
-                killed.set()
-                self._kill_leftovers(pgid)
-                return
-
-    def _kill_leftovers(self, pgid: int) -> None:
-        """Kill what a command left running: its group, and whatever escaped the group."""
-        kill_group(pgid)
-        if self._cgroup is not None:
-            for _ in range(20):
-                if not kill_cgroup_members(self._cgroup):
-                    break
-                time.sleep(0.005)
-        elif self._uid is not None:
-            kill_user_processes(self._uid)
+        self._opened = True
 
     def _git_script(self, script: str, timeout: float = 120, limit: int = PATCH_LIMIT) -> str:
         return self._git_bytes(script, timeout, limit).decode("utf-8", errors="replace")
@@ -401,7 +255,12 @@ class LocalSandbox:
         self._home.mkdir()
 
     def fork(self, ref: StateRef) -> "LocalSandbox":
+        """A sandbox at state ``ref``: one this session closed, restored to ``ref`` (it costs what
+        differs between the two states), else a new one, which copies the files of ``ref``."""
         self._check_open()
+        while (parked := self._shared.unpark()) is not None:
+            if parked._reopen(ref, self._outputs):
+                return parked
         return LocalSandbox(
             None,
             memory_mb=self.memory_mb,
@@ -409,10 +268,27 @@ class LocalSandbox:
             output_cap=self.output_cap,
             disk_mb=self.disk_mb,
             isolate=self.isolated,
-            output_dir=self._outputs if self._output_prefix else None,
+            output_dir=self._outputs,
             _shared=self._shared,
             _ref=ref,
         )
+
+    def _reopen(self, ref: StateRef, outputs: Path) -> bool:
+        """Open this parked sandbox again at ``ref``; False (and it is gone) where the restore
+        failed, so the fork makes a new one. Its uid, cgroup and index are its own as before; its
+        processes were all killed when it closed, and the restore removes whatever else its
+        commands left (the same restore as a worker's move to another branch)."""
+        self._shared.reacquire()
+        self._closed = False
+        self._outputs = outputs
+        try:
+            self.restore(ref)
+            return True
+        except SandboxError:
+            self._closed = True
+            self._teardown()
+            self._shared.release()
+            return False
 
     def diff(self) -> str:
         self._check_open()
@@ -450,11 +326,28 @@ class LocalSandbox:
             raise SandboxError("the sandbox is closed")
 
     def close(self) -> None:
+        """Kill what its commands left; then keep it for the session's next fork, or remove it."""
         if self._closed:
             return
         self._closed = True
         for pgid in list(self._groups):
             kill_group(pgid)
+        if self._cgroup is not None:
+            for _ in range(50):
+                if not kill_cgroup_members(self._cgroup):
+                    break
+                time.sleep(0.01)
+        if self._lease is not None:
+            kill_user_processes(self._lease.uid)  # nothing of its commands outlives the close
+        if not (self._opened and self._shared.park(self)):
+            self._teardown()
+        self._shared.release()
+
+    def teardown(self) -> None:
+        """Remove a parked sandbox (the session's last sandbox closed)."""
+        self._teardown()
+
+    def _teardown(self) -> None:
         if self._cgroup is not None:
             empty_cgroup(self._cgroup)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -462,7 +355,7 @@ class LocalSandbox:
             # the next sandbox to lease this uid must not inherit a process of this one's
             kill_user_processes(self._lease.uid)
             self._lease.release()
-        self._shared.release()
+            self._lease = None
 
     def __enter__(self) -> "LocalSandbox":
         return self

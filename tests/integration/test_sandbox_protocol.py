@@ -121,6 +121,46 @@ def test_fork(box):
         child.close()
 
 
+_LISTING = (
+    "find . -name .git -prune -o \\( -type f -o -type l \\) -printf '%p %y %l\\n' | sort; "
+    "find . -name .git -prune -o -type f -perm -u+x -print | sort; "
+    "find . -name .git -prune -o -type f -exec md5sum {} + | sort -k 2"
+)
+
+
+def test_a_fork_that_reuses_a_closed_sandbox_holds_exactly_the_state(box):
+    """A closed fork is reused by the next one (only what differs is restored): what the closed
+    one's commands left (untracked and ignored files, a self-ignoring folder, a home file, a
+    mode, a deleted file, a link over a file) is gone, and the state is whole: its added,
+    deleted, executable and link entries, its base-ignored files, byte for byte."""
+    box.run("rm README.md && echo new > added.txt && printf '#!/bin/sh\\n' > run.sh && chmod +x run.sh")
+    box.run("ln -s pkg/mod.py link.py")
+    box.write("pkg/mod.py", "def f():\n    return 7\n")
+    ref = box.snapshot()
+    box.restore(ref)
+    expected = box.run(_LISTING).output
+    assert "./link.py l pkg/mod.py" in expected and "./run.sh\n" in expected and "README" not in expected
+    box.restore(box.base)
+    first = box.fork(box.base)
+    used = first.container.name if box.kind == "docker" else first.dir
+    # (in Docker a file in HOME would replace the container at the restore: tamper's rule)
+    planted = "/tmp/.planted" if box.kind == "docker" else "~/.planted"
+    first.run(
+        "echo junk > untracked.txt; mkdir -p build hidden && echo x > build/out.bin && echo '*' > hidden/.gitignore"
+        f" && echo y > hidden/secret; echo z > {planted}; chmod +x added.txt 2>/dev/null; rm pkg/mod.py;"
+        " rm -f README.md && ln -s /etc/passwd README.md"
+    )
+    first.close()
+    second = box.fork(ref)
+    try:
+        assert (second.container.name if box.kind == "docker" else second.dir) == used  # the closed one, reused
+        assert second.run(_LISTING).output == expected
+        assert second.run(f"ls -A {planted} 2>/dev/null | wc -l").output.strip() == "0"
+        assert second.snapshot() == ref
+    finally:
+        second.close()
+
+
 def test_diff_against_base_round_trips(box, source, tmp_path):
     assert box.diff() == ""
     box.write("pkg/mod.py", "def f():\n    return 5\n")
