@@ -120,3 +120,20 @@ def test_a_recorded_conversation_lines_up_with_the_steps_or_is_not_used():
     assert transcript(json.loads(swe.read_text()), "swe-agent", 10) is None  # not one turn a step: not used
     last, kept = transcript(json.loads(RUN.read_text()), "mini-swe-agent", 5).upto(5)
     assert kept == 4  # the submitting call has no answer in the record: a chat API would refuse it
+
+
+def test_open_finds_the_run_s_instance_in_a_dataset(tmp_path):
+    from trajscope.engine.tasks import TaskError
+    from trajscope.tui.cli.open import branch_task
+
+    rows = [
+        {"instance_id": iid, "problem_statement": "p", "FAIL_TO_PASS": [], "PASS_TO_PASS": [], "test_patch": ""}
+        for iid in ("other__repo-1", "marshmallow-code__marshmallow-1867")
+    ]
+    dataset = tmp_path / "dataset.jsonl"
+    dataset.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    swe = FIXTURES / "real" / "swe-agent" / "marshmallow-1867.function_calling_replace.traj"
+    assert branch_task(swe, str(dataset), None).instance_id == "marshmallow-code__marshmallow-1867"
+    assert branch_task(swe, str(dataset), "other__repo-1").instance_id == "other__repo-1"
+    with pytest.raises(TaskError, match="has no instance toolcall_submitted"):
+        branch_task(RUN, str(dataset), None)  # the run's instance (its file's name here) is not there

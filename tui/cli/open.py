@@ -81,22 +81,29 @@ def branch_options(p: argparse.ArgumentParser) -> None:
     add_out_option(group)
 
 
-def _show_branchable(path: Path, args) -> int:
+def branch_task(path: Path, spec: str, instance: str | None):
+    """The task of the run at ``path``: ``spec`` with ``instance``, or, where ``spec`` holds many
+    instances and none is named, the one the run names."""
     from trajscope.engine.formats import load
     from trajscope.engine.tasks import TaskError, load_task
-    from trajscope.tui.branch_launcher import BranchableSource, BranchLauncher
-    from trajscope.tui.cli.common import check_out_log, default_out
-    from trajscope.tui.cli.specs import spec_from_args
 
     loaded = load(path)  # refused here, in one sentence, before the screen switches
     named = next((e.get("task") or {} for e in loaded.events if e.get("type") == "run_started"), {})
     try:
-        task = load_task(args.task, args.instance)
+        return load_task(spec, instance)
     except TaskError as exc:
-        instance = str(named.get("instance_id") or "")
-        if args.instance or not instance or "name one with --instance" not in str(exc):
+        own = str(named.get("instance_id") or "")
+        if instance or not own or "name one with --instance" not in str(exc):
             raise
-        task = load_task(args.task, instance)  # the instance the run names, found in the dataset
+        return load_task(spec, own)  # the instance the run names, found in the dataset
+
+
+def _show_branchable(path: Path, args) -> int:
+    from trajscope.tui.branch_launcher import BranchableSource, BranchLauncher
+    from trajscope.tui.cli.common import check_out_log, default_out
+    from trajscope.tui.cli.specs import spec_from_args
+
+    task = branch_task(path, args.task, args.instance)
     out = Path(args.out) if args.out else default_out(task.instance_id)
     check_out_log(out)
     launcher = BranchLauncher(path, task, spec_from_args(args), out)
