@@ -1,0 +1,113 @@
+"""The explorer on a file still being read: its first screenful is shown, the status bar
+says how much is read, and keys that need the whole tree (G, search, go to, best leaf)
+wait for it and say so. The reader is held after its first part, so what happens before
+the end is seen every time."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from trajscope.engine.events import write_events
+from trajscope.engine.formats import load, progressive
+from trajscope.engine.synthetic import linear_events
+from trajscope.engine.tree import ROOT, Tree
+from tests.functional.helpers import static_text, wait_for
+from trajscope.tui import bridge
+from trajscope.tui.app import TrajscopeApp
+from trajscope.tui.bridge import Source
+from trajscope.tui.widgets.status_bar import StatusBar
+
+SIZE = (140, 40)
+STEPS = 600
+
+
+@pytest.fixture
+def held(monkeypatch):
+    """The reader stops after its first part until the test lets it go on."""
+    gate = threading.Event()
+    read_parts = progressive.read_parts
+
+    def held_parts(path):
+        parts = read_parts(path)
+        yield next(parts)
+        gate.wait(30)
+        yield from parts
+
+    monkeypatch.setattr(progressive, "FIRST_BYTES", 16 << 10)
+    monkeypatch.setattr(bridge, "read_parts", held_parts)
+    yield gate
+    gate.set()
+
+
+def notices(app) -> str:
+    return " | ".join(str(n.message) for n in app._notifications)
+
+
+async def opened_first_part(pilot):
+    app = pilot.app
+    await wait_for(pilot, lambda: getattr(app.screen, "model", None) is not None and not app.screen.tree.loading)
+    screen = app.screen
+    assert screen.reader is not None and 0 < len(screen.model) - 1 < STEPS  # the first part only
+    return screen
+
+
+async def test_g_and_go_to_wait_for_the_whole_file_and_say_so(tmp_path, held):
+    path = tmp_path / "long.jsonl"
+    write_events(path, linear_events(STEPS))
+    app = TrajscopeApp(Source(path))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened_first_part(pilot)
+        tree = screen.tree
+        assert "reading" in static_text(screen.query_one(StatusBar)), "the status bar says the file is being read"
+        before = tree.cursor_id
+        await pilot.press("G")
+        await wait_for(pilot, lambda: "Still reading the file" in notices(app))
+        assert tree.cursor_id == before, "G did not stop at the last step read so far"
+        held.set()
+        await wait_for(pilot, lambda: tree.cursor_id == str(STEPS))  # G, once the file is read
+        assert "reading" not in static_text(screen.query_one(StatusBar))
+
+    app = TrajscopeApp(Source(path))
+    held.clear()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened_first_part(pilot)
+        await pilot.press("g", *"#500", "enter")
+        await wait_for(pilot, lambda: "#500 is not read yet" in notices(app))
+        assert "There is no node" not in notices(app)
+        held.set()
+        await wait_for(pilot, lambda: screen.tree.cursor_id == "500")
+
+
+async def test_a_search_before_the_end_searches_the_whole_file(tmp_path, held):
+    path = tmp_path / "long.jsonl"
+    write_events(path, linear_events(STEPS))
+    app = TrajscopeApp(Source(path))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened_first_part(pilot)
+        await pilot.press("slash", *"step 599", "enter")
+        await wait_for(pilot, lambda: "the search runs when it is read" in notices(app))
+        assert screen.matches == []
+        held.set()
+        await wait_for(pilot, lambda: screen.matches != [])
+        whole = Tree.fold(load(path).events)
+        assert screen.matches == [m for m in whole.search("step 599") if m != ROOT]
+        assert "599" in screen.matches
+
+
+async def test_nothing_is_lost_at_the_end_of_a_read_in_parts(tmp_path, monkeypatch):
+    monkeypatch.setattr(progressive, "FIRST_BYTES", 16 << 10)
+    monkeypatch.setattr(progressive, "BLOCK_BYTES", 64 << 10)
+    path = tmp_path / "long.jsonl"
+    write_events(path, linear_events(STEPS))
+    app = TrajscopeApp(Source(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: getattr(app.screen, "model", None) is not None and app.screen.reader is None)
+        model, tree = app.screen.model, app.screen.tree
+        whole = Tree.fold(load(path).events)
+        assert [(n.id, n.parent, n.status, n.observation) for n in model.nodes.values()] == [
+            (n.id, n.parent, n.status, n.observation) for n in whole.nodes.values()
+        ]
+        await wait_for(pilot, lambda: ROOT in tree._populated)
+        assert len(tree._tnodes) == STEPS + 1, "every step read after the first part has its line"
