@@ -16,7 +16,8 @@ second branch from any of its steps restores instead of replaying.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from trajscope.engine.formats import load
@@ -42,6 +43,8 @@ class ImportedPrefix:
     rebuilt: Rebuilt
     start_rollouts: bool = True  # False: only a person's own steps run below the trunk
     transcript: Transcript | None = None  # the run's own conversation, where its format keeps one
+    _session: object = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def describe(self) -> str:
         """One sentence: how the state at the step was rebuilt."""
@@ -73,6 +76,7 @@ class ImportedPrefix:
                 fields["imported"] = {**marker, "id": event["id"]}
                 fields["proposer"] = "import"
             session.emit(event["type"], **fields)
+        self._session = session
         session.refs.update({n: ref for n, ref in self.replayer.refs.items() if n != ROOT})
         session.box_at[self.box] = self.at
         session.origin = self.at
@@ -93,8 +97,20 @@ class ImportedPrefix:
         )
 
     def rebuild(self, box, node_id: str) -> str:
-        """The state at an imported ``node_id`` in ``box`` (a fork sharing the store): the ref."""
-        return self.replayer.rebuild(node_id, go_on=True, box=box).ref
+        """The state at an imported ``node_id`` in ``box`` (a fork sharing the store): the ref.
+        A divergence met on the way (below the step the person chose) goes into the log;
+        ReplayError when a step cannot be replayed."""
+        with self._lock:  # workers share the replayer's snapshots and cursors
+            known = set(self.replayer.divergences)
+            try:
+                rebuilt = self.replayer.rebuild(node_id, go_on=True, box=box)
+            except ReplayError as exc:
+                self._refuse(node_id, str(exc))
+                raise
+            new = [d for n, d in self.replayer.divergences.items() if n not in known]
+        if new and self._session is not None:
+            self._session.emit("command", name="replay_divergence", by="engine", node=new[0].node, text=new[0].sentence)
+        return rebuilt.ref
 
     def transcript_for(self, path: list) -> tuple[list[dict], int] | None:
         """The recorded conversation for a ``path`` (its nodes, task first) that begins with the
@@ -110,6 +126,17 @@ class ImportedPrefix:
                 break
             steps += 1
         return self.transcript.upto(steps) if steps else None
+
+    def _refuse(self, node_id: str, why: str) -> None:
+        """The steps a job added below ``node_id`` before its state proved impossible: failed, and why."""
+        session = self._session
+        if session is None:
+            return
+        session.emit("command", name="replay_refused", by="engine", node=node_id, text=why)
+        for child in session.tree.children(node_id):
+            node = session.tree.nodes[child]
+            if node.proposer != "import" and node.status == "pending" and node.exit_code is None:
+                session.emit("node_status", id=child, status="failed", by="engine", reason=why)
 
     def covers(self, node_id: str) -> bool:
         return node_id in self.tree.nodes and node_id != ROOT

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trajscope.engine.events import RunLog, read_events
+from trajscope.engine.replay import ReplayError
 from trajscope.engine.sandbox.base import SandboxError
 from trajscope.engine.search import dars, make_strategy, steps, strategy_class
 from trajscope.engine.search.budget import Budget
@@ -441,6 +442,8 @@ class Session:
                     HANDLERS[job.kind](self, job, box)
                 except SandboxError as exc:
                     self._abort(f"sandbox failed: {exc}")
+                except ReplayError:  # an imported step this job needed cannot be rebuilt: the job ends,
+                    pass  # the search goes on (the prefix recorded why and failed the job's new steps)
                 finally:
                     with self._cond:
                         self._busy -= 1

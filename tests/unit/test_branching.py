@@ -6,6 +6,7 @@ both, a second branch restoring instead of replaying, and the command line's sen
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,41 @@ def test_open_finds_the_run_s_instance_in_a_dataset(tmp_path):
     assert branch_task(swe, str(dataset), "other__repo-1").instance_id == "other__repo-1"
     with pytest.raises(TaskError, match="has no instance toolcall_submitted"):
         branch_task(RUN, str(dataset), None)  # the run's instance (its file's name here) is not there
+
+
+def test_a_step_that_cannot_be_replayed_refuses_that_job_only(tmp_path):
+    from trajscope.engine.policy.demo import DemoPolicy
+
+    (tmp_path / "task" / "repo").mkdir(parents=True)
+    (tmp_path / "task" / "repo" / "README").write_text("astropy stood here\n")
+    fields = {"instance_id": "astropy", "problem_statement": "p", "FAIL_TO_PASS": [], "PASS_TO_PASS": []}
+    (tmp_path / "task" / "task.json").write_text(json.dumps({**fields, "test_patch": ""}))
+    gold = "--- a/README\n+++ b/README\n@@ -1 +1 @@\n-astropy stood here\n+astropy stands here\n"
+    (tmp_path / "task" / "gold.patch").write_text(gold)  # what the demo policy draws its steps from
+    task = load_task_dir(tmp_path / "task")
+    dars = FIXTURES / "real" / "dars" / "none.prev.root"
+    session = Session(
+        task,
+        DemoPolicy(),
+        tmp_path / "b.jsonl",
+        config=SearchConfig(strategy="linear", max_depth=7),
+        budget=Budget(nodes=3),
+        prefix=prepare(dars, "5", task, "local"),  # create + append replay; step 9 edits a file not here
+    )
+    session.prefix.start_rollouts = False
+    session.start()
+    try:
+        session.commands.resample("10")  # its parent is step 9: cannot be rebuilt
+        session.commands.resample("6")  # its parent is step 5, rebuilt: the worker is still there
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+            n.parent == "5" for n in session.tree.nodes.values() if n.proposer != "import"
+        ):
+            time.sleep(0.1)
+    finally:
+        session.close()
+    refused = [c for c in session.tree.commands if c.get("name") == "replay_refused"]
+    assert refused and "step 9" in refused[0]["text"] and "fitsrec.py does not exist" in refused[0]["text"]
+    assert any(n.parent == "5" and n.proposer != "import" for n in session.tree.nodes.values())
+    stuck = [n for n in session.tree.nodes.values() if n.parent == "9" and n.proposer != "import"]
+    assert stuck and all(n.status == "failed" and "cannot be replayed" in n.status_reason for n in stuck)
