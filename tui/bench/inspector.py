@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -80,6 +82,41 @@ def measure(python: str, which: str, path: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def machine() -> str:
+    """The machine the figures come from (other work on it shows in the load average)."""
+    model = ""
+    try:
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        model = platform.machine()
+    return f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}"
+
+
+def size_table(results: list[dict]):
+    """One row a size, as the README shows it: trajscope / inspector = ratio (below 1: trajscope
+    is faster or smaller)."""
+    from rich.table import Table
+
+    table = Table(title="trajscope / the mini-swe-agent inspector (medians; below 1: trajscope is ahead)")
+    table.add_column("steps (file)", no_wrap=True)
+    columns = (("first paint", "first_paint_s", 1, " s"), ("key p50 near the end", "prev_p50_ms", 0, " ms"))
+    columns += (("peak memory", "peak_rss_mb", 0, " MB"),)
+    for title, *_ in columns:
+        table.add_column(title, justify="right", no_wrap=True)
+    for row in results:
+        cells = []
+        for _, m, digits, unit in columns:
+            ours, theirs = row["trajscope"][m], row["inspector"][m]
+            fmt = f"{{:.{2 if digits else 0}f}}"
+            cells.append(f"{fmt.format(ours)} / {fmt.format(theirs)}{unit} = {row['ratio'][m]}")
+        table.add_row(f"{row['steps']:,} ({row['mb']} MB)", *cells)
+    return table
+
+
 def add_options(p) -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000], help="steps of each trajectory")
     p.add_argument("--repeat", type=int, default=5, help="measurements of each app on each trajectory")
@@ -107,6 +144,7 @@ def run(args) -> int:
         )
         return 2
     results = []
+    load_before = os.getloadavg()[0]
     for steps in args.sizes:
         path = Path(args.cache) / f"mini-{steps}" / f"mini-{steps}.traj.json"
         console.print(f"{steps:,} steps: writing the trajectory with mini-swe-agent's agent (cached)…")
@@ -126,17 +164,19 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    table = Table(title="trajscope vs the mini-swe-agent inspector (medians; ratio below 1: trajscope is faster)")
+    print(f"machine: {machine()}; load average before {load_before:.1f}, after {os.getloadavg()[0]:.1f}")
+    Console().print(size_table(results))
+    detail = Table(title="every measure (medians)")
     for column in ("steps (MB)", "measure", "trajscope", "inspector", "ratio"):
-        table.add_column(column)
+        detail.add_column(column)
     for row in results:
         for m in MEASURES:
-            table.add_row(
+            detail.add_row(
                 f"{row['steps']:,} ({row['mb']} MB)",
                 m,
                 str(row["trajscope"][m]),
                 str(row["inspector"][m]),
                 str(row["ratio"][m]),
             )
-    Console().print(table)
+    Console().print(detail)
     return 0
