@@ -73,7 +73,7 @@ def test_the_selection_view_offers_every_selector_and_short_defaults():
     search.fill_defaults(args)
     offered = FIELDS["select"].metadata["choices"]
     assert sorted(args.selectors) == sorted(name for name in offered if name != "auto") and args.selectors[0] == "prm"
-    assert (args.seeds, args.strategies, args.wrong_rates, args.max_nodes) == (2, ["dars", "sample"], [0.5], 20)
+    assert (args.seeds, args.strategies, args.wrong_rates, args.max_nodes) == (1, ["dars", "sample"], [0.5], 20)
     args = parser.parse_args(["--seeds", "3"])
     search.fill_defaults(args)
     assert args.seeds == 3 and args.max_nodes == 30 and "linear" in args.strategies

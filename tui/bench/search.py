@@ -7,6 +7,8 @@ selection (never by the hidden tests), and then verified. Reported per
 strategy and rate: the resolve rate of the selected patch with a 95 % Wilson
 interval, the rate at which any submission resolved (what a perfect selector
 would reach), and mean nodes, tokens and wall time with 95 % intervals.
+``--view selection`` compares the selectors instead, each on the same searched trees
+(tui/bench/selection.py).
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def summarise(rows: list[dict]) -> list[dict]:
 VIEWS = {
     # view: (seeds, strategies, wrong rates, node budget) when the option is not given
     "strategies": (20, None, [0.3, 0.5], 30),
-    "selection": (2, ["dars", "sample"], [0.5], 20),
+    "selection": (1, ["dars", "sample"], [0.5], 20),
 }
 
 
@@ -126,7 +128,7 @@ def add_options(p) -> None:
         help="strategies: the resolve rate of each at equal budgets; selection: each selector on the same trees "
         "(oracle rate, selected rate, efficiency)",
     )
-    p.add_argument("--seeds", type=int, help="searches (seeds) per task, strategy and rate (20; selection view 2)")
+    p.add_argument("--seeds", type=int, help="searches (seeds) per task, strategy and rate (20; selection view 1)")
     p.add_argument("--strategies", nargs="+", choices=STRATEGIES, help="(every strategy; selection view: dars sample)")
     p.add_argument(
         "--wrong-rates",
