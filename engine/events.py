@@ -33,13 +33,15 @@ EVENT_TYPES = frozenset(
         "branch_requested",
         "summary_written",
         "submitted",
+        "checks_prepared",  # the agent's own checks of the base state (engine/search/checks.py)
+        "candidate_checked",  # and of one candidate patch
         "run_finished",
         "command",  # a person's command that changes no node by itself: pause, resume, budget, ...
     }
 )
 
 # Events after which the log is fsync'd: a crash loses at most the node in flight.
-SYNC_TYPES = frozenset({"node_executed", "node_status", "submitted", "run_finished"})
+SYNC_TYPES = frozenset({"node_executed", "node_status", "submitted", "candidate_checked", "run_finished"})
 
 
 def make_event(type_: str, run: str, ts: float | None = None, **fields) -> dict:
