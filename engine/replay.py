@@ -39,7 +39,10 @@ _EXCERPT = 80
 
 
 class ReplayError(UserCausedError):
-    """A state that replay cannot rebuild; the message is one sentence naming the step."""
+    """A state that replay cannot rebuild; the message is one sentence naming the step.
+    ``patch_offered``: the record holds the patch at that node, which can rebuild it instead."""
+
+    patch_offered = False
 
 
 class ReplayDiverged(ReplayError):
@@ -158,8 +161,11 @@ class Replayer:
             try:
                 outcome = apply(node.action, node.observation, box, cursor, self.timeout, self.native)
             except Unreplayable as exc:
-                hint = "; its recorded patch can rebuild the state instead" if self.patch_for(node_id) else ""
-                raise ReplayError(f"{self._step_name(node)} cannot be replayed: {exc}{hint}") from None
+                offered = bool(self.patch_for(node_id))
+                hint = "; its recorded patch can rebuild the state instead" if offered else ""
+                error = ReplayError(f"{self._step_name(node)} cannot be replayed: {exc}{hint}")
+                error.patch_offered = offered
+                raise error from None
             if outcome.compare == "none":
                 skipped.append(node.id)
             divergence = self._check(node, outcome, box.repo)

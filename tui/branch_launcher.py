@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 from trajscope.engine.errors import UserCausedError
-from trajscope.engine.replay import ReplayDiverged
+from trajscope.engine.replay import ReplayDiverged, ReplayError
 from trajscope.tui.bridge import Source
 
 
@@ -36,6 +36,7 @@ class BranchLauncher:
         self.source, self.task, self.spec, self.out = Path(source), task, spec, Path(out)
         self.session = None
         self.diverged: set[str] = set()  # steps whose divergence the person was told about
+        self.by_patch: set[str] = set()  # steps that cannot be replayed but whose recorded patch was offered
         self._lock = threading.Lock()
 
     def session_at(self, node_id: str, search: bool = False):
@@ -61,6 +62,7 @@ class BranchLauncher:
                     self.task,
                     session.sandbox_kind,
                     go_on=node_id in self.diverged,
+                    from_patch=node_id in self.by_patch,
                     timeout=session.config.timeout,
                     **session.sandbox_options,
                 )
@@ -68,6 +70,12 @@ class BranchLauncher:
                 self.diverged.add(node_id)
                 self._discard(session)
                 raise BranchRefused(f"{exc.divergence.sentence}; ask again here to branch despite it") from None
+            except ReplayError as exc:
+                self._discard(session)
+                if not exc.patch_offered or node_id in self.by_patch:
+                    raise
+                self.by_patch.add(node_id)
+                raise BranchRefused(f"{exc}; ask again here to rebuild it from that patch") from None
             except BaseException:
                 self._discard(session)
                 raise

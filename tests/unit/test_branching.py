@@ -176,3 +176,25 @@ def test_a_step_that_cannot_be_replayed_refuses_that_job_only(tmp_path):
     assert any(n.parent == "5" and n.proposer != "import" for n in session.tree.nodes.values())
     stuck = [n for n in session.tree.nodes.values() if n.parent == "9" and n.proposer != "import"]
     assert stuck and all(n.status == "failed" and "cannot be replayed" in n.status_reason for n in stuck)
+
+
+def test_the_app_offers_the_recorded_patch_for_a_step_it_cannot_replay(tmp_path):
+    from trajscope.engine.spec import SearchSpec
+    from trajscope.tui.branch_launcher import BranchLauncher, BranchRefused
+
+    data = json.loads((FIXTURES / "real" / "swe-agent" / "function_calling_simple.traj").read_text())
+    data["history"][6]["tool_calls"][0]["function"]["name"] = "browse_web"  # a tool no replay knows
+    run = tmp_path / "browsed.traj"
+    run.write_text(json.dumps(data))
+    spec = SearchSpec().updated({"model": "demo", "sandbox": "local", "prm": "heuristic"})
+    launcher = BranchLauncher(
+        run, load_task_dir(FIXTURES / "replay" / "swe-agent-test-repo"), spec, tmp_path / "b.jsonl"
+    )
+    with pytest.raises(BranchRefused, match=r"step 3 .*`browse_web`.*ask again here to rebuild it from that patch"):
+        launcher.session_at("5")
+    assert not (tmp_path / "b.jsonl").exists()  # nothing started, nothing left behind
+    try:
+        session = launcher.session_at("5")  # asked again: the submission's recorded patch rebuilds it
+        assert session.prefix.rebuilt.from_patch and "-> float:" in session.prefix.box.read("tests/missing_colon.py")
+    finally:
+        launcher.close()
