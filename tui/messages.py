@@ -32,3 +32,7 @@ class SearchFinished(Message):
 
     query: str
     hits: list[str]
+
+
+class FlagsBuilt(Message):
+    """The flag checkpoints of the tree shown are all made (the detail can show a long path's flags)."""

@@ -262,15 +262,32 @@ class FlagCache:
     def __init__(self, tree: Tree, every: int = 32) -> None:
         self.tree, self.every = tree, every
         self.states: dict[str, Scanner] = {}
+        self.building = False  # set by whoever runs ``build`` in a thread, until it has run
+        self.cancelled = False  # ``build`` stops at its next node (the app quits: nothing waits for it)
+
+    def near(self, node_id: str, limit: int = 1024) -> bool:
+        """Whether ``flags_at(node_id)`` walks at most ``limit`` steps (a checkpoint or the task is that close)."""
+        tree, current = self.tree, node_id
+        for _ in range(limit):
+            if current == ROOT or current in self.states:
+                return True
+            current = tree.nodes[current].parent or ROOT
+        return current == ROOT or current in self.states
 
     def forget(self) -> None:
         self.states.clear()
 
     def build(self) -> None:
         """Every checkpoint, depth first from the task (one extend per node)."""
+        try:
+            self._build()
+        finally:
+            self.building = False
+
+    def _build(self) -> None:
         tree = self.tree
         stack = [(c, Scanner()) for c in reversed(tree.children(ROOT))]
-        while stack:
+        while stack and not self.cancelled:
             node_id, state = stack.pop()
             node = tree.nodes[node_id]
             state.extend(node)

@@ -17,6 +17,7 @@ from tests.functional.helpers import static_text, wait_for
 from trajscope.tui import bridge
 from trajscope.tui.app import TrajscopeApp
 from trajscope.tui.bridge import Source
+from trajscope.tui.widgets.prompt_bar import PromptBar
 from trajscope.tui.widgets.status_bar import StatusBar
 
 SIZE = (140, 40)
@@ -39,6 +40,13 @@ def held(monkeypatch):
     monkeypatch.setattr(bridge, "read_parts", held_parts)
     yield gate
     gate.set()
+
+
+async def ask(pilot, key: str, text: str) -> None:
+    """Open the prompt with ``key`` and answer ``text`` (typed once the prompt has the focus)."""
+    await pilot.press(key)
+    await wait_for(pilot, lambda: isinstance(pilot.app.focused, PromptBar))
+    await pilot.press(*text, "enter")
 
 
 def notices(app) -> str:
@@ -73,7 +81,7 @@ async def test_g_and_go_to_wait_for_the_whole_file_and_say_so(tmp_path, held):
     held.clear()
     async with app.run_test(size=SIZE) as pilot:
         screen = await opened_first_part(pilot)
-        await pilot.press("g", *"#500", "enter")
+        await ask(pilot, "g", "#500")
         await wait_for(pilot, lambda: "#500 is not read yet" in notices(app))
         assert "There is no node" not in notices(app)
         held.set()
@@ -86,7 +94,7 @@ async def test_a_search_before_the_end_searches_the_whole_file(tmp_path, held):
     app = TrajscopeApp(Source(path))
     async with app.run_test(size=SIZE) as pilot:
         screen = await opened_first_part(pilot)
-        await pilot.press("slash", *"step 599", "enter")
+        await ask(pilot, "slash", "step 599")
         await wait_for(pilot, lambda: "the search runs when it is read" in notices(app))
         assert screen.matches == []
         held.set()

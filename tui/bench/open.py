@@ -25,6 +25,7 @@ from trajscope.tui.bench.frames import REPO, SIZE, FrameClock, key_latency, rss_
 
 
 async def _first_paint(path: Path) -> dict:
+    """First paint (the file's first part), then the whole file read, a cursor key and quitting."""
     from trajscope.tui.app import TrajscopeApp
     from trajscope.tui.bridge import Source
 
@@ -32,14 +33,26 @@ async def _first_paint(path: Path) -> dict:
     app = TrajscopeApp(Source(path))
     clock = FrameClock(app)
     async with app.run_test(size=SIZE) as pilot:
-        await wait(lambda: getattr(app.screen, "model", None) is not None and not app.screen.tree.loading, 120)
+        await wait(lambda: getattr(app.screen, "model", None) is not None and not app.screen.tree.loading, 300)
         attached = time.perf_counter()
         await wait(lambda: clock.first_after(attached) is not None, 30)
         painted = clock.first_after(attached)
+        await wait(lambda: app.screen.reader is None, 600)
+        read = time.perf_counter()
         await pilot.pause()
-        tnodes = len(app.screen.tree._tnodes)
+        tree = app.screen.tree
+        keys = sorted([await key_latency(app, clock, tree, key) for key in "jjjjjjjjjjkkkkkkkkkk"])
+        tnodes = len(tree._tnodes)
         nodes = len(app.screen.model)
-    return {"first_paint_s": round(painted - start, 3), "tree_nodes_built": tnodes, "nodes": nodes}
+        quitting = time.perf_counter()
+    return {
+        "first_paint_s": round(painted - start, 3),
+        "all_read_s": round(read - start, 2),
+        "key_p50_ms": round(keys[len(keys) // 2] * 1000, 1),
+        "quit_s": round(time.perf_counter() - quitting, 3),
+        "tree_nodes_built": tnodes,
+        "nodes": nodes,
+    }
 
 
 async def _deep(n: int) -> dict:
@@ -300,7 +313,8 @@ def run(args) -> int:
         print(json.dumps(results, indent=2))
         return 0
     table = Table(title="trajscope bench open")
-    for column in ("file", "bytes", "parse_s", "fold_s", "first_paint_s", "tree_nodes_built", "peak_rss_mb"):
+    columns = ("file", "bytes", "parse_s", "fold_s", "first_paint_s", "all_read_s", "key_p50_ms", "quit_s")
+    for column in (*columns, "tree_nodes_built", "peak_rss_mb"):
         table.add_column(column)
     columns = [str(c.header) for c in table.columns]
     for row in results["open"]:

@@ -24,7 +24,7 @@ from trajscope.tui.bridge import (
     run_replay,
     start_follow,
 )
-from trajscope.tui.messages import LoadFailed, SearchFinished, TreeLoaded
+from trajscope.tui.messages import FlagsBuilt, LoadFailed, SearchFinished, TreeLoaded
 from trajscope.tui.screens.help import HelpScreen, binding_rows, tree_legend
 from trajscope.tui.screens.observation import ObservationScreen
 from trajscope.tui.settings import key_of
@@ -127,6 +127,8 @@ class ExplorerScreen(Screen[None]):
 
     def on_unmount(self) -> None:
         self.pump.stop.set()
+        if self.flag_cache is not None:
+            self.flag_cache.cancelled = True
 
     # -- loading and the live feed ------------------------------------------------
     @work(thread=True, exit_on_error=False, group="feed", description="load the run")
@@ -162,6 +164,8 @@ class ExplorerScreen(Screen[None]):
 
         self.model = message.tree
         self.attached_at = time.perf_counter()  # when the tree went on screen (bench: first paint)
+        if self.flag_cache is not None:  # a tree replaced: its checkpoints are no one's
+            self.flag_cache.cancelled = True
         self.flag_cache = FlagCache(self.model)
         self.skipped = message.counts.damaged + message.counts.unknown
         tree = self.tree
@@ -184,9 +188,19 @@ class ExplorerScreen(Screen[None]):
             self.reader = None
             self._build_flags(self.flag_cache)
 
-    @work(thread=True, exit_on_error=False, group="flags", description="flag checkpoints")
     def _build_flags(self, cache) -> None:
+        cache.building = True
+        self._flags_worker(cache)
+
+    @work(thread=True, exit_on_error=False, group="flags", description="flag checkpoints")
+    def _flags_worker(self, cache) -> None:
         cache.build()
+        if cache is self.flag_cache:  # the detail may say the flags were being worked out
+            self.post_message(FlagsBuilt())
+
+    @on(FlagsBuilt)
+    def _flags_built(self) -> None:
+        self._show_cursor()
 
     def tell_sandbox_warning(self) -> None:
         """Say once, plainly, when the run's commands ran unconfined (--sandbox none; see docs/security.md)."""

@@ -28,6 +28,9 @@ from trajscope.tui.widgets.node_label import build_label
 CHUNK = 250
 _UNDRAWN = Text("")  # the label of a line not drawn yet (shared: it is never changed)
 AUTO_EXPAND_BELOW = 600  # small trees open fully expanded
+READING_LINES = 2000
+"""Lines a container gets while its file is read; the rest come in chunks once it is read (each
+batch of lines makes Textual list every line again: 100,000 steps in batches was quadratic)."""
 
 
 class ActionTree(Tree[str]):
@@ -73,6 +76,7 @@ class ActionTree(Tree[str]):
         self._fitted: dict[str, int] = {}  # the cells each line's label was made to fit
         self.frame = 0  # the spinner frame of running nodes
         self.reading = False  # the file is still being read: lines keep arriving below
+        self._deferred: set[str] = set()  # containers whose lines wait for the end of the reading
         self._wants_last = False  # G was pressed while reading: the cursor goes there when it is read
 
     # -- labels -------------------------------------------------------------
@@ -177,6 +181,7 @@ class ActionTree(Tree[str]):
     def attach(self, model: Model, reading: bool = False) -> None:
         """Show a freshly folded tree (``reading``: its first part; the rest arrives as ``node_added``)."""
         self.reading = reading
+        self._deferred.clear()
         self.model = model
         self.clear()
         self._tnodes = {ROOT: self.root}
@@ -236,10 +241,10 @@ class ActionTree(Tree[str]):
             tnode.expand()
         return tnode
 
-    def _populate_sync(self, node_id: str, limit: int | None = None) -> None:
+    def _populate_sync(self, node_id: str, limit: int | None = None, drawn_later: bool = False) -> None:
         missing = [c for c in self.view_children(node_id) if c not in self._tnodes]
         for child in missing[:limit]:
-            self._materialize(child, node_id)
+            self._materialize(child, node_id, drawn_later=drawn_later)
         if limit is None or len(missing) <= limit:
             self._populated.add(node_id)
 
@@ -326,6 +331,10 @@ class ActionTree(Tree[str]):
         else:
             container = parent
         if container in self._populated and container in self._tnodes:
+            if self.reading and len(self._tnodes[container].children) >= READING_LINES:
+                self._populated.discard(container)
+                self._deferred.add(container)
+                return
             self._materialize(node_id, container, drawn_later=self.reading)
 
     def _branch_formed(self, parent: str) -> None:
@@ -382,6 +391,14 @@ class ActionTree(Tree[str]):
         self.reading = False
         if self.model is not None and len(self.model) < AUTO_EXPAND_BELOW:
             self._expand_everything()
+        deferred, self._deferred = self._deferred, set()
+        for container in deferred:
+            if container in self._tnodes and container not in self._populated:
+                if self._wants_last:  # the person waits for the last line: all of it in one batch
+                    with self.growing():
+                        self._populate_sync(container, drawn_later=True)
+                else:
+                    self.run_worker(self._populate_rest(container), group="populate")
         if self._wants_last:
             self._wants_last = False
             self.action_last_line()

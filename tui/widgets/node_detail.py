@@ -96,6 +96,9 @@ class NodeDetail(VerticalScroll):
         """The rubric flags of the branch from the task down to this node, with their steps."""
         from trajscope.engine.analysis.flags import detect
 
+        if cache is not None and cache.building and not cache.near(node.id):
+            # a long path without checkpoints yet: shown when the background build has made them
+            return Text("worked out in the background for a path this long…", style="italic")
         try:
             found = cache.flags_at(node.id) if cache is not None else detect(tree, node.id)
         except (KeyError, ValueError, TypeError):  # an imported node with an unusual action
