@@ -82,6 +82,42 @@ def test_hidden_tests_that_always_fail_change_no_decision(tmp_path):
     assert started["config"]["spec"]["oracle"] is False
 
 
+WRONG_RATE, SEED = 0.3, 4  # a search that finds the fix and keeps a reproduction test
+
+
+def _searched_with_tests(tmp_path, always_fail: bool):
+    """A DARS search with a noisy simulated model and ``--select tests`` (the agent's own checks:
+    reproduction tests the model writes, visible tests, its own commands): decisions and result."""
+    task = _task_copy(tmp_path, "slugify-accents", always_fail)
+    with FakeLLM(Solver(task, wrong_rate=WRONG_RATE, seed=SEED)) as server:
+        spec = SearchSpec(
+            strategy="dars", model="openai/fake", api_base=server.url, api_key="x", workers=1, max_nodes=12,
+            sandbox="local", prm="heuristic", seed=0, select="tests",
+        )  # fmt: skip
+        session = build_session(spec, task, tmp_path / f"tests-{always_fail}.jsonl")
+        session.start()
+        session.wait(240)
+        session.close()
+    tree = session.tree
+    decisions = [(n.id, n.parent, n.action, n.extra.get("expanded_from")) for n in tree.nodes.values()]
+    checks = [(n.id, n.extra.get("checks")) for n in tree.nodes.values() if n.extra.get("checks")]
+    return decisions, checks, result_json(session, 0.0, selector(spec), spec.selector_name()), tree
+
+
+@pytest.mark.slow
+def test_with_select_tests_hidden_tests_that_always_fail_change_no_decision(tmp_path):
+    real = _searched_with_tests(tmp_path, always_fail=False)
+    failing = _searched_with_tests(tmp_path, always_fail=True)
+    assert real[3].stats()["resolved"] >= 1 and failing[3].stats()["resolved"] == 0
+    assert any(t["kept"] for t in real[3].checks["tests"])  # the checks ran and kept a test
+    assert real[3].checks["tests"] == failing[3].checks["tests"]  # the same tests written and kept
+    assert real[1] == failing[1] != []  # the same checks of the same candidates
+    assert real[0] == failing[0]  # the same nodes, under the same parents, with the same actions
+    assert real[2]["select"] == "tests" and real[2]["selected"] == failing[2]["selected"] is not None
+    assert real[2]["why"] == failing[2]["why"] and real[2]["finished"] == failing[2]["finished"]
+    assert "passes every kept reproduction test" in real[2]["finished"]  # the stopping rule, on the agent's checks
+
+
 def _hidden_names(task) -> list[str]:
     """The hidden tests the agent cannot see: those whose function the repository it works in lacks."""
     names = []
