@@ -247,7 +247,10 @@ class GitStore:
             "fi\n" + self._prelude() + "g add -A\nT=$(g write-tree)\n"
             f"C=$(g rev-parse -q --verify {_BASE_REF} || true)\n"
             f'if [ -z "$C" ]; then C=$(g commit-tree -m base "$T"); g update-ref {_BASE_REF} "$C"; '
-            'g update-ref refs/trajscope/trees/$T "$C"; fi\n'
+            'g update-ref refs/trajscope/trees/$T "$C"\n'
+            # one pack, no deltas (no time spent looking for them): a restore then reads the
+            # base's trees from one mapped file, not from one loose file per object
+            "  g -c repack.writeBitmaps=false -c pack.writeReverseIndex=false repack -a -d -q --window=0\nfi\n"
             'echo "$C"\n'
         )
 
@@ -292,28 +295,51 @@ class GitStore:
         self, ref: StateRef, scrub: bool = False, changed: bool = False, size_limit: int = 0, untracked: bool = False
     ) -> str:
         """Make the work tree equal to ``ref``'s tracked files; ignored files are left alone, unless
-        ``scrub`` (or, with ``size_limit``, the changed files hold more than that): then untracked
-        and ignored files go, and tracked ones are put back from the index first, so that what
-        filled the disk is removed, never hashed. ``changed``: print the paths the restore
-        wrote or removed, NUL-separated. ``untracked``: then print ``UNTRACKED_MARK`` and what
-        ``untracked()`` prints, for the caller to remove what is not part of the state."""
+        ``scrub``: then untracked and ignored files go, and tracked ones are put back from the
+        index first, so that what filled the disk is removed, never hashed. ``changed``: print
+        the paths the restore may have written or removed, NUL-separated. ``untracked``: then
+        print ``UNTRACKED_MARK`` and what ``untracked()`` prints, for the caller to remove what
+        is not part of the state.
+
+        With the index of the engine's last step (git's record of every file's stat), the
+        restore reads and writes only what differs: git compares each file's stat with the
+        index (ctime included, which no command can set back), rewrites what a command changed
+        and what differs between the index and ``ref``, and hashes nothing, so no file a
+        command wrote is read. Without it, every file is hashed first (``add -A``), after a
+        check that the changed files hold at most ``size_limit`` bytes (else untracked and
+        ignored files go first, as for ``scrub``)."""
         check_ref(ref)
         clean = "g clean -ffdxq; g checkout-index -a -f -q"
+        hashed = (
+            (f"if ! {self._size_within(size_limit)}; then {clean}; fi\n" if size_limit else "")
+            + "g add -A\nOLD=$(g write-tree)\n"
+            + f'g read-tree --reset -u "$OLD" {ref}^{{tree}}\n'
+            + (f'g diff-tree -r --name-only -z "$OLD" {ref}^{{tree}}\n' if changed else "")
+        )
+        # What a command changed (diff-files: stat against the index; a path below a link
+        # counts as removed) leaves the index first, so read-tree writes it whatever its stat
+        # says through that link; then diff-index names all read-tree will write.
+        compared = (
+            "g diff-files --name-only -z | g update-index -z --force-remove --stdin\n"
+            + (f"g diff-index --cached --name-only -z {ref}^{{tree}}\n" if changed else "")
+            + f"g read-tree --reset -u {ref}^{{tree}}\n"
+        )
         return (
             self._prelude()
             + f"g cat-file -e {ref}^{{tree}} 2>/dev/null || {{ echo 'unknown state {ref}' >&2; exit 3; }}\n"
             + (
-                f"{clean}\n"
+                f'{clean}\ng add -A\nOLD=$(g write-tree)\ng read-tree --reset -u "$OLD" {ref}^{{tree}}\n'
+                + (f'g diff-tree -r --name-only -z "$OLD" {ref}^{{tree}}\n' if changed else "")
                 if scrub
-                else f"if ! {self._size_within(size_limit)}; then {clean}; fi\n"
-                if size_limit
-                else ""
+                else f'if [ -f "$GIT_INDEX_FILE" ] && [ ! -L "$GIT_INDEX_FILE" ]; then\n{compared}else\n{hashed}fi\n'
             )
-            + "g add -A\nOLD=$(g write-tree)\n"
-            f'g read-tree --reset -u "$OLD" {ref}^{{tree}}\n'
-            + (f'g diff-tree -r --name-only -z "$OLD" {ref}^{{tree}}\n' if changed else "")
             + (f"printf '{UNTRACKED_MARK}\\0'\n{self._untracked}\n" if untracked else "")
         )
+
+    def refresh(self) -> str:
+        """Record the files' current stat in the index where only their stat changed (each such
+        file is read once; git writes no object)."""
+        return self._prelude() + "g update-index -q --refresh >/dev/null || true\n"
 
     # No ignore rule at all, the store's own neither: a rule in the work tree is the agent's,
     # and whatever a rule hides is neither saved nor removed by read-tree. Whole untracked

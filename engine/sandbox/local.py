@@ -59,6 +59,7 @@ from trajscope.engine.sandbox.uids import NoUidLeft, UidLease
 
 READ_LIMIT = 16 << 20  # bytes the file tools read from one file
 PATCH_LIMIT = 256 << 20  # bytes of diff the snapshot store may print
+REFRESH_AFTER = 256  # files a restore wrote past which git's index takes their new stat at once
 
 __all__ = ["PATCH_LIMIT", "LocalSandbox", "reap_leftovers"]  # reap_leftovers: `trajscope sandbox clean`
 
@@ -235,12 +236,17 @@ class LocalSandbox(LocalCommands):
                 # Only what the restore wrote: a chown changes a file's ctime, which would make
                 # the next snapshot hash every file of the repository again.
                 self._check_root()
+                written = os.fsdecode(changed).split("\0")
                 if scrub:
                     chown_tree(Path(self.repo), self._uid, (self._home, self.dir))
                 else:
-                    chown_paths(self.repo, os.fsdecode(changed).split("\0"), self._uid)
+                    chown_paths(self.repo, written, self._uid)
                     for where in (self.repo, self._home, self.dir):
                         os.lchown(where, self._uid, self._uid)
+                if scrub or len(written) > REFRESH_AFTER:
+                    # the chown changed their ctime: git reads them once now (what the restore
+                    # wrote from the store), or every later restore would write them all again
+                    self._git_bytes(self._git.refresh())
         finally:
             self._drop(quarantine, index_ok=restored)
             self._quota.end()  # walks the tree again when it was over: the exact figure decides

@@ -161,6 +161,28 @@ def test_a_fork_that_reuses_a_closed_sandbox_holds_exactly_the_state(box):
         second.close()
 
 
+def test_restore_puts_back_what_a_command_hid_from_a_stat_check(box):
+    """A restore reads only the files whose stat changed: a same-size edit with its mtime set
+    back (ctime still tells), a mode, a file made a link, and a folder moved and replaced by a
+    link to it (each file's stat through the link is the saved one) are all put back."""
+    box.write("pkg/util.py", "X = 1\n")
+    ref = box.snapshot()
+    box.restore(box.base)
+    box.restore(ref)  # git's index now knows every file's stat
+    expected = box.run(_LISTING).output
+    box.run(
+        "cp -p pkg/util.py /tmp/stamp && printf 'X = 2\\n' > pkg/util.py && touch -r /tmp/stamp pkg/util.py;"
+        " chmod +x README.md; rm .gitignore && ln -s README.md .gitignore"
+    )
+    assert box.read("pkg/util.py") == "X = 2\n"
+    box.restore(ref)
+    assert box.run(_LISTING).output == expected
+    box.run("mv pkg moved && ln -s moved pkg")
+    box.restore(ref)
+    assert box.run(_LISTING).output == expected and box.run("test -L pkg || echo dir").output.strip() == "dir"
+    assert box.snapshot() == ref
+
+
 def test_diff_against_base_round_trips(box, source, tmp_path):
     assert box.diff() == ""
     box.write("pkg/mod.py", "def f():\n    return 5\n")
