@@ -213,6 +213,12 @@ def select_rtv(
 # --- the agent's own checks (engine/search/checks.py records them) --------------------------
 
 
+def select_recorded(tree: Tree) -> tuple[str | None, list[Candidate]]:
+    """The selection a run log can repeat without a model (exports): by the agent's own checks
+    when the log holds them (``select tests``, the judge not asked), else by the PRM."""
+    return select_tests(tree) if tree.checks else select_prm(tree)
+
+
 def patch_key(patch: str) -> str:
     """The cache key of a candidate's checks: a digest of its normalised patch."""
     import hashlib

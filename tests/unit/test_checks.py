@@ -13,7 +13,7 @@ from trajscope.engine.policy.simulated import REPRO_NOISE, reproduction_test
 from trajscope.engine.search import dars
 from trajscope.engine.search.budget import Budget
 from trajscope.engine.search.checks import MAX_EXCERPT, behaviour_digest, extract_test, settled
-from trajscope.engine.search.select import select_prm, select_tests
+from trajscope.engine.search.select import select_prm, select_recorded, select_tests
 from trajscope.engine.session import SearchConfig
 from trajscope.engine.tree import Tree
 from tests.check_fixture import BREAKS, NO_TEST, RIGHT_TEST, SLUGIFY, VACUOUS_TEST, checked_run
@@ -21,8 +21,8 @@ from tests.check_fixture import BREAKS, NO_TEST, RIGHT_TEST, SLUGIFY, VACUOUS_TE
 PATCH = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n+{}\n"
 
 
-def _tree(candidates: dict, tests: list[str], extra: list[dict] = ()) -> Tree:
-    """A folded run: one submitted node per candidate, ``{node: (prm, repro, n_regressions, commands)}``."""
+def _events(candidates: dict, tests: list[str], extra: list[dict] = ()) -> list[dict]:
+    """A run: one submitted node per candidate, ``{node: (prm, repro, n_regressions, commands)}``."""
     events = [
         make_event("run_started", "r", task={"instance_id": "t", "problem_statement": "p"}, config={}),
         make_event(
@@ -53,7 +53,11 @@ def _tree(candidates: dict, tests: list[str], extra: list[dict] = ()) -> Tree:
                 commands=[{"command": c, "exit_code": 0, "digest": d} for c, d in commands.items()],
             ),
         ]
-    return Tree.fold(events + list(extra))
+    return events + list(extra)
+
+
+def _tree(candidates: dict, tests: list[str], extra: list[dict] = ()) -> Tree:
+    return Tree.fold(_events(candidates, tests, extra))
 
 
 def test_selection_ranks_by_reproduction_tests_before_regressions_clusters_and_the_prm():
@@ -217,3 +221,11 @@ def test_only_tests_that_fail_on_the_base_state_are_kept_and_each_patch_is_check
     assert facts["n3"]["cached"] is True and facts["n3"]["repro"] == facts["n2"]["repro"]
     assert facts["n1"]["cached"] is False and facts["n2"]["cached"] is False
     assert len(tree.checked) == 2  # two distinct patches were run
+
+
+def test_an_export_repeats_the_selection_by_checks_the_run_recorded():
+    events = _events({"a": (0.9, {"t1": False}, 0, {}), "b": (0.1, {"t1": True}, 0, {})}, ["t1"])
+    tree = Tree.fold(events)
+    assert select_recorded(tree)[0] == "b" and select_prm(tree)[0] == "a"
+    without = Tree.fold([e for e in events if e["type"] not in ("checks_prepared", "candidate_checked")])
+    assert select_recorded(without)[0] == "a"  # a run without checks: the PRM, as before

@@ -16,7 +16,7 @@ def run(args) -> int:
     from trajscope.engine.formats import FormatError, load
     from trajscope.engine.formats.export import ExportError, patch_of, prediction
     from trajscope.engine.formats.training import dagger, dpo, sft
-    from trajscope.engine.search.select import select_prm
+    from trajscope.engine.search.select import select_recorded
     from trajscope.engine.tree import Tree
     from trajscope.tui.errors import UserError
 
@@ -33,7 +33,7 @@ def run(args) -> int:
     node = args.node.lstrip("#") if args.node else None
     if args.format in ("patch", "predictions"):
         if node is None:
-            node, _ = select_prm(tree)
+            node, _ = select_recorded(tree)
             if node is None:
                 raise UserError(f"{args.run} has no submitted patch to export; name a node with --node")
         try:
@@ -84,11 +84,12 @@ def _write(args, data: bytes, records: int) -> None:
 
 def _many(args, refs, verdicts) -> int:
     """Records of every run of a folder or a multi-run file, one after another (predictions:
-    the PRM's selected submission of each run that has one)."""
+    the selected submission of each run that has one: by the agent's checks where the run
+    recorded them, else by the PRM)."""
     from trajscope.engine.formats import FormatError
     from trajscope.engine.formats.export import ExportError, prediction
     from trajscope.engine.formats.training import dagger, dpo, sft
-    from trajscope.engine.search.select import select_prm
+    from trajscope.engine.search.select import select_recorded
     from trajscope.engine.tree import Tree
     from trajscope.tui.errors import UserError
 
@@ -106,7 +107,7 @@ def _many(args, refs, verdicts) -> int:
             print(f"trajscope: not read: {exc}", file=sys.stderr)
             continue
         if args.format == "predictions":
-            node, _ = select_prm(tree)
+            node, _ = select_recorded(tree)
             if node is None:
                 without += 1
                 continue
@@ -150,7 +151,11 @@ def add_parser(sub) -> None:
     p = sub.add_parser("export", help="patch | predictions | sft | dpo | dagger from a run")
     p.add_argument("run", help="a run log, any importable trajectory, a multi-run file or a folder of runs")
     p.add_argument("--format", "-f", choices=FORMATS, required=True)
-    p.add_argument("--node", help="patch / predictions: the node (default: the PRM's selected submission)")
+    p.add_argument(
+        "--node",
+        help="patch / predictions: the node (default: the submission selected by the agent's checks the run "
+        "recorded, else by the PRM)",
+    )
     p.add_argument("--model", help="predictions: model_name_or_path (default: the run's policy)")
     p.add_argument("-o", "--output", metavar="OUT", help="the file to write (default: standard output)")
     add_report_option(p)
