@@ -48,7 +48,7 @@ def run(args) -> int:
         # resumed: the settings the log recorded, but for what is given here
         spec = spec_from_args(args, resume=out if args.resume and out.exists() else None)
         session = build_session(spec, task, out)
-        if args.from_run:  # the state at the step, rebuilt before the log says a run started
+        if getattr(args, "from_run", None):  # the state at the step, rebuilt before the log starts
             session.prefix = branch_from.prepare(args, session)
             print(f"trajscope: {session.prefix.describe()}", file=sys.stderr)
         choose = selector(spec)
