@@ -157,3 +157,39 @@ def test_normalising_takes_out_times_ids_and_paths():
     b = "ran at 2026-12-07 12:00:00 in 1.5s <obj at 0x55aa> /tmp/other/y.py /workspace/a.py\n"
     assert normalise(a) == normalise(b)
     assert normalise("/repo/x") == normalise("/testbed/x") and normalise("/x/repo/y") != normalise("/testbed/y")
+
+
+def test_windowed_and_editor_tools_change_files_as_their_agents_do(tmp_path):
+    from trajscope.engine.formats.replay_tools import Cursor, Unreplayable, apply
+
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "f.py").write_text("a\nb\nc\nd\n")
+    box, cursor = LocalSandbox(tmp_path / "repo"), Cursor()
+    try:
+
+        def run(tool: str, recorded: str = "ok", **args) -> None:
+            apply({"tool": tool, "args": args, "raw": args.get("command", tool)}, recorded, box, cursor, 30)
+
+        run("open", command="open f.py 3")
+        run("edit", command="edit 2:3\nB\nC2\nC3\nend_of_edit")  # SWE-agent's classic form: lines 2 to 3
+        assert box.read("f.py") == "a\nB\nC2\nC3\nd\n"
+        run(
+            "edit",
+            recorded="Your proposed edit has introduced new syntax error(s).",
+            command="edit 1:1\nx\nend_of_edit",
+        )
+        assert box.read("f.py").startswith("a\n")  # the record says SWE-agent refused it: not made
+        run("create", command="create new.py")
+        run("append", command="append\nline one\nend_of_append")  # fills create's empty line
+        assert box.read("new.py") == "line one\n"
+        run("insert", command="insert $'zero\\n' 0")
+        assert box.read("new.py") == "zero\nline one\n"
+        run("str_replace_editor", command="insert", path="/testbed/f.py", insert_line=1, new_str="after a")
+        run("str_replace_editor", command="str_replace", path="/testbed/f.py", old_str="d\n", new_str="D\n")
+        assert box.read("f.py") == "a\nafter a\nB\nC2\nC3\nD\n"
+        run("str_replace_editor", command="undo_edit", path="/testbed/f.py")
+        assert box.read("f.py").endswith("C3\nd\n")
+        with pytest.raises(Unreplayable, match="occurs 0 times"):
+            run("str_replace_editor", command="str_replace", path="f.py", old_str="nowhere", new_str="x")
+    finally:
+        box.close()
