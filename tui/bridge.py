@@ -90,12 +90,14 @@ class PartReader:
     The thread folds the first part into a tree no widget sees yet (``first`` is set when
     ``tree``, or ``error``, one sentence, is there), then puts the events of each later part
     in ``pump``, which the explorer folds on its timer like a followed log's. It waits while
-    the pump is full, so the events read ahead of the fold stay few."""
+    the pump is full, so the events read ahead of the fold stay few, and reads nothing more
+    until the first part is shown."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.pump = EventPump()
         self.first = threading.Event()
+        self.shown = threading.Event()  # the first part is on screen: the rest is read from here
         self.tree: Tree | None = None
         self.replacement: Tree | None = None  # the whole file's tree, when its end changed its start
         self.error: str | None = None
@@ -112,6 +114,7 @@ class PartReader:
 
     def stop(self) -> None:
         self.pump.stop.set()
+        self.shown.set()
 
     @property
     def complete(self) -> bool:
@@ -133,6 +136,9 @@ class PartReader:
                 if self.tree is None:
                     self.tree = Tree.fold(part.events)
                     self.first.set()
+                    # The app's start-up and first frame take the interpreter lock that reading
+                    # would share: the rest waits for them (at most a few seconds).
+                    self.shown.wait(5)
                 elif part.replace:
                     self.replacement = Tree.fold(part.events)
                 else:

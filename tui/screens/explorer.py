@@ -127,6 +127,8 @@ class ExplorerScreen(Screen[None]):
 
     def on_unmount(self) -> None:
         self.pump.stop.set()
+        if self.reader is not None:
+            self.reader.stop()
         if self.flag_cache is not None:
             self.flag_cache.cancelled = True
 
@@ -184,6 +186,7 @@ class ExplorerScreen(Screen[None]):
         elif reading:  # the rest of the file is folded as it is read, between keys, after the first frame
             self._read_timer = self.set_interval(READ_INTERVAL_S, self._drain, name="read", pause=True)
             self.call_after_refresh(self._read_timer.resume)
+            self.call_after_refresh(self.reader.shown.set)
         else:  # a tree that will not change: every flag checkpoint, after the first paint
             self.reader = None
             self._build_flags(self.flag_cache)
