@@ -165,7 +165,8 @@ def run(args) -> int:
         print(json.dumps(results, indent=2))
         return 0
     print(f"machine: {machine()}; load average before {load_before:.1f}, after {os.getloadavg()[0]:.1f}")
-    Console().print(size_table(results))
+    out = Console(width=max(Console().width, 120))  # the table whole in a file or a pipe too
+    out.print(size_table(results))
     detail = Table(title="every measure (medians)")
     for column in ("steps (MB)", "measure", "trajscope", "inspector", "ratio"):
         detail.add_column(column)
@@ -178,5 +179,5 @@ def run(args) -> int:
                 str(row["inspector"][m]),
                 str(row["ratio"][m]),
             )
-    Console().print(detail)
+    out.print(detail)
     return 0
