@@ -77,3 +77,16 @@ def test_the_selection_view_offers_every_selector_and_short_defaults():
     args = parser.parse_args(["--seeds", "3"])
     search.fill_defaults(args)
     assert args.seeds == 3 and args.max_nodes == 30 and "linear" in args.strategies
+
+
+@pytest.mark.parametrize(
+    "argv, said",
+    [(["--tasks", "no-such-task"], "no bundled task's id contains no-such-task"), (["--seeds", "0"], "at least 1")],
+)
+def test_a_run_that_would_measure_nothing_is_refused_in_one_sentence(argv, said):
+    from trajscope.tui.errors import UserError
+
+    parser = argparse.ArgumentParser()
+    search.add_options(parser)
+    with pytest.raises(UserError, match=said):
+        search.run(parser.parse_args(["--view", "selection", *argv]))

@@ -11,7 +11,7 @@ SUITES = {
     "sandbox": "what sandbox operations cost, and a command that prints 1 GiB",
     "policy": "the demo policy's resolve rate per task (linear rollouts)",
     "prm": "scorer speed per batch size and its ranking quality",
-    "search": "strategies side by side at equal node budgets",
+    "search": "strategies side by side at equal node budgets; --view selection: the selectors on the same trees",
     "ui": "keypress latency in the live app while a search grows",
     "inspector": "trajscope against mini-swe-agent's inspector on trajectories its own agent wrote",
     "batch": "batch throughput (one process, worker processes, a two-node Ray cluster) and the driver's ceiling",

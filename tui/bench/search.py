@@ -129,7 +129,12 @@ def add_options(p) -> None:
         "(oracle rate, selected rate, efficiency)",
     )
     p.add_argument("--seeds", type=int, help="searches (seeds) per task, strategy and rate (20; selection view 1)")
-    p.add_argument("--strategies", nargs="+", choices=STRATEGIES, help="(every strategy; selection view: dars sample)")
+    p.add_argument(
+        "--strategies",
+        nargs="+",
+        choices=STRATEGIES,
+        help="the strategies compared (every one; selection view: dars sample)",
+    )
     p.add_argument(
         "--wrong-rates",
         type=float,
@@ -155,10 +160,10 @@ def fill_defaults(args) -> None:
     from trajscope.engine.search import STRATEGIES
 
     seeds, strategies, rates, max_nodes = VIEWS[args.view]
-    args.seeds = args.seeds or seeds
+    args.seeds = seeds if args.seeds is None else args.seeds
     args.strategies = args.strategies or strategies or list(STRATEGIES)
     args.wrong_rates = args.wrong_rates or rates
-    args.max_nodes = args.max_nodes or max_nodes
+    args.max_nodes = max_nodes if args.max_nodes is None else args.max_nodes
 
 
 def run(args) -> int:
@@ -166,7 +171,6 @@ def run(args) -> int:
     from rich.table import Table
 
     from trajscope.engine.files import Folder, replace_file
-    from trajscope.engine.prm.model import BuiltinScorer
     from trajscope.engine.tasks import load_task_dir
     from trajscope.tui.bench import selection
 
@@ -176,6 +180,12 @@ def run(args) -> int:
 
     tasks = [load_task_dir(p) for p in task_dirs()]
     tasks = [t for t in tasks if not args.tasks or any(name in t.instance_id for name in args.tasks)]
+    if not tasks or args.seeds < 1:
+        from trajscope.tui.errors import UserError
+
+        raise UserError(
+            f"no bundled task's id contains {' or '.join(args.tasks)}" if not tasks else "--seeds must be at least 1"
+        )
     with Folder(args.out_dir or tempfile.mkdtemp(prefix="trajscope-bench-search-")) as folder:
         out_dir = folder.path  # the user's --out-dir, resolved once
     local = threading.local()
@@ -183,6 +193,8 @@ def run(args) -> int:
     def job(spec):
         task, strategy, seed, rate = spec
         if not hasattr(local, "scorer"):
+            from trajscope.engine.prm.model import BuiltinScorer  # torch: only once there is a search to score
+
             local.scorer = BuiltinScorer(device="cpu")
         path = out_dir / f"{task.instance_id}-{strategy}-w{rate:g}-s{seed}.jsonl"
         path.unlink(missing_ok=True)
