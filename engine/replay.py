@@ -129,6 +129,14 @@ class Replayer:
                     f"replayed output differs from the recorded one from {self._step_name(node)}, "
                     + _first_difference(theirs, mine),
                 )
+        if outcome.compare == "output" and None not in (node.exit_code, outcome.exit_code):
+            if node.exit_code != outcome.exit_code:
+                return Divergence(
+                    node.id,
+                    node.depth,
+                    f"the replayed exit code differs from the recorded one at {self._step_name(node)}: "
+                    f"recorded {node.exit_code}, replayed {outcome.exit_code}",
+                )
         if outcome.compare == "patch":
             recorded_patch = self.tree.patch_at(node.id) or _patch_in(recorded)
             if recorded_patch is not None and normalise_patch(outcome.text) != normalise_patch(recorded_patch):

@@ -64,6 +64,7 @@ class Outcome:
     compare: str
     text: str = ""
     failed: bool = False
+    exit_code: int | None = None  # a command's, where one ran
 
 
 def recorded_refusal(observation: str | None) -> bool:
@@ -246,7 +247,7 @@ def apply(
     if tool == "bash":
         command = str(args.get("command") or action.get("raw") or "")
         result = box.run(command, timeout=timeout)
-        return Outcome("output", result.output, result.exit_code != 0)
+        return Outcome("output", result.output, result.exit_code != 0, result.exit_code)
     if tool == "str_replace_editor":
         return _guarded(_editor, action, recorded, box, cursor)
     if tool in _NO_OP:
@@ -255,7 +256,7 @@ def apply(
               "insert": {"path", "line", "text"}, "create": {"path", "content"}}  # fmt: skip
     if native and tool in tools and tools[tool] <= set(args):  # trajscope's own tools, as a run log records them
         observation = execute(Action.from_dict(action), box, timeout=timeout)
-        return Outcome("output", observation.text, observation.exit_code != 0)
+        return Outcome("output", observation.text, observation.exit_code != 0, observation.exit_code)
     if tool in _READ_ONLY or tool in ("view", "search"):
         if tool == "open":
             return _guarded(_windowed, tool, action, recorded, box, cursor)

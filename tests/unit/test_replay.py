@@ -19,11 +19,13 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 REAL, TASKS = FIXTURES / "real", FIXTURES / "replay"
 
 
-def _tree(path: Path, wrong: dict[str, str] | None = None) -> Tree:
+def _tree(path: Path, wrong: dict[str, str] | None = None, wrong_code: dict[str, int] | None = None) -> Tree:
     events = copy.deepcopy(load(path).events)
-    for event in events:  # a deliberately wrong record: the observation of one step changed
+    for event in events:  # a deliberately wrong record: the observation or exit code of one step changed
         if wrong and event["type"] == "node_executed" and event["id"] in wrong:
             event["observation"] = wrong[event["id"]]
+        if wrong_code and event["type"] == "node_executed" and event["id"] in wrong_code:
+            event["exit_code"] = wrong_code[event["id"]]
     return Tree.fold(events)
 
 
@@ -191,5 +193,15 @@ def test_windowed_and_editor_tools_change_files_as_their_agents_do(tmp_path):
         assert box.read("f.py").endswith("C3\nd\n")
         with pytest.raises(Unreplayable, match="occurs 0 times"):
             run("str_replace_editor", command="str_replace", path="f.py", old_str="nowhere", new_str="x")
+    finally:
+        box.close()
+
+
+def test_a_wrong_recorded_exit_code_is_the_divergence_at_its_step(tmp_path):
+    tree = _tree(REAL / "mini-swe-agent" / "toolcall_submitted.traj.json", wrong_code={"2": 1})
+    box = LocalSandbox(TASKS / "calc" / "repo")
+    try:
+        with pytest.raises(ReplayDiverged, match=r"exit code differs .* at step 2 .*recorded 1, replayed 0"):
+            Replayer(tree, box, timeout=30).rebuild("4")
     finally:
         box.close()
