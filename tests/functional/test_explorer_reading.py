@@ -119,3 +119,22 @@ async def test_nothing_is_lost_at_the_end_of_a_read_in_parts(tmp_path, monkeypat
         ]
         await wait_for(pilot, lambda: ROOT in tree._populated)
         assert len(tree._tnodes) == STEPS + 1, "every step read after the first part has its line"
+
+
+async def test_a_file_damaged_past_its_first_part_keeps_what_was_read_and_says_where_it_stopped(tmp_path, monkeypatch):
+    import json
+
+    from tests.unit.test_progressive import mini_document
+
+    monkeypatch.setattr(progressive, "FIRST_BYTES", 16 << 10)
+    monkeypatch.setattr(progressive, "BLOCK_BYTES", 32 << 10)
+    path = tmp_path / "cut.traj.json"
+    text = json.dumps(mini_document(300), indent=2)
+    path.write_text(text[: len(text) * 2 // 3])
+    app = TrajscopeApp(Source(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: getattr(app.screen, "model", None) is not None and app.screen.reader is None)
+        screen = app.screen
+        assert app.is_running and len(screen.model) > 1, "what was read stays on screen"
+        assert "truncated or invalid JSON" in notices(app)
+        assert "read stopped at" in static_text(screen.query_one(StatusBar))
