@@ -76,6 +76,12 @@ def repro_commands(tree: Tree, node_id: str) -> list[str]:
     return commands[-MAX_COMMANDS:]
 
 
+def regressions(base_passed: set[str], visible: dict[str, bool | None], timed_out: bool) -> list[str]:
+    """The visible tests that passed on the base state and do not on a candidate: failed, or
+    missing from its run (they no longer import) unless the run was cut short; a skip is neither."""
+    return sorted(name for name in base_passed if visible.get(name) is False or (name not in visible and not timed_out))
+
+
 def _lines_of(output: str, path: str) -> str:
     """The lines of a pytest run's output that name ``path`` (what one file did), else all of it."""
     mine = [line for line in output.splitlines() if path in line]
@@ -104,8 +110,8 @@ class Checker:
             started = time.monotonic()
             base = box.fork(box.base)
             try:
-                visible = self._visible(base)
-                self._base_passed = {name for name, ok in visible.items() if ok}
+                visible, _ = self._visible(base)
+                self._base_passed = {name for name, ok in visible.items() if ok is True}
                 if tree.checks:  # a resumed search: its tests were written and kept already
                     return tree.checks
                 tests, tokens_in, tokens_out = self._write_tests(base)
@@ -116,7 +122,7 @@ class Checker:
                 visible={
                     "command": self.session.task.test_command,
                     "passed": len(self._base_passed),
-                    "failed": len(visible) - len(self._base_passed),
+                    "failed": sum(1 for ok in visible.values() if ok is False),
                 },
                 tests=tests,
                 tokens_in=tokens_in,
@@ -125,8 +131,9 @@ class Checker:
             )
             return self.session.tree.checks
 
-    def _visible(self, box) -> dict[str, bool]:
-        """Visible test -> passed, from the task's test command on the state ``box`` holds."""
+    def _visible(self, box) -> tuple[dict[str, bool | None], bool]:
+        """Visible test -> passed, from the task's test command on the state ``box`` holds, and
+        whether the run timed out (then the tests it did not reach say nothing)."""
         from trajscope.engine.verification import JUNIT_FILE, parse_junit, parse_test_log, with_test_reports
 
         run = box.run(with_test_reports(self.session.task.test_command, box.repo), timeout=self.session.config.timeout)
@@ -135,7 +142,9 @@ class Checker:
             outcomes |= parse_junit(box.read(JUNIT_FILE))
         except SandboxError:  # not pytest, or it never wrote its report
             pass
-        return {name: outcome in ("PASSED", "XFAIL") for name, outcome in outcomes.items()}
+        # skipped: on neither side, as the harness counts it (an environment's skip is no regression)
+        verdicts = {n: None if o == "SKIPPED" else o in ("PASSED", "XFAIL") for n, o in outcomes.items()}
+        return verdicts, run.timed_out
 
     def _write_tests(self, base) -> tuple[list[dict], int, int]:
         """Ask the policy for reproduction tests; each is run on the base state and kept only
@@ -210,8 +219,7 @@ class Checker:
         started = time.monotonic()
         fork = box.fork(self.session.state_of(node_id))
         try:
-            visible = self._visible(fork)
-            broken = sorted(name for name in self._base_passed or () if not visible.get(name, False))
+            broken = regressions(self._base_passed or set(), *self._visible(fork))
             kept = [t for t in prepared.get("tests") or [] if t.get("kept")]
             outcomes, _ = self._run_tests(fork, kept)
             repro = {t["id"]: outcomes.get(t["id"]) is True for t in kept}

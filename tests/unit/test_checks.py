@@ -12,7 +12,7 @@ from trajscope.engine.events import make_event
 from trajscope.engine.policy.simulated import REPRO_NOISE, reproduction_test
 from trajscope.engine.search import dars
 from trajscope.engine.search.budget import Budget
-from trajscope.engine.search.checks import MAX_EXCERPT, behaviour_digest, extract_test, settled
+from trajscope.engine.search.checks import MAX_EXCERPT, behaviour_digest, extract_test, regressions, settled
 from trajscope.engine.search.select import select_prm, select_recorded, select_tests
 from trajscope.engine.session import SearchConfig
 from trajscope.engine.tree import Tree
@@ -229,3 +229,10 @@ def test_an_export_repeats_the_selection_by_checks_the_run_recorded():
     assert select_recorded(tree)[0] == "b" and select_prm(tree)[0] == "a"
     without = Tree.fold([e for e in events if e["type"] not in ("checks_prepared", "candidate_checked")])
     assert select_recorded(without)[0] == "a"  # a run without checks: the PRM, as before
+
+
+def test_a_regression_is_a_base_pass_that_fails_or_vanishes_but_not_a_skip_or_a_cut_short_run():
+    base = {"a", "b", "c", "d"}
+    visible = {"a": True, "b": False, "c": None}  # d is missing: it no longer imports
+    assert regressions(base, visible, timed_out=False) == ["b", "d"]
+    assert regressions(base, visible, timed_out=True) == ["b"]  # a run cut short says nothing of d
