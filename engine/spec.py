@@ -110,7 +110,7 @@ class SearchSpec(SearchConfig):
         for name in ("timeout", "max_time"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise SpecError(f"{_flag(name)} must be more than 0 seconds, not {getattr(self, name)}")
-        for name in ("max_cost", "pace", "temperature", "expand_temperature", "refine_rounds"):
+        for name in ("max_cost", "pace", "temperature", "expand_temperature", "refine_rounds", "repro_tests"):
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise SpecError(f"{_flag(name)} must be at least 0, not {getattr(self, name)}")
         if not 0.0 <= self.beta <= 1.0:

@@ -236,3 +236,15 @@ def test_a_regression_is_a_base_pass_that_fails_or_vanishes_but_not_a_skip_or_a_
     visible = {"a": True, "b": False, "c": None}  # d is missing: it no longer imports
     assert regressions(base, visible, timed_out=False) == ["b", "d"]
     assert regressions(base, visible, timed_out=True) == ["b"]  # a run cut short says nothing of d
+
+
+def test_select_and_the_checks_are_spec_fields_with_a_default_that_follows_the_model():
+    from trajscope.engine.spec import SearchSpec, SpecError
+
+    assert SearchSpec().selector_name() == "prm" and not SearchSpec().search_config().checks  # the demo policy
+    with_model = SearchSpec(model="openai/x")
+    assert with_model.selector_name() == "tests" and with_model.search_config().checks
+    assert SearchSpec(model="openai/x", select="prm").search_config().checks is False
+    assert SearchSpec(select="prm", checks=True).search_config().checks  # on by name with another selector
+    with pytest.raises(SpecError, match="at least 0"):
+        SearchSpec(repro_tests=-1)
