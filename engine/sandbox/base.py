@@ -254,40 +254,55 @@ class GitStore:
             'echo "$C"\n'
         )
 
-    def snapshot(self) -> str:
+    def snapshot(self, size_limit: int = 0, what: str = "") -> str:
         """Commit the work tree (once per distinct tree); prints the ref, followed by its tree
         when the commit is new: the caller files it under ``refs/trajscope/trees/<tree>`` once
-        its objects are in the store (a quarantined script cannot know whether they will be)."""
+        its objects are in the store (a quarantined script cannot know whether they will be).
+        ``size_limit``: first fail (exit 4) when the changed files hold more than that many bytes,
+        before any of them is read (``what`` names the limit); the files it lists (changed, deleted, new and not ignored: what ``add -A`` stages) are then
+        staged from that list, so the tree is walked once, not twice."""
+        stage = "g add -A\n"
+        check = ""
+        if size_limit:
+            listed = shlex.quote(self.index + ".changed")
+            # what the index holds first (a file that became a folder leaves it before the
+            # folder's files come in), then the new paths
+            check = (
+                f"g ls-files -z -m > {listed}\ng ls-files -z -o --exclude-standard >> {listed}\n"
+            ) + self._refuse_over(size_limit, what, f"cat {listed}")
+            # a folder listed whole is a nested repository: add -A decides what it becomes
+            stage = (
+                f"if grep -qz '/$' {listed}; then g add -A; "
+                f"else g update-index -z --add --remove --replace --stdin < {listed}; fi\nrm -f {listed}\n"
+            )
         return (
-            self._prelude() + "g add -A\nT=$(g write-tree)\n"
+            self._prelude() + check + stage + "T=$(g write-tree)\n"
             "C=$(g rev-parse -q --verify refs/trajscope/trees/$T || true)\n"
             f'if [ -z "$C" ]; then C=$(g commit-tree -p {_BASE_REF} -m snapshot "$T"); echo "$C $T"; '
             'else echo "$C"; fi\n'
         )
 
     @staticmethod
-    def _size_within(limit: int) -> str:
+    def _size_within(limit: int, listing: str = "g ls-files -z -m -o --exclude-standard") -> str:
         """A pipeline that fails when the files a snapshot would read (changed or new, not
-        ignored) hold more than ``limit`` bytes: exit 1 when their files do, exit 2 when only
+        ignored; ``listing`` prints them) hold more than ``limit`` bytes: exit 1 when their files do, exit 2 when only
         their names do (hard links, which a restore writes as a file each). Apparent sizes, so
         that sparse files, which cost no disk, cannot make git hash gigabytes of zeros. Links
         are not followed."""
         return (
-            "g ls-files -z -m -o --exclude-standard | xargs -0 -r stat -c '%s %d:%i' -- 2>/dev/null | "
+            f"{listing} | xargs -0 -r stat -c '%s %d:%i' -- 2>/dev/null | "
             f"awk -v max={int(limit)} '{{named += $1; if (!($2 in seen)) {{seen[$2] = 1; held += $1}}}} "
             "END {if (held > max) exit 1; if (named > max) exit 2}'"
         )
 
-    def check_size(self, limit: int, what: str) -> str:
-        """Fails (exit 4) when the changed files hold more than ``limit`` bytes (``what`` says
-        which limit), before any of them is read."""
+    def _refuse_over(self, limit: int, what: str, listing: str = "g ls-files -z -m -o --exclude-standard") -> str:
         held = shlex.quote(f"the changed files hold more than {what}; this state is not saved")
         named = shlex.quote(
             f"the changed files would hold more than {what} once restored (git saves each "
             "hard link as a file of its own); this state is not saved"
         )
         return (
-            self._prelude() + f"rc=0; {self._size_within(limit)} || rc=$?\n"
+            f"rc=0; {self._size_within(limit, listing)} || rc=$?\n"
             f"if [ $rc = 1 ]; then echo {held} >&2; exit 4; elif [ $rc != 0 ]; then echo {named} >&2; exit 4; fi\n"
         )
 

@@ -200,12 +200,12 @@ class LocalSandbox(LocalCommands):
             raise SandboxError(
                 f"the sandbox's files passed its disk limit ({self._quota.describe()}); this state is not saved"
             )
-        check = self._git.check_size(self.disk_mb << 20, f"the sandbox's disk limit ({self._quota.describe()})")
+        limit = f"the sandbox's disk limit ({self._quota.describe()})"
         quarantine = self._shared.quarantine()
         kept = False
         try:
             git = self._git.quarantined(str(quarantine / "objects"))
-            ref, *new = self._git_script(check + git.snapshot()).split()
+            ref, *new = self._git_script(git.snapshot(self.disk_mb << 20, limit)).split()
             tree = new[0] if new else ""  # a tree saved before keeps its ref
             self._shared.admit(quarantine, ref if tree else "", tree)  # over the store's limit: nothing kept
             kept = True

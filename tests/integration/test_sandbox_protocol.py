@@ -183,6 +183,23 @@ def test_restore_puts_back_what_a_command_hid_from_a_stat_check(box):
     assert box.snapshot() == ref
 
 
+def test_a_snapshot_saves_type_changes_and_odd_names(box):
+    """A snapshot stages what it listed for the size check: a folder made a file, a file made
+    a folder, a new link, deletions and names with a space or a newline come back as they were."""
+    box.run(
+        "rm -r pkg && echo file > pkg; rm README.md && mkdir README.md && echo in > README.md/inner;"
+        " ln -s README.md 'a link'; printf x > \"$(printf 'new\\nline')\"; mkdir -p deep/er && echo d > deep/er/f"
+    )
+    expected = box.run(_LISTING).output
+    assert "./pkg f" in expected and "./README.md/inner f" in expected and "./a link l README.md" in expected
+    ref = box.snapshot()
+    box.restore(box.base)
+    assert box.run(_LISTING).output != expected
+    box.restore(ref)
+    assert box.run(_LISTING).output == expected
+    assert box.snapshot() == ref
+
+
 def test_diff_against_base_round_trips(box, source, tmp_path):
     assert box.diff() == ""
     box.write("pkg/mod.py", "def f():\n    return 5\n")
