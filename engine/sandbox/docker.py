@@ -275,7 +275,9 @@ class DockerSandbox(ContainerCommands):
             f"session's snapshot store has left of its {self.store_mb:,} MiB (TRAJSCOPE_STORE_MB); "
             "this state is not saved"
         )
-        script = self._store() + snapshot_script(self._git._prelude(), base, limit, over, INDEX_SUM)
+        script = self._store() + snapshot_script(
+            self._git._prelude(), base, limit, over, INDEX_SUM, LOCAL_INDEX + ".changed"
+        )
         with tempfile.SpooledTemporaryFile(8 << 20) as spool:
             sink = Sink(spool, PACK_LIMIT + 82)
             code, timed_out = self._exec(script, sink)

@@ -39,18 +39,37 @@ def _git_env(store: str) -> str:
     )
 
 
-def snapshot_script(prelude: str, base: str, limit: int, over: str, index_sum: str = "") -> str:
+def snapshot_script(prelude: str, base: str, limit: int, over: str, index_sum: str = "", listed: str = "") -> str:
     """The script that commits an agent container's work tree in its own store and prints the
     commit, then the hash of the index it leaves (``index_sum``), then a pack of the objects
     the keeper lacks (``--local``: not those it lends). ``over``: the sentence that refuses
-    changed files holding more than ``limit`` bytes."""
+    changed files holding more than ``limit`` bytes. ``listed``: a file of the engine's where
+    the changed paths are listed once, for the check and then for git to stage (one walk of
+    the tree, not two)."""
+    q = shlex.quote(listed)
+    measured = (
+        f"rm -rf {q}\ng ls-files -z -m > {q}\ng ls-files -z -o --exclude-standard >> {q}\n"
+        f"N=$(du -cb --files0-from={q} 2>/dev/null | tail -n 1)\n"
+        if listed
+        else "N=$(g ls-files -z -m -o --exclude-standard | du -cb --files0-from=- 2>/dev/null | tail -n 1)\n"
+    )
+    # changed paths first (a file that became a folder leaves the index before the folder's
+    # files come in); a folder listed whole is a nested repository: add -A decides
+    stage = (
+        f"if tr '\\0' '\\n' < {q} | grep -q '/$'; then g add -A; "
+        f"else g update-index -z --add --remove --replace --stdin < {q}; fi\nrm -f {q}\n"
+        if listed
+        else "g add -A\n"
+    )
     return (
-        prelude + f"export {_FIXED_DATES}\n"
+        prelude
+        + f"export {_FIXED_DATES}\n"
         # what git would add, measured before it reads (and copies) any of it: a pack past
         # the limit is refused in a moment, not after minutes of compressing
-        "N=$(g ls-files -z -m -o --exclude-standard | du -cb --files0-from=- 2>/dev/null | tail -n 1)\n"
-        f'if [ "${{N%%[!0-9]*}}" -gt {limit} ] 2>/dev/null; then echo {shlex.quote(over)} >&2; exit 1; fi\n'
-        "g add -A\nT=$(g write-tree)\n"
+        + measured
+        + f'if [ "${{N%%[!0-9]*}}" -gt {limit} ] 2>/dev/null; then echo {shlex.quote(over)} >&2; exit 1; fi\n'
+        + stage
+        + "T=$(g write-tree)\n"
         f'if [ "$T" = "$(g rev-parse {base}^{{tree}})" ]; then C={base}; '
         f'else C=$(g commit-tree -p {base} -m snapshot "$T"); fi\n'
         "printf '%s\\n' \"$C\"\n"
