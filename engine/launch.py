@@ -86,20 +86,26 @@ def build_session(spec: SearchSpec, task, log: Path):
 
 
 def selector(spec: SearchSpec):
-    """The selection method: prm, or judge / rtv with an LLM judge (``judge``, else ``model``)."""
+    """The selection method (``spec.selector_name()``): prm; tests, with ``judge`` breaking its
+    ties when one is given; or judge / rtv with an LLM judge (``judge``, else ``model``)."""
     from trajscope.engine.search import select
 
-    if spec.select == "prm":
+    name = spec.selector_name()
+    if name == "prm":
         return lambda tree: select.select_prm(tree, spec.oracle)
+    if name == "tests" and not spec.judge:
+        return lambda tree: select.select_tests(tree, None, spec.oracle)
     model = spec.judge or spec.model
     if model == "demo":
-        raise SpecError(f"--select {spec.select} needs a model to judge: give --judge provider/model")
+        raise SpecError(f"--select {name} needs a model to judge: give --judge provider/model")
     from trajscope.engine.policy.llm import LLMPolicy
 
     judge_policy = LLMPolicy(model, api_base=spec.api_base, api_key=spec.api_key)
     judge_policy.check()
     judge = select.LLMJudge(judge_policy)
-    if spec.select == "judge":
+    if name == "tests":
+        return lambda tree: select.select_tests(tree, judge, spec.oracle)
+    if name == "judge":
         return lambda tree: select.select_judge(tree, judge, spec.oracle)
     return lambda tree: select.select_rtv(tree, judge, seed=spec.seed, oracle=spec.oracle)
 
@@ -126,6 +132,8 @@ def result_json(session, wall_s: float, choose=None, name: str = "prm") -> dict:
         "select": name,
         "oracle": oracle,
         "distinct_patches": len(pool),
+        "why": (node and next((c.facts.get("why") for c in pool if c.node == selected), None)) or None,
+        "candidates": [c.to_json() for c in pool],
         "nodes": stats["nodes"],
         "submissions": stats["submissions"],
         "resolved_submissions": stats["resolved"],
