@@ -1,9 +1,13 @@
-"""``trajscope bench sandbox``: what sandbox operations cost.
+"""``trajscope bench sandbox``: what sandbox operations cost, on any repository.
 
-For each kind: the overhead of a command that does nothing (`true`), a
-snapshot after an edit, restoring a state, forking a sandbox at a state, and
-restoring the state at the end of a 20-action path by replaying every action
-from the base (what DARS does), against restoring it from its snapshot.
+Costs must follow what changed, not the repository's size, so the bench takes the bundled
+task, any folder (``--repo``), a task or SWE-bench row and its image (``--task``), or a large
+public repository fetched once from PyPI (``--fetch django``, ``large_repo``). For each kind:
+opening, the overhead of a command that does nothing (`true`), a snapshot after a one-file
+edit, restoring a state, forking at a state (the first fork apart: it may copy the
+repository), closing; on the bundled task also restoring the state at the end of a 20-action
+path by replaying every action from the base (what DARS does), against restoring it from its
+snapshot, and a command that prints 1 GiB.
 """
 
 from __future__ import annotations
