@@ -240,7 +240,7 @@ class Session:
         elif self.prefix is not None and self.prefix.covers(node_id):  # an imported step: its format's replay
             self.refs[node_id] = self.prefix.rebuild(box, node_id)
         else:  # a node from an earlier process: its snapshot store is gone, so replay its path
-            from trajscope.engine.actions import execute
+            from trajscope.engine.tools import execute
 
             box.restore(box.base)
             for step in path_steps(self.tree, node_id):

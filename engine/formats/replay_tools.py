@@ -18,7 +18,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from trajscope.engine.actions import Action, classify, execute
+from trajscope.engine.actions import Action, classify
+from trajscope.engine.tools import execute
 
 # Where the recorded agents kept the repository: SWE-bench images, OpenHands, trajscope's image.
 ROOTS = ("/testbed", "/workspace", "/repo")

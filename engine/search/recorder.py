@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from trajscope.engine.actions import Action, execute
+from trajscope.engine.actions import Action
+from trajscope.engine.tools import execute
 from trajscope.engine.events import RunLog, make_event
 from trajscope.engine.trace import diff_stat
 from trajscope.engine.sandbox.base import Sandbox, SandboxError

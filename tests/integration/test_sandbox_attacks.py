@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from trajscope.engine.actions import Action, execute
+from trajscope.engine.actions import Action
+from trajscope.engine.tools import execute
 from trajscope.engine.sandbox import SandboxError
 from trajscope.engine.sandbox.output import KEEP_HEAD, KEEP_TAIL
 from tests.conftest import docker_or_skip

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from trajscope.engine.actions import execute
+from trajscope.engine.tools import execute
 from trajscope.engine.policy.base import Context, PolicyError, Step
 from trajscope.engine.policy.demo import NAME, Bank, DemoPolicy, next_action, patch_edits, undo
 from trajscope.engine.tasks import Task, load_task_dir

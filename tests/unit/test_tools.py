@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from trajscope.engine.actions import (
-    SEARCH_CAP,
-    TOOL_NAMES,
-    TOOLS,
-    Action,
-    ActionError,
-    execute,
-    parse_text,
-    parse_tool_call,
-)
+from trajscope.engine.actions import TOOL_NAMES, TOOLS, Action, ActionError, parse_text, parse_tool_call
+from trajscope.engine.tools import SEARCH_CAP, execute
 from trajscope.engine.sandbox.local import LocalSandbox
 
 
