@@ -19,7 +19,8 @@ from trajscope.engine.events import RunLog
 from trajscope.engine.policy.base import Policy
 from trajscope.engine.search.budget import Budget
 from trajscope.engine.search.recorder import RolloutResult, path_outcome
-from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.search.config import SearchConfig
+from trajscope.engine.session import Session
 from trajscope.engine.tasks import Task
 from trajscope.engine.tree import Tree
 

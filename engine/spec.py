@@ -23,7 +23,7 @@ from pathlib import Path
 from trajscope.engine.errors import UserCausedError
 from trajscope.engine.search.budget import Budget
 from trajscope.engine.search.select import SELECTORS
-from trajscope.engine.session import SearchConfig
+from trajscope.engine.search.config import SearchConfig
 
 VERSION = 1
 """The spec's JSON shape; ``from_json`` refuses another."""

@@ -10,7 +10,8 @@ import threading
 from trajscope.engine.policy.llm import LLMPolicy
 from trajscope.engine.search.checks import Checker
 from trajscope.engine.search.select import normalise
-from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.search.config import SearchConfig
+from trajscope.engine.session import Session
 from trajscope.engine.tasks import load_task_dir
 from trajscope.engine.verification import apply_patch
 from tests.conftest import DEMO_TASKS

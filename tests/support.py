@@ -11,7 +11,8 @@ from pathlib import Path
 from trajscope.engine.policy.llm import LLMPolicy
 from trajscope.engine.prm.heuristic import HeuristicScorer
 from trajscope.engine.search.budget import Budget
-from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.search.config import SearchConfig
+from trajscope.engine.session import Session
 from trajscope.engine.tasks import load_task_dir
 from tests.conftest import DEMO_TASKS, REAL
 

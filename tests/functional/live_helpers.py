@@ -8,7 +8,8 @@ from trajscope.engine.policy.demo import DemoPolicy
 from trajscope.engine.policy.llm import LLMPolicy
 from trajscope.engine.prm.heuristic import HeuristicScorer
 from trajscope.engine.search.budget import Budget
-from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.search.config import SearchConfig
+from trajscope.engine.session import Session
 from trajscope.engine.tasks import load_task_dir
 from tests.conftest import DEMO_TASKS
 from tests.fake_llm import FakeLLM, Solver

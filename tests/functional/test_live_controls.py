@@ -12,7 +12,8 @@ from trajscope.engine.events import read_events
 from trajscope.engine.policy.demo import DemoPolicy
 from trajscope.engine.prm.heuristic import HeuristicScorer
 from trajscope.engine.search.budget import Budget
-from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.search.config import SearchConfig
+from trajscope.engine.session import Session
 from trajscope.engine.tree import ROOT
 from tests.functional.helpers import static_text, wait_for
 from tests.functional.live_helpers import SIZE, TASK, app_for, attached

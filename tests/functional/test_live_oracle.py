@@ -5,7 +5,8 @@ from __future__ import annotations
 from trajscope.engine.policy.demo import DemoPolicy
 from trajscope.engine.prm.heuristic import HeuristicScorer
 from trajscope.engine.search.budget import Budget
-from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.search.config import SearchConfig
+from trajscope.engine.session import Session
 from tests.functional.helpers import static_text
 from tests.functional.live_helpers import SIZE, TASK, app_for, attached
 

@@ -17,7 +17,8 @@ from trajscope.engine.policy.base import Proposal
 from trajscope.engine.prm.heuristic import HeuristicScorer
 from trajscope.engine.sandbox import SandboxError
 from trajscope.engine.search.budget import Budget
-from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.search.config import SearchConfig
+from trajscope.engine.session import Session
 from trajscope.engine.tree import ROOT
 from tests.conftest import docker_or_skip
 

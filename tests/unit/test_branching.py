@@ -17,7 +17,8 @@ from trajscope.engine.formats import load
 from trajscope.engine.policy.llm import LLMPolicy
 from trajscope.engine.replay import ReplayDiverged, ReplayError
 from trajscope.engine.search.budget import Budget
-from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.search.config import SearchConfig
+from trajscope.engine.session import Session
 from trajscope.engine.tasks import load_task_dir
 from trajscope.engine.tree import Tree
 from tests.fake_llm import FakeLLM, reply

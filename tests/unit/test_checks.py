@@ -14,7 +14,7 @@ from trajscope.engine.search import dars
 from trajscope.engine.search.budget import Budget
 from trajscope.engine.search.checks import MAX_EXCERPT, behaviour_digest, extract_test, regressions, settled
 from trajscope.engine.search.select import select_prm, select_recorded, select_tests
-from trajscope.engine.session import SearchConfig
+from trajscope.engine.search.config import SearchConfig
 from trajscope.engine.tree import Tree
 from tests.check_fixture import BREAKS, NO_TEST, RIGHT_TEST, SLUGIFY, VACUOUS_TEST, checked_run
 

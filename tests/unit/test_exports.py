@@ -15,7 +15,8 @@ from trajscope.engine.formats.training import dagger, dpo, sft
 from trajscope.engine.policy.demo import DemoPolicy
 from trajscope.engine.prm.heuristic import HeuristicScorer
 from trajscope.engine.search.budget import Budget
-from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.search.config import SearchConfig
+from trajscope.engine.session import Session
 from trajscope.engine.tasks import load_task_dir
 from trajscope.engine.tree import ROOT, Tree
 from tests.conftest import DEMO_TASKS

@@ -16,7 +16,8 @@ from trajscope.engine.events import RunLog, read_events, ReadCounts
 from trajscope.engine.policy.llm import LLMPolicy
 from trajscope.engine.prm.heuristic import HeuristicScorer
 from trajscope.engine.search.budget import Budget
-from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.search.config import SearchConfig
+from trajscope.engine.session import Session
 from trajscope.engine.tree import ROOT, Tree
 from tests.fake_llm import FakeLLM, Solver
 from tests.support import SEMVER as TASK

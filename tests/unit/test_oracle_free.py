@@ -21,7 +21,7 @@ from trajscope.engine.launch import build_session, result_json, selector
 from trajscope.engine.search import dars
 from trajscope.engine.search.resample import resample_prompt
 from trajscope.engine.search.select import candidates
-from trajscope.engine.session import SearchConfig
+from trajscope.engine.search.config import SearchConfig
 from trajscope.engine.spec import SearchSpec, SpecError
 from trajscope.engine.tasks import load_task_dir
 from trajscope.engine.tree import Tree

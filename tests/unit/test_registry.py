@@ -22,7 +22,8 @@ from trajscope.engine.registry import Registry
 from trajscope.engine.search import STRATEGIES
 from trajscope.engine.search.budget import Budget
 from trajscope.engine.search.commands import PERSON_COMMANDS, Commands
-from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.search.config import SearchConfig
+from trajscope.engine.session import Session
 from trajscope.engine.tree import ROOT
 from tests.conftest import DEMO_RUN
 from tests.support import SEMVER

@@ -244,14 +244,14 @@ def test_a_strategy_option_declared_on_the_config_is_a_spec_field_and_an_option(
     import argparse
     from dataclasses import dataclass, field
 
-    from trajscope.engine import session
+    from trajscope.engine.search import config
     from trajscope.tui.cli.specs import add_spec_options
 
     @dataclass
-    class WithWidth(session.SearchConfig):
+    class WithWidth(config.SearchConfig):
         beam_width: int = field(default=5, metadata={"doc": "beam: nodes kept a level"})
 
-    monkeypatch.setattr(session, "SearchConfig", WithWidth)
+    monkeypatch.setattr(config, "SearchConfig", WithWidth)
     p = argparse.ArgumentParser()
     p.add_argument("--k", type=int, default=3)  # one the command line already has stays as it is
     add_spec_options(p)
@@ -319,7 +319,7 @@ def test_every_option_of_a_spec_field_has_the_field_doc_as_its_help():
 def test_every_config_field_has_a_doc_so_expand_temperature_is_an_option():
     from dataclasses import fields
 
-    from trajscope.engine.session import SearchConfig
+    from trajscope.engine.search.config import SearchConfig
 
     assert all(f.metadata.get("doc") for f in fields(SearchConfig))
     assert "--expand-temperature" in _subparser("demo")._option_string_actions
@@ -332,14 +332,14 @@ def test_a_bool_field_is_a_flag_pair_not_a_string_read_as_true(monkeypatch, caps
     import argparse
     from dataclasses import dataclass, field
 
-    from trajscope.engine import session
+    from trajscope.engine.search import config
     from trajscope.tui.cli.specs import add_spec_options
 
     @dataclass
-    class WithFlag(session.SearchConfig):
+    class WithFlag(config.SearchConfig):
         verify_each: bool = field(default=True, metadata={"doc": "run the tests after every edit"})
 
-    monkeypatch.setattr(session, "SearchConfig", WithFlag)
+    monkeypatch.setattr(config, "SearchConfig", WithFlag)
     p = argparse.ArgumentParser()
     add_spec_options(p)
     assert p.parse_args([]).verify_each is True

@@ -14,7 +14,8 @@ from trajscope.engine.search import STRATEGIES, dars
 from trajscope.engine.search.budget import Budget
 from trajscope.engine.search.select import normalise, select_prm
 from trajscope.engine.search.strategy import Job, Strategy
-from trajscope.engine.session import SearchConfig, Session
+from trajscope.engine.search.config import SearchConfig
+from trajscope.engine.session import Session
 from trajscope.engine.tasks import load_task_dir
 from trajscope.engine.tree import ROOT, Tree
 from tests.conftest import DEMO_TASKS

@@ -48,7 +48,8 @@ async def measure(rate: float, seconds: float) -> dict:
     from trajscope.engine.policy.demo import DemoPolicy
     from trajscope.engine.prm.heuristic import HeuristicScorer
     from trajscope.engine.search.budget import Budget
-    from trajscope.engine.session import SearchConfig, Session
+    from trajscope.engine.search.config import SearchConfig
+    from trajscope.engine.session import Session
     from trajscope.engine.tasks import load_task_dir
     from trajscope.tui.app import TrajscopeApp
     from trajscope.tui.bridge import LiveSource

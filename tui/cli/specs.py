@@ -46,7 +46,7 @@ def add_spec_options(p: argparse.ArgumentParser) -> None:
     )
     from dataclasses import MISSING, fields
 
-    from trajscope.engine.session import SearchConfig
+    from trajscope.engine.search.config import SearchConfig
 
     for f in fields(SearchConfig):
         flag = "--" + f.name.replace("_", "-")
