@@ -7,7 +7,8 @@ default ``/tmp/msa/bin/python``; made with ``python3 -m venv /tmp/msa &&
 mini's agent (``mini_writer.py``, cached in ``--cache``), then measures both apps in fresh
 processes, interleaved, ``--repeat`` times (``app_clock.py``): launch to first paint, the
 latency of "previous step" keys near the end (p50, p95), a jump to the last step, and peak
-memory; it prints the medians and trajscope / inspector ratios (below 1: trajscope is faster).
+memory; it prints the machine, one row a size (first paint, key p50 near the end, peak
+memory: trajscope / inspector = ratio, below 1: trajscope is ahead), then every measure.
 """
 
 from __future__ import annotations
