@@ -115,28 +115,24 @@ def _asks_for_test(request: dict) -> bool:
     return not request.get("tools") and REPRO_ASK in str(messages[-1].get("content") or "")
 
 
-def _added_test_file(test_patch: str) -> str:
-    """The first test file ``test_patch`` adds, as its content (what the right test checks)."""
-    lines, inside = [], False
-    for line in test_patch.splitlines():
-        if line.startswith("diff --git"):
-            if inside:
-                break
-            inside = "test" in line
-        elif inside and line.startswith("+") and not line.startswith("+++"):
-            lines.append(line[1:])
-    return "\n".join(lines) + "\n" if lines else ""
+REPRO_FROM_ISSUE = "repro_from_issue.py"
+"""A task directory's reproduction test written from its issue text alone, beside ``repo/`` (so
+no sandbox holds it and no test run collects it): the simulated model's right answer."""
+
+
+def issue_test(task) -> str:
+    """The test a model could write from ``task``'s issue (REPRO_FROM_ISSUE), "" when the task
+    has none. Never the hidden tests: a model in a real evaluation does not have them."""
+    path = getattr(task, "path", None)
+    found = path / REPRO_FROM_ISSUE if path is not None else None
+    return found.read_text(encoding="utf-8") if found is not None and found.is_file() else ""
 
 
 def reproduction_test(task, rng: random.Random) -> str:
-    """A reproduction test as a noisy model writes one (REPRO_NOISE). The simulated model knows
-    the task's answer as Solver knows its fix: the right test is the bundled task's own new test
-    file, its functions renamed (a model does not know the hidden tests' names)."""
+    """A reproduction test as a noisy model writes one (REPRO_NOISE). The right one is what the
+    issue describes (``issue_test``); a task without one gets only weak, wrong or vacuous tests."""
     kind = rng.choices(list(REPRO_NOISE), weights=list(REPRO_NOISE.values()))[0]
-    counter = itertools.count(1)
-    right = re.sub(
-        r"\bdef test_\w+", lambda _: f"def test_reproduces_issue_{next(counter)}", _added_test_file(task.test_patch)
-    )
+    right = issue_test(task)
     if kind == "right" and right:
         return right
     if kind == "wrong" and right:

@@ -4,18 +4,24 @@ the host."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import random
+import shutil
+import subprocess
+import sys
 
 import pytest
 
 from trajscope.engine.events import make_event
-from trajscope.engine.policy.simulated import REPRO_NOISE, reproduction_test
+from trajscope.engine.policy.simulated import REPRO_FROM_ISSUE, REPRO_NOISE, reproduction_test
 from trajscope.engine.search import dars
 from trajscope.engine.search.budget import Budget
 from trajscope.engine.search.checks import MAX_EXCERPT, behaviour_digest, extract_test, regressions, settled
 from trajscope.engine.search.select import select_prm, select_recorded, select_tests
 from trajscope.engine.search.config import SearchConfig
 from trajscope.engine.tree import Tree
+from tests.conftest import DEMO_TASKS
 from tests.check_fixture import BREAKS, NO_TEST, RIGHT_TEST, SLUGIFY, VACUOUS_TEST, checked_run
 
 PATCH = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n+{}\n"
@@ -190,6 +196,57 @@ def test_the_simulated_model_writes_right_weak_wrong_and_vacuous_tests_seeded():
     assert right and wrong and weak and vacuous and len(right + wrong + weak + vacuous) == 40
     assert len(REPRO_NOISE) == 4
     assert not any("test_french_accents" in t for t in tests)  # never the hidden tests' names
+
+
+def test_the_simulated_model_never_reads_the_hidden_tests():
+    other = dataclasses.replace(SLUGIFY, test_patch=SLUGIFY.test_patch.replace("creme", "crème-hidden"))
+    assert other.test_patch != SLUGIFY.test_patch
+    tests = [reproduction_test(SLUGIFY, random.Random(seed)) for seed in range(40)]
+    assert tests == [reproduction_test(other, random.Random(seed)) for seed in range(40)]
+    assert [
+        reproduction_test(dataclasses.replace(SLUGIFY, test_patch=""), random.Random(s)) for s in range(40)
+    ] == tests
+    # the test from the issue lies beside the code, so no sandbox copies it and no test run collects it
+    assert (SLUGIFY.path / REPRO_FROM_ISSUE).is_file() and not list(SLUGIFY.repo_dir.rglob(REPRO_FROM_ISSUE))
+
+
+def test_a_task_without_a_test_from_its_issue_gets_no_right_test(tmp_path):
+    bare = dataclasses.replace(SLUGIFY, path=tmp_path)  # the same issue, no repro_from_issue.py
+    tests = [reproduction_test(bare, random.Random(seed)) for seed in range(40)]
+    assert not any('== "creme-brulee-a-la-francaise"' in t or '== "~creme' in t for t in tests)
+    assert any("still what the issue reports" in t for t in tests) and any("os.path.isdir" in t for t in tests)
+
+
+@pytest.mark.subprocess  # two pytest runs, one for every bundled task's base state, one for its fix
+def test_each_bundled_tasks_test_from_its_issue_fails_on_the_bug_and_passes_with_the_fix(tmp_path):
+    states = {}
+    for state in ("base", "gold"):
+        for task in DEMO_TASKS:
+            repo = tmp_path / state / task.name
+            shutil.copytree(task / "repo", repo, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+            shutil.copy(task / REPRO_FROM_ISSUE, repo / f"test_repro_{task.name.replace('-', '_')}.py")
+            if state == "gold":
+                gold = str((task / "gold.patch").resolve())
+                subprocess.run(["git", "apply", gold], cwd=repo, check=True, capture_output=True)
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "-rA", "-p", "no:cacheprovider", "--import-mode=importlib", "."],
+            cwd=tmp_path / state,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(str(tmp_path / state / t.name) for t in DEMO_TASKS)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        states[state] = run.stdout
+    for task in DEMO_TASKS:
+        mine = f"{task.name}/test_repro_{task.name.replace('-', '_')}.py::"
+        base = [
+            line.split()[0] for line in states["base"].splitlines() if mine in line and line[:6] in ("PASSED", "FAILED")
+        ]
+        gold = [
+            line.split()[0] for line in states["gold"].splitlines() if mine in line and line[:6] in ("PASSED", "FAILED")
+        ]
+        assert "FAILED" in base, (task.name, states["base"][-2000:])
+        assert gold and set(gold) == {"PASSED"}, (task.name, states["gold"][-2000:])
 
 
 @pytest.mark.slow  # a sandbox runs pytest six times (about 5 s on an idle machine)
