@@ -233,6 +233,7 @@ class Session:
                 self.prefix.attach(self)
         else:
             steps.pick_up(self)
+        self.budget.exclude(self.tree)  # an imported trunk is recorded, not spent (also when resumed)
         if getattr(self._root_box, "notice", ""):  # in the log, so the app shows it too
             self.emit("command", name="sandbox_warning", by="engine", text=self._root_box.notice)
         for i in range(self.workers):

@@ -17,6 +17,16 @@ class Budget:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self.started = time.monotonic()
+        # What the tree held before this search spent anything (an imported run's trunk:
+        # recorded, not spent), as (nodes, tokens, cost); set by ``exclude``.
+        self.recorded = (0, 0, 0.0)
+
+    def exclude(self, tree) -> None:
+        """Count nothing of ``tree``'s imported steps (proposer ``import``) against the limits:
+        a search from an imported run spends its budget on the nodes it adds."""
+        trunk = [n for n in tree.nodes.values() if n.proposer == "import"]
+        with self._lock:
+            self.recorded = (len(trunk), sum(n.tokens_in + n.tokens_out for n in trunk), sum(n.cost for n in trunk))
 
     def to_json(self) -> dict:
         return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
@@ -42,18 +52,26 @@ class Budget:
     def exceeded(self, tree, pending: int = 0) -> str | None:
         """The limit that is reached, or None. ``pending`` counts nodes already promised to work in flight."""
         with self._lock:
-            if self.nodes is not None and len(tree) + pending >= self.nodes:
+            nodes, tokens, cost = self.recorded
+            if self.nodes is not None and len(tree) - nodes + pending >= self.nodes:
                 return f"node budget ({self.nodes} nodes)"
-            if self.tokens is not None and tree.tokens_in + tree.tokens_out >= self.tokens:
+            if self.tokens is not None and tree.tokens_in + tree.tokens_out - tokens >= self.tokens:
                 return f"token budget ({self.tokens:,} tokens)"
-            if self.cost is not None and tree.cost >= self.cost:
+            if self.cost is not None and tree.cost - cost >= self.cost:
                 return f"cost budget (${self.cost:g})"
             if self.wall_s is not None and time.monotonic() - self.started >= self.wall_s:
                 return f"time budget ({self.wall_s:g} s)"
             return None
 
     def used(self, tree) -> dict:
-        return usage(tree, self.started)
+        spent = usage(tree, self.started)
+        nodes, tokens, cost = self.recorded
+        return {
+            **spent,
+            "nodes": spent["nodes"] - nodes,
+            "tokens": spent["tokens"] - tokens,
+            "cost": round(spent["cost"] - cost, 6),
+        }
 
 
 def usage(tree, started: float) -> dict:

@@ -199,3 +199,28 @@ def test_the_app_offers_the_recorded_patch_for_a_step_it_cannot_replay(tmp_path)
         assert session.prefix.rebuilt.from_patch and "-> float:" in session.prefix.box.read("tests/missing_colon.py")
     finally:
         launcher.close()
+
+
+def _branch(tmp_path, at="2", nodes=20, **config):
+    """A search from step ``at`` of RUN on CALC, driven by ``fixer``, run to its end: its tree."""
+    task = load_task_dir(CALC)
+    with FakeLLM(fixer) as server:
+        session = Session(
+            task,
+            LLMPolicy("openai/fake", api_base=server.url),
+            tmp_path / "branch.jsonl",
+            budget=Budget(nodes=nodes),
+            config=SearchConfig(**{"strategy": "linear", "max_depth": 8, **config}),
+            prefix=prepare(RUN, at, task, "local"),
+        )
+        session.start()
+        session.wait(60)
+        session.close()
+    return session
+
+
+def test_the_trunk_is_recorded_not_spent_from_the_node_budget(tmp_path):
+    session = _branch(tmp_path, nodes=4)  # fewer nodes than the 5-step trunk holds
+    live = [n for n in session.tree.nodes.values() if n.proposer == "policy"]
+    assert live and live[0].parent == "2" and len(live) <= 4
+    assert session.budget.used(session.tree)["nodes"] == len(live)

@@ -16,7 +16,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
         dest="from_run",
         metavar="RUN",
         help="start at a step of this run (any format `trajscope open` reads, a run log included): its "
-        "steps up to --at are replayed in the sandbox and kept as the imported trunk",
+        "steps up to --at are replayed in the sandbox and kept as the imported trunk; the budget "
+        "(--max-nodes, --max-tokens, --max-cost) counts what this search adds, not the recorded trunk",
     )
     p.add_argument(
         "--at",
