@@ -169,42 +169,65 @@ class Checker:
                 continue
             tests.append({"id": test_id, "source": source})
         written = [t for t in tests if "source" in t]
-        outcomes, output = self._run_tests(base, written)
+        outcomes, hung, outputs = self._run_tests(base, written)
+        timeout = self.session.config.timeout
         for test in written:
             outcome = outcomes.get(test["id"])
             test["kept"] = outcome is False
-            test["reason"] = {
-                False: "fails on the base state",
-                True: "passes on the base state (reproduces nothing)",
-                None: "it does not run (no test, or an error before any assertion)",
-            }[outcome]
-            test["base_output"] = _excerpt(_lines_of(output, REPRO_FILE.format(id=test["id"])))
+            if test["id"] in hung:
+                test["reason"] = f"it timed out after {timeout:g} s on the base state (a test that hangs says nothing)"
+            else:
+                test["reason"] = {
+                    False: "fails on the base state",
+                    True: "passes on the base state (reproduces nothing)",
+                    None: "it does not run (no test, or an error before any assertion)",
+                }[outcome]
+            test["base_output"] = _excerpt(outputs.get(test["id"], ""))
         return tests, tokens_in, tokens_out
 
-    def _run_tests(self, box, tests: list[dict]) -> tuple[dict[str, bool], str]:
+    def _run_tests(self, box, tests: list[dict]) -> tuple[dict[str, bool], set[str], dict[str, str]]:
         """Test id -> True where every test function of its file passed, False where one failed;
         absent where it did not run (a file that does not import, a timeout): such a test says
-        nothing of a state. One pytest run for them all; a file that does not import fails alone."""
-        from trajscope.engine.verification import parse_test_log
+        nothing of a state. Also the ids that timed out, and each test's lines of output.
 
+        One pytest run for them all (a file that does not import fails alone); when that run
+        times out, each test runs again alone, so one that hangs costs only its own verdict. At
+        most (1 + len(tests)) runs of the command timeout each."""
         if not tests:
-            return {}, ""
+            return {}, set(), {}
         paths = {t["id"]: REPRO_FILE.format(id=t["id"]) for t in tests}
         for t in tests:
             box.write(paths[t["id"]], str(t.get("source") or "") + "\n")
+        result, hung, outputs = self._pytest(box, paths)
+        if hung and len(paths) > 1:  # the run was cut short: it says nothing of any test
+            result, hung, outputs = {}, set(), {}
+            for test_id, path in paths.items():
+                alone, late, output = self._pytest(box, {test_id: path})
+                result |= alone
+                hung |= late
+                outputs |= output
+        return result, hung, outputs
+
+    def _pytest(self, box, paths: dict[str, str]) -> tuple[dict[str, bool], set[str], dict[str, str]]:
+        """One pytest run of the test files ``paths`` (id -> file): verdicts, the ids it timed out on, outputs."""
+        from trajscope.engine.verification import parse_test_log
+
         run = box.run(
             "python3 -m pytest -rA -p no:cacheprovider --continue-on-collection-errors " + " ".join(paths.values()),
             timeout=self.session.config.timeout,
         )
+        outputs = {test_id: _lines_of(run.output, path) for test_id, path in paths.items()}
+        if run.timed_out:
+            return {}, set(paths), outputs
         outcomes = parse_test_log(run.output)
         result: dict[str, bool] = {}
         for test_id, path in paths.items():
             mine = [o for name, o in outcomes.items() if name == path or name.startswith(path + "::")]
-            if mine and not run.timed_out and all(o in ("PASSED", "XFAIL") for o in mine):
+            if mine and all(o in ("PASSED", "XFAIL") for o in mine):
                 result[test_id] = True
-            elif "FAILED" in mine and not run.timed_out:
+            elif "FAILED" in mine:
                 result[test_id] = False
-        return result, run.output
+        return result, set(), outputs
 
     # -- one candidate ------------------------------------------------------------------
     def check(self, box, node_id: str, patch: str) -> None:
@@ -221,7 +244,8 @@ class Checker:
         try:
             broken = regressions(self._base_passed or set(), *self._visible(fork))
             kept = [t for t in prepared.get("tests") or [] if t.get("kept")]
-            outcomes, _ = self._run_tests(fork, kept)
+            # a kept test that did not pass here (failed, or hung: timed out) fails this candidate
+            outcomes, _, _ = self._run_tests(fork, kept)
             repro = {t["id"]: outcomes.get(t["id"]) is True for t in kept}
             commands = []
             with self.session.recorder.reading() as folded:

@@ -10,6 +10,7 @@ import random
 import shutil
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -17,7 +18,14 @@ from trajscope.engine.events import make_event
 from trajscope.engine.policy.simulated import REPRO_FROM_ISSUE, REPRO_NOISE, reproduction_test
 from trajscope.engine.search import dars
 from trajscope.engine.search.budget import Budget
-from trajscope.engine.search.checks import MAX_EXCERPT, behaviour_digest, extract_test, regressions, settled
+from trajscope.engine.search.checks import (
+    MAX_EXCERPT,
+    Checker,
+    behaviour_digest,
+    extract_test,
+    regressions,
+    settled,
+)
 from trajscope.engine.search.select import select_prm, select_recorded, select_tests
 from trajscope.engine.search.config import SearchConfig
 from trajscope.engine.tree import Tree
@@ -247,6 +255,55 @@ def test_each_bundled_tasks_test_from_its_issue_fails_on_the_bug_and_passes_with
         ]
         assert "FAILED" in base, (task.name, states["base"][-2000:])
         assert gold and set(gold) == {"PASSED"}, (task.name, states["gold"][-2000:])
+
+
+class _Box:
+    """A sandbox double whose pytest runs answer from the test files' markers: a file holding
+    ``HANG`` hangs (the run times out), ``PASS`` passes, anything else fails."""
+
+    def __init__(self):
+        self.files, self.runs = {}, []
+
+    def write(self, path, text):
+        self.files[path] = text
+
+    def run(self, command, timeout):
+        paths = [word for word in command.split() if word in self.files]
+        self.runs.append(paths)
+        if any("HANG" in self.files[p] for p in paths):
+            return SimpleNamespace(output="", timed_out=True, exit_code=-1)
+        lines = [f"{'PASSED' if 'PASS' in self.files[p] else 'FAILED'} {p}::test_it" for p in paths]
+        return SimpleNamespace(output="\n".join(lines), timed_out=False, exit_code=0)
+
+
+def _checker(answers):
+    answers = iter(answers)
+    session = SimpleNamespace(
+        config=SearchConfig(repro_tests=3, timeout=7.0),
+        task=SLUGIFY,
+        policy=SimpleNamespace(ask_usage=lambda prompt, temperature: (next(answers), 1, 1)),
+    )
+    return Checker(session)
+
+
+def test_a_generated_test_that_hangs_on_the_base_state_loses_only_its_own_verdict_and_says_why():
+    box = _Box()
+    tests, _, _ = _checker(["def test_it():  # HANG", "def test_it(): ...", "def test_it():  # PASS"])._write_tests(box)
+    by_id = {t["id"]: t for t in tests}
+    assert [t["id"] for t in tests if t["kept"]] == ["t2"]  # the one that fails on the bug is still kept
+    assert by_id["t1"]["reason"] == "it timed out after 7 s on the base state (a test that hangs says nothing)"
+    assert "passes on the base state" in by_id["t3"]["reason"]
+    assert len(box.runs) == 4 and all(len(r) == 1 for r in box.runs[1:])  # all at once, then each alone
+
+
+def test_a_kept_test_that_hangs_on_a_candidate_fails_that_candidate_and_no_other_test():
+    box = _Box()
+    kept = [{"id": "t1", "source": "def test_it():  # PASS"}, {"id": "t2", "source": "def test_it():  # HANG"}]
+    outcomes, hung, _ = _checker([])._run_tests(box, kept)
+    assert outcomes == {"t1": True} and hung == {"t2"}  # t1 keeps its verdict; t2 counts as not passed
+    box.runs.clear()
+    outcomes, hung, _ = _checker([])._run_tests(box, kept[:1])
+    assert outcomes == {"t1": True} and not hung and len(box.runs) == 1  # no hang: one run for them all
 
 
 @pytest.mark.slow  # a sandbox runs pytest six times (about 5 s on an idle machine)
