@@ -118,6 +118,11 @@ def result_json(session, wall_s: float, choose=None, name: str = "prm") -> dict:
     tree = session.tree
     oracle = bool(getattr(session.config, "oracle", False))
     selected, pool = (choose or (lambda t: select_prm(t, oracle)))(tree)
+    chosen = next((c for c in pool if c.node == selected), None)
+    # the same patch's verdict where a twin of the chosen node was verified (an imported
+    # submission never is): reported as that node, chosen all the same without it
+    if chosen is not None and chosen.verdict_node not in (None, selected):
+        selected = chosen.verdict_node
     node = tree.nodes.get(selected) if selected else None
     stats = tree.stats()
     return {
@@ -132,7 +137,7 @@ def result_json(session, wall_s: float, choose=None, name: str = "prm") -> dict:
         "select": name,
         "oracle": oracle,
         "distinct_patches": len(pool),
-        "why": (node and next((c.facts.get("why") for c in pool if c.node == selected), None)) or None,
+        "why": (chosen and chosen.facts.get("why")) or None,
         "candidates": [c.to_json() for c in pool],
         "nodes": stats["nodes"],
         "submissions": stats["submissions"],

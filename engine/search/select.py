@@ -35,9 +35,12 @@ class Candidate:
     score: float | None
     duplicates: list[str]
     facts: dict = field(default_factory=dict)  # what a selector knew of it and why it chose as it did
+    # The member whose submission was verified (the representative when it was): the patch's
+    # verdict. Ranking never reads it, so which patch is chosen cannot depend on a verdict.
+    verdict_node: str | None = None
 
     def to_json(self) -> dict:
-        return {"node": self.node, "duplicates": self.duplicates, **self.facts}
+        return {"node": self.node, "duplicates": self.duplicates, "verdict_node": self.verdict_node, **self.facts}
 
 
 SELECTORS = {
@@ -51,8 +54,8 @@ SELECTORS = {
 
 
 def candidates(tree: Tree, oracle: bool = False) -> list[Candidate]:
-    """Submitted nodes with a non-empty patch, one per distinct patch (the shallowest);
-    ``oracle``: without those the hidden tests' run could not apply."""
+    """Submitted nodes with a non-empty patch, one per distinct patch (the shallowest ranks
+    it; ``verdict_node`` is the one whose verdict it has, when any has one); ``oracle``: without those the hidden tests' run could not apply."""
     by_patch: dict[str, Candidate] = {}
     for node in sorted(tree.nodes.values(), key=lambda n: (n.depth, n.id)):
         if node.status != "submitted" or not (node.patch or "").strip():
@@ -67,6 +70,8 @@ def candidates(tree: Tree, oracle: bool = False) -> list[Candidate]:
                 best.score = node.score
             continue
         by_patch[key] = Candidate(node.id, node.patch, node.depth, node.score, [])
+    for c in by_patch.values():  # an imported submission is never verified; a live twin of it may be
+        c.verdict_node = next((n for n in [c.node, *c.duplicates] if tree.nodes[n].verified is not None), None)
     return list(by_patch.values())
 
 

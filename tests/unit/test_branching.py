@@ -201,10 +201,17 @@ def test_the_app_offers_the_recorded_patch_for_a_step_it_cannot_replay(tmp_path)
         launcher.close()
 
 
-def _branch(tmp_path, at="2", nodes=20, **config):
-    """A search from step ``at`` of RUN on CALC, driven by ``fixer``, run to its end: its tree."""
+def looker(request: dict, index: int) -> dict:
+    """Looks at calc.py first, then fixes it as ``fixer`` does: its submission lies deeper."""
+    if not any("cat calc.py" in json.dumps(m.get("tool_calls") or "") for m in request["messages"][6:]):
+        return reply("bash", command="cat calc.py")
+    return fixer(request, index)
+
+
+def _branch(tmp_path, at="2", nodes=20, model=fixer, **config):
+    """A search from step ``at`` of RUN on CALC, driven by ``model``, run to its end: the session."""
     task = load_task_dir(CALC)
-    with FakeLLM(fixer) as server:
+    with FakeLLM(model) as server:
         session = Session(
             task,
             LLMPolicy("openai/fake", api_base=server.url),
@@ -219,8 +226,35 @@ def _branch(tmp_path, at="2", nodes=20, **config):
     return session
 
 
-def test_the_trunk_is_recorded_not_spent_from_the_node_budget(tmp_path):
-    session = _branch(tmp_path, nodes=4)  # fewer nodes than the 5-step trunk holds
-    live = [n for n in session.tree.nodes.values() if n.proposer == "policy"]
+@pytest.fixture(scope="module")
+def looked(tmp_path_factory):
+    """One search from step 2 with ``looker`` under a node budget smaller than the 5-step trunk."""
+    return _branch(tmp_path_factory.mktemp("looked"), nodes=4, model=looker)
+
+
+def test_the_trunk_is_recorded_not_spent_from_the_node_budget(looked):
+    live = [n for n in looked.tree.nodes.values() if n.proposer == "policy"]
     assert live and live[0].parent == "2" and len(live) <= 4
-    assert session.budget.used(session.tree)["nodes"] == len(live)
+    assert looked.budget.used(looked.tree)["nodes"] == len(live)
+
+
+def test_the_chosen_patch_has_the_verdict_a_live_twin_of_the_imported_submission_got(looked):
+    import copy
+
+    from trajscope.engine.launch import result_json
+    from trajscope.engine.search.select import select_prm
+
+    session = looked
+    tree = session.tree
+    twins = [n for n in tree.nodes.values() if n.proposer == "policy" and n.kind == "submit"]
+    assert twins and twins[0].depth == tree.nodes["5"].depth and twins[0].resolved  # "5" ranks the pair
+    result = result_json(session, 1.0)
+    assert result["resolved"] is True and result["selected"] == twins[0].id
+    assert result["candidates"][0]["node"] == "5" and result["candidates"][0]["verdict_node"] == twins[0].id
+    # which patch is chosen does not depend on the verdicts: the same without any
+    chosen = tree.nodes[result["selected"]].patch
+    tree = copy.deepcopy(tree)
+    for node in tree.nodes.values():
+        node.verified = None
+    blind, _ = select_prm(tree)
+    assert tree.nodes[blind].patch == chosen
