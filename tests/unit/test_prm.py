@@ -248,3 +248,21 @@ def test_imported_steps_are_scored_from_what_they_printed(tmp_path, capsys):
     counts = json.loads(captured.out)
     assert counts["scored"] == counts["without_exit_code"] == len(ids)
     assert "record no exit code" in captured.err and "scored from what they printed" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("action", "own", "others"),
+    [
+        ("score", ["--prm", "--out", "--device"], ["--epochs", "--demo-seeds", "--dataset", "--finetune"]),
+        ("train", ["--epochs", "--from", "--dataset", "--device"], ["--prm", "--demo-seeds", "--sandbox"]),
+        ("collect", ["--demo-seeds", "--sandbox", "--out", "--dataset"], ["--prm", "--epochs", "--device"]),
+    ],
+)
+def test_each_prm_action_helps_with_its_own_options_only(action, own, others, capsys):
+    from trajscope.tui.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["prm", action, "--help"])
+    shown = capsys.readouterr().out
+    assert f"trajscope prm {action}" in shown
+    assert all(option in shown for option in own) and not any(option in shown for option in others)

@@ -12,60 +12,60 @@ from trajscope.tui.cli.common import ROOT
 
 def add_parser(sub) -> None:
     p = sub.add_parser("prm", help="the process reward model: collect labelled steps, train, score a run")
-    p.add_argument("action", choices=["collect", "train", "score"])
-    p.add_argument(
-        "run",
-        nargs="?",
-        help="score: the run log (or a trajectory trajscope reads) to score; it is "
-        "never written: the scored run goes to a new log",
-    )
+    # one parser an action, so `prm score --help` shows score's options and not train's
+    actions = p.add_subparsers(dest="action", required=True, metavar="{collect,train,score}")
     from trajscope.engine.prm.registry import SCORERS
 
-    p.add_argument(
-        "--prm", default="builtin", help=f"score: {SCORERS.names()}, or your own scorer class as module:Class"
+    score = actions.add_parser("score", help="score a run's steps into a new run log")
+    score.add_argument(
+        "run",
+        nargs="?",
+        help="the run log (or a trajectory trajscope reads) to score; it is never written: the scored "
+        "run goes to a new log",
     )
-    p.add_argument(
-        "--out",
-        help="score: the new run log, with the scores (default: RUN.scored.jsonl beside the "
-        "input); collect: where the run logs go (default prm-runs/)",
+    score.add_argument("--prm", default="builtin", help=f"{SCORERS.names()}, or your own scorer class as module:Class")
+    score.add_argument("--out", help="the new run log, with the scores (default: RUN.scored.jsonl beside the input)")
+
+    collect = actions.add_parser("collect", help="run rollouts on tasks and write their labelled steps")
+    collect.add_argument("--out", default="prm-runs", help="where the run logs go (default prm-runs/)")
+    collect.add_argument("--tasks", nargs="+", help="task directories (default: the bundled tasks)")
+    collect.add_argument("--demo-seeds", type=int, default=30, help="demo-policy runs per task")
+    collect.add_argument("--fake-seeds", type=int, default=10, help="fake-model runs per task and error rate")
+    collect.add_argument(
+        "--wrong-rates", type=float, nargs="+", default=[0.3, 0.6], help="the fake models' chances of a wrong fix"
     )
-    p.add_argument("--device", help="cpu, cuda or mps (default: CUDA, else MPS, else CPU)")
-    p.add_argument("--dataset", default=str(PRM_STEPS), help="collect writes it, train reads it")
-    p.add_argument(
-        "--weights",
-        default=str(ROOT / "engine" / "prm" / "weights" / "builtin.pt"),
-        help="train: where the weights go (default: the ones the package ships)",
-    )
-    p.add_argument("--tasks", nargs="+", help="collect: task directories (default: the bundled tasks)")
-    p.add_argument("--demo-seeds", type=int, default=30, help="collect: demo-policy runs per task")
-    p.add_argument("--fake-seeds", type=int, default=10, help="collect: fake-model runs per task and error rate")
-    p.add_argument(
-        "--wrong-rates",
-        type=float,
-        nargs="+",
-        default=[0.3, 0.6],
-        help="collect: the fake models' chances of a wrong fix",
-    )
-    p.add_argument(
+    collect.add_argument(
         "--sandbox",
         choices=["local", "docker", "none"],
         default="local",
         help="none: the agent's commands run UNCONFINED on this machine, only when you choose it",
     )
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0, help="train: the seed")
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--held-out", type=int, default=3, help="train: tasks held out for evaluation")
-    p.add_argument(
+    collect.add_argument("--workers", type=int, default=2)
+
+    train = actions.add_parser("train", help="train the PRM on the steps dataset or on run logs")
+    train.add_argument(
+        "--weights",
+        default=str(ROOT / "engine" / "prm" / "weights" / "builtin.pt"),
+        help="where the weights go (default: the ones the package ships)",
+    )
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--epochs", type=int, default=12)
+    train.add_argument("--held-out", type=int, default=3, help="tasks held out for evaluation")
+    train.add_argument(
         "--from",
         dest="from_runs",
         nargs="+",
         metavar="RUNS",
-        help="train: on these run logs, folders of runs (with their harness reports) and imported "
+        help="train on these run logs, folders of runs (with their harness reports) and imported "
         "trajectories; labels from verdicts, Monte-Carlo outcomes and human prunes/promotions",
     )
-    p.add_argument("--finetune", action="store_true", help="train --from: start from the shipped weights")
-    p.add_argument("--with-bundled", action="store_true", help="train --from: add the bundled steps dataset")
+    train.add_argument("--finetune", action="store_true", help="with --from: start from the shipped weights")
+    train.add_argument("--with-bundled", action="store_true", help="with --from: add the bundled steps dataset")
+
+    for action, what in ((collect, "writes"), (train, "reads")):
+        action.add_argument("--dataset", default=str(PRM_STEPS), help=f"the steps dataset this {what}")
+    for action in (score, train):
+        action.add_argument("--device", help="cpu, cuda or mps (default: CUDA, else MPS, else CPU)")
 
 
 def _say(line: str) -> None:
