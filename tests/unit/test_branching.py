@@ -108,6 +108,16 @@ def test_the_command_line_says_what_is_wrong_in_one_sentence(tmp_path, capsys, a
     code = main(["search", str(CALC), "--headless", "--sandbox", "local", "--out", str(tmp_path / "o.jsonl"), *argv])
     err = capsys.readouterr().err
     assert code != 0 and words in err and "Traceback" not in err
+    assert not (tmp_path / "o.jsonl").exists()  # refused: no empty log left behind
+
+
+def test_a_refused_branch_keeps_an_empty_file_that_was_there_before(tmp_path, capsys):
+    from trajscope.tui.cli import main
+
+    (tmp_path / "o.jsonl").touch()
+    argv = ["search", str(CALC), "--headless", "--sandbox", "local", "--out", str(tmp_path / "o.jsonl")]
+    assert main([*argv, "--from", str(RUN), "--at", "9"]) != 0 and "has no step 9" in capsys.readouterr().err
+    assert (tmp_path / "o.jsonl").exists()
 
 
 def test_a_recorded_conversation_lines_up_with_the_steps_or_is_not_used():

@@ -44,6 +44,7 @@ def run(args) -> int:
     task = load_task(args.task, args.instance)
     out = Path(args.out) if args.out else default_out(task.instance_id)
     check_out_log(out, args.resume)
+    made = not args.out or not out.exists()  # a file this command creates, removed if nothing is written to it
     try:
         # resumed: the settings the log recorded, but for what is given here
         spec = spec_from_args(args, resume=out if args.resume and out.exists() else None)
@@ -53,7 +54,7 @@ def run(args) -> int:
             print(f"trajscope: {session.prefix.describe()}", file=sys.stderr)
         choose = selector(spec)
     except BaseException:
-        if not args.out and out.stat().st_size == 0:  # the empty log default_out made for it
+        if made and out.exists() and out.stat().st_size == 0:  # refused before the log started
             out.unlink()
         raise
     started = time.perf_counter()
