@@ -52,6 +52,17 @@ def check_confinement() -> None:
         raise SandboxError(refusal(why))
 
 
+def check_demo(model: str, teacher: str | None, task) -> None:
+    """SpecError, before anything starts, when the demo policy is asked for on a task without a
+    reference fix: it draws every step from ``gold.patch``, so every node would fail."""
+    if "demo" in (model, teacher) and not getattr(task, "gold_patch", None):
+        option = "--model" if model == "demo" else "--teacher"
+        raise SpecError(
+            f"{option} demo needs the task's reference fix (gold.patch) and {task.instance_id} has none; "
+            f"give {option} provider/model"
+        )
+
+
 def build_session(spec: SearchSpec, task, log: Path):
     """The Session ``spec`` describes on ``task``, writing (or resuming) ``log``; its
     ``run_started`` event records the spec, secrets left out."""
@@ -59,6 +70,7 @@ def build_session(spec: SearchSpec, task, log: Path):
     from trajscope.engine.prm.registry import get_scorer
     from trajscope.engine.session import Session
 
+    check_demo(spec.model, spec.teacher, task)
     scorers = [get_scorer(name, device=spec.device) for name in spec.scorer_names()]
     policy = make_policy(
         spec.model,

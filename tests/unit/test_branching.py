@@ -25,7 +25,8 @@ from tests.fake_llm import FakeLLM, reply
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 RUN = FIXTURES / "real" / "mini-swe-agent" / "toolcall_submitted.traj.json"
-CALC = FIXTURES / "replay" / "calc"
+CALC = FIXTURES / "replay" / "calc"  # no gold.patch: the demo policy cannot run on it
+MODEL = ["--model", "openai/fake", "--api-base", "http://127.0.0.1:9"]  # never asked: refused before
 
 
 def fixer(request: dict, index: int) -> dict:
@@ -99,7 +100,9 @@ def test_a_divergence_stops_prepare_and_leaves_no_sandbox(tmp_path):
         (["--from", str(RUN)], "--from needs --at STEP"),
         (["--from", str(RUN), "--at", "2", "--resume"], "--from starts a new search"),
         (["--from", "nowhere.traj", "--at", "2"], "nowhere.traj does not exist"),
-        (["--from", str(RUN), "--at", "9"], "has no step 9"),
+        (["--from", str(RUN), "--at", "9", *MODEL], "has no step 9"),
+        (["--from", str(RUN), "--at", "2"], "--model demo needs the task's reference fix (gold.patch)"),
+        ([], "--model demo needs the task's reference fix (gold.patch) and calc-add has none"),
     ],
 )
 def test_the_command_line_says_what_is_wrong_in_one_sentence(tmp_path, capsys, argv, words):
@@ -116,7 +119,7 @@ def test_a_refused_branch_keeps_an_empty_file_that_was_there_before(tmp_path, ca
 
     (tmp_path / "o.jsonl").touch()
     argv = ["search", str(CALC), "--headless", "--sandbox", "local", "--out", str(tmp_path / "o.jsonl")]
-    assert main([*argv, "--from", str(RUN), "--at", "9"]) != 0 and "has no step 9" in capsys.readouterr().err
+    assert main([*argv, "--from", str(RUN), "--at", "9", *MODEL]) != 0 and "has no step 9" in capsys.readouterr().err
     assert (tmp_path / "o.jsonl").exists()
 
 

@@ -56,11 +56,12 @@ def result_json(task, result, tree, out: Path, wall_s: float, sandbox: str = "")
 def run(args) -> int:
     from trajscope.engine.policy.factory import make_policy
     from trajscope.engine.policy_runs import run_linear
-    from trajscope.engine.launch import pick_sandbox
+    from trajscope.engine.launch import check_demo, pick_sandbox
     from trajscope.engine.tasks import load_task
     from trajscope.tui.errors import UserError
 
     task = load_task(args.task, args.instance)
+    check_demo(args.model, args.teacher, task)
     policy = make_policy(
         args.model,
         api_base=args.api_base,
