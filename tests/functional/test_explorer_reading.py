@@ -138,3 +138,25 @@ async def test_a_file_damaged_past_its_first_part_keeps_what_was_read_and_says_w
         assert app.is_running and len(screen.model) > 1, "what was read stays on screen"
         assert "truncated or invalid JSON" in notices(app)
         assert "read stopped at" in static_text(screen.query_one(StatusBar))
+
+
+async def test_quitting_does_not_list_every_line_again(tmp_path):
+    # Textual's tree lists its lines again when idle; on a path of 100,000 steps that took
+    # seconds of the time to quit, for a frame nobody sees.
+    path = tmp_path / "long.jsonl"
+    write_events(path, linear_events(300))
+    app = TrajscopeApp(Source(path))
+    builds: list[bool] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: getattr(app.screen, "model", None) is not None and app.screen.reader is None)
+        tree = app.screen.tree
+        original = tree._build
+
+        def counted() -> None:
+            builds.append(app.is_running)
+            original()
+
+        tree._build = counted
+        tree._invalidate()
+        app.exit()
+    assert False not in builds, "the lines were listed again while quitting"

@@ -290,6 +290,12 @@ class ActionTree(Tree[str]):
             stack.extend(current.children)
         tnode.remove()
 
+    def _on_idle(self, event) -> None:
+        # Quitting, Tree's own idle handler (called after this one unless prevented) would build
+        # the line list again for a frame nobody sees (100,000 lines: seconds).
+        if not self.app.is_running:
+            event.prevent_default()
+
     # -- live growth ----------------------------------------------------------
     def _invalidate(self) -> None:
         if not self._batched:
