@@ -20,6 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trajscope.engine.errors import UserCausedError
 from trajscope.engine.formats import load
 from trajscope.engine.formats.transcripts import Transcript, transcript
 from trajscope.engine.replay import Rebuilt, Replayer, ReplayError
@@ -142,6 +143,29 @@ class ImportedPrefix:
         return node_id in self.tree.nodes and node_id != ROOT
 
 
+class OtherTask(UserCausedError):
+    """The run names an instance and the task is another one; the message is one sentence."""
+
+
+def named_instance(events: list[dict]) -> str | None:
+    """The instance the run's own record names: not the file's name an importer fell back to,
+    nor an id trajscope made from its content (the rule ``formats.collection`` applies)."""
+    started = next((e for e in events if e.get("type") == "run_started"), None) or {}
+    task = started.get("task") if isinstance(started.get("task"), dict) else {}
+    own = str(task.get("instance_id") or "")
+    if not own or own == started.get("run") or task.get("instance_from") == "content":
+        return None
+    return own
+
+
+def check_task(events: list[dict], task, source: Path) -> None:
+    """OtherTask when the run names an instance other than ``task``'s: its steps would be
+    replayed onto a repository they were never run on."""
+    own = named_instance(events)
+    if own is not None and own != task.instance_id:
+        raise OtherTask(f"{source.name} is a run of {own}, not of {task.instance_id}; --any-task branches anyway")
+
+
 def resolve_step(tree: Tree, at: str, source: Path) -> str:
     """The node id ``at`` names: an id of the file, or a number counted along the imported run's
     first path (step 1 is its first action)."""
@@ -168,14 +192,18 @@ def prepare(
     *,
     go_on: bool = False,
     from_patch: bool = False,
+    any_task: bool = False,
     timeout: float = 120.0,
     **sandbox_options,
 ) -> ImportedPrefix:
     """Read ``source``, open ``task``'s sandbox and rebuild the state at step ``at`` in it.
+    OtherTask when the run names another instance than ``task``'s (unless ``any_task``);
     ReplayError (one sentence naming the step) when it cannot be, or when the replay diverges
     from the record and ``go_on`` is not given; the sandbox is closed then."""
     source = Path(source)
     loaded = load(source)
+    if not any_task:
+        check_task(loaded.events, task, source)
     tree = Tree.fold(loaded.events)
     node = resolve_step(tree, at, source)
     recorded = _transcript(source, loaded.format, tree)

@@ -63,14 +63,17 @@ def check_demo(model: str, teacher: str | None, task) -> None:
         )
 
 
-def build_session(spec: SearchSpec, task, log: Path):
+def build_session(spec: SearchSpec, task, log: Path, proposes: bool = True):
     """The Session ``spec`` describes on ``task``, writing (or resuming) ``log``; its
-    ``run_started`` event records the spec, secrets left out."""
+    ``run_started`` event records the spec, secrets left out. ``proposes``: its policy will
+    propose (False: only a person's edits and submissions may run, so a demo policy with no
+    reference fix to draw from is no reason to refuse)."""
     from trajscope.engine.policy.factory import make_policy
     from trajscope.engine.prm.registry import get_scorer
     from trajscope.engine.session import Session
 
-    check_demo(spec.model, spec.teacher, task)
+    if proposes:
+        check_demo(spec.model, spec.teacher, task)
     scorers = [get_scorer(name, device=spec.device) for name in spec.scorer_names()]
     policy = make_policy(
         spec.model,

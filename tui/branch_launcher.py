@@ -32,8 +32,11 @@ class BranchRefused(UserCausedError):
 class BranchLauncher:
     """Starts (once) and holds the search that branches from ``source``, an imported run."""
 
-    def __init__(self, source: Path, task, spec, out: Path) -> None:
+    def __init__(self, source: Path, task, spec, out: Path, made: bool = True) -> None:
+        """``made``: ``out`` is this command's own file (removed while nothing is in it); the
+        run was checked against the task by the command (``open --task``, ``--any-task``)."""
         self.source, self.task, self.spec, self.out = Path(source), task, spec, Path(out)
+        self.made = made
         self.session = None
         self.diverged: set[str] = set()  # steps whose divergence the person was told about
         self.by_patch: set[str] = set()  # steps that cannot be replayed but whose recorded patch was offered
@@ -54,7 +57,9 @@ class BranchLauncher:
                     self.session.push(Job("rollout", node_id, priority=0, by="human"))
                 return self.session
             spec = self.spec if search else self.spec.updated({"strategy": "linear"})
-            session = build_session(spec, self.task, self.out)
+            # a person's first step may be an edit or a submission, which need no policy: a demo
+            # policy without a reference fix fails only the steps it is asked to propose
+            session = build_session(spec, self.task, self.out, proposes=search)
             try:
                 prefix = prepare(
                     self.source,
@@ -63,6 +68,7 @@ class BranchLauncher:
                     session.sandbox_kind,
                     go_on=node_id in self.diverged,
                     from_patch=node_id in self.by_patch,
+                    any_task=True,
                     timeout=session.config.timeout,
                     **session.sandbox_options,
                 )
@@ -88,7 +94,7 @@ class BranchLauncher:
     def _discard(self, session) -> None:
         """The log of a search that never started: closed, and removed when nothing is in it."""
         session.recorder.log.close()
-        if self.out.exists() and self.out.stat().st_size == 0:
+        if self.made and self.out.exists() and self.out.stat().st_size == 0:
             self.out.unlink()
 
     def close(self) -> None:

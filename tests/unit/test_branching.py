@@ -138,6 +138,7 @@ def test_a_recorded_conversation_lines_up_with_the_steps_or_is_not_used():
 
 
 def test_open_finds_the_run_s_instance_in_a_dataset(tmp_path):
+    from trajscope.engine.errors import UserCausedError
     from trajscope.engine.tasks import TaskError
     from trajscope.tui.cli.open import branch_task
 
@@ -149,7 +150,9 @@ def test_open_finds_the_run_s_instance_in_a_dataset(tmp_path):
     dataset.write_text("".join(json.dumps(r) + "\n" for r in rows))
     swe = FIXTURES / "real" / "swe-agent" / "marshmallow-1867.function_calling_replace.traj"
     assert branch_task(swe, str(dataset), None).instance_id == "marshmallow-code__marshmallow-1867"
-    assert branch_task(swe, str(dataset), "other__repo-1").instance_id == "other__repo-1"
+    assert branch_task(swe, str(dataset), "other__repo-1", any_task=True).instance_id == "other__repo-1"
+    with pytest.raises(UserCausedError, match="is a run of marshmallow-code__marshmallow-1867, not of other__repo-1"):
+        branch_task(swe, str(dataset), "other__repo-1")
     with pytest.raises(TaskError, match="has no instance toolcall_submitted"):
         branch_task(RUN, str(dataset), None)  # the run's instance (its file's name here) is not there
 
@@ -207,6 +210,11 @@ def test_the_app_offers_the_recorded_patch_for_a_step_it_cannot_replay(tmp_path)
     with pytest.raises(BranchRefused, match=r"step 3 .*`browse_web`.*ask again here to rebuild it from that patch"):
         launcher.session_at("5")
     assert not (tmp_path / "b.jsonl").exists()  # nothing started, nothing left behind
+    (tmp_path / "there.jsonl").touch()  # an empty file that was there before: kept
+    there = BranchLauncher(run, launcher.task, spec, tmp_path / "there.jsonl", made=False)
+    with pytest.raises(BranchRefused):
+        there.session_at("5")
+    assert (tmp_path / "there.jsonl").exists()
     try:
         session = launcher.session_at("5")  # asked again: the submission's recorded patch rebuilds it
         assert session.prefix.rebuilt.from_patch and "-> float:" in session.prefix.box.read("tests/missing_colon.py")
@@ -271,3 +279,21 @@ def test_the_chosen_patch_has_the_verdict_a_live_twin_of_the_imported_submission
         node.verified = None
     blind, _ = select_prm(tree)
     assert tree.nodes[blind].patch == chosen
+
+
+def test_a_run_of_another_instance_is_refused_unless_asked_for(tmp_path, capsys):
+    from trajscope.engine.branching import OtherTask
+    from trajscope.tui.cli import main
+    from trajscope.tui.cli.open import branch_task
+
+    swe = FIXTURES / "real" / "swe-agent" / "marshmallow-1867.function_calling_replace.traj"
+    words = "is a run of marshmallow-code__marshmallow-1867, not of calc-add; --any-task branches anyway"
+    argv = ["search", str(CALC), "--headless", "--sandbox", "local", "--out", str(tmp_path / "o.jsonl"), *MODEL]
+    assert main([*argv, "--from", str(swe), "--at", "2"]) == 2 and words in capsys.readouterr().err
+    with pytest.raises(OtherTask, match=words):
+        branch_task(swe, str(CALC), None)  # open --task
+    assert branch_task(swe, str(CALC), None, any_task=True).instance_id == "calc-add"
+    asked = prepare(swe, "1", load_task_dir(CALC), "local", any_task=True)  # asked for: it replays
+    asked.box.close()
+    assert asked.rebuilt.node == "1"
+    assert branch_task(RUN, str(CALC), None).instance_id == "calc-add"  # its name is the file's: no instance named

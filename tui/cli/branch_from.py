@@ -31,6 +31,11 @@ def add_options(p: argparse.ArgumentParser) -> None:
         "is recorded in the new log)",
     )
     p.add_argument(
+        "--any-task",
+        action="store_true",
+        help="with --from (or open --task): branch even when the run names another instance than the task's",
+    )
+    p.add_argument(
         "--from-patch",
         action="store_true",
         help="with --from: rebuild the state from the patch the run records at --at instead of replaying",
@@ -39,7 +44,9 @@ def add_options(p: argparse.ArgumentParser) -> None:
 
 def check(args) -> None:
     """UserError for options that cannot go together, before anything is opened."""
-    given = [f"--{name.replace('_', '-')}" for name in ("at", "go_on", "from_patch") if getattr(args, name, None)]
+    given = [
+        f"--{name.replace('_', '-')}" for name in ("at", "go_on", "from_patch", "any_task") if getattr(args, name, None)
+    ]
     if not getattr(args, "from_run", None):
         if given:
             raise UserError(f"{given[0]} needs --from RUN")
@@ -67,6 +74,7 @@ def prepare(args, session):
             session.sandbox_kind,
             go_on=args.go_on,
             from_patch=args.from_patch,
+            any_task=args.any_task,
             timeout=session.config.timeout,
             **session.sandbox_options,
         )

@@ -79,23 +79,33 @@ def branch_options(p: argparse.ArgumentParser) -> None:
     add_policy_options(group)
     add_search_options(group)
     add_out_option(group)
+    group.add_argument(
+        "--any-task",
+        action="store_true",
+        help="branch even when the run names another instance than the task's",
+    )
 
 
-def branch_task(path: Path, spec: str, instance: str | None):
+def branch_task(path: Path, spec: str, instance: str | None, any_task: bool = False):
     """The task of the run at ``path``: ``spec`` with ``instance``, or, where ``spec`` holds many
-    instances and none is named, the one the run names."""
+    instances and none is named, the one the run names. OtherTask when the run names another
+    instance than the task's, unless ``any_task``."""
+    from trajscope.engine.branching import check_task
     from trajscope.engine.formats import load
     from trajscope.engine.tasks import TaskError, load_task
 
     loaded = load(path)  # refused here, in one sentence, before the screen switches
     named = next((e.get("task") or {} for e in loaded.events if e.get("type") == "run_started"), {})
     try:
-        return load_task(spec, instance)
+        task = load_task(spec, instance)
     except TaskError as exc:
         own = str(named.get("instance_id") or "")
         if instance or not own or "name one with --instance" not in str(exc):
             raise
-        return load_task(spec, own)  # the instance the run names, found in the dataset
+        task = load_task(spec, own)  # the instance the run names, found in the dataset
+    if not any_task:
+        check_task(loaded.events, task, path)
+    return task
 
 
 def _show_branchable(path: Path, args) -> int:
@@ -103,16 +113,17 @@ def _show_branchable(path: Path, args) -> int:
     from trajscope.tui.cli.common import check_out_log, default_out
     from trajscope.tui.cli.specs import spec_from_args
 
-    task = branch_task(path, args.task, args.instance)
+    task = branch_task(path, args.task, args.instance, args.any_task)
+    made = not args.out or not Path(args.out).exists()  # a file this command creates
     out = Path(args.out) if args.out else default_out(task.instance_id)
     check_out_log(out)
-    launcher = BranchLauncher(path, task, spec_from_args(args), out)
+    launcher = BranchLauncher(path, task, spec_from_args(args), out, made=made)
     try:
         code = _show(BranchableSource(path, launcher), args)
     finally:
         launcher.close()
-    if launcher.session is None and not args.out and out.exists() and out.stat().st_size == 0:
-        out.unlink()  # no branch was started: the empty log default_out made goes
+    if launcher.session is None and made and out.exists() and out.stat().st_size == 0:
+        out.unlink()  # no branch was started: the empty log this command made goes
     elif launcher.session is not None:
         print(f"trajscope: the branches are in {out}; reopen it with `trajscope open {out}`", file=sys.stderr)
     return code
