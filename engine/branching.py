@@ -7,7 +7,7 @@ sandbox the search will use, before anything is written, so a step that cannot b
 replayed or a divergence from the record is one sentence and the person decides. The
 Session then ``attach``es it: the new run log holds the imported run's steps as the trunk
 (``proposer: import``, an ``imported`` field naming the file, its format and the step's
-own id there, observations as recorded), then one ``command`` event ``branch_from_import``
+own id there, observations as recorded, cut as live output is), then one ``command`` event ``branch_from_import``
 saying what was rebuilt and how; the search's rollouts start at that step, so the policy
 sees the imported history as its context, and DARS, sampling and a person's re-samples
 work below it as below any node. States along the trunk are the replay's snapshots, so a
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from trajscope.engine.errors import UserCausedError
 from trajscope.engine.formats import load
-from trajscope.engine.formats.transcripts import Transcript, transcript
+from trajscope.engine.formats.transcripts import Transcript, cap_recorded, transcript
 from trajscope.engine.replay import Rebuilt, Replayer, ReplayError
 from trajscope.engine.tree import ROOT, Tree
 
@@ -73,6 +73,7 @@ class ImportedPrefix:
             fields = {k: v for k, v in event.items() if k not in ("type", "ts", "run")}
             if event["type"] == "node_executed":
                 fields["state_ref"] = None  # a state of the recording process's store, not of this one
+                fields["observation"] = cap_recorded(fields.get("observation"))  # as live output is
             if event["type"] == "node_added":
                 fields["imported"] = {**marker, "id": event["id"]}
                 fields["proposer"] = "import"

@@ -8,6 +8,8 @@ along the run, the messages that step added (the assistant turn with the first o
 commands, and each command's output). Only the fields a chat API reads are kept. A
 format that keeps no messages, or whose messages do not line up one assistant turn to
 the steps trajscope imported, has no transcript (the policy writes the path itself).
+A recorded output is cut as a live one is (``cap_recorded``): a 20 MB observation would
+otherwise go to the model in every request.
 """
 
 from __future__ import annotations
@@ -16,8 +18,18 @@ from dataclasses import dataclass, field
 
 from trajscope.engine.formats.mini_swe_agent import _commands
 from trajscope.engine.jsonio import text_of
+from trajscope.engine.sandbox.base import OUTPUT_CAP, cap_output
 
 _FIELDS = ("role", "content", "tool_calls", "tool_call_id", "name")
+
+
+def cap_recorded(text: str | None) -> str | None:
+    """A recorded output cut to the bound live output has (``OUTPUT_CAP``, head and tail),
+    saying it was cut and where the whole of it is."""
+    if not isinstance(text, str) or len(text) <= OUTPUT_CAP:
+        return text
+    capped, _ = cap_output(text)
+    return capped.replace("the full output is saved", "the whole output is in the imported run")
 
 
 @dataclass
@@ -96,4 +108,8 @@ def transcript(data: object, fmt: str, steps: int) -> Transcript | None:
         found = _swe_agent(data["history"])
     if found is None or len(found.turns) != steps:
         return None
+    for turn in found.turns:
+        for message in turn:
+            if message["role"] != "assistant":  # a tool's output (mini-swe-agent 1.x: a user turn)
+                message["content"] = cap_recorded(message["content"])
     return found

@@ -229,8 +229,9 @@ def looker(request: dict, index: int) -> dict:
     return fixer(request, index)
 
 
-def _branch(tmp_path, at="2", nodes=20, model=fixer, **config):
-    """A search from step ``at`` of RUN on CALC, driven by ``model``, run to its end: the session."""
+def _branch(tmp_path, at="2", nodes=20, model=fixer, run=RUN, go_on=False, **config):
+    """A search from step ``at`` of ``run`` on CALC, driven by ``model``, run to its end: the
+    session (its model server's requests in ``session.requests``)."""
     task = load_task_dir(CALC)
     with FakeLLM(model) as server:
         session = Session(
@@ -239,11 +240,12 @@ def _branch(tmp_path, at="2", nodes=20, model=fixer, **config):
             tmp_path / "branch.jsonl",
             budget=Budget(nodes=nodes),
             config=SearchConfig(**{"strategy": "linear", "max_depth": 8, **config}),
-            prefix=prepare(RUN, at, task, "local"),
+            prefix=prepare(run, at, task, "local", go_on=go_on),
         )
         session.start()
         session.wait(60)
         session.close()
+    session.requests = server.requests
     return session
 
 
@@ -297,3 +299,21 @@ def test_a_run_of_another_instance_is_refused_unless_asked_for(tmp_path, capsys)
     asked.box.close()
     assert asked.rebuilt.node == "1"
     assert branch_task(RUN, str(CALC), None).instance_id == "calc-add"  # its name is the file's: no instance named
+
+
+def test_a_huge_recorded_output_is_cut_for_the_model_and_the_new_log(tmp_path):
+    from trajscope.engine.sandbox.base import OUTPUT_CAP
+
+    data = json.loads(RUN.read_text())
+    tool = next(m for m in data["messages"] if m.get("role") == "tool")  # step 1's output
+    tool["content"] += "x" * 200_000
+    tool.get("extra", {}).pop("raw_output", None)
+    big = tmp_path / "big.traj.json"
+    big.write_text(json.dumps(data))
+    session = _branch(tmp_path, run=big, go_on=True)  # the replayed output is short: it diverges
+    assert session.requests and all(
+        len(str(m.get("content"))) < OUTPUT_CAP + 200 for r in session.requests for m in r["messages"]
+    )
+    assert "whole output is in the imported run" in json.dumps(session.requests[0]["messages"])
+    logged = Tree.fold(read_events(tmp_path / "branch.jsonl")).nodes["1"].observation
+    assert len(logged) < OUTPUT_CAP + 200 and "characters omitted; the whole output is in the imported run" in logged
