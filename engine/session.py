@@ -28,7 +28,7 @@ from trajscope.engine.search.budget import Budget
 from trajscope.engine.search.config import SearchConfig
 from trajscope.engine.search.commands import Commands
 from trajscope.engine.search.recorder import Recorder
-from trajscope.engine.search.strategy import Job
+from trajscope.engine.search.strategy import Job, rollout_heads
 from trajscope.engine.search.work import HANDLERS
 from trajscope.engine.trace import path_steps
 from trajscope.engine.tasks import Task
@@ -351,8 +351,8 @@ class Session:
         if (
             self._busy == 0
             and self.restarts < self.max_restarts
-            and tree.n_children(ROOT)
-            and all(tree.nodes[c].status == "failed" for c in tree.children(ROOT))
+            and rollout_heads(tree, self.origin)
+            and all(tree.nodes[c].status == "failed" for c in rollout_heads(tree, self.origin))
         ):
             self.restarts += 1
             self.rollouts += 1
@@ -361,7 +361,7 @@ class Session:
                 name="restart_search",
                 by="engine",
                 attempt=self.restarts,
-                reason=tree.nodes[tree.children(ROOT)[-1]].status_reason[:300],
+                reason=tree.nodes[rollout_heads(tree, self.origin)[-1]].status_reason[:300],
             )
             return Job("rollout", self.origin, delay=min(30.0, self.restart_backoff * 2 ** (self.restarts - 1)))
         jobs = self.strategy.next_jobs(self)

@@ -25,7 +25,7 @@ from trajscope.engine.search.checks import settled
 from trajscope.engine.search.refine import distill
 from trajscope.engine.search.resample import template
 from trajscope.engine.search.select import parse_choice
-from trajscope.engine.search.strategy import Job, SearchView, Strategy
+from trajscope.engine.search.strategy import Job, SearchView, Strategy, origin_of, rollout_heads
 from trajscope.engine.trace import path_steps
 from trajscope.engine.tree import ROOT, Tree
 
@@ -59,6 +59,8 @@ def expandable(tree: Tree, node_id: str, expansions: dict[str, int], limits: dic
     node = tree.nodes[node_id]
     if node.kind not in CRITICAL_KINDS or node.exit_code is None or node.status in ("pruned", "failed"):
         return False
+    if node.proposer == "import":  # a search from an imported step branches below it, never beside
+        return False  # it (alternatives to the step) nor below the steps the run recorded after it
     if expansions.get(node_id, 0) >= limits.get(node.kind, 0):
         return False
     if any(n.status == "pruned" for n in tree.path(node_id)):
@@ -189,7 +191,8 @@ class Dars(Strategy):
         budget ends it otherwise (checked before any job is planned). With ``oracle`` only,
         not once a submission was verified as resolved."""
         tree = search.tree
-        if search.busy or not any(tree.nodes[c].status != "failed" for c in tree.children(ROOT)):
+        heads = rollout_heads(tree, origin_of(search))
+        if search.busy or not any(tree.nodes[c].status != "failed" for c in heads):
             return False
         if settled(tree) is not None:
             return False
@@ -218,5 +221,5 @@ class Dars(Strategy):
             self.set_phase(
                 search, f"fresh rollouts ({self.fresh})" if bounded else f"fresh rollouts {self.fresh}/{FRESH_ROLLOUTS}"
             )
-            return Job("rollout", ROOT, instructions=note)
+            return Job("rollout", origin_of(search), instructions=note)
         return None

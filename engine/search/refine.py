@@ -9,8 +9,8 @@ the next round's rollouts start from the task with that note in their prompt.
 from __future__ import annotations
 
 from trajscope.engine.search.select import path_score, summarize
-from trajscope.engine.search.strategy import Job, SearchView, Strategy
-from trajscope.engine.tree import ROOT, Tree
+from trajscope.engine.search.strategy import Job, SearchView, Strategy, origin_of
+from trajscope.engine.tree import Tree
 
 NOTE = """Earlier attempts at this issue, distilled. Learn from them: keep what looked promising,
 avoid what failed, and do not simply repeat an attempt.
@@ -68,4 +68,4 @@ class Refine(Strategy):
         self.refined.update(last)
         note = distill(tree, last)
         search.emit("command", name="refine_round", by="engine", round=self.round, note=note)
-        return [Job("rollout", ROOT, instructions=note) for _ in range(self.width)]
+        return [Job("rollout", origin_of(search), instructions=note) for _ in range(self.width)]

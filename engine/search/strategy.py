@@ -45,6 +45,7 @@ class SearchView(Protocol):
     tree: Tree
     busy: int  # workers running a job now
     budget: Budget
+    origin: str  # where rollouts start: the task, or the imported step a search branches below
 
     def emit(self, type_: str, **fields) -> dict: ...
 
@@ -93,3 +94,14 @@ class Strategy:
     def set_phase(self, search: SearchView, phase: str, **fields) -> None:
         self.phase = phase
         search.emit("command", name="search_phase", by="engine", phase=phase, **fields)
+
+
+def origin_of(search) -> str:
+    """Where ``search``'s rollouts start (the task's root unless it branches from an imported step)."""
+    return getattr(search, "origin", ROOT)
+
+
+def rollout_heads(tree: Tree, origin: str) -> list[str]:
+    """The first steps of the rollouts below ``origin``: its children this search added (an
+    imported run's next recorded step is not one)."""
+    return [c for c in tree.children(origin) if tree.nodes[c].proposer != "import"]

@@ -317,3 +317,13 @@ def test_a_huge_recorded_output_is_cut_for_the_model_and_the_new_log(tmp_path):
     assert "whole output is in the imported run" in json.dumps(session.requests[0]["messages"])
     logged = Tree.fold(read_events(tmp_path / "branch.jsonl")).nodes["1"].observation
     assert len(logged) < OUTPUT_CAP + 200 and "characters omitted; the whole output is in the imported run" in logged
+
+
+def test_dars_branches_only_below_the_chosen_step(tmp_path):
+    session = _branch(tmp_path, nodes=6, strategy="dars", k=2)
+    tree = session.tree
+    imported = {n.id for n in tree.nodes.values() if n.proposer == "import"}
+    live = [n for n in tree.nodes.values() if n.proposer == "policy"]
+    assert any(n.extra.get("expanded_from") for n in live)  # DARS did expand
+    assert all(n.parent == "2" or n.parent not in imported for n in live)  # never below steps 3-5
+    assert not any(n.extra.get("expanded_from") in imported for n in live)  # nor beside an imported step

@@ -28,7 +28,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
         "--go-on",
         action="store_true",
         help="with --from: go on when the replayed output differs from the recorded one (the difference "
-        "is recorded in the new log)",
+        "is recorded in the new log); the search still branches only below --at",
     )
     p.add_argument(
         "--any-task",
