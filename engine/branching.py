@@ -95,6 +95,7 @@ class ImportedPrefix:
             from_patch=r.from_patch,
             seconds=round(r.seconds, 3),
             divergence=r.divergence.sentence if r.divergence else None,
+            divergence_at=r.divergence.node if r.divergence else None,  # shown on that node (divergence_at)
             text=self.describe(),
         )
 
@@ -165,6 +166,17 @@ def check_task(events: list[dict], task, source: Path) -> None:
     own = named_instance(events)
     if own is not None and own != task.instance_id:
         raise OtherTask(f"{source.name} is a run of {own}, not of {task.instance_id}; --any-task branches anyway")
+
+
+def divergence_at(tree: Tree, node_id: str) -> str | None:
+    """The sentence saying how the replay of an imported ``node_id`` differed from its record,
+    when a search from the run recorded one there (``branch_from_import``, ``replay_divergence``)."""
+    for c in tree.commands:
+        if c.get("name") == "branch_from_import" and c.get("divergence_at") == node_id:
+            return c.get("divergence")
+        if c.get("name") == "replay_divergence" and c.get("node") == node_id:
+            return c.get("text")
+    return None
 
 
 def resolve_step(tree: Tree, at: str, source: Path) -> str:

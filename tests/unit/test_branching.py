@@ -80,7 +80,8 @@ def test_steps_are_named_by_id_or_by_number_along_the_path():
         resolve_step(tree, "9", RUN)
 
 
-def test_a_divergence_stops_prepare_and_leaves_no_sandbox(tmp_path):
+def _wrong_run(tmp_path) -> Path:
+    """RUN with step 2's recorded output changed: its replay diverges there."""
     wrong = json.loads(RUN.read_text())
     for message in wrong["messages"]:
         if message.get("role") == "tool" and "-1" in str(message.get("content")):
@@ -88,6 +89,11 @@ def test_a_divergence_stops_prepare_and_leaves_no_sandbox(tmp_path):
             message.get("extra", {}).pop("raw_output", None)
     bad = tmp_path / "wrong.traj.json"
     bad.write_text(json.dumps(wrong))
+    return bad
+
+
+def test_a_divergence_stops_prepare_and_leaves_no_sandbox(tmp_path):
+    bad = _wrong_run(tmp_path)
     with pytest.raises(ReplayDiverged, match="from step 2"):
         prepare(bad, "4", load_task_dir(CALC), "local")
     assert prepare(bad, "4", load_task_dir(CALC), "local", go_on=True).rebuilt.divergence.step == 2
@@ -327,3 +333,36 @@ def test_dars_branches_only_below_the_chosen_step(tmp_path):
     assert any(n.extra.get("expanded_from") for n in live)  # DARS did expand
     assert all(n.parent == "2" or n.parent not in imported for n in live)  # never below steps 3-5
     assert not any(n.extra.get("expanded_from") in imported for n in live)  # nor beside an imported step
+
+
+async def test_the_divergence_gone_on_despite_is_shown_on_its_step(tmp_path):
+    from trajscope.engine.branching import divergence_at
+    from trajscope.tui.app import TrajscopeApp
+    from trajscope.tui.bridge import Source
+    from trajscope.tui.widgets.node_detail import NodeDetail
+    from tests.functional.helpers import static_text, wait_for
+
+    task = load_task_dir(CALC)
+    session = Session(
+        task,
+        LLMPolicy("openai/fake", api_base="http://127.0.0.1:9"),  # never asked: no rollout starts
+        tmp_path / "b.jsonl",
+        config=SearchConfig(strategy="linear", max_depth=8),
+        prefix=prepare(_wrong_run(tmp_path), "4", task, "local", go_on=True),
+    )
+    session.prefix.start_rollouts = False
+    session.start()
+    session.close()
+    tree = Tree.fold(read_events(tmp_path / "b.jsonl"))
+    assert divergence_at(tree, "2").startswith("replayed output differs from the recorded one from step 2")
+    assert divergence_at(tree, "3") is None
+    app = TrajscopeApp(Source(tmp_path / "b.jsonl"))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: getattr(app.screen, "model", None) is not None)
+        app.screen.tree.reveal("2")
+        await pilot.pause()
+        meta = app.screen.query_one(NodeDetail).query_one("#detail-meta")
+        await wait_for(pilot, lambda: "replay: replayed output differs" in static_text(meta))
+        app.screen.tree.reveal("3")
+        await pilot.pause()
+        await wait_for(pilot, lambda: "replay:" not in static_text(meta))

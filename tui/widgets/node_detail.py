@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from trajscope.engine.branching import divergence_at
 from trajscope.engine.tree import ROOT, Node, Tree
 from trajscope.tui.settings import key_of
 from trajscope.tui.widgets.action_view import render_action
@@ -67,7 +68,11 @@ class NodeDetail(VerticalScroll):
         else:
             header.update(Text(f"#{node.id} {node.kind} · depth {node.depth} · {node.status}"))
         header.set_classes(f"status-{node.status}")
-        self._set("meta", Text(self._meta(node)), node.id != ROOT)
+        meta = Text(self._meta(node))
+        diverged = divergence_at(tree, node.id) if tree is not None and node.proposer == "import" else None
+        if diverged:  # the person decided to go on despite it: the step says so wherever it is read
+            meta.append(f"\nreplay: {diverged}", style="bold")
+        self._set("meta", meta, node.id != ROOT)
         found = self._flags(tree, node, flags) if tree is not None and node.id != ROOT else None
         self._set("flags", found, bool(found))
         self._set("thought", Text(clean_text(node.thought)), bool(node.thought.strip()))
