@@ -8,8 +8,9 @@ shared by every sandbox forked from the same root, so a state saved in one
 sandbox can be restored in another. A state reference is the id of a commit
 whose tree is the working tree at that moment; identical states get the same
 reference. Ignored files (``.gitignore`` and build outputs such as
-``__pycache__``) are not saved, and git's restore leaves them in place: the local
-sandbox then removes every untracked path that was not there at the base.
+``__pycache__``) are not saved with a state, and git's restore leaves them in place: the
+local sandbox then removes every untracked path that was not there at the base, and puts
+the base's back as they were (saved apart, ``GitStore.save_ignored``).
 """
 
 from __future__ import annotations
@@ -254,6 +255,36 @@ class GitStore:
             'echo "$C"\n'
         )
 
+    def save_ignored(self, index: str) -> str:
+        """Save the files of the work tree the base's index does not track (ignored ones: build
+        outputs made in place) as a tree of their own, with ``index`` as its index; prints the
+        tree, then the paths, NUL-separated. A fork's new work tree gets them from it, and every
+        restore puts them back as they were at the base (``restore``'s ``ignored``). A nested
+        repository (a folder listed whole) is not saved."""
+        q = shlex.quote
+        listed = q(index + ".listed")
+        return (
+            self._prelude()
+            + f"rm -f {q(index)}\n{self._untracked_files} | grep -zv '/$' > {listed} || true\n"
+            + f"GIT_INDEX_FILE={q(index)} g update-index -z --add --stdin < {listed}\n"
+            + f"GIT_INDEX_FILE={q(index)} g write-tree\ncat {listed}\nrm -f {listed}\n"
+        )
+
+    @staticmethod
+    def _put_back_ignored(tree: str, index: str, changed: bool) -> str:
+        """Shell lines that make the base's ignored files what they were (``save_ignored``),
+        with their own index as the state's files are restored with theirs: what a command
+        changed leaves that index, and read-tree writes it and what the index lacks."""
+        check_ref(tree)
+        ii = f"GIT_INDEX_FILE={shlex.quote(index)}"
+        return (
+            f"if [ -f {shlex.quote(index)} ] && [ ! -L {shlex.quote(index)} ]; then "
+            f"{ii} g diff-files --name-only -z | {ii} g update-index -z --force-remove --stdin; "
+            f"else rm -f {shlex.quote(index)}; fi\n"
+            + (f"{ii} g diff-index --cached --name-only -z {tree}\n" if changed else "")
+            + f"{ii} g read-tree --reset -u {tree}\n"
+        )
+
     def snapshot(self, size_limit: int = 0, what: str = "") -> str:
         """Commit the work tree (once per distinct tree); prints the ref, followed by its tree
         when the commit is new: the caller files it under ``refs/trajscope/trees/<tree>`` once
@@ -271,7 +302,13 @@ class GitStore:
                 f"g ls-files -z -m > {listed}\ng ls-files -z -o --exclude-standard >> {listed}\n"
             ) + self._refuse_over(size_limit, what, f"cat {listed}")
             # a folder listed whole is a nested repository: add -A decides what it becomes
+            # a file's mode becomes the one git saves (644, or 755 where the owner may run it)
+            # before it is staged, so the work tree holds what a restore or a fork would; find
+            # neither follows a link nor is given a name that starts with a dash
             stage = (
+                f"sed -z 's|^|./|' {listed} | xargs -0 -r sh -c 'find \"$@\" -maxdepth 0 -type f "
+                "\\( -perm -u+x ! -perm 755 -exec chmod 755 {} + \\) -o -type f "
+                "\\( ! -perm -u+x ! -perm 644 -exec chmod 644 {} + \\)' find 2>/dev/null || true\n"
                 f"if grep -qz '/$' {listed}; then g add -A; "
                 f"else g update-index -z --add --remove --replace --stdin < {listed}; fi\nrm -f {listed}\n"
             )
@@ -307,14 +344,22 @@ class GitStore:
         )
 
     def restore(
-        self, ref: StateRef, scrub: bool = False, changed: bool = False, size_limit: int = 0, untracked: bool = False
+        self,
+        ref: StateRef,
+        scrub: bool = False,
+        changed: bool = False,
+        size_limit: int = 0,
+        untracked: bool = False,
+        ignored: tuple[str, str] | None = None,
     ) -> str:
         """Make the work tree equal to ``ref``'s tracked files; ignored files are left alone, unless
         ``scrub``: then untracked and ignored files go, and tracked ones are put back from the
         index first, so that what filled the disk is removed, never hashed. ``changed``: print
         the paths the restore may have written or removed, NUL-separated. ``untracked``: then
         print ``UNTRACKED_MARK`` and what ``untracked()`` prints, for the caller to remove what
-        is not part of the state.
+        is not part of the state. ``ignored``: the tree and index of ``save_ignored``; the base's
+        ignored files are put back as they were (a state's own file of the same name wins), so a
+        restore holds them as a new fork does.
 
         With the index of the engine's last step (git's record of every file's stat), the
         restore reads and writes only what differs: git compares each file's stat with the
@@ -324,18 +369,30 @@ class GitStore:
         check that the changed files hold at most ``size_limit`` bytes (else untracked and
         ignored files go first, as for ``scrub``)."""
         check_ref(ref)
+        put_back = self._put_back_ignored(*ignored, changed) if ignored else ""
+        # Where git hashes the work tree first, an ignore rule a command removed (or a new work
+        # tree without its .gitignore yet) makes a base-ignored file part of the old tree, which
+        # read-tree then removes: those are put back after, and the state's own files again.
+        after = (
+            put_back + "g diff-files --name-only -z | g update-index -z --force-remove --stdin\n"
+            f"g read-tree --reset -u {ref}^{{tree}}\n"
+            if ignored
+            else ""
+        )
         clean = "g clean -ffdxq; g checkout-index -a -f -q"
         hashed = (
             (f"if ! {self._size_within(size_limit)}; then {clean}; fi\n" if size_limit else "")
             + "g add -A\nOLD=$(g write-tree)\n"
             + f'g read-tree --reset -u "$OLD" {ref}^{{tree}}\n'
             + (f'g diff-tree -r --name-only -z "$OLD" {ref}^{{tree}}\n' if changed else "")
+            + after
         )
         # What a command changed (diff-files: stat against the index; a path below a link
         # counts as removed) leaves the index first, so read-tree writes it whatever its stat
         # says through that link; then diff-index names all read-tree will write.
         compared = (
-            "g diff-files --name-only -z | g update-index -z --force-remove --stdin\n"
+            put_back
+            + "g diff-files --name-only -z | g update-index -z --force-remove --stdin\n"
             + (f"g diff-index --cached --name-only -z {ref}^{{tree}}\n" if changed else "")
             + f"g read-tree --reset -u {ref}^{{tree}}\n"
         )
@@ -345,21 +402,26 @@ class GitStore:
             + (
                 f'{clean}\ng add -A\nOLD=$(g write-tree)\ng read-tree --reset -u "$OLD" {ref}^{{tree}}\n'
                 + (f'g diff-tree -r --name-only -z "$OLD" {ref}^{{tree}}\n' if changed else "")
+                + after
                 if scrub
                 else f'if [ -f "$GIT_INDEX_FILE" ] && [ ! -L "$GIT_INDEX_FILE" ]; then\n{compared}else\n{hashed}fi\n'
             )
             + (f"printf '{UNTRACKED_MARK}\\0'\n{self._untracked}\n" if untracked else "")
         )
 
-    def refresh(self) -> str:
-        """Record the files' current stat in the index where only their stat changed (each such
-        file is read once; git writes no object)."""
-        return self._prelude() + "g update-index -q --refresh >/dev/null || true\n"
+    def refresh(self, *others: str) -> str:
+        """Record the files' current stat in the index (and the ``others``) where only their stat
+        changed (each such file is read once; git writes no object)."""
+        more = "".join(
+            f"GIT_INDEX_FILE={shlex.quote(i)} g update-index -q --refresh >/dev/null || true\n" for i in others
+        )
+        return self._prelude() + "g update-index -q --refresh >/dev/null || true\n" + more
 
     # No ignore rule at all, the store's own neither: a rule in the work tree is the agent's,
     # and whatever a rule hides is neither saved nor removed by read-tree. Whole untracked
     # folders are named once (``d/``), nested repositories included.
     _untracked = "g ls-files -z -o --directory"
+    _untracked_files = "g ls-files -z -o"  # file by file: a folder's own files, not the folder
 
     def untracked(self) -> str:
         """Prints every path the index does not track (ignored ones too), NUL-separated."""

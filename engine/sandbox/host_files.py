@@ -135,3 +135,26 @@ def chown_paths(repo: str, paths: list[str], uid: int) -> None:
                 os.close(fd)
     finally:
         os.close(top)
+
+
+def as_git_keeps(top: str) -> None:
+    """Make a copied repository what git can save and restore, so that the first sandbox holds
+    what a restore or a fork at the base holds: files 644, or 755 where the owner may run them
+    (git keeps no other mode), folders 755, no empty folder (git keeps none). A repository's
+    own ``.git`` is left as it is. Links are never followed."""
+    folders = []
+    for here, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if d != ".git"]  # os.walk never enters a link to a folder
+        folders.extend(os.path.join(here, d) for d in dirs)
+        for name in files:
+            path = os.path.join(here, name)
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode):
+                os.chmod(path, 0o755 if st.st_mode & stat.S_IXUSR else 0o644)
+    for path in reversed(folders):  # the deepest first: a folder of empty folders goes too
+        if os.path.islink(path):
+            continue
+        if any(True for _ in os.scandir(path)):
+            os.chmod(path, 0o755)
+        else:
+            os.rmdir(path)

@@ -42,6 +42,7 @@ from trajscope.engine.sandbox.confine import (
     warn_once,
 )
 from trajscope.engine.sandbox.host_files import (
+    as_git_keeps,
     check_root,
     chown_paths,
     chown_tree,
@@ -136,6 +137,7 @@ class LocalSandbox(LocalCommands):
             warn_once(self.notice)
             protect_engine()
         self._git = GitStore(str(self._shared.store), self.repo, str(self._shared.private / f"index{self._n}"))
+        self._ignored_index = str(self._shared.private / f"ignored{self._n}")
         try:
             self._home.mkdir(parents=True)
             self._outputs.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -143,11 +145,16 @@ class LocalSandbox(LocalCommands):
                 if source is None or not Path(source).is_dir():
                     raise SandboxError(f"repository {source} is not a directory")
                 shutil.copytree(source, self.repo, symlinks=True)
+                as_git_keeps(self.repo)
                 self._chown(Path(self.repo))
                 self._shared.size = tree_usage(self.dir)
                 self._quota = DiskQuota(self.dir, self._shared.size, disk_mb << 20, used=self._shared.size)
                 self._shared.base = self._git_script(self._git.init()).strip()
-                self._shared.base_untracked = frozenset(self._git_bytes(self._git.untracked()).split(b"\0"))
+                # the base's ignored files (built in place) are saved apart: a fork's new work
+                # tree gets them, and a restore puts them back as they were
+                tree, _, listed = self._git_bytes(self._git.save_ignored(self._ignored_index)).partition(b"\n")
+                self._shared.ignored = tree.decode().strip()
+                self._shared.base_untracked = frozenset(listed.split(b"\0")) - {b""}
             else:
                 Path(self.repo).mkdir()
                 self._quota = DiskQuota(self.dir, self._shared.size, disk_mb << 20, used=tree_usage(self.dir))
@@ -223,7 +230,12 @@ class LocalSandbox(LocalCommands):
         try:
             git = self._git.quarantined(str(quarantine / "objects"))
             script = git.restore(
-                ref, scrub=scrub, changed=self._uid is not None, size_limit=self.disk_mb << 20, untracked=True
+                ref,
+                scrub=scrub,
+                changed=self._uid is not None,
+                size_limit=self.disk_mb << 20,
+                untracked=True,
+                ignored=(self._shared.ignored, self._ignored_index),
             )
             self._quota.begin()
             changed, _, untracked = self._git_bytes(script).partition(UNTRACKED_MARK.encode() + b"\0")
@@ -246,7 +258,7 @@ class LocalSandbox(LocalCommands):
                 if scrub or len(written) > REFRESH_AFTER:
                     # the chown changed their ctime: git reads them once now (what the restore
                     # wrote from the store), or every later restore would write them all again
-                    self._git_bytes(self._git.refresh())
+                    self._git_bytes(self._git.refresh(self._ignored_index))
         finally:
             self._drop(quarantine, index_ok=restored)
             self._quota.end()  # walks the tree again when it was over: the exact figure decides

@@ -82,6 +82,7 @@ class LocalStore(SharedState):
         # What git did not track at the base (build outputs made in place, ignored there): what
         # every restore keeps, held here, out of every work tree.
         self.base_untracked: frozenset[bytes] = frozenset()
+        self.ignored = ""  # the tree of the base's ignored files (GitStore.save_ignored)
         self.limit = store_bytes
         self.used = 0  # bytes the snapshots' objects added to the store, a running total
         self._quarantines = itertools.count()
