@@ -326,7 +326,7 @@ def test_a_huge_recorded_output_is_cut_for_the_model_and_the_new_log(tmp_path):
 
 
 def test_dars_branches_only_below_the_chosen_step(tmp_path):
-    session = _branch(tmp_path, nodes=6, strategy="dars", k=2)
+    session = _branch(tmp_path, nodes=4, strategy="dars", k=2)
     tree = session.tree
     imported = {n.id for n in tree.nodes.values() if n.proposer == "import"}
     live = [n for n in tree.nodes.values() if n.proposer == "policy"]
