@@ -55,7 +55,7 @@ def options(command: str) -> set[str]:
 
 
 def test_demo_takes_search_options_but_those_the_readme_names():
-    branching = {"--from", "--at", "--go-on", "--from-patch"}
+    branching = {"--from", "--at", "--go-on", "--from-patch", "--any-task"}
     assert options("search") - options("demo") == {"--resume", "--instance"} | branching
     assert options("demo") - options("search") == {"--pace"}
     said = re.search(r"`demo` takes every `trajscope search` option but (.*?)\.", README)
