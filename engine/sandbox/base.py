@@ -302,14 +302,8 @@ class GitStore:
                 f"g ls-files -z -m > {listed}\ng ls-files -z -o --exclude-standard >> {listed}\n"
             ) + self._refuse_over(size_limit, what, f"cat {listed}")
             # a folder listed whole is a nested repository: add -A decides what it becomes
-            # a file's mode becomes the one git saves (644, or 755 where the owner may run it)
-            # before it is staged, so the work tree holds what a restore or a fork would; find
-            # neither follows a link nor is given a name that starts with a dash
             stage = (
-                f"sed -z 's|^|./|' {listed} | xargs -0 -r sh -c 'find \"$@\" -maxdepth 0 -type f "
-                "\\( -perm -u+x ! -perm 755 -exec chmod 755 {} + \\) -o -type f "
-                "\\( ! -perm -u+x ! -perm 644 -exec chmod 644 {} + \\)' find 2>/dev/null || true\n"
-                f"if grep -qz '/$' {listed}; then g add -A; "
+                self.fix_modes(listed) + f"if grep -qz '/$' {listed}; then g add -A; "
                 f"else g update-index -z --add --remove --replace --stdin < {listed}; fi\nrm -f {listed}\n"
             )
         return (
@@ -317,6 +311,18 @@ class GitStore:
             "C=$(g rev-parse -q --verify refs/trajscope/trees/$T || true)\n"
             f'if [ -z "$C" ]; then C=$(g commit-tree -p {_BASE_REF} -m snapshot "$T"); echo "$C $T"; '
             'else echo "$C"; fi\n'
+        )
+
+    @staticmethod
+    def fix_modes(listed: str) -> str:
+        """A shell line that gives the regular files named in ``listed`` (NUL-separated, relative)
+        the mode git saves, 644, or 755 where the owner may run them, before they are staged: the
+        work tree then holds what a restore or a fork at the state would. find neither follows a
+        link nor is given a name that starts with a dash."""
+        return (
+            f"sed -z 's|^|./|' {listed} | xargs -0 -r sh -c 'find \"$@\" -maxdepth 0 -type f "
+            "\\( -perm -u+x ! -perm 755 -exec chmod 755 {} + \\) -o -type f "
+            "\\( ! -perm -u+x ! -perm 644 -exec chmod 644 {} + \\)' find 2>/dev/null || true\n"
         )
 
     @staticmethod

@@ -7,6 +7,7 @@ what is left in the container (``KILL_ALL``) at the deadline or when asked; ``pu
 
 from __future__ import annotations
 
+import os
 import tarfile
 import tempfile
 import threading
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 from trajscope.engine.sandbox.base import PathOutsideRepo, SandboxError
+from trajscope.engine.sandbox.host_files import empty_folders, git_mode
 from trajscope.engine.sandbox.output import DRAIN_GRACE, BoundedOutput
 
 WATCH_POLL = 0.02  # seconds between two calls of an exec's watch
@@ -175,9 +177,25 @@ def check_exec(sink: Sink, code: int | None, timed_out: bool, timeout: float, wh
 
 
 def put_dir(container, source: Path, dest: str) -> None:
+    """Copy the repository ``source`` into ``dest`` as git keeps it (``host_files.git_mode``):
+    files 644 or 755, folders 755, no empty folder, so the first container holds what a
+    restore or a fork at the base holds. A repository's own ``.git`` goes as it is."""
+    hollow = empty_folders(str(source))
+
+    def as_git_keeps(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        if info.name == "." or info.name.startswith("./.git/") or "/.git/" in info.name:
+            return info
+        if info.isdir():
+            if os.path.normpath(os.path.join(str(source), info.name)) in hollow:
+                return None
+            info.mode = 0o755
+        elif info.isfile():
+            info.mode = git_mode(info.mode)
+        return info
+
     with tempfile.TemporaryFile() as buf:
         with tarfile.open(fileobj=buf, mode="w") as tar:
-            tar.add(str(source), arcname=".")
+            tar.add(str(source), arcname=".", filter=as_git_keeps)
         buf.seek(0)
         if not container.put_archive(dest, buf):
             raise SandboxError(f"could not copy {source} into the container")

@@ -68,6 +68,7 @@ from trajscope.engine.sandbox.keeper import (
 from trajscope.engine.sandbox.local_store import store_limit
 from trajscope.engine.sandbox.tamper import (
     INDEX_SUM,
+    IGNORED_INDEX,
     LOCAL_INDEX,
     LOCAL_STORE,
     SCRATCH,
@@ -333,11 +334,13 @@ class DockerSandbox(ContainerCommands):
             f'  case "$f" in {kept}) ;; *) if [ -e "$f" ] || [ -L "$f" ]; then rm -rf -- "$f"; fi;; esac\n'
             "done\n"
             + self._store()
-            + self._git.restore(ref)
+            + self._git.restore(ref, ignored=(self._session.ignored, IGNORED_INDEX) if self._session.ignored else None)
             # only the engine's patterns of the base's ignored paths count here, never a
             # .gitignore of the work tree's; git lists no path below a link
             + f"g ls-files -z -o --exclude-from={BASE_IGNORED} | xargs -0 -r rm -rf --\n"
-            + INDEX_SUM
+            # then the folders that hold nothing (git keeps none, so a fork has none)
+            + f"g ls-files -z -o --directory --exclude-from={BASE_IGNORED} | sed -z 's|^|./|' | "
+            "xargs -0 -r sh -c 'find \"$@\" -depth -type d -empty -delete' find\n" + INDEX_SUM
         )
 
     def fork(self, ref: StateRef) -> "DockerSandbox":

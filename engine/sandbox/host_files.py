@@ -137,24 +137,43 @@ def chown_paths(repo: str, paths: list[str], uid: int) -> None:
         os.close(top)
 
 
+def git_mode(mode: int) -> int:
+    """The permission bits git restores a file with: 755 where its owner may run it, else 644."""
+    return 0o755 if mode & stat.S_IXUSR else 0o644
+
+
+def empty_folders(top: str) -> set[str]:
+    """The folders below ``top`` that hold no file nor link, at any depth (git keeps none of
+    them); a repository's own ``.git`` is not looked into. Links are never followed."""
+    held: set[str] = set()
+    folders = []
+    for here, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if d != ".git"]  # os.walk never enters a link to a folder
+        folders.extend(os.path.join(here, d) for d in dirs)
+        if files or len(dirs) < len(os.listdir(here)):  # a file, a link to a folder, a .git
+            held.add(here)
+    for path in reversed(folders):  # the deepest first: a folder passes on what it holds
+        if path in held or os.path.islink(path):
+            held.add(os.path.dirname(path))
+    return {p for p in folders if p not in held and not os.path.islink(p)}
+
+
 def as_git_keeps(top: str) -> None:
     """Make a copied repository what git can save and restore, so that the first sandbox holds
     what a restore or a fork at the base holds: files 644, or 755 where the owner may run them
     (git keeps no other mode), folders 755, no empty folder (git keeps none). A repository's
     own ``.git`` is left as it is. Links are never followed."""
-    folders = []
+    hollow = empty_folders(top)
     for here, dirs, files in os.walk(top):
-        dirs[:] = [d for d in dirs if d != ".git"]  # os.walk never enters a link to a folder
-        folders.extend(os.path.join(here, d) for d in dirs)
+        dirs[:] = [d for d in dirs if d != ".git"]
         for name in files:
             path = os.path.join(here, name)
             st = os.lstat(path)
             if stat.S_ISREG(st.st_mode):
-                os.chmod(path, 0o755 if st.st_mode & stat.S_IXUSR else 0o644)
-    for path in reversed(folders):  # the deepest first: a folder of empty folders goes too
-        if os.path.islink(path):
-            continue
-        if any(True for _ in os.scandir(path)):
-            os.chmod(path, 0o755)
-        else:
-            os.rmdir(path)
+                os.chmod(path, git_mode(st.st_mode))
+        for name in dirs:
+            path = os.path.join(here, name)
+            if not os.path.islink(path) and path not in hollow:
+                os.chmod(path, 0o755)
+    for path in sorted(hollow, reverse=True):  # a folder's folders before it
+        os.rmdir(path)

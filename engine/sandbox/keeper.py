@@ -56,7 +56,7 @@ def snapshot_script(prelude: str, base: str, limit: int, over: str, index_sum: s
     # changed paths first (a file that became a folder leaves the index before the folder's
     # files come in); a folder listed whole is a nested repository: add -A decides
     stage = (
-        f"if tr '\\0' '\\n' < {q} | grep -q '/$'; then g add -A; "
+        GitStore.fix_modes(q) + f"if tr '\\0' '\\n' < {q} | grep -q '/$'; then g add -A; "
         f"else g update-index -z --add --remove --replace --stdin < {q}; fi\nrm -f {q}\n"
         if listed
         else "g add -A\n"
@@ -134,6 +134,7 @@ class KeeperSession(SharedState):
         self.labels = {LABEL: "1", OWNER: owner_id(), SESSION: self.id}
         self.volume = c.volumes.create(name=f"trajscope-{self.id}", labels=self.labels)
         self.keeper = None
+        self.ignored = ""  # the tree of the base's ignored files (GitStore.save_ignored)
         self.own_outputs = output_dir is None
         self.outputs = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix=f"trajscope-docker-{self.id}-"))
         self.outputs.mkdir(parents=True, exist_ok=True)
@@ -162,6 +163,11 @@ class KeeperSession(SharedState):
             self.base = self.sh(f"export {_FIXED_DATES}\n{store.init()}", timeout=1800).decode().strip()
             check_ref(self.base)
             self._record_base_ignored(store)
+            # the base's ignored files, saved apart: every container's restore puts them back
+            # as they were, so a new container (a fork) holds them as the first one does
+            listed = self.sh(store.save_ignored("/tmp/trajscope-keeper-ignored"), timeout=1800)
+            self.ignored = listed.partition(b"\n")[0].decode("ascii", errors="replace").strip()
+            check_ref(self.ignored)
         except BaseException as exc:
             fail_start(self, image, exc)
 

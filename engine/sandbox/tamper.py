@@ -21,6 +21,7 @@ from trajscope.engine.sandbox.base import GIT_ATTRIBUTES, BUILD_EXCLUDES
 ENGINE_DIR = "/var/lib/trajscope"  # the engine's files in an agent's container, remade by each step
 LOCAL_STORE = f"{ENGINE_DIR}/store.git"
 LOCAL_INDEX = f"{ENGINE_DIR}/index"
+IGNORED_INDEX = f"{ENGINE_DIR}/ignored-index"  # the index of the base's ignored files
 # Where a command may write without making the container untrusted: the engine's steps read
 # these as data (git with the store's own config, never a program from there), and execute
 # nothing in them; a directory of the image's PATH below one of them is not among them. A
@@ -100,6 +101,14 @@ def upper_changes(upper: str, baseline: set[str], repo: str, exec_path: str, sto
     return found[:stop]
 
 
+# Both indexes the engine keeps (the state's files, the base's ignored ones), as one hash.
+_SUM = (
+    f"{{ git hash-object --no-filters --stdin < {LOCAL_INDEX}; "
+    f"git hash-object --no-filters --stdin < {IGNORED_INDEX} 2>/dev/null || echo none; }} "
+    "| git hash-object --no-filters --stdin"
+)
+
+
 def engine_store(keeper_objects: str, index_sum: str) -> str:
     """Shell lines that make the engine's store in the container anew: its config, attributes,
     excludes and alternates are the engine's own, and it holds no object the agent could have
@@ -117,8 +126,10 @@ def engine_store(keeper_objects: str, index_sum: str) -> str:
         f"printf '%s\\n' {q(chr(10).join(BUILD_EXCLUDES))} > {LOCAL_STORE}/info/exclude\n"
         f"printf '%s\\n' {q(GIT_ATTRIBUTES)} > {LOCAL_STORE}/info/attributes\n"
         # a link or a FIFO at its name is never opened: it goes
-        f'if [ -L {LOCAL_INDEX} ] || [ ! -f {LOCAL_INDEX} ] || [ "$(GIT_DIR={LOCAL_STORE} git hash-object '
-        f'--no-filters --stdin < {LOCAL_INDEX})" != {q(index_sum or "none")} ]; then rm -rf {LOCAL_INDEX}; fi\n'
+        f"if [ -L {IGNORED_INDEX} ] || {{ [ -e {IGNORED_INDEX} ] && [ ! -f {IGNORED_INDEX} ]; }}; "
+        f"then rm -rf {IGNORED_INDEX}; fi\n"
+        f'if [ -L {LOCAL_INDEX} ] || [ ! -f {LOCAL_INDEX} ] || [ "$(export GIT_DIR={LOCAL_STORE}; {_SUM})" '
+        f"!= {q(index_sum or 'none')} ]; then rm -rf {LOCAL_INDEX} {IGNORED_INDEX}; fi\n"
     )
 
 
@@ -155,4 +166,4 @@ class LayerCheck:
 
 # Printed last by every engine step that leaves the index, so the next step can tell whether
 # the agent changed it meanwhile.
-INDEX_SUM = f"git hash-object --no-filters --stdin < {LOCAL_INDEX}\n"
+INDEX_SUM = f"{_SUM}\n"

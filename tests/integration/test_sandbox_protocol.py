@@ -393,14 +393,12 @@ def probe(tmp_path: Path) -> Path:
     return repo
 
 
-def test_a_fork_holds_what_a_restore_holds(sandbox_kind, probe, request):
+def test_a_fork_holds_what_a_restore_holds(sandbox_kind, probe):
     """The first sandbox at the base, a restore to the base and a fork at the base (new, and
     reusing a closed one) hold the same tree, name by name, with types, modes, links and bytes;
     so do a restore and a fork at a later state. The base's ignored file is in every one; an
     ignored file a command made is in none; what git cannot keep (a 600 mode, an empty folder)
     is lost the same way in all of them."""
-    if sandbox_kind == "docker":  # known gap: a new container lacks the base's ignored files
-        request.applymarker(pytest.mark.xfail(strict=True, reason="Docker forks lack the base's ignored files"))
     first = open_box(sandbox_kind, probe)
     forks = []
     try:
