@@ -32,13 +32,8 @@ import tempfile
 import weakref
 from pathlib import Path
 
-from trajscope.engine.sandbox.base import (
-    OUTPUT_CAP,
-    GitStore,
-    SandboxError,
-    StateRef,
-    check_ref,
-)
+from trajscope.engine.sandbox.base import OUTPUT_CAP, SandboxError, StateRef
+from trajscope.engine.sandbox.git_store import GitStore, check_ref
 from trajscope.engine.sandbox.container import (
     Sink,
     check_exec,

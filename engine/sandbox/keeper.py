@@ -15,7 +15,8 @@ import threading
 import uuid
 from pathlib import Path
 
-from trajscope.engine.sandbox.base import GitStore, SandboxError, SharedState, check_ref
+from trajscope.engine.sandbox.base import SandboxError, SharedState
+from trajscope.engine.sandbox.git_store import GitStore, check_ref
 from trajscope.engine.sandbox.container import Sink, check_exec, put_dir, put_file, short_error, stream_exec
 from trajscope.engine.sandbox.daemon import LABEL, OWNER, SESSION, owner_id, remove_container
 

@@ -20,14 +20,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from trajscope.engine.sandbox.base import (
-    OUTPUT_CAP,
-    UNTRACKED_MARK,
-    GitStore,
-    SandboxError,
-    StateRef,
-    git_env,
-)
+from trajscope.engine.sandbox.base import OUTPUT_CAP, SandboxError, StateRef
+from trajscope.engine.sandbox.git_store import UNTRACKED_MARK, GitStore, git_env
 from trajscope.engine.sandbox.confine import (
     cgroup_name,
     bwrap_program,

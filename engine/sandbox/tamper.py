@@ -16,7 +16,7 @@ import os
 import posixpath
 import shlex
 
-from trajscope.engine.sandbox.base import GIT_ATTRIBUTES, BUILD_EXCLUDES
+from trajscope.engine.sandbox.git_store import GIT_ATTRIBUTES, BUILD_EXCLUDES
 
 ENGINE_DIR = "/var/lib/trajscope"  # the engine's files in an agent's container, remade by each step
 LOCAL_STORE = f"{ENGINE_DIR}/store.git"

@@ -1,0 +1,311 @@
+"""The snapshot store: the shell scripts over git that save and restore a sandbox's states.
+
+A state is saved as a git commit in a bare repository kept outside the working tree (so
+the agent's own ``git`` never sees it) and shared by every sandbox forked from the same
+root, so a state saved in one sandbox can be restored in another. A state reference is the
+id of a commit whose tree is the working tree at that moment; identical states get the same
+reference. Ignored files (``.gitignore`` and build outputs such as ``__pycache__``) are not
+saved with a state, and git's restore leaves them in place: the sandboxes then remove every
+untracked path that was not there at the base, and put the base's back as they were (saved
+apart, ``GitStore.save_ignored``). Both sandboxes run these scripts: a local one on the host,
+a Docker one in its container.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from trajscope.engine.sandbox.base import StateRef
+from trajscope.engine.sandbox.errors import SandboxError
+from trajscope.engine.sandbox.programs import trusted_path
+
+BUILD_EXCLUDES = (
+    "__pycache__/",
+    "*.py[cod]",
+    ".pytest_cache/",
+    "*.egg-info/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    ".tox/",
+    ".nox/",
+    ".coverage",
+)
+
+_BASE_REF = "refs/trajscope/base"
+
+UNTRACKED_MARK = "//untracked"
+"""Separates a restore's changed paths from its untracked ones: no git path holds ``//``."""
+
+# The store's attributes come first: every attribute that could make git convert or run
+# something (filters, text and eol conversion, ident, encodings, diff and merge drivers)
+# is unspecified for every path, whatever a .gitattributes in the work tree says.
+GIT_ATTRIBUTES = "* !filter !text !eol !ident !working-tree-encoding !diff !merge !crlf !export-subst"
+
+
+def git_env(home: str, path: str | None = None) -> dict[str, str]:
+    """The whole environment for engine-side git: nothing inherited, a HOME of the engine's, and
+    a PATH of the system's folders only (``programs``): never a folder the user or an agent can write."""
+    return {
+        "PATH": path or trusted_path(),
+        "HOME": home,
+        "XDG_CONFIG_HOME": home,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "LC_ALL": "C",
+    }
+
+
+class GitStore:
+    """Shell scripts over the snapshot store at ``store`` for the work tree ``repo``.
+
+    Every script sets the git environment itself, so it can run through any
+    shell the sandbox offers (a local process or ``docker exec``).
+    """
+
+    def __init__(self, store: str, repo: str, index: str):
+        self.store, self.repo, self.index = store, repo, index
+        self.objects: str | None = None
+
+    def quarantined(self, objects: str) -> "GitStore":
+        """The same scripts, with what git writes going to ``objects`` (the store is read as
+        its alternate): the caller measures it and moves it in, or drops it."""
+        other = GitStore(self.store, self.repo, self.index)
+        other.objects = objects
+        return other
+
+    def _prelude(self) -> str:
+        q = shlex.quote
+        # The work tree is the agent's: git must take no program, hook, filter or setting
+        # from it or from any config the agent could have written. Only the store's own
+        # config and attributes (written here, out of the agent's reach) and the flags
+        # below count; the caller gives git a HOME of the engine's (see git_env).
+        return (
+            "set -e\n"
+            f"export GIT_DIR={q(self.store)} GIT_WORK_TREE={q(self.repo)} GIT_INDEX_FILE={q(self.index)}\n"
+            + (
+                f"export GIT_OBJECT_DIRECTORY={q(self.objects)} GIT_ALTERNATE_OBJECT_DIRECTORIES={q(self.store)}/objects\n"
+                if self.objects
+                else ""
+            )
+            + "export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_ATTR_NOSYSTEM=1 "
+            "GIT_TERMINAL_PROMPT=0 GIT_NO_REPLACE_OBJECTS=1 GIT_OPTIONAL_LOCKS=0 LC_ALL=C "
+            "HOME=${HOME:-/tmp}\n"
+            "unset GIT_CONFIG GIT_CONFIG_PARAMETERS GIT_CONFIG_COUNT GIT_EXTERNAL_DIFF GIT_ASKPASS "
+            "GIT_SSH GIT_SSH_COMMAND GIT_EXEC_PATH GIT_TEMPLATE_DIR XDG_CONFIG_HOME\n"
+            "g() { git -c user.name=trajscope -c user.email=trajscope@localhost "
+            "-c safe.directory='*' -c core.autocrlf=false -c core.fsmonitor=false "
+            "-c core.hooksPath=/dev/null -c core.attributesFile=/dev/null -c core.excludesFile=/dev/null "
+            "-c core.untrackedCache=false -c core.splitIndex=false -c core.symlinks=true "
+            "-c submodule.recurse=false -c core.pager=cat -c protocol.allow=never "
+            '-c gc.auto=0 -c advice.detachedHead=false "$@"; }\n'
+            f"cd {q(self.repo)}\n"
+        )
+
+    def init(self) -> str:
+        """Create the store (when new) and save the base state; prints its ref."""
+        q = shlex.quote
+        excludes = "\n".join(BUILD_EXCLUDES)
+        return (
+            f"if [ ! -f {q(self.store)}/HEAD ]; then\n"
+            f"  GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null git init -q --bare --template= {q(self.store)}\n"
+            f"  mkdir -p {q(self.store)}/info\n"
+            f"  printf '%s\\n' {q(excludes)} > {q(self.store)}/info/exclude\n"
+            f"  printf '%s\\n' {q(GIT_ATTRIBUTES)} > {q(self.store)}/info/attributes\n"
+            "fi\n" + self._prelude() + "g add -A\nT=$(g write-tree)\n"
+            f"C=$(g rev-parse -q --verify {_BASE_REF} || true)\n"
+            f'if [ -z "$C" ]; then C=$(g commit-tree -m base "$T"); g update-ref {_BASE_REF} "$C"; '
+            'g update-ref refs/trajscope/trees/$T "$C"\n'
+            # one pack, no deltas (no time spent looking for them): a restore then reads the
+            # base's trees from one mapped file, not from one loose file per object
+            "  g -c repack.writeBitmaps=false -c pack.writeReverseIndex=false repack -a -d -q --window=0\nfi\n"
+            'echo "$C"\n'
+        )
+
+    def save_ignored(self, index: str) -> str:
+        """Save the files of the work tree the base's index does not track (ignored ones: build
+        outputs made in place) as a tree of their own, with ``index`` as its index; prints the
+        tree, then the paths, NUL-separated. A fork's new work tree gets them from it, and every
+        restore puts them back as they were at the base (``restore``'s ``ignored``). A nested
+        repository (a folder listed whole) is not saved."""
+        q = shlex.quote
+        listed = q(index + ".listed")
+        return (
+            self._prelude()
+            + f"rm -f {q(index)}\n{self._untracked_files} | grep -zv '/$' > {listed} || true\n"
+            + f"GIT_INDEX_FILE={q(index)} g update-index -z --add --stdin < {listed}\n"
+            + f"GIT_INDEX_FILE={q(index)} g write-tree\ncat {listed}\nrm -f {listed}\n"
+        )
+
+    @staticmethod
+    def _put_back_ignored(tree: str, index: str, changed: bool) -> str:
+        """Shell lines that make the base's ignored files what they were (``save_ignored``),
+        with their own index as the state's files are restored with theirs: what a command
+        changed leaves that index, and read-tree writes it and what the index lacks."""
+        check_ref(tree)
+        ii = f"GIT_INDEX_FILE={shlex.quote(index)}"
+        return (
+            f"if [ -f {shlex.quote(index)} ] && [ ! -L {shlex.quote(index)} ]; then "
+            f"{ii} g diff-files --name-only -z | {ii} g update-index -z --force-remove --stdin; "
+            f"else rm -f {shlex.quote(index)}; fi\n"
+            + (f"{ii} g diff-index --cached --name-only -z {tree}\n" if changed else "")
+            + f"{ii} g read-tree --reset -u {tree}\n"
+        )
+
+    def snapshot(self, size_limit: int = 0, what: str = "") -> str:
+        """Commit the work tree (once per distinct tree); prints the ref, followed by its tree
+        when the commit is new: the caller files it under ``refs/trajscope/trees/<tree>`` once
+        its objects are in the store (a quarantined script cannot know whether they will be).
+        ``size_limit``: first fail (exit 4) when the changed files hold more than that many bytes,
+        before any of them is read (``what`` names the limit); the files it lists (changed, deleted, new and not ignored: what ``add -A`` stages) are then
+        staged from that list, so the tree is walked once, not twice."""
+        stage = "g add -A\n"
+        check = ""
+        if size_limit:
+            listed = shlex.quote(self.index + ".changed")
+            # what the index holds first (a file that became a folder leaves it before the
+            # folder's files come in), then the new paths
+            check = (
+                f"g ls-files -z -m > {listed}\ng ls-files -z -o --exclude-standard >> {listed}\n"
+            ) + self._refuse_over(size_limit, what, f"cat {listed}")
+            # a folder listed whole is a nested repository: add -A decides what it becomes
+            stage = (
+                self.fix_modes(listed) + f"if grep -qz '/$' {listed}; then g add -A; "
+                f"else g update-index -z --add --remove --replace --stdin < {listed}; fi\nrm -f {listed}\n"
+            )
+        return (
+            self._prelude() + check + stage + "T=$(g write-tree)\n"
+            "C=$(g rev-parse -q --verify refs/trajscope/trees/$T || true)\n"
+            f'if [ -z "$C" ]; then C=$(g commit-tree -p {_BASE_REF} -m snapshot "$T"); echo "$C $T"; '
+            'else echo "$C"; fi\n'
+        )
+
+    @staticmethod
+    def fix_modes(listed: str) -> str:
+        """A shell line that gives the regular files named in ``listed`` (NUL-separated, relative)
+        the mode git saves, 644, or 755 where the owner may run them, before they are staged: the
+        work tree then holds what a restore or a fork at the state would. find neither follows a
+        link nor is given a name that starts with a dash."""
+        return (
+            f"sed -z 's|^|./|' {listed} | xargs -0 -r sh -c 'find \"$@\" -maxdepth 0 -type f "
+            "\\( -perm -u+x ! -perm 755 -exec chmod 755 {} + \\) -o -type f "
+            "\\( ! -perm -u+x ! -perm 644 -exec chmod 644 {} + \\)' find 2>/dev/null || true\n"
+        )
+
+    @staticmethod
+    def _size_within(limit: int, listing: str = "g ls-files -z -m -o --exclude-standard") -> str:
+        """A pipeline that fails when the files a snapshot would read (changed or new, not
+        ignored; ``listing`` prints them) hold more than ``limit`` bytes: exit 1 when their files do, exit 2 when only
+        their names do (hard links, which a restore writes as a file each). Apparent sizes, so
+        that sparse files, which cost no disk, cannot make git hash gigabytes of zeros. Links
+        are not followed."""
+        return (
+            f"{listing} | xargs -0 -r stat -c '%s %d:%i' -- 2>/dev/null | "
+            f"awk -v max={int(limit)} '{{named += $1; if (!($2 in seen)) {{seen[$2] = 1; held += $1}}}} "
+            "END {if (held > max) exit 1; if (named > max) exit 2}'"
+        )
+
+    def _refuse_over(self, limit: int, what: str, listing: str = "g ls-files -z -m -o --exclude-standard") -> str:
+        held = shlex.quote(f"the changed files hold more than {what}; this state is not saved")
+        named = shlex.quote(
+            f"the changed files would hold more than {what} once restored (git saves each "
+            "hard link as a file of its own); this state is not saved"
+        )
+        return (
+            f"rc=0; {self._size_within(limit, listing)} || rc=$?\n"
+            f"if [ $rc = 1 ]; then echo {held} >&2; exit 4; elif [ $rc != 0 ]; then echo {named} >&2; exit 4; fi\n"
+        )
+
+    def restore(
+        self,
+        ref: StateRef,
+        scrub: bool = False,
+        changed: bool = False,
+        size_limit: int = 0,
+        untracked: bool = False,
+        ignored: tuple[str, str] | None = None,
+    ) -> str:
+        """Make the work tree equal to ``ref``'s tracked files; ignored files are left alone, unless
+        ``scrub``: then untracked and ignored files go, and tracked ones are put back from the
+        index first, so that what filled the disk is removed, never hashed. ``changed``: print
+        the paths the restore may have written or removed, NUL-separated. ``untracked``: then
+        print ``UNTRACKED_MARK`` and what ``untracked()`` prints, for the caller to remove what
+        is not part of the state. ``ignored``: the tree and index of ``save_ignored``; the base's
+        ignored files are put back as they were (a state's own file of the same name wins), so a
+        restore holds them as a new fork does.
+
+        With the index of the engine's last step (git's record of every file's stat), the
+        restore reads and writes only what differs: git compares each file's stat with the
+        index (ctime included, which no command can set back), rewrites what a command changed
+        and what differs between the index and ``ref``, and hashes nothing, so no file a
+        command wrote is read. Without it, every file is hashed first (``add -A``), after a
+        check that the changed files hold at most ``size_limit`` bytes (else untracked and
+        ignored files go first, as for ``scrub``)."""
+        check_ref(ref)
+        put_back = self._put_back_ignored(*ignored, changed) if ignored else ""
+        # Where git hashes the work tree first, an ignore rule a command removed (or a new work
+        # tree without its .gitignore yet) makes a base-ignored file part of the old tree, which
+        # read-tree then removes: those are put back after, and the state's own files again.
+        after = (
+            put_back + "g diff-files --name-only -z | g update-index -z --force-remove --stdin\n"
+            f"g read-tree --reset -u {ref}^{{tree}}\n"
+            if ignored
+            else ""
+        )
+        clean = "g clean -ffdxq; g checkout-index -a -f -q"
+        hashed = (
+            (f"if ! {self._size_within(size_limit)}; then {clean}; fi\n" if size_limit else "")
+            + "g add -A\nOLD=$(g write-tree)\n"
+            + f'g read-tree --reset -u "$OLD" {ref}^{{tree}}\n'
+            + (f'g diff-tree -r --name-only -z "$OLD" {ref}^{{tree}}\n' if changed else "")
+            + after
+        )
+        # What a command changed (diff-files: stat against the index; a path below a link
+        # counts as removed) leaves the index first, so read-tree writes it whatever its stat
+        # says through that link; then diff-index names all read-tree will write.
+        compared = (
+            put_back
+            + "g diff-files --name-only -z | g update-index -z --force-remove --stdin\n"
+            + (f"g diff-index --cached --name-only -z {ref}^{{tree}}\n" if changed else "")
+            + f"g read-tree --reset -u {ref}^{{tree}}\n"
+        )
+        return (
+            self._prelude()
+            + f"g cat-file -e {ref}^{{tree}} 2>/dev/null || {{ echo 'unknown state {ref}' >&2; exit 3; }}\n"
+            + (
+                f'{clean}\ng add -A\nOLD=$(g write-tree)\ng read-tree --reset -u "$OLD" {ref}^{{tree}}\n'
+                + (f'g diff-tree -r --name-only -z "$OLD" {ref}^{{tree}}\n' if changed else "")
+                + after
+                if scrub
+                else f'if [ -f "$GIT_INDEX_FILE" ] && [ ! -L "$GIT_INDEX_FILE" ]; then\n{compared}else\n{hashed}fi\n'
+            )
+            + (f"printf '{UNTRACKED_MARK}\\0'\n{self._untracked}\n" if untracked else "")
+        )
+
+    def refresh(self, *others: str) -> str:
+        """Record the files' current stat in the index (and the ``others``) where only their stat
+        changed (each such file is read once; git writes no object)."""
+        more = "".join(
+            f"GIT_INDEX_FILE={shlex.quote(i)} g update-index -q --refresh >/dev/null || true\n" for i in others
+        )
+        return self._prelude() + "g update-index -q --refresh >/dev/null || true\n" + more
+
+    # No ignore rule at all, the store's own neither: a rule in the work tree is the agent's,
+    # and whatever a rule hides is neither saved nor removed by read-tree. Whole untracked
+    # folders are named once (``d/``), nested repositories included.
+    _untracked = "g ls-files -z -o --directory"
+    _untracked_files = "g ls-files -z -o"  # file by file: a folder's own files, not the folder
+
+    def untracked(self) -> str:
+        """Prints every path the index does not track (ignored ones too), NUL-separated."""
+        return self._prelude() + self._untracked + "\n"
+
+    def diff(self) -> str:
+        """The unified diff of the work tree against the base state."""
+        return (
+            self._prelude() + f"g add -A\ng diff --cached --no-color --no-ext-diff --no-renames --binary {_BASE_REF}\n"
+        )
+
+
+def check_ref(ref: str) -> None:
+    if not isinstance(ref, str) or not (4 <= len(ref) <= 64) or any(c not in "0123456789abcdef" for c in ref):
+        raise SandboxError(f"not a state reference: {ref!r}")
