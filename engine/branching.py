@@ -24,6 +24,7 @@ from trajscope.engine.errors import UserCausedError
 from trajscope.engine.formats import load
 from trajscope.engine.formats.transcripts import Transcript, cap_recorded, transcript
 from trajscope.engine.replay import Rebuilt, Replayer, ReplayError
+from trajscope.engine.search.strategy import Job
 from trajscope.engine.tree import ROOT, Tree
 
 # What the trunk copies from the imported run: its steps and what was recorded of them.
@@ -98,6 +99,11 @@ class ImportedPrefix:
             divergence_at=r.divergence.node if r.divergence else None,  # shown on that node (divergence_at)
             text=self.describe(),
         )
+        # The run's own submissions are candidates like any other: verified and checked here, as a
+        # resumed search's unverified ones are (a blank verdict would read as "not resolved").
+        for node in list(session.tree.nodes.values()):
+            if "imported" in node.extra and node.status == "submitted" and node.verified is None:
+                session.push(Job("submit", node.id, priority=0, by="resume"))
 
     def rebuild(self, box, node_id: str) -> str:
         """The state at an imported ``node_id`` in ``box`` (a fork sharing the store): the ref.
