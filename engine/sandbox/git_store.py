@@ -80,7 +80,7 @@ class GitStore:
         # config and attributes (written here, out of the agent's reach) and the flags
         # below count; the caller gives git a HOME of the engine's (see git_env).
         return (
-            "set -e\n"
+            "set -e\numask 022\n"  # what git writes is 644 or 755, as the first copy is
             f"export GIT_DIR={q(self.store)} GIT_WORK_TREE={q(self.repo)} GIT_INDEX_FILE={q(self.index)}\n"
             + (
                 f"export GIT_OBJECT_DIRECTORY={q(self.objects)} GIT_ALTERNATE_OBJECT_DIRECTORIES={q(self.store)}/objects\n"
@@ -157,7 +157,9 @@ class GitStore:
         its objects are in the store (a quarantined script cannot know whether they will be).
         ``size_limit``: first fail (exit 4) when the changed files hold more than that many bytes,
         before any of them is read (``what`` names the limit); the files it lists (changed, deleted, new and not ignored: what ``add -A`` stages) are then
-        staged from that list, so the tree is walked once, not twice."""
+        staged from that list, so the tree is walked once, not twice; the list stays in
+        ``<index>.changed`` for the caller, which gives those files the modes git saved and
+        removes it (on the host, never through a link: ``host_files.set_git_modes``)."""
         stage = "g add -A\n"
         check = ""
         if size_limit:
@@ -167,10 +169,11 @@ class GitStore:
             check = (
                 f"g ls-files -z -m > {listed}\ng ls-files -z -o --exclude-standard >> {listed}\n"
             ) + self._refuse_over(size_limit, what, f"cat {listed}")
-            # a folder listed whole is a nested repository: add -A decides what it becomes
+            # a folder listed whole is a nested repository: add -A decides what it becomes; so
+            # does it where update-index refuses a path (below a link a command made of a folder)
             stage = (
-                self.fix_modes(listed) + f"if grep -qz '/$' {listed}; then g add -A; "
-                f"else g update-index -z --add --remove --replace --stdin < {listed}; fi\nrm -f {listed}\n"
+                f"if grep -qz '/$' {listed}; then g add -A; "
+                f"else g update-index -z --add --remove --replace --stdin < {listed} 2>/dev/null || g add -A; fi\n"
             )
         return (
             self._prelude() + check + stage + "T=$(g write-tree)\n"
@@ -184,7 +187,8 @@ class GitStore:
         """A shell line that gives the regular files named in ``listed`` (NUL-separated, relative)
         the mode git saves, 644, or 755 where the owner may run them, before they are staged: the
         work tree then holds what a restore or a fork at the state would. find neither follows a
-        link nor is given a name that starts with a dash."""
+        link at the name nor is given a name that starts with a dash; a folder of the path may be
+        a link, so this runs only where that cannot lead out (in the agent's own container)."""
         return (
             f"sed -z 's|^|./|' {listed} | xargs -0 -r sh -c 'find \"$@\" -maxdepth 0 -type f "
             "\\( -perm -u+x ! -perm 755 -exec chmod 755 {} + \\) -o -type f "

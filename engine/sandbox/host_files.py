@@ -177,3 +177,23 @@ def as_git_keeps(top: str) -> None:
                 os.chmod(path, 0o755)
     for path in sorted(hollow, reverse=True):  # a folder's folders before it
         os.rmdir(path)
+
+
+def set_git_modes(repo: str, repo_real: str, listed: list[bytes]) -> None:
+    """Give the regular files ``listed`` (relative to ``repo``, as git lists them) the mode git
+    saves (``git_mode``). A path with a link anywhere along it is left alone: the engine may
+    be root, and a folder an agent replaced by a link must not lead a chmod to a host file.
+    No command of the sandbox runs meanwhile, so nothing can change a path once checked."""
+    top = os.fsencode(repo_real)
+    for rel in listed:
+        if not rel or rel.endswith(b"/"):
+            continue
+        path = os.path.join(os.fsencode(repo), rel)
+        if os.path.realpath(path) != os.path.join(top, rel):
+            continue  # a link on the way, or the name itself
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue  # deleted: it was listed as removed
+        if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) != git_mode(st.st_mode):
+            os.chmod(path, git_mode(st.st_mode))

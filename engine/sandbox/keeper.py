@@ -58,7 +58,7 @@ def snapshot_script(prelude: str, base: str, limit: int, over: str, index_sum: s
     # files come in); a folder listed whole is a nested repository: add -A decides
     stage = (
         GitStore.fix_modes(q) + f"if tr '\\0' '\\n' < {q} | grep -q '/$'; then g add -A; "
-        f"else g update-index -z --add --remove --replace --stdin < {q}; fi\nrm -f {q}\n"
+        f"else g update-index -z --add --remove --replace --stdin < {q} 2>/dev/null || g add -A; fi\nrm -f {q}\n"
         if listed
         else "g add -A\n"
     )

@@ -43,6 +43,7 @@ from trajscope.engine.sandbox.host_files import (
     read_text,
     repair_root,
     resolve,
+    set_git_modes,
     write_text,
 )
 from trajscope.engine.sandbox.local_commands import LocalCommands
@@ -207,12 +208,24 @@ class LocalSandbox(LocalCommands):
         try:
             git = self._git.quarantined(str(quarantine / "objects"))
             ref, *new = self._git_script(git.snapshot(self.disk_mb << 20, limit)).split()
+            # what it saved gets the mode git saved, so the files hold what a restore or a fork
+            # at this state would (their changed ctime makes the next restore write them again)
+            self._check_root()
+            set_git_modes(self.repo, self._repo_real, self._listed())
             tree = new[0] if new else ""  # a tree saved before keeps its ref
             self._shared.admit(quarantine, ref if tree else "", tree)  # over the store's limit: nothing kept
             kept = True
             return ref
         finally:
+            Path(self._git.index + ".changed").unlink(missing_ok=True)
             self._drop(quarantine, index_ok=kept)
+
+    def _listed(self) -> list[bytes]:
+        """The paths the last snapshot staged (``GitStore.snapshot``), from the engine's folder."""
+        try:
+            return Path(self._git.index + ".changed").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            return []
 
     def restore(self, ref: StateRef) -> None:
         self._check_open()

@@ -433,21 +433,30 @@ def test_a_fork_holds_what_a_restore_holds(sandbox_kind, probe):
 
 
 def test_putting_back_the_base_s_ignored_files_never_writes_through_a_link(probe, tmp_path):
-    """A command replaces the base's ignored file by a link to a host file, and a file the
-    snapshot saves by one too: the restore and the snapshot's mode fix-up replace or skip the
-    link, and the host file keeps its bytes and its 600 mode."""
+    """A command replaces the base's ignored file by a link to a host file, a file the snapshot
+    saves by one too, and a tracked folder by a link to a host folder that holds a file of the
+    same name as the tracked one: the restore replaces the links and the snapshot's modes
+    (the engine may be root) go through none of them; the host files keep their bytes and
+    their 600 mode."""
     from trajscope.engine.sandbox.local import LocalSandbox
 
     target = tmp_path / "host.txt"
     target.write_text("host\n")
     target.chmod(0o600)
+    (tmp_path / "hostdir").mkdir()
+    (tmp_path / "hostdir" / "mod.py").write_text("host\n")
+    (tmp_path / "hostdir" / "mod.py").chmod(0o600)
     box = LocalSandbox(probe)
     try:
         box.run(f"rm build.log && ln -s {target} build.log && ln -s {target} saved.txt")
+        box.run(f"rm -r pkg && ln -s {tmp_path / 'hostdir'} pkg")
+        assert box.run("readlink pkg").output.strip() == str(tmp_path / "hostdir")  # what the host resolves
         ref = box.snapshot()
+        assert (tmp_path / "hostdir" / "mod.py").stat().st_mode & 0o777 == 0o600
         box.restore(box.base)
         box.restore(ref)
         assert box.run("cat build.log; readlink saved.txt").output == f"made in place\n{target}\n"
         assert target.read_text() == "host\n" and target.stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / "hostdir" / "mod.py").stat().st_mode & 0o777 == 0o600
     finally:
         box.close()
