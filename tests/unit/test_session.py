@@ -168,7 +168,8 @@ def _wait_for(predicate, timeout=60.0):
 @pytest.mark.slow
 def test_commands_from_another_thread_while_the_search_runs(tmp_path):
     with FakeLLM(Solver(TASK, wrong_rate=0.5, seed=6), delay_s=0.05) as server:
-        session = search(tmp_path, "sample", server, nodes=200, wait=False, samples=6)
+        # three rollouts: the pause comes once the second has started, and one is left after the resume
+        session = search(tmp_path, "sample", server, nodes=200, wait=False, samples=3)
         tree = session.tree
         _wait_for(lambda: len(tree.children(ROOT)) >= 2)
         threading.Thread(target=session.commands.pause).start()
