@@ -61,7 +61,7 @@ def test_a_batch_of_the_eight_bundled_tasks_in_worker_processes(tmp_path):
         "--prm",
         "heuristic",
         "--max-nodes",
-        "12",
+        "8",
         "--headless",
         "--out",
         out,
