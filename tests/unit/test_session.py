@@ -138,7 +138,7 @@ def test_dars_limits_table():
 def test_duplicate_candidates_are_not_expanded(tmp_path):
     same = Scripted([reply("bash", command="ls"), reply("submit")])
     with FakeLLM(same) as server:
-        session = search(tmp_path, "dars", server, nodes=20)
+        session = search(tmp_path, "dars", server, nodes=10)
     requests = [e for e in read_events(tmp_path / "run.jsonl") if e["type"] == "branch_requested"]
     assert requests and all("repeated an existing sibling" in e["result"] for e in requests)
     assert not [n for n in session.tree.nodes.values() if n.extra.get("expanded_from")]
@@ -263,7 +263,7 @@ def test_dars_with_the_llm_critic_records_its_prompt_and_answer(tmp_path):
 
     solver = Solver(TASK, wrong_rate=0.6, seed=5)
     with FakeLLM(script) as server:
-        session = search(tmp_path, "dars", server, nodes=30, k=3, critic="llm")
+        session = search(tmp_path, "dars", server, nodes=15, k=3, critic="llm")
     judged = [n for n in session.tree.nodes.values() if n.critic and n.critic.get("method") == "llm"]
     assert judged and all(
         "Candidate next actions" in n.critic["prompt"] and '"choice": 2' in n.critic["response"] for n in judged
