@@ -69,7 +69,7 @@ def one_search(task, strategy: str, seed: int, wrong_rate: float, max_nodes: int
         "strategy": strategy,
         "seed": seed,
         "wrong_rate": wrong_rate,
-        "resolved": bool(selected and (tree.nodes[selected].verified or {}).get("resolved")),
+        "resolved": bool(selected and tree.nodes[selected].resolved),
         "any_resolved": stats["resolved"] > 0,
         "nodes": stats["nodes"],
         "tokens": stats["tokens"],

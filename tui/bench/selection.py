@@ -59,7 +59,7 @@ def select_row(searching, task, strategy: str, seed: int, wrong_rate: float, nam
         picks = {}
         for name in names:
             node = choose_with(name, tree, server.url, model, seed)
-            picks[name] = {"node": node, "resolved": bool(node and (tree.nodes[node].verified or {}).get("resolved"))}
+            picks[name] = {"node": node, "resolved": bool(node and tree.nodes[node].resolved)}
     from trajscope.engine.search.select import candidates
 
     stats = tree.stats()
