@@ -12,13 +12,15 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from trajscope.engine.events import LogFollower, ReadCounts
 from trajscope.engine.formats import FormatError, load
 from trajscope.engine.formats.progressive import read_parts
-from trajscope.engine.live import LiveSearch
 from trajscope.engine.tree import Tree
+
+if TYPE_CHECKING:  # a live search's modules load when one starts, not with every file opened
+    from trajscope.engine.live import LiveSearch
 
 DRAIN_INTERVAL_S = 0.075
 MAX_BATCH = 5000  # events folded per tick, so one burst cannot stall a keypress

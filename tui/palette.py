@@ -6,13 +6,13 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from trajscope.tui.screens.help import binding_rows
-
 
 class BindingCommands(Provider):
     """Lists the bindings of the screen the palette was opened from."""
 
     def _commands(self) -> list[tuple[str, str, str]]:
+        from trajscope.tui.screens.help import binding_rows  # when the palette opens, not at start-up
+
         screen = self.screen
         out = []
         for keys, description, action in binding_rows(screen, with_actions=True):

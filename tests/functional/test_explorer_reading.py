@@ -160,3 +160,54 @@ async def test_quitting_does_not_list_every_line_again(tmp_path):
         tree._invalidate()
         app.exit()
     assert False not in builds, "the lines were listed again while quitting"
+
+
+async def test_the_first_frame_shows_the_steps_not_a_loading_frame(tmp_path, monkeypatch):
+    # The first part comes a little after the screen is mounted (a slow disk, a busy machine):
+    # the screen waits for it a bounded while, so the first frame drawn is the tree, and the
+    # action is coloured the frame after (pygments is not loaded for the first one).
+    import time
+
+    from rich.syntax import Syntax
+
+    from trajscope.tui.screens.explorer import ExplorerScreen
+
+    read_parts, on_mount, mounted = progressive.read_parts, ExplorerScreen.on_mount, threading.Event()
+
+    def slow_parts(path):  # the first part comes 50 ms after the screen is mounted
+        mounted.wait(10)
+        time.sleep(0.05)
+        yield from read_parts(path)
+
+    def mounting(screen) -> None:
+        mounted.set()
+        on_mount(screen)
+
+    monkeypatch.setattr(bridge, "read_parts", slow_parts)
+    monkeypatch.setattr(ExplorerScreen, "on_mount", mounting)
+    path = tmp_path / "long.jsonl"
+    write_events(path, linear_events(50))
+    app = TrajscopeApp(Source(path))
+    frames: list[bool] = []
+    display = app._display
+
+    def counted(screen, renderable) -> None:
+        if renderable is not None:
+            frames.append(getattr(screen, "model", None) is not None)
+        display(screen, renderable)
+
+    app._display = counted
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: getattr(app.screen, "model", None) is not None and app.screen.reader is None)
+        assert frames and frames[0], "the first frame drawn shows the file's steps"
+        detail = app.screen.query_one("#detail")
+        action = app.screen.query_one("#detail-action")
+        await pilot.press("down")  # the first step (the cursor starts on the task)
+        await wait_for(pilot, lambda: app.screen.tree.cursor_id == "1")
+        await wait_for(pilot, lambda: isinstance(action.content, Syntax))
+        shown = app.screen.model.nodes[app.screen.tree.cursor_id]
+        other = app.screen.model.nodes["2" if shown.id != "2" else "3"]
+        detail.show(other, app.screen.model)
+        own = static_text(action)
+        detail._colour(shown, "ansi_dark")  # a colouring queued for a node the cursor has left
+        assert static_text(action) == own and other.action["raw"].split()[0] in own, "the node shown keeps its action"

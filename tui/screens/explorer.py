@@ -25,8 +25,6 @@ from trajscope.tui.bridge import (
     start_follow,
 )
 from trajscope.tui.messages import FlagsBuilt, LoadFailed, SearchFinished, TreeLoaded
-from trajscope.tui.screens.help import HelpScreen, binding_rows, tree_legend
-from trajscope.tui.screens.observation import ObservationScreen
 from trajscope.tui.screens.reading import ReadingInParts
 from trajscope.tui.settings import key_of
 from trajscope.tui.widgets.action_tree import ActionTree
@@ -38,6 +36,7 @@ from trajscope.tui.widgets.status_bar import StatusBar
 
 DETAIL_MODES = ("shown", "narrow", "hidden")
 READ_INTERVAL_S = 0.02  # the fold of a file read in parts: as often as keys leave room for
+FIRST_PART_WAIT_S = 0.25  # the longest the screen waits for a file's first part before saying "loading"
 
 
 def navigation_bindings(show: bool = True) -> list[Binding]:
@@ -120,6 +119,10 @@ class ExplorerScreen(ReadingInParts, Screen[None]):
         self.reader = self.source.parts()
         if self.reader is not None:
             self.pump = self.reader.pump  # folded by _drain like a followed log's events
+            # The first part is usually a few milliseconds away: waiting for it (a bounded
+            # while, before anything is on screen) makes the first frame the tree's, not a
+            # "loading" frame that costs as much to draw and is replaced at once.
+            self.reader.first.wait(FIRST_PART_WAIT_S)
             if self.reader.tree is not None:  # read while the app started: shown in the first frame
                 self._loaded(TreeLoaded(self.reader.tree, self.reader.counts, self.reader.format))
                 return
@@ -293,6 +296,8 @@ class ExplorerScreen(ReadingInParts, Screen[None]):
         self.app.pop_screen()
 
     def action_help(self) -> None:
+        from trajscope.tui.screens.help import HelpScreen, binding_rows, tree_legend  # at first use: start-up
+
         self.app.push_screen(HelpScreen(binding_rows(self), tree_legend()))
 
     def action_compare(self) -> None:
@@ -399,4 +404,6 @@ class ExplorerScreen(ReadingInParts, Screen[None]):
         if node is None or not node.observation:
             self.notify("This node has no observation.", severity="warning")
             return
+        from trajscope.tui.screens.observation import ObservationScreen  # at first use: start-up
+
         self.app.push_screen(ObservationScreen(node.id, node.observation))

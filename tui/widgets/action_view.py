@@ -7,7 +7,6 @@ import difflib
 
 import orjson
 from rich.console import Group
-from rich.syntax import Syntax
 from rich.text import Text
 
 # (tool, or str_replace_editor's command) -> (old-text key, new-text key, line key)
@@ -52,14 +51,21 @@ def edit_diff(verb: str, path: str, old: str, new: str, line=None) -> str:
     return f"--- {path} ({where})\n{body}"
 
 
-def render_action(action: dict, theme: str, raw: bool = False):
-    """A renderable for the detail pane."""
+def render_action(action: dict, theme: str, raw: bool = False, plain: bool = False):
+    """A renderable for the detail pane; ``plain``: the same text uncoloured (the first frame
+    of a file is drawn before pygments' lexers are loaded, and coloured the frame after)."""
+
+    def code(text: str, lexer: str):
+        if plain:
+            return Text(text)
+        from rich.syntax import Syntax  # pygments: tens of milliseconds the first time
+
+        return Syntax(text, lexer, theme=theme, word_wrap=True)
+
     args = action.get("args") if isinstance(action.get("args"), dict) else {}
     tool = _text(action.get("tool"))
     if raw:
-        return Syntax(
-            orjson.dumps(action, option=orjson.OPT_INDENT_2, default=str).decode(), "json", theme=theme, word_wrap=True
-        )
+        return code(orjson.dumps(action, option=orjson.OPT_INDENT_2, default=str).decode(), "json")
     edit = edit_parts(action)
     if edit is not None:
         verb, path, old, new, line = edit
@@ -68,13 +74,7 @@ def render_action(action: dict, theme: str, raw: bool = False):
         if verb == "insert" and line is not None:
             title.append(f" after line {line}", style="dim")
         title.append("   a: raw JSON", style="dim")
-        return Group(title, Syntax(edit_diff(verb, path, old, new, line), "diff", theme=theme, word_wrap=True))
+        return Group(title, code(edit_diff(verb, path, old, new, line), "diff"))
     if tool == "bash" or set(args) <= {"command"}:
-        code = _text(args.get("command") or action.get("raw"))
-        return Syntax(code, "bash", theme=theme, word_wrap=True)
-    return Syntax(
-        f"{tool} " + orjson.dumps(args, option=orjson.OPT_INDENT_2, default=str).decode(),
-        "json",
-        theme=theme,
-        word_wrap=True,
-    )
+        return code(_text(args.get("command") or action.get("raw")), "bash")
+    return code(f"{tool} " + orjson.dumps(args, option=orjson.OPT_INDENT_2, default=str).decode(), "json")

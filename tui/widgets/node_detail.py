@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from trajscope.engine.branching import divergence_at
 from trajscope.engine.tree import ROOT, Node, Tree
 from trajscope.tui.settings import key_of
 from trajscope.tui.widgets.action_view import render_action
@@ -52,8 +50,11 @@ class NodeDetail(VerticalScroll):
         if title:
             title.first().display = shown
 
+    shown_id: str | None = None
+
     def show(self, node: Node | None, tree: Tree | None = None, flags=None) -> None:
         """``flags``: a FlagCache of ``tree`` (the flags then cost the same at any depth)."""
+        self.shown_id = node.id if node is not None else None
         if node is None:
             self._set("header", "No node selected")
             for name in ("meta", "flags", "thought", "action", "observation", "diff", "candidates", "critic"):
@@ -69,14 +70,18 @@ class NodeDetail(VerticalScroll):
             header.update(Text(f"#{node.id} {node.kind} · depth {node.depth} · {node.status}"))
         header.set_classes(f"status-{node.status}")
         meta = Text(self._meta(node))
-        diverged = divergence_at(tree, node.id) if tree is not None and node.proposer == "import" else None
+        diverged = None
+        if tree is not None and node.proposer == "import" and tree.commands:  # a search branched from it
+            from trajscope.engine.branching import divergence_at  # its import is start-up time otherwise
+
+            diverged = divergence_at(tree, node.id)
         if diverged:  # the person decided to go on despite it: the step says so wherever it is read
             meta.append(f"\nreplay: {diverged}", style="bold")
         self._set("meta", meta, node.id != ROOT)
         found = self._flags(tree, node, flags) if tree is not None and node.id != ROOT else None
         self._set("flags", found, bool(found))
         self._set("thought", Text(clean_text(node.thought)), bool(node.thought.strip()))
-        self._set("action", self._action(node, syntax_theme), node.id != ROOT and bool(node.action))
+        self._show_action(node, syntax_theme)
         text, left_out = preview(node.observation)
         self._set("observation", Text(text), bool(text.strip()))
         self.query_one("#title-observation", Static).update("Issue" if node.id == ROOT else "Observation")
@@ -90,6 +95,8 @@ class NodeDetail(VerticalScroll):
         self._set("truncated", note, bool(note))
         patch = tree.patch_at(node.id) if tree is not None else (node.patch or "")
         if patch.strip() and node.id != ROOT:
+            from rich.syntax import Syntax  # pygments' lexers: only once a node has a patch
+
             self._set("diff", Syntax(patch, "diff", theme=syntax_theme, word_wrap=True))
         else:
             self._set("diff", "", False)
@@ -166,9 +173,18 @@ class NodeDetail(VerticalScroll):
         return "\n".join(lines)
 
     raw_action = False  # ``a`` shows the action as raw JSON
+    coloured = False  # a frame has been drawn: actions are coloured from here on
 
-    def _action(self, node: Node, theme: str):
-        return render_action(node.action or {}, theme, self.raw_action)
+    def _show_action(self, node: Node, theme: str) -> None:
+        if not self.coloured:  # the screen's first frame: plain text now, coloured right after it
+            self.call_after_refresh(self._colour, node, theme)
+        action = render_action(node.action or {}, theme, self.raw_action, plain=not self.coloured)
+        self._set("action", action, node.id != ROOT and bool(node.action))
+
+    def _colour(self, node: Node, theme: str) -> None:
+        self.coloured = True
+        if self.is_attached and self.shown_id == node.id:  # the cursor has not moved on
+            self._show_action(node, theme)
 
     def _candidates(self, node: Node) -> Text:
         text = Text()
