@@ -5,10 +5,16 @@ mini-swe-agent is a benchmark-only tool here, installed in a scratch venv (``--m
 default ``/tmp/msa/bin/python``; made with ``python3 -m venv /tmp/msa &&
 /tmp/msa/bin/pip install "mini-swe-agent>=2"``). For each size it writes a trajectory with
 mini's agent (``mini_writer.py``, cached in ``--cache``), then measures both apps in fresh
-processes, interleaved, ``--repeat`` times (``app_clock.py``): launch to first paint, the
+processes, interleaved, ``--repeat`` times (``app_clock.py``), after one unmeasured start of
+each: launch to first paint, the
 latency of "previous step" keys near the end (p50, p95), a jump to the last step, and peak
 memory; it prints the machine, one row a size (first paint, key p50 near the end, peak
 memory: trajscope / inspector = ratio, below 1: trajscope is ahead), then every measure.
+
+Both apps run as installed ones do, with their compiled bytecode: the children may write it
+(``PYTHONDONTWRITEBYTECODE`` is dropped), into a folder of the cache (``PYTHONPYCACHEPREFIX``,
+never into either package), and the unmeasured start writes it; a checkout run with that
+variable set would otherwise compile trajscope's modules on every start and not the inspector's.
 """
 
 from __future__ import annotations
@@ -74,9 +80,21 @@ def write(mini_python: str, out: Path, steps: int) -> Path:
     return out
 
 
-def measure(python: str, which: str, path: Path) -> dict:
+def child_env(cache: Path) -> dict[str, str]:
+    """The apps' environment: compiled modules kept in the bench's cache, as an install keeps them."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(cache / "bytecode")
+    return env
+
+
+def measure(python: str, which: str, path: Path, env: dict[str, str] | None = None) -> dict:
     out = subprocess.run(
-        [python, str(HERE / "app_clock.py"), which, str(path)], capture_output=True, text=True, cwd=REPO, timeout=600
+        [python, str(HERE / "app_clock.py"), which, str(path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+        env=env,
     )
     if out.returncode != 0:
         raise RuntimeError(f"{which} on {path.name} failed: {out.stderr.strip().splitlines()[-3:]}")
@@ -145,16 +163,20 @@ def run(args) -> int:
         )
         return 2
     results = []
+    env = child_env(Path(args.cache))
     load_before = os.getloadavg()[0]
     for steps in args.sizes:
         path = Path(args.cache) / f"mini-{steps}" / f"mini-{steps}.traj.json"
         console.print(f"{steps:,} steps: writing the trajectory with mini-swe-agent's agent (cached)…")
         write(args.mini_python, path, steps)
         runs: dict[str, list[dict]] = {"trajscope": [], "inspector": []}
+        apps = (("trajscope", sys.executable), ("inspector", args.mini_python))
+        for which, python in apps:  # unmeasured: writes the bytecode, warms the file cache
+            measure(python, which, path, env)
         for i in range(args.repeat):
-            for which, python in (("trajscope", sys.executable), ("inspector", args.mini_python)):
+            for which, python in apps:
                 console.print(f"  {which} {i + 1}/{args.repeat}")
-                runs[which].append(measure(python, which, path))
+                runs[which].append(measure(python, which, path, env))
         row = {"steps": steps, "mb": round(path.stat().st_size / 1e6, 1)}
         for which, items in runs.items():
             row[which] = {m: round(statistics.median(r[m] for r in items), 3) for m in MEASURES}
