@@ -181,7 +181,7 @@ def test_a_batch_on_a_local_ray_cluster(tmp_path, ray_shutdown):
         "--prm",
         "heuristic",
         "--max-nodes",
-        "15",
+        "8",
         "--headless",
         "--out",
         out,
@@ -211,7 +211,9 @@ def test_two_nodes_placement_a_killed_node_and_forwarded_controls(tmp_path, ray_
         cluster.connect()  # the driver on the head node (this process), as a person's machine would be
         executor = RayExecutor(4, cluster.address)
         names = ["semver-prerelease", "ini-merge-case", "slugify-accents", "wrap-exact-width"]
-        fleet = Fleet(specs(set(names), pace=0.3), executor, tmp_path / "out", 4)
+        # 12 nodes a search: at the kill the searches hold 3 to 5 (paced), so the victim's are
+        # mid-run and their restarts still have steps to add; 30 only made the searches longer
+        fleet = Fleet(specs(set(names), pace=0.3, max_nodes=12), executor, tmp_path / "out", 4)
         fleet.start()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not all(m.state == "running" and len(m.tree) >= 3 for m in fleet.members):
