@@ -8,6 +8,7 @@ what is left in the container (``KILL_ALL``) at the deadline or when asked; ``pu
 from __future__ import annotations
 
 import os
+import socket
 import tarfile
 import tempfile
 import threading
@@ -85,8 +86,47 @@ class Sink:
         return lines[-1] if lines else ""
 
 
+class _Fed:
+    """An exec's socket: ``data`` (a file) goes to its standard input, then that is closed, in a
+    thread, while its output is read here as ``(stdout, stderr)`` chunks."""
+
+    def __init__(self, sock, data):
+        from docker.utils.socket import frames_iter
+
+        self.sock, self.raw = sock, getattr(sock, "_sock", sock)
+        self.frames = frames_iter(sock, tty=False)
+        threading.Thread(target=self._write, args=(data,), name="trajscope-exec-in", daemon=True).start()
+
+    def _write(self, data) -> None:
+        try:
+            while chunk := data.read(1 << 16):
+                self.raw.sendall(chunk)
+            self.raw.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the command ended, or the deadline closed the socket: its exit code tells
+
+    def __iter__(self):
+        for kind, chunk in self.frames:
+            yield (chunk, None) if kind == 1 else (None, chunk)
+
+    def close(self) -> None:
+        try:
+            self.raw.shutdown(socket.SHUT_RDWR)  # a blocked write ends too
+        except OSError:
+            pass
+        self.sock.close()
+
+
 def stream_exec(
-    api, container, argv: list[str], sink: Sink, timeout: float, kill=None, kill_after: bool = False, watch=None
+    api,
+    container,
+    argv: list[str],
+    sink: Sink,
+    timeout: float,
+    kill=None,
+    kill_after: bool = False,
+    watch=None,
+    stdin=None,
 ) -> tuple[int | None, bool]:
     """Run ``argv`` in ``container``, feeding ``sink``; (exit code or None, timed out).
 
@@ -96,12 +136,16 @@ def stream_exec(
     runs at the deadline, and also when the command has ended if ``kill_after``; then
     the output is read for at most DRAIN_GRACE more seconds. ``watch``, when given, is
     called every WATCH_POLL seconds while the command runs; True ends it as at a deadline
-    (the caller knows why)."""
+    (the caller knows why). ``stdin``: a file the command reads as its standard input (one
+    exchange, where copying it into the container first would be a second)."""
     import docker.errors
 
     try:
-        ex = api.exec_create(container.id, argv, stdout=True, stderr=True, stdin=False, workdir="/")
-        stream = api.exec_start(ex["Id"], stream=True, demux=True)
+        ex = api.exec_create(container.id, argv, stdout=True, stderr=True, stdin=stdin is not None, workdir="/")
+        if stdin is None:
+            stream = api.exec_start(ex["Id"], stream=True, demux=True)
+        else:
+            stream = _Fed(api.exec_start(ex["Id"], socket=True), stdin)
     except docker.errors.DockerException as exc:
         raise SandboxError(f"the container did not take the command: {short_error(exc)}") from None
     done = threading.Event()

@@ -58,8 +58,8 @@ from trajscope.engine.sandbox.keeper import (
     STORE_MOUNT,
     KeeperSession,
     fail_start,
-    snapshot_script,
 )
+from trajscope.engine.sandbox.docker_steps import restore_script, snapshot_script
 from trajscope.engine.sandbox.local_store import store_limit
 from trajscope.engine.sandbox.tamper import (
     INDEX_SUM,
@@ -312,30 +312,9 @@ class DockerSandbox(ContainerCommands):
             self._took_index(self._sh(self._restore_script(ref)))
 
     def _restore_script(self, ref: StateRef) -> str:
-        """The restore, run where the layer check trusts the container's programs. Besides the
-        saved files it removes every untracked path but those git ignored in the base (the
-        work tree's own ignore rules are the agent's to write, so a file it hid that way would
-        otherwise outlive the restore and join the next branch's state), and what commands
-        left in the scratch places (a later branch could import or source it from there)."""
-        q = shlex.quote(self.repo)
-        kept = "|".join(shlex.quote(p) for p in self._scratch_kept) or "''"
-        # a repository root that a command removed or replaced (a link, a file) is made an
-        # empty directory again before git fills it, so git never walks through a link
-        return (
-            f"if [ -L {q} ] || [ ! -d {q} ]; then rm -f {q}; mkdir -p {q}; fi\n"
-            + "for f in "
-            + " ".join(f"{d}/* {d}/.[!.]* {d}/..?*" for d in SCRATCH)
-            + "; do\n"
-            f'  case "$f" in {kept}) ;; *) if [ -e "$f" ] || [ -L "$f" ]; then rm -rf -- "$f"; fi;; esac\n'
-            "done\n"
-            + self._store()
-            + self._git.restore(ref, ignored=(self._session.ignored, IGNORED_INDEX) if self._session.ignored else None)
-            # only the engine's patterns of the base's ignored paths count here, never a
-            # .gitignore of the work tree's; git lists no path below a link
-            + f"g ls-files -z -o --exclude-from={BASE_IGNORED} | xargs -0 -r rm -rf --\n"
-            # then the folders that hold nothing (git keeps none, so a fork has none)
-            + f"g ls-files -z -o --directory --exclude-from={BASE_IGNORED} | sed -z 's|^|./|' | "
-            "xargs -0 -r sh -c 'find \"$@\" -depth -type d -empty -delete' find\n" + INDEX_SUM
+        ignored = (self._session.ignored, IGNORED_INDEX) if self._session.ignored else None
+        return restore_script(
+            self._git, ref, SCRATCH, self._scratch_kept, self._store(), BASE_IGNORED, ignored, INDEX_SUM
         )
 
     def fork(self, ref: StateRef) -> "DockerSandbox":

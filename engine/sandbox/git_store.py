@@ -265,12 +265,17 @@ class GitStore:
         )
         # What a command changed (diff-files: stat against the index; a path below a link
         # counts as removed) leaves the index first, so read-tree writes it whatever its stat
-        # says through that link; then diff-index names all read-tree will write.
+        # says through that link. The index is then exactly the tree OLD (write-tree reuses its
+        # cache of every folder the command left alone), and a two-tree read-tree from OLD to
+        # the state touches only the paths that differ between the two trees: a one-tree one
+        # would stat every file of the repository a second time. A path a command changed that
+        # the state lacks is in neither tree: it stays, untracked, for the caller to remove.
         compared = (
             put_back
             + "g diff-files --name-only -z | g update-index -z --force-remove --stdin\n"
-            + (f"g diff-index --cached --name-only -z {ref}^{{tree}}\n" if changed else "")
-            + f"g read-tree --reset -u {ref}^{{tree}}\n"
+            + "OLD=$(g write-tree)\n"
+            + (f'g diff-tree -r --name-only -z "$OLD" {ref}^{{tree}}\n' if changed else "")
+            + f'g read-tree --reset -u "$OLD" {ref}^{{tree}}\n'
         )
         return (
             self._prelude()

@@ -19,6 +19,7 @@ from trajscope.engine.sandbox.base import SandboxError, SharedState
 from trajscope.engine.sandbox.git_store import GitStore, check_ref
 from trajscope.engine.sandbox.container import Sink, check_exec, put_dir, put_file, short_error, stream_exec
 from trajscope.engine.sandbox.daemon import LABEL, OWNER, SESSION, owner_id, remove_container
+from trajscope.engine.sandbox.docker_steps import FIXED_DATES as _FIXED_DATES
 
 STORE_MOUNT = "/ts"
 KEEPER_STORE = f"{STORE_MOUNT}/store.git"  # the session's store, written by the keeper only
@@ -28,54 +29,12 @@ KEEPER_STORE = f"{STORE_MOUNT}/store.git"  # the session's store, written by the
 BASE_IGNORED = f"{STORE_MOUNT}/base-ignored"
 HELPER_TIMEOUT = 600.0  # seconds an engine step in a container may take (git on a large tree)
 HELPER_LIMIT = 256 << 20  # bytes an engine step may print (a diff, a file)
-# Commits are made with fixed dates, so that the same tree saved in two containers is
-# the same state (the keeper holds it once).
-_FIXED_DATES = "GIT_AUTHOR_DATE='@0 +0000' GIT_COMMITTER_DATE='@0 +0000'"
 
 
 def _git_env(store: str) -> str:
     return (
         f"export GIT_DIR={shlex.quote(store)} GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null "
         f"GIT_ATTR_NOSYSTEM=1 {_FIXED_DATES} LC_ALL=C\nset -e\n"
-    )
-
-
-def snapshot_script(prelude: str, base: str, limit: int, over: str, index_sum: str = "", listed: str = "") -> str:
-    """The script that commits an agent container's work tree in its own store and prints the
-    commit, then the hash of the index it leaves (``index_sum``), then a pack of the objects
-    the keeper lacks (``--local``: not those it lends). ``over``: the sentence that refuses
-    changed files holding more than ``limit`` bytes. ``listed``: a file of the engine's where
-    the changed paths are listed once, for the check and then for git to stage (one walk of
-    the tree, not two)."""
-    q = shlex.quote(listed)
-    measured = (
-        f"rm -rf {q}\ng ls-files -z -m > {q}\ng ls-files -z -o --exclude-standard >> {q}\n"
-        f"N=$(du -cb --files0-from={q} 2>/dev/null | tail -n 1)\n"
-        if listed
-        else "N=$(g ls-files -z -m -o --exclude-standard | du -cb --files0-from=- 2>/dev/null | tail -n 1)\n"
-    )
-    # changed paths first (a file that became a folder leaves the index before the folder's
-    # files come in); a folder listed whole is a nested repository: add -A decides
-    stage = (
-        GitStore.fix_modes(q) + f"if tr '\\0' '\\n' < {q} | grep -q '/$'; then g add -A; "
-        f"else g update-index -z --add --remove --replace --stdin < {q} 2>/dev/null || g add -A; fi\nrm -f {q}\n"
-        if listed
-        else "g add -A\n"
-    )
-    return (
-        prelude
-        + f"export {_FIXED_DATES}\n"
-        # what git would add, measured before it reads (and copies) any of it: a pack past
-        # the limit is refused in a moment, not after minutes of compressing
-        + measured
-        + f'if [ "${{N%%[!0-9]*}}" -gt {limit} ] 2>/dev/null; then echo {shlex.quote(over)} >&2; exit 1; fi\n'
-        + stage
-        + "T=$(g write-tree)\n"
-        f'if [ "$T" = "$(g rev-parse {base}^{{tree}})" ]; then C={base}; '
-        f'else C=$(g commit-tree -p {base} -m snapshot "$T"); fi\n'
-        "printf '%s\\n' \"$C\"\n"
-        + index_sum
-        + f"printf '%s\\n^%s\\n' \"$C\" {base} | g pack-objects --revs --local --stdout -q\n"
     )
 
 
@@ -179,33 +138,27 @@ class KeeperSession(SharedState):
         put_file(self.keeper, STORE_MOUNT, BASE_IGNORED.rsplit("/", 1)[1], io.BytesIO(patterns), len(patterns))
         self.sh(f"chmod 644 {BASE_IGNORED}")
 
-    def sh(self, script: str, timeout: float = HELPER_TIMEOUT, limit: int = HELPER_LIMIT) -> bytes:
-        """Run an engine script in the keeper; its stdout, or SandboxError."""
+    def sh(self, script: str, timeout: float = HELPER_TIMEOUT, limit: int = HELPER_LIMIT, stdin=None) -> bytes:
+        """Run an engine script in the keeper (``stdin``: a file it reads); its stdout, or SandboxError."""
         if self.keeper is None:
             raise SandboxError("the sandbox is closed")
         sink = Sink(limit=limit)
-        code, timed_out = stream_exec(self.client.api, self.keeper, ["bash", "-c", script], sink, timeout)
+        argv = ["bash", "-c", script]
+        code, timed_out = stream_exec(self.client.api, self.keeper, argv, sink, timeout, stdin=stdin)
         return check_exec(sink, code, timed_out, timeout, "the snapshot store")
 
     def ingest(self, pack, size: int, commit: str) -> None:
         """Add the objects in ``pack`` (a file of ``size`` bytes) to the store; ``commit``
         must then be complete there (the commit and every object it reaches). The packs of a
         session may add at most ``store_limit`` bytes to its store."""
-        name = f"ts-pack-{uuid.uuid4().hex}"
-        index = (
-            f"trap 'rm -f /tmp/{name}' EXIT\n"
-            f"git -c transfer.fsckObjects=true index-pack --stdin --strict < /tmp/{name} >/dev/null\n"
-            if size
-            else ""
-        )
+        # the pack comes on the keeper's standard input, in the exchange that checks it
+        index = "git -c transfer.fsckObjects=true index-pack --stdin --strict >/dev/null\n" if size else ""
         with self.store_lock:
             if self.stored + size > self.store_limit:
                 raise SandboxError(
                     f"this state would pass the limit of the session's snapshot store "
                     f"({self.store_limit >> 20:,} MiB, TRAJSCOPE_STORE_MB); it is not saved"
                 )
-            if size:
-                put_file(self.keeper, "/tmp", name, pack, size)
             # counted whether or not the keeper takes it: a refused pack may leave its
             # temporary file in the store, so this bounds the volume either way
             self.stored += size
@@ -215,7 +168,8 @@ class KeeperSession(SharedState):
                 + f"git cat-file -e {commit}^{{tree}} 2>/dev/null || {{ echo 'the state is not complete' >&2; exit 1; }}\n"
                 f"if git rev-list --objects {commit} --not refs/trajscope/base | cut -d' ' -f1 | "
                 "git cat-file --batch-check | grep -q ' missing$'; then echo 'the state is not complete' >&2; exit 1; fi\n"
-                f"git update-ref refs/trajscope/states/{commit} {commit}\n"
+                f"git update-ref refs/trajscope/states/{commit} {commit}\n",
+                stdin=pack if size else None,  # at the pack's first byte: all that is left of it
             )
 
     def room(self) -> int:
