@@ -79,8 +79,10 @@ def test_prune_keeps_the_best_b_and_records_the_rest_with_scores(tmp_path):
 
 @pytest.mark.slow
 def test_dars_expands_critical_nodes_with_the_resample_prompt(tmp_path):
-    with FakeLLM(Solver(TASK, wrong_rate=0.6, seed=5)) as server:  # a seed whose expansions reach the critic
-        session = search(tmp_path, "dars", server, nodes=30, k=3)
+    # a seed whose expansions reach the critic; 15 nodes hold two expansions (one judged by the
+    # PRM among two candidates, one with a single fresh candidate) after three submissions
+    with FakeLLM(Solver(TASK, wrong_rate=0.6, seed=5)) as server:
+        session = search(tmp_path, "dars", server, nodes=15, k=3)
     tree = session.tree
     heads = [n for n in tree.nodes.values() if n.extra.get("expanded_from")]
     assert heads, "DARS expanded nothing"
@@ -283,12 +285,13 @@ def test_dars_with_pruned_steps(tmp_path):
 def test_dars_goes_on_past_its_limits_until_the_budget_when_nothing_resolved(tmp_path):
     # a model that knows another task's fix: its patches never resolve this one
     other = load_task_dir(next(p for p in DEMO_TASKS if p.name == "wrap-exact-width"))
+    # DARS's own limits run out at the 16th node here: 20 leaves four past them
     with FakeLLM(Solver(other, wrong_rate=0.5, seed=3)) as server:
-        session = search(tmp_path, "dars", server, nodes=40)
+        session = search(tmp_path, "dars", server, nodes=20)
     tree = session.tree
     phases = [e["phase"] for e in read_events(tmp_path / "run.jsonl") if e.get("name") == "search_phase"]
     assert phases and phases[0] == "relaxed 1/3"  # DARS's own limits first, then relaxed
-    assert session.finished == "node budget (40 nodes) reached", (session.finished, len(tree), phases)
+    assert session.finished == "node budget (20 nodes) reached", (session.finished, len(tree), phases)
     assert not any(n.resolved for n in tree.nodes.values())
 
 
