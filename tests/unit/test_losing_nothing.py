@@ -77,8 +77,10 @@ def test_resume_after_a_torn_line_loses_no_event(tmp_path):
 # 11. Provider errors kill the first rollout: the search starts again, within the budget.
 @pytest.mark.slow
 def test_a_first_rollout_killed_by_provider_errors_is_restarted(tmp_path):
+    # 8 nodes: the two failed first steps, then a rollout that submits at its fourth step (DARS
+    # would go on expanding to any larger budget, which this test is not about)
     with FakeLLM(Solver(TASK, wrong_rate=0.0, seed=4), faults=[500, 503]) as server:
-        session = session_for(tmp_path, server, nodes=30, strategy="dars")
+        session = session_for(tmp_path, server, nodes=8, strategy="dars")
         session.restart_backoff = 0.05
         session.start()
         session.wait(180)
@@ -123,7 +125,10 @@ def test_many_workers_never_pass_the_node_budget_by_more_than_one_step(tmp_path)
 @pytest.mark.subprocess
 def test_a_key_echoed_by_the_provider_is_redacted_everywhere(tmp_path):
     key = "sk-live-0123456789abcdefSECRET"
-    with FakeLLM(Solver(TASK), faults=[(500, f"Incorrect API key provided: {key}")] * 8) as server:
+    # the provider asks for no wait (retry-after-ms: 0): the backoff's own sleeps (1 + 2 + 4 + 8 s
+    # and more) would be most of this test's time, and they are not what it is about
+    echo = (500, f"Incorrect API key provided: {key}", {"retry-after-ms": "0"})
+    with FakeLLM(Solver(TASK), faults=[echo] * 8) as server:
         log = tmp_path / "run.jsonl"
         result = subprocess.run(
             [
