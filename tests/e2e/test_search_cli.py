@@ -58,13 +58,16 @@ def test_headless_search_prints_progress_and_a_json_result(tmp_path):
 def test_a_killed_search_resumes_from_its_log_without_losing_a_node(tmp_path):
     out = tmp_path / "search.jsonl"
     task = load_task_dir(TASK_DIR)
+    # --select prm: which patch is chosen is not this test's subject, and the agent's checks (the
+    # default with a model) would run every candidate's tests again, before and after the kill
+    settings = ("--strategy", "sample", "--samples", "2", "--max-nodes", "30", "--select", "prm")
     with FakeLLM(Solver(task, wrong_rate=0.5, seed=6), delay_s=0.3) as server:
         proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "trajscope.tui.cli",
-                *_args(server, out, "--strategy", "sample", "--samples", "2", "--max-nodes", "30"),
+                *_args(server, out, *settings),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -79,9 +82,7 @@ def test_a_killed_search_resumes_from_its_log_without_losing_a_node(tmp_path):
         proc.wait()
         before = Tree.fold(read_events(out))
         assert before.finished is None and len(before) >= 5
-        again = trajscope(
-            *_args(server, out, "--strategy", "sample", "--samples", "2", "--max-nodes", "30", "--resume"), timeout=300
-        )
+        again = trajscope(*_args(server, out, *settings, "--resume"), timeout=300)
     assert again.returncode in (0, 1), again.stderr
     after = Tree.fold(read_events(out))
     for node_id, node in before.nodes.items():
