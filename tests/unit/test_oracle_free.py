@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -48,6 +49,15 @@ def _task_copy(tmp_path, name: str, always_fail: bool):
     return load_task_dir(folder)
 
 
+def _both(searched, tmp_path):
+    """The search with the real hidden tests and the one with tests that always fail, run at once:
+    each is seeded and has one worker, so running beside the other changes none of its decisions,
+    and the two together take little more than the longer one."""
+    with ThreadPoolExecutor(2) as pool:
+        real, failing = (pool.submit(searched, tmp_path, always_fail=f) for f in (False, True))
+        return real.result(), failing.result()
+
+
 def _searched(tmp_path, always_fail: bool, **options):
     """A DARS search with the seeded demo policy on a copy of a bundled task: its decisions and its result."""
     spec = SearchSpec(
@@ -68,8 +78,7 @@ def _searched(tmp_path, always_fail: bool, **options):
 
 @pytest.mark.slow
 def test_hidden_tests_that_always_fail_change_no_decision(tmp_path):
-    real = _searched(tmp_path, always_fail=False)
-    failing = _searched(tmp_path, always_fail=True)
+    real, failing = _both(_searched, tmp_path)
     # the tests graded differently: the real ones resolved a submission, the failing ones none
     assert real[3].stats()["resolved"] >= 1 and failing[3].stats()["resolved"] == 0
     assert failing[3].stats()["submissions"] == real[3].stats()["submissions"] >= 1
@@ -106,8 +115,7 @@ def _searched_with_tests(tmp_path, always_fail: bool):
 
 @pytest.mark.slow
 def test_with_select_tests_hidden_tests_that_always_fail_change_no_decision(tmp_path):
-    real = _searched_with_tests(tmp_path, always_fail=False)
-    failing = _searched_with_tests(tmp_path, always_fail=True)
+    real, failing = _both(_searched_with_tests, tmp_path)
     assert real[3].stats()["resolved"] >= 1 and failing[3].stats()["resolved"] == 0
     assert any(t["kept"] for t in real[3].checks["tests"])  # the checks ran and kept a test
     assert real[3].checks["tests"] == failing[3].checks["tests"]  # the same tests written and kept
