@@ -211,3 +211,17 @@ async def test_the_first_frame_shows_the_steps_not_a_loading_frame(tmp_path, mon
         own = static_text(action)
         detail._colour(shown, "ansi_dark")  # a colouring queued for a node the cursor has left
         assert static_text(action) == own and other.action["raw"].split()[0] in own, "the node shown keeps its action"
+
+
+async def test_what_start_up_built_is_frozen_while_the_app_runs_and_released_when_it_ends(tmp_path):
+    # The collector does not walk the imported modules again during the first frames; a
+    # process that runs apps in turn keeps nothing frozen of the one before.
+    import gc
+
+    path = tmp_path / "short.jsonl"
+    write_events(path, linear_events(20))
+    app = TrajscopeApp(Source(path))
+    assert gc.get_freeze_count() > 0
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: getattr(app.screen, "model", None) is not None)
+    assert gc.get_freeze_count() == 0
