@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from trajscope.engine.actions import short_action
 
 STATUSES = ("pending", "running", "done", "failed", "pruned", "promoted", "submitted")
+ROOT = "root"
+"""The id of the synthetic node that stands for the task (``parent`` null in an event)."""
 
 
 @dataclass(slots=True)
