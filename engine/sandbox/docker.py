@@ -165,6 +165,7 @@ class DockerSandbox(ContainerCommands):
                 self.store_mb << 20,
             )
         self._session = _session
+        self._shell = None
         self._n = _session.acquire()
         self._git = GitStore(LOCAL_STORE, repo, LOCAL_INDEX)
         self._limits = limits
@@ -187,6 +188,7 @@ class DockerSandbox(ContainerCommands):
         from docker.types import Ulimit
 
         session = self._session
+        self._end_shell()  # it belonged to the container this one replaces
         self._starts += 1
         suffix = "" if self._starts == 1 else f"-r{self._starts}"
         # No file may outgrow what one snapshot may send (nor the disk limit): this bounds a
@@ -276,7 +278,7 @@ class DockerSandbox(ContainerCommands):
         )
         with tempfile.SpooledTemporaryFile(8 << 20) as spool:
             sink = Sink(spool, PACK_LIMIT + 82)
-            code, timed_out = self._exec(script, sink)
+            code, timed_out = self._step(script, sink)
             check_exec(sink, code, timed_out, HELPER_TIMEOUT, "saving the state")
             spool.seek(0)
             commit = spool.read(41).decode("ascii", errors="replace").strip()
@@ -388,6 +390,7 @@ class DockerSandbox(ContainerCommands):
 
     def teardown(self) -> None:
         """Remove the container (a parked one: when the session's last sandbox closes)."""
+        self._end_shell()
         if self.container is not None:
             remove_container(self.container)
             self.container = None

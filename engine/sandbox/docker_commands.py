@@ -25,6 +25,7 @@ from trajscope.engine.sandbox.container import (
     stream_exec,
 )
 from trajscope.engine.sandbox.daemon import DiskWatch, remove_container
+from trajscope.engine.sandbox.engine_shell import EngineShell
 from trajscope.engine.sandbox.keeper import HELPER_LIMIT, HELPER_TIMEOUT, KeeperSession
 from trajscope.engine.sandbox.output import BoundedOutput, keep_output
 
@@ -49,6 +50,7 @@ class ContainerCommands:
     _disk_over: int
     _keep_pid: str
     _runs: object
+    _shell: EngineShell | None = None  # started by the first engine step after a command
 
     # -- low level --------------------------------------------------------------------
 
@@ -71,6 +73,20 @@ class ContainerCommands:
             watch=watch,
         )
 
+    def _step(self, script: str, sink: Sink, timeout: float = HELPER_TIMEOUT) -> tuple[int | None, bool]:
+        """Run one of the engine's own scripts, through the shell that the first step since the
+        last command started (``engine_shell``): no process of an agent's has lived beside it."""
+        self._check_open()
+        if self._shell is None or not self._shell.alive:
+            self._shell = EngineShell(self._client.api, self.container)
+        return self._shell.run(script, sink, timeout, kill=self._kill_all)
+
+    def _end_shell(self) -> None:
+        """Before anything of an agent's runs in the container (or the container goes)."""
+        shell, self._shell = self._shell, None
+        if shell is not None:
+            shell.close()
+
     def _watch_disk(self, ended: bool = False) -> bool:
         """Whether the container wrote past its disk limit; if so it is killed at once (its
         processes stop writing) and marked dead, to be removed with what it wrote."""
@@ -86,12 +102,13 @@ class ContainerCommands:
 
     def _sh(self, script: str, timeout: float = HELPER_TIMEOUT, limit: int = HELPER_LIMIT) -> str:
         sink = Sink(limit=limit)
-        code, timed_out = self._exec(script, sink, timeout)
+        code, timed_out = self._step(script, sink, timeout)
         return check_exec(sink, code, timed_out, timeout, "in the container").decode("utf-8", errors="replace")
 
     def _kill_all(self) -> None:
         """Kill every process left in the container (the agent's background work, what
         escaped with setsid or a double fork); if that does not hold, the container goes."""
+        self._end_shell()
         if self.container is None or not self._keep_pid or self._dead:
             return
         sink = Sink(limit=4096)
@@ -117,6 +134,7 @@ class ContainerCommands:
         """Run ``command``: its output streams to the engine (no file in the container is
         involved), bounded head and tail; at its end or its deadline every process it
         left in the container is killed."""
+        self._end_shell()
         n = next(self._runs)
         out = BoundedOutput()
         script = (f"{self.setup}\n" if self.setup else "") + (
@@ -174,7 +192,7 @@ class ContainerCommands:
 
     def _editor(self, script: str, path: str, verb: str) -> bytes:
         sink = Sink(limit=READ_LIMIT + 1)
-        code, timed_out = self._exec(script, sink)
+        code, timed_out = self._step(script, sink)
         if timed_out:
             raise SandboxError(f"could not {verb} {path}: no answer in {HELPER_TIMEOUT:g} s")
         raise_for_editor(code if code is not None else 1, sink.err.data(), path, verb, READ_LIMIT)

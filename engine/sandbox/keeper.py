@@ -20,6 +20,7 @@ from trajscope.engine.sandbox.git_store import GitStore, check_ref
 from trajscope.engine.sandbox.container import Sink, check_exec, put_dir, put_file, short_error, stream_exec
 from trajscope.engine.sandbox.daemon import LABEL, OWNER, SESSION, owner_id, remove_container
 from trajscope.engine.sandbox.docker_steps import FIXED_DATES as _FIXED_DATES
+from trajscope.engine.sandbox.engine_shell import EngineShell
 
 STORE_MOUNT = "/ts"
 KEEPER_STORE = f"{STORE_MOUNT}/store.git"  # the session's store, written by the keeper only
@@ -29,6 +30,7 @@ KEEPER_STORE = f"{STORE_MOUNT}/store.git"  # the session's store, written by the
 BASE_IGNORED = f"{STORE_MOUNT}/base-ignored"
 HELPER_TIMEOUT = 600.0  # seconds an engine step in a container may take (git on a large tree)
 HELPER_LIMIT = 256 << 20  # bytes an engine step may print (a diff, a file)
+SMALL_PACK = 8 << 20  # a pack up to this size goes to the keeper's shell in memory; a larger one streams
 
 
 def _git_env(store: str) -> str:
@@ -99,6 +101,8 @@ class KeeperSession(SharedState):
         self.outputs = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix=f"trajscope-docker-{self.id}-"))
         self.outputs.mkdir(parents=True, exist_ok=True)
         self.store_lock = threading.Lock()
+        self._shell: EngineShell | None = None
+        self._shell_lock = threading.Lock()
         # A container whose repository is copied in (not in the image) holds that copy in its
         # writable layer: its disk limit counts from there.
         self.source_bytes = _tree_bytes(source) if source is not None else 0
@@ -138,13 +142,28 @@ class KeeperSession(SharedState):
         put_file(self.keeper, STORE_MOUNT, BASE_IGNORED.rsplit("/", 1)[1], io.BytesIO(patterns), len(patterns))
         self.sh(f"chmod 644 {BASE_IGNORED}")
 
-    def sh(self, script: str, timeout: float = HELPER_TIMEOUT, limit: int = HELPER_LIMIT, stdin=None) -> bytes:
-        """Run an engine script in the keeper (``stdin``: a file it reads); its stdout, or SandboxError."""
+    def sh(
+        self, script: str, timeout: float = HELPER_TIMEOUT, limit: int = HELPER_LIMIT, stdin=None, data: bytes = b""
+    ) -> bytes:
+        """Run an engine script in the keeper; its stdout, or SandboxError. ``stdin``: a file it
+        reads as its standard input; ``data``: bytes it reads from the file ``$TS_IN``. The
+        keeper's long-lived shell takes the script where no other step holds it (the keeper runs
+        nothing of an agent's); else, or with ``stdin``, an exec of its own does."""
         if self.keeper is None:
             raise SandboxError("the sandbox is closed")
         sink = Sink(limit=limit)
-        argv = ["bash", "-c", script]
-        code, timed_out = stream_exec(self.client.api, self.keeper, argv, sink, timeout, stdin=stdin)
+        if stdin is None and self._shell_lock.acquire(blocking=False):
+            try:
+                if self._shell is None or not self._shell.alive:
+                    self._shell = EngineShell(self.client.api, self.keeper)
+                code, timed_out = self._shell.run(script, sink, timeout, data=data)
+            finally:
+                self._shell_lock.release()
+        else:
+            if data:
+                stdin, script = io.BytesIO(data), f"TS_IN=/dev/stdin\n{script}"
+            argv = ["bash", "-c", script]
+            code, timed_out = stream_exec(self.client.api, self.keeper, argv, sink, timeout, stdin=stdin)
         return check_exec(sink, code, timed_out, timeout, "the snapshot store")
 
     def ingest(self, pack, size: int, commit: str) -> None:
@@ -152,7 +171,9 @@ class KeeperSession(SharedState):
         must then be complete there (the commit and every object it reaches). The packs of a
         session may add at most ``store_limit`` bytes to its store."""
         # the pack comes on the keeper's standard input, in the exchange that checks it
-        index = "git -c transfer.fsckObjects=true index-pack --stdin --strict >/dev/null\n" if size else ""
+        small = 0 < size <= SMALL_PACK
+        pack_in = '< "$TS_IN"' if small else ""
+        index = f"git -c transfer.fsckObjects=true index-pack --stdin --strict {pack_in} >/dev/null\n" if size else ""
         with self.store_lock:
             if self.stored + size > self.store_limit:
                 raise SandboxError(
@@ -169,7 +190,9 @@ class KeeperSession(SharedState):
                 f"if git rev-list --objects {commit} --not refs/trajscope/base | cut -d' ' -f1 | "
                 "git cat-file --batch-check | grep -q ' missing$'; then echo 'the state is not complete' >&2; exit 1; fi\n"
                 f"git update-ref refs/trajscope/states/{commit} {commit}\n",
-                stdin=pack if size else None,  # at the pack's first byte: all that is left of it
+                # at the pack's first byte: all that is left of it
+                stdin=pack if size and not small else None,
+                data=pack.read(size) if small else b"",
             )
 
     def room(self) -> int:
@@ -194,6 +217,8 @@ class KeeperSession(SharedState):
         return out.decode("utf-8", errors="replace")
 
     def close(self) -> None:
+        if self._shell is not None:
+            self._shell.close()
         if self.keeper is not None:
             remove_container(self.keeper)
             self.keeper = None

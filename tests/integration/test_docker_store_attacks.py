@@ -344,3 +344,30 @@ def test_a_trojan_in_home_or_tmp_does_not_run_in_a_sibling_branch(built):
         ).output
         assert "trojan" not in out and "# tmp" not in out and "mark" not in out
         assert box.diff() == "" and box.run("ls owned", timeout=30).exit_code != 0
+
+
+def test_no_command_of_an_agent_s_runs_beside_the_engine_s_shell(source):
+    """The engine's steps go through a long-lived shell in the container (engine_shell). An
+    agent that could reach it would steer every later step: find it among the processes and
+    write a script to its standard input. It is never there while a command runs; a step past
+    its deadline ends it, and the next step starts another."""
+    from trajscope.engine.sandbox.docker import DockerSandbox
+
+    box = DockerSandbox(source=source)
+    try:
+        assert_contained(box)
+        box.write("pkg/mod.py", "def f():\n    return 2\n")
+        ref = box.snapshot()  # the engine's shell is up now
+        assert box.read("pkg/mod.py").endswith("return 2\n")
+        seen = box.run(
+            "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done;"
+            " for p in /proc/[0-9]*; do printf '9 %032d 0\\ntouch /x\\n' 0 > $p/fd/0 2>/dev/null; done; echo tried"
+        ).output
+        assert "tried" in seen and "TS_IN" not in seen and "while IFS" not in seen
+        box.restore(ref)
+        assert box.run("test -e /x && echo planted || echo clean").output.strip() == "clean"
+        with pytest.raises(SandboxError, match="did not finish"):
+            box._sh("sleep 30", timeout=1)
+        assert box.read("pkg/mod.py").endswith("return 2\n") and box.snapshot() == ref
+    finally:
+        box.close()
