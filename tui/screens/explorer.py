@@ -231,22 +231,10 @@ class ExplorerScreen(ReadingInParts, Screen[None]):
     def _drain(self) -> None:
         if self.reader is not None and self._reader_ended():
             return
-        events = self.pump.drain()
-        if not events or self.model is None:
-            return
+        if self.model is None or not (len(self.pump) or self.reader is not None):
+            return  # while a file is read, a tick with nothing to fold still adds the lines scrolled into view
         model, tree = self.model, self.tree
-        changed: set[str] = set()
-        added: list[str] = []
-        with tree.growing():
-            for event in events:
-                node_id = model.apply(event)
-                if node_id is None:
-                    continue
-                if event["type"] == "node_added":
-                    tree.node_added(node_id)
-                    added.append(node_id)
-                else:
-                    changed.add(node_id)
+        added, changed = self.fold_pending()
         if added or changed:
             self.flag_cache.forget()  # steps changed: checkpoints are rebuilt as the cursor needs them
         self.after_drain(added, changed)

@@ -12,8 +12,6 @@ same indent, and indentation grows only where the search branched.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from rich.style import Style
 from rich.text import Text
@@ -24,16 +22,12 @@ from textual.widgets.tree import TreeNode
 from trajscope.engine.tree import ROOT
 from trajscope.engine.tree import Tree as Model
 from trajscope.tui.widgets.node_label import build_label
+from trajscope.tui.widgets.tree_growth import AUTO_EXPAND_BELOW, CHUNK, GrowingLines
 
-CHUNK = 250
 _UNDRAWN = Text("")  # the label of a line not drawn yet (shared: it is never changed)
-AUTO_EXPAND_BELOW = 600  # small trees open fully expanded
-READING_LINES = 2000
-"""Lines a container gets while its file is read; the rest come in chunks once it is read (each
-batch of lines makes Textual list every line again: 100,000 steps in batches was quadratic)."""
 
 
-class ActionTree(Tree[str]):
+class ActionTree(GrowingLines, Tree[str]):
     """The left pane: one line per agent turn."""
 
     COMPONENT_CLASSES = {
@@ -59,9 +53,6 @@ class ActionTree(Tree[str]):
         Binding("home", "first_line", "First line", show=False, id="tree.first"),
         Binding("G,end", "last_line", "Last line", show=False, id="tree.last"),
     ]
-
-    _batched = 0  # inside ``growing``: a layout refresh waits for the end of the batch (Tree's init refreshes)
-    _stale = False
 
     def __init__(self, **kwargs) -> None:
         super().__init__("loading…", data=ROOT, **kwargs)
@@ -194,21 +185,19 @@ class ActionTree(Tree[str]):
         if len(model) < AUTO_EXPAND_BELOW and not reading:
             self._expand_everything()
         else:
-            self._populate_sync(ROOT, limit=CHUNK)
-            self.root.expand()
-            if len(self.view_children(ROOT)) > CHUNK:
-                self.run_worker(self._populate_rest(ROOT), group="populate")
+            self._populate_sync(ROOT, limit=self._first_lines())
+            self.root.expand()  # the rest of a large root: _on_tree_node_expanded
             self._open_first_path()
         self.move_cursor_to_line(0) if self.last_line >= 0 else None
 
     def _open_first_path(self) -> None:
         """Opens the first branch downwards, about a screenful of lines and no more."""
-        node_id = ROOT
-        while len(self._tnodes) < CHUNK:
+        node_id, lines = ROOT, self._first_lines()
+        while len(self._tnodes) < lines:
             node_id = next((c for c in self.view_children(node_id) if self._has_view_children(c)), None)
             if node_id is None or node_id not in self._tnodes:
                 return
-            self._populate_sync(node_id, limit=CHUNK)
+            self._populate_sync(node_id, limit=lines)
             self._tnodes[node_id].expand()
 
     def _expand_everything(self) -> None:
@@ -237,7 +226,7 @@ class ActionTree(Tree[str]):
             tnode._expanded = True
         elif node_id in self._reexpand:
             self._reexpand.discard(node_id)
-            self._populate_sync(node_id)
+            self._populate_sync(node_id, limit=self._first_lines() if self.reading else None)
             tnode.expand()
         return tnode
 
@@ -271,8 +260,13 @@ class ActionTree(Tree[str]):
         node_id = event.node.data
         if node_id is None or node_id in self._populated or self.model is None:
             return
-        self._populate_sync(node_id, limit=CHUNK)
-        if node_id not in self._populated:
+        with self.growing():
+            self._populate_sync(node_id, limit=self._first_lines())
+        if node_id in self._populated:
+            return
+        if self.reading:  # its lines come as they scroll into view, or once the file is read
+            self._leave_for_later(node_id)
+        else:
             self.run_worker(self._populate_rest(node_id), group="populate")
 
     def _drop(self, tnode: TreeNode[str]) -> None:
@@ -295,71 +289,6 @@ class ActionTree(Tree[str]):
         # the line list again for a frame nobody sees (100,000 lines: seconds).
         if not self.app.is_running:
             event.prevent_default()
-
-    # -- live growth ----------------------------------------------------------
-    def _invalidate(self) -> None:
-        if not self._batched:
-            super()._invalidate()
-            return
-        # Each line added asks for a layout refresh (a thousand lines read: a thousand of them);
-        # the line list is dropped at once, so anything that reads it inside the batch is right.
-        self._clear_line_cache()
-        self._updates += 1
-        self._stale = True
-
-    @contextmanager
-    def growing(self) -> Iterator[None]:
-        """Add many lines with one layout refresh at the end."""
-        self._batched += 1
-        try:
-            yield
-        finally:
-            self._batched -= 1
-            if not self._batched and self._stale:
-                self._stale = False
-                super()._invalidate()
-
-    def node_added(self, node_id: str) -> None:
-        """Reflect a node the fold has just added."""
-        model = self.model
-        parent = model.nodes[node_id].parent
-        siblings = model.n_children(parent)
-        if siblings == 2:
-            self._branch_formed(parent)
-            return
-        if siblings == 1:
-            container = parent if self._is_head(parent) else self._vparent.get(parent)
-            if container is None:
-                return
-            ptnode = self._tnodes.get(parent)
-            if ptnode is not None and container == parent and not ptnode.allow_expand:
-                ptnode.allow_expand = True
-        else:
-            container = parent
-        if container in self._populated and container in self._tnodes:
-            if self.reading and len(self._tnodes[container].children) >= READING_LINES:
-                self._populated.discard(container)
-                self._deferred.add(container)
-                return
-            self._materialize(node_id, container, drawn_later=self.reading)
-
-    def _branch_formed(self, parent: str) -> None:
-        """``parent`` got its second child: its first child's chain becomes a branch."""
-        first = self.model.children(parent)[0]
-        ftnode = self._tnodes.get(first)
-        if ftnode is not None:
-            siblings = ftnode.parent.children
-            for tnode in list(siblings[siblings.index(ftnode) :]):
-                self._drop(tnode)
-        if ftnode is not None:
-            self._reexpand.add(first)  # the chain the user could see stays in view
-        ptnode = self._tnodes.get(parent)
-        if ptnode is not None:
-            ptnode.allow_expand = True
-            self._populated.discard(parent)
-            ptnode.expand()
-            self._populate_sync(parent)
-        self._reexpand.clear()
 
     # -- navigation -------------------------------------------------------------
     def reveal(self, node_id: str) -> bool:
@@ -390,33 +319,6 @@ class ActionTree(Tree[str]):
     def action_first_line(self) -> None:
         self.cursor_line = 0
         self.scroll_to_line(0, animate=False)
-
-    def read_done(self) -> None:
-        """The whole file is in the tree: a small one opens fully, and a G pressed while it was
-        read goes to the last line now."""
-        self.reading = False
-        if self.model is not None and len(self.model) < AUTO_EXPAND_BELOW:
-            self._expand_everything()
-        deferred, self._deferred = self._deferred, set()
-        for container in deferred:
-            if container in self._tnodes and container not in self._populated:
-                if self._wants_last:  # the person waits for the last line: all of it in one batch
-                    with self.growing():
-                        self._populate_sync(container, drawn_later=True)
-                else:
-                    self.run_worker(self._populate_rest(container), group="populate")
-        if self._wants_last:
-            self._wants_last = False
-            self.action_last_line()
-
-    def action_last_line(self) -> None:
-        """The last line shown (in a run without branches, the last step)."""
-        if self.reading:  # the last line now is not the last step: go there when it is read
-            self._wants_last = True
-            self.notify("Still reading the file: the cursor goes to the last step when it is read.", timeout=3)
-            return
-        self.cursor_line = self.last_line
-        self.scroll_to_line(self.cursor_line, animate=False)
 
     def action_fold_or_parent(self) -> None:
         node = self.cursor_node
