@@ -44,8 +44,10 @@ def _args(server, out, *extra):
 
 def test_headless_search_prints_progress_and_a_json_result(tmp_path):
     out = tmp_path / "search.jsonl"
+    # --select prm: the JSON result is this test's subject, not how its patch was chosen (the
+    # agent's checks, the default with a model, would re-run every candidate's tests)
     with FakeLLM(Solver(load_task_dir(TASK_DIR), wrong_rate=0.5, seed=5)) as server:
-        proc = trajscope(*_args(server, out, "--strategy", "dars", "--max-nodes", "14"), timeout=300)
+        proc = trajscope(*_args(server, out, "--strategy", "dars", "--max-nodes", "14", "--select", "prm"), timeout=300)
     assert proc.returncode in (0, 1), proc.stderr
     result = json.loads(proc.stdout)
     tree = Tree.fold(read_events(out))
