@@ -245,7 +245,8 @@ class ExplorerScreen(ReadingInParts, Screen[None]):
             self.app.sub_title = model.title
         if tree.cursor_id in changed or tree.cursor_node is None:
             self._show_cursor()
-        self._update_status()
+        if self.reader is None or self.status_due():
+            self._update_status()
 
     def after_drain(self, added: list[str], changed: set[str]) -> None:
         """A batch of events was folded (the live screen follows the frontier from here)."""

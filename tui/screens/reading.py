@@ -16,10 +16,22 @@ READ_SLICE_S = 0.04
 """How long one fold of a file's next events may take before keys and frames have their turn
 (a key waits at most this long); the next slice follows at the next tick."""
 FOLD_STEP = 500  # events between two looks at the clock
+STATUS_EVERY_S = 0.25
+"""While a file is read the status bar changes at most this often (each change costs a frame)."""
 
 
 class ReadingInParts:
     """The explorer's reading of a file in parts; ``reader`` is None once the tree is whole."""
+
+    _status_at = 0.0
+
+    def status_due(self) -> bool:
+        """Whether the status bar may say again how much is read."""
+        now = time.monotonic()
+        if now - self._status_at < STATUS_EVERY_S:
+            return False
+        self._status_at = now
+        return True
 
     def _reader_ended(self) -> bool:
         """The file's reader has nothing more: the tree is whole (or the reading stopped)."""
