@@ -40,7 +40,7 @@ from trajscope.engine.sandbox.container import (
     put_dir,
     short_error,
 )
-from trajscope.engine.sandbox.docker_commands import ContainerCommands
+from trajscope.engine.sandbox.docker_commands import COMMAND_ENV, ContainerCommands
 from trajscope.engine.sandbox.daemon import (
     BASE_IMAGE,
     LABEL,
@@ -208,19 +208,7 @@ class DockerSandbox(ContainerCommands):
             volumes={session.volume.name: {"bind": STORE_MOUNT, "mode": "ro"}},
             **self._limits,
             ulimits=[Ulimit(name="fsize", soft=fsize, hard=fsize)],
-            environment={
-                "PAGER": "cat",
-                "GIT_PAGER": "cat",
-                "TERM": "dumb",
-                "LANG": "C.UTF-8",
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONUNBUFFERED": "1",
-                "PIP_NO_INPUT": "1",
-                # no network, so pip's cache serves nothing; kept out of HOME, where
-                # a write replaces the container at the next restore (tamper)
-                "PIP_NO_CACHE_DIR": "1",
-                "NO_COLOR": "1",
-            },
+            environment=COMMAND_ENV,
         )
         self._disk = None if quota else DiskWatch(self._client, self.container, limit)
         self._dead = False
@@ -283,11 +271,13 @@ class DockerSandbox(ContainerCommands):
             spool.seek(0)
             commit = spool.read(41).decode("ascii", errors="replace").strip()
             check_ref(commit)
-            self._took_index(spool.read(41).decode("ascii", errors="replace"))
+            index_sum = spool.read(41).decode("ascii", errors="replace")
+            self._index_sum = ""  # an index naming objects the keeper refused is never trusted
             size = sink.size - 82
             # What the container's git made of its files becomes this branch's state only: the
             # keeper checks that it is whole, not that it is the files (docs/security.md).
             self._session.ingest(spool, size if size > 32 else 0, commit)
+            self._took_index(index_sum)
         return commit
 
     def restore(self, ref: StateRef) -> None:

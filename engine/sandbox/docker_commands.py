@@ -30,6 +30,19 @@ from trajscope.engine.sandbox.keeper import HELPER_LIMIT, HELPER_TIMEOUT, Keeper
 from trajscope.engine.sandbox.output import BoundedOutput, keep_output
 
 READ_LIMIT = 16 << 20  # bytes the file tools read from one file
+COMMAND_ENV = {  # what every process in an agent's container starts with
+    "PAGER": "cat",
+    "GIT_PAGER": "cat",
+    "TERM": "dumb",
+    "LANG": "C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+    "PIP_NO_INPUT": "1",
+    # no network, so pip's cache serves nothing; kept out of HOME, where
+    # a write replaces the container at the next restore (tamper)
+    "PIP_NO_CACHE_DIR": "1",
+    "NO_COLOR": "1",
+}
 KILL_TIMEOUT = 20.0
 
 
