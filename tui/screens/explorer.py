@@ -35,7 +35,7 @@ from trajscope.tui.widgets.status_bar import StatusBar
 
 
 DETAIL_MODES = ("shown", "narrow", "hidden")
-READ_INTERVAL_S = 0.02  # the fold of a file read in parts: as often as keys leave room for
+READ_INTERVAL_S = 0.005  # the fold of a file read in parts: a slice (READ_SLICE_S) as soon as keys and frames had their turn
 FIRST_PART_WAIT_S = 0.25  # the longest the screen waits for a file's first part before saying "loading"
 
 
