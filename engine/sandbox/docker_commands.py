@@ -92,7 +92,13 @@ class ContainerCommands:
         self._check_open()
         if self._shell is None or not self._shell.alive:
             self._shell = EngineShell(self._client.api, self.container)
-        return self._shell.run(script, sink, timeout, kill=self._kill_all)
+        code, timed_out = self._shell.run(script, sink, timeout, kill=self._kill_all)
+        if code is None and not timed_out and not sink.size:
+            # the shell broke before the step printed anything (an image whose bash lacks
+            # what the loop needs): the step runs in an exec of its own, as it did before
+            self._shell = None
+            return self._exec(script, sink, timeout)
+        return code, timed_out
 
     def _end_shell(self) -> None:
         """Before anything of an agent's runs in the container (or the container goes)."""

@@ -159,11 +159,13 @@ class KeeperSession(SharedState):
                 code, timed_out = self._shell.run(script, sink, timeout, data=data)
             finally:
                 self._shell_lock.release()
-        else:
-            if data:
-                stdin, script = io.BytesIO(data), f"TS_IN=/dev/stdin\n{script}"
-            argv = ["bash", "-c", script]
-            code, timed_out = stream_exec(self.client.api, self.keeper, argv, sink, timeout, stdin=stdin)
+            if code is not None or timed_out or sink.size:
+                return check_exec(sink, code, timed_out, timeout, "the snapshot store")
+            self._shell = None  # it broke before the step printed anything: an exec of its own
+        if data:
+            stdin, script = io.BytesIO(data), f"TS_IN=/dev/stdin\n{script}"
+        argv = ["bash", "-c", script]
+        code, timed_out = stream_exec(self.client.api, self.keeper, argv, sink, timeout, stdin=stdin)
         return check_exec(sink, code, timed_out, timeout, "the snapshot store")
 
     def ingest(self, pack, size: int, commit: str) -> None:

@@ -346,7 +346,7 @@ def test_a_trojan_in_home_or_tmp_does_not_run_in_a_sibling_branch(built):
         assert box.diff() == "" and box.run("ls owned", timeout=30).exit_code != 0
 
 
-def test_no_command_of_an_agent_s_runs_beside_the_engine_s_shell(source):
+def test_no_command_of_an_agent_s_runs_beside_the_engine_s_shell(source, monkeypatch):
     """The engine's steps go through a long-lived shell in the container (engine_shell). An
     agent that could reach it would steer every later step: find it among the processes and
     write a script to its standard input. It is never there while a command runs; a step past
@@ -367,7 +367,17 @@ def test_no_command_of_an_agent_s_runs_beside_the_engine_s_shell(source):
         box.restore(ref)
         assert box.run("test -e /x && echo planted || echo clean").output.strip() == "clean"
         with pytest.raises(SandboxError, match="did not finish"):
-            box._sh("sleep 30", timeout=1)
+            box._sh("sleep 30", timeout=0.5)
+        assert box.read("pkg/mod.py").endswith("return 2\n") and box.snapshot() == ref
+        # a shell that cannot run the loop (an image's bash without it): each step takes an exec
+        from trajscope.engine.sandbox import engine_shell
+
+        monkeypatch.setattr(engine_shell, "_LOOP", "exit 0")
+        box._end_shell()
+        box._session._shell.close()  # the keeper's too
+        box.write("pkg/mod.py", "def f():\n    return 5\n")
+        assert box.read("pkg/mod.py").endswith("return 5\n") and box.snapshot() != ref
+        box.restore(ref)
         assert box.read("pkg/mod.py").endswith("return 2\n") and box.snapshot() == ref
     finally:
         box.close()
