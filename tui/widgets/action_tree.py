@@ -94,7 +94,11 @@ class ActionTree(GrowingLines, Tree[str]):
 
     def process_label(self, label) -> Text:
         # The default copies every label to cut it at its first line; ours are made one line.
-        if isinstance(label, Text) and "\n" not in label.plain:
+        # A string is shown as it is, never read as markup (the first one, "loading…", made
+        # rich load its emoji table: ~17 ms of the first frame).
+        if isinstance(label, str):
+            label = Text(label)
+        if "\n" not in label.plain:
             return label
         return super().process_label(label)
 
