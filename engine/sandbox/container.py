@@ -42,7 +42,10 @@ KILL_ALL = (
     "    for p in /proc/[0-9]*; do p=${p#/proc/}\n"
     '      case " 1 $$ $KEEP " in *" $p "*) continue;; esac\n'
     '      [ -n "${done[$p]}" ] && continue\n'
-    "      read -r _ _ st _ < /proc/$p/stat 2>/dev/null || continue\n"
+    # The state is the field after the name's closing ")": the name is the process's own to
+    # set (spaces, ")", newlines), so the fields are counted from its last ") ", never from the start.
+    "      st=; read -r -d '' st 2>/dev/null < /proc/$p/stat; [ -n \"$st\" ] || continue\n"
+    "      st=${st##*) }; st=${st%% *}\n"
     '      [ "$st" = Z ] && continue\n'
     '      kill -$sig "$p" 2>/dev/null; done[$p]=1; n=1\n'
     "    done\n"

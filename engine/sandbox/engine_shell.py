@@ -67,8 +67,11 @@ class EngineShell:
         ``stream_exec``. The code is None, and the shell is gone, where the exchange broke."""
         if not self.alive:
             return None, False
+        try:
+            body = script.encode()
+        except UnicodeEncodeError:  # a name from a tool call holding a lone surrogate (JSON allows it)
+            raise SandboxError("a path or text that is not valid UTF-8 cannot reach the container") from None
         marker = secrets.token_hex(16).encode()
-        body = script.encode()
         header = f"{len(body)} {marker.decode()} {len(data)}\n".encode()
         result: list[int | None] = [None]
         thread = threading.Thread(target=self._exchange, args=(header + data + body, marker, sink, result), daemon=True)

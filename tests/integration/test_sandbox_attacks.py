@@ -187,17 +187,22 @@ def test_host_secrets_are_out_of_reach(box, kind, monkeypatch):
         assert not box.isolated and box.kind == "none" and "UNCONFINED" in box.notice
 
 
-# 7. Nothing a command started survives it: setsid, a double fork, nohup.
+# 7. Nothing a command started survives it: setsid, a double fork, nohup, and a process that
+# names itself so that a reader counting /proc/PID/stat's fields from the start sees a zombie
+# ("a Z b": the sweep skipped it, and it rewrote restored files and the engine's programs).
 def test_detached_processes_do_not_survive(box):
     bash(
         box,
         "setsid sleep 301 > /dev/null 2>&1 < /dev/null & (sleep 302 > /dev/null 2>&1 &); "
-        "nohup sleep 303 > /dev/null 2>&1 & (setsid bash -c 'trap \"\" TERM HUP; sleep 304' &) ; echo ok",
+        "nohup sleep 303 > /dev/null 2>&1 & (setsid bash -c 'trap \"\" TERM HUP; sleep 304' &) ; "
+        '(setsid python3 -c \'import time; open("/proc/self/comm", "w").write("a Z b"); time.sleep(305)\' '
+        "> /dev/null 2>&1 < /dev/null &); sleep 0.3; echo ok",
     )
     time.sleep(0.5)
     left = bash(box, "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done").text
     for n in (301, 302, 303, 304):
         assert f"sleep {n}" not in left, left
+    assert "time.sleep(305)" not in left, left
 
 
 # 8. The search tool stays in the repository.

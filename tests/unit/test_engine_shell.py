@@ -59,3 +59,18 @@ def test_anything_after_the_answer_or_a_shell_that_stops_ends_the_shell():
     assert _exchange([b"out" + MARK + b"0"])[0] is None  # the socket closed mid-answer
     assert _exchange([b"out" + MARK + b"xyz" + MARK])[0] is None
     assert _exchange([b"out" + MARK + b"000" + b"e" * 9000])[0] is None  # stderr is 4 KiB at most
+
+
+def test_a_name_that_is_not_utf_8_is_a_sandbox_error_not_a_crash():
+    # A tool call's path may hold a lone surrogate (JSON allows "\udcff"): the step fails with
+    # the sandbox's error, which marks the node failed, never an exception nothing catches.
+    import pytest
+
+    from trajscope.engine.sandbox.base import SandboxError
+
+    shell = object.__new__(EngineShell)
+    shell.sock = shell.raw = _Raw()
+    shell.alive = True
+    with pytest.raises(SandboxError, match="not valid UTF-8"):
+        shell.run("cat -- 'a\udcff.py'", Sink(), 5)
+    assert shell.raw.sent == b"", "nothing went to the container"
