@@ -85,7 +85,9 @@ async def test_lines_scrolled_into_view_while_the_file_is_read_come_at_once(tmp_
     app = TrajscopeApp(Source(path))
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: getattr(app.screen, "model", None) is not None and not app.screen.tree.loading)
+            await wait_for(
+                pilot, lambda: getattr(app.screen, "model", None) is not None and not app.screen.tree.loading
+            )
             screen, tree = app.screen, app.screen.tree
             await wait_for(pilot, lambda: not len(screen.pump))  # the second part is folded
             read = len(screen.model)

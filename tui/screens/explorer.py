@@ -35,7 +35,8 @@ from trajscope.tui.widgets.status_bar import StatusBar
 
 
 DETAIL_MODES = ("shown", "narrow", "hidden")
-READ_INTERVAL_S = 0.005  # the fold of a file read in parts: a slice (READ_SLICE_S) as soon as keys and frames had their turn
+# The fold of a file read in parts: a slice (READ_SLICE_S) as soon as keys and frames had their turn.
+READ_INTERVAL_S = 0.005
 FIRST_PART_WAIT_S = 0.25  # the longest the screen waits for a file's first part before saying "loading"
 
 
