@@ -13,6 +13,7 @@ a Docker one in its container.
 
 from __future__ import annotations
 
+import os
 import shlex
 
 from trajscope.engine.sandbox.base import StateRef
@@ -33,8 +34,17 @@ BUILD_EXCLUDES = (
 
 _BASE_REF = "refs/trajscope/base"
 
+EMPTY_TREES = frozenset(
+    {"4b825dc642cb6eb9a060e54bf8d69288fbee4904", "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321"}
+)
+"""The empty tree's id (SHA-1, SHA-256): a base with no ignored files has nothing to put back."""
+
 UNTRACKED_MARK = "//untracked"
 """Separates a restore's changed paths from its untracked ones: no git path holds ``//``."""
+ALL_MARK, TRACKED_MARK = "//all", "//tracked"
+"""After ``UNTRACKED_MARK`` where ``restore`` was given ``tracked_in``: ``ALL_MARK`` and every
+untracked path (it had to hash the work tree: no index), or the paths a command changed, then
+``TRACKED_MARK`` and the paths the state tracks in the folders asked for and theirs."""
 
 # The store's attributes come first: every attribute that could make git convert or run
 # something (filters, text and eol conversion, ident, encodings, diff and merge drivers)
@@ -137,21 +147,55 @@ class GitStore:
         )
 
     @staticmethod
-    def _put_back_ignored(tree: str, index: str, changed: bool) -> str:
+    def ignored_to_put_back(tree: str, index: str) -> tuple[str, str] | None:
+        """``restore``'s ``ignored`` for the base's ignored files saved as ``tree``: None where
+        there are none (the three git steps that would put them back would change nothing)."""
+        return None if tree in EMPTY_TREES else (tree, index)
+
+    @staticmethod
+    def _leave_index(index: str, keep: bool = False) -> str:
+        """Shell lines that take what a command changed (diff-files: stat against ``index``)
+        out of that index; the index is rewritten only where a file changed. ``keep``: their
+        list stays in ``<index>.moved``."""
+        ii, listed = f"GIT_INDEX_FILE={shlex.quote(index)}", shlex.quote(index + ".moved")
+        return (
+            f"{ii} g diff-files --name-only -z > {listed}\n"
+            f"if [ -s {listed} ]; then {ii} g update-index -z --force-remove --stdin < {listed}; fi\n"
+            + ("" if keep else f"rm -f {listed}\n")
+        )
+
+    def _tracked_listing(self, folders: list[bytes]) -> str:
+        """Shell lines printing the paths a command changed (``<index>.moved``), ``TRACKED_MARK``,
+        then the paths the index tracks in ``folders`` and in the folders of those changed paths
+        (a changed path the state lacks stays in the work tree, untracked, for the caller to
+        find there). Paths reach git as literal pathspecs, through a file, never as words."""
+        moved, specs = shlex.quote(self.index + ".moved"), shlex.quote(self.index + ".specs")
+        named = " ".join(shlex.quote(os.fsdecode(f) or ".") for f in folders)
+        return (
+            f"cat {moved}\nprintf '{TRACKED_MARK}\\0'\n"
+            + (f"printf '%s\\0' {named} > {specs}\n" if folders else f": > {specs}\n")
+            + f"sed -z -e 's|/[^/]*$||;t;s|.*|.|' {moved} >> {specs}\n"
+            + f"if [ -s {specs} ]; then export -f g; xargs -0 -r bash -c "
+            + shlex.quote('g --literal-pathspecs ls-files -z -- "$@"')
+            + f" _ < {specs}; fi\nrm -f {moved} {specs}\n"
+        )
+
+    @classmethod
+    def _put_back_ignored(cls, tree: str, index: str, changed: bool) -> str:
         """Shell lines that make the base's ignored files what they were (``save_ignored``),
         with their own index as the state's files are restored with theirs: what a command
         changed leaves that index, and read-tree writes it and what the index lacks."""
         check_ref(tree)
         ii = f"GIT_INDEX_FILE={shlex.quote(index)}"
         return (
-            f"if [ -f {shlex.quote(index)} ] && [ ! -L {shlex.quote(index)} ]; then "
-            f"{ii} g diff-files --name-only -z | {ii} g update-index -z --force-remove --stdin; "
+            f"if [ -f {shlex.quote(index)} ] && [ ! -L {shlex.quote(index)} ]; then\n"
+            f"{cls._leave_index(index)}"
             f"else rm -f {shlex.quote(index)}; fi\n"
             + (f"{ii} g diff-index --cached --name-only -z {tree}\n" if changed else "")
             + f"{ii} g read-tree --reset -u {tree}\n"
         )
 
-    def snapshot(self, size_limit: int = 0, what: str = "") -> str:
+    def snapshot(self, size_limit: int = 0, what: str = "", untracked_in: list[bytes] | None = None) -> str:
         """Commit the work tree (once per distinct tree); prints the ref, followed by its tree
         when the commit is new: the caller files it under ``refs/trajscope/trees/<tree>`` once
         its objects are in the store (a quarantined script cannot know whether they will be).
@@ -159,16 +203,32 @@ class GitStore:
         before any of them is read (``what`` names the limit); the files it lists (changed, deleted, new and not ignored: what ``add -A`` stages) are then
         staged from that list, so the tree is walked once, not twice; the list stays in
         ``<index>.changed`` for the caller, which gives those files the modes git saved and
-        removes it (on the host, never through a link: ``host_files.set_git_modes``)."""
+        removes it (on the host, never through a link: ``host_files.set_git_modes``).
+        ``untracked_in``: the only paths where a new file can be (engine.sandbox.dir_watch), so
+        git looks there for new files, not in every folder; all of them where a changed
+        ``.gitignore`` could make a file elsewhere count."""
         stage = "g add -A\n"
         check = ""
         if size_limit:
             listed = shlex.quote(self.index + ".changed")
             # what the index holds first (a file that became a folder leaves it before the
             # folder's files come in), then the new paths
-            check = (
-                f"g ls-files -z -m > {listed}\ng ls-files -z -o --exclude-standard >> {listed}\n"
-            ) + self._refuse_over(size_limit, what, f"cat {listed}")
+            new_files = f"g ls-files -z -o --exclude-standard >> {listed}\n"
+            if untracked_in is not None:
+                named = " ".join(shlex.quote(os.fsdecode(p.rstrip(b"/"))) for p in untracked_in)
+                looked = (
+                    f"printf '%s\\0' {named} | xargs -0 -r bash -c "
+                    + shlex.quote('g --literal-pathspecs ls-files -z -o --exclude-standard -- "$@"')
+                    + f" _ >> {listed}\n"
+                    if untracked_in
+                    else ":\n"
+                )
+                new_files = (
+                    f"if grep -qz '\\(^\\|/\\)\\.gitignore$' {listed}; then\n{new_files}else\nexport -f g\n{looked}fi\n"
+                )
+            check = (f"g ls-files -z -m > {listed}\n" + new_files) + self._refuse_over(
+                size_limit, what, f"cat {listed}"
+            )
             # a folder listed whole is a nested repository: add -A decides what it becomes; so
             # does it where update-index refuses a path (below a link a command made of a folder)
             stage = (
@@ -227,6 +287,8 @@ class GitStore:
         size_limit: int = 0,
         untracked: bool = False,
         ignored: tuple[str, str] | None = None,
+        known: bool = False,
+        tracked_in: list[bytes] | None = None,
     ) -> str:
         """Make the work tree equal to ``ref``'s tracked files; ignored files are left alone, unless
         ``scrub``: then untracked and ignored files go, and tracked ones are put back from the
@@ -235,7 +297,11 @@ class GitStore:
         print ``UNTRACKED_MARK`` and what ``untracked()`` prints, for the caller to remove what
         is not part of the state. ``ignored``: the tree and index of ``save_ignored``; the base's
         ignored files are put back as they were (a state's own file of the same name wins), so a
-        restore holds them as a new fork does.
+        restore holds them as a new fork does. ``known``: the caller knows the store holds
+        ``ref`` (it saved or restored it), so the script does not check first. ``tracked_in``
+        (with ``untracked``): the folders (relative, ``b""`` the root) whose entries changed since
+        the last restore (engine.sandbox.dir_watch): rather than walk every folder, print what
+        ``ALL_MARK`` and ``TRACKED_MARK`` say, for the caller to look in those folders only.
 
         With the index of the engine's last step (git's record of every file's stat), the
         restore reads and writes only what differs: git compares each file's stat with the
@@ -249,12 +315,7 @@ class GitStore:
         # Where git hashes the work tree first, an ignore rule a command removed (or a new work
         # tree without its .gitignore yet) makes a base-ignored file part of the old tree, which
         # read-tree then removes: those are put back after, and the state's own files again.
-        after = (
-            put_back + "g diff-files --name-only -z | g update-index -z --force-remove --stdin\n"
-            f"g read-tree --reset -u {ref}^{{tree}}\n"
-            if ignored
-            else ""
-        )
+        after = put_back + self._leave_index(self.index) + f"g read-tree --reset -u {ref}^{{tree}}\n" if ignored else ""
         clean = "g clean -ffdxq; g checkout-index -a -f -q"
         hashed = (
             (f"if ! {self._size_within(size_limit)}; then {clean}; fi\n" if size_limit else "")
@@ -270,24 +331,33 @@ class GitStore:
         # the state touches only the paths that differ between the two trees: a one-tree one
         # would stat every file of the repository a second time. A path a command changed that
         # the state lacks is in neither tree: it stays, untracked, for the caller to remove.
+        watched = untracked and tracked_in is not None
+        everything = f"printf '{UNTRACKED_MARK}\\0{ALL_MARK}\\0'\n{self._untracked}\n" if watched else ""
+        hashed += everything
         compared = (
             put_back
-            + "g diff-files --name-only -z | g update-index -z --force-remove --stdin\n"
+            + self._leave_index(self.index, keep=watched)
             + "OLD=$(g write-tree)\n"
             + (f'g diff-tree -r --name-only -z "$OLD" {ref}^{{tree}}\n' if changed else "")
             + f'g read-tree --reset -u "$OLD" {ref}^{{tree}}\n'
+            + (f"printf '{UNTRACKED_MARK}\\0'\n" + self._tracked_listing(tracked_in or []) if watched else "")
         )
         return (
             self._prelude()
-            + f"g cat-file -e {ref}^{{tree}} 2>/dev/null || {{ echo 'unknown state {ref}' >&2; exit 3; }}\n"
+            + (
+                ""
+                if known
+                else f"g cat-file -e {ref}^{{tree}} 2>/dev/null || {{ echo 'unknown state {ref}' >&2; exit 3; }}\n"
+            )
             + (
                 f'{clean}\ng add -A\nOLD=$(g write-tree)\ng read-tree --reset -u "$OLD" {ref}^{{tree}}\n'
                 + (f'g diff-tree -r --name-only -z "$OLD" {ref}^{{tree}}\n' if changed else "")
                 + after
+                + everything
                 if scrub
                 else f'if [ -f "$GIT_INDEX_FILE" ] && [ ! -L "$GIT_INDEX_FILE" ]; then\n{compared}else\n{hashed}fi\n'
             )
-            + (f"printf '{UNTRACKED_MARK}\\0'\n{self._untracked}\n" if untracked else "")
+            + (f"printf '{UNTRACKED_MARK}\\0'\n{self._untracked}\n" if untracked and not watched else "")
         )
 
     def refresh(self, *others: str) -> str:
@@ -298,11 +368,27 @@ class GitStore:
         )
         return self._prelude() + "g update-index -q --refresh >/dev/null || true\n" + more
 
+    def refresh_paths(self, listed: str) -> str:
+        """Record the current stat of the tracked files named in ``listed`` (NUL-separated,
+        relative, each one there) in the index; each is read once, and git writes no object
+        for content the store holds. Other paths named are left alone."""
+        return (
+            self._prelude()
+            + f"g --literal-pathspecs add -u --pathspec-from-file={shlex.quote(listed)} --pathspec-file-nul || true\n"
+        )
+
     # No ignore rule at all, the store's own neither: a rule in the work tree is the agent's,
     # and whatever a rule hides is neither saved nor removed by read-tree. Whole untracked
     # folders are named once (``d/``), nested repositories included.
     _untracked = "g ls-files -z -o --directory"
     _untracked_files = "g ls-files -z -o"  # file by file: a folder's own files, not the folder
+
+    def tracked(self, folders: list[bytes]) -> str:
+        """Prints the paths the index tracks in ``folders`` (relative, ``b""`` the root), NUL-separated."""
+        if b"" in folders:
+            return self._prelude() + "g ls-files -z\n"
+        named = " ".join(shlex.quote(os.fsdecode(f)) for f in folders)
+        return self._prelude() + f"g --literal-pathspecs ls-files -z -- {named}\n"
 
     def untracked(self) -> str:
         """Prints every path the index does not track (ignored ones too), NUL-separated."""

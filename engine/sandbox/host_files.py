@@ -113,11 +113,13 @@ def chown_tree(top: Path, uid: int, also: tuple[Path, ...] = ()) -> None:
         os.lchown(where, uid, uid)
 
 
-def chown_paths(repo: str, paths: list[str], uid: int) -> None:
+def chown_paths(repo: str, paths: list[str], uid: int) -> list[str]:
     """Each of ``paths`` (relative to ``repo``) and the folders above it become ``uid``'s,
-    walked one name at a time without following a link; a path that is gone is skipped."""
+    walked one name at a time without following a link; a path that is gone is skipped.
+    Returns the paths reached."""
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
     top = os.open(repo, flags)
+    reached = []
     try:
         for path in paths:
             names = [n for n in path.split("/") if n not in ("", ".", "..")]
@@ -129,12 +131,15 @@ def chown_paths(repo: str, paths: list[str], uid: int) -> None:
                         inner = os.open(name, flags, dir_fd=fd)
                         os.close(fd)
                         fd = inner
+                if names:
+                    reached.append(path)
             except OSError:  # removed by the restore, or not a folder: nothing below to hand over
                 pass
             finally:
                 os.close(fd)
     finally:
         os.close(top)
+    return reached
 
 
 def git_mode(mode: int) -> int:

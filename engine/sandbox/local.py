@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 from trajscope.engine.sandbox.base import OUTPUT_CAP, SandboxError, StateRef
-from trajscope.engine.sandbox.git_store import UNTRACKED_MARK, GitStore, git_env
+from trajscope.engine.sandbox.dir_watch import DirWatch
+from trajscope.engine.sandbox.git_store import GitStore, git_env
 from trajscope.engine.sandbox.confine import (
     cgroup_name,
     bwrap_program,
@@ -38,16 +39,14 @@ from trajscope.engine.sandbox.confine import (
 from trajscope.engine.sandbox.host_files import (
     as_git_keeps,
     check_root,
-    chown_paths,
     chown_tree,
     read_text,
-    repair_root,
     resolve,
-    set_git_modes,
     write_text,
 )
 from trajscope.engine.sandbox.local_commands import LocalCommands
-from trajscope.engine.sandbox.local_store import LocalStore, reap_leftovers, remove_path, remove_untracked, store_limit
+from trajscope.engine.sandbox.local_states import LocalStates
+from trajscope.engine.sandbox.local_store import LocalStore, reap_leftovers, store_limit
 from trajscope.engine.sandbox.output import OutputTooLarge, run_bounded
 from trajscope.engine.sandbox.programs import require
 from trajscope.engine.sandbox.quota import DISK_MB, DiskQuota, tree_usage
@@ -55,12 +54,11 @@ from trajscope.engine.sandbox.uids import NoUidLeft, UidLease
 
 READ_LIMIT = 16 << 20  # bytes the file tools read from one file
 PATCH_LIMIT = 256 << 20  # bytes of diff the snapshot store may print
-REFRESH_AFTER = 256  # files a restore wrote past which git's index takes their new stat at once
 
 __all__ = ["PATCH_LIMIT", "LocalSandbox", "reap_leftovers"]  # reap_leftovers: `trajscope sandbox clean`
 
 
-class LocalSandbox(LocalCommands):
+class LocalSandbox(LocalCommands, LocalStates):
     """A working copy in a temporary directory; commands under bubblewrap, in process groups.
 
     ``isolate=False`` is ``--sandbox none``: the same sandbox without bubblewrap, which the
@@ -108,6 +106,8 @@ class LocalSandbox(LocalCommands):
         self._outputs = Path(output_dir) if output_dir else self._shared.private / "outputs"
         self._output_prefix = f"sb{self._n}-"
         self._uid: int | None = None
+        self._watch: DirWatch | None = None
+        self._watch_refused = False
         self._lease: UidLease | None = None
         self._cgroup: Path | None = None
         if os.geteuid() == 0:
@@ -145,6 +145,7 @@ class LocalSandbox(LocalCommands):
                 self._shared.size = tree_usage(self.dir)
                 self._quota = DiskQuota(self.dir, self._shared.size, disk_mb << 20, used=self._shared.size)
                 self._shared.base = self._git_script(self._git.init()).strip()
+                self._shared.known.add(self._shared.base)
                 # the base's ignored files (built in place) are saved apart: a fork's new work
                 # tree gets them, and a restore puts them back as they were
                 tree, _, listed = self._git_bytes(self._git.save_ignored(self._ignored_index)).partition(b"\n")
@@ -194,90 +195,7 @@ class LocalSandbox(LocalCommands):
         write_text(real, path, text)
         self._chown(Path(real))
 
-    # -- state ------------------------------------------------------------------------
-
-    def snapshot(self) -> StateRef:
-        self._check_open()
-        if self._quota.over:  # refused before git reads a byte of it: no slow snapshot of a filled disk
-            raise SandboxError(
-                f"the sandbox's files passed its disk limit ({self._quota.describe()}); this state is not saved"
-            )
-        limit = f"the sandbox's disk limit ({self._quota.describe()})"
-        quarantine = self._shared.quarantine()
-        kept = False
-        try:
-            git = self._git.quarantined(str(quarantine / "objects"))
-            ref, *new = self._git_script(git.snapshot(self.disk_mb << 20, limit)).split()
-            # what it saved gets the mode git saved, so the files hold what a restore or a fork
-            # at this state would (their changed ctime makes the next restore write them again)
-            self._check_root()
-            set_git_modes(self.repo, self._repo_real, self._listed())
-            tree = new[0] if new else ""  # a tree saved before keeps its ref
-            self._shared.admit(quarantine, ref if tree else "", tree)  # over the store's limit: nothing kept
-            kept = True
-            return ref
-        finally:
-            Path(self._git.index + ".changed").unlink(missing_ok=True)
-            self._drop(quarantine, index_ok=kept)
-
-    def _listed(self) -> list[bytes]:
-        """The paths the last snapshot staged (``GitStore.snapshot``), from the engine's folder."""
-        try:
-            return Path(self._git.index + ".changed").read_bytes().split(b"\0")
-        except FileNotFoundError:
-            return []
-
-    def restore(self, ref: StateRef) -> None:
-        self._check_open()
-        repair_root(self.repo, self._uid)
-        scrub = self._quota.over  # what filled it may hide in ignored files: they go before git hashes
-        self._clear_home()
-        quarantine = self._shared.quarantine()  # what it hashes only to compare is not kept
-        restored = False
-        try:
-            git = self._git.quarantined(str(quarantine / "objects"))
-            script = git.restore(
-                ref,
-                scrub=scrub,
-                changed=self._uid is not None,
-                size_limit=self.disk_mb << 20,
-                untracked=True,
-                ignored=(self._shared.ignored, self._ignored_index),
-            )
-            self._quota.begin()
-            changed, _, untracked = self._git_bytes(script).partition(UNTRACKED_MARK.encode() + b"\0")
-            restored = True  # the index is now the state's, all of it in the store
-            # git leaves what a rule ignores (the agent's .gitignore included): all that was not
-            # there at the base goes, or it would reach this state's diff and next snapshot.
-            self._check_root()
-            remove_untracked(self.repo, untracked.split(b"\0"), self._shared.base_untracked)
-            if self._uid is not None:
-                # Only what the restore wrote: a chown changes a file's ctime, which would make
-                # the next snapshot hash every file of the repository again.
-                self._check_root()
-                written = os.fsdecode(changed).split("\0")
-                if scrub:
-                    chown_tree(Path(self.repo), self._uid, (self._home, self.dir))
-                else:
-                    chown_paths(self.repo, written, self._uid)
-                    for where in (self.repo, self._home, self.dir):
-                        os.lchown(where, self._uid, self._uid)
-                if scrub or len(written) > REFRESH_AFTER:
-                    # the chown changed their ctime: git reads them once now (what the restore
-                    # wrote from the store), or every later restore would write them all again
-                    self._git_bytes(self._git.refresh(self._ignored_index))
-        finally:
-            self._drop(quarantine, index_ok=restored)
-            self._quota.end()  # walks the tree again when it was over: the exact figure decides
-
-    def _clear_home(self) -> None:
-        """Every restore starts from an empty home and nothing else in the sandbox's folder: what
-        a command left there (a ~/.gitconfig with hooks, a planted tool) is no part of a state."""
-        for entry in os.scandir(self.dir):
-            if entry.path == self.repo:
-                continue
-            remove_path(entry.path)  # a link goes, never what it points to
-        self._home.mkdir()
+    # -- state (snapshot, restore, diff: local_states.py) -------------------------------
 
     def fork(self, ref: StateRef) -> "LocalSandbox":
         """A sandbox at state ``ref``: one this session closed, restored to ``ref`` (it costs what
@@ -314,27 +232,6 @@ class LocalSandbox(LocalCommands):
             self._teardown()
             self._shared.release()
             return False
-
-    def diff(self) -> str:
-        self._check_open()
-        quarantine = self._shared.quarantine()
-        try:
-            return self._git_script(self._git.quarantined(str(quarantine / "objects")).diff())
-        finally:
-            self._drop(quarantine, index_ok=False)
-
-    def _drop(self, quarantine: Path, index_ok: bool) -> None:
-        """Remove a git step's quarantine. The sandbox's index may name objects that were in it
-        (they are not kept): unless the step left an index of the store's objects only, the
-        index goes too, and the next step builds it again from the files."""
-        try:
-            with os.scandir(quarantine / "objects") as entries:
-                held = any(entries)
-        except OSError:
-            held = True
-        shutil.rmtree(quarantine, ignore_errors=True)
-        if held and not index_ok:
-            Path(self._git.index).unlink(missing_ok=True)
 
     @property
     def base(self) -> StateRef:
@@ -373,6 +270,9 @@ class LocalSandbox(LocalCommands):
         self._teardown()
 
     def _teardown(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
         if self._cgroup is not None:
             empty_cgroup(self._cgroup)
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -85,6 +85,9 @@ class LocalStore(SharedState):
         self.ignored = ""  # the tree of the base's ignored files (GitStore.save_ignored)
         self.limit = store_bytes
         self.used = 0  # bytes the snapshots' objects added to the store, a running total
+        # states the store is known to hold (saved here, or restored once): a restore to one
+        # skips git's check that it exists (the store is never pruned)
+        self.known: set[str] = set()
         self._quarantines = itertools.count()
 
     def quarantine(self) -> Path:

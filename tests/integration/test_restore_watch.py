@@ -1,0 +1,132 @@
+"""A restore (and a snapshot) that looks only in the folders whose entries changed does what a full walk would.
+
+After its first restore a local sandbox watches its work tree's folders (engine.sandbox.dir_watch)
+and its next restores read only the folders a command changed. Each command below hides a path
+in a way a folder watch could miss if it were wrong (a tracked folder removed and made anew, moved
+away, replaced by a link, changed through a descriptor, ignored by the agent's own rule, or more
+events than the kernel's queue holds); after the restore, git's own walk of every folder must find
+nothing but the base's files. The commands run only under bubblewrap; containment is asserted first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trajscope.engine.sandbox.local import LocalSandbox
+
+pytestmark = pytest.mark.slow
+
+HIDING = {
+    "a file at the root": "echo x > new_at_root.txt",
+    "new folders in a tracked folder": "mkdir -p pkg/sub/deeper && echo y > pkg/sub/deeper/z.py",
+    "a file in a deep tracked folder": "echo q > pkg/deep/inner/leftover.txt",
+    "a tracked folder made anew": "rm -rf pkg/deep && mkdir -p pkg/deep/inner && echo j > pkg/deep/inner/junk",
+    "a tracked folder moved away": "mv pkg/deep pkg/moved && mkdir pkg/deep && echo k > pkg/deep/k",
+    "two tracked folders swapped": "mv pkg/deep tmpd && mv docs pkg/deep && mv tmpd docs && echo s > docs/inner/s",
+    "a tracked folder replaced by a link": "rm -rf pkg/deep/inner && ln -s ../.. pkg/deep/inner",
+    "the agent's own ignore rule": "echo '*' > pkg/deep/.gitignore && echo h > pkg/deep/hidden",
+    "a folder made through a descriptor": (
+        'python3 -c \'import os; fd = os.open("pkg/deep/inner", os.O_RDONLY); '
+        'os.mkdir("made", dir_fd=fd); open(f"/proc/self/fd/{fd}/made/f", "w").write("1")\''
+    ),
+    "a tracked file replaced by a folder": "rm pkg/mod.py && mkdir pkg/mod.py && echo 1 > pkg/mod.py/inner",
+    "a file moved to another folder": "mv docs/inner/page.md pkg/deep/page.md",
+    "a base-ignored folder": "echo b > build/lib/extra.o && mkdir build/new && echo n > build/new/n",
+}
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    repo = tmp_path / "src"
+    for folder in ("pkg/deep/inner", "docs/inner", "build/lib"):
+        (repo / folder).mkdir(parents=True)
+    (repo / "pkg" / "mod.py").write_text("def f():\n    return 1\n")
+    (repo / "pkg" / "deep" / "inner" / "leaf.py").write_text("LEAF = 1\n")
+    (repo / "docs" / "inner" / "page.md").write_text("page\n")
+    (repo / ".gitignore").write_text("build/\n")
+    (repo / "build" / "lib" / "out.o").write_bytes(b"obj")
+    return repo
+
+
+def _everything_untracked(sb: LocalSandbox) -> set[bytes]:
+    """git's walk of every folder: every path its index does not track, ignored ones too."""
+    out = sb._git_bytes(sb._git.untracked())
+    return set(out.split(b"\0")) - {b""}
+
+
+def _tree(sb: LocalSandbox, ref: str) -> bytes:
+    return sb._git_bytes(sb._git._prelude() + f"g rev-parse {ref}^{{tree}}\n").strip()
+
+
+def _tree_of_everything(sb: LocalSandbox) -> bytes:
+    """What `git add -A` (a walk of every folder) makes of the work tree, in a copy of the index."""
+    index = sb._git.index
+    return sb._git_bytes(
+        sb._git._prelude() + f"cp {index} {index}.all\nexport GIT_INDEX_FILE={index}.all\n"
+        f"g add -A\ng write-tree\nrm -f {index}.all\n"
+    ).strip()
+
+
+def _files(repo: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(repo.rglob("*")) if p.is_file()}
+
+
+def _assert_confined(sb: LocalSandbox) -> None:
+    assert sb.isolated and sb.kind == "local"
+    seen = sb.run("test -e /home && echo HOST-HOME; test -e /etc/shadow && echo HOST-SHADOW; echo ok", timeout=30)
+    assert seen.output.split() == ["ok"]
+
+
+def test_a_restore_that_reads_only_changed_folders_leaves_what_a_full_walk_would(source):
+    with LocalSandbox(source) as sb:
+        _assert_confined(sb)
+        base_files = _files(Path(sb.repo))
+        base_untracked = _everything_untracked(sb)
+        sb.restore(sb.base)  # the first restore walks everything, then the folders are watched
+        for what, command in HIDING.items():
+            assert sb.run(command, timeout=30).exit_code == 0, what
+            hid = _everything_untracked(sb) != base_untracked or _files(Path(sb.repo)) != base_files
+            assert hid, f"{what}: the command changed nothing"
+            assert sb._watch is not None and sb._watch.changed() is not None, f"{what}: the watch was not used"
+            # a snapshot looks for new files where the watch says; it saves what a full walk would
+            assert _tree(sb, sb.snapshot()) == _tree_of_everything(sb), what
+            sb.restore(sb.base)
+            assert _everything_untracked(sb) == base_untracked, what
+            assert _files(Path(sb.repo)) == base_files, what
+            assert sb.diff() == "" and sb.snapshot() == sb.base, what
+
+
+def test_more_events_than_the_queue_holds_make_the_restore_walk_everything(source):
+    queue = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
+    with LocalSandbox(source) as sb:
+        _assert_confined(sb)
+        base_untracked = _everything_untracked(sb)
+        sb.restore(sb.base)
+        # files made and removed overflow the queue; the one that stays is in a watched folder
+        sb.run(f"cd pkg/deep && seq 1 {queue + 500} | xargs touch && seq 1 {queue + 500} | xargs rm", timeout=120)
+        sb.run("echo z > pkg/deep/inner/stays", timeout=30)
+        assert sb._watch.changed() is None  # the events were lost: only a full walk can tell
+        sb.restore(sb.base)
+        assert _everything_untracked(sb) == base_untracked
+        # and the next restore is watched again
+        sb.run("echo z > pkg/deep/inner/again", timeout=30)
+        assert sb._watch.changed() is not None
+        sb.restore(sb.base)
+        assert _everything_untracked(sb) == base_untracked
+
+
+def test_a_reused_fork_keeps_watching_and_leaves_nothing_of_the_last_branch(source):
+    with LocalSandbox(source) as sb:
+        _assert_confined(sb)
+        base_untracked = _everything_untracked(sb)
+        sb.run("echo kept > pkg/state.py", timeout=30)
+        state = sb.snapshot()
+        child = sb.fork(state)
+        child.run("mkdir -p docs/inner/x && echo 1 > docs/inner/x/y", timeout=30)
+        child.close()  # parked: the next fork restores it
+        again = sb.fork(sb.base)
+        assert again is child and again._watch is not None and again._watch.changed() is not None
+        assert _everything_untracked(again) == base_untracked
+        assert not (Path(again.repo) / "pkg" / "state.py").exists()
+        again.close()
