@@ -78,7 +78,10 @@ class DirWatch:
     def watch(self, full: bool) -> None:
         """After a restore (nothing else ran since it removed what commands left): forget the
         changes seen, and watch every folder there (``full``), or the folders made since the
-        last watch and those whose watch went. Any failure leaves the next restore a full walk."""
+        last watch and those whose watch went. Where a watch cannot be made (the user's limit on
+        watches), every watch goes and none is tried again: each restore walks everything."""
+        if self.fd < 0:
+            return
         self._drain()
         tops = [b""] if full or self.lost else sorted(self.fresh | {p for p in self.dirty if p not in self._wds})
         if full or self.lost:
@@ -97,7 +100,8 @@ class DirWatch:
                     self._add(b"" if rel == b"." else rel)
                     dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
         except OSError:
-            self.lost = True
+            self.close()
+            return
         self._drain()  # what the walk itself raced with: nothing runs, but a failure is never hidden
         self.dirty.clear()
         self.fresh.clear()

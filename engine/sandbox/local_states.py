@@ -158,6 +158,8 @@ class LocalStates:
             full = True
         if self._watch is not None:
             self._watch.watch(full)
+            if self._watch.fd < 0:  # a watch could not be made: not tried again
+                self._watch, self._watch_refused = None, True
 
     def _clear_home(self) -> None:
         """Every restore starts from an empty home and nothing else in the sandbox's folder: what

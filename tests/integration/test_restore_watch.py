@@ -130,3 +130,20 @@ def test_a_reused_fork_keeps_watching_and_leaves_nothing_of_the_last_branch(sour
         assert _everything_untracked(again) == base_untracked
         assert not (Path(again.repo) / "pkg" / "state.py").exists()
         again.close()
+
+
+def test_without_watches_every_restore_walks_and_leaves_nothing(source, monkeypatch):
+    from trajscope.engine.sandbox.dir_watch import DirWatch
+
+    def no_room(self, rel):
+        raise OSError(28, "No space left on device")  # inotify_add_watch past the user's limit
+
+    monkeypatch.setattr(DirWatch, "_add", no_room)
+    with LocalSandbox(source) as sb:
+        _assert_confined(sb)
+        base_untracked = _everything_untracked(sb)
+        sb.restore(sb.base)
+        assert sb._watch is None and sb._watch_refused  # not tried at every restore
+        sb.run(HIDING["a tracked folder made anew"], timeout=30)
+        sb.restore(sb.base)
+        assert _everything_untracked(sb) == base_untracked and sb.diff() == ""

@@ -47,6 +47,6 @@ def test_bench_measures_any_folder(tmp_path):
     (tmp_path / "pkg" / "mod.py").write_text("X = 1\n")
     (tmp_path / "README").write_text("hi\n")
     out = measure("local", repeat=2, repo=str(tmp_path), path=False)
-    assert {"open_s", "true", "snapshot", "restore", "first_fork", "fork", "close"} <= set(out)
+    assert {"open_s", "true", "snapshot", "restore", "restore_cmd", "first_fork", "fork", "close"} <= set(out)
     assert out["fork"]["n"] == 3 and out["snapshot"]["n"] == 2
     assert (tmp_path / "pkg" / "mod.py").read_text() == "X = 1\n"  # the folder measured is a copy

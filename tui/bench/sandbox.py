@@ -4,7 +4,7 @@ Costs must follow what changed, not the repository's size, so the bench takes th
 task, any folder (``--repo``), a task or SWE-bench row and its image (``--task``), or a large
 public repository fetched once from PyPI (``--fetch django``, ``large_repo``). For each kind:
 opening, the overhead of a command that does nothing (`true`), a snapshot after a one-file
-edit, restoring a state, forking at a state (the first fork apart: it may copy the
+edit, restoring a state (and restoring one after a command edited a file and made one), forking at a state (the first fork apart: it may copy the
 repository), closing; on the bundled task also restoring the state at the end of a 20-action
 path by replaying every action from the base (what DARS does), against restoring it from its
 snapshot, and a command that prints 1 GiB.
@@ -13,6 +13,7 @@ snapshot, and a command that prints 1 GiB.
 from __future__ import annotations
 
 import json
+import shlex
 import statistics
 import time
 from collections.abc import Callable
@@ -121,6 +122,16 @@ def measure(
             box.restore(refs[i % len(refs)] if i % 2 else box.base)
             times.append(time.perf_counter() - t)
         out["restore"] = _ms(times)
+
+        # What a search's restore meets: a command edited a file and made one (a script).
+        say(f"{kind}: restore after a command")
+        times = []
+        for i in range(repeat):
+            box.run(f"printf 'BENCH = {i}\\n' >> {shlex.quote(target)} && echo {i} > bench_scratch.py", timeout=60)
+            t = time.perf_counter()
+            box.restore(refs[i % len(refs)])
+            times.append(time.perf_counter() - t)
+        out["restore_cmd"] = _ms(times)
 
         # The first fork may pay for a copy of the repository; the later ones reuse what a
         # closed fork left (DARS's checks fork and close one sandbox per candidate).
@@ -257,8 +268,8 @@ def run(args) -> int:
         return 0
     title = repo or args.task or BENCH_TASK.name
     table = Table(title=f"sandbox operations on {title} (median / p95 ms; open in s)")
-    columns = ("open s", "true", "snapshot", "restore", "first fork", "fork", "close")
-    keys = ("true", "snapshot", "restore", "first_fork", "fork", "close")
+    columns = ("open s", "true", "snapshot", "restore", "restore after a command", "first fork", "fork", "close")
+    keys = ("true", "snapshot", "restore", "restore_cmd", "first_fork", "fork", "close")
     for column in ("sandbox", *columns):
         table.add_column(column, justify="right")
     for r in results:
