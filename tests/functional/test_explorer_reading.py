@@ -18,6 +18,7 @@ from trajscope.tui import bridge
 from trajscope.tui.app import TrajscopeApp
 from trajscope.tui.bridge import Source
 from trajscope.tui.widgets.prompt_bar import PromptBar
+from textual import events
 from trajscope.tui.widgets.status_bar import StatusBar
 
 SIZE = (140, 40)
@@ -43,10 +44,15 @@ def held(monkeypatch):
 
 
 async def ask(pilot, key: str, text: str) -> None:
-    """Open the prompt with ``key`` and answer ``text`` (typed once the prompt has the focus)."""
+    """Open the prompt with ``key`` and answer ``text`` (pasted once the prompt has the focus:
+    while the file is read the app is never idle, and the test's pilot waits up to 1 s a key
+    for it to be)."""
     await pilot.press(key)
     await wait_for(pilot, lambda: isinstance(pilot.app.focused, PromptBar))
-    await pilot.press(*text, "enter")
+    prompt = pilot.app.focused
+    prompt.post_message(events.Paste(text))
+    await wait_for(pilot, lambda: prompt.value == text)
+    await pilot.press("enter")
 
 
 def notices(app) -> str:
