@@ -60,6 +60,7 @@ class DirWatch:
         self.dirty: set[bytes] = set()  # folders whose entries changed
         self.fresh: set[bytes] = set()  # folders made, removed or moved since: read whole
         self.lost = True  # nothing watched yet, or events lost: the next restore walks everything
+        self.rules = False  # a .gitignore was made, removed or moved: a snapshot looks everywhere
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -89,13 +90,13 @@ class DirWatch:
                 self._forget(wd)
         self.dirty.clear()
         self.fresh.clear()
-        self.lost = False
+        self.lost = self.rules = False
         root = os.fsencode(self.root)
         try:
             for top in tops:
                 if not _real_dir(root, top):
                     continue
-                for folder, dirs, _files in os.walk(os.path.join(root, top) if top else root):
+                for folder, dirs, _files in os.walk(os.path.join(root, top) if top else root, onerror=_raise):
                     rel = os.path.relpath(folder, root)
                     self._add(b"" if rel == b"." else rel)
                     dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
@@ -167,11 +168,17 @@ class DirWatch:
             return
         if mask & _ENTRIES:
             self.dirty.add(rel)
+            if name == b".gitignore":
+                self.rules = True
             if mask & _IN_ISDIR:
                 child = rel + b"/" + name if rel else name
                 self.fresh.add(child)
                 if (old := self._wds.get(child)) is not None:
                     self._forget(old)
+
+
+def _raise(exc: OSError) -> None:
+    raise exc
 
 
 def _real_dir(root: bytes, rel: bytes) -> bool:
@@ -191,7 +198,7 @@ def untracked_in(root: str, dirty: set[bytes], fresh: set[bytes], tracked: list[
     """What ``git ls-files -o --directory`` would list in the folders ``dirty`` (their entries)
     and ``fresh`` (all below them): paths relative to ``root``, a folder git does not track
     named once with a trailing slash. ``tracked``: the paths git's index holds below those
-    folders. No folder is read through a link."""
+    folders. No folder is read through a link; OSError where one cannot be read."""
     children: dict[bytes, set[bytes]] = {}
     for path in tracked:
         parent, _, _name = path.rpartition(b"/")
@@ -225,15 +232,14 @@ def untracked_in(root: str, dirty: set[bytes], fresh: set[bytes], tracked: list[
             folder, deep = stack.pop()
             seen.add((folder, deep))
             kids = children.get(folder, set())
-            try:
-                entries = list(os.scandir(os.path.join(base, folder) if folder else base))
-            except OSError:
-                continue
+            # a folder that cannot be read raises: only a walk of everything can tell then
+            entries = list(os.scandir(os.path.join(base, folder) if folder else base))
             for entry in entries:
                 name = os.fsencode(entry.name)
                 child = folder + b"/" + name if folder else name
                 is_dir = entry.is_dir(follow_symlinks=False)
-                if name not in kids:
+                # a name the index tracks as a folder is untracked where it is a file or a link now
+                if name not in kids or (child in children and not is_dir):
                     out.append(child + b"/" if is_dir else child)
                     if is_dir:
                         listed.add(child)
@@ -248,14 +254,36 @@ def folders_to_list(folders: set[bytes]) -> list[bytes]:
     return [b""] if sum(len(f) + 3 for f in folders) > 32 << 10 else sorted(folders)
 
 
-def untracked_printed(repo_real: str, seen: tuple[set[bytes], set[bytes]] | None, printed: bytes) -> list[bytes]:
+def untracked_printed(
+    repo_real: str, seen: tuple[set[bytes], set[bytes]] | None, printed: bytes
+) -> tuple[list[bytes], set[bytes] | None]:
     """The untracked paths a restore script printed (``GitStore.restore``): all of them, or
-    those found in the watched folders that changed and in the folders of changed paths."""
+    those found in the watched folders that changed and in the folders of changed paths; and
+    the folders looked in (None: all of them)."""
     all_mark = ALL_MARK.encode() + b"\0"
     if seen is None:
-        return printed.split(b"\0")
+        return printed.split(b"\0"), None
     if printed.startswith(all_mark):
-        return printed[len(all_mark) :].split(b"\0")
+        return printed[len(all_mark) :].split(b"\0"), None
     moved, _, tracked = printed.partition(TRACKED_MARK.encode() + b"\0")
     dirty = seen[0] | {path.rpartition(b"/")[0] for path in moved.split(b"\0") if path}
-    return untracked_in(repo_real, dirty, seen[1], [p for p in tracked.split(b"\0") if p])
+    return untracked_in(repo_real, dirty, seen[1], [p for p in tracked.split(b"\0") if p]), dirty | seen[1]
+
+
+def prune_empty(root: str, folders: set[bytes], listed: list[bytes]) -> None:
+    """Remove the folders left empty in ``folders``, above the paths ``listed`` and above them
+    in turn, deepest first (never the root, never through a link): git keeps no empty folder,
+    so no state holds one, and a walk of everything would have listed the highest one whole.
+    A folder emptied this way held only what a command changed or a state git removed."""
+    base = os.fsencode(root)
+    todo = set(folders) | {p.rstrip(b"/").rpartition(b"/")[0] for p in listed if p and not p.startswith(b"/")}
+    for folder in sorted(todo, key=lambda f: -f.count(b"/")):
+        while folder and _real_dir(base, folder):
+            path = os.path.join(base, folder)
+            try:
+                if os.listdir(path):
+                    break
+                os.rmdir(path)
+            except OSError:
+                break
+            folder = folder.rpartition(b"/")[0]

@@ -195,6 +195,19 @@ class GitStore:
             + f"{ii} g read-tree --reset -u {tree}\n"
         )
 
+    @staticmethod
+    def _regain_ignored(index: str, changed: bool) -> str:
+        """Shell lines that write again the base's ignored files the state's read-tree removed
+        (a state that tracked one, once a command lifted its ignore rule, removes it on the way
+        to another state); a file of the state's own of that name stays."""
+        ii, gone = f"GIT_INDEX_FILE={shlex.quote(index)}", shlex.quote(index + ".gone")
+        return (
+            f"{ii} g diff-files --diff-filter=D --name-only -z > {gone}\n"
+            f"if [ -s {gone} ]; then {ii} g checkout-index -f -u -z --stdin < {gone}; "
+            + (f"cat {gone}; " if changed else "")
+            + f"fi\nrm -f {gone}\n"
+        )
+
     def snapshot(self, size_limit: int = 0, what: str = "", untracked_in: list[bytes] | None = None) -> str:
         """Commit the work tree (once per distinct tree); prints the ref, followed by its tree
         when the commit is new: the caller files it under ``refs/trajscope/trees/<tree>`` once
@@ -340,6 +353,7 @@ class GitStore:
             + "OLD=$(g write-tree)\n"
             + (f'g diff-tree -r --name-only -z "$OLD" {ref}^{{tree}}\n' if changed else "")
             + f'g read-tree --reset -u "$OLD" {ref}^{{tree}}\n'
+            + (self._regain_ignored(ignored[1], changed) if ignored else "")
             + (f"printf '{UNTRACKED_MARK}\\0'\n" + self._tracked_listing(tracked_in or []) if watched else "")
         )
         return (

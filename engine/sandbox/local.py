@@ -227,7 +227,7 @@ class LocalSandbox(LocalCommands, LocalStates):
         try:
             self.restore(ref)
             return True
-        except SandboxError:
+        except (SandboxError, OSError):
             self._closed = True
             self._teardown()
             self._shared.release()

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from trajscope.engine.sandbox.base import SandboxError, StateRef
-from trajscope.engine.sandbox.dir_watch import DirWatch, folders_to_list, untracked_in, untracked_printed
+from trajscope.engine.sandbox.dir_watch import DirWatch, folders_to_list, prune_empty, untracked_in, untracked_printed
 from trajscope.engine.sandbox.git_store import UNTRACKED_MARK, GitStore
 from trajscope.engine.sandbox.host_files import chown_paths, chown_tree, repair_root, set_git_modes
 from trajscope.engine.sandbox.local_store import LocalStore, remove_path, remove_untracked
@@ -39,6 +39,7 @@ class LocalStates:
     _uid: int | None
     _watch: DirWatch | None
     _watch_refused: bool
+    _rules_stat: list[tuple] = []
 
     def snapshot(self) -> StateRef:
         self._check_open()
@@ -70,16 +71,31 @@ class LocalStates:
         folders that changed); None where git must look everywhere: no watch, events lost, no
         index, a new .gitignore (a rule can make files anywhere below it count), or too many."""
         seen = None if self._watch is None or not os.path.isfile(self._git.index) else self._watch.changed()
-        if seen is None:
+        if seen is None or self._watch.rules or self._rules_stat != self._base_rules():
             return None
         folders = seen[0] | seen[1]
         if not folders:
             return []
         tracked = self._git_bytes(self._git.tracked(folders_to_list(folders))).split(b"\0")
-        paths = untracked_in(self._repo_real, *seen, [p for p in tracked if p])
+        try:
+            paths = untracked_in(self._repo_real, *seen, [p for p in tracked if p])
+        except OSError:
+            return None
         if sum(len(p) + 3 for p in paths) > 32 << 10 or any(p.endswith(b".gitignore") for p in paths):
             return None
         return paths
+
+    def _base_rules(self) -> list[tuple]:
+        """The stat of the base's untracked ``.gitignore`` files (a command may edit one in
+        place, which no folder event shows, and its rules reach files anywhere below it)."""
+        stats = []
+        for path in sorted(p for p in self._shared.base_untracked if p.rpartition(b"/")[2] == b".gitignore"):
+            try:
+                st = os.lstat(os.path.join(os.fsencode(self._repo_real), path))
+                stats.append((path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+            except OSError:
+                stats.append((path,))
+        return stats
 
     def _listed(self) -> list[bytes]:
         """The paths the last snapshot staged (``GitStore.snapshot``), from the engine's folder."""
@@ -117,8 +133,13 @@ class LocalStates:
             # git leaves what a rule ignores (the agent's .gitignore included): all that was not
             # there at the base goes, or it would reach this state's diff and next snapshot.
             self._check_root()
-            listed = untracked_printed(self._repo_real, seen, untracked)
+            try:
+                listed, looked = untracked_printed(self._repo_real, seen, untracked)
+            except OSError:  # a folder that cannot be read: git walks them all
+                listed, looked, seen = self._git_bytes(self._git.untracked()).split(b"\0"), None, None
             remove_untracked(self.repo, listed, self._shared.base_untracked)
+            if looked is not None:
+                prune_empty(self._repo_real, looked, listed)
             if self._uid is not None:
                 # Only what the restore wrote: a chown changes a file's ctime, which would make
                 # the next snapshot hash every file of the repository again.
@@ -158,6 +179,7 @@ class LocalStates:
             full = True
         if self._watch is not None:
             self._watch.watch(full)
+            self._rules_stat = self._base_rules()
             if self._watch.fd < 0:  # a watch could not be made: not tried again
                 self._watch, self._watch_refused = None, True
 

@@ -32,6 +32,9 @@ HIDING = {
     ),
     "a tracked file replaced by a folder": "rm pkg/mod.py && mkdir pkg/mod.py && echo 1 > pkg/mod.py/inner",
     "a file moved to another folder": "mv docs/inner/page.md pkg/deep/page.md",
+    "a tracked folder replaced by a file": "rm -rf pkg/deep && echo x > pkg/deep",
+    "a base-ignored .gitignore edited in place": "printf '*\\n!*/\\n!*.py\\n!*.bin\\n' > D/.gitignore",
+    "a new .gitignore letting an ignored file in": "printf '!data.bin\\n' > D/sub/.gitignore",
     "a base-ignored folder": "echo b > build/lib/extra.o && mkdir build/new && echo n > build/new/n",
 }
 
@@ -46,6 +49,11 @@ def source(tmp_path: Path) -> Path:
     (repo / "docs" / "inner" / "page.md").write_text("page\n")
     (repo / ".gitignore").write_text("build/\n")
     (repo / "build" / "lib" / "out.o").write_bytes(b"obj")
+    # a folder whose own rules ignore all but Python files (the rules file ignores itself)
+    (repo / "D" / "sub").mkdir(parents=True)
+    (repo / "D" / ".gitignore").write_text("*\n!*/\n!*.py\n")
+    (repo / "D" / "sub" / "a.py").write_text("A = 1\n")
+    (repo / "D" / "sub" / "data.bin").write_bytes(b"data")
     return repo
 
 
@@ -147,3 +155,22 @@ def test_without_watches_every_restore_walks_and_leaves_nothing(source, monkeypa
         sb.run(HIDING["a tracked folder made anew"], timeout=30)
         sb.restore(sb.base)
         assert _everything_untracked(sb) == base_untracked and sb.diff() == ""
+
+
+def test_a_folder_of_another_state_goes_with_what_a_command_changed_in_it(source):
+    with LocalSandbox(source) as sb:
+        _assert_confined(sb)
+        base_untracked = _everything_untracked(sb)
+        sb.run("mkdir -p pkg/deep/inner/s1/sub && echo b > pkg/deep/inner/s1/sub/f", timeout=30)
+        state = sb.snapshot()
+        sb.restore(state)
+        for command in (
+            "rm pkg/deep/inner/s1/sub/f",
+            "echo x >> pkg/deep/inner/s1/sub/f",
+            "mkdir pkg/deep/inner/s1/sub/h",
+        ):
+            sb.run(command, timeout=30)
+            sb.restore(sb.base)
+            assert _everything_untracked(sb) == base_untracked, command
+            assert not (Path(sb.repo) / "pkg" / "deep" / "inner" / "s1").exists(), command
+            sb.restore(state)
