@@ -46,11 +46,17 @@ def docker_or_skip() -> None:
 @pytest.hookimpl(tryfirst=True)  # before -m deselects
 def pytest_collection_modifyitems(items) -> None:
     """A test given the Docker sandbox as a fixture's parameter (``sandbox_kind``, ``kind``) needs
-    the engine as much as one marked ``docker`` by hand: mark it so that ``-m "not docker"`` leaves it out."""
+    the engine as much as one marked ``docker`` by hand: mark it so that ``-m "not docker"`` leaves it out.
+    A test that uses a module-scoped fixture is grouped with the module's other such tests."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         if callspec is not None and "docker" in [v for v in callspec.params.values() if isinstance(v, str)]:
             item.add_marker(pytest.mark.docker)
+        # Under pytest-xdist (make test: -n 2 --dist loadgroup) a module-scoped fixture runs once
+        # in each worker that gets one of its tests, and some are a whole search or a Docker
+        # image: the tests that use one go to a single worker together.
+        if any(d.scope == "module" for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @pytest.fixture(params=["local", "docker"])

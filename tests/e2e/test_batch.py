@@ -159,6 +159,12 @@ def test_ctrl_c_stops_every_search_and_leaves_no_worker(tmp_path):
         assert read_events(log)[-1]["type"] == "run_finished"
 
 
+# Two Ray clusters of one machine collide where Ray fixes a port (the head's dashboard agent,
+# 52365) or a file (/tmp/ray/ray_current_cluster): under pytest-xdist the tests that start one
+# share a group, which runs on one worker, one after the other.
+RAY = pytest.mark.xdist_group("ray")
+
+
 @pytest.fixture
 def ray_shutdown():
     ray = pytest.importorskip("ray", reason="Ray is a test extra (trajscope[ray])")
@@ -167,6 +173,7 @@ def ray_shutdown():
         ray.shutdown()
 
 
+@RAY
 def test_a_batch_on_a_local_ray_cluster(tmp_path, ray_shutdown):
     out = tmp_path / "batch"
     proc = trajscope(
@@ -195,6 +202,7 @@ def test_a_batch_on_a_local_ray_cluster(tmp_path, ray_shutdown):
         assert_normal_log(Path(row["log"]))
 
 
+@RAY
 def test_two_nodes_placement_a_killed_node_and_forwarded_controls(tmp_path, ray_shutdown):
     """Two nodes with the custom resource: searches land on both; a node is killed mid-batch,
     Ray restarts its searches on the other, and they go on from the driver's log."""

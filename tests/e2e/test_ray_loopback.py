@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-pytestmark = [pytest.mark.subprocess, pytest.mark.slow]
+# one Ray cluster at a time on this machine (see test_batch.py's RAY)
+pytestmark = [pytest.mark.subprocess, pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
 pytest.importorskip("ray", reason="Ray is a test extra (trajscope[ray])")
 
