@@ -52,7 +52,7 @@ FAST := not docker and not slow and not browser and not subprocess
 test-fast: $(VENV)/.test-installed
 	$(BIN)/ruff check $(CURDIR)
 	$(BIN)/ruff format --check $(CURDIR)
-	$(BIN)/python -m pytest -x -q -m "$(FAST)"
+	$(BIN)/python -m pytest -x -m "$(FAST)"
 
 bench: $(BIN)/trajscope
 	$(BIN)/trajscope bench open
