@@ -199,13 +199,25 @@ class GitStore:
     def _regain_ignored(index: str, changed: bool) -> str:
         """Shell lines that write again the base's ignored files the state's read-tree removed
         (a state that tracked one, once a command lifted its ignore rule, removes it on the way
-        to another state); a file of the state's own of that name stays."""
-        ii, gone = f"GIT_INDEX_FILE={shlex.quote(index)}", shlex.quote(index + ".gone")
+        to another state), where nothing holds its place: a path of the state's own there or
+        above it (a file, a link, a folder) stays, and so does what is below a link."""
+        ii, gone, back = (
+            f"GIT_INDEX_FILE={shlex.quote(index)}",
+            shlex.quote(index + ".gone"),
+            shlex.quote(index + ".back"),
+        )
         return (
             f"{ii} g diff-files --diff-filter=D --name-only -z > {gone}\n"
-            f"if [ -s {gone} ]; then {ii} g checkout-index -f -u -z --stdin < {gone}; "
-            + (f"cat {gone}; " if changed else "")
-            + f"fi\nrm -f {gone}\n"
+            f"if [ -s {gone} ]; then\n"
+            "  while IFS= read -r -d '' p; do\n"
+            '    free=1; d=$p; if [ -e "$p" ] || [ -L "$p" ]; then free=0; fi\n'
+            '    while [ $free = 1 ] && [ "${d%/*}" != "$d" ]; do d=${d%/*}\n'
+            '      if [ -L "$d" ] || { [ -e "$d" ] && [ ! -d "$d" ]; }; then free=0; fi; done\n'
+            "    if [ $free = 1 ]; then printf '%s\\0' \"$p\"; fi\n"
+            f"  done < {gone} > {back}\n"
+            f"  if [ -s {back} ]; then {ii} g checkout-index -f -u -z --stdin < {back}; "
+            + (f"cat {back}; " if changed else "")
+            + f"fi\nfi\nrm -f {gone} {back}\n"
         )
 
     def snapshot(self, size_limit: int = 0, what: str = "", untracked_in: list[bytes] | None = None) -> str:

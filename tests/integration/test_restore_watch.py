@@ -174,3 +174,24 @@ def test_a_folder_of_another_state_goes_with_what_a_command_changed_in_it(source
             assert _everything_untracked(sb) == base_untracked, command
             assert not (Path(sb.repo) / "pkg" / "deep" / "inner" / "s1").exists(), command
             sb.restore(state)
+
+
+def test_a_state_s_own_path_where_a_base_ignored_file_was_stays_when_restored(source):
+    # a command lifts the rule, puts its own file, link or folder where the base's ignored
+    # build output was, and the state is saved: restoring it must give that state, not the base's file
+    with LocalSandbox(source) as sb:
+        _assert_confined(sb)
+        sb.restore(sb.base)
+        for command in (
+            "rm -rf build && echo f > build",
+            "rm -rf build && ln -s pkg build",
+            "rm build/lib/out.o && mkdir build/lib/out.o && echo x > build/lib/out.o/x",
+        ):
+            sb.restore(sb.base)
+            sb.run(f"printf '' > .gitignore && {command}", timeout=30)
+            state = sb.snapshot()
+            sb.restore(sb.base)
+            sb.restore(state)
+            assert _tree_of_everything(sb) == _tree(sb, state), command
+            sb.restore(sb.base)
+            assert (Path(sb.repo) / "build" / "lib" / "out.o").read_bytes() == b"obj", command
