@@ -9,7 +9,9 @@ and it says when it lost events (its queue overflowed). A watch is kept on every
 restore leaves (tracked ones, and the base's ignored ones); a folder made, removed or moved in
 since is read whole. Where a watch cannot be made (the user's limit on watches or on inotify
 instances), where events were lost, or before the first restore, the caller walks the whole
-tree as before: the watch may make a restore cheaper, never less thorough. It holds no file's
+tree as before: the watch may make a restore cheaper, never less thorough. A process has one
+inotify instance for all its sandboxes and keeps a quarter of the user's watches at most, so
+other programs of the user keep theirs. It holds no file's
 content: git compares every tracked file's stat (its ctime included) with its index at each
 step, which no command can set back.
 """
@@ -17,11 +19,12 @@ step, which no command can set back.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import stat
 import struct
+import threading
+from pathlib import Path
 
 from trajscope.engine.sandbox.git_store import ALL_MARK, TRACKED_MARK
 
@@ -35,14 +38,95 @@ _EVENT = struct.Struct("iIII")
 MAX_DIRTY = 2000
 """Folders past which a restore walks the whole tree instead (one walk is then cheaper)."""
 
-_libc = None
+WATCH_SHARE = 4
+"""A process keeps at most 1/WATCH_SHARE of the user's inotify watches (``max_user_watches``): the
+rest stays for the user's other programs (editors, file watchers); past it a sandbox walks."""
 
 
 def _lib():
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    return _libc
+    # the process's own symbols (libc's inotify calls), without a search that starts programs
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _oserror() -> OSError:
+    err = ctypes.get_errno()
+    return OSError(err, os.strerror(err))
+
+
+class _Inotify:
+    """The one inotify instance of a process, which every sandbox's watch shares (a user may
+    have 128 instances, all programs together): each watch belongs to one DirWatch, and what
+    a drain reads goes to the watch's owner."""
+
+    def __init__(self) -> None:
+        self.lib = _lib()
+        fd = self.lib.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if fd < 0:
+            raise _oserror()
+        self.fd, self.pid = fd, os.getpid()
+        self.lock = threading.RLock()
+        self.owners: dict[int, DirWatch] = {}
+        try:
+            limit = int(Path("/proc/sys/fs/inotify/max_user_watches").read_text())
+        except (OSError, ValueError):
+            limit = 8192
+        self.budget = max(limit // WATCH_SHARE, 0)
+
+    def add(self, owner: "DirWatch", path: bytes) -> int:
+        if len(self.owners) >= self.budget:
+            raise OSError(errno.ENOSPC, "this process's share of the inotify watches is used")
+        wd = self.lib.inotify_add_watch(self.fd, path, _MASK)
+        if wd < 0:
+            raise _oserror()
+        other = self.owners.get(wd)
+        if other is not None and other is not owner:  # one folder, two sandboxes: never expected
+            raise OSError(errno.EEXIST, "the folder is watched for another sandbox")
+        self.owners[wd] = owner
+        return wd
+
+    def remove(self, wd: int) -> None:
+        if self.owners.pop(wd, None) is not None:
+            self.lib.inotify_rm_watch(self.fd, wd)
+
+    def drain(self) -> None:
+        """Hand every event read so far to the watch it belongs to."""
+        with self.lock:
+            while True:
+                try:
+                    data = os.read(self.fd, 1 << 16)
+                except BlockingIOError:
+                    return
+                except InterruptedError:
+                    continue
+                except OSError:
+                    for owner in set(self.owners.values()):
+                        owner.lost = True
+                    return
+                at = 0
+                while at + _EVENT.size <= len(data):
+                    wd, mask, _cookie, size = _EVENT.unpack_from(data, at)
+                    name = data[at + _EVENT.size : at + _EVENT.size + size].rstrip(b"\0")
+                    at += _EVENT.size + size
+                    if mask & _IN_Q_OVERFLOW:  # lost events: every watch of the process is blind
+                        for owner in set(self.owners.values()):
+                            owner.lost = True
+                    elif (owner := self.owners.get(wd)) is not None:
+                        if mask & _IN_IGNORED:
+                            self.owners.pop(wd, None)
+                        owner._event(wd, mask, name)
+
+
+_shared: _Inotify | None = None
+_shared_lock = threading.Lock()
+
+
+def _instance() -> _Inotify:
+    """The process's inotify instance (a new one in a forked child: the parent's is its own)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared.pid != os.getpid():
+            _shared = _Inotify()
+        return _shared
 
 
 class DirWatch:
@@ -50,11 +134,8 @@ class DirWatch:
 
     def __init__(self, root: str):
         self.root = root
-        fd = _lib().inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
-        if fd < 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err))
-        self.fd = fd
+        self._inotify = _instance()
+        self.closed = False
         self._paths: dict[int, bytes] = {}  # watch -> folder, relative to root (b"" is the root)
         self._wds: dict[bytes, int] = {}
         self.dirty: set[bytes] = set()  # folders whose entries changed
@@ -63,56 +144,56 @@ class DirWatch:
         self.rules = False  # a .gitignore was made, removed or moved: a snapshot looks everywhere
 
     def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-        self.lost = True
+        with self._inotify.lock:
+            for wd in list(self._paths):
+                self._forget(wd)
+            self.closed = self.lost = True
 
     def changed(self) -> tuple[set[bytes], set[bytes]] | None:
         """(folders whose entries changed, folders to read whole) since the last ``watch``; None
         where only a walk of the whole tree can tell."""
-        self._drain()
-        if self.lost or len(self.dirty) + len(self.fresh) > MAX_DIRTY:
-            return None
-        return set(self.dirty), set(self.fresh)
+        with self._inotify.lock:
+            self._inotify.drain()
+            if self.lost or self.closed or len(self.dirty) + len(self.fresh) > MAX_DIRTY:
+                return None
+            return set(self.dirty), set(self.fresh)
 
     def watch(self, full: bool) -> None:
         """After a restore (nothing else ran since it removed what commands left): forget the
         changes seen, and watch every folder there (``full``), or the folders made since the
         last watch and those whose watch went. Where a watch cannot be made (the user's limit on
         watches), every watch goes and none is tried again: each restore walks everything."""
-        if self.fd < 0:
-            return
-        self._drain()
-        tops = [b""] if full or self.lost else sorted(self.fresh | {p for p in self.dirty if p not in self._wds})
-        if full or self.lost:
-            for wd in list(self._paths):
-                self._forget(wd)
-        self.dirty.clear()
-        self.fresh.clear()
-        self.lost = self.rules = False
-        root = os.fsencode(self.root)
-        try:
-            for top in tops:
-                if not _real_dir(root, top):
-                    continue
-                for folder, dirs, _files in os.walk(os.path.join(root, top) if top else root, onerror=_raise):
-                    rel = os.path.relpath(folder, root)
-                    self._add(b"" if rel == b"." else rel)
-                    dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
-        except OSError:
-            self.close()
-            return
-        self._drain()  # what the walk itself raced with: nothing runs, but a failure is never hidden
-        self.dirty.clear()
-        self.fresh.clear()
+        with self._inotify.lock:
+            if self.closed:
+                return
+            self._inotify.drain()
+            full = full or self.lost
+            tops = [b""] if full else sorted(self.fresh | {p for p in self.dirty if p not in self._wds})
+            if full:
+                for wd in list(self._paths):
+                    self._forget(wd)
+            self.dirty.clear()
+            self.fresh.clear()
+            self.lost = self.rules = False
+            root = os.fsencode(self.root)
+            try:
+                for top in tops:
+                    if not _real_dir(root, top):
+                        continue
+                    for folder, dirs, _files in os.walk(os.path.join(root, top) if top else root, onerror=_raise):
+                        rel = os.path.relpath(folder, root)
+                        self._add(b"" if rel == b"." else rel)
+                        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+            except OSError:
+                self.close()
+                return
+            self._inotify.drain()  # the engine's own steps: nothing of a command's
+            self.dirty.clear()
+            self.fresh.clear()
 
     def _add(self, rel: bytes) -> None:
         path = os.path.join(os.fsencode(self.root), rel) if rel else os.fsencode(self.root)
-        wd = _lib().inotify_add_watch(self.fd, path, _MASK)
-        if wd < 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err))
+        wd = self._inotify.add(self, path)
         old = self._paths.get(wd)
         if old is not None and old != rel:
             self._wds.pop(old, None)
@@ -123,35 +204,9 @@ class DirWatch:
         rel = self._paths.pop(wd, None)
         if rel is not None and self._wds.get(rel) == wd:
             del self._wds[rel]
-        _lib().inotify_rm_watch(self.fd, wd)
-
-    def _drain(self) -> None:
-        if self.fd < 0:
-            self.lost = True
-            return
-        while True:
-            try:
-                data = os.read(self.fd, 1 << 16)
-            except BlockingIOError:
-                return
-            except OSError as exc:
-                if exc.errno == errno.EINTR:
-                    continue
-                self.lost = True
-                return
-            if not data:
-                return
-            at = 0
-            while at + _EVENT.size <= len(data):
-                wd, mask, _cookie, size = _EVENT.unpack_from(data, at)
-                name = data[at + _EVENT.size : at + _EVENT.size + size].rstrip(b"\0")
-                at += _EVENT.size + size
-                self._event(wd, mask, name)
+        self._inotify.remove(wd)
 
     def _event(self, wd: int, mask: int, name: bytes) -> None:
-        if mask & _IN_Q_OVERFLOW:
-            self.lost = True
-            return
         rel = self._paths.get(wd)
         if rel is None:
             return  # a watch already forgotten: its folder was marked when it went

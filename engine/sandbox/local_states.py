@@ -180,7 +180,7 @@ class LocalStates:
         if self._watch is not None:
             self._watch.watch(full)
             self._rules_stat = self._base_rules()
-            if self._watch.fd < 0:  # a watch could not be made: not tried again
+            if self._watch.closed:  # a watch could not be made: not tried again
                 self._watch, self._watch_refused = None, True
 
     def _clear_home(self) -> None:

@@ -195,3 +195,33 @@ def test_a_state_s_own_path_where_a_base_ignored_file_was_stays_when_restored(so
             assert _tree_of_everything(sb) == _tree(sb, state), command
             sb.restore(sb.base)
             assert (Path(sb.repo) / "build" / "lib" / "out.o").read_bytes() == b"obj", command
+
+
+def _inotify_instances() -> int:
+    fds = Path("/proc/self/fd")
+    return sum(1 for fd in fds.iterdir() if _link(fd) == "anon_inode:inotify")
+
+
+def _link(fd: Path) -> str:
+    try:
+        return str(fd.readlink())
+    except OSError:
+        return ""
+
+
+def test_sandboxes_of_a_process_share_one_inotify_instance_and_see_only_their_own_changes(source):
+    before = _inotify_instances()  # the process's own instance may be there already
+    with LocalSandbox(source) as sb:
+        _assert_confined(sb)
+        sb.restore(sb.base)
+        other = sb.fork(sb.base)
+        try:
+            assert other._watch is not None and other._watch._inotify is sb._watch._inotify
+            assert _inotify_instances() <= before + 1  # a user may have 128, all programs together
+            other.run("echo x > pkg/theirs.py", timeout=30)
+            assert sb._watch.changed() == (set(), set())  # read by one, handed to its owner
+            assert other._watch.changed() == ({b"pkg"}, set())
+            other.restore(sb.base)
+            assert not (Path(other.repo) / "pkg" / "theirs.py").exists()
+        finally:
+            other.close()
