@@ -63,7 +63,7 @@ class _Inotify:
         fd = self.lib.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         if fd < 0:
             raise _oserror()
-        self.fd, self.pid = fd, os.getpid()
+        self.fd = fd
         self.lock = threading.RLock()
         self.owners: dict[int, DirWatch] = {}
         try:
@@ -120,11 +120,21 @@ _shared: _Inotify | None = None
 _shared_lock = threading.Lock()
 
 
+def _after_fork() -> None:
+    """A forked child starts without the parent's instance, and with a lock no thread of the
+    parent can be holding (only the forking thread goes on in the child)."""
+    global _shared, _shared_lock
+    _shared, _shared_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 def _instance() -> _Inotify:
-    """The process's inotify instance (a new one in a forked child: the parent's is its own)."""
+    """The process's inotify instance (a forked child makes its own: the parent's is its own)."""
     global _shared
     with _shared_lock:
-        if _shared is None or _shared.pid != os.getpid():
+        if _shared is None:
             _shared = _Inotify()
         return _shared
 

@@ -9,6 +9,7 @@ nothing but the base's files. The commands run only under bubblewrap; containmen
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,16 @@ def test_sandboxes_of_a_process_share_one_inotify_instance_and_see_only_their_ow
             assert not (Path(other.repo) / "pkg" / "theirs.py").exists()
         finally:
             other.close()
+
+
+def test_a_forked_child_makes_its_own_inotify_instance():
+    # the parent's events must never be read in a worker process forked from it
+    from trajscope.engine.sandbox import dir_watch
+
+    parent = dir_watch._instance()
+    pid = os.fork()
+    if pid == 0:
+        child = dir_watch._instance()
+        os._exit(0 if child is not parent and child.fd != parent.fd and not child.owners else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
