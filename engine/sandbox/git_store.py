@@ -17,7 +17,7 @@ import os
 import shlex
 
 from trajscope.engine.sandbox.base import StateRef
-from trajscope.engine.sandbox.errors import SandboxError
+from trajscope.engine.sandbox.git_lines import check_ref, leave_index, put_back_ignored, regain_ignored
 from trajscope.engine.sandbox.programs import trusted_path
 
 BUILD_EXCLUDES = (
@@ -33,11 +33,6 @@ BUILD_EXCLUDES = (
 )
 
 _BASE_REF = "refs/trajscope/base"
-
-EMPTY_TREES = frozenset(
-    {"4b825dc642cb6eb9a060e54bf8d69288fbee4904", "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321"}
-)
-"""The empty tree's id (SHA-1, SHA-256): a base with no ignored files has nothing to put back."""
 
 UNTRACKED_MARK = "//untracked"
 """Separates a restore's changed paths from its untracked ones: no git path holds ``//``."""
@@ -146,24 +141,6 @@ class GitStore:
             + f"GIT_INDEX_FILE={q(index)} g write-tree\ncat {listed}\nrm -f {listed}\n"
         )
 
-    @staticmethod
-    def ignored_to_put_back(tree: str, index: str) -> tuple[str, str] | None:
-        """``restore``'s ``ignored`` for the base's ignored files saved as ``tree``: None where
-        there are none (the three git steps that would put them back would change nothing)."""
-        return None if tree in EMPTY_TREES else (tree, index)
-
-    @staticmethod
-    def _leave_index(index: str, keep: bool = False) -> str:
-        """Shell lines that take what a command changed (diff-files: stat against ``index``)
-        out of that index; the index is rewritten only where a file changed. ``keep``: their
-        list stays in ``<index>.moved``."""
-        ii, listed = f"GIT_INDEX_FILE={shlex.quote(index)}", shlex.quote(index + ".moved")
-        return (
-            f"{ii} g diff-files --name-only -z > {listed}\n"
-            f"if [ -s {listed} ]; then {ii} g update-index -z --force-remove --stdin < {listed}; fi\n"
-            + ("" if keep else f"rm -f {listed}\n")
-        )
-
     def _tracked_listing(self, folders: list[bytes]) -> str:
         """Shell lines printing the paths a command changed (``<index>.moved``), ``TRACKED_MARK``,
         then the paths the index tracks in ``folders`` and in the folders of those changed paths
@@ -178,46 +155,6 @@ class GitStore:
             + f"if [ -s {specs} ]; then export -f g; xargs -0 -r bash -c "
             + shlex.quote('g --literal-pathspecs ls-files -z -- "$@"')
             + f" _ < {specs}; fi\nrm -f {moved} {specs}\n"
-        )
-
-    @classmethod
-    def _put_back_ignored(cls, tree: str, index: str, changed: bool) -> str:
-        """Shell lines that make the base's ignored files what they were (``save_ignored``),
-        with their own index as the state's files are restored with theirs: what a command
-        changed leaves that index, and read-tree writes it and what the index lacks."""
-        check_ref(tree)
-        ii = f"GIT_INDEX_FILE={shlex.quote(index)}"
-        return (
-            f"if [ -f {shlex.quote(index)} ] && [ ! -L {shlex.quote(index)} ]; then\n"
-            f"{cls._leave_index(index)}"
-            f"else rm -f {shlex.quote(index)}; fi\n"
-            + (f"{ii} g diff-index --cached --name-only -z {tree}\n" if changed else "")
-            + f"{ii} g read-tree --reset -u {tree}\n"
-        )
-
-    @staticmethod
-    def _regain_ignored(index: str, changed: bool) -> str:
-        """Shell lines that write again the base's ignored files the state's read-tree removed
-        (a state that tracked one, once a command lifted its ignore rule, removes it on the way
-        to another state), where nothing holds its place: a path of the state's own there or
-        above it (a file, a link, a folder) stays, and so does what is below a link."""
-        ii, gone, back = (
-            f"GIT_INDEX_FILE={shlex.quote(index)}",
-            shlex.quote(index + ".gone"),
-            shlex.quote(index + ".back"),
-        )
-        return (
-            f"{ii} g diff-files --diff-filter=D --name-only -z > {gone}\n"
-            f"if [ -s {gone} ]; then\n"
-            "  while IFS= read -r -d '' p; do\n"
-            '    free=1; d=$p; if [ -e "$p" ] || [ -L "$p" ]; then free=0; fi\n'
-            '    while [ $free = 1 ] && [ "${d%/*}" != "$d" ]; do d=${d%/*}\n'
-            '      if [ -L "$d" ] || { [ -e "$d" ] && [ ! -d "$d" ]; }; then free=0; fi; done\n'
-            "    if [ $free = 1 ]; then printf '%s\\0' \"$p\"; fi\n"
-            f"  done < {gone} > {back}\n"
-            f"  if [ -s {back} ]; then {ii} g checkout-index -f -u -z --stdin < {back}; "
-            + (f"cat {back}; " if changed else "")
-            + f"fi\nfi\nrm -f {gone} {back}\n"
         )
 
     def snapshot(self, size_limit: int = 0, what: str = "", untracked_in: list[bytes] | None = None) -> str:
@@ -336,11 +273,11 @@ class GitStore:
         check that the changed files hold at most ``size_limit`` bytes (else untracked and
         ignored files go first, as for ``scrub``)."""
         check_ref(ref)
-        put_back = self._put_back_ignored(*ignored, changed) if ignored else ""
+        put_back = put_back_ignored(*ignored, changed) if ignored else ""
         # Where git hashes the work tree first, an ignore rule a command removed (or a new work
         # tree without its .gitignore yet) makes a base-ignored file part of the old tree, which
         # read-tree then removes: those are put back after, and the state's own files again.
-        after = put_back + self._leave_index(self.index) + f"g read-tree --reset -u {ref}^{{tree}}\n" if ignored else ""
+        after = put_back + leave_index(self.index) + f"g read-tree --reset -u {ref}^{{tree}}\n" if ignored else ""
         clean = "g clean -ffdxq; g checkout-index -a -f -q"
         hashed = (
             (f"if ! {self._size_within(size_limit)}; then {clean}; fi\n" if size_limit else "")
@@ -361,11 +298,11 @@ class GitStore:
         hashed += everything
         compared = (
             put_back
-            + self._leave_index(self.index, keep=watched)
+            + leave_index(self.index, keep=watched)
             + "OLD=$(g write-tree)\n"
             + (f'g diff-tree -r --name-only -z "$OLD" {ref}^{{tree}}\n' if changed else "")
             + f'g read-tree --reset -u "$OLD" {ref}^{{tree}}\n'
-            + (self._regain_ignored(ignored[1], changed) if ignored else "")
+            + (regain_ignored(ignored[1], changed) if ignored else "")
             + (f"printf '{UNTRACKED_MARK}\\0'\n" + self._tracked_listing(tracked_in or []) if watched else "")
         )
         return (
@@ -425,8 +362,3 @@ class GitStore:
         return (
             self._prelude() + f"g add -A\ng diff --cached --no-color --no-ext-diff --no-renames --binary {_BASE_REF}\n"
         )
-
-
-def check_ref(ref: str) -> None:
-    if not isinstance(ref, str) or not (4 <= len(ref) <= 64) or any(c not in "0123456789abcdef" for c in ref):
-        raise SandboxError(f"not a state reference: {ref!r}")

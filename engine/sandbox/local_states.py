@@ -16,6 +16,7 @@ from pathlib import Path
 
 from trajscope.engine.sandbox.base import SandboxError, StateRef
 from trajscope.engine.sandbox.dir_watch import DirWatch, folders_to_list, prune_empty, untracked_in, untracked_printed
+from trajscope.engine.sandbox.git_lines import ignored_to_put_back
 from trajscope.engine.sandbox.git_store import UNTRACKED_MARK, GitStore
 from trajscope.engine.sandbox.host_files import chown_paths, chown_tree, repair_root, set_git_modes
 from trajscope.engine.sandbox.local_store import LocalStore, remove_path, remove_untracked
@@ -122,7 +123,7 @@ class LocalStates:
                 changed=self._uid is not None,
                 size_limit=self.disk_mb << 20,
                 untracked=True,
-                ignored=GitStore.ignored_to_put_back(self._shared.ignored, self._ignored_index),
+                ignored=ignored_to_put_back(self._shared.ignored, self._ignored_index),
                 known=ref in self._shared.known,
                 tracked_in=None if seen is None else folders_to_list(seen[0] | seen[1]),
             )
