@@ -56,7 +56,8 @@ def until(predicate, timeout: float = 60.0) -> None:
 
 
 def paused_and_seen(worker, watched) -> bool:
-    """The worker's search is paused with nothing running, and the viewer has all of it."""
+    """The worker's search is paused with nothing running, and the viewer has all of it (every
+    event of the log: a step that ended as the search paused adds events to a node it has)."""
     session, status = worker.session, watched.status
     return (
         session.paused
@@ -65,6 +66,7 @@ def paused_and_seen(worker, watched) -> bool:
         and status.get("busy") == 0
         and len(watched.tree) == len(session.tree)
         and status.get("phase") == session.phase
+        and len(watched.events_so_far()) == len(read_events(worker.log))
     )
 
 
