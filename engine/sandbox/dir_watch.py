@@ -5,10 +5,10 @@ every restore), whatever the command changed.
 
 Linux's inotify reports a change to a folder's entries on the folder itself, whatever path,
 link, descriptor or mount a process used to make it (the event belongs to the folder's inode),
-and it says when it lost events (its queue overflowed). A watch is kept on every folder that a
-restore leaves (tracked ones, and the base's ignored ones); a folder made, removed or moved in
+and it says when it lost events (its queue overflowed). A watch is kept on every folder that the
+sandbox's opening or a restore leaves (tracked ones, and the base's ignored ones); a folder made, removed or moved in
 since is read whole. Where a watch cannot be made (the user's limit on watches or on inotify
-instances), where events were lost, or before the first restore, the caller walks the whole
+instances), where events were lost, or before the watch began, the caller walks the whole
 tree as before: the watch may make a restore cheaper, never less thorough. A process has one
 inotify instance for all its sandboxes and keeps a quarter of the user's watches at most, so
 other programs of the user keep theirs. It holds no file's

@@ -151,6 +151,9 @@ class LocalSandbox(LocalCommands, LocalStates):
                 tree, _, listed = self._git_bytes(self._git.save_ignored(self._ignored_index)).partition(b"\n")
                 self._shared.ignored = tree.decode().strip()
                 self._shared.base_untracked = frozenset(listed.split(b"\0")) - {b""}
+                # the work tree is the base's now, as after a restore: watched from here, so
+                # the snapshots before the first restore look only where entries changed too
+                self._watch_folders(full=True)
             else:
                 Path(self.repo).mkdir()
                 self._quota = DiskQuota(self.dir, self._shared.size, disk_mb << 20, used=tree_usage(self.dir))

@@ -2,8 +2,8 @@
 (``local.py`` makes, forks and closes it; ``local_commands.py`` runs its commands).
 
 A snapshot and a restore are shell scripts over git (``git_store``) run on the host, with
-what git writes measured in a quarantine first (``local_store``). After its first restore
-the sandbox watches its folders (``dir_watch``), so a later restore or snapshot looks for
+what git writes measured in a quarantine first (``local_store``). From its opening (a fork's:
+its first restore) the sandbox watches its folders (``dir_watch``), so a restore or snapshot looks for
 untracked paths only where entries changed; as root, what a restore wrote is handed to the
 commands' user and its new stat recorded at once.
 """

@@ -1,7 +1,7 @@
 """A restore (and a snapshot) that looks only in the folders whose entries changed does what a full walk would.
 
-After its first restore a local sandbox watches its work tree's folders (engine.sandbox.dir_watch)
-and its next restores read only the folders a command changed. Each command below hides a path
+From its opening a local sandbox watches its work tree's folders (engine.sandbox.dir_watch)
+and its restores and snapshots read only the folders a command changed. Each command below hides a path
 in a way a folder watch could miss if it were wrong (a tracked folder removed and made anew, moved
 away, replaced by a link, changed through a descriptor, ignored by the agent's own rule, or more
 events than the kernel's queue holds); after the restore, git's own walk of every folder must find
@@ -92,7 +92,7 @@ def test_a_restore_that_reads_only_changed_folders_leaves_what_a_full_walk_would
         _assert_confined(sb)
         base_files = _files(Path(sb.repo))
         base_untracked = _everything_untracked(sb)
-        sb.restore(sb.base)  # the first restore walks everything, then the folders are watched
+        sb.restore(sb.base)  # a restore with nothing changed: the watch goes on
         for what, command in HIDING.items():
             assert sb.run(command, timeout=30).exit_code == 0, what
             hid = _everything_untracked(sb) != base_untracked or _files(Path(sb.repo)) != base_files
@@ -104,6 +104,22 @@ def test_a_restore_that_reads_only_changed_folders_leaves_what_a_full_walk_would
             assert _everything_untracked(sb) == base_untracked, what
             assert _files(Path(sb.repo)) == base_files, what
             assert sb.diff() == "" and sb.snapshot() == sb.base, what
+
+
+def test_a_sandbox_is_watched_from_its_opening_its_first_snapshot_and_restore_included(source):
+    for i, (what, command) in enumerate(HIDING.items()):
+        with LocalSandbox(source) as sb:
+            if i == 0:
+                _assert_confined(sb)
+            base_files = _files(Path(sb.repo))
+            base_untracked = _everything_untracked(sb)
+            assert sb._watch is not None and sb._watch.changed() == (set(), set()), what
+            assert sb.run(command, timeout=30).exit_code == 0, what
+            assert sb._watch.changed() is not None, f"{what}: the watch was not used"
+            assert _tree(sb, sb.snapshot()) == _tree_of_everything(sb), what
+            sb.restore(sb.base)
+            assert _everything_untracked(sb) == base_untracked, what
+            assert _files(Path(sb.repo)) == base_files, what
 
 
 def test_more_events_than_the_queue_holds_make_the_restore_walk_everything(source):
