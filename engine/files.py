@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import os
 import re
-import secrets
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,6 +61,8 @@ def safe_name(field: object, limit: int = NAME_LIMIT, fallback: str = "unnamed")
     name = re.sub(r"\.\.+", "_", name).lstrip(".-") or fallback
     if name == text and len(name.encode()) <= limit:
         return name
+    import hashlib  # OpenSSL's: loaded where a name needs a tag, not at every start
+
     tag = "-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return name.encode()[: max(1, limit - len(tag))].decode("utf-8", "ignore") + tag
 
@@ -247,7 +247,7 @@ class Folder:
         rename it over ``name`` (readers see the old file or the new, never half of one).
         Refused when ``name`` is a link, a folder, a FIFO or a device."""
         path = self.check_target(name)
-        tmp = f".{name[:100]}.{secrets.token_hex(8)}.tmp"
+        tmp = f".{name[:100]}.{os.urandom(8).hex()}.tmp"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=self.fd)
         except OSError as exc:

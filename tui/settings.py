@@ -14,7 +14,6 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
-import pkgutil
 import sys
 import unicodedata
 from dataclasses import dataclass, field
@@ -218,6 +217,8 @@ def key_of(node, binding_id: str) -> str:
 
 def binding_owners(app_class: type) -> list[type]:
     """The app class and every screen and widget class of trajscope that declares BINDINGS."""
+    import pkgutil  # only a keymap check walks the packages
+
     owners = [app_class]
     for package_name in BINDING_PACKAGES:
         package = importlib.import_module(package_name)

@@ -8,7 +8,6 @@ the sampled ``expansion_candidates`` and the critic's prompt and answer.
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 from trajscope.engine.actions import action_from_command
@@ -69,6 +68,8 @@ def _task(data: dict, root: dict, name: str) -> dict:
         stack.extend(reversed([c for c in message.get("children") or [] if isinstance(c, dict)]))
     if not statement:
         return {"instance_id": name, "problem_statement": ""}
+    import hashlib  # OpenSSL's: only a DARS file needs it
+
     digest = hashlib.sha1(statement.encode("utf-8", "replace")).hexdigest()[:8]
     # "instance_from": the id is trajscope's, not the harness's: --instance may name it.
     return {"instance_id": f"{repo or 'issue'}:{digest}", "problem_statement": statement, "instance_from": "content"}

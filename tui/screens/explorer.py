@@ -167,13 +167,13 @@ class ExplorerScreen(ReadingInParts, Screen[None]):
 
     @on(TreeLoaded)
     def _loaded(self, message: TreeLoaded) -> None:
-        from trajscope.engine.analysis.flags import FlagCache
-
         self.model = message.tree
         self.attached_at = time.perf_counter()  # when the tree went on screen (bench: first paint)
         if self.flag_cache is not None:  # a tree replaced: its checkpoints are no one's
             self.flag_cache.cancelled = True
-        self.flag_cache = FlagCache(self.model)
+        # made after the first frame (the flags' rules load then); until then a node's flags
+        # are worked out from the task, as without checkpoints
+        self.flag_cache = None
         self.skipped = message.counts.damaged + message.counts.unknown
         tree = self.tree
         tree.loading = False
@@ -194,7 +194,21 @@ class ExplorerScreen(ReadingInParts, Screen[None]):
             self.call_after_refresh(self.reader.shown.set)
         else:  # a tree that will not change: every flag checkpoint, after the first paint
             self.reader = None
-            self._build_flags(self.flag_cache)
+        self.call_after_refresh(self._flags_after_paint, self.model, build=not reading and not self.source.grows)
+
+    def _flags_after_paint(self, model, build: bool) -> None:
+        if model is self.model and self.flag_cache is None:  # not replaced (nor made) since
+            cache = self.ensure_flag_cache()
+            if build:
+                self._build_flags(cache)
+
+    def ensure_flag_cache(self):
+        """The model's FlagCache, made now where the first frame has not made it yet."""
+        from trajscope.engine.analysis.flags import FlagCache
+
+        if self.flag_cache is None:
+            self.flag_cache = FlagCache(self.model)
+        return self.flag_cache
 
     def _build_flags(self, cache) -> None:
         cache.building = True
@@ -236,7 +250,7 @@ class ExplorerScreen(ReadingInParts, Screen[None]):
             return  # while a file is read, a tick with nothing to fold still adds the lines scrolled into view
         model, tree = self.model, self.tree
         added, changed = self.fold_pending()
-        if added or changed:
+        if (added or changed) and self.flag_cache is not None:
             self.flag_cache.forget()  # steps changed: checkpoints are rebuilt as the cursor needs them
         self.after_drain(added, changed)
         self.tell_sandbox_warning()

@@ -60,7 +60,7 @@ class ReadingInParts:
         self._update_status()
         self._show_cursor()
         if flags:
-            self._build_flags(self.flag_cache)
+            self._build_flags(self.ensure_flag_cache())
         pending, self._after_read = self._after_read, []
         for action in pending:
             action()
