@@ -35,3 +35,22 @@ async def test_a_long_single_path_goes_to_its_last_step_and_labels_only_the_line
         # labels exist for the first screenful and the lines the cursor went to, not for every step
         assert 0 < len(tree._fitted) < 1000, len(tree._fitted)
         assert tree.cursor_node.label.plain.strip(), "the line the cursor is on was drawn with its label"
+
+
+async def test_the_flags_cache_comes_after_the_first_frame_and_no_deep_path_is_walked_without_it(tmp_path):
+    path = tmp_path / "long.jsonl"
+    write_events(path, linear_events(3000))
+    app = TrajscopeApp(Source(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: getattr(app.screen, "model", None) is not None and app.screen.reader is None)
+        screen = app.screen
+        # made once the first frame was drawn, and every checkpoint built in the background
+        await wait_for(pilot, lambda: screen.flag_cache is not None and not screen.flag_cache.building)
+        detail, deep = screen.query_one(NodeDetail), screen.model.nodes["3000"]
+        detail.show(deep, screen.model, None)  # what a detail drawn before the cache shows
+        await pilot.pause()
+        assert "worked out in the background" in static_text(detail.query_one("#detail-flags"))
+        detail.show(deep, screen.model, screen.flag_cache)
+        await pilot.pause()
+        flags = detail.query_one("#detail-flags")
+        assert not flags.display or "worked out" not in static_text(flags)

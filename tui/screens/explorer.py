@@ -201,6 +201,8 @@ class ExplorerScreen(ReadingInParts, Screen[None]):
             cache = self.ensure_flag_cache()
             if build:
                 self._build_flags(cache)
+            if self.tree.cursor_id not in (None, ROOT):  # the detail was drawn without the cache
+                self._show_cursor()
 
     def ensure_flag_cache(self):
         """The model's FlagCache, made now where the first frame has not made it yet."""

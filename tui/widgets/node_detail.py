@@ -30,6 +30,7 @@ def _cut(text: str, limit: int) -> str:
 
 
 FLAG_STEPS = 12  # step ids shown for one flag (a long loop raises one on hundreds of steps)
+FLAG_WALK = 1024  # steps the UI thread walks at most for a node's flags
 
 
 class NodeDetail(VerticalScroll):
@@ -108,8 +109,11 @@ class NodeDetail(VerticalScroll):
         """The rubric flags of the branch from the task down to this node, with their steps."""
         from trajscope.engine.analysis.flags import detect
 
-        if cache is not None and cache.building and not cache.near(node.id):
-            # a long path without checkpoints yet: shown when the background build has made them
+        if (cache is None and node.depth > FLAG_WALK) or (
+            cache is not None and cache.building and not cache.near(node.id, FLAG_WALK)
+        ):
+            # a long path without checkpoints (or their cache) yet: shown once they are there,
+            # never walked on the UI thread
             return Text("worked out in the background for a path this long…", style="italic")
         try:
             found = cache.flags_at(node.id) if cache is not None else detect(tree, node.id)
