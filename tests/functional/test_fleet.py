@@ -60,7 +60,12 @@ async def test_the_fleet_live_pause_all_and_a_forwarded_prune(tmp_path):
                 pilot, lambda: any(n.id != ROOT and n.status == "done" for n in live.model.nodes.values()), 60
             )
             target = next(n for n in live.model.nodes.values() if n.id != ROOT and n.status == "done")
+            # following the frontier moves the cursor to each step that ends (steps in flight end
+            # while the search is paused): a person stops it before choosing a node to prune
+            await pilot.press("f")
+            await wait_for(pilot, lambda: not live.following, 10)
             live.tree.reveal(target.id)
+            await wait_for(pilot, lambda: live.tree.cursor_id == target.id, 10)
             await pilot.press("p")
             await wait_for(pilot, lambda: live.model.nodes[target.id].status == "pruned", 30)
             statuses = [e for e in read_events(member.log) if e["type"] == "node_status" and e["id"] == target.id]
