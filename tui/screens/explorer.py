@@ -25,6 +25,7 @@ from trajscope.tui.bridge import (
     start_follow,
 )
 from trajscope.tui.messages import FlagsBuilt, LoadFailed, SearchFinished, TreeLoaded
+from trajscope.tui.screens.flag_checkpoints import FlagCheckpoints
 from trajscope.tui.screens.reading import ReadingInParts
 from trajscope.tui.settings import key_of
 from trajscope.tui.widgets.action_tree import ActionTree
@@ -55,7 +56,7 @@ def navigation_bindings(show: bool = True) -> list[Binding]:
     ]
 
 
-class ExplorerScreen(ReadingInParts, Screen[None]):
+class ExplorerScreen(ReadingInParts, FlagCheckpoints, Screen[None]):
     """Browse a run: navigate, search, jump to a node or the best leaf, follow or replay."""
 
     BINDINGS = [
@@ -195,32 +196,6 @@ class ExplorerScreen(ReadingInParts, Screen[None]):
         else:  # a tree that will not change: every flag checkpoint, after the first paint
             self.reader = None
         self.call_after_refresh(self._flags_after_paint, self.model, build=not reading and not self.source.grows)
-
-    def _flags_after_paint(self, model, build: bool) -> None:
-        if model is self.model and self.flag_cache is None:  # not replaced (nor made) since
-            cache = self.ensure_flag_cache()
-            if build:
-                self._build_flags(cache)
-            if self.tree.cursor_id not in (None, ROOT):  # the detail was drawn without the cache
-                self._show_cursor()
-
-    def ensure_flag_cache(self):
-        """The model's FlagCache, made now where the first frame has not made it yet."""
-        from trajscope.engine.analysis.flags import FlagCache
-
-        if self.flag_cache is None:
-            self.flag_cache = FlagCache(self.model)
-        return self.flag_cache
-
-    def _build_flags(self, cache) -> None:
-        cache.building = True
-        self._flags_worker(cache)
-
-    @work(thread=True, exit_on_error=False, group="flags", description="flag checkpoints")
-    def _flags_worker(self, cache) -> None:
-        cache.build()
-        if cache is self.flag_cache:  # the detail may say the flags were being worked out
-            self.post_message(FlagsBuilt())
 
     @on(FlagsBuilt)
     def _flags_built(self) -> None:
