@@ -35,12 +35,13 @@ def snapshot_script(prelude: str, base: str, limit: int, over: str, index_sum: s
         else "N=$(g ls-files -z -m -o --exclude-standard | du -cb --files0-from=- 2>/dev/null | tail -n 1)\n"
     )
     # changed paths first (a file that became a folder leaves the index before the folder's
-    # files come in); a folder listed whole is a nested repository: add -A decides
+    # files come in); a folder listed whole is a nested repository, which goes in as its HEAD
+    # (never add: git_store.STAGE)
     stage = (
-        GitStore.fix_modes(q) + f"if tr '\\0' '\\n' < {q} | grep -q '/$'; then g add -A; "
-        f"else g update-index -z --add --remove --replace --stdin < {q} 2>/dev/null || g add -A; fi\nrm -f {q}\n"
+        GitStore.fix_modes(q)
+        + f"sed -z 's|/$||' {q} | g update-index -z --add --remove --replace --stdin 2>/dev/null || stage\nrm -f {q}\n"
         if listed
-        else "g add -A\n"
+        else "stage\n"
     )
     return (
         prelude

@@ -28,7 +28,7 @@ def leave_index(index: str, keep: bool = False) -> str:
     list stays in ``<index>.moved``."""
     ii, listed = f"GIT_INDEX_FILE={shlex.quote(index)}", shlex.quote(index + ".moved")
     return (
-        f"{ii} g diff-files --name-only -z > {listed}\n"
+        f"{ii} g diff-files --ignore-submodules=dirty --name-only -z > {listed}\n"
         f"if [ -s {listed} ]; then {ii} g update-index -z --force-remove --stdin < {listed}; fi\n"
         + ("" if keep else f"rm -f {listed}\n")
     )
@@ -60,7 +60,7 @@ def regain_ignored(index: str, changed: bool) -> str:
         shlex.quote(index + ".back"),
     )
     return (
-        f"{ii} g diff-files --diff-filter=D --name-only -z > {gone}\n"
+        f"{ii} g diff-files --ignore-submodules=dirty --diff-filter=D --name-only -z > {gone}\n"
         f"if [ -s {gone} ]; then\n"
         "  while IFS= read -r -d '' p; do\n"
         '    free=1; d=$p; if [ -e "$p" ] || [ -L "$p" ]; then free=0; fi\n'

@@ -60,6 +60,23 @@ def git_env(home: str, path: str | None = None) -> dict[str, str]:
     }
 
 
+# What ``git add -A`` stages, without ``add``: add (and diff-files unless told to ignore what is
+# inside them) runs ``git status`` in each nested repository the index tracks, and that git
+# reads the repository's own config and attributes (a clean filter a command wrote there
+# would run on the host, as the engine's user). ls-files and update-index look at a nested
+# repository's HEAD only. Deleted paths leave first (diff-files: also those below a link now), then what
+# changed and what is new (a nested repository, listed as ``d/``, goes in as its HEAD).
+STAGE = (
+    "stage() {\n"
+    '  g diff-files --ignore-submodules=dirty --diff-filter=D --name-only -z > "$GIT_INDEX_FILE.gone"\n'
+    '  g update-index -z --force-remove --stdin < "$GIT_INDEX_FILE.gone"\n'
+    "  { g ls-files -z -m; g ls-files -z -o --exclude-standard; } | sed -z 's|/$||' > \"$GIT_INDEX_FILE.staged\"\n"
+    '  g update-index -z --add --remove --replace --stdin < "$GIT_INDEX_FILE.staged"\n'
+    '  rm -f "$GIT_INDEX_FILE.gone" "$GIT_INDEX_FILE.staged"\n'
+    "}\n"
+)
+
+
 class GitStore:
     """Shell scripts over the snapshot store at ``store`` for the work tree ``repo``.
 
@@ -102,8 +119,7 @@ class GitStore:
             "-c core.hooksPath=/dev/null -c core.attributesFile=/dev/null -c core.excludesFile=/dev/null "
             "-c core.untrackedCache=false -c core.splitIndex=false -c core.symlinks=true "
             "-c submodule.recurse=false -c core.pager=cat -c protocol.allow=never "
-            '-c gc.auto=0 -c advice.detachedHead=false "$@"; }\n'
-            f"cd {q(self.repo)}\n"
+            '-c gc.auto=0 -c advice.detachedHead=false "$@"; }\n' + STAGE + f"cd {q(self.repo)}\n"
         )
 
     def init(self) -> str:
@@ -116,7 +132,7 @@ class GitStore:
             f"  mkdir -p {q(self.store)}/info\n"
             f"  printf '%s\\n' {q(excludes)} > {q(self.store)}/info/exclude\n"
             f"  printf '%s\\n' {q(GIT_ATTRIBUTES)} > {q(self.store)}/info/attributes\n"
-            "fi\n" + self._prelude() + "g add -A\nT=$(g write-tree)\n"
+            "fi\n" + self._prelude() + "stage\nT=$(g write-tree)\n"
             f"C=$(g rev-parse -q --verify {_BASE_REF} || true)\n"
             f'if [ -z "$C" ]; then C=$(g commit-tree -m base "$T"); g update-ref {_BASE_REF} "$C"; '
             'g update-ref refs/trajscope/trees/$T "$C"\n'
@@ -169,7 +185,7 @@ class GitStore:
         ``untracked_in``: the only paths where a new file can be (engine.sandbox.dir_watch), so
         git looks there for new files, not in every folder; all of them where a changed
         ``.gitignore`` could make a file elsewhere count."""
-        stage = "g add -A\n"
+        stage = "stage\n"
         check = ""
         if size_limit:
             listed = shlex.quote(self.index + ".changed")
@@ -191,11 +207,11 @@ class GitStore:
             check = (f"g ls-files -z -m > {listed}\n" + new_files) + self._refuse_over(
                 size_limit, what, f"cat {listed}"
             )
-            # a folder listed whole is a nested repository: add -A decides what it becomes; so
-            # does it where update-index refuses a path (below a link a command made of a folder)
+            # a folder listed whole is a nested repository, which goes in as its HEAD; where
+            # update-index refuses a path (below a link a command made of a folder), stage
+            # takes the deleted paths out first
             stage = (
-                f"if grep -qz '/$' {listed}; then g add -A; "
-                f"else g update-index -z --add --remove --replace --stdin < {listed} 2>/dev/null || g add -A; fi\n"
+                f"sed -z 's|/$||' {listed} | g update-index -z --add --remove --replace --stdin 2>/dev/null || stage\n"
             )
         return (
             self._prelude() + check + stage + "T=$(g write-tree)\n"
@@ -281,7 +297,7 @@ class GitStore:
         clean = "g clean -ffdxq; g checkout-index -a -f -q"
         hashed = (
             (f"if ! {self._size_within(size_limit)}; then {clean}; fi\n" if size_limit else "")
-            + "g add -A\nOLD=$(g write-tree)\n"
+            + "stage\nOLD=$(g write-tree)\n"
             + f'g read-tree --reset -u "$OLD" {ref}^{{tree}}\n'
             + (f'g diff-tree -r --name-only -z "$OLD" {ref}^{{tree}}\n' if changed else "")
             + after
@@ -313,7 +329,7 @@ class GitStore:
                 else f"g cat-file -e {ref}^{{tree}} 2>/dev/null || {{ echo 'unknown state {ref}' >&2; exit 3; }}\n"
             )
             + (
-                f'{clean}\ng add -A\nOLD=$(g write-tree)\ng read-tree --reset -u "$OLD" {ref}^{{tree}}\n'
+                f'{clean}\nstage\nOLD=$(g write-tree)\ng read-tree --reset -u "$OLD" {ref}^{{tree}}\n'
                 + (f'g diff-tree -r --name-only -z "$OLD" {ref}^{{tree}}\n' if changed else "")
                 + after
                 + everything
@@ -335,10 +351,7 @@ class GitStore:
         """Record the current stat of the tracked files named in ``listed`` (NUL-separated,
         relative, each one there) in the index; each is read once, and git writes no object
         for content the store holds. Other paths named are left alone."""
-        return (
-            self._prelude()
-            + f"g --literal-pathspecs add -u --pathspec-from-file={shlex.quote(listed)} --pathspec-file-nul || true\n"
-        )
+        return self._prelude() + f"g update-index -z --remove --stdin < {shlex.quote(listed)} || true\n"
 
     # No ignore rule at all, the store's own neither: a rule in the work tree is the agent's,
     # and whatever a rule hides is neither saved nor removed by read-tree. Whole untracked
@@ -359,6 +372,4 @@ class GitStore:
 
     def diff(self) -> str:
         """The unified diff of the work tree against the base state."""
-        return (
-            self._prelude() + f"g add -A\ng diff --cached --no-color --no-ext-diff --no-renames --binary {_BASE_REF}\n"
-        )
+        return self._prelude() + f"stage\ng diff --cached --no-color --no-ext-diff --no-renames --binary {_BASE_REF}\n"

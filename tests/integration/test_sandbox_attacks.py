@@ -117,6 +117,29 @@ def test_git_config_and_attributes_do_not_run_on_the_host(box, tmp_path):
     assert not marker.exists(), "the agent's git filter ran on the host"
 
 
+def test_a_nested_repository_s_own_filter_never_runs_on_the_host(box, tmp_path):
+    """A nested repository the index tracks: git's add and diff-files run `git status` inside
+    it, which reads that repository's own config and attributes; the engine's steps must not
+    (a clean filter defined there ran as root on the host at the next restore or diff)."""
+    marker = tmp_path / "pwned"
+    git = "GIT_CONFIG_NOSYSTEM=1 git -c user.name=a -c user.email=a@b"
+    evil = f"sh -c 'echo pwned > {marker}; cat'"
+    script = (
+        f"mkdir evil && cd evil && {git} init -q && echo f > f.txt && echo '* filter=x' > .gitattributes && "
+        f'{git} add -A && {git} commit -qm e && {git} config filter.x.clean "{evil}"'
+    )
+    assert bash(box, script).exit_code == 0
+    state = box.snapshot()  # the nested repository goes in as its HEAD
+    # the same size a second later: only its content could tell git it changed
+    assert bash(box, "sleep 1.1; echo g > evil/f.txt").exit_code == 0
+    box.diff()
+    box.restore(state)
+    assert bash(box, "sleep 1.1; echo h > evil/f.txt; echo new > n.txt").exit_code == 0
+    box.snapshot()
+    box.restore(box.base)
+    assert not marker.exists(), "a nested repository's filter ran on the host"
+
+
 # 2. No file the engine writes or reads on the host is a path the agent controls.
 def test_output_is_not_saved_through_an_agent_link(box, tmp_path):
     victim = tmp_path / "victim.txt"
