@@ -10,6 +10,7 @@ nothing but the base's files. The commands run only under bubblewrap; containmen
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -255,3 +256,25 @@ def test_a_forked_child_makes_its_own_inotify_instance():
         os._exit(0 if child is not parent and child.fd != parent.fd and not child.owners else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_an_ignored_nested_repository_of_the_base_is_gone_from_the_opening(source):
+    """No state and no fork holds a nested repository in an ignored folder (git saves none):
+    the first sandbox removes it as it opens, as a restore that walks every folder would, so
+    a watched restore cannot leave one behind with what a branch wrote in it."""
+    ext = source / "build" / "ext"
+    ext.mkdir()
+    git = ["git", "-c", "user.name=a", "-c", "user.email=a@b"]
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null"}
+    (ext / "n.txt").write_text("n\n")
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "i"]):
+        subprocess.run(git + args, cwd=ext, env=env, check=True, capture_output=True)
+    with LocalSandbox(source) as sb:
+        _assert_confined(sb)
+        assert not (Path(sb.repo) / "build" / "ext").exists()
+        assert (Path(sb.repo) / "build" / "lib" / "out.o").read_bytes() == b"obj"  # the base's ignored files stay
+        base_untracked = _everything_untracked(sb)
+        sb.run("mkdir -p build/ext && echo BRANCH > build/ext/n.txt && echo a > pkg/a.py", timeout=30)
+        sb.restore(sb.base)
+        assert _everything_untracked(sb) == base_untracked
+        assert not (Path(sb.repo) / "build" / "ext").exists()
