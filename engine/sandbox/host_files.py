@@ -166,8 +166,8 @@ def empty_folders(top: str) -> set[str]:
 def as_git_keeps(top: str) -> None:
     """Make a copied repository what git can save and restore, so that the first sandbox holds
     what a restore or a fork at the base holds: files 644, or 755 where the owner may run them
-    (git keeps no other mode), folders 755, no empty folder (git keeps none). A repository's
-    own ``.git`` is left as it is. Links are never followed."""
+    (git keeps no other mode), folders 755, no empty folder (git keeps none). Links are never
+    followed."""
     hollow = empty_folders(top)
     for here, dirs, files in os.walk(top):
         dirs[:] = [d for d in dirs if d != ".git"]

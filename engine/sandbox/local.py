@@ -46,7 +46,7 @@ from trajscope.engine.sandbox.host_files import (
 )
 from trajscope.engine.sandbox.local_commands import LocalCommands
 from trajscope.engine.sandbox.local_states import LocalStates
-from trajscope.engine.sandbox.local_store import LocalStore, reap_leftovers, remove_untracked, store_limit
+from trajscope.engine.sandbox.local_store import LocalStore, reap_leftovers, store_limit
 from trajscope.engine.sandbox.output import OutputTooLarge, run_bounded
 from trajscope.engine.sandbox.programs import require
 from trajscope.engine.sandbox.quota import DISK_MB, DiskQuota, tree_usage
@@ -139,7 +139,9 @@ class LocalSandbox(LocalCommands, LocalStates):
             if _shared is None:
                 if source is None or not Path(source).is_dir():
                     raise SandboxError(f"repository {source} is not a directory")
-                shutil.copytree(source, self.repo, symlinks=True)
+                # no .git: the states live in the engine's store, and a nested repository's
+                # files are then files of the repository like any other (saved, in every fork)
+                shutil.copytree(source, self.repo, symlinks=True, ignore=shutil.ignore_patterns(".git"))
                 as_git_keeps(self.repo)
                 self._chown(Path(self.repo))
                 self._shared.size = tree_usage(self.dir)
@@ -151,13 +153,8 @@ class LocalSandbox(LocalCommands, LocalStates):
                 tree, _, listed = self._git_bytes(self._git.save_ignored(self._ignored_index)).partition(b"\n")
                 self._shared.ignored = tree.decode().strip()
                 self._shared.base_untracked = frozenset(listed.split(b"\0")) - {b""}
-                # what no state and no fork holds (a nested repository in an ignored folder is
-                # not saved) goes now, as a restore that walks every folder would remove it:
-                # the work tree is then what a restore to the base leaves, and it is watched
-                # from here, so no step looks for untracked paths outside the folders that changed
-                remove_untracked(
-                    self.repo, self._git_bytes(self._git.untracked()).split(b"\0"), self._shared.base_untracked
-                )
+                # the work tree is the base's now, as after a restore: watched from here, so
+                # the snapshots before the first restore look only where entries changed too
                 self._watch_folders(full=True)
             else:
                 Path(self.repo).mkdir()

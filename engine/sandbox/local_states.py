@@ -19,7 +19,7 @@ from trajscope.engine.sandbox.dir_watch import DirWatch, folders_to_list, prune_
 from trajscope.engine.sandbox.git_lines import ignored_to_put_back
 from trajscope.engine.sandbox.git_store import UNTRACKED_MARK, GitStore
 from trajscope.engine.sandbox.host_files import chown_paths, chown_tree, repair_root, set_git_modes
-from trajscope.engine.sandbox.local_store import LocalStore, remove_path, remove_untracked
+from trajscope.engine.sandbox.local_store import LocalStore, remove_git_entries, remove_path, remove_untracked
 from trajscope.engine.sandbox.quota import DiskQuota
 
 REFRESH_AFTER = 256  # files a restore wrote past which git's index takes their new stat at once
@@ -139,8 +139,10 @@ class LocalStates:
             except OSError:  # a folder that cannot be read: git walks them all
                 listed, looked, seen = self._git_bytes(self._git.untracked()).split(b"\0"), None, None
             remove_untracked(self.repo, listed, self._shared.base_untracked)
-            if looked is not None:
+            if looked is not None:  # a .git a command made in a watched folder was listed with the rest
                 prune_empty(self._repo_real, looked, listed)
+            else:
+                remove_git_entries(self._repo_real)
             if self._uid is not None:
                 # Only what the restore wrote: a chown changes a file's ctime, which would make
                 # the next snapshot hash every file of the repository again.

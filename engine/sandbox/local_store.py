@@ -191,6 +191,21 @@ def remove_untracked(repo: str, listed: list[bytes], keep: frozenset[bytes]) -> 
     return removed
 
 
+def remove_git_entries(repo: str) -> int:
+    """Remove every entry named ``.git`` below ``repo`` (never through a link): no state holds
+    one (the copy of the repository has none, git saves none), and git's own walk of the work
+    tree skips them, so one a command made (a config or hooks for the agent's own git in a
+    later branch) would stay. Returns how many went."""
+    removed = 0
+    for here, dirs, files in os.walk(os.fsencode(repo)):
+        for name in (*dirs, *files):
+            if name == b".git":
+                remove_path(os.path.join(here, name))
+                removed += 1
+        dirs[:] = [d for d in dirs if d != b".git"]
+    return removed
+
+
 def remove_path(path: bytes | str) -> None:
     """Remove a file, link or folder (never what a link points to), even from a folder the
     agent made read-only: a path left behind would reach the next state."""

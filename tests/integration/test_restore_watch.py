@@ -258,10 +258,10 @@ def test_a_forked_child_makes_its_own_inotify_instance():
     assert os.waitstatus_to_exitcode(status) == 0
 
 
-def test_an_ignored_nested_repository_of_the_base_is_gone_from_the_opening(source):
-    """No state and no fork holds a nested repository in an ignored folder (git saves none):
-    the first sandbox removes it as it opens, as a restore that walks every folder would, so
-    a watched restore cannot leave one behind with what a branch wrote in it."""
+def test_a_nested_repository_in_an_ignored_folder_of_the_base_is_the_base_s_ignored_files(source):
+    """Copied without its .git, a nested repository in an ignored folder is files the base
+    ignores: in the first sandbox and in a fork, and a restore puts them back as they were
+    (with a .git, no state held it and a watched restore left a branch's edits in it)."""
     ext = source / "build" / "ext"
     ext.mkdir()
     git = ["git", "-c", "user.name=a", "-c", "user.email=a@b"]
@@ -271,10 +271,40 @@ def test_an_ignored_nested_repository_of_the_base_is_gone_from_the_opening(sourc
         subprocess.run(git + args, cwd=ext, env=env, check=True, capture_output=True)
     with LocalSandbox(source) as sb:
         _assert_confined(sb)
-        assert not (Path(sb.repo) / "build" / "ext").exists()
-        assert (Path(sb.repo) / "build" / "lib" / "out.o").read_bytes() == b"obj"  # the base's ignored files stay
+        n = Path(sb.repo) / "build" / "ext" / "n.txt"
+        assert n.read_text() == "n\n" and not (n.parent / ".git").exists()
         base_untracked = _everything_untracked(sb)
-        sb.run("mkdir -p build/ext && echo BRANCH > build/ext/n.txt && echo a > pkg/a.py", timeout=30)
+        sb.run("echo BRANCH > build/ext/n.txt && echo a > pkg/a.py", timeout=30)
+        sb.snapshot()
         sb.restore(sb.base)
-        assert _everything_untracked(sb) == base_untracked
-        assert not (Path(sb.repo) / "build" / "ext").exists()
+        assert _everything_untracked(sb) == base_untracked and n.read_text() == "n\n"
+        fork = sb.fork(sb.base)
+        assert (Path(fork.repo) / "build" / "ext" / "n.txt").read_text() == "n\n"
+        fork.close()
+
+
+def test_no_git_folder_is_in_the_copy_nor_stays_after_a_restore(source):
+    """The copy of the repository has no .git (a nested repository's files are the
+    repository's own then, saved and in every fork), and a .git a command makes (a config or
+    hooks its own git would run in a later branch) goes at the next restore, watched or not:
+    git's own walk skips every .git."""
+    git = ["git", "-c", "user.name=a", "-c", "user.email=a@b"]
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null"}
+    (source / "vendor").mkdir()
+    (source / "vendor" / "lib.py").write_text("LIB = 1\n")
+    for where in (source / "vendor", source):
+        for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "i"]):
+            subprocess.run(git + args, cwd=where, env=env, check=True, capture_output=True)
+    with LocalSandbox(source) as sb:
+        _assert_confined(sb)
+        assert not [p for p in Path(sb.repo).rglob(".git")]
+        fork = sb.fork(sb.base)
+        assert (Path(fork.repo) / "vendor" / "lib.py").read_text() == "LIB = 1\n"
+        fork.close()
+        plant = "mkdir -p .git pkg/deep/.git && echo '[core]' > .git/config && echo 'gitdir: /x' > docs/.git"
+        for walked in (False, True):
+            assert sb.run(plant, timeout=30).exit_code == 0
+            if walked:
+                sb._watch.lost = True  # as after lost events: the restore walks every folder
+            sb.restore(sb.base)
+            assert not [p for p in Path(sb.repo).rglob(".git")], walked
