@@ -35,11 +35,11 @@ def snapshot_script(prelude: str, base: str, limit: int, over: str, index_sum: s
         else "N=$(g ls-files -z -m -o --exclude-standard | du -cb --files0-from=- 2>/dev/null | tail -n 1)\n"
     )
     # changed paths first (a file that became a folder leaves the index before the folder's
-    # files come in); a folder listed whole is a nested repository, which goes in as its HEAD
+    # files come in); a folder listed whole is a nested repository, which is not saved
     # (never add: git_store.STAGE)
     stage = (
         GitStore.fix_modes(q)
-        + f"sed -z 's|/$||' {q} | g update-index -z --add --remove --replace --stdin 2>/dev/null || stage\nrm -f {q}\n"
+        + f"grep -zv '/$' {q} | g update-index -z --add --remove --replace --stdin 2>/dev/null || stage\nrm -f {q}\n"
         if listed
         else "stage\n"
     )

@@ -33,6 +33,8 @@ BUILD_EXCLUDES = (
 )
 
 _BASE_REF = "refs/trajscope/base"
+GIT_HEAP_KB = 2 << 20
+"""The most heap (``RLIMIT_DATA``, KiB) the engine's git may take: 2 GiB."""
 
 UNTRACKED_MARK = "//untracked"
 """Separates a restore's changed paths from its untracked ones: no git path holds ``//``."""
@@ -60,17 +62,20 @@ def git_env(home: str, path: str | None = None) -> dict[str, str]:
     }
 
 
-# What ``git add -A`` stages, without ``add``: add (and diff-files unless told to ignore what is
-# inside them) runs ``git status`` in each nested repository the index tracks, and that git
-# reads the repository's own config and attributes (a clean filter a command wrote there
-# would run on the host, as the engine's user). ls-files and update-index look at a nested
-# repository's HEAD only. Deleted paths leave first (diff-files: also those below a link now), then what
-# changed and what is new (a nested repository, listed as ``d/``, goes in as its HEAD).
+# What ``git add -A`` stages, without ``add`` and without nested repositories: add (and
+# diff-files unless told to ignore what is inside them) runs ``git status`` in each nested
+# repository the index tracks, and that git reads the repository's own config and
+# attributes (a clean filter a command wrote there would run on the host, as the engine's
+# user); and to save one as a gitlink git reads its HEAD, wherever its ``.git`` leads (a
+# host file, a FIFO). A nested repository a command makes (``ls-files -o`` lists it as
+# ``d/``) is not saved: it stays in its branch's work tree until the next restore removes
+# it. Deleted paths leave first (diff-files: also those below a link now), then what changed
+# and what is new.
 STAGE = (
     "stage() {\n"
     '  g diff-files --ignore-submodules=dirty --diff-filter=D --name-only -z > "$GIT_INDEX_FILE.gone"\n'
     '  g update-index -z --force-remove --stdin < "$GIT_INDEX_FILE.gone"\n'
-    "  { g ls-files -z -m; g ls-files -z -o --exclude-standard; } | sed -z 's|/$||' > \"$GIT_INDEX_FILE.staged\"\n"
+    "  { g ls-files -z -m; g ls-files -z -o --exclude-standard; } | grep -zv '/$' > \"$GIT_INDEX_FILE.staged\" || true\n"
     '  g update-index -z --add --remove --replace --stdin < "$GIT_INDEX_FILE.staged"\n'
     '  rm -f "$GIT_INDEX_FILE.gone" "$GIT_INDEX_FILE.staged"\n'
     "}\n"
@@ -103,6 +108,9 @@ class GitStore:
         # below count; the caller gives git a HOME of the engine's (see git_env).
         return (
             "set -e\numask 022\n"  # what git writes is 644 or 755, as the first copy is
+            # git reads a ref whole: one a command links to /dev/zero would take the host's
+            # memory; past this much heap (packs are mapped, not counted) it fails in a sentence
+            f"ulimit -d {GIT_HEAP_KB} 2>/dev/null || true\n"
             f"export GIT_DIR={q(self.store)} GIT_WORK_TREE={q(self.repo)} GIT_INDEX_FILE={q(self.index)}\n"
             + (
                 f"export GIT_OBJECT_DIRECTORY={q(self.objects)} GIT_ALTERNATE_OBJECT_DIRECTORIES={q(self.store)}/objects\n"
@@ -207,11 +215,11 @@ class GitStore:
             check = (f"g ls-files -z -m > {listed}\n" + new_files) + self._refuse_over(
                 size_limit, what, f"cat {listed}"
             )
-            # a folder listed whole is a nested repository, which goes in as its HEAD; where
+            # a folder listed whole is a nested repository, which is not saved (STAGE); where
             # update-index refuses a path (below a link a command made of a folder), stage
             # takes the deleted paths out first
             stage = (
-                f"sed -z 's|/$||' {listed} | g update-index -z --add --remove --replace --stdin 2>/dev/null || stage\n"
+                f"grep -zv '/$' {listed} | g update-index -z --add --remove --replace --stdin 2>/dev/null || stage\n"
             )
         return (
             self._prelude() + check + stage + "T=$(g write-tree)\n"
@@ -372,4 +380,7 @@ class GitStore:
 
     def diff(self) -> str:
         """The unified diff of the work tree against the base state."""
-        return self._prelude() + f"stage\ng diff --cached --no-color --no-ext-diff --no-renames --binary {_BASE_REF}\n"
+        return (
+            self._prelude()
+            + f"stage\ng diff --cached --ignore-submodules=none --no-color --no-ext-diff --no-renames --binary {_BASE_REF}\n"
+        )

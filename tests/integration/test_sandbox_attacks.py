@@ -140,6 +140,30 @@ def test_a_nested_repository_s_own_filter_never_runs_on_the_host(box, tmp_path):
     assert not marker.exists(), "a nested repository's filter ran on the host"
 
 
+def test_a_nested_repository_is_not_saved_nor_its_head_read_through_a_link(box, tmp_path):
+    """To save a nested repository as a gitlink git reads its HEAD wherever its .git leads: a
+    host file of 40 hex digits reached the patch, and a ref linked to /dev/zero took the
+    host's memory. None is saved; the rest of the change is."""
+    secret = tmp_path / "secret"
+    secret.write_text("ab" * 20 + "\n")
+    script = (
+        "for d in n z; do mkdir -p $d/.git/objects $d/.git/refs/heads && "
+        "echo 'ref: refs/heads/main' > $d/.git/HEAD && echo x > $d/f.txt; done && "
+        f"ln -s {secret} n/.git/refs/heads/main && ln -s /dev/zero z/.git/refs/heads/main && "
+        "echo changed >> pkg/mod.py"
+    )
+    assert bash(box, script).exit_code == 0
+    state = box.snapshot()
+    patch = box.diff()
+    assert "+changed" in patch and "ab" * 20 not in patch and "Subproject" not in patch
+    fork = box.fork(state)
+    try:
+        assert fork.read("pkg/mod.py").endswith("changed\n")
+        assert fork.run("ls -A n z 2>/dev/null | grep -c f.txt").output.strip() == "0"
+    finally:
+        fork.close()
+
+
 # 2. No file the engine writes or reads on the host is a path the agent controls.
 def test_output_is_not_saved_through_an_agent_link(box, tmp_path):
     victim = tmp_path / "victim.txt"
