@@ -28,17 +28,15 @@ from pathlib import Path
 
 from trajscope.engine.sandbox.git_store import ALL_MARK, TRACKED_MARK
 
-_IN_ATTRIB, _IN_MOVED_FROM, _IN_MOVED_TO, _IN_CREATE, _IN_DELETE = 0x4, 0x40, 0x80, 0x100, 0x200
+_IN_MOVED_FROM, _IN_MOVED_TO, _IN_CREATE, _IN_DELETE = 0x40, 0x80, 0x100, 0x200
 _IN_DELETE_SELF, _IN_MOVE_SELF = 0x400, 0x800
 _IN_Q_OVERFLOW, _IN_IGNORED, _IN_ONLYDIR, _IN_DONT_FOLLOW, _IN_ISDIR = 0x4000, 0x8000, 0x1000000, 0x2000000, 0x40000000
 _ENTRIES = _IN_CREATE | _IN_DELETE | _IN_MOVED_FROM | _IN_MOVED_TO
-_MASK = _ENTRIES | _IN_ATTRIB | _IN_DELETE_SELF | _IN_MOVE_SELF | _IN_ONLYDIR | _IN_DONT_FOLLOW
+_MASK = _ENTRIES | _IN_DELETE_SELF | _IN_MOVE_SELF | _IN_ONLYDIR | _IN_DONT_FOLLOW
 _EVENT = struct.Struct("iIII")
 
 MAX_DIRTY = 2000
 """Folders past which a restore walks the whole tree instead (one walk is then cheaper)."""
-MAX_MODED = 20000
-"""Paths whose mode (or other metadata) changed past which a restore sets every mode again."""
 
 WATCH_SHARE = 4
 """A process keeps at most 1/WATCH_SHARE of the user's inotify watches (``max_user_watches``): the
@@ -154,7 +152,6 @@ class DirWatch:
         self.fresh: set[bytes] = set()  # folders made, removed or moved since: read whole
         self.lost = True  # nothing watched yet, or events lost: the next restore walks everything
         self.rules = False  # a .gitignore was made, removed or moved: a snapshot looks everywhere
-        self.moded: set[bytes] = set()  # paths whose metadata changed (a chmod): a restore sets their mode
 
     def close(self) -> None:
         with self._inotify.lock:
@@ -170,15 +167,6 @@ class DirWatch:
             if self.lost or self.closed or len(self.dirty) + len(self.fresh) > MAX_DIRTY:
                 return None
             return set(self.dirty), set(self.fresh)
-
-    def attributes(self) -> set[bytes] | None:
-        """The paths whose metadata (their mode) changed through a watched folder since the last
-        ``watch``; None where only a walk of the whole tree can tell."""
-        with self._inotify.lock:
-            self._inotify.drain()
-            if self.lost or self.closed or len(self.moded) > MAX_MODED:
-                return None
-            return set(self.moded)
 
     def watch(self, full: bool) -> None:
         """After a restore (nothing else ran since it removed what commands left): forget the
@@ -196,7 +184,6 @@ class DirWatch:
                     self._forget(wd)
             self.dirty.clear()
             self.fresh.clear()
-            self.moded.clear()
             self.lost = self.rules = False
             root = os.fsencode(self.root)
             try:
@@ -213,7 +200,6 @@ class DirWatch:
             self._inotify.drain()  # the engine's own steps: nothing of a command's
             self.dirty.clear()
             self.fresh.clear()
-            self.moded.clear()
 
     def _add(self, rel: bytes) -> None:
         path = os.path.join(os.fsencode(self.root), rel) if rel else os.fsencode(self.root)
@@ -245,8 +231,6 @@ class DirWatch:
             else:
                 self._forget(wd)
             return
-        if mask & _IN_ATTRIB:
-            self.moded.add((rel + b"/" + name if rel else name) if name else rel)
         if mask & _ENTRIES:
             self.dirty.add(rel)
             if name == b".gitignore":

@@ -147,32 +147,6 @@ def git_mode(mode: int) -> int:
     return 0o755 if mode & stat.S_IXUSR else 0o644
 
 
-def reset_modes(repo: str, repo_real: str, paths: set[bytes] | None) -> None:
-    """Give the folders and regular files ``paths`` (relative; None: every one of the work
-    tree) the mode a fork would have: folders 755, files 644 or 755 (git restores only the
-    owner's run bit, so a file a command made 600 or 000, or a folder it made 500, would stay so
-    in the next branch). Never through a link: a path with one along it is left alone."""
-    top = os.fsencode(repo_real)
-    if paths is None:
-        paths = set()
-        for here, dirs, files in os.walk(top):
-            rel = os.path.relpath(here, top)
-            rel = b"" if rel == b"." else rel + b"/"
-            paths.update(rel + name for name in (*dirs, *files))
-        paths.add(b"")
-    for rel in paths:
-        path = os.path.join(os.fsencode(repo), rel) if rel else os.fsencode(repo)
-        if os.path.realpath(path) != (os.path.join(top, rel) if rel else top):
-            continue  # a link on the way, or the name itself
-        try:
-            st = os.lstat(path)
-        except OSError:
-            continue  # gone
-        want = 0o755 if stat.S_ISDIR(st.st_mode) else git_mode(st.st_mode) if stat.S_ISREG(st.st_mode) else None
-        if want is not None and stat.S_IMODE(st.st_mode) != want:
-            os.chmod(path, want)
-
-
 def empty_folders(top: str) -> set[str]:
     """The folders below ``top`` that hold no file nor link, at any depth (git keeps none of
     them); a repository's own ``.git`` is not looked into. Links are never followed."""

@@ -18,7 +18,7 @@ from trajscope.engine.sandbox.base import SandboxError, StateRef
 from trajscope.engine.sandbox.dir_watch import DirWatch, folders_to_list, prune_empty, untracked_in, untracked_printed
 from trajscope.engine.sandbox.git_lines import ignored_to_put_back
 from trajscope.engine.sandbox.git_store import UNTRACKED_MARK, GitStore
-from trajscope.engine.sandbox.host_files import chown_paths, chown_tree, repair_root, reset_modes, set_git_modes
+from trajscope.engine.sandbox.host_files import chown_paths, chown_tree, repair_root, set_git_modes
 from trajscope.engine.sandbox.local_store import LocalStore, remove_git_entries, remove_path, remove_untracked
 from trajscope.engine.sandbox.quota import DiskQuota
 
@@ -115,7 +115,6 @@ class LocalStates:
         # the folders whose entries changed since the last restore: only there can a command
         # have left a path (None: walk them all)
         seen = None if scrub or self._watch is None else self._watch.changed()
-        moded = None if seen is None else self._watch.attributes()  # what a command chmod-ed
         try:
             git = self._git.quarantined(str(quarantine / "objects"))
             script = git.restore(
@@ -144,8 +143,6 @@ class LocalStates:
                 prune_empty(self._repo_real, looked, listed)
             else:
                 remove_git_entries(self._repo_real)
-            # git restores a file's run bit only: other modes a command set stay, unless set here
-            reset_modes(self.repo, self._repo_real, None if looked is None else moded)
             if self._uid is not None:
                 # Only what the restore wrote: a chown changes a file's ctime, which would make
                 # the next snapshot hash every file of the repository again.

@@ -308,21 +308,3 @@ def test_no_git_folder_is_in_the_copy_nor_stays_after_a_restore(source):
                 sb._watch.lost = True  # as after lost events: the restore walks every folder
             sb.restore(sb.base)
             assert not [p for p in Path(sb.repo).rglob(".git")], walked
-
-
-def test_modes_a_command_set_do_not_reach_the_next_branch(source):
-    """git restores a file's run bit only: a folder made 500 or a file made 600 stayed so after
-    a restore, and the next branch's commands met "Permission denied"; a fork has 755 and 644."""
-    chmod = "chmod 0500 pkg/deep && chmod 2777 docs && chmod 0 D/sub && chmod 600 pkg/mod.py && chmod 4755 docs/inner/page.md"
-    with LocalSandbox(source) as sb:
-        _assert_confined(sb)
-        repo = Path(sb.repo)
-        for walked in (False, True):
-            assert sb.run(chmod, timeout=30).exit_code == 0
-            if walked:
-                sb._watch.lost = True  # as after lost events: the restore walks every folder
-            sb.restore(sb.base)
-            modes = {p: (repo / p).stat().st_mode & 0o7777 for p in ("pkg/deep", "docs", "D/sub", "pkg/mod.py")}
-            assert modes == {"pkg/deep": 0o755, "docs": 0o755, "D/sub": 0o755, "pkg/mod.py": 0o644}, walked
-            assert (repo / "docs" / "inner" / "page.md").stat().st_mode & 0o7777 in (0o644, 0o755), walked
-            assert sb.run("cat pkg/mod.py D/sub/a.py >/dev/null && ls pkg/deep", timeout=30).exit_code == 0
