@@ -190,10 +190,18 @@ class DirWatch:
                 for top in tops:
                     if not _real_dir(root, top):
                         continue
-                    for folder, dirs, _files in os.walk(os.path.join(root, top) if top else root, onerror=_raise):
-                        rel = os.path.relpath(folder, root)
-                        self._add(b"" if rel == b"." else rel)
-                        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+                    # a stack, not os.walk (which recurses: a command can nest folders past
+                    # Python's recursion limit); never into a link
+                    stack = [top]
+                    while stack:
+                        rel = stack.pop()
+                        self._add(rel)
+                        with os.scandir(os.path.join(root, rel) if rel else root) as entries:
+                            stack.extend(
+                                rel + b"/" + e.name if rel else e.name
+                                for e in entries
+                                if e.is_dir(follow_symlinks=False)
+                            )
             except OSError:
                 self.close()
                 return
@@ -240,10 +248,6 @@ class DirWatch:
                 self.fresh.add(child)
                 if (old := self._wds.get(child)) is not None:
                     self._forget(old)
-
-
-def _raise(exc: OSError) -> None:
-    raise exc
 
 
 def _real_dir(root: bytes, rel: bytes) -> bool:

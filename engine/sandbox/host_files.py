@@ -184,6 +184,25 @@ def as_git_keeps(top: str) -> None:
         os.rmdir(path)
 
 
+def _no_link_along(top: bytes, rel: bytes) -> bool:
+    """Whether every name of ``rel`` below ``top`` is there and no link, and all but the last
+    are folders: one lstat a name (realpath recurses once a link, and a command can chain
+    more links than Python's recursion limit)."""
+    names = rel.split(b"/")
+    path = top
+    for i, name in enumerate(names):
+        if name in (b"", b".", b".."):
+            return False
+        path = os.path.join(path, name)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return False
+        if stat.S_ISLNK(st.st_mode) or (i < len(names) - 1 and not stat.S_ISDIR(st.st_mode)):
+            return False
+    return True
+
+
 def set_git_modes(repo: str, repo_real: str, listed: list[bytes]) -> None:
     """Give the regular files ``listed`` (relative to ``repo``, as git lists them) the mode git
     saves (``git_mode``). A path with a link anywhere along it is left alone: the engine may
@@ -193,8 +212,8 @@ def set_git_modes(repo: str, repo_real: str, listed: list[bytes]) -> None:
     for rel in listed:
         if not rel or rel.endswith(b"/"):
             continue
-        path = os.path.join(os.fsencode(repo), rel)
-        if os.path.realpath(path) != os.path.join(top, rel):
+        path = os.path.join(top, rel)
+        if not _no_link_along(top, rel):
             continue  # a link on the way, or the name itself
         try:
             st = os.lstat(path)

@@ -46,7 +46,7 @@ from trajscope.engine.sandbox.host_files import (
 )
 from trajscope.engine.sandbox.local_commands import LocalCommands
 from trajscope.engine.sandbox.local_states import LocalStates
-from trajscope.engine.sandbox.local_store import LocalStore, reap_leftovers, store_limit
+from trajscope.engine.sandbox.local_store import LocalStore, reap_leftovers, remove_tree, store_limit
 from trajscope.engine.sandbox.output import OutputTooLarge, run_bounded
 from trajscope.engine.sandbox.programs import require
 from trajscope.engine.sandbox.quota import DISK_MB, DiskQuota, tree_usage
@@ -280,7 +280,7 @@ class LocalSandbox(LocalCommands, LocalStates):
             self._watch = None
         if self._cgroup is not None:
             empty_cgroup(self._cgroup)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        remove_tree(self.dir)
         if self._lease is not None:
             # the next sandbox to lease this uid must not inherit a process of this one's
             kill_user_processes(self._lease.uid)

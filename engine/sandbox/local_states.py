@@ -63,6 +63,10 @@ class LocalStates:
             kept = True
             self._shared.known.add(ref)
             return ref
+        except RecursionError:  # a library's walk (shutil's) recursing through what a command nested
+            raise SandboxError(
+                "the work tree nests folders or links too deep to save; this state is not saved"
+            ) from None
         finally:
             Path(self._git.index + ".changed").unlink(missing_ok=True)
             self._drop(quarantine, index_ok=kept)
@@ -166,6 +170,8 @@ class LocalStates:
                     finally:
                         Path(listed).unlink(missing_ok=True)
             self._watch_folders(full=seen is None)
+        except RecursionError:  # a library's walk (shutil.rmtree's) recursing through what a command nested
+            raise SandboxError("the work tree nests folders or links too deep to restore it") from None
         finally:
             self._drop(quarantine, index_ok=restored)
             self._quota.end()  # walks the tree again when it was over: the exact figure decides

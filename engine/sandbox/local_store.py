@@ -25,6 +25,7 @@ from pathlib import Path
 
 from trajscope.engine.sandbox.base import SandboxError, SharedState
 from trajscope.engine.sandbox.confine import alive, reap_cgroups
+from trajscope.engine.sandbox.programs import require
 
 _HEX = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
@@ -55,7 +56,7 @@ def reap_leftovers(base_dir: str | None = None) -> int:
         except (OSError, ValueError):
             continue
         if not alive(owner):
-            shutil.rmtree(root, ignore_errors=True)
+            remove_tree(root)
             reaped += 1
     if os.geteuid() == 0:
         reaped += reap_cgroups(tmp)
@@ -138,7 +139,7 @@ class LocalStore(SharedState):
     def release(self) -> bool:
         last = super().release()
         if last:
-            shutil.rmtree(self.root, ignore_errors=True)
+            remove_tree(self.root)
         return last
 
 
@@ -197,13 +198,28 @@ def remove_git_entries(repo: str) -> int:
     tree skips them, so one a command made (a config or hooks for the agent's own git in a
     later branch) would stay. Returns how many went."""
     removed = 0
-    for here, dirs, files in os.walk(os.fsencode(repo)):
-        for name in (*dirs, *files):
-            if name == b".git":
-                remove_path(os.path.join(here, name))
-                removed += 1
-        dirs[:] = [d for d in dirs if d != b".git"]
+    stack = [os.fsencode(repo)]  # not os.walk, which recurses: folders may nest past Python's limit
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.name == b".git":
+                    remove_path(entry.path)
+                    removed += 1
+                elif entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
     return removed
+
+
+def remove_tree(path: str | os.PathLike) -> None:
+    """``shutil.rmtree(path, ignore_errors=True)`` at any depth: shutil recurses once a folder,
+    and a command can nest folders past Python's recursion limit (rm walks without recursing,
+    and never into a link)."""
+    try:
+        shutil.rmtree(path, ignore_errors=True)
+    except RecursionError:
+        import subprocess
+
+        subprocess.run([require("rm"), "-rf", "--one-file-system", "--", os.fspath(path)], timeout=600, check=False)
 
 
 def remove_path(path: bytes | str) -> None:
@@ -222,7 +238,12 @@ def remove_path(path: bytes | str) -> None:
 
     try:
         if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, onerror=unlock)
+            try:
+                shutil.rmtree(path, onerror=unlock)
+            except RecursionError:
+                remove_tree(path)
+                if os.path.lexists(path):
+                    raise SandboxError(f"restore: cannot remove {os.fsdecode(path)!r} (nested too deep)") from None
         else:
             os.unlink(path)
     except FileNotFoundError:

@@ -308,3 +308,23 @@ def test_no_git_folder_is_in_the_copy_nor_stays_after_a_restore(source):
                 sb._watch.lost = True  # as after lost events: the restore walks every folder
             sb.restore(sb.base)
             assert not [p for p in Path(sb.repo).rglob(".git")], walked
+
+
+def test_folders_and_links_nested_past_python_s_recursion_limit_end_in_a_saved_and_restored_state(source):
+    """os.walk, realpath and shutil.rmtree recurse: 1,100 nested folders and a chain of 1,200
+    links (each step's own) crashed the watch, a snapshot's modes and the restore's removal
+    with RecursionError."""
+    deep = "d/" * 1100
+    chain = "mkdir -p c && i=1; while [ $i -le 1200 ]; do ln -s l$((i + 1)) c/l$i; i=$((i + 1)); done; touch c/l1201"
+    with LocalSandbox(source) as sb:
+        _assert_confined(sb)
+        base_untracked = _everything_untracked(sb)
+        assert sb.run(f"mkdir -p {deep} && echo x > {deep}f && {chain}", timeout=60).exit_code == 0
+        state = sb.snapshot()
+        sb.restore(sb.base)
+        assert _everything_untracked(sb) == base_untracked and not (Path(sb.repo) / "d").exists()
+        sb.restore(state)
+        assert (Path(sb.repo) / deep / "f").read_text() == "x\n"
+        sb._watch.lost = True  # a walk of every folder too
+        sb.restore(sb.base)
+        assert _everything_untracked(sb) == base_untracked
