@@ -82,6 +82,14 @@ def _files(repo: Path) -> dict[str, bytes]:
     return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(repo.rglob("*")) if p.is_file()}
 
 
+def _commit_all(where: Path) -> None:
+    """Make ``where`` (the test's own source folder, on the host) a git repository of its files."""
+    git = ["git", "-c", "user.name=a", "-c", "user.email=a@b"]
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null"}
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "i"]):
+        subprocess.run(git + args, cwd=where, env=env, check=True, capture_output=True)
+
+
 def _assert_confined(sb: LocalSandbox) -> None:
     assert sb.isolated and sb.kind == "local"
     seen = sb.run("test -e /home && echo HOST-HOME; test -e /etc/shadow && echo HOST-SHADOW; echo ok", timeout=30)
@@ -264,11 +272,8 @@ def test_a_nested_repository_in_an_ignored_folder_of_the_base_is_the_base_s_igno
     (with a .git, no state held it and a watched restore left a branch's edits in it)."""
     ext = source / "build" / "ext"
     ext.mkdir()
-    git = ["git", "-c", "user.name=a", "-c", "user.email=a@b"]
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null"}
     (ext / "n.txt").write_text("n\n")
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "i"]):
-        subprocess.run(git + args, cwd=ext, env=env, check=True, capture_output=True)
+    _commit_all(ext)
     with LocalSandbox(source) as sb:
         _assert_confined(sb)
         n = Path(sb.repo) / "build" / "ext" / "n.txt"
@@ -288,13 +293,10 @@ def test_no_git_folder_is_in_the_copy_nor_stays_after_a_restore(source):
     repository's own then, saved and in every fork), and a .git a command makes (a config or
     hooks its own git would run in a later branch) goes at the next restore, watched or not:
     git's own walk skips every .git."""
-    git = ["git", "-c", "user.name=a", "-c", "user.email=a@b"]
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null"}
     (source / "vendor").mkdir()
     (source / "vendor" / "lib.py").write_text("LIB = 1\n")
-    for where in (source / "vendor", source):
-        for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "i"]):
-            subprocess.run(git + args, cwd=where, env=env, check=True, capture_output=True)
+    _commit_all(source / "vendor")
+    _commit_all(source)
     with LocalSandbox(source) as sb:
         _assert_confined(sb)
         assert not [p for p in Path(sb.repo).rglob(".git")]
