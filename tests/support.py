@@ -178,3 +178,22 @@ def wait_until(condition, timeout: float = 30.0, every: float = 0.1) -> bool:
             return True
         time.sleep(every)
     return False
+
+
+def served_viewers(session: int) -> int:
+    """The viewer processes a ``trajscope serve`` started in its own session ``session`` (its pid,
+    started with start_new_session): the Python process, not the shell textual-serve starts it
+    through, whatever other servers the other test worker runs."""
+    count = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
+            if not (
+                argv and b"python" in Path(argv[0].decode()).name.encode() and b"trajscope.tui.serve.attach" in argv
+            ):
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        count += fields[0] != "Z" and int(fields[3]) == session  # state, session id
+    return count

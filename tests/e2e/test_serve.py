@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from trajscope.engine.events import read_events
-from tests.support import wait_until as _wait_until
+from tests.support import served_viewers, wait_until as _wait_until
 
 pytestmark = pytest.mark.subprocess
 
@@ -127,14 +127,6 @@ def screen_text(driver) -> str:
     return driver.execute_script(SCREEN) or ""
 
 
-def viewers() -> list[str]:
-    # the viewers' Python processes (textual-serve starts each through a shell)
-    found = subprocess.run(
-        ["pgrep", "-f", "^[^ ]*python[^ ]* -m trajscope.tui.serve.attach"], capture_output=True, text=True
-    ).stdout.split()
-    return [p for p in found if Path(f"/proc/{p}").exists() and "zombie" not in Path(f"/proc/{p}/status").read_text()]
-
-
 def press(driver, keys: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -150,14 +142,14 @@ def test_a_served_demo_in_chromium(tmp_path):
         assert base.startswith("http://127.0.0.1:") and parse_qs(urlsplit(url).query)["token"]  # a token, locally too
         assert status(f"{base}/") == 403 and status(f"{base}/ws") == 403  # no token: nothing runs
         assert status(f"{base}/?token=wrong-token-000000000") == 403
-        assert viewers() == []
+        assert served_viewers(proc.pid) == 0
         driver = browser()
         driver.get(url)
         assert wait_until(lambda: "#n3" in screen_text(driver)), screen_text(driver)
         first = screen_text(driver)
         assert wait_until(lambda: "#n6" in screen_text(driver)), "the tree did not grow in the page"
         assert "#n6" not in first
-        assert len(viewers()) == 1
+        assert served_viewers(proc.pid) == 1
 
         press(driver, " ")  # pause: the status line says so, and the log records it by a human
         assert wait_until(lambda: "paused" in screen_text(driver)), screen_text(driver)
@@ -178,13 +170,13 @@ def test_a_served_demo_in_chromium(tmp_path):
             driver.save_screenshot(str(docs))
         driver.quit()
         driver = None
-        assert wait_until(lambda: viewers() == [], 30, 0.25), "closing the tab left its app process"
+        assert wait_until(lambda: served_viewers(proc.pid) == 0, 30, 0.25), "closing the tab left its app process"
     finally:
         if driver is not None:
             driver.quit()
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(60)
-    assert viewers() == []
+    assert served_viewers(proc.pid) == 0
     assert read_events(log)[-1]["type"] == "run_finished"
 
 
@@ -206,7 +198,7 @@ def test_a_read_only_viewer_has_no_controls_and_the_search_refuses_them(tmp_path
         driver.quit()
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(60)
-    assert viewers() == []
+    assert served_viewers(proc.pid) == 0
 
 
 def test_the_status_socket_refuses_commands(tmp_path):

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.support import wait_until
+from tests.support import served_viewers, wait_until
 
 pytestmark = pytest.mark.subprocess
 
@@ -111,21 +111,7 @@ def served(tmp_path_factory):
 
 
 def viewers(served: Served) -> int:
-    """The viewer processes this server started (its session's, whatever else runs here; the Python
-    process, not the shell textual-serve starts it through)."""
-    count = 0
-    for entry in Path("/proc").iterdir():
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
-            if not (
-                argv and b"python" in Path(argv[0].decode()).name.encode() and b"trajscope.tui.serve.attach" in argv
-            ):
-                continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        count += fields[0] != "Z" and int(fields[3]) == served.proc.pid  # state, session id
-    return count
+    return served_viewers(served.proc.pid)
 
 
 def request(served: Served, path: str, method: str = "GET", **headers: str) -> tuple[int, str]:
