@@ -5,7 +5,9 @@ every restore), whatever the command changed.
 
 Linux's inotify reports a change to a folder's entries on the folder itself, whatever path,
 link, descriptor or mount a process used to make it (the event belongs to the folder's inode),
-and it says when it lost events (its queue overflowed). A watch is kept on every folder that the
+and it says when it lost events (its queue overflowed). It also reports an entry whose mode (or
+other metadata) changed, so that a restore gives those entries a fork's modes again
+(host_files.reset_modes). A watch is kept on every folder that the
 sandbox's opening or a restore leaves (tracked ones, and the base's ignored ones); a folder made, removed or moved in
 since is read whole. Where a watch cannot be made (the user's limit on watches or on inotify
 instances), where events were lost, or before the watch began, the caller walks the whole
@@ -28,11 +30,11 @@ from pathlib import Path
 
 from trajscope.engine.sandbox.git_store import ALL_MARK, TRACKED_MARK
 
-_IN_MOVED_FROM, _IN_MOVED_TO, _IN_CREATE, _IN_DELETE = 0x40, 0x80, 0x100, 0x200
+_IN_ATTRIB, _IN_MOVED_FROM, _IN_MOVED_TO, _IN_CREATE, _IN_DELETE = 0x4, 0x40, 0x80, 0x100, 0x200
 _IN_DELETE_SELF, _IN_MOVE_SELF = 0x400, 0x800
 _IN_Q_OVERFLOW, _IN_IGNORED, _IN_ONLYDIR, _IN_DONT_FOLLOW, _IN_ISDIR = 0x4000, 0x8000, 0x1000000, 0x2000000, 0x40000000
 _ENTRIES = _IN_CREATE | _IN_DELETE | _IN_MOVED_FROM | _IN_MOVED_TO
-_MASK = _ENTRIES | _IN_DELETE_SELF | _IN_MOVE_SELF | _IN_ONLYDIR | _IN_DONT_FOLLOW
+_MASK = _ENTRIES | _IN_ATTRIB | _IN_DELETE_SELF | _IN_MOVE_SELF | _IN_ONLYDIR | _IN_DONT_FOLLOW
 _EVENT = struct.Struct("iIII")
 
 MAX_DIRTY = 2000
@@ -152,6 +154,7 @@ class DirWatch:
         self.fresh: set[bytes] = set()  # folders made, removed or moved since: read whole
         self.lost = True  # nothing watched yet, or events lost: the next restore walks everything
         self.rules = False  # a .gitignore was made, removed or moved: a snapshot looks everywhere
+        self.moded: set[bytes] = set()  # folders an entry of which had its mode (or other metadata) changed
 
     def close(self) -> None:
         with self._inotify.lock:
@@ -167,6 +170,18 @@ class DirWatch:
             if self.lost or self.closed or len(self.dirty) + len(self.fresh) > MAX_DIRTY:
                 return None
             return set(self.dirty), set(self.fresh)
+
+    def modes_changed(self) -> tuple[set[bytes], set[bytes]] | None:
+        """(folders an entry of which a command made, moved in or changed the mode of, folders to
+        look at whole) since the last ``watch``; None where only a walk of the whole tree can
+        tell. A mode set at creation (a umask, ``mkdir -m``) is an entry made; one set through
+        a second name elsewhere cannot be (the sandbox makes no hard link: engine.sandbox.seccomp)."""
+        with self._inotify.lock:
+            self._inotify.drain()
+            folders = self.dirty | self.moded
+            if self.lost or self.closed or len(folders) + len(self.fresh) > MAX_DIRTY:
+                return None
+            return folders, set(self.fresh)
 
     def watch(self, full: bool) -> None:
         """After a restore (nothing else ran since it removed what commands left): forget the
@@ -184,6 +199,7 @@ class DirWatch:
                     self._forget(wd)
             self.dirty.clear()
             self.fresh.clear()
+            self.moded.clear()
             self.lost = self.rules = False
             root = os.fsencode(self.root)
             try:
@@ -208,6 +224,7 @@ class DirWatch:
             self._inotify.drain()  # the engine's own steps: nothing of a command's
             self.dirty.clear()
             self.fresh.clear()
+            self.moded.clear()
 
     def _add(self, rel: bytes) -> None:
         path = os.path.join(os.fsencode(self.root), rel) if rel else os.fsencode(self.root)
@@ -238,6 +255,12 @@ class DirWatch:
                     del self._wds[rel]
             else:
                 self._forget(wd)
+            return
+        if mask & _IN_ATTRIB:
+            # an entry's metadata (the folder itself, name empty, is an entry of its parent,
+            # which hears it too; the root's own mode is looked at by every restore)
+            if name:
+                self.moded.add(rel)
             return
         if mask & _ENTRIES:
             self.dirty.add(rel)

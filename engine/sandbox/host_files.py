@@ -221,3 +221,69 @@ def set_git_modes(repo: str, repo_real: str, listed: list[bytes]) -> None:
             continue  # deleted: it was listed as removed
         if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) != git_mode(st.st_mode):
             os.chmod(path, git_mode(st.st_mode))
+
+
+def reset_modes(top: str, folders: set[bytes] | None, whole: set[bytes] = frozenset()) -> int:
+    """Give what lies in the work tree at ``top`` (a real path) the modes a fork has: folders
+    755, regular files 644 or 755 (``git_mode``); links and other kinds are left alone. The root
+    itself and its entries always, the entries of ``folders`` (relative), everything below
+    ``whole``; None: everything. git restores a file's run bit only, and no folder's mode: a
+    folder a command made 500 denied the next branch's commands.
+
+    Shallowest first, and a folder's own mode before its entries are read, so that an engine
+    that is not root (its commands run as itself) can read what a command made unreadable.
+    Never through a link: a folder is read only where every name on its way is a folder. No
+    command of the sandbox runs meanwhile. Returns how many modes it set."""
+    base = os.fsencode(top)
+    if folders is None:
+        todo = [(b"", True)]
+    else:
+        marks = {f: False for f in folders} | {f: True for f in whole}
+        marks[b""] = marks.get(b"", False)
+        todo = sorted(marks.items(), key=lambda item: (item[0].count(b"/"), item[0]))
+    count = 0
+    read_whole: set[bytes] = set()  # the folders read with everything below them
+
+    def below_read(rel: bytes) -> bool:
+        while rel:
+            rel = rel.rpartition(b"/")[0]
+            if rel in read_whole:
+                return True
+        return False
+
+    for rel, deep in todo:
+        if rel in read_whole or below_read(rel) or (rel and not _no_link_along(base, rel)):
+            continue  # read already, or a link on the way, or gone
+        if deep:
+            read_whole.add(rel)
+        stack = [(rel, deep)]
+        while stack:
+            folder, all_below = stack.pop()
+            path = os.path.join(base, folder) if folder else base
+            try:
+                st = os.lstat(path)
+                if not stat.S_ISDIR(st.st_mode):
+                    continue  # a folder a command replaced by a file or a link
+                if stat.S_IMODE(st.st_mode) != 0o755:
+                    os.chmod(path, 0o755)
+                    count += 1
+                entries = list(os.scandir(path))
+            except OSError:
+                continue  # gone
+            for entry in entries:
+                try:
+                    mode = entry.stat(follow_symlinks=False).st_mode
+                except OSError:
+                    continue
+                if stat.S_ISDIR(mode):
+                    if all_below:  # its own mode is set as it is read
+                        stack.append(
+                            (os.path.join(folder, os.fsencode(entry.name)) if folder else os.fsencode(entry.name), True)
+                        )
+                    elif stat.S_IMODE(mode) != 0o755:
+                        os.chmod(entry.path, 0o755)
+                        count += 1
+                elif stat.S_ISREG(mode) and stat.S_IMODE(mode) != git_mode(mode):
+                    os.chmod(entry.path, git_mode(mode))
+                    count += 1
+    return count

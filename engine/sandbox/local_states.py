@@ -18,7 +18,7 @@ from trajscope.engine.sandbox.base import SandboxError, StateRef
 from trajscope.engine.sandbox.dir_watch import DirWatch, folders_to_list, prune_empty, untracked_in, untracked_printed
 from trajscope.engine.sandbox.git_lines import ignored_to_put_back
 from trajscope.engine.sandbox.git_store import UNTRACKED_MARK, GitStore
-from trajscope.engine.sandbox.host_files import chown_paths, chown_tree, repair_root, set_git_modes
+from trajscope.engine.sandbox.host_files import chown_paths, chown_tree, repair_root, reset_modes, set_git_modes
 from trajscope.engine.sandbox.local_store import LocalStore, remove_git_entries, remove_path, remove_untracked
 from trajscope.engine.sandbox.quota import DiskQuota
 
@@ -120,6 +120,12 @@ class LocalStates:
         # have left a path (None: walk them all)
         seen = None if scrub or self._watch is None else self._watch.changed()
         try:
+            # git restores a file's run bit only, and no folder's mode: the modes a command set
+            # go first (where the watch saw an entry made or changed), so that git and the removal
+            # below can write where a command made a folder unwritable
+            self._check_root()
+            moded = None if seen is None else self._watch.modes_changed()
+            reset_modes(self._repo_real, *(moded or (None,)))
             git = self._git.quarantined(str(quarantine / "objects"))
             script = git.restore(
                 ref,

@@ -330,3 +330,57 @@ def test_folders_and_links_nested_past_python_s_recursion_limit_end_in_a_saved_a
         sb._watch.lost = True  # a walk of every folder too
         sb.restore(sb.base)
         assert _everything_untracked(sb) == base_untracked
+
+
+MODES = {
+    "chmod": "chmod 0500 pkg/deep && chmod 2777 docs && chmod 0 D/sub && chmod 600 pkg/mod.py && chmod 4755 docs/inner/page.md",
+    "the root": "chmod 0500 .",
+    "nested, the deepest first": "chmod 600 pkg/deep/inner/leaf.py && chmod 0 pkg/deep/inner && chmod 0 pkg/deep",
+    "a folder moved away and back": "mv docs x && chmod 0 x/inner/page.md && chmod 0 x/inner && mv x docs",
+    "a file replaced": "rm pkg/mod.py && (umask 077 && printf 'def f():\\n    return 1\\n' > pkg/mod.py)",
+}
+
+
+def _modes(repo: Path) -> dict[str, int]:
+    return {
+        str(p.relative_to(repo)) or ".": p.lstat().st_mode & 0o7777
+        for p in [repo, *sorted(repo.rglob("*"))]
+        if not p.is_symlink()
+    }
+
+
+def test_modes_a_command_set_do_not_reach_the_next_branch(source):
+    """git restores a file's run bit only, and no folder's mode: a folder made 500 or a file
+    made 600 stayed so after a restore, and the next branch's commands met "Permission denied".
+    A restore gives them the modes a fork has (folders 755, files 644 or 755), watched or walked."""
+    with LocalSandbox(source) as sb:
+        _assert_confined(sb)
+        repo = Path(sb.repo)
+        fork = _modes(repo)
+        assert set(fork.values()) == {0o755, 0o644}
+        for name, command in MODES.items():
+            for walked in (False, True):
+                assert sb.run(command, timeout=30).exit_code == 0, name
+                if walked:
+                    sb._watch.lost = True  # as after lost events: the restore walks every folder
+                sb.restore(sb.base)
+                assert _modes(repo) == fork, (name, walked)
+                assert sb.run("cat pkg/mod.py D/sub/a.py docs/inner/page.md >/dev/null && touch pkg/deep/t docs/t").ok
+
+
+def test_a_state_saved_with_modes_of_a_umask_is_restored_with_a_fork_s_modes(source):
+    """Folders made under a umask of 077 are 700 in the branch that made them; restoring the state
+    saved there (in that branch, or after another) gives 755, as a fork at it has."""
+    with LocalSandbox(source) as sb:
+        _assert_confined(sb)
+        repo = Path(sb.repo)
+        assert sb.run("umask 077 && mkdir -p newd/sub && echo n > newd/sub/f && echo m > pkg/deep/m").ok
+        state = sb.snapshot()
+        expected = {"newd": 0o755, "newd/sub": 0o755, "newd/sub/f": 0o644, "pkg/deep/m": 0o644}
+        sb.restore(state)  # in place: what the command made is still there
+        assert {p: m for p, m in _modes(repo).items() if p in expected} == expected
+        sb.restore(sb.base)
+        sb.restore(state)
+        assert {p: m for p, m in _modes(repo).items() if p in expected} == expected
+        with sb.fork(state) as other:
+            assert {p: m for p, m in _modes(Path(other.repo)).items() if p in expected} == expected

@@ -8,6 +8,7 @@ Hostile commands here run only under bubblewrap, and containment is asserted fir
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -385,13 +386,16 @@ def test_hard_links_count_their_bytes_once_while_they_are_links(source, tmp_path
     """21 names of one file counted 21 times its size in the walk that confirms the quota
     (a command could be killed for space it did not take). The walk counts a file's bytes
     once. A saved state is another matter: git keeps no hard links, a restore writes each
-    name as a file of its own, so the snapshot counts every name and says so."""
+    name as a file of its own, so the snapshot counts every name and says so. A confined
+    command cannot make a hard link (seccomp); the links here are made as a command under
+    ``--sandbox none`` would make them, by this test's own process in the work tree."""
     with confined(source, tmp_path, disk_mb=16) as box:
         assert box.run(f"test -e {source} && echo visible || echo hidden").output.strip() == "hidden"  # confined
-        made = box.run(
-            "head -c 6M /dev/urandom > big && for i in $(seq 1 20); do ln big l$i; done && "
-            "du -sk --count-links . | cut -f1"
-        )
+        assert box.run("head -c 6M /dev/urandom > big && ln big l0").exit_code != 0  # refused in the sandbox
+        repo = Path(box.repo)
+        for i in range(1, 21):
+            os.link(repo / "big", repo / f"l{i}")
+        made = box.run("du -sk --count-links . | cut -f1")
         assert made.ok and "disk limit" not in made.output and int(made.output) > 16 << 10  # 126 MB by name
         assert not box._quota.measure() and box._quota.used[0] - box._shared.size[0] < 8 << 20  # 6 MB held
         started = time.perf_counter()
@@ -402,12 +406,39 @@ def test_hard_links_count_their_bytes_once_while_they_are_links(source, tmp_path
         ):
             box.snapshot()
         assert time.perf_counter() - started < 2  # refused before git read 126 MB
-        assert box.run("rm l*; ln big l1").ok  # two names, 12 MB once restored: within the limit
+        assert box.run("rm l*").ok
+        os.link(repo / "big", repo / "l1")  # two names, 12 MB once restored: within the limit
         state = box.snapshot()
         box.restore(box.base)
         box.restore(state)
         assert box.run("cmp big l1 && ls").output.split() == ["big", "l1", "pkg"]
         assert not box._quota.over
+
+
+def test_hard_links_extended_attributes_and_io_uring_are_refused_other_calls_run(source, tmp_path):
+    """A hard link let a command change a tracked file's mode from a folder the restore does not
+    look in; an access control list on a folder gives the files git later writes there modes of
+    its own; io_uring's operations pass by seccomp. Each answers an error a program falls back
+    from; links, renames and plain writes go on."""
+    probe = (
+        "import ctypes, errno, os\n"
+        "def err(call):\n"
+        "    try:\n        call()\n    except OSError as exc:\n        return errno.errorcode[exc.errno]\n"
+        "    return 'ran'\n"
+        "open('a', 'w').write('a')\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "uring = libc.syscall(425, 1, ctypes.create_string_buffer(120))\n"
+        "print(err(lambda: os.link('a', 'b')), err(lambda: os.setxattr('a', 'user.x', b'1')),\n"
+        "      err(lambda: os.setxattr('.', 'system.posix_acl_default', b'\\x02\\0\\0\\0')),\n"
+        "      errno.errorcode[ctypes.get_errno()] if uring < 0 else 'ran',\n"
+        "      err(lambda: os.symlink('a', 's')), err(lambda: os.rename('a', 'c')), open('c').read())\n"
+    )
+    with confined(source, tmp_path) as box:
+        assert box.run(f"test -e {source} && echo visible || echo hidden").output.strip() == "hidden"  # confined
+        box.write("probe.py", probe)
+        out = box.run(f"{sys.executable} probe.py || python3 probe.py")
+        unsupported = errno.errorcode[errno.EOPNOTSUPP]  # ENOTSUP, its other name
+        assert out.output.split() == ["EPERM", unsupported, unsupported, "ENOSYS", "ran", "ran", "a"], out.output
 
 
 def test_the_snapshot_store_of_a_session_is_bounded(source, tmp_path, monkeypatch):
