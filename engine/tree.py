@@ -71,6 +71,7 @@ class Tree(TreeQueries):
         self.checks: dict = {}  # the agent's own checks of the base state (engine/search/checks.py)
         self.checked: dict[str, dict] = {}  # a candidate's checks by its normalised patch's key
         self._patch_from: dict[str, str] = {}  # node -> patch_at(node) where no patch is on the node itself
+        self.version = 0  # events folded so far (a view drawn at one version is still true at it)
         self._add_root()
 
     def _add_root(self) -> None:
@@ -91,6 +92,7 @@ class Tree(TreeQueries):
         handler = _HANDLERS.get(event.get("type"))
         if handler is None:
             return None
+        self.version += 1
         event = clean_event(event, self.counts)
         if self._patch_from and event.get("patch") is not None:
             self._patch_from.clear()  # a patch recorded now may be the nearest one of cached nodes

@@ -155,6 +155,26 @@ async def test_help_palette_and_theme():
         assert app.current_theme.variables["reward-high"] == "#1a7f37"
 
 
+@pytest.mark.parametrize("theme", ["trajscope-dark", "trajscope-light"])
+async def test_a_theme_chosen_at_start_colors_the_first_frame(theme):
+    """The theme is set before the app runs, and its first stylesheet is parsed with that
+    theme's variables (no second parse): the tree's background is the theme's surface from the
+    first frame, also for a theme other than Textual's default."""
+    from textual.color import Color
+
+    app = TrajscopeApp(Source(DEMO_RUN), theme=theme)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        assert app.theme == theme
+        surface = Color.parse(app.current_theme.surface)
+        assert screen.tree.styles.background == surface
+        assert app.stylesheet._variables == app.get_css_variables()
+        await pilot.press("t")  # a change while it runs goes through Textual's own refresh
+        await pilot.pause(0.2)
+        assert app.theme != theme
+        assert screen.tree.styles.background == Color.parse(app.current_theme.surface) != surface
+
+
 @pytest.mark.slow
 async def test_long_observation_is_truncated_and_viewable(tmp_path):
     huge = "".join(f"line {i} \x1b[31mred\x1b[0m \x00\n" for i in range(400_000))  # ~10 MB

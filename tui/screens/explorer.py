@@ -256,14 +256,24 @@ class ExplorerScreen(ReadingInParts, FlagCheckpoints, Screen[None]):
     @on(Tree.NodeHighlighted)
     def _highlighted(self, event: Tree.NodeHighlighted) -> None:
         self.cursor_moved(event.node.data)
-        self._show_cursor()
+        if self._detail_drawn != self._detail_key():  # else drawn already (a tree attached draws its cursor's)
+            self._show_cursor()
 
     def cursor_moved(self, node_id: str | None) -> None:
         """The cursor is on ``node_id`` now (the live screen stops following when a person moved it)."""
 
+    _detail_drawn: tuple | None = None
+
+    def _detail_key(self) -> tuple:
+        """What the detail pane shows depends on: the node, the tree and what was folded into it,
+        and the flags' cache."""
+        model = self.model
+        return (self.tree.cursor_id, model, model.version if model is not None else 0, self.flag_cache)
+
     def _show_cursor(self) -> None:
         if self.model is None:
             return
+        self._detail_drawn = self._detail_key()
         node_id = self.tree.cursor_id
         self.query_one(NodeDetail).show(self.model.nodes.get(node_id) if node_id else None, self.model, self.flag_cache)
 
