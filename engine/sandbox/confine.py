@@ -176,6 +176,9 @@ def bwrap_flags(chdir: str, tmp_bytes: int | None = None, writable: tuple[str, .
             flags += ["--symlink", os.readlink(d), d]
         elif os.path.isdir(d):
             flags += ["--ro-bind", d, d]
+    # /etc made first: a folder bubblewrap makes on the way to a bind is 0700, and a command run
+    # as a user of its own (as root) could then read none of it (git stopped at /etc/gitconfig)
+    flags += ["--dir", "/etc"]
     for name in ETC_FILES:
         flags += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     # The private /tmp first: a Python that lives below /tmp (a venv made there) is then

@@ -163,22 +163,41 @@ def empty_folders(top: str) -> set[str]:
     return {p for p in folders if p not in held and not os.path.islink(p)}
 
 
+def _drop_xattrs(path: str) -> None:
+    """Remove the extended attributes the copy brought from the user's files (``copytree``
+    copies them): a default access control list on a folder gave what git later wrote there
+    modes of its own (0700, 0600), which no fork has. Never through a link."""
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError:  # a filesystem without them
+        return
+    for name in names:
+        try:
+            os.removexattr(path, name, follow_symlinks=False)
+        except OSError:
+            pass
+
+
 def as_git_keeps(top: str) -> None:
     """Make a copied repository what git can save and restore, so that the first sandbox holds
     what a restore or a fork at the base holds: files 644, or 755 where the owner may run them
-    (git keeps no other mode), folders 755, no empty folder (git keeps none). Links are never
-    followed."""
+    (git keeps no other mode), folders 755, no empty folder (git keeps none), no extended
+    attribute (an ACL). Links are never followed."""
     hollow = empty_folders(top)
+    _drop_xattrs(top)
+    os.chmod(top, 0o755)
     for here, dirs, files in os.walk(top):
         dirs[:] = [d for d in dirs if d != ".git"]
         for name in files:
             path = os.path.join(here, name)
             st = os.lstat(path)
             if stat.S_ISREG(st.st_mode):
+                _drop_xattrs(path)
                 os.chmod(path, git_mode(st.st_mode))
         for name in dirs:
             path = os.path.join(here, name)
             if not os.path.islink(path) and path not in hollow:
+                _drop_xattrs(path)
                 os.chmod(path, 0o755)
     for path in sorted(hollow, reverse=True):  # a folder's folders before it
         os.rmdir(path)
@@ -223,7 +242,7 @@ def set_git_modes(repo: str, repo_real: str, listed: list[bytes]) -> None:
             os.chmod(path, git_mode(st.st_mode))
 
 
-def reset_modes(top: str, folders: set[bytes] | None, whole: set[bytes] = frozenset()) -> int:
+def reset_modes(top: str, folders: set[bytes] | None, whole: set[bytes] = frozenset(), files: bool = True) -> int:
     """Give what lies in the work tree at ``top`` (a real path) the modes a fork has: folders
     755, regular files 644 or 755 (``git_mode``); links and other kinds are left alone. The root
     itself and its entries always, the entries of ``folders`` (relative), everything below
@@ -233,7 +252,8 @@ def reset_modes(top: str, folders: set[bytes] | None, whole: set[bytes] = frozen
     Shallowest first, and a folder's own mode before its entries are read, so that an engine
     that is not root (its commands run as itself) can read what a command made unreadable.
     Never through a link: a folder is read only where every name on its way is a folder. No
-    command of the sandbox runs meanwhile. Returns how many modes it set."""
+    command of the sandbox runs meanwhile. ``files``: False, folders only. Returns how many modes
+    it set."""
     base = os.fsencode(top)
     if folders is None:
         todo = [(b"", True)]
@@ -271,6 +291,8 @@ def reset_modes(top: str, folders: set[bytes] | None, whole: set[bytes] = frozen
             except OSError:
                 continue  # gone
             for entry in entries:
+                if not files and not entry.is_dir(follow_symlinks=False):
+                    continue  # no stat of a file whose mode is not set now
                 try:
                     mode = entry.stat(follow_symlinks=False).st_mode
                 except OSError:
@@ -283,7 +305,7 @@ def reset_modes(top: str, folders: set[bytes] | None, whole: set[bytes] = frozen
                     elif stat.S_IMODE(mode) != 0o755:
                         os.chmod(entry.path, 0o755)
                         count += 1
-                elif stat.S_ISREG(mode) and stat.S_IMODE(mode) != git_mode(mode):
+                elif files and stat.S_ISREG(mode) and stat.S_IMODE(mode) != git_mode(mode):
                     os.chmod(entry.path, git_mode(mode))
                     count += 1
     return count

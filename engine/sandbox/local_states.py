@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from pathlib import Path
 
 from trajscope.engine.sandbox.base import SandboxError, StateRef
@@ -19,7 +20,13 @@ from trajscope.engine.sandbox.dir_watch import DirWatch, folders_to_list, prune_
 from trajscope.engine.sandbox.git_lines import ignored_to_put_back
 from trajscope.engine.sandbox.git_store import UNTRACKED_MARK, GitStore
 from trajscope.engine.sandbox.host_files import chown_paths, chown_tree, repair_root, reset_modes, set_git_modes
-from trajscope.engine.sandbox.local_store import LocalStore, remove_git_entries, remove_path, remove_untracked
+from trajscope.engine.sandbox.local_store import (
+    LocalStore,
+    git_would_wait,
+    remove_git_entries,
+    remove_path,
+    remove_untracked,
+)
 from trajscope.engine.sandbox.quota import DiskQuota
 
 REFRESH_AFTER = 256  # files a restore wrote past which git's index takes their new stat at once
@@ -49,6 +56,7 @@ class LocalStates:
                 f"the sandbox's files passed its disk limit ({self._quota.describe()}); this state is not saved"
             )
         limit = f"the sandbox's disk limit ({self._quota.describe()})"
+        self._refuse_waiting_git("this state is not saved")
         quarantine = self._shared.quarantine()
         kept = False
         try:
@@ -70,6 +78,15 @@ class LocalStates:
         finally:
             Path(self._git.index + ".changed").unlink(missing_ok=True)
             self._drop(quarantine, index_ok=kept)
+
+    def _refuse_waiting_git(self, outcome: str) -> None:
+        """A ``.git`` a command made where git's walk would wait for ever (local_store.
+        git_would_wait) ends the step at once with one sentence, not at git's deadline."""
+        self._check_root()
+        seen = None if self._watch is None else self._watch.changed()
+        found = git_would_wait(self._repo_real, seen)
+        if found is not None:
+            raise SandboxError(f"{os.fsdecode(found[0])} {found[1]}; {outcome}")
 
     def _new_paths(self) -> list[bytes] | None:
         """Where a file the index does not track can be since the last restore (the watched
@@ -112,6 +129,10 @@ class LocalStates:
     def restore(self, ref: StateRef) -> None:
         self._check_open()
         repair_root(self.repo, self._uid)
+        # the sandbox's folder (the repository's and the home's) is the commands' user's: a mode
+        # a command gave it (chmod 0 ..) made every later branch's home unreachable
+        if stat.S_IMODE(os.lstat(self.dir).st_mode) != 0o755:
+            os.chmod(self.dir, 0o755)  # a folder the commands cannot replace (its parent is the engine's)
         scrub = self._quota.over  # what filled it may hide in ignored files: they go before git hashes
         self._clear_home()
         quarantine = self._shared.quarantine()  # what it hashes only to compare is not kept
@@ -124,8 +145,17 @@ class LocalStates:
             # go first (where the watch saw an entry made or changed), so that git and the removal
             # below can write where a command made a folder unwritable
             self._check_root()
-            moded = None if seen is None else self._watch.modes_changed()
-            reset_modes(self._repo_real, *(moded or (None,)))
+            moded = (None,) if seen is None else self._watch.modes_changed() or (None,)
+            # an engine that is not root (its commands run as itself) cannot read a file a command
+            # made 000 either; as root only the folders need it now, the files once what a command
+            # left is removed (a chmod of each would cost as much as the removal)
+            reset_modes(self._repo_real, *moded, files=os.geteuid() != 0)
+            if seen is None or not os.path.isfile(self._git.index):
+                # git's walk of every folder (here, or to hash the work tree without an index)
+                # asks each untracked one whether it is a nested repository, which reads its
+                # .git/HEAD: one a command made a FIFO held every such restore of the sandbox
+                # until its deadline. No state holds a .git.
+                remove_git_entries(self._repo_real)
             git = self._git.quarantined(str(quarantine / "objects"))
             script = git.restore(
                 ref,
@@ -151,8 +181,7 @@ class LocalStates:
             remove_untracked(self.repo, listed, self._shared.base_untracked)
             if looked is not None:  # a .git a command made in a watched folder was listed with the rest
                 prune_empty(self._repo_real, looked, listed)
-            else:
-                remove_git_entries(self._repo_real)
+            reset_modes(self._repo_real, *moded)
             if self._uid is not None:
                 # Only what the restore wrote: a chown changes a file's ctime, which would make
                 # the next snapshot hash every file of the repository again.
@@ -209,6 +238,7 @@ class LocalStates:
 
     def diff(self) -> str:
         self._check_open()
+        self._refuse_waiting_git("no diff can be made")
         quarantine = self._shared.quarantine()
         try:
             return self._git_script(self._git.quarantined(str(quarantine / "objects")).diff())

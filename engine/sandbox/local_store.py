@@ -25,6 +25,7 @@ from pathlib import Path
 
 from trajscope.engine.sandbox.base import SandboxError, SharedState
 from trajscope.engine.sandbox.confine import alive, reap_cgroups
+from trajscope.engine.sandbox.dir_watch import _real_dir
 from trajscope.engine.sandbox.programs import require
 
 _HEX = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -208,6 +209,86 @@ def remove_git_entries(repo: str) -> int:
                 elif entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
     return removed
+
+
+GITFILE_LIMIT = 64 << 10  # a gitfile (".git" naming the repository elsewhere) is a line
+
+
+def _git_dir_waits(gitdir: bytes) -> bool:
+    """Whether git, asking if ``gitdir`` is a repository, would open a file there that waits for
+    a writer: its ``HEAD`` (git reads a link's name, a file's first bytes) or ``commondir`` (read
+    whole wherever it exists) a FIFO or another special file. Only stat is used, never open."""
+    import stat as st
+
+    try:
+        head = os.lstat(os.path.join(gitdir, b"HEAD")).st_mode
+        if not (st.S_ISREG(head) or st.S_ISLNK(head) or st.S_ISDIR(head)):
+            return True
+    except OSError:
+        pass
+    try:
+        common = os.stat(os.path.join(gitdir, b"commondir")).st_mode
+        return not (st.S_ISREG(common) or st.S_ISDIR(common))
+    except OSError:
+        return False
+
+
+def _gitfile_target(path: bytes) -> bytes | None:
+    """The folder a gitfile names (relative to the gitfile's folder), read without following a
+    link nor waiting; None where it names none."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        head = os.read(fd, GITFILE_LIMIT)
+    finally:
+        os.close(fd)
+    line = head.split(b"\n", 1)[0].rstrip(b"\r")
+    if not line.startswith(b"gitdir: "):
+        return None
+    return os.path.join(os.path.dirname(path), line[len(b"gitdir: ") :])
+
+
+def git_would_wait(repo: str, seen: tuple[set[bytes], set[bytes]] | None) -> tuple[bytes, str] | None:
+    """The first entry named ``.git`` below ``repo`` at which git's walk of the work tree would
+    wait for ever (until the step's deadline): git asks of every untracked folder whether it is a
+    nested repository, and reads the HEAD and commondir of its ``.git`` (or of the folder a
+    gitfile there names) to tell; a FIFO there holds every snapshot, diff and walked restore of
+    the branch. ``seen``: the folders the watch saw changed (their entries; everything below the
+    second set), None for every folder. A ``.git`` that is a link counts too: git would follow it
+    out of the work tree. (The entry, relative to ``repo``, and why); None where there is none."""
+    import stat as st
+
+    base = os.fsencode(repo)
+    tops = [(b"", True)] if seen is None else [(d, False) for d in seen[0]] + [(f, True) for f in seen[1]]
+    for top, deep in tops:
+        if not _real_dir(base, top):
+            continue  # gone, or a link on the way (never followed)
+        stack = [(os.path.join(base, top) if top else base, deep)]
+        while stack:
+            folder, below = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.name == b".git":
+                    try:
+                        mode = entry.stat(follow_symlinks=False).st_mode
+                    except OSError:
+                        continue
+                    target = (
+                        entry.path if st.S_ISDIR(mode) else _gitfile_target(entry.path) if st.S_ISREG(mode) else None
+                    )
+                    if st.S_ISLNK(mode):
+                        return os.path.relpath(entry.path, base), "is a link, which git would follow"
+                    if target is not None and _git_dir_waits(target):
+                        return os.path.relpath(entry.path, base), "has a HEAD or commondir git would wait on (a FIFO)"
+
+                elif below and entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, True))
+    return None
 
 
 def remove_tree(path: str | os.PathLike) -> None:

@@ -10,11 +10,14 @@ nothing but the base's files. The commands run only under bubblewrap; containmen
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from trajscope.engine.sandbox import SandboxError
 from trajscope.engine.sandbox.local import LocalSandbox
 
 pytestmark = pytest.mark.slow
@@ -338,6 +341,7 @@ MODES = {
     "nested, the deepest first": "chmod 600 pkg/deep/inner/leaf.py && chmod 0 pkg/deep/inner && chmod 0 pkg/deep",
     "a folder moved away and back": "mv docs x && chmod 0 x/inner/page.md && chmod 0 x/inner && mv x docs",
     "a file replaced": "rm pkg/mod.py && (umask 077 && printf 'def f():\\n    return 1\\n' > pkg/mod.py)",
+    "the sandbox's folder, above the work tree": "chmod 0 ..",
 }
 
 
@@ -365,7 +369,8 @@ def test_modes_a_command_set_do_not_reach_the_next_branch(source):
                     sb._watch.lost = True  # as after lost events: the restore walks every folder
                 sb.restore(sb.base)
                 assert _modes(repo) == fork, (name, walked)
-                assert sb.run("cat pkg/mod.py D/sub/a.py docs/inner/page.md >/dev/null && touch pkg/deep/t docs/t").ok
+                again = sb.run("cat pkg/mod.py D/sub/a.py docs/inner/page.md >/dev/null && touch pkg/deep/t docs/t ~/t")
+                assert again.ok, (name, walked, again.output)
 
 
 def test_a_state_saved_with_modes_of_a_umask_is_restored_with_a_fork_s_modes(source):
@@ -384,3 +389,79 @@ def test_a_state_saved_with_modes_of_a_umask_is_restored_with_a_fork_s_modes(sou
         assert {p: m for p, m in _modes(repo).items() if p in expected} == expected
         with sb.fork(state) as other:
             assert {p: m for p, m in _modes(Path(other.repo)).items() if p in expected} == expected
+
+
+WAITING_GIT = {
+    "a FIFO at a nested .git/HEAD": "mkdir -p n/.git/objects n/.git/refs && mkfifo n/.git/HEAD && echo x > n/f",
+    "a FIFO at .git/commondir": (
+        "mkdir -p pkg/c/.git/objects pkg/c/.git/refs && echo 'ref: refs/heads/m' > pkg/c/.git/HEAD && "
+        "mkfifo pkg/c/.git/commondir && echo x > pkg/c/f"
+    ),
+    "a gitfile naming a folder with a FIFO HEAD": (
+        "mkdir -p g q/objects q/refs && mkfifo q/HEAD && echo 'gitdir: ../q' > g/.git && echo y > g/f"
+    ),
+    "a .git that is a link": "mkdir -p l && ln -s /tmp l/.git && echo z > l/f",
+}
+
+
+@pytest.mark.parametrize("name", list(WAITING_GIT))
+def test_a_nested_git_that_would_hold_git_fails_the_step_at_once_and_the_restore_goes_on(source, name):
+    """git asks of each untracked folder whether it is a nested repository and opens its
+    .git/HEAD (or commondir, or those of the folder a gitfile names) to tell: a FIFO there held
+    every snapshot and diff of the branch, and every walked restore of the sandbox, until git's
+    deadline (120 s). They end at once in one sentence now, and a restore (walked too) removes
+    it; an ordinary nested repository holds nothing up."""
+    with LocalSandbox(source) as sb:
+        _assert_confined(sb)
+        base = _everything_untracked(sb)
+        for walked in (False, True):
+            assert sb.run(WAITING_GIT[name], timeout=30).exit_code == 0
+            if walked:
+                sb._watch.lost = True  # as after lost events: git walks every folder
+            for step, outcome in ((sb.snapshot, "this state is not saved"), (sb.diff, "no diff can be made")):
+                started = time.perf_counter()
+                with pytest.raises(SandboxError, match=rf"\.git (is a link|has a HEAD or commondir).*; {outcome}"):
+                    step()
+                assert time.perf_counter() - started < 5
+            started = time.perf_counter()
+            sb.restore(sb.base)
+            assert time.perf_counter() - started < 5
+            assert _everything_untracked(sb) == base
+        # the agent's own nested repository holds no step up (it is not saved: README, "Sandboxes")
+        assert sb.run("git init -q own && echo o > own/f && git -C own add f", timeout=30).ok
+        state = sb.snapshot()
+        assert "own/f" not in sb.diff()
+        sb.restore(state)
+        assert not (Path(sb.repo) / "own").exists()
+
+
+def test_access_lists_and_attributes_of_the_user_s_files_are_not_copied(tmp_path):
+    """The copy of the repository took the extended attributes of the user's files: a default
+    access control list on a folder made what git wrote there later 0700 and 0600 (a fork has 755
+    and 644)."""
+    source = tmp_path / "src"
+    (source / "docs" / "inner").mkdir(parents=True)
+    (source / "docs" / "inner" / "page.md").write_text("page\n")
+    (source / "run.sh").write_text("echo\n")
+    # a default ACL of u::rwx,g::---,o::--- (the kernel's binary form), and a user attribute
+    acl = struct.pack("<I", 2) + b"".join(
+        struct.pack("<HHI", tag, perm, 0xFFFFFFFF) for tag, perm in ((1, 7), (4, 0), (0x20, 0))
+    )
+    try:
+        os.setxattr(source / "docs", "system.posix_acl_default", acl)
+        os.setxattr(source / "run.sh", "user.origin", b"host")
+    except OSError as exc:
+        pytest.skip(f"this filesystem keeps no ACL or attribute: {exc}")
+    with LocalSandbox(source) as sb:
+        _assert_confined(sb)
+        repo = Path(sb.repo)
+        assert [os.listxattr(p, follow_symlinks=False) for p in (repo / "docs", repo / "run.sh")] == [[], []]
+        assert sb.run("rm -rf docs/inner", timeout=30).ok
+        sb.restore(sb.base)
+        assert _modes(repo) == {
+            ".": 0o755,
+            "docs": 0o755,
+            "docs/inner": 0o755,
+            "docs/inner/page.md": 0o644,
+            "run.sh": 0o644,
+        }

@@ -235,6 +235,19 @@ def confined(source: Path, tmp_path: Path, **options) -> LocalSandbox:
     return box
 
 
+def test_the_commands_own_user_reads_the_system_files_the_sandbox_binds(source, tmp_path):
+    """As root, commands run as a user of their own, and the /etc bubblewrap made on the way to
+    its binds was 0700: git stopped at once ("unable to access '/etc/gitconfig'"), pip and
+    Python's platform module at /etc/debian_version and os-release."""
+    with confined(source, tmp_path) as box:
+        assert box.run(f"test -e {source} && echo visible || echo hidden").output.strip() == "hidden"  # confined
+        out = box.run("stat -c %a /etc && git init -q own && git -C own status --short && echo git-ran && ls /etc")
+        assert out.ok, out.output
+        lines = out.output.split()
+        assert lines[0] == "755" and "git-ran" in lines and "ld.so.cache" in lines
+        assert "shadow" not in lines and "sudoers" not in lines  # only the files it binds
+
+
 def test_root_commands_never_run_as_root_even_with_a_cgroup(source, tmp_path):
     """As root with a pids cgroup, commands used to run as host uid 0 (capabilities dropped)."""
     if os.geteuid() != 0:
@@ -415,13 +428,14 @@ def test_hard_links_count_their_bytes_once_while_they_are_links(source, tmp_path
         assert not box._quota.over
 
 
-def test_hard_links_extended_attributes_and_io_uring_are_refused_other_calls_run(source, tmp_path):
+def test_hard_links_extended_attributes_inode_flags_and_io_uring_are_refused_other_calls_run(source, tmp_path):
     """A hard link let a command change a tracked file's mode from a folder the restore does not
     look in; an access control list on a folder gives the files git later writes there modes of
-    its own; io_uring's operations pass by seccomp. Each answers an error a program falls back
+    its own; an inode flag (chattr +S) on a folder stayed through restores and passed to what was
+    written there; io_uring's operations pass by seccomp. Each answers an error a program falls back
     from; links, renames and plain writes go on."""
     probe = (
-        "import ctypes, errno, os\n"
+        "import ctypes, errno, fcntl, os, struct\n"
         "def err(call):\n"
         "    try:\n        call()\n    except OSError as exc:\n        return errno.errorcode[exc.errno]\n"
         "    return 'ran'\n"
@@ -431,6 +445,7 @@ def test_hard_links_extended_attributes_and_io_uring_are_refused_other_calls_run
         "print(err(lambda: os.link('a', 'b')), err(lambda: os.setxattr('a', 'user.x', b'1')),\n"
         "      err(lambda: os.setxattr('.', 'system.posix_acl_default', b'\\x02\\0\\0\\0')),\n"
         "      errno.errorcode[ctypes.get_errno()] if uring < 0 else 'ran',\n"
+        "      err(lambda: fcntl.ioctl(os.open('.', os.O_RDONLY), 0x40086602, struct.pack('l', 8))),\n"
         "      err(lambda: os.symlink('a', 's')), err(lambda: os.rename('a', 'c')), open('c').read())\n"
     )
     with confined(source, tmp_path) as box:
@@ -438,7 +453,9 @@ def test_hard_links_extended_attributes_and_io_uring_are_refused_other_calls_run
         box.write("probe.py", probe)
         out = box.run(f"{sys.executable} probe.py || python3 probe.py")
         unsupported = errno.errorcode[errno.EOPNOTSUPP]  # ENOTSUP, its other name
-        assert out.output.split() == ["EPERM", unsupported, unsupported, "ENOSYS", "ran", "ran", "a"], out.output
+        assert out.output.split() == ["EPERM", unsupported, unsupported, "ENOSYS", unsupported, "ran", "ran", "a"], (
+            out.output
+        )
 
 
 def test_the_snapshot_store_of_a_session_is_bounded(source, tmp_path, monkeypatch):
