@@ -174,6 +174,11 @@ class LocalSandbox(LocalCommands, LocalStates):
         engine's (see GitStore), bounded in time and in what it prints."""
         self._check_root()
         env = git_env(str(self._shared.private / "home"))
+        # a git killed at its deadline leaves its index's lock, and every later step of the
+        # sandbox failed on it ("remove the file manually to continue"): no other git uses this
+        # sandbox's indexes (its steps run one at a time)
+        for index in (self._git.index, self._ignored_index):
+            Path(index + ".lock").unlink(missing_ok=True)
         try:
             code, out, err = run_bounded([self._bash, "-c", script], env=env, timeout=timeout, limit=limit)
         except subprocess.TimeoutExpired:

@@ -22,10 +22,11 @@ from trajscope.engine.sandbox.git_store import UNTRACKED_MARK, GitStore
 from trajscope.engine.sandbox.host_files import chown_paths, chown_tree, repair_root, reset_modes, set_git_modes
 from trajscope.engine.sandbox.local_store import (
     LocalStore,
-    git_would_wait,
+    git_hazards,
     remove_git_entries,
     remove_path,
     remove_untracked,
+    shown_path,
 )
 from trajscope.engine.sandbox.quota import DiskQuota
 
@@ -80,13 +81,12 @@ class LocalStates:
             self._drop(quarantine, index_ok=kept)
 
     def _refuse_waiting_git(self, outcome: str) -> None:
-        """A ``.git`` a command made where git's walk would wait for ever (local_store.
-        git_would_wait) ends the step at once with one sentence, not at git's deadline."""
+        """A file a command made where git would wait for ever or follow it out of the work tree
+        (local_store.git_hazards) ends the step at once with one sentence, not at git's deadline."""
         self._check_root()
         seen = None if self._watch is None else self._watch.changed()
-        found = git_would_wait(self._repo_real, seen)
-        if found is not None:
-            raise SandboxError(f"{os.fsdecode(found[0])} {found[1]}; {outcome}")
+        for rel, why in git_hazards(self._repo_real, seen):
+            raise SandboxError(f"{shown_path(rel)} {why}; {outcome}")
 
     def _new_paths(self) -> list[bytes] | None:
         """Where a file the index does not track can be since the last restore (the watched
@@ -150,11 +150,14 @@ class LocalStates:
             # made 000 either; as root only the folders need it now, the files once what a command
             # left is removed (a chmod of each would cost as much as the removal)
             reset_modes(self._repo_real, *moded, files=os.geteuid() != 0)
+            # what would hold git until its deadline (a FIFO at a .gitattributes, at a nested
+            # .git/HEAD) held every restore of the sandbox after it: it goes first (no state
+            # holds a FIFO nor a .git)
+            for rel, _why in list(git_hazards(self._repo_real, seen)):
+                remove_path(os.path.join(os.fsencode(self._repo_real), rel))
             if seen is None or not os.path.isfile(self._git.index):
                 # git's walk of every folder (here, or to hash the work tree without an index)
-                # asks each untracked one whether it is a nested repository, which reads its
-                # .git/HEAD: one a command made a FIFO held every such restore of the sandbox
-                # until its deadline. No state holds a .git.
+                # asks each untracked one whether it is a nested repository
                 remove_git_entries(self._repo_real)
             git = self._git.quarantined(str(quarantine / "objects"))
             script = git.restore(

@@ -20,7 +20,9 @@ import itertools
 import os
 import re
 import shutil
+import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from trajscope.engine.sandbox.base import SandboxError, SharedState
@@ -211,84 +213,128 @@ def remove_git_entries(repo: str) -> int:
     return removed
 
 
-GITFILE_LIMIT = 64 << 10  # a gitfile (".git" naming the repository elsewhere) is a line
+GITFILE_LIMIT = 1 << 20  # git reads a gitfile (".git" naming the repository elsewhere) of at most 1 MiB
+GIT_READS = (b".gitattributes", b".gitignore", b".gitmodules")  # the work tree's files git opens
 
 
-def _git_dir_waits(gitdir: bytes) -> bool:
-    """Whether git, asking if ``gitdir`` is a repository, would open a file there that waits for
-    a writer: its ``HEAD`` (git reads a link's name, a file's first bytes) or ``commondir`` (read
-    whole wherever it exists) a FIFO or another special file. Only stat is used, never open."""
-    import stat as st
+def _special(mode: int) -> bool:
+    """A FIFO, a socket or a device: what an open may wait on (git opens without O_NONBLOCK)."""
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
 
+
+def _git_dir_hazard(gitdir: bytes) -> str | None:
+    """Why git, asking whether ``gitdir`` is a repository, would wait or leave the work tree
+    there: its HEAD (git reads a link's name, opens a file) a FIFO or another special file, or
+    its commondir (opened and read wherever it is) anything but a file. lstat only."""
     try:
-        head = os.lstat(os.path.join(gitdir, b"HEAD")).st_mode
-        if not (st.S_ISREG(head) or st.S_ISLNK(head) or st.S_ISDIR(head)):
-            return True
+        if _special(os.lstat(os.path.join(gitdir, b"HEAD")).st_mode):
+            return "has a HEAD git would wait on (a FIFO)"
     except OSError:
         pass
     try:
-        common = os.stat(os.path.join(gitdir, b"commondir")).st_mode
-        return not (st.S_ISREG(common) or st.S_ISDIR(common))
+        common = os.lstat(os.path.join(gitdir, b"commondir")).st_mode
     except OSError:
-        return False
+        return None
+    if stat.S_ISREG(common):
+        return None
+    return "has a commondir that is a link" if stat.S_ISLNK(common) else "has a commondir git would wait on (a FIFO)"
 
 
-def _gitfile_target(path: bytes) -> bytes | None:
-    """The folder a gitfile names (relative to the gitfile's folder), read without following a
-    link nor waiting; None where it names none."""
+def _gitfile_hazard(base: bytes, folder: list[bytes], path: bytes) -> str | None:
+    """The same of the folder a gitfile at ``path`` (in ``folder``, names below ``base``) names,
+    read as git reads it (up to its first NUL, the line ends at its end stripped, a newline
+    inside kept) and followed name by name: one that leaves the work tree or passes a link is a
+    hazard in itself (git would resolve it in its own process, /proc/self included)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
     try:
-        head = os.read(fd, GITFILE_LIMIT)
+        data = os.read(fd, GITFILE_LIMIT + 1)
     finally:
         os.close(fd)
-    line = head.split(b"\n", 1)[0].rstrip(b"\r")
-    if not line.startswith(b"gitdir: "):
+    if len(data) > GITFILE_LIMIT:
+        return None  # git refuses it as too large
+    data = data.split(b"\0", 1)[0].rstrip(b"\r\n")
+    if not data.startswith(b"gitdir: "):
         return None
-    return os.path.join(os.path.dirname(path), line[len(b"gitdir: ") :])
+    target = data[len(b"gitdir: ") :]
+    if target.startswith(b"/"):
+        if not target.startswith(base + b"/"):
+            return "names a folder outside the work tree"
+        folder, target = [], target[len(base) + 1 :]
+    stack = list(folder)
+    for name in target.split(b"/"):
+        if name in (b"", b"."):
+            continue
+        if name == b"..":
+            if not stack:
+                return "names a folder outside the work tree"
+            stack.pop()  # the name before it was checked a folder, not a link: the kernel goes there too
+            continue
+        stack.append(name)
+        try:
+            mode = os.lstat(os.path.join(base, *stack)).st_mode
+        except (OSError, ValueError):
+            return None  # nothing there: git finds no repository
+        if stat.S_ISLNK(mode):
+            return "names a folder through a link"
+        if not stat.S_ISDIR(mode):
+            return None
+    return _git_dir_hazard(os.path.join(base, *stack))
 
 
-def git_would_wait(repo: str, seen: tuple[set[bytes], set[bytes]] | None) -> tuple[bytes, str] | None:
-    """The first entry named ``.git`` below ``repo`` at which git's walk of the work tree would
-    wait for ever (until the step's deadline): git asks of every untracked folder whether it is a
-    nested repository, and reads the HEAD and commondir of its ``.git`` (or of the folder a
-    gitfile there names) to tell; a FIFO there holds every snapshot, diff and walked restore of
-    the branch. ``seen``: the folders the watch saw changed (their entries; everything below the
-    second set), None for every folder. A ``.git`` that is a link counts too: git would follow it
-    out of the work tree. (The entry, relative to ``repo``, and why); None where there is none."""
-    import stat as st
-
+def git_hazards(repo: str, seen: tuple[set[bytes], set[bytes]] | None) -> Iterator[tuple[bytes, str]]:
+    """The entries below ``repo`` at which git would wait for ever (until the step's deadline)
+    or follow the agent out of the work tree, and why: git asks of every untracked folder
+    whether it is a nested repository and reads the HEAD and commondir of its ``.git`` (or of
+    the folder a gitfile names) to tell, and opens the ``.gitattributes``, ``.gitignore`` and
+    ``.gitmodules`` it meets; a FIFO there held every snapshot, diff and restore of the branch. A
+    ``.git`` that is a link counts too. ``seen``: the folders the watch saw changed (their
+    entries; everything below the second set), None for every folder. Paths relative to
+    ``repo``; stat and a gitfile's own bytes only, never a path outside the work tree opened."""
     base = os.fsencode(repo)
     tops = [(b"", True)] if seen is None else [(d, False) for d in seen[0]] + [(f, True) for f in seen[1]]
     for top, deep in tops:
         if not _real_dir(base, top):
             continue  # gone, or a link on the way (never followed)
-        stack = [(os.path.join(base, top) if top else base, deep)]
+        stack = [top.split(b"/") if top else []]
         while stack:
-            folder, below = stack.pop()
+            folder = stack.pop()
             try:
-                entries = list(os.scandir(folder))
+                entries = list(os.scandir(os.path.join(base, *folder)))
             except OSError:
                 continue
             for entry in entries:
-                if entry.name == b".git":
-                    try:
-                        mode = entry.stat(follow_symlinks=False).st_mode
-                    except OSError:
-                        continue
-                    target = (
-                        entry.path if st.S_ISDIR(mode) else _gitfile_target(entry.path) if st.S_ISREG(mode) else None
+                name = os.fsencode(entry.name)
+                if name != b".git" and name not in GIT_READS and not (deep and entry.is_dir(follow_symlinks=False)):
+                    continue
+                try:
+                    mode = entry.stat(follow_symlinks=False).st_mode
+                except OSError:
+                    continue
+                rel = b"/".join([*folder, name])
+                if name == b".git":
+                    why = (
+                        "is a link, which git would follow"
+                        if stat.S_ISLNK(mode)
+                        else _git_dir_hazard(os.fsencode(entry.path))
+                        if stat.S_ISDIR(mode)
+                        else _gitfile_hazard(base, folder, os.fsencode(entry.path))
+                        if stat.S_ISREG(mode)
+                        else None
                     )
-                    if st.S_ISLNK(mode):
-                        return os.path.relpath(entry.path, base), "is a link, which git would follow"
-                    if target is not None and _git_dir_waits(target):
-                        return os.path.relpath(entry.path, base), "has a HEAD or commondir git would wait on (a FIFO)"
+                    if why:
+                        yield rel, why
+                elif name in GIT_READS and _special(mode):
+                    yield rel, "is a FIFO or another special file git would wait on"
+                elif deep and stat.S_ISDIR(mode):
+                    stack.append([*folder, name])
 
-                elif below and entry.is_dir(follow_symlinks=False):
-                    stack.append((entry.path, True))
-    return None
+
+def shown_path(rel: bytes) -> str:
+    """A path of the work tree for one line of text: what cannot be printed escaped."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in rel.decode("utf-8", "backslashreplace"))
 
 
 def remove_tree(path: str | os.PathLike) -> None:

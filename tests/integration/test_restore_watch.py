@@ -401,6 +401,25 @@ WAITING_GIT = {
         "mkdir -p g q/objects q/refs && mkfifo q/HEAD && echo 'gitdir: ../q' > g/.git && echo y > g/f"
     ),
     "a .git that is a link": "mkdir -p l && ln -s /tmp l/.git && echo z > l/f",
+    # git reads a gitfile whole (a newline inside kept), up to a NUL, in its own process
+    "a gitfile of two lines": (
+        "mkdir -p g/evil/objects g/evil/refs 'g/ok\n' && mkfifo g/evil/HEAD && "
+        "printf 'gitdir: ok\\n/../evil\\n' > g/.git && echo y > g/f"
+    ),
+    "a gitfile cut by a NUL": (
+        "mkdir -p g q/objects q/refs && mkfifo q/HEAD && printf 'gitdir: ../q\\0x' > g/.git && echo y > g/f"
+    ),
+    "a gitfile through /proc/self": (
+        "mkdir -p h/q/objects h/q/refs && mkfifo h/q/HEAD && printf 'gitdir: /proc/self/cwd/h/q\\n' > h/.git && "
+        "echo y > h/f"
+    ),
+    "a commondir that is a link": (
+        "mkdir -p k/.git/objects k/.git/refs && echo 'ref: refs/heads/m' > k/.git/HEAD && "
+        "ln -s /proc/self/cwd/kf k/.git/commondir && mkfifo kf && echo y > k/f"
+    ),
+    "a FIFO at the root's .gitattributes": "mkfifo .gitattributes",
+    "a FIFO at a tracked folder's .gitattributes": "mkfifo docs/.gitattributes",
+    "a FIFO at a new folder's .gitignore": "mkdir -p a && mkfifo a/.gitignore && echo y > a/f",
 }
 
 
@@ -409,24 +428,25 @@ def test_a_nested_git_that_would_hold_git_fails_the_step_at_once_and_the_restore
     """git asks of each untracked folder whether it is a nested repository and opens its
     .git/HEAD (or commondir, or those of the folder a gitfile names) to tell: a FIFO there held
     every snapshot and diff of the branch, and every walked restore of the sandbox, until git's
-    deadline (120 s). They end at once in one sentence now, and a restore (walked too) removes
-    it; an ordinary nested repository holds nothing up."""
+    deadline (120 s), and a FIFO at a .gitattributes held every restore too, for ever. They end at
+    once in one sentence now, and a restore (walked too) removes it; an ordinary nested repository
+    holds nothing up."""
     with LocalSandbox(source) as sb:
         _assert_confined(sb)
-        base = _everything_untracked(sb)
+        base, files = _everything_untracked(sb), _files(Path(sb.repo))
         for walked in (False, True):
             assert sb.run(WAITING_GIT[name], timeout=30).exit_code == 0
             if walked:
                 sb._watch.lost = True  # as after lost events: git walks every folder
             for step, outcome in ((sb.snapshot, "this state is not saved"), (sb.diff, "no diff can be made")):
                 started = time.perf_counter()
-                with pytest.raises(SandboxError, match=rf"\.git (is a link|has a HEAD or commondir).*; {outcome}"):
+                with pytest.raises(SandboxError, match=rf"\.git\w* (is a|has a|names a) .*; {outcome}"):
                     step()
                 assert time.perf_counter() - started < 5
             started = time.perf_counter()
             sb.restore(sb.base)
             assert time.perf_counter() - started < 5
-            assert _everything_untracked(sb) == base
+            assert _everything_untracked(sb) == base and _files(Path(sb.repo)) == files
         # the agent's own nested repository holds no step up (it is not saved: README, "Sandboxes")
         assert sb.run("git init -q own && echo o > own/f && git -C own add f", timeout=30).ok
         state = sb.snapshot()
@@ -465,3 +485,18 @@ def test_access_lists_and_attributes_of_the_user_s_files_are_not_copied(tmp_path
             "docs/inner/page.md": 0o644,
             "run.sh": 0o644,
         }
+
+
+def test_a_lock_a_killed_git_left_does_not_fail_every_later_step(source):
+    """git killed at its deadline leaves its index's lock; every later restore of the sandbox
+    then failed at once ("remove the file manually to continue")."""
+    with LocalSandbox(source) as sb:
+        _assert_confined(sb)
+        assert sb.run("echo x > pkg/new.py", timeout=30).ok
+        Path(sb._git.index + ".lock").write_bytes(b"")
+        Path(sb._ignored_index + ".lock").write_bytes(b"")
+        sb.restore(sb.base)
+        assert not (Path(sb.repo) / "pkg" / "new.py").exists()
+        assert sb.run("echo y > pkg/new.py", timeout=30).ok
+        Path(sb._git.index + ".lock").write_bytes(b"")
+        assert "pkg/new.py" in sb.diff()
