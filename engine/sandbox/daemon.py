@@ -69,7 +69,7 @@ def reap_leftovers(c=None) -> int:
     c = c or client()
     host = socket.gethostname()
     reaped = 0
-    for container in c.containers.list(all=True, filters={"label": LABEL}):
+    for container in c.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
         if _dead_owner(container.labels.get(OWNER, ""), host):
             remove_container(container)
             reaped += 1

@@ -294,7 +294,7 @@ def test_close_removes_everything(sandbox_kind, source):
     else:
         from trajscope.engine.sandbox.docker import LABEL, client
 
-        left = [c.name for c in client().containers.list(all=True, filters={"label": LABEL})]
+        left = [c.name for c in client().containers.list(all=True, filters={"label": LABEL}, ignore_removed=True)]
         assert not set(names) & set(left)
     with pytest.raises(SandboxError):
         box.run("true")
@@ -335,7 +335,7 @@ def test_leftovers_of_a_killed_run_are_reaped(sandbox_kind, source, tmp_path):
         from trajscope.engine.sandbox.docker import LABEL, client, reap_leftovers
 
         def names():
-            return {c.name for c in client().containers.list(all=True, filters={"label": LABEL})}
+            return {c.name for c in client().containers.list(all=True, filters={"label": LABEL}, ignore_removed=True)}
 
         session = left.split("-")[1]
         assert left in names()
@@ -465,3 +465,34 @@ def test_putting_back_the_base_s_ignored_files_never_writes_through_a_link(probe
         assert (tmp_path / "hostdir" / "mod.py").stat().st_mode & 0o777 == 0o600
     finally:
         box.close()
+
+
+@pytest.mark.docker
+def test_reaping_goes_on_when_a_container_goes_while_it_is_listed():
+    """The list of containers inspects each one; one removed meanwhile (another trajscope's,
+    another test worker's) raised NotFound out of the reaping, which every Docker sandbox's
+    opening runs."""
+    from tests.conftest import docker_or_skip
+
+    docker_or_skip()
+    from trajscope.engine.sandbox.daemon import LABEL, client, reap_leftovers
+    from trajscope.engine.sandbox.image import BASE_IMAGE
+
+    c = client()
+    doomed = c.containers.create(BASE_IMAGE, "true", labels={LABEL: "1"})
+    inspect = c.api.inspect_container
+
+    def removed_first(container_id, *args, **kwargs):
+        if container_id in (doomed.id, doomed.name):
+            c.api.remove_container(doomed.id, force=True)
+        return inspect(container_id, *args, **kwargs)
+
+    c.api.inspect_container = removed_first
+    try:
+        assert reap_leftovers(c) >= 0
+    finally:
+        c.api.inspect_container = inspect
+        try:
+            c.api.remove_container(doomed.id, force=True)
+        except Exception:  # noqa: BLE001 - removed by the test itself
+            pass
