@@ -54,6 +54,9 @@ def test_headless_search_prints_progress_and_a_json_result(tmp_path):
     assert result["nodes"] == len(tree) and result["submissions"] >= 1 and result["selected"] in tree.nodes
     assert result["resolved"] == bool(tree.nodes[result["selected"]].verified["resolved"])
     assert "finished:" in proc.stderr and "nodes" in proc.stderr
+    # the last progress line counts what the search ended with
+    last = [line for line in proc.stderr.splitlines() if "submissions" in line][-1]
+    assert f"submissions {tree.stats()['submissions']} " in last + " ", last
     assert tree.config["strategy"] == "dars" and tree.config["scorers"] == ["heuristic"]
 
 

@@ -148,7 +148,8 @@ def _progress(session) -> None:
             done.set()
 
         threading.Thread(target=watch, daemon=True).start()
-        while not done.wait(0.25):
+
+        def update() -> None:
             stats = session.tree.stats()
             best = session.tree.best_leaf()
             score = session.tree.nodes[best].score if best else None
@@ -159,5 +160,8 @@ def _progress(session) -> None:
                 else f"submissions {stats['submissions']}"
             )
             progress.update(bar, completed=min(stats["nodes"], limit or stats["nodes"]), info=info)
-        progress.update(bar, completed=min(len(session.tree), limit or len(session.tree)))
+
+        while not done.wait(0.25):
+            update()
+        update()  # the last line counts what the search ended with, not what it had 0.25 s before
     console.print(f"finished: {session.finished}{oracle_words(session.config.oracle)}")
