@@ -22,11 +22,13 @@ def visible_ids(tree: ActionTree) -> list[str]:
     return out
 
 
-async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
+async def wait_for(pilot, predicate, timeout: float = 10.0, describe=None) -> None:
+    """Wait for ``predicate``; ``describe`` (a callable) says what was seen when it times out."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
+            seen = f": {describe()}" if describe is not None else ""
+            raise AssertionError(f"condition not met in time{seen}")
         await pilot.pause(0.05)
     await asyncio.sleep(0)
 

@@ -31,7 +31,12 @@ async def test_the_fleet_live_pause_all_and_a_forwarded_prune(tmp_path):
         async with app.run_test(size=SIZE) as pilot:
             screen = app.screen
             assert isinstance(screen, FleetScreen)
-            await wait_for(pilot, lambda: all(m.state == "running" and len(m.tree) >= 3 for m in fleet.members), 120)
+            await wait_for(
+                pilot,
+                lambda: all(m.state == "running" and len(m.tree) >= 3 for m in fleet.members),
+                120,
+                lambda: [(m.name, m.state, m.reason, len(m.tree)) for m in fleet.members],
+            )
             await pilot.pause(0.6)
             totals = static_text(screen.query_one("#fleet-totals"))
             assert "2 running" in totals and "nodes/s" in totals and "local: 2 worker process(es)" in totals
