@@ -142,6 +142,16 @@ async def test_help_palette_and_theme():
         descriptions = [d for _, d in app.screen.rows]
         for expected in ("Search", "Go to node", "Best leaf", "Previous branch", "Theme", "Commands"):
             assert expected in descriptions
+        # each key once, with what it runs here: the tree's enter and space fold (not Tree's
+        # "Select"/"Toggle"), its arrows move the cursor (not the containers' "Scroll Up")
+        keys = [k for k, _ in app.screen.rows for k in k.split(", ")]
+        assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+        rows = dict(app.screen.rows)
+        assert rows["⏎, space"] == "Fold / unfold" and rows["k, ↑"] == "Up" and rows["q, ^c, ^q"] == "Quit"
+        assert not {"Select", "Toggle", "Scroll Up", "Scroll Home"} & set(descriptions)
+        assert "^c too, where text is selected" in rows["super+c"]
+        legend = static_text(app.screen.query_one("#help-body Static"), width=160)
+        assert "the indent grows only where a node has two or more children" in " ".join(legend.split())
         await pilot.press("escape")
         assert app.screen is screen
         await pilot.press("ctrl+p")

@@ -41,40 +41,102 @@ def tree_legend() -> list[tuple[str, str]]:
     rows += [(ASKED_GLYPHS[asked], meaning) for asked, meaning in ASKED_MEANINGS.items()]
     rows += [(f"{score_bar(score)} {score:.2f}", SCORE_MEANINGS[score_class(score)]) for score in (0.8, 0.5, 0.2)]
     rows.append(("edit", "the action's kind; edit, append, create and submit are critical: DARS branches there"))
+    rows.append(
+        (
+            "├ #4 / ├ #5",
+            "lines at one indent are steps one after another (a step with one child is not indented "
+            "again); the indent grows only where a node has two or more children, one branch each",
+        )
+    )
     return rows
 
 
-def binding_rows(screen, with_actions: bool = False) -> list[tuple]:
-    """(keys, description[, action]) for the bindings of a screen, its tree and the app."""
-    keymap = screen.app.settings.keymap
-    rows: list[tuple] = []
-    seen: set[str] = set()
-    sources = [screen.app, screen]
-    sources += [w for w in screen.query("ActionTree")]
-    for source in sources:
-        inherited = [b for cls in type(source).__mro__ for b in cls.__dict__.get("BINDINGS", [])]
-        for binding in inherited:
-            if not isinstance(binding, Binding) or not binding.description:
-                continue
-            if binding.action in seen:
+# Actions that give the key on to the next binding where they do not apply (Textual's
+# SkipAction): their keys also do what a binding further on says. What they apply to.
+FALLS_THROUGH = {"copy_text": "where text is selected"}
+
+
+def _live_bindings(source, keymap: dict, screen) -> list[tuple[Binding, list[str]]]:
+    """(binding, the keys that reach it) for ``source``'s bindings, a subclass's before its
+    bases': a key a class binds is that class's, whatever a base binds it to (the action tree's
+    ``enter`` folds; Tree's ``Select`` and the containers' ``Scroll Up`` never run there). A
+    binding the screen has switched off takes no key."""
+    claimed: set[str] = set()
+    out: list[tuple[Binding, list[str]]] = []
+    for cls in type(source).__mro__:
+        for binding in cls.__dict__.get("BINDINGS", []):
+            if not isinstance(binding, Binding):
                 continue
             if source is screen and screen.check_action(binding.action.split("(")[0], ()) is False:
                 continue  # a key this screen has switched off (escape without a runs screen to go back to)
-            seen.add(binding.action)
-            keys = ", ".join(
-                source.app.get_key_display(Binding(k.strip(), binding.action))
-                for k in keymap.get(binding.id, binding.key).split(",")
-            )
+            keys = [k.strip() for k in keymap.get(binding.id, binding.key).split(",") if k.strip()]
+            mine = [k for k in keys if k not in claimed]
+            claimed.update(keys)
+            if mine:
+                out.append((binding, mine))
+    return out
+
+
+def binding_rows(screen, with_actions: bool = False) -> list[tuple]:
+    """(keys, description[, action]) for the bindings of a screen, its tree and the app: one row
+    an action, each key once, listed with the binding it runs. A key runs the first binding that
+    takes it: priority bindings from the app down, then the others from the tree (focused) up to
+    the app, as Textual looks them up."""
+    keymap = screen.app.settings.keymap
+    sources = [screen.app, screen, *screen.query("ActionTree")]
+    live = {id(source): _live_bindings(source, keymap, screen) for source in sources}
+    order = [(s, True) for s in sources] + [(s, False) for s in reversed(sources)]
+    taken: dict[str, str] = {}  # key -> the action (of its source) that runs
+    falls: dict[tuple[int, str], list[str]] = {}
+    for source, priority in order:
+        for binding, keys in live[id(source)]:
+            if bool(binding.priority) != priority:
+                continue
+            for key in keys:
+                if key in taken:
+                    continue
+                name = binding.action.split(".")[-1].split("(")[0]
+                if name in FALLS_THROUGH:
+                    falls.setdefault((id(source), binding.action), []).append(key)
+                    continue
+                taken[key] = f"{id(source)}:{binding.action}"
+    rows: list[tuple] = []
+    seen: set[str] = set()
+    for source in sources:
+        actions: dict[str, list[str]] = {}
+        described: dict[str, Binding] = {}
+        for binding, keys in live[id(source)]:
+            name = binding.action.split(".")[-1].split("(")[0]
+            runs = [k for k in keys if taken.get(k) == f"{id(source)}:{binding.action}"]
+            if name in FALLS_THROUGH:
+                runs = [k for k in falls.get((id(source), binding.action), []) if k not in taken]
+            actions.setdefault(binding.action, []).extend(runs)
+            if binding.description and binding.action not in described:
+                described[binding.action] = binding
+        for action, keys in actions.items():
+            binding = described.get(action)
+            if binding is None or action in seen:
+                continue
+            name = action.split(".")[-1].split("(")[0]
+            also = falls.get((id(source), action), []) if name in FALLS_THROUGH else []
+            also = [k for k in also if k in taken]  # keys that do something else where it does not apply
+            if not keys and not also:
+                continue  # every key of it runs another binding first
+            seen.add(action)
+            display = ", ".join(source.app.get_key_display(Binding(k, action)) for k in dict.fromkeys(keys))
             if source is screen.app:
-                action = f"app.{binding.action}"
+                qualified = f"app.{action}"
             elif source is screen:
-                action = binding.action
+                qualified = action
             else:
-                action = f"focused.{binding.action}"
+                qualified = f"focused.{action}"
             description = binding.description
             if binding.tooltip:
                 description += f" — {binding.tooltip}"
-            rows.append((keys, description, action) if with_actions else (keys, description))
+            if also:
+                more = ", ".join(source.app.get_key_display(Binding(k, action)) for k in also)
+                description += f" ({more} too, {FALLS_THROUGH[name]})"
+            rows.append((display, description, qualified) if with_actions else (display, description))
     return rows
 
 

@@ -52,6 +52,8 @@ class ActionTree(GrowingLines, Tree[str]):
         Binding("l,right", "unfold_or_child", "Unfold / child", show=False, id="tree.right"),
         Binding("home", "first_line", "First line", show=False, id="tree.first"),
         Binding("G,end", "last_line", "Last line", show=False, id="tree.last"),
+        # Tree's own enter ("Select") and space ("Toggle") both fold or unfold here: one binding
+        Binding("enter,space", "toggle_node", "Fold / unfold", show=False, id="tree.fold"),
     ]
 
     def __init__(self, **kwargs) -> None:
