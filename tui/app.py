@@ -70,6 +70,12 @@ class TrajscopeApp(App[None]):
         self._refresh_truecolor_filter(self.ansi_theme)
         self.stylesheet.set_variables(self.get_css_variables())
 
+    def notify(self, message: str, *, title: str = "", severity="information", timeout=None, markup: bool = True):
+        """Every notification is plain text: none of ours is markup, and most name what a file,
+        a task or a person typed (a search for ``[/b]`` raised Textual's MarkupError out of the
+        app; ``[red]`` restyled the message)."""
+        return super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(DOMAIN_DEFAULTS)
 

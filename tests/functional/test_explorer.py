@@ -112,7 +112,7 @@ async def test_detail_shows_action_observation_and_diff():
 @pytest.mark.slow
 async def test_search_steps_through_matches():
     app = TrajscopeApp(Source(DEMO_RUN))
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:  # toasts drawn, as in a terminal
         screen = await opened(pilot)
         await pilot.press("slash")
         await press_text(pilot, "repro")
@@ -131,6 +131,15 @@ async def test_search_steps_through_matches():
         await pilot.press("enter")
         await pilot.pause(0.3)
         assert any("No node mentions" in n.message for n in app._notifications)
+        for query in ("[/b]", "[red]x"):  # what a person types is text, not markup
+            await pilot.press("slash")
+            await press_text(pilot, query)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: any(query in n.message for n in app._notifications))
+            await pilot.pause(0.3)  # the toast is drawn
+            assert app.is_running and app.return_code is None
+        toasts = " ".join(str(t.render()) for t in app.screen.query("Toast"))
+        assert "“[/b]”" in toasts and "“[red]x”" in toasts, toasts
 
 
 async def test_help_palette_and_theme():
