@@ -16,12 +16,15 @@ def pct(cell: dict) -> str:
 
 def print_tables(report: dict) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console()
     _flag_table(console, report, "rubric flags (detectors)")
     if "judge" in report:
         judged = report["judge"]
-        _flag_table(console, judged, f"rubric flags (judge {judged['model']}, {judged['unreadable']} unreadable)")
+        _flag_table(
+            console, judged, f"rubric flags (judge {escape(str(judged['model']))}, {judged['unreadable']} unreadable)"
+        )
     _cluster_table(console, report)
     _left_out(console, report)
 
@@ -31,13 +34,15 @@ def _left_out(console, report: dict) -> None:
     trajectory counted above or a line here."""
     from pathlib import Path
 
+    from rich.markup import escape
+
     from trajscope.engine.formats.collection import skipped_lines
 
     for error in report.get("unread", []):
-        console.print(f"[yellow]not read:[/] {error}", highlight=False)
+        console.print(f"[yellow]not read:[/] {escape(str(error))}", highlight=False)
     skipped = [(Path(s["path"]), s["why"]) for s in report.get("not_runs", [])]
     for line in skipped_lines(skipped):
-        console.print(f"[yellow]not a run:[/] {line}", highlight=False)
+        console.print(f"[yellow]not a run:[/] {escape(line)}", highlight=False)
 
 
 def _flag_table(console, report: dict, what: str) -> None:
@@ -65,6 +70,7 @@ def _flag_table(console, report: dict, what: str) -> None:
 
 def _cluster_table(console, report: dict) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     if report["clusters"]:
         groups = Table(title="failure clusters")
@@ -72,7 +78,7 @@ def _cluster_table(console, report: dict) -> None:
             groups.add_column(column)
         for c in report["clusters"]:
             members = ", ".join(c["members"][:6]) + (f" … +{len(c['members']) - 6}" if len(c["members"]) > 6 else "")
-            groups.add_row(str(c["size"]), c["label"], members)
+            groups.add_row(str(c["size"]), Text(c["label"]), Text(members))
         console.print(groups)
 
 

@@ -226,7 +226,9 @@ def write_outputs(fleet, out: Path, model: str) -> dict:
 def _progress(fleet) -> None:
     from rich.console import Console
     from rich.live import Live
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     from trajscope.engine.launch import oracle_words
     from trajscope.engine.tree import resolved_words
@@ -236,7 +238,8 @@ def _progress(fleet) -> None:
         _plain_progress(fleet, sys.stderr)
         return
     console.print(
-        f"[bold]batch[/]: {len(fleet.members)} search(es), {fleet.executor.describe()}, logs in {fleet.out_dir}"
+        f"[bold]batch[/]: {len(fleet.members)} search(es), {escape(fleet.executor.describe())}, "
+        f"logs in {escape(str(fleet.out_dir))}"
     )
 
     def table() -> Table:
@@ -254,16 +257,16 @@ def _progress(fleet) -> None:
         for member in fleet.members[:40]:
             row = member.row()
             grid.add_row(
-                row["run"],
+                Text(row["run"]),
                 row["state"],
-                row["node"][:12],
+                Text(row["node"][:12]),
                 str(row["nodes"]),
                 "" if row["best"] is None else f"{row['best']:.2f}",
                 str(row["submissions"]),
                 row["verdict"] or "",
                 f"{row['tokens']:,}",
                 str(row["restarts"]),
-                row["reason"],
+                Text(row["reason"]),
             )
         if len(fleet.members) > 40:
             grid.caption = f"and {len(fleet.members) - 40} more (summary.jsonl has them all)"

@@ -112,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"resolved {summary['resolved_instances']} of {summary['total_instances']} · "
         f"{summary['error_instances']} error(s) · {summary['empty_patch_instances']} empty · report "
-        f"{summary_path} (`trajscope open RUNS --report {summary_path}` shows these verdicts on your runs)",
+        f"{escape(str(summary_path))} (`trajscope open RUNS --report {escape(str(summary_path))}` shows these "
+        "verdicts on your runs)",
         highlight=False,
     )
     return exit_status(summary, unwritten)
@@ -128,8 +129,9 @@ def exit_status(summary: dict, unwritten: list[str]) -> int:
 def _table(predictions: str, run_id: str, rows: list[tuple[str, dict]]):
     from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"{predictions} ({run_id})")
+    table = Table(title=Text(f"{predictions} ({run_id})"))
     for column in ("instance", "outcome", "applied", "FAIL_TO_PASS", "PASS_TO_PASS", "note"):
         table.add_column(column)
     colour = {"resolved": "green", "unresolved": "red", "error": "yellow", "empty_patch": "dim"}

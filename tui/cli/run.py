@@ -101,9 +101,12 @@ def run(args) -> int:
 
     if args.headless:
         from rich.console import Console
+        from rich.markup import escape
 
         console = Console(stderr=True)
-        console.print(f"[bold]{task.instance_id}[/] with {policy.name}, {sandbox_words(sandbox)}, log {out}")
+        console.print(
+            f"[bold]{escape(task.instance_id)}[/] with {escape(policy.name)}, {sandbox_words(sandbox)}, log {escape(str(out))}"
+        )
         work(on_node=lambda node: _print_node(console, node))
     else:
         from trajscope.engine.files import open_append
@@ -143,16 +146,18 @@ def run(args) -> int:
 
 
 def _print_node(console, node) -> None:
+    from rich.markup import escape
+
     from trajscope.engine.actions import short_action
 
     tokens = f"{node.tokens_in}+{node.tokens_out} tokens" if node.tokens_in or node.tokens_out else ""
     colour = "green" if node.exit_code == 0 else "red"
     if node.status == "failed":
-        console.print(f"{node.depth:>3} [red]failed: {node.status_reason}[/]")
+        console.print(f"{node.depth:>3} [red]failed: {escape(str(node.status_reason))}[/]")
         return
     width = max(20, console.width - 48)
     console.print(
-        f"{node.depth:>3} [cyan]{node.kind:<6}[/] {short_action(node.action, width):<{width}} "
+        f"{node.depth:>3} [cyan]{escape(node.kind):<6}[/] {escape(f'{short_action(node.action, width):<{width}}')} "
         f"[{colour}]exit {node.exit_code}[/] {node.duration_s or 0:5.2f} s {tokens}",
         no_wrap=True,
     )

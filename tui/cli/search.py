@@ -120,14 +120,15 @@ def summary_lines(result: dict) -> str:
 
 def _progress(session) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from trajscope.engine.launch import oracle_words
 
     console = Console(stderr=True)
     console.print(
-        f"[bold]{session.task.instance_id}[/]: {session.config.strategy} with {session.policy.name}, "
-        f"{sandbox_words(session.sandbox_kind)}, {session.workers} worker(s), log {session.recorder.log.path}"
+        f"[bold]{escape(session.task.instance_id)}[/]: {session.config.strategy} with {escape(session.policy.name)}, "
+        f"{sandbox_words(session.sandbox_kind)}, {session.workers} worker(s), log {escape(str(session.recorder.log.path))}"
         f"{oracle_words(session.config.oracle)}"
     )
     with Progress(
@@ -164,4 +165,4 @@ def _progress(session) -> None:
         while not done.wait(0.25):
             update()
         update()  # the last line counts what the search ended with, not what it had 0.25 s before
-    console.print(f"finished: {session.finished}{oracle_words(session.config.oracle)}")
+    console.print(f"finished: {escape(str(session.finished))}{oracle_words(session.config.oracle)}")

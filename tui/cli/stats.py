@@ -35,8 +35,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"{args.path} ({loaded.format})", show_header=False, box=None)
+    table = Table(title=Text(f"{args.path} ({loaded.format})"), show_header=False, box=None)
     for key, value in stats.items():
         table.add_row(key.replace("_", " "), f"{value:,}" if isinstance(value, int) else str(value))
     Console().print(table)
@@ -99,9 +100,11 @@ def _many(args, refs, verdicts) -> int:
         )
         return 0
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"{args.path}: {len(refs)} runs")
+    table = Table(title=Text(f"{args.path}: {len(refs)} runs"))
     columns = ["run", "format", "nodes", "branch_points", "submissions", "any_resolved", "tokens", "cost"]
     if selected:
         columns.insert(5, "selected_resolved")
@@ -109,8 +112,8 @@ def _many(args, refs, verdicts) -> int:
         table.add_column(column.replace("_", " "))
     for r in rows:
         cells = [
-            r["run"],
-            r["format"],
+            Text(r["run"]),
+            Text(r["format"]),
             f"{r['nodes']:,}",
             str(r["branch_points"]),
             str(r["submissions"]),
@@ -126,9 +129,9 @@ def _many(args, refs, verdicts) -> int:
     from trajscope.engine.formats.collection import skipped_lines
 
     for f in failed:
-        console.print(f"[yellow]not read:[/] {f['error']}", highlight=False)
+        console.print(f"[yellow]not read:[/] {escape(f['error'])}", highlight=False)
     for line in skipped_lines(skipped):
-        console.print(f"[yellow]not a run:[/] {line}", highlight=False)
+        console.print(f"[yellow]not a run:[/] {escape(line)}", highlight=False)
     # a run that could not be read is counted apart, never as a run that did not resolve
     said = resolved_words(summary["read"], summary["any_resolved"], summary["selected_resolved"])
     console.print(

@@ -57,29 +57,38 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json(), indent=2))
         return code
     from rich.console import Console
-    from rich.table import Table
 
-    console = Console()
+    print_result(Console(), task, result, args.sandbox)
+    return code
+
+
+def print_result(console, task, result, sandbox: str) -> None:
+    """The verdict and each listed test's result; test ids, the instance and the error are text
+    (a parametrized id such as ``test_url[/foo]`` is no markup: it raised MarkupError, and
+    ``test_fmt[int16]`` was printed as ``test_fmt``)."""
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
     graded = ", graded by the SWE-bench harness" if result.grader == "swebench harness" else ""
-    table = Table(title=f"{task.instance_id} ({args.sandbox} sandbox, {result.duration_s:.1f} s{graded})")
+    table = Table(title=Text(f"{task.instance_id} ({sandbox} sandbox, {result.duration_s:.1f} s{graded})"))
     table.add_column("test")
     table.add_column("kind")
     table.add_column("result")
     for kind, tests in (("FAIL_TO_PASS", result.fail_to_pass), ("PASS_TO_PASS", result.pass_to_pass)):
         for test, ok in tests.items():
-            table.add_row(test, kind, "[green]pass[/]" if ok else "[red]fail[/]")
+            table.add_row(Text(test), kind, "[green]pass[/]" if ok else "[red]fail[/]")
     for test in result.skipped:
         table.add_row(
-            test,
+            Text(test),
             "FAIL_TO_PASS" if test in task.FAIL_TO_PASS else "PASS_TO_PASS",
             "[dim]skipped (counts on neither side)[/]",
         )
     if result.fail_to_pass or result.pass_to_pass or result.skipped:
         console.print(table)
     if result.verdict == "error":
-        console.print(f"[bold yellow]VERIFICATION ERROR[/]: {result.error}")
-        return code
+        console.print(f"[bold yellow]VERIFICATION ERROR[/]: {escape(str(result.error))}")
+        return
     if result.error:
-        console.print(f"[red]{result.error}[/]")
+        console.print(f"[red]{escape(str(result.error))}[/]")
     console.print("[bold green]RESOLVED[/]" if result.resolved else "[bold red]NOT RESOLVED[/]")
-    return code

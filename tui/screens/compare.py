@@ -112,7 +112,7 @@ class CompareScreen(Screen[None]):
         chosen = selection(tree) if tree.checked else None  # once for both columns
         for pane, body, node_id in (("#compare-a", "#compare-left", self.a), ("#compare-b", "#compare-b-body", self.b)):
             self.query_one(body, Static).update(column(tree, tree.nodes[node_id], shared, dark, chosen))
-            self.query_one(pane).border_title = f"#{node_id}"
+            self.query_one(pane).border_title = Text(f"#{node_id}")
         self.query_one("#compare-a").border_subtitle = f"{shared} step(s) in common"
 
     def action_swap(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import orjson
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -42,7 +43,9 @@ class ResampleDialog(ModalScreen[Resample | None]):
         where = "the first step" if self.node.parent is None else f"#{self.node.id} ({self.node.short(40)})"
         with Vertical(id="dialog", classes="dialog") as box:
             box.border_title = "Re-sample"
-            yield Static(f"Draw new alternatives for {where}; each runs as a sibling marked ↻ (a person's request).")
+            yield Static(
+                Text(f"Draw new alternatives for {where}; each runs as a sibling marked ↻ (a person's request).")
+            )
             yield Label(f"how many (1-{MAX_SAMPLES})")
             yield Input("2", id="resample-n", type="integer", max_length=1)
             yield Label("hint to the model (optional; tab or shift+tab moves between the fields)")
@@ -138,8 +141,8 @@ class EditDialog(ModalScreen[dict | None]):
         else:
             what = f"the arguments of {self.tool}"
         with Vertical(id="dialog", classes="dialog dialog-wide") as box:
-            box.border_title = f"Edit #{self.node.id}"
-            yield Static(f"Edit {what}; {key_of(self, 'edit.run')} runs it as a new sibling of #{self.node.id}.")
+            box.border_title = Text(f"Edit #{self.node.id}")
+            yield Static(Text(f"Edit {what}; {key_of(self, 'edit.run')} runs it as a new sibling of #{self.node.id}."))
             if self.fields is None or self.tool == "bash":
                 yield TextArea(
                     action_text(self.node.action or {}),
@@ -148,7 +151,7 @@ class EditDialog(ModalScreen[dict | None]):
                     soft_wrap=True,
                 )
             elif not self.fields:
-                yield Static(f"{self.tool} takes no arguments.")
+                yield Static(Text(f"{self.tool} takes no arguments."))
             for name, kind, description, required in self.fields or []:
                 value = args.get(name)
                 text = "" if value is None else str(value)
@@ -192,7 +195,7 @@ class EditDialog(ModalScreen[dict | None]):
         try:
             action = self.edited()
         except ActionError as exc:
-            self.query_one("#dialog-error", Static).update(str(exc))
+            self.query_one("#dialog-error", Static).update(Text(str(exc)))
             return
         self.dismiss(action)
 

@@ -117,7 +117,7 @@ class FleetScreen(Screen):
             self.shown[member.name] = row
             for column, value in zip(COLUMNS, row):
                 table.update_cell(member.name, column, value)
-        self.query_one("#fleet-totals", Static).update(headline(self.fleet.totals(), self.described))
+        self.query_one("#fleet-totals", Static).update(Text(headline(self.fleet.totals(), self.described)))
 
     def _member(self):
         table = self.query_one(DataTable)

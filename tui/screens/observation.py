@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,7 +25,7 @@ class ObservationScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="observation-body") as body:
-            body.border_title = f"observation of #{self.node_id} ({len(self.text):,} characters)"
+            body.border_title = Text(f"observation of #{self.node_id} ({len(self.text):,} characters)")
             body.border_subtitle = "j/k scroll · g/G top/bottom · esc close"
             yield TextViewer(["cleaning…"])
 

@@ -286,7 +286,7 @@ class RunsScreen(Screen):
         if filters:
             parts.append("filter: " + ", ".join(filters))
         parts.append(f"sorted by {self.sort_column}{' (backwards)' if self.sort_back else ''}")
-        self.query_one("#runs-summary", Static).update(" · ".join(parts))
+        self.query_one("#runs-summary", Static).update(Text(" · ".join(parts)))
 
     # -- actions -------------------------------------------------------------------------------
     def current(self) -> Row | None:

@@ -175,7 +175,7 @@ class SubmitScreen(Screen[None]):
         if phase is not None:
             waited = time.monotonic() - (self.asked_at or time.monotonic())
             bar.display = True
-            self.query_one("#submit-phase", Static).update(f"{phase}… {waited:.1f} s")
+            self.query_one("#submit-phase", Static).update(Text(f"{phase}… {waited:.1f} s"))
             return
         bar.display = False
         if node.verified is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rich.text import Text
 from textual import events
 from textual.widgets import DataTable
 
@@ -32,6 +33,12 @@ class ColumnSpec:
     """A flexible column's share of the spare cells, against the others' weights."""
     rank: int = 0
     """Where not every column fits, the highest rank is left out first (the later of two first)."""
+
+
+def plain(cell):
+    """A cell as the text it is: DataTable reads a ``str`` cell as markup (a run named from a
+    file, a model's name or a reason with ``[/b]`` in it raised MarkupError; ``[red]`` restyled it)."""
+    return Text(cell) if isinstance(cell, str) else cell
 
 
 def fit_columns(specs: list[ColumnSpec], available: int, padding: int = 1) -> dict[str, int]:
@@ -101,7 +108,7 @@ class FittedTable(DataTable):
 
     def _shown_cells(self, key: str) -> list:
         row = self.cells[key]
-        return [row[spec.key] for spec in self.specs if spec.key in self.widths]
+        return [plain(row[spec.key]) for spec in self.specs if spec.key in self.widths]
 
     def add_row(self, *cells, key: str, **kwargs):  # type: ignore[override]
         """A row with a cell for every spec (those of columns left out are kept, not shown)."""
@@ -112,7 +119,7 @@ class FittedTable(DataTable):
         row_key, column_key = getattr(row_key, "value", row_key), getattr(column_key, "value", column_key)
         self.cells[row_key][column_key] = value
         if column_key in self.widths:
-            super().update_cell(row_key, column_key, value, **kwargs)
+            super().update_cell(row_key, column_key, plain(value), **kwargs)
 
     def clear(self, columns: bool = False):  # type: ignore[override]
         """Every row goes (the columns are the specs': they stay)."""
