@@ -131,6 +131,13 @@ class LocalExecutor:
 
     def __init__(self, parallel: int) -> None:
         self.parallel = parallel
+        # multiprocessing's resource tracker, started by the first worker process, hands it
+        # sys.stderr's descriptor: while an app runs, Textual's stand-in for stderr says -1, and
+        # every worker started then failed ("bad value(s) in fds_to_keep"). Started here, before
+        # any app, with the process's own stderr.
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
 
     def spawn(self, spec: dict) -> LocalHandle:
         return LocalHandle(spec)
