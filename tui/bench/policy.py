@@ -31,7 +31,7 @@ def run(args) -> int:
         list(range(args.seeds)),
         sandbox=args.sandbox,
         workers=args.workers,
-        say=lambda line: console.print(line, highlight=False),
+        say=lambda line: console.print(line, highlight=False, markup=False),
     )
     total = sum(r["resolved"] for r in rows), sum(r["runs"] for r in rows)
     if args.json:

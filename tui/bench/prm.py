@@ -155,6 +155,7 @@ def run(args) -> int:
     import torch
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from trajscope.engine.prm import data
     from trajscope.engine.prm.heuristic import HeuristicScorer
@@ -167,7 +168,7 @@ def run(args) -> int:
         if args.json:
             print(json.dumps({"prm": args.prm, "rows": rows, "torch": torch.__version__}, indent=2))
             return 0
-        table = Table(title=f"trajscope bench prm: {args.prm} (encode + forward, no cache)")
+        table = Table(title=Text(f"trajscope bench prm: {args.prm} (encode + forward, no cache)"))
         for column in ("device", "dtype", "tokens", "batch", "ms/batch", "steps/s", "peak MB"):
             table.add_column(column)
         for r in rows:

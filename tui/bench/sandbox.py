@@ -253,28 +253,29 @@ def add_options(p) -> None:
 def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console(stderr=True)
     repo = args.repo
     if args.fetch:
-        console.print(f"fetching {args.fetch} (once; kept in {cache_dir()})")
+        console.print(Text(f"fetching {args.fetch} (once; kept in {cache_dir()})"))
         repo = str(fetch(args.fetch))
     if repo is not None and not Path(repo).is_dir():
         raise FetchError(f"{repo} is not a directory")
     where = dict(repo=repo, task_spec=args.task, instance=args.instance, path=repo is None and args.task is None)
-    results = measure_all(args.kinds, args.repeat, lambda line: console.print(line), **where)
+    results = measure_all(args.kinds, args.repeat, lambda line: console.print(Text(line)), **where)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
     title = repo or args.task or BENCH_TASK.name
-    table = Table(title=f"sandbox operations on {title} (median / p95 ms; open in s)")
+    table = Table(title=Text(f"sandbox operations on {title} (median / p95 ms; open in s)"))
     columns = ("open s", "true", "snapshot", "restore", "restore after a command", "first fork", "fork", "close")
     keys = ("true", "snapshot", "restore", "restore_cmd", "first_fork", "fork", "close")
     for column in ("sandbox", *columns):
         table.add_column(column, justify="right")
     for r in results:
         if "skipped" in r:
-            table.add_row(r["kind"], f"skipped: {r['skipped']}", *[""] * (len(columns) - 1))
+            table.add_row(r["kind"], Text(f"skipped: {r['skipped']}"), *[""] * (len(columns) - 1))
             continue
         table.add_row(
             r["kind"], f"{r['open_s']:.2f}", *(f"{r[k]['median_ms']:.0f} / {r[k]['p95_ms']:.0f}" for k in keys)

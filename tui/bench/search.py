@@ -230,7 +230,7 @@ def run(args) -> int:
     replace_file(out_dir / "rows.json", json.dumps(rows, indent=1).encode())
     if args.view == "selection":
         selection.report(rows, args.selectors, args, len(tasks), out_dir)
-        console.print(f"run logs and rows.json in {out_dir}")
+        console.print(f"run logs and rows.json in {out_dir}", markup=False)
         return 0
     summary = summarise(rows)
     if args.json:
@@ -271,5 +271,5 @@ def run(args) -> int:
             f"{r['wall_s'][0]} ± {r['wall_s'][1]}",
         )
     Console().print(table)
-    console.print(f"run logs and rows.json in {out_dir}")
+    console.print(f"run logs and rows.json in {out_dir}", markup=False)
     return 0
