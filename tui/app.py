@@ -13,6 +13,9 @@ from trajscope.tui.bridge import Source
 from trajscope.tui.palette import BindingCommands
 from trajscope.tui.screens.explorer import ExplorerScreen
 from trajscope.tui.settings import env_theme, load_settings
+from trajscope.tui.terminal_text import harden_textual
+
+harden_textual()  # every text Textual draws is text (terminal_text.py)
 
 
 class TrajscopeApp(App[None]):
@@ -71,10 +74,14 @@ class TrajscopeApp(App[None]):
         self.stylesheet.set_variables(self.get_css_variables())
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout=None, markup: bool = True):
-        """Every notification is plain text: none of ours is markup, and most name what a file,
-        a task or a person typed (a search for ``[/b]`` raised Textual's MarkupError out of the
-        app; ``[red]`` restyled the message)."""
-        return super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+        """Our notifications are plain text: none of ours is markup, and most name what a file, a
+        task or a person typed (a search for ``[/b]`` raised Textual's MarkupError out of the app;
+        ``[red]`` restyled the message). Textual's own (a screenshot saved) keep their markup."""
+        caller = sys._getframe(1)
+        if caller.f_code.co_name == "notify":  # a widget's or a screen's notify passes it on
+            caller = caller.f_back
+        ours = caller is None or not caller.f_globals.get("__name__", "").startswith("textual.")
+        return super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup and not ours)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(DOMAIN_DEFAULTS)

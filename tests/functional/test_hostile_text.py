@@ -159,3 +159,63 @@ def test_stats_and_analyze_print_paths_and_names_with_markup_as_they_are(tmp_pat
         text = " ".join((proc.stdout + proc.stderr).split())
         assert "evil[/b].jsonl" in text, (command, text)
     assert "run[red]one" in trajscope("stats", root, env=wide).stdout
+
+
+CODES = "\x1b]0;pwned\x07\x1b[8mHIDDEN\x9b2J"  # an OSC (the terminal's title), SGR conceal, a C1 CSI
+
+
+def coded_run(folder: Path) -> Path:
+    """The demo run with terminal codes in the task's id, an action and a thought."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / "coded.jsonl"
+    lines = []
+    for line in DEMO_RUN.read_text().splitlines():
+        event = json.loads(line)
+        if event["type"] == "run_started":
+            event["task"]["instance_id"] += CODES
+        if event["type"] == "node_added" and event.get("id") == "1":
+            event["action"] = {"tool": "bash", "args": {"command": f"ls {CODES}"}, "raw": f"ls {CODES}"}
+            event["thought"] = f"think {CODES}"
+        lines.append(json.dumps(event))
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+async def test_terminal_codes_in_a_run_are_drawn_as_text_not_sent_to_the_terminal(tmp_path):
+    """What the app draws (the tree's labels, the detail pane, the status bar) holds no control
+    character of the file: each is drawn as U+FFFD, and the text around it stays."""
+    app = TrajscopeApp(Source(coded_run(tmp_path)))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: getattr(app.screen, "model", None) is not None and "1" in app.screen.model.nodes)
+        app.screen.tree.reveal("1")
+        await wait_for(pilot, lambda: app.screen.tree.cursor_id == "1")
+        await pilot.pause(0.3)
+        drawn = app.export_screenshot()
+    assert "HIDDEN" in drawn and "\ufffd" in drawn
+    assert not any(c in drawn for c in "\x1b\x07\x9b"), [c for c in drawn if ord(c) < 32 and c not in "\n\t"][:5]
+
+
+def test_terminal_codes_in_a_run_are_printed_as_text_by_the_cli(tmp_path):
+    from tests.support import trajscope
+
+    path = coded_run(tmp_path)
+    proc = trajscope("stats", path, env=os.environ | {"COLUMNS": "400"})  # the task's id is a row
+    assert proc.returncode == 0, proc.stderr
+    assert "HIDDEN" in proc.stdout and not any(c in proc.stdout for c in "\x1b\x07\x9b"), repr(proc.stdout[:300])
+
+
+async def test_our_notifications_are_plain_and_textual_s_own_keep_their_markup():
+    app = TrajscopeApp(Source(DEMO_RUN))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: getattr(app.screen, "model", None) is not None)
+        app.screen.notify("ours [/b]")  # a screen's notify, as every one of ours
+        app.notify("ours too [red]")
+        textual_own = {"__name__": "textual.app", "app": app}  # as Textual's screenshot action calls it
+        exec("app.notify('Saved screenshot to [$text-success]x.svg')", textual_own)
+        await pilot.pause(0.2)
+        markup = {n.message: n.markup for n in app._notifications}
+        assert markup == {
+            "ours [/b]": False,
+            "ours too [red]": False,
+            "Saved screenshot to [$text-success]x.svg": True,
+        }, markup

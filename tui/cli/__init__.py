@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UserCausedError as exc:  # every error a user can cause or fix (engine/errors.py)
-        print(f"trajscope: {exc}", file=sys.stderr)
+        from trajscope.tui.terminal_text import plain
+
+        print(f"trajscope: {plain(str(exc))}", file=sys.stderr)  # it may quote a file: text, not terminal codes
         return 2
     except KeyboardInterrupt:
         return 130

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     table = Table(title=Text(f"{args.path} ({loaded.format})"), show_header=False, box=None)
     for key, value in stats.items():
-        table.add_row(key.replace("_", " "), f"{value:,}" if isinstance(value, int) else str(value))
+        table.add_row(key.replace("_", " "), f"{value:,}" if isinstance(value, int) else Text(str(value)))
     Console().print(table)
     return 0
 
