@@ -89,4 +89,6 @@ async def test_a_run_that_cannot_be_read_says_why_and_the_list_stays(tmp_path):
         await pilot.press("question_mark")  # every key of the screen, in the help
         await pilot.pause()
         assert isinstance(pilot.app.screen, HelpScreen)
-        assert {"Open run", "Sort", "Verdict filter", "Flagged only", "Filter"} <= {r[1] for r in pilot.app.screen.rows}
+        rows = dict(pilot.app.screen.rows)
+        assert {"Sort", "Verdict filter", "Flagged only", "Filter"} <= set(rows.values())
+        assert rows["⏎"].startswith("Open") and rows["↑"] == "Cursor up"  # the table's keys: it has the focus

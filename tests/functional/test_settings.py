@@ -60,6 +60,25 @@ async def test_a_rebound_key_acts_the_old_one_does_not_and_the_help_says_so(sett
         assert rows["Go to node"] == "g"  # what the file leaves alone keeps its key
 
 
+async def test_the_help_lists_what_a_key_runs_once_the_tree_s_keys_are_rebound(settings_file):
+    """Rebinding a key the tree took from Textual's Tree leaves the old key to what Textual looks
+    up next (enter: the screen's fold), or to nothing (space, left, end): the help says that,
+    not the Tree's "Select" or the containers' "Scroll Left"/"Scroll End"."""
+    settings_file('[keymap]\n"tree.fold" = "z"\n"tree.left" = "h"\n"tree.last" = "G"\n')
+    app = TrajscopeApp(Source(DEMO_RUN))
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        rows = app.screen.rows
+        keys = [k for keys, _ in rows for k in keys.split(", ")]
+        assert len(keys) == len(set(keys)), rows
+        assert ("z", "Fold / unfold") in rows and ("⏎", "Fold / unfold") in rows  # the tree's, the screen's
+        assert ("h", "Fold / parent") in rows and ("G", "Last line") in rows
+        assert not {"space", "←", "end"} & set(keys), rows
+        assert not {"Select", "Toggle", "Scroll Left", "Scroll End"} & {d for _, d in rows}, rows
+
+
 async def test_a_bad_file_is_one_sentence_on_stderr_and_on_screen_and_the_defaults_hold(settings_file, capsys):
     path = settings_file('theme = "trajscope-light"\n[keymap]\n"explorer.best_lef" = "B"\n')
     app = TrajscopeApp(Source(DEMO_RUN))

@@ -85,7 +85,7 @@ class ExplorerScreen(ReadingInParts, FlagCheckpoints, Screen[None]):
             id="explorer.detail",
         ),
         Binding("enter", "toggle_fold", "Fold / unfold", show=False, id="explorer.fold"),
-        Binding("escape", "back", "Back to the runs", id="explorer.back"),
+        Binding("escape", "back", "Back", tooltip="to the runs or the batch this was opened from", id="explorer.back"),
     ]
 
     def __init__(self, source: Source) -> None:

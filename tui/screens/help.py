@@ -56,35 +56,52 @@ def tree_legend() -> list[tuple[str, str]]:
 FALLS_THROUGH = {"copy_text": "where text is selected"}
 
 
-def _live_bindings(source, keymap: dict, screen) -> list[tuple[Binding, list[str]]]:
-    """(binding, the keys that reach it) for ``source``'s bindings, a subclass's before its
-    bases': a key a class binds is that class's, whatever a base binds it to (the action tree's
-    ``enter`` folds; Tree's ``Select`` and the containers' ``Scroll Up`` never run there). A
-    binding the screen has switched off takes no key."""
-    claimed: set[str] = set()
-    out: list[tuple[Binding, list[str]]] = []
-    for cls in type(source).__mro__:
-        for binding in cls.__dict__.get("BINDINGS", []):
-            if not isinstance(binding, Binding):
+def _live_bindings(source, screen) -> list[tuple[Binding, list[str]]]:
+    """(binding, the keys that reach it) for ``source``, as Textual looks them up: its classes'
+    bindings merged, a subclass's key over its base's (the action tree's ``enter`` folds; Tree's
+    ``Select`` and the containers' ``Scroll Up`` never run there), then the user's keymap (a
+    rebound key leaves its old key to nothing). A binding whose action is switched off there
+    takes no key (Textual passes the key on)."""
+    bindings = source._bindings.copy()
+    if screen.app._keymap:
+        bindings.apply_keymap(screen.app._keymap)
+    # the keys of a row in the order its bindings declare them, a subclass's first
+    declared = [
+        k.strip()
+        for cls in type(source).__mro__
+        for b in cls.__dict__.get("BINDINGS", [])
+        if isinstance(b, Binding)
+        for k in b.key.split(",")
+    ]
+    out: dict[int, tuple[Binding, list[str]]] = {}
+    for key, key_bindings in bindings.key_to_bindings.items():
+        for binding in key_bindings:
+            name = binding.action.split("(")[0]
+            target = screen.app if name.startswith("app.") else screen if name.startswith("screen.") else source
+            if not target.check_action(name.split(".")[-1], ()):
                 continue
-            if source is screen and screen.check_action(binding.action.split("(")[0], ()) is False:
-                continue  # a key this screen has switched off (escape without a runs screen to go back to)
-            keys = [k.strip() for k in keymap.get(binding.id, binding.key).split(",") if k.strip()]
-            mine = [k for k in keys if k not in claimed]
-            claimed.update(keys)
-            if mine:
-                out.append((binding, mine))
-    return out
+            out.setdefault(id(binding), (binding, []))[1].append(key)
+            break
+    rank = {key: i for i, key in reversed(list(enumerate(declared)))}
+
+    def first(item: tuple[Binding, list[str]]) -> int:
+        return min(rank.get(k, -1) for k in item[1])
+
+    # a subclass's binding before its base's: its description names the row
+    return sorted(((b, sorted(keys, key=lambda k: rank.get(k, -1))) for b, keys in out.values()), key=first)
 
 
 def binding_rows(screen, with_actions: bool = False) -> list[tuple]:
-    """(keys, description[, action]) for the bindings of a screen, its tree and the app: one row
-    an action, each key once, listed with the binding it runs. A key runs the first binding that
-    takes it: priority bindings from the app down, then the others from the tree (focused) up to
-    the app, as Textual looks them up."""
-    keymap = screen.app.settings.keymap
-    sources = [screen.app, screen, *screen.query("ActionTree")]
-    live = {id(source): _live_bindings(source, keymap, screen) for source in sources}
+    """(keys, description[, action]) for the bindings of a screen, the focused widget and what
+    holds it, the action tree, and the app: one row an action, each key once, listed with the
+    binding it runs. A key runs the first binding that takes it: priority bindings from the app
+    down, then the others from the focused widget up to the app, as Textual looks them up."""
+    widgets = []
+    if screen.focused is not None:
+        widgets = [w for w in screen.focused.ancestors_with_self if w is not screen and w is not screen.app]
+    widgets += [tree for tree in screen.query("ActionTree") if tree not in widgets]
+    sources = [screen.app, screen, *reversed(widgets)]
+    live = {id(source): _live_bindings(source, screen) for source in sources}
     order = [(s, True) for s in sources] + [(s, False) for s in reversed(sources)]
     taken: dict[str, str] = {}  # key -> the action (of its source) that runs
     falls: dict[tuple[int, str], list[str]] = {}
@@ -105,7 +122,9 @@ def binding_rows(screen, with_actions: bool = False) -> list[tuple]:
     for source in sources:
         actions: dict[str, list[str]] = {}
         described: dict[str, Binding] = {}
+        order = {}  # action -> the keys of its bindings, in their order
         for binding, keys in live[id(source)]:
+            order.setdefault(binding.action, []).append(keys)
             name = binding.action.split(".")[-1].split("(")[0]
             runs = [k for k in keys if taken.get(k) == f"{id(source)}:{binding.action}"]
             if name in FALLS_THROUGH:
@@ -123,7 +142,8 @@ def binding_rows(screen, with_actions: bool = False) -> list[tuple]:
             if not keys and not also:
                 continue  # every key of it runs another binding first
             seen.add(action)
-            display = ", ".join(source.app.get_key_display(Binding(k, action)) for k in dict.fromkeys(keys))
+            keys = sorted(dict.fromkeys(keys), key=lambda k: min(ks.index(k) for ks in order[action] if k in ks))
+            display = ", ".join(source.app.get_key_display(Binding(k, action)) for k in keys)
             if source is screen.app:
                 qualified = f"app.{action}"
             elif source is screen:

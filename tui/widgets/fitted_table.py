@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.text import Text
 from textual import events
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 
@@ -74,6 +75,12 @@ def fit_columns(specs: list[ColumnSpec], available: int, padding: int = 1) -> di
 class FittedTable(DataTable):
     """A DataTable of ``specs``' columns, fitted to its width. Rows are given whole (a cell for
     every spec, and a key); the cells of columns left out are kept for when they fit again."""
+
+    # DataTable's enter ("Select") opens the row on both screens that use this table (the runs,
+    # the batch): the help says so
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Open", tooltip="the run or search of this row", show=False, id="table.open")
+    ]
 
     def __init__(self, specs: list[ColumnSpec], **kwargs) -> None:
         super().__init__(**kwargs)
