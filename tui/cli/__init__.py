@@ -68,8 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     # A terminated trajscope still runs its exit handlers, which remove its sandboxes.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # Every line printed passes the redactor (a provider's error may echo the API key).
+    # ... and holds no terminal code but Rich's own styles (a printed id or path may hold an OSC).
+    from trajscope.tui.terminal_text import TerminalStream
+
     out, err = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = RedactingStream(out), RedactingStream(err)
+    sys.stdout, sys.stderr = TerminalStream(RedactingStream(out)), TerminalStream(RedactingStream(err))
     try:
         return args.func(args)
     except UserCausedError as exc:  # every error a user can cause or fix (engine/errors.py)
