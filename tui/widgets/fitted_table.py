@@ -36,7 +36,7 @@ class ColumnSpec:
     """Where not every column fits, the highest rank is left out first (the later of two first)."""
 
 
-def plain(cell):
+def text_cell(cell):
     """A cell as the text it is: DataTable reads a ``str`` cell as markup (a run named from a
     file, a model's name or a reason with ``[/b]`` in it raised MarkupError; ``[red]`` restyled it)."""
     return Text(cell) if isinstance(cell, str) else cell
@@ -115,7 +115,7 @@ class FittedTable(DataTable):
 
     def _shown_cells(self, key: str) -> list:
         row = self.cells[key]
-        return [plain(row[spec.key]) for spec in self.specs if spec.key in self.widths]
+        return [text_cell(row[spec.key]) for spec in self.specs if spec.key in self.widths]
 
     def add_row(self, *cells, key: str, **kwargs):  # type: ignore[override]
         """A row with a cell for every spec (those of columns left out are kept, not shown)."""
@@ -126,7 +126,7 @@ class FittedTable(DataTable):
         row_key, column_key = getattr(row_key, "value", row_key), getattr(column_key, "value", column_key)
         self.cells[row_key][column_key] = value
         if column_key in self.widths:
-            super().update_cell(row_key, column_key, plain(value), **kwargs)
+            super().update_cell(row_key, column_key, text_cell(value), **kwargs)
 
     def clear(self, columns: bool = False):  # type: ignore[override]
         """Every row goes (the columns are the specs': they stay)."""
